@@ -1,0 +1,109 @@
+//! Error numbers returned by kcalls, encoded as `-errno` in the result word.
+
+/// Why a kcall failed. Values follow Linux's numbering so tools can name them.
+#[repr(i32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Errno {
+    /// The caller may not do this.
+    Permission = 1,
+    /// No such object.
+    NoEntry = 2,
+    /// An input/output error in the hardware layer.
+    InputOutput = 5,
+    /// Try again: a queue is full or a limit is reached.
+    Again = 11,
+    /// Out of memory.
+    NoMemory = 12,
+    /// Access denied.
+    Access = 13,
+    /// A pointer argument does not lie in the caller's memory.
+    Fault = 14,
+    /// The object is busy.
+    Busy = 16,
+    /// An argument is out of range.
+    Invalid = 22,
+    /// No such kcall.
+    NoSystemCall = 38,
+    /// A message is larger than allowed.
+    MessageSize = 90,
+    /// The destination is powered off or dead.
+    HostDown = 112,
+}
+
+impl Errno {
+    /// Every error, for tables and round-trip tests.
+    pub const ALL: [Errno; 12] = [
+        Errno::Permission,
+        Errno::NoEntry,
+        Errno::InputOutput,
+        Errno::Again,
+        Errno::NoMemory,
+        Errno::Access,
+        Errno::Fault,
+        Errno::Busy,
+        Errno::Invalid,
+        Errno::NoSystemCall,
+        Errno::MessageSize,
+        Errno::HostDown,
+    ];
+
+    /// The error for a positive errno value, if it is one of ours.
+    pub fn from_raw(value: i32) -> Option<Errno> {
+        Self::ALL.into_iter().find(|errno| *errno as i32 == value)
+    }
+
+    /// The conventional symbolic name (`EINVAL`, ...).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Errno::Permission => "EPERM",
+            Errno::NoEntry => "ENOENT",
+            Errno::InputOutput => "EIO",
+            Errno::Again => "EAGAIN",
+            Errno::NoMemory => "ENOMEM",
+            Errno::Access => "EACCES",
+            Errno::Fault => "EFAULT",
+            Errno::Busy => "EBUSY",
+            Errno::Invalid => "EINVAL",
+            Errno::NoSystemCall => "ENOSYS",
+            Errno::MessageSize => "EMSGSIZE",
+            Errno::HostDown => "EHOSTDOWN",
+        }
+    }
+
+    /// Encodes the error as a kcall result (`-errno`).
+    pub const fn to_result(self) -> isize {
+        -(self as i32 as isize)
+    }
+
+    /// Decodes a kcall result: `Ok(value)` when `result >= 0`. An unknown negative
+    /// value decodes as [`Errno::InputOutput`] rather than being lost.
+    pub fn check(result: isize) -> Result<usize, Errno> {
+        if result >= 0 {
+            Ok(result as usize)
+        } else {
+            let raw = result.unsigned_abs().min(i32::MAX as usize) as i32;
+            Err(Errno::from_raw(raw).unwrap_or(Errno::InputOutput))
+        }
+    }
+}
+
+impl core::fmt::Display for Errno {
+    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        formatter.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Errno;
+
+    #[test]
+    fn every_errno_round_trips_through_a_result() {
+        for errno in Errno::ALL {
+            assert_eq!(Errno::check(errno.to_result()), Err(errno));
+        }
+        assert_eq!(Errno::check(7), Ok(7));
+        assert_eq!(Errno::check(-9999), Err(Errno::InputOutput));
+        assert_eq!(Errno::check(isize::MIN), Err(Errno::InputOutput));
+    }
+}

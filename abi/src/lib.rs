@@ -1,0 +1,167 @@
+//! The kcall ABI shared by the microkernel and libnanvix: numbers, errno, gate, start block.
+//!
+//! A program never traps on its own. The kernel starts it by calling its entry
+//! `_start(info: *const StartInfo) -> i32` and hands it, inside the start block, a
+//! [`Gate`]: a table whose `kcall` function is the only way into the kernel.
+//!
+//! **Argument passing.** Every kcall is `kcall(number, a0, a1, a2, a3, a4)`: six
+//! machine words in, one signed word out. A buffer is passed as two words, pointer
+//! then length in bytes; an output structure as pointer then its size, so the kernel
+//! can refuse a caller built against another layout.
+//!
+//! **Error encoding.** A result `r >= 0` is success (its meaning depends on the call);
+//! `r < 0` is `-errno` with an [`Errno`] value. Arguments are checked before anything
+//! runs: a call that fails changed nothing.
+//!
+//! The table [`KCALLS`] is the single source of truth for numbers, names, arguments
+//! and errors; `docs/src/kcalls.md` is generated from it (`cargo nanvix docs`).
+#![no_std]
+
+pub mod errno;
+pub mod table;
+
+pub use errno::Errno;
+pub use table::{KCALLS, Kcall, KcallDescription};
+
+/// Version of this ABI. A program carries it in its `.note.nanvix` note; the loader
+/// refuses a program built for another version.
+pub const ABI_VERSION: u32 = 1;
+
+/// Magic number at the start of a [`Gate`] ("NXGT").
+pub const GATE_MAGIC: u32 = 0x4e58_4754;
+
+/// Name of the ELF note that marks a file as a Nanvix program (owner field).
+pub const NOTE_NAME: &str = "Nanvix";
+/// Type of the ELF note whose descriptor is the program's [`ABI_VERSION`] (u32, LE).
+pub const NOTE_TYPE_ABI: u32 = 1;
+
+/// Programs are loaded at bases aligned to this many bytes (defmt indices depend on it).
+pub const PROGRAM_ALIGNMENT: usize = 64 * 1024;
+
+/// Largest payload of one control-NoC message, in bytes.
+pub const NOC_PAYLOAD_MAX: usize = 128;
+
+/// Longest cluster name, in bytes (`io0`, `cc15`, ...).
+pub const CLUSTER_NAME_MAX: usize = 16;
+
+/// Passed as the cluster argument of [`Kcall::ClusterInfo`] to mean the caller's own.
+pub const CLUSTER_SELF: usize = usize::MAX;
+
+/// The kernel's entry point: `kcall(number, a0, a1, a2, a3, a4) -> result`.
+pub type KcallEntry = unsafe extern "C" fn(usize, usize, usize, usize, usize, usize) -> isize;
+
+/// The table through which a program enters the kernel.
+#[repr(C)]
+pub struct Gate {
+    /// Always [`GATE_MAGIC`].
+    pub magic: u32,
+    /// The kernel's [`ABI_VERSION`].
+    pub version: u32,
+    /// The one entry into the kernel.
+    pub kcall: KcallEntry,
+}
+
+/// One argument string: a pointer and a length, pointing into the program's memory.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ArgumentSlice {
+    /// First byte (UTF-8).
+    pub pointer: *const u8,
+    /// Length in bytes.
+    pub length: usize,
+}
+
+/// What the kernel hands a program's entry: the gate, its arguments, its memory.
+#[repr(C)]
+pub struct StartInfo {
+    /// The gate; valid for the program's whole life.
+    pub gate: *const Gate,
+    /// Argument strings (`argument_count` of them); the first is the program's name.
+    pub arguments: *const ArgumentSlice,
+    /// Number of argument strings.
+    pub argument_count: usize,
+    /// First byte of the program's heap (in the cluster's memory).
+    pub heap_base: usize,
+    /// Size of the heap in bytes.
+    pub heap_size: usize,
+    /// NoC node the program is bound to.
+    pub node: u32,
+    /// The program's id on its cluster; with `node` it is the program's NoC identity.
+    pub program: u32,
+    /// Index of the cluster on its board.
+    pub cluster: u32,
+}
+
+/// Kind of a cluster.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClusterKind {
+    /// An I/O cluster (runs servers; may reach DDR).
+    Io = 0,
+    /// A compute cluster (runs one process).
+    Compute = 1,
+}
+
+/// Read-only facts about one cluster, filled by [`Kcall::ClusterInfo`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ClusterInfo {
+    /// Name bytes (UTF-8), `name_length` of them.
+    pub name: [u8; CLUSTER_NAME_MAX],
+    /// Used length of `name`.
+    pub name_length: u32,
+    /// [`ClusterKind`] as a number.
+    pub kind: u32,
+    /// Index of the cluster on its board.
+    pub index: u32,
+    /// Number of clusters on the board.
+    pub cluster_count: u32,
+    /// Cores of the cluster (the master included).
+    pub cores: u32,
+    /// First NoC node of the cluster.
+    pub first_node: u32,
+    /// Number of NoC nodes of the cluster.
+    pub node_count: u32,
+    /// Whether the cluster is powered on (running a kernel) right now.
+    pub powered: u32,
+    /// Size of the cluster's SRAM in bytes.
+    pub sram_bytes: u64,
+}
+
+impl ClusterInfo {
+    /// All zero: what a program passes in for the kernel to fill.
+    pub const fn zeroed() -> Self {
+        Self {
+            name: [0; CLUSTER_NAME_MAX],
+            name_length: 0,
+            kind: 0,
+            index: 0,
+            cluster_count: 0,
+            cores: 0,
+            first_node: 0,
+            node_count: 0,
+            powered: 0,
+            sram_bytes: 0,
+        }
+    }
+
+    /// The name as text (empty if the kernel wrote bytes that are not UTF-8).
+    pub fn name(&self) -> &str {
+        let length = (self.name_length as usize).min(CLUSTER_NAME_MAX);
+        core::str::from_utf8(&self.name[..length]).unwrap_or("")
+    }
+}
+
+/// Header of a received control-NoC message, written by the hardware layer.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MessageHeader {
+    /// NoC node of the sender (implied by the channel, cannot be forged).
+    pub source_node: u32,
+    /// Program id of the sender on its cluster (stamped by the sender's kernel).
+    pub source_program: u32,
+    /// Boot epoch of the sender's cluster when it sent.
+    pub source_epoch: u32,
+    /// Payload length in bytes.
+    pub length: u32,
+}

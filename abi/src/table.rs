@@ -1,0 +1,113 @@
+//! The table of every kcall: the one source of truth for numbers, names and errors.
+
+/// Describes one kcall for documentation and argument checking.
+#[derive(Clone, Copy, Debug)]
+pub struct KcallDescription {
+    /// The call.
+    pub kcall: Kcall,
+    /// Name as written in docs and traces.
+    pub name: &'static str,
+    /// Arguments in order, as `name: type` strings.
+    pub arguments: &'static [&'static str],
+    /// What a successful call returns.
+    pub returns: &'static str,
+    /// The errors it can return, each with its cause.
+    pub errors: &'static [(super::Errno, &'static str)],
+    /// What it does.
+    pub summary: &'static str,
+}
+
+macro_rules! kcalls {
+    ($(
+        $(#[doc = $doc:literal])*
+        $variant:ident = $number:literal, $name:literal,
+        ($($argument:literal),*) -> $returns:literal,
+        errors [$(($errno:ident, $cause:literal)),*];
+    )*) => {
+        /// Every kcall, by number.
+        #[repr(usize)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Kcall {
+            $($(#[doc = $doc])* $variant = $number,)*
+        }
+
+        impl Kcall {
+            /// The kcall with this number, if any.
+            pub const fn from_number(number: usize) -> Option<Kcall> {
+                match number {
+                    $($number => Some(Kcall::$variant),)*
+                    _ => None,
+                }
+            }
+        }
+
+        /// Every kcall with its description, in number order.
+        pub const KCALLS: &[KcallDescription] = &[
+            $(KcallDescription {
+                kcall: Kcall::$variant,
+                name: $name,
+                arguments: &[$($argument),*],
+                returns: $returns,
+                errors: &[$((super::Errno::$errno, $cause)),*],
+                summary: concat!($($doc, "\n"),*),
+            },)*
+        ];
+    };
+}
+
+kcalls! {
+    /// Ends the calling program with `status`; never returns. When the last program
+    /// of a cluster ends, the cluster powers off and reports the worst status.
+    Exit = 1, "exit", ("status: i32") -> "does not return",
+        errors [];
+    /// Writes bytes to the cluster console, attributed to the calling program.
+    /// Output is line-buffered per program; a line longer than 1 KiB is split.
+    ConsoleWrite = 2, "console_write", ("buffer: *const u8", "length: usize") -> "bytes written",
+        errors [(Fault, "the buffer is not in the caller's memory")];
+    /// Fills a `ClusterInfo` for cluster `index` of the board (`CLUSTER_SELF` for the
+    /// caller's own). Reads only read-only board data.
+    ClusterInfo = 3, "cluster_info",
+        ("index: usize", "out: *mut ClusterInfo", "size: usize") -> "0",
+        errors [
+            (Invalid, "no cluster has this index, or size is not size_of::<ClusterInfo>()"),
+            (Fault, "out is not in the caller's memory")
+        ];
+    /// Sends one control-NoC message to program `program` bound to NoC node `node`.
+    /// The hardware layer stamps the true source (node, program, boot epoch).
+    /// Blocks while the channel to the destination is full (backpressure).
+    NocSend = 4, "noc_send",
+        ("node: usize", "program: usize", "buffer: *const u8", "length: usize") -> "0",
+        errors [
+            (Invalid, "no cluster owns this node, or the program id is out of range"),
+            (MessageSize, "length is over NOC_PAYLOAD_MAX (128 bytes)"),
+            (Fault, "the buffer is not in the caller's memory"),
+            (HostDown, "the destination cluster is dead")
+        ];
+    /// Receives the next control-NoC message addressed to the calling program,
+    /// blocking until one arrives. Writes its header and copies its payload.
+    NocReceive = 5, "noc_receive",
+        ("header: *mut MessageHeader", "buffer: *mut u8", "capacity: usize") -> "payload length",
+        errors [
+            (Fault, "header or buffer is not in the caller's memory"),
+            (MessageSize, "the message is longer than capacity; it stays queued")
+        ];
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{KCALLS, Kcall};
+
+    #[test]
+    fn numbers_are_unique_and_decode_back() {
+        for (position, description) in KCALLS.iter().enumerate() {
+            let number = description.kcall as usize;
+            assert_eq!(Kcall::from_number(number), Some(description.kcall));
+            for later in &KCALLS[position + 1..] {
+                assert_ne!(number, later.kcall as usize, "duplicate kcall number");
+                assert_ne!(description.name, later.name, "duplicate kcall name");
+            }
+        }
+        assert_eq!(Kcall::from_number(0), None);
+        assert_eq!(Kcall::from_number(usize::MAX), None);
+    }
+}

@@ -1,0 +1,156 @@
+//! Cores as threads: one per core, parked on a private futex when idle.
+
+use crate::SPIN_BUDGET;
+use crate::futex::{self, Scope};
+use nanvix_hal::{CoreEntry, CoreError, CoreId, Cores};
+use parking_lot::Mutex;
+use std::cell::Cell;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::Duration;
+
+thread_local! {
+    /// The core the current thread is; `usize::MAX` for threads that are no core.
+    static CURRENT_CORE: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+/// A word on a cache line of its own.
+#[repr(align(64))]
+#[derive(Default)]
+pub struct Padded<T>(pub T);
+
+/// The cores of a hosted cluster.
+pub struct HostedCores {
+    permits: Box<[Padded<AtomicU32>]>,
+    work: Box<[Mutex<Option<(CoreEntry, usize)>>]>,
+    busy: Box<[AtomicBool]>,
+}
+
+impl HostedCores {
+    /// Makes the calling thread core 0 (the master) and starts one parked thread for
+    /// each user core.
+    pub fn boot(count: usize) -> std::io::Result<Arc<HostedCores>> {
+        let cores = Arc::new(HostedCores {
+            permits: (0..count).map(|_| Padded::default()).collect(),
+            work: (0..count).map(|_| Mutex::new(None)).collect(),
+            busy: (0..count).map(|_| AtomicBool::new(false)).collect(),
+        });
+        CURRENT_CORE.with(|current| current.set(0));
+        for core in 1..count {
+            let shared = Arc::clone(&cores);
+            std::thread::Builder::new()
+                .name(format!("core{core}"))
+                .spawn(move || shared.run_core(core))?;
+        }
+        Ok(cores)
+    }
+
+    fn run_core(&self, core: CoreId) {
+        CURRENT_CORE.with(|current| current.set(core));
+        loop {
+            let work = self.work[core].lock().take();
+            match work {
+                Some((entry, argument)) => {
+                    entry(argument);
+                    self.busy[core].store(false, Ordering::Release);
+                }
+                None => self.park(),
+            }
+        }
+    }
+
+    /// The park permit word of `core` (for waits on several words at once).
+    pub fn permit(&self, core: CoreId) -> &AtomicU32 {
+        &self.permits[core].0
+    }
+}
+
+impl Cores for HostedCores {
+    fn count(&self) -> usize {
+        self.permits.len()
+    }
+
+    fn current(&self) -> CoreId {
+        CURRENT_CORE.with(Cell::get)
+    }
+
+    fn start(&self, core: CoreId, entry: CoreEntry, argument: usize) -> Result<(), CoreError> {
+        if core >= self.count() {
+            return Err(CoreError::NoSuchCore);
+        }
+        if core == 0 {
+            return Err(CoreError::MasterCore);
+        }
+        if self.busy[core]
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return Err(CoreError::Busy);
+        }
+        *self.work[core].lock() = Some((entry, argument));
+        self.unpark(core);
+        Ok(())
+    }
+
+    fn park(&self) {
+        let core = self.current();
+        let Some(permit) = self.permits.get(core) else {
+            std::thread::sleep(Duration::from_millis(1));
+            return;
+        };
+        for _ in 0..SPIN_BUDGET {
+            if permit.0.swap(0, Ordering::AcqRel) == 1 {
+                return;
+            }
+            std::hint::spin_loop();
+        }
+        futex::wait(&permit.0, 0, Scope::Private, Duration::from_millis(100));
+        permit.0.store(0, Ordering::Release);
+    }
+
+    fn unpark(&self, core: CoreId) {
+        if let Some(permit) = self.permits.get(core)
+            && permit.0.swap(1, Ordering::AcqRel) == 0
+        {
+            futex::wake(&permit.0, Scope::Private, 1);
+        }
+    }
+
+    fn cycles(&self) -> u64 {
+        // SAFETY: RDTSC has no preconditions on x86_64 user mode.
+        unsafe { core::arch::x86_64::_rdtsc() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    static RAN: AtomicUsize = AtomicUsize::new(0);
+
+    fn bump(value: usize) {
+        RAN.fetch_add(value, Ordering::SeqCst);
+    }
+
+    #[test]
+    fn start_runs_work_on_user_cores_and_refuses_bad_cores() {
+        let handle = std::thread::spawn(|| {
+            let cores = HostedCores::boot(3).unwrap();
+            assert_eq!(cores.current(), 0);
+            assert_eq!(cores.start(0, bump, 1), Err(CoreError::MasterCore));
+            assert_eq!(cores.start(3, bump, 1), Err(CoreError::NoSuchCore));
+            cores.start(1, bump, 10).unwrap();
+            cores.start(2, bump, 100).unwrap();
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while RAN.load(Ordering::SeqCst) != 110 {
+                assert!(std::time::Instant::now() < deadline, "cores did not run");
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            // An unpark before a park makes the park return at once.
+            cores.unpark(0);
+            cores.park();
+        });
+        handle.join().unwrap();
+    }
+}

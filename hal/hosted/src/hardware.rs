@@ -1,0 +1,221 @@
+//! The NoC shared memory: created and owned by the runner, attached by clusters.
+
+use crate::futex::{self, Scope};
+use crate::layout::{Layout, PAGE_BYTES, ROM_BYTES, ROM_MAGIC, state};
+use nanvix_board::Board;
+use nanvix_hal::ClusterState;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// A mapping of the NoC memory (whole, in the runner; per-region rights in a cluster).
+pub struct NocMemory {
+    base: *mut u8,
+    bytes: usize,
+    layout: Layout,
+}
+
+// SAFETY: the mapping is plain shared memory accessed only through atomics and
+// volatile copies; it lives as long as the value and may be used from any thread.
+unsafe impl Send for NocMemory {}
+// SAFETY: as above; all shared accesses go through `AtomicU32` or explicit copies
+// guarded by the channel protocol.
+unsafe impl Sync for NocMemory {}
+
+impl NocMemory {
+    /// The layout of this memory.
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    /// The 32-bit word at `offset`.
+    pub fn word(&self, offset: usize) -> &AtomicU32 {
+        assert!(offset % 4 == 0 && offset + 4 <= self.bytes, "NoC offset out of range");
+        // SAFETY: the offset is in range and 4-aligned (checked above), the mapping
+        // lives as long as `self`, and all concurrent access to it is atomic.
+        unsafe { AtomicU32::from_ptr(self.base.add(offset).cast::<u32>()) }
+    }
+
+    /// Address of the byte at `offset` (for slot payload copies).
+    pub fn address(&self, offset: usize, length: usize) -> *mut u8 {
+        assert!(offset + length <= self.bytes, "NoC range out of bounds");
+        // SAFETY: in bounds of the mapping (checked above).
+        unsafe { self.base.add(offset) }
+    }
+
+    /// The state of cluster `index` as the registers say.
+    pub fn cluster_state(&self, index: usize) -> ClusterState {
+        let offset = self.layout.cluster_state(index);
+        let epoch = self.word(offset + 4).load(Ordering::Acquire);
+        match self.word(offset).load(Ordering::Acquire) {
+            state::ON => ClusterState::On { epoch },
+            state::DEAD => ClusterState::Dead { epoch },
+            _ => ClusterState::Off,
+        }
+    }
+
+    /// The epoch the registers give cluster `index` (current or next boot).
+    pub fn cluster_epoch(&self, index: usize) -> u32 {
+        self.word(self.layout.cluster_state(index) + 4).load(Ordering::Acquire)
+    }
+
+    /// The generation counter, bumped on every cluster state change.
+    pub fn generation(&self) -> &AtomicU32 {
+        self.word(self.layout.generation())
+    }
+
+    /// Attaches a cluster to the NoC memory behind `fd`: reads the board from the ROM,
+    /// maps everything read-only and the cluster's own region writable.
+    pub fn attach(fd: RawFd, cluster: usize) -> io::Result<(Board, NocMemory)> {
+        let rom = map(fd, ROM_BYTES, libc::PROT_READ, 0)?;
+        let board = decode_rom(&rom);
+        drop(rom);
+        let board = board?;
+        if cluster >= board.clusters.len() {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "cluster index not on this board"));
+        }
+        let layout = Layout::new(board.clusters.len(), board.channel_depth as usize);
+        let mut whole = map(fd, layout.total_bytes(), libc::PROT_READ, 0)?;
+        let region = layout.region(cluster);
+        // SAFETY: the target range lies inside `whole` (a mapping we own); MAP_FIXED
+        // replaces exactly the cluster's own region with a writable view of the same
+        // file range, which nothing else in this process references yet.
+        let remapped = unsafe {
+            libc::mmap(
+                whole.base.add(region).cast(),
+                layout.region_bytes(),
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_FIXED,
+                fd,
+                region as libc::off_t,
+            )
+        };
+        if remapped == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        whole.layout = layout;
+        Ok((board, whole))
+    }
+}
+
+impl Drop for NocMemory {
+    fn drop(&mut self) {
+        // SAFETY: `base`/`bytes` describe a mapping this value created and owns.
+        unsafe { libc::munmap(self.base.cast(), self.bytes) };
+    }
+}
+
+fn map(fd: RawFd, bytes: usize, protection: i32, offset: usize) -> io::Result<NocMemory> {
+    // SAFETY: a fresh shared mapping of `fd`; the kernel picks the address.
+    let base = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            bytes,
+            protection,
+            libc::MAP_SHARED,
+            fd,
+            offset as libc::off_t,
+        )
+    };
+    if base == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(NocMemory {
+        base: base.cast(),
+        bytes,
+        layout: Layout::new(0, 1),
+    })
+}
+
+fn decode_rom(rom: &NocMemory) -> io::Result<Board> {
+    let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidData, format!("board ROM: {what}"));
+    if rom.word(0).load(Ordering::Acquire) != ROM_MAGIC {
+        return Err(invalid("bad magic"));
+    }
+    let length = rom.word(4).load(Ordering::Acquire) as usize;
+    if length > ROM_BYTES - 8 {
+        return Err(invalid("length out of range"));
+    }
+    let mut bytes = vec![0u8; length];
+    // SAFETY: the source range lies in the ROM mapping (checked above) and the
+    // destination is a fresh buffer of the same length.
+    unsafe { std::ptr::copy_nonoverlapping(rom.address(8, length), bytes.as_mut_ptr(), length) };
+    postcard::from_bytes(&bytes).map_err(|_| invalid("does not decode"))
+}
+
+/// The board's hardware as the runner owns it: the NoC memory and its registers.
+pub struct BoardHardware {
+    file: OwnedFd,
+    memory: NocMemory,
+}
+
+impl BoardHardware {
+    /// Creates the NoC memory for `board`: an anonymous memory file (nothing appears
+    /// in `/dev/shm`, so nothing can be left behind) inherited by cluster processes.
+    pub fn create(board: &Board) -> io::Result<BoardHardware> {
+        let rom = postcard::to_allocvec(board).map_err(|_| io::Error::other("board does not encode"))?;
+        if rom.len() > ROM_BYTES - 8 {
+            return Err(io::Error::other("board description too large for the ROM"));
+        }
+        let layout = Layout::new(board.clusters.len(), board.channel_depth as usize);
+        // SAFETY: memfd_create with a static NUL-terminated name; no CLOEXEC so the
+        // cluster processes the runner starts inherit the descriptor.
+        let raw = unsafe { libc::memfd_create(c"nanvix-noc".as_ptr(), 0) };
+        if raw < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `raw` is a fresh descriptor that nothing else owns.
+        let file = unsafe { OwnedFd::from_raw_fd(raw) };
+        // SAFETY: `file` is a valid memory file descriptor.
+        if unsafe { libc::ftruncate(file.as_raw_fd(), layout.total_bytes() as libc::off_t) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let mut memory = map(
+            file.as_raw_fd(),
+            layout.total_bytes(),
+            libc::PROT_READ | libc::PROT_WRITE,
+            0,
+        )?;
+        memory.layout = layout;
+        memory.word(0).store(ROM_MAGIC, Ordering::Release);
+        memory.word(4).store(rom.len() as u32, Ordering::Release);
+        // SAFETY: the destination lies inside the ROM area of the writable mapping
+        // (length checked above); the source is the encoded board.
+        unsafe { std::ptr::copy_nonoverlapping(rom.as_ptr(), memory.address(8, rom.len()), rom.len()) };
+        for index in 0..board.clusters.len() {
+            memory.word(layout.cluster_state(index) + 4).store(1, Ordering::Release);
+        }
+        debug_assert_eq!(layout.total_bytes() % PAGE_BYTES, 0);
+        Ok(BoardHardware { file, memory })
+    }
+
+    /// The descriptor cluster processes inherit.
+    pub fn fd(&self) -> RawFd {
+        self.file.as_raw_fd()
+    }
+
+    /// The epoch cluster `index`'s next (or current) boot has.
+    pub fn epoch(&self, index: usize) -> u32 {
+        self.memory.cluster_epoch(index)
+    }
+
+    /// The state registers say cluster `index` is in.
+    pub fn state(&self, index: usize) -> ClusterState {
+        self.memory.cluster_state(index)
+    }
+
+    /// Sets cluster `index`'s state and wakes every cluster waiting on the NoC, so
+    /// none waits forever on a peer that died.
+    pub fn set_state(&self, index: usize, new_state: ClusterState) {
+        let offset = self.memory.layout.cluster_state(index);
+        let (code, epoch) = match new_state {
+            ClusterState::Off => (state::OFF, self.epoch(index)),
+            ClusterState::On { epoch } => (state::ON, epoch),
+            ClusterState::Dead { epoch } => (state::DEAD, epoch),
+        };
+        self.memory.word(offset + 4).store(epoch, Ordering::SeqCst);
+        self.memory.word(offset).store(code, Ordering::SeqCst);
+        self.memory.generation().fetch_add(1, Ordering::SeqCst);
+        futex::wake(self.memory.generation(), Scope::Shared, i32::MAX);
+    }
+}

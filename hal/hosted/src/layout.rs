@@ -1,0 +1,161 @@
+//! Layout of the hosted NoC shared memory: ROM, board registers, cluster regions.
+//!
+//! ```text
+//! [ ROM: magic, length, postcard(Board) ]            64 KiB, written by the runner
+//! [ registers: generation, per-cluster state+epoch ]  written by the runner
+//! [ region of cluster 0 ] [ region of cluster 1 ] ...  each written by its cluster
+//! ```
+//! A cluster region holds, for every destination `d`, the outgoing channel to `d`
+//! (head counter, room-wait flag, `depth` slots of 256 bytes), then, for every source
+//! `s`, the consumer's tail counter of the channel `s -> this cluster`, then the
+//! cluster's "receiver sleeping" flag. Counters are 32-bit and wrap; each sits on its
+//! own cache line.
+
+/// Page size of the host; every region starts on a page.
+pub const PAGE_BYTES: usize = 4096;
+/// Bytes reserved for the board ROM.
+pub const ROM_BYTES: usize = 64 * 1024;
+/// ROM magic ("NXROM").
+pub const ROM_MAGIC: u32 = 0x4e58_524f;
+/// One cache line.
+pub const LINE_BYTES: usize = 64;
+/// One message slot: a 64-byte header line and up to 128 payload bytes, padded.
+pub const SLOT_BYTES: usize = 256;
+/// Offset of the payload inside a slot.
+pub const SLOT_PAYLOAD: usize = 64;
+
+/// Slot header fields (u32 each), by byte offset inside the slot.
+pub mod slot {
+    /// Destination node.
+    pub const DESTINATION_NODE: usize = 0;
+    /// Destination program id.
+    pub const DESTINATION_PROGRAM: usize = 4;
+    /// Source node (checked by the receiver against the channel's owner).
+    pub const SOURCE_NODE: usize = 8;
+    /// Source program id (stamped by the sender's kernel).
+    pub const SOURCE_PROGRAM: usize = 12;
+    /// Boot epoch of the sender.
+    pub const SOURCE_EPOCH: usize = 16;
+    /// Boot epoch of the destination the sender addressed.
+    pub const DESTINATION_EPOCH: usize = 20;
+    /// Payload length.
+    pub const LENGTH: usize = 24;
+}
+
+/// Encoded cluster states in the registers.
+pub mod state {
+    /// Never booted or powered off.
+    pub const OFF: u32 = 0;
+    /// Running.
+    pub const ON: u32 = 1;
+    /// Died.
+    pub const DEAD: u32 = 2;
+}
+
+/// Offsets of everything in the NoC memory for a board of `clusters` clusters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Layout {
+    /// Number of clusters.
+    pub clusters: usize,
+    /// Slots per channel.
+    pub depth: usize,
+}
+
+fn round_up(value: usize, to: usize) -> usize {
+    value.div_ceil(to) * to
+}
+
+impl Layout {
+    /// The layout for `clusters` clusters and `depth` slots per channel.
+    pub fn new(clusters: usize, depth: usize) -> Layout {
+        Layout { clusters, depth }
+    }
+
+    /// Offset of the registers page.
+    pub fn registers(&self) -> usize {
+        ROM_BYTES
+    }
+
+    /// Offset of the generation counter (bumped on every cluster state change).
+    pub fn generation(&self) -> usize {
+        self.registers()
+    }
+
+    /// Offset of cluster `index`'s state word; its epoch word follows at +4.
+    pub fn cluster_state(&self, index: usize) -> usize {
+        self.registers() + LINE_BYTES + index * 16
+    }
+
+    fn registers_bytes(&self) -> usize {
+        round_up(LINE_BYTES + self.clusters * 16, PAGE_BYTES)
+    }
+
+    fn channel_bytes(&self) -> usize {
+        2 * LINE_BYTES + self.depth * SLOT_BYTES
+    }
+
+    /// Bytes of one cluster region.
+    pub fn region_bytes(&self) -> usize {
+        round_up(
+            self.clusters * self.channel_bytes() + self.clusters * LINE_BYTES + LINE_BYTES,
+            PAGE_BYTES,
+        )
+    }
+
+    /// Offset of cluster `index`'s region.
+    pub fn region(&self, index: usize) -> usize {
+        self.registers() + self.registers_bytes() + index * self.region_bytes()
+    }
+
+    /// Offset of the head counter of channel `source -> destination`.
+    pub fn head(&self, source: usize, destination: usize) -> usize {
+        self.region(source) + destination * self.channel_bytes()
+    }
+
+    /// Offset of the flag a sender raises while it waits for room on that channel.
+    pub fn waiting_for_room(&self, source: usize, destination: usize) -> usize {
+        self.head(source, destination) + LINE_BYTES
+    }
+
+    /// Offset of slot `position % depth` of channel `source -> destination`.
+    pub fn slot(&self, source: usize, destination: usize, position: u32) -> usize {
+        self.head(source, destination) + 2 * LINE_BYTES + (position as usize % self.depth) * SLOT_BYTES
+    }
+
+    /// Offset of the tail counter of channel `source -> destination` (in the
+    /// destination's region: only the receiver moves it).
+    pub fn tail(&self, source: usize, destination: usize) -> usize {
+        self.region(destination) + self.clusters * self.channel_bytes() + source * LINE_BYTES
+    }
+
+    /// Offset of cluster `index`'s "receiver sleeping" flag.
+    pub fn sleeping(&self, index: usize) -> usize {
+        self.region(index) + self.clusters * self.channel_bytes() + self.clusters * LINE_BYTES
+    }
+
+    /// Total bytes of the NoC memory.
+    pub fn total_bytes(&self) -> usize {
+        self.region(self.clusters)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regions_are_page_aligned_and_disjoint() {
+        let layout = Layout::new(20, 16);
+        for index in 0..20 {
+            assert_eq!(layout.region(index) % PAGE_BYTES, 0);
+            let end = layout.region(index) + layout.region_bytes();
+            assert!(layout.sleeping(index) + 4 <= end);
+            assert!(layout.tail(19, index) + 4 <= end);
+            assert!(layout.slot(index, 19, 15) + SLOT_BYTES <= layout.tail(0, index));
+            assert_eq!(layout.region(index + 1), end);
+        }
+        assert!(layout.cluster_state(19) + 8 <= layout.region(0));
+        assert_eq!(layout.slot(3, 4, 16), layout.slot(3, 4, 0));
+        assert_eq!(layout.total_bytes() % PAGE_BYTES, 0);
+    }
+}

@@ -1,0 +1,32 @@
+//! The hosted HAL backend: a chip modelled on Linux, one process per cluster.
+//!
+//! - **Cluster** = one Linux process running the cluster's kernel executable.
+//! - **Core** = one thread of it; idle cores park on a futex, never spin for long.
+//! - **SRAM** = a memory arena of exactly the board's size for the cluster.
+//! - **NoC** = one shared-memory object created by the board runner. Each cluster owns
+//!   a region of it holding its outgoing channels (one per destination); it maps that
+//!   region writable and every other region read-only, so a channel is writable only
+//!   by its sender's process and the receiver knows the true source cluster.
+//! - **Board registers** = a read-only page the runner writes: each cluster's state
+//!   and boot epoch, and a ROM with the board description.
+//! - **Hardware events** (cluster up, console lines, program exits, power off) go to
+//!   the runner as JSON lines over an inherited pipe.
+//!
+//! The runner (`nanvix run`) uses [`hardware`] to create all of this; a cluster
+//! process uses [`platform::HostedPlatform::attach`].
+
+pub mod cores;
+pub mod futex;
+pub mod hardware;
+pub mod layout;
+pub mod noc;
+pub mod platform;
+pub mod protocol;
+pub mod user_mode;
+
+pub use platform::HostedPlatform;
+
+/// Iterations a waiting core spins (with a spin hint) before it parks. Kept short:
+/// the board has far more cores than the host has CPUs, and pure spinning collapses
+/// once runnable threads outnumber them (`docs/src/hal.md`).
+pub const SPIN_BUDGET: u32 = 2_000;

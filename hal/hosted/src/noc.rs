@@ -1,0 +1,259 @@
+//! The hosted control NoC: one single-producer ring per sender-receiver pair.
+//!
+//! The sender writes a slot and then publishes its head counter; the receiver reads
+//! slots up to the head and publishes its tail counter. Head and slots live in the
+//! sender's region (read-only to everyone else), the tail in the receiver's region,
+//! so neither side can write the other's state. A receiver about to sleep raises its
+//! "sleeping" flag and waits on every incoming head at once (`futex_waitv`); a sender
+//! that publishes while the flag is up wakes it. Waits for room work the same way on
+//! the tail. Every sleep is bounded, so a dead peer never holds anyone forever.
+
+use crate::SPIN_BUDGET;
+use crate::cores::HostedCores;
+use crate::futex::{self, Scope};
+use crate::hardware::NocMemory;
+use crate::layout::{SLOT_PAYLOAD, slot};
+use nanvix_abi::{MessageHeader, NOC_PAYLOAD_MAX};
+use nanvix_board::Board;
+use nanvix_hal::{ClusterState, ControlNoc, Cores, NocError, ReceiveDecision, Source};
+use parking_lot::Mutex;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Longest a receiver sleeps before it re-checks everything.
+const TRAFFIC_WAIT: Duration = Duration::from_millis(100);
+/// Longest a sender sleeps for room before it re-checks (the destination may be dead).
+const ROOM_WAIT: Duration = Duration::from_millis(20);
+
+/// The control NoC of one hosted cluster.
+pub struct HostedNoc {
+    memory: Arc<NocMemory>,
+    board: Arc<Board>,
+    local: usize,
+    epoch: u32,
+    cores: Arc<HostedCores>,
+    send_locks: Box<[Mutex<()>]>,
+    receive_lock: Mutex<usize>,
+    /// Messages discarded on receipt (stale epoch, forged node, bad length).
+    pub discarded: AtomicU64,
+}
+
+impl HostedNoc {
+    /// The NoC of cluster `local` in boot epoch `epoch`.
+    pub fn new(memory: Arc<NocMemory>, board: Arc<Board>, local: usize, epoch: u32, cores: Arc<HostedCores>) -> Self {
+        let clusters = board.clusters.len();
+        HostedNoc {
+            memory,
+            board,
+            local,
+            epoch,
+            cores,
+            send_locks: (0..clusters).map(|_| Mutex::new(())).collect(),
+            receive_lock: Mutex::new(0),
+            discarded: AtomicU64::new(0),
+        }
+    }
+
+    fn destination_cluster(&self, node: u32) -> Result<usize, NocError> {
+        self.board
+            .cluster_of_node(node)
+            .map(|cluster| cluster.index as usize)
+            .ok_or(NocError::NoSuchNode)
+    }
+
+    fn has_room(&self, destination: usize) -> bool {
+        let layout = self.memory.layout();
+        let head = self.memory.word(layout.head(self.local, destination)).load(Ordering::Relaxed);
+        let tail = self.memory.word(layout.tail(self.local, destination)).load(Ordering::Acquire);
+        (head.wrapping_sub(tail) as usize) < layout.depth
+    }
+
+    fn pending(&self) -> bool {
+        let layout = self.memory.layout();
+        (0..layout.clusters).any(|source| {
+            let head = self.memory.word(layout.head(source, self.local)).load(Ordering::Acquire);
+            let tail = self.memory.word(layout.tail(source, self.local)).load(Ordering::Relaxed);
+            head != tail
+        })
+    }
+
+    fn field(&self, slot_offset: usize, field: usize) -> u32 {
+        self.memory.word(slot_offset + field).load(Ordering::Relaxed)
+    }
+
+    /// Drains the channel from `source`; returns how many messages were taken.
+    fn receive_from(
+        &self,
+        source: usize,
+        decide: &mut dyn FnMut(&MessageHeader, u32, u32, &[u8]) -> ReceiveDecision,
+    ) -> usize {
+        let layout = self.memory.layout();
+        let tail_word = self.memory.word(layout.tail(source, self.local));
+        let head = self.memory.word(layout.head(source, self.local)).load(Ordering::Acquire);
+        let mut tail = tail_word.load(Ordering::Relaxed);
+        let mut taken = 0;
+        let source_cluster = &self.board.clusters[source];
+        while tail != head {
+            let offset = layout.slot(source, self.local, tail);
+            let header = MessageHeader {
+                source_node: self.field(offset, slot::SOURCE_NODE),
+                source_program: self.field(offset, slot::SOURCE_PROGRAM),
+                source_epoch: self.field(offset, slot::SOURCE_EPOCH),
+                length: self.field(offset, slot::LENGTH),
+            };
+            let destination_epoch = self.field(offset, slot::DESTINATION_EPOCH);
+            let genuine = source_cluster.owns_node(header.source_node)
+                && header.source_epoch == self.memory.cluster_epoch(source)
+                && destination_epoch == self.epoch
+                && header.length as usize <= NOC_PAYLOAD_MAX;
+            if genuine {
+                let mut payload = [0u8; NOC_PAYLOAD_MAX];
+                let length = header.length as usize;
+                // SAFETY: the slot lies in the sender's region, which is mapped for the
+                // process' life; the sender published it (head) before we read it and
+                // will not reuse it before we publish our tail.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(
+                        self.memory.address(offset + SLOT_PAYLOAD, length),
+                        payload.as_mut_ptr(),
+                        length,
+                    );
+                }
+                let destination_node = self.field(offset, slot::DESTINATION_NODE);
+                let destination_program = self.field(offset, slot::DESTINATION_PROGRAM);
+                if decide(&header, destination_node, destination_program, &payload[..length])
+                    == ReceiveDecision::Keep
+                {
+                    break;
+                }
+                taken += 1;
+            } else {
+                self.discarded.fetch_add(1, Ordering::Relaxed);
+            }
+            tail = tail.wrapping_add(1);
+            tail_word.store(tail, Ordering::SeqCst);
+            if self.memory.word(layout.waiting_for_room(source, self.local)).load(Ordering::SeqCst) != 0 {
+                futex::wake(tail_word, Scope::Shared, i32::MAX);
+            }
+        }
+        taken
+    }
+}
+
+impl ControlNoc for HostedNoc {
+    fn try_send(
+        &self,
+        source: Source,
+        destination_node: u32,
+        destination_program: u32,
+        payload: &[u8],
+    ) -> Result<(), NocError> {
+        if payload.len() > NOC_PAYLOAD_MAX {
+            return Err(NocError::TooLong);
+        }
+        if !self.board.clusters[self.local].owns_node(source.node) {
+            return Err(NocError::NotLocalNode);
+        }
+        let destination = self.destination_cluster(destination_node)?;
+        let destination_epoch = match self.memory.cluster_state(destination) {
+            ClusterState::Dead { .. } => return Err(NocError::DestinationDead),
+            ClusterState::On { epoch } => epoch,
+            ClusterState::Off => self.memory.cluster_epoch(destination),
+        };
+        let layout = self.memory.layout();
+        let _channel = self.send_locks[destination].lock();
+        if !self.has_room(destination) {
+            return Err(NocError::Full);
+        }
+        let head_word = self.memory.word(layout.head(self.local, destination));
+        let head = head_word.load(Ordering::Relaxed);
+        let offset = layout.slot(self.local, destination, head);
+        for (field, value) in [
+            (slot::DESTINATION_NODE, destination_node),
+            (slot::DESTINATION_PROGRAM, destination_program),
+            (slot::SOURCE_NODE, source.node),
+            (slot::SOURCE_PROGRAM, source.program),
+            (slot::SOURCE_EPOCH, self.epoch),
+            (slot::DESTINATION_EPOCH, destination_epoch),
+            (slot::LENGTH, payload.len() as u32),
+        ] {
+            self.memory.word(offset + field).store(value, Ordering::Relaxed);
+        }
+        // SAFETY: the slot is in our own (writable) region, free because the receiver's
+        // tail passed it (has_room), and only we write this channel (send lock held).
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                payload.as_ptr(),
+                self.memory.address(offset + SLOT_PAYLOAD, payload.len()),
+                payload.len(),
+            );
+        }
+        head_word.store(head.wrapping_add(1), Ordering::SeqCst);
+        if self.memory.word(layout.sleeping(destination)).load(Ordering::SeqCst) != 0 {
+            futex::wake(head_word, Scope::Shared, i32::MAX);
+        }
+        Ok(())
+    }
+
+    fn wait_for_room(&self, destination_node: u32) {
+        let Ok(destination) = self.destination_cluster(destination_node) else {
+            return;
+        };
+        for _ in 0..SPIN_BUDGET {
+            if self.has_room(destination) {
+                return;
+            }
+            std::hint::spin_loop();
+        }
+        let layout = self.memory.layout();
+        let flag = self.memory.word(layout.waiting_for_room(self.local, destination));
+        let tail_word = self.memory.word(layout.tail(self.local, destination));
+        flag.store(1, Ordering::SeqCst);
+        let tail = tail_word.load(Ordering::SeqCst);
+        if !self.has_room(destination)
+            && !matches!(self.memory.cluster_state(destination), ClusterState::Dead { .. })
+        {
+            futex::wait(tail_word, tail, Scope::Shared, ROOM_WAIT);
+        }
+        flag.store(0, Ordering::SeqCst);
+    }
+
+    fn receive(&self, decide: &mut dyn FnMut(&MessageHeader, u32, u32, &[u8]) -> ReceiveDecision) -> usize {
+        let mut next = self.receive_lock.lock();
+        let clusters = self.memory.layout().clusters;
+        let mut taken = 0;
+        for step in 0..clusters {
+            taken += self.receive_from((*next + step) % clusters, decide);
+        }
+        *next = (*next + 1) % clusters;
+        taken
+    }
+
+    fn wait_for_traffic(&self) {
+        let core = self.cores.current();
+        let permit = self.cores.permit(core);
+        for _ in 0..SPIN_BUDGET {
+            if self.pending() || permit.swap(0, Ordering::AcqRel) == 1 {
+                return;
+            }
+            std::hint::spin_loop();
+        }
+        let layout = self.memory.layout();
+        let sleeping = self.memory.word(layout.sleeping(self.local));
+        sleeping.store(1, Ordering::SeqCst);
+        let generation = self.memory.generation();
+        let mut words = Vec::with_capacity(layout.clusters + 2);
+        words.push((generation, generation.load(Ordering::SeqCst), Scope::Shared));
+        words.push((permit, 0, Scope::Private));
+        for source in 0..layout.clusters {
+            let head = self.memory.word(layout.head(source, self.local));
+            words.push((head, head.load(Ordering::SeqCst), Scope::Shared));
+        }
+        if !self.pending() && permit.load(Ordering::SeqCst) == 0 {
+            futex::wait_any(&words, TRAFFIC_WAIT);
+        }
+        sleeping.store(0, Ordering::SeqCst);
+        permit.store(0, Ordering::Release);
+    }
+}

@@ -1,0 +1,224 @@
+//! The hosted platform of one cluster process: cores, SRAM, NoC, board.
+
+use crate::cores::HostedCores;
+use crate::hardware::NocMemory;
+use crate::noc::HostedNoc;
+use crate::protocol::{BOOT_ENVIRONMENT, BootSpec, ClusterReport};
+use crate::user_mode::HostedUserMode;
+use nanvix_abi::PROGRAM_ALIGNMENT;
+use nanvix_board::Board;
+use nanvix_hal::{BoardControl, ClusterMemory, ClusterState, HardwareEvent, Platform};
+use parking_lot::Mutex;
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::fd::FromRawFd;
+use std::sync::Arc;
+
+/// The SRAM arena: an anonymous memory file of the board's size, mapped once.
+pub struct HostedMemory {
+    base: usize,
+    size: usize,
+}
+
+impl HostedMemory {
+    /// Maps an arena of `size` bytes at a base aligned to [`PROGRAM_ALIGNMENT`].
+    pub fn new(size: usize) -> io::Result<HostedMemory> {
+        let reserve = size + PROGRAM_ALIGNMENT;
+        // SAFETY: a fresh private reservation; the kernel picks the address.
+        let reservation = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                reserve,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if reservation == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let base = (reservation as usize).next_multiple_of(PROGRAM_ALIGNMENT);
+        // SAFETY: memfd_create with a static name; the descriptor is closed below.
+        let fd = unsafe { libc::memfd_create(c"nanvix-sram".as_ptr(), libc::MFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is ours; `base..base+size` lies inside our reservation, which
+        // MAP_FIXED replaces with the arena. Programs are code, so the arena is
+        // executable until the MMU interface gives each mapping its own rights.
+        let mapped = unsafe {
+            let grown = libc::ftruncate(fd, size as libc::off_t);
+            let mapped = libc::mmap(
+                base as *mut libc::c_void,
+                size,
+                libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC,
+                libc::MAP_SHARED | libc::MAP_FIXED,
+                fd,
+                0,
+            );
+            libc::close(fd);
+            if grown != 0 { libc::MAP_FAILED } else { mapped }
+        };
+        if mapped == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(HostedMemory { base, size })
+    }
+}
+
+impl ClusterMemory for HostedMemory {
+    fn base(&self) -> usize {
+        self.base
+    }
+
+    fn size(&self) -> usize {
+        self.size
+    }
+}
+
+/// The board as one hosted cluster sees it: registers and the report pipe.
+pub struct HostedBoard {
+    memory: Arc<NocMemory>,
+    local: usize,
+    reports: Mutex<File>,
+}
+
+impl HostedBoard {
+    /// Sends one report to the runner. A runner that is gone cannot be told anything
+    /// more; the cluster then powers off (it would be killed anyway).
+    pub fn send(&self, report: &ClusterReport) {
+        let mut line = serde_json::to_vec(report).unwrap_or_default();
+        line.push(b'\n');
+        if self.reports.lock().write_all(&line).is_err() {
+            std::process::exit(3);
+        }
+    }
+}
+
+impl BoardControl for HostedBoard {
+    fn local_cluster(&self) -> usize {
+        self.local
+    }
+
+    fn cluster_state(&self, index: usize) -> ClusterState {
+        self.memory.cluster_state(index)
+    }
+
+    fn report(&self, event: HardwareEvent<'_>) {
+        let report = match event {
+            HardwareEvent::ClusterUp => ClusterReport::Up,
+            HardwareEvent::ProgramStarted { program, id, node, base } => ClusterReport::ProgramStarted {
+                program: program.to_string(),
+                id,
+                node,
+                base: base as u64,
+            },
+            HardwareEvent::ProgramExited { program, status } => ClusterReport::ProgramExited {
+                program: program.to_string(),
+                status,
+            },
+            HardwareEvent::ProgramRefused { program, reason } => ClusterReport::ProgramRefused {
+                program: program.to_string(),
+                reason: reason.to_string(),
+            },
+        };
+        self.send(&report);
+    }
+
+    fn console_line(&self, program: &str, line: &[u8]) {
+        self.send(&ClusterReport::Console {
+            program: program.to_string(),
+            line: String::from_utf8_lossy(line).into_owned(),
+        });
+    }
+
+    fn power_off(&self, status: i32) -> ! {
+        self.send(&ClusterReport::PowerOff { status });
+        std::process::exit(if status == 0 { 0 } else { 1 })
+    }
+}
+
+/// Everything one hosted cluster has.
+pub struct HostedPlatform {
+    cores: Arc<HostedCores>,
+    user_mode: HostedUserMode,
+    memory: HostedMemory,
+    noc: HostedNoc,
+    board: HostedBoard,
+}
+
+impl HostedPlatform {
+    /// Attaches the calling process to the board as the cluster its boot spec names:
+    /// maps the NoC memory, reads the board ROM, creates the SRAM arena and the core
+    /// threads. The calling thread becomes the master core.
+    pub fn attach() -> io::Result<(HostedPlatform, Arc<Board>, BootSpec)> {
+        let text = std::env::var(BOOT_ENVIRONMENT).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{BOOT_ENVIRONMENT} is not set: cluster kernels are started by `nanvix run`"),
+            )
+        })?;
+        let spec: BootSpec = serde_json::from_str(&text)
+            .map_err(|error| io::Error::new(io::ErrorKind::InvalidInput, format!("bad boot spec: {error}")))?;
+        let (board, memory) = NocMemory::attach(spec.noc_fd, spec.cluster as usize)?;
+        let board = Arc::new(board);
+        let memory = Arc::new(memory);
+        let cluster = &board.clusters[spec.cluster as usize];
+        let cores = HostedCores::boot(cluster.cores as usize)?;
+        // SAFETY: the runner passed us this descriptor for our exclusive use.
+        let reports = unsafe { File::from_raw_fd(spec.report_fd) };
+        let platform = HostedPlatform {
+            user_mode: HostedUserMode,
+            memory: HostedMemory::new(cluster.sram_bytes as usize)?,
+            noc: HostedNoc::new(
+                Arc::clone(&memory),
+                Arc::clone(&board),
+                spec.cluster as usize,
+                spec.epoch,
+                Arc::clone(&cores),
+            ),
+            board: HostedBoard {
+                memory,
+                local: spec.cluster as usize,
+                reports: Mutex::new(reports),
+            },
+            cores,
+        };
+        Ok((platform, board, spec))
+    }
+
+    /// The board side, for reports the generic events do not cover.
+    pub fn hosted_board(&self) -> &HostedBoard {
+        &self.board
+    }
+}
+
+impl Platform for HostedPlatform {
+    type RawMutex = parking_lot::RawMutex;
+    type Cores = HostedCores;
+    type UserMode = HostedUserMode;
+    type Memory = HostedMemory;
+    type Noc = HostedNoc;
+    type Board = HostedBoard;
+
+    fn cores(&self) -> &HostedCores {
+        &self.cores
+    }
+
+    fn user_mode(&self) -> &HostedUserMode {
+        &self.user_mode
+    }
+
+    fn memory(&self) -> &HostedMemory {
+        &self.memory
+    }
+
+    fn noc(&self) -> &HostedNoc {
+        &self.noc
+    }
+
+    fn board(&self) -> &HostedBoard {
+        &self.board
+    }
+}

@@ -1,0 +1,86 @@
+//! What the runner and a cluster process tell each other.
+//!
+//! The runner starts a cluster process with a [`BootSpec`] (JSON in the environment
+//! variable [`BOOT_ENVIRONMENT`]); the cluster reports [`ClusterReport`]s as JSON lines
+//! on the inherited descriptor the spec names. Standard output and error of the
+//! process carry only raw kernel output (for example a Rust panic message).
+
+use serde::{Deserialize, Serialize};
+
+/// Environment variable holding the boot spec.
+pub const BOOT_ENVIRONMENT: &str = "NANVIX_BOOT";
+
+/// How the runner boots one cluster.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BootSpec {
+    /// Index of the cluster on the board.
+    pub cluster: u32,
+    /// Boot epoch of this incarnation.
+    pub epoch: u32,
+    /// Inherited descriptor of the NoC memory.
+    pub noc_fd: i32,
+    /// Inherited descriptor (write end of a pipe) for reports.
+    pub report_fd: i32,
+    /// Programs to load, in order; program ids are their positions.
+    pub programs: Vec<ProgramSpec>,
+}
+
+/// One program to load at boot.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ProgramSpec {
+    /// Program name (its ELF's name).
+    pub name: String,
+    /// Path of its ELF file.
+    pub path: String,
+    /// Arguments after the name.
+    pub arguments: Vec<String>,
+    /// Heap size in bytes.
+    pub heap_bytes: u64,
+    /// Main-thread stack size in bytes.
+    pub stack_bytes: u64,
+}
+
+/// A report from a cluster's kernel to the runner.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "report", rename_all = "snake_case")]
+pub enum ClusterReport {
+    /// The kernel is up and its programs are loaded.
+    Up,
+    /// A program was loaded and started.
+    ProgramStarted {
+        /// Name.
+        program: String,
+        /// Program id.
+        id: u32,
+        /// NoC node.
+        node: u32,
+        /// Load base address.
+        base: u64,
+    },
+    /// A program could not be loaded.
+    ProgramRefused {
+        /// Name.
+        program: String,
+        /// Why.
+        reason: String,
+    },
+    /// A program ended.
+    ProgramExited {
+        /// Name.
+        program: String,
+        /// Exit status.
+        status: i32,
+    },
+    /// One console line of a program.
+    Console {
+        /// Name of the writing program (`kernel` for the kernel itself).
+        program: String,
+        /// The line, without its newline; invalid UTF-8 replaced.
+        line: String,
+    },
+    /// The cluster powers off with this status.
+    PowerOff {
+        /// 0 when every program ended with 0.
+        status: i32,
+    },
+}

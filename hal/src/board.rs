@@ -1,0 +1,64 @@
+//! The board's registers: cluster states, hardware events, console and power.
+
+/// State of a cluster as the board sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClusterState {
+    /// Never booted, or powered off cleanly.
+    Off,
+    /// Running, in boot epoch `epoch`.
+    On {
+        /// The current boot epoch.
+        epoch: u32,
+    },
+    /// Died (crashed or was killed) in boot epoch `epoch`.
+    Dead {
+        /// The epoch that died.
+        epoch: u32,
+    },
+}
+
+/// An event the kernel reports to the board (hosted: to the runner).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HardwareEvent<'a> {
+    /// The kernel booted and loaded its programs.
+    ClusterUp,
+    /// A program was loaded and started.
+    ProgramStarted {
+        /// Program name.
+        program: &'a str,
+        /// Program id.
+        id: u32,
+        /// NoC node it is bound to.
+        node: u32,
+        /// Load base.
+        base: usize,
+    },
+    /// A program ended.
+    ProgramExited {
+        /// Program name.
+        program: &'a str,
+        /// Its exit status.
+        status: i32,
+    },
+    /// A program could not be loaded or started.
+    ProgramRefused {
+        /// Program name.
+        program: &'a str,
+        /// Why.
+        reason: &'a str,
+    },
+}
+
+/// The board as seen from one cluster.
+pub trait BoardControl: Send + Sync {
+    /// Index of the local cluster.
+    fn local_cluster(&self) -> usize;
+    /// Current state of cluster `index`.
+    fn cluster_state(&self, index: usize) -> ClusterState;
+    /// Reports an event to the board.
+    fn report(&self, event: HardwareEvent<'_>);
+    /// Writes one console line attributed to `program` (no trailing newline).
+    fn console_line(&self, program: &str, line: &[u8]);
+    /// Powers the cluster off with `status` (0: every program ended with 0).
+    fn power_off(&self, status: i32) -> !;
+}

@@ -1,0 +1,79 @@
+//! Cores: identity, start, park and unpark, cycle counter, and user-mode entry.
+
+/// Index of a core in its cluster; core 0 is the master core.
+pub type CoreId = usize;
+
+/// Code a core runs when started: a plain function of one word.
+pub type CoreEntry = fn(usize);
+
+/// Why a core could not be started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CoreError {
+    /// No such core in this cluster.
+    NoSuchCore,
+    /// The core is the master core, which runs the kernel and is never started.
+    MasterCore,
+    /// The core is already running something.
+    Busy,
+}
+
+/// The cores of one cluster.
+pub trait Cores: Send + Sync {
+    /// Number of cores, the master included.
+    fn count(&self) -> usize;
+
+    /// The core executing the caller.
+    fn current(&self) -> CoreId;
+
+    /// Starts `entry(argument)` on an idle user core. When `entry` returns, the core
+    /// is idle again and parks without burning the host CPU.
+    fn start(&self, core: CoreId, entry: CoreEntry, argument: usize) -> Result<(), CoreError>;
+
+    /// Parks the calling core until [`Cores::unpark`] names it. A pending unpark makes
+    /// the next park return at once (a permit, as in `std::thread::park`); spurious
+    /// returns are allowed, so callers re-check their condition. Spins for a bounded
+    /// budget before sleeping.
+    fn park(&self);
+
+    /// Wakes `core` from [`Cores::park`] (or makes its next park return at once).
+    fn unpark(&self, core: CoreId);
+
+    /// A monotonic cycle counter of this core (hosted: the TSC).
+    fn cycles(&self) -> u64;
+}
+
+/// Waits until `condition()` holds: checks it `budget` times with a spin hint, then
+/// parks between checks. The waker must make the condition true before calling
+/// [`Cores::unpark`] on the waiting core.
+pub fn spin_then_park<C: Cores + ?Sized>(cores: &C, budget: u32, mut condition: impl FnMut() -> bool) {
+    for _ in 0..budget {
+        if condition() {
+            return;
+        }
+        core::hint::spin_loop();
+    }
+    while !condition() {
+        cores.park();
+    }
+}
+
+/// Entering user programs and leaving them from inside a kcall.
+///
+/// Hosted, "user mode" is a call on the program's own stack from which the kernel
+/// can unwind at any kcall; on bare metal it is ring 3 entered by `iretq`.
+pub trait UserMode: Send + Sync {
+    /// Runs `entry(argument)` on the stack whose top is `stack_top` (16-byte aligned)
+    /// on the current core, and returns the value the program returned or the value
+    /// given to [`UserMode::leave`].
+    ///
+    /// # Safety
+    /// `entry` must be the address of an `extern "C" fn(usize) -> i32` in loaded,
+    /// executable program memory, and `stack_top` the top of a writable stack that
+    /// nothing else uses while the program runs.
+    unsafe fn enter(&self, entry: usize, argument: usize, stack_top: usize) -> u64;
+
+    /// Abandons the program frames on the current core and makes the innermost
+    /// [`UserMode::enter`] of this core return `value`. The caller must hold no lock
+    /// and own nothing that needs dropping: the frames are not unwound.
+    fn leave(&self, value: u64) -> !;
+}

@@ -1,0 +1,54 @@
+//! Hardware abstraction layer: the traits every platform backend implements.
+//!
+//! The microkernel is generic over one [`Platform`]; a backend (hosted on Linux,
+//! later bare-metal x86_64 under QEMU, some day the MPPA-256 itself) implements the
+//! fine-grained traits it groups. The rules every backend follows are written in
+//! `docs/src/hal.md`; the short form:
+//!
+//! 1. **Nothing blocks forever and nothing spins forever.** Every wait spins for a
+//!    bounded budget and then parks the core (hosted: futex; bare metal: `hlt` until
+//!    an inter-processor interrupt or a timer tick).
+//! 2. **The hardware stamps identities.** A control-NoC message's source node and
+//!    boot epoch come from the channel it travelled on, never from the sender's words.
+//! 3. **Control and data paths are separate traits**, and errors are values: a full
+//!    channel, a wrong node or an oversized payload is an `Err`, never a panic.
+//! 4. **Memory is the board's size.** The cluster memory is an arena exactly as large
+//!    as the cluster's SRAM; allocation past it fails.
+#![no_std]
+
+pub mod board;
+pub mod cores;
+pub mod memory;
+pub mod noc;
+
+pub use board::{BoardControl, ClusterState, HardwareEvent};
+pub use cores::{CoreEntry, CoreError, CoreId, Cores, UserMode, spin_then_park};
+pub use memory::ClusterMemory;
+pub use noc::{ControlNoc, NocError, ReceiveDecision, Source};
+
+/// A platform: everything a cluster's kernel needs from the hardware.
+pub trait Platform: Send + Sync + 'static {
+    /// The lock kernel code uses: spins for a budget, then parks.
+    type RawMutex: lock_api::RawMutex + Send + Sync;
+    /// The cores of this cluster.
+    type Cores: Cores;
+    /// Entering and leaving user programs.
+    type UserMode: UserMode;
+    /// The cluster's SRAM.
+    type Memory: ClusterMemory;
+    /// The control NoC.
+    type Noc: ControlNoc;
+    /// The board's registers: cluster states, events, console, power.
+    type Board: BoardControl;
+
+    /// The cores.
+    fn cores(&self) -> &Self::Cores;
+    /// User-mode entry and exit.
+    fn user_mode(&self) -> &Self::UserMode;
+    /// The SRAM arena.
+    fn memory(&self) -> &Self::Memory;
+    /// The control NoC.
+    fn noc(&self) -> &Self::Noc;
+    /// The board.
+    fn board(&self) -> &Self::Board;
+}

@@ -1,0 +1,59 @@
+//! The control NoC: small messages whose source the hardware stamps.
+
+use nanvix_abi::MessageHeader;
+
+/// Who sends: a node of the local cluster and a program id stamped by the kernel.
+/// The hardware checks that the node is the sender's own and adds the boot epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Source {
+    /// One of the local cluster's NoC nodes.
+    pub node: u32,
+    /// Program id on the local cluster.
+    pub program: u32,
+}
+
+/// Why a control-NoC operation failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NocError {
+    /// No cluster owns the destination node.
+    NoSuchNode,
+    /// The source node is not one of the local cluster's nodes.
+    NotLocalNode,
+    /// The payload is longer than [`nanvix_abi::NOC_PAYLOAD_MAX`].
+    TooLong,
+    /// The channel to the destination is full; try again later.
+    Full,
+    /// The destination cluster is dead.
+    DestinationDead,
+}
+
+/// What the receiver decides about a message offered by [`ControlNoc::receive`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReceiveDecision {
+    /// Consume it.
+    Take,
+    /// Leave it in its channel (the receiver has no room now): backpressure.
+    Keep,
+}
+
+/// The control NoC of one cluster.
+pub trait ControlNoc: Send + Sync {
+    /// Sends one message without waiting. [`NocError::Full`] means the channel to
+    /// `destination_node` has no free slot; nothing was sent.
+    fn try_send(&self, source: Source, destination_node: u32, destination_program: u32, payload: &[u8])
+    -> Result<(), NocError>;
+
+    /// Blocks (spin budget, then park) until the channel to `destination_node` may
+    /// have room, the destination died, or a bounded time passed.
+    fn wait_for_room(&self, destination_node: u32);
+
+    /// Offers waiting messages, oldest first per channel and channels in turn, to
+    /// `decide(header, destination_node, destination_program, payload)`; returns how
+    /// many were taken. Messages from a dead incarnation of their sender, or sent to a
+    /// dead incarnation of this cluster, are discarded and never offered.
+    fn receive(&self, decide: &mut dyn FnMut(&MessageHeader, u32, u32, &[u8]) -> ReceiveDecision) -> usize;
+
+    /// Blocks (spin budget, then park) until a message may have arrived, a cluster
+    /// changed state, or the calling core was unparked.
+    fn wait_for_traffic(&self);
+}
