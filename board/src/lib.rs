@@ -110,7 +110,10 @@ impl Board {
         ] {
             let field = |leaf: &str| format!("{section}.{leaf}");
             if group.count == 0 || group.count > 1024 {
-                return Err(BoardError::field(&field("count"), "must be between 1 and 1024"));
+                return Err(BoardError::field(
+                    &field("count"),
+                    "must be between 1 and 1024",
+                ));
             }
             if group.cores < 2 || group.cores > 256 {
                 return Err(BoardError::field(
@@ -119,10 +122,13 @@ impl Board {
                 ));
             }
             if group.nodes == 0 || group.nodes > 64 {
-                return Err(BoardError::field(&field("nodes"), "must be between 1 and 64"));
+                return Err(BoardError::field(
+                    &field("nodes"),
+                    "must be between 1 and 64",
+                ));
             }
-            let sram_bytes =
-                parse_size(&group.sram).map_err(|reason| BoardError::field(&field("sram"), reason))?;
+            let sram_bytes = parse_size(&group.sram)
+                .map_err(|reason| BoardError::field(&field("sram"), reason))?;
             if sram_bytes < 64 * 1024 || sram_bytes % 4096 != 0 {
                 return Err(BoardError::field(
                     &field("sram"),
@@ -133,7 +139,9 @@ impl Board {
                 let known = attached
                     .strip_prefix(prefix)
                     .and_then(|number| number.parse::<u32>().ok())
-                    .is_some_and(|number| number < group.count && attached == &format!("{prefix}{number}"));
+                    .is_some_and(|number| {
+                        number < group.count && attached == &format!("{prefix}{number}")
+                    });
                 if !known {
                     return Err(BoardError::field(
                         &field("ddr_attached"),
@@ -175,7 +183,9 @@ impl Board {
                 ),
             ));
         }
-        if !(1..=1024).contains(&file.noc.channel_depth) || !file.noc.channel_depth.is_power_of_two() {
+        if !(1..=1024).contains(&file.noc.channel_depth)
+            || !file.noc.channel_depth.is_power_of_two()
+        {
             return Err(BoardError::field(
                 "noc.channel_depth",
                 "must be a power of two between 1 and 1024",
@@ -269,9 +279,13 @@ impl core::fmt::Display for BoardError {
 /// Parses a size such as `"4 MiB"`, `"64KiB"`, `"2 GiB"` or `"4096"` into bytes.
 pub fn parse_size(text: &str) -> Result<u64, &'static str> {
     let text = text.trim();
-    let split = text.find(|character: char| !character.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|character: char| !character.is_ascii_digit())
+        .unwrap_or(text.len());
     let (digits, unit) = text.split_at(split);
-    let number: u64 = digits.parse().map_err(|_| "expected a size such as \"2 MiB\"")?;
+    let number: u64 = digits
+        .parse()
+        .map_err(|_| "expected a size such as \"2 MiB\"")?;
     let multiplier: u64 = match unit.trim() {
         "" | "B" => 1,
         "KiB" => 1 << 10,
@@ -303,7 +317,10 @@ mod tests {
         assert!(io0.ddr_attached && board.cluster("io1").unwrap().ddr_attached);
         assert!(!board.cluster("io2").unwrap().ddr_attached);
         let cc15 = board.cluster("cc15").unwrap();
-        assert_eq!((cc15.cores, cc15.sram_bytes, cc15.first_node), (16, 2 << 20, 31));
+        assert_eq!(
+            (cc15.cores, cc15.sram_bytes, cc15.first_node),
+            (16, 2 << 20, 31)
+        );
         assert_eq!(board.node_count(), 32);
         assert_eq!(board.cluster_of_node(5).unwrap().name, "io1");
         assert_eq!(board.cluster_of_node(16).unwrap().name, "cc0");
@@ -332,10 +349,22 @@ mod tests {
             ("count = 16", "count = 0", "compute.count"),
             ("nodes = 1", "nodes = 0", "compute.nodes"),
             ("ddr = \"2 GiB\"", "ddr = \"lots\"", "ddr"),
-            ("topology = \"torus\"", "topology = \"mesh\"", "noc.topology"),
+            (
+                "topology = \"torus\"",
+                "topology = \"mesh\"",
+                "noc.topology",
+            ),
             ("height = 5", "height = 1", "noc.width"),
-            ("channel_depth = 16", "channel_depth = 12", "noc.channel_depth"),
-            ("[\"io0\", \"io1\"]", "[\"io0\", \"cc1\"]", "io.ddr_attached"),
+            (
+                "channel_depth = 16",
+                "channel_depth = 12",
+                "noc.channel_depth",
+            ),
+            (
+                "[\"io0\", \"io1\"]",
+                "[\"io0\", \"cc1\"]",
+                "io.ddr_attached",
+            ),
         ];
         for (from, to, field) in cases {
             assert!(MPPA256.contains(from), "{from}");

@@ -45,7 +45,11 @@ pub trait Cores: Send + Sync {
 /// Waits until `condition()` holds: checks it `budget` times with a spin hint, then
 /// parks between checks. The waker must make the condition true before calling
 /// [`Cores::unpark`] on the waiting core.
-pub fn spin_then_park<C: Cores + ?Sized>(cores: &C, budget: u32, mut condition: impl FnMut() -> bool) {
+pub fn spin_then_park<C: Cores + ?Sized>(
+    cores: &C,
+    budget: u32,
+    mut condition: impl FnMut() -> bool,
+) {
     for _ in 0..budget {
         if condition() {
             return;

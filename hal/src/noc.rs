@@ -40,8 +40,13 @@ pub enum ReceiveDecision {
 pub trait ControlNoc: Send + Sync {
     /// Sends one message without waiting. [`NocError::Full`] means the channel to
     /// `destination_node` has no free slot; nothing was sent.
-    fn try_send(&self, source: Source, destination_node: u32, destination_program: u32, payload: &[u8])
-    -> Result<(), NocError>;
+    fn try_send(
+        &self,
+        source: Source,
+        destination_node: u32,
+        destination_program: u32,
+        payload: &[u8],
+    ) -> Result<(), NocError>;
 
     /// Blocks (spin budget, then park) until the channel to `destination_node` may
     /// have room, the destination died, or a bounded time passed.
@@ -51,7 +56,10 @@ pub trait ControlNoc: Send + Sync {
     /// `decide(header, destination_node, destination_program, payload)`; returns how
     /// many were taken. Messages from a dead incarnation of their sender, or sent to a
     /// dead incarnation of this cluster, are discarded and never offered.
-    fn receive(&self, decide: &mut dyn FnMut(&MessageHeader, u32, u32, &[u8]) -> ReceiveDecision) -> usize;
+    fn receive(
+        &self,
+        decide: &mut dyn FnMut(&MessageHeader, u32, u32, &[u8]) -> ReceiveDecision,
+    ) -> usize;
 
     /// Blocks (spin budget, then park) until a message may have arrived, a cluster
     /// changed state, or the calling core was unparked.

@@ -1,0 +1,20 @@
+//! The nanvix CLI's library: manifests, builds, the hosted board runner, docs.
+
+pub mod builder;
+pub mod docs;
+pub mod events;
+pub mod manifest;
+pub mod runner;
+
+use std::path::PathBuf;
+
+/// The workspace root: `NANVIX_ROOT` if set, else where this crate was built from.
+pub fn workspace_root() -> PathBuf {
+    match std::env::var_os("NANVIX_ROOT") {
+        Some(root) => PathBuf::from(root),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .map(PathBuf::from)
+            .unwrap_or_default(),
+    }
+}

@@ -1,0 +1,43 @@
+//! The runtime programs link: kcall stubs, POSIX-like calls, entry, allocator, println!
+//!
+//! A program is a `#![no_std]`, `#![no_main]` binary that names its main function
+//! with [`entry!`] and talks to the kernel only through this crate:
+//!
+//! ```ignore
+//! #![no_std]
+//! #![no_main]
+//! #![forbid(unsafe_code)]
+//! libnanvix::entry!(main);
+//! fn main() -> i32 {
+//!     libnanvix::println!("hello from {}", libnanvix::cluster::this().unwrap().name());
+//!     0
+//! }
+//! ```
+//!
+//! Every call returns `Result<_, Errno>`; nothing panics on a kernel error.
+#![no_std]
+
+extern crate alloc;
+
+pub mod cluster;
+pub mod console;
+pub mod noc;
+pub mod process;
+pub mod runtime;
+
+pub use nanvix_abi as abi;
+pub use nanvix_abi::Errno;
+
+/// Names the program's main function: `libnanvix::entry!(main);` where
+/// `fn main() -> i32` returns the exit status.
+#[macro_export]
+macro_rules! entry {
+    ($main:path) => {
+        /// The program entry the kernel calls with the start block.
+        #[unsafe(no_mangle)]
+        pub extern "C" fn _start(info: *const $crate::abi::StartInfo) -> i32 {
+            // SAFETY: only the kernel calls `_start`, with a valid start block.
+            unsafe { $crate::runtime::start(info, $main) }
+        }
+    };
+}

@@ -80,15 +80,24 @@ pub fn wait_any(words: &[(&AtomicU32, u32, Scope)], timeout: Duration) {
         .map(|(word, expected, scope)| FutexWaitVector {
             value: *expected as u64,
             address: word.as_ptr() as u64,
-            flags: FUTEX2_SIZE_U32 | if *scope == Scope::Private { FUTEX2_PRIVATE } else { 0 },
+            flags: FUTEX2_SIZE_U32
+                | if *scope == Scope::Private {
+                    FUTEX2_PRIVATE
+                } else {
+                    0
+                },
             reserved: 0,
         })
         .collect();
-    let mut deadline = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut deadline = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: clock_gettime writes one timespec into `deadline`.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut deadline) };
     let nanoseconds = deadline.tv_nsec as u64 + timeout.subsec_nanos() as u64;
-    deadline.tv_sec += timeout.as_secs() as libc::time_t + (nanoseconds / 1_000_000_000) as libc::time_t;
+    deadline.tv_sec +=
+        timeout.as_secs() as libc::time_t + (nanoseconds / 1_000_000_000) as libc::time_t;
     deadline.tv_nsec = (nanoseconds % 1_000_000_000) as libc::c_long;
     // SAFETY: `vector` holds valid addresses of live, aligned u32 words for the whole
     // call; the deadline is an absolute CLOCK_MONOTONIC time as futex_waitv expects.

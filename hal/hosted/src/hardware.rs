@@ -30,7 +30,10 @@ impl NocMemory {
 
     /// The 32-bit word at `offset`.
     pub fn word(&self, offset: usize) -> &AtomicU32 {
-        assert!(offset % 4 == 0 && offset + 4 <= self.bytes, "NoC offset out of range");
+        assert!(
+            offset % 4 == 0 && offset + 4 <= self.bytes,
+            "NoC offset out of range"
+        );
         // SAFETY: the offset is in range and 4-aligned (checked above), the mapping
         // lives as long as `self`, and all concurrent access to it is atomic.
         unsafe { AtomicU32::from_ptr(self.base.add(offset).cast::<u32>()) }
@@ -56,7 +59,8 @@ impl NocMemory {
 
     /// The epoch the registers give cluster `index` (current or next boot).
     pub fn cluster_epoch(&self, index: usize) -> u32 {
-        self.word(self.layout.cluster_state(index) + 4).load(Ordering::Acquire)
+        self.word(self.layout.cluster_state(index) + 4)
+            .load(Ordering::Acquire)
     }
 
     /// The generation counter, bumped on every cluster state change.
@@ -72,7 +76,10 @@ impl NocMemory {
         drop(rom);
         let board = board?;
         if cluster >= board.clusters.len() {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "cluster index not on this board"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "cluster index not on this board",
+            ));
         }
         let layout = Layout::new(board.clusters.len(), board.channel_depth as usize);
         let mut whole = map(fd, layout.total_bytes(), libc::PROT_READ, 0)?;
@@ -128,7 +135,8 @@ fn map(fd: RawFd, bytes: usize, protection: i32, offset: usize) -> io::Result<No
 }
 
 fn decode_rom(rom: &NocMemory) -> io::Result<Board> {
-    let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidData, format!("board ROM: {what}"));
+    let invalid =
+        |what: &str| io::Error::new(io::ErrorKind::InvalidData, format!("board ROM: {what}"));
     if rom.word(0).load(Ordering::Acquire) != ROM_MAGIC {
         return Err(invalid("bad magic"));
     }
@@ -153,7 +161,8 @@ impl BoardHardware {
     /// Creates the NoC memory for `board`: an anonymous memory file (nothing appears
     /// in `/dev/shm`, so nothing can be left behind) inherited by cluster processes.
     pub fn create(board: &Board) -> io::Result<BoardHardware> {
-        let rom = postcard::to_allocvec(board).map_err(|_| io::Error::other("board does not encode"))?;
+        let rom =
+            postcard::to_allocvec(board).map_err(|_| io::Error::other("board does not encode"))?;
         if rom.len() > ROM_BYTES - 8 {
             return Err(io::Error::other("board description too large for the ROM"));
         }
@@ -181,9 +190,13 @@ impl BoardHardware {
         memory.word(4).store(rom.len() as u32, Ordering::Release);
         // SAFETY: the destination lies inside the ROM area of the writable mapping
         // (length checked above); the source is the encoded board.
-        unsafe { std::ptr::copy_nonoverlapping(rom.as_ptr(), memory.address(8, rom.len()), rom.len()) };
+        unsafe {
+            std::ptr::copy_nonoverlapping(rom.as_ptr(), memory.address(8, rom.len()), rom.len())
+        };
         for index in 0..board.clusters.len() {
-            memory.word(layout.cluster_state(index) + 4).store(1, Ordering::Release);
+            memory
+                .word(layout.cluster_state(index) + 4)
+                .store(1, Ordering::Release);
         }
         debug_assert_eq!(layout.total_bytes() % PAGE_BYTES, 0);
         Ok(BoardHardware { file, memory })

@@ -119,7 +119,9 @@ impl Layout {
 
     /// Offset of slot `position % depth` of channel `source -> destination`.
     pub fn slot(&self, source: usize, destination: usize, position: u32) -> usize {
-        self.head(source, destination) + 2 * LINE_BYTES + (position as usize % self.depth) * SLOT_BYTES
+        self.head(source, destination)
+            + 2 * LINE_BYTES
+            + (position as usize % self.depth) * SLOT_BYTES
     }
 
     /// Offset of the tail counter of channel `source -> destination` (in the

@@ -41,7 +41,13 @@ pub struct HostedNoc {
 
 impl HostedNoc {
     /// The NoC of cluster `local` in boot epoch `epoch`.
-    pub fn new(memory: Arc<NocMemory>, board: Arc<Board>, local: usize, epoch: u32, cores: Arc<HostedCores>) -> Self {
+    pub fn new(
+        memory: Arc<NocMemory>,
+        board: Arc<Board>,
+        local: usize,
+        epoch: u32,
+        cores: Arc<HostedCores>,
+    ) -> Self {
         let clusters = board.clusters.len();
         HostedNoc {
             memory,
@@ -64,22 +70,36 @@ impl HostedNoc {
 
     fn has_room(&self, destination: usize) -> bool {
         let layout = self.memory.layout();
-        let head = self.memory.word(layout.head(self.local, destination)).load(Ordering::Relaxed);
-        let tail = self.memory.word(layout.tail(self.local, destination)).load(Ordering::Acquire);
+        let head = self
+            .memory
+            .word(layout.head(self.local, destination))
+            .load(Ordering::Relaxed);
+        let tail = self
+            .memory
+            .word(layout.tail(self.local, destination))
+            .load(Ordering::Acquire);
         (head.wrapping_sub(tail) as usize) < layout.depth
     }
 
     fn pending(&self) -> bool {
         let layout = self.memory.layout();
         (0..layout.clusters).any(|source| {
-            let head = self.memory.word(layout.head(source, self.local)).load(Ordering::Acquire);
-            let tail = self.memory.word(layout.tail(source, self.local)).load(Ordering::Relaxed);
+            let head = self
+                .memory
+                .word(layout.head(source, self.local))
+                .load(Ordering::Acquire);
+            let tail = self
+                .memory
+                .word(layout.tail(source, self.local))
+                .load(Ordering::Relaxed);
             head != tail
         })
     }
 
     fn field(&self, slot_offset: usize, field: usize) -> u32 {
-        self.memory.word(slot_offset + field).load(Ordering::Relaxed)
+        self.memory
+            .word(slot_offset + field)
+            .load(Ordering::Relaxed)
     }
 
     /// Drains the channel from `source`; returns how many messages were taken.
@@ -90,7 +110,10 @@ impl HostedNoc {
     ) -> usize {
         let layout = self.memory.layout();
         let tail_word = self.memory.word(layout.tail(source, self.local));
-        let head = self.memory.word(layout.head(source, self.local)).load(Ordering::Acquire);
+        let head = self
+            .memory
+            .word(layout.head(source, self.local))
+            .load(Ordering::Acquire);
         let mut tail = tail_word.load(Ordering::Relaxed);
         let mut taken = 0;
         let source_cluster = &self.board.clusters[source];
@@ -122,8 +145,12 @@ impl HostedNoc {
                 }
                 let destination_node = self.field(offset, slot::DESTINATION_NODE);
                 let destination_program = self.field(offset, slot::DESTINATION_PROGRAM);
-                if decide(&header, destination_node, destination_program, &payload[..length])
-                    == ReceiveDecision::Keep
+                if decide(
+                    &header,
+                    destination_node,
+                    destination_program,
+                    &payload[..length],
+                ) == ReceiveDecision::Keep
                 {
                     break;
                 }
@@ -133,7 +160,12 @@ impl HostedNoc {
             }
             tail = tail.wrapping_add(1);
             tail_word.store(tail, Ordering::SeqCst);
-            if self.memory.word(layout.waiting_for_room(source, self.local)).load(Ordering::SeqCst) != 0 {
+            if self
+                .memory
+                .word(layout.waiting_for_room(source, self.local))
+                .load(Ordering::SeqCst)
+                != 0
+            {
                 futex::wake(tail_word, Scope::Shared, i32::MAX);
             }
         }
@@ -178,7 +210,9 @@ impl ControlNoc for HostedNoc {
             (slot::DESTINATION_EPOCH, destination_epoch),
             (slot::LENGTH, payload.len() as u32),
         ] {
-            self.memory.word(offset + field).store(value, Ordering::Relaxed);
+            self.memory
+                .word(offset + field)
+                .store(value, Ordering::Relaxed);
         }
         // SAFETY: the slot is in our own (writable) region, free because the receiver's
         // tail passed it (has_room), and only we write this channel (send lock held).
@@ -190,7 +224,12 @@ impl ControlNoc for HostedNoc {
             );
         }
         head_word.store(head.wrapping_add(1), Ordering::SeqCst);
-        if self.memory.word(layout.sleeping(destination)).load(Ordering::SeqCst) != 0 {
+        if self
+            .memory
+            .word(layout.sleeping(destination))
+            .load(Ordering::SeqCst)
+            != 0
+        {
             futex::wake(head_word, Scope::Shared, i32::MAX);
         }
         Ok(())
@@ -207,19 +246,27 @@ impl ControlNoc for HostedNoc {
             std::hint::spin_loop();
         }
         let layout = self.memory.layout();
-        let flag = self.memory.word(layout.waiting_for_room(self.local, destination));
+        let flag = self
+            .memory
+            .word(layout.waiting_for_room(self.local, destination));
         let tail_word = self.memory.word(layout.tail(self.local, destination));
         flag.store(1, Ordering::SeqCst);
         let tail = tail_word.load(Ordering::SeqCst);
         if !self.has_room(destination)
-            && !matches!(self.memory.cluster_state(destination), ClusterState::Dead { .. })
+            && !matches!(
+                self.memory.cluster_state(destination),
+                ClusterState::Dead { .. }
+            )
         {
             futex::wait(tail_word, tail, Scope::Shared, ROOM_WAIT);
         }
         flag.store(0, Ordering::SeqCst);
     }
 
-    fn receive(&self, decide: &mut dyn FnMut(&MessageHeader, u32, u32, &[u8]) -> ReceiveDecision) -> usize {
+    fn receive(
+        &self,
+        decide: &mut dyn FnMut(&MessageHeader, u32, u32, &[u8]) -> ReceiveDecision,
+    ) -> usize {
         let mut next = self.receive_lock.lock();
         let clusters = self.memory.layout().clusters;
         let mut taken = 0;

@@ -108,7 +108,12 @@ impl BoardControl for HostedBoard {
     fn report(&self, event: HardwareEvent<'_>) {
         let report = match event {
             HardwareEvent::ClusterUp => ClusterReport::Up,
-            HardwareEvent::ProgramStarted { program, id, node, base } => ClusterReport::ProgramStarted {
+            HardwareEvent::ProgramStarted {
+                program,
+                id,
+                node,
+                base,
+            } => ClusterReport::ProgramStarted {
                 program: program.to_string(),
                 id,
                 node,
@@ -156,11 +161,17 @@ impl HostedPlatform {
         let text = std::env::var(BOOT_ENVIRONMENT).map_err(|_| {
             io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("{BOOT_ENVIRONMENT} is not set: cluster kernels are started by `nanvix run`"),
+                format!(
+                    "{BOOT_ENVIRONMENT} is not set: cluster kernels are started by `nanvix run`"
+                ),
             )
         })?;
-        let spec: BootSpec = serde_json::from_str(&text)
-            .map_err(|error| io::Error::new(io::ErrorKind::InvalidInput, format!("bad boot spec: {error}")))?;
+        let spec: BootSpec = serde_json::from_str(&text).map_err(|error| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("bad boot spec: {error}"),
+            )
+        })?;
         let (board, memory) = NocMemory::attach(spec.noc_fd, spec.cluster as usize)?;
         let board = Arc::new(board);
         let memory = Arc::new(memory);

@@ -41,7 +41,12 @@ std::arch::global_asm!(
 );
 
 unsafe extern "C" {
-    fn nanvix_enter_user(saved_stack: *mut usize, entry: usize, argument: usize, stack_top: usize) -> u64;
+    fn nanvix_enter_user(
+        saved_stack: *mut usize,
+        entry: usize,
+        argument: usize,
+        stack_top: usize,
+    ) -> u64;
     fn nanvix_leave_user(saved_stack: usize, value: u64) -> !;
 }
 
@@ -56,7 +61,10 @@ pub struct HostedUserMode;
 
 impl UserMode for HostedUserMode {
     unsafe fn enter(&self, entry: usize, argument: usize, stack_top: usize) -> u64 {
-        assert!(stack_top % 16 == 0, "user stack top must be 16-byte aligned");
+        assert!(
+            stack_top % 16 == 0,
+            "user stack top must be 16-byte aligned"
+        );
         let mut saved = 0usize;
         let outer = SAVED_STACK.with(Cell::get);
         SAVED_STACK.with(|slot| slot.set(&raw mut saved as usize));

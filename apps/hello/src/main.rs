@@ -1,0 +1,139 @@
+//! First program: prints its cluster and plays ping-pong over the control NoC.
+//!
+//! Arguments (all optional):
+//! - `rounds=N`: ping-pong rounds (default 1);
+//! - `partner=NAME`: the cluster to play with (default: the cluster whose index
+//!   differs in the lowest bit, so io0 plays io1, cc4 plays cc5); `partner=none`
+//!   skips the game;
+//! - `hold`: after greeting, wait for messages forever (for fault tests).
+//!
+//! The cluster with the lower index serves first. Every reply is checked against the
+//! source node the hardware stamped, so a message from anyone else is an error.
+#![no_std]
+#![no_main]
+#![forbid(unsafe_code)]
+
+use libnanvix::abi::{ClusterInfo, NOC_PAYLOAD_MAX};
+use libnanvix::{cluster, noc, println, process};
+
+libnanvix::entry!(main);
+
+struct Options<'a> {
+    rounds: u32,
+    partner: Option<&'a str>,
+    hold: bool,
+}
+
+fn options() -> Result<Options<'static>, &'static str> {
+    let mut options = Options {
+        rounds: 1,
+        partner: None,
+        hold: false,
+    };
+    for argument in process::arguments().skip(1) {
+        if let Some(rounds) = argument.strip_prefix("rounds=") {
+            options.rounds = rounds.parse().map_err(|_| "rounds= needs a number")?;
+        } else if let Some(partner) = argument.strip_prefix("partner=") {
+            options.partner = Some(partner);
+        } else if argument == "hold" {
+            options.hold = true;
+        } else {
+            return Err("unknown argument (expected rounds=N, partner=NAME or hold)");
+        }
+    }
+    Ok(options)
+}
+
+fn main() -> i32 {
+    let options = match options() {
+        Ok(options) => options,
+        Err(reason) => {
+            println!("hello: {reason}");
+            return 2;
+        }
+    };
+    let this = match cluster::this() {
+        Ok(this) => this,
+        Err(errno) => {
+            println!("hello: cluster_info failed: {errno}");
+            return 1;
+        }
+    };
+    println!(
+        "hello from {}: node {}, {} cores, {} KiB SRAM, program {}",
+        this.name(),
+        process::node(),
+        this.cores,
+        this.sram_bytes / 1024,
+        process::id()
+    );
+    if options.hold {
+        return hold();
+    }
+    let partner = match options.partner {
+        Some("none") => return 0,
+        Some(name) => cluster::find(name),
+        None => cluster::info((this.index ^ 1) as usize).ok(),
+    };
+    let Some(partner) = partner else {
+        println!("hello: no partner cluster for {}", this.name());
+        return 1;
+    };
+    match play(&this, &partner, options.rounds) {
+        Ok(()) => {
+            println!(
+                "ping-pong with {}: {} rounds ok",
+                partner.name(),
+                options.rounds
+            );
+            0
+        }
+        Err(reason) => {
+            println!("ping-pong with {} failed: {reason}", partner.name());
+            1
+        }
+    }
+}
+
+fn hold() -> i32 {
+    let mut buffer = [0u8; NOC_PAYLOAD_MAX];
+    loop {
+        match noc::receive(&mut buffer) {
+            Ok((header, length)) if &buffer[..length] == b"stop" => {
+                println!("stopped by node {}", header.source_node);
+                return 0;
+            }
+            Ok(_) => {}
+            Err(errno) => {
+                println!("hello: receive failed: {errno}");
+                return 1;
+            }
+        }
+    }
+}
+
+fn play(this: &ClusterInfo, partner: &ClusterInfo, rounds: u32) -> Result<(), &'static str> {
+    let serving = this.index < partner.index;
+    let progress_every = if rounds >= 1000 { rounds / 4 } else { u32::MAX };
+    let mut buffer = [0u8; NOC_PAYLOAD_MAX];
+    for round in 0..rounds {
+        let ping = round.to_le_bytes();
+        if serving {
+            noc::send(partner.first_node, 0, &ping).map_err(|_| "send failed")?;
+        }
+        let (header, length) = noc::receive(&mut buffer).map_err(|_| "receive failed")?;
+        if header.source_node != partner.first_node || header.source_program != 0 {
+            return Err("a message came from another sender");
+        }
+        if buffer[..length] != ping {
+            return Err("the ball came back wrong");
+        }
+        if !serving {
+            noc::send(partner.first_node, 0, &ping).map_err(|_| "send failed")?;
+        }
+        if round > 0 && round % progress_every == 0 {
+            println!("round {round}");
+        }
+    }
+    Ok(())
+}

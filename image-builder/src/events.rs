@@ -1,0 +1,173 @@
+//! The board's event stream: one JSON object per line with `--events json`.
+//!
+//! Every event has an `event` tag and the milliseconds since the board started
+//! (`ms`). Tests and tools read these instead of grepping console text.
+
+use serde::{Deserialize, Serialize};
+
+/// One thing that happened on the board.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// The board's hardware is ready; clusters are about to boot.
+    BoardUp {
+        /// Board name.
+        board: String,
+        /// Clusters the manifest boots.
+        clusters: usize,
+    },
+    /// A cluster's kernel is up with its programs loaded.
+    ClusterUp {
+        /// Cluster name.
+        cluster: String,
+        /// Host process id of the cluster (for fault injection in tests).
+        pid: u32,
+        /// Boot epoch.
+        epoch: u32,
+    },
+    /// A program was loaded and started.
+    ProgramStarted {
+        /// Cluster name.
+        cluster: String,
+        /// Program name.
+        program: String,
+        /// Program id on its cluster.
+        id: u32,
+        /// NoC node it is bound to.
+        node: u32,
+    },
+    /// A program was refused by the loader.
+    ProgramRefused {
+        /// Cluster name.
+        cluster: String,
+        /// Program name.
+        program: String,
+        /// Why.
+        reason: String,
+    },
+    /// One console line of a program (or of the kernel, as program `kernel`).
+    Console {
+        /// Cluster name.
+        cluster: String,
+        /// Program name.
+        program: String,
+        /// The line.
+        line: String,
+    },
+    /// Raw output of a cluster process (for example a kernel panic message).
+    KernelOutput {
+        /// Cluster name.
+        cluster: String,
+        /// The line.
+        line: String,
+    },
+    /// A program ended.
+    ProgramExited {
+        /// Cluster name.
+        cluster: String,
+        /// Program name.
+        program: String,
+        /// Exit status.
+        status: i32,
+    },
+    /// A cluster powered off by itself after its last program ended.
+    ClusterOff {
+        /// Cluster name.
+        cluster: String,
+        /// 0 when every program ended with 0.
+        status: i32,
+    },
+    /// A cluster died: its process was killed or crashed without powering off.
+    ClusterDied {
+        /// Cluster name.
+        cluster: String,
+        /// Whether the manifest marks it critical (then the board stops).
+        critical: bool,
+        /// Why, for humans: "killed by signal 9 (SIGKILL)".
+        reason: String,
+        /// The signal, if a signal ended it.
+        signal: Option<i32>,
+        /// The exit code, if it exited.
+        code: Option<i32>,
+    },
+    /// The board is stopping every cluster.
+    BoardStop {
+        /// Why.
+        reason: String,
+    },
+    /// The board is off; the runner exits with `status`.
+    BoardOff {
+        /// 0: every cluster powered off with 0; 1: a critical cluster died or the
+        /// board was stopped; 2: a non-critical cluster died or failed.
+        status: i32,
+    },
+}
+
+/// An event with its time.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Timed {
+    /// Milliseconds since the board started.
+    pub ms: u64,
+    /// The event.
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+impl Event {
+    /// The human form printed without `--events json`.
+    pub fn human(&self) -> String {
+        match self {
+            Event::BoardUp { board, clusters } => {
+                format!("[board] {board}: booting {clusters} clusters")
+            }
+            Event::ClusterUp {
+                cluster,
+                pid,
+                epoch,
+            } => format!("[board] {cluster} up (pid {pid}, epoch {epoch})"),
+            Event::ProgramStarted { .. } => String::new(),
+            Event::ProgramRefused {
+                cluster,
+                program,
+                reason,
+            } => {
+                format!("[{cluster}] program {program} refused: {reason}")
+            }
+            Event::Console {
+                cluster,
+                program,
+                line,
+            } => format!("[{cluster}/{program}] {line}"),
+            Event::KernelOutput { cluster, line } => format!("[{cluster}] {line}"),
+            Event::ProgramExited {
+                cluster,
+                program,
+                status,
+            } => {
+                if *status == 0 {
+                    String::new()
+                } else {
+                    format!("[{cluster}] program {program} exited with status {status}")
+                }
+            }
+            Event::ClusterOff { cluster, status } => {
+                format!("[board] {cluster} powered off (status {status})")
+            }
+            Event::ClusterDied {
+                cluster,
+                critical,
+                reason,
+                ..
+            } => format!(
+                "[board] {cluster} died: {reason}{}",
+                if *critical {
+                    " (critical: stopping the board)"
+                } else {
+                    ""
+                }
+            ),
+            Event::BoardStop { reason } => format!("[board] stopping: {reason}"),
+            Event::BoardOff { status } => format!("[board] off (status {status})"),
+        }
+    }
+}

@@ -1,0 +1,525 @@
+//! System manifests (`systems/*.toml`): what runs where, checked field by field.
+//!
+//! ```toml
+//! version = 1
+//! board = "mppa256"          # boards/mppa256.toml
+//! platform = "hosted"
+//! boot = "io0"               # the I/O cluster the board boots first
+//!
+//! [clusters.io0]
+//! critical = true            # its death stops the board (the boot cluster always is)
+//! programs = [{ name = "hello", args = ["rounds=3"], heap = "64 KiB", stack = "64 KiB" }]
+//! ```
+//!
+//! Unknown fields are rejected; every error names the field at fault.
+
+use nanvix_board::{Board, BoardFile, ClusterKind, parse_size};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The manifest format version this builder reads.
+pub const MANIFEST_VERSION: u32 = 1;
+/// Default heap of a program.
+pub const DEFAULT_HEAP: &str = "64 KiB";
+/// Default main-thread stack of a program.
+pub const DEFAULT_STACK: &str = "64 KiB";
+
+/// A manifest as written.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestFile {
+    /// Format version; must be [`MANIFEST_VERSION`].
+    pub version: u32,
+    /// Board name: `boards/<board>.toml`.
+    pub board: String,
+    /// Platform: `hosted`.
+    pub platform: String,
+    /// The I/O cluster booted first.
+    pub boot: String,
+    /// What runs on each cluster, by cluster name.
+    #[serde(default)]
+    pub clusters: BTreeMap<String, ClusterEntry>,
+}
+
+/// One cluster's entry in a manifest.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterEntry {
+    /// Whether its death stops the board.
+    #[serde(default)]
+    pub critical: bool,
+    /// Programs started at boot, in order (program ids are their positions).
+    #[serde(default)]
+    pub programs: Vec<ProgramEntry>,
+}
+
+/// One program in a cluster entry.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProgramEntry {
+    /// Program name: a crate under `apps/`.
+    pub name: String,
+    /// Arguments after the name.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Heap size, e.g. `"64 KiB"`.
+    pub heap: Option<String>,
+    /// Main-thread stack size.
+    pub stack: Option<String>,
+}
+
+/// A platform a manifest can name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Platform {
+    /// The chip modelled on Linux.
+    Hosted,
+}
+
+/// A checked system: the board and what each booted cluster runs.
+#[derive(Clone, Debug)]
+pub struct System {
+    /// Where the manifest was read from.
+    pub path: PathBuf,
+    /// The board.
+    pub board: Board,
+    /// The platform.
+    pub platform: Platform,
+    /// Index of the boot cluster.
+    pub boot: usize,
+    /// Clusters with programs, in board order (the boot cluster among them).
+    pub clusters: Vec<ClusterPlan>,
+}
+
+/// What one cluster runs.
+#[derive(Clone, Debug)]
+pub struct ClusterPlan {
+    /// Index on the board.
+    pub index: usize,
+    /// Name.
+    pub name: String,
+    /// Whether its death stops the board.
+    pub critical: bool,
+    /// Its programs.
+    pub programs: Vec<ProgramPlan>,
+}
+
+/// One program to start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProgramPlan {
+    /// Name.
+    pub name: String,
+    /// Arguments after the name.
+    pub arguments: Vec<String>,
+    /// Heap bytes.
+    pub heap_bytes: u64,
+    /// Stack bytes.
+    pub stack_bytes: u64,
+}
+
+impl System {
+    /// Every distinct program the system runs.
+    pub fn program_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .clusters
+            .iter()
+            .flat_map(|cluster| cluster.programs.iter().map(|program| program.name.clone()))
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+}
+
+/// A manifest that does not describe a system this builder can boot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ManifestError {
+    /// The manifest file.
+    pub path: PathBuf,
+    /// Dotted path of the field at fault (`clusters.cc0.programs[0].name`), or
+    /// empty when the file itself cannot be read or parsed.
+    pub field: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl std::fmt::Display for ManifestError {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.field.is_empty() {
+            write!(formatter, "{}: {}", self.path.display(), self.reason)
+        } else {
+            write!(
+                formatter,
+                "{}: `{}`: {}",
+                self.path.display(),
+                self.field,
+                self.reason
+            )
+        }
+    }
+}
+
+impl std::error::Error for ManifestError {}
+
+/// Reads and checks the manifest at `path`; boards and programs are looked up under
+/// the workspace `root`.
+pub fn load(root: &Path, path: &Path) -> Result<System, ManifestError> {
+    let fail = |field: &str, reason: String| ManifestError {
+        path: path.to_path_buf(),
+        field: field.to_string(),
+        reason,
+    };
+    let text =
+        std::fs::read_to_string(path).map_err(|error| fail("", format!("cannot read: {error}")))?;
+    let file: ManifestFile = toml::from_str(&text).map_err(|error| {
+        let field = toml_error_field(&error);
+        fail(&field, error.message().to_string())
+    })?;
+    check(root, path, &file)
+}
+
+fn toml_error_field(error: &toml::de::Error) -> String {
+    let message = error.message();
+    match message.split('`').nth(1) {
+        Some(name)
+            if message.starts_with("unknown field") || message.starts_with("missing field") =>
+        {
+            name.to_string()
+        }
+        _ => String::new(),
+    }
+}
+
+/// Checks a parsed manifest.
+pub fn check(root: &Path, path: &Path, file: &ManifestFile) -> Result<System, ManifestError> {
+    let fail = |field: &str, reason: String| ManifestError {
+        path: path.to_path_buf(),
+        field: field.to_string(),
+        reason,
+    };
+    if file.version != MANIFEST_VERSION {
+        return Err(fail(
+            "version",
+            format!(
+                "version {} is not supported (this builder reads {MANIFEST_VERSION})",
+                file.version
+            ),
+        ));
+    }
+    let board = load_board(root, &file.board).map_err(|reason| fail("board", reason))?;
+    let platform = match file.platform.as_str() {
+        "hosted" => Platform::Hosted,
+        "qemu-x86_64" => {
+            return Err(fail(
+                "platform",
+                "`qemu-x86_64` is not available yet (it comes with the bare-metal backend)"
+                    .to_string(),
+            ));
+        }
+        other => {
+            return Err(fail(
+                "platform",
+                format!("unknown platform `{other}` (known: hosted)"),
+            ));
+        }
+    };
+    for name in file.clusters.keys() {
+        if board.cluster(name).is_none() {
+            return Err(fail(
+                &format!("clusters.{name}"),
+                format!("board `{}` has no cluster `{name}`", board.name),
+            ));
+        }
+    }
+    let boot = match board.cluster(&file.boot) {
+        None => {
+            return Err(fail(
+                "boot",
+                format!("board `{}` has no cluster `{}`", board.name, file.boot),
+            ));
+        }
+        Some(cluster) if cluster.kind != ClusterKind::Io => {
+            return Err(fail(
+                "boot",
+                format!("`{}` is not an I/O cluster", file.boot),
+            ));
+        }
+        Some(cluster) => cluster.index as usize,
+    };
+    if file
+        .clusters
+        .get(&file.boot)
+        .is_none_or(|entry| entry.programs.is_empty())
+    {
+        return Err(fail(
+            "boot",
+            format!(
+                "the boot cluster `{}` has no programs in the manifest",
+                file.boot
+            ),
+        ));
+    }
+    let known_programs = available_programs(root);
+    let mut clusters = Vec::new();
+    for cluster in &board.clusters {
+        let Some(entry) = file.clusters.get(&cluster.name) else {
+            continue;
+        };
+        if entry.programs.is_empty() {
+            continue;
+        }
+        let field = format!("clusters.{}.programs", cluster.name);
+        if cluster.kind == ClusterKind::Compute && entry.programs.len() > 1 {
+            return Err(fail(
+                &field,
+                "a compute cluster runs one program".to_string(),
+            ));
+        }
+        let user_cores = cluster.cores as usize - 1;
+        if entry.programs.len() > user_cores {
+            return Err(fail(
+                &field,
+                format!(
+                    "{} programs but `{}` has {user_cores} user cores (one main thread each)",
+                    entry.programs.len(),
+                    cluster.name
+                ),
+            ));
+        }
+        let mut programs = Vec::new();
+        let mut budget = 0u64;
+        for (position, program) in entry.programs.iter().enumerate() {
+            let field = format!("{field}[{position}]");
+            if !known_programs.contains(&program.name) {
+                return Err(fail(
+                    &format!("{field}.name"),
+                    format!(
+                        "no program `{}` (programs are crates under apps/: {})",
+                        program.name,
+                        known_programs.join(", ")
+                    ),
+                ));
+            }
+            let size = |leaf: &str, value: &Option<String>, default: &str| {
+                parse_size(value.as_deref().unwrap_or(default))
+                    .map_err(|reason| fail(&format!("{field}.{leaf}"), reason.to_string()))
+            };
+            let heap_bytes = size("heap", &program.heap, DEFAULT_HEAP)?;
+            let stack_bytes = size("stack", &program.stack, DEFAULT_STACK)?;
+            if stack_bytes < 4096 {
+                return Err(fail(
+                    &format!("{field}.stack"),
+                    "a stack needs at least 4 KiB".to_string(),
+                ));
+            }
+            budget = budget
+                .saturating_add(heap_bytes)
+                .saturating_add(stack_bytes);
+            if budget > cluster.sram_bytes {
+                return Err(fail(
+                    &format!("{field}.heap"),
+                    format!(
+                        "heaps and stacks need {budget} bytes but `{}` has {} bytes of SRAM",
+                        cluster.name, cluster.sram_bytes
+                    ),
+                ));
+            }
+            programs.push(ProgramPlan {
+                name: program.name.clone(),
+                arguments: program.args.clone(),
+                heap_bytes,
+                stack_bytes,
+            });
+        }
+        clusters.push(ClusterPlan {
+            index: cluster.index as usize,
+            name: cluster.name.clone(),
+            critical: entry.critical || cluster.index as usize == boot,
+            programs,
+        });
+    }
+    Ok(System {
+        path: path.to_path_buf(),
+        board,
+        platform,
+        boot,
+        clusters,
+    })
+}
+
+/// Reads and checks `boards/<name>.toml`.
+pub fn load_board(root: &Path, name: &str) -> Result<Board, String> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|character| character.is_ascii_alphanumeric() || "-_".contains(character))
+    {
+        return Err(format!("`{name}` is not a board name"));
+    }
+    let path = root.join("boards").join(format!("{name}.toml"));
+    let text = std::fs::read_to_string(&path).map_err(|_| {
+        format!(
+            "no board `{name}` (boards are files under boards/: {})",
+            list_stems(&root.join("boards"), "toml").join(", ")
+        )
+    })?;
+    let file: BoardFile = toml::from_str(&text)
+        .map_err(|error| format!("{}: {}", path.display(), error.message()))?;
+    if file.name != name {
+        return Err(format!("{} names itself `{}`", path.display(), file.name));
+    }
+    Board::from_file(name, &file).map_err(|error| format!("{}: {error}", path.display()))
+}
+
+/// Program crates under `apps/` (directories with a Cargo.toml), sorted.
+pub fn available_programs(root: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(root.join("apps"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|entry| entry.path().join("Cargo.toml").is_file())
+        .filter_map(|entry| entry.file_name().into_string().ok())
+        .collect();
+    names.sort();
+    names
+}
+
+fn list_stems(directory: &Path, extension: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(directory)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let path = entry.path();
+            (path.extension()? == extension)
+                .then(|| path.file_stem()?.to_str().map(String::from))?
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn root() -> PathBuf {
+        crate::workspace_root()
+    }
+
+    fn check_text(text: &str) -> Result<System, ManifestError> {
+        let path = Path::new("test.toml");
+        let file: ManifestFile = toml::from_str(text).map_err(|error| ManifestError {
+            path: path.to_path_buf(),
+            field: toml_error_field(&error),
+            reason: error.message().to_string(),
+        })?;
+        check(&root(), path, &file)
+    }
+
+    const GOOD: &str = r#"
+version = 1
+board = "tiny"
+platform = "hosted"
+boot = "io0"
+
+[clusters.io0]
+programs = [{ name = "hello", args = ["rounds=2"] }]
+
+[clusters.cc0]
+critical = false
+programs = [{ name = "hello", heap = "128 KiB", stack = "32 KiB" }]
+"#;
+
+    #[test]
+    fn the_shipped_systems_are_valid() {
+        let system = load(&root(), &root().join("systems/mppa256.toml")).unwrap();
+        assert_eq!(system.clusters.len(), 20);
+        assert_eq!(system.board.clusters[system.boot].name, "io0");
+        assert!(system.clusters[0].critical);
+        assert_eq!(system.program_names(), ["hello"]);
+    }
+
+    #[test]
+    fn a_good_manifest_expands_with_defaults() {
+        let system = check_text(GOOD).unwrap();
+        assert_eq!(system.clusters.len(), 2);
+        let io0 = &system.clusters[0];
+        assert!(io0.critical, "the boot cluster is always critical");
+        assert_eq!(io0.programs[0].arguments, ["rounds=2"]);
+        assert_eq!(io0.programs[0].heap_bytes, 64 << 10);
+        let cc0 = &system.clusters[1];
+        assert!(!cc0.critical);
+        assert_eq!(
+            (cc0.programs[0].heap_bytes, cc0.programs[0].stack_bytes),
+            (128 << 10, 32 << 10)
+        );
+    }
+
+    #[test]
+    fn each_bad_manifest_names_its_field() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("version = 1", "version = 2", "version"),
+            ("board = \"tiny\"", "board = \"mppa1024\"", "board"),
+            ("board = \"tiny\"", "board = \"../etc\"", "board"),
+            (
+                "platform = \"hosted\"",
+                "platform = \"qemu-x86_64\"",
+                "platform",
+            ),
+            ("platform = \"hosted\"", "platform = \"vax\"", "platform"),
+            ("boot = \"io0\"", "boot = \"cc0\"", "boot"),
+            ("boot = \"io0\"", "boot = \"io7\"", "boot"),
+            ("[clusters.cc0]", "[clusters.cc9]", "clusters.cc9"),
+            (
+                "name = \"hello\", heap",
+                "name = \"nosuch\", heap",
+                "clusters.cc0.programs[0].name",
+            ),
+            (
+                "heap = \"128 KiB\"",
+                "heap = \"128 kB\"",
+                "clusters.cc0.programs[0].heap",
+            ),
+            (
+                "heap = \"128 KiB\"",
+                "heap = \"3 MiB\"",
+                "clusters.cc0.programs[0].heap",
+            ),
+            (
+                "stack = \"32 KiB\"",
+                "stack = \"1 KiB\"",
+                "clusters.cc0.programs[0].stack",
+            ),
+            (
+                "programs = [{ name = \"hello\", heap",
+                "programs = [{ name = \"hello\" }, { name = \"hello\", heap",
+                "clusters.cc0.programs",
+            ),
+            (
+                "programs = [{ name = \"hello\", args",
+                "programs = [{ name = \"hello\" }, { name = \"hello\" }, { name = \"hello\" }, { name = \"hello\", args",
+                "clusters.io0.programs",
+            ),
+            ("critical = false", "critical = false\nspeed = 9", "speed"),
+            ("version = 1", "version = 1\ncolour = \"red\"", "colour"),
+            ("board = \"tiny\"\n", "", "board"),
+        ];
+        for (from, to, field) in cases {
+            assert!(GOOD.contains(from), "{from}");
+            let text = GOOD.replacen(from, to, 1);
+            let error = check_text(&text).unwrap_err();
+            assert_eq!(&error.field, field, "{to}: {error}");
+            assert!(!error.reason.is_empty());
+        }
+    }
+
+    #[test]
+    fn an_empty_boot_cluster_is_refused() {
+        let text = GOOD.replace(
+            "[clusters.io0]\nprograms = [{ name = \"hello\", args = [\"rounds=2\"] }]",
+            "",
+        );
+        assert_eq!(check_text(&text).unwrap_err().field, "boot");
+    }
+}

@@ -1,0 +1,570 @@
+//! The hosted board runner: the hardware that boots, watches and stops clusters.
+//!
+//! The runner creates the NoC memory, starts one kernel process per cluster the
+//! manifest lists (the boot I/O cluster first, the rest once it is up), carries their
+//! consoles to the terminal (or the JSON event stream), and watches them die:
+//! a critical cluster's death stops the board with status 1; another's is an event and
+//! the rest keeps running. On SIGINT/SIGTERM, a timeout or any failure it kills every
+//! cluster process before it returns. Cluster processes also die with the runner
+//! (`PR_SET_PDEATHSIG`), and the NoC memory is an anonymous file, so nothing is left
+//! behind even if the runner itself is killed.
+
+use crate::builder::Artifacts;
+use crate::events::{Event, Timed};
+use crate::manifest::{ClusterPlan, System};
+use nanvix_hal::ClusterState;
+use nanvix_hal_hosted::hardware::BoardHardware;
+use nanvix_hal_hosted::protocol::{BOOT_ENVIRONMENT, BootSpec, ClusterReport, ProgramSpec};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant};
+
+/// How long the boot cluster may take to come up.
+pub const BOOT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long stopping may take before the runner gives up waiting for processes.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// How events are printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventFormat {
+    /// Console lines with cluster prefixes, and board messages.
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Options of one run.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// How to print events.
+    pub format: EventFormat,
+    /// Stop the board after this long (status 124).
+    pub timeout: Option<Duration>,
+}
+
+/// A run that could not start.
+#[derive(Debug)]
+pub struct RunError(pub String);
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RunError {}
+
+enum Input {
+    Report {
+        cluster: usize,
+        report: ClusterReport,
+    },
+    Raw {
+        cluster: usize,
+        line: String,
+    },
+    Exited {
+        cluster: usize,
+        status: ExitStatus,
+    },
+    Signal(i32),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Starting,
+    Up,
+    Ended,
+}
+
+struct Slot {
+    plan: ClusterPlan,
+    pid: u32,
+    epoch: u32,
+    phase: Phase,
+    power_off: Option<i32>,
+    outcome: Option<Outcome>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Outcome {
+    Off(i32),
+    Died,
+    Stopped,
+}
+
+struct Board<'a> {
+    system: &'a System,
+    artifacts: &'a Artifacts,
+    hardware: BoardHardware,
+    slots: Vec<Slot>,
+    sender: Sender<Input>,
+    receiver: Receiver<Input>,
+    started: Instant,
+    format: EventFormat,
+    output: &'a mut dyn Write,
+}
+
+/// Boots `system` and runs it until every cluster is off or the board stops;
+/// returns the board's exit status.
+pub fn run(
+    system: &System,
+    artifacts: &Artifacts,
+    options: &RunOptions,
+    output: &mut dyn Write,
+) -> Result<i32, RunError> {
+    let hardware = BoardHardware::create(&system.board)
+        .map_err(|error| RunError(format!("cannot create the board's NoC memory: {error}")))?;
+    let (sender, receiver) = mpsc::channel();
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ])
+    .map_err(|error| RunError(format!("cannot watch signals: {error}")))?;
+    let signal_handle = signals.handle();
+    let signal_sender = sender.clone();
+    std::thread::spawn(move || {
+        for signal in signals.forever() {
+            if signal_sender.send(Input::Signal(signal)).is_err() {
+                break;
+            }
+        }
+    });
+    let mut board = Board {
+        system,
+        artifacts,
+        hardware,
+        slots: Vec::new(),
+        sender,
+        receiver,
+        started: Instant::now(),
+        format: options.format,
+        output,
+    };
+    let status = board.run(options.timeout);
+    signal_handle.close();
+    status
+}
+
+impl Board<'_> {
+    fn emit(&mut self, event: Event) {
+        let line = match self.format {
+            EventFormat::Json => serde_json::to_string(&Timed {
+                ms: self.started.elapsed().as_millis() as u64,
+                event,
+            })
+            .unwrap_or_default(),
+            EventFormat::Human => event.human(),
+        };
+        if !line.is_empty() {
+            let _ = writeln!(self.output, "{line}");
+            let _ = self.output.flush();
+        }
+    }
+
+    fn run(&mut self, timeout: Option<Duration>) -> Result<i32, RunError> {
+        let deadline = timeout.map(|timeout| self.started + timeout);
+        self.emit(Event::BoardUp {
+            board: self.system.board.name.clone(),
+            clusters: self.system.clusters.len(),
+        });
+        let boot = self
+            .system
+            .clusters
+            .iter()
+            .position(|plan| plan.index == self.system.boot)
+            .ok_or_else(|| RunError("the boot cluster has no programs".into()))?;
+        if let Err(error) = self.spawn(boot) {
+            return Ok(self.stop(&format!("cannot start the boot cluster: {error}"), 1));
+        }
+        let boot_deadline = Instant::now() + BOOT_TIMEOUT;
+        while self.slots[0].phase == Phase::Starting {
+            match self.next(Some(boot_deadline.min(deadline.unwrap_or(boot_deadline)))) {
+                Some(Ok(())) => {}
+                Some(Err(status)) => return Ok(status),
+                None if deadline.is_some_and(|deadline| Instant::now() >= deadline) => {
+                    return Ok(self.stop("timeout", 124));
+                }
+                None => {
+                    let name = self.slots[0].plan.name.clone();
+                    return Ok(self.stop(&format!("boot cluster {name} did not come up"), 1));
+                }
+            }
+        }
+        for position in 0..self.system.clusters.len() {
+            if position != boot
+                && let Err(error) = self.spawn(position)
+            {
+                let name = self.system.clusters[position].name.clone();
+                return Ok(self.stop(&format!("cannot start {name}: {error}"), 1));
+            }
+        }
+        loop {
+            if self.slots.iter().all(|slot| slot.phase == Phase::Ended) {
+                return Ok(self.finish());
+            }
+            match self.next(deadline) {
+                Some(Ok(())) => {}
+                Some(Err(status)) => return Ok(status),
+                None => return Ok(self.stop("timeout", 124)),
+            }
+        }
+    }
+
+    /// Handles the next input; `None` on deadline, `Some(Err(status))` when the board
+    /// stopped.
+    fn next(&mut self, deadline: Option<Instant>) -> Option<Result<(), i32>> {
+        let input = match deadline {
+            Some(deadline) => {
+                match self
+                    .receiver
+                    .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                {
+                    Ok(input) => input,
+                    Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => return None,
+                }
+            }
+            None => self.receiver.recv().ok()?,
+        };
+        Some(self.handle(input))
+    }
+
+    fn slot_of(&self, cluster: usize) -> usize {
+        self.slots
+            .iter()
+            .position(|slot| slot.plan.index == cluster)
+            .unwrap_or(0)
+    }
+
+    fn handle(&mut self, input: Input) -> Result<(), i32> {
+        match input {
+            Input::Signal(signal) => {
+                let name = if signal == signal_hook::consts::SIGINT {
+                    "SIGINT"
+                } else {
+                    "SIGTERM"
+                };
+                Err(self.stop(&format!("{name} received"), 128 + signal))
+            }
+            Input::Raw { cluster, line } => {
+                let cluster = self.slots[self.slot_of(cluster)].plan.name.clone();
+                self.emit(Event::KernelOutput { cluster, line });
+                Ok(())
+            }
+            Input::Report { cluster, report } => {
+                self.report(cluster, report);
+                Ok(())
+            }
+            Input::Exited { cluster, status } => self.exited(cluster, status),
+        }
+    }
+
+    fn report(&mut self, cluster: usize, report: ClusterReport) {
+        let position = self.slot_of(cluster);
+        let name = self.slots[position].plan.name.clone();
+        let event = match report {
+            ClusterReport::Up => {
+                let slot = &mut self.slots[position];
+                slot.phase = Phase::Up;
+                Event::ClusterUp {
+                    cluster: name,
+                    pid: slot.pid,
+                    epoch: slot.epoch,
+                }
+            }
+            ClusterReport::ProgramStarted {
+                program, id, node, ..
+            } => Event::ProgramStarted {
+                cluster: name,
+                program,
+                id,
+                node,
+            },
+            ClusterReport::ProgramRefused { program, reason } => Event::ProgramRefused {
+                cluster: name,
+                program,
+                reason,
+            },
+            ClusterReport::ProgramExited { program, status } => Event::ProgramExited {
+                cluster: name,
+                program,
+                status,
+            },
+            ClusterReport::Console { program, line } => Event::Console {
+                cluster: name,
+                program,
+                line,
+            },
+            ClusterReport::PowerOff { status } => {
+                self.slots[position].power_off = Some(status);
+                return;
+            }
+        };
+        self.emit(event);
+    }
+
+    fn exited(&mut self, cluster: usize, status: ExitStatus) -> Result<(), i32> {
+        let position = self.slot_of(cluster);
+        let slot = &mut self.slots[position];
+        slot.phase = Phase::Ended;
+        let name = slot.plan.name.clone();
+        let critical = slot.plan.critical;
+        let epoch = slot.epoch;
+        if let Some(power_off) = slot.power_off
+            && status.code() == Some(i32::from(power_off != 0))
+        {
+            slot.outcome = Some(Outcome::Off(power_off));
+            self.hardware.set_state(cluster, ClusterState::Off);
+            self.emit(Event::ClusterOff {
+                cluster: name,
+                status: power_off,
+            });
+            return Ok(());
+        }
+        slot.outcome = Some(Outcome::Died);
+        self.hardware
+            .set_state(cluster, ClusterState::Dead { epoch });
+        let reason = describe(status);
+        self.emit(Event::ClusterDied {
+            cluster: name.clone(),
+            critical,
+            reason: reason.clone(),
+            signal: status.signal(),
+            code: status.code(),
+        });
+        if critical {
+            return Err(self.stop(&format!("critical cluster {name} died: {reason}"), 1));
+        }
+        Ok(())
+    }
+
+    /// Stops every cluster still running, waits for them, and returns `status`.
+    fn stop(&mut self, reason: &str, status: i32) -> i32 {
+        self.emit(Event::BoardStop {
+            reason: reason.to_string(),
+        });
+        for slot in &self.slots {
+            if slot.phase != Phase::Ended {
+                // SAFETY: kill(2) on a child process we started and have not reaped
+                // (its waiter thread reports the exit before the pid can be reused).
+                unsafe { libc::kill(slot.pid as libc::pid_t, libc::SIGKILL) };
+            }
+        }
+        let deadline = Instant::now() + STOP_GRACE;
+        while self.slots.iter().any(|slot| slot.phase != Phase::Ended) {
+            match self
+                .receiver
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            {
+                Ok(Input::Exited {
+                    cluster,
+                    status: exit,
+                }) => {
+                    let position = self.slot_of(cluster);
+                    let slot = &mut self.slots[position];
+                    slot.phase = Phase::Ended;
+                    slot.outcome = Some(Outcome::Stopped);
+                    let name = slot.plan.name.clone();
+                    self.emit(Event::ClusterDied {
+                        cluster: name,
+                        critical: false,
+                        reason: format!("stopped by the board ({})", describe(exit)),
+                        signal: exit.signal(),
+                        code: exit.code(),
+                    });
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        self.emit(Event::BoardOff { status });
+        status
+    }
+
+    fn finish(&mut self) -> i32 {
+        let mut status = 0;
+        for slot in &self.slots {
+            let failed = !matches!(slot.outcome, Some(Outcome::Off(0)));
+            if failed {
+                status = if slot.plan.critical { 1 } else { status.max(2) };
+                if status == 1 {
+                    break;
+                }
+            }
+        }
+        self.emit(Event::BoardOff { status });
+        status
+    }
+
+    /// Starts the cluster process of `self.system.clusters[position]`.
+    fn spawn(&mut self, position: usize) -> std::io::Result<()> {
+        let plan = self.system.clusters[position].clone();
+        let index = plan.index;
+        let epoch = self.hardware.epoch(index);
+        let mut fds = [0; 2];
+        // SAFETY: pipe2 writes two descriptors into `fds`.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: both descriptors are fresh and owned only here.
+        let (report_read, report_write) =
+            unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        let spec = BootSpec {
+            cluster: index as u32,
+            epoch,
+            noc_fd: self.hardware.fd(),
+            report_fd: report_write.as_raw_fd(),
+            programs: plan
+                .programs
+                .iter()
+                .map(|program| ProgramSpec {
+                    name: program.name.clone(),
+                    path: self.artifacts.programs[&program.name].display().to_string(),
+                    arguments: program.arguments.clone(),
+                    heap_bytes: program.heap_bytes,
+                    stack_bytes: program.stack_bytes,
+                })
+                .collect(),
+        };
+        let spec = serde_json::to_string(&spec).map_err(std::io::Error::other)?;
+        let report_fd = report_write.as_raw_fd();
+        let mut command = Command::new(&self.artifacts.kernel);
+        command
+            .env(BOOT_ENVIRONMENT, spec)
+            .arg0(format!("nanvix-{}", plan.name))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        // SAFETY: the closure runs in the child between fork and exec and only makes
+        // async-signal-safe calls: it asks for SIGKILL when the runner dies, leaves
+        // the terminal's process group (Ctrl-C reaches the runner, which stops the
+        // board), and lets the report pipe's write end survive exec.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0
+                    || libc::setpgid(0, 0) != 0
+                    || libc::fcntl(report_fd, libc::F_SETFD, 0) != 0
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        self.hardware.set_state(index, ClusterState::On { epoch });
+        let mut child = match command.spawn() {
+            Ok(child) => child,
+            Err(error) => {
+                self.hardware.set_state(index, ClusterState::Dead { epoch });
+                return Err(error);
+            }
+        };
+        drop(report_write);
+        self.slots.push(Slot {
+            plan,
+            pid: child.id(),
+            epoch,
+            phase: Phase::Starting,
+            power_off: None,
+            outcome: None,
+        });
+        let readers = [
+            reader(
+                index,
+                std::fs::File::from(report_read),
+                true,
+                self.sender.clone(),
+            ),
+            reader(
+                index,
+                child.stdout.take().expect("piped stdout"),
+                false,
+                self.sender.clone(),
+            ),
+            reader(
+                index,
+                child.stderr.take().expect("piped stderr"),
+                false,
+                self.sender.clone(),
+            ),
+        ];
+        let sender = self.sender.clone();
+        std::thread::spawn(move || {
+            for reader in readers {
+                let _ = reader.join();
+            }
+            let status = child
+                .wait()
+                .unwrap_or_else(|_| ExitStatus::from_raw(0x7f00));
+            let _ = sender.send(Input::Exited {
+                cluster: index,
+                status,
+            });
+        });
+        Ok(())
+    }
+}
+
+/// Reads lines from a cluster process: reports (JSON) or raw output.
+fn reader(
+    cluster: usize,
+    source: impl Read + Send + 'static,
+    reports: bool,
+    sender: Sender<Input>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        for line in BufReader::new(source).split(b'\n') {
+            let Ok(line) = line else { break };
+            let text = String::from_utf8_lossy(&line).into_owned();
+            let input = if reports {
+                match serde_json::from_str::<ClusterReport>(&text) {
+                    Ok(report) => Input::Report { cluster, report },
+                    Err(_) => Input::Raw {
+                        cluster,
+                        line: format!("malformed report: {text}"),
+                    },
+                }
+            } else {
+                Input::Raw {
+                    cluster,
+                    line: text,
+                }
+            };
+            if sender.send(input).is_err() {
+                break;
+            }
+        }
+    })
+}
+
+/// "killed by signal 9 (SIGKILL)", "exited with code 3 without powering off".
+pub fn describe(status: ExitStatus) -> String {
+    if let Some(signal) = status.signal() {
+        format!("killed by signal {signal} ({})", signal_name(signal))
+    } else {
+        format!(
+            "exited with code {} without powering off",
+            status.code().unwrap_or(-1)
+        )
+    }
+}
+
+fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGILL => "SIGILL",
+        libc::SIGTRAP => "SIGTRAP",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGTERM => "SIGTERM",
+        _ => "signal",
+    }
+}

@@ -1,0 +1,175 @@
+//! The runtime: start-up, the raw kcall, the allocator, panics and memory routines.
+//!
+//! This is the one module of libnanvix with `unsafe` code: it keeps the start block
+//! the kernel handed over, calls through the gate, and supplies what a freestanding
+//! program needs (memcpy and friends, a panic handler, a global allocator).
+
+use core::sync::atomic::{AtomicPtr, Ordering};
+use nanvix_abi::{ABI_VERSION, Errno, GATE_MAGIC, Kcall, StartInfo};
+
+static START_INFO: AtomicPtr<StartInfo> = AtomicPtr::new(core::ptr::null_mut());
+
+/// The `.note.nanvix` note: marks the ELF as a Nanvix program of this ABI version.
+#[unsafe(link_section = ".note.nanvix")]
+#[used]
+static NANVIX_NOTE: [u8; 24] = {
+    let mut note = [0u8; 24];
+    note[0] = 7; // name size: "Nanvix\0"
+    note[4] = 4; // descriptor size
+    note[8] = nanvix_abi::NOTE_TYPE_ABI as u8;
+    let name = b"Nanvix\0";
+    let mut index = 0;
+    while index < name.len() {
+        note[12 + index] = name[index];
+        index += 1;
+    }
+    let version = ABI_VERSION.to_le_bytes();
+    note[20] = version[0];
+    note[21] = version[1];
+    note[22] = version[2];
+    note[23] = version[3];
+    note
+};
+
+/// Starts the program: keeps the start block, sets up the heap, runs `main`.
+///
+/// # Safety
+/// `info` must be the start block the kernel passed to `_start`.
+pub unsafe fn start(info: *const StartInfo, main: fn() -> i32) -> i32 {
+    START_INFO.store(info.cast_mut(), Ordering::Release);
+    // SAFETY: the kernel passes a valid start block that lives as long as the program.
+    let info = unsafe { &*info };
+    // SAFETY: the gate pointer of a valid start block is valid for the program's life.
+    let gate = unsafe { &*info.gate };
+    if gate.magic != GATE_MAGIC || gate.version != ABI_VERSION {
+        return 127;
+    }
+    #[cfg(not(test))]
+    // SAFETY: the heap range belongs to this program alone, and this runs once.
+    unsafe {
+        ALLOCATOR
+            .lock()
+            .init(info.heap_base as *mut u8, info.heap_size);
+    }
+    main()
+}
+
+/// The start block, or `None` before start-up (or in host unit tests).
+pub fn start_info() -> Option<&'static StartInfo> {
+    let pointer = START_INFO.load(Ordering::Acquire);
+    // SAFETY: set once at start-up to the kernel's start block, valid for the
+    // program's whole life.
+    unsafe { pointer.as_ref() }
+}
+
+/// Calls the kernel. Returns `Err(Errno::NoSystemCall)` when not started by a kernel.
+pub fn kcall(call: Kcall, arguments: [usize; 5]) -> Result<usize, Errno> {
+    let Some(info) = start_info() else {
+        return Err(Errno::NoSystemCall);
+    };
+    // SAFETY: a started program's gate is valid for its whole life; the kcall entry
+    // checks every argument itself.
+    let result = unsafe {
+        ((*info.gate).kcall)(
+            call as usize,
+            arguments[0],
+            arguments[1],
+            arguments[2],
+            arguments[3],
+            arguments[4],
+        )
+    };
+    Errno::check(result)
+}
+
+#[cfg(not(test))]
+#[global_allocator]
+static ALLOCATOR: linked_list_allocator::LockedHeap = linked_list_allocator::LockedHeap::empty();
+
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(information: &core::panic::PanicInfo<'_>) -> ! {
+    crate::println!("panic: {information}");
+    crate::process::exit(101)
+}
+
+/// Never called: programs are built with panic=abort, but the prebuilt libcore
+/// references the personality routine.
+#[cfg(not(test))]
+#[unsafe(no_mangle)]
+pub extern "C" fn rust_eh_personality() {}
+
+/// Never called, as above (referenced by liballoc built with panic=unwind).
+#[cfg(not(test))]
+#[unsafe(no_mangle)]
+pub extern "C" fn _Unwind_Resume() -> ! {
+    crate::process::exit(134)
+}
+
+// memcpy, memmove, memset, memcmp, bcmp: a freestanding program has no libc. Written
+// in assembly because LLVM turns equivalent Rust loops back into calls to themselves.
+#[cfg(not(test))]
+core::arch::global_asm!(
+    ".globl memcpy",
+    "memcpy:",
+    "    mov rax, rdi",
+    "    mov rcx, rdx",
+    "    rep movsb",
+    "    ret",
+    ".globl memmove",
+    "memmove:",
+    "    mov rax, rdi",
+    "    mov rcx, rdx",
+    "    cmp rdi, rsi",
+    "    jbe 2f",
+    "    lea rsi, [rsi + rdx - 1]",
+    "    lea rdi, [rdi + rdx - 1]",
+    "    std",
+    "    rep movsb",
+    "    cld",
+    "    ret",
+    "2:",
+    "    rep movsb",
+    "    ret",
+    ".globl memset",
+    "memset:",
+    "    mov r8, rdi",
+    "    mov eax, esi",
+    "    mov rcx, rdx",
+    "    rep stosb",
+    "    mov rax, r8",
+    "    ret",
+    ".globl memcmp",
+    ".globl bcmp",
+    "memcmp:",
+    "bcmp:",
+    "    xor eax, eax",
+    "    test rdx, rdx",
+    "    jz 3f",
+    "4:",
+    "    movzx eax, byte ptr [rdi]",
+    "    movzx ecx, byte ptr [rsi]",
+    "    sub eax, ecx",
+    "    jnz 3f",
+    "    inc rdi",
+    "    inc rsi",
+    "    dec rdx",
+    "    jnz 4b",
+    "3:",
+    "    ret",
+);
+
+/// Argument `position` of the start block, if it is there and is UTF-8.
+pub fn argument(position: usize) -> Option<&'static str> {
+    let info = start_info()?;
+    if position >= info.argument_count {
+        return None;
+    }
+    // SAFETY: the kernel wrote `argument_count` slices, each pointing at text in the
+    // start block, which lives as long as the program.
+    let bytes = unsafe {
+        let slice = *info.arguments.add(position);
+        core::slice::from_raw_parts(slice.pointer, slice.length)
+    };
+    core::str::from_utf8(bytes).ok()
+}

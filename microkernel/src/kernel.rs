@@ -1,0 +1,584 @@
+//! The kernel of one cluster: its programs, the kcall layer and the master loop.
+
+use crate::loader::{self, LoadError};
+use crate::memory::{FrameAllocator, OutOfMemory, Region};
+use crate::user_memory;
+use alloc::collections::VecDeque;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use lock_api::Mutex;
+use nanvix_abi::{
+    ArgumentSlice, CLUSTER_NAME_MAX, CLUSTER_SELF, ClusterInfo, Errno, GATE_MAGIC, Gate, Kcall,
+    KcallEntry, MessageHeader, NOC_PAYLOAD_MAX, PROGRAM_ALIGNMENT, StartInfo,
+};
+use nanvix_board::{Board, ClusterKind};
+use nanvix_hal::{
+    BoardControl, ClusterMemory, ClusterState, ControlNoc, CoreId, Cores, HardwareEvent, NocError,
+    Platform, ReceiveDecision, Source, UserMode,
+};
+
+/// Messages a program's inbox holds before the kernel leaves further ones in their
+/// NoC channels (backpressure reaches the senders; nothing is dropped).
+pub const INBOX_CAPACITY: usize = 64;
+/// Longest console line; longer output is split.
+pub const CONSOLE_LINE_MAX: usize = 1024;
+/// Programs a cluster may hold (program ids are below this).
+pub const PROGRAMS_MAX: usize = 16;
+/// Exit status reported for a program the loader refused.
+pub const STATUS_REFUSED: i32 = 126;
+
+/// A program the boot spec asks the kernel to load.
+pub struct ProgramToLoad<'a> {
+    /// Its name.
+    pub name: &'a str,
+    /// Its ELF file.
+    pub elf: &'a [u8],
+    /// Arguments after the name.
+    pub arguments: &'a [String],
+    /// Heap size in bytes.
+    pub heap_bytes: usize,
+    /// Main-thread stack size in bytes.
+    pub stack_bytes: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ProgramState {
+    Running,
+    Exited(i32),
+}
+
+struct Message {
+    header: MessageHeader,
+    payload: Vec<u8>,
+}
+
+struct Program {
+    name: String,
+    node: u32,
+    regions: Vec<Region>,
+    entry: usize,
+    start_info: usize,
+    stack_top: usize,
+    state: ProgramState,
+    inbox: VecDeque<Message>,
+    waiting_core: Option<CoreId>,
+    console: Vec<u8>,
+}
+
+/// Why a program could not be started.
+enum StartError {
+    Load(LoadError),
+    Memory(OutOfMemory),
+    NoCore,
+}
+
+impl core::fmt::Display for StartError {
+    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            StartError::Load(error) => write!(formatter, "{error}"),
+            StartError::Memory(error) => write!(
+                formatter,
+                "out of cluster memory: {} bytes did not fit the SRAM",
+                error.requested
+            ),
+            StartError::NoCore => write!(formatter, "no free user core on this cluster"),
+        }
+    }
+}
+
+/// The kernel of one cluster.
+pub struct Kernel<P: Platform> {
+    platform: P,
+    board: Arc<Board>,
+    local: usize,
+    gate: Gate,
+    programs: Mutex<P::RawMutex, Vec<Program>>,
+    frames: Mutex<P::RawMutex, FrameAllocator>,
+    /// Program index + 1 running on each core (0: none).
+    running: Vec<AtomicUsize>,
+    refused: AtomicUsize,
+    /// Messages addressed to programs this cluster does not have.
+    undeliverable: AtomicU64,
+}
+
+impl<P: Platform> Kernel<P> {
+    /// A kernel for the local cluster of `board`; `kcall` is the entry its gate hands
+    /// programs (a function that finds this kernel and calls [`Kernel::kcall`]).
+    pub fn new(platform: P, board: Arc<Board>, kcall: KcallEntry) -> Self {
+        let local = platform.board().local_cluster();
+        let memory = platform.memory();
+        // SAFETY: the HAL hands the kernel the whole SRAM arena, mapped for the
+        // cluster's life; the frame allocator is its only user.
+        let frames = unsafe { FrameAllocator::new(memory.base(), memory.size()) };
+        let cores = platform.cores().count();
+        Kernel {
+            gate: Gate {
+                magic: GATE_MAGIC,
+                version: nanvix_abi::ABI_VERSION,
+                kcall,
+            },
+            local,
+            board,
+            programs: Mutex::new(Vec::new()),
+            frames: Mutex::new(frames),
+            running: (0..cores).map(|_| AtomicUsize::new(0)).collect(),
+            refused: AtomicUsize::new(0),
+            undeliverable: AtomicU64::new(0),
+            platform,
+        }
+    }
+
+    /// The platform.
+    pub fn platform(&self) -> &P {
+        &self.platform
+    }
+
+    /// Loads every program, starts their main threads, reports the cluster up and
+    /// runs the master loop until the last program ends; then powers off.
+    pub fn boot(&'static self, programs: &[ProgramToLoad<'_>]) -> ! {
+        for (id, program) in programs.iter().enumerate() {
+            match self.load(id, program) {
+                Ok(base) => self.platform.board().report(HardwareEvent::ProgramStarted {
+                    program: program.name,
+                    id: id as u32,
+                    node: self.node_of(id),
+                    base,
+                }),
+                Err(error) => {
+                    self.refused.fetch_add(1, Ordering::Relaxed);
+                    let reason = format!("{error}");
+                    self.platform.board().report(HardwareEvent::ProgramRefused {
+                        program: program.name,
+                        reason: &reason,
+                    });
+                }
+            }
+        }
+        self.platform.board().report(HardwareEvent::ClusterUp);
+        let count = self.programs.lock().len();
+        for index in 0..count {
+            self.running[index + 1].store(index + 1, Ordering::Release);
+            if let Err(error) = self.platform.cores().start(
+                index + 1,
+                run_program::<P>,
+                self as *const Self as usize,
+            ) {
+                self.console(
+                    "kernel",
+                    format!("cannot start program {index}: {error:?}").as_bytes(),
+                );
+                self.finish(index, STATUS_REFUSED);
+            }
+        }
+        self.run()
+    }
+
+    fn node_of(&self, id: usize) -> u32 {
+        let cluster = &self.board.clusters[self.local];
+        cluster.first_node + (id as u32 % cluster.node_count)
+    }
+
+    /// Checks and places one program; returns its load base.
+    fn load(&self, id: usize, program: &ProgramToLoad<'_>) -> Result<usize, StartError> {
+        let core = id + 1;
+        if core >= self.platform.cores().count() || id >= PROGRAMS_MAX {
+            return Err(StartError::NoCore);
+        }
+        let image = loader::inspect(program.elf).map_err(StartError::Load)?;
+        let start_block_bytes = core::mem::size_of::<StartInfo>()
+            + (program.arguments.len() + 1) * core::mem::size_of::<ArgumentSlice>()
+            + program.name.len()
+            + program.arguments.iter().map(String::len).sum::<usize>();
+        let stack_bytes = program.stack_bytes.next_multiple_of(4096).max(4096);
+        let heap_bytes = program.heap_bytes.next_multiple_of(4096);
+        let requests = [
+            (image.span, PROGRAM_ALIGNMENT),
+            (stack_bytes, 4096),
+            (heap_bytes.max(4096), 4096),
+            (start_block_bytes.next_multiple_of(16), 16),
+        ];
+        let mut frames = self.frames.lock();
+        let mut taken: Vec<(Region, usize)> = Vec::with_capacity(requests.len());
+        for (size, alignment) in requests {
+            match frames.allocate(size, alignment) {
+                Ok(region) => taken.push((region, alignment)),
+                Err(error) => {
+                    for (region, alignment) in taken {
+                        frames.free(region, alignment);
+                    }
+                    return Err(StartError::Memory(error));
+                }
+            }
+        }
+        drop(frames);
+        let [image_region, stack, heap, start_block] =
+            [taken[0].0, taken[1].0, taken[2].0, taken[3].0];
+        Ok(self.place(id, program, &image, image_region, stack, heap, start_block))
+    }
+
+    #[allow(clippy::too_many_arguments)] // Each region is one piece of the program.
+    fn place(
+        &self,
+        id: usize,
+        program: &ProgramToLoad<'_>,
+        image: &loader::ProgramImage,
+        image_region: Region,
+        stack: Region,
+        heap: Region,
+        start_block: Region,
+    ) -> usize {
+        // SAFETY: freshly allocated regions owned by this not-yet-started program.
+        image.place(
+            program.elf,
+            unsafe { user_memory::region_bytes(image_region) },
+            image_region.base,
+        );
+        // SAFETY: as above.
+        let block = unsafe { user_memory::region_bytes(start_block) };
+        block.fill(0);
+        let slices_at = core::mem::size_of::<StartInfo>();
+        let mut text_at =
+            slices_at + (program.arguments.len() + 1) * core::mem::size_of::<ArgumentSlice>();
+        let names =
+            core::iter::once(program.name).chain(program.arguments.iter().map(String::as_str));
+        for (position, text) in names.enumerate() {
+            block[text_at..text_at + text.len()].copy_from_slice(text.as_bytes());
+            let slice = ArgumentSlice {
+                pointer: (start_block.base + text_at) as *const u8,
+                length: text.len(),
+            };
+            let at = slices_at + position * core::mem::size_of::<ArgumentSlice>();
+            // SAFETY: `at` is inside the start block and 8-aligned (the block is 16-
+            // aligned and StartInfo and ArgumentSlice sizes are multiples of 8).
+            unsafe { ((start_block.base + at) as *mut ArgumentSlice).write(slice) };
+            text_at += text.len();
+        }
+        let info = StartInfo {
+            gate: &self.gate,
+            arguments: (start_block.base + slices_at) as *const ArgumentSlice,
+            argument_count: program.arguments.len() + 1,
+            heap_base: heap.base,
+            heap_size: heap.size,
+            node: self.node_of(id),
+            program: id as u32,
+            cluster: self.local as u32,
+        };
+        // SAFETY: the start block begins with room for a StartInfo and is 16-aligned.
+        unsafe { (start_block.base as *mut StartInfo).write(info) };
+        self.programs.lock().push(Program {
+            name: program.name.to_string(),
+            node: self.node_of(id),
+            regions: alloc::vec![image_region, stack, heap, start_block],
+            entry: image_region.base + image.entry,
+            start_info: start_block.base,
+            stack_top: (stack.base + stack.size) & !15,
+            state: ProgramState::Running,
+            inbox: VecDeque::new(),
+            waiting_core: None,
+            console: Vec::new(),
+        });
+        image_region.base
+    }
+
+    /// Runs the program whose main thread this core was started for.
+    fn run_current(&self) {
+        let core = self.platform.cores().current();
+        let index = self.running[core].load(Ordering::Acquire) - 1;
+        let (entry, start_info, stack_top) = {
+            let programs = self.programs.lock();
+            let program = &programs[index];
+            (program.entry, program.start_info, program.stack_top)
+        };
+        // SAFETY: `entry` is the entry of a program the loader checked and placed,
+        // `stack_top` the top of its private stack.
+        let value = unsafe {
+            self.platform
+                .user_mode()
+                .enter(entry, start_info, stack_top)
+        };
+        self.finish(index, value as u32 as i32);
+    }
+
+    fn finish(&self, index: usize, status: i32) {
+        let (name, rest) = {
+            let mut programs = self.programs.lock();
+            let program = &mut programs[index];
+            program.state = ProgramState::Exited(status);
+            (program.name.clone(), core::mem::take(&mut program.console))
+        };
+        if !rest.is_empty() {
+            self.platform.board().console_line(&name, &rest);
+        }
+        self.platform.board().report(HardwareEvent::ProgramExited {
+            program: &name,
+            status,
+        });
+        self.running[index + 1].store(0, Ordering::Release);
+        self.platform.cores().unpark(0);
+    }
+
+    fn console(&self, program: &str, line: &[u8]) {
+        self.platform.board().console_line(program, line);
+    }
+
+    /// The master loop: routes NoC messages to programs until every program ended.
+    fn run(&self) -> ! {
+        loop {
+            self.route();
+            if let Some(status) = self.final_status() {
+                self.platform.board().power_off(status);
+            }
+            self.platform.noc().wait_for_traffic();
+        }
+    }
+
+    fn final_status(&self) -> Option<i32> {
+        let programs = self.programs.lock();
+        let mut worst = if self.refused.load(Ordering::Relaxed) > 0 {
+            STATUS_REFUSED
+        } else {
+            0
+        };
+        for program in programs.iter() {
+            match program.state {
+                ProgramState::Running => return None,
+                ProgramState::Exited(status) if worst == 0 => worst = status,
+                ProgramState::Exited(_) => {}
+            }
+        }
+        Some(worst)
+    }
+
+    /// Moves arrived messages into their programs' inboxes; a full inbox leaves its
+    /// message in the NoC channel, so the sender feels backpressure.
+    fn route(&self) {
+        let mut lost = Vec::new();
+        self.platform
+            .noc()
+            .receive(&mut |header, node, program, payload| {
+                let mut programs = self.programs.lock();
+                let target = programs
+                    .iter_mut()
+                    .enumerate()
+                    .find(|(id, candidate)| *id == program as usize && candidate.node == node);
+                let Some((_, target)) = target else {
+                    self.undeliverable.fetch_add(1, Ordering::Relaxed);
+                    lost.push((*header, node, program));
+                    return ReceiveDecision::Take;
+                };
+                if target.inbox.len() >= INBOX_CAPACITY {
+                    return ReceiveDecision::Keep;
+                }
+                target.inbox.push_back(Message {
+                    header: *header,
+                    payload: payload.to_vec(),
+                });
+                if let Some(core) = target.waiting_core.take() {
+                    self.platform.cores().unpark(core);
+                }
+                ReceiveDecision::Take
+            });
+        for (header, node, program) in lost {
+            let line = format!(
+                "undeliverable message from node {} program {}: no program {program} on node {node}",
+                header.source_node, header.source_program
+            );
+            self.console("kernel", line.as_bytes());
+        }
+    }
+
+    /// The kcall layer: checks arguments, then runs the call for the calling program.
+    pub fn kcall(&self, number: usize, arguments: [usize; 5]) -> isize {
+        let core = self.platform.cores().current();
+        let Some(index) = self
+            .running
+            .get(core)
+            .map(|slot| slot.load(Ordering::Acquire))
+            .filter(|slot| *slot != 0)
+        else {
+            return Errno::Permission.to_result();
+        };
+        let index = index - 1;
+        let Some(kcall) = Kcall::from_number(number) else {
+            return Errno::NoSystemCall.to_result();
+        };
+        let result = match kcall {
+            Kcall::Exit => self.platform.user_mode().leave(arguments[0] as u32 as u64),
+            Kcall::ConsoleWrite => self.console_write(index, arguments[0], arguments[1]),
+            Kcall::ClusterInfo => {
+                self.cluster_info(index, arguments[0], arguments[1], arguments[2])
+            }
+            Kcall::NocSend => self.noc_send(
+                index,
+                arguments[0],
+                arguments[1],
+                arguments[2],
+                arguments[3],
+            ),
+            Kcall::NocReceive => {
+                self.noc_receive(index, core, arguments[0], arguments[1], arguments[2])
+            }
+        };
+        match result {
+            Ok(value) => value as isize,
+            Err(errno) => errno.to_result(),
+        }
+    }
+
+    fn regions(&self, index: usize) -> Vec<Region> {
+        self.programs.lock()[index].regions.clone()
+    }
+
+    fn console_write(&self, index: usize, address: usize, length: usize) -> Result<usize, Errno> {
+        let bytes = user_memory::read(&self.regions(index), address, length)?;
+        let mut lines = Vec::new();
+        let name = {
+            let mut programs = self.programs.lock();
+            let program = &mut programs[index];
+            for byte in bytes {
+                if byte == b'\n' {
+                    lines.push(core::mem::take(&mut program.console));
+                } else {
+                    program.console.push(byte);
+                    if program.console.len() >= CONSOLE_LINE_MAX {
+                        lines.push(core::mem::take(&mut program.console));
+                    }
+                }
+            }
+            program.name.clone()
+        };
+        for line in lines {
+            self.console(&name, &line);
+        }
+        Ok(length)
+    }
+
+    fn cluster_info(
+        &self,
+        index: usize,
+        cluster: usize,
+        out: usize,
+        size: usize,
+    ) -> Result<usize, Errno> {
+        let cluster = if cluster == CLUSTER_SELF {
+            self.local
+        } else {
+            cluster
+        };
+        let Some(description) = self.board.clusters.get(cluster) else {
+            return Err(Errno::Invalid);
+        };
+        if size != core::mem::size_of::<ClusterInfo>() {
+            return Err(Errno::Invalid);
+        }
+        let mut info = ClusterInfo::zeroed();
+        let length = description.name.len().min(CLUSTER_NAME_MAX);
+        info.name[..length].copy_from_slice(&description.name.as_bytes()[..length]);
+        info.name_length = length as u32;
+        info.kind = match description.kind {
+            ClusterKind::Io => nanvix_abi::ClusterKind::Io as u32,
+            ClusterKind::Compute => nanvix_abi::ClusterKind::Compute as u32,
+        };
+        info.index = description.index;
+        info.cluster_count = self.board.clusters.len() as u32;
+        info.cores = description.cores;
+        info.first_node = description.first_node;
+        info.node_count = description.node_count;
+        info.sram_bytes = description.sram_bytes;
+        info.powered = u32::from(matches!(
+            self.platform.board().cluster_state(cluster),
+            ClusterState::On { .. }
+        ));
+        user_memory::write_value(&self.regions(index), out, &info)?;
+        Ok(0)
+    }
+
+    fn noc_send(
+        &self,
+        index: usize,
+        node: usize,
+        program: usize,
+        address: usize,
+        length: usize,
+    ) -> Result<usize, Errno> {
+        if length > NOC_PAYLOAD_MAX {
+            return Err(Errno::MessageSize);
+        }
+        let node = u32::try_from(node).map_err(|_| Errno::Invalid)?;
+        if self.board.cluster_of_node(node).is_none() || program >= PROGRAMS_MAX {
+            return Err(Errno::Invalid);
+        }
+        let payload = user_memory::read(&self.regions(index), address, length)?;
+        let source = Source {
+            node: self.node_of(index),
+            program: index as u32,
+        };
+        loop {
+            match self
+                .platform
+                .noc()
+                .try_send(source, node, program as u32, &payload)
+            {
+                Ok(()) => return Ok(0),
+                Err(NocError::Full) => self.platform.noc().wait_for_room(node),
+                Err(NocError::DestinationDead) => return Err(Errno::HostDown),
+                Err(NocError::TooLong) => return Err(Errno::MessageSize),
+                Err(NocError::NoSuchNode | NocError::NotLocalNode) => return Err(Errno::Invalid),
+            }
+        }
+    }
+
+    fn noc_receive(
+        &self,
+        index: usize,
+        core: CoreId,
+        header_address: usize,
+        buffer: usize,
+        capacity: usize,
+    ) -> Result<usize, Errno> {
+        let regions = self.regions(index);
+        user_memory::check(
+            &regions,
+            header_address,
+            core::mem::size_of::<MessageHeader>(),
+        )?;
+        user_memory::check(&regions, buffer, capacity)?;
+        loop {
+            let message = {
+                let mut programs = self.programs.lock();
+                let program = &mut programs[index];
+                match program.inbox.front() {
+                    Some(message) if message.payload.len() > capacity => {
+                        return Err(Errno::MessageSize);
+                    }
+                    Some(_) => program.inbox.pop_front(),
+                    None => {
+                        program.waiting_core = Some(core);
+                        None
+                    }
+                }
+            };
+            match message {
+                Some(message) => {
+                    user_memory::write_value(&regions, header_address, &message.header)?;
+                    user_memory::write(&regions, buffer, &message.payload)?;
+                    // Room freed: the master may have left messages in their channels.
+                    self.platform.cores().unpark(0);
+                    return Ok(message.payload.len());
+                }
+                None => self.platform.cores().park(),
+            }
+        }
+    }
+}
+
+/// Entry of a user core started for a program: `kernel` is the address of the
+/// `'static` kernel.
+fn run_program<P: Platform>(kernel: usize) {
+    // SAFETY: `boot` passes the address of a `&'static Kernel<P>`.
+    let kernel = unsafe { &*(kernel as *const Kernel<P>) };
+    kernel.run_current();
+}
