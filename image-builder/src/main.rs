@@ -30,6 +30,9 @@ enum Commands {
         /// Do not build; use the kernel and programs already built.
         #[arg(long)]
         no_build: bool,
+        /// Use this ELF file for program NAME instead of the built one (NAME=PATH).
+        #[arg(long = "program", value_name = "NAME=PATH")]
+        program_overrides: Vec<String>,
     },
     /// Check a manifest and build the kernel and programs it needs.
     Build {
@@ -75,16 +78,30 @@ fn main() -> ExitCode {
             events,
             timeout,
             no_build,
+            program_overrides,
         } => {
             let path = manifest.unwrap_or_else(|| root.join("systems/mppa256.toml"));
             let system = match manifest::load(&root, &path) {
                 Ok(system) => system,
                 Err(error) => return fail(error),
             };
-            let artifacts = match builder::build(&root, &system.program_names(), !no_build) {
+            let mut artifacts = match builder::build(&root, &system.program_names(), !no_build) {
                 Ok(artifacts) => artifacts,
                 Err(error) => return fail(error),
             };
+            for entry in program_overrides {
+                let Some((name, path)) = entry.split_once('=') else {
+                    return fail(format!("--program {entry}: expected NAME=PATH"));
+                };
+                if !artifacts.programs.contains_key(name) {
+                    return fail(format!(
+                        "--program {entry}: the manifest runs no program `{name}`"
+                    ));
+                }
+                artifacts
+                    .programs
+                    .insert(name.to_string(), PathBuf::from(path));
+            }
             let timeout = match timeout.map(Duration::try_from_secs_f64) {
                 Some(Err(_)) => return fail("--timeout must be a positive number of seconds"),
                 Some(Ok(timeout)) => Some(timeout),

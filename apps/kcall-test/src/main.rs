@@ -1,0 +1,192 @@
+//! Test program: every kcall's argument checks, through the real gate.
+//!
+//! Each check makes one call with a bad argument and expects its errno, then checks
+//! that nothing changed where that can be seen. Prints one line per failed check and
+//! a summary `kcall-test: N checks, M failed`; exits with the number of failures.
+#![no_std]
+#![no_main]
+#![forbid(unsafe_code)]
+
+use libnanvix::abi::{CLUSTER_SELF, ClusterInfo, Errno, Kcall, MessageHeader, NOC_PAYLOAD_MAX};
+use libnanvix::runtime::{kcall, kcall_number};
+use libnanvix::{cluster, noc, println, process};
+
+libnanvix::entry!(main);
+
+/// An address no program memory is at.
+const WILD: usize = 0x10;
+
+struct Checks {
+    run: u32,
+    failed: u32,
+}
+
+impl Checks {
+    fn expect(&mut self, name: &str, result: Result<usize, Errno>, wanted: Result<usize, Errno>) {
+        self.run += 1;
+        if result != wanted {
+            self.failed += 1;
+            println!("FAIL {name}: got {result:?}, wanted {wanted:?}");
+        }
+    }
+}
+
+fn main() -> i32 {
+    let mut checks = Checks { run: 0, failed: 0 };
+    let size = core::mem::size_of::<ClusterInfo>();
+    let mut info = ClusterInfo::zeroed();
+    let info_address = &raw mut info as usize;
+
+    checks.expect(
+        "unknown kcall number",
+        kcall_number(999, [0; 5]),
+        Err(Errno::NoSystemCall),
+    );
+    checks.expect(
+        "kcall number 0",
+        kcall_number(0, [0; 5]),
+        Err(Errno::NoSystemCall),
+    );
+
+    checks.expect(
+        "console_write wild pointer",
+        kcall(Kcall::ConsoleWrite, [WILD, 5, 0, 0, 0]),
+        Err(Errno::Fault),
+    );
+    checks.expect(
+        "console_write wrapping range",
+        kcall(Kcall::ConsoleWrite, [usize::MAX - 1, 16, 0, 0, 0]),
+        Err(Errno::Fault),
+    );
+    checks.expect(
+        "console_write empty",
+        kcall(Kcall::ConsoleWrite, [WILD, 0, 0, 0, 0]),
+        Ok(0),
+    );
+
+    checks.expect(
+        "cluster_info index out of range",
+        kcall(Kcall::ClusterInfo, [100_000, info_address, size, 0, 0]),
+        Err(Errno::Invalid),
+    );
+    checks.expect(
+        "cluster_info wrong size",
+        kcall(
+            Kcall::ClusterInfo,
+            [CLUSTER_SELF, info_address, size - 1, 0, 0],
+        ),
+        Err(Errno::Invalid),
+    );
+    checks.expect(
+        "cluster_info wild pointer",
+        kcall(Kcall::ClusterInfo, [CLUSTER_SELF, WILD, size, 0, 0]),
+        Err(Errno::Fault),
+    );
+    checks.run += 1;
+    if info.cores != 0 || info.name_length != 0 {
+        checks.failed += 1;
+        println!("FAIL failed cluster_info calls wrote to the output");
+    }
+    checks.expect(
+        "cluster_info self",
+        kcall(Kcall::ClusterInfo, [CLUSTER_SELF, info_address, size, 0, 0]),
+        Ok(0),
+    );
+
+    let this = cluster::this().unwrap_or(ClusterInfo::zeroed());
+    let own_node = process::node() as usize;
+    let payload = [7u8; NOC_PAYLOAD_MAX + 1];
+    checks.expect(
+        "noc_send over 128 bytes",
+        kcall(
+            Kcall::NocSend,
+            [
+                own_node,
+                0,
+                payload.as_ptr() as usize,
+                NOC_PAYLOAD_MAX + 1,
+                0,
+            ],
+        ),
+        Err(Errno::MessageSize),
+    );
+    checks.expect(
+        "noc_send unknown node",
+        kcall(
+            Kcall::NocSend,
+            [1_000_000, 0, payload.as_ptr() as usize, 4, 0],
+        ),
+        Err(Errno::Invalid),
+    );
+    checks.expect(
+        "noc_send program out of range",
+        kcall(
+            Kcall::NocSend,
+            [own_node, 4096, payload.as_ptr() as usize, 4, 0],
+        ),
+        Err(Errno::Invalid),
+    );
+    checks.expect(
+        "noc_send wild pointer",
+        kcall(Kcall::NocSend, [own_node, 0, WILD, 4, 0]),
+        Err(Errno::Fault),
+    );
+
+    let mut header = MessageHeader::default();
+    let mut buffer = [0u8; NOC_PAYLOAD_MAX];
+    checks.expect(
+        "noc_receive wild header",
+        kcall(
+            Kcall::NocReceive,
+            [WILD, buffer.as_mut_ptr() as usize, buffer.len(), 0, 0],
+        ),
+        Err(Errno::Fault),
+    );
+    checks.expect(
+        "noc_receive wild buffer",
+        kcall(
+            Kcall::NocReceive,
+            [&raw mut header as usize, WILD, 64, 0, 0],
+        ),
+        Err(Errno::Fault),
+    );
+
+    // A message to ourselves arrives with the source the hardware stamped; a buffer
+    // too small for it is refused and the message stays queued.
+    let sent = noc::send(process::node(), process::id(), b"loopback");
+    checks.expect("noc_send to self", sent.map(|()| 0), Ok(0));
+    checks.expect(
+        "noc_receive buffer too small",
+        kcall(
+            Kcall::NocReceive,
+            [
+                &raw mut header as usize,
+                buffer.as_mut_ptr() as usize,
+                4,
+                0,
+                0,
+            ],
+        ),
+        Err(Errno::MessageSize),
+    );
+    let received = noc::receive(&mut buffer);
+    checks.run += 1;
+    match received {
+        Ok((header, length))
+            if &buffer[..length] == b"loopback"
+                && header.source_node == process::node()
+                && header.source_program == process::id() => {}
+        other => {
+            checks.failed += 1;
+            println!("FAIL loopback message: {other:?}");
+        }
+    }
+
+    println!(
+        "kcall-test on {}: {} checks, {} failed",
+        this.name(),
+        checks.run,
+        checks.failed
+    );
+    checks.failed as i32
+}

@@ -1,0 +1,325 @@
+//! System tests: whole boards booted by `nanvix run`, read through the event stream.
+
+use nanvix_harness::{Board, Event, alive, shared_memory_leftovers, signal};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+const NANVIX: &str = env!("CARGO_BIN_EXE_nanvix");
+const TIMEOUT: Duration = Duration::from_secs(90);
+
+fn manifest(relative: &str) -> PathBuf {
+    nanvix_image_builder::workspace_root().join(relative)
+}
+
+fn cluster_pids(board: &Board) -> Vec<(String, u32)> {
+    board
+        .events()
+        .iter()
+        .filter_map(|event| match event {
+            Event::ClusterUp { cluster, pid, .. } => Some((cluster.clone(), *pid)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn assert_nothing_left(pids: &[(String, u32)]) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    for (cluster, pid) in pids {
+        while alive(*pid) {
+            assert!(
+                Instant::now() < deadline,
+                "{cluster} (pid {pid}) is still running"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    assert_eq!(shared_memory_leftovers(), Vec::<String>::new());
+}
+
+fn console_lines(board: &Board, cluster_name: &str) -> Vec<String> {
+    board
+        .events()
+        .iter()
+        .filter_map(|event| match event {
+            Event::Console { cluster, line, .. } if cluster == cluster_name => Some(line.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn all_twenty_mppa256_clusters_report_and_play_ping_pong() {
+    let mut board = Board::start(NANVIX, manifest("systems/mppa256.toml"), TIMEOUT).unwrap();
+    let status = board.wait_exit().unwrap();
+    assert_eq!(status, 0, "{}", board.transcript());
+    let pids = cluster_pids(&board);
+    assert_eq!(pids.len(), 20, "{}", board.transcript());
+    assert_eq!(pids[0].0, "io0", "the boot cluster comes up first");
+    let names: Vec<String> = (0..4)
+        .map(|n| format!("io{n}"))
+        .chain((0..16).map(|n| format!("cc{n}")))
+        .collect();
+    for (index, name) in names.iter().enumerate() {
+        let (node, cores, sram) = if index < 4 {
+            (index * 4, 4, 4096)
+        } else {
+            (16 + index - 4, 16, 2048)
+        };
+        let lines = console_lines(&board, name);
+        let greeting =
+            format!("hello from {name}: node {node}, {cores} cores, {sram} KiB SRAM, program 0");
+        assert!(lines.contains(&greeting), "{name}: {lines:?}");
+        let partner = &names[index ^ 1];
+        assert!(
+            lines.contains(&format!("ping-pong with {partner}: 100 rounds ok")),
+            "{name}: {lines:?}"
+        );
+        assert!(board.events().contains(&Event::ClusterOff {
+            cluster: name.clone(),
+            status: 0
+        }));
+    }
+    assert_eq!(board.events().last(), Some(&Event::BoardOff { status: 0 }));
+    assert_nothing_left(&pids);
+}
+
+#[test]
+fn kcall_arguments_are_checked_through_the_gate() {
+    let mut board = Board::start(
+        NANVIX,
+        manifest("image-builder/tests/systems/kcalls.toml"),
+        TIMEOUT,
+    )
+    .unwrap();
+    assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
+    let lines = console_lines(&board, "cc0");
+    assert!(
+        lines
+            .iter()
+            .any(|line| line.starts_with("kcall-test on cc0:") && line.ends_with(" 0 failed")),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn an_elf_that_is_not_a_program_is_refused_with_a_reason() {
+    let mut board = Board::start_with(
+        NANVIX,
+        manifest("image-builder/tests/systems/kcalls.toml"),
+        TIMEOUT,
+        &["--program", "kcall-test=/bin/true"],
+    )
+    .unwrap();
+    let refused = board
+        .wait_for(|event| matches!(event, Event::ProgramRefused { .. }))
+        .unwrap();
+    let Event::ProgramRefused {
+        cluster,
+        program,
+        reason,
+    } = refused
+    else {
+        unreachable!()
+    };
+    assert_eq!((cluster.as_str(), program.as_str()), ("cc0", "kcall-test"));
+    assert!(reason.contains("dynamic linker"), "{reason}");
+    // The cluster has nothing left to run: it powers off with the "refused" status,
+    // and the board reports a failed non-critical cluster.
+    assert_eq!(board.wait_exit().unwrap(), 2, "{}", board.transcript());
+    assert!(board.events().contains(&Event::ClusterOff {
+        cluster: "cc0".into(),
+        status: 126
+    }));
+}
+
+#[test]
+fn a_killed_non_critical_cluster_is_reported_and_the_rest_keeps_running() {
+    let mut board = Board::start(
+        NANVIX,
+        manifest("image-builder/tests/systems/kill.toml"),
+        TIMEOUT,
+    )
+    .unwrap();
+    board
+        .wait_for(|event| matches!(event, Event::Console { cluster, line, .. } if cluster == "cc0" && line.starts_with("hello from")))
+        .unwrap();
+    let pids = cluster_pids(&board);
+    let cc0 = pids.iter().find(|(name, _)| name == "cc0").unwrap().1;
+    signal(cc0, libc::SIGKILL).unwrap();
+    let died = board
+        .wait_for(|event| matches!(event, Event::ClusterDied { .. }))
+        .unwrap();
+    assert_eq!(
+        died,
+        Event::ClusterDied {
+            cluster: "cc0".into(),
+            critical: false,
+            reason: "killed by signal 9 (SIGKILL)".into(),
+            signal: Some(9),
+            code: None,
+        }
+    );
+    let status = board.wait_exit().unwrap();
+    let events = board.events();
+    let death = events.iter().position(|event| *event == died).unwrap();
+    for (name, partner) in [("io0", "cc1"), ("cc1", "io0")] {
+        let finished = events
+            .iter()
+            .position(|event| {
+                matches!(event, Event::Console { cluster, line, .. }
+                    if cluster == name && *line == format!("ping-pong with {partner}: 40000 rounds ok"))
+            })
+            .unwrap_or_else(|| panic!("{name} did not finish:\n{}", board.transcript()));
+        assert!(
+            finished > death,
+            "{name} finished before the kill: the test proved nothing"
+        );
+        assert!(events.contains(&Event::ClusterOff {
+            cluster: name.into(),
+            status: 0
+        }));
+    }
+    assert!(
+        !events
+            .iter()
+            .any(|event| matches!(event, Event::BoardStop { .. }))
+    );
+    assert_eq!(status, 2, "a non-critical death makes the board's status 2");
+    assert_nothing_left(&cluster_pids(&board));
+}
+
+#[test]
+fn a_killed_critical_cluster_stops_the_board_and_names_it() {
+    let mut board = Board::start(
+        NANVIX,
+        manifest("image-builder/tests/systems/hold.toml"),
+        TIMEOUT,
+    )
+    .unwrap();
+    for name in ["io0", "cc0", "cc1"] {
+        board
+            .wait_for(|event| matches!(event, Event::ClusterUp { cluster, .. } if cluster == name))
+            .unwrap();
+    }
+    let pids = cluster_pids(&board);
+    let killed = Instant::now();
+    signal(pids[0].1, libc::SIGKILL).unwrap();
+    let stop = board
+        .wait_for(|event| matches!(event, Event::BoardStop { .. }))
+        .unwrap();
+    assert_eq!(
+        stop,
+        Event::BoardStop {
+            reason: "critical cluster io0 died: killed by signal 9 (SIGKILL)".into()
+        }
+    );
+    assert_eq!(board.wait_exit().unwrap(), 1);
+    assert!(
+        killed.elapsed() < Duration::from_secs(10),
+        "stopping took {:?}",
+        killed.elapsed()
+    );
+    assert!(board.events().contains(&Event::ClusterDied {
+        cluster: "io0".into(),
+        critical: true,
+        reason: "killed by signal 9 (SIGKILL)".into(),
+        signal: Some(9),
+        code: None,
+    }));
+    assert_nothing_left(&pids);
+}
+
+#[test]
+fn sigterm_to_the_runner_stops_every_cluster() {
+    let mut board = Board::start(
+        NANVIX,
+        manifest("image-builder/tests/systems/hold.toml"),
+        TIMEOUT,
+    )
+    .unwrap();
+    for name in ["io0", "cc0", "cc1"] {
+        board
+            .wait_for(|event| matches!(event, Event::ClusterUp { cluster, .. } if cluster == name))
+            .unwrap();
+    }
+    let pids = cluster_pids(&board);
+    signal(board.runner_pid(), libc::SIGTERM).unwrap();
+    assert_eq!(board.wait_exit().unwrap(), 128 + libc::SIGTERM);
+    assert!(board.events().contains(&Event::BoardStop {
+        reason: "SIGTERM received".into()
+    }));
+    assert_nothing_left(&pids);
+}
+
+#[test]
+fn a_board_that_runs_too_long_is_stopped_at_its_timeout() {
+    let mut board = Board::start(
+        NANVIX,
+        manifest("image-builder/tests/systems/hold.toml"),
+        Duration::from_secs(2),
+    )
+    .unwrap();
+    assert_eq!(board.wait_exit().unwrap(), 124);
+    assert!(board.events().contains(&Event::BoardStop {
+        reason: "timeout".into()
+    }));
+    assert_nothing_left(&cluster_pids(&board));
+}
+
+#[test]
+fn killing_the_runner_takes_its_clusters_with_it() {
+    let mut board = Board::start(
+        NANVIX,
+        manifest("image-builder/tests/systems/hold.toml"),
+        TIMEOUT,
+    )
+    .unwrap();
+    for name in ["io0", "cc0", "cc1"] {
+        board
+            .wait_for(|event| matches!(event, Event::ClusterUp { cluster, .. } if cluster == name))
+            .unwrap();
+    }
+    let pids = cluster_pids(&board);
+    signal(board.runner_pid(), libc::SIGKILL).unwrap();
+    assert_nothing_left(&pids);
+}
+
+#[test]
+fn a_bad_manifest_is_refused_before_anything_boots() {
+    let directory =
+        std::env::temp_dir().join(format!("nanvix-manifest-test-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).unwrap();
+    let path = directory.join("bad.toml");
+    let good = std::fs::read_to_string(manifest("systems/tiny.toml")).unwrap();
+    let cases = [
+        (
+            good.replace("version = 1", "version = 1\nspeed = 9"),
+            "`speed`",
+        ),
+        (
+            good.replace("board = \"tiny\"", "board = \"nosuch\""),
+            "`board`",
+        ),
+        (
+            good.replace("[clusters.cc1]", "[clusters.cc7]"),
+            "`clusters.cc7`",
+        ),
+    ];
+    for (text, field) in cases {
+        std::fs::write(&path, text).unwrap();
+        let output = std::process::Command::new(NANVIX)
+            .args(["run", "--events", "json", "--no-build"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(field), "{field} not named in: {stderr}");
+        assert!(
+            output.stdout.is_empty(),
+            "something booted: {}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+    }
+    std::fs::remove_dir_all(&directory).unwrap();
+}
