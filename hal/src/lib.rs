@@ -24,7 +24,7 @@ pub mod noc;
 pub use board::{BoardControl, ClusterState, HardwareEvent};
 pub use cores::{CoreEntry, CoreError, CoreId, Cores, UserMode, spin_then_park};
 pub use memory::ClusterMemory;
-pub use noc::{ControlNoc, NocError, ReceiveDecision, Source};
+pub use noc::{Arrival, ControlNoc, NocError, ReceiveDecision, Source};
 
 /// A platform: everything a cluster's kernel needs from the hardware.
 pub trait Platform: Send + Sync + 'static {

@@ -36,6 +36,19 @@ pub enum ReceiveDecision {
     Keep,
 }
 
+/// A message offered to the receiver: its stamped header, its destination and payload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Arrival<'a> {
+    /// Source (node, program, epoch) as the hardware stamped it, and the length.
+    pub header: MessageHeader,
+    /// The node it is addressed to (one of the receiving cluster's).
+    pub destination_node: u32,
+    /// The program id it is addressed to.
+    pub destination_program: u32,
+    /// The payload.
+    pub payload: &'a [u8],
+}
+
 /// The control NoC of one cluster.
 pub trait ControlNoc: Send + Sync {
     /// Sends one message without waiting. [`NocError::Full`] means the channel to
@@ -53,13 +66,9 @@ pub trait ControlNoc: Send + Sync {
     fn wait_for_room(&self, destination_node: u32);
 
     /// Offers waiting messages, oldest first per channel and channels in turn, to
-    /// `decide(header, destination_node, destination_program, payload)`; returns how
-    /// many were taken. Messages from a dead incarnation of their sender, or sent to a
-    /// dead incarnation of this cluster, are discarded and never offered.
-    fn receive(
-        &self,
-        decide: &mut dyn FnMut(&MessageHeader, u32, u32, &[u8]) -> ReceiveDecision,
-    ) -> usize;
+    /// `decide`; returns how many were taken. Messages from a dead incarnation of their
+    /// sender, or sent to a dead incarnation of this cluster, are discarded unoffered.
+    fn receive(&self, decide: &mut dyn FnMut(&Arrival<'_>) -> ReceiveDecision) -> usize;
 
     /// Blocks (spin budget, then park) until a message may have arrived, a cluster
     /// changed state, or the calling core was unparked.

@@ -371,7 +371,7 @@ impl Board<'_> {
                     self.emit(Event::ClusterDied {
                         cluster: name,
                         critical: false,
-                        reason: format!("stopped by the board ({})", describe(exit)),
+                        reason: "stopped by the board".to_string(),
                         signal: exit.signal(),
                         code: exit.code(),
                     });

@@ -35,7 +35,7 @@ macro_rules! entry {
     ($main:path) => {
         /// The program entry the kernel calls with the start block.
         #[unsafe(no_mangle)]
-        pub extern "C" fn _start(info: *const $crate::abi::StartInfo) -> i32 {
+        extern "C" fn _start(info: *const $crate::abi::StartInfo) -> i32 {
             // SAFETY: only the kernel calls `_start`, with a valid start block.
             unsafe { $crate::runtime::start(info, $main) }
         }

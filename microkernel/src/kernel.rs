@@ -356,31 +356,34 @@ impl<P: Platform> Kernel<P> {
     /// message in the NoC channel, so the sender feels backpressure.
     fn route(&self) {
         let mut lost = Vec::new();
-        self.platform
-            .noc()
-            .receive(&mut |header, node, program, payload| {
-                let mut programs = self.programs.lock();
-                let target = programs
-                    .iter_mut()
-                    .enumerate()
-                    .find(|(id, candidate)| *id == program as usize && candidate.node == node);
-                let Some((_, target)) = target else {
-                    self.undeliverable.fetch_add(1, Ordering::Relaxed);
-                    lost.push((*header, node, program));
-                    return ReceiveDecision::Take;
-                };
-                if target.inbox.len() >= INBOX_CAPACITY {
-                    return ReceiveDecision::Keep;
-                }
-                target.inbox.push_back(Message {
-                    header: *header,
-                    payload: payload.to_vec(),
-                });
-                if let Some(core) = target.waiting_core.take() {
-                    self.platform.cores().unpark(core);
-                }
-                ReceiveDecision::Take
+        self.platform.noc().receive(&mut |arrival| {
+            let (header, node, program) = (
+                &arrival.header,
+                arrival.destination_node,
+                arrival.destination_program,
+            );
+            let mut programs = self.programs.lock();
+            let target = programs
+                .iter_mut()
+                .enumerate()
+                .find(|(id, candidate)| *id == program as usize && candidate.node == node);
+            let Some((_, target)) = target else {
+                self.undeliverable.fetch_add(1, Ordering::Relaxed);
+                lost.push((*header, node, program));
+                return ReceiveDecision::Take;
+            };
+            if target.inbox.len() >= INBOX_CAPACITY {
+                return ReceiveDecision::Keep;
+            }
+            target.inbox.push_back(Message {
+                header: *header,
+                payload: arrival.payload.to_vec(),
             });
+            if let Some(core) = target.waiting_core.take() {
+                self.platform.cores().unpark(core);
+            }
+            ReceiveDecision::Take
+        });
         for (header, node, program) in lost {
             let line = format!(
                 "undeliverable message from node {} program {}: no program {program} on node {node}",

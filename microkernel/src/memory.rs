@@ -94,7 +94,7 @@ mod tests {
         // SAFETY: the vector outlives the allocator and is used for nothing else.
         let mut allocator = unsafe { FrameAllocator::new(base, arena.len()) };
         let first = allocator.allocate(512 << 10, 4096).unwrap();
-        assert!(first.base % 4096 == 0 && first.base >= base);
+        assert!(first.base.is_multiple_of(4096) && first.base >= base);
         assert_eq!(
             allocator.allocate(1 << 20, 4096),
             Err(OutOfMemory { requested: 1 << 20 })

@@ -9,6 +9,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
+/// Longest a parked core sleeps before it returns (a spurious wake-up its caller
+/// tolerates); wake-ups are never lost, so this only bounds the damage of a bug.
+const PARK_LIMIT: Duration = Duration::from_secs(1);
+
 thread_local! {
     /// The core the current thread is; `usize::MAX` for threads that are no core.
     static CURRENT_CORE: Cell<usize> = const { Cell::new(usize::MAX) };
@@ -19,10 +23,13 @@ thread_local! {
 #[derive(Default)]
 pub struct Padded<T>(pub T);
 
+/// What a started core runs: an entry and its argument.
+type Work = (CoreEntry, usize);
+
 /// The cores of a hosted cluster.
 pub struct HostedCores {
     permits: Box<[Padded<AtomicU32>]>,
-    work: Box<[Mutex<Option<(CoreEntry, usize)>>]>,
+    work: Box<[Mutex<Option<Work>>]>,
     busy: Box<[AtomicBool]>,
 }
 
@@ -104,7 +111,7 @@ impl Cores for HostedCores {
             }
             std::hint::spin_loop();
         }
-        futex::wait(&permit.0, 0, Scope::Private, Duration::from_millis(100));
+        futex::wait(&permit.0, 0, Scope::Private, PARK_LIMIT);
         permit.0.store(0, Ordering::Release);
     }
 

@@ -31,7 +31,7 @@ impl NocMemory {
     /// The 32-bit word at `offset`.
     pub fn word(&self, offset: usize) -> &AtomicU32 {
         assert!(
-            offset % 4 == 0 && offset + 4 <= self.bytes,
+            offset.is_multiple_of(4) && offset + 4 <= self.bytes,
             "NoC offset out of range"
         );
         // SAFETY: the offset is in range and 4-aligned (checked above), the mapping

@@ -15,14 +15,14 @@ use crate::hardware::NocMemory;
 use crate::layout::{SLOT_PAYLOAD, slot};
 use nanvix_abi::{MessageHeader, NOC_PAYLOAD_MAX};
 use nanvix_board::Board;
-use nanvix_hal::{ClusterState, ControlNoc, Cores, NocError, ReceiveDecision, Source};
+use nanvix_hal::{Arrival, ClusterState, ControlNoc, Cores, NocError, ReceiveDecision, Source};
 use parking_lot::Mutex;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Longest a receiver sleeps before it re-checks everything.
-const TRAFFIC_WAIT: Duration = Duration::from_millis(100);
+const TRAFFIC_WAIT: Duration = Duration::from_secs(1);
 /// Longest a sender sleeps for room before it re-checks (the destination may be dead).
 const ROOM_WAIT: Duration = Duration::from_millis(20);
 
@@ -106,7 +106,7 @@ impl HostedNoc {
     fn receive_from(
         &self,
         source: usize,
-        decide: &mut dyn FnMut(&MessageHeader, u32, u32, &[u8]) -> ReceiveDecision,
+        decide: &mut dyn FnMut(&Arrival<'_>) -> ReceiveDecision,
     ) -> usize {
         let layout = self.memory.layout();
         let tail_word = self.memory.word(layout.tail(source, self.local));
@@ -143,15 +143,13 @@ impl HostedNoc {
                         length,
                     );
                 }
-                let destination_node = self.field(offset, slot::DESTINATION_NODE);
-                let destination_program = self.field(offset, slot::DESTINATION_PROGRAM);
-                if decide(
-                    &header,
-                    destination_node,
-                    destination_program,
-                    &payload[..length],
-                ) == ReceiveDecision::Keep
-                {
+                let arrival = Arrival {
+                    header,
+                    destination_node: self.field(offset, slot::DESTINATION_NODE),
+                    destination_program: self.field(offset, slot::DESTINATION_PROGRAM),
+                    payload: &payload[..length],
+                };
+                if decide(&arrival) == ReceiveDecision::Keep {
                     break;
                 }
                 taken += 1;
@@ -263,10 +261,7 @@ impl ControlNoc for HostedNoc {
         flag.store(0, Ordering::SeqCst);
     }
 
-    fn receive(
-        &self,
-        decide: &mut dyn FnMut(&MessageHeader, u32, u32, &[u8]) -> ReceiveDecision,
-    ) -> usize {
+    fn receive(&self, decide: &mut dyn FnMut(&Arrival<'_>) -> ReceiveDecision) -> usize {
         let mut next = self.receive_lock.lock();
         let clusters = self.memory.layout().clusters;
         let mut taken = 0;
@@ -302,5 +297,194 @@ impl ControlNoc for HostedNoc {
         }
         sleeping.store(0, Ordering::SeqCst);
         permit.store(0, Ordering::Release);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hardware::BoardHardware;
+    use crate::layout::state;
+
+    fn tiny_board() -> Board {
+        let file: nanvix_board::BoardFile =
+            toml::from_str(include_str!("../../../boards/tiny.toml")).unwrap();
+        Board::from_file("tiny", &file).unwrap()
+    }
+
+    /// The hardware plus the NoCs of clusters 1 (cc0, node 4) and 2 (cc1, node 5).
+    fn two_clusters() -> (BoardHardware, HostedNoc, HostedNoc) {
+        let board = tiny_board();
+        let hardware = BoardHardware::create(&board).unwrap();
+        let board = Arc::new(board);
+        let attach = |index: usize| {
+            let (_, memory) = NocMemory::attach(hardware.fd(), index).unwrap();
+            hardware.set_state(index, ClusterState::On { epoch: 1 });
+            let cores = HostedCores::boot(2).unwrap();
+            HostedNoc::new(Arc::new(memory), Arc::clone(&board), index, 1, cores)
+        };
+        let (first, second) = (attach(1), attach(2));
+        (hardware, first, second)
+    }
+
+    fn drain(noc: &HostedNoc) -> Vec<(MessageHeader, u32, u32, Vec<u8>)> {
+        let mut received = Vec::new();
+        noc.receive(&mut |arrival| {
+            received.push((
+                arrival.header,
+                arrival.destination_node,
+                arrival.destination_program,
+                arrival.payload.to_vec(),
+            ));
+            ReceiveDecision::Take
+        });
+        received
+    }
+
+    const CC0: Source = Source {
+        node: 4,
+        program: 0,
+    };
+
+    #[test]
+    fn a_message_arrives_with_the_source_the_hardware_stamped() {
+        let (_hardware, cc0, cc1) = two_clusters();
+        cc0.try_send(
+            Source {
+                node: 4,
+                program: 3,
+            },
+            5,
+            1,
+            b"ping",
+        )
+        .unwrap();
+        let received = drain(&cc1);
+        let expected = MessageHeader {
+            source_node: 4,
+            source_program: 3,
+            source_epoch: 1,
+            length: 4,
+        };
+        assert_eq!(received, vec![(expected, 5, 1, b"ping".to_vec())]);
+        assert!(drain(&cc1).is_empty(), "delivered exactly once");
+    }
+
+    #[test]
+    fn bad_sends_are_refused_and_send_nothing() {
+        let (hardware, cc0, cc1) = two_clusters();
+        assert_eq!(
+            cc0.try_send(
+                Source {
+                    node: 0,
+                    program: 0
+                },
+                5,
+                0,
+                b"x"
+            ),
+            Err(NocError::NotLocalNode)
+        );
+        assert_eq!(cc0.try_send(CC0, 99, 0, b"x"), Err(NocError::NoSuchNode));
+        assert_eq!(
+            cc0.try_send(CC0, 5, 0, &[0; NOC_PAYLOAD_MAX + 1]),
+            Err(NocError::TooLong)
+        );
+        hardware.set_state(2, ClusterState::Dead { epoch: 1 });
+        assert_eq!(
+            cc0.try_send(CC0, 5, 0, b"x"),
+            Err(NocError::DestinationDead)
+        );
+        hardware.set_state(2, ClusterState::On { epoch: 1 });
+        assert!(drain(&cc1).is_empty());
+    }
+
+    #[test]
+    fn a_full_channel_refuses_until_the_receiver_takes_and_keep_leaves_messages_queued() {
+        let (_hardware, cc0, cc1) = two_clusters();
+        for round in 0..8u8 {
+            cc0.try_send(CC0, 5, 0, &[round]).unwrap();
+        }
+        assert_eq!(cc0.try_send(CC0, 5, 0, b"overflow"), Err(NocError::Full));
+        let mut seen = 0;
+        cc1.receive(&mut |_| {
+            seen += 1;
+            ReceiveDecision::Keep
+        });
+        assert_eq!(seen, 1);
+        assert_eq!(
+            cc0.try_send(CC0, 5, 0, b"overflow"),
+            Err(NocError::Full),
+            "kept messages hold their slots"
+        );
+        let received = drain(&cc1);
+        assert_eq!(
+            received
+                .iter()
+                .map(|message| message.3[0])
+                .collect::<Vec<_>>(),
+            (0..8).collect::<Vec<_>>()
+        );
+        cc0.try_send(CC0, 5, 0, b"room again").unwrap();
+    }
+
+    #[test]
+    fn forged_and_stale_messages_are_discarded() {
+        let (hardware, cc0, cc1) = two_clusters();
+        // cc0 writes a slot of its own channel claiming io0's node, bypassing try_send.
+        let layout = cc0.memory.layout();
+        let offset = layout.slot(1, 2, 0);
+        for (field, value) in [
+            (slot::SOURCE_NODE, 0),
+            (slot::SOURCE_EPOCH, 1),
+            (slot::DESTINATION_EPOCH, 1),
+        ] {
+            cc0.memory
+                .word(offset + field)
+                .store(value, Ordering::Relaxed);
+        }
+        cc0.memory
+            .word(layout.head(1, 2))
+            .store(1, Ordering::SeqCst);
+        assert!(drain(&cc1).is_empty());
+        assert_eq!(cc1.discarded.load(Ordering::Relaxed), 1);
+        // A message from cc0's epoch 1 is not credited to its next incarnation.
+        cc0.try_send(CC0, 5, 0, b"old").unwrap();
+        hardware.set_state(1, ClusterState::On { epoch: 2 });
+        assert!(drain(&cc1).is_empty());
+        assert_eq!(cc1.discarded.load(Ordering::Relaxed), 2);
+        assert_eq!(
+            cc1.memory
+                .word(layout.cluster_state(1))
+                .load(Ordering::Relaxed),
+            state::ON
+        );
+    }
+
+    /// The permissions column of /proc/self/maps for the mapping holding `address`.
+    fn rights_of(address: usize) -> String {
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        let line = maps
+            .lines()
+            .find(|line| {
+                let range = line.split(' ').next().unwrap();
+                let (start, end) = range.split_once('-').unwrap();
+                (usize::from_str_radix(start, 16).unwrap()..usize::from_str_radix(end, 16).unwrap())
+                    .contains(&address)
+            })
+            .unwrap();
+        line.split_whitespace().nth(1).unwrap().to_string()
+    }
+
+    #[test]
+    fn a_cluster_cannot_write_another_clusters_region() {
+        let (_hardware, cc0, _cc1) = two_clusters();
+        let layout = cc0.memory.layout();
+        // cc1's region (its channels and tails) is read-only in cc0's view: a stray
+        // write would fault instead of forging. cc0's own region is writable.
+        assert!(rights_of(cc0.memory.address(layout.region(2), 1) as usize).starts_with("r--"));
+        assert!(rights_of(cc0.memory.address(layout.region(0), 1) as usize).starts_with("r--"));
+        assert!(rights_of(cc0.memory.address(layout.registers(), 1) as usize).starts_with("r--"));
+        assert!(rights_of(cc0.memory.address(layout.region(1), 1) as usize).starts_with("rw-"));
     }
 }

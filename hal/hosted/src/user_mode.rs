@@ -62,7 +62,7 @@ pub struct HostedUserMode;
 impl UserMode for HostedUserMode {
     unsafe fn enter(&self, entry: usize, argument: usize, stack_top: usize) -> u64 {
         assert!(
-            stack_top % 16 == 0,
+            stack_top.is_multiple_of(16),
             "user stack top must be 16-byte aligned"
         );
         let mut saved = 0usize;
