@@ -323,3 +323,35 @@ fn a_bad_manifest_is_refused_before_anything_boots() {
     }
     std::fs::remove_dir_all(&directory).unwrap();
 }
+
+#[test]
+fn a_panicking_program_reports_its_panic_and_ends_with_status_101() {
+    let mut board = Board::start(
+        NANVIX,
+        manifest("image-builder/tests/systems/panic.toml"),
+        TIMEOUT,
+    )
+    .unwrap();
+    assert_eq!(board.wait_exit().unwrap(), 2, "{}", board.transcript());
+    let lines = console_lines(&board, "cc1");
+    assert!(
+        lines
+            .iter()
+            .any(|line| line.starts_with("panic at apps/hello/src/main.rs:") && line.ends_with(": asked to panic on cc1")),
+        "{lines:?}"
+    );
+    let events = board.events();
+    assert!(events.contains(&Event::ProgramExited {
+        cluster: "cc1".into(),
+        program: "hello".into(),
+        status: 101
+    }));
+    assert!(events.contains(&Event::ClusterOff {
+        cluster: "cc1".into(),
+        status: 101
+    }));
+    assert!(events.contains(&Event::ClusterOff {
+        cluster: "io0".into(),
+        status: 0
+    }));
+}

@@ -95,7 +95,10 @@ static ALLOCATOR: linked_list_allocator::LockedHeap = linked_list_allocator::Loc
 #[cfg(not(test))]
 #[panic_handler]
 fn panic(information: &core::panic::PanicInfo<'_>) -> ! {
-    crate::println!("panic: {information}");
+    match information.location() {
+        Some(location) => crate::println!("panic at {location}: {}", information.message()),
+        None => crate::println!("panic: {}", information.message()),
+    }
     crate::process::exit(101)
 }
 

@@ -5,7 +5,8 @@
 //! - `partner=NAME`: the cluster to play with (default: the cluster whose index
 //!   differs in the lowest bit, so io0 plays io1, cc4 plays cc5); `partner=none`
 //!   skips the game;
-//! - `hold`: after greeting, wait for messages forever (for fault tests).
+//! - `hold`: after greeting, wait for messages forever (for fault tests);
+//! - `panic`: after greeting, panic (for tests of the panic path).
 //!
 //! The cluster with the lower index serves first. Every reply is checked against the
 //! source node the hardware stamped, so a message from anyone else is an error.
@@ -22,6 +23,7 @@ struct Options<'a> {
     rounds: u32,
     partner: Option<&'a str>,
     hold: bool,
+    panic: bool,
 }
 
 fn options() -> Result<Options<'static>, &'static str> {
@@ -29,6 +31,7 @@ fn options() -> Result<Options<'static>, &'static str> {
         rounds: 1,
         partner: None,
         hold: false,
+        panic: false,
     };
     for argument in process::arguments().skip(1) {
         if let Some(rounds) = argument.strip_prefix("rounds=") {
@@ -37,8 +40,10 @@ fn options() -> Result<Options<'static>, &'static str> {
             options.partner = Some(partner);
         } else if argument == "hold" {
             options.hold = true;
+        } else if argument == "panic" {
+            options.panic = true;
         } else {
-            return Err("unknown argument (expected rounds=N, partner=NAME or hold)");
+            return Err("unknown argument (expected rounds=N, partner=NAME, hold or panic)");
         }
     }
     Ok(options)
@@ -69,6 +74,9 @@ fn main() -> i32 {
     );
     if options.hold {
         return hold();
+    }
+    if options.panic {
+        panic!("asked to panic on {}", this.name());
     }
     let partner = match options.partner {
         Some("none") => return 0,

@@ -7,6 +7,8 @@
 #![no_main]
 #![forbid(unsafe_code)]
 
+extern crate alloc;
+
 use libnanvix::abi::{CLUSTER_SELF, ClusterInfo, Errno, Kcall, MessageHeader, NOC_PAYLOAD_MAX};
 use libnanvix::runtime::{kcall, kcall_number};
 use libnanvix::{cluster, noc, println, process};
