@@ -166,6 +166,30 @@ impl Board {
         }
     }
 
+    /// Reads events until `done(all events so far)` holds.
+    pub fn wait_until(&mut self, done: impl Fn(&[Event]) -> bool) -> Result<(), HarnessError> {
+        while !done(&self.seen) {
+            if self.read_one()?.is_none() {
+                return Err(HarnessError(format!(
+                    "the board ended before the awaited state; events:\n{}",
+                    self.transcript()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads events until every named cluster reported up (in any order).
+    pub fn wait_until_up(&mut self, clusters: &[&str]) -> Result<(), HarnessError> {
+        self.wait_until(|events| {
+            clusters.iter().all(|name| {
+                events.iter().any(
+                    |event| matches!(event, Event::ClusterUp { cluster, .. } if cluster == name),
+                )
+            })
+        })
+    }
+
     /// Reads every remaining event and waits for the runner to exit; returns its
     /// exit status.
     pub fn wait_exit(&mut self) -> Result<i32, HarnessError> {

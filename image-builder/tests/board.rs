@@ -96,7 +96,7 @@ fn kcall_arguments_are_checked_through_the_gate() {
     assert!(
         lines
             .iter()
-            .any(|line| line.starts_with("kcall-test on cc0:") && line.ends_with(" 0 failed")),
+            .any(|line| line.starts_with("kcall-test on cc0: 20 checks, 0 failed")),
         "{lines:?}"
     );
 }
@@ -196,11 +196,7 @@ fn a_killed_critical_cluster_stops_the_board_and_names_it() {
         TIMEOUT,
     )
     .unwrap();
-    for name in ["io0", "cc0", "cc1"] {
-        board
-            .wait_for(|event| matches!(event, Event::ClusterUp { cluster, .. } if cluster == name))
-            .unwrap();
-    }
+    board.wait_until_up(&["io0", "cc0", "cc1"]).unwrap();
     let pids = cluster_pids(&board);
     let killed = Instant::now();
     signal(pids[0].1, libc::SIGKILL).unwrap();
@@ -237,11 +233,7 @@ fn sigterm_to_the_runner_stops_every_cluster() {
         TIMEOUT,
     )
     .unwrap();
-    for name in ["io0", "cc0", "cc1"] {
-        board
-            .wait_for(|event| matches!(event, Event::ClusterUp { cluster, .. } if cluster == name))
-            .unwrap();
-    }
+    board.wait_until_up(&["io0", "cc0", "cc1"]).unwrap();
     let pids = cluster_pids(&board);
     signal(board.runner_pid(), libc::SIGTERM).unwrap();
     assert_eq!(board.wait_exit().unwrap(), 128 + libc::SIGTERM);
@@ -274,11 +266,7 @@ fn killing_the_runner_takes_its_clusters_with_it() {
         TIMEOUT,
     )
     .unwrap();
-    for name in ["io0", "cc0", "cc1"] {
-        board
-            .wait_for(|event| matches!(event, Event::ClusterUp { cluster, .. } if cluster == name))
-            .unwrap();
-    }
+    board.wait_until_up(&["io0", "cc0", "cc1"]).unwrap();
     let pids = cluster_pids(&board);
     signal(board.runner_pid(), libc::SIGKILL).unwrap();
     assert_nothing_left(&pids);
@@ -337,7 +325,8 @@ fn a_panicking_program_reports_its_panic_and_ends_with_status_101() {
     assert!(
         lines
             .iter()
-            .any(|line| line.starts_with("panic at apps/hello/src/main.rs:") && line.ends_with(": asked to panic on cc1")),
+            .any(|line| line.starts_with("panic at apps/hello/src/main.rs:")
+                && line.ends_with(": asked to panic on cc1")),
         "{lines:?}"
     );
     let events = board.events();
@@ -354,4 +343,78 @@ fn a_panicking_program_reports_its_panic_and_ends_with_status_101() {
         cluster: "io0".into(),
         status: 0
     }));
+}
+
+fn started(board: &Board) -> Vec<(String, u32, u32)> {
+    board
+        .events()
+        .iter()
+        .filter_map(|event| match event {
+            Event::ProgramStarted {
+                program, id, node, ..
+            } => Some((program.clone(), *id, *node)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn several_programs_on_one_io_cluster_each_have_their_own_identity() {
+    let mut board = Board::start(
+        NANVIX,
+        manifest("image-builder/tests/systems/multi.toml"),
+        TIMEOUT,
+    )
+    .unwrap();
+    assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
+    assert_eq!(
+        started(&board),
+        [
+            ("hello".into(), 0, 0),
+            ("kcall-test".into(), 1, 1),
+            ("hello".into(), 2, 2)
+        ]
+    );
+    let lines = console_lines(&board, "io0");
+    for program in [0, 2] {
+        let greeting =
+            format!("hello from io0: node {program}, 4 cores, 4096 KiB SRAM, program {program}");
+        assert!(lines.contains(&greeting), "{lines:?}");
+    }
+    // kcall-test checks that its loopback message carries its own (node, program).
+    assert!(
+        lines.contains(&"kcall-test on io0: 20 checks, 0 failed".to_string()),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn a_refused_program_does_not_shift_the_identity_of_the_others() {
+    let mut board = Board::start_with(
+        NANVIX,
+        manifest("image-builder/tests/systems/multi.toml"),
+        TIMEOUT,
+        &["--program", "hello=/bin/true"],
+    )
+    .unwrap();
+    assert_eq!(
+        board.wait_exit().unwrap(),
+        1,
+        "the boot cluster failed: {}",
+        board.transcript()
+    );
+    assert_eq!(started(&board), [("kcall-test".into(), 1, 1)]);
+    let refused = board
+        .events()
+        .iter()
+        .filter(
+            |event| matches!(event, Event::ProgramRefused { program, .. } if program == "hello"),
+        )
+        .count();
+    assert_eq!(refused, 2);
+    let lines = console_lines(&board, "io0");
+    assert!(
+        lines.contains(&"kcall-test on io0: 20 checks, 0 failed".to_string()),
+        "{lines:?}"
+    );
 }

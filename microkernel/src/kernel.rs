@@ -34,8 +34,8 @@ pub const STATUS_REFUSED: i32 = 126;
 pub struct ProgramToLoad<'a> {
     /// Its name.
     pub name: &'a str,
-    /// Its ELF file.
-    pub elf: &'a [u8],
+    /// Its ELF file, or why the platform could not provide it.
+    pub elf: Result<&'a [u8], &'a str>,
     /// Arguments after the name.
     pub arguments: &'a [String],
     /// Heap size in bytes.
@@ -57,6 +57,8 @@ struct Message {
 
 struct Program {
     name: String,
+    /// Program id on the cluster: its position in the boot spec.
+    id: u32,
     node: u32,
     regions: Vec<Region>,
     entry: usize,
@@ -68,16 +70,26 @@ struct Program {
     console: Vec<u8>,
 }
 
+/// Where a program's pieces were placed in the cluster SRAM.
+struct Placement {
+    image: Region,
+    stack: Region,
+    heap: Region,
+    start_block: Region,
+}
+
 /// Why a program could not be started.
-enum StartError {
+enum StartError<'a> {
+    Unavailable(&'a str),
     Load(LoadError),
     Memory(OutOfMemory),
     NoCore,
 }
 
-impl core::fmt::Display for StartError {
+impl core::fmt::Display for StartError<'_> {
     fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
+            StartError::Unavailable(reason) => write!(formatter, "{reason}"),
             StartError::Load(error) => write!(formatter, "{error}"),
             StartError::Memory(error) => write!(
                 formatter,
@@ -97,7 +109,8 @@ pub struct Kernel<P: Platform> {
     gate: Gate,
     programs: Mutex<P::RawMutex, Vec<Program>>,
     frames: Mutex<P::RawMutex, FrameAllocator>,
-    /// Program index + 1 running on each core (0: none).
+    /// Index in `programs` + 1 of the program running on each core (0: none). The
+    /// main thread of program id `i` runs on core `i + 1`.
     running: Vec<AtomicUsize>,
     refused: AtomicUsize,
     /// Messages addressed to programs this cluster does not have.
@@ -158,17 +171,23 @@ impl<P: Platform> Kernel<P> {
             }
         }
         self.platform.board().report(HardwareEvent::ClusterUp);
-        let count = self.programs.lock().len();
-        for index in 0..count {
-            self.running[index + 1].store(index + 1, Ordering::Release);
-            if let Err(error) = self.platform.cores().start(
-                index + 1,
-                run_program::<P>,
-                self as *const Self as usize,
-            ) {
+        let ids: Vec<u32> = self
+            .programs
+            .lock()
+            .iter()
+            .map(|program| program.id)
+            .collect();
+        for (index, id) in ids.into_iter().enumerate() {
+            let core = id as usize + 1;
+            self.running[core].store(index + 1, Ordering::Release);
+            if let Err(error) =
+                self.platform
+                    .cores()
+                    .start(core, run_program::<P>, self as *const Self as usize)
+            {
                 self.console(
                     "kernel",
-                    format!("cannot start program {index}: {error:?}").as_bytes(),
+                    format!("cannot start program {id}: {error:?}").as_bytes(),
                 );
                 self.finish(index, STATUS_REFUSED);
             }
@@ -182,12 +201,13 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// Checks and places one program; returns its load base.
-    fn load(&self, id: usize, program: &ProgramToLoad<'_>) -> Result<usize, StartError> {
+    fn load<'a>(&self, id: usize, program: &ProgramToLoad<'a>) -> Result<usize, StartError<'a>> {
         let core = id + 1;
         if core >= self.platform.cores().count() || id >= PROGRAMS_MAX {
             return Err(StartError::NoCore);
         }
-        let image = loader::inspect(program.elf).map_err(StartError::Load)?;
+        let elf = program.elf.map_err(StartError::Unavailable)?;
+        let image = loader::inspect(elf).map_err(StartError::Load)?;
         let start_block_bytes = core::mem::size_of::<StartInfo>()
             + (program.arguments.len() + 1) * core::mem::size_of::<ArgumentSlice>()
             + program.name.len()
@@ -214,25 +234,33 @@ impl<P: Platform> Kernel<P> {
             }
         }
         drop(frames);
-        let [image_region, stack, heap, start_block] =
-            [taken[0].0, taken[1].0, taken[2].0, taken[3].0];
-        Ok(self.place(id, program, &image, image_region, stack, heap, start_block))
+        let placement = Placement {
+            image: taken[0].0,
+            stack: taken[1].0,
+            heap: taken[2].0,
+            start_block: taken[3].0,
+        };
+        Ok(self.place(id, program, elf, &image, placement))
     }
 
-    #[allow(clippy::too_many_arguments)] // Each region is one piece of the program.
+    /// Copies and relocates the image, writes the start block and records the program.
     fn place(
         &self,
         id: usize,
         program: &ProgramToLoad<'_>,
+        elf: &[u8],
         image: &loader::ProgramImage,
-        image_region: Region,
-        stack: Region,
-        heap: Region,
-        start_block: Region,
+        placement: Placement,
     ) -> usize {
+        let Placement {
+            image: image_region,
+            stack,
+            heap,
+            start_block,
+        } = placement;
         // SAFETY: freshly allocated regions owned by this not-yet-started program.
         image.place(
-            program.elf,
+            elf,
             unsafe { user_memory::region_bytes(image_region) },
             image_region.base,
         );
@@ -270,6 +298,7 @@ impl<P: Platform> Kernel<P> {
         unsafe { (start_block.base as *mut StartInfo).write(info) };
         self.programs.lock().push(Program {
             name: program.name.to_string(),
+            id: id as u32,
             node: self.node_of(id),
             regions: alloc::vec![image_region, stack, heap, start_block],
             entry: image_region.base + image.entry,
@@ -303,11 +332,15 @@ impl<P: Platform> Kernel<P> {
     }
 
     fn finish(&self, index: usize, status: i32) {
-        let (name, rest) = {
+        let (name, rest, id) = {
             let mut programs = self.programs.lock();
             let program = &mut programs[index];
             program.state = ProgramState::Exited(status);
-            (program.name.clone(), core::mem::take(&mut program.console))
+            (
+                program.name.clone(),
+                core::mem::take(&mut program.console),
+                program.id,
+            )
         };
         if !rest.is_empty() {
             self.platform.board().console_line(&name, &rest);
@@ -316,7 +349,7 @@ impl<P: Platform> Kernel<P> {
             program: &name,
             status,
         });
-        self.running[index + 1].store(0, Ordering::Release);
+        self.running[id as usize + 1].store(0, Ordering::Release);
         self.platform.cores().unpark(0);
     }
 
@@ -363,11 +396,12 @@ impl<P: Platform> Kernel<P> {
                 arrival.destination_program,
             );
             let mut programs = self.programs.lock();
-            let target = programs
-                .iter_mut()
-                .enumerate()
-                .find(|(id, candidate)| *id == program as usize && candidate.node == node);
-            let Some((_, target)) = target else {
+            let target = programs.iter_mut().find(|candidate| {
+                candidate.id == program
+                    && candidate.node == node
+                    && candidate.state == ProgramState::Running
+            });
+            let Some(target) = target else {
                 self.undeliverable.fetch_add(1, Ordering::Relaxed);
                 lost.push((*header, node, program));
                 return ReceiveDecision::Take;
@@ -386,7 +420,7 @@ impl<P: Platform> Kernel<P> {
         });
         for (header, node, program) in lost {
             let line = format!(
-                "undeliverable message from node {} program {}: no program {program} on node {node}",
+                "undeliverable message from node {} program {}: no running program {program} on node {node}",
                 header.source_node, header.source_program
             );
             self.console("kernel", line.as_bytes());
@@ -515,9 +549,13 @@ impl<P: Platform> Kernel<P> {
             return Err(Errno::Invalid);
         }
         let payload = user_memory::read(&self.regions(index), address, length)?;
+        let (node_of_caller, id) = {
+            let programs = self.programs.lock();
+            (programs[index].node, programs[index].id)
+        };
         let source = Source {
-            node: self.node_of(index),
-            program: index as u32,
+            node: node_of_caller,
+            program: id,
         };
         loop {
             match self

@@ -184,6 +184,14 @@ fn main() -> i32 {
         }
     }
 
+    // The heap the manifest sized backs the global allocator.
+    let numbers: alloc::vec::Vec<u64> = (1..=4_000).collect();
+    checks.run += 1;
+    if numbers.iter().sum::<u64>() != 8_002_000 {
+        checks.failed += 1;
+        println!("FAIL heap-allocated vector has the wrong contents");
+    }
+
     println!(
         "kcall-test on {}: {} checks, {} failed",
         this.name(),

@@ -5,7 +5,6 @@
 //! kernel's master loop on its main thread until the cluster powers off.
 
 use nanvix_hal_hosted::HostedPlatform;
-use nanvix_hal_hosted::protocol::ClusterReport;
 use nanvix_microkernel::{Kernel, ProgramToLoad};
 use std::sync::OnceLock;
 
@@ -34,21 +33,15 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let mut images = Vec::new();
-    for program in &spec.programs {
-        match std::fs::read(&program.path) {
-            Ok(bytes) => images.push(bytes),
-            Err(error) => {
-                platform
-                    .hosted_board()
-                    .send(&ClusterReport::ProgramRefused {
-                        program: program.name.clone(),
-                        reason: format!("cannot read {}: {error}", program.path),
-                    });
-                images.push(Vec::new());
-            }
-        }
-    }
+    // The hosted board delivers program images as files the runner names.
+    let images: Vec<Result<Vec<u8>, String>> = spec
+        .programs
+        .iter()
+        .map(|program| {
+            std::fs::read(&program.path)
+                .map_err(|error| format!("cannot read {}: {error}", program.path))
+        })
+        .collect();
     let kernel = KERNEL.get_or_init(|| Kernel::new(platform, board, kcall));
     let programs: Vec<ProgramToLoad<'_>> = spec
         .programs
@@ -56,7 +49,7 @@ fn main() {
         .zip(&images)
         .map(|(program, elf)| ProgramToLoad {
             name: &program.name,
-            elf,
+            elf: elf.as_deref().map_err(String::as_str),
             arguments: &program.arguments,
             heap_bytes: program.heap_bytes as usize,
             stack_bytes: program.stack_bytes as usize,
