@@ -47,6 +47,19 @@ fn console_lines(board: &Board, cluster_name: &str) -> Vec<String> {
         .collect()
 }
 
+/// A tiny board whose three clusters wait forever, once all are up, with their pids.
+fn hold_board() -> (Board, Vec<(String, u32)>) {
+    let mut board = Board::start(
+        NANVIX,
+        manifest("image-builder/tests/systems/hold.toml"),
+        TIMEOUT,
+    )
+    .unwrap();
+    board.wait_until_up(&["io0", "cc0", "cc1"]).unwrap();
+    let pids = cluster_pids(&board);
+    (board, pids)
+}
+
 #[test]
 fn all_twenty_mppa256_clusters_report_and_play_ping_pong() {
     let mut board = Board::start(NANVIX, manifest("systems/mppa256.toml"), TIMEOUT).unwrap();
@@ -190,14 +203,7 @@ fn a_killed_non_critical_cluster_is_reported_and_the_rest_keeps_running() {
 
 #[test]
 fn a_killed_critical_cluster_stops_the_board_and_names_it() {
-    let mut board = Board::start(
-        NANVIX,
-        manifest("image-builder/tests/systems/hold.toml"),
-        TIMEOUT,
-    )
-    .unwrap();
-    board.wait_until_up(&["io0", "cc0", "cc1"]).unwrap();
-    let pids = cluster_pids(&board);
+    let (mut board, pids) = hold_board();
     let killed = Instant::now();
     signal(pids[0].1, libc::SIGKILL).unwrap();
     let stop = board
@@ -227,14 +233,7 @@ fn a_killed_critical_cluster_stops_the_board_and_names_it() {
 
 #[test]
 fn sigterm_to_the_runner_stops_every_cluster() {
-    let mut board = Board::start(
-        NANVIX,
-        manifest("image-builder/tests/systems/hold.toml"),
-        TIMEOUT,
-    )
-    .unwrap();
-    board.wait_until_up(&["io0", "cc0", "cc1"]).unwrap();
-    let pids = cluster_pids(&board);
+    let (mut board, pids) = hold_board();
     signal(board.runner_pid(), libc::SIGTERM).unwrap();
     assert_eq!(board.wait_exit().unwrap(), 128 + libc::SIGTERM);
     assert!(board.events().contains(&Event::BoardStop {
@@ -260,14 +259,7 @@ fn a_board_that_runs_too_long_is_stopped_at_its_timeout() {
 
 #[test]
 fn killing_the_runner_takes_its_clusters_with_it() {
-    let mut board = Board::start(
-        NANVIX,
-        manifest("image-builder/tests/systems/hold.toml"),
-        TIMEOUT,
-    )
-    .unwrap();
-    board.wait_until_up(&["io0", "cc0", "cc1"]).unwrap();
-    let pids = cluster_pids(&board);
+    let (board, pids) = hold_board();
     signal(board.runner_pid(), libc::SIGKILL).unwrap();
     assert_nothing_left(&pids);
 }
