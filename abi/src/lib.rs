@@ -41,6 +41,9 @@ pub const PROGRAM_ALIGNMENT: usize = 64 * 1024;
 /// Largest payload of one control-NoC message, in bytes.
 pub const NOC_PAYLOAD_MAX: usize = 128;
 
+/// Programs one cluster may hold; program ids are below this.
+pub const PROGRAMS_MAX: usize = 16;
+
 /// Longest cluster name, in bytes (`io0`, `cc15`, ...).
 pub const CLUSTER_NAME_MAX: usize = 16;
 

@@ -275,6 +275,15 @@ pub fn check(root: &Path, path: &Path, file: &ManifestFile) -> Result<System, Ma
                 "a compute cluster runs one program".to_string(),
             ));
         }
+        if entry.programs.len() > nanvix_abi::PROGRAMS_MAX {
+            return Err(fail(
+                &field,
+                format!(
+                    "a cluster holds at most {} programs",
+                    nanvix_abi::PROGRAMS_MAX
+                ),
+            ));
+        }
         let user_cores = cluster.cores as usize - 1;
         if entry.programs.len() > user_cores {
             return Err(fail(

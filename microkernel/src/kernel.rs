@@ -12,7 +12,7 @@ use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use lock_api::Mutex;
 use nanvix_abi::{
     ArgumentSlice, CLUSTER_NAME_MAX, CLUSTER_SELF, ClusterInfo, Errno, GATE_MAGIC, Gate, Kcall,
-    KcallEntry, MessageHeader, NOC_PAYLOAD_MAX, PROGRAM_ALIGNMENT, StartInfo,
+    KcallEntry, MessageHeader, NOC_PAYLOAD_MAX, PROGRAM_ALIGNMENT, PROGRAMS_MAX, StartInfo,
 };
 use nanvix_board::{Board, ClusterKind};
 use nanvix_hal::{
@@ -25,8 +25,6 @@ use nanvix_hal::{
 pub const INBOX_CAPACITY: usize = 64;
 /// Longest console line; longer output is split.
 pub const CONSOLE_LINE_MAX: usize = 1024;
-/// Programs a cluster may hold (program ids are below this).
-pub const PROGRAMS_MAX: usize = 16;
 /// Exit status reported for a program the loader refused.
 pub const STATUS_REFUSED: i32 = 126;
 
@@ -84,6 +82,7 @@ enum StartError<'a> {
     Load(LoadError),
     Memory(OutOfMemory),
     NoCore,
+    TooMany,
 }
 
 impl core::fmt::Display for StartError<'_> {
@@ -97,6 +96,9 @@ impl core::fmt::Display for StartError<'_> {
                 error.requested
             ),
             StartError::NoCore => write!(formatter, "no free user core on this cluster"),
+            StartError::TooMany => {
+                write!(formatter, "a cluster holds at most {PROGRAMS_MAX} programs")
+            }
         }
     }
 }
@@ -203,7 +205,10 @@ impl<P: Platform> Kernel<P> {
     /// Checks and places one program; returns its load base.
     fn load<'a>(&self, id: usize, program: &ProgramToLoad<'a>) -> Result<usize, StartError<'a>> {
         let core = id + 1;
-        if core >= self.platform.cores().count() || id >= PROGRAMS_MAX {
+        if id >= PROGRAMS_MAX {
+            return Err(StartError::TooMany);
+        }
+        if core >= self.platform.cores().count() {
             return Err(StartError::NoCore);
         }
         let elf = program.elf.map_err(StartError::Unavailable)?;
