@@ -1,0 +1,1 @@
+//! Baselines and result rows: the one place that measures what this machine costs.
