@@ -7,13 +7,13 @@
 //! let status = board.wait_exit()?;
 //! ```
 //!
-//! [`Board::start`] builds the manifest once per test process (`nanvix build`), then
-//! starts `nanvix run --events json` in a process group of its own with a hard
-//! timeout. Dropping the [`Board`] kills that group (cluster processes die with the
+//! [`Board::start`] builds the manifest's image once per test process (`nanvix
+//! build`), then boots that image with `nanvix run --events json` in a process group
+//! of its own with a hard timeout. Dropping the [`Board`] kills that group (cluster processes die with the
 //! runner), so a failing test never leaves processes behind.
 
 pub use nanvix_image_builder::events::{Event, Timed};
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -43,22 +43,34 @@ pub struct Board {
     status: Option<i32>,
 }
 
-fn built() -> &'static Mutex<HashSet<PathBuf>> {
-    static BUILT: OnceLock<Mutex<HashSet<PathBuf>>> = OnceLock::new();
-    BUILT.get_or_init(|| Mutex::new(HashSet::new()))
+fn built() -> &'static Mutex<HashMap<PathBuf, PathBuf>> {
+    static BUILT: OnceLock<Mutex<HashMap<PathBuf, PathBuf>>> = OnceLock::new();
+    BUILT.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
-/// Builds what `manifest` needs, once per test process.
-pub fn prepare(nanvix: &Path, manifest: &Path) -> Result<(), HarnessError> {
+/// Builds the image of `manifest`, once per test process, and returns its path
+/// (`target/images/test-<manifest name>.img`; `nanvix build` writes it atomically,
+/// so test processes building the same manifest at once do not disturb each other).
+pub fn prepare(nanvix: &Path, manifest: &Path) -> Result<PathBuf, HarnessError> {
     let mut built = built()
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if built.contains(manifest) {
-        return Ok(());
+    if let Some(image) = built.get(manifest) {
+        return Ok(image.clone());
     }
+    let root = nanvix_image_builder::workspace_root();
+    let stem = manifest
+        .file_stem()
+        .and_then(|stem| stem.to_str())
+        .unwrap_or("system");
+    let image = nanvix_image_builder::builder::target_directory(&root)
+        .join("images")
+        .join(format!("test-{stem}.img"));
     let output = Command::new(nanvix)
         .arg("build")
         .arg(manifest)
+        .arg("--output")
+        .arg(&image)
         .output()
         .map_err(|error| HarnessError(format!("cannot run {}: {error}", nanvix.display())))?;
     if !output.status.success() {
@@ -68,8 +80,8 @@ pub fn prepare(nanvix: &Path, manifest: &Path) -> Result<(), HarnessError> {
             String::from_utf8_lossy(&output.stderr)
         )));
     }
-    built.insert(manifest.to_path_buf());
-    Ok(())
+    built.insert(manifest.to_path_buf(), image.clone());
+    Ok(image)
 }
 
 impl Board {
@@ -89,17 +101,16 @@ impl Board {
         timeout: Duration,
         extra: &[&str],
     ) -> Result<Board, HarnessError> {
-        let (nanvix, manifest) = (nanvix.as_ref(), manifest.as_ref());
-        prepare(nanvix, manifest)?;
+        let nanvix = nanvix.as_ref();
+        let image = prepare(nanvix, manifest.as_ref())?;
         let mut child = Command::new(nanvix)
             .arg("run")
             .arg("--events")
             .arg("json")
-            .arg("--no-build")
             .arg("--timeout")
             .arg(timeout.as_secs_f64().to_string())
             .args(extra)
-            .arg(manifest)
+            .arg(&image)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -3,7 +3,9 @@
 pub mod builder;
 pub mod docs;
 pub mod events;
+pub mod image;
 pub mod manifest;
+pub mod packing;
 pub mod runner;
 
 use std::path::PathBuf;

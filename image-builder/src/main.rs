@@ -1,9 +1,12 @@
-//! `nanvix`: build and run systems on a board, run the tests, generate docs.
+//! `nanvix`: build images, boot them on a board, inspect them, run the tests.
 
 use clap::{Parser, Subcommand, ValueEnum};
+use nanvix_image_builder::image::{Image, looks_like_image};
+use nanvix_image_builder::manifest::System;
+use nanvix_image_builder::packing::{self, Payloads};
 use nanvix_image_builder::runner::{EventFormat, RunOptions};
 use nanvix_image_builder::{builder, docs, manifest, runner, workspace_root};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -17,27 +20,36 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Commands {
-    /// Build what a manifest needs and boot it (default: systems/mppa256.toml).
+    /// Boot a manifest (building what it needs) or an image (default:
+    /// systems/mppa256.toml).
     Run {
-        /// The system manifest.
-        manifest: Option<PathBuf>,
+        /// A system manifest or an image built by `nanvix build`.
+        system: Option<PathBuf>,
         /// How to print what happens: `human` (default) or `json` (one event per line).
         #[arg(long, value_enum, default_value = "human")]
         events: Events,
         /// Stop the board after this many seconds (exit status 124).
         #[arg(long)]
         timeout: Option<f64>,
-        /// Do not build; use the kernel and programs already built.
+        /// For a manifest: do not build; use the kernel and programs already built.
         #[arg(long)]
         no_build: bool,
         /// Use this ELF file for program NAME instead of the built one (NAME=PATH).
         #[arg(long = "program", value_name = "NAME=PATH")]
         program_overrides: Vec<String>,
     },
-    /// Check a manifest and build the kernel and programs it needs.
+    /// Check a manifest, build the kernel and programs it needs and pack an image.
     Build {
         /// The system manifest.
         manifest: PathBuf,
+        /// Where to write the image (default: target/images/<manifest name>.img).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Show what an image holds: sections, sizes, checksums, the system it boots.
+    Inspect {
+        /// The image.
+        image: PathBuf,
     },
     /// Check a manifest without building anything.
     Check {
@@ -69,71 +81,181 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// Checks a manifest and builds its kernel and programs (or only finds them).
+fn build_system(root: &Path, path: &Path, build: bool) -> Result<(System, Payloads), String> {
+    let system = manifest::load(root, path).map_err(|error| error.to_string())?;
+    let artifacts =
+        builder::build(root, &system.program_names(), build).map_err(|error| error.to_string())?;
+    let payloads = packing::read_payloads(&artifacts).map_err(|error| error.to_string())?;
+    packing::check_budgets(&system, &payloads).map_err(|error| error.to_string())?;
+    Ok((system, payloads))
+}
+
+/// Reads and unpacks an image.
+fn open_image(path: &Path) -> Result<(Image, System, Payloads), String> {
+    let bytes = std::fs::read(path).map_err(|error| format!("{}: {error}", path.display()))?;
+    let image = Image::decode(&bytes).map_err(|error| format!("{}: {error}", path.display()))?;
+    let (system, payloads) =
+        packing::unpack(path, &image).map_err(|error| format!("{}: {error}", path.display()))?;
+    Ok((image, system, payloads))
+}
+
+fn run(
+    root: &Path,
+    path: &Path,
+    format: EventFormat,
+    timeout: Option<f64>,
+    no_build: bool,
+    program_overrides: &[String],
+) -> Result<i32, String> {
+    let head = std::fs::read(path).map_err(|error| format!("{}: {error}", path.display()))?;
+    let (system, mut payloads) = if looks_like_image(&head) {
+        let (_, system, payloads) = open_image(path)?;
+        (system, payloads)
+    } else {
+        build_system(root, path, !no_build)?
+    };
+    for entry in program_overrides {
+        let Some((name, file)) = entry.split_once('=') else {
+            return Err(format!("--program {entry}: expected NAME=PATH"));
+        };
+        if !payloads.programs.contains_key(name) {
+            return Err(format!(
+                "--program {entry}: the system runs no program `{name}`"
+            ));
+        }
+        let elf = std::fs::read(file).map_err(|error| format!("--program {entry}: {error}"))?;
+        payloads.programs.insert(name.to_string(), elf);
+    }
+    let timeout = match timeout.map(Duration::try_from_secs_f64) {
+        Some(Err(_)) => return Err("--timeout must be a positive number of seconds".into()),
+        Some(Ok(timeout)) => Some(timeout),
+        None => None,
+    };
+    let options = RunOptions { format, timeout };
+    runner::run(&system, &payloads, &options, &mut std::io::stdout())
+        .map_err(|error| error.to_string())
+}
+
+fn build(root: &Path, path: &Path, output: Option<PathBuf>) -> Result<(), String> {
+    let (system, payloads) = build_system(root, path, true)?;
+    let image = packing::pack(&system, &payloads, &packing::revision(root));
+    let output = output.unwrap_or_else(|| {
+        let stem = path
+            .file_stem()
+            .and_then(|stem| stem.to_str())
+            .unwrap_or("system");
+        builder::target_directory(root)
+            .join("images")
+            .join(format!("{stem}.img"))
+    });
+    if let Some(parent) = output
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(parent)
+            .map_err(|error| format!("{}: {error}", parent.display()))?;
+    }
+    let bytes = image.encode();
+    // Write beside the target and rename, so a reader never sees half an image.
+    let partial = output.with_extension(format!("partial-{}", std::process::id()));
+    std::fs::write(&partial, &bytes)
+        .and_then(|()| std::fs::rename(&partial, &output))
+        .map_err(|error| {
+            let _ = std::fs::remove_file(&partial);
+            format!("{}: {error}", output.display())
+        })?;
+    println!(
+        "{}: {} bytes, {} sections",
+        output.display(),
+        bytes.len(),
+        image.sections.len()
+    );
+    Ok(())
+}
+
+fn inspect(path: &Path) -> Result<(), String> {
+    let (image, system, _) = open_image(path)?;
+    let bytes = std::fs::metadata(path)
+        .map(|metadata| metadata.len())
+        .unwrap_or(0);
+    println!(
+        "{}: Nanvix image, format {}, {bytes} bytes",
+        path.display(),
+        nanvix_image_builder::image::FORMAT_VERSION
+    );
+    println!(
+        "system: board {}, boot {}, {} clusters booted",
+        system.board.name,
+        system.board.clusters[system.boot].name,
+        system.clusters.len()
+    );
+    for cluster in &system.clusters {
+        let programs: Vec<&str> = cluster
+            .programs
+            .iter()
+            .map(|program| program.name.as_str())
+            .collect();
+        println!(
+            "  {:<6}{} {}",
+            cluster.name,
+            if cluster.critical { " (critical)" } else { "" },
+            programs.join(", ")
+        );
+    }
+    println!(
+        "{:<10} {:<12} {:>10}  {:<8}  checksum (sha256/128)",
+        "section", "name", "bytes", "flags"
+    );
+    for section in &image.sections {
+        println!(
+            "{:<10} {:<12} {:>10}  {:<8}  {}",
+            section.kind.label(),
+            section.name,
+            section.data.len(),
+            if section.required {
+                "required"
+            } else {
+                "optional"
+            },
+            section.checksum_hex()
+        );
+    }
+    if let Some(revision) = image.find(nanvix_image_builder::image::SectionKind::Revision, None) {
+        println!("revision: {}", String::from_utf8_lossy(&revision.data));
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
+    // Like other Unix tools, end quietly when the reader of our output goes away
+    // (`nanvix inspect IMAGE | head`); cluster processes die with us.
+    // SAFETY: signal(2) restoring the default action of SIGPIPE, before any thread.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let cli = Cli::parse();
     let root = workspace_root();
-    match cli.command {
+    let result = match cli.command {
         Commands::Run {
-            manifest,
+            system,
             events,
             timeout,
             no_build,
             program_overrides,
         } => {
-            let path = manifest.unwrap_or_else(|| root.join("systems/mppa256.toml"));
-            let system = match manifest::load(&root, &path) {
-                Ok(system) => system,
-                Err(error) => return fail(error),
+            let path = system.unwrap_or_else(|| root.join("systems/mppa256.toml"));
+            let format = match events {
+                Events::Human => EventFormat::Human,
+                Events::Json => EventFormat::Json,
             };
-            let mut artifacts = match builder::build(&root, &system.program_names(), !no_build) {
-                Ok(artifacts) => artifacts,
-                Err(error) => return fail(error),
-            };
-            for entry in program_overrides {
-                let Some((name, path)) = entry.split_once('=') else {
-                    return fail(format!("--program {entry}: expected NAME=PATH"));
-                };
-                if !artifacts.programs.contains_key(name) {
-                    return fail(format!(
-                        "--program {entry}: the manifest runs no program `{name}`"
-                    ));
-                }
-                artifacts
-                    .programs
-                    .insert(name.to_string(), PathBuf::from(path));
-            }
-            let timeout = match timeout.map(Duration::try_from_secs_f64) {
-                Some(Err(_)) => return fail("--timeout must be a positive number of seconds"),
-                Some(Ok(timeout)) => Some(timeout),
-                None => None,
-            };
-            let options = RunOptions {
-                format: match events {
-                    Events::Human => EventFormat::Human,
-                    Events::Json => EventFormat::Json,
-                },
-                timeout,
-            };
-            match runner::run(&system, &artifacts, &options, &mut std::io::stdout()) {
-                Ok(status) => ExitCode::from(status.clamp(0, 255) as u8),
-                Err(error) => fail(error),
+            match run(&root, &path, format, timeout, no_build, &program_overrides) {
+                Ok(status) => return ExitCode::from(status.clamp(0, 255) as u8),
+                Err(error) => Err(error),
             }
         }
-        Commands::Build { manifest } => match manifest::load(&root, &manifest) {
-            Ok(system) => match builder::build(&root, &system.program_names(), true) {
-                Ok(artifacts) => {
-                    println!("kernel: {}", artifacts.kernel.display());
-                    for (name, path) in &artifacts.programs {
-                        println!("program {name}: {}", path.display());
-                    }
-                    ExitCode::SUCCESS
-                }
-                Err(error) => fail(error),
-            },
-            Err(error) => fail(error),
-        },
-        Commands::Check { manifest } => match manifest::load(&root, &manifest) {
-            Ok(system) => {
+        Commands::Build { manifest, output } => build(&root, &manifest, output),
+        Commands::Inspect { image } => inspect(&image),
+        Commands::Check { manifest } => manifest::load(&root, &manifest)
+            .map(|system| {
                 println!(
                     "{}: board {}, {} clusters booted, programs: {}",
                     manifest.display(),
@@ -141,10 +263,8 @@ fn main() -> ExitCode {
                     system.clusters.len(),
                     system.program_names().join(", ")
                 );
-                ExitCode::SUCCESS
-            }
-            Err(error) => fail(error),
-        },
+            })
+            .map_err(|error| error.to_string()),
         Commands::Test { cargo_arguments } => {
             let programs = manifest::available_programs(&root);
             if let Err(error) = builder::build(&root, &programs, true) {
@@ -156,9 +276,9 @@ fn main() -> ExitCode {
                 .args(&cargo_arguments)
                 .status();
             match status {
-                Ok(status) if status.success() => ExitCode::SUCCESS,
-                Ok(_) => ExitCode::FAILURE,
-                Err(error) => fail(format!("cannot run cargo test: {error}")),
+                Ok(status) if status.success() => return ExitCode::SUCCESS,
+                Ok(_) => return ExitCode::FAILURE,
+                Err(error) => Err(format!("cannot run cargo test: {error}")),
             }
         }
         Commands::Docs { check } => {
@@ -167,19 +287,21 @@ fn main() -> ExitCode {
             if check {
                 let current = std::fs::read_to_string(&path).unwrap_or_default();
                 if current == page {
-                    ExitCode::SUCCESS
+                    Ok(())
                 } else {
-                    fail(format!(
+                    Err(format!(
                         "{} is stale: run `cargo nanvix docs`",
                         path.display()
                     ))
                 }
             } else {
-                match std::fs::write(&path, page) {
-                    Ok(()) => ExitCode::SUCCESS,
-                    Err(error) => fail(format!("cannot write {}: {error}", path.display())),
-                }
+                std::fs::write(&path, page)
+                    .map_err(|error| format!("cannot write {}: {error}", path.display()))
             }
         }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => fail(error),
     }
 }

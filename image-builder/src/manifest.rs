@@ -89,6 +89,10 @@ pub struct System {
     pub boot: usize,
     /// Clusters with programs, in board order (the boot cluster among them).
     pub clusters: Vec<ClusterPlan>,
+    /// The manifest as written.
+    pub manifest_text: String,
+    /// The board file as written.
+    pub board_text: String,
 }
 
 /// What one cluster runs.
@@ -161,21 +165,45 @@ impl std::fmt::Display for ManifestError {
 
 impl std::error::Error for ManifestError {}
 
+/// Where a manifest's board and programs come from: the workspace (boards/ and
+/// apps/) when building, the image's own sections when booting an image.
+pub struct Sources<'a> {
+    /// The text of the board file named by the argument, or why there is none.
+    pub board_text: &'a dyn Fn(&str) -> Result<String, String>,
+    /// Names of the programs that exist.
+    pub programs: &'a [String],
+    /// Where programs come from, for error messages ("crates under apps/").
+    pub programs_origin: &'a str,
+}
+
 /// Reads and checks the manifest at `path`; boards and programs are looked up under
 /// the workspace `root`.
 pub fn load(root: &Path, path: &Path) -> Result<System, ManifestError> {
-    let fail = |field: &str, reason: String| ManifestError {
+    let text = std::fs::read_to_string(path).map_err(|error| ManifestError {
         path: path.to_path_buf(),
-        field: field.to_string(),
-        reason,
-    };
-    let text =
-        std::fs::read_to_string(path).map_err(|error| fail("", format!("cannot read: {error}")))?;
-    let file: ManifestFile = toml::from_str(&text).map_err(|error| {
-        let field = toml_error_field(&error);
-        fail(&field, error.message().to_string())
+        field: String::new(),
+        reason: format!("cannot read: {error}"),
     })?;
-    check(root, path, &file)
+    let programs = available_programs(root);
+    let board_text = |name: &str| workspace_board_text(root, name);
+    let sources = Sources {
+        board_text: &board_text,
+        programs: &programs,
+        programs_origin: "programs are crates under apps/",
+    };
+    parse(path, &text, &sources)
+}
+
+/// Parses and checks manifest `text` (read from `path`) against `sources`.
+pub fn parse(path: &Path, text: &str, sources: &Sources<'_>) -> Result<System, ManifestError> {
+    let file: ManifestFile = toml::from_str(text).map_err(|error| ManifestError {
+        path: path.to_path_buf(),
+        field: toml_error_field(&error),
+        reason: error.message().to_string(),
+    })?;
+    let mut system = check(path, &file, sources)?;
+    system.manifest_text = text.to_string();
+    Ok(system)
 }
 
 fn toml_error_field(error: &toml::de::Error) -> String {
@@ -191,7 +219,11 @@ fn toml_error_field(error: &toml::de::Error) -> String {
 }
 
 /// Checks a parsed manifest.
-pub fn check(root: &Path, path: &Path, file: &ManifestFile) -> Result<System, ManifestError> {
+pub fn check(
+    path: &Path,
+    file: &ManifestFile,
+    sources: &Sources<'_>,
+) -> Result<System, ManifestError> {
     let fail = |field: &str, reason: String| ManifestError {
         path: path.to_path_buf(),
         field: field.to_string(),
@@ -206,7 +238,8 @@ pub fn check(root: &Path, path: &Path, file: &ManifestFile) -> Result<System, Ma
             ),
         ));
     }
-    let board = load_board(root, &file.board).map_err(|reason| fail("board", reason))?;
+    let board_text = (sources.board_text)(&file.board).map_err(|reason| fail("board", reason))?;
+    let board = parse_board(&file.board, &board_text).map_err(|reason| fail("board", reason))?;
     let platform = match file.platform.as_str() {
         "hosted" => Platform::Hosted,
         "qemu-x86_64" => {
@@ -259,7 +292,7 @@ pub fn check(root: &Path, path: &Path, file: &ManifestFile) -> Result<System, Ma
             ),
         ));
     }
-    let known_programs = available_programs(root);
+    let known_programs = sources.programs;
     let mut clusters = Vec::new();
     for cluster in &board.clusters {
         let Some(entry) = file.clusters.get(&cluster.name) else {
@@ -303,8 +336,9 @@ pub fn check(root: &Path, path: &Path, file: &ManifestFile) -> Result<System, Ma
                 return Err(fail(
                     &format!("{field}.name"),
                     format!(
-                        "no program `{}` (programs are crates under apps/: {})",
+                        "no program `{}` ({}: {})",
                         program.name,
+                        sources.programs_origin,
                         known_programs.join(", ")
                     ),
                 ));
@@ -353,11 +387,13 @@ pub fn check(root: &Path, path: &Path, file: &ManifestFile) -> Result<System, Ma
         platform,
         boot,
         clusters,
+        manifest_text: String::new(),
+        board_text,
     })
 }
 
-/// Reads and checks `boards/<name>.toml`.
-pub fn load_board(root: &Path, name: &str) -> Result<Board, String> {
+/// The text of `boards/<name>.toml` under the workspace `root`.
+pub fn workspace_board_text(root: &Path, name: &str) -> Result<String, String> {
     if name.is_empty()
         || !name
             .chars()
@@ -366,18 +402,22 @@ pub fn load_board(root: &Path, name: &str) -> Result<Board, String> {
         return Err(format!("`{name}` is not a board name"));
     }
     let path = root.join("boards").join(format!("{name}.toml"));
-    let text = std::fs::read_to_string(&path).map_err(|_| {
+    std::fs::read_to_string(&path).map_err(|_| {
         format!(
             "no board `{name}` (boards are files under boards/: {})",
             list_stems(&root.join("boards"), "toml").join(", ")
         )
-    })?;
-    let file: BoardFile = toml::from_str(&text)
-        .map_err(|error| format!("{}: {}", path.display(), error.message()))?;
+    })
+}
+
+/// Parses and checks the text of board file `name`.
+pub fn parse_board(name: &str, text: &str) -> Result<Board, String> {
+    let file: BoardFile =
+        toml::from_str(text).map_err(|error| format!("board `{name}`: {}", error.message()))?;
     if file.name != name {
-        return Err(format!("{} names itself `{}`", path.display(), file.name));
+        return Err(format!("board file `{name}` names itself `{}`", file.name));
     }
-    Board::from_file(name, &file).map_err(|error| format!("{}: {error}", path.display()))
+    Board::from_file(name, &file).map_err(|error| format!("board `{name}`: {error}"))
 }
 
 /// Program crates under `apps/` (directories with a Cargo.toml), sorted.
@@ -417,13 +457,14 @@ mod tests {
     }
 
     fn check_text(text: &str) -> Result<System, ManifestError> {
-        let path = Path::new("test.toml");
-        let file: ManifestFile = toml::from_str(text).map_err(|error| ManifestError {
-            path: path.to_path_buf(),
-            field: toml_error_field(&error),
-            reason: error.message().to_string(),
-        })?;
-        check(&root(), path, &file)
+        let programs = available_programs(&root());
+        let board_text = |name: &str| workspace_board_text(&root(), name);
+        let sources = Sources {
+            board_text: &board_text,
+            programs: &programs,
+            programs_origin: "crates under apps/",
+        };
+        parse(Path::new("test.toml"), text, &sources)
     }
 
     const GOOD: &str = r#"

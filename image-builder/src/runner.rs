@@ -9,9 +9,9 @@
 //! (`PR_SET_PDEATHSIG`), and the NoC memory is an anonymous file, so nothing is left
 //! behind even if the runner itself is killed.
 
-use crate::builder::Artifacts;
 use crate::events::{Event, Timed};
 use crate::manifest::{ClusterPlan, System};
+use crate::packing::Payloads;
 use nanvix_hal::ClusterState;
 use nanvix_hal_hosted::hardware::BoardHardware;
 use nanvix_hal_hosted::protocol::{BOOT_ENVIRONMENT, BootSpec, ClusterReport, ProgramSpec};
@@ -96,9 +96,56 @@ enum Outcome {
     Stopped,
 }
 
+/// A payload in a sealed, read-only anonymous memory file, named by a path that is
+/// valid in the runner and in every cluster process (which inherit the descriptor).
+struct SealedFile {
+    _file: OwnedFd,
+    path: String,
+}
+
+impl SealedFile {
+    fn new(name: &str, bytes: &[u8], inherited: bool) -> std::io::Result<SealedFile> {
+        let name =
+            std::ffi::CString::new(format!("nanvix-{name}")).map_err(std::io::Error::other)?;
+        // SAFETY: memfd_create with a NUL-terminated name; the descriptor is owned below.
+        let raw = unsafe {
+            libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING)
+        };
+        if raw < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: `raw` is a fresh descriptor nothing else owns.
+        let mut writable = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(raw) });
+        writable.write_all(bytes)?;
+        let seals =
+            libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE | libc::F_SEAL_SEAL;
+        // SAFETY: fcntl on our own descriptor; sealing makes the contents immutable.
+        if unsafe { libc::fcntl(writable.as_raw_fd(), libc::F_ADD_SEALS, seals) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let flags = if inherited {
+            libc::O_RDONLY
+        } else {
+            libc::O_RDONLY | libc::O_CLOEXEC
+        };
+        let path = std::ffi::CString::new(format!("/proc/self/fd/{}", writable.as_raw_fd()))
+            .map_err(std::io::Error::other)?;
+        // SAFETY: open(2) of our own descriptor's /proc path, read-only.
+        let raw = unsafe { libc::open(path.as_ptr(), flags) };
+        if raw < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: `raw` is a fresh descriptor nothing else owns.
+        let file = unsafe { OwnedFd::from_raw_fd(raw) };
+        let path = format!("/proc/self/fd/{}", file.as_raw_fd());
+        Ok(SealedFile { _file: file, path })
+    }
+}
+
 struct Board<'a> {
     system: &'a System,
-    artifacts: &'a Artifacts,
+    kernel: SealedFile,
+    programs: std::collections::BTreeMap<String, SealedFile>,
     hardware: BoardHardware,
     slots: Vec<Slot>,
     sender: Sender<Input>,
@@ -108,16 +155,27 @@ struct Board<'a> {
     output: &'a mut dyn Write,
 }
 
-/// Boots `system` and runs it until every cluster is off or the board stops;
-/// returns the board's exit status.
+/// Boots `system` with `payloads` and runs it until every cluster is off or the
+/// board stops; returns the board's exit status.
 pub fn run(
     system: &System,
-    artifacts: &Artifacts,
+    payloads: &Payloads,
     options: &RunOptions,
     output: &mut dyn Write,
 ) -> Result<i32, RunError> {
     let hardware = BoardHardware::create(&system.board)
         .map_err(|error| RunError(format!("cannot create the board's NoC memory: {error}")))?;
+    let kernel = SealedFile::new("kernel", &payloads.kernel, false)
+        .map_err(|error| RunError(format!("cannot stage the kernel: {error}")))?;
+    let mut programs = std::collections::BTreeMap::new();
+    for name in system.program_names() {
+        let Some(elf) = payloads.programs.get(&name) else {
+            return Err(RunError(format!("no ELF for program `{name}`")));
+        };
+        let file = SealedFile::new(&name, elf, true)
+            .map_err(|error| RunError(format!("cannot stage program `{name}`: {error}")))?;
+        programs.insert(name, file);
+    }
     let (sender, receiver) = mpsc::channel();
     let mut signals = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGINT,
@@ -135,7 +193,8 @@ pub fn run(
     });
     let mut board = Board {
         system,
-        artifacts,
+        kernel,
+        programs,
         hardware,
         slots: Vec::new(),
         sender,
@@ -422,7 +481,11 @@ impl Board<'_> {
                 .iter()
                 .map(|program| ProgramSpec {
                     name: program.name.clone(),
-                    path: self.artifacts.programs[&program.name].display().to_string(),
+                    path: self
+                        .programs
+                        .get(&program.name)
+                        .map(|file| file.path.clone())
+                        .unwrap_or_default(),
                     arguments: program.arguments.clone(),
                     heap_bytes: program.heap_bytes,
                     stack_bytes: program.stack_bytes,
@@ -431,7 +494,7 @@ impl Board<'_> {
         };
         let spec = serde_json::to_string(&spec).map_err(std::io::Error::other)?;
         let report_fd = report_write.as_raw_fd();
-        let mut command = Command::new(&self.artifacts.kernel);
+        let mut command = Command::new(&self.kernel.path);
         command
             .env(BOOT_ENVIRONMENT, spec)
             .arg0(format!("nanvix-{}", plan.name))
