@@ -91,6 +91,10 @@ kcalls! {
             (Fault, "header or buffer is not in the caller's memory"),
             (MessageSize, "the message is longer than capacity; it stays queued")
         ];
+    /// Reads the calling core's cycle counter (hosted: the TSC, constant rate).
+    /// Runs on the calling core; for measurements, not for wall-clock time.
+    Cycles = 6, "cycles", () -> "the counter's value (its low bits on 32-bit machines)",
+        errors [];
 }
 
 #[cfg(test)]

@@ -106,8 +106,8 @@ pub enum Event {
 /// An event with its time.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Timed {
-    /// Milliseconds since the board started.
-    pub ms: u64,
+    /// Milliseconds since the board started (microsecond resolution).
+    pub ms: f64,
     /// The event.
     #[serde(flatten)]
     pub event: Event,

@@ -1,5 +1,6 @@
 //! The nanvix CLI's library: manifests, builds, the hosted board runner, docs.
 
+pub mod bench;
 pub mod builder;
 pub mod docs;
 pub mod events;

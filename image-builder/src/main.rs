@@ -37,6 +37,9 @@ enum Commands {
         /// Use this ELF file for program NAME instead of the built one (NAME=PATH).
         #[arg(long = "program", value_name = "NAME=PATH")]
         program_overrides: Vec<String>,
+        /// Run a cluster's process only on these host CPUs (CLUSTER=CPU[,CPU...]).
+        #[arg(long = "pin", value_name = "CLUSTER=CPUS")]
+        pins: Vec<String>,
     },
     /// Check a manifest, build the kernel and programs it needs and pack an image.
     Build {
@@ -50,6 +53,18 @@ enum Commands {
     Inspect {
         /// The image.
         image: PathBuf,
+    },
+    /// Run benchmarks on boards against baselines measured in the same run; write
+    /// rows to target/bench/<name>.json and print a table.
+    Bench {
+        /// Benchmarks to run: baselines, noc, boot, idle (default: all).
+        names: Vec<String>,
+        /// Separate board launches per benchmark.
+        #[arg(long, default_value_t = 5)]
+        launches: usize,
+        /// Fewer iterations per baseline trial (for a quick look, not for quoting).
+        #[arg(long)]
+        quick: bool,
     },
     /// Check a manifest without building anything.
     Check {
@@ -100,14 +115,45 @@ fn open_image(path: &Path) -> Result<(Image, System, Payloads), String> {
     Ok((image, system, payloads))
 }
 
-fn run(
-    root: &Path,
-    path: &Path,
+/// What `nanvix run` was asked to do.
+struct RunChoices {
     format: EventFormat,
     timeout: Option<f64>,
     no_build: bool,
-    program_overrides: &[String],
-) -> Result<i32, String> {
+    program_overrides: Vec<String>,
+    pins: Vec<(String, Vec<usize>)>,
+}
+
+/// Parses `CLUSTER=CPU[,CPU...]` pins.
+fn parse_pins(entries: &[String]) -> Result<Vec<(String, Vec<usize>)>, String> {
+    entries
+        .iter()
+        .map(|entry| {
+            let (cluster, cpus) = entry
+                .split_once('=')
+                .ok_or_else(|| format!("--pin {entry}: expected CLUSTER=CPU[,CPU...]"))?;
+            let cpus = cpus
+                .split(',')
+                .map(|cpu| cpu.trim().parse::<usize>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| format!("--pin {entry}: CPUs are numbers"))?;
+            if cpus.is_empty() || cpus.iter().any(|cpu| *cpu >= libc::CPU_SETSIZE as usize) {
+                return Err(format!("--pin {entry}: CPU out of range"));
+            }
+            Ok((cluster.to_string(), cpus))
+        })
+        .collect()
+}
+
+fn run(root: &Path, path: &Path, choices: &RunChoices) -> Result<i32, String> {
+    let RunChoices {
+        format,
+        timeout,
+        no_build,
+        program_overrides,
+        pins,
+    } = choices;
+    let (format, timeout, no_build) = (*format, *timeout, *no_build);
     let head = std::fs::read(path).map_err(|error| format!("{}: {error}", path.display()))?;
     let (system, mut payloads) = if looks_like_image(&head) {
         let (_, system, payloads) = open_image(path)?;
@@ -132,7 +178,18 @@ fn run(
         Some(Ok(timeout)) => Some(timeout),
         None => None,
     };
-    let options = RunOptions { format, timeout };
+    for (cluster, _) in pins {
+        if !system.clusters.iter().any(|plan| plan.name == *cluster) {
+            return Err(format!(
+                "--pin {cluster}=...: the system boots no cluster `{cluster}`"
+            ));
+        }
+    }
+    let options = RunOptions {
+        format,
+        timeout,
+        pins: pins.clone(),
+    };
     runner::run(&system, &payloads, &options, &mut std::io::stdout())
         .map_err(|error| error.to_string())
 }
@@ -227,6 +284,39 @@ fn inspect(path: &Path) -> Result<(), String> {
     Ok(())
 }
 
+fn bench(root: &Path, names: &[String], launches: usize, quick: bool) -> Result<(), String> {
+    if launches == 0 {
+        return Err("--launches must be at least 1".into());
+    }
+    let target = builder::target_directory(root);
+    let mut images = std::collections::BTreeMap::new();
+    for (stem, manifest) in [
+        ("noc", "systems/bench/noc.toml"),
+        ("mppa256", "systems/mppa256.toml"),
+        ("idle", "systems/bench/idle.toml"),
+    ] {
+        let output = target.join("images").join(format!("bench-{stem}.img"));
+        build(root, &root.join(manifest), Some(output.clone()))?;
+        images.insert(stem.to_string(), output);
+    }
+    let options = nanvix_image_builder::bench::BenchOptions {
+        nanvix: std::env::current_exe().map_err(|error| error.to_string())?,
+        images,
+        launches,
+        baseline_options: if quick {
+            nanvix_bench::Options::quick()
+        } else {
+            nanvix_bench::Options::default()
+        },
+    };
+    let directory = target.join("bench");
+    let rows = nanvix_image_builder::bench::run(&options, names, &directory)
+        .map_err(|error| error.to_string())?;
+    print!("{}", nanvix_bench::table(&rows));
+    println!("rows written under {}", directory.display());
+    Ok(())
+}
+
 fn main() -> ExitCode {
     // Like other Unix tools, end quietly when the reader of our output goes away
     // (`nanvix inspect IMAGE | head`); cluster processes die with us.
@@ -241,19 +331,36 @@ fn main() -> ExitCode {
             timeout,
             no_build,
             program_overrides,
+            pins,
         } => {
             let path = system.unwrap_or_else(|| root.join("systems/mppa256.toml"));
             let format = match events {
                 Events::Human => EventFormat::Human,
                 Events::Json => EventFormat::Json,
             };
-            match run(&root, &path, format, timeout, no_build, &program_overrides) {
+            let pins = match parse_pins(&pins) {
+                Ok(pins) => pins,
+                Err(error) => return fail(error),
+            };
+            let options = RunChoices {
+                format,
+                timeout,
+                no_build,
+                program_overrides,
+                pins,
+            };
+            match run(&root, &path, &options) {
                 Ok(status) => return ExitCode::from(status.clamp(0, 255) as u8),
                 Err(error) => Err(error),
             }
         }
         Commands::Build { manifest, output } => build(&root, &manifest, output),
         Commands::Inspect { image } => inspect(&image),
+        Commands::Bench {
+            names,
+            launches,
+            quick,
+        } => bench(&root, &names, launches, quick),
         Commands::Check { manifest } => manifest::load(&root, &manifest)
             .map(|system| {
                 println!(

@@ -43,6 +43,9 @@ pub struct RunOptions {
     pub format: EventFormat,
     /// Stop the board after this long (status 124).
     pub timeout: Option<Duration>,
+    /// Host CPUs each named cluster's process (all its core threads) may run on;
+    /// benchmarks pin the two sides of a round trip to distinct CPUs.
+    pub pins: Vec<(String, Vec<usize>)>,
 }
 
 /// A run that could not start.
@@ -152,6 +155,7 @@ struct Board<'a> {
     receiver: Receiver<Input>,
     started: Instant,
     format: EventFormat,
+    pins: Vec<(String, Vec<usize>)>,
     output: &'a mut dyn Write,
 }
 
@@ -201,6 +205,7 @@ pub fn run(
         receiver,
         started: Instant::now(),
         format: options.format,
+        pins: options.pins.clone(),
         output,
     };
     let status = board.run(options.timeout);
@@ -212,7 +217,7 @@ impl Board<'_> {
     fn emit(&mut self, event: Event) {
         let line = match self.format {
             EventFormat::Json => serde_json::to_string(&Timed {
-                ms: self.started.elapsed().as_millis() as u64,
+                ms: self.started.elapsed().as_secs_f64() * 1000.0,
                 event,
             })
             .unwrap_or_default(),
@@ -494,6 +499,19 @@ impl Board<'_> {
         };
         let spec = serde_json::to_string(&spec).map_err(std::io::Error::other)?;
         let report_fd = report_write.as_raw_fd();
+        let cpus: Option<Vec<usize>> = self
+            .pins
+            .iter()
+            .find(|(cluster, _)| *cluster == plan.name)
+            .map(|(_, cpus)| cpus.clone());
+        // SAFETY: an all-zero cpu_set_t is the empty set; CPU_SET only sets bits.
+        let cpu_set = cpus.map(|cpus| unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            for cpu in cpus {
+                libc::CPU_SET(cpu, &mut set);
+            }
+            set
+        });
         let mut command = Command::new(&self.kernel.path);
         command
             .env(BOOT_ENVIRONMENT, spec)
@@ -502,11 +520,17 @@ impl Board<'_> {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         // SAFETY: the closure runs in the child between fork and exec and only makes
-        // async-signal-safe calls: it asks for SIGKILL when the runner dies, leaves
+        // async-signal-safe calls: it pins the process if asked, asks for SIGKILL when
+        // the runner dies, leaves
         // the terminal's process group (Ctrl-C reaches the runner, which stops the
         // board), and lets the report pipe's write end survive exec.
         unsafe {
             command.pre_exec(move || {
+                if let Some(set) = &cpu_set
+                    && libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), set) != 0
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
                 if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0
                     || libc::setpgid(0, 0) != 0
                     || libc::fcntl(report_fd, libc::F_SETFD, 0) != 0

@@ -19,6 +19,7 @@
 
 extern crate alloc;
 
+pub mod clock;
 pub mod cluster;
 pub mod console;
 pub mod noc;

@@ -460,6 +460,7 @@ impl<P: Platform> Kernel<P> {
                 arguments[2],
                 arguments[3],
             ),
+            Kcall::Cycles => Ok(self.platform.cores().cycles() as usize),
             Kcall::NocReceive => {
                 self.noc_receive(index, core, arguments[0], arguments[1], arguments[2])
             }

@@ -1,0 +1,124 @@
+//! Benchmark program: control-NoC round trips between two clusters.
+//!
+//! Arguments: `partner=NAME` (required), `rounds=N` round trips per trial (default
+//! 10000), `trials=T` (default 5), `bytes=B` payload size (default 8, at most 128).
+//! The cluster with the lower index is the client: after a warm-up of `rounds`
+//! round trips it times `trials` trials and prints one line per trial,
+//! `bench noc_round_trip cycles=<cycles per round trip> bytes=<B>`, read by
+//! `nanvix bench`. The other side echoes every message back.
+#![no_std]
+#![no_main]
+#![forbid(unsafe_code)]
+
+use libnanvix::abi::{ClusterInfo, NOC_PAYLOAD_MAX};
+use libnanvix::{clock, cluster, noc, println, process};
+
+libnanvix::entry!(main);
+
+struct Options<'a> {
+    partner: Option<&'a str>,
+    rounds: u64,
+    trials: u64,
+    bytes: usize,
+}
+
+fn options() -> Result<Options<'static>, &'static str> {
+    let mut options = Options {
+        partner: None,
+        rounds: 10_000,
+        trials: 5,
+        bytes: 8,
+    };
+    for argument in process::arguments().skip(1) {
+        let number = |text: &str| text.parse::<u64>().map_err(|_| "expected a number");
+        if let Some(name) = argument.strip_prefix("partner=") {
+            options.partner = Some(name);
+        } else if let Some(rounds) = argument.strip_prefix("rounds=") {
+            options.rounds = number(rounds)?.max(1);
+        } else if let Some(trials) = argument.strip_prefix("trials=") {
+            options.trials = number(trials)?.max(1);
+        } else if let Some(bytes) = argument.strip_prefix("bytes=") {
+            options.bytes = number(bytes)? as usize;
+        } else {
+            return Err("unknown argument (expected partner=, rounds=, trials=, bytes=)");
+        }
+    }
+    if options.bytes == 0 || options.bytes > NOC_PAYLOAD_MAX {
+        return Err("bytes= must be between 1 and 128");
+    }
+    Ok(options)
+}
+
+fn main() -> i32 {
+    let options = match options() {
+        Ok(options) => options,
+        Err(reason) => {
+            println!("bench-noc: {reason}");
+            return 2;
+        }
+    };
+    let (Ok(this), Some(partner)) = (cluster::this(), options.partner.and_then(cluster::find))
+    else {
+        println!("bench-noc: needs partner=NAME naming a cluster of the board");
+        return 2;
+    };
+    let result = if this.index < partner.index {
+        client(&partner, &options)
+    } else {
+        server(&partner, &options)
+    };
+    match result {
+        Ok(()) => 0,
+        Err(reason) => {
+            println!("bench-noc: {reason}");
+            1
+        }
+    }
+}
+
+fn round_trip(
+    partner: &ClusterInfo,
+    payload: &[u8],
+    buffer: &mut [u8],
+) -> Result<(), &'static str> {
+    noc::send(partner.first_node, 0, payload).map_err(|_| "send failed")?;
+    let (header, length) = noc::receive(buffer).map_err(|_| "receive failed")?;
+    if header.source_node != partner.first_node || length != payload.len() {
+        return Err("a reply came from elsewhere or with the wrong size");
+    }
+    Ok(())
+}
+
+fn client(partner: &ClusterInfo, options: &Options<'_>) -> Result<(), &'static str> {
+    let payload = [0x5au8; NOC_PAYLOAD_MAX];
+    let payload = &payload[..options.bytes];
+    let mut buffer = [0u8; NOC_PAYLOAD_MAX];
+    for _ in 0..options.rounds {
+        round_trip(partner, payload, &mut buffer)?;
+    }
+    for _ in 0..options.trials {
+        let start = clock::cycles();
+        for _ in 0..options.rounds {
+            round_trip(partner, payload, &mut buffer)?;
+        }
+        let elapsed = clock::cycles().wrapping_sub(start);
+        println!(
+            "bench noc_round_trip cycles={} bytes={}",
+            elapsed / options.rounds,
+            options.bytes
+        );
+    }
+    Ok(())
+}
+
+fn server(partner: &ClusterInfo, options: &Options<'_>) -> Result<(), &'static str> {
+    let mut buffer = [0u8; NOC_PAYLOAD_MAX];
+    for _ in 0..options.rounds * (options.trials + 1) {
+        let (header, length) = noc::receive(&mut buffer).map_err(|_| "receive failed")?;
+        if header.source_node != partner.first_node {
+            return Err("a request came from elsewhere");
+        }
+        noc::send(partner.first_node, 0, &buffer[..length]).map_err(|_| "send failed")?;
+    }
+    Ok(())
+}

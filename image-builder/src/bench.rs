@@ -1,0 +1,379 @@
+//! `nanvix bench`: board benchmarks against baselines measured in the same run.
+//!
+//! Each board benchmark boots a prebuilt image several times ("launches": separate
+//! boards, separate processes) through `nanvix run --events json`, reads the event
+//! stream, and summarizes every trial of every launch into one row of the
+//! `nanvix_bench` schema, compared with a baseline row measured in the same run.
+//! Rows go to `target/bench/<benchmark>.json` and a table to the terminal.
+
+use crate::events::{Event, Timed};
+use nanvix_bench::{BenchError, Options, Row};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The board benchmarks, in the order they run.
+pub const BENCHMARKS: [&str; 4] = ["baselines", "noc", "boot", "idle"];
+/// Longest any one launch may take.
+const LAUNCH_TIMEOUT: Duration = Duration::from_secs(120);
+/// Host CPU sampling window of the idle benchmark.
+const IDLE_WINDOW: Duration = Duration::from_secs(2);
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct BenchOptions {
+    /// The `nanvix` executable (to boot boards in processes of their own).
+    pub nanvix: PathBuf,
+    /// Prebuilt images by benchmark manifest stem (`noc`, `mppa256`, `idle`).
+    pub images: BTreeMap<String, PathBuf>,
+    /// Separate launches per board benchmark (at least 5 for quoted figures).
+    pub launches: usize,
+    /// Options of the baselines.
+    pub baseline_options: Options,
+}
+
+/// A failed benchmark.
+#[derive(Debug)]
+pub struct BenchFailure(pub String);
+
+impl std::fmt::Display for BenchFailure {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(&self.0)
+    }
+}
+
+impl From<BenchError> for BenchFailure {
+    fn from(error: BenchError) -> Self {
+        BenchFailure(error.to_string())
+    }
+}
+
+/// A board booted for a benchmark: `nanvix run --events json` in its own process
+/// group, killed when dropped.
+struct Launch {
+    child: Child,
+    lines: std::io::Lines<BufReader<std::process::ChildStdout>>,
+    started: Instant,
+}
+
+impl Launch {
+    fn start(
+        options: &BenchOptions,
+        image: &Path,
+        pins: &[(&str, usize)],
+    ) -> Result<Launch, BenchFailure> {
+        let mut command = Command::new(&options.nanvix);
+        command
+            .args(["run", "--events", "json", "--timeout"])
+            .arg(LAUNCH_TIMEOUT.as_secs().to_string());
+        for (cluster, cpu) in pins {
+            command.arg("--pin").arg(format!("{cluster}={cpu}"));
+        }
+        let started = Instant::now();
+        let mut child = std::os::unix::process::CommandExt::process_group(
+            command
+                .arg(image)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped()),
+            0,
+        )
+        .spawn()
+        .map_err(|error| BenchFailure(format!("cannot start nanvix run: {error}")))?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| BenchFailure("no stdout".into()))?;
+        Ok(Launch {
+            child,
+            lines: BufReader::new(stdout).lines(),
+            started,
+        })
+    }
+
+    /// The next event, or `None` when the board is off.
+    fn next(&mut self) -> Result<Option<Event>, BenchFailure> {
+        match self.lines.next() {
+            None => Ok(None),
+            Some(Err(error)) => Err(BenchFailure(format!("reading events: {error}"))),
+            Some(Ok(line)) => serde_json::from_str::<Timed>(&line)
+                .map(|timed| Some(timed.event))
+                .map_err(|error| BenchFailure(format!("bad event line ({error}): {line}"))),
+        }
+    }
+
+    /// Reads events to the end and checks the board ended cleanly.
+    fn finish(mut self) -> Result<Vec<Event>, BenchFailure> {
+        let mut events = Vec::new();
+        while let Some(event) = self.next()? {
+            events.push(event);
+        }
+        let status = self
+            .child
+            .wait()
+            .map_err(|error| BenchFailure(error.to_string()))?;
+        if !status.success() {
+            return Err(BenchFailure(format!(
+                "the board ended with {status}: {events:?}"
+            )));
+        }
+        Ok(events)
+    }
+}
+
+impl Drop for Launch {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            // SAFETY: killpg on the process group we created for this launch; cluster
+            // processes die with their runner.
+            unsafe { libc::killpg(self.child.id() as libc::pid_t, libc::SIGKILL) };
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn parameters(pairs: &[(&str, String)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(key, value)| (key.to_string(), value.clone()))
+        .collect()
+}
+
+fn image<'a>(options: &'a BenchOptions, stem: &str) -> Result<&'a Path, BenchFailure> {
+    options
+        .images
+        .get(stem)
+        .map(PathBuf::as_path)
+        .ok_or_else(|| BenchFailure(format!("no image for `{stem}`")))
+}
+
+/// Runs the baselines every board benchmark is compared with.
+pub fn baselines(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
+    let mut rows = Vec::new();
+    for (baseline, result) in nanvix_bench::all_baselines(&options.baseline_options) {
+        rows.push(result.map_err(|error| BenchFailure(format!("{}: {error}", baseline.label())))?);
+    }
+    Ok(rows)
+}
+
+fn find<'a>(
+    rows: &'a [Row],
+    name: &str,
+    parameter: Option<(&str, &str)>,
+) -> Result<&'a Row, BenchFailure> {
+    rows.iter()
+        .find(|row| {
+            row.name == name
+                && parameter.is_none_or(|(key, value)| {
+                    row.parameters.get(key).map(String::as_str) == Some(value)
+                })
+        })
+        .ok_or_else(|| BenchFailure(format!("baseline {name} was not measured")))
+}
+
+/// Control-NoC round trips between two compute clusters, pinned to distinct host
+/// CPUs and unpinned, against the two-process spin round trip.
+pub fn noc(options: &BenchOptions, baselines: &[Row]) -> Result<Vec<Row>, BenchFailure> {
+    let image = image(options, "noc")?;
+    let ghz = nanvix_bench::tsc_ghz()?;
+    let mut rows = Vec::new();
+    for pinned in [true, false] {
+        let pins: &[(&str, usize)] = if pinned {
+            &[
+                ("cc0", nanvix_bench::CLIENT_CPU),
+                ("cc1", nanvix_bench::SERVER_CPU),
+            ]
+        } else {
+            &[]
+        };
+        let mut trials = Vec::new();
+        let mut bytes = String::new();
+        for _ in 0..options.launches {
+            for event in Launch::start(options, image, pins)?.finish()? {
+                if let Event::Console { cluster, line, .. } = event
+                    && cluster == "cc0"
+                    && let Some(rest) = line.strip_prefix("bench noc_round_trip cycles=")
+                {
+                    let (cycles, size) = rest.split_once(" bytes=").unwrap_or((rest, ""));
+                    let cycles: f64 = cycles
+                        .parse()
+                        .map_err(|_| BenchFailure(format!("bad benchmark line: {line}")))?;
+                    trials.push(cycles / ghz);
+                    bytes = size.to_string();
+                }
+            }
+        }
+        let mut row = nanvix_bench::summarize(
+            "noc.control_round_trip",
+            parameters(&[
+                ("pinned", pinned.to_string()),
+                ("bytes", bytes),
+                ("launches", options.launches.to_string()),
+            ]),
+            nanvix_bench::UNIT_NANOSECONDS,
+            &trials,
+        )?;
+        let pinned_text = pinned.to_string();
+        let baseline = find(
+            baselines,
+            "baseline.spin_round_trip_processes",
+            Some(("pinned", &pinned_text)),
+        )?;
+        nanvix_bench::compare(&mut row, baseline)?;
+        rows.push(baseline.clone());
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+/// Boot of the full MPPA-256 board from a prebuilt image until all 20 clusters are
+/// up, against 20 posix_spawn+waitpid of a tiny static binary.
+pub fn boot(options: &BenchOptions, baselines: &[Row]) -> Result<Vec<Row>, BenchFailure> {
+    let image = image(options, "mppa256")?;
+    let mut trials = Vec::new();
+    for _ in 0..options.launches {
+        let mut launch = Launch::start(options, image, &[])?;
+        let mut up = 0;
+        while up < 20 {
+            match launch.next()? {
+                Some(Event::ClusterUp { .. }) => up += 1,
+                Some(_) => {}
+                None => {
+                    return Err(BenchFailure(format!(
+                        "the board ended with {up} clusters up"
+                    )));
+                }
+            }
+        }
+        trials.push(launch.started.elapsed().as_secs_f64() * 1e9);
+        launch.finish()?;
+    }
+    let mut row = nanvix_bench::summarize(
+        "board.boot_mppa256_all_up",
+        parameters(&[
+            ("clusters", "20".into()),
+            ("launches", options.launches.to_string()),
+        ]),
+        nanvix_bench::UNIT_NANOSECONDS,
+        &trials,
+    )?;
+    let single = find(baselines, "baseline.spawn_wait_tiny_static", None)?;
+    let mut twenty = single.clone();
+    twenty.name = "baseline.spawn_wait_tiny_static_x20".into();
+    twenty.min *= 20.0;
+    twenty.median *= 20.0;
+    twenty.parameters.insert(
+        "derived".into(),
+        "20 x baseline.spawn_wait_tiny_static".into(),
+    );
+    nanvix_bench::compare(&mut row, &twenty)?;
+    Ok(vec![twenty, row])
+}
+
+/// CPU time (user + system, in clock ticks) of a host process so far.
+fn process_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    // After the command name: state is field 3, utime 14 and stime 15 (1-based).
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
+/// Host CPU of an idle booted MPPA-256 (every program waiting for a message), as a
+/// percentage of one host core, runner included.
+pub fn idle(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
+    let image = image(options, "idle")?;
+    // SAFETY: sysconf has no preconditions.
+    let ticks_per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let mut trials = Vec::new();
+    for _ in 0..options.launches {
+        let mut launch = Launch::start(options, image, &[])?;
+        let mut pids = vec![launch.child.id()];
+        while pids.len() < 21 {
+            match launch.next()? {
+                Some(Event::ClusterUp { pid, .. }) => pids.push(pid),
+                Some(_) => {}
+                None => return Err(BenchFailure("the idle board ended early".into())),
+            }
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        let before: u64 = pids.iter().filter_map(|pid| process_ticks(*pid)).sum();
+        let window = Instant::now();
+        std::thread::sleep(IDLE_WINDOW);
+        let after: u64 = pids.iter().filter_map(|pid| process_ticks(*pid)).sum();
+        let seconds = window.elapsed().as_secs_f64();
+        trials.push((after.saturating_sub(before)) as f64 / ticks_per_second / seconds * 100.0);
+    }
+    let row = nanvix_bench::summarize(
+        "board.idle_host_cpu",
+        parameters(&[
+            ("clusters", "20".into()),
+            ("window_seconds", IDLE_WINDOW.as_secs().to_string()),
+            ("launches", options.launches.to_string()),
+        ]),
+        "% of one core",
+        &trials,
+    )?;
+    Ok(vec![row])
+}
+
+/// Runs the named benchmarks (all when `names` is empty), writes each one's rows to
+/// `directory/<name>.json` and returns every row.
+pub fn run(
+    options: &BenchOptions,
+    names: &[String],
+    directory: &Path,
+) -> Result<Vec<Row>, BenchFailure> {
+    for name in names {
+        if !BENCHMARKS.contains(&name.as_str()) {
+            return Err(BenchFailure(format!(
+                "no benchmark `{name}` (benchmarks: {})",
+                BENCHMARKS.join(", ")
+            )));
+        }
+    }
+    let wanted = |name: &str| names.is_empty() || names.iter().any(|wanted| wanted == name);
+    let baseline_rows = baselines(options)?;
+    let mut all = Vec::new();
+    for name in BENCHMARKS {
+        if !wanted(name) {
+            continue;
+        }
+        let rows = match name {
+            "baselines" => baseline_rows.clone(),
+            "noc" => noc(options, &baseline_rows)?,
+            "boot" => boot(options, &baseline_rows)?,
+            _ => idle(options)?,
+        };
+        nanvix_bench::write_rows(&directory.join(format!("{name}.json")), &rows)
+            .map_err(|error| BenchFailure(format!("writing {name}.json: {error}")))?;
+        all.extend(rows);
+    }
+    Ok(all)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_ticks_of_a_live_process_are_read_and_unknown_benchmarks_named() {
+        let busy_until = Instant::now() + Duration::from_millis(30);
+        while Instant::now() < busy_until {
+            std::hint::spin_loop();
+        }
+        assert!(process_ticks(std::process::id()).is_some());
+        assert!(process_ticks(u32::MAX).is_none());
+        let options = BenchOptions {
+            nanvix: PathBuf::from("/nonexistent"),
+            images: BTreeMap::new(),
+            launches: 1,
+            baseline_options: Options::quick(),
+        };
+        let error = run(&options, &["speed".to_string()], Path::new("/nonexistent")).unwrap_err();
+        assert_eq!(
+            error.0,
+            "no benchmark `speed` (benchmarks: baselines, noc, boot, idle)"
+        );
+    }
+}
