@@ -47,6 +47,13 @@ pub const PROGRAMS_MAX: usize = 16;
 /// Longest cluster name, in bytes (`io0`, `cc15`, ...).
 pub const CLUSTER_NAME_MAX: usize = 16;
 
+/// [`ClusterInfo::state`]: never booted, or powered off cleanly.
+pub const CLUSTER_OFF: u32 = 0;
+/// [`ClusterInfo::state`]: running.
+pub const CLUSTER_ON: u32 = 1;
+/// [`ClusterInfo::state`]: died (crashed or killed).
+pub const CLUSTER_DEAD: u32 = 2;
+
 /// Passed as the cluster argument of [`Kcall::ClusterInfo`] to mean the caller's own.
 pub const CLUSTER_SELF: usize = usize::MAX;
 
@@ -127,6 +134,11 @@ pub struct ClusterInfo {
     pub node_count: u32,
     /// Whether the cluster is powered on (running a kernel) right now.
     pub powered: u32,
+    /// The cluster's state as the board's registers say: [`CLUSTER_OFF`],
+    /// [`CLUSTER_ON`] or [`CLUSTER_DEAD`]. A death reaches every kernel this way.
+    pub state: u32,
+    /// Boot epoch of the cluster's current (or dead, or next) incarnation.
+    pub epoch: u32,
     /// Size of the cluster's SRAM in bytes.
     pub sram_bytes: u64,
 }
@@ -144,6 +156,8 @@ impl ClusterInfo {
             first_node: 0,
             node_count: 0,
             powered: 0,
+            state: 0,
+            epoch: 0,
             sram_bytes: 0,
         }
     }

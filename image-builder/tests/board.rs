@@ -175,12 +175,18 @@ fn a_killed_non_critical_cluster_is_reported_and_the_rest_keeps_running() {
     let status = board.wait_exit().unwrap();
     let events = board.events();
     let death = events.iter().position(|event| *event == died).unwrap();
+    // The death reached io0's kernel through the board: io0 saw it before playing.
+    assert!(
+        console_lines(&board, "io0").contains(&"cc0 is dead (epoch 1)".to_string()),
+        "{}",
+        board.transcript()
+    );
     for (name, partner) in [("io0", "cc1"), ("cc1", "io0")] {
         let finished = events
             .iter()
             .position(|event| {
                 matches!(event, Event::Console { cluster, line, .. }
-                    if cluster == name && *line == format!("ping-pong with {partner}: 40000 rounds ok"))
+                    if cluster == name && *line == format!("ping-pong with {partner}: 1000 rounds ok"))
             })
             .unwrap_or_else(|| panic!("{name} did not finish:\n{}", board.transcript()));
         assert!(

@@ -8,7 +8,7 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use lock_api::Mutex;
 use nanvix_abi::{
     ArgumentSlice, CLUSTER_NAME_MAX, CLUSTER_SELF, ClusterInfo, Errno, GATE_MAGIC, Gate, Kcall,
@@ -25,6 +25,8 @@ use nanvix_hal::{
 pub const INBOX_CAPACITY: usize = 64;
 /// Longest console line; longer output is split.
 pub const CONSOLE_LINE_MAX: usize = 1024;
+/// Rounds a receiving program core polls the NoC itself before it parks.
+pub const RECEIVE_SPIN_BUDGET: u32 = 2_000;
 /// Exit status reported for a program the loader refused.
 pub const STATUS_REFUSED: i32 = 126;
 
@@ -58,7 +60,8 @@ struct Program {
     /// Program id on the cluster: its position in the boot spec.
     id: u32,
     node: u32,
-    regions: Vec<Region>,
+    /// Image, stack, heap and start block: the memory kcall pointers may name.
+    regions: [Region; 4],
     entry: usize,
     start_info: usize,
     stack_top: usize,
@@ -117,6 +120,14 @@ pub struct Kernel<P: Platform> {
     refused: AtomicUsize,
     /// Messages addressed to programs this cluster does not have.
     undeliverable: AtomicU64,
+    /// Program cores polling the NoC in a receive right now: while there are any,
+    /// they route arrivals and the master need not watch the NoC.
+    pollers: AtomicUsize,
+    /// Program cores parked in a receive: the master must watch the NoC for them.
+    parked_receivers: AtomicUsize,
+    /// Whether routing left a message in its channel because an inbox was full; the
+    /// receive that frees room then wakes the master to route it.
+    backlogged: AtomicBool,
 }
 
 impl<P: Platform> Kernel<P> {
@@ -142,6 +153,9 @@ impl<P: Platform> Kernel<P> {
             running: (0..cores).map(|_| AtomicUsize::new(0)).collect(),
             refused: AtomicUsize::new(0),
             undeliverable: AtomicU64::new(0),
+            pollers: AtomicUsize::new(0),
+            parked_receivers: AtomicUsize::new(0),
+            backlogged: AtomicBool::new(false),
             platform,
         }
     }
@@ -305,7 +319,7 @@ impl<P: Platform> Kernel<P> {
             name: program.name.to_string(),
             id: id as u32,
             node: self.node_of(id),
-            regions: alloc::vec![image_region, stack, heap, start_block],
+            regions: [image_region, stack, heap, start_block],
             entry: image_region.base + image.entry,
             start_info: start_block.base,
             stack_top: (stack.base + stack.size) & !15,
@@ -365,11 +379,17 @@ impl<P: Platform> Kernel<P> {
     /// The master loop: routes NoC messages to programs until every program ended.
     fn run(&self) -> ! {
         loop {
-            self.route();
+            self.route(None);
             if let Some(status) = self.final_status() {
                 self.platform.board().power_off(status);
             }
-            self.platform.noc().wait_for_traffic();
+            if self.pollers.load(Ordering::SeqCst) > 0 {
+                // A program core is polling and routes for everyone; it wakes the
+                // master when it stops while others still wait.
+                self.platform.cores().park();
+            } else {
+                self.platform.noc().wait_for_traffic();
+            }
         }
     }
 
@@ -391,8 +411,10 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// Moves arrived messages into their programs' inboxes; a full inbox leaves its
-    /// message in the NoC channel, so the sender feels backpressure.
-    fn route(&self) {
+    /// message in the NoC channel, so the sender feels backpressure. With `direct`,
+    /// the first message for that receiver (when nothing older waits in its inbox)
+    /// goes straight to its buffers instead.
+    fn route(&self, mut direct: Option<&mut DirectReceive>) {
         let mut lost = Vec::new();
         self.platform.noc().receive(&mut |arrival| {
             let (header, node, program) = (
@@ -401,17 +423,27 @@ impl<P: Platform> Kernel<P> {
                 arrival.destination_program,
             );
             let mut programs = self.programs.lock();
-            let target = programs.iter_mut().find(|candidate| {
+            let target = programs.iter().position(|candidate| {
                 candidate.id == program
                     && candidate.node == node
                     && candidate.state == ProgramState::Running
             });
-            let Some(target) = target else {
+            let Some(position) = target else {
                 self.undeliverable.fetch_add(1, Ordering::Relaxed);
                 lost.push((*header, node, program));
                 return ReceiveDecision::Take;
             };
+            let target = &mut programs[position];
+            if let Some(direct) = direct.as_deref_mut()
+                && direct.index == position
+                && direct.delivered.is_none()
+                && target.inbox.is_empty()
+                && direct.deliver(header, arrival.payload)
+            {
+                return ReceiveDecision::Take;
+            }
             if target.inbox.len() >= INBOX_CAPACITY {
+                self.backlogged.store(true, Ordering::SeqCst);
                 return ReceiveDecision::Keep;
             }
             target.inbox.push_back(Message {
@@ -471,8 +503,8 @@ impl<P: Platform> Kernel<P> {
         }
     }
 
-    fn regions(&self, index: usize) -> Vec<Region> {
-        self.programs.lock()[index].regions.clone()
+    fn regions(&self, index: usize) -> [Region; 4] {
+        self.programs.lock()[index].regions
     }
 
     fn console_write(&self, index: usize, address: usize, length: usize) -> Result<usize, Errno> {
@@ -531,10 +563,14 @@ impl<P: Platform> Kernel<P> {
         info.first_node = description.first_node;
         info.node_count = description.node_count;
         info.sram_bytes = description.sram_bytes;
-        info.powered = u32::from(matches!(
-            self.platform.board().cluster_state(cluster),
-            ClusterState::On { .. }
-        ));
+        let (state, epoch) = match self.platform.board().cluster_state(cluster) {
+            ClusterState::Off => (nanvix_abi::CLUSTER_OFF, 0),
+            ClusterState::On { epoch } => (nanvix_abi::CLUSTER_ON, epoch),
+            ClusterState::Dead { epoch } => (nanvix_abi::CLUSTER_DEAD, epoch),
+        };
+        info.powered = u32::from(state == nanvix_abi::CLUSTER_ON);
+        info.state = state;
+        info.epoch = epoch;
         user_memory::write_value(&self.regions(index), out, &info)?;
         Ok(0)
     }
@@ -554,11 +590,14 @@ impl<P: Platform> Kernel<P> {
         if self.board.cluster_of_node(node).is_none() || program >= PROGRAMS_MAX {
             return Err(Errno::Invalid);
         }
-        let payload = user_memory::read(&self.regions(index), address, length)?;
-        let (node_of_caller, id) = {
+        let (regions, node_of_caller, id) = {
             let programs = self.programs.lock();
-            (programs[index].node, programs[index].id)
+            let caller = &programs[index];
+            (caller.regions, caller.node, caller.id)
         };
+        let mut buffer = [0u8; NOC_PAYLOAD_MAX];
+        let payload = &mut buffer[..length];
+        user_memory::read_into(&regions, address, payload)?;
         let source = Source {
             node: node_of_caller,
             program: id,
@@ -567,7 +606,7 @@ impl<P: Platform> Kernel<P> {
             match self
                 .platform
                 .noc()
-                .try_send(source, node, program as u32, &payload)
+                .try_send(source, node, program as u32, payload)
             {
                 Ok(()) => return Ok(0),
                 Err(NocError::Full) => self.platform.noc().wait_for_room(node),
@@ -587,38 +626,115 @@ impl<P: Platform> Kernel<P> {
         capacity: usize,
     ) -> Result<usize, Errno> {
         let regions = self.regions(index);
-        user_memory::check(
-            &regions,
-            header_address,
-            core::mem::size_of::<MessageHeader>(),
-        )?;
+        let header_bytes = core::mem::size_of::<MessageHeader>();
+        user_memory::check(&regions, header_address, header_bytes)?;
         user_memory::check(&regions, buffer, capacity)?;
+        let mut direct = DirectReceive {
+            index,
+            regions,
+            header_address,
+            buffer,
+            capacity,
+            delivered: None,
+        };
         loop {
-            let message = {
+            if let Some(result) = self.take_from_inbox(&direct) {
+                return result;
+            }
+            // Fast path: poll the NoC from this core for a bounded time, taking our
+            // message straight into the caller's buffers.
+            self.pollers.fetch_add(1, Ordering::SeqCst);
+            for _ in 0..RECEIVE_SPIN_BUDGET {
+                self.route(Some(&mut direct));
+                if direct.delivered.is_some() || !self.programs.lock()[index].inbox.is_empty() {
+                    break;
+                }
+                core::hint::spin_loop();
+            }
+            if let Some(length) = direct.delivered {
+                self.stop_polling();
+                return Ok(length);
+            }
+            // Slow path: park until the master (or a poller) routes a message to us.
+            let parked = {
                 let mut programs = self.programs.lock();
                 let program = &mut programs[index];
-                match program.inbox.front() {
-                    Some(message) if message.payload.len() > capacity => {
-                        return Err(Errno::MessageSize);
-                    }
-                    Some(_) => program.inbox.pop_front(),
-                    None => {
-                        program.waiting_core = Some(core);
-                        None
-                    }
+                if program.inbox.is_empty() {
+                    program.waiting_core = Some(core);
+                    self.parked_receivers.fetch_add(1, Ordering::SeqCst);
+                    true
+                } else {
+                    false
                 }
             };
-            match message {
-                Some(message) => {
-                    user_memory::write_value(&regions, header_address, &message.header)?;
-                    user_memory::write(&regions, buffer, &message.payload)?;
-                    // Room freed: the master may have left messages in their channels.
-                    self.platform.cores().unpark(0);
-                    return Ok(message.payload.len());
-                }
-                None => self.platform.cores().park(),
+            self.stop_polling();
+            if parked {
+                self.platform.cores().park();
+                let mut programs = self.programs.lock();
+                programs[index].waiting_core = None;
+                self.parked_receivers.fetch_sub(1, Ordering::SeqCst);
             }
         }
+    }
+
+    /// Leaves the polling set; the last poller out wakes the master if receivers are
+    /// parked, so somebody watches the NoC for them.
+    fn stop_polling(&self) {
+        if self.pollers.fetch_sub(1, Ordering::SeqCst) == 1
+            && self.parked_receivers.load(Ordering::SeqCst) > 0
+        {
+            self.platform.cores().unpark(0);
+        }
+    }
+
+    /// Delivers the oldest message of the receiver's inbox, if any.
+    fn take_from_inbox(&self, direct: &DirectReceive) -> Option<Result<usize, Errno>> {
+        let message = {
+            let mut programs = self.programs.lock();
+            let program = &mut programs[direct.index];
+            match program.inbox.front() {
+                None => return None,
+                Some(message) if message.payload.len() > direct.capacity => {
+                    return Some(Err(Errno::MessageSize));
+                }
+                Some(_) => program.inbox.pop_front()?,
+            }
+        };
+        let written =
+            user_memory::write_value(&direct.regions, direct.header_address, &message.header)
+                .and_then(|()| {
+                    user_memory::write(&direct.regions, direct.buffer, &message.payload)
+                });
+        // Room freed: if routing left messages in their channels, route them now.
+        if self.backlogged.swap(false, Ordering::SeqCst) {
+            self.platform.cores().unpark(0);
+        }
+        Some(written.map(|()| message.payload.len()))
+    }
+}
+
+/// A receive in progress on a program core: where its message goes.
+struct DirectReceive {
+    index: usize,
+    regions: [Region; 4],
+    header_address: usize,
+    buffer: usize,
+    capacity: usize,
+    delivered: Option<usize>,
+}
+
+impl DirectReceive {
+    /// Copies a message to the receiver's buffers if it fits; returns whether it did.
+    fn deliver(&mut self, header: &MessageHeader, payload: &[u8]) -> bool {
+        if payload.len() > self.capacity {
+            return false;
+        }
+        let written = user_memory::write_value(&self.regions, self.header_address, header)
+            .and_then(|()| user_memory::write(&self.regions, self.buffer, payload));
+        if written.is_ok() {
+            self.delivered = Some(payload.len());
+        }
+        written.is_ok()
     }
 }
 

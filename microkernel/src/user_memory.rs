@@ -22,6 +22,20 @@ pub fn read(
     Ok(buffer)
 }
 
+/// Copies `into.len()` bytes at `address` of a program into `into`, if the range lies
+/// in one of `regions`.
+pub fn read_into(regions: &[Region], address: usize, into: &mut [u8]) -> Result<(), Errno> {
+    check(regions, address, into.len())?;
+    if !into.is_empty() {
+        // SAFETY: the range lies inside a region of the program's memory (checked
+        // above), which is mapped for the program's whole life.
+        unsafe {
+            core::ptr::copy_nonoverlapping(address as *const u8, into.as_mut_ptr(), into.len())
+        };
+    }
+    Ok(())
+}
+
 /// Copies `bytes` to `address` of a program, if the range lies in one of `regions`.
 pub fn write(regions: &[Region], address: usize, bytes: &[u8]) -> Result<(), Errno> {
     check(regions, address, bytes.len())?;

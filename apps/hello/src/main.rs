@@ -6,7 +6,9 @@
 //!   differs in the lowest bit, so io0 plays io1, cc4 plays cc5); `partner=none`
 //!   skips the game;
 //! - `hold`: after greeting, wait for messages forever (for fault tests);
-//! - `panic`: after greeting, panic (for tests of the panic path).
+//! - `panic`: after greeting, panic (for tests of the panic path);
+//! - `await-death=NAME`: before playing, wait until the board reports cluster NAME
+//!   dead (for tests that death events reach every kernel).
 //!
 //! The cluster with the lower index serves first. Every reply is checked against the
 //! source node the hardware stamped, so a message from anyone else is an error.
@@ -14,7 +16,7 @@
 #![no_main]
 #![forbid(unsafe_code)]
 
-use libnanvix::abi::{ClusterInfo, NOC_PAYLOAD_MAX};
+use libnanvix::abi::{CLUSTER_DEAD, ClusterInfo, NOC_PAYLOAD_MAX};
 use libnanvix::{cluster, noc, println, process};
 
 libnanvix::entry!(main);
@@ -24,6 +26,7 @@ struct Options<'a> {
     partner: Option<&'a str>,
     hold: bool,
     panic: bool,
+    await_death: Option<&'a str>,
 }
 
 fn options() -> Result<Options<'static>, &'static str> {
@@ -32,6 +35,7 @@ fn options() -> Result<Options<'static>, &'static str> {
         partner: None,
         hold: false,
         panic: false,
+        await_death: None,
     };
     for argument in process::arguments().skip(1) {
         if let Some(rounds) = argument.strip_prefix("rounds=") {
@@ -42,8 +46,12 @@ fn options() -> Result<Options<'static>, &'static str> {
             options.hold = true;
         } else if argument == "panic" {
             options.panic = true;
+        } else if let Some(name) = argument.strip_prefix("await-death=") {
+            options.await_death = Some(name);
         } else {
-            return Err("unknown argument (expected rounds=N, partner=NAME, hold or panic)");
+            return Err(
+                "unknown argument (expected rounds=N, partner=NAME, hold, panic or await-death=NAME)",
+            );
         }
     }
     Ok(options)
@@ -78,6 +86,15 @@ fn main() -> i32 {
     if options.panic {
         panic!("asked to panic on {}", this.name());
     }
+    if let Some(name) = options.await_death {
+        match await_death(name) {
+            Ok(epoch) => println!("{name} is dead (epoch {epoch})"),
+            Err(reason) => {
+                println!("hello: {reason}");
+                return 1;
+            }
+        }
+    }
     let partner = match options.partner {
         Some("none") => return 0,
         Some(name) => cluster::find(name),
@@ -100,6 +117,17 @@ fn main() -> i32 {
             println!("ping-pong with {} failed: {reason}", partner.name());
             1
         }
+    }
+}
+
+/// Waits until the board reports cluster `name` dead; returns its dead epoch.
+fn await_death(name: &str) -> Result<u32, &'static str> {
+    loop {
+        let info = cluster::find(name).ok_or("await-death names no cluster of the board")?;
+        if info.state == CLUSTER_DEAD {
+            return Ok(info.epoch);
+        }
+        core::hint::spin_loop();
     }
 }
 

@@ -6,10 +6,14 @@
 //! [ region of cluster 0 ] [ region of cluster 1 ] ...  each written by its cluster
 //! ```
 //! A cluster region holds, for every destination `d`, the outgoing channel to `d`
-//! (head counter, room-wait flag, `depth` slots of 256 bytes), then, for every source
-//! `s`, the consumer's tail counter of the channel `s -> this cluster`, then the
-//! cluster's "receiver sleeping" flag. Counters are 32-bit and wrap; each sits on its
-//! own cache line.
+//! (the sender's head counter on a line of its own, then `depth` slots of 256 bytes),
+//! then, for every source `s`, the consumer's tail counter of the channel
+//! `s -> this cluster`, then the cluster's "receiver sleeping" count. Counters are
+//! 32-bit and wrap; each sits on its own cache line.
+//!
+//! A slot's first word is its sequence number: the sender writes the message, then
+//! the sequence number `position + 1` (release), so a receiver polls one line per
+//! channel and finds the header and small payloads on that same line.
 
 /// Page size of the host; every region starts on a page.
 pub const PAGE_BYTES: usize = 4096;
@@ -19,27 +23,30 @@ pub const ROM_BYTES: usize = 64 * 1024;
 pub const ROM_MAGIC: u32 = 0x4e58_524f;
 /// One cache line.
 pub const LINE_BYTES: usize = 64;
-/// One message slot: a 64-byte header line and up to 128 payload bytes, padded.
+/// One message slot: a 32-byte header and up to 128 payload bytes, padded to 256
+/// bytes so neighbouring slots never share a line or a prefetched line pair.
 pub const SLOT_BYTES: usize = 256;
-/// Offset of the payload inside a slot.
-pub const SLOT_PAYLOAD: usize = 64;
+/// Offset of the payload inside a slot (the first 32 bytes share the header's line).
+pub const SLOT_PAYLOAD: usize = 32;
 
 /// Slot header fields (u32 each), by byte offset inside the slot.
 pub mod slot {
+    /// Sequence number: `position + 1`, written last by the sender.
+    pub const SEQUENCE: usize = 0;
     /// Destination node.
-    pub const DESTINATION_NODE: usize = 0;
+    pub const DESTINATION_NODE: usize = 4;
     /// Destination program id.
-    pub const DESTINATION_PROGRAM: usize = 4;
+    pub const DESTINATION_PROGRAM: usize = 8;
     /// Source node (checked by the receiver against the channel's owner).
-    pub const SOURCE_NODE: usize = 8;
+    pub const SOURCE_NODE: usize = 12;
     /// Source program id (stamped by the sender's kernel).
-    pub const SOURCE_PROGRAM: usize = 12;
+    pub const SOURCE_PROGRAM: usize = 16;
     /// Boot epoch of the sender.
-    pub const SOURCE_EPOCH: usize = 16;
+    pub const SOURCE_EPOCH: usize = 20;
     /// Boot epoch of the destination the sender addressed.
-    pub const DESTINATION_EPOCH: usize = 20;
+    pub const DESTINATION_EPOCH: usize = 24;
     /// Payload length.
-    pub const LENGTH: usize = 24;
+    pub const LENGTH: usize = 28;
 }
 
 /// Encoded cluster states in the registers.
@@ -91,7 +98,7 @@ impl Layout {
     }
 
     fn channel_bytes(&self) -> usize {
-        2 * LINE_BYTES + self.depth * SLOT_BYTES
+        LINE_BYTES + self.depth * SLOT_BYTES
     }
 
     /// Bytes of one cluster region.
@@ -107,21 +114,15 @@ impl Layout {
         self.registers() + self.registers_bytes() + index * self.region_bytes()
     }
 
-    /// Offset of the head counter of channel `source -> destination`.
+    /// Offset of the head counter of channel `source -> destination` (only its
+    /// sender reads it: it survives the sender's reboots with the region).
     pub fn head(&self, source: usize, destination: usize) -> usize {
         self.region(source) + destination * self.channel_bytes()
     }
 
-    /// Offset of the flag a sender raises while it waits for room on that channel.
-    pub fn waiting_for_room(&self, source: usize, destination: usize) -> usize {
-        self.head(source, destination) + LINE_BYTES
-    }
-
     /// Offset of slot `position % depth` of channel `source -> destination`.
     pub fn slot(&self, source: usize, destination: usize, position: u32) -> usize {
-        self.head(source, destination)
-            + 2 * LINE_BYTES
-            + (position as usize % self.depth) * SLOT_BYTES
+        self.head(source, destination) + LINE_BYTES + (position as usize % self.depth) * SLOT_BYTES
     }
 
     /// Offset of the tail counter of channel `source -> destination` (in the
@@ -130,7 +131,7 @@ impl Layout {
         self.region(destination) + self.clusters * self.channel_bytes() + source * LINE_BYTES
     }
 
-    /// Offset of cluster `index`'s "receiver sleeping" flag.
+    /// Offset of cluster `index`'s "receivers sleeping" count (senders wake it).
     pub fn sleeping(&self, index: usize) -> usize {
         self.region(index) + self.clusters * self.channel_bytes() + self.clusters * LINE_BYTES
     }

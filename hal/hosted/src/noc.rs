@@ -1,12 +1,19 @@
 //! The hosted control NoC: one single-producer ring per sender-receiver pair.
 //!
-//! The sender writes a slot and then publishes its head counter; the receiver reads
-//! slots up to the head and publishes its tail counter. Head and slots live in the
-//! sender's region (read-only to everyone else), the tail in the receiver's region,
-//! so neither side can write the other's state. A receiver about to sleep raises its
-//! "sleeping" flag and waits on every incoming head at once (`futex_waitv`); a sender
-//! that publishes while the flag is up wakes it. Waits for room work the same way on
-//! the tail. Every sleep is bounded, so a dead peer never holds anyone forever.
+//! The sender writes a slot and then its sequence number (`position + 1`, release);
+//! the receiver polls the sequence number of the next slot it expects, reads the
+//! message and publishes its tail counter. Slots live in the sender's region
+//! (read-only to everyone else), the tail in the receiver's region, so neither side
+//! can write the other's state. The sender keeps the last tail it saw in its own
+//! memory and reads the receiver's tail only when the ring looks full, so a message
+//! costs about one cache-line transfer each way, as in the spin round trip baseline.
+//!
+//! A receiver about to sleep counts itself in its region's "sleeping" word and waits
+//! on the next slot of every incoming channel at once (`futex_waitv`); a sender that
+//! publishes while that count is nonzero wakes the slot's word. A sender whose ring
+//! is full spins briefly, then polls in bounded sleeps (a doorbell that works by
+//! bounded polling, as the bare-metal backend needs). Every sleep is bounded, so a
+//! dead peer never holds anyone forever.
 
 use crate::SPIN_BUDGET;
 use crate::cores::HostedCores;
@@ -23,8 +30,14 @@ use std::time::Duration;
 
 /// Longest a receiver sleeps before it re-checks everything.
 const TRAFFIC_WAIT: Duration = Duration::from_secs(1);
-/// Longest a sender sleeps for room before it re-checks (the destination may be dead).
-const ROOM_WAIT: Duration = Duration::from_millis(20);
+/// How long a sender whose ring is full sleeps between looks at the receiver's tail.
+const ROOM_POLL: Duration = Duration::from_micros(200);
+
+/// What a sender keeps about one outgoing channel (under its send lock).
+struct Outgoing {
+    /// The receiver's tail as last read: the ring has room below `tail + depth`.
+    known_tail: u32,
+}
 
 /// The control NoC of one hosted cluster.
 pub struct HostedNoc {
@@ -33,7 +46,7 @@ pub struct HostedNoc {
     local: usize,
     epoch: u32,
     cores: Arc<HostedCores>,
-    send_locks: Box<[Mutex<()>]>,
+    outgoing: Box<[Mutex<Outgoing>]>,
     receive_lock: Mutex<usize>,
     /// Messages discarded on receipt (stale epoch, forged node, bad length).
     pub discarded: AtomicU64,
@@ -48,14 +61,22 @@ impl HostedNoc {
         epoch: u32,
         cores: Arc<HostedCores>,
     ) -> Self {
-        let clusters = board.clusters.len();
+        let layout = memory.layout();
+        let outgoing = (0..layout.clusters)
+            .map(|destination| {
+                let tail = memory
+                    .word(layout.tail(local, destination))
+                    .load(Ordering::Acquire);
+                Mutex::new(Outgoing { known_tail: tail })
+            })
+            .collect();
         HostedNoc {
             memory,
             board,
             local,
             epoch,
             cores,
-            send_locks: (0..clusters).map(|_| Mutex::new(())).collect(),
+            outgoing,
             receive_lock: Mutex::new(0),
             discarded: AtomicU64::new(0),
         }
@@ -68,31 +89,41 @@ impl HostedNoc {
             .ok_or(NocError::NoSuchNode)
     }
 
-    fn has_room(&self, destination: usize) -> bool {
+    /// Whether the ring to `destination` has room, refreshing the known tail if not.
+    fn has_room(&self, destination: usize, outgoing: &mut Outgoing) -> bool {
         let layout = self.memory.layout();
         let head = self
             .memory
             .word(layout.head(self.local, destination))
             .load(Ordering::Relaxed);
-        let tail = self
+        if (head.wrapping_sub(outgoing.known_tail) as usize) < layout.depth {
+            return true;
+        }
+        outgoing.known_tail = self
             .memory
             .word(layout.tail(self.local, destination))
             .load(Ordering::Acquire);
-        (head.wrapping_sub(tail) as usize) < layout.depth
+        (head.wrapping_sub(outgoing.known_tail) as usize) < layout.depth
+    }
+
+    /// The sequence-number word of the next slot this cluster expects from `source`,
+    /// and the value it will have once that message is there.
+    fn next_slot(&self, source: usize) -> (usize, u32) {
+        let layout = self.memory.layout();
+        let tail = self
+            .memory
+            .word(layout.tail(source, self.local))
+            .load(Ordering::Relaxed);
+        (layout.slot(source, self.local, tail), tail.wrapping_add(1))
     }
 
     fn pending(&self) -> bool {
-        let layout = self.memory.layout();
-        (0..layout.clusters).any(|source| {
-            let head = self
-                .memory
-                .word(layout.head(source, self.local))
-                .load(Ordering::Acquire);
-            let tail = self
-                .memory
-                .word(layout.tail(source, self.local))
-                .load(Ordering::Relaxed);
-            head != tail
+        (0..self.memory.layout().clusters).any(|source| {
+            let (offset, expected) = self.next_slot(source);
+            self.memory
+                .word(offset + slot::SEQUENCE)
+                .load(Ordering::Acquire)
+                == expected
         })
     }
 
@@ -110,15 +141,20 @@ impl HostedNoc {
     ) -> usize {
         let layout = self.memory.layout();
         let tail_word = self.memory.word(layout.tail(source, self.local));
-        let head = self
-            .memory
-            .word(layout.head(source, self.local))
-            .load(Ordering::Acquire);
         let mut tail = tail_word.load(Ordering::Relaxed);
         let mut taken = 0;
         let source_cluster = &self.board.clusters[source];
-        while tail != head {
+        // At most one ring's worth per call, so a fast sender cannot hold us here.
+        for _ in 0..layout.depth {
             let offset = layout.slot(source, self.local, tail);
+            if self
+                .memory
+                .word(offset + slot::SEQUENCE)
+                .load(Ordering::Acquire)
+                != tail.wrapping_add(1)
+            {
+                break;
+            }
             let header = MessageHeader {
                 source_node: self.field(offset, slot::SOURCE_NODE),
                 source_program: self.field(offset, slot::SOURCE_PROGRAM),
@@ -134,8 +170,8 @@ impl HostedNoc {
                 let mut payload = [0u8; NOC_PAYLOAD_MAX];
                 let length = header.length as usize;
                 // SAFETY: the slot lies in the sender's region, which is mapped for the
-                // process' life; the sender published it (head) before we read it and
-                // will not reuse it before we publish our tail.
+                // process' life; the sender published it (sequence number, release)
+                // before we read it and will not reuse it before we publish our tail.
                 unsafe {
                     std::ptr::copy_nonoverlapping(
                         self.memory.address(offset + SLOT_PAYLOAD, length),
@@ -157,15 +193,7 @@ impl HostedNoc {
                 self.discarded.fetch_add(1, Ordering::Relaxed);
             }
             tail = tail.wrapping_add(1);
-            tail_word.store(tail, Ordering::SeqCst);
-            if self
-                .memory
-                .word(layout.waiting_for_room(source, self.local))
-                .load(Ordering::SeqCst)
-                != 0
-            {
-                futex::wake(tail_word, Scope::Shared, i32::MAX);
-            }
+            tail_word.store(tail, Ordering::Release);
         }
         taken
     }
@@ -192,8 +220,8 @@ impl ControlNoc for HostedNoc {
             ClusterState::Off => self.memory.cluster_epoch(destination),
         };
         let layout = self.memory.layout();
-        let _channel = self.send_locks[destination].lock();
-        if !self.has_room(destination) {
+        let mut outgoing = self.outgoing[destination].lock();
+        if !self.has_room(destination, &mut outgoing) {
             return Err(NocError::Full);
         }
         let head_word = self.memory.word(layout.head(self.local, destination));
@@ -213,7 +241,7 @@ impl ControlNoc for HostedNoc {
                 .store(value, Ordering::Relaxed);
         }
         // SAFETY: the slot is in our own (writable) region, free because the receiver's
-        // tail passed it (has_room), and only we write this channel (send lock held).
+        // tail passed it (has_room), and only we write this channel (its lock is held).
         unsafe {
             std::ptr::copy_nonoverlapping(
                 payload.as_ptr(),
@@ -221,14 +249,16 @@ impl ControlNoc for HostedNoc {
                 payload.len(),
             );
         }
-        head_word.store(head.wrapping_add(1), Ordering::SeqCst);
+        let sequence = self.memory.word(offset + slot::SEQUENCE);
+        sequence.store(head.wrapping_add(1), Ordering::SeqCst);
+        head_word.store(head.wrapping_add(1), Ordering::Relaxed);
         if self
             .memory
             .word(layout.sleeping(destination))
             .load(Ordering::SeqCst)
             != 0
         {
-            futex::wake(head_word, Scope::Shared, i32::MAX);
+            futex::wake(sequence, Scope::Shared, i32::MAX);
         }
         Ok(())
     }
@@ -238,31 +268,25 @@ impl ControlNoc for HostedNoc {
             return;
         };
         for _ in 0..SPIN_BUDGET {
-            if self.has_room(destination) {
+            if self.has_room(destination, &mut self.outgoing[destination].lock()) {
                 return;
             }
             std::hint::spin_loop();
         }
         let layout = self.memory.layout();
-        let flag = self
-            .memory
-            .word(layout.waiting_for_room(self.local, destination));
         let tail_word = self.memory.word(layout.tail(self.local, destination));
-        flag.store(1, Ordering::SeqCst);
-        let tail = tail_word.load(Ordering::SeqCst);
-        if !self.has_room(destination)
-            && !matches!(
-                self.memory.cluster_state(destination),
-                ClusterState::Dead { .. }
-            )
-        {
-            futex::wait(tail_word, tail, Scope::Shared, ROOM_WAIT);
+        let tail = tail_word.load(Ordering::Acquire);
+        if !self.has_room(destination, &mut self.outgoing[destination].lock()) {
+            futex::wait(tail_word, tail, Scope::Shared, ROOM_POLL);
         }
-        flag.store(0, Ordering::SeqCst);
     }
 
     fn receive(&self, decide: &mut dyn FnMut(&Arrival<'_>) -> ReceiveDecision) -> usize {
-        let mut next = self.receive_lock.lock();
+        // One core receives at a time; another that finds it busy leaves the work to
+        // it (it offers every waiting message before it lets go).
+        let Some(mut next) = self.receive_lock.try_lock() else {
+            return 0;
+        };
         let clusters = self.memory.layout().clusters;
         let mut taken = 0;
         for step in 0..clusters {
@@ -273,29 +297,29 @@ impl ControlNoc for HostedNoc {
     }
 
     fn wait_for_traffic(&self) {
+        // No spinning here: the kernel's fast path is a receiving core polling the
+        // channels itself; this is the slow path of a core that has nothing to do.
         let core = self.cores.current();
         let permit = self.cores.permit(core);
-        for _ in 0..SPIN_BUDGET {
-            if self.pending() || permit.swap(0, Ordering::AcqRel) == 1 {
-                return;
-            }
-            std::hint::spin_loop();
+        if permit.swap(0, Ordering::AcqRel) == 1 || self.pending() {
+            return;
         }
         let layout = self.memory.layout();
         let sleeping = self.memory.word(layout.sleeping(self.local));
-        sleeping.store(1, Ordering::SeqCst);
+        sleeping.fetch_add(1, Ordering::SeqCst);
         let generation = self.memory.generation();
         let mut words = Vec::with_capacity(layout.clusters + 2);
         words.push((generation, generation.load(Ordering::SeqCst), Scope::Shared));
         words.push((permit, 0, Scope::Private));
         for source in 0..layout.clusters {
-            let head = self.memory.word(layout.head(source, self.local));
-            words.push((head, head.load(Ordering::SeqCst), Scope::Shared));
+            let (offset, _) = self.next_slot(source);
+            let word = self.memory.word(offset + slot::SEQUENCE);
+            words.push((word, word.load(Ordering::SeqCst), Scope::Shared));
         }
         if !self.pending() && permit.load(Ordering::SeqCst) == 0 {
             futex::wait_any(&words, TRAFFIC_WAIT);
         }
-        sleeping.store(0, Ordering::SeqCst);
+        sleeping.fetch_sub(1, Ordering::SeqCst);
         permit.store(0, Ordering::Release);
     }
 }
@@ -438,10 +462,11 @@ mod tests {
             (slot::SOURCE_NODE, 0),
             (slot::SOURCE_EPOCH, 1),
             (slot::DESTINATION_EPOCH, 1),
+            (slot::SEQUENCE, 1),
         ] {
             cc0.memory
                 .word(offset + field)
-                .store(value, Ordering::Relaxed);
+                .store(value, Ordering::SeqCst);
         }
         cc0.memory
             .word(layout.head(1, 2))
