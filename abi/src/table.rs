@@ -95,6 +95,14 @@ kcalls! {
     /// Runs on the calling core; for measurements, not for wall-clock time.
     Cycles = 6, "cycles", () -> "the counter's value (its low bits on 32-bit machines)",
         errors [];
+    /// Reads console input (the terminal's bytes) into a buffer, blocking until some
+    /// arrive. Only the program the manifest gives the console input may read it.
+    ConsoleRead = 7, "console_read", ("buffer: *mut u8", "capacity: usize")
+        -> "bytes read; 0 when the input ended",
+        errors [
+            (Access, "the caller does not hold the console input"),
+            (Fault, "the buffer is not in the caller's memory")
+        ];
 }
 
 #[cfg(test)]

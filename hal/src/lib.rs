@@ -17,11 +17,13 @@
 #![no_std]
 
 pub mod board;
+pub mod console;
 pub mod cores;
 pub mod memory;
 pub mod noc;
 
 pub use board::{BoardControl, ClusterState, HardwareEvent};
+pub use console::{ConsoleInput, EndOfInput};
 pub use cores::{CoreEntry, CoreError, CoreId, Cores, UserMode, spin_then_park};
 pub use memory::ClusterMemory;
 pub use noc::{Arrival, ControlNoc, NocError, ReceiveDecision, Source};
@@ -40,6 +42,8 @@ pub trait Platform: Send + Sync + 'static {
     type Noc: ControlNoc;
     /// The board's registers: cluster states, events, console, power.
     type Board: BoardControl;
+    /// Input from the terminal.
+    type ConsoleInput: ConsoleInput;
 
     /// The cores.
     fn cores(&self) -> &Self::Cores;
@@ -51,4 +55,6 @@ pub trait Platform: Send + Sync + 'static {
     fn noc(&self) -> &Self::Noc;
     /// The board.
     fn board(&self) -> &Self::Board;
+    /// Console input.
+    fn console_input(&self) -> &Self::ConsoleInput;
 }

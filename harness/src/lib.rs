@@ -101,6 +101,17 @@ impl Board {
         timeout: Duration,
         extra: &[&str],
     ) -> Result<Board, HarnessError> {
+        Board::start_with_input(nanvix, manifest, timeout, extra, None)
+    }
+
+    /// As [`Board::start_with`], typing `input` on the terminal (then closing it).
+    pub fn start_with_input(
+        nanvix: impl AsRef<Path>,
+        manifest: impl AsRef<Path>,
+        timeout: Duration,
+        extra: &[&str],
+        input: Option<Vec<u8>>,
+    ) -> Result<Board, HarnessError> {
         let nanvix = nanvix.as_ref();
         let image = prepare(nanvix, manifest.as_ref())?;
         let mut child = Command::new(nanvix)
@@ -111,12 +122,22 @@ impl Board {
             .arg(timeout.as_secs_f64().to_string())
             .args(extra)
             .arg(&image)
-            .stdin(Stdio::null())
+            .stdin(if input.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .process_group(0)
             .spawn()
             .map_err(|error| HarnessError(format!("cannot start nanvix run: {error}")))?;
+        if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
+            std::thread::spawn(move || {
+                use std::io::Write;
+                let _ = stdin.write_all(&input);
+            });
+        }
         let stdout = child.stdout.take().expect("piped stdout");
         let (sender, lines) = mpsc::channel();
         std::thread::spawn(move || {

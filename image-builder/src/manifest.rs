@@ -67,6 +67,9 @@ pub struct ProgramEntry {
     pub heap: Option<String>,
     /// Main-thread stack size.
     pub stack: Option<String>,
+    /// Whether the terminal's input goes to this program (one program at most).
+    #[serde(default)]
+    pub console_input: bool,
 }
 
 /// A platform a manifest can name.
@@ -119,6 +122,8 @@ pub struct ProgramPlan {
     pub heap_bytes: u64,
     /// Stack bytes.
     pub stack_bytes: u64,
+    /// Whether the terminal's input goes to this program.
+    pub console_input: bool,
 }
 
 impl System {
@@ -293,6 +298,7 @@ pub fn check(
         ));
     }
     let known_programs = sources.programs;
+    let mut console_holder: Option<String> = None;
     let mut clusters = Vec::new();
     for cluster in &board.clusters {
         let Some(entry) = file.clusters.get(&cluster.name) else {
@@ -367,11 +373,23 @@ pub fn check(
                     ),
                 ));
             }
+            if program.console_input {
+                if let Some(holder) = &console_holder {
+                    return Err(fail(
+                        &format!("{field}.console_input"),
+                        format!(
+                            "console input already goes to `{holder}`: only one program may hold it"
+                        ),
+                    ));
+                }
+                console_holder = Some(field.clone());
+            }
             programs.push(ProgramPlan {
                 name: program.name.clone(),
                 arguments: program.args.clone(),
                 heap_bytes,
                 stack_bytes,
+                console_input: program.console_input,
             });
         }
         clusters.push(ClusterPlan {
@@ -562,6 +580,27 @@ programs = [{ name = "hello", heap = "128 KiB", stack = "32 KiB" }]
             assert_eq!(&error.field, field, "{to}: {error}");
             assert!(!error.reason.is_empty());
         }
+    }
+
+    #[test]
+    fn only_one_program_may_hold_the_console_input() {
+        let one = GOOD.replace(
+            "args = [\"rounds=2\"] }",
+            "args = [\"rounds=2\"], console_input = true }",
+        );
+        let system = check_text(&one).unwrap();
+        assert!(system.clusters[0].programs[0].console_input);
+        assert!(!system.clusters[1].programs[0].console_input);
+        let two = one.replace(
+            "stack = \"32 KiB\" }",
+            "stack = \"32 KiB\", console_input = true }",
+        );
+        let error = check_text(&two).unwrap_err();
+        assert_eq!(error.field, "clusters.cc0.programs[0].console_input");
+        assert!(
+            error.reason.contains("`clusters.io0.programs[0]`"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -494,6 +494,7 @@ impl Board<'_> {
                     arguments: program.arguments.clone(),
                     heap_bytes: program.heap_bytes,
                     stack_bytes: program.stack_bytes,
+                    console_input: program.console_input,
                 })
                 .collect(),
         };
@@ -513,10 +514,15 @@ impl Board<'_> {
             set
         });
         let mut command = Command::new(&self.kernel.path);
+        let holds_console = plan.programs.iter().any(|program| program.console_input);
         command
             .env(BOOT_ENVIRONMENT, spec)
             .arg0(format!("nanvix-{}", plan.name))
-            .stdin(Stdio::null())
+            .stdin(if holds_console {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         // SAFETY: the closure runs in the child between fork and exec and only makes
@@ -549,6 +555,12 @@ impl Board<'_> {
             }
         };
         drop(report_write);
+        if let Some(mut input) = child.stdin.take() {
+            // The terminal's input goes to this cluster until either side ends.
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut std::io::stdin().lock(), &mut input);
+            });
+        }
         self.slots.push(Slot {
             plan,
             pid: child.id(),

@@ -109,7 +109,7 @@ fn kcall_arguments_are_checked_through_the_gate() {
     assert!(
         lines
             .iter()
-            .any(|line| line.starts_with("kcall-test on cc0: 20 checks, 0 failed")),
+            .any(|line| line.starts_with("kcall-test on cc0: 21 checks, 0 failed")),
         "{lines:?}"
     );
 }
@@ -381,7 +381,7 @@ fn several_programs_on_one_io_cluster_each_have_their_own_identity() {
     }
     // kcall-test checks that its loopback message carries its own (node, program).
     assert!(
-        lines.contains(&"kcall-test on io0: 20 checks, 0 failed".to_string()),
+        lines.contains(&"kcall-test on io0: 21 checks, 0 failed".to_string()),
         "{lines:?}"
     );
 }
@@ -412,7 +412,31 @@ fn a_refused_program_does_not_shift_the_identity_of_the_others() {
     assert_eq!(refused, 2);
     let lines = console_lines(&board, "io0");
     assert!(
-        lines.contains(&"kcall-test on io0: 20 checks, 0 failed".to_string()),
+        lines.contains(&"kcall-test on io0: 21 checks, 0 failed".to_string()),
         "{lines:?}"
+    );
+}
+
+#[test]
+fn console_input_reaches_the_program_the_manifest_names() {
+    let mut board = Board::start_with_input(
+        NANVIX,
+        manifest("image-builder/tests/systems/console.toml"),
+        TIMEOUT,
+        &[],
+        Some(b"first line\nsecond line\nno newline".to_vec()),
+    )
+    .unwrap();
+    assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
+    let lines = console_lines(&board, "cc0");
+    let echoed: Vec<&str> = lines.iter().skip(1).map(String::as_str).collect();
+    assert_eq!(
+        echoed,
+        [
+            "echo: first line",
+            "echo: second line",
+            "echo: no newline",
+            "end of input"
+        ]
     );
 }

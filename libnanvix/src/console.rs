@@ -11,6 +11,16 @@ pub fn write(bytes: &[u8]) -> Result<usize, Errno> {
     )
 }
 
+/// Reads console input into `buffer`, blocking until some arrives; `Ok(0)` means
+/// the input ended. Only the program the manifest gives the console input may read
+/// (`Errno::Access` otherwise).
+pub fn read(buffer: &mut [u8]) -> Result<usize, Errno> {
+    kcall(
+        Kcall::ConsoleRead,
+        [buffer.as_mut_ptr() as usize, buffer.len(), 0, 0, 0],
+    )
+}
+
 /// A `core::fmt::Write` sink that buffers on the stack and writes to the console.
 pub struct Console {
     buffer: [u8; 256],

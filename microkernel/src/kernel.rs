@@ -16,8 +16,8 @@ use nanvix_abi::{
 };
 use nanvix_board::{Board, ClusterKind};
 use nanvix_hal::{
-    BoardControl, ClusterMemory, ClusterState, ControlNoc, CoreId, Cores, HardwareEvent, NocError,
-    Platform, ReceiveDecision, Source, UserMode,
+    BoardControl, ClusterMemory, ClusterState, ConsoleInput, ControlNoc, CoreId, Cores, EndOfInput,
+    HardwareEvent, NocError, Platform, ReceiveDecision, Source, UserMode,
 };
 
 /// Messages a program's inbox holds before the kernel leaves further ones in their
@@ -42,6 +42,8 @@ pub struct ProgramToLoad<'a> {
     pub heap_bytes: usize,
     /// Main-thread stack size in bytes.
     pub stack_bytes: usize,
+    /// Whether the console input goes to this program.
+    pub console_input: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,6 +59,8 @@ struct Message {
 
 struct Program {
     name: String,
+    /// Whether this program holds the console input.
+    console_input: bool,
     /// Program id on the cluster: its position in the boot spec.
     id: u32,
     node: u32,
@@ -317,6 +321,7 @@ impl<P: Platform> Kernel<P> {
         unsafe { (start_block.base as *mut StartInfo).write(info) };
         self.programs.lock().push(Program {
             name: program.name.to_string(),
+            console_input: program.console_input,
             id: id as u32,
             node: self.node_of(id),
             regions: [image_region, stack, heap, start_block],
@@ -493,6 +498,7 @@ impl<P: Platform> Kernel<P> {
                 arguments[3],
             ),
             Kcall::Cycles => Ok(self.platform.cores().cycles() as usize),
+            Kcall::ConsoleRead => self.console_read(index, arguments[0], arguments[1]),
             Kcall::NocReceive => {
                 self.noc_receive(index, core, arguments[0], arguments[1], arguments[2])
             }
@@ -529,6 +535,32 @@ impl<P: Platform> Kernel<P> {
             self.console(&name, &line);
         }
         Ok(length)
+    }
+
+    fn console_read(&self, index: usize, buffer: usize, capacity: usize) -> Result<usize, Errno> {
+        let (regions, holder) = {
+            let programs = self.programs.lock();
+            (programs[index].regions, programs[index].console_input)
+        };
+        if !holder {
+            return Err(Errno::Access);
+        }
+        user_memory::check(&regions, buffer, capacity)?;
+        if capacity == 0 {
+            return Ok(0);
+        }
+        let mut chunk = [0u8; 256];
+        let wanted = capacity.min(chunk.len());
+        loop {
+            match self.platform.console_input().try_read(&mut chunk[..wanted]) {
+                Ok(0) => self.platform.console_input().wait(),
+                Ok(count) => {
+                    user_memory::write(&regions, buffer, &chunk[..count])?;
+                    return Ok(count);
+                }
+                Err(EndOfInput) => return Ok(0),
+            }
+        }
     }
 
     fn cluster_info(

@@ -7,6 +7,8 @@
 //!   skips the game;
 //! - `hold`: after greeting, wait for messages forever (for fault tests);
 //! - `panic`: after greeting, panic (for tests of the panic path);
+//! - `echo-input`: after greeting, print every line of console input as
+//!   `echo: LINE` until the input ends (the manifest must give it console input);
 //! - `await-death=NAME`: before playing, wait until the board reports cluster NAME
 //!   dead (for tests that death events reach every kernel).
 //!
@@ -17,7 +19,7 @@
 #![forbid(unsafe_code)]
 
 use libnanvix::abi::{CLUSTER_DEAD, ClusterInfo, NOC_PAYLOAD_MAX};
-use libnanvix::{cluster, noc, println, process};
+use libnanvix::{cluster, console, noc, println, process};
 
 libnanvix::entry!(main);
 
@@ -27,6 +29,7 @@ struct Options<'a> {
     hold: bool,
     panic: bool,
     await_death: Option<&'a str>,
+    echo_input: bool,
 }
 
 fn options() -> Result<Options<'static>, &'static str> {
@@ -36,6 +39,7 @@ fn options() -> Result<Options<'static>, &'static str> {
         hold: false,
         panic: false,
         await_death: None,
+        echo_input: false,
     };
     for argument in process::arguments().skip(1) {
         if let Some(rounds) = argument.strip_prefix("rounds=") {
@@ -46,11 +50,13 @@ fn options() -> Result<Options<'static>, &'static str> {
             options.hold = true;
         } else if argument == "panic" {
             options.panic = true;
+        } else if argument == "echo-input" {
+            options.echo_input = true;
         } else if let Some(name) = argument.strip_prefix("await-death=") {
             options.await_death = Some(name);
         } else {
             return Err(
-                "unknown argument (expected rounds=N, partner=NAME, hold, panic or await-death=NAME)",
+                "unknown argument (expected rounds=N, partner=NAME, hold, panic, echo-input or await-death=NAME)",
             );
         }
     }
@@ -82,6 +88,9 @@ fn main() -> i32 {
     );
     if options.hold {
         return hold();
+    }
+    if options.echo_input {
+        return echo_input();
     }
     if options.panic {
         panic!("asked to panic on {}", this.name());
@@ -129,6 +138,44 @@ fn await_death(name: &str) -> Result<u32, &'static str> {
         }
         core::hint::spin_loop();
     }
+}
+
+/// Prints each line of console input as `echo: LINE` until the input ends.
+fn echo_input() -> i32 {
+    let mut line = [0u8; 256];
+    let mut used = 0;
+    let mut chunk = [0u8; 64];
+    loop {
+        let count = match console::read(&mut chunk) {
+            Ok(0) => break,
+            Ok(count) => count,
+            Err(errno) => {
+                println!("hello: console_read failed: {errno}");
+                return 1;
+            }
+        };
+        for &byte in &chunk[..count] {
+            if byte == b'\n' || used == line.len() {
+                println!(
+                    "echo: {}",
+                    core::str::from_utf8(&line[..used]).unwrap_or("(not UTF-8)")
+                );
+                used = 0;
+            }
+            if byte != b'\n' {
+                line[used] = byte;
+                used += 1;
+            }
+        }
+    }
+    if used > 0 {
+        println!(
+            "echo: {}",
+            core::str::from_utf8(&line[..used]).unwrap_or("(not UTF-8)")
+        );
+    }
+    println!("end of input");
+    0
 }
 
 fn hold() -> i32 {

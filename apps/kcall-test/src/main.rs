@@ -184,6 +184,16 @@ fn main() -> i32 {
         }
     }
 
+    let mut input = [0u8; 8];
+    checks.expect(
+        "console_read without holding the console input",
+        kcall(
+            Kcall::ConsoleRead,
+            [input.as_mut_ptr() as usize, input.len(), 0, 0, 0],
+        ),
+        Err(Errno::Access),
+    );
+
     // The heap the manifest sized backs the global allocator.
     let numbers: alloc::vec::Vec<u64> = (1..=4_000).collect();
     checks.run += 1;

@@ -15,6 +15,7 @@
 //! The runner (`nanvix run`) uses [`hardware`] to create all of this; a cluster
 //! process uses [`platform::HostedPlatform::attach`].
 
+pub mod console;
 pub mod cores;
 pub mod futex;
 pub mod hardware;

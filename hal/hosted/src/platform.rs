@@ -1,5 +1,6 @@
 //! The hosted platform of one cluster process: cores, SRAM, NoC, board.
 
+use crate::console::HostedConsoleInput;
 use crate::cores::HostedCores;
 use crate::hardware::NocMemory;
 use crate::noc::HostedNoc;
@@ -146,6 +147,7 @@ impl BoardControl for HostedBoard {
 
 /// Everything one hosted cluster has.
 pub struct HostedPlatform {
+    console_input: HostedConsoleInput,
     cores: Arc<HostedCores>,
     user_mode: HostedUserMode,
     memory: HostedMemory,
@@ -180,6 +182,7 @@ impl HostedPlatform {
         // SAFETY: the runner passed us this descriptor for our exclusive use.
         let reports = unsafe { File::from_raw_fd(spec.report_fd) };
         let platform = HostedPlatform {
+            console_input: HostedConsoleInput::start(Arc::clone(&cores), std::io::stdin())?,
             user_mode: HostedUserMode,
             memory: HostedMemory::new(cluster.sram_bytes as usize)?,
             noc: HostedNoc::new(
@@ -212,6 +215,7 @@ impl Platform for HostedPlatform {
     type Memory = HostedMemory;
     type Noc = HostedNoc;
     type Board = HostedBoard;
+    type ConsoleInput = HostedConsoleInput;
 
     fn cores(&self) -> &HostedCores {
         &self.cores
@@ -231,5 +235,9 @@ impl Platform for HostedPlatform {
 
     fn board(&self) -> &HostedBoard {
         &self.board
+    }
+
+    fn console_input(&self) -> &HostedConsoleInput {
+        &self.console_input
     }
 }

@@ -38,6 +38,9 @@ pub struct ProgramSpec {
     pub heap_bytes: u64,
     /// Main-thread stack size in bytes.
     pub stack_bytes: u64,
+    /// Whether the console input (the process' standard input) goes to it.
+    #[serde(default)]
+    pub console_input: bool,
 }
 
 /// A report from a cluster's kernel to the runner.

@@ -53,6 +53,7 @@ fn main() {
             arguments: &program.arguments,
             heap_bytes: program.heap_bytes as usize,
             stack_bytes: program.stack_bytes as usize,
+            console_input: program.console_input,
         })
         .collect();
     kernel.boot(&programs)
