@@ -44,6 +44,9 @@ pub const NOC_PAYLOAD_MAX: usize = 128;
 /// Programs one cluster may hold; program ids are below this.
 pub const PROGRAMS_MAX: usize = 16;
 
+/// Largest piece of a defmt log stream one `log_write` takes, in bytes.
+pub const LOG_CHUNK_MAX: usize = 4096;
+
 /// Longest cluster name, in bytes (`io0`, `cc15`, ...).
 pub const CLUSTER_NAME_MAX: usize = 16;
 

@@ -103,6 +103,13 @@ kcalls! {
             (Access, "the caller does not hold the console input"),
             (Fault, "the buffer is not in the caller's memory")
         ];
+    /// Hands the board a piece of the caller's defmt log stream (encoded frames, as
+    /// the defmt encoder writes them). The runner decodes it with the program's ELF.
+    LogWrite = 8, "log_write", ("buffer: *const u8", "length: usize") -> "bytes taken",
+        errors [
+            (Fault, "the buffer is not in the caller's memory"),
+            (MessageSize, "length is over LOG_CHUNK_MAX (4096 bytes)")
+        ];
 }
 
 #[cfg(test)]

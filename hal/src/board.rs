@@ -59,6 +59,9 @@ pub trait BoardControl: Send + Sync {
     fn report(&self, event: HardwareEvent<'_>);
     /// Writes one console line attributed to `program` (no trailing newline).
     fn console_line(&self, program: &str, line: &[u8]);
+    /// Passes on a piece of `program`'s defmt log stream (encoded frames), which
+    /// the board decodes with that program's ELF (`kernel` for the kernel's own).
+    fn log_bytes(&self, program: &str, bytes: &[u8]);
     /// Powers the cluster off with `status` (0: every program ended with 0).
     fn power_off(&self, status: i32) -> !;
 }

@@ -362,6 +362,14 @@ impl Board<'_> {
                 program,
                 line,
             },
+            ClusterReport::Log { program, hex } => {
+                // Decoding with the program's ELF comes with the logging work; until
+                // then the raw frames are shown so nothing is lost.
+                Event::KernelOutput {
+                    cluster: name,
+                    line: format!("{program}: undecoded defmt frames {hex}"),
+                }
+            }
             ClusterReport::PowerOff { status } => {
                 self.slots[position].power_off = Some(status);
                 return;

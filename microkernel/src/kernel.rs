@@ -499,6 +499,7 @@ impl<P: Platform> Kernel<P> {
             ),
             Kcall::Cycles => Ok(self.platform.cores().cycles() as usize),
             Kcall::ConsoleRead => self.console_read(index, arguments[0], arguments[1]),
+            Kcall::LogWrite => self.log_write(index, arguments[0], arguments[1]),
             Kcall::NocReceive => {
                 self.noc_receive(index, core, arguments[0], arguments[1], arguments[2])
             }
@@ -534,6 +535,20 @@ impl<P: Platform> Kernel<P> {
         for line in lines {
             self.console(&name, &line);
         }
+        Ok(length)
+    }
+
+    fn log_write(&self, index: usize, address: usize, length: usize) -> Result<usize, Errno> {
+        if length > nanvix_abi::LOG_CHUNK_MAX {
+            return Err(Errno::MessageSize);
+        }
+        let (regions, name) = {
+            let programs = self.programs.lock();
+            (programs[index].regions, programs[index].name.clone())
+        };
+        let mut chunk = [0u8; nanvix_abi::LOG_CHUNK_MAX];
+        user_memory::read_into(&regions, address, &mut chunk[..length])?;
+        self.platform.board().log_bytes(&name, &chunk[..length]);
         Ok(length)
     }
 

@@ -139,6 +139,14 @@ impl BoardControl for HostedBoard {
         });
     }
 
+    fn log_bytes(&self, program: &str, bytes: &[u8]) {
+        let hex = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
+        self.send(&ClusterReport::Log {
+            program: program.to_string(),
+            hex,
+        });
+    }
+
     fn power_off(&self, status: i32) -> ! {
         self.send(&ClusterReport::PowerOff { status });
         std::process::exit(if status == 0 { 0 } else { 1 })

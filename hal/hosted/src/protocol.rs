@@ -81,6 +81,13 @@ pub enum ClusterReport {
         /// The line, without its newline; invalid UTF-8 replaced.
         line: String,
     },
+    /// A piece of a program's defmt log stream (encoded frames), hex-encoded.
+    Log {
+        /// Name of the logging program (`kernel` for the kernel itself).
+        program: String,
+        /// The bytes, two lowercase hex digits each.
+        hex: String,
+    },
     /// The cluster powers off with this status.
     PowerOff {
         /// 0 when every program ended with 0.
