@@ -44,6 +44,9 @@ pub const NOC_PAYLOAD_MAX: usize = 128;
 /// Programs one cluster may hold; program ids are below this.
 pub const PROGRAMS_MAX: usize = 16;
 
+/// Largest data-NoC transfer one `data_send` makes, in bytes.
+pub const DATA_TRANSFER_MAX: usize = 16 << 20;
+
 /// Largest piece of a defmt log stream one `log_write` takes, in bytes.
 pub const LOG_CHUNK_MAX: usize = 4096;
 

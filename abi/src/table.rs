@@ -110,6 +110,27 @@ kcalls! {
             (Fault, "the buffer is not in the caller's memory"),
             (MessageSize, "length is over LOG_CHUNK_MAX (4096 bytes)")
         ];
+    /// Sends `length` bytes (up to DATA_TRANSFER_MAX) to program `program` on node
+    /// `node` over the data NoC, in chunks; blocks while the channel is full. One
+    /// transfer at a time per destination cluster: transfers never interleave.
+    DataSend = 9, "data_send",
+        ("node: usize", "program: usize", "buffer: *const u8", "length: usize") -> "length",
+        errors [
+            (Invalid, "no cluster owns this node, or the program id is out of range"),
+            (MessageSize, "length is over DATA_TRANSFER_MAX (16 MiB)"),
+            (Fault, "the buffer is not in the caller's memory"),
+            (HostDown, "the destination cluster is dead")
+        ];
+    /// Receives one whole data-NoC transfer addressed to the calling program, from
+    /// whichever sender starts one first, blocking until it is complete. Writes its
+    /// header (the sender's stamped identity, `length` = the transfer's length).
+    DataReceive = 10, "data_receive",
+        ("header: *mut MessageHeader", "buffer: *mut u8", "capacity: usize") -> "transfer length",
+        errors [
+            (Fault, "header or buffer is not in the caller's memory"),
+            (MessageSize, "the next transfer is longer than capacity; it stays queued"),
+            (HostDown, "the sender died in the middle of the transfer (the part received is dropped)")
+        ];
 }
 
 #[cfg(test)]

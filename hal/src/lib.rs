@@ -26,7 +26,7 @@ pub use board::{BoardControl, ClusterState, HardwareEvent};
 pub use console::{ConsoleInput, EndOfInput};
 pub use cores::{CoreEntry, CoreError, CoreId, Cores, UserMode, spin_then_park};
 pub use memory::ClusterMemory;
-pub use noc::{Arrival, ControlNoc, NocError, ReceiveDecision, Source};
+pub use noc::{Arrival, ControlNoc, DataArrival, DataNoc, NocError, ReceiveDecision, Source};
 
 /// A platform: everything a cluster's kernel needs from the hardware.
 pub trait Platform: Send + Sync + 'static {
@@ -40,6 +40,8 @@ pub trait Platform: Send + Sync + 'static {
     type Memory: ClusterMemory;
     /// The control NoC.
     type Noc: ControlNoc;
+    /// The data NoC.
+    type DataNoc: DataNoc;
     /// The board's registers: cluster states, events, console, power.
     type Board: BoardControl;
     /// Input from the terminal.
@@ -53,6 +55,8 @@ pub trait Platform: Send + Sync + 'static {
     fn memory(&self) -> &Self::Memory;
     /// The control NoC.
     fn noc(&self) -> &Self::Noc;
+    /// The data NoC.
+    fn data_noc(&self) -> &Self::DataNoc;
     /// The board.
     fn board(&self) -> &Self::Board;
     /// Console input.

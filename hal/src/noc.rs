@@ -74,3 +74,50 @@ pub trait ControlNoc: Send + Sync {
     /// changed state, or the calling core was unparked.
     fn wait_for_traffic(&self);
 }
+
+/// One chunk of a bulk transfer offered to the receiver by [`DataNoc::receive`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DataArrival<'a> {
+    /// Source (node, program, epoch) as the hardware stamped it; `length` is the
+    /// chunk's length.
+    pub header: MessageHeader,
+    /// Index of the sending cluster (the channel it came on).
+    pub source_cluster: usize,
+    /// The node it is addressed to.
+    pub destination_node: u32,
+    /// The program id it is addressed to.
+    pub destination_program: u32,
+    /// Length of the whole transfer the chunk belongs to.
+    pub total: u32,
+    /// Offset of this chunk in its transfer.
+    pub offset: u32,
+    /// The chunk's bytes (valid only during the offer).
+    pub data: &'a [u8],
+}
+
+/// The data NoC of one cluster: bulk transfers cut into chunks, with the same
+/// stamping, epochs and backpressure as the control NoC.
+pub trait DataNoc: Send + Sync {
+    /// Largest chunk one write carries.
+    fn chunk_bytes(&self) -> usize;
+
+    /// Writes one chunk (at most [`DataNoc::chunk_bytes`]) of a transfer of `total`
+    /// bytes, at `offset`, without waiting; [`NocError::Full`] when no slot is free.
+    fn try_write(
+        &self,
+        source: Source,
+        destination_node: u32,
+        destination_program: u32,
+        total: u32,
+        offset: u32,
+        chunk: &[u8],
+    ) -> Result<(), NocError>;
+
+    /// Blocks (spin budget, then bounded sleeps) until the data channel to
+    /// `destination_node` may have room, or its destination died.
+    fn wait_for_write_room(&self, destination_node: u32);
+
+    /// Offers the oldest chunk of each incoming data channel in turn to `decide`;
+    /// a kept chunk stays at the head of its channel. Returns how many were taken.
+    fn receive_chunks(&self, decide: &mut dyn FnMut(&DataArrival<'_>) -> ReceiveDecision) -> usize;
+}

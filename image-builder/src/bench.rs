@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The board benchmarks, in the order they run.
-pub const BENCHMARKS: [&str; 4] = ["baselines", "noc", "boot", "idle"];
+pub const BENCHMARKS: [&str; 5] = ["baselines", "noc", "data", "boot", "idle"];
 /// Longest any one launch may take.
 const LAUNCH_TIMEOUT: Duration = Duration::from_secs(120);
 /// Host CPU sampling window of the idle benchmark.
@@ -227,6 +227,61 @@ pub fn noc(options: &BenchOptions, baselines: &[Row]) -> Result<Vec<Row>, BenchF
     Ok(rows)
 }
 
+/// Data-NoC round trips of 4 KiB, 64 KiB and 1 MiB between two compute clusters,
+/// pinned to distinct host CPUs, as bandwidth (bytes both ways over the round trip)
+/// against the cross-core copy of the same size.
+pub fn data(options: &BenchOptions, baselines: &[Row]) -> Result<Vec<Row>, BenchFailure> {
+    let image = image(options, "data")?;
+    let ghz = nanvix_bench::tsc_ghz()?;
+    let pins = [
+        ("cc0", nanvix_bench::CLIENT_CPU),
+        ("cc1", nanvix_bench::SERVER_CPU),
+    ];
+    let mut trials: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
+    for _ in 0..options.launches {
+        for event in Launch::start(options, image, &pins)?.finish()? {
+            if let Event::Console { cluster, line, .. } = event
+                && cluster == "cc0"
+                && let Some(rest) = line.strip_prefix("bench data_round_trip cycles=")
+                && let Some((cycles, bytes)) = rest.split_once(" bytes=")
+            {
+                let (Ok(cycles), Ok(bytes)) = (cycles.parse::<f64>(), bytes.parse::<usize>())
+                else {
+                    return Err(BenchFailure(format!("bad benchmark line: {line}")));
+                };
+                let nanoseconds = cycles / ghz;
+                trials
+                    .entry(bytes)
+                    .or_default()
+                    .push(2.0 * bytes as f64 / nanoseconds);
+            }
+        }
+    }
+    let mut rows = Vec::new();
+    for (bytes, values) in trials {
+        let mut row = nanvix_bench::summarize(
+            "noc.data_round_trip",
+            parameters(&[
+                ("bytes", bytes.to_string()),
+                ("pinned", "true".into()),
+                ("launches", options.launches.to_string()),
+            ]),
+            nanvix_bench::UNIT_GIGABYTES_PER_SECOND,
+            &values,
+        )?;
+        let bytes_text = bytes.to_string();
+        let baseline = find(
+            baselines,
+            "baseline.cross_core_copy",
+            Some(("bytes", &bytes_text)),
+        )?;
+        nanvix_bench::compare(&mut row, baseline)?;
+        rows.push(baseline.clone());
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
 /// Boot of the full MPPA-256 board from a prebuilt image until all 20 clusters are
 /// up, against 20 posix_spawn+waitpid of a tiny static binary.
 pub fn boot(options: &BenchOptions, baselines: &[Row]) -> Result<Vec<Row>, BenchFailure> {
@@ -342,6 +397,7 @@ pub fn run(
         let rows = match name {
             "baselines" => baseline_rows.clone(),
             "noc" => noc(options, &baseline_rows)?,
+            "data" => data(options, &baseline_rows)?,
             "boot" => boot(options, &baseline_rows)?,
             _ => idle(options)?,
         };
@@ -373,7 +429,7 @@ mod tests {
         let error = run(&options, &["speed".to_string()], Path::new("/nonexistent")).unwrap_err();
         assert_eq!(
             error.0,
-            "no benchmark `speed` (benchmarks: baselines, noc, boot, idle)"
+            "no benchmark `speed` (benchmarks: baselines, noc, data, boot, idle)"
         );
     }
 }

@@ -7,6 +7,9 @@ use std::process::Command;
 /// The cargo profile kernels and programs are built with (see the workspace
 /// `Cargo.toml`: release optimisation, panic=abort, full debug info).
 pub const PROFILE: &str = "nanvix";
+/// The defmt log level programs and kernels are built with when the environment
+/// does not set `DEFMT_LOG`: frames below it are left out of the ELFs.
+pub const DEFAULT_DEFMT_LOG: &str = "info";
 /// Package of the hosted cluster kernel.
 pub const HOSTED_KERNEL: &str = "nanvix-kernel-hosted";
 
@@ -57,6 +60,9 @@ pub fn cargo() -> Command {
 }
 
 /// Builds the kernel and `programs` (unless `build` is false) and returns their paths.
+///
+/// defmt reads `DEFMT_LOG` at build time; the user's value is kept, otherwise
+/// [`DEFAULT_DEFMT_LOG`] is used.
 pub fn build(root: &Path, programs: &[String], build: bool) -> Result<Artifacts, BuildError> {
     if build {
         let mut command = cargo();
@@ -70,6 +76,9 @@ pub fn build(root: &Path, programs: &[String], build: bool) -> Result<Artifacts,
         ]);
         for program in programs {
             command.args(["--package", program]);
+        }
+        if std::env::var_os("DEFMT_LOG").is_none() {
+            command.env("DEFMT_LOG", DEFAULT_DEFMT_LOG);
         }
         let status = command.status().map_err(BuildError::Cargo)?;
         if !status.success() {

@@ -54,6 +54,20 @@ pub enum Event {
         /// The line.
         line: String,
     },
+    /// One decoded defmt log frame of a program (or of the kernel, as program
+    /// `kernel`), at or above the run's `--log-level`.
+    Log {
+        /// Cluster name.
+        cluster: String,
+        /// Program name.
+        program: String,
+        /// `trace`, `debug`, `info`, `warn` or `error`; `None` for `defmt::println!`.
+        level: Option<String>,
+        /// The decoded timestamp (programs: raw cycles of the core), if the ELF has one.
+        timestamp: Option<String>,
+        /// The formatted message.
+        message: String,
+    },
     /// Raw output of a cluster process (for example a kernel panic message).
     KernelOutput {
         /// Cluster name.
@@ -138,6 +152,24 @@ impl Event {
                 program,
                 line,
             } => format!("[{cluster}/{program}] {line}"),
+            Event::Log {
+                cluster,
+                program,
+                level,
+                timestamp,
+                message,
+            } => {
+                let mut line = format!("[{cluster}/{program}] ");
+                if let Some(level) = level {
+                    line.push_str(&format!("{:<6}", level.to_uppercase()));
+                }
+                if let Some(timestamp) = timestamp {
+                    line.push_str(timestamp);
+                    line.push(' ');
+                }
+                line.push_str(message);
+                line
+            }
             Event::KernelOutput { cluster, line } => format!("[{cluster}] {line}"),
             Event::ProgramExited {
                 cluster,
@@ -169,5 +201,42 @@ impl Event {
             Event::BoardStop { reason } => format!("[board] stopping: {reason}"),
             Event::BoardOff { status } => format!("[board] off (status {status})"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log(level: Option<&str>, timestamp: Option<&str>) -> Event {
+        Event::Log {
+            cluster: "cc0".into(),
+            program: "hello".into(),
+            level: level.map(String::from),
+            timestamp: timestamp.map(String::from),
+            message: "hello from cc0".into(),
+        }
+    }
+
+    #[test]
+    fn log_events_read_well_in_both_forms() {
+        assert_eq!(
+            log(Some("info"), Some("12.345")).human(),
+            "[cc0/hello] INFO  12.345 hello from cc0"
+        );
+        assert_eq!(
+            log(Some("error"), None).human(),
+            "[cc0/hello] ERROR hello from cc0"
+        );
+        assert_eq!(log(None, Some("7")).human(), "[cc0/hello] 7 hello from cc0");
+        let json = serde_json::to_string(&log(Some("warn"), None)).unwrap();
+        assert_eq!(
+            json,
+            r#"{"event":"log","cluster":"cc0","program":"hello","level":"warn","timestamp":null,"message":"hello from cc0"}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<Event>(&json).unwrap(),
+            log(Some("warn"), None)
+        );
     }
 }

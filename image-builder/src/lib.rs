@@ -5,6 +5,7 @@ pub mod builder;
 pub mod docs;
 pub mod events;
 pub mod image;
+pub mod logs;
 pub mod manifest;
 pub mod packing;
 pub mod runner;

@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 use nanvix_image_builder::image::{Image, looks_like_image};
+use nanvix_image_builder::logs::LogLevel;
 use nanvix_image_builder::manifest::System;
 use nanvix_image_builder::packing::{self, Payloads};
 use nanvix_image_builder::runner::{EventFormat, RunOptions};
@@ -40,6 +41,10 @@ enum Commands {
         /// Run a cluster's process only on these host CPUs (CLUSTER=CPU[,CPU...]).
         #[arg(long = "pin", value_name = "CLUSTER=CPUS")]
         pins: Vec<String>,
+        /// Print decoded log frames at this level and above (programs keep only the
+        /// levels they were built with: DEFMT_LOG, default info).
+        #[arg(long, value_enum, default_value = "info")]
+        log_level: LogLevelChoice,
     },
     /// Check a manifest, build the kernel and programs it needs and pack an image.
     Build {
@@ -57,7 +62,7 @@ enum Commands {
     /// Run benchmarks on boards against baselines measured in the same run; write
     /// rows to target/bench/<name>.json and print a table.
     Bench {
-        /// Benchmarks to run: baselines, noc, boot, idle (default: all).
+        /// Benchmarks to run: baselines, noc, data, boot, idle (default: all).
         names: Vec<String>,
         /// Separate board launches per benchmark.
         #[arg(long, default_value_t = 5)]
@@ -91,6 +96,27 @@ enum Events {
     Json,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum LogLevelChoice {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl From<LogLevelChoice> for LogLevel {
+    fn from(choice: LogLevelChoice) -> LogLevel {
+        match choice {
+            LogLevelChoice::Trace => LogLevel::Trace,
+            LogLevelChoice::Debug => LogLevel::Debug,
+            LogLevelChoice::Info => LogLevel::Info,
+            LogLevelChoice::Warn => LogLevel::Warn,
+            LogLevelChoice::Error => LogLevel::Error,
+        }
+    }
+}
+
 fn fail(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("nanvix: {message}");
     ExitCode::from(2)
@@ -122,6 +148,7 @@ struct RunChoices {
     no_build: bool,
     program_overrides: Vec<String>,
     pins: Vec<(String, Vec<usize>)>,
+    log_level: LogLevel,
 }
 
 /// Parses `CLUSTER=CPU[,CPU...]` pins.
@@ -152,6 +179,7 @@ fn run(root: &Path, path: &Path, choices: &RunChoices) -> Result<i32, String> {
         no_build,
         program_overrides,
         pins,
+        log_level,
     } = choices;
     let (format, timeout, no_build) = (*format, *timeout, *no_build);
     let head = std::fs::read(path).map_err(|error| format!("{}: {error}", path.display()))?;
@@ -189,6 +217,7 @@ fn run(root: &Path, path: &Path, choices: &RunChoices) -> Result<i32, String> {
         format,
         timeout,
         pins: pins.clone(),
+        log_level: *log_level,
     };
     runner::run(&system, &payloads, &options, &mut std::io::stdout())
         .map_err(|error| error.to_string())
@@ -292,6 +321,7 @@ fn bench(root: &Path, names: &[String], launches: usize, quick: bool) -> Result<
     let mut images = std::collections::BTreeMap::new();
     for (stem, manifest) in [
         ("noc", "systems/bench/noc.toml"),
+        ("data", "systems/bench/data.toml"),
         ("mppa256", "systems/mppa256.toml"),
         ("idle", "systems/bench/idle.toml"),
     ] {
@@ -332,6 +362,7 @@ fn main() -> ExitCode {
             no_build,
             program_overrides,
             pins,
+            log_level,
         } => {
             let path = system.unwrap_or_else(|| root.join("systems/mppa256.toml"));
             let format = match events {
@@ -348,6 +379,7 @@ fn main() -> ExitCode {
                 no_build,
                 program_overrides,
                 pins,
+                log_level: log_level.into(),
             };
             match run(&root, &path, &options) {
                 Ok(status) => return ExitCode::from(status.clamp(0, 255) as u8),

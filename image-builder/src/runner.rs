@@ -8,8 +8,12 @@
 //! cluster process before it returns. Cluster processes also die with the runner
 //! (`PR_SET_PDEATHSIG`), and the NoC memory is an anonymous file, so nothing is left
 //! behind even if the runner itself is killed.
+//!
+//! Log frames (defmt) that programs and kernels send are decoded here with each ELF's
+//! table ([`crate::logs`]) and printed as `log` events at or above `--log-level`.
 
 use crate::events::{Event, Timed};
+use crate::logs::{LogDecoders, LogLevel, LogOutput, decode_hex};
 use crate::manifest::{ClusterPlan, System};
 use crate::packing::Payloads;
 use nanvix_hal::ClusterState;
@@ -46,7 +50,13 @@ pub struct RunOptions {
     /// Host CPUs each named cluster's process (all its core threads) may run on;
     /// benchmarks pin the two sides of a round trip to distinct CPUs.
     pub pins: Vec<(String, Vec<usize>)>,
+    /// Decoded log frames below this level are not printed (`println!` frames,
+    /// which have no level, always are).
+    pub log_level: LogLevel,
 }
+
+/// The program name kernel log frames come under.
+pub const KERNEL_PROGRAM: &str = "kernel";
 
 /// A run that could not start.
 #[derive(Debug)]
@@ -156,6 +166,8 @@ struct Board<'a> {
     started: Instant,
     format: EventFormat,
     pins: Vec<(String, Vec<usize>)>,
+    logs: LogDecoders<'a>,
+    log_level: LogLevel,
     output: &'a mut dyn Write,
 }
 
@@ -180,6 +192,12 @@ pub fn run(
             .map_err(|error| RunError(format!("cannot stage program `{name}`: {error}")))?;
         programs.insert(name, file);
     }
+    let mut elves: std::collections::BTreeMap<String, &[u8]> = payloads
+        .programs
+        .iter()
+        .map(|(name, elf)| (name.clone(), elf.as_slice()))
+        .collect();
+    elves.insert(KERNEL_PROGRAM.to_string(), &payloads.kernel);
     let (sender, receiver) = mpsc::channel();
     let mut signals = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGINT,
@@ -206,6 +224,8 @@ pub fn run(
         started: Instant::now(),
         format: options.format,
         pins: options.pins.clone(),
+        logs: LogDecoders::new(elves),
+        log_level: options.log_level,
         output,
     };
     let status = board.run(options.timeout);
@@ -363,12 +383,8 @@ impl Board<'_> {
                 line,
             },
             ClusterReport::Log { program, hex } => {
-                // Decoding with the program's ELF comes with the logging work; until
-                // then the raw frames are shown so nothing is lost.
-                Event::KernelOutput {
-                    cluster: name,
-                    line: format!("{program}: undecoded defmt frames {hex}"),
-                }
+                self.log(cluster, &name, &program, &hex);
+                return;
             }
             ClusterReport::PowerOff { status } => {
                 self.slots[position].power_off = Some(status);
@@ -376,6 +392,38 @@ impl Board<'_> {
             }
         };
         self.emit(event);
+    }
+
+    /// Decodes a piece of `program`'s log stream on `cluster` (named `name`) and emits
+    /// its frames at or above the log level, and a line for anything undecodable.
+    fn log(&mut self, cluster: usize, name: &str, program: &str, hex: &str) {
+        let outputs = match decode_hex(hex) {
+            Ok(bytes) => self.logs.feed(cluster, program, &bytes),
+            Err(_) => vec![LogOutput::Problem(format!(
+                "{program}: malformed log report (not hex), dropped"
+            ))],
+        };
+        for output in outputs {
+            let event = match output {
+                LogOutput::Frame(frame) => {
+                    if frame.level.is_some_and(|level| level < self.log_level) {
+                        continue;
+                    }
+                    Event::Log {
+                        cluster: name.to_string(),
+                        program: program.to_string(),
+                        level: frame.level.map(|level| level.name().to_string()),
+                        timestamp: frame.timestamp,
+                        message: frame.message,
+                    }
+                }
+                LogOutput::Problem(line) => Event::KernelOutput {
+                    cluster: name.to_string(),
+                    line,
+                },
+            };
+            self.emit(event);
+        }
     }
 
     fn exited(&mut self, cluster: usize, status: ExitStatus) -> Result<(), i32> {

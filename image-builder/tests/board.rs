@@ -440,3 +440,122 @@ fn console_input_reaches_the_program_the_manifest_names() {
         ]
     );
 }
+
+/// The decoded log frames of `program` on `cluster_name`: (level, message), in order.
+fn log_frames(
+    board: &Board,
+    cluster_name: &str,
+    program_name: &str,
+) -> Vec<(Option<String>, String)> {
+    board
+        .events()
+        .iter()
+        .filter_map(|event| match event {
+            Event::Log {
+                cluster,
+                program,
+                level,
+                message,
+                ..
+            } if cluster == cluster_name && program == program_name => {
+                Some((level.clone(), message.clone()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn no_log_problems(board: &Board) {
+    for event in board.events() {
+        if let Event::KernelOutput { line, .. } = event {
+            assert!(
+                !line.contains("malformed") && !line.contains("log frames dropped"),
+                "a log problem was reported: {line}\n{}",
+                board.transcript()
+            );
+        }
+    }
+}
+
+#[test]
+fn defmt_logs_of_programs_and_kernels_are_decoded_with_their_levels() {
+    let mut board = Board::start(
+        NANVIX,
+        manifest("image-builder/tests/systems/logs.toml"),
+        TIMEOUT,
+    )
+    .unwrap();
+    assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
+    no_log_problems(&board);
+    let some = |level: &str| Some(level.to_string());
+    // Default level: info. trace and debug frames are not printed (whether or not
+    // the build kept them); println frames have no level and always are.
+    assert_eq!(
+        log_frames(&board, "cc0", "hello"),
+        [
+            (
+                some("info"),
+                "hello from cc0: node 4, program 0".to_string()
+            ),
+            (some("info"), "levels on cc0: info 3".to_string()),
+            (some("warn"), "levels on cc0: warn -4".to_string()),
+            (some("error"), "levels on cc0: error true".to_string()),
+            (None, "levels on cc0: println".to_string()),
+        ],
+        "{}",
+        board.transcript()
+    );
+    assert_eq!(
+        log_frames(&board, "io0", "hello"),
+        [(
+            some("info"),
+            "hello from io0: node 0, program 0".to_string()
+        )]
+    );
+    // The hosted kernel logs through defmt too, decoded with the kernel's ELF.
+    assert!(
+        log_frames(&board, "cc0", "kernel")
+            .contains(&(some("info"), "cluster cc0 booting, 1 programs".to_string())),
+        "{}",
+        board.transcript()
+    );
+    // Program timestamps are the core's raw cycle counter.
+    for event in board.events() {
+        if let Event::Log {
+            program, timestamp, ..
+        } = event
+            && program == "hello"
+        {
+            let cycles = timestamp.as_deref().unwrap_or_default();
+            assert!(cycles.parse::<u64>().is_ok(), "timestamp {timestamp:?}");
+        }
+    }
+}
+
+#[test]
+fn the_log_level_option_hides_lower_levels() {
+    let mut board = Board::start_with(
+        NANVIX,
+        manifest("image-builder/tests/systems/logs.toml"),
+        TIMEOUT,
+        &["--log-level", "warn"],
+    )
+    .unwrap();
+    assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
+    no_log_problems(&board);
+    assert_eq!(
+        log_frames(&board, "cc0", "hello"),
+        [
+            (Some("warn".into()), "levels on cc0: warn -4".to_string()),
+            (
+                Some("error".into()),
+                "levels on cc0: error true".to_string()
+            ),
+            (None, "levels on cc0: println".to_string()),
+        ],
+        "{}",
+        board.transcript()
+    );
+    assert_eq!(log_frames(&board, "io0", "hello"), []);
+    assert_eq!(log_frames(&board, "cc0", "kernel"), []);
+}

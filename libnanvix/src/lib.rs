@@ -22,10 +22,13 @@ extern crate alloc;
 pub mod clock;
 pub mod cluster;
 pub mod console;
+pub mod data;
+pub mod log;
 pub mod noc;
 pub mod process;
 pub mod runtime;
 
+pub use defmt;
 pub use nanvix_abi as abi;
 pub use nanvix_abi::Errno;
 

@@ -2,10 +2,14 @@
 //!
 //! This is the one module of libnanvix with `unsafe` code: it keeps the start block
 //! the kernel handed over, calls through the gate, and supplies what a freestanding
-//! program needs (memcpy and friends, a panic handler, a global allocator).
+//! program needs (memcpy and friends, a panic handler, a global allocator, the defmt
+//! global logger in [`logger`]).
 
 use core::sync::atomic::{AtomicPtr, Ordering};
 use nanvix_abi::{ABI_VERSION, Errno, GATE_MAGIC, Kcall, StartInfo};
+
+#[cfg(not(test))]
+mod logger;
 
 static START_INFO: AtomicPtr<StartInfo> = AtomicPtr::new(core::ptr::null_mut());
 

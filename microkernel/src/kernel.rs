@@ -16,8 +16,9 @@ use nanvix_abi::{
 };
 use nanvix_board::{Board, ClusterKind};
 use nanvix_hal::{
-    BoardControl, ClusterMemory, ClusterState, ConsoleInput, ControlNoc, CoreId, Cores, EndOfInput,
-    HardwareEvent, NocError, Platform, ReceiveDecision, Source, UserMode,
+    BoardControl, ClusterMemory, ClusterState, ConsoleInput, ControlNoc, CoreId, Cores,
+    DataArrival, DataNoc, EndOfInput, HardwareEvent, NocError, Platform, ReceiveDecision, Source,
+    UserMode,
 };
 
 /// Messages a program's inbox holds before the kernel leaves further ones in their
@@ -132,6 +133,10 @@ pub struct Kernel<P: Platform> {
     /// Whether routing left a message in its channel because an inbox was full; the
     /// receive that frees room then wakes the master to route it.
     backlogged: AtomicBool,
+    /// Cores parked in a data receive: the master wakes them when traffic arrives.
+    data_waiters: Mutex<P::RawMutex, Vec<CoreId>>,
+    /// One data transfer at a time per destination cluster.
+    data_send_locks: Vec<Mutex<P::RawMutex, ()>>,
 }
 
 impl<P: Platform> Kernel<P> {
@@ -151,7 +156,6 @@ impl<P: Platform> Kernel<P> {
                 kcall,
             },
             local,
-            board,
             programs: Mutex::new(Vec::new()),
             frames: Mutex::new(frames),
             running: (0..cores).map(|_| AtomicUsize::new(0)).collect(),
@@ -160,6 +164,9 @@ impl<P: Platform> Kernel<P> {
             pollers: AtomicUsize::new(0),
             parked_receivers: AtomicUsize::new(0),
             backlogged: AtomicBool::new(false),
+            data_waiters: Mutex::new(Vec::new()),
+            data_send_locks: (0..board.clusters.len()).map(|_| Mutex::new(())).collect(),
+            board,
             platform,
         }
     }
@@ -385,6 +392,9 @@ impl<P: Platform> Kernel<P> {
     fn run(&self) -> ! {
         loop {
             self.route(None);
+            for core in core::mem::take(&mut *self.data_waiters.lock()) {
+                self.platform.cores().unpark(core);
+            }
             if let Some(status) = self.final_status() {
                 self.platform.board().power_off(status);
             }
@@ -500,6 +510,16 @@ impl<P: Platform> Kernel<P> {
             Kcall::Cycles => Ok(self.platform.cores().cycles() as usize),
             Kcall::ConsoleRead => self.console_read(index, arguments[0], arguments[1]),
             Kcall::LogWrite => self.log_write(index, arguments[0], arguments[1]),
+            Kcall::DataSend => self.data_send(
+                index,
+                arguments[0],
+                arguments[1],
+                arguments[2],
+                arguments[3],
+            ),
+            Kcall::DataReceive => {
+                self.data_receive(index, core, arguments[0], arguments[1], arguments[2])
+            }
             Kcall::NocReceive => {
                 self.noc_receive(index, core, arguments[0], arguments[1], arguments[2])
             }
@@ -536,6 +556,140 @@ impl<P: Platform> Kernel<P> {
             self.console(&name, &line);
         }
         Ok(length)
+    }
+
+    fn data_send(
+        &self,
+        index: usize,
+        node: usize,
+        program: usize,
+        address: usize,
+        length: usize,
+    ) -> Result<usize, Errno> {
+        if length > nanvix_abi::DATA_TRANSFER_MAX {
+            return Err(Errno::MessageSize);
+        }
+        let node = u32::try_from(node).map_err(|_| Errno::Invalid)?;
+        let Some(destination) = self.board.cluster_of_node(node) else {
+            return Err(Errno::Invalid);
+        };
+        if program >= PROGRAMS_MAX {
+            return Err(Errno::Invalid);
+        }
+        let (regions, source) = {
+            let programs = self.programs.lock();
+            let caller = &programs[index];
+            let source = Source {
+                node: caller.node,
+                program: caller.id,
+            };
+            (caller.regions, source)
+        };
+        user_memory::check(&regions, address, length)?;
+        let data_noc = self.platform.data_noc();
+        let chunk = data_noc.chunk_bytes();
+        let _transfer = self.data_send_locks[destination.index as usize].lock();
+        let mut offset = 0;
+        loop {
+            let piece = chunk.min(length - offset);
+            let written = user_memory::with_bytes(&regions, address + offset, piece, |bytes| {
+                data_noc.try_write(
+                    source,
+                    node,
+                    program as u32,
+                    length as u32,
+                    offset as u32,
+                    bytes,
+                )
+            })?;
+            match written {
+                Ok(()) => {
+                    offset += piece;
+                    if offset >= length {
+                        return Ok(length);
+                    }
+                }
+                Err(NocError::Full) => data_noc.wait_for_write_room(node),
+                Err(NocError::DestinationDead) => return Err(Errno::HostDown),
+                Err(NocError::TooLong) => return Err(Errno::MessageSize),
+                Err(NocError::NoSuchNode | NocError::NotLocalNode) => return Err(Errno::Invalid),
+            }
+        }
+    }
+
+    fn data_receive(
+        &self,
+        index: usize,
+        core: CoreId,
+        header_address: usize,
+        buffer: usize,
+        capacity: usize,
+    ) -> Result<usize, Errno> {
+        let (regions, node, id) = {
+            let programs = self.programs.lock();
+            let caller = &programs[index];
+            (caller.regions, caller.node, caller.id)
+        };
+        user_memory::check(
+            &regions,
+            header_address,
+            core::mem::size_of::<MessageHeader>(),
+        )?;
+        user_memory::check(&regions, buffer, capacity)?;
+        let mut transfer = DataTransfer {
+            node,
+            id,
+            regions,
+            buffer,
+            capacity,
+            started: None,
+            received: 0,
+            outcome: None,
+        };
+        loop {
+            self.pollers.fetch_add(1, Ordering::SeqCst);
+            // The budget counts idle rounds only: a transfer that keeps arriving
+            // chunk by chunk is followed to its end without parking.
+            let mut idle_rounds = 0;
+            while idle_rounds < RECEIVE_SPIN_BUDGET {
+                let taken = self
+                    .platform
+                    .data_noc()
+                    .receive_chunks(&mut |arrival| transfer.offer(arrival));
+                if transfer.outcome.is_some() {
+                    break;
+                }
+                if let Some((source_cluster, header)) = transfer.started
+                    && self.platform.board().cluster_state(source_cluster)
+                        != (ClusterState::On {
+                            epoch: header.source_epoch,
+                        })
+                {
+                    transfer.outcome = Some(Err(Errno::HostDown));
+                    break;
+                }
+                if taken == 0 {
+                    idle_rounds += 1;
+                    core::hint::spin_loop();
+                } else {
+                    idle_rounds = 0;
+                }
+            }
+            if let Some(outcome) = transfer.outcome {
+                self.stop_polling();
+                let total = outcome?;
+                let (_, mut header) = transfer.started.ok_or(Errno::InputOutput)?;
+                header.length = total as u32;
+                user_memory::write_value(&regions, header_address, &header)?;
+                return Ok(total);
+            }
+            // Slow path: park until the master sees data traffic and wakes us.
+            self.data_waiters.lock().push(core);
+            self.parked_receivers.fetch_add(1, Ordering::SeqCst);
+            self.stop_polling();
+            self.platform.cores().park();
+            self.parked_receivers.fetch_sub(1, Ordering::SeqCst);
+        }
     }
 
     fn log_write(&self, index: usize, address: usize, length: usize) -> Result<usize, Errno> {
@@ -757,6 +911,65 @@ impl<P: Platform> Kernel<P> {
             self.platform.cores().unpark(0);
         }
         Some(written.map(|()| message.payload.len()))
+    }
+}
+
+/// A data-NoC transfer being received by a program core.
+struct DataTransfer {
+    node: u32,
+    id: u32,
+    regions: [Region; 4],
+    buffer: usize,
+    capacity: usize,
+    /// The channel (source cluster) and stamped header of the transfer under way.
+    started: Option<(usize, MessageHeader)>,
+    received: usize,
+    /// The transfer's length when complete, or why it failed.
+    outcome: Option<Result<usize, Errno>>,
+}
+
+impl DataTransfer {
+    /// Takes a chunk that belongs to this transfer (or starts it); keeps the rest.
+    fn offer(&mut self, arrival: &DataArrival<'_>) -> ReceiveDecision {
+        if self.outcome.is_some()
+            || arrival.destination_node != self.node
+            || arrival.destination_program != self.id
+        {
+            return ReceiveDecision::Keep;
+        }
+        let total = arrival.total as usize;
+        match self.started {
+            None if arrival.offset != 0 => return ReceiveDecision::Take,
+            None if total > self.capacity => {
+                self.outcome = Some(Err(Errno::MessageSize));
+                return ReceiveDecision::Keep;
+            }
+            None => self.started = Some((arrival.source_cluster, arrival.header)),
+            Some((source_cluster, _)) if source_cluster != arrival.source_cluster => {
+                return ReceiveDecision::Keep;
+            }
+            Some(_) if arrival.offset as usize != self.received => {
+                self.outcome = Some(Err(Errno::InputOutput));
+                return ReceiveDecision::Take;
+            }
+            Some(_) => {}
+        }
+        let end = self.received + arrival.data.len();
+        if end > total.min(self.capacity) {
+            self.outcome = Some(Err(Errno::InputOutput));
+            return ReceiveDecision::Take;
+        }
+        if let Err(errno) =
+            user_memory::write(&self.regions, self.buffer + self.received, arrival.data)
+        {
+            self.outcome = Some(Err(errno));
+            return ReceiveDecision::Take;
+        }
+        self.received = end;
+        if self.received == total {
+            self.outcome = Some(Ok(total));
+        }
+        ReceiveDecision::Take
     }
 }
 

@@ -36,6 +36,27 @@ pub fn read_into(regions: &[Region], address: usize, into: &mut [u8]) -> Result<
     Ok(())
 }
 
+/// Hands `f` the program bytes `[address, address + length)`, if the range lies in
+/// one of `regions`, for a copy (the bytes are program memory, which another thread
+/// of the program may be writing: `f` must only copy them).
+pub fn with_bytes<T>(
+    regions: &[Region],
+    address: usize,
+    length: usize,
+    f: impl FnOnce(&[u8]) -> T,
+) -> Result<T, Errno> {
+    check(regions, address, length)?;
+    if length == 0 {
+        return Ok(f(&[]));
+    }
+    // SAFETY: the range lies inside a region of the program's memory (checked above),
+    // mapped for the program's whole life; the slice lives only for the call of `f`,
+    // which copies it, so a concurrent write by the program can only change the bytes
+    // copied.
+    let bytes = unsafe { core::slice::from_raw_parts(address as *const u8, length) };
+    Ok(f(bytes))
+}
+
 /// Copies `bytes` to `address` of a program, if the range lies in one of `regions`.
 pub fn write(regions: &[Region], address: usize, bytes: &[u8]) -> Result<(), Errno> {
     check(regions, address, bytes.len())?;

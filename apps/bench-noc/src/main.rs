@@ -1,7 +1,9 @@
-//! Benchmark program: control-NoC round trips between two clusters.
+//! Benchmark program: control-NoC and data-NoC round trips between two clusters.
 //!
 //! Arguments: `partner=NAME` (required), `rounds=N` round trips per trial (default
-//! 10000), `trials=T` (default 5), `bytes=B` payload size (default 8, at most 128).
+//! 10000), `trials=T` (default 5), `bytes=B` payload size (default 8, at most 128),
+//! `mode=data` for data-NoC round trips of 4 KiB, 64 KiB and 1 MiB instead (rounds
+//! scaled down for the larger sizes; lines `bench data_round_trip ...`).
 //! The cluster with the lower index is the client: after a warm-up of `rounds`
 //! round trips it times `trials` trials and prints one line per trial,
 //! `bench noc_round_trip cycles=<cycles per round trip> bytes=<B>`, read by
@@ -10,13 +12,16 @@
 #![no_main]
 #![forbid(unsafe_code)]
 
+extern crate alloc;
+
 use libnanvix::abi::{ClusterInfo, NOC_PAYLOAD_MAX};
-use libnanvix::{clock, cluster, noc, println, process};
+use libnanvix::{clock, cluster, data, noc, println, process};
 
 libnanvix::entry!(main);
 
 struct Options<'a> {
     partner: Option<&'a str>,
+    data: bool,
     rounds: u64,
     trials: u64,
     bytes: usize,
@@ -25,6 +30,7 @@ struct Options<'a> {
 fn options() -> Result<Options<'static>, &'static str> {
     let mut options = Options {
         partner: None,
+        data: false,
         rounds: 10_000,
         trials: 5,
         bytes: 8,
@@ -37,6 +43,8 @@ fn options() -> Result<Options<'static>, &'static str> {
             options.rounds = number(rounds)?.max(1);
         } else if let Some(trials) = argument.strip_prefix("trials=") {
             options.trials = number(trials)?.max(1);
+        } else if argument == "mode=data" {
+            options.data = true;
         } else if let Some(bytes) = argument.strip_prefix("bytes=") {
             options.bytes = number(bytes)? as usize;
         } else {
@@ -62,10 +70,12 @@ fn main() -> i32 {
         println!("bench-noc: needs partner=NAME naming a cluster of the board");
         return 2;
     };
-    let result = if this.index < partner.index {
-        client(&partner, &options)
-    } else {
-        server(&partner, &options)
+    let client_side = this.index < partner.index;
+    let result = match (options.data, client_side) {
+        (false, true) => client(&partner, &options),
+        (false, false) => server(&partner, &options),
+        (true, true) => data_client(&partner, &options),
+        (true, false) => data_server(&partner, &options),
     };
     match result {
         Ok(()) => 0,
@@ -74,6 +84,58 @@ fn main() -> i32 {
             1
         }
     }
+}
+
+/// Data round-trip sizes.
+const DATA_SIZES: [usize; 3] = [4096, 64 * 1024, 1024 * 1024];
+
+/// Round trips per trial for a data size: fewer for larger transfers.
+fn data_rounds(options: &Options<'_>, size: usize) -> u64 {
+    (options.rounds * 4096 / size as u64).max(10)
+}
+
+fn data_client(partner: &ClusterInfo, options: &Options<'_>) -> Result<(), &'static str> {
+    let mut buffer = alloc::vec![0x5au8; DATA_SIZES[DATA_SIZES.len() - 1]];
+    for size in DATA_SIZES {
+        let rounds = data_rounds(options, size);
+        let trip = |buffer: &mut [u8]| -> Result<(), &'static str> {
+            data::send(partner.first_node, 0, &buffer[..size]).map_err(|_| "data send failed")?;
+            let (_, length) = data::receive(buffer).map_err(|_| "data receive failed")?;
+            if length != size {
+                return Err("a data reply had the wrong size");
+            }
+            Ok(())
+        };
+        for _ in 0..rounds {
+            trip(&mut buffer)?;
+        }
+        for _ in 0..options.trials {
+            let start = clock::cycles();
+            for _ in 0..rounds {
+                trip(&mut buffer)?;
+            }
+            let elapsed = clock::cycles().wrapping_sub(start);
+            println!(
+                "bench data_round_trip cycles={} bytes={size}",
+                elapsed / rounds
+            );
+        }
+    }
+    Ok(())
+}
+
+fn data_server(partner: &ClusterInfo, options: &Options<'_>) -> Result<(), &'static str> {
+    let mut buffer = alloc::vec![0u8; DATA_SIZES[DATA_SIZES.len() - 1]];
+    for size in DATA_SIZES {
+        for _ in 0..data_rounds(options, size) * (options.trials + 1) {
+            let (header, length) = data::receive(&mut buffer).map_err(|_| "data receive failed")?;
+            if header.source_node != partner.first_node || length != size {
+                return Err("a data request came from elsewhere or with the wrong size");
+            }
+            data::send(partner.first_node, 0, &buffer[..length]).map_err(|_| "data send failed")?;
+        }
+    }
+    Ok(())
 }
 
 fn round_trip(

@@ -1,5 +1,8 @@
 //! First program: prints its cluster and plays ping-pong over the control NoC.
 //!
+//! It also logs its greeting through defmt (`info!`, plus a `debug!` that default
+//! builds leave out).
+//!
 //! Arguments (all optional):
 //! - `rounds=N`: ping-pong rounds (default 1);
 //! - `partner=NAME`: the cluster to play with (default: the cluster whose index
@@ -10,7 +13,9 @@
 //! - `echo-input`: after greeting, print every line of console input as
 //!   `echo: LINE` until the input ends (the manifest must give it console input);
 //! - `await-death=NAME`: before playing, wait until the board reports cluster NAME
-//!   dead (for tests that death events reach every kernel).
+//!   dead (for tests that death events reach every kernel);
+//! - `log-levels`: after greeting, log one defmt frame at every level and one
+//!   `println!` frame (for tests of log decoding and filtering).
 //!
 //! The cluster with the lower index serves first. Every reply is checked against the
 //! source node the hardware stamped, so a message from anyone else is an error.
@@ -19,7 +24,7 @@
 #![forbid(unsafe_code)]
 
 use libnanvix::abi::{CLUSTER_DEAD, ClusterInfo, NOC_PAYLOAD_MAX};
-use libnanvix::{cluster, console, noc, println, process};
+use libnanvix::{cluster, console, defmt, noc, println, process};
 
 libnanvix::entry!(main);
 
@@ -30,6 +35,7 @@ struct Options<'a> {
     panic: bool,
     await_death: Option<&'a str>,
     echo_input: bool,
+    log_levels: bool,
 }
 
 fn options() -> Result<Options<'static>, &'static str> {
@@ -40,6 +46,7 @@ fn options() -> Result<Options<'static>, &'static str> {
         panic: false,
         await_death: None,
         echo_input: false,
+        log_levels: false,
     };
     for argument in process::arguments().skip(1) {
         if let Some(rounds) = argument.strip_prefix("rounds=") {
@@ -52,11 +59,13 @@ fn options() -> Result<Options<'static>, &'static str> {
             options.panic = true;
         } else if argument == "echo-input" {
             options.echo_input = true;
+        } else if argument == "log-levels" {
+            options.log_levels = true;
         } else if let Some(name) = argument.strip_prefix("await-death=") {
             options.await_death = Some(name);
         } else {
             return Err(
-                "unknown argument (expected rounds=N, partner=NAME, hold, panic, echo-input or await-death=NAME)",
+                "unknown argument (expected rounds=N, partner=NAME, hold, panic, echo-input, log-levels or await-death=NAME)",
             );
         }
     }
@@ -86,6 +95,16 @@ fn main() -> i32 {
         this.sram_bytes / 1024,
         process::id()
     );
+    defmt::info!(
+        "hello from {=str}: node {=u32}, program {=u32}",
+        this.name(),
+        process::node(),
+        process::id()
+    );
+    defmt::debug!("{=str} has {=u32} cores", this.name(), this.cores);
+    if options.log_levels {
+        log_every_level(this.name());
+    }
     if options.hold {
         return hold();
     }
@@ -127,6 +146,16 @@ fn main() -> i32 {
             1
         }
     }
+}
+
+/// Logs one frame at each defmt level, lowest first, then one without a level.
+fn log_every_level(name: &str) {
+    defmt::trace!("levels on {=str}: trace", name);
+    defmt::debug!("levels on {=str}: debug", name);
+    defmt::info!("levels on {=str}: info {=u8}", name, 3);
+    defmt::warn!("levels on {=str}: warn {=i32}", name, -4);
+    defmt::error!("levels on {=str}: error {=bool}", name, true);
+    defmt::println!("levels on {=str}: println", name);
 }
 
 /// Waits until the board reports cluster `name` dead; returns its dead epoch.

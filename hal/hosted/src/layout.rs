@@ -29,6 +29,25 @@ pub const SLOT_BYTES: usize = 256;
 /// Offset of the payload inside a slot (the first 32 bytes share the header's line).
 pub const SLOT_PAYLOAD: usize = 32;
 
+/// Bytes of data one data-NoC chunk carries at most.
+pub const DATA_CHUNK_BYTES: usize = 32 * 1024;
+/// Data-NoC chunks in flight per sender-receiver pair (double buffering).
+pub const DATA_DEPTH: usize = 2;
+/// One data slot: a header line, then the chunk.
+pub const DATA_SLOT_BYTES: usize = DATA_PAYLOAD + DATA_CHUNK_BYTES;
+/// Offset of the chunk inside a data slot (after the whole header line).
+pub const DATA_PAYLOAD: usize = LINE_BYTES;
+
+/// Data slot header fields (u32 each), by byte offset: the control slot's fields,
+/// then the transfer's total length and this chunk's offset in it.
+pub mod data_slot {
+    pub use super::slot::*;
+    /// Total length of the transfer this chunk belongs to.
+    pub const TOTAL: usize = 32;
+    /// Offset of this chunk in its transfer.
+    pub const OFFSET: usize = 36;
+}
+
 /// Slot header fields (u32 each), by byte offset inside the slot.
 pub mod slot {
     /// Sequence number: `position + 1`, written last by the sender.
@@ -58,6 +77,10 @@ pub mod state {
     /// Died.
     pub const DEAD: u32 = 2;
 }
+
+// Headers end before their payloads start.
+const _: () = assert!(slot::LENGTH + 4 <= SLOT_PAYLOAD && SLOT_PAYLOAD + 128 <= SLOT_BYTES);
+const _: () = assert!(data_slot::OFFSET + 4 <= DATA_PAYLOAD);
 
 /// Offsets of everything in the NoC memory for a board of `clusters` clusters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,12 +124,50 @@ impl Layout {
         LINE_BYTES + self.depth * SLOT_BYTES
     }
 
+    /// Bytes of the control part of a region (channels, tails, sleeping count).
+    fn control_bytes(&self) -> usize {
+        self.clusters * self.channel_bytes() + self.clusters * LINE_BYTES + LINE_BYTES
+    }
+
+    fn data_channel_bytes(&self) -> usize {
+        LINE_BYTES + DATA_DEPTH * DATA_SLOT_BYTES
+    }
+
     /// Bytes of one cluster region.
     pub fn region_bytes(&self) -> usize {
         round_up(
-            self.clusters * self.channel_bytes() + self.clusters * LINE_BYTES + LINE_BYTES,
+            self.control_bytes()
+                + self.clusters * self.data_channel_bytes()
+                + self.clusters * LINE_BYTES,
             PAGE_BYTES,
         )
+    }
+
+    /// Offset of the data-NoC head counter of `source -> destination`.
+    pub fn data_head(&self, source: usize, destination: usize) -> usize {
+        self.region(source) + self.control_bytes() + destination * self.data_channel_bytes()
+    }
+
+    /// Offset of the flag a data sender raises while it waits for room (on its head's
+    /// line: the receiver reads it once per chunk, and wakes the sender).
+    pub fn data_writer_waiting(&self, source: usize, destination: usize) -> usize {
+        self.data_head(source, destination) + 4
+    }
+
+    /// Offset of data slot `position % DATA_DEPTH` of `source -> destination`.
+    pub fn data_slot(&self, source: usize, destination: usize, position: u32) -> usize {
+        self.data_head(source, destination)
+            + LINE_BYTES
+            + (position as usize % DATA_DEPTH) * DATA_SLOT_BYTES
+    }
+
+    /// Offset of the data-NoC tail counter of `source -> destination` (in the
+    /// destination's region).
+    pub fn data_tail(&self, source: usize, destination: usize) -> usize {
+        self.region(destination)
+            + self.control_bytes()
+            + self.clusters * self.data_channel_bytes()
+            + source * LINE_BYTES
     }
 
     /// Offset of cluster `index`'s region.
@@ -158,6 +219,13 @@ mod tests {
             assert_eq!(layout.region(index + 1), end);
         }
         assert!(layout.cluster_state(19) + 8 <= layout.region(0));
+        for index in 0..20 {
+            let end = layout.region(index) + layout.region_bytes();
+            assert!(layout.data_head(index, 0) >= layout.sleeping(index) + LINE_BYTES);
+            assert!(layout.data_slot(index, 19, 1) + DATA_SLOT_BYTES <= layout.data_tail(0, index));
+            assert!(layout.data_tail(19, index) + 4 <= end);
+            assert_eq!(layout.data_slot(index, 3, 2), layout.data_slot(index, 3, 0));
+        }
         assert_eq!(layout.slot(3, 4, 16), layout.slot(3, 4, 0));
         assert_eq!(layout.total_bytes() % PAGE_BYTES, 0);
     }

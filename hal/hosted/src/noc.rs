@@ -19,10 +19,13 @@ use crate::SPIN_BUDGET;
 use crate::cores::HostedCores;
 use crate::futex::{self, Scope};
 use crate::hardware::NocMemory;
-use crate::layout::{SLOT_PAYLOAD, slot};
+use crate::layout::{DATA_CHUNK_BYTES, DATA_DEPTH, DATA_PAYLOAD, SLOT_PAYLOAD, data_slot, slot};
 use nanvix_abi::{MessageHeader, NOC_PAYLOAD_MAX};
 use nanvix_board::Board;
-use nanvix_hal::{Arrival, ClusterState, ControlNoc, Cores, NocError, ReceiveDecision, Source};
+use nanvix_hal::{
+    Arrival, ClusterState, ControlNoc, Cores, DataArrival, DataNoc, NocError, ReceiveDecision,
+    Source,
+};
 use parking_lot::Mutex;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,6 +35,9 @@ use std::time::Duration;
 const TRAFFIC_WAIT: Duration = Duration::from_secs(1);
 /// How long a sender whose ring is full sleeps between looks at the receiver's tail.
 const ROOM_POLL: Duration = Duration::from_micros(200);
+/// Longest a data sender sleeps for room: its receiver wakes it, so this only bounds
+/// the wait when the receiver died.
+const DATA_ROOM_WAIT: Duration = Duration::from_millis(20);
 
 /// What a sender keeps about one outgoing channel (under its send lock).
 struct Outgoing {
@@ -47,7 +53,9 @@ pub struct HostedNoc {
     epoch: u32,
     cores: Arc<HostedCores>,
     outgoing: Box<[Mutex<Outgoing>]>,
+    data_outgoing: Box<[Mutex<Outgoing>]>,
     receive_lock: Mutex<usize>,
+    data_receive_lock: Mutex<usize>,
     /// Messages discarded on receipt (stale epoch, forged node, bad length).
     pub discarded: AtomicU64,
 }
@@ -70,6 +78,14 @@ impl HostedNoc {
                 Mutex::new(Outgoing { known_tail: tail })
             })
             .collect();
+        let data_outgoing = (0..layout.clusters)
+            .map(|destination| {
+                let tail = memory
+                    .word(layout.data_tail(local, destination))
+                    .load(Ordering::Acquire);
+                Mutex::new(Outgoing { known_tail: tail })
+            })
+            .collect();
         HostedNoc {
             memory,
             board,
@@ -77,7 +93,9 @@ impl HostedNoc {
             epoch,
             cores,
             outgoing,
+            data_outgoing,
             receive_lock: Mutex::new(0),
+            data_receive_lock: Mutex::new(0),
             discarded: AtomicU64::new(0),
         }
     }
@@ -117,14 +135,146 @@ impl HostedNoc {
         (layout.slot(source, self.local, tail), tail.wrapping_add(1))
     }
 
+    /// The sequence-number word of the next data slot expected from `source`, and
+    /// the value it will have once that chunk is there.
+    fn next_data_slot(&self, source: usize) -> (usize, u32) {
+        let layout = self.memory.layout();
+        let tail = self
+            .memory
+            .word(layout.data_tail(source, self.local))
+            .load(Ordering::Relaxed);
+        (
+            layout.data_slot(source, self.local, tail),
+            tail.wrapping_add(1),
+        )
+    }
+
     fn pending(&self) -> bool {
         (0..self.memory.layout().clusters).any(|source| {
-            let (offset, expected) = self.next_slot(source);
-            self.memory
+            [self.next_slot(source), self.next_data_slot(source)]
+                .into_iter()
+                .any(|(offset, expected)| {
+                    self.memory
+                        .word(offset + slot::SEQUENCE)
+                        .load(Ordering::Acquire)
+                        == expected
+                })
+        })
+    }
+
+    /// Whether the data channel to `destination` has room, refreshing the known tail.
+    fn has_data_room(&self, destination: usize, outgoing: &mut Outgoing) -> bool {
+        let layout = self.memory.layout();
+        let head = self
+            .memory
+            .word(layout.data_head(self.local, destination))
+            .load(Ordering::Relaxed);
+        if (head.wrapping_sub(outgoing.known_tail) as usize) < DATA_DEPTH {
+            return true;
+        }
+        outgoing.known_tail = self
+            .memory
+            .word(layout.data_tail(self.local, destination))
+            .load(Ordering::Acquire);
+        (head.wrapping_sub(outgoing.known_tail) as usize) < DATA_DEPTH
+    }
+
+    /// The destination's epoch to stamp, or why nothing can be sent to it.
+    fn destination_epoch(&self, destination: usize) -> Result<u32, NocError> {
+        match self.memory.cluster_state(destination) {
+            ClusterState::Dead { .. } => Err(NocError::DestinationDead),
+            ClusterState::On { epoch } => Ok(epoch),
+            ClusterState::Off => Ok(self.memory.cluster_epoch(destination)),
+        }
+    }
+
+    /// Whether a slot's stamps are genuine: the source node belongs to the channel's
+    /// sender, the epochs are current, the length fits.
+    fn genuine(
+        &self,
+        source: usize,
+        header: &MessageHeader,
+        destination_epoch: u32,
+        limit: usize,
+    ) -> bool {
+        self.board.clusters[source].owns_node(header.source_node)
+            && header.source_epoch == self.memory.cluster_epoch(source)
+            && destination_epoch == self.epoch
+            && header.length as usize <= limit
+    }
+
+    fn slot_header(&self, offset: usize) -> MessageHeader {
+        MessageHeader {
+            source_node: self.field(offset, slot::SOURCE_NODE),
+            source_program: self.field(offset, slot::SOURCE_PROGRAM),
+            source_epoch: self.field(offset, slot::SOURCE_EPOCH),
+            length: self.field(offset, slot::LENGTH),
+        }
+    }
+
+    /// Offers the head chunk of the data channel from `source`, and the ones after
+    /// it while they are taken.
+    fn receive_data_from(
+        &self,
+        source: usize,
+        decide: &mut dyn FnMut(&DataArrival<'_>) -> ReceiveDecision,
+    ) -> usize {
+        let layout = self.memory.layout();
+        let tail_word = self.memory.word(layout.data_tail(source, self.local));
+        let mut tail = tail_word.load(Ordering::Relaxed);
+        let mut taken = 0;
+        for _ in 0..DATA_DEPTH {
+            let offset = layout.data_slot(source, self.local, tail);
+            if self
+                .memory
                 .word(offset + slot::SEQUENCE)
                 .load(Ordering::Acquire)
-                == expected
-        })
+                != tail.wrapping_add(1)
+            {
+                break;
+            }
+            let header = self.slot_header(offset);
+            let destination_epoch = self.field(offset, slot::DESTINATION_EPOCH);
+            if self.genuine(source, &header, destination_epoch, DATA_CHUNK_BYTES) {
+                let length = header.length as usize;
+                // SAFETY: the chunk lies in the sender's region, mapped read-only for the
+                // process' life; the sender published it (sequence number, release) and
+                // will not reuse the slot before we publish our tail, which happens only
+                // after `decide` returned (the slice does not outlive the offer).
+                let data = unsafe {
+                    std::slice::from_raw_parts(
+                        self.memory.address(offset + DATA_PAYLOAD, length),
+                        length,
+                    )
+                };
+                let arrival = DataArrival {
+                    header,
+                    source_cluster: source,
+                    destination_node: self.field(offset, slot::DESTINATION_NODE),
+                    destination_program: self.field(offset, slot::DESTINATION_PROGRAM),
+                    total: self.field(offset, data_slot::TOTAL),
+                    offset: self.field(offset, data_slot::OFFSET),
+                    data,
+                };
+                if decide(&arrival) == ReceiveDecision::Keep {
+                    break;
+                }
+                taken += 1;
+            } else {
+                self.discarded.fetch_add(1, Ordering::Relaxed);
+            }
+            tail = tail.wrapping_add(1);
+            tail_word.store(tail, Ordering::SeqCst);
+            if self
+                .memory
+                .word(layout.data_writer_waiting(source, self.local))
+                .load(Ordering::SeqCst)
+                != 0
+            {
+                futex::wake(tail_word, Scope::Shared, i32::MAX);
+            }
+        }
+        taken
     }
 
     fn field(&self, slot_offset: usize, field: usize) -> u32 {
@@ -143,7 +293,6 @@ impl HostedNoc {
         let tail_word = self.memory.word(layout.tail(source, self.local));
         let mut tail = tail_word.load(Ordering::Relaxed);
         let mut taken = 0;
-        let source_cluster = &self.board.clusters[source];
         // At most one ring's worth per call, so a fast sender cannot hold us here.
         for _ in 0..layout.depth {
             let offset = layout.slot(source, self.local, tail);
@@ -155,18 +304,9 @@ impl HostedNoc {
             {
                 break;
             }
-            let header = MessageHeader {
-                source_node: self.field(offset, slot::SOURCE_NODE),
-                source_program: self.field(offset, slot::SOURCE_PROGRAM),
-                source_epoch: self.field(offset, slot::SOURCE_EPOCH),
-                length: self.field(offset, slot::LENGTH),
-            };
+            let header = self.slot_header(offset);
             let destination_epoch = self.field(offset, slot::DESTINATION_EPOCH);
-            let genuine = source_cluster.owns_node(header.source_node)
-                && header.source_epoch == self.memory.cluster_epoch(source)
-                && destination_epoch == self.epoch
-                && header.length as usize <= NOC_PAYLOAD_MAX;
-            if genuine {
+            if self.genuine(source, &header, destination_epoch, NOC_PAYLOAD_MAX) {
                 let mut payload = [0u8; NOC_PAYLOAD_MAX];
                 let length = header.length as usize;
                 // SAFETY: the slot lies in the sender's region, which is mapped for the
@@ -214,11 +354,7 @@ impl ControlNoc for HostedNoc {
             return Err(NocError::NotLocalNode);
         }
         let destination = self.destination_cluster(destination_node)?;
-        let destination_epoch = match self.memory.cluster_state(destination) {
-            ClusterState::Dead { .. } => return Err(NocError::DestinationDead),
-            ClusterState::On { epoch } => epoch,
-            ClusterState::Off => self.memory.cluster_epoch(destination),
-        };
+        let destination_epoch = self.destination_epoch(destination)?;
         let layout = self.memory.layout();
         let mut outgoing = self.outgoing[destination].lock();
         if !self.has_room(destination, &mut outgoing) {
@@ -308,19 +444,130 @@ impl ControlNoc for HostedNoc {
         let sleeping = self.memory.word(layout.sleeping(self.local));
         sleeping.fetch_add(1, Ordering::SeqCst);
         let generation = self.memory.generation();
-        let mut words = Vec::with_capacity(layout.clusters + 2);
+        let mut words = Vec::with_capacity(2 * layout.clusters + 2);
         words.push((generation, generation.load(Ordering::SeqCst), Scope::Shared));
         words.push((permit, 0, Scope::Private));
         for source in 0..layout.clusters {
-            let (offset, _) = self.next_slot(source);
-            let word = self.memory.word(offset + slot::SEQUENCE);
-            words.push((word, word.load(Ordering::SeqCst), Scope::Shared));
+            for (offset, _) in [self.next_slot(source), self.next_data_slot(source)] {
+                let word = self.memory.word(offset + slot::SEQUENCE);
+                words.push((word, word.load(Ordering::SeqCst), Scope::Shared));
+            }
         }
         if !self.pending() && permit.load(Ordering::SeqCst) == 0 {
             futex::wait_any(&words, TRAFFIC_WAIT);
         }
         sleeping.fetch_sub(1, Ordering::SeqCst);
         permit.store(0, Ordering::Release);
+    }
+}
+
+impl DataNoc for HostedNoc {
+    fn chunk_bytes(&self) -> usize {
+        DATA_CHUNK_BYTES
+    }
+
+    fn try_write(
+        &self,
+        source: Source,
+        destination_node: u32,
+        destination_program: u32,
+        total: u32,
+        offset: u32,
+        chunk: &[u8],
+    ) -> Result<(), NocError> {
+        if chunk.len() > DATA_CHUNK_BYTES {
+            return Err(NocError::TooLong);
+        }
+        if !self.board.clusters[self.local].owns_node(source.node) {
+            return Err(NocError::NotLocalNode);
+        }
+        let destination = self.destination_cluster(destination_node)?;
+        let destination_epoch = self.destination_epoch(destination)?;
+        let layout = self.memory.layout();
+        let mut outgoing = self.data_outgoing[destination].lock();
+        if !self.has_data_room(destination, &mut outgoing) {
+            return Err(NocError::Full);
+        }
+        let head_word = self.memory.word(layout.data_head(self.local, destination));
+        let head = head_word.load(Ordering::Relaxed);
+        let slot_offset = layout.data_slot(self.local, destination, head);
+        for (field, value) in [
+            (slot::DESTINATION_NODE, destination_node),
+            (slot::DESTINATION_PROGRAM, destination_program),
+            (slot::SOURCE_NODE, source.node),
+            (slot::SOURCE_PROGRAM, source.program),
+            (slot::SOURCE_EPOCH, self.epoch),
+            (slot::DESTINATION_EPOCH, destination_epoch),
+            (slot::LENGTH, chunk.len() as u32),
+            (data_slot::TOTAL, total),
+            (data_slot::OFFSET, offset),
+        ] {
+            self.memory
+                .word(slot_offset + field)
+                .store(value, Ordering::Relaxed);
+        }
+        // SAFETY: the slot is in our own (writable) region, free because the receiver's
+        // data tail passed it, and only we write this channel (its lock is held).
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                chunk.as_ptr(),
+                self.memory.address(slot_offset + DATA_PAYLOAD, chunk.len()),
+                chunk.len(),
+            );
+        }
+        let sequence = self.memory.word(slot_offset + slot::SEQUENCE);
+        sequence.store(head.wrapping_add(1), Ordering::SeqCst);
+        head_word.store(head.wrapping_add(1), Ordering::Relaxed);
+        if self
+            .memory
+            .word(layout.sleeping(destination))
+            .load(Ordering::SeqCst)
+            != 0
+        {
+            futex::wake(sequence, Scope::Shared, i32::MAX);
+        }
+        Ok(())
+    }
+
+    fn wait_for_write_room(&self, destination_node: u32) {
+        let Ok(destination) = self.destination_cluster(destination_node) else {
+            return;
+        };
+        for _ in 0..SPIN_BUDGET {
+            if self.has_data_room(destination, &mut self.data_outgoing[destination].lock()) {
+                return;
+            }
+            std::hint::spin_loop();
+        }
+        let layout = self.memory.layout();
+        let waiting = self
+            .memory
+            .word(layout.data_writer_waiting(self.local, destination));
+        let tail_word = self.memory.word(layout.data_tail(self.local, destination));
+        waiting.store(1, Ordering::SeqCst);
+        let tail = tail_word.load(Ordering::SeqCst);
+        if !self.has_data_room(destination, &mut self.data_outgoing[destination].lock())
+            && !matches!(
+                self.memory.cluster_state(destination),
+                ClusterState::Dead { .. }
+            )
+        {
+            futex::wait(tail_word, tail, Scope::Shared, DATA_ROOM_WAIT);
+        }
+        waiting.store(0, Ordering::SeqCst);
+    }
+
+    fn receive_chunks(&self, decide: &mut dyn FnMut(&DataArrival<'_>) -> ReceiveDecision) -> usize {
+        let Some(mut next) = self.data_receive_lock.try_lock() else {
+            return 0;
+        };
+        let clusters = self.memory.layout().clusters;
+        let mut taken = 0;
+        for step in 0..clusters {
+            taken += self.receive_data_from((*next + step) % clusters, decide);
+        }
+        *next = (*next + 1) % clusters;
+        taken
     }
 }
 
@@ -511,5 +758,50 @@ mod tests {
         assert!(rights_of(cc0.memory.address(layout.region(0), 1) as usize).starts_with("r--"));
         assert!(rights_of(cc0.memory.address(layout.registers(), 1) as usize).starts_with("r--"));
         assert!(rights_of(cc0.memory.address(layout.region(1), 1) as usize).starts_with("rw-"));
+    }
+
+    #[test]
+    fn data_chunks_arrive_stamped_in_order_with_backpressure_and_keep() {
+        let (hardware, cc0, cc1) = two_clusters();
+        let chunk = vec![7u8; DATA_CHUNK_BYTES];
+        assert_eq!(
+            cc0.try_write(CC0, 5, 2, 0, 0, &vec![0u8; DATA_CHUNK_BYTES + 1]),
+            Err(NocError::TooLong)
+        );
+        cc0.try_write(CC0, 5, 2, 70_000, 0, &chunk).unwrap();
+        cc0.try_write(CC0, 5, 2, 70_000, DATA_CHUNK_BYTES as u32, &chunk)
+            .unwrap();
+        assert_eq!(
+            cc0.try_write(CC0, 5, 2, 70_000, 65_536, &chunk[..4464]),
+            Err(NocError::Full)
+        );
+        let mut kept = 0;
+        cc1.receive_chunks(&mut |_| {
+            kept += 1;
+            ReceiveDecision::Keep
+        });
+        assert_eq!(kept, 1, "a kept chunk stops its channel");
+        let mut offsets = Vec::new();
+        cc1.receive_chunks(&mut |arrival| {
+            assert_eq!(
+                (arrival.header.source_node, arrival.destination_program),
+                (4, 2)
+            );
+            assert_eq!(
+                (arrival.total, arrival.data.len()),
+                (70_000, DATA_CHUNK_BYTES)
+            );
+            assert!(arrival.data.iter().all(|byte| *byte == 7));
+            offsets.push(arrival.offset);
+            ReceiveDecision::Take
+        });
+        assert_eq!(offsets, [0, DATA_CHUNK_BYTES as u32]);
+        cc0.try_write(CC0, 5, 2, 70_000, 65_536, &chunk[..4464])
+            .unwrap();
+        hardware.set_state(2, ClusterState::Dead { epoch: 1 });
+        assert_eq!(
+            cc0.try_write(CC0, 5, 2, 1, 0, b"x"),
+            Err(NocError::DestinationDead)
+        );
     }
 }

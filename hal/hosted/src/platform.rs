@@ -222,6 +222,7 @@ impl Platform for HostedPlatform {
     type UserMode = HostedUserMode;
     type Memory = HostedMemory;
     type Noc = HostedNoc;
+    type DataNoc = HostedNoc;
     type Board = HostedBoard;
     type ConsoleInput = HostedConsoleInput;
 
@@ -238,6 +239,10 @@ impl Platform for HostedPlatform {
     }
 
     fn noc(&self) -> &HostedNoc {
+        &self.noc
+    }
+
+    fn data_noc(&self) -> &HostedNoc {
         &self.noc
     }
 

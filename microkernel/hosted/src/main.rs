@@ -2,13 +2,16 @@
 //!
 //! The board runner starts one such process per cluster with a boot spec; the
 //! process attaches to the board, loads the programs the spec lists and runs the
-//! kernel's master loop on its main thread until the cluster powers off.
+//! kernel's master loop on its main thread until the cluster powers off. Kernel log
+//! frames (defmt) go to the runner through [`logger`].
+
+mod logger;
 
 use nanvix_hal_hosted::HostedPlatform;
 use nanvix_microkernel::{Kernel, ProgramToLoad};
 use std::sync::OnceLock;
 
-static KERNEL: OnceLock<Kernel<HostedPlatform>> = OnceLock::new();
+pub(crate) static KERNEL: OnceLock<Kernel<HostedPlatform>> = OnceLock::new();
 
 /// The gate's kcall entry: every program call into the kernel lands here.
 unsafe extern "C" fn kcall(
@@ -26,6 +29,7 @@ unsafe extern "C" fn kcall(
 }
 
 fn main() {
+    logger::start();
     let (platform, board, spec) = match HostedPlatform::attach() {
         Ok(attached) => attached,
         Err(error) => {
@@ -42,6 +46,10 @@ fn main() {
                 .map_err(|error| format!("cannot read {}: {error}", program.path))
         })
         .collect();
+    let cluster_name = board
+        .clusters
+        .get(spec.cluster as usize)
+        .map_or_else(|| "?".to_string(), |cluster| cluster.name.clone());
     let kernel = KERNEL.get_or_init(|| Kernel::new(platform, board, kcall));
     let programs: Vec<ProgramToLoad<'_>> = spec
         .programs
@@ -56,5 +64,10 @@ fn main() {
             console_input: program.console_input,
         })
         .collect();
+    defmt::info!(
+        "cluster {=str} booting, {=usize} programs",
+        cluster_name.as_str(),
+        programs.len()
+    );
     kernel.boot(&programs)
 }
