@@ -55,6 +55,9 @@ pub trait BoardControl: Send + Sync {
     fn local_cluster(&self) -> usize;
     /// Current state of cluster `index`.
     fn cluster_state(&self, index: usize) -> ClusterState;
+    /// A counter the board bumps on every cluster state change (boot, power-off,
+    /// death): a kernel that sees it change re-reads the states.
+    fn state_generation(&self) -> u32;
     /// Reports an event to the board.
     fn report(&self, event: HardwareEvent<'_>);
     /// Writes one console line attributed to `program` (no trailing newline).

@@ -26,7 +26,9 @@ pub use board::{BoardControl, ClusterState, HardwareEvent};
 pub use console::{ConsoleInput, EndOfInput};
 pub use cores::{CoreEntry, CoreError, CoreId, Cores, UserMode, spin_then_park};
 pub use memory::ClusterMemory;
-pub use noc::{Arrival, ControlNoc, DataArrival, DataNoc, NocError, ReceiveDecision, Source};
+pub use noc::{
+    Arrival, ControlNoc, DataArrival, DataNoc, NocError, ReceiveDecision, Source, SyncSignals,
+};
 
 /// A platform: everything a cluster's kernel needs from the hardware.
 pub trait Platform: Send + Sync + 'static {
@@ -42,6 +44,8 @@ pub trait Platform: Send + Sync + 'static {
     type Noc: ControlNoc;
     /// The data NoC.
     type DataNoc: DataNoc;
+    /// Sync signals.
+    type Syncs: SyncSignals;
     /// The board's registers: cluster states, events, console, power.
     type Board: BoardControl;
     /// Input from the terminal.
@@ -57,6 +61,8 @@ pub trait Platform: Send + Sync + 'static {
     fn noc(&self) -> &Self::Noc;
     /// The data NoC.
     fn data_noc(&self) -> &Self::DataNoc;
+    /// Sync signals.
+    fn syncs(&self) -> &Self::Syncs;
     /// The board.
     fn board(&self) -> &Self::Board;
     /// Console input.

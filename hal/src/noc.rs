@@ -121,3 +121,16 @@ pub trait DataNoc: Send + Sync {
     /// a kept chunk stays at the head of its channel. Returns how many were taken.
     fn receive_chunks(&self, decide: &mut dyn FnMut(&DataArrival<'_>) -> ReceiveDecision) -> usize;
 }
+
+/// Sync signals: the control NoC's smallest message, a count a sender raises at a
+/// receiver (barriers and wake-ups across clusters are built on them).
+pub trait SyncSignals: Send + Sync {
+    /// Raises by one the count of signals from this cluster at the cluster owning
+    /// `destination_node`; never blocks. Waiting receivers are woken.
+    fn signal(&self, destination_node: u32) -> Result<(), NocError>;
+
+    /// Signals cluster `source` sent to this cluster in its current boot epoch (a
+    /// dead incarnation's signals are never credited to the next; 0 for an unknown
+    /// cluster).
+    fn signals_from(&self, source: usize) -> u32;
+}

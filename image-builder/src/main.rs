@@ -45,6 +45,10 @@ enum Commands {
         /// levels they were built with: DEFMT_LOG, default info).
         #[arg(long, value_enum, default_value = "info")]
         log_level: LogLevelChoice,
+        /// How clusters ring each other: `futex` wakes (default) or bounded `polling`
+        /// (what the bare-metal backend does without a doorbell device).
+        #[arg(long, value_enum, default_value = "futex")]
+        doorbells: DoorbellChoice,
     },
     /// Check a manifest, build the kernel and programs it needs and pack an image.
     Build {
@@ -88,6 +92,12 @@ enum Commands {
         #[arg(long)]
         check: bool,
     },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum DoorbellChoice {
+    Futex,
+    Polling,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -149,6 +159,7 @@ struct RunChoices {
     program_overrides: Vec<String>,
     pins: Vec<(String, Vec<usize>)>,
     log_level: LogLevel,
+    polling_doorbells: bool,
 }
 
 /// Parses `CLUSTER=CPU[,CPU...]` pins.
@@ -180,6 +191,7 @@ fn run(root: &Path, path: &Path, choices: &RunChoices) -> Result<i32, String> {
         program_overrides,
         pins,
         log_level,
+        polling_doorbells,
     } = choices;
     let (format, timeout, no_build) = (*format, *timeout, *no_build);
     let head = std::fs::read(path).map_err(|error| format!("{}: {error}", path.display()))?;
@@ -218,6 +230,7 @@ fn run(root: &Path, path: &Path, choices: &RunChoices) -> Result<i32, String> {
         timeout,
         pins: pins.clone(),
         log_level: *log_level,
+        polling_doorbells: *polling_doorbells,
     };
     runner::run(&system, &payloads, &options, &mut std::io::stdout())
         .map_err(|error| error.to_string())
@@ -363,6 +376,7 @@ fn main() -> ExitCode {
             program_overrides,
             pins,
             log_level,
+            doorbells,
         } => {
             let path = system.unwrap_or_else(|| root.join("systems/mppa256.toml"));
             let format = match events {
@@ -380,6 +394,7 @@ fn main() -> ExitCode {
                 program_overrides,
                 pins,
                 log_level: log_level.into(),
+                polling_doorbells: doorbells == DoorbellChoice::Polling,
             };
             match run(&root, &path, &options) {
                 Ok(status) => return ExitCode::from(status.clamp(0, 255) as u8),

@@ -53,6 +53,9 @@ pub struct RunOptions {
     /// Decoded log frames below this level are not printed (`println!` frames,
     /// which have no level, always are).
     pub log_level: LogLevel,
+    /// Whether clusters poll for each other's traffic (bounded sleeps) instead of
+    /// ringing futex doorbells.
+    pub polling_doorbells: bool,
 }
 
 /// The program name kernel log frames come under.
@@ -168,6 +171,7 @@ struct Board<'a> {
     pins: Vec<(String, Vec<usize>)>,
     logs: LogDecoders<'a>,
     log_level: LogLevel,
+    polling_doorbells: bool,
     output: &'a mut dyn Write,
 }
 
@@ -226,6 +230,7 @@ pub fn run(
         pins: options.pins.clone(),
         logs: LogDecoders::new(elves),
         log_level: options.log_level,
+        polling_doorbells: options.polling_doorbells,
         output,
     };
     let status = board.run(options.timeout);
@@ -537,6 +542,7 @@ impl Board<'_> {
             epoch,
             noc_fd: self.hardware.fd(),
             report_fd: report_write.as_raw_fd(),
+            polling_doorbells: self.polling_doorbells,
             programs: plan
                 .programs
                 .iter()

@@ -175,7 +175,17 @@ fn a_killed_non_critical_cluster_is_reported_and_the_rest_keeps_running() {
     let status = board.wait_exit().unwrap();
     let events = board.events();
     let death = events.iter().position(|event| *event == died).unwrap();
-    // The death reached io0's kernel through the board: io0 saw it before playing.
+    // The death reached the other kernels through the board, and io0's program saw
+    // it before playing.
+    for name in ["io0", "cc1"] {
+        assert!(
+            board.events().iter().any(|event| matches!(event,
+                Event::Console { cluster, program, line }
+                    if cluster == name && program == "kernel" && line == "cluster cc0 died in epoch 1")),
+            "{name}: {}",
+            board.transcript()
+        );
+    }
     assert!(
         console_lines(&board, "io0").contains(&"cc0 is dead (epoch 1)".to_string()),
         "{}",

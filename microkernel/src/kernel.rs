@@ -137,6 +137,9 @@ pub struct Kernel<P: Platform> {
     data_waiters: Mutex<P::RawMutex, Vec<CoreId>>,
     /// One data transfer at a time per destination cluster.
     data_send_locks: Vec<Mutex<P::RawMutex, ()>>,
+    /// The board's state generation and the cluster states the master last saw:
+    /// how deaths reach this kernel.
+    known_states: Mutex<P::RawMutex, (u32, Vec<ClusterState>)>,
 }
 
 impl<P: Platform> Kernel<P> {
@@ -166,6 +169,7 @@ impl<P: Platform> Kernel<P> {
             backlogged: AtomicBool::new(false),
             data_waiters: Mutex::new(Vec::new()),
             data_send_locks: (0..board.clusters.len()).map(|_| Mutex::new(())).collect(),
+            known_states: Mutex::new((u32::MAX, Vec::new())),
             board,
             platform,
         }
@@ -395,6 +399,7 @@ impl<P: Platform> Kernel<P> {
             for core in core::mem::take(&mut *self.data_waiters.lock()) {
                 self.platform.cores().unpark(core);
             }
+            self.notice_state_changes();
             if let Some(status) = self.final_status() {
                 self.platform.board().power_off(status);
             }
@@ -405,6 +410,38 @@ impl<P: Platform> Kernel<P> {
             } else {
                 self.platform.noc().wait_for_traffic();
             }
+        }
+    }
+
+    /// Reads the board's cluster states when their generation changed and reports
+    /// each cluster that died since: the hardware's death event reaching this kernel.
+    fn notice_state_changes(&self) {
+        let board = self.platform.board();
+        let generation = board.state_generation();
+        let mut deaths = Vec::new();
+        {
+            let mut known = self.known_states.lock();
+            if known.0 == generation {
+                return;
+            }
+            let states: Vec<ClusterState> = (0..self.board.clusters.len())
+                .map(|index| board.cluster_state(index))
+                .collect();
+            for (index, state) in states.iter().enumerate() {
+                if let ClusterState::Dead { epoch } = *state
+                    && known.1.get(index) != Some(state)
+                {
+                    deaths.push((index, epoch));
+                }
+            }
+            *known = (generation, states);
+        }
+        for (index, epoch) in deaths {
+            let line = format!(
+                "cluster {} died in epoch {epoch}",
+                self.board.clusters[index].name
+            );
+            self.console("kernel", line.as_bytes());
         }
     }
 

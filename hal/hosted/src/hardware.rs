@@ -39,6 +39,17 @@ impl NocMemory {
         unsafe { AtomicU32::from_ptr(self.base.add(offset).cast::<u32>()) }
     }
 
+    /// The 64-bit word at `offset`.
+    pub fn word64(&self, offset: usize) -> &std::sync::atomic::AtomicU64 {
+        assert!(
+            offset.is_multiple_of(8) && offset + 8 <= self.bytes,
+            "NoC offset out of range"
+        );
+        // SAFETY: the offset is in range and 8-aligned (checked above), the mapping
+        // lives as long as `self`, and all concurrent access to it is atomic.
+        unsafe { std::sync::atomic::AtomicU64::from_ptr(self.base.add(offset).cast::<u64>()) }
+    }
+
     /// Address of the byte at `offset` (for slot payload copies).
     pub fn address(&self, offset: usize, length: usize) -> *mut u8 {
         assert!(offset + length <= self.bytes, "NoC range out of bounds");

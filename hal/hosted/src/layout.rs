@@ -135,12 +135,21 @@ impl Layout {
 
     /// Bytes of one cluster region.
     pub fn region_bytes(&self) -> usize {
-        round_up(
-            self.control_bytes()
-                + self.clusters * self.data_channel_bytes()
-                + self.clusters * LINE_BYTES,
-            PAGE_BYTES,
-        )
+        round_up(self.syncs_offset() + self.clusters * LINE_BYTES, PAGE_BYTES)
+    }
+
+    /// Offset, inside a region, of its sync-signal words (after the data part).
+    fn syncs_offset(&self) -> usize {
+        self.control_bytes()
+            + self.clusters * self.data_channel_bytes()
+            + self.clusters * LINE_BYTES
+    }
+
+    /// Offset of the sync word `source -> destination` (in the sender's region, on a
+    /// line of its own): a u64 whose high half is the sender's epoch and low half
+    /// the signals sent in that epoch.
+    pub fn sync(&self, source: usize, destination: usize) -> usize {
+        self.region(source) + self.syncs_offset() + destination * LINE_BYTES
     }
 
     /// Offset of the data-NoC head counter of `source -> destination`.
@@ -223,7 +232,8 @@ mod tests {
             let end = layout.region(index) + layout.region_bytes();
             assert!(layout.data_head(index, 0) >= layout.sleeping(index) + LINE_BYTES);
             assert!(layout.data_slot(index, 19, 1) + DATA_SLOT_BYTES <= layout.data_tail(0, index));
-            assert!(layout.data_tail(19, index) + 4 <= end);
+            assert!(layout.data_tail(19, index) + 4 <= layout.sync(index, 0));
+            assert!(layout.sync(index, 19) + 8 <= end);
             assert_eq!(layout.data_slot(index, 3, 2), layout.data_slot(index, 3, 0));
         }
         assert_eq!(layout.slot(3, 4, 16), layout.slot(3, 4, 0));

@@ -24,11 +24,11 @@ use nanvix_abi::{MessageHeader, NOC_PAYLOAD_MAX};
 use nanvix_board::Board;
 use nanvix_hal::{
     Arrival, ClusterState, ControlNoc, Cores, DataArrival, DataNoc, NocError, ReceiveDecision,
-    Source,
+    Source, SyncSignals,
 };
 use parking_lot::Mutex;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Longest a receiver sleeps before it re-checks everything.
@@ -38,6 +38,20 @@ const ROOM_POLL: Duration = Duration::from_micros(200);
 /// Longest a data sender sleeps for room: its receiver wakes it, so this only bounds
 /// the wait when the receiver died.
 const DATA_ROOM_WAIT: Duration = Duration::from_millis(20);
+
+/// How clusters notify each other across the NoC.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Doorbells {
+    /// Futex wakes on shared words (the default on the hosted board).
+    #[default]
+    Futex,
+    /// No cross-cluster wakes at all: sleepers poll in bounded intervals, as the
+    /// bare-metal backend must where no doorbell device exists.
+    Polling,
+}
+
+/// How long a sleeper waits between polls when doorbells are polled.
+const POLL_INTERVAL: Duration = Duration::from_micros(50);
 
 /// What a sender keeps about one outgoing channel (under its send lock).
 struct Outgoing {
@@ -56,6 +70,7 @@ pub struct HostedNoc {
     data_outgoing: Box<[Mutex<Outgoing>]>,
     receive_lock: Mutex<usize>,
     data_receive_lock: Mutex<usize>,
+    doorbells: Doorbells,
     /// Messages discarded on receipt (stale epoch, forged node, bad length).
     pub discarded: AtomicU64,
 }
@@ -96,8 +111,32 @@ impl HostedNoc {
             data_outgoing,
             receive_lock: Mutex::new(0),
             data_receive_lock: Mutex::new(0),
+            doorbells: Doorbells::Futex,
             discarded: AtomicU64::new(0),
         }
+    }
+
+    /// The same NoC with `doorbells` as its notification mechanism.
+    pub fn with_doorbells(mut self, doorbells: Doorbells) -> Self {
+        self.doorbells = doorbells;
+        self
+    }
+
+    /// Rings the doorbell `word` (a futex wake) unless doorbells are polled.
+    fn ring(&self, word: &AtomicU32) {
+        if self.doorbells == Doorbells::Futex {
+            futex::wake(word, Scope::Shared, i32::MAX);
+        }
+    }
+
+    /// Sleeps until `word` changes from `value`, a wake, or `limit`; with polled
+    /// doorbells, sleeps one poll interval (nobody will ring).
+    fn sleep_on(&self, word: &AtomicU32, value: u32, limit: Duration) {
+        let limit = match self.doorbells {
+            Doorbells::Futex => limit,
+            Doorbells::Polling => limit.min(POLL_INTERVAL),
+        };
+        futex::wait(word, value, Scope::Shared, limit);
     }
 
     fn destination_cluster(&self, node: u32) -> Result<usize, NocError> {
@@ -271,7 +310,7 @@ impl HostedNoc {
                 .load(Ordering::SeqCst)
                 != 0
             {
-                futex::wake(tail_word, Scope::Shared, i32::MAX);
+                self.ring(tail_word);
             }
         }
         taken
@@ -394,7 +433,7 @@ impl ControlNoc for HostedNoc {
             .load(Ordering::SeqCst)
             != 0
         {
-            futex::wake(sequence, Scope::Shared, i32::MAX);
+            self.ring(sequence);
         }
         Ok(())
     }
@@ -413,7 +452,7 @@ impl ControlNoc for HostedNoc {
         let tail_word = self.memory.word(layout.tail(self.local, destination));
         let tail = tail_word.load(Ordering::Acquire);
         if !self.has_room(destination, &mut self.outgoing[destination].lock()) {
-            futex::wait(tail_word, tail, Scope::Shared, ROOM_POLL);
+            self.sleep_on(tail_word, tail, ROOM_POLL);
         }
     }
 
@@ -444,7 +483,7 @@ impl ControlNoc for HostedNoc {
         let sleeping = self.memory.word(layout.sleeping(self.local));
         sleeping.fetch_add(1, Ordering::SeqCst);
         let generation = self.memory.generation();
-        let mut words = Vec::with_capacity(2 * layout.clusters + 2);
+        let mut words = Vec::with_capacity(3 * layout.clusters + 2);
         words.push((generation, generation.load(Ordering::SeqCst), Scope::Shared));
         words.push((permit, 0, Scope::Private));
         for source in 0..layout.clusters {
@@ -452,9 +491,16 @@ impl ControlNoc for HostedNoc {
                 let word = self.memory.word(offset + slot::SEQUENCE);
                 words.push((word, word.load(Ordering::SeqCst), Scope::Shared));
             }
+            // The low half (little-endian: first) of the sync word counts signals.
+            let sync = self.memory.word(layout.sync(source, self.local));
+            words.push((sync, sync.load(Ordering::SeqCst), Scope::Shared));
         }
         if !self.pending() && permit.load(Ordering::SeqCst) == 0 {
-            futex::wait_any(&words, TRAFFIC_WAIT);
+            match self.doorbells {
+                Doorbells::Futex => futex::wait_any(&words, TRAFFIC_WAIT),
+                // Only this cluster's own cores wake the park word; poll the rest.
+                Doorbells::Polling => futex::wait(permit, 0, Scope::Private, POLL_INTERVAL),
+            }
         }
         sleeping.fetch_sub(1, Ordering::SeqCst);
         permit.store(0, Ordering::Release);
@@ -524,7 +570,7 @@ impl DataNoc for HostedNoc {
             .load(Ordering::SeqCst)
             != 0
         {
-            futex::wake(sequence, Scope::Shared, i32::MAX);
+            self.ring(sequence);
         }
         Ok(())
     }
@@ -552,7 +598,7 @@ impl DataNoc for HostedNoc {
                 ClusterState::Dead { .. }
             )
         {
-            futex::wait(tail_word, tail, Scope::Shared, DATA_ROOM_WAIT);
+            self.sleep_on(tail_word, tail, DATA_ROOM_WAIT);
         }
         waiting.store(0, Ordering::SeqCst);
     }
@@ -568,6 +614,51 @@ impl DataNoc for HostedNoc {
         }
         *next = (*next + 1) % clusters;
         taken
+    }
+}
+
+impl SyncSignals for HostedNoc {
+    fn signal(&self, destination_node: u32) -> Result<(), NocError> {
+        let destination = self.destination_cluster(destination_node)?;
+        self.destination_epoch(destination)?;
+        let layout = self.memory.layout();
+        let word = self.memory.word64(layout.sync(self.local, destination));
+        let _serialized = self.outgoing[destination].lock();
+        let current = word.load(Ordering::Relaxed);
+        let count = if (current >> 32) as u32 == self.epoch {
+            current as u32
+        } else {
+            0
+        };
+        word.store(
+            ((self.epoch as u64) << 32) | count.wrapping_add(1) as u64,
+            Ordering::SeqCst,
+        );
+        if self
+            .memory
+            .word(layout.sleeping(destination))
+            .load(Ordering::SeqCst)
+            != 0
+        {
+            self.ring(self.memory.word(layout.sync(self.local, destination)));
+        }
+        Ok(())
+    }
+
+    fn signals_from(&self, source: usize) -> u32 {
+        let layout = self.memory.layout();
+        if source >= layout.clusters {
+            return 0;
+        }
+        let value = self
+            .memory
+            .word64(layout.sync(source, self.local))
+            .load(Ordering::Acquire);
+        if (value >> 32) as u32 == self.memory.cluster_epoch(source) {
+            value as u32
+        } else {
+            0
+        }
     }
 }
 
@@ -803,5 +894,22 @@ mod tests {
             cc0.try_write(CC0, 5, 2, 1, 0, b"x"),
             Err(NocError::DestinationDead)
         );
+    }
+
+    #[test]
+    fn sync_signals_count_per_epoch_and_are_not_credited_to_the_next() {
+        let (hardware, cc0, cc1) = two_clusters();
+        assert_eq!(cc1.signals_from(1), 0);
+        cc0.signal(5).unwrap();
+        cc0.signal(5).unwrap();
+        assert_eq!(cc1.signals_from(1), 2);
+        assert_eq!(cc1.signals_from(0), 0);
+        assert_eq!(cc1.signals_from(99), 0);
+        assert_eq!(cc0.signal(99), Err(NocError::NoSuchNode));
+        // cc0 reboots in epoch 2: its old signals no longer count.
+        hardware.set_state(1, ClusterState::On { epoch: 2 });
+        assert_eq!(cc1.signals_from(1), 0);
+        hardware.set_state(2, ClusterState::Dead { epoch: 1 });
+        assert_eq!(cc0.signal(5), Err(NocError::DestinationDead));
     }
 }

@@ -3,7 +3,7 @@
 use crate::console::HostedConsoleInput;
 use crate::cores::HostedCores;
 use crate::hardware::NocMemory;
-use crate::noc::HostedNoc;
+use crate::noc::{Doorbells, HostedNoc};
 use crate::protocol::{BOOT_ENVIRONMENT, BootSpec, ClusterReport};
 use crate::user_mode::HostedUserMode;
 use nanvix_abi::PROGRAM_ALIGNMENT;
@@ -106,6 +106,12 @@ impl BoardControl for HostedBoard {
         self.memory.cluster_state(index)
     }
 
+    fn state_generation(&self) -> u32 {
+        self.memory
+            .generation()
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
     fn report(&self, event: HardwareEvent<'_>) {
         let report = match event {
             HardwareEvent::ClusterUp => ClusterReport::Up,
@@ -199,7 +205,12 @@ impl HostedPlatform {
                 spec.cluster as usize,
                 spec.epoch,
                 Arc::clone(&cores),
-            ),
+            )
+            .with_doorbells(if spec.polling_doorbells {
+                Doorbells::Polling
+            } else {
+                Doorbells::Futex
+            }),
             board: HostedBoard {
                 memory,
                 local: spec.cluster as usize,
@@ -223,6 +234,7 @@ impl Platform for HostedPlatform {
     type Memory = HostedMemory;
     type Noc = HostedNoc;
     type DataNoc = HostedNoc;
+    type Syncs = HostedNoc;
     type Board = HostedBoard;
     type ConsoleInput = HostedConsoleInput;
 
@@ -243,6 +255,10 @@ impl Platform for HostedPlatform {
     }
 
     fn data_noc(&self) -> &HostedNoc {
+        &self.noc
+    }
+
+    fn syncs(&self) -> &HostedNoc {
         &self.noc
     }
 

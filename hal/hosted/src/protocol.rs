@@ -23,6 +23,9 @@ pub struct BootSpec {
     pub report_fd: i32,
     /// Programs to load, in order; program ids are their positions.
     pub programs: Vec<ProgramSpec>,
+    /// Whether cross-cluster doorbells are polled instead of futex wakes.
+    #[serde(default)]
+    pub polling_doorbells: bool,
 }
 
 /// One program to load at boot.
