@@ -8,7 +8,7 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use lock_api::Mutex;
 use nanvix_abi::{
     ArgumentSlice, CLUSTER_NAME_MAX, CLUSTER_SELF, ClusterInfo, Errno, GATE_MAGIC, Gate, Kcall,
@@ -76,6 +76,14 @@ struct Program {
     console: Vec<u8>,
 }
 
+/// What the hot kcall paths need of a program and what never changes once it is
+/// placed: published once (before the program starts) and read without a lock.
+struct ProgramInfo {
+    id: u32,
+    node: u32,
+    regions: [Region; 4],
+}
+
 /// Where a program's pieces were placed in the cluster SRAM.
 struct Placement {
     image: Region,
@@ -137,6 +145,14 @@ pub struct Kernel<P: Platform> {
     data_waiters: Mutex<P::RawMutex, Vec<CoreId>>,
     /// One data transfer at a time per destination cluster.
     data_send_locks: Vec<Mutex<P::RawMutex, ()>>,
+    /// Each program's [`ProgramInfo`] by index, published before it starts (and
+    /// never freed: programs are not unloaded).
+    infos: Vec<AtomicPtr<ProgramInfo>>,
+    /// How many entries of `infos` are published.
+    programs_count: AtomicUsize,
+    /// Each program's inbox length by index (written under the programs lock), so
+    /// receivers see an empty inbox without taking the lock.
+    inbox_lengths: Vec<AtomicUsize>,
     /// The board's state generation and the cluster states the master last saw:
     /// how deaths reach this kernel.
     known_states: Mutex<P::RawMutex, (u32, Vec<ClusterState>)>,
@@ -170,6 +186,11 @@ impl<P: Platform> Kernel<P> {
             data_waiters: Mutex::new(Vec::new()),
             data_send_locks: (0..board.clusters.len()).map(|_| Mutex::new(())).collect(),
             known_states: Mutex::new((u32::MAX, Vec::new())),
+            infos: (0..PROGRAMS_MAX)
+                .map(|_| AtomicPtr::new(core::ptr::null_mut()))
+                .collect(),
+            inbox_lengths: (0..PROGRAMS_MAX).map(|_| AtomicUsize::new(0)).collect(),
+            programs_count: AtomicUsize::new(0),
             board,
             platform,
         }
@@ -330,7 +351,16 @@ impl<P: Platform> Kernel<P> {
         };
         // SAFETY: the start block begins with room for a StartInfo and is 16-aligned.
         unsafe { (start_block.base as *mut StartInfo).write(info) };
-        self.programs.lock().push(Program {
+        let mut programs = self.programs.lock();
+        let info = alloc::boxed::Box::new(ProgramInfo {
+            id: id as u32,
+            node: self.node_of(id),
+            regions: [image_region, stack, heap, start_block],
+        });
+        self.infos[programs.len()].store(alloc::boxed::Box::leak(info), Ordering::Release);
+        self.programs_count
+            .store(programs.len() + 1, Ordering::Release);
+        programs.push(Program {
             name: program.name.to_string(),
             console_input: program.console_input,
             id: id as u32,
@@ -474,24 +504,25 @@ impl<P: Platform> Kernel<P> {
                 arrival.destination_node,
                 arrival.destination_program,
             );
-            let mut programs = self.programs.lock();
-            let target = programs.iter().position(|candidate| {
-                candidate.id == program
-                    && candidate.node == node
-                    && candidate.state == ProgramState::Running
-            });
-            let Some(position) = target else {
+            let Some(position) = self.find_program(node, program) else {
                 self.undeliverable.fetch_add(1, Ordering::Relaxed);
                 lost.push((*header, node, program));
                 return ReceiveDecision::Take;
             };
-            let target = &mut programs[position];
+            // Fast path: the polling receiver's own message, nothing older queued.
             if let Some(direct) = direct.as_deref_mut()
                 && direct.index == position
                 && direct.delivered.is_none()
-                && target.inbox.is_empty()
+                && self.inbox_lengths[position].load(Ordering::Acquire) == 0
                 && direct.deliver(header, arrival.payload)
             {
+                return ReceiveDecision::Take;
+            }
+            let mut programs = self.programs.lock();
+            let target = &mut programs[position];
+            if target.state != ProgramState::Running {
+                self.undeliverable.fetch_add(1, Ordering::Relaxed);
+                lost.push((*header, node, program));
                 return ReceiveDecision::Take;
             }
             if target.inbox.len() >= INBOX_CAPACITY {
@@ -502,6 +533,7 @@ impl<P: Platform> Kernel<P> {
                 header: *header,
                 payload: arrival.payload.to_vec(),
             });
+            self.inbox_lengths[position].store(target.inbox.len(), Ordering::Release);
             if let Some(core) = target.waiting_core.take() {
                 self.platform.cores().unpark(core);
             }
@@ -568,7 +600,25 @@ impl<P: Platform> Kernel<P> {
     }
 
     fn regions(&self, index: usize) -> [Region; 4] {
-        self.programs.lock()[index].regions
+        self.info(index).regions
+    }
+
+    /// The published facts of program `index` (one that was placed).
+    fn info(&self, index: usize) -> &ProgramInfo {
+        let pointer = self.infos[index].load(Ordering::Acquire);
+        debug_assert!(!pointer.is_null(), "program {index} was never placed");
+        // SAFETY: callers name placed programs, whose info was published (a leaked
+        // Box, never freed) before `programs_count` counted it and before their core
+        // started.
+        unsafe { &*pointer }
+    }
+
+    /// The index of the running program with NoC identity (`node`, `id`), if any.
+    fn find_program(&self, node: u32, id: u32) -> Option<usize> {
+        (0..self.programs_count.load(Ordering::Acquire)).find(|position| {
+            let info = self.info(*position);
+            info.id == id && info.node == node
+        })
     }
 
     fn console_write(&self, index: usize, address: usize, length: usize) -> Result<usize, Errno> {
@@ -828,11 +878,8 @@ impl<P: Platform> Kernel<P> {
         if self.board.cluster_of_node(node).is_none() || program >= PROGRAMS_MAX {
             return Err(Errno::Invalid);
         }
-        let (regions, node_of_caller, id) = {
-            let programs = self.programs.lock();
-            let caller = &programs[index];
-            (caller.regions, caller.node, caller.id)
-        };
+        let caller = self.info(index);
+        let (regions, node_of_caller, id) = (caller.regions, caller.node, caller.id);
         let mut buffer = [0u8; NOC_PAYLOAD_MAX];
         let payload = &mut buffer[..length];
         user_memory::read_into(&regions, address, payload)?;
@@ -884,7 +931,9 @@ impl<P: Platform> Kernel<P> {
             self.pollers.fetch_add(1, Ordering::SeqCst);
             for _ in 0..RECEIVE_SPIN_BUDGET {
                 self.route(Some(&mut direct));
-                if direct.delivered.is_some() || !self.programs.lock()[index].inbox.is_empty() {
+                if direct.delivered.is_some()
+                    || self.inbox_lengths[index].load(Ordering::Acquire) != 0
+                {
                     break;
                 }
                 core::hint::spin_loop();
@@ -927,16 +976,21 @@ impl<P: Platform> Kernel<P> {
 
     /// Delivers the oldest message of the receiver's inbox, if any.
     fn take_from_inbox(&self, direct: &DirectReceive) -> Option<Result<usize, Errno>> {
+        if self.inbox_lengths[direct.index].load(Ordering::Acquire) == 0 {
+            return None;
+        }
         let message = {
             let mut programs = self.programs.lock();
             let program = &mut programs[direct.index];
-            match program.inbox.front() {
+            let message = match program.inbox.front() {
                 None => return None,
                 Some(message) if message.payload.len() > direct.capacity => {
                     return Some(Err(Errno::MessageSize));
                 }
                 Some(_) => program.inbox.pop_front()?,
-            }
+            };
+            self.inbox_lengths[direct.index].store(program.inbox.len(), Ordering::Release);
+            message
         };
         let written =
             user_memory::write_value(&direct.regions, direct.header_address, &message.header)
