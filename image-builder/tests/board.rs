@@ -529,6 +529,15 @@ fn defmt_logs_of_programs_and_kernels_are_decoded_with_their_levels() {
         "{}",
         board.transcript()
     );
+    // So does the hosted HAL inside it.
+    assert!(
+        log_frames(&board, "cc0", "kernel").contains(&(
+            some("info"),
+            "hosted HAL: cluster 1 epoch 1, 4 cores, 2048 KiB SRAM, NoC of 3 clusters".to_string()
+        )),
+        "{}",
+        board.transcript()
+    );
     // Program timestamps are the core's raw cycle counter.
     for event in board.events() {
         if let Event::Log {

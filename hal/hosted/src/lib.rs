@@ -20,6 +20,7 @@ pub mod cores;
 pub mod futex;
 pub mod hardware;
 pub mod layout;
+pub mod log;
 pub mod noc;
 pub mod platform;
 pub mod protocol;

@@ -301,6 +301,10 @@ impl HostedNoc {
                 taken += 1;
             } else {
                 self.discarded.fetch_add(1, Ordering::Relaxed);
+                crate::hal_warn!(
+                    "data NoC: discarded a chunk from cluster {=usize} (forged node, stale epoch or bad length)",
+                    source
+                );
             }
             tail = tail.wrapping_add(1);
             tail_word.store(tail, Ordering::SeqCst);
@@ -370,6 +374,10 @@ impl HostedNoc {
                 taken += 1;
             } else {
                 self.discarded.fetch_add(1, Ordering::Relaxed);
+                crate::hal_warn!(
+                    "control NoC: discarded a message from cluster {=usize} (forged node, stale epoch or bad length)",
+                    source
+                );
             }
             tail = tail.wrapping_add(1);
             tail_word.store(tail, Ordering::Release);

@@ -218,6 +218,14 @@ impl HostedPlatform {
             },
             cores,
         };
+        crate::hal_info!(
+            "hosted HAL: cluster {=u32} epoch {=u32}, {=usize} cores, {=usize} KiB SRAM, NoC of {=usize} clusters",
+            spec.cluster,
+            spec.epoch,
+            cluster.cores as usize,
+            cluster.sram_bytes as usize / 1024,
+            board.clusters.len()
+        );
         Ok((platform, board, spec))
     }
 
