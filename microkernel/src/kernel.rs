@@ -656,13 +656,7 @@ impl<P: Platform> Kernel<P> {
         if length > nanvix_abi::DATA_TRANSFER_MAX {
             return Err(Errno::MessageSize);
         }
-        let node = u32::try_from(node).map_err(|_| Errno::Invalid)?;
-        let Some(destination) = self.board.cluster_of_node(node) else {
-            return Err(Errno::Invalid);
-        };
-        if program >= PROGRAMS_MAX {
-            return Err(Errno::Invalid);
-        }
+        let (node, destination) = self.check_destination(node, program)?;
         let (regions, source) = {
             let programs = self.programs.lock();
             let caller = &programs[index];
@@ -675,7 +669,7 @@ impl<P: Platform> Kernel<P> {
         user_memory::check(&regions, address, length)?;
         let data_noc = self.platform.data_noc();
         let chunk = data_noc.chunk_bytes();
-        let _transfer = self.data_send_locks[destination.index as usize].lock();
+        let _transfer = self.data_send_locks[destination].lock();
         let mut offset = 0;
         loop {
             let piece = chunk.min(length - offset);
@@ -863,6 +857,16 @@ impl<P: Platform> Kernel<P> {
         Ok(0)
     }
 
+    /// Checks a destination (node, program id) of a send: the node must belong to a
+    /// cluster of the board and the id be in range.
+    fn check_destination(&self, node: usize, program: usize) -> Result<(u32, usize), Errno> {
+        let node = u32::try_from(node).map_err(|_| Errno::Invalid)?;
+        match self.board.cluster_of_node(node) {
+            Some(cluster) if program < PROGRAMS_MAX => Ok((node, cluster.index as usize)),
+            _ => Err(Errno::Invalid),
+        }
+    }
+
     fn noc_send(
         &self,
         index: usize,
@@ -874,10 +878,7 @@ impl<P: Platform> Kernel<P> {
         if length > NOC_PAYLOAD_MAX {
             return Err(Errno::MessageSize);
         }
-        let node = u32::try_from(node).map_err(|_| Errno::Invalid)?;
-        if self.board.cluster_of_node(node).is_none() || program >= PROGRAMS_MAX {
-            return Err(Errno::Invalid);
-        }
+        let (node, _) = self.check_destination(node, program)?;
         let caller = self.info(index);
         let (regions, node_of_caller, id) = (caller.regions, caller.node, caller.id);
         let mut buffer = [0u8; NOC_PAYLOAD_MAX];

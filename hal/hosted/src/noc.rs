@@ -251,6 +251,44 @@ impl HostedNoc {
         }
     }
 
+    /// Writes a slot's header `fields` and `bytes` (at `payload_offset`), then
+    /// publishes it: the sequence number `head + 1` (ordered before the read of the
+    /// receiver's sleeping count), the head, and a doorbell if the receiver sleeps.
+    /// The caller holds the channel's lock and checked that the slot is free.
+    fn publish(
+        &self,
+        destination: usize,
+        head_word: &AtomicU32,
+        slot_offset: usize,
+        fields: &[(usize, u32)],
+        payload_offset: usize,
+        bytes: &[u8],
+    ) {
+        for &(field, value) in fields {
+            self.memory
+                .word(slot_offset + field)
+                .store(value, Ordering::Relaxed);
+        }
+        // SAFETY: the slot is in our own (writable) region, free because the receiver's
+        // tail passed it, and only we write this channel (the caller holds its lock).
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                bytes.as_ptr(),
+                self.memory
+                    .address(slot_offset + payload_offset, bytes.len()),
+                bytes.len(),
+            );
+        }
+        let head = head_word.load(Ordering::Relaxed);
+        let sequence = self.memory.word(slot_offset + slot::SEQUENCE);
+        sequence.store(head.wrapping_add(1), Ordering::SeqCst);
+        head_word.store(head.wrapping_add(1), Ordering::Relaxed);
+        let sleeping = self.memory.word(self.memory.layout().sleeping(destination));
+        if sleeping.load(Ordering::SeqCst) != 0 {
+            self.ring(sequence);
+        }
+    }
+
     /// Offers the head chunk of the data channel from `source`, and the ones after
     /// it while they are taken.
     fn receive_data_from(
@@ -408,9 +446,8 @@ impl ControlNoc for HostedNoc {
             return Err(NocError::Full);
         }
         let head_word = self.memory.word(layout.head(self.local, destination));
-        let head = head_word.load(Ordering::Relaxed);
-        let offset = layout.slot(self.local, destination, head);
-        for (field, value) in [
+        let offset = layout.slot(self.local, destination, head_word.load(Ordering::Relaxed));
+        let fields = [
             (slot::DESTINATION_NODE, destination_node),
             (slot::DESTINATION_PROGRAM, destination_program),
             (slot::SOURCE_NODE, source.node),
@@ -418,31 +455,15 @@ impl ControlNoc for HostedNoc {
             (slot::SOURCE_EPOCH, self.epoch),
             (slot::DESTINATION_EPOCH, destination_epoch),
             (slot::LENGTH, payload.len() as u32),
-        ] {
-            self.memory
-                .word(offset + field)
-                .store(value, Ordering::Relaxed);
-        }
-        // SAFETY: the slot is in our own (writable) region, free because the receiver's
-        // tail passed it (has_room), and only we write this channel (its lock is held).
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                payload.as_ptr(),
-                self.memory.address(offset + SLOT_PAYLOAD, payload.len()),
-                payload.len(),
-            );
-        }
-        let sequence = self.memory.word(offset + slot::SEQUENCE);
-        sequence.store(head.wrapping_add(1), Ordering::SeqCst);
-        head_word.store(head.wrapping_add(1), Ordering::Relaxed);
-        if self
-            .memory
-            .word(layout.sleeping(destination))
-            .load(Ordering::SeqCst)
-            != 0
-        {
-            self.ring(sequence);
-        }
+        ];
+        self.publish(
+            destination,
+            head_word,
+            offset,
+            &fields,
+            SLOT_PAYLOAD,
+            payload,
+        );
         Ok(())
     }
 
@@ -543,9 +564,9 @@ impl DataNoc for HostedNoc {
             return Err(NocError::Full);
         }
         let head_word = self.memory.word(layout.data_head(self.local, destination));
-        let head = head_word.load(Ordering::Relaxed);
-        let slot_offset = layout.data_slot(self.local, destination, head);
-        for (field, value) in [
+        let slot_offset =
+            layout.data_slot(self.local, destination, head_word.load(Ordering::Relaxed));
+        let fields = [
             (slot::DESTINATION_NODE, destination_node),
             (slot::DESTINATION_PROGRAM, destination_program),
             (slot::SOURCE_NODE, source.node),
@@ -555,31 +576,15 @@ impl DataNoc for HostedNoc {
             (slot::LENGTH, chunk.len() as u32),
             (data_slot::TOTAL, total),
             (data_slot::OFFSET, offset),
-        ] {
-            self.memory
-                .word(slot_offset + field)
-                .store(value, Ordering::Relaxed);
-        }
-        // SAFETY: the slot is in our own (writable) region, free because the receiver's
-        // data tail passed it, and only we write this channel (its lock is held).
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                chunk.as_ptr(),
-                self.memory.address(slot_offset + DATA_PAYLOAD, chunk.len()),
-                chunk.len(),
-            );
-        }
-        let sequence = self.memory.word(slot_offset + slot::SEQUENCE);
-        sequence.store(head.wrapping_add(1), Ordering::SeqCst);
-        head_word.store(head.wrapping_add(1), Ordering::Relaxed);
-        if self
-            .memory
-            .word(layout.sleeping(destination))
-            .load(Ordering::SeqCst)
-            != 0
-        {
-            self.ring(sequence);
-        }
+        ];
+        self.publish(
+            destination,
+            head_word,
+            slot_offset,
+            &fields,
+            DATA_PAYLOAD,
+            chunk,
+        );
         Ok(())
     }
 
