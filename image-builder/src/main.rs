@@ -49,6 +49,10 @@ enum Commands {
         /// (what the bare-metal backend does without a doorbell device).
         #[arg(long, value_enum, default_value = "futex")]
         doorbells: DoorbellChoice,
+        /// Run this cluster's kernel under callgrind (instruction counts, written to
+        /// target/callgrind/); slow, for code-path length only.
+        #[arg(long, value_name = "CLUSTER")]
+        callgrind: Option<String>,
     },
     /// Check a manifest, build the kernel and programs it needs and pack an image.
     Build {
@@ -160,6 +164,7 @@ struct RunChoices {
     pins: Vec<(String, Vec<usize>)>,
     log_level: LogLevel,
     polling_doorbells: bool,
+    callgrind: Option<(String, PathBuf)>,
 }
 
 /// Parses `CLUSTER=CPU[,CPU...]` pins.
@@ -192,6 +197,7 @@ fn run(root: &Path, path: &Path, choices: &RunChoices) -> Result<i32, String> {
         pins,
         log_level,
         polling_doorbells,
+        callgrind,
     } = choices;
     let (format, timeout, no_build) = (*format, *timeout, *no_build);
     let head = std::fs::read(path).map_err(|error| format!("{}: {error}", path.display()))?;
@@ -225,12 +231,22 @@ fn run(root: &Path, path: &Path, choices: &RunChoices) -> Result<i32, String> {
             ));
         }
     }
+    if let Some((cluster, directory)) = callgrind {
+        if !system.clusters.iter().any(|plan| plan.name == *cluster) {
+            return Err(format!(
+                "--callgrind {cluster}: the system boots no cluster `{cluster}`"
+            ));
+        }
+        std::fs::create_dir_all(directory)
+            .map_err(|error| format!("{}: {error}", directory.display()))?;
+    }
     let options = RunOptions {
         format,
         timeout,
         pins: pins.clone(),
         log_level: *log_level,
         polling_doorbells: *polling_doorbells,
+        callgrind: callgrind.clone(),
     };
     runner::run(&system, &payloads, &options, &mut std::io::stdout())
         .map_err(|error| error.to_string())
@@ -377,6 +393,7 @@ fn main() -> ExitCode {
             pins,
             log_level,
             doorbells,
+            callgrind,
         } => {
             let path = system.unwrap_or_else(|| root.join("systems/mppa256.toml"));
             let format = match events {
@@ -395,6 +412,8 @@ fn main() -> ExitCode {
                 pins,
                 log_level: log_level.into(),
                 polling_doorbells: doorbells == DoorbellChoice::Polling,
+                callgrind: callgrind
+                    .map(|cluster| (cluster, builder::target_directory(&root).join("callgrind"))),
             };
             match run(&root, &path, &options) {
                 Ok(status) => return ExitCode::from(status.clamp(0, 255) as u8),

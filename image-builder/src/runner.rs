@@ -56,6 +56,9 @@ pub struct RunOptions {
     /// Whether clusters poll for each other's traffic (bounded sleeps) instead of
     /// ringing futex doorbells.
     pub polling_doorbells: bool,
+    /// Run this cluster's kernel under `valgrind --tool=callgrind`, writing its
+    /// instruction counts into this directory (code-path length; no PMU here).
+    pub callgrind: Option<(String, std::path::PathBuf)>,
 }
 
 /// The program name kernel log frames come under.
@@ -172,6 +175,7 @@ struct Board<'a> {
     logs: LogDecoders<'a>,
     log_level: LogLevel,
     polling_doorbells: bool,
+    callgrind: Option<(String, std::path::PathBuf)>,
     output: &'a mut dyn Write,
 }
 
@@ -185,7 +189,8 @@ pub fn run(
 ) -> Result<i32, RunError> {
     let hardware = BoardHardware::create(&system.board)
         .map_err(|error| RunError(format!("cannot create the board's NoC memory: {error}")))?;
-    let kernel = SealedFile::new("kernel", &payloads.kernel, false)
+    // Inherited, so a wrapper such as valgrind can open it after its own exec.
+    let kernel = SealedFile::new("kernel", &payloads.kernel, true)
         .map_err(|error| RunError(format!("cannot stage the kernel: {error}")))?;
     let mut programs = std::collections::BTreeMap::new();
     for name in system.program_names() {
@@ -231,6 +236,7 @@ pub fn run(
         logs: LogDecoders::new(elves),
         log_level: options.log_level,
         polling_doorbells: options.polling_doorbells,
+        callgrind: options.callgrind.clone(),
         output,
     };
     let status = board.run(options.timeout);
@@ -575,11 +581,29 @@ impl Board<'_> {
             }
             set
         });
-        let mut command = Command::new(&self.kernel.path);
+        let mut command = match &self.callgrind {
+            Some((cluster, directory)) if *cluster == plan.name => {
+                let mut command = Command::new("valgrind");
+                command
+                    .arg("--tool=callgrind")
+                    .arg(format!(
+                        "--callgrind-out-file={}/callgrind.{}.%p",
+                        directory.display(),
+                        plan.name
+                    ))
+                    .arg("--quiet")
+                    .arg(&self.kernel.path);
+                command
+            }
+            _ => {
+                let mut command = Command::new(&self.kernel.path);
+                command.arg0(format!("nanvix-{}", plan.name));
+                command
+            }
+        };
         let holds_console = plan.programs.iter().any(|program| program.console_input);
         command
             .env(BOOT_ENVIRONMENT, spec)
-            .arg0(format!("nanvix-{}", plan.name))
             .stdin(if holds_console {
                 Stdio::piped()
             } else {

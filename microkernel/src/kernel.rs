@@ -433,12 +433,17 @@ impl<P: Platform> Kernel<P> {
             if let Some(status) = self.final_status() {
                 self.platform.board().power_off(status);
             }
-            if self.pollers.load(Ordering::SeqCst) > 0 {
-                // A program core is polling and routes for everyone; it wakes the
-                // master when it stops while others still wait.
-                self.platform.cores().park();
-            } else {
+            if self.parked_receivers.load(Ordering::SeqCst) > 0
+                && self.pollers.load(Ordering::SeqCst) == 0
+            {
+                // Receivers sleep and nobody polls for them: watch the NoC.
                 self.platform.noc().wait_for_traffic();
+            } else {
+                // Either a program core polls (and routes for everyone), or nobody
+                // waits: stay out of the programs' way. A receiver that parks wakes
+                // the master; a bounded park still routes stray messages and
+                // notices deaths regularly.
+                self.platform.cores().park();
             }
         }
     }
