@@ -172,9 +172,34 @@ fn find<'a>(
         .ok_or_else(|| BenchFailure(format!("baseline {name} was not measured")))
 }
 
+/// Measures `baseline` once (one short trial) right before a launch, so baseline and
+/// board share the machine's state of the moment; returns that trial's value.
+fn interleaved_trial(
+    options: &BenchOptions,
+    baseline: impl Fn(&Options) -> Result<Row, BenchError>,
+) -> Result<f64, BenchFailure> {
+    let one_trial = Options {
+        trials: 1,
+        scale: options.baseline_options.scale * 0.2,
+        pinned: true,
+    };
+    Ok(baseline(&one_trial)?.median)
+}
+
+/// The row of a baseline measured interleaved with the launches.
+fn interleaved_row(
+    name: &str,
+    mut parameters: BTreeMap<String, String>,
+    unit: &str,
+    trials: &[f64],
+) -> Result<Row, BenchFailure> {
+    parameters.insert("interleaved".into(), "one trial before each launch".into());
+    Ok(nanvix_bench::summarize(name, parameters, unit, trials)?)
+}
+
 /// Control-NoC round trips between two compute clusters, pinned to distinct host
 /// CPUs and unpinned, against the two-process spin round trip.
-pub fn noc(options: &BenchOptions, baselines: &[Row]) -> Result<Vec<Row>, BenchFailure> {
+pub fn noc(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
     let image = image(options, "noc")?;
     let ghz = nanvix_bench::tsc_ghz()?;
     let mut rows = Vec::new();
@@ -188,8 +213,12 @@ pub fn noc(options: &BenchOptions, baselines: &[Row]) -> Result<Vec<Row>, BenchF
             &[]
         };
         let mut trials = Vec::new();
+        let mut baseline_trials = Vec::new();
         let mut bytes = String::new();
         for _ in 0..options.launches {
+            baseline_trials.push(interleaved_trial(options, |baseline_options| {
+                nanvix_bench::spin_round_trip_processes(&baseline_options.with_pinned(pinned))
+            })?);
             for event in Launch::start(options, image, pins)?.finish()? {
                 if let Event::Console { cluster, line, .. } = event
                     && cluster == "cc0"
@@ -214,23 +243,26 @@ pub fn noc(options: &BenchOptions, baselines: &[Row]) -> Result<Vec<Row>, BenchF
             nanvix_bench::UNIT_NANOSECONDS,
             &trials,
         )?;
-        let pinned_text = pinned.to_string();
-        let baseline = find(
-            baselines,
+        let baseline = interleaved_row(
             "baseline.spin_round_trip_processes",
-            Some(("pinned", &pinned_text)),
+            parameters(&[("pinned", pinned.to_string())]),
+            nanvix_bench::UNIT_NANOSECONDS,
+            &baseline_trials,
         )?;
-        nanvix_bench::compare(&mut row, baseline)?;
-        rows.push(baseline.clone());
+        nanvix_bench::compare(&mut row, &baseline)?;
+        rows.push(baseline);
         rows.push(row);
     }
     Ok(rows)
 }
 
+/// The sizes `apps/bench-noc mode=data` plays.
+const DATA_SIZES: [usize; 3] = [4096, 64 * 1024, 1024 * 1024];
+
 /// Data-NoC round trips of 4 KiB, 64 KiB and 1 MiB between two compute clusters,
 /// pinned to distinct host CPUs, as bandwidth (bytes both ways over the round trip)
 /// against the cross-core copy of the same size.
-pub fn data(options: &BenchOptions, baselines: &[Row]) -> Result<Vec<Row>, BenchFailure> {
+pub fn data(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
     let image = image(options, "data")?;
     let ghz = nanvix_bench::tsc_ghz()?;
     let pins = [
@@ -238,7 +270,14 @@ pub fn data(options: &BenchOptions, baselines: &[Row]) -> Result<Vec<Row>, Bench
         ("cc1", nanvix_bench::SERVER_CPU),
     ];
     let mut trials: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
+    let mut baseline_trials: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
     for _ in 0..options.launches {
+        for bytes in DATA_SIZES {
+            let trial = interleaved_trial(options, |baseline_options| {
+                nanvix_bench::cross_core_copy(baseline_options, bytes)
+            })?;
+            baseline_trials.entry(bytes).or_default().push(trial);
+        }
         for event in Launch::start(options, image, &pins)?.finish()? {
             if let Event::Console { cluster, line, .. } = event
                 && cluster == "cc0"
@@ -269,14 +308,17 @@ pub fn data(options: &BenchOptions, baselines: &[Row]) -> Result<Vec<Row>, Bench
             nanvix_bench::UNIT_GIGABYTES_PER_SECOND,
             &values,
         )?;
-        let bytes_text = bytes.to_string();
-        let baseline = find(
-            baselines,
+        let baseline = interleaved_row(
             "baseline.cross_core_copy",
-            Some(("bytes", &bytes_text)),
+            parameters(&[("bytes", bytes.to_string()), ("pinned", "true".into())]),
+            nanvix_bench::UNIT_GIGABYTES_PER_SECOND,
+            baseline_trials
+                .get(&bytes)
+                .map(Vec::as_slice)
+                .unwrap_or_default(),
         )?;
-        nanvix_bench::compare(&mut row, baseline)?;
-        rows.push(baseline.clone());
+        nanvix_bench::compare(&mut row, &baseline)?;
+        rows.push(baseline);
         rows.push(row);
     }
     Ok(rows)
@@ -396,8 +438,8 @@ pub fn run(
         }
         let rows = match name {
             "baselines" => baseline_rows.clone(),
-            "noc" => noc(options, &baseline_rows)?,
-            "data" => data(options, &baseline_rows)?,
+            "noc" => noc(options)?,
+            "data" => data(options)?,
             "boot" => boot(options, &baseline_rows)?,
             _ => idle(options)?,
         };
