@@ -80,15 +80,22 @@ pub mod state {
 
 // Headers end before their payloads start.
 const _: () = assert!(slot::LENGTH + 4 <= SLOT_PAYLOAD && SLOT_PAYLOAD + 128 <= SLOT_BYTES);
-const _: () = assert!(data_slot::OFFSET + 4 <= DATA_PAYLOAD);
+const _: () = assert!(data_slot::OFFSET + 4 <= DATA_PAYLOAD && DATA_DEPTH.is_power_of_two());
 
 /// Offsets of everything in the NoC memory for a board of `clusters` clusters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Layout {
     /// Number of clusters.
     pub clusters: usize,
-    /// Slots per channel.
+    /// Slots per channel (a power of two).
     pub depth: usize,
+    // Sizes and offsets, computed once: the hot paths use them for every message.
+    channel_bytes: usize,
+    control_bytes: usize,
+    data_channel_bytes: usize,
+    syncs_offset: usize,
+    region_bytes: usize,
+    regions_start: usize,
 }
 
 fn round_up(value: usize, to: usize) -> usize {
@@ -96,9 +103,29 @@ fn round_up(value: usize, to: usize) -> usize {
 }
 
 impl Layout {
-    /// The layout for `clusters` clusters and `depth` slots per channel.
+    /// The layout for `clusters` clusters and `depth` slots per channel (a power of
+    /// two, as boards require).
     pub fn new(clusters: usize, depth: usize) -> Layout {
-        Layout { clusters, depth }
+        debug_assert!(
+            depth.is_power_of_two(),
+            "channel depth must be a power of two"
+        );
+        let channel_bytes = LINE_BYTES + depth * SLOT_BYTES;
+        let control_bytes = clusters * channel_bytes + clusters * LINE_BYTES + LINE_BYTES;
+        let data_channel_bytes = LINE_BYTES + DATA_DEPTH * DATA_SLOT_BYTES;
+        let syncs_offset = control_bytes + clusters * data_channel_bytes + clusters * LINE_BYTES;
+        let region_bytes = round_up(syncs_offset + clusters * LINE_BYTES, PAGE_BYTES);
+        let regions_start = ROM_BYTES + round_up(LINE_BYTES + clusters * 16, PAGE_BYTES);
+        Layout {
+            clusters,
+            depth,
+            channel_bytes,
+            control_bytes,
+            data_channel_bytes,
+            syncs_offset,
+            region_bytes,
+            regions_start,
+        }
     }
 
     /// Offset of the registers page.
@@ -116,45 +143,21 @@ impl Layout {
         self.registers() + LINE_BYTES + index * 16
     }
 
-    fn registers_bytes(&self) -> usize {
-        round_up(LINE_BYTES + self.clusters * 16, PAGE_BYTES)
-    }
-
-    fn channel_bytes(&self) -> usize {
-        LINE_BYTES + self.depth * SLOT_BYTES
-    }
-
-    /// Bytes of the control part of a region (channels, tails, sleeping count).
-    fn control_bytes(&self) -> usize {
-        self.clusters * self.channel_bytes() + self.clusters * LINE_BYTES + LINE_BYTES
-    }
-
-    fn data_channel_bytes(&self) -> usize {
-        LINE_BYTES + DATA_DEPTH * DATA_SLOT_BYTES
-    }
-
     /// Bytes of one cluster region.
     pub fn region_bytes(&self) -> usize {
-        round_up(self.syncs_offset() + self.clusters * LINE_BYTES, PAGE_BYTES)
-    }
-
-    /// Offset, inside a region, of its sync-signal words (after the data part).
-    fn syncs_offset(&self) -> usize {
-        self.control_bytes()
-            + self.clusters * self.data_channel_bytes()
-            + self.clusters * LINE_BYTES
+        self.region_bytes
     }
 
     /// Offset of the sync word `source -> destination` (in the sender's region, on a
     /// line of its own): a u64 whose high half is the sender's epoch and low half
     /// the signals sent in that epoch.
     pub fn sync(&self, source: usize, destination: usize) -> usize {
-        self.region(source) + self.syncs_offset() + destination * LINE_BYTES
+        self.region(source) + self.syncs_offset + destination * LINE_BYTES
     }
 
     /// Offset of the data-NoC head counter of `source -> destination`.
     pub fn data_head(&self, source: usize, destination: usize) -> usize {
-        self.region(source) + self.control_bytes() + destination * self.data_channel_bytes()
+        self.region(source) + self.control_bytes + destination * self.data_channel_bytes
     }
 
     /// Offset of the flag a data sender raises while it waits for room (on its head's
@@ -167,43 +170,45 @@ impl Layout {
     pub fn data_slot(&self, source: usize, destination: usize, position: u32) -> usize {
         self.data_head(source, destination)
             + LINE_BYTES
-            + (position as usize % DATA_DEPTH) * DATA_SLOT_BYTES
+            + (position as usize & (DATA_DEPTH - 1)) * DATA_SLOT_BYTES
     }
 
     /// Offset of the data-NoC tail counter of `source -> destination` (in the
     /// destination's region).
     pub fn data_tail(&self, source: usize, destination: usize) -> usize {
         self.region(destination)
-            + self.control_bytes()
-            + self.clusters * self.data_channel_bytes()
+            + self.control_bytes
+            + self.clusters * self.data_channel_bytes
             + source * LINE_BYTES
     }
 
     /// Offset of cluster `index`'s region.
     pub fn region(&self, index: usize) -> usize {
-        self.registers() + self.registers_bytes() + index * self.region_bytes()
+        self.regions_start + index * self.region_bytes
     }
 
     /// Offset of the head counter of channel `source -> destination` (only its
     /// sender reads it: it survives the sender's reboots with the region).
     pub fn head(&self, source: usize, destination: usize) -> usize {
-        self.region(source) + destination * self.channel_bytes()
+        self.region(source) + destination * self.channel_bytes
     }
 
     /// Offset of slot `position % depth` of channel `source -> destination`.
     pub fn slot(&self, source: usize, destination: usize, position: u32) -> usize {
-        self.head(source, destination) + LINE_BYTES + (position as usize % self.depth) * SLOT_BYTES
+        self.head(source, destination)
+            + LINE_BYTES
+            + (position as usize & (self.depth - 1)) * SLOT_BYTES
     }
 
     /// Offset of the tail counter of channel `source -> destination` (in the
     /// destination's region: only the receiver moves it).
     pub fn tail(&self, source: usize, destination: usize) -> usize {
-        self.region(destination) + self.clusters * self.channel_bytes() + source * LINE_BYTES
+        self.region(destination) + self.clusters * self.channel_bytes + source * LINE_BYTES
     }
 
     /// Offset of cluster `index`'s "receivers sleeping" count (senders wake it).
     pub fn sleeping(&self, index: usize) -> usize {
-        self.region(index) + self.clusters * self.channel_bytes() + self.clusters * LINE_BYTES
+        self.region(index) + self.clusters * self.channel_bytes + self.clusters * LINE_BYTES
     }
 
     /// Total bytes of the NoC memory.
