@@ -218,6 +218,26 @@ impl HostedNoc {
         (head.wrapping_sub(outgoing.known_tail) as usize) < DATA_DEPTH
     }
 
+    /// Checks a send of `length` bytes (at most `limit`) from `source` (one of our
+    /// nodes) to `destination_node`; returns the destination cluster and the epoch
+    /// to stamp.
+    fn check_send(
+        &self,
+        source: Source,
+        destination_node: u32,
+        length: usize,
+        limit: usize,
+    ) -> Result<(usize, u32), NocError> {
+        if length > limit {
+            return Err(NocError::TooLong);
+        }
+        if !self.board.clusters[self.local].owns_node(source.node) {
+            return Err(NocError::NotLocalNode);
+        }
+        let destination = self.destination_cluster(destination_node)?;
+        Ok((destination, self.destination_epoch(destination)?))
+    }
+
     /// The destination's epoch to stamp, or why nothing can be sent to it.
     fn destination_epoch(&self, destination: usize) -> Result<u32, NocError> {
         match self.memory.cluster_state(destination) {
@@ -432,14 +452,8 @@ impl ControlNoc for HostedNoc {
         destination_program: u32,
         payload: &[u8],
     ) -> Result<(), NocError> {
-        if payload.len() > NOC_PAYLOAD_MAX {
-            return Err(NocError::TooLong);
-        }
-        if !self.board.clusters[self.local].owns_node(source.node) {
-            return Err(NocError::NotLocalNode);
-        }
-        let destination = self.destination_cluster(destination_node)?;
-        let destination_epoch = self.destination_epoch(destination)?;
+        let (destination, destination_epoch) =
+            self.check_send(source, destination_node, payload.len(), NOC_PAYLOAD_MAX)?;
         let layout = self.memory.layout();
         let mut outgoing = self.outgoing[destination].lock();
         if !self.has_room(destination, &mut outgoing) {
@@ -550,14 +564,8 @@ impl DataNoc for HostedNoc {
         offset: u32,
         chunk: &[u8],
     ) -> Result<(), NocError> {
-        if chunk.len() > DATA_CHUNK_BYTES {
-            return Err(NocError::TooLong);
-        }
-        if !self.board.clusters[self.local].owns_node(source.node) {
-            return Err(NocError::NotLocalNode);
-        }
-        let destination = self.destination_cluster(destination_node)?;
-        let destination_epoch = self.destination_epoch(destination)?;
+        let (destination, destination_epoch) =
+            self.check_send(source, destination_node, chunk.len(), DATA_CHUNK_BYTES)?;
         let layout = self.memory.layout();
         let mut outgoing = self.data_outgoing[destination].lock();
         if !self.has_data_room(destination, &mut outgoing) {
