@@ -149,18 +149,48 @@ impl HostedNoc {
     /// Whether the ring to `destination` has room, refreshing the known tail if not.
     fn has_room(&self, destination: usize, outgoing: &mut Outgoing) -> bool {
         let layout = self.memory.layout();
-        let head = self
-            .memory
-            .word(layout.head(self.local, destination))
-            .load(Ordering::Relaxed);
-        if (head.wrapping_sub(outgoing.known_tail) as usize) < layout.depth {
+        self.ring_has_room(
+            layout.head(self.local, destination),
+            layout.tail(self.local, destination),
+            layout.depth,
+            outgoing,
+        )
+    }
+
+    /// Whether a ring (head and tail words at these offsets, `depth` slots) has room,
+    /// re-reading the receiver's tail only when the one we know says it is full.
+    fn ring_has_room(
+        &self,
+        head: usize,
+        tail: usize,
+        depth: usize,
+        outgoing: &mut Outgoing,
+    ) -> bool {
+        let head = self.memory.word(head).load(Ordering::Relaxed);
+        if (head.wrapping_sub(outgoing.known_tail) as usize) < depth {
             return true;
         }
-        outgoing.known_tail = self
-            .memory
-            .word(layout.tail(self.local, destination))
-            .load(Ordering::Acquire);
-        (head.wrapping_sub(outgoing.known_tail) as usize) < layout.depth
+        outgoing.known_tail = self.memory.word(tail).load(Ordering::Acquire);
+        (head.wrapping_sub(outgoing.known_tail) as usize) < depth
+    }
+
+    /// Offers every incoming channel, starting with the one after last time's, to
+    /// `receive_from`, if no other core is receiving (it offers every waiting message
+    /// before it lets go). Returns how many were taken.
+    fn round_robin(
+        &self,
+        lock: &Mutex<usize>,
+        receive_from: &mut dyn FnMut(usize) -> usize,
+    ) -> usize {
+        let Some(mut next) = lock.try_lock() else {
+            return 0;
+        };
+        let clusters = self.memory.layout().clusters;
+        let taken = (0..clusters)
+            .map(|step| receive_from((*next + step) % clusters))
+            .sum();
+        *next = (*next + 1) % clusters;
+        taken
     }
 
     /// The sequence-number word of the next slot this cluster expects from `source`,
@@ -204,18 +234,12 @@ impl HostedNoc {
     /// Whether the data channel to `destination` has room, refreshing the known tail.
     fn has_data_room(&self, destination: usize, outgoing: &mut Outgoing) -> bool {
         let layout = self.memory.layout();
-        let head = self
-            .memory
-            .word(layout.data_head(self.local, destination))
-            .load(Ordering::Relaxed);
-        if (head.wrapping_sub(outgoing.known_tail) as usize) < DATA_DEPTH {
-            return true;
-        }
-        outgoing.known_tail = self
-            .memory
-            .word(layout.data_tail(self.local, destination))
-            .load(Ordering::Acquire);
-        (head.wrapping_sub(outgoing.known_tail) as usize) < DATA_DEPTH
+        self.ring_has_room(
+            layout.data_head(self.local, destination),
+            layout.data_tail(self.local, destination),
+            DATA_DEPTH,
+            outgoing,
+        )
     }
 
     /// Checks a send of `length` bytes (at most `limit`) from `source` (one of our
@@ -500,18 +524,9 @@ impl ControlNoc for HostedNoc {
     }
 
     fn receive(&self, decide: &mut dyn FnMut(&Arrival<'_>) -> ReceiveDecision) -> usize {
-        // One core receives at a time; another that finds it busy leaves the work to
-        // it (it offers every waiting message before it lets go).
-        let Some(mut next) = self.receive_lock.try_lock() else {
-            return 0;
-        };
-        let clusters = self.memory.layout().clusters;
-        let mut taken = 0;
-        for step in 0..clusters {
-            taken += self.receive_from((*next + step) % clusters, decide);
-        }
-        *next = (*next + 1) % clusters;
-        taken
+        self.round_robin(&self.receive_lock, &mut |source| {
+            self.receive_from(source, decide)
+        })
     }
 
     fn wait_for_traffic(&self) {
@@ -625,16 +640,9 @@ impl DataNoc for HostedNoc {
     }
 
     fn receive_chunks(&self, decide: &mut dyn FnMut(&DataArrival<'_>) -> ReceiveDecision) -> usize {
-        let Some(mut next) = self.data_receive_lock.try_lock() else {
-            return 0;
-        };
-        let clusters = self.memory.layout().clusters;
-        let mut taken = 0;
-        for step in 0..clusters {
-            taken += self.receive_data_from((*next + step) % clusters, decide);
-        }
-        *next = (*next + 1) % clusters;
-        taken
+        self.round_robin(&self.data_receive_lock, &mut |source| {
+            self.receive_data_from(source, decide)
+        })
     }
 }
 
