@@ -28,6 +28,10 @@ pub struct BenchOptions {
     pub nanvix: PathBuf,
     /// Prebuilt images by benchmark manifest stem (`noc`, `mppa256`, `idle`).
     pub images: BTreeMap<String, PathBuf>,
+    /// The hosted cluster kernel executable (it also runs the NoC hardware probe).
+    pub kernel: PathBuf,
+    /// The board the NoC hardware probe attaches two clusters of (`tiny`).
+    pub probe_board: nanvix_board::Board,
     /// Separate launches per board benchmark (at least 5 for quoted figures).
     pub launches: usize,
     /// Options of the baselines.
@@ -197,6 +201,133 @@ fn interleaved_row(
     Ok(nanvix_bench::summarize(name, parameters, unit, trials)?)
 }
 
+/// A process of a NoC probe, killed (with its group) when dropped.
+struct ProbeProcess(Child);
+
+impl Drop for ProbeProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            // SAFETY: killpg on the process group this probe side leads.
+            unsafe { libc::killpg(self.0.id() as libc::pid_t, libc::SIGKILL) };
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// Waits for a probe process to end (killing it past `LAUNCH_TIMEOUT`); an error
+/// unless it exited with status 0.
+fn finish_probe(mut process: ProbeProcess, side: &str) -> Result<(), BenchFailure> {
+    let deadline = Instant::now() + LAUNCH_TIMEOUT;
+    loop {
+        match process.0.try_wait() {
+            Ok(Some(status)) if status.success() => return Ok(()),
+            Ok(Some(status)) => {
+                return Err(BenchFailure(format!(
+                    "the NoC probe's {side} ended with {status}"
+                )));
+            }
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+            Ok(None) => return Err(BenchFailure(format!("the NoC probe's {side} hung"))),
+            Err(error) => return Err(BenchFailure(error.to_string())),
+        }
+    }
+}
+
+/// Round trips per trial of the NoC probe in `nanvix bench`.
+const PROBE_ROUNDS: u64 = 20_000;
+/// Timed trials per launch of the NoC probe.
+const PROBE_TRIALS: u64 = 5;
+
+/// One launch of the NoC hardware probe: fresh NoC memory for `board`, whose
+/// clusters 1 and 2 (two compute clusters on the boards here) are attached by two
+/// processes of the cluster kernel executable `kernel`, as booted kernels attach
+/// them, bouncing an 8-byte message through the hosted NoC alone (pinned to the
+/// bench CPUs, or not). Returns ns per round trip of each of `trials` trials of
+/// `rounds` round trips.
+pub fn noc_probe(
+    kernel: &Path,
+    board: &nanvix_board::Board,
+    pinned: bool,
+    rounds: u64,
+    trials: u64,
+) -> Result<Vec<f64>, BenchFailure> {
+    let hardware = nanvix_hal_hosted::hardware::BoardHardware::create(board)
+        .map_err(|error| BenchFailure(format!("cannot create the probe's NoC: {error}")))?;
+    for cluster in [1, 2] {
+        let epoch = hardware.epoch(cluster);
+        hardware.set_state(cluster, nanvix_hal::ClusterState::On { epoch });
+    }
+    let side = |cluster: usize, partner: usize, cpu: usize, client: bool| {
+        let mut command = Command::new(kernel);
+        command
+            .arg(nanvix_hal_hosted::probe::PROBE_FLAG)
+            .arg(format!("fd={}", hardware.fd()))
+            .arg(format!("cluster={cluster}"))
+            .arg(format!("partner={partner}"))
+            .arg(format!("rounds={rounds}"))
+            .arg(format!("trials={trials}"))
+            .stdin(Stdio::null())
+            .stdout(if client {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            });
+        if client {
+            command.arg("client");
+        }
+        // SAFETY: an all-zero cpu_set_t is the empty set; CPU_SET only sets a bit of it
+        // (`cpu` is one of the two bench CPUs, far below CPU_SETSIZE).
+        let cpu_set = pinned.then(|| unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(cpu, &mut set);
+            set
+        });
+        // SAFETY: the closure runs between fork and exec and makes only async-signal-safe
+        // calls: it pins the process when asked and asks for SIGKILL if we die.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut command, move || {
+                if let Some(set) = &cpu_set
+                    && libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), set) != 0
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        std::os::unix::process::CommandExt::process_group(&mut command, 0)
+            .spawn()
+            .map(ProbeProcess)
+            .map_err(|error| BenchFailure(format!("cannot start the NoC probe: {error}")))
+    };
+    let server = side(2, 1, nanvix_bench::SERVER_CPU, false)?;
+    let mut client = side(1, 2, nanvix_bench::CLIENT_CPU, true)?;
+    let stdout = client
+        .0
+        .stdout
+        .take()
+        .ok_or_else(|| BenchFailure("no stdout".into()))?;
+    let mut trials = Vec::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.map_err(|error| BenchFailure(format!("reading the probe: {error}")))?;
+        if let Some(value) = line.strip_prefix("trial ns=") {
+            trials.push(
+                value
+                    .parse::<f64>()
+                    .map_err(|_| BenchFailure(format!("bad probe line: {line}")))?,
+            );
+        }
+    }
+    finish_probe(client, "client")?;
+    finish_probe(server, "server")?;
+    if trials.is_empty() {
+        return Err(BenchFailure("the NoC probe timed no trial".into()));
+    }
+    Ok(trials)
+}
+
 /// Control-NoC round trips between two compute clusters, pinned to distinct host
 /// CPUs and unpinned, against the two-process spin round trip.
 pub fn noc(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
@@ -213,12 +344,20 @@ pub fn noc(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
             &[]
         };
         let mut trials = Vec::new();
+        let mut probe_trials = Vec::new();
         let mut baseline_trials = Vec::new();
         let mut bytes = String::new();
         for _ in 0..options.launches {
             baseline_trials.push(interleaved_trial(options, |baseline_options| {
                 nanvix_bench::spin_round_trip_processes(&baseline_options.with_pinned(pinned))
             })?);
+            probe_trials.extend(noc_probe(
+                &options.kernel,
+                &options.probe_board,
+                pinned,
+                PROBE_ROUNDS,
+                PROBE_TRIALS,
+            )?);
             for event in Launch::start(options, image, pins)?.finish()? {
                 if let Event::Console { cluster, line, .. } = event
                     && cluster == "cc0"
@@ -250,7 +389,19 @@ pub fn noc(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
             &baseline_trials,
         )?;
         nanvix_bench::compare(&mut row, &baseline)?;
+        let mut hardware = nanvix_bench::summarize(
+            "noc.hardware_round_trip",
+            parameters(&[
+                ("pinned", pinned.to_string()),
+                ("bytes", "8".to_string()),
+                ("launches", options.launches.to_string()),
+            ]),
+            nanvix_bench::UNIT_NANOSECONDS,
+            &probe_trials,
+        )?;
+        nanvix_bench::compare(&mut hardware, &baseline)?;
         rows.push(baseline);
+        rows.push(hardware);
         rows.push(row);
     }
     Ok(rows)
@@ -467,6 +618,12 @@ mod tests {
             images: BTreeMap::new(),
             launches: 1,
             baseline_options: Options::quick(),
+            kernel: PathBuf::from("/nonexistent"),
+            probe_board: crate::manifest::parse_board(
+                "tiny",
+                include_str!("../../boards/tiny.toml"),
+            )
+            .unwrap(),
         };
         let error = run(&options, &["speed".to_string()], Path::new("/nonexistent")).unwrap_err();
         assert_eq!(

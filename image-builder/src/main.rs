@@ -358,9 +358,16 @@ fn bench(root: &Path, names: &[String], launches: usize, quick: bool) -> Result<
         build(root, &root.join(manifest), Some(output.clone()))?;
         images.insert(stem.to_string(), output);
     }
+    let probe_board =
+        manifest::parse_board("tiny", &manifest::workspace_board_text(root, "tiny")?)?;
+    let kernel = builder::build(root, &[], false)
+        .map_err(|error| error.to_string())?
+        .kernel;
     let options = nanvix_image_builder::bench::BenchOptions {
         nanvix: std::env::current_exe().map_err(|error| error.to_string())?,
         images,
+        kernel,
+        probe_board,
         launches,
         baseline_options: if quick {
             nanvix_bench::Options::quick()

@@ -39,6 +39,75 @@ impl NocMemory {
         unsafe { AtomicU32::from_ptr(self.base.add(offset).cast::<u32>()) }
     }
 
+    /// The 64-byte line at `offset` as sixteen 32-bit words (one range check for a
+    /// whole slot header).
+    pub fn line(&self, offset: usize) -> &[AtomicU32; 16] {
+        assert!(
+            offset.is_multiple_of(64) && offset + 64 <= self.bytes,
+            "NoC line out of range"
+        );
+        // SAFETY: the line is in range and 64-aligned (checked above), the mapping lives
+        // as long as `self`, and all concurrent access to it is atomic.
+        unsafe { &*self.base.add(offset).cast::<[AtomicU32; 16]>() }
+    }
+
+    /// `count` 64-bit words from `offset` (one range check for all of them).
+    pub fn words64(&self, offset: usize, count: usize) -> &[std::sync::atomic::AtomicU64] {
+        assert!(
+            offset.is_multiple_of(8) && offset + count * 8 <= self.bytes,
+            "NoC words out of range"
+        );
+        // SAFETY: the words are in range and 8-aligned (checked above), the mapping lives
+        // as long as `self`, and all concurrent access to it is atomic.
+        unsafe {
+            std::slice::from_raw_parts(
+                self.base.add(offset).cast::<std::sync::atomic::AtomicU64>(),
+                count,
+            )
+        }
+    }
+
+    /// Writes a small `bytes` (a control payload) at `offset` (8-aligned) as 64-bit
+    /// words: no call, and atomic accesses only, like everything else shared.
+    pub fn write_small(&self, offset: usize, bytes: &[u8]) {
+        let words = self.words64(offset, bytes.len().div_ceil(8));
+        let whole = bytes.chunks_exact(8);
+        let rest = whole.remainder();
+        let mut index = 0;
+        for chunk in whole {
+            let value = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+            words[index].store(value, Ordering::Relaxed);
+            index += 1;
+        }
+        if !rest.is_empty() {
+            // Byte by byte: a variable-length copy would be a call to memcpy.
+            let value = rest
+                .iter()
+                .rev()
+                .fold(0u64, |value, byte| (value << 8) | u64::from(*byte));
+            words[index].store(value, Ordering::Relaxed);
+        }
+    }
+
+    /// Reads `out.len()` bytes written by [`write_small`](Self::write_small) at `offset`.
+    pub fn read_small(&self, offset: usize, out: &mut [u8]) {
+        let words = self.words64(offset, out.len().div_ceil(8));
+        let mut whole = out.chunks_exact_mut(8);
+        let mut index = 0;
+        for chunk in &mut whole {
+            chunk.copy_from_slice(&words[index].load(Ordering::Relaxed).to_le_bytes());
+            index += 1;
+        }
+        let rest = whole.into_remainder();
+        if !rest.is_empty() {
+            let mut value = words[index].load(Ordering::Relaxed);
+            for byte in rest {
+                *byte = value as u8;
+                value >>= 8;
+            }
+        }
+    }
+
     /// The 64-bit word at `offset`.
     pub fn word64(&self, offset: usize) -> &std::sync::atomic::AtomicU64 {
         assert!(

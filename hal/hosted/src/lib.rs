@@ -23,6 +23,7 @@ pub mod layout;
 pub mod log;
 pub mod noc;
 pub mod platform;
+pub mod probe;
 pub mod protocol;
 pub mod user_mode;
 

@@ -19,7 +19,10 @@ use crate::SPIN_BUDGET;
 use crate::cores::HostedCores;
 use crate::futex::{self, Scope};
 use crate::hardware::NocMemory;
-use crate::layout::{DATA_CHUNK_BYTES, DATA_DEPTH, DATA_PAYLOAD, SLOT_PAYLOAD, data_slot, slot};
+use crate::layout::{
+    DATA_CHUNK_BYTES, DATA_DEPTH, DATA_PAYLOAD, DATA_SLOT_BYTES, Layout, SLOT_BYTES, SLOT_PAYLOAD,
+    data_slot, slot,
+};
 use nanvix_abi::{MessageHeader, NOC_PAYLOAD_MAX};
 use nanvix_board::Board;
 use nanvix_hal::{
@@ -53,10 +56,126 @@ pub enum Doorbells {
 /// How long a sleeper waits between polls when doorbells are polled.
 const POLL_INTERVAL: Duration = Duration::from_micros(50);
 
-/// What a sender keeps about one outgoing channel (under its send lock).
+/// Where one ring (a control or data channel) lives in the NoC memory, computed
+/// once: the hot paths use it for every message.
+#[derive(Clone, Copy, Debug)]
+struct Ring {
+    /// Offset of the sender's head counter (in the sender's region).
+    head: usize,
+    /// Offset of slot 0.
+    slots: usize,
+    /// Bytes per slot.
+    slot_bytes: usize,
+    /// Slots minus one (the depth is a power of two).
+    mask: u32,
+    /// Offset of the receiver's tail counter (in the receiver's region).
+    tail: usize,
+}
+
+impl Ring {
+    fn control(layout: &Layout, source: usize, destination: usize) -> Ring {
+        Ring {
+            head: layout.head(source, destination),
+            slots: layout.slot(source, destination, 0),
+            slot_bytes: SLOT_BYTES,
+            mask: layout.depth as u32 - 1,
+            tail: layout.tail(source, destination),
+        }
+    }
+
+    fn data(layout: &Layout, source: usize, destination: usize) -> Ring {
+        Ring {
+            head: layout.data_head(source, destination),
+            slots: layout.data_slot(source, destination, 0),
+            slot_bytes: DATA_SLOT_BYTES,
+            mask: DATA_DEPTH as u32 - 1,
+            tail: layout.data_tail(source, destination),
+        }
+    }
+
+    /// Offset of the slot of `position`.
+    fn slot(&self, position: u32) -> usize {
+        self.slots + (position & self.mask) as usize * self.slot_bytes
+    }
+
+    fn depth(&self) -> u32 {
+        self.mask + 1
+    }
+}
+
+/// What a sender keeps about one outgoing ring (under its send lock).
 struct Outgoing {
+    ring: Ring,
+    /// Offset of the receiver's "sleeping" count.
+    sleeping: usize,
     /// The receiver's tail as last read: the ring has room below `tail + depth`.
     known_tail: u32,
+}
+
+/// What the receiving core keeps about one incoming ring.
+struct Incoming {
+    ring: Ring,
+    /// Our tail counter: we are its only writer, so this is what the memory holds.
+    tail: u32,
+    /// Offset of the slot at `tail`, the next one expected.
+    next_slot: usize,
+}
+
+impl Incoming {
+    fn new(ring: Ring, tail: u32) -> Incoming {
+        Incoming {
+            ring,
+            tail,
+            next_slot: ring.slot(tail),
+        }
+    }
+
+    /// Whether the next slot holds its message (its sequence number is `tail + 1`).
+    fn ready(&self, memory: &NocMemory) -> bool {
+        memory.word(self.next_slot).load(Ordering::Acquire) == self.tail.wrapping_add(1)
+    }
+
+    /// Moves past the slot just taken or discarded, and publishes the new tail.
+    fn advance<'memory>(
+        &mut self,
+        memory: &'memory NocMemory,
+        order: Ordering,
+    ) -> &'memory AtomicU32 {
+        self.tail = self.tail.wrapping_add(1);
+        self.next_slot = self.ring.slot(self.tail);
+        let tail_word = memory.word(self.ring.tail);
+        tail_word.store(self.tail, order);
+        tail_word
+    }
+}
+
+/// The incoming rings of one kind, served round robin by one core at a time.
+struct Receiving {
+    /// The source offered first next time.
+    next: usize,
+    /// Incoming rings by source cluster.
+    channels: Box<[Incoming]>,
+}
+
+/// What a sender stamps into a slot's header.
+struct Stamps {
+    destination_node: u32,
+    destination_program: u32,
+    source: Source,
+    destination_epoch: u32,
+    /// A data chunk's transfer length and offset in it.
+    chunk: Option<(u32, u32)>,
+}
+
+/// The header stamps of the slot whose first line is `line`.
+fn header_of(line: &[AtomicU32; 16]) -> MessageHeader {
+    let field = |offset: usize| line[offset / 4].load(Ordering::Relaxed);
+    MessageHeader {
+        source_node: field(slot::SOURCE_NODE),
+        source_program: field(slot::SOURCE_PROGRAM),
+        source_epoch: field(slot::SOURCE_EPOCH),
+        length: field(slot::LENGTH),
+    }
 }
 
 /// The control NoC of one hosted cluster.
@@ -66,10 +185,12 @@ pub struct HostedNoc {
     local: usize,
     epoch: u32,
     cores: Arc<HostedCores>,
+    /// The cluster owning each NoC node (by node number).
+    node_clusters: Box<[Option<usize>]>,
     outgoing: Box<[Mutex<Outgoing>]>,
     data_outgoing: Box<[Mutex<Outgoing>]>,
-    receive_lock: Mutex<usize>,
-    data_receive_lock: Mutex<usize>,
+    receiving: Mutex<Receiving>,
+    data_receiving: Mutex<Receiving>,
     doorbells: Doorbells,
     /// Messages discarded on receipt (stale epoch, forged node, bad length).
     pub discarded: AtomicU64,
@@ -85,32 +206,52 @@ impl HostedNoc {
         cores: Arc<HostedCores>,
     ) -> Self {
         let layout = memory.layout();
-        let outgoing = (0..layout.clusters)
-            .map(|destination| {
-                let tail = memory
-                    .word(layout.tail(local, destination))
-                    .load(Ordering::Acquire);
-                Mutex::new(Outgoing { known_tail: tail })
-            })
-            .collect();
-        let data_outgoing = (0..layout.clusters)
-            .map(|destination| {
-                let tail = memory
-                    .word(layout.data_tail(local, destination))
-                    .load(Ordering::Acquire);
-                Mutex::new(Outgoing { known_tail: tail })
-            })
-            .collect();
+        let outgoing_of = |ring: fn(&Layout, usize, usize) -> Ring| -> Box<[Mutex<Outgoing>]> {
+            (0..layout.clusters)
+                .map(|destination| {
+                    let ring = ring(&layout, local, destination);
+                    Mutex::new(Outgoing {
+                        ring,
+                        sleeping: layout.sleeping(destination),
+                        known_tail: memory.word(ring.tail).load(Ordering::Acquire),
+                    })
+                })
+                .collect()
+        };
+        let receiving_of = |ring: fn(&Layout, usize, usize) -> Ring| {
+            let channels = (0..layout.clusters)
+                .map(|source| {
+                    let ring = ring(&layout, source, local);
+                    Incoming::new(ring, memory.word(ring.tail).load(Ordering::Acquire))
+                })
+                .collect();
+            Mutex::new(Receiving { next: 0, channels })
+        };
+        let (outgoing, data_outgoing) = (outgoing_of(Ring::control), outgoing_of(Ring::data));
+        let (receiving, data_receiving) = (receiving_of(Ring::control), receiving_of(Ring::data));
+        let nodes = board
+            .clusters
+            .iter()
+            .map(|cluster| (cluster.first_node + cluster.node_count) as usize)
+            .max()
+            .unwrap_or(0);
+        let mut node_clusters = vec![None; nodes].into_boxed_slice();
+        for (index, cluster) in board.clusters.iter().enumerate() {
+            for node in cluster.first_node..cluster.first_node + cluster.node_count {
+                node_clusters[node as usize] = Some(index);
+            }
+        }
         HostedNoc {
             memory,
             board,
             local,
             epoch,
             cores,
+            node_clusters,
             outgoing,
             data_outgoing,
-            receive_lock: Mutex::new(0),
-            data_receive_lock: Mutex::new(0),
+            receiving,
+            data_receiving,
             doorbells: Doorbells::Futex,
             discarded: AtomicU64::new(0),
         }
@@ -140,56 +281,56 @@ impl HostedNoc {
     }
 
     fn destination_cluster(&self, node: u32) -> Result<usize, NocError> {
-        self.board
-            .cluster_of_node(node)
-            .map(|cluster| cluster.index as usize)
+        self.node_clusters
+            .get(node as usize)
+            .copied()
+            .flatten()
             .ok_or(NocError::NoSuchNode)
     }
 
-    /// Whether the ring to `destination` has room, refreshing the known tail if not.
-    fn has_room(&self, destination: usize, outgoing: &mut Outgoing) -> bool {
-        let layout = self.memory.layout();
-        self.ring_has_room(
-            layout.head(self.local, destination),
-            layout.tail(self.local, destination),
-            layout.depth,
-            outgoing,
-        )
-    }
-
-    /// Whether a ring (head and tail words at these offsets, `depth` slots) has room,
-    /// re-reading the receiver's tail only when the one we know says it is full.
-    fn ring_has_room(
-        &self,
-        head: usize,
-        tail: usize,
-        depth: usize,
-        outgoing: &mut Outgoing,
-    ) -> bool {
-        let head = self.memory.word(head).load(Ordering::Relaxed);
-        if (head.wrapping_sub(outgoing.known_tail) as usize) < depth {
+    /// Whether an outgoing ring has room, re-reading the receiver's tail only when the
+    /// one we know says it is full.
+    fn has_room(&self, outgoing: &mut Outgoing) -> bool {
+        let head = self.memory.word(outgoing.ring.head).load(Ordering::Relaxed);
+        let depth = outgoing.ring.depth();
+        if head.wrapping_sub(outgoing.known_tail) < depth {
             return true;
         }
-        outgoing.known_tail = self.memory.word(tail).load(Ordering::Acquire);
-        (head.wrapping_sub(outgoing.known_tail) as usize) < depth
+        outgoing.known_tail = self.memory.word(outgoing.ring.tail).load(Ordering::Acquire);
+        head.wrapping_sub(outgoing.known_tail) < depth
     }
 
-    /// Offers every incoming channel, starting with the one after last time's, to
+    /// Offers every incoming ring, starting with the one after last time's, to
     /// `receive_from`, if no other core is receiving (it offers every waiting message
     /// before it lets go). Returns how many were taken.
     fn round_robin(
         &self,
-        lock: &Mutex<usize>,
-        receive_from: &mut dyn FnMut(usize) -> usize,
+        lock: &Mutex<Receiving>,
+        mut receive_from: impl FnMut(usize, &mut Incoming) -> usize,
     ) -> usize {
-        let Some(mut next) = lock.try_lock() else {
+        let Some(mut receiving) = lock.try_lock() else {
             return 0;
         };
-        let clusters = self.memory.layout().clusters;
-        let taken = (0..clusters)
-            .map(|step| receive_from((*next + step) % clusters))
-            .sum();
-        *next = (*next + 1) % clusters;
+        let receiving = &mut *receiving;
+        let clusters = receiving.channels.len();
+        let mut taken = 0;
+        let mut source = receiving.next;
+        for _ in 0..clusters {
+            let incoming = &mut receiving.channels[source];
+            if incoming.ready(&self.memory) {
+                taken += receive_from(source, incoming);
+            }
+            source = if source + 1 == clusters {
+                0
+            } else {
+                source + 1
+            };
+        }
+        receiving.next = if receiving.next + 1 == clusters {
+            0
+        } else {
+            receiving.next + 1
+        };
         taken
     }
 
@@ -229,17 +370,6 @@ impl HostedNoc {
                         == expected
                 })
         })
-    }
-
-    /// Whether the data channel to `destination` has room, refreshing the known tail.
-    fn has_data_room(&self, destination: usize, outgoing: &mut Outgoing) -> bool {
-        let layout = self.memory.layout();
-        self.ring_has_room(
-            layout.data_head(self.local, destination),
-            layout.data_tail(self.local, destination),
-            DATA_DEPTH,
-            outgoing,
-        )
     }
 
     /// Checks a send of `length` bytes (at most `limit`) from `source` (one of our
@@ -286,77 +416,74 @@ impl HostedNoc {
             && header.length as usize <= limit
     }
 
-    fn slot_header(&self, offset: usize) -> MessageHeader {
-        MessageHeader {
-            source_node: self.field(offset, slot::SOURCE_NODE),
-            source_program: self.field(offset, slot::SOURCE_PROGRAM),
-            source_epoch: self.field(offset, slot::SOURCE_EPOCH),
-            length: self.field(offset, slot::LENGTH),
-        }
-    }
-
-    /// Writes a slot's header `fields` and `bytes` (at `payload_offset`), then
-    /// publishes it: the sequence number `head + 1` (ordered before the read of the
-    /// receiver's sleeping count), the head, and a doorbell if the receiver sleeps.
-    /// The caller holds the channel's lock and checked that the slot is free.
-    fn publish(
-        &self,
-        destination: usize,
-        head_word: &AtomicU32,
-        slot_offset: usize,
-        fields: &[(usize, u32)],
-        payload_offset: usize,
-        bytes: &[u8],
-    ) {
-        for &(field, value) in fields {
-            self.memory
-                .word(slot_offset + field)
-                .store(value, Ordering::Relaxed);
-        }
-        // SAFETY: the slot is in our own (writable) region, free because the receiver's
-        // tail passed it, and only we write this channel (the caller holds its lock).
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                bytes.as_ptr(),
-                self.memory
-                    .address(slot_offset + payload_offset, bytes.len()),
-                bytes.len(),
-            );
-        }
+    /// Writes the next slot of an outgoing ring: the header `stamps` and `bytes`
+    /// (at `payload_offset`), then publishes it: the sequence number `head + 1`
+    /// (ordered before the read of the receiver's sleeping count), the head, and a
+    /// doorbell if the receiver sleeps. The caller holds the ring's lock and checked
+    /// it has room.
+    fn publish(&self, outgoing: &Outgoing, stamps: &Stamps, payload_offset: usize, bytes: &[u8]) {
+        let head_word = self.memory.word(outgoing.ring.head);
         let head = head_word.load(Ordering::Relaxed);
-        let sequence = self.memory.word(slot_offset + slot::SEQUENCE);
+        let slot_offset = outgoing.ring.slot(head);
+        let line = self.memory.line(slot_offset);
+        let store = |field: usize, value: u32| line[field / 4].store(value, Ordering::Relaxed);
+        store(slot::DESTINATION_NODE, stamps.destination_node);
+        store(slot::DESTINATION_PROGRAM, stamps.destination_program);
+        store(slot::SOURCE_NODE, stamps.source.node);
+        store(slot::SOURCE_PROGRAM, stamps.source.program);
+        store(slot::SOURCE_EPOCH, self.epoch);
+        store(slot::DESTINATION_EPOCH, stamps.destination_epoch);
+        store(slot::LENGTH, bytes.len() as u32);
+        if let Some((total, offset)) = stamps.chunk {
+            store(data_slot::TOTAL, total);
+            store(data_slot::OFFSET, offset);
+        }
+        if bytes.len() <= NOC_PAYLOAD_MAX {
+            self.memory.write_small(slot_offset + payload_offset, bytes);
+        } else {
+            // SAFETY: the slot is in our own (writable) region, free because the
+            // receiver's tail passed it, and only we write this channel (the caller
+            // holds its lock).
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    bytes.as_ptr(),
+                    self.memory
+                        .address(slot_offset + payload_offset, bytes.len()),
+                    bytes.len(),
+                );
+            }
+        }
+        let sequence = &line[slot::SEQUENCE / 4];
         sequence.store(head.wrapping_add(1), Ordering::SeqCst);
         head_word.store(head.wrapping_add(1), Ordering::Relaxed);
-        let sleeping = self.memory.word(self.memory.layout().sleeping(destination));
-        if sleeping.load(Ordering::SeqCst) != 0 {
+        if self.memory.word(outgoing.sleeping).load(Ordering::SeqCst) != 0 {
             self.ring(sequence);
         }
     }
 
-    /// Offers the head chunk of the data channel from `source`, and the ones after
-    /// it while they are taken.
+    /// Offers the head chunk of the data ring from `source`, and the ones after it
+    /// while they are taken.
     fn receive_data_from(
         &self,
         source: usize,
+        incoming: &mut Incoming,
         decide: &mut dyn FnMut(&DataArrival<'_>) -> ReceiveDecision,
     ) -> usize {
-        let layout = self.memory.layout();
-        let tail_word = self.memory.word(layout.data_tail(source, self.local));
-        let mut tail = tail_word.load(Ordering::Relaxed);
         let mut taken = 0;
-        for _ in 0..DATA_DEPTH {
-            let offset = layout.data_slot(source, self.local, tail);
-            if self
-                .memory
-                .word(offset + slot::SEQUENCE)
-                .load(Ordering::Acquire)
-                != tail.wrapping_add(1)
-            {
+        for _ in 0..incoming.ring.depth() {
+            if !incoming.ready(&self.memory) {
                 break;
             }
-            let header = self.slot_header(offset);
-            let destination_epoch = self.field(offset, slot::DESTINATION_EPOCH);
-            if self.genuine(source, &header, destination_epoch, DATA_CHUNK_BYTES) {
+            let offset = incoming.next_slot;
+            let line = self.memory.line(offset);
+            let header = header_of(line);
+            let field = |offset: usize| line[offset / 4].load(Ordering::Relaxed);
+            if self.genuine(
+                source,
+                &header,
+                field(slot::DESTINATION_EPOCH),
+                DATA_CHUNK_BYTES,
+            ) {
                 let length = header.length as usize;
                 // SAFETY: the chunk lies in the sender's region, mapped read-only for the
                 // process' life; the sender published it (sequence number, release) and
@@ -371,10 +498,10 @@ impl HostedNoc {
                 let arrival = DataArrival {
                     header,
                     source_cluster: source,
-                    destination_node: self.field(offset, slot::DESTINATION_NODE),
-                    destination_program: self.field(offset, slot::DESTINATION_PROGRAM),
-                    total: self.field(offset, data_slot::TOTAL),
-                    offset: self.field(offset, data_slot::OFFSET),
+                    destination_node: field(slot::DESTINATION_NODE),
+                    destination_program: field(slot::DESTINATION_PROGRAM),
+                    total: field(data_slot::TOTAL),
+                    offset: field(data_slot::OFFSET),
                     data,
                 };
                 if decide(&arrival) == ReceiveDecision::Keep {
@@ -388,11 +515,11 @@ impl HostedNoc {
                     source
                 );
             }
-            tail = tail.wrapping_add(1);
-            tail_word.store(tail, Ordering::SeqCst);
+            let tail_word = incoming.advance(&self.memory, Ordering::SeqCst);
+            // The sender's "waiting for room" flag shares its head's line.
             if self
                 .memory
-                .word(layout.data_writer_waiting(source, self.local))
+                .word(incoming.ring.head + 4)
                 .load(Ordering::SeqCst)
                 != 0
             {
@@ -402,52 +529,39 @@ impl HostedNoc {
         taken
     }
 
-    fn field(&self, slot_offset: usize, field: usize) -> u32 {
-        self.memory
-            .word(slot_offset + field)
-            .load(Ordering::Relaxed)
-    }
-
-    /// Drains the channel from `source`; returns how many messages were taken.
+    /// Drains the control ring from `source`; returns how many messages were taken.
     fn receive_from(
         &self,
         source: usize,
+        incoming: &mut Incoming,
         decide: &mut dyn FnMut(&Arrival<'_>) -> ReceiveDecision,
     ) -> usize {
-        let layout = self.memory.layout();
-        let tail_word = self.memory.word(layout.tail(source, self.local));
-        let mut tail = tail_word.load(Ordering::Relaxed);
         let mut taken = 0;
         // At most one ring's worth per call, so a fast sender cannot hold us here.
-        for _ in 0..layout.depth {
-            let offset = layout.slot(source, self.local, tail);
-            if self
-                .memory
-                .word(offset + slot::SEQUENCE)
-                .load(Ordering::Acquire)
-                != tail.wrapping_add(1)
-            {
+        for _ in 0..incoming.ring.depth() {
+            if !incoming.ready(&self.memory) {
                 break;
             }
-            let header = self.slot_header(offset);
-            let destination_epoch = self.field(offset, slot::DESTINATION_EPOCH);
-            if self.genuine(source, &header, destination_epoch, NOC_PAYLOAD_MAX) {
+            let offset = incoming.next_slot;
+            let line = self.memory.line(offset);
+            let header = header_of(line);
+            let field = |offset: usize| line[offset / 4].load(Ordering::Relaxed);
+            if self.genuine(
+                source,
+                &header,
+                field(slot::DESTINATION_EPOCH),
+                NOC_PAYLOAD_MAX,
+            ) {
                 let mut payload = [0u8; NOC_PAYLOAD_MAX];
                 let length = header.length as usize;
-                // SAFETY: the slot lies in the sender's region, which is mapped for the
-                // process' life; the sender published it (sequence number, release)
-                // before we read it and will not reuse it before we publish our tail.
-                unsafe {
-                    std::ptr::copy_nonoverlapping(
-                        self.memory.address(offset + SLOT_PAYLOAD, length),
-                        payload.as_mut_ptr(),
-                        length,
-                    );
-                }
+                // The sender published the slot (sequence number, release) before we
+                // read it and will not reuse it before we publish our tail.
+                self.memory
+                    .read_small(offset + SLOT_PAYLOAD, &mut payload[..length]);
                 let arrival = Arrival {
                     header,
-                    destination_node: self.field(offset, slot::DESTINATION_NODE),
-                    destination_program: self.field(offset, slot::DESTINATION_PROGRAM),
+                    destination_node: field(slot::DESTINATION_NODE),
+                    destination_program: field(slot::DESTINATION_PROGRAM),
                     payload: &payload[..length],
                 };
                 if decide(&arrival) == ReceiveDecision::Keep {
@@ -461,8 +575,7 @@ impl HostedNoc {
                     source
                 );
             }
-            tail = tail.wrapping_add(1);
-            tail_word.store(tail, Ordering::Release);
+            incoming.advance(&self.memory, Ordering::Release);
         }
         taken
     }
@@ -478,30 +591,18 @@ impl ControlNoc for HostedNoc {
     ) -> Result<(), NocError> {
         let (destination, destination_epoch) =
             self.check_send(source, destination_node, payload.len(), NOC_PAYLOAD_MAX)?;
-        let layout = self.memory.layout();
         let mut outgoing = self.outgoing[destination].lock();
-        if !self.has_room(destination, &mut outgoing) {
+        if !self.has_room(&mut outgoing) {
             return Err(NocError::Full);
         }
-        let head_word = self.memory.word(layout.head(self.local, destination));
-        let offset = layout.slot(self.local, destination, head_word.load(Ordering::Relaxed));
-        let fields = [
-            (slot::DESTINATION_NODE, destination_node),
-            (slot::DESTINATION_PROGRAM, destination_program),
-            (slot::SOURCE_NODE, source.node),
-            (slot::SOURCE_PROGRAM, source.program),
-            (slot::SOURCE_EPOCH, self.epoch),
-            (slot::DESTINATION_EPOCH, destination_epoch),
-            (slot::LENGTH, payload.len() as u32),
-        ];
-        self.publish(
-            destination,
-            head_word,
-            offset,
-            &fields,
-            SLOT_PAYLOAD,
-            payload,
-        );
+        let stamps = Stamps {
+            destination_node,
+            destination_program,
+            source,
+            destination_epoch,
+            chunk: None,
+        };
+        self.publish(&outgoing, &stamps, SLOT_PAYLOAD, payload);
         Ok(())
     }
 
@@ -510,7 +611,7 @@ impl ControlNoc for HostedNoc {
             return;
         };
         for _ in 0..SPIN_BUDGET {
-            if self.has_room(destination, &mut self.outgoing[destination].lock()) {
+            if self.has_room(&mut self.outgoing[destination].lock()) {
                 return;
             }
             std::hint::spin_loop();
@@ -518,14 +619,14 @@ impl ControlNoc for HostedNoc {
         let layout = self.memory.layout();
         let tail_word = self.memory.word(layout.tail(self.local, destination));
         let tail = tail_word.load(Ordering::Acquire);
-        if !self.has_room(destination, &mut self.outgoing[destination].lock()) {
+        if !self.has_room(&mut self.outgoing[destination].lock()) {
             self.sleep_on(tail_word, tail, ROOM_POLL);
         }
     }
 
     fn receive(&self, decide: &mut dyn FnMut(&Arrival<'_>) -> ReceiveDecision) -> usize {
-        self.round_robin(&self.receive_lock, &mut |source| {
-            self.receive_from(source, decide)
+        self.round_robin(&self.receiving, |source, incoming| {
+            self.receive_from(source, incoming, decide)
         })
     }
 
@@ -581,33 +682,18 @@ impl DataNoc for HostedNoc {
     ) -> Result<(), NocError> {
         let (destination, destination_epoch) =
             self.check_send(source, destination_node, chunk.len(), DATA_CHUNK_BYTES)?;
-        let layout = self.memory.layout();
         let mut outgoing = self.data_outgoing[destination].lock();
-        if !self.has_data_room(destination, &mut outgoing) {
+        if !self.has_room(&mut outgoing) {
             return Err(NocError::Full);
         }
-        let head_word = self.memory.word(layout.data_head(self.local, destination));
-        let slot_offset =
-            layout.data_slot(self.local, destination, head_word.load(Ordering::Relaxed));
-        let fields = [
-            (slot::DESTINATION_NODE, destination_node),
-            (slot::DESTINATION_PROGRAM, destination_program),
-            (slot::SOURCE_NODE, source.node),
-            (slot::SOURCE_PROGRAM, source.program),
-            (slot::SOURCE_EPOCH, self.epoch),
-            (slot::DESTINATION_EPOCH, destination_epoch),
-            (slot::LENGTH, chunk.len() as u32),
-            (data_slot::TOTAL, total),
-            (data_slot::OFFSET, offset),
-        ];
-        self.publish(
-            destination,
-            head_word,
-            slot_offset,
-            &fields,
-            DATA_PAYLOAD,
-            chunk,
-        );
+        let stamps = Stamps {
+            destination_node,
+            destination_program,
+            source,
+            destination_epoch,
+            chunk: Some((total, offset)),
+        };
+        self.publish(&outgoing, &stamps, DATA_PAYLOAD, chunk);
         Ok(())
     }
 
@@ -616,7 +702,7 @@ impl DataNoc for HostedNoc {
             return;
         };
         for _ in 0..SPIN_BUDGET {
-            if self.has_data_room(destination, &mut self.data_outgoing[destination].lock()) {
+            if self.has_room(&mut self.data_outgoing[destination].lock()) {
                 return;
             }
             std::hint::spin_loop();
@@ -628,7 +714,7 @@ impl DataNoc for HostedNoc {
         let tail_word = self.memory.word(layout.data_tail(self.local, destination));
         waiting.store(1, Ordering::SeqCst);
         let tail = tail_word.load(Ordering::SeqCst);
-        if !self.has_data_room(destination, &mut self.data_outgoing[destination].lock())
+        if !self.has_room(&mut self.data_outgoing[destination].lock())
             && !matches!(
                 self.memory.cluster_state(destination),
                 ClusterState::Dead { .. }
@@ -640,8 +726,8 @@ impl DataNoc for HostedNoc {
     }
 
     fn receive_chunks(&self, decide: &mut dyn FnMut(&DataArrival<'_>) -> ReceiveDecision) -> usize {
-        self.round_robin(&self.data_receive_lock, &mut |source| {
-            self.receive_data_from(source, decide)
+        self.round_robin(&self.data_receiving, |source, incoming| {
+            self.receive_data_from(source, incoming, decide)
         })
     }
 }
@@ -759,6 +845,21 @@ mod tests {
         };
         assert_eq!(received, vec![(expected, 5, 1, b"ping".to_vec())]);
         assert!(drain(&cc1).is_empty(), "delivered exactly once");
+    }
+
+    #[test]
+    fn payloads_of_every_length_arrive_intact() {
+        let (_hardware, cc0, cc1) = two_clusters();
+        // Lengths around every 8-byte word boundary, with leftovers of old payloads in
+        // the slots (the ring wraps several times).
+        for length in 0..=NOC_PAYLOAD_MAX {
+            let payload: Vec<u8> = (0..length).map(|byte| (byte * 7 + length) as u8).collect();
+            cc0.try_send(CC0, 5, 0, &payload).unwrap();
+            let received = drain(&cc1);
+            assert_eq!(received.len(), 1, "length {length}");
+            assert_eq!(received[0].3, payload, "length {length}");
+            assert_eq!(received[0].0.length as usize, length);
+        }
     }
 
     #[test]

@@ -29,6 +29,10 @@ unsafe extern "C" fn kcall(
 }
 
 fn main() {
+    let mut arguments = std::env::args().skip(1).peekable();
+    if arguments.peek().map(String::as_str) == Some(nanvix_hal_hosted::probe::PROBE_FLAG) {
+        std::process::exit(nanvix_hal_hosted::probe::main(arguments.skip(1)));
+    }
     logger::start();
     let (platform, board, spec) = match HostedPlatform::attach() {
         Ok(attached) => attached,
