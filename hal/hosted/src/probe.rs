@@ -53,6 +53,8 @@ pub enum ProbeError {
     Send(NocError),
     /// No message came for this long.
     Silent(Duration),
+    /// A message arrived with other bytes than were sent.
+    Corrupted,
 }
 
 impl std::fmt::Display for ProbeError {
@@ -64,6 +66,7 @@ impl std::fmt::Display for ProbeError {
             }
             ProbeError::Send(error) => write!(formatter, "send failed: {error:?}"),
             ProbeError::Silent(limit) => write!(formatter, "no message for {limit:?}"),
+            ProbeError::Corrupted => formatter.write_str("a message arrived corrupted"),
         }
     }
 }
@@ -130,6 +133,9 @@ fn parse(arguments: impl Iterator<Item = String>) -> Result<(RawFd, ProbeOptions
     Ok((fd.ok_or("fd= is required")?, options))
 }
 
+/// Every byte of a probe message.
+const PAYLOAD_BYTE: u8 = 0x5a;
+
 /// How long either side waits for the other before it gives up.
 const SILENCE_LIMIT: Duration = Duration::from_secs(10);
 
@@ -158,7 +164,7 @@ pub fn run(fd: RawFd, options: &ProbeOptions) -> Result<Vec<f64>, ProbeError> {
         node: source,
         program: 0,
     };
-    let payload = vec![0x5a_u8; options.bytes.min(nanvix_abi::NOC_PAYLOAD_MAX)];
+    let payload = vec![PAYLOAD_BYTE; options.bytes.min(nanvix_abi::NOC_PAYLOAD_MAX)];
     let trip = |noc: &HostedNoc| -> Result<(), ProbeError> {
         send(noc, source, partner, &payload)?;
         receive(noc)
@@ -198,9 +204,10 @@ fn send(noc: &HostedNoc, source: Source, partner: u32, payload: &[u8]) -> Result
     }
 }
 
-/// Polls until one message arrives (no parking: like the spin baseline).
+/// Polls until one message arrives (no parking: like the spin baseline) and checks
+/// its payload is the probe's.
 fn receive(noc: &HostedNoc) -> Result<(), ProbeError> {
-    let mut buffer = [0u8; nanvix_abi::NOC_PAYLOAD_MAX];
+    let mut intact = true;
     let mut got = false;
     let mut started = None;
     let mut polls: u32 = 0;
@@ -209,7 +216,7 @@ fn receive(noc: &HostedNoc) -> Result<(), ProbeError> {
             if got {
                 return ReceiveDecision::Keep;
             }
-            buffer[..arrival.payload.len()].copy_from_slice(arrival.payload);
+            intact = arrival.payload.iter().all(|byte| *byte == PAYLOAD_BYTE);
             got = true;
             ReceiveDecision::Take
         });
@@ -224,5 +231,9 @@ fn receive(noc: &HostedNoc) -> Result<(), ProbeError> {
             }
         }
     }
-    Ok(())
+    if intact {
+        Ok(())
+    } else {
+        Err(ProbeError::Corrupted)
+    }
 }
