@@ -29,6 +29,7 @@ impl NocMemory {
     }
 
     /// The 32-bit word at `offset`.
+    #[inline]
     pub fn word(&self, offset: usize) -> &AtomicU32 {
         assert!(
             offset.is_multiple_of(4) && offset + 4 <= self.bytes,
@@ -41,6 +42,7 @@ impl NocMemory {
 
     /// The 64-byte line at `offset` as sixteen 32-bit words (one range check for a
     /// whole slot header).
+    #[inline]
     pub fn line(&self, offset: usize) -> &[AtomicU32; 16] {
         assert!(
             offset.is_multiple_of(64) && offset + 64 <= self.bytes,
@@ -52,6 +54,7 @@ impl NocMemory {
     }
 
     /// `count` 64-bit words from `offset` (one range check for all of them).
+    #[inline]
     pub fn words64(&self, offset: usize, count: usize) -> &[std::sync::atomic::AtomicU64] {
         assert!(
             offset.is_multiple_of(8) && offset + count * 8 <= self.bytes,
@@ -69,6 +72,7 @@ impl NocMemory {
 
     /// Writes a small `bytes` (a control payload) at `offset` (8-aligned) as 64-bit
     /// words: no call, and atomic accesses only, like everything else shared.
+    #[inline]
     pub fn write_small(&self, offset: usize, bytes: &[u8]) {
         let words = self.words64(offset, bytes.len().div_ceil(8));
         let whole = bytes.chunks_exact(8);
@@ -90,6 +94,7 @@ impl NocMemory {
     }
 
     /// Reads `out.len()` bytes written by [`write_small`](Self::write_small) at `offset`.
+    #[inline]
     pub fn read_small(&self, offset: usize, out: &mut [u8]) {
         let words = self.words64(offset, out.len().div_ceil(8));
         let mut whole = out.chunks_exact_mut(8);

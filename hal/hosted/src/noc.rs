@@ -421,6 +421,7 @@ impl HostedNoc {
     /// (ordered before the read of the receiver's sleeping count), the head, and a
     /// doorbell if the receiver sleeps. The caller holds the ring's lock and checked
     /// it has room.
+    #[inline]
     fn publish(&self, outgoing: &Outgoing, stamps: &Stamps, payload_offset: usize, bytes: &[u8]) {
         let head_word = self.memory.word(outgoing.ring.head);
         let head = head_word.load(Ordering::Relaxed);
