@@ -136,7 +136,11 @@ pub struct Kernel<P: Platform> {
     /// Program cores polling the NoC in a receive right now: while there are any,
     /// they route arrivals and the master need not watch the NoC.
     pollers: AtomicUsize,
-    /// Program cores parked in a receive: the master must watch the NoC for them.
+    /// Program cores parked in a receive and not yet woken: the master must watch the
+    /// NoC for them. Whoever takes a core out of its waiting set (the waker, or the
+    /// core itself after a bounded park) counts it out, so a woken receiver that has
+    /// not run yet does not keep the master watching (and spinning on traffic that
+    /// receiver will take).
     parked_receivers: AtomicUsize,
     /// Whether routing left a message in its channel because an inbox was full; the
     /// receive that frees room then wakes the master to route it.
@@ -426,7 +430,13 @@ impl<P: Platform> Kernel<P> {
     fn run(&self) -> ! {
         loop {
             self.route(None);
-            for core in core::mem::take(&mut *self.data_waiters.lock()) {
+            let woken = {
+                let mut waiters = self.data_waiters.lock();
+                self.parked_receivers
+                    .fetch_sub(waiters.len(), Ordering::SeqCst);
+                core::mem::take(&mut *waiters)
+            };
+            for core in woken {
                 self.platform.cores().unpark(core);
             }
             self.notice_state_changes();
@@ -540,6 +550,7 @@ impl<P: Platform> Kernel<P> {
             });
             self.inbox_lengths[position].store(target.inbox.len(), Ordering::Release);
             if let Some(core) = target.waiting_core.take() {
+                self.parked_receivers.fetch_sub(1, Ordering::SeqCst);
                 self.platform.cores().unpark(core);
             }
             ReceiveDecision::Take
@@ -770,11 +781,19 @@ impl<P: Platform> Kernel<P> {
                 return Ok(total);
             }
             // Slow path: park until the master sees data traffic and wakes us.
-            self.data_waiters.lock().push(core);
-            self.parked_receivers.fetch_add(1, Ordering::SeqCst);
+            {
+                let mut waiters = self.data_waiters.lock();
+                waiters.push(core);
+                self.parked_receivers.fetch_add(1, Ordering::SeqCst);
+            }
             self.stop_polling();
             self.platform.cores().park();
-            self.parked_receivers.fetch_sub(1, Ordering::SeqCst);
+            let mut waiters = self.data_waiters.lock();
+            if let Some(position) = waiters.iter().position(|waiter| *waiter == core) {
+                // Woken by the bound of the park, not by the master: count us out.
+                waiters.swap_remove(position);
+                self.parked_receivers.fetch_sub(1, Ordering::SeqCst);
+            }
         }
     }
 
@@ -964,8 +983,10 @@ impl<P: Platform> Kernel<P> {
             if parked {
                 self.platform.cores().park();
                 let mut programs = self.programs.lock();
-                programs[index].waiting_core = None;
-                self.parked_receivers.fetch_sub(1, Ordering::SeqCst);
+                if programs[index].waiting_core.take().is_some() {
+                    // Woken by the bound of the park, not by a delivery: count us out.
+                    self.parked_receivers.fetch_sub(1, Ordering::SeqCst);
+                }
             }
         }
     }
