@@ -21,7 +21,7 @@ pub mod errno;
 pub mod table;
 
 pub use errno::Errno;
-pub use table::{KCALLS, Kcall, KcallDescription};
+pub use table::{KCALLS, Kcall, KcallDescription, Placement};
 
 /// Version of this ABI. A program carries it in its `.note.nanvix` note; the loader
 /// refuses a program built for another version.

@@ -15,6 +15,31 @@ pub struct KcallDescription {
     pub errors: &'static [(super::Errno, &'static str)],
     /// What it does.
     pub summary: &'static str,
+    /// Where it runs, and why.
+    pub placement: Placement,
+    /// Why it runs there (the paper's rule, or a measurement).
+    pub placement_reason: &'static str,
+}
+
+/// Where a kcall runs (the paper's rule, DESIGN.md section 5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// On the calling core: the call changes only the caller's own structures, reads
+    /// read-only kernel data, or waits (the master never waits).
+    Local,
+    /// On the master core, served in arrival order: the call changes kernel state
+    /// shared by the cluster's cores.
+    Remote,
+}
+
+impl Placement {
+    /// As written in the docs.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Placement::Local => "local",
+            Placement::Remote => "remote",
+        }
+    }
 }
 
 macro_rules! kcalls {
@@ -22,6 +47,7 @@ macro_rules! kcalls {
         $(#[doc = $doc:literal])*
         $variant:ident = $number:literal, $name:literal,
         ($($argument:literal),*) -> $returns:literal,
+        $placement:ident ($reason:literal),
         errors [$(($errno:ident, $cause:literal)),*];
     )*) => {
         /// Every kcall, by number.
@@ -39,6 +65,13 @@ macro_rules! kcalls {
                     _ => None,
                 }
             }
+
+            /// Where this kcall runs.
+            pub const fn placement(self) -> Placement {
+                match self {
+                    $(Kcall::$variant => Placement::$placement,)*
+                }
+            }
         }
 
         /// Every kcall with its description, in number order.
@@ -50,6 +83,8 @@ macro_rules! kcalls {
                 returns: $returns,
                 errors: &[$((super::Errno::$errno, $cause)),*],
                 summary: concat!($($doc, "\n"),*),
+                placement: Placement::$placement,
+                placement_reason: $reason,
             },)*
         ];
     };
@@ -59,15 +94,18 @@ kcalls! {
     /// Ends the calling program with `status`; never returns. When the last program
     /// of a cluster ends, the cluster powers off and reports the worst status.
     Exit = 1, "exit", ("status: i32") -> "does not return",
+        Local ("ends the caller's own program on its own core; the master notices the end"),
         errors [];
     /// Writes bytes to the cluster console, attributed to the calling program.
     /// Output is line-buffered per program; a line longer than 1 KiB is split.
     ConsoleWrite = 2, "console_write", ("buffer: *const u8", "length: usize") -> "bytes written",
+        Local ("appends to the caller's own line buffer and hands whole lines to the board, which serializes them; a trip through the master would only add its latency"),
         errors [(Fault, "the buffer is not in the caller's memory")];
     /// Fills a `ClusterInfo` for cluster `index` of the board (`CLUSTER_SELF` for the
     /// caller's own). Reads only read-only board data.
     ClusterInfo = 3, "cluster_info",
         ("index: usize", "out: *mut ClusterInfo", "size: usize") -> "0",
+        Local ("reads read-only board data and the board registers"),
         errors [
             (Invalid, "no cluster has this index, or size is not size_of::<ClusterInfo>()"),
             (Fault, "out is not in the caller's memory")
@@ -77,6 +115,7 @@ kcalls! {
     /// Blocks while the channel to the destination is full (backpressure).
     NocSend = 4, "noc_send",
         ("node: usize", "program: usize", "buffer: *const u8", "length: usize") -> "0",
+        Local ("the NoC channel is the hardware's, behind a per-destination lock; the send may wait for room, and the master never waits"),
         errors [
             (Invalid, "no cluster owns this node, or the program id is out of range"),
             (MessageSize, "length is over NOC_PAYLOAD_MAX (128 bytes)"),
@@ -87,6 +126,7 @@ kcalls! {
     /// blocking until one arrives. Writes its header and copies its payload.
     NocReceive = 5, "noc_receive",
         ("header: *mut MessageHeader", "buffer: *mut u8", "capacity: usize") -> "payload length",
+        Local ("waits for a message (the master never waits); the caller polls the NoC itself, which measured faster than routing through the master"),
         errors [
             (Fault, "header or buffer is not in the caller's memory"),
             (MessageSize, "the message is longer than capacity; it stays queued")
@@ -94,11 +134,13 @@ kcalls! {
     /// Reads the calling core's cycle counter (hosted: the TSC, constant rate).
     /// Runs on the calling core; for measurements, not for wall-clock time.
     Cycles = 6, "cycles", () -> "the counter's value (its low bits on 32-bit machines)",
+        Local ("reads the calling core's own counter"),
         errors [];
     /// Reads console input (the terminal's bytes) into a buffer, blocking until some
     /// arrive. Only the program the manifest gives the console input may read it.
     ConsoleRead = 7, "console_read", ("buffer: *mut u8", "capacity: usize")
         -> "bytes read; 0 when the input ended",
+        Local ("waits for input (the master never waits)"),
         errors [
             (Access, "the caller does not hold the console input"),
             (Fault, "the buffer is not in the caller's memory")
@@ -106,6 +148,7 @@ kcalls! {
     /// Hands the board a piece of the caller's defmt log stream (encoded frames, as
     /// the defmt encoder writes them). The runner decodes it with the program's ELF.
     LogWrite = 8, "log_write", ("buffer: *const u8", "length: usize") -> "bytes taken",
+        Local ("hands the caller's own frames to the board, which serializes them"),
         errors [
             (Fault, "the buffer is not in the caller's memory"),
             (MessageSize, "length is over LOG_CHUNK_MAX (4096 bytes)")
@@ -115,6 +158,7 @@ kcalls! {
     /// transfer at a time per destination cluster: transfers never interleave.
     DataSend = 9, "data_send",
         ("node: usize", "program: usize", "buffer: *const u8", "length: usize") -> "length",
+        Local ("may wait for room in the channel (the master never waits); one transfer per destination at a time, behind a lock"),
         errors [
             (Invalid, "no cluster owns this node, or the program id is out of range"),
             (MessageSize, "length is over DATA_TRANSFER_MAX (16 MiB)"),
@@ -126,11 +170,21 @@ kcalls! {
     /// header (the sender's stamped identity, `length` = the transfer's length).
     DataReceive = 10, "data_receive",
         ("header: *mut MessageHeader", "buffer: *mut u8", "capacity: usize") -> "transfer length",
+        Local ("waits for a transfer (the master never waits)"),
         errors [
             (Fault, "header or buffer is not in the caller's memory"),
             (MessageSize, "the next transfer is longer than capacity; it stays queued"),
             (HostDown, "the sender died in the middle of the transfer (the part received is dropped)")
         ];
+    /// Does nothing on the master core and returns 0: the round trip of a remote
+    /// kcall, for measurement (the paper's R-Kcall).
+    Noop = 11, "noop", () -> "0",
+        Remote ("exists to measure the remote path"),
+        errors [];
+    /// The calling thread's id (unique in the cluster while the thread lives).
+    ThreadSelf = 12, "thread_self", () -> "the thread id",
+        Local ("reads the calling core's own state (the paper's L-Kcall)"),
+        errors [];
 }
 
 #[cfg(test)]

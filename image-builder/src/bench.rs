@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The board benchmarks, in the order they run.
-pub const BENCHMARKS: [&str; 5] = ["baselines", "noc", "data", "boot", "idle"];
+pub const BENCHMARKS: [&str; 6] = ["baselines", "kcall", "noc", "data", "boot", "idle"];
 /// Longest any one launch may take.
 const LAUNCH_TIMEOUT: Duration = Duration::from_secs(120);
 /// Host CPU sampling window of the idle benchmark.
@@ -407,6 +407,75 @@ pub fn noc(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
     Ok(rows)
 }
 
+/// The paper's L-Kcall and R-Kcall: `thread_self` on the calling core and the remote
+/// `noop` through the master (`apps/bench-kcall` on cc0 and cc1 of
+/// `systems/bench/kcall.toml`), against a function call through a pointer and the
+/// two-thread spin round trip (unpinned, like the cluster's threads), both measured
+/// interleaved with the launches.
+pub fn kcall(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
+    let image = image(options, "kcall")?;
+    let ghz = nanvix_bench::tsc_ghz()?;
+    let mut local = Vec::new();
+    let mut remote = Vec::new();
+    let mut calls = Vec::new();
+    let mut round_trips = Vec::new();
+    for _ in 0..options.launches {
+        calls.push(interleaved_trial(options, nanvix_bench::function_call)?);
+        round_trips.push(interleaved_trial(options, |baseline_options| {
+            nanvix_bench::spin_round_trip_threads(&baseline_options.with_pinned(false))
+        })?);
+        for event in Launch::start(options, image, &[])?.finish()? {
+            let Event::Console { line, .. } = event else {
+                continue;
+            };
+            for (prefix, trials) in [
+                ("bench kcall_local cycles=", &mut local),
+                ("bench kcall_remote cycles=", &mut remote),
+            ] {
+                if let Some(cycles) = line.strip_prefix(prefix) {
+                    let cycles: f64 = cycles
+                        .parse()
+                        .map_err(|_| BenchFailure(format!("bad benchmark line: {line}")))?;
+                    trials.push(cycles / ghz);
+                }
+            }
+        }
+    }
+    let launches = ("launches", options.launches.to_string());
+    let call_baseline = interleaved_row(
+        "baseline.function_call",
+        BTreeMap::new(),
+        nanvix_bench::UNIT_NANOSECONDS,
+        &calls,
+    )?;
+    let round_trip_baseline = interleaved_row(
+        "baseline.spin_round_trip_threads",
+        parameters(&[("pinned", "false".to_string())]),
+        nanvix_bench::UNIT_NANOSECONDS,
+        &round_trips,
+    )?;
+    let mut local_row = nanvix_bench::summarize(
+        "kcall.local",
+        parameters(&[("call", "thread_self".to_string()), launches.clone()]),
+        nanvix_bench::UNIT_NANOSECONDS,
+        &local,
+    )?;
+    nanvix_bench::compare(&mut local_row, &call_baseline)?;
+    let mut remote_row = nanvix_bench::summarize(
+        "kcall.remote",
+        parameters(&[("call", "noop".to_string()), launches]),
+        nanvix_bench::UNIT_NANOSECONDS,
+        &remote,
+    )?;
+    nanvix_bench::compare(&mut remote_row, &round_trip_baseline)?;
+    Ok(vec![
+        call_baseline,
+        local_row,
+        round_trip_baseline,
+        remote_row,
+    ])
+}
+
 /// The sizes `apps/bench-noc mode=data` plays.
 const DATA_SIZES: [usize; 3] = [4096, 64 * 1024, 1024 * 1024];
 
@@ -589,6 +658,7 @@ pub fn run(
         }
         let rows = match name {
             "baselines" => baseline_rows.clone(),
+            "kcall" => kcall(options)?,
             "noc" => noc(options)?,
             "data" => data(options)?,
             "boot" => boot(options, &baseline_rows)?,
@@ -628,7 +698,7 @@ mod tests {
         let error = run(&options, &["speed".to_string()], Path::new("/nonexistent")).unwrap_err();
         assert_eq!(
             error.0,
-            "no benchmark `speed` (benchmarks: baselines, noc, data, boot, idle)"
+            "no benchmark `speed` (benchmarks: baselines, kcall, noc, data, boot, idle)"
         );
     }
 }

@@ -19,14 +19,19 @@ pub fn kcalls_page() -> String {
          a negative result is `-errno`. Arguments are checked before anything runs: a call that \
          fails changed nothing.\n\n",
     );
-    page.push_str("| number | name | arguments | returns |\n|---|---|---|---|\n");
+    page.push_str(
+        "A *local* call runs on the calling core; a *remote* one runs on the master core, \
+         which serves remote calls in arrival order (see [The kcall ABI](kcall-abi.md)).\n\n",
+    );
+    page.push_str("| number | name | runs | arguments | returns |\n|---|---|---|---|---|\n");
     for kcall in KCALLS {
         let _ = writeln!(
             page,
-            "| {} | [`{}`](#{}) | {} | {} |",
+            "| {} | [`{}`](#{}) | {} | {} | {} |",
             kcall.kcall as usize,
             kcall.name,
             kcall.name,
+            kcall.placement.name(),
             kcall
                 .arguments
                 .iter()
@@ -38,7 +43,13 @@ pub fn kcalls_page() -> String {
     }
     for kcall in KCALLS {
         let _ = write!(page, "\n## {}\n\n", kcall.name);
-        let _ = writeln!(page, "Number {}.\n", kcall.kcall as usize);
+        let _ = writeln!(
+            page,
+            "Number {}. Runs {}: {}.\n",
+            kcall.kcall as usize,
+            kcall.placement.name(),
+            kcall.placement_reason
+        );
         for line in kcall.summary.lines() {
             let _ = writeln!(page, "{}", line.trim());
         }

@@ -70,7 +70,7 @@ enum Commands {
     /// Run benchmarks on boards against baselines measured in the same run; write
     /// rows to target/bench/<name>.json and print a table.
     Bench {
-        /// Benchmarks to run: baselines, noc, data, boot, idle (default: all).
+        /// Benchmarks to run: baselines, kcall, noc, data, boot, idle (default: all).
         names: Vec<String>,
         /// Separate board launches per benchmark.
         #[arg(long, default_value_t = 5)]
@@ -349,6 +349,7 @@ fn bench(root: &Path, names: &[String], launches: usize, quick: bool) -> Result<
     let target = builder::target_directory(root);
     let mut images = std::collections::BTreeMap::new();
     for (stem, manifest) in [
+        ("kcall", "systems/bench/kcall.toml"),
         ("noc", "systems/bench/noc.toml"),
         ("data", "systems/bench/data.toml"),
         ("mppa256", "systems/mppa256.toml"),

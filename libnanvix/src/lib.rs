@@ -23,10 +23,12 @@ pub mod clock;
 pub mod cluster;
 pub mod console;
 pub mod data;
+pub mod kernel;
 pub mod log;
 pub mod noc;
 pub mod process;
 pub mod runtime;
+pub mod thread;
 
 pub use defmt;
 pub use nanvix_abi as abi;

@@ -2,6 +2,7 @@
 
 use crate::loader::{self, LoadError};
 use crate::memory::{FrameAllocator, OutOfMemory, Region};
+use crate::remote::{RemoteCall, RemoteCalls};
 use crate::user_memory;
 use alloc::collections::VecDeque;
 use alloc::format;
@@ -28,6 +29,12 @@ pub const INBOX_CAPACITY: usize = 64;
 pub const CONSOLE_LINE_MAX: usize = 1024;
 /// Rounds a receiving program core polls the NoC itself before it parks.
 pub const RECEIVE_SPIN_BUDGET: u32 = 2_000;
+/// Rounds a core making a remote kcall spins on its slot before it parks.
+pub const REMOTE_SPIN_BUDGET: u32 = 2_000;
+/// Idle rounds the master keeps polling for remote calls after serving one.
+pub const MASTER_SPIN_BUDGET: u32 = 2_000;
+/// Most rounds the master serves remote calls before it routes and looks around.
+pub const MASTER_SERVE_ROUNDS: u32 = 1 << 16;
 /// Exit status reported for a program the loader refused.
 pub const STATUS_REFUSED: i32 = 126;
 
@@ -130,6 +137,12 @@ pub struct Kernel<P: Platform> {
     /// Index in `programs` + 1 of the program running on each core (0: none). The
     /// main thread of program id `i` runs on core `i + 1`.
     running: Vec<AtomicUsize>,
+    /// The id of the thread running on each core (0: none).
+    thread_ids: Vec<AtomicUsize>,
+    /// The next thread id to hand out (ids start at 1).
+    next_thread_id: AtomicUsize,
+    /// Remote kcalls waiting for the master, in arrival order.
+    remote: RemoteCalls,
     refused: AtomicUsize,
     /// Messages addressed to programs this cluster does not have.
     undeliverable: AtomicU64,
@@ -182,6 +195,9 @@ impl<P: Platform> Kernel<P> {
             programs: Mutex::new(Vec::new()),
             frames: Mutex::new(frames),
             running: (0..cores).map(|_| AtomicUsize::new(0)).collect(),
+            thread_ids: (0..cores).map(|_| AtomicUsize::new(0)).collect(),
+            next_thread_id: AtomicUsize::new(1),
+            remote: RemoteCalls::new(cores),
             refused: AtomicUsize::new(0),
             undeliverable: AtomicU64::new(0),
             pollers: AtomicUsize::new(0),
@@ -236,6 +252,8 @@ impl<P: Platform> Kernel<P> {
         for (index, id) in ids.into_iter().enumerate() {
             let core = id as usize + 1;
             self.running[core].store(index + 1, Ordering::Release);
+            let thread = self.next_thread_id.fetch_add(1, Ordering::Relaxed);
+            self.thread_ids[core].store(thread, Ordering::Release);
             if let Err(error) =
                 self.platform
                     .cores()
@@ -428,7 +446,9 @@ impl<P: Platform> Kernel<P> {
 
     /// The master loop: routes NoC messages to programs until every program ended.
     fn run(&self) -> ! {
+        let cores = self.platform.cores();
         loop {
+            self.serve_remote_calls(cores);
             self.route(None);
             let woken = {
                 let mut waiters = self.data_waiters.lock();
@@ -443,6 +463,9 @@ impl<P: Platform> Kernel<P> {
             if let Some(status) = self.final_status() {
                 self.platform.board().power_off(status);
             }
+            if !self.remote.may_sleep() {
+                continue;
+            }
             if self.parked_receivers.load(Ordering::SeqCst) > 0
                 && self.pollers.load(Ordering::SeqCst) == 0
             {
@@ -454,6 +477,29 @@ impl<P: Platform> Kernel<P> {
                 // the master; a bounded park still routes stray messages and
                 // notices deaths regularly.
                 self.platform.cores().park();
+            }
+            self.remote.awake();
+        }
+    }
+
+    /// Serves the remote calls that arrived; after any, stays to serve more until
+    /// none came for `MASTER_SPIN_BUDGET` rounds (a core making calls in a row, the
+    /// common case, finds the master awake), at most `MASTER_SERVE_ROUNDS` rounds so
+    /// routing and death notices are not held up.
+    fn serve_remote_calls(&self, cores: &P::Cores) {
+        if self.remote.serve(cores, |call| self.remote_kcall(call)) == 0 {
+            return;
+        }
+        let mut idle = 0;
+        for _ in 0..MASTER_SERVE_ROUNDS {
+            if self.remote.serve(cores, |call| self.remote_kcall(call)) > 0 {
+                idle = 0;
+            } else {
+                idle += 1;
+                if idle >= MASTER_SPIN_BUDGET {
+                    return;
+                }
+                core::hint::spin_loop();
             }
         }
     }
@@ -579,6 +625,15 @@ impl<P: Platform> Kernel<P> {
         let Some(kcall) = Kcall::from_number(number) else {
             return Errno::NoSystemCall.to_result();
         };
+        if kcall.placement() == nanvix_abi::Placement::Remote {
+            return self.remote.call(
+                self.platform.cores(),
+                core,
+                number,
+                arguments,
+                REMOTE_SPIN_BUDGET,
+            );
+        }
         let result = match kcall {
             Kcall::Exit => self.platform.user_mode().leave(arguments[0] as u32 as u64),
             Kcall::ConsoleWrite => self.console_write(index, arguments[0], arguments[1]),
@@ -608,6 +663,23 @@ impl<P: Platform> Kernel<P> {
             Kcall::NocReceive => {
                 self.noc_receive(index, core, arguments[0], arguments[1], arguments[2])
             }
+            Kcall::ThreadSelf => Ok(self.thread_ids[core].load(Ordering::Acquire)),
+            // Remote calls went to the master above.
+            Kcall::Noop => Err(Errno::NoSystemCall),
+        };
+        match result {
+            Ok(value) => value as isize,
+            Err(errno) => errno.to_result(),
+        }
+    }
+
+    /// Runs one remote kcall on the master (never blocks).
+    fn remote_kcall(&self, call: &RemoteCall) -> isize {
+        let result = match Kcall::from_number(call.number) {
+            Some(Kcall::Noop) => Ok(0),
+            // Only remote calls reach the board; anything else is a kernel bug,
+            // answered rather than trusted.
+            _ => Err(Errno::NoSystemCall),
         };
         match result {
             Ok(value) => value as isize,

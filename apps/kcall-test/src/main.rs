@@ -11,7 +11,7 @@ extern crate alloc;
 
 use libnanvix::abi::{CLUSTER_SELF, ClusterInfo, Errno, Kcall, MessageHeader, NOC_PAYLOAD_MAX};
 use libnanvix::runtime::{kcall, kcall_number};
-use libnanvix::{cluster, noc, println, process};
+use libnanvix::{cluster, noc, println, process, thread};
 
 libnanvix::entry!(main);
 
@@ -193,6 +193,17 @@ fn main() -> i32 {
         ),
         Err(Errno::Access),
     );
+
+    // The remote path: served by the master, arguments ignored, answer 0.
+    checks.expect("noop", kcall(Kcall::Noop, [WILD, 1, 2, 3, 4]), Ok(0));
+    // The local path: the calling thread's id, nonzero and stable.
+    let first = thread::current().map(|id| id.0);
+    checks.run += 1;
+    if !matches!(first, Ok(id) if id > 0) {
+        checks.failed += 1;
+        println!("FAIL thread_self: got {first:?}, wanted a nonzero id");
+    }
+    checks.expect("thread_self twice", thread::current().map(|id| id.0), first);
 
     // The heap the manifest sized backs the global allocator.
     let numbers: alloc::vec::Vec<u64> = (1..=4_000).collect();

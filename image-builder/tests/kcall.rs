@@ -1,0 +1,25 @@
+//! System tests of the kcall layer's remote path.
+
+use nanvix_harness::{Board, Event};
+use std::time::Duration;
+
+const NANVIX: &str = env!("CARGO_BIN_EXE_nanvix");
+
+#[test]
+fn three_cores_making_remote_calls_at_once_are_all_served() {
+    let manifest =
+        nanvix_image_builder::workspace_root().join("image-builder/tests/systems/remote.toml");
+    let mut board = Board::start(NANVIX, manifest, Duration::from_secs(60)).unwrap();
+    assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
+    // Each program times two trials after its warm-up: six lines, and every program
+    // exited 0 (a starved core would hold the board until the timeout).
+    let trials = board
+        .events()
+        .iter()
+        .filter(|event| {
+            matches!(event, Event::Console { cluster, line, .. }
+            if cluster == "io0" && line.starts_with("bench kcall_remote cycles="))
+        })
+        .count();
+    assert_eq!(trials, 6, "{}", board.transcript());
+}
