@@ -13,6 +13,33 @@ pub const DEFAULT_DEFMT_LOG: &str = "info";
 /// Package of the hosted cluster kernel.
 pub const HOSTED_KERNEL: &str = "nanvix-kernel-hosted";
 
+/// The manifest of the bare-metal canary (a workspace of its own).
+pub const CANARY_MANIFEST: &str = "hal/canary/Cargo.toml";
+
+/// Builds the bare-metal canary: the microkernel linked freestanding (no std, no
+/// libc) over a stub HAL, in a workspace of its own so that no hosted crate lends
+/// its features. A `std` that leaked into the kernel fails this build.
+pub fn build_canary(root: &Path) -> Result<(), BuildError> {
+    let status = cargo()
+        .current_dir(root)
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "--manifest-path",
+            CANARY_MANIFEST,
+        ])
+        .arg("--target-dir")
+        .arg(target_directory(root).join("canary"))
+        .status()
+        .map_err(BuildError::Cargo)?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(BuildError::Failed(status))
+    }
+}
+
 /// Paths of built artifacts.
 #[derive(Clone, Debug)]
 pub struct Artifacts {

@@ -84,7 +84,8 @@ enum Commands {
         /// The system manifest.
         manifest: PathBuf,
     },
-    /// Build every kernel and program, then run every test of the workspace.
+    /// Build every kernel and program and the bare-metal canary, then run every test
+    /// of the workspace.
     Test {
         /// Extra arguments for `cargo test` (after `--`).
         #[arg(last = true)]
@@ -449,6 +450,9 @@ fn main() -> ExitCode {
         Commands::Test { cargo_arguments } => {
             let programs = manifest::available_programs(&root);
             if let Err(error) = builder::build(&root, &programs, true) {
+                return fail(error);
+            }
+            if let Err(error) = builder::build_canary(&root) {
                 return fail(error);
             }
             let status = builder::cargo()

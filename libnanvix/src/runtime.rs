@@ -119,58 +119,10 @@ pub extern "C" fn _Unwind_Resume() -> ! {
     crate::process::exit(134)
 }
 
-// memcpy, memmove, memset, memcmp, bcmp: a freestanding program has no libc. Written
-// in assembly because LLVM turns equivalent Rust loops back into calls to themselves.
+// memcpy, memmove, memset, memcmp, bcmp: a freestanding program has no libc; the
+// routines live in `nanvix-freestanding` (shared with the bare-metal kernel).
 #[cfg(not(test))]
-core::arch::global_asm!(
-    ".globl memcpy",
-    "memcpy:",
-    "    mov rax, rdi",
-    "    mov rcx, rdx",
-    "    rep movsb",
-    "    ret",
-    ".globl memmove",
-    "memmove:",
-    "    mov rax, rdi",
-    "    mov rcx, rdx",
-    "    cmp rdi, rsi",
-    "    jbe 2f",
-    "    lea rsi, [rsi + rdx - 1]",
-    "    lea rdi, [rdi + rdx - 1]",
-    "    std",
-    "    rep movsb",
-    "    cld",
-    "    ret",
-    "2:",
-    "    rep movsb",
-    "    ret",
-    ".globl memset",
-    "memset:",
-    "    mov r8, rdi",
-    "    mov eax, esi",
-    "    mov rcx, rdx",
-    "    rep stosb",
-    "    mov rax, r8",
-    "    ret",
-    ".globl memcmp",
-    ".globl bcmp",
-    "memcmp:",
-    "bcmp:",
-    "    xor eax, eax",
-    "    test rdx, rdx",
-    "    jz 3f",
-    "4:",
-    "    movzx eax, byte ptr [rdi]",
-    "    movzx ecx, byte ptr [rsi]",
-    "    sub eax, ecx",
-    "    jnz 3f",
-    "    inc rdi",
-    "    inc rsi",
-    "    dec rdx",
-    "    jnz 4b",
-    "3:",
-    "    ret",
-);
+use nanvix_freestanding as _;
 
 /// Argument `position` of the start block, if it is there and is UTF-8.
 pub fn argument(position: usize) -> Option<&'static str> {
