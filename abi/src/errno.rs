@@ -8,6 +8,8 @@ pub enum Errno {
     Permission = 1,
     /// No such object.
     NoEntry = 2,
+    /// No such thread (or process).
+    NoSuchThread = 3,
     /// An input/output error in the hardware layer.
     InputOutput = 5,
     /// Try again: a queue is full or a limit is reached.
@@ -20,6 +22,8 @@ pub enum Errno {
     Fault = 14,
     /// The object is busy.
     Busy = 16,
+    /// Waiting would never end (a thread joining itself).
+    Deadlock = 35,
     /// An argument is out of range.
     Invalid = 22,
     /// No such kcall.
@@ -32,15 +36,17 @@ pub enum Errno {
 
 impl Errno {
     /// Every error, for tables and round-trip tests.
-    pub const ALL: [Errno; 12] = [
+    pub const ALL: [Errno; 14] = [
         Errno::Permission,
         Errno::NoEntry,
+        Errno::NoSuchThread,
         Errno::InputOutput,
         Errno::Again,
         Errno::NoMemory,
         Errno::Access,
         Errno::Fault,
         Errno::Busy,
+        Errno::Deadlock,
         Errno::Invalid,
         Errno::NoSystemCall,
         Errno::MessageSize,
@@ -57,12 +63,14 @@ impl Errno {
         match self {
             Errno::Permission => "EPERM",
             Errno::NoEntry => "ENOENT",
+            Errno::NoSuchThread => "ESRCH",
             Errno::InputOutput => "EIO",
             Errno::Again => "EAGAIN",
             Errno::NoMemory => "ENOMEM",
             Errno::Access => "EACCES",
             Errno::Fault => "EFAULT",
             Errno::Busy => "EBUSY",
+            Errno::Deadlock => "EDEADLK",
             Errno::Invalid => "EINVAL",
             Errno::NoSystemCall => "ENOSYS",
             Errno::MessageSize => "EMSGSIZE",

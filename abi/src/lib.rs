@@ -44,6 +44,14 @@ pub const NOC_PAYLOAD_MAX: usize = 128;
 /// Programs one cluster may hold; program ids are below this.
 pub const PROGRAMS_MAX: usize = 16;
 
+/// Threads a cluster holds at once (running, waiting for a core, blocked, or ended
+/// and not yet joined), its programs' main threads included; past it
+/// `thread_create` fails with `EAGAIN`.
+pub const THREADS_MAX: usize = 64;
+
+/// The smallest stack `thread_create` accepts, in bytes.
+pub const THREAD_STACK_MIN: usize = 16 * 1024;
+
 /// Largest data-NoC transfer one `data_send` makes, in bytes.
 pub const DATA_TRANSFER_MAX: usize = 16 << 20;
 

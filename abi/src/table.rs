@@ -185,6 +185,41 @@ kcalls! {
     ThreadSelf = 12, "thread_self", () -> "the thread id",
         Local ("reads the calling core's own state (the paper's L-Kcall)"),
         errors [];
+    /// Starts a thread of the calling program at `entry(argument)` (an
+    /// `extern "C" fn(usize) -> i32` in the program's image) on the stack
+    /// `stack..stack + stack_size` (in the program's memory; its top, rounded down
+    /// to 16 bytes, is the first stack pointer). The thread waits for a user core
+    /// like every other (cores go first come, first served); returning from `entry`
+    /// ends it with that value, as `thread_exit` does.
+    ThreadCreate = 13, "thread_create",
+        ("entry: usize", "argument: usize", "stack: *mut u8", "stack_size: usize")
+        -> "the new thread's id",
+        Remote ("changes the cluster's thread table and hands out a context"),
+        errors [
+            (Invalid, "entry is not in the caller's program image, or stack_size is under THREAD_STACK_MIN (16 KiB)"),
+            (Fault, "the stack is not in the caller's memory"),
+            (Again, "the cluster holds THREADS_MAX (64) threads already, ended ones not yet joined included")
+        ];
+    /// Ends the calling thread with `value`; never returns. The program's main
+    /// thread ending this way ends the program, as `exit` does.
+    ThreadExit = 14, "thread_exit", ("value: i32") -> "does not return",
+        Local ("ends the caller's own thread on its own core"),
+        errors [];
+    /// Waits until thread `thread` of the calling program ends and returns its
+    /// value; the waiting thread gives its core to the next thread waiting for one.
+    /// A thread is joined once; its id is then free.
+    ThreadJoin = 15, "thread_join", ("thread: usize") -> "the thread's value",
+        Local ("waits (the master never waits)"),
+        errors [
+            (NoSuchThread, "the caller's program has no thread with this id (or it was joined)"),
+            (Deadlock, "thread is the caller"),
+            (Invalid, "another thread already waits for it, or it is its program's main thread")
+        ];
+    /// Gives the calling thread's core to the first thread waiting for one, if any,
+    /// and waits for a core again behind it.
+    ThreadYield = 16, "thread_yield", () -> "0",
+        Local ("changes only who holds the caller's own core"),
+        errors [];
 }
 
 #[cfg(test)]

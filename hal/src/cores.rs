@@ -15,6 +15,8 @@ pub enum CoreError {
     MasterCore,
     /// The core is already running something.
     Busy,
+    /// The platform could not create the execution context (hosted: no thread).
+    Exhausted,
 }
 
 /// The cores of one cluster.

@@ -23,3 +23,32 @@ fn three_cores_making_remote_calls_at_once_are_all_served() {
         .count();
     assert_eq!(trials, 6, "{}", board.transcript());
 }
+
+#[test]
+fn threads_outnumber_cores_join_hit_the_limit_and_fail_cleanly() {
+    let manifest =
+        nanvix_image_builder::workspace_root().join("image-builder/tests/systems/threads.toml");
+    let mut board = Board::start(NANVIX, manifest, Duration::from_secs(60)).unwrap();
+    assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
+    let lines: Vec<&str> = board
+        .events()
+        .iter()
+        .filter_map(|event| match event {
+            Event::Console { cluster, line, .. } if cluster == "cc0" => Some(line.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        lines.contains(&"thread-test: 14 checks, 0 failed"),
+        "{}",
+        board.transcript()
+    );
+    // The panicking thread was reported; the cluster kept serving the others.
+    assert!(
+        lines
+            .iter()
+            .any(|line| line.starts_with("panic at") && line.ends_with("deliberate panic")),
+        "{}",
+        board.transcript()
+    );
+}

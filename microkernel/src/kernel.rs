@@ -3,6 +3,10 @@
 use crate::loader::{self, LoadError};
 use crate::memory::{FrameAllocator, OutOfMemory, Region};
 use crate::remote::{RemoteCall, RemoteCalls};
+use crate::thread::CoreTokens;
+use threads::{ThreadRecord, ThreadState};
+
+mod threads;
 use crate::user_memory;
 use alloc::collections::VecDeque;
 use alloc::format;
@@ -143,6 +147,10 @@ pub struct Kernel<P: Platform> {
     next_thread_id: AtomicUsize,
     /// Remote kcalls waiting for the master, in arrival order.
     remote: RemoteCalls,
+    /// Every thread by the context it runs on (`None`: the context is free).
+    threads: Mutex<P::RawMutex, Vec<Option<ThreadRecord>>>,
+    /// Which thread holds which user core.
+    tokens: CoreTokens<P::RawMutex>,
     refused: AtomicUsize,
     /// Messages addressed to programs this cluster does not have.
     undeliverable: AtomicU64,
@@ -198,6 +206,11 @@ impl<P: Platform> Kernel<P> {
             thread_ids: (0..cores).map(|_| AtomicUsize::new(0)).collect(),
             next_thread_id: AtomicUsize::new(1),
             remote: RemoteCalls::new(cores),
+            threads: Mutex::new((0..cores).map(|_| None).collect()),
+            tokens: CoreTokens::new(
+                (board.clusters[local].cores as usize).saturating_sub(1),
+                cores,
+            ),
             refused: AtomicUsize::new(0),
             undeliverable: AtomicU64::new(0),
             pollers: AtomicUsize::new(0),
@@ -254,6 +267,16 @@ impl<P: Platform> Kernel<P> {
             self.running[core].store(index + 1, Ordering::Release);
             let thread = self.next_thread_id.fetch_add(1, Ordering::Relaxed);
             self.thread_ids[core].store(thread, Ordering::Release);
+            self.threads.lock()[core] = Some(ThreadRecord {
+                id: thread,
+                program: index,
+                main: true,
+                entry: 0,
+                argument: 0,
+                stack_top: 0,
+                state: ThreadState::Live,
+                joiner: None,
+            });
             if let Err(error) =
                 self.platform
                     .cores()
@@ -280,7 +303,8 @@ impl<P: Platform> Kernel<P> {
         if id >= PROGRAMS_MAX {
             return Err(StartError::TooMany);
         }
-        if core >= self.platform.cores().count() {
+        let user_cores = (self.board.clusters[self.local].cores as usize).saturating_sub(1);
+        if core > user_cores || core >= self.platform.cores().count() {
             return Err(StartError::NoCore);
         }
         let elf = program.elf.map_err(StartError::Unavailable)?;
@@ -408,6 +432,7 @@ impl<P: Platform> Kernel<P> {
             let program = &programs[index];
             (program.entry, program.start_info, program.stack_top)
         };
+        self.tokens.acquire(self.platform.cores(), core);
         // SAFETY: `entry` is the entry of a program the loader checked and placed,
         // `stack_top` the top of its private stack.
         let value = unsafe {
@@ -415,7 +440,10 @@ impl<P: Platform> Kernel<P> {
                 .user_mode()
                 .enter(entry, start_info, stack_top)
         };
-        self.finish(index, value as u32 as i32);
+        let status = value as u32 as i32;
+        self.threads.lock()[core] = None;
+        self.tokens.release(self.platform.cores(), core);
+        self.finish(index, status);
     }
 
     fn finish(&self, index: usize, status: i32) {
@@ -445,7 +473,7 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// The master loop: routes NoC messages to programs until every program ended.
-    fn run(&self) -> ! {
+    fn run(&'static self) -> ! {
         let cores = self.platform.cores();
         loop {
             self.serve_remote_calls(cores);
@@ -486,7 +514,7 @@ impl<P: Platform> Kernel<P> {
     /// none came for `MASTER_SPIN_BUDGET` rounds (a core making calls in a row, the
     /// common case, finds the master awake), at most `MASTER_SERVE_ROUNDS` rounds so
     /// routing and death notices are not held up.
-    fn serve_remote_calls(&self, cores: &P::Cores) {
+    fn serve_remote_calls(&'static self, cores: &P::Cores) {
         if self.remote.serve(cores, |call| self.remote_kcall(call)) == 0 {
             return;
         }
@@ -664,8 +692,11 @@ impl<P: Platform> Kernel<P> {
                 self.noc_receive(index, core, arguments[0], arguments[1], arguments[2])
             }
             Kcall::ThreadSelf => Ok(self.thread_ids[core].load(Ordering::Acquire)),
+            Kcall::ThreadExit => self.platform.user_mode().leave(arguments[0] as u32 as u64),
+            Kcall::ThreadJoin => self.thread_join(index, core, arguments[0]),
+            Kcall::ThreadYield => self.thread_yield(core),
             // Remote calls went to the master above.
-            Kcall::Noop => Err(Errno::NoSystemCall),
+            Kcall::Noop | Kcall::ThreadCreate => Err(Errno::NoSystemCall),
         };
         match result {
             Ok(value) => value as isize,
@@ -674,9 +705,11 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// Runs one remote kcall on the master (never blocks).
-    fn remote_kcall(&self, call: &RemoteCall) -> isize {
+    fn remote_kcall(&'static self, call: &RemoteCall) -> isize {
+        let [a0, a1, a2, a3, _] = call.arguments;
         let result = match Kcall::from_number(call.number) {
             Some(Kcall::Noop) => Ok(0),
+            Some(Kcall::ThreadCreate) => self.thread_create(call.core, a0, a1, a2, a3),
             // Only remote calls reach the board; anything else is a kernel bug,
             // answered rather than trusted.
             _ => Err(Errno::NoSystemCall),
@@ -859,7 +892,7 @@ impl<P: Platform> Kernel<P> {
                 self.parked_receivers.fetch_add(1, Ordering::SeqCst);
             }
             self.stop_polling();
-            self.platform.cores().park();
+            self.park_without_core(core);
             let mut waiters = self.data_waiters.lock();
             if let Some(position) = waiters.iter().position(|waiter| *waiter == core) {
                 // Woken by the bound of the park, not by the master: count us out.
@@ -899,7 +932,13 @@ impl<P: Platform> Kernel<P> {
         let wanted = capacity.min(chunk.len());
         loop {
             match self.platform.console_input().try_read(&mut chunk[..wanted]) {
-                Ok(0) => self.platform.console_input().wait(),
+                Ok(0) => {
+                    let cores = self.platform.cores();
+                    let context = cores.current();
+                    self.tokens.release(cores, context);
+                    self.platform.console_input().wait();
+                    self.tokens.acquire(cores, context);
+                }
                 Ok(count) => {
                     user_memory::write(&regions, buffer, &chunk[..count])?;
                     return Ok(count);
@@ -1053,7 +1092,7 @@ impl<P: Platform> Kernel<P> {
             };
             self.stop_polling();
             if parked {
-                self.platform.cores().park();
+                self.park_without_core(core);
                 let mut programs = self.programs.lock();
                 if programs[index].waiting_core.take().is_some() {
                     // Woken by the bound of the park, not by a delivery: count us out.
@@ -1061,6 +1100,15 @@ impl<P: Platform> Kernel<P> {
                 }
             }
         }
+    }
+
+    /// Parks the calling thread (on `context`) without its core: a blocked thread
+    /// gives its core to the next thread waiting, and waits for one in turn after.
+    fn park_without_core(&self, context: CoreId) {
+        let cores = self.platform.cores();
+        self.tokens.release(cores, context);
+        cores.park();
+        self.tokens.acquire(cores, context);
     }
 
     /// Leaves the polling set; the last poller out wakes the master if receivers are

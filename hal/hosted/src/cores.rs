@@ -1,4 +1,9 @@
-//! Cores as threads: one per core, parked on a private futex when idle.
+//! Cores as threads: one host thread per execution context, parked on a private
+//! futex when idle, created the first time its context is started.
+//!
+//! The kernel runs each of its threads on a context of its own and decides itself
+//! which of them hold the cluster's user cores (FIFO); a context that waits for a
+//! core, or blocks, parks here without burning the host CPU.
 
 use crate::SPIN_BUDGET;
 use crate::futex::{self, Scope};
@@ -31,25 +36,41 @@ pub struct HostedCores {
     permits: Box<[Padded<AtomicU32>]>,
     work: Box<[Mutex<Option<Work>>]>,
     busy: Box<[AtomicBool]>,
+    /// Whether each context's host thread exists yet.
+    spawned: Box<[AtomicBool]>,
+    /// The cores themselves, for the threads spawned later.
+    this: std::sync::Weak<HostedCores>,
 }
 
 impl HostedCores {
-    /// Makes the calling thread core 0 (the master) and starts one parked thread for
-    /// each user core.
+    /// Makes the calling thread context 0 (the master) and prepares `count - 1`
+    /// more contexts, whose host threads start the first time each is started.
     pub fn boot(count: usize) -> std::io::Result<Arc<HostedCores>> {
-        let cores = Arc::new(HostedCores {
+        let cores = Arc::new_cyclic(|this| HostedCores {
             permits: (0..count).map(|_| Padded::default()).collect(),
             work: (0..count).map(|_| Mutex::new(None)).collect(),
             busy: (0..count).map(|_| AtomicBool::new(false)).collect(),
+            spawned: (0..count).map(|core| AtomicBool::new(core == 0)).collect(),
+            this: this.clone(),
         });
         CURRENT_CORE.with(|current| current.set(0));
-        for core in 1..count {
-            let shared = Arc::clone(&cores);
-            std::thread::Builder::new()
-                .name(format!("core{core}"))
-                .spawn(move || shared.run_core(core))?;
-        }
         Ok(cores)
+    }
+
+    /// Creates the host thread of context `core` unless it exists.
+    fn spawn(&self, core: CoreId) -> Result<(), CoreError> {
+        if self.spawned[core].swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let shared = self.this.upgrade().ok_or(CoreError::Exhausted)?;
+        let spawned = std::thread::Builder::new()
+            .name(format!("core{core}"))
+            .spawn(move || shared.run_core(core));
+        if spawned.is_err() {
+            self.spawned[core].store(false, Ordering::Release);
+            return Err(CoreError::Exhausted);
+        }
+        Ok(())
     }
 
     fn run_core(&self, core: CoreId) {
@@ -95,6 +116,11 @@ impl Cores for HostedCores {
             return Err(CoreError::Busy);
         }
         *self.work[core].lock() = Some((entry, argument));
+        if let Err(error) = self.spawn(core) {
+            self.work[core].lock().take();
+            self.busy[core].store(false, Ordering::Release);
+            return Err(error);
+        }
         self.unpark(core);
         Ok(())
     }

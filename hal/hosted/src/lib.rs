@@ -1,7 +1,9 @@
 //! The hosted HAL backend: a chip modelled on Linux, one process per cluster.
 //!
 //! - **Cluster** = one Linux process running the cluster's kernel executable.
-//! - **Core** = one thread of it; idle cores park on a futex, never spin for long.
+//! - **Core** (HAL context) = one thread of it, created on first use; the kernel
+//!   decides which contexts hold the board's user cores. Idle contexts park on a
+//!   futex, never spin for long.
 //! - **SRAM** = a memory arena of exactly the board's size for the cluster.
 //! - **NoC** = one shared-memory object created by the board runner. Each cluster owns
 //!   a region of it holding its outgoing channels (one per destination); it maps that

@@ -192,7 +192,8 @@ impl HostedPlatform {
         let board = Arc::new(board);
         let memory = Arc::new(memory);
         let cluster = &board.clusters[spec.cluster as usize];
-        let cores = HostedCores::boot(cluster.cores as usize)?;
+        // One context per thread the kernel may hold, plus the master's.
+        let cores = HostedCores::boot(nanvix_abi::THREADS_MAX + 1)?;
         // SAFETY: the runner passed us this descriptor for our exclusive use.
         let reports = unsafe { File::from_raw_fd(spec.report_fd) };
         let platform = HostedPlatform {

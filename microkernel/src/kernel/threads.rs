@@ -1,0 +1,204 @@
+//! The thread kcalls: create (remote), exit, join and yield (local), and the life of
+//! a thread's context.
+
+use super::Kernel;
+use crate::user_memory;
+use nanvix_abi::{Errno, THREAD_STACK_MIN};
+use nanvix_hal::{CoreId, Cores, Platform, UserMode};
+
+/// Where a thread is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum ThreadState {
+    /// Started: waiting for a core, running, or blocked.
+    Live,
+    /// Ended with this value, not yet joined.
+    Ended(i32),
+}
+
+/// A thread of the cluster, by the context it runs on.
+pub(super) struct ThreadRecord {
+    /// Its id (unique in the cluster while the record exists).
+    pub(super) id: usize,
+    /// Its program's index.
+    pub(super) program: usize,
+    /// Whether it is its program's main thread.
+    pub(super) main: bool,
+    pub(super) entry: usize,
+    pub(super) argument: usize,
+    pub(super) stack_top: usize,
+    pub(super) state: ThreadState,
+    /// The context waiting in `thread_join` for it.
+    pub(super) joiner: Option<CoreId>,
+}
+
+impl<P: Platform> Kernel<P> {
+    /// `thread_create`, on the master: checks, records and starts a thread of the
+    /// program running on `caller`'s context. Never waits.
+    pub(super) fn thread_create(
+        &'static self,
+        caller: CoreId,
+        entry: usize,
+        argument: usize,
+        stack: usize,
+        stack_size: usize,
+    ) -> Result<usize, Errno> {
+        let index = self
+            .running
+            .get(caller)
+            .map(|slot| slot.load(core::sync::atomic::Ordering::Acquire))
+            .filter(|slot| *slot != 0)
+            .ok_or(Errno::Permission)?
+            - 1;
+        let regions = self.regions(index);
+        let image = regions[0];
+        if entry < image.base || entry >= image.base + image.size {
+            return Err(Errno::Invalid);
+        }
+        if stack_size < THREAD_STACK_MIN {
+            return Err(Errno::Invalid);
+        }
+        user_memory::check(&regions, stack, stack_size)?;
+        let stack_top = (stack + stack_size) & !15;
+        let id = self
+            .next_thread_id
+            .fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+        let cores = self.platform.cores();
+        let contexts = self.running.len();
+        for context in 1..contexts {
+            {
+                let mut threads = self.threads.lock();
+                if threads[context].is_some() {
+                    continue;
+                }
+                threads[context] = Some(ThreadRecord {
+                    id,
+                    program: index,
+                    main: false,
+                    entry,
+                    argument,
+                    stack_top,
+                    state: ThreadState::Live,
+                    joiner: None,
+                });
+            }
+            self.running[context].store(index + 1, core::sync::atomic::Ordering::Release);
+            self.thread_ids[context].store(id, core::sync::atomic::Ordering::Release);
+            match cores.start(context, run_thread::<P>, self as *const Self as usize) {
+                Ok(()) => return Ok(id),
+                Err(error) => {
+                    // The context is still finishing its last thread (or cannot be
+                    // made): take the record back and try another.
+                    self.running[context].store(0, core::sync::atomic::Ordering::Release);
+                    self.thread_ids[context].store(0, core::sync::atomic::Ordering::Release);
+                    self.threads.lock()[context] = None;
+                    if error == nanvix_hal::CoreError::Exhausted {
+                        return Err(Errno::Again);
+                    }
+                }
+            }
+        }
+        Err(Errno::Again)
+    }
+
+    /// The life of a created thread on its context: a core, the program's code, the
+    /// end.
+    fn thread_body(&self) {
+        let cores = self.platform.cores();
+        let context = cores.current();
+        let start = {
+            let threads = self.threads.lock();
+            threads[context]
+                .as_ref()
+                .map(|record| (record.entry, record.argument, record.stack_top))
+        };
+        let Some((entry, argument, stack_top)) = start else {
+            return;
+        };
+        self.tokens.acquire(cores, context);
+        // SAFETY: `entry` lies in the program's image (checked at create) and
+        // `stack_top` is the 16-aligned top of a stack in the program's memory.
+        let value = unsafe { self.platform.user_mode().enter(entry, argument, stack_top) };
+        self.thread_ended(context, value as u32 as i32);
+    }
+
+    /// Records the end of the thread on `context`, wakes its joiner and frees its
+    /// core (the record stays until it is joined).
+    pub(super) fn thread_ended(&self, context: CoreId, value: i32) {
+        let joiner = {
+            let mut threads = self.threads.lock();
+            threads[context].as_mut().and_then(|record| {
+                record.state = ThreadState::Ended(value);
+                record.joiner.take()
+            })
+        };
+        self.running[context].store(0, core::sync::atomic::Ordering::Release);
+        self.tokens.release(self.platform.cores(), context);
+        if let Some(joiner) = joiner {
+            self.platform.cores().unpark(joiner);
+        }
+    }
+
+    /// `thread_join`: waits, without a core, for thread `id` of the caller's program.
+    pub(super) fn thread_join(
+        &self,
+        index: usize,
+        context: CoreId,
+        id: usize,
+    ) -> Result<usize, Errno> {
+        let cores = self.platform.cores();
+        let find = |threads: &[Option<ThreadRecord>]| {
+            threads.iter().position(|record| {
+                record
+                    .as_ref()
+                    .is_some_and(|record| record.id == id && record.program == index)
+            })
+        };
+        {
+            let mut threads = self.threads.lock();
+            let own = threads[context].as_ref().map(|record| record.id);
+            if own == Some(id) {
+                return Err(Errno::Deadlock);
+            }
+            let target = find(&threads).ok_or(Errno::NoSuchThread)?;
+            let record = threads[target].as_mut().ok_or(Errno::NoSuchThread)?;
+            if record.main || record.joiner.is_some() {
+                return Err(Errno::Invalid);
+            }
+            if let ThreadState::Ended(value) = record.state {
+                threads[target] = None;
+                return Ok(value as u32 as usize);
+            }
+            record.joiner = Some(context);
+        }
+        // A blocked thread gives its core to the next one waiting.
+        self.tokens.release(cores, context);
+        let value = loop {
+            {
+                let mut threads = self.threads.lock();
+                if let Some(target) = find(&threads)
+                    && let Some(ThreadState::Ended(value)) =
+                        threads[target].as_ref().map(|record| record.state)
+                {
+                    threads[target] = None;
+                    break value;
+                }
+            }
+            cores.park();
+        };
+        self.tokens.acquire(cores, context);
+        Ok(value as u32 as usize)
+    }
+
+    /// `thread_yield`: lets the first thread waiting for a core have this one.
+    pub(super) fn thread_yield(&self, context: CoreId) -> Result<usize, Errno> {
+        self.tokens.yield_core(self.platform.cores(), context);
+        Ok(0)
+    }
+}
+
+/// A created thread's context starts here.
+fn run_thread<P: Platform>(kernel: usize) {
+    // SAFETY: `thread_create` passes the address of a `&'static Kernel<P>`.
+    let kernel = unsafe { &*(kernel as *const Kernel<P>) };
+    kernel.thread_body();
+}

@@ -1,0 +1,250 @@
+//! Threads and the cluster's user cores: which thread holds which core.
+//!
+//! Every kernel thread runs on an execution context of its own (the HAL's cores:
+//! hosted, a host thread each). The cluster's user cores are tokens: a thread runs
+//! program code only while it holds one. Cores go to threads in FIFO order; a thread
+//! that blocks (a join) gives its core to the next thread waiting, and takes one
+//! again, in turn, when it resumes; a thread that yields goes to the back of the
+//! queue. So a cluster runs more threads than it has cores, none of them spinning
+//! on a core it cannot use.
+
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+use lock_api::{Mutex, RawMutex};
+use nanvix_hal::{CoreId, Cores};
+
+/// Which context holds which user core, and who waits for one.
+struct Assignment {
+    /// Free user cores, in the order they were freed.
+    free: VecDeque<CoreId>,
+    /// Contexts waiting for a core, in arrival order.
+    waiting: VecDeque<CoreId>,
+    /// The user core each context holds (0: none).
+    held: Vec<CoreId>,
+}
+
+/// The user cores of a cluster, handed to contexts in FIFO order.
+pub struct CoreTokens<R: RawMutex> {
+    assignment: Mutex<R, Assignment>,
+}
+
+impl<R: RawMutex> CoreTokens<R> {
+    /// User cores `1..=user_cores` for `contexts` contexts.
+    pub fn new(user_cores: usize, contexts: usize) -> Self {
+        CoreTokens {
+            assignment: Mutex::new(Assignment {
+                free: (1..=user_cores).collect(),
+                waiting: VecDeque::new(),
+                held: alloc::vec![0; contexts],
+            }),
+        }
+    }
+
+    /// The user core `context` holds (0: none).
+    pub fn held_by(&self, context: CoreId) -> CoreId {
+        self.assignment.lock().held[context]
+    }
+
+    /// Takes a user core for `context`, waiting (parked) behind the contexts that
+    /// asked before it. Returns the core.
+    pub fn acquire(&self, cores: &impl Cores, context: CoreId) -> CoreId {
+        {
+            let mut assignment = self.assignment.lock();
+            if assignment.held[context] != 0 {
+                return assignment.held[context];
+            }
+            if assignment.waiting.is_empty()
+                && let Some(core) = assignment.free.pop_front()
+            {
+                assignment.held[context] = core;
+                return core;
+            }
+            assignment.waiting.push_back(context);
+        }
+        loop {
+            let core = self.held_by(context);
+            if core != 0 {
+                return core;
+            }
+            cores.park();
+        }
+    }
+
+    /// Gives `context`'s core to the first context waiting (waking it), or frees it.
+    pub fn release(&self, cores: &impl Cores, context: CoreId) {
+        let woken = {
+            let mut assignment = self.assignment.lock();
+            let core = core::mem::take(&mut assignment.held[context]);
+            if core == 0 {
+                return;
+            }
+            match assignment.waiting.pop_front() {
+                Some(next) => {
+                    assignment.held[next] = core;
+                    Some(next)
+                }
+                None => {
+                    assignment.free.push_back(core);
+                    None
+                }
+            }
+        };
+        if let Some(next) = woken {
+            cores.unpark(next);
+        }
+    }
+
+    /// Gives `context`'s core to the first context waiting, if any, and queues for
+    /// one again behind it; keeps the core when nobody waits. Returns the core held
+    /// afterwards.
+    pub fn yield_core(&self, cores: &impl Cores, context: CoreId) -> CoreId {
+        {
+            let assignment = self.assignment.lock();
+            if assignment.waiting.is_empty() {
+                return assignment.held[context];
+            }
+        }
+        self.release(cores, context);
+        self.acquire(cores, context)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+    use std::vec::Vec;
+
+    struct TestCores {
+        permits: Vec<AtomicU32>,
+    }
+
+    std::thread_local! {
+        static CONTEXT: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+    }
+
+    impl Cores for TestCores {
+        fn count(&self) -> usize {
+            self.permits.len()
+        }
+        fn current(&self) -> CoreId {
+            CONTEXT.with(|context| context.get())
+        }
+        fn start(
+            &self,
+            _: CoreId,
+            _: nanvix_hal::CoreEntry,
+            _: usize,
+        ) -> Result<(), nanvix_hal::CoreError> {
+            Err(nanvix_hal::CoreError::Busy)
+        }
+        fn park(&self) {
+            let permit = &self.permits[self.current()];
+            while permit.swap(0, Ordering::AcqRel) == 0 {
+                std::thread::yield_now();
+            }
+        }
+        fn unpark(&self, context: CoreId) {
+            self.permits[context].store(1, Ordering::Release);
+        }
+        fn cycles(&self) -> u64 {
+            0
+        }
+    }
+
+    struct SpinLock(core::sync::atomic::AtomicBool);
+
+    // SAFETY: a test spin lock: acquire with a compare-exchange (Acquire), release
+    // with a store (Release); only one holder at a time.
+    unsafe impl RawMutex for SpinLock {
+        #[allow(clippy::declare_interior_mutable_const)]
+        const INIT: SpinLock = SpinLock(core::sync::atomic::AtomicBool::new(false));
+        type GuardMarker = lock_api::GuardSend;
+        fn lock(&self) {
+            while !self.try_lock() {
+                std::thread::yield_now();
+            }
+        }
+        fn try_lock(&self) -> bool {
+            self.0
+                .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+        }
+        unsafe fn unlock(&self) {
+            self.0.store(false, Ordering::Release);
+        }
+    }
+
+    fn cores(contexts: usize) -> TestCores {
+        TestCores {
+            permits: (0..contexts).map(|_| AtomicU32::new(0)).collect(),
+        }
+    }
+
+    #[test]
+    fn cores_go_first_come_first_served_and_pass_on_release() {
+        let cores = cores(6);
+        let tokens: CoreTokens<SpinLock> = CoreTokens::new(2, 6);
+        assert_eq!(tokens.acquire(&cores, 1), 1);
+        assert_eq!(tokens.acquire(&cores, 2), 2);
+        // Contexts 3 and 4 queue (simulated: they enqueue, then we release for them).
+        {
+            let mut assignment = tokens.assignment.lock();
+            assignment.waiting.push_back(3);
+            assignment.waiting.push_back(4);
+        }
+        tokens.release(&cores, 2);
+        assert_eq!(tokens.held_by(3), 2, "the first waiter gets the core");
+        assert_eq!(tokens.held_by(4), 0);
+        tokens.release(&cores, 1);
+        assert_eq!(tokens.held_by(4), 1);
+        tokens.release(&cores, 3);
+        tokens.release(&cores, 4);
+        assert_eq!(
+            tokens.acquire(&cores, 5),
+            2,
+            "freed cores are reused in order"
+        );
+        // Releasing what one does not hold changes nothing.
+        tokens.release(&cores, 1);
+        assert_eq!(tokens.held_by(5), 2);
+    }
+
+    #[test]
+    fn more_threads_than_cores_all_run_and_never_share_a_core() {
+        const CONTEXTS: usize = 9;
+        const USER_CORES: usize = 3;
+        let cores = Arc::new(cores(CONTEXTS));
+        let tokens: Arc<CoreTokens<SpinLock>> = Arc::new(CoreTokens::new(USER_CORES, CONTEXTS));
+        let on_core: Arc<Vec<AtomicUsize>> =
+            Arc::new((0..=USER_CORES).map(|_| AtomicUsize::new(0)).collect());
+        let threads: Vec<_> = (1..CONTEXTS)
+            .map(|context| {
+                let (cores, tokens, on_core) = (cores.clone(), tokens.clone(), on_core.clone());
+                std::thread::spawn(move || {
+                    CONTEXT.with(|current| current.set(context));
+                    for round in 0..200 {
+                        let core = tokens.acquire(&*cores, context);
+                        assert_eq!(on_core[core].swap(context, Ordering::SeqCst), 0);
+                        std::thread::yield_now();
+                        assert_eq!(on_core[core].swap(0, Ordering::SeqCst), context);
+                        if round % 2 == 0 {
+                            tokens.release(&*cores, context);
+                        } else {
+                            let again = tokens.yield_core(&*cores, context);
+                            assert_ne!(again, 0);
+                            tokens.release(&*cores, context);
+                        }
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        assert_eq!(tokens.assignment.lock().free.len(), USER_CORES);
+    }
+}
