@@ -419,15 +419,33 @@ pub fn kcall(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
     let mut remote = Vec::new();
     let mut calls = Vec::new();
     let mut round_trips = Vec::new();
+    let mut thread_trips = Vec::new();
+    // Fork and join times by thread count.
+    let mut forks: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
+    let mut joins: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
+    let mut fork_joins = Vec::new();
     for _ in 0..options.launches {
         calls.push(interleaved_trial(options, nanvix_bench::function_call)?);
         round_trips.push(interleaved_trial(options, |baseline_options| {
             nanvix_bench::spin_round_trip_threads(&baseline_options.with_pinned(false))
         })?);
+        thread_trips.push(interleaved_trial(options, |baseline_options| {
+            nanvix_bench::pthread_create_join(&baseline_options.with_pinned(false))
+        })?);
         for event in Launch::start(options, image, &[])?.finish()? {
             let Event::Console { line, .. } = event else {
                 continue;
             };
+            if let Some(rest) = line.strip_prefix("bench fork_join threads=") {
+                let (threads, fork, join) = parse_fork_join(rest)
+                    .ok_or_else(|| BenchFailure(format!("bad benchmark line: {line}")))?;
+                forks.entry(threads).or_default().push(fork / ghz);
+                joins.entry(threads).or_default().push(join / ghz);
+                if threads == 1 {
+                    fork_joins.push((fork + join) / ghz);
+                }
+                continue;
+            }
             for (prefix, trials) in [
                 ("bench kcall_local cycles=", &mut local),
                 ("bench kcall_remote cycles=", &mut remote),
@@ -463,17 +481,53 @@ pub fn kcall(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
     nanvix_bench::compare(&mut local_row, &call_baseline)?;
     let mut remote_row = nanvix_bench::summarize(
         "kcall.remote",
-        parameters(&[("call", "noop".to_string()), launches]),
+        parameters(&[("call", "noop".to_string()), launches.clone()]),
         nanvix_bench::UNIT_NANOSECONDS,
         &remote,
     )?;
     nanvix_bench::compare(&mut remote_row, &round_trip_baseline)?;
-    Ok(vec![
+    let thread_baseline = interleaved_row(
+        "baseline.pthread_create_join",
+        parameters(&[("pinned", "false".to_string())]),
+        nanvix_bench::UNIT_NANOSECONDS,
+        &thread_trips,
+    )?;
+    let mut fork_join_row = nanvix_bench::summarize(
+        "thread.fork_join",
+        parameters(&[("threads", "1".to_string()), launches.clone()]),
+        nanvix_bench::UNIT_NANOSECONDS,
+        &fork_joins,
+    )?;
+    nanvix_bench::compare(&mut fork_join_row, &thread_baseline)?;
+    let mut rows = vec![
         call_baseline,
         local_row,
         round_trip_baseline,
         remote_row,
-    ])
+        thread_baseline,
+        fork_join_row,
+    ];
+    // The curve: time to start n threads, and to join them, n = 1..14 (no target).
+    for (name, times) in [("thread.fork", &forks), ("thread.join", &joins)] {
+        for (threads, trials) in times {
+            rows.push(nanvix_bench::summarize(
+                name,
+                parameters(&[("threads", threads.to_string()), launches.clone()]),
+                nanvix_bench::UNIT_NANOSECONDS,
+                trials,
+            )?);
+        }
+    }
+    Ok(rows)
+}
+
+/// `<n> fork=<cycles> join=<cycles>` of a fork-join line.
+fn parse_fork_join(text: &str) -> Option<(usize, f64, f64)> {
+    let mut fields = text.split(' ');
+    let threads = fields.next()?.parse().ok()?;
+    let fork = fields.next()?.strip_prefix("fork=")?.parse().ok()?;
+    let join = fields.next()?.strip_prefix("join=")?.parse().ok()?;
+    Some((threads, fork, join))
 }
 
 /// The sizes `apps/bench-noc mode=data` plays.

@@ -694,9 +694,12 @@ impl<P: Platform> Kernel<P> {
             Kcall::ThreadSelf => Ok(self.thread_ids[core].load(Ordering::Acquire)),
             Kcall::ThreadExit => self.platform.user_mode().leave(arguments[0] as u32 as u64),
             Kcall::ThreadJoin => self.thread_join(index, core, arguments[0]),
+            Kcall::ThreadCreate => {
+                self.thread_create(core, arguments[0], arguments[1], arguments[2], arguments[3])
+            }
             Kcall::ThreadYield => self.thread_yield(core),
             // Remote calls went to the master above.
-            Kcall::Noop | Kcall::ThreadCreate => Err(Errno::NoSystemCall),
+            Kcall::Noop => Err(Errno::NoSystemCall),
         };
         match result {
             Ok(value) => value as isize,
@@ -706,10 +709,8 @@ impl<P: Platform> Kernel<P> {
 
     /// Runs one remote kcall on the master (never blocks).
     fn remote_kcall(&'static self, call: &RemoteCall) -> isize {
-        let [a0, a1, a2, a3, _] = call.arguments;
         let result = match Kcall::from_number(call.number) {
             Some(Kcall::Noop) => Ok(0),
-            Some(Kcall::ThreadCreate) => self.thread_create(call.core, a0, a1, a2, a3),
             // Only remote calls reach the board; anything else is a kernel bug,
             // answered rather than trusted.
             _ => Err(Errno::NoSystemCall),

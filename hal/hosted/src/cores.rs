@@ -18,6 +18,11 @@ use std::time::Duration;
 /// tolerates); wake-ups are never lost, so this only bounds the damage of a bug.
 const PARK_LIMIT: Duration = Duration::from_secs(1);
 
+/// Rounds a context that just ran something polls for more before it parks (tens of
+/// microseconds here): long enough for a fork-join loop to find it awake, short
+/// enough that ended threads do not crowd the host's CPUs.
+const REUSE_SPIN: u32 = 2_000;
+
 thread_local! {
     /// The core the current thread is; `usize::MAX` for threads that are no core.
     static CURRENT_CORE: Cell<usize> = const { Cell::new(usize::MAX) };
@@ -81,6 +86,14 @@ impl HostedCores {
                 Some((entry, argument)) => {
                     entry(argument);
                     self.busy[core].store(false, Ordering::Release);
+                    // A context that just ended a thread is the first one the kernel
+                    // hands the next thread: watch for it a while before sleeping.
+                    for _ in 0..REUSE_SPIN {
+                        if self.permits[core].0.load(Ordering::Acquire) != 0 {
+                            break;
+                        }
+                        std::hint::spin_loop();
+                    }
                 }
                 None => self.park(),
             }

@@ -32,10 +32,10 @@ pub(super) struct ThreadRecord {
 }
 
 impl<P: Platform> Kernel<P> {
-    /// `thread_create`, on the master: checks, records and starts a thread of the
-    /// program running on `caller`'s context. Never waits.
+    /// `thread_create`: checks, records and starts a thread of the program running
+    /// on `caller`'s context. Never waits.
     pub(super) fn thread_create(
-        &'static self,
+        &self,
         caller: CoreId,
         entry: usize,
         argument: usize,
@@ -198,7 +198,8 @@ impl<P: Platform> Kernel<P> {
 
 /// A created thread's context starts here.
 fn run_thread<P: Platform>(kernel: usize) {
-    // SAFETY: `thread_create` passes the address of a `&'static Kernel<P>`.
+    // SAFETY: `thread_create` passes the address of the kernel, which programs (and
+    // so kcalls) reach only after `boot(&'static self)`: it lives for good.
     let kernel = unsafe { &*(kernel as *const Kernel<P>) };
     kernel.thread_body();
 }
