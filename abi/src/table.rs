@@ -220,6 +220,70 @@ kcalls! {
     ThreadYield = 16, "thread_yield", () -> "0",
         Local ("changes only who holds the caller's own core"),
         errors [];
+    /// Creates a counting semaphore of the calling program with `value` units.
+    SemaphoreCreate = 17, "semaphore_create", ("value: usize") -> "the semaphore's id",
+        Local ("measured: a trip through the master costs more than the few hundred nanoseconds of the table's lock"),
+        errors [
+            (Invalid, "value is over SEMAPHORE_MAX (2^31 - 1)"),
+            (Again, "the cluster holds SYNCS_MAX (1024) sync objects already")
+        ];
+    /// Takes a unit of semaphore `id`, waiting (without a core) until one is handed
+    /// over; waiters are served first come, first served.
+    SemaphoreDown = 18, "semaphore_down", ("id: usize") -> "0",
+        Local ("may wait (the master never waits); the table's lock is held only to decide"),
+        errors [(Invalid, "no object of the caller's program has this id, or it is not a semaphore")];
+    /// Gives a unit to the first waiter of semaphore `id`, or back to its count.
+    SemaphoreUp = 19, "semaphore_up", ("id: usize") -> "0",
+        Local ("never waits; hands over under the table's lock and wakes the thread itself, cheaper than a trip through the master"),
+        errors [
+            (Invalid, "no object of the caller's program has this id, or it is not a semaphore"),
+            (Busy, "the count is at SEMAPHORE_MAX and nobody waits")
+        ];
+    /// Creates a mutex of the calling program.
+    MutexCreate = 20, "mutex_create", () -> "the mutex's id",
+        Local ("measured: a trip through the master costs more than the few hundred nanoseconds of the table's lock"),
+        errors [(Again, "the cluster holds SYNCS_MAX (1024) sync objects already")];
+    /// Takes mutex `id`, waiting (without a core) until it is handed over.
+    MutexLock = 21, "mutex_lock", ("id: usize") -> "0",
+        Local ("may wait (the master never waits); the table's lock is held only to decide"),
+        errors [
+            (Invalid, "no object of the caller's program has this id, or it is not a mutex"),
+            (Deadlock, "the caller holds it already")
+        ];
+    /// Releases mutex `id`, handing it to its first waiter.
+    MutexUnlock = 22, "mutex_unlock", ("id: usize") -> "0",
+        Local ("never waits; hands over under the table's lock and wakes the thread itself, cheaper than a trip through the master"),
+        errors [
+            (Invalid, "no object of the caller's program has this id, or it is not a mutex"),
+            (Permission, "the caller does not hold it")
+        ];
+    /// Creates a condition variable of the calling program.
+    ConditionCreate = 23, "condition_create", () -> "the condition's id",
+        Local ("measured: a trip through the master costs more than the few hundred nanoseconds of the table's lock"),
+        errors [(Again, "the cluster holds SYNCS_MAX (1024) sync objects already")];
+    /// Releases mutex `mutex` (which the caller holds) and waits for a signal on
+    /// condition `condition`, then for the mutex again; returns holding it.
+    ConditionWait = 24, "condition_wait", ("condition: usize", "mutex: usize") -> "0",
+        Local ("may wait (the master never waits); the table's lock is held only to decide"),
+        errors [
+            (Invalid, "either id names no object of the caller's program, or the wrong kind"),
+            (Permission, "the caller does not hold the mutex")
+        ];
+    /// Wakes the first thread waiting on condition `id`, if any.
+    ConditionSignal = 25, "condition_signal", ("id: usize") -> "0",
+        Local ("never waits; hands over under the table's lock and wakes the thread itself, cheaper than a trip through the master"),
+        errors [(Invalid, "no object of the caller's program has this id, or it is not a condition")];
+    /// Wakes every thread waiting on condition `id`.
+    ConditionBroadcast = 26, "condition_broadcast", ("id: usize") -> "0",
+        Local ("never waits; hands over under the table's lock and wakes the thread itself, cheaper than a trip through the master"),
+        errors [(Invalid, "no object of the caller's program has this id, or it is not a condition")];
+    /// Destroys sync object `id` of the calling program; its id is dead from then on.
+    SyncDestroy = 27, "sync_destroy", ("id: usize") -> "0",
+        Local ("measured: a trip through the master costs more than the few hundred nanoseconds of the table's lock"),
+        errors [
+            (Invalid, "no object of the caller's program has this id"),
+            (Busy, "a thread waits on it, or holds it (a mutex)")
+        ];
 }
 
 #[cfg(test)]

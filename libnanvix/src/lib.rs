@@ -28,6 +28,7 @@ pub mod log;
 pub mod noc;
 pub mod process;
 pub mod runtime;
+pub mod sync;
 pub mod thread;
 
 pub use defmt;

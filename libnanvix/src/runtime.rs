@@ -10,6 +10,7 @@ use nanvix_abi::{ABI_VERSION, Errno, GATE_MAGIC, Kcall, StartInfo};
 
 #[cfg(not(test))]
 mod logger;
+pub mod sync;
 pub mod threads;
 
 static START_INFO: AtomicPtr<StartInfo> = AtomicPtr::new(core::ptr::null_mut());

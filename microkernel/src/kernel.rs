@@ -3,9 +3,11 @@
 use crate::loader::{self, LoadError};
 use crate::memory::{FrameAllocator, OutOfMemory, Region};
 use crate::remote::{RemoteCall, RemoteCalls};
+use crate::sync::SyncTable;
 use crate::thread::CoreTokens;
 use threads::{ThreadRecord, ThreadState};
 
+mod sync;
 mod threads;
 use crate::user_memory;
 use alloc::collections::VecDeque;
@@ -151,6 +153,10 @@ pub struct Kernel<P: Platform> {
     threads: Mutex<P::RawMutex, Vec<Option<ThreadRecord>>>,
     /// Which thread holds which user core.
     tokens: CoreTokens<P::RawMutex>,
+    /// The programs' semaphores, mutexes and condition variables.
+    syncs: Mutex<P::RawMutex, SyncTable>,
+    /// Per context: a sync object was handed over to the thread waiting there.
+    handed: Vec<AtomicBool>,
     refused: AtomicUsize,
     /// Messages addressed to programs this cluster does not have.
     undeliverable: AtomicU64,
@@ -207,6 +213,8 @@ impl<P: Platform> Kernel<P> {
             next_thread_id: AtomicUsize::new(1),
             remote: RemoteCalls::new(cores),
             threads: Mutex::new((0..cores).map(|_| None).collect()),
+            syncs: Mutex::new(SyncTable::new()),
+            handed: (0..cores).map(|_| AtomicBool::new(false)).collect(),
             tokens: CoreTokens::new(
                 (board.clusters[local].cores as usize).saturating_sub(1),
                 cores,
@@ -698,6 +706,17 @@ impl<P: Platform> Kernel<P> {
                 self.thread_create(core, arguments[0], arguments[1], arguments[2], arguments[3])
             }
             Kcall::ThreadYield => self.thread_yield(core),
+            Kcall::SemaphoreCreate
+            | Kcall::SemaphoreDown
+            | Kcall::SemaphoreUp
+            | Kcall::MutexCreate
+            | Kcall::MutexLock
+            | Kcall::MutexUnlock
+            | Kcall::ConditionCreate
+            | Kcall::ConditionWait
+            | Kcall::ConditionSignal
+            | Kcall::ConditionBroadcast
+            | Kcall::SyncDestroy => self.sync_kcall(kcall, index, core, arguments),
             // Remote calls went to the master above.
             Kcall::Noop => Err(Errno::NoSystemCall),
         };

@@ -23,6 +23,7 @@ pub mod kernel;
 pub mod loader;
 pub mod memory;
 pub mod remote;
+pub mod sync;
 pub mod thread;
 pub mod user_memory;
 

@@ -1,5 +1,7 @@
 //! Test program: threads — more of them than the cluster has cores, joins, yields,
-//! the per-cluster limit, a panicking thread, and every error of the thread kcalls.
+//! the per-cluster limit, a panicking thread, and every error of the thread kcalls —
+//! and the sync module: a mutex, a semaphore ping-pong, a condition broadcast, and
+//! their errors.
 //!
 //! Prints one line per failed check and a summary `thread-test: N checks, M failed`;
 //! exits with the number of failures.
@@ -9,9 +11,11 @@
 
 extern crate alloc;
 
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use libnanvix::abi::{Errno, Kcall, THREAD_STACK_MIN, THREADS_MAX};
 use libnanvix::runtime::kcall;
+use libnanvix::sync::{Condvar, Mutex, Semaphore};
 use libnanvix::{println, thread};
 
 libnanvix::entry!(main);
@@ -145,9 +149,139 @@ fn main() -> i32 {
         panicking.map(thread::JoinHandle::join) == Ok(Err(Errno::InputOutput)),
     );
 
+    sync_checks(&mut checks);
+
     println!(
         "thread-test: {} checks, {} failed",
         checks.run, checks.failed
     );
     checks.failed as i32
+}
+
+/// The sync module through the kernel: contention, ping-pong, broadcast, errors.
+fn sync_checks(checks: &mut Checks) {
+    // Eight threads add 1,000 each under one mutex.
+    let counter = Arc::new(Mutex::new(0u64).expect("mutex"));
+    let adders: Vec<_> = (0..8)
+        .map(|_| {
+            let counter = Arc::clone(&counter);
+            thread::spawn(move || {
+                for step in 0..1_000 {
+                    *counter.lock().expect("lock") += 1;
+                    if step % 100 == 0 {
+                        thread::yield_now();
+                    }
+                }
+            })
+        })
+        .collect();
+    let joined = adders
+        .into_iter()
+        .all(|adder| adder.map(thread::JoinHandle::join) == Ok(Ok(())));
+    let total = *counter.lock().expect("lock");
+    checks.check("8 threads x 1000 under a mutex", joined && total == 8_000);
+
+    // Ping-pong: two semaphores hand the turn back and forth 1,000 times.
+    let (ping, pong) = (
+        Arc::new(Semaphore::new(0).expect("semaphore")),
+        Arc::new(Semaphore::new(0).expect("semaphore")),
+    );
+    let (their_ping, their_pong) = (Arc::clone(&ping), Arc::clone(&pong));
+    let partner = thread::spawn(move || {
+        for _ in 0..1_000 {
+            their_ping.down().expect("down");
+            their_pong.up().expect("up");
+        }
+    });
+    let mut rounds = 0;
+    for _ in 0..1_000 {
+        if ping.up().is_ok() && pong.down().is_ok() {
+            rounds += 1;
+        }
+    }
+    let partner_done = partner.map(thread::JoinHandle::join) == Ok(Ok(()));
+    checks.check("1000 semaphore ping-pongs", rounds == 1_000 && partner_done);
+
+    // A broadcast wakes every waiter of a condition.
+    let state = Arc::new((
+        Mutex::new((false, 0u32)).expect("mutex"),
+        Condvar::new().expect("condvar"),
+    ));
+    let waiters: Vec<_> = (0..4)
+        .map(|_| {
+            let state = Arc::clone(&state);
+            thread::spawn(move || {
+                let (lock, condition) = &*state;
+                let mut guard = lock.lock().expect("lock");
+                guard.1 += 1;
+                while !guard.0 {
+                    guard = condition.wait(guard).expect("wait");
+                }
+            })
+        })
+        .collect();
+    while state.0.lock().expect("lock").1 < 4 {
+        thread::yield_now();
+    }
+    state.0.lock().expect("lock").0 = true;
+    let _ = state.1.notify_all();
+    let woke = waiters
+        .into_iter()
+        .all(|waiter| waiter.map(thread::JoinHandle::join) == Ok(Ok(())));
+    checks.check("a broadcast wakes 4 waiters", woke);
+
+    // Errors, each changing nothing.
+    let call = |number: Kcall, first: usize, second: usize| kcall(number, [first, second, 0, 0, 0]);
+    let mutex = call(Kcall::MutexCreate, 0, 0).unwrap_or(usize::MAX);
+    let semaphore = call(Kcall::SemaphoreCreate, 1, 0).unwrap_or(usize::MAX);
+    let condition = call(Kcall::ConditionCreate, 0, 0).unwrap_or(usize::MAX);
+    let expectations = [
+        (
+            "unlock unheld is EPERM",
+            call(Kcall::MutexUnlock, mutex, 0),
+            Err(Errno::Permission),
+        ),
+        (
+            "wait without the mutex is EPERM",
+            call(Kcall::ConditionWait, condition, mutex),
+            Err(Errno::Permission),
+        ),
+        ("lock", call(Kcall::MutexLock, mutex, 0), Ok(0)),
+        (
+            "relock is EDEADLK",
+            call(Kcall::MutexLock, mutex, 0),
+            Err(Errno::Deadlock),
+        ),
+        (
+            "destroy a held mutex is EBUSY",
+            call(Kcall::SyncDestroy, mutex, 0),
+            Err(Errno::Busy),
+        ),
+        (
+            "down on a mutex is EINVAL",
+            call(Kcall::SemaphoreDown, mutex, 0),
+            Err(Errno::Invalid),
+        ),
+        (
+            "lock a semaphore is EINVAL",
+            call(Kcall::MutexLock, semaphore, 0),
+            Err(Errno::Invalid),
+        ),
+        ("unlock", call(Kcall::MutexUnlock, mutex, 0), Ok(0)),
+        (
+            "a semaphore over SEMAPHORE_MAX is EINVAL",
+            call(Kcall::SemaphoreCreate, 1 << 31, 0),
+            Err(Errno::Invalid),
+        ),
+    ];
+    for (name, got, wanted) in expectations {
+        checks.check(name, got == wanted);
+    }
+    for id in [mutex, semaphore, condition] {
+        checks.check("destroy", call(Kcall::SyncDestroy, id, 0) == Ok(0));
+        checks.check(
+            "a destroyed id is dead",
+            call(Kcall::SemaphoreUp, id, 0) == Err(Errno::Invalid),
+        );
+    }
 }
