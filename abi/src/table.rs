@@ -277,6 +277,16 @@ kcalls! {
     ConditionBroadcast = 26, "condition_broadcast", ("id: usize") -> "0",
         Local ("never waits; hands over under the table's lock and wakes the thread itself, cheaper than a trip through the master"),
         errors [(Invalid, "no object of the caller's program has this id, or it is not a condition")];
+    /// Waits, without a core, until another thread wakes the caller with
+    /// `thread_wakeup`; a wakeup that came first is kept (one), so none is lost.
+    ThreadSleep = 28, "thread_sleep", () -> "0",
+        Local ("waits (the master never waits)"),
+        errors [];
+    /// Wakes thread `thread` of the calling program from `thread_sleep` (or makes its
+    /// next `thread_sleep` return at once).
+    ThreadWakeup = 29, "thread_wakeup", ("thread: usize") -> "0",
+        Local ("never waits: sets the thread's wakeup and wakes it, cheaper than a trip through the master"),
+        errors [(NoSuchThread, "the caller's program has no live thread with this id")];
     /// Destroys sync object `id` of the calling program; its id is dead from then on.
     SyncDestroy = 27, "sync_destroy", ("id: usize") -> "0",
         Local ("measured: a trip through the master costs more than the few hundred nanoseconds of the table's lock"),

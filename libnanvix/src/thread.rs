@@ -96,3 +96,15 @@ pub fn exit(value: i32) -> ! {
 pub fn yield_now() {
     let _ = kcall(Kcall::ThreadYield, [0; 5]);
 }
+
+/// Waits until another thread calls [`wakeup`] on this one (a wakeup that came
+/// first is kept, so none is lost); the core goes to another thread meanwhile.
+pub fn sleep() -> Result<(), Errno> {
+    kcall(Kcall::ThreadSleep, [0; 5]).map(|_| ())
+}
+
+/// Wakes thread `thread` of this program from [`sleep`], or makes its next `sleep`
+/// return at once.
+pub fn wakeup(thread: ThreadId) -> Result<(), Errno> {
+    kcall(Kcall::ThreadWakeup, [thread.0, 0, 0, 0, 0]).map(|_| ())
+}

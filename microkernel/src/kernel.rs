@@ -157,6 +157,8 @@ pub struct Kernel<P: Platform> {
     syncs: Mutex<P::RawMutex, SyncTable>,
     /// Per context: a sync object was handed over to the thread waiting there.
     handed: Vec<AtomicBool>,
+    /// Per context: a `thread_wakeup` for the thread there, kept until it sleeps.
+    wakeups: Vec<AtomicBool>,
     refused: AtomicUsize,
     /// Messages addressed to programs this cluster does not have.
     undeliverable: AtomicU64,
@@ -215,6 +217,7 @@ impl<P: Platform> Kernel<P> {
             threads: Mutex::new((0..cores).map(|_| None).collect()),
             syncs: Mutex::new(SyncTable::new()),
             handed: (0..cores).map(|_| AtomicBool::new(false)).collect(),
+            wakeups: (0..cores).map(|_| AtomicBool::new(false)).collect(),
             tokens: CoreTokens::new(
                 (board.clusters[local].cores as usize).saturating_sub(1),
                 cores,
@@ -706,6 +709,8 @@ impl<P: Platform> Kernel<P> {
                 self.thread_create(core, arguments[0], arguments[1], arguments[2], arguments[3])
             }
             Kcall::ThreadYield => self.thread_yield(core),
+            Kcall::ThreadSleep => self.thread_sleep(core),
+            Kcall::ThreadWakeup => self.thread_wakeup(index, arguments[0]),
             Kcall::SemaphoreCreate
             | Kcall::SemaphoreDown
             | Kcall::SemaphoreUp

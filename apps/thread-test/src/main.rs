@@ -149,6 +149,22 @@ fn main() -> i32 {
         panicking.map(thread::JoinHandle::join) == Ok(Err(Errno::InputOutput)),
     );
 
+    // Sleep and wakeup: whether the wakeup comes before or after the sleep, the
+    // sleeper goes on (a wakeup is kept, one at a time).
+    let sleeper = thread::spawn(thread::sleep);
+    let woken = sleeper
+        .as_ref()
+        .map(|handle| thread::wakeup(handle.id()))
+        .is_ok_and(|woken| woken.is_ok());
+    checks.check(
+        "a sleeper wakes",
+        woken && sleeper.map(thread::JoinHandle::join) == Ok(Ok(Ok(()))),
+    );
+    checks.check(
+        "waking nobody is ESRCH",
+        thread::wakeup(thread::ThreadId(1_000_000)) == Err(Errno::NoSuchThread),
+    );
+
     sync_checks(&mut checks);
 
     println!(

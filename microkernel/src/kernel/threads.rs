@@ -81,6 +81,9 @@ impl<P: Platform> Kernel<P> {
                     joiner: None,
                 });
             }
+            // Nothing meant for the context's last thread reaches this one.
+            self.wakeups[context].store(false, core::sync::atomic::Ordering::Relaxed);
+            self.handed[context].store(false, core::sync::atomic::Ordering::Relaxed);
             self.running[context].store(index + 1, core::sync::atomic::Ordering::Release);
             self.thread_ids[context].store(id, core::sync::atomic::Ordering::Release);
             match cores.start(context, run_thread::<P>, self as *const Self as usize) {
@@ -187,6 +190,40 @@ impl<P: Platform> Kernel<P> {
         };
         self.tokens.acquire(cores, context);
         Ok(value as u32 as usize)
+    }
+
+    /// `thread_sleep`: waits without a core for a wakeup (a kept one returns at once).
+    pub(super) fn thread_sleep(&self, context: CoreId) -> Result<usize, Errno> {
+        if self.wakeups[context].swap(false, core::sync::atomic::Ordering::Acquire) {
+            return Ok(0);
+        }
+        let cores = self.platform.cores();
+        self.tokens.release(cores, context);
+        while !self.wakeups[context].swap(false, core::sync::atomic::Ordering::Acquire) {
+            cores.park();
+        }
+        self.tokens.acquire(cores, context);
+        Ok(0)
+    }
+
+    /// `thread_wakeup`: wakes live thread `id` of program `index`.
+    pub(super) fn thread_wakeup(&self, index: usize, id: usize) -> Result<usize, Errno> {
+        let context = {
+            let threads = self.threads.lock();
+            threads
+                .iter()
+                .position(|record| {
+                    record.as_ref().is_some_and(|record| {
+                        record.id == id
+                            && record.program == index
+                            && record.state == ThreadState::Live
+                    })
+                })
+                .ok_or(Errno::NoSuchThread)?
+        };
+        self.wakeups[context].store(true, core::sync::atomic::Ordering::Release);
+        self.platform.cores().unpark(context);
+        Ok(0)
     }
 
     /// `thread_yield`: lets the first thread waiting for a core have this one.
