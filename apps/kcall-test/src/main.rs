@@ -212,6 +212,24 @@ fn main() -> i32 {
         checks.failed += 1;
         println!("FAIL heap-allocated vector has the wrong contents");
     }
+    // Past the heap (bounded by the manifest, inside the cluster's SRAM budget) an
+    // allocation fails with an error the program sees, and the heap still works.
+    let mut too_big: alloc::vec::Vec<u8> = alloc::vec::Vec::new();
+    checks.run += 1;
+    if too_big.try_reserve(64 << 20).is_ok() {
+        checks.failed += 1;
+        println!("FAIL a 64 MiB reservation past the heap succeeded");
+    }
+    checks.run += 1;
+    if alloc::vec![7u8; 1024]
+        .iter()
+        .map(|byte| u64::from(*byte))
+        .sum::<u64>()
+        != 7 * 1024
+    {
+        checks.failed += 1;
+        println!("FAIL the heap after a refused reservation");
+    }
 
     println!(
         "kcall-test on {}: {} checks, {} failed",
