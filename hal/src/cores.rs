@@ -42,7 +42,30 @@ pub trait Cores: Send + Sync {
 
     /// A monotonic cycle counter of this core (hosted: the TSC).
     fn cycles(&self) -> u64;
+
+    /// Parks like [`Cores::park`], for at most about `nanoseconds`.
+    fn park_timeout(&self, nanoseconds: u64) {
+        let _ = nanoseconds;
+        self.park();
+    }
+
+    /// Sets the hook an interrupted core runs (once, at boot): `hook(core)` runs on
+    /// the interrupted core, between two instructions of whatever it ran. A backend
+    /// without interrupts keeps the default, which never runs a hook (and so never
+    /// preempts).
+    fn set_interrupt_hook(&self, hook: InterruptHook) {
+        let _ = hook;
+    }
+
+    /// Interrupts `core` soon: it runs the interrupt hook (hosted: a signal to its
+    /// thread; bare metal: an inter-processor interrupt). The default does nothing.
+    fn interrupt(&self, core: CoreId) {
+        let _ = core;
+    }
 }
+
+/// What an interrupted core runs: a plain function of the core's id.
+pub type InterruptHook = fn(CoreId);
 
 /// Waits until `condition()` holds: checks it `budget` times with a spin hint, then
 /// parks between checks. The waker must make the condition true before calling

@@ -24,7 +24,7 @@ pub mod noc;
 
 pub use board::{BoardControl, ClusterState, HardwareEvent};
 pub use console::{ConsoleInput, EndOfInput};
-pub use cores::{CoreEntry, CoreError, CoreId, Cores, UserMode, spin_then_park};
+pub use cores::{CoreEntry, CoreError, CoreId, Cores, InterruptHook, UserMode, spin_then_park};
 pub use memory::ClusterMemory;
 pub use noc::{
     Arrival, ControlNoc, DataArrival, DataNoc, NocError, ReceiveDecision, Source, SyncSignals,

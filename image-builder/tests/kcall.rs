@@ -39,7 +39,7 @@ fn threads_outnumber_cores_join_hit_the_limit_and_fail_cleanly() {
         })
         .collect();
     assert!(
-        lines.contains(&"thread-test: 34 checks, 0 failed"),
+        lines.contains(&"thread-test: 35 checks, 0 failed"),
         "{}",
         board.transcript()
     );

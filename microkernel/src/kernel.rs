@@ -41,6 +41,12 @@ pub const REMOTE_SPIN_BUDGET: u32 = 2_000;
 pub const MASTER_SPIN_BUDGET: u32 = 2_000;
 /// Most rounds the master serves remote calls before it routes and looks around.
 pub const MASTER_SERVE_ROUNDS: u32 = 1 << 16;
+/// A thread's time slice on a user core while others wait for one, in cycles of
+/// the core's counter (10 ms at 2.5 GHz, this machine's counter; longer where the
+/// counter is slower).
+pub const SLICE_CYCLES: u64 = 25_000_000;
+/// The same slice in nanoseconds, for the master's timed waits.
+pub const SLICE_NANOSECONDS: u64 = 10_000_000;
 /// Exit status reported for a program the loader refused.
 pub const STATUS_REFUSED: i32 = 126;
 
@@ -159,6 +165,10 @@ pub struct Kernel<P: Platform> {
     handed: Vec<AtomicBool>,
     /// Per context: a `thread_wakeup` for the thread there, kept until it sleeps.
     wakeups: Vec<AtomicBool>,
+    /// Per context: whether its thread runs kernel code (true) or program code.
+    in_kernel: Vec<AtomicBool>,
+    /// Per context: a preemption to take when its thread leaves the kernel.
+    preempt_pending: Vec<AtomicBool>,
     refused: AtomicUsize,
     /// Messages addressed to programs this cluster does not have.
     undeliverable: AtomicU64,
@@ -218,6 +228,8 @@ impl<P: Platform> Kernel<P> {
             syncs: Mutex::new(SyncTable::new()),
             handed: (0..cores).map(|_| AtomicBool::new(false)).collect(),
             wakeups: (0..cores).map(|_| AtomicBool::new(false)).collect(),
+            in_kernel: (0..cores).map(|_| AtomicBool::new(true)).collect(),
+            preempt_pending: (0..cores).map(|_| AtomicBool::new(false)).collect(),
             tokens: CoreTokens::new(
                 (board.clusters[local].cores as usize).saturating_sub(1),
                 cores,
@@ -248,6 +260,8 @@ impl<P: Platform> Kernel<P> {
     /// Loads every program, starts their main threads, reports the cluster up and
     /// runs the master loop until the last program ends; then powers off.
     pub fn boot(&'static self, programs: &[ProgramToLoad<'_>]) -> ! {
+        KERNEL_ADDRESS.store(self as *const Self as usize, Ordering::Release);
+        self.platform.cores().set_interrupt_hook(preempt_hook::<P>);
         for (id, program) in programs.iter().enumerate() {
             match self.load(id, program) {
                 Ok(base) => self.platform.board().report(HardwareEvent::ProgramStarted {
@@ -446,11 +460,7 @@ impl<P: Platform> Kernel<P> {
         self.tokens.acquire(self.platform.cores(), core);
         // SAFETY: `entry` is the entry of a program the loader checked and placed,
         // `stack_top` the top of its private stack.
-        let value = unsafe {
-            self.platform
-                .user_mode()
-                .enter(entry, start_info, stack_top)
-        };
+        let value = unsafe { self.enter_user(core, entry, start_info, stack_top) };
         let status = value as u32 as i32;
         self.threads.lock()[core] = None;
         self.tokens.release(self.platform.cores(), core);
@@ -505,7 +515,13 @@ impl<P: Platform> Kernel<P> {
             if !self.remote.may_sleep() {
                 continue;
             }
-            if self.parked_receivers.load(Ordering::SeqCst) > 0
+            if self.tokens.contended() {
+                // Threads wait for cores: keep their time slices.
+                for context in self.tokens.overdue(cores.cycles(), SLICE_CYCLES) {
+                    cores.interrupt(context);
+                }
+                cores.park_timeout(SLICE_NANOSECONDS / 2);
+            } else if self.parked_receivers.load(Ordering::SeqCst) > 0
                 && self.pollers.load(Ordering::SeqCst) == 0
             {
                 // Receivers sleep and nobody polls for them: watch the NoC.
@@ -652,6 +668,26 @@ impl<P: Platform> Kernel<P> {
     /// The kcall layer: checks arguments, then runs the call for the calling program.
     pub fn kcall(&self, number: usize, arguments: [usize; 5]) -> isize {
         let core = self.platform.cores().current();
+        let Some(in_kernel) = self.in_kernel.get(core) else {
+            return Errno::Permission.to_result();
+        };
+        in_kernel.store(true, Ordering::Relaxed);
+        let result = self.kcall_on(core, number, arguments);
+        // A preemption that came while the thread was in the kernel is taken on the
+        // way out, where it holds nothing.
+        // (Only this context's own interrupt hook sets the flag: plain loads and
+        // stores do, no read-modify-write on the kcall path.)
+        let pending = &self.preempt_pending[core];
+        if pending.load(Ordering::Relaxed) {
+            pending.store(false, Ordering::Relaxed);
+            self.tokens.yield_core(self.platform.cores(), core);
+        }
+        in_kernel.store(false, Ordering::Relaxed);
+        result
+    }
+
+    /// Runs kcall `number` for the thread on context `core`.
+    fn kcall_on(&self, core: CoreId, number: usize, arguments: [usize; 5]) -> isize {
         let Some(index) = self
             .running
             .get(core)
@@ -1127,6 +1163,45 @@ impl<P: Platform> Kernel<P> {
         }
     }
 
+    /// Enters user mode on `context` at `entry(argument)` with stack `stack_top`,
+    /// marked as out of the kernel (interrupts may preempt it there) until it comes
+    /// back.
+    ///
+    /// # Safety
+    /// As [`UserMode::enter`]: `entry` is program code, `stack_top` its stack's top.
+    unsafe fn enter_user(
+        &self,
+        context: CoreId,
+        entry: usize,
+        argument: usize,
+        stack_top: usize,
+    ) -> u64 {
+        self.in_kernel[context].store(false, Ordering::Relaxed);
+        // SAFETY: as the caller promises.
+        let value = unsafe { self.platform.user_mode().enter(entry, argument, stack_top) };
+        self.in_kernel[context].store(true, Ordering::Relaxed);
+        value
+    }
+
+    /// The interrupt hook: the thread on `context` has held its core past its slice
+    /// while others wait. In user mode it gives up the core here (it holds nothing of
+    /// the kernel's); in the kernel it does so on its way out.
+    fn preempt(&self, context: CoreId) {
+        if self
+            .in_kernel
+            .get(context)
+            .is_none_or(|flag| flag.load(Ordering::Relaxed))
+        {
+            if let Some(pending) = self.preempt_pending.get(context) {
+                pending.store(true, Ordering::Relaxed);
+            }
+            return;
+        }
+        self.in_kernel[context].store(true, Ordering::Relaxed);
+        self.tokens.yield_core(self.platform.cores(), context);
+        self.in_kernel[context].store(false, Ordering::Relaxed);
+    }
+
     /// Parks the calling thread (on `context`) without its core: a blocked thread
     /// gives its core to the next thread waiting, and waits for one in turn after.
     fn park_without_core(&self, context: CoreId) {
@@ -1263,6 +1338,21 @@ impl DirectReceive {
 
 /// Entry of a user core started for a program: `kernel` is the address of the
 /// `'static` kernel.
+/// The address of the booted kernel, for the interrupt hook (one kernel a process).
+static KERNEL_ADDRESS: AtomicUsize = AtomicUsize::new(0);
+
+/// What an interrupted core runs.
+fn preempt_hook<P: Platform>(context: CoreId) {
+    let address = KERNEL_ADDRESS.load(Ordering::Acquire);
+    if address == 0 {
+        return;
+    }
+    // SAFETY: `boot(&'static self)` stored the address of the kernel, which lives for
+    // good; only that kernel's platform installs this hook.
+    let kernel = unsafe { &*(address as *const Kernel<P>) };
+    kernel.preempt(context);
+}
+
 fn run_program<P: Platform>(kernel: usize) {
     // SAFETY: `boot` passes the address of a `&'static Kernel<P>`.
     let kernel = unsafe { &*(kernel as *const Kernel<P>) };

@@ -21,6 +21,9 @@ struct Assignment {
     waiting: VecDeque<CoreId>,
     /// The user core each context holds (0: none).
     held: Vec<CoreId>,
+    /// When (cycle counter) each context was given its core, or last asked to
+    /// give it up.
+    since: Vec<u64>,
 }
 
 /// The user cores of a cluster, handed to contexts in FIFO order.
@@ -36,6 +39,7 @@ impl<R: RawMutex> CoreTokens<R> {
                 free: (1..=user_cores).collect(),
                 waiting: VecDeque::new(),
                 held: alloc::vec![0; contexts],
+                since: alloc::vec![0; contexts],
             }),
         }
     }
@@ -57,10 +61,13 @@ impl<R: RawMutex> CoreTokens<R> {
                 && let Some(core) = assignment.free.pop_front()
             {
                 assignment.held[context] = core;
+                assignment.since[context] = cores.cycles();
                 return core;
             }
             assignment.waiting.push_back(context);
         }
+        // Someone now waits for a core: the master (core 0) keeps the time slices.
+        cores.unpark(0);
         loop {
             let core = self.held_by(context);
             if core != 0 {
@@ -81,6 +88,7 @@ impl<R: RawMutex> CoreTokens<R> {
             match assignment.waiting.pop_front() {
                 Some(next) => {
                     assignment.held[next] = core;
+                    assignment.since[next] = cores.cycles();
                     Some(next)
                 }
                 None => {
@@ -92,6 +100,33 @@ impl<R: RawMutex> CoreTokens<R> {
         if let Some(next) = woken {
             cores.unpark(next);
         }
+    }
+
+    /// Whether a context waits for a core.
+    pub fn contended(&self) -> bool {
+        !self.assignment.lock().waiting.is_empty()
+    }
+
+    /// The contexts to preempt at cycle `now`: while contexts wait, those that held
+    /// their core for `slice` cycles or more (the longest first, at most one per
+    /// waiter). Each one's clock restarts, so it is asked once per slice.
+    pub fn overdue(&self, now: u64, slice: u64) -> Vec<CoreId> {
+        let mut assignment = self.assignment.lock();
+        let waiting = assignment.waiting.len();
+        if waiting == 0 {
+            return Vec::new();
+        }
+        let mut holders: Vec<(u64, CoreId)> = (0..assignment.held.len())
+            .filter(|context| assignment.held[*context] != 0)
+            .map(|context| (assignment.since[context], context))
+            .filter(|(since, _)| now.wrapping_sub(*since) >= slice)
+            .collect();
+        holders.sort_unstable();
+        holders.truncate(waiting);
+        for (_, context) in &holders {
+            assignment.since[*context] = now;
+        }
+        holders.into_iter().map(|(_, context)| context).collect()
     }
 
     /// Gives `context`'s core to the first context waiting, if any, and queues for
@@ -211,6 +246,36 @@ mod tests {
         // Releasing what one does not hold changes nothing.
         tokens.release(&cores, 1);
         assert_eq!(tokens.held_by(5), 2);
+    }
+
+    #[test]
+    fn only_holders_past_their_slice_are_preempted_and_only_while_others_wait() {
+        let cores = cores(6);
+        let tokens: CoreTokens<SpinLock> = CoreTokens::new(2, 6);
+        tokens.acquire(&cores, 1);
+        tokens.acquire(&cores, 2);
+        {
+            let mut assignment = tokens.assignment.lock();
+            assignment.since[1] = 100;
+            assignment.since[2] = 500;
+        }
+        assert!(tokens.overdue(10_000, 1_000).is_empty(), "nobody waits");
+        tokens.assignment.lock().waiting.push_back(3);
+        assert_eq!(
+            tokens.overdue(1_150, 1_000),
+            [1],
+            "only 1 is past its slice"
+        );
+        assert!(
+            tokens.overdue(1_160, 1_000).is_empty(),
+            "asked once per slice"
+        );
+        tokens.assignment.lock().waiting.push_back(4);
+        assert_eq!(
+            tokens.overdue(5_000, 1_000),
+            [2, 1],
+            "the longest holder first"
+        );
     }
 
     #[test]

@@ -165,6 +165,7 @@ fn main() -> i32 {
         thread::wakeup(thread::ThreadId(1_000_000)) == Err(Errno::NoSuchThread),
     );
 
+    preemption_check(&mut checks);
     sync_checks(&mut checks);
 
     println!(
@@ -300,4 +301,36 @@ fn sync_checks(checks: &mut Checks) {
             call(Kcall::SemaphoreUp, id, 0) == Err(Errno::Invalid),
         );
     }
+}
+
+/// Preemption: four threads that never enter the kernel, on the two cores the main
+/// thread leaves free, while the main thread (never entering the kernel either)
+/// waits until all four made progress. Without time slices two of them would never
+/// run and this would never end.
+fn preemption_check(checks: &mut Checks) {
+    use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let stop = Arc::new(AtomicBool::new(false));
+    let progress: Arc<[AtomicU64; 4]> = Arc::new(Default::default());
+    let spinners: Vec<_> = (0..4)
+        .map(|index| {
+            let (stop, progress) = (Arc::clone(&stop), Arc::clone(&progress));
+            thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    progress[index].fetch_add(1, Ordering::Relaxed);
+                    core::hint::spin_loop();
+                }
+            })
+        })
+        .collect();
+    while progress
+        .iter()
+        .any(|count| count.load(Ordering::Relaxed) == 0)
+    {
+        core::hint::spin_loop();
+    }
+    stop.store(true, Ordering::Relaxed);
+    let joined = spinners
+        .into_iter()
+        .all(|spinner| spinner.map(thread::JoinHandle::join) == Ok(Ok(())));
+    checks.check("time slices let 5 busy threads share 3 cores", joined);
 }

@@ -7,11 +7,11 @@
 
 use crate::SPIN_BUDGET;
 use crate::futex::{self, Scope};
-use nanvix_hal::{CoreEntry, CoreError, CoreId, Cores};
+use nanvix_hal::{CoreEntry, CoreError, CoreId, Cores, InterruptHook};
 use parking_lot::Mutex;
 use std::cell::Cell;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// Longest a parked core sleeps before it returns (a spurious wake-up its caller
@@ -22,6 +22,46 @@ const PARK_LIMIT: Duration = Duration::from_secs(1);
 /// microseconds here): long enough for a fork-join loop to find it awake, short
 /// enough that ended threads do not crowd the host's CPUs.
 const REUSE_SPIN: u32 = 2_000;
+
+/// The signal that interrupts a core's thread.
+const INTERRUPT_SIGNAL: i32 = libc::SIGURG;
+
+/// Bytes of the alternate stack a context's interrupt handler runs on (not the
+/// program's stack).
+const INTERRUPT_STACK_BYTES: usize = 64 * 1024;
+
+/// The kernel's interrupt hook (a `fn(CoreId)`; 0 until set).
+static INTERRUPT_HOOK: AtomicUsize = AtomicUsize::new(0);
+
+/// Runs the interrupt hook on the interrupted thread's core.
+extern "C" fn on_interrupt(_: libc::c_int) {
+    let core = CURRENT_CORE.with(Cell::get);
+    let hook = INTERRUPT_HOOK.load(Ordering::Acquire);
+    if hook == 0 || core == usize::MAX {
+        return;
+    }
+    // SAFETY: errno is this thread's; the hook may make system calls, and the code
+    // it interrupted may be about to read errno.
+    let saved = unsafe { *libc::__errno_location() };
+    // SAFETY: the value was stored from an `InterruptHook` by `set_interrupt_hook`.
+    let hook: InterruptHook = unsafe { std::mem::transmute::<usize, InterruptHook>(hook) };
+    hook(core);
+    // SAFETY: as above.
+    unsafe { *libc::__errno_location() = saved };
+}
+
+/// Gives the calling thread an alternate stack for the interrupt handler.
+fn interrupt_stack() {
+    let stack = Box::leak(vec![0u8; INTERRUPT_STACK_BYTES].into_boxed_slice());
+    let alternate = libc::stack_t {
+        ss_sp: stack.as_mut_ptr().cast(),
+        ss_flags: 0,
+        ss_size: stack.len(),
+    };
+    // SAFETY: the stack is leaked memory of the given size, owned by this thread for
+    // its whole life.
+    unsafe { libc::sigaltstack(&alternate, std::ptr::null_mut()) };
+}
 
 thread_local! {
     /// The core the current thread is; `usize::MAX` for threads that are no core.
@@ -43,6 +83,8 @@ pub struct HostedCores {
     busy: Box<[AtomicBool]>,
     /// Whether each context's host thread exists yet.
     spawned: Box<[AtomicBool]>,
+    /// Each context's host thread (`pthread_t`; 0 until it runs).
+    threads: Box<[AtomicU64]>,
     /// The cores themselves, for the threads spawned later.
     this: std::sync::Weak<HostedCores>,
 }
@@ -56,9 +98,12 @@ impl HostedCores {
             work: (0..count).map(|_| Mutex::new(None)).collect(),
             busy: (0..count).map(|_| AtomicBool::new(false)).collect(),
             spawned: (0..count).map(|core| AtomicBool::new(core == 0)).collect(),
+            threads: (0..count).map(|_| AtomicU64::new(0)).collect(),
             this: this.clone(),
         });
         CURRENT_CORE.with(|current| current.set(0));
+        // SAFETY: pthread_self has no preconditions.
+        cores.threads[0].store(unsafe { libc::pthread_self() }, Ordering::Release);
         Ok(cores)
     }
 
@@ -80,6 +125,9 @@ impl HostedCores {
 
     fn run_core(&self, core: CoreId) {
         CURRENT_CORE.with(|current| current.set(core));
+        interrupt_stack();
+        // SAFETY: pthread_self has no preconditions.
+        self.threads[core].store(unsafe { libc::pthread_self() }, Ordering::Release);
         loop {
             let work = self.work[core].lock().take();
             match work {
@@ -165,6 +213,48 @@ impl Cores for HostedCores {
     fn cycles(&self) -> u64 {
         // SAFETY: RDTSC has no preconditions on x86_64 user mode.
         unsafe { core::arch::x86_64::_rdtsc() }
+    }
+
+    fn park_timeout(&self, nanoseconds: u64) {
+        let core = self.current();
+        let Some(permit) = self.permits.get(core) else {
+            std::thread::sleep(Duration::from_nanos(nanoseconds).min(PARK_LIMIT));
+            return;
+        };
+        if permit.0.swap(0, Ordering::AcqRel) == 1 {
+            return;
+        }
+        let limit = Duration::from_nanos(nanoseconds).min(PARK_LIMIT);
+        futex::wait(&permit.0, 0, Scope::Private, limit);
+        permit.0.store(0, Ordering::Release);
+    }
+
+    fn set_interrupt_hook(&self, hook: InterruptHook) {
+        INTERRUPT_HOOK.store(hook as usize, Ordering::Release);
+        // SAFETY: a zeroed sigaction with our handler, an empty mask, and flags for
+        // the alternate stack and restarted system calls; installed once per process.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_interrupt as extern "C" fn(libc::c_int) as usize;
+            action.sa_flags = libc::SA_ONSTACK | libc::SA_RESTART;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(INTERRUPT_SIGNAL, &action, std::ptr::null_mut());
+        }
+    }
+
+    fn interrupt(&self, core: CoreId) {
+        let Some(thread) = self
+            .threads
+            .get(core)
+            .map(|thread| thread.load(Ordering::Acquire))
+        else {
+            return;
+        };
+        if thread != 0 {
+            // SAFETY: `thread` is the pthread_t of a context thread, which never exits
+            // while the process lives.
+            unsafe { libc::pthread_kill(thread, INTERRUPT_SIGNAL) };
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 use super::Kernel;
 use crate::user_memory;
 use nanvix_abi::{Errno, THREAD_STACK_MIN};
-use nanvix_hal::{CoreId, Cores, Platform, UserMode};
+use nanvix_hal::{CoreId, Cores, Platform};
 
 /// Where a thread is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -120,7 +120,7 @@ impl<P: Platform> Kernel<P> {
         self.tokens.acquire(cores, context);
         // SAFETY: `entry` lies in the program's image (checked at create) and
         // `stack_top` is the 16-aligned top of a stack in the program's memory.
-        let value = unsafe { self.platform.user_mode().enter(entry, argument, stack_top) };
+        let value = unsafe { self.enter_user(context, entry, argument, stack_top) };
         self.thread_ended(context, value as u32 as i32);
     }
 
