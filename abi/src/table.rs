@@ -287,6 +287,11 @@ kcalls! {
     ThreadWakeup = 29, "thread_wakeup", ("thread: usize") -> "0",
         Local ("never waits: sets the thread's wakeup and wakes it, cheaper than a trip through the master"),
         errors [(NoSuchThread, "the caller's program has no live thread with this id")];
+    /// CPU time the calling thread has used, in nanoseconds (time it waited for a
+    /// core or blocked does not count). 0 where the platform cannot tell.
+    ThreadCpuTime = 30, "thread_cpu_time", () -> "nanoseconds",
+        Local ("reads the calling core's own clock"),
+        errors [];
     /// Destroys sync object `id` of the calling program; its id is dead from then on.
     SyncDestroy = 27, "sync_destroy", ("id: usize") -> "0",
         Local ("measured: a trip through the master costs more than the few hundred nanoseconds of the table's lock"),

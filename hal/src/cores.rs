@@ -43,6 +43,19 @@ pub trait Cores: Send + Sync {
     /// A monotonic cycle counter of this core (hosted: the TSC).
     fn cycles(&self) -> u64;
 
+    /// CPU time the calling core's current thread has used, in nanoseconds (hosted:
+    /// the host thread's `CLOCK_THREAD_CPUTIME_ID`). The default says 0: a backend
+    /// that cannot tell.
+    fn thread_cpu_nanoseconds(&self) -> u64 {
+        0
+    }
+
+    /// Whether a short spin can pay before a wait: false where this cluster has a
+    /// single CPU to run on (the spinner would hold the CPU its waker needs).
+    fn spinning_pays(&self) -> bool {
+        true
+    }
+
     /// Parks like [`Cores::park`], for at most about `nanoseconds`.
     fn park_timeout(&self, nanoseconds: u64) {
         let _ = nanoseconds;

@@ -15,7 +15,15 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The board benchmarks, in the order they run.
-pub const BENCHMARKS: [&str; 6] = ["baselines", "kcall", "noc", "data", "boot", "idle"];
+pub const BENCHMARKS: [&str; 7] = [
+    "baselines",
+    "kcall",
+    "buffer",
+    "noc",
+    "data",
+    "boot",
+    "idle",
+];
 /// Longest any one launch may take.
 const LAUNCH_TIMEOUT: Duration = Duration::from_secs(120);
 /// Host CPU sampling window of the idle benchmark.
@@ -530,6 +538,112 @@ fn parse_fork_join(text: &str) -> Option<(usize, f64, f64)> {
     Some((threads, fork, join))
 }
 
+/// Thread counts of the Buffer (as `apps/bench-buffer` plays them).
+const BUFFER_THREADS: [usize; 5] = [2, 6, 8, 10, 14];
+/// Objects each producer sends, and runs of each configuration, per launch.
+const BUFFER_OBJECTS: usize = 32;
+const BUFFER_TRIALS: usize = 3;
+
+/// The paper's Buffer on the duo board's compute cluster (one user core, no more
+/// cores than this machine has CPUs), the cluster pinned to one CPU, against the
+/// same workload in plain pthreads pinned to that CPU, both in each launch. Per thread count: bandwidth (GB/s over
+/// every object size and run) and thread CPU time per KiB moved.
+pub fn buffer(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
+    let image = image(options, "buffer")?;
+    let ghz = nanvix_bench::tsc_ghz()?;
+    let mut board_bandwidth: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
+    let mut board_cpu: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
+    let mut pthread_bandwidth: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
+    let mut pthread_cpu: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
+    let moved = |threads: usize, bytes: usize| (threads / 2 * BUFFER_OBJECTS * bytes) as f64;
+    for _ in 0..options.launches {
+        for threads in BUFFER_THREADS {
+            for kib in 1..=8 {
+                let bytes = kib * 1024;
+                for _ in 0..BUFFER_TRIALS {
+                    let (wall, cpu) = nanvix_bench::buffer_pthreads(
+                        threads / 2,
+                        bytes,
+                        BUFFER_OBJECTS,
+                        Some(&[nanvix_bench::CLIENT_CPU]),
+                    )?;
+                    pthread_bandwidth
+                        .entry(threads)
+                        .or_default()
+                        .push(moved(threads, bytes) / wall);
+                    pthread_cpu
+                        .entry(threads)
+                        .or_default()
+                        .push(cpu / (moved(threads, bytes) / 1024.0));
+                }
+            }
+        }
+        for event in
+            Launch::start(options, image, &[("cc0", nanvix_bench::CLIENT_CPU)])?.finish()?
+        {
+            let Event::Console { line, .. } = event else {
+                continue;
+            };
+            let Some(rest) = line.strip_prefix("bench buffer ") else {
+                continue;
+            };
+            let (threads, bytes, cycles, cpu) = parse_buffer(rest)
+                .ok_or_else(|| BenchFailure(format!("bad benchmark line: {line}")))?;
+            board_bandwidth
+                .entry(threads)
+                .or_default()
+                .push(moved(threads, bytes) / (cycles / ghz));
+            board_cpu
+                .entry(threads)
+                .or_default()
+                .push(cpu / (moved(threads, bytes) / 1024.0));
+        }
+    }
+    let mut rows = Vec::new();
+    for threads in BUFFER_THREADS {
+        let parameters_of = || {
+            parameters(&[
+                ("threads", threads.to_string()),
+                ("launches", options.launches.to_string()),
+                ("sizes", "1-8 KiB".to_string()),
+            ])
+        };
+        let empty = Vec::new();
+        for (name, baseline_name, unit, board, pthreads) in [
+            (
+                "buffer.bandwidth",
+                "baseline.buffer_pthreads_bandwidth",
+                nanvix_bench::UNIT_GIGABYTES_PER_SECOND,
+                board_bandwidth.get(&threads).unwrap_or(&empty),
+                pthread_bandwidth.get(&threads).unwrap_or(&empty),
+            ),
+            (
+                "buffer.cpu_per_kib",
+                "baseline.buffer_pthreads_cpu_per_kib",
+                nanvix_bench::UNIT_NANOSECONDS,
+                board_cpu.get(&threads).unwrap_or(&empty),
+                pthread_cpu.get(&threads).unwrap_or(&empty),
+            ),
+        ] {
+            let baseline = nanvix_bench::summarize(baseline_name, parameters_of(), unit, pthreads)?;
+            let mut row = nanvix_bench::summarize(name, parameters_of(), unit, board)?;
+            nanvix_bench::compare(&mut row, &baseline)?;
+            rows.push(baseline);
+            rows.push(row);
+        }
+    }
+    Ok(rows)
+}
+
+/// `threads=<n> bytes=<b> cycles=<c> cpu=<ns>` of a Buffer line.
+fn parse_buffer(text: &str) -> Option<(usize, usize, f64, f64)> {
+    let mut fields = text.split(' ');
+    let mut field = |key: &str| fields.next()?.strip_prefix(key)?.parse::<f64>().ok();
+    let threads = field("threads=")? as usize;
+    let bytes = field("bytes=")? as usize;
+    Some((threads, bytes, field("cycles=")?, field("cpu=")?))
+}
+
 /// The sizes `apps/bench-noc mode=data` plays.
 const DATA_SIZES: [usize; 3] = [4096, 64 * 1024, 1024 * 1024];
 
@@ -713,6 +827,7 @@ pub fn run(
         let rows = match name {
             "baselines" => baseline_rows.clone(),
             "kcall" => kcall(options)?,
+            "buffer" => buffer(options)?,
             "noc" => noc(options)?,
             "data" => data(options)?,
             "boot" => boot(options, &baseline_rows)?,
@@ -752,7 +867,7 @@ mod tests {
         let error = run(&options, &["speed".to_string()], Path::new("/nonexistent")).unwrap_err();
         assert_eq!(
             error.0,
-            "no benchmark `speed` (benchmarks: baselines, kcall, noc, data, boot, idle)"
+            "no benchmark `speed` (benchmarks: baselines, kcall, buffer, noc, data, boot, idle)"
         );
     }
 }

@@ -70,7 +70,8 @@ enum Commands {
     /// Run benchmarks on boards against baselines measured in the same run; write
     /// rows to target/bench/<name>.json and print a table.
     Bench {
-        /// Benchmarks to run: baselines, kcall, noc, data, boot, idle (default: all).
+        /// Benchmarks to run: baselines, kcall, buffer, noc, data, boot, idle (default:
+        /// all).
         names: Vec<String>,
         /// Separate board launches per benchmark.
         #[arg(long, default_value_t = 5)]
@@ -351,6 +352,7 @@ fn bench(root: &Path, names: &[String], launches: usize, quick: bool) -> Result<
     let mut images = std::collections::BTreeMap::new();
     for (stem, manifest) in [
         ("kcall", "systems/bench/kcall.toml"),
+        ("buffer", "systems/bench/buffer.toml"),
         ("noc", "systems/bench/noc.toml"),
         ("data", "systems/bench/data.toml"),
         ("mppa256", "systems/mppa256.toml"),

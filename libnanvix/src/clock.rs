@@ -8,3 +8,9 @@ use nanvix_abi::Kcall;
 pub fn cycles() -> u64 {
     kcall(Kcall::Cycles, [0; 5]).map_or(0, |value| value as u64)
 }
+
+/// CPU time the calling thread has used, in nanoseconds: time it waited for a core
+/// or blocked does not count. 0 where the platform cannot tell.
+pub fn thread_cpu_nanoseconds() -> u64 {
+    kcall(Kcall::ThreadCpuTime, [0; 5]).map_or(0, |value| value as u64)
+}

@@ -746,6 +746,7 @@ impl<P: Platform> Kernel<P> {
             }
             Kcall::ThreadYield => self.thread_yield(core),
             Kcall::ThreadSleep => self.thread_sleep(core),
+            Kcall::ThreadCpuTime => Ok(self.platform.cores().thread_cpu_nanoseconds() as usize),
             Kcall::ThreadWakeup => self.thread_wakeup(index, arguments[0]),
             Kcall::SemaphoreCreate
             | Kcall::SemaphoreDown

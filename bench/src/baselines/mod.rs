@@ -4,6 +4,7 @@
 //! iteration count run back to back, after an untimed warm-up of a tenth of it. Times are
 //! reported in ns per operation, bandwidths in GB/s (10^9 payload bytes per second).
 
+mod buffer;
 mod calls;
 mod copy;
 mod processes;
@@ -11,6 +12,7 @@ mod round_trip;
 mod spawn;
 mod threads;
 
+pub use buffer::buffer_pthreads;
 pub use calls::{function_call, getppid};
 pub use copy::{cross_core_copy, memcpy};
 pub use processes::spin_round_trip_processes;

@@ -50,6 +50,19 @@ extern "C" fn on_interrupt(_: libc::c_int) {
     unsafe { *libc::__errno_location() = saved };
 }
 
+/// How many host CPUs this process may run on.
+fn host_cpus() -> usize {
+    // SAFETY: an all-zero cpu_set_t is a valid empty set for the kernel to fill.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: pid 0 is this thread; the set is valid and of the size given.
+    if unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) } != 0
+    {
+        return 1;
+    }
+    // SAFETY: CPU_COUNT only reads the set.
+    unsafe { libc::CPU_COUNT(&set) as usize }
+}
+
 /// Gives the calling thread an alternate stack for the interrupt handler.
 fn interrupt_stack() {
     let stack = Box::leak(vec![0u8; INTERRUPT_STACK_BYTES].into_boxed_slice());
@@ -85,6 +98,9 @@ pub struct HostedCores {
     spawned: Box<[AtomicBool]>,
     /// Each context's host thread (`pthread_t`; 0 until it runs).
     threads: Box<[AtomicU64]>,
+    /// Whether the cluster may run on more than one host CPU (else waits never spin:
+    /// the spinner would hold the CPU its waker needs).
+    spinning: bool,
     /// The cores themselves, for the threads spawned later.
     this: std::sync::Weak<HostedCores>,
 }
@@ -99,6 +115,7 @@ impl HostedCores {
             busy: (0..count).map(|_| AtomicBool::new(false)).collect(),
             spawned: (0..count).map(|core| AtomicBool::new(core == 0)).collect(),
             threads: (0..count).map(|_| AtomicU64::new(0)).collect(),
+            spinning: host_cpus() > 1,
             this: this.clone(),
         });
         CURRENT_CORE.with(|current| current.set(0));
@@ -136,7 +153,8 @@ impl HostedCores {
                     self.busy[core].store(false, Ordering::Release);
                     // A context that just ended a thread is the first one the kernel
                     // hands the next thread: watch for it a while before sleeping.
-                    for _ in 0..REUSE_SPIN {
+                    let reuse_spin = if self.spinning { REUSE_SPIN } else { 0 };
+                    for _ in 0..reuse_spin {
                         if self.permits[core].0.load(Ordering::Acquire) != 0 {
                             break;
                         }
@@ -192,7 +210,8 @@ impl Cores for HostedCores {
             std::thread::sleep(Duration::from_millis(1));
             return;
         };
-        for _ in 0..SPIN_BUDGET {
+        let budget = if self.spinning { SPIN_BUDGET } else { 1 };
+        for _ in 0..budget {
             if permit.0.swap(0, Ordering::AcqRel) == 1 {
                 return;
             }
@@ -213,6 +232,22 @@ impl Cores for HostedCores {
     fn cycles(&self) -> u64 {
         // SAFETY: RDTSC has no preconditions on x86_64 user mode.
         unsafe { core::arch::x86_64::_rdtsc() }
+    }
+
+    fn spinning_pays(&self) -> bool {
+        self.spinning
+    }
+
+    fn thread_cpu_nanoseconds(&self) -> u64 {
+        let mut time = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: a valid timespec to write; the clock id is a constant of Linux.
+        if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut time) } != 0 {
+            return 0;
+        }
+        time.tv_sec as u64 * 1_000_000_000 + time.tv_nsec as u64
     }
 
     fn park_timeout(&self, nanoseconds: u64) {

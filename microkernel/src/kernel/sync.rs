@@ -100,7 +100,12 @@ impl<P: Platform> Kernel<P> {
         let cores = self.platform.cores();
         // Short waits are common (a lock held for a moment): look before giving up
         // the core.
-        for _ in 0..HANDOVER_SPIN {
+        let spin = if cores.spinning_pays() {
+            HANDOVER_SPIN
+        } else {
+            0
+        };
+        for _ in 0..spin {
             if self.handed[context].swap(false, Ordering::Acquire) {
                 return;
             }
