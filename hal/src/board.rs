@@ -40,6 +40,19 @@ pub enum HardwareEvent<'a> {
         /// Its exit status.
         status: i32,
     },
+    /// A thread of a program faulted and was ended (the cluster goes on).
+    ThreadFault {
+        /// Program name.
+        program: &'a str,
+        /// The thread's id.
+        thread: usize,
+        /// The user core it held (0: none).
+        core: usize,
+        /// What happened.
+        fault: &'a crate::Fault,
+        /// Return addresses, innermost first, the faulting instruction first.
+        backtrace: &'a [usize],
+    },
     /// A program could not be loaded or started.
     ProgramRefused {
         /// Program name.

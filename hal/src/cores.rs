@@ -70,6 +70,12 @@ pub trait Cores: Send + Sync {
         let _ = hook;
     }
 
+    /// Sets the hook a core runs when the code it runs faults (once, at boot). The
+    /// default never runs one: every fault is fatal to the cluster.
+    fn set_fault_hook(&self, hook: FaultHook) {
+        let _ = hook;
+    }
+
     /// Interrupts `core` soon: it runs the interrupt hook (hosted: a signal to its
     /// thread; bare metal: an inter-processor interrupt). The default does nothing.
     fn interrupt(&self, core: CoreId) {
@@ -79,6 +85,41 @@ pub trait Cores: Send + Sync {
 
 /// What an interrupted core runs: a plain function of the core's id.
 pub type InterruptHook = fn(CoreId);
+
+/// How a faulting access touched memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultAccess {
+    /// A load.
+    Read,
+    /// A store.
+    Write,
+    /// An instruction fetch.
+    Execute,
+    /// Not a memory access (an illegal instruction, a division by zero).
+    None,
+}
+
+/// What the hardware says about a fault.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fault {
+    /// The address touched (0 when not a memory access).
+    pub address: usize,
+    /// How it was touched.
+    pub access: FaultAccess,
+    /// The faulting instruction's address.
+    pub instruction: usize,
+    /// The frame pointer at the fault (the start of a backtrace).
+    pub frame_pointer: usize,
+    /// What it is, in words ("invalid memory access", "illegal instruction", ...).
+    pub kind: &'static str,
+    /// The exit status a shell would show for it (128 + the signal on Linux).
+    pub status: i32,
+}
+
+/// What a faulting core runs: returns the value to end the faulting thread's user
+/// mode with (its `UserMode::enter` returns it), or `None` when the fault is not a
+/// program's (the platform then treats it as fatal to the cluster).
+pub type FaultHook = fn(CoreId, &Fault) -> Option<u64>;
 
 /// Waits until `condition()` holds: checks it `budget` times with a spin hint, then
 /// parks between checks. The waker must make the condition true before calling

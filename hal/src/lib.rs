@@ -24,7 +24,10 @@ pub mod noc;
 
 pub use board::{BoardControl, ClusterState, HardwareEvent};
 pub use console::{ConsoleInput, EndOfInput};
-pub use cores::{CoreEntry, CoreError, CoreId, Cores, InterruptHook, UserMode, spin_then_park};
+pub use cores::{
+    CoreEntry, CoreError, CoreId, Cores, Fault, FaultAccess, FaultHook, InterruptHook, UserMode,
+    spin_then_park,
+};
 pub use memory::ClusterMemory;
 pub use noc::{
     Arrival, ControlNoc, DataArrival, DataNoc, NocError, ReceiveDecision, Source, SyncSignals,

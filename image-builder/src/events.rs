@@ -45,6 +45,27 @@ pub enum Event {
         /// Why.
         reason: String,
     },
+    /// A thread of a program faulted and was ended; its cluster goes on.
+    ThreadFault {
+        /// Cluster name.
+        cluster: String,
+        /// Program name.
+        program: String,
+        /// The thread's id.
+        thread: u64,
+        /// The user core it held (0: none).
+        core: u64,
+        /// What happened, in words.
+        kind: String,
+        /// `read`, `write`, `execute` or `none`.
+        access: String,
+        /// The address touched.
+        address: u64,
+        /// The thread's end value (128 + the signal).
+        status: i32,
+        /// The backtrace, innermost first: `function+0xoffset`, or the bare address.
+        backtrace: Vec<String>,
+    },
     /// One console line of a program (or of the kernel, as program `kernel`).
     Console {
         /// Cluster name.
@@ -152,6 +173,30 @@ impl Event {
                 program,
                 line,
             } => format!("[{cluster}/{program}] {line}"),
+            Event::ThreadFault {
+                cluster,
+                program,
+                thread,
+                core,
+                kind,
+                access,
+                address,
+                status,
+                backtrace,
+            } => {
+                let what = if access == "none" {
+                    kind.clone()
+                } else {
+                    format!("{kind} ({access} at {address:#x})")
+                };
+                let mut text = format!(
+                    "[{cluster}/{program}] fault: thread {thread} on core {core}: {what}; the thread ended with status {status}"
+                );
+                for (depth, frame) in backtrace.iter().enumerate() {
+                    text.push_str(&format!("\n[{cluster}/{program}]   #{depth} {frame}"));
+                }
+                text
+            }
             Event::Log {
                 cluster,
                 program,

@@ -9,6 +9,7 @@ pub mod logs;
 pub mod manifest;
 pub mod packing;
 pub mod runner;
+pub mod symbols;
 
 use std::path::PathBuf;
 

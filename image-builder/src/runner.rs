@@ -173,6 +173,11 @@ struct Board<'a> {
     format: EventFormat,
     pins: Vec<(String, Vec<usize>)>,
     logs: LogDecoders<'a>,
+    /// Program ELFs by name (for symbols), their parsed symbols once needed, and
+    /// each program's load base by (cluster, program).
+    elves: std::collections::BTreeMap<String, &'a [u8]>,
+    symbols: std::collections::BTreeMap<String, crate::symbols::Symbols>,
+    bases: std::collections::BTreeMap<(usize, String), u64>,
     log_level: LogLevel,
     polling_doorbells: bool,
     callgrind: Option<(String, std::path::PathBuf)>,
@@ -233,7 +238,10 @@ pub fn run(
         started: Instant::now(),
         format: options.format,
         pins: options.pins.clone(),
-        logs: LogDecoders::new(elves),
+        logs: LogDecoders::new(elves.clone()),
+        elves,
+        symbols: std::collections::BTreeMap::new(),
+        bases: std::collections::BTreeMap::new(),
         log_level: options.log_level,
         polling_doorbells: options.polling_doorbells,
         callgrind: options.callgrind.clone(),
@@ -371,13 +379,43 @@ impl Board<'_> {
                 }
             }
             ClusterReport::ProgramStarted {
-                program, id, node, ..
-            } => Event::ProgramStarted {
-                cluster: name,
                 program,
                 id,
                 node,
-            },
+                base,
+            } => {
+                self.bases.insert((cluster, program.clone()), base);
+                Event::ProgramStarted {
+                    cluster: name,
+                    program,
+                    id,
+                    node,
+                }
+            }
+            ClusterReport::ThreadFault {
+                program,
+                thread,
+                core,
+                kind,
+                access,
+                address,
+                backtrace,
+                status,
+                ..
+            } => {
+                let backtrace = self.symbolize(cluster, &program, &backtrace);
+                Event::ThreadFault {
+                    cluster: name,
+                    program,
+                    thread,
+                    core,
+                    kind,
+                    access,
+                    address,
+                    status,
+                    backtrace,
+                }
+            }
             ClusterReport::ProgramRefused { program, reason } => Event::ProgramRefused {
                 cluster: name,
                 program,
@@ -403,6 +441,41 @@ impl Board<'_> {
             }
         };
         self.emit(event);
+    }
+
+    /// Names the addresses of a backtrace of `program` on `cluster` with its ELF's
+    /// symbols (`function+0xoffset`), or leaves them as addresses.
+    fn symbolize(&mut self, cluster: usize, program: &str, addresses: &[u64]) -> Vec<String> {
+        let base = self.bases.get(&(cluster, program.to_string())).copied();
+        let elves = &self.elves;
+        let symbols = self.symbols.entry(program.to_string()).or_insert_with(|| {
+            elves
+                .get(program)
+                .map(|elf| crate::symbols::Symbols::parse(elf))
+                .unwrap_or_default()
+        });
+        addresses
+            .iter()
+            .enumerate()
+            .map(|(depth, address)| {
+                // Past the faulting instruction, each address is a return address:
+                // the call before it may be its function's last instruction.
+                let inside = if depth == 0 {
+                    *address
+                } else {
+                    address.saturating_sub(1)
+                };
+                base.and_then(|base| inside.checked_sub(base))
+                    .and_then(|relative| symbols.function(relative))
+                    .map_or_else(
+                        || format!("{address:#x}"),
+                        |(name, start)| {
+                            let offset = address.saturating_sub(base.unwrap_or(0) + start);
+                            format!("{name}+{offset:#x} ({address:#x})")
+                        },
+                    )
+            })
+            .collect()
     }
 
     /// Decodes a piece of `program`'s log stream on `cluster` (named `name`) and emits

@@ -39,9 +39,51 @@ fn threads_outnumber_cores_join_hit_the_limit_and_fail_cleanly() {
         })
         .collect();
     assert!(
-        lines.contains(&"thread-test: 35 checks, 0 failed"),
+        lines.contains(&"thread-test: 36 checks, 0 failed"),
         "{}",
         board.transcript()
+    );
+    // The faulting thread was reported (thread, core, access, address, a symbolized
+    // backtrace) and ended alone.
+    let fault = board.events().iter().find_map(|event| match event {
+        Event::ThreadFault {
+            cluster,
+            program,
+            access,
+            address,
+            status,
+            backtrace,
+            core,
+            thread,
+            ..
+        } if cluster == "cc0" => Some((
+            program.clone(),
+            access.clone(),
+            *address,
+            *status,
+            backtrace.clone(),
+            *core,
+            *thread,
+        )),
+        _ => None,
+    });
+    let Some((program, access, address, status, backtrace, core, thread)) = fault else {
+        panic!("no fault reported: {}", board.transcript());
+    };
+    assert_eq!(
+        (program.as_str(), access.as_str(), address, status),
+        ("thread-test", "write", 0x10, 139)
+    );
+    assert!(core >= 1 && thread >= 1, "core {core}, thread {thread}");
+    assert!(
+        backtrace[0].starts_with("libnanvix::runtime::fault_on_purpose+"),
+        "{backtrace:?}"
+    );
+    assert!(
+        backtrace
+            .iter()
+            .any(|frame| frame.starts_with("thread_test::deliberate_fault+")),
+        "{backtrace:?}"
     );
     // The panicking thread was reported; the cluster kept serving the others.
     assert!(

@@ -126,6 +126,19 @@ pub extern "C" fn _Unwind_Resume() -> ! {
 #[cfg(not(test))]
 use nanvix_freestanding as _;
 
+/// Makes the calling thread fault on purpose: a store to `address` (give one no
+/// program memory is at). For tests of fault reports: the kernel ends the thread,
+/// reports it, and the rest of the program goes on.
+#[inline(never)]
+pub fn fault_on_purpose(address: usize) -> ! {
+    // SAFETY: not safe at all, on purpose: the store faults (the caller names an
+    // address outside the program's memory) and the kernel ends this thread there.
+    unsafe { core::ptr::write_volatile(address as *mut u64, 0xdead) };
+    loop {
+        core::hint::spin_loop();
+    }
+}
+
 /// Argument `position` of the start block, if it is there and is UTF-8.
 pub fn argument(position: usize) -> Option<&'static str> {
     let info = start_info()?;

@@ -24,8 +24,8 @@ use nanvix_abi::{
 use nanvix_board::{Board, ClusterKind};
 use nanvix_hal::{
     BoardControl, ClusterMemory, ClusterState, ConsoleInput, ControlNoc, CoreId, Cores,
-    DataArrival, DataNoc, EndOfInput, HardwareEvent, NocError, Platform, ReceiveDecision, Source,
-    UserMode,
+    DataArrival, DataNoc, EndOfInput, Fault, HardwareEvent, NocError, Platform, ReceiveDecision,
+    Source, UserMode,
 };
 
 /// Messages a program's inbox holds before the kernel leaves further ones in their
@@ -47,6 +47,8 @@ pub const MASTER_SERVE_ROUNDS: u32 = 1 << 16;
 pub const SLICE_CYCLES: u64 = 25_000_000;
 /// The same slice in nanoseconds, for the master's timed waits.
 pub const SLICE_NANOSECONDS: u64 = 10_000_000;
+/// Most return addresses a fault report carries.
+pub const BACKTRACE_FRAMES: usize = 32;
 /// Exit status reported for a program the loader refused.
 pub const STATUS_REFUSED: i32 = 126;
 
@@ -262,6 +264,7 @@ impl<P: Platform> Kernel<P> {
     pub fn boot(&'static self, programs: &[ProgramToLoad<'_>]) -> ! {
         KERNEL_ADDRESS.store(self as *const Self as usize, Ordering::Release);
         self.platform.cores().set_interrupt_hook(preempt_hook::<P>);
+        self.platform.cores().set_fault_hook(fault_hook::<P>);
         for (id, program) in programs.iter().enumerate() {
             match self.load(id, program) {
                 Ok(base) => self.platform.board().report(HardwareEvent::ProgramStarted {
@@ -1184,6 +1187,54 @@ impl<P: Platform> Kernel<P> {
         value
     }
 
+    /// The fault hook: a thread's program code faulted. It is reported (program,
+    /// thread, core, fault, a backtrace along the frame pointers in the program's
+    /// memory) and ended with the fault's status; the cluster goes on. A fault in
+    /// kernel code is not a program's: `None` (fatal to the cluster).
+    fn thread_faulted(&self, context: CoreId, fault: &Fault) -> Option<u64> {
+        if self.in_kernel.get(context)?.load(Ordering::Relaxed) {
+            return None;
+        }
+        let index = self
+            .running
+            .get(context)?
+            .load(Ordering::Acquire)
+            .checked_sub(1)?;
+        self.in_kernel[context].store(true, Ordering::Relaxed);
+        let regions = self.regions(index);
+        let mut backtrace = [0usize; BACKTRACE_FRAMES];
+        backtrace[0] = fault.instruction;
+        let mut frames = 1;
+        let mut frame = fault.frame_pointer;
+        while frames < BACKTRACE_FRAMES {
+            // A frame: the caller's frame pointer, then the return address.
+            let mut words = [0u8; 16];
+            if user_memory::read_into(&regions, frame, &mut words).is_err() {
+                break;
+            }
+            let next = usize::from_le_bytes(words[..8].try_into().unwrap_or_default());
+            let returned_to = usize::from_le_bytes(words[8..].try_into().unwrap_or_default());
+            if returned_to == 0 {
+                break;
+            }
+            backtrace[frames] = returned_to;
+            frames += 1;
+            if next <= frame {
+                break;
+            }
+            frame = next;
+        }
+        let name = self.programs.lock()[index].name.clone();
+        self.platform.board().report(HardwareEvent::ThreadFault {
+            program: &name,
+            thread: self.thread_ids[context].load(Ordering::Acquire),
+            core: self.tokens.held_by(context),
+            fault,
+            backtrace: &backtrace[..frames],
+        });
+        Some(fault.status as u32 as u64)
+    }
+
     /// The interrupt hook: the thread on `context` has held its core past its slice
     /// while others wait. In user mode it gives up the core here (it holds nothing of
     /// the kernel's); in the kernel it does so on its way out.
@@ -1352,6 +1403,17 @@ fn preempt_hook<P: Platform>(context: CoreId) {
     // good; only that kernel's platform installs this hook.
     let kernel = unsafe { &*(address as *const Kernel<P>) };
     kernel.preempt(context);
+}
+
+/// What a faulting core runs.
+fn fault_hook<P: Platform>(context: CoreId, fault: &Fault) -> Option<u64> {
+    let address = KERNEL_ADDRESS.load(Ordering::Acquire);
+    if address == 0 {
+        return None;
+    }
+    // SAFETY: as in `preempt_hook`.
+    let kernel = unsafe { &*(address as *const Kernel<P>) };
+    kernel.thread_faulted(context, fault)
 }
 
 fn run_program<P: Platform>(kernel: usize) {

@@ -165,6 +165,13 @@ fn main() -> i32 {
         thread::wakeup(thread::ThreadId(1_000_000)) == Err(Errno::NoSuchThread),
     );
 
+    // A faulting thread is reported and ended alone; the program goes on.
+    let faulting = thread::spawn(|| -> u8 { deliberate_fault() });
+    checks.check(
+        "a faulted thread joins with EIO",
+        faulting.map(thread::JoinHandle::join) == Ok(Err(Errno::InputOutput)),
+    );
+
     preemption_check(&mut checks);
     sync_checks(&mut checks);
 
@@ -333,4 +340,11 @@ fn preemption_check(checks: &mut Checks) {
         .into_iter()
         .all(|spinner| spinner.map(thread::JoinHandle::join) == Ok(Ok(())));
     checks.check("time slices let 5 busy threads share 3 cores", joined);
+}
+
+/// Stores to an address no program memory is at (named, for the fault report's
+/// backtrace).
+#[inline(never)]
+fn deliberate_fault() -> ! {
+    libnanvix::runtime::fault_on_purpose(0x10)
 }

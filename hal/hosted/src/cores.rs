@@ -7,7 +7,9 @@
 
 use crate::SPIN_BUDGET;
 use crate::futex::{self, Scope};
-use nanvix_hal::{CoreEntry, CoreError, CoreId, Cores, InterruptHook};
+use nanvix_hal::{
+    CoreEntry, CoreError, CoreId, Cores, Fault, FaultAccess, FaultHook, InterruptHook,
+};
 use parking_lot::Mutex;
 use std::cell::Cell;
 use std::sync::Arc;
@@ -61,6 +63,67 @@ fn host_cpus() -> usize {
     }
     // SAFETY: CPU_COUNT only reads the set.
     unsafe { libc::CPU_COUNT(&set) as usize }
+}
+
+/// The kernel's fault hook (a `FaultHook`; 0 until set).
+static FAULT_HOOK: AtomicUsize = AtomicUsize::new(0);
+
+/// The signals a program's fault raises.
+const FAULT_SIGNALS: [i32; 4] = [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE];
+
+/// A fault on a core's thread: the kernel's hook decides; a program's fault ends
+/// the faulting thread's user mode (the context is rewritten so that `sigreturn`
+/// resumes in `UserMode::enter`'s epilogue with the hook's value), anything else
+/// is fatal to the cluster (the default action, at the same instruction).
+extern "C" fn on_fault(
+    signal: libc::c_int,
+    info: *mut libc::siginfo_t,
+    context: *mut libc::c_void,
+) {
+    let core = CURRENT_CORE.with(Cell::get);
+    let hook = FAULT_HOOK.load(Ordering::Acquire);
+    let fatal = || {
+        // SAFETY: restoring the default action; returning re-runs the faulting
+        // instruction, which then ends the process as an unhandled fault would.
+        unsafe { libc::signal(signal, libc::SIG_DFL) };
+    };
+    if hook == 0 || core == usize::MAX || info.is_null() || context.is_null() {
+        return fatal();
+    }
+    // SAFETY: the kernel passes a valid ucontext_t to an SA_SIGINFO handler.
+    let registers = unsafe { &mut (*context.cast::<libc::ucontext_t>()).uc_mcontext.gregs };
+    let error = registers[libc::REG_ERR as usize] as u64;
+    let memory = signal == libc::SIGSEGV || signal == libc::SIGBUS;
+    // SAFETY: `info` is the valid siginfo of this signal.
+    let touched = unsafe { (*info).si_addr() as usize };
+    let fault = Fault {
+        address: if memory { touched } else { 0 },
+        access: match (memory, error & 0x10 != 0, error & 0x2 != 0) {
+            (false, _, _) => FaultAccess::None,
+            (true, true, _) => FaultAccess::Execute,
+            (true, false, true) => FaultAccess::Write,
+            (true, false, false) => FaultAccess::Read,
+        },
+        instruction: registers[libc::REG_RIP as usize] as usize,
+        frame_pointer: registers[libc::REG_RBP as usize] as usize,
+        kind: match signal {
+            libc::SIGSEGV => "invalid memory access",
+            libc::SIGBUS => "bus error",
+            libc::SIGILL => "illegal instruction",
+            _ => "arithmetic fault",
+        },
+        status: 128 + signal,
+    };
+    // SAFETY: the value was stored from a `FaultHook` by `set_fault_hook`.
+    let hook: FaultHook = unsafe { std::mem::transmute::<usize, FaultHook>(hook) };
+    match (hook(core, &fault), crate::user_mode::resume_point()) {
+        (Some(value), Some((stack, resume))) => {
+            registers[libc::REG_RSP as usize] = stack as i64;
+            registers[libc::REG_RIP as usize] = resume as i64;
+            registers[libc::REG_RAX as usize] = value as i64;
+        }
+        _ => fatal(),
+    }
 }
 
 /// Gives the calling thread an alternate stack for the interrupt handler.
@@ -274,6 +337,23 @@ impl Cores for HostedCores {
             action.sa_flags = libc::SA_ONSTACK | libc::SA_RESTART;
             libc::sigemptyset(&mut action.sa_mask);
             libc::sigaction(INTERRUPT_SIGNAL, &action, std::ptr::null_mut());
+        }
+    }
+
+    fn set_fault_hook(&self, hook: FaultHook) {
+        FAULT_HOOK.store(hook as usize, Ordering::Release);
+        for signal in FAULT_SIGNALS {
+            // SAFETY: a zeroed sigaction with our SA_SIGINFO handler on the alternate
+            // stack (every context thread has one); installed once per process.
+            unsafe {
+                let mut action: libc::sigaction = std::mem::zeroed();
+                action.sa_sigaction = on_fault
+                    as extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void)
+                    as usize;
+                action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
+                libc::sigemptyset(&mut action.sa_mask);
+                libc::sigaction(signal, &action, std::ptr::null_mut());
+            }
         }
     }
 

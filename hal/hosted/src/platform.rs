@@ -130,6 +130,23 @@ impl BoardControl for HostedBoard {
                 program: program.to_string(),
                 status,
             },
+            HardwareEvent::ThreadFault {
+                program,
+                thread,
+                core,
+                fault,
+                backtrace,
+            } => ClusterReport::ThreadFault {
+                program: program.to_string(),
+                thread: thread as u64,
+                core: core as u64,
+                kind: fault.kind.to_string(),
+                access: format!("{:?}", fault.access).to_lowercase(),
+                address: fault.address as u64,
+                instruction: fault.instruction as u64,
+                backtrace: backtrace.iter().map(|address| *address as u64).collect(),
+                status: fault.status,
+            },
             HardwareEvent::ProgramRefused { program, reason } => ClusterReport::ProgramRefused {
                 program: program.to_string(),
                 reason: reason.to_string(),

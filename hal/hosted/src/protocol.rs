@@ -70,6 +70,27 @@ pub enum ClusterReport {
         /// Why.
         reason: String,
     },
+    /// A thread faulted and was ended; the cluster goes on.
+    ThreadFault {
+        /// Its program.
+        program: String,
+        /// The thread's id.
+        thread: u64,
+        /// The user core it held (0: none).
+        core: u64,
+        /// What happened, in words.
+        kind: String,
+        /// `read`, `write`, `execute` or `none`.
+        access: String,
+        /// The address touched.
+        address: u64,
+        /// The faulting instruction.
+        instruction: u64,
+        /// Return addresses, innermost first (the faulting instruction first).
+        backtrace: Vec<u64>,
+        /// The thread's end value (128 + the signal).
+        status: i32,
+    },
     /// A program ended.
     ProgramExited {
         /// Name.

@@ -25,6 +25,7 @@ std::arch::global_asm!(
     "    call rsi",
     "    mov eax, eax",
     "    mov rsp, [rbx]",
+    ".globl nanvix_enter_user_resume",
     "nanvix_enter_user_resume:",
     "    pop r15",
     "    pop r14",
@@ -48,6 +49,21 @@ unsafe extern "C" {
         stack_top: usize,
     ) -> u64;
     fn nanvix_leave_user(saved_stack: usize, value: u64) -> !;
+    fn nanvix_enter_user_resume();
+}
+
+/// Where a fault handler resumes this thread to end its innermost user mode: the
+/// kernel stack pointer to restore and the instruction to go to (with the value in
+/// `rax`, `enter` returns it). `None` outside user mode.
+pub(crate) fn resume_point() -> Option<(usize, usize)> {
+    let slot = SAVED_STACK.with(Cell::get);
+    if slot == 0 {
+        return None;
+    }
+    // SAFETY: `slot` points at the `saved` word of the innermost `enter` on this
+    // thread, live while that enter runs (the fault interrupted code above it).
+    let saved_stack = unsafe { *(slot as *const usize) };
+    Some((saved_stack, nanvix_enter_user_resume as *const () as usize))
 }
 
 thread_local! {
