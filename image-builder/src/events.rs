@@ -16,6 +16,25 @@ pub enum Event {
         /// Clusters the manifest boots.
         clusters: usize,
     },
+    /// `--gdb`: the cluster's kernel stopped itself at its start; a debugger may
+    /// attach to `pid` and continue it (or `kill -CONT pid`).
+    WaitingForDebugger {
+        /// Cluster name.
+        cluster: String,
+        /// Host process id to attach to.
+        pid: u32,
+    },
+    /// `--gdb`: where the debugged cluster's program ELF is, and its load base.
+    DebugSymbols {
+        /// Cluster name.
+        cluster: String,
+        /// Program name.
+        program: String,
+        /// The ELF, written for the debugger.
+        path: String,
+        /// Where the program was loaded.
+        base: u64,
+    },
     /// A cluster's kernel is up with its programs loaded.
     ClusterUp {
         /// Cluster name.
@@ -161,6 +180,15 @@ impl Event {
                 epoch,
             } => format!("[board] {cluster} up (pid {pid}, epoch {epoch})"),
             Event::ProgramStarted { .. } => String::new(),
+            Event::WaitingForDebugger { cluster, pid } => format!(
+                "[board] {cluster} is stopped for a debugger: gdb -p {pid} (then `continue`), or kill -CONT {pid}"
+            ),
+            Event::DebugSymbols {
+                cluster,
+                program,
+                path,
+                base,
+            } => format!("[board] {cluster}/{program} in gdb: add-symbol-file {path} -o {base:#x}"),
             Event::ProgramRefused {
                 cluster,
                 program,

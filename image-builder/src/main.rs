@@ -53,6 +53,10 @@ enum Commands {
         /// target/callgrind/); slow, for code-path length only.
         #[arg(long, value_name = "CLUSTER")]
         callgrind: Option<String>,
+        /// Stop this cluster's kernel at its start so that a debugger can attach
+        /// (`gdb -p PID`), and print how to load its programs' symbols.
+        #[arg(long, value_name = "CLUSTER")]
+        gdb: Option<String>,
     },
     /// Check a manifest, build the kernel and programs it needs and pack an image.
     Build {
@@ -167,6 +171,7 @@ struct RunChoices {
     log_level: LogLevel,
     polling_doorbells: bool,
     callgrind: Option<(String, PathBuf)>,
+    gdb: Option<(String, PathBuf)>,
 }
 
 /// Parses `CLUSTER=CPU[,CPU...]` pins.
@@ -200,6 +205,7 @@ fn run(root: &Path, path: &Path, choices: &RunChoices) -> Result<i32, String> {
         log_level,
         polling_doorbells,
         callgrind,
+        gdb,
     } = choices;
     let (format, timeout, no_build) = (*format, *timeout, *no_build);
     let head = std::fs::read(path).map_err(|error| format!("{}: {error}", path.display()))?;
@@ -242,6 +248,15 @@ fn run(root: &Path, path: &Path, choices: &RunChoices) -> Result<i32, String> {
         std::fs::create_dir_all(directory)
             .map_err(|error| format!("{}: {error}", directory.display()))?;
     }
+    if let Some((cluster, directory)) = gdb {
+        if !system.clusters.iter().any(|plan| plan.name == *cluster) {
+            return Err(format!(
+                "--gdb {cluster}: the system boots no cluster `{cluster}`"
+            ));
+        }
+        std::fs::create_dir_all(directory)
+            .map_err(|error| format!("{}: {error}", directory.display()))?;
+    }
     let options = RunOptions {
         format,
         timeout,
@@ -249,6 +264,7 @@ fn run(root: &Path, path: &Path, choices: &RunChoices) -> Result<i32, String> {
         log_level: *log_level,
         polling_doorbells: *polling_doorbells,
         callgrind: callgrind.clone(),
+        gdb: gdb.clone(),
     };
     runner::run(&system, &payloads, &options, &mut std::io::stdout())
         .map_err(|error| error.to_string())
@@ -405,6 +421,7 @@ fn main() -> ExitCode {
             log_level,
             doorbells,
             callgrind,
+            gdb,
         } => {
             let path = system.unwrap_or_else(|| root.join("systems/mppa256.toml"));
             let format = match events {
@@ -425,6 +442,7 @@ fn main() -> ExitCode {
                 polling_doorbells: doorbells == DoorbellChoice::Polling,
                 callgrind: callgrind
                     .map(|cluster| (cluster, builder::target_directory(&root).join("callgrind"))),
+                gdb: gdb.map(|cluster| (cluster, builder::target_directory(&root).join("gdb"))),
             };
             match run(&root, &path, &options) {
                 Ok(status) => return ExitCode::from(status.clamp(0, 255) as u8),

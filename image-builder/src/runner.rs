@@ -59,7 +59,14 @@ pub struct RunOptions {
     /// Run this cluster's kernel under `valgrind --tool=callgrind`, writing its
     /// instruction counts into this directory (code-path length; no PMU here).
     pub callgrind: Option<(String, std::path::PathBuf)>,
+    /// Stop this cluster's kernel at its start for a debugger to attach, and write
+    /// its programs' ELFs into this directory (for the debugger's symbols).
+    pub gdb: Option<(String, std::path::PathBuf)>,
 }
+
+/// The environment variable that makes a cluster kernel stop itself at its start
+/// (`SIGSTOP`) until a debugger (or `kill -CONT`) resumes it.
+pub const DEBUGGER_ENVIRONMENT: &str = "NANVIX_WAIT_FOR_DEBUGGER";
 
 /// The program name kernel log frames come under.
 pub const KERNEL_PROGRAM: &str = "kernel";
@@ -181,6 +188,7 @@ struct Board<'a> {
     log_level: LogLevel,
     polling_doorbells: bool,
     callgrind: Option<(String, std::path::PathBuf)>,
+    gdb: Option<(String, std::path::PathBuf)>,
     output: &'a mut dyn Write,
 }
 
@@ -245,6 +253,7 @@ pub fn run(
         log_level: options.log_level,
         polling_doorbells: options.polling_doorbells,
         callgrind: options.callgrind.clone(),
+        gdb: options.gdb.clone(),
         output,
     };
     let status = board.run(options.timeout);
@@ -385,6 +394,9 @@ impl Board<'_> {
                 base,
             } => {
                 self.bases.insert((cluster, program.clone()), base);
+                if let Some(symbols) = self.debug_symbols(&name, &program, base) {
+                    self.emit(symbols);
+                }
                 Event::ProgramStarted {
                     cluster: name,
                     program,
@@ -441,6 +453,24 @@ impl Board<'_> {
             }
         };
         self.emit(event);
+    }
+
+    /// For the debugged cluster: writes `program`'s ELF where the debugger can read
+    /// it and says how to load its symbols at `base`.
+    fn debug_symbols(&self, cluster: &str, program: &str, base: u64) -> Option<Event> {
+        let (debugged, directory) = self.gdb.as_ref()?;
+        if debugged != cluster {
+            return None;
+        }
+        let elf = self.elves.get(program)?;
+        let path = directory.join(format!("{cluster}-{program}.elf"));
+        std::fs::write(&path, elf).ok()?;
+        Some(Event::DebugSymbols {
+            cluster: cluster.to_string(),
+            program: program.to_string(),
+            path: path.display().to_string(),
+            base,
+        })
     }
 
     /// Names the addresses of a backtrace of `program` on `cluster` with its ELF's
@@ -675,6 +705,13 @@ impl Board<'_> {
             }
         };
         let holds_console = plan.programs.iter().any(|program| program.console_input);
+        let debugged = self
+            .gdb
+            .as_ref()
+            .is_some_and(|(cluster, _)| *cluster == plan.name);
+        if debugged {
+            command.env(DEBUGGER_ENVIRONMENT, "1");
+        }
         command
             .env(BOOT_ENVIRONMENT, spec)
             .stdin(if holds_console {
@@ -718,6 +755,12 @@ impl Board<'_> {
             // The terminal's input goes to this cluster until either side ends.
             std::thread::spawn(move || {
                 let _ = std::io::copy(&mut std::io::stdin().lock(), &mut input);
+            });
+        }
+        if debugged {
+            self.emit(Event::WaitingForDebugger {
+                cluster: plan.name.clone(),
+                pid: child.id(),
             });
         }
         self.slots.push(Slot {

@@ -578,3 +578,55 @@ fn the_log_level_option_hides_lower_levels() {
     assert_eq!(log_frames(&board, "io0", "hello"), []);
     assert_eq!(log_frames(&board, "cc0", "kernel"), []);
 }
+
+#[test]
+fn a_cluster_waits_for_a_debugger_and_says_how_to_load_its_symbols() {
+    let mut board = Board::start_with(
+        NANVIX,
+        manifest("image-builder/tests/systems/kcalls.toml"),
+        TIMEOUT,
+        &["--gdb", "cc0"],
+    )
+    .unwrap();
+    let waiting = board
+        .wait_for(|event| matches!(event, Event::WaitingForDebugger { .. }))
+        .unwrap();
+    let Event::WaitingForDebugger { cluster, pid } = waiting else {
+        unreachable!()
+    };
+    assert_eq!(cluster, "cc0");
+    // Stopped: its state in /proc is T until someone continues it.
+    let stopped = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|stat| {
+                stat.rsplit(')')
+                    .next()
+                    .map(|rest| rest.trim_start().starts_with('T'))
+            })
+            .unwrap_or(false)
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !stopped() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(stopped(), "cc0 (pid {pid}) is not stopped");
+    signal(pid, libc::SIGCONT).unwrap();
+    let symbols = board
+        .wait_for(|event| matches!(event, Event::DebugSymbols { .. }))
+        .unwrap();
+    let Event::DebugSymbols {
+        program,
+        path,
+        base,
+        ..
+    } = symbols
+    else {
+        unreachable!()
+    };
+    assert_eq!(program, "kcall-test");
+    assert!(base != 0 && base % (64 * 1024) == 0, "base {base:#x}");
+    let elf = std::fs::read(&path).unwrap();
+    assert_eq!(&elf[..4], b"\x7fELF", "{path}");
+    assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
+}

@@ -33,6 +33,11 @@ fn main() {
     if arguments.peek().map(String::as_str) == Some(nanvix_hal_hosted::probe::PROBE_FLAG) {
         std::process::exit(nanvix_hal_hosted::probe::main(arguments.skip(1)));
     }
+    if std::env::var_os("NANVIX_WAIT_FOR_DEBUGGER").is_some() {
+        // `nanvix run --gdb`: stop here until a debugger (or SIGCONT) resumes us.
+        // SAFETY: raising a signal on ourselves has no preconditions.
+        unsafe { libc::raise(libc::SIGSTOP) };
+    }
     logger::start();
     let (platform, board, spec) = match HostedPlatform::attach() {
         Ok(attached) => attached,
