@@ -17,9 +17,11 @@
 //! and errors; `docs/src/kcalls.md` is generated from it (`cargo nanvix docs`).
 #![no_std]
 
+pub mod devices;
 pub mod errno;
 pub mod table;
 
+pub use devices::{DEVICES, Device, DeviceAccess, DeviceDescription};
 pub use errno::Errno;
 pub use table::{KCALLS, Kcall, KcallDescription, Placement};
 

@@ -292,6 +292,26 @@ kcalls! {
     ThreadCpuTime = 30, "thread_cpu_time", () -> "nanoseconds",
         Local ("reads the calling core's own clock"),
         errors [];
+    /// Reads device `device` into a buffer (see the devices below: what a read
+    /// gives, and who may).
+    DeviceRead = 31, "device_read", ("device: usize", "buffer: *mut u8", "capacity: usize") -> "bytes read",
+        Local ("reads a device of the calling core or a clock; the console waits, and the master never waits"),
+        errors [
+            (NoEntry, "no device has this id"),
+            (Access, "the caller may not read this device"),
+            (Invalid, "capacity is under the 8 bytes a clock gives"),
+            (Fault, "the buffer is not in the caller's memory")
+        ];
+    /// Writes a buffer to device `device` (see the devices below: what a write does,
+    /// and who may).
+    DeviceWrite = 32, "device_write", ("device: usize", "buffer: *const u8", "length: usize") -> "bytes taken",
+        Local ("the console's own line buffer, or the timer's sleep, a wait (the master never waits)"),
+        errors [
+            (NoEntry, "no device has this id"),
+            (Access, "the caller may not write this device"),
+            (Invalid, "the timer takes exactly 8 bytes"),
+            (Fault, "the buffer is not in the caller's memory")
+        ];
     /// Destroys sync object `id` of the calling program; its id is dead from then on.
     SyncDestroy = 27, "sync_destroy", ("id: usize") -> "0",
         Local ("measured: a trip through the master costs more than the few hundred nanoseconds of the table's lock"),

@@ -50,6 +50,18 @@ pub trait Cores: Send + Sync {
         0
     }
 
+    /// A monotonic clock in nanoseconds (hosted: `CLOCK_MONOTONIC`); 0 where the
+    /// backend has none.
+    fn monotonic_nanoseconds(&self) -> u64 {
+        0
+    }
+
+    /// The wall clock: nanoseconds since the Unix epoch (hosted: `CLOCK_REALTIME`);
+    /// 0 where the backend has none.
+    fn wall_clock_nanoseconds(&self) -> u64 {
+        0
+    }
+
     /// Whether a short spin can pay before a wait: false where this cluster has a
     /// single CPU to run on (the spinner would hold the CPU its waker needs).
     fn spinning_pays(&self) -> bool {

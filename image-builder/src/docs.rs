@@ -69,6 +69,23 @@ pub fn kcalls_page() -> String {
             }
         }
     }
+    page.push_str(
+        "\n## Devices\n\n`device_read` and `device_write` take a device id from this table \
+         (`nanvix_abi::DEVICES`); each direction says who may use it (anyone else: `EACCES`).\n\n",
+    );
+    page.push_str("| id | device | read | write |\n|---|---|---|---|\n");
+    for device in nanvix_abi::DEVICES {
+        let _ = writeln!(
+            page,
+            "| {} | `{}` | {}: {} | {}: {} |",
+            device.device as usize,
+            device.name,
+            device.read.0.name(),
+            device.read.1,
+            device.write.0.name(),
+            device.write.1
+        );
+    }
     page
 }
 

@@ -14,3 +14,13 @@ pub fn cycles() -> u64 {
 pub fn thread_cpu_nanoseconds() -> u64 {
     kcall(Kcall::ThreadCpuTime, [0; 5]).map_or(0, |value| value as u64)
 }
+
+/// The wall clock: nanoseconds since the Unix epoch (the `wall-clock` device).
+pub fn wall_clock_nanoseconds() -> Result<u64, nanvix_abi::Errno> {
+    crate::device::read_u64(crate::device::Device::WallClock)
+}
+
+/// A monotonic clock in nanoseconds (the `timer` device).
+pub fn monotonic_nanoseconds() -> Result<u64, nanvix_abi::Errno> {
+    crate::device::read_u64(crate::device::Device::Timer)
+}

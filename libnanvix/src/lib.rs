@@ -23,6 +23,7 @@ pub mod clock;
 pub mod cluster;
 pub mod console;
 pub mod data;
+pub mod device;
 pub mod kernel;
 pub mod log;
 pub mod noc;

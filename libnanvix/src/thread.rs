@@ -108,3 +108,9 @@ pub fn sleep() -> Result<(), Errno> {
 pub fn wakeup(thread: ThreadId) -> Result<(), Errno> {
     kcall(Kcall::ThreadWakeup, [thread.0, 0, 0, 0, 0]).map(|_| ())
 }
+
+/// Sleeps the calling thread for `nanoseconds` (the `timer` device); its core goes
+/// to another thread meanwhile.
+pub fn sleep_nanoseconds(nanoseconds: u64) -> Result<(), Errno> {
+    crate::device::write(crate::device::Device::Timer, &nanoseconds.to_le_bytes()).map(|_| ())
+}

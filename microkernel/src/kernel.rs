@@ -7,6 +7,7 @@ use crate::sync::SyncTable;
 use crate::thread::CoreTokens;
 use threads::{ThreadRecord, ThreadState};
 
+mod devices;
 mod sync;
 mod threads;
 use crate::user_memory;
@@ -749,6 +750,10 @@ impl<P: Platform> Kernel<P> {
             }
             Kcall::ThreadYield => self.thread_yield(core),
             Kcall::ThreadSleep => self.thread_sleep(core),
+            Kcall::DeviceRead => self.device_read(index, arguments[0], arguments[1], arguments[2]),
+            Kcall::DeviceWrite => {
+                self.device_write(index, core, arguments[0], arguments[1], arguments[2])
+            }
             Kcall::ThreadCpuTime => Ok(self.platform.cores().thread_cpu_nanoseconds() as usize),
             Kcall::ThreadWakeup => self.thread_wakeup(index, arguments[0]),
             Kcall::SemaphoreCreate

@@ -11,7 +11,7 @@ extern crate alloc;
 
 use libnanvix::abi::{CLUSTER_SELF, ClusterInfo, Errno, Kcall, MessageHeader, NOC_PAYLOAD_MAX};
 use libnanvix::runtime::{kcall, kcall_number};
-use libnanvix::{cluster, noc, println, process, thread};
+use libnanvix::{clock, cluster, noc, println, process, thread};
 
 libnanvix::entry!(main);
 
@@ -204,6 +204,65 @@ fn main() -> i32 {
         println!("FAIL thread_self: got {first:?}, wanted a nonzero id");
     }
     checks.expect("thread_self twice", thread::current().map(|id| id.0), first);
+
+    // Devices: rights, sizes and pointers checked; clocks that tell the time.
+    let mut eight = [0u8; 8];
+    let eight_at = eight.as_mut_ptr() as usize;
+    let device = |number: Kcall, id: usize, address: usize, length: usize| {
+        kcall(number, [id, address, length, 0, 0])
+    };
+    let device_errors = [
+        (
+            "unknown device",
+            device(Kcall::DeviceRead, 99, eight_at, 8),
+            Err(Errno::NoEntry),
+        ),
+        (
+            "write the wall clock",
+            device(Kcall::DeviceWrite, 1, eight_at, 8),
+            Err(Errno::Access),
+        ),
+        (
+            "read the console without it",
+            device(Kcall::DeviceRead, 0, eight_at, 8),
+            Err(Errno::Access),
+        ),
+        (
+            "a clock into 4 bytes",
+            device(Kcall::DeviceRead, 1, eight_at, 4),
+            Err(Errno::Invalid),
+        ),
+        (
+            "the timer takes 8 bytes",
+            device(Kcall::DeviceWrite, 3, eight_at, 4),
+            Err(Errno::Invalid),
+        ),
+        (
+            "a clock into a wild buffer",
+            device(Kcall::DeviceRead, 2, WILD, 8),
+            Err(Errno::Fault),
+        ),
+    ];
+    for (name, got, wanted) in device_errors {
+        checks.expect(name, got, wanted);
+    }
+    let wall = clock::wall_clock_nanoseconds().unwrap_or(0);
+    checks.run += 1;
+    if wall < 1_700_000_000_000_000_000 {
+        checks.failed += 1;
+        println!("FAIL the wall clock says {wall} ns since the epoch");
+    }
+    let before = clock::monotonic_nanoseconds().unwrap_or(0);
+    let slept = thread::sleep_nanoseconds(2_000_000);
+    let after = clock::monotonic_nanoseconds().unwrap_or(0);
+    checks.run += 1;
+    if slept.is_err() || after.saturating_sub(before) < 2_000_000 {
+        checks.failed += 1;
+        println!(
+            "FAIL a 2 ms sleep took {} ns ({slept:?})",
+            after.saturating_sub(before)
+        );
+    }
 
     // The heap the manifest sized backs the global allocator.
     let numbers: alloc::vec::Vec<u64> = (1..=4_000).collect();

@@ -52,6 +52,19 @@ extern "C" fn on_interrupt(_: libc::c_int) {
     unsafe { *libc::__errno_location() = saved };
 }
 
+/// The time of `clock` in nanoseconds (0 if it cannot be read).
+fn clock_nanoseconds(clock: libc::clockid_t) -> u64 {
+    let mut time = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid timespec to write; `clock` is a constant of Linux.
+    if unsafe { libc::clock_gettime(clock, &mut time) } != 0 {
+        return 0;
+    }
+    time.tv_sec as u64 * 1_000_000_000 + time.tv_nsec as u64
+}
+
 /// How many host CPUs this process may run on.
 fn host_cpus() -> usize {
     // SAFETY: an all-zero cpu_set_t is a valid empty set for the kernel to fill.
@@ -301,16 +314,16 @@ impl Cores for HostedCores {
         self.spinning
     }
 
+    fn monotonic_nanoseconds(&self) -> u64 {
+        clock_nanoseconds(libc::CLOCK_MONOTONIC)
+    }
+
+    fn wall_clock_nanoseconds(&self) -> u64 {
+        clock_nanoseconds(libc::CLOCK_REALTIME)
+    }
+
     fn thread_cpu_nanoseconds(&self) -> u64 {
-        let mut time = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: a valid timespec to write; the clock id is a constant of Linux.
-        if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut time) } != 0 {
-            return 0;
-        }
-        time.tv_sec as u64 * 1_000_000_000 + time.tv_nsec as u64
+        clock_nanoseconds(libc::CLOCK_THREAD_CPUTIME_ID)
     }
 
     fn park_timeout(&self, nanoseconds: u64) {

@@ -1,0 +1,88 @@
+//! The device module: `device_read` and `device_write` over the device table of
+//! `nanvix_abi::devices`, each direction checked against the caller's rights.
+
+use super::Kernel;
+use crate::user_memory;
+use nanvix_abi::{Device, DeviceAccess, Errno};
+use nanvix_hal::{CoreId, Cores, Platform};
+
+impl<P: Platform> Kernel<P> {
+    /// Whether program `index` may use a direction of a device with `access`.
+    fn may(&self, index: usize, access: DeviceAccess) -> bool {
+        match access {
+            DeviceAccess::Everyone => true,
+            DeviceAccess::ConsoleHolder => self.programs.lock()[index].console_input,
+            DeviceAccess::Nobody => false,
+        }
+    }
+
+    /// `device_read`.
+    pub(super) fn device_read(
+        &self,
+        index: usize,
+        device: usize,
+        buffer: usize,
+        capacity: usize,
+    ) -> Result<usize, Errno> {
+        let device = Device::from_id(device).ok_or(Errno::NoEntry)?;
+        if !self.may(index, device.description().read.0) {
+            return Err(Errno::Access);
+        }
+        let cores = self.platform.cores();
+        let value = match device {
+            Device::Console => return self.console_read(index, buffer, capacity),
+            Device::WallClock => cores.wall_clock_nanoseconds(),
+            Device::Cycles => cores.cycles(),
+            Device::Timer => cores.monotonic_nanoseconds(),
+        };
+        if capacity < 8 {
+            return Err(Errno::Invalid);
+        }
+        user_memory::write(&self.regions(index), buffer, &value.to_le_bytes())?;
+        Ok(8)
+    }
+
+    /// `device_write`.
+    pub(super) fn device_write(
+        &self,
+        index: usize,
+        context: CoreId,
+        device: usize,
+        buffer: usize,
+        length: usize,
+    ) -> Result<usize, Errno> {
+        let device = Device::from_id(device).ok_or(Errno::NoEntry)?;
+        if !self.may(index, device.description().write.0) {
+            return Err(Errno::Access);
+        }
+        match device {
+            Device::Console => self.console_write(index, buffer, length),
+            Device::Timer => {
+                if length != 8 {
+                    return Err(Errno::Invalid);
+                }
+                let mut bytes = [0u8; 8];
+                user_memory::read_into(&self.regions(index), buffer, &mut bytes)?;
+                self.sleep_for(context, u64::from_le_bytes(bytes));
+                Ok(8)
+            }
+            // The table lets nobody write these.
+            Device::WallClock | Device::Cycles => Err(Errno::Access),
+        }
+    }
+
+    /// Sleeps the thread on `context` for `nanoseconds`, without its core.
+    fn sleep_for(&self, context: CoreId, nanoseconds: u64) {
+        let cores = self.platform.cores();
+        let deadline = cores.monotonic_nanoseconds().saturating_add(nanoseconds);
+        self.tokens.release(cores, context);
+        loop {
+            let now = cores.monotonic_nanoseconds();
+            if now >= deadline {
+                break;
+            }
+            cores.park_timeout(deadline - now);
+        }
+        self.tokens.acquire(cores, context);
+    }
+}
