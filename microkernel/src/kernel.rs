@@ -36,6 +36,9 @@ pub const INBOX_CAPACITY: usize = 64;
 pub const CONSOLE_LINE_MAX: usize = 1024;
 /// Rounds a receiving program core polls the NoC itself before it parks.
 pub const RECEIVE_SPIN_BUDGET: u32 = 2_000;
+/// Rounds in a row with nothing taken after which a data transfer whose sender is
+/// gone fails (its last chunks, if any, arrive before).
+pub const GONE_ROUNDS: u32 = 64;
 /// Rounds a core making a remote kcall spins on its slot before it parks.
 pub const REMOTE_SPIN_BUDGET: u32 = 2_000;
 /// Idle rounds the master keeps polling for remote calls after serving one.
@@ -923,6 +926,7 @@ impl<P: Platform> Kernel<P> {
             // The budget counts idle rounds only: a transfer that keeps arriving
             // chunk by chunk is followed to its end without parking.
             let mut idle_rounds = 0;
+            let mut rounds_since_gone = 0;
             while idle_rounds < RECEIVE_SPIN_BUDGET {
                 let taken = self
                     .platform
@@ -931,14 +935,23 @@ impl<P: Platform> Kernel<P> {
                 if transfer.outcome.is_some() {
                     break;
                 }
-                if let Some((source_cluster, header)) = transfer.started
+                // A sender that is gone (dead, or off after writing its last chunks)
+                // fails the transfer only once its ring has nothing more for us: a
+                // few rounds in a row with nothing taken.
+                if taken == 0
+                    && let Some((source_cluster, header)) = transfer.started
                     && self.platform.board().cluster_state(source_cluster)
                         != (ClusterState::On {
                             epoch: header.source_epoch,
                         })
                 {
-                    transfer.outcome = Some(Err(Errno::HostDown));
-                    break;
+                    rounds_since_gone += 1;
+                    if rounds_since_gone > GONE_ROUNDS {
+                        transfer.outcome = Some(Err(Errno::HostDown));
+                        break;
+                    }
+                } else {
+                    rounds_since_gone = 0;
                 }
                 if taken == 0 {
                     idle_rounds += 1;
