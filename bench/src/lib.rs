@@ -40,8 +40,8 @@ mod wait;
 pub use affinity::pin_current_thread;
 pub use baselines::{
     Baseline, CLIENT_CPU, COPY_SIZES, SERVER_CPU, all_baselines, buffer_pthreads, cross_core_copy,
-    function_call, futex_round_trip, getppid, memcpy, pthread_create_join, spawn_wait_tiny_static,
-    spin_round_trip_processes, spin_round_trip_threads,
+    function_call, futex_round_trip, getppid, knoise_pthreads, memcpy, pthread_create_join,
+    spawn_wait_tiny_static, spin_round_trip_processes, spin_round_trip_threads,
 };
 pub use error::BenchError;
 pub use options::{MINIMUM_ITERATIONS, Options};

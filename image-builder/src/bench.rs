@@ -15,10 +15,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The board benchmarks, in the order they run.
-pub const BENCHMARKS: [&str; 7] = [
+pub const BENCHMARKS: [&str; 8] = [
     "baselines",
     "kcall",
     "buffer",
+    "knoise",
     "noc",
     "data",
     "boot",
@@ -635,6 +636,88 @@ pub fn buffer(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
     Ok(rows)
 }
 
+/// KNoise steps per worker (as `systems/bench/knoise.toml` asks `apps/bench-knoise`).
+const KNOISE_STEPS: u32 = 2_000;
+/// User cores of the KNoise cluster (tiny's compute clusters).
+const KNOISE_CORES: usize = 3;
+
+/// The paper's KNoise on the tiny board's cc0 (3 user cores: more than this
+/// machine's CPUs, so thread CPU time is the figure): per worker count, the CPU
+/// time of a step with noise (the other user cores making remote kcalls) against
+/// without, and without noise against the same steps in plain pthreads.
+pub fn knoise(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
+    let image = image(options, "knoise")?;
+    let mut board: BTreeMap<(usize, bool), Vec<f64>> = BTreeMap::new();
+    let mut pthreads: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
+    let per_step = |cpu: f64| cpu / f64::from(KNOISE_STEPS);
+    for _ in 0..options.launches {
+        for workers in 1..=KNOISE_CORES {
+            for (_, cpu) in nanvix_bench::knoise_pthreads(workers, 0, KNOISE_STEPS)? {
+                pthreads.entry(workers).or_default().push(per_step(cpu));
+            }
+        }
+        for event in Launch::start(options, image, &[])?.finish()? {
+            let Event::Console { line, .. } = event else {
+                continue;
+            };
+            let Some(rest) = line.strip_prefix("bench knoise ") else {
+                continue;
+            };
+            let (workers, noise, cpu) = parse_knoise(rest)
+                .ok_or_else(|| BenchFailure(format!("bad benchmark line: {line}")))?;
+            board
+                .entry((workers, noise))
+                .or_default()
+                .push(per_step(cpu));
+        }
+    }
+    let mut rows = Vec::new();
+    let empty = Vec::new();
+    for workers in 1..=KNOISE_CORES {
+        let parameters_of = |noise: &str| {
+            parameters(&[
+                ("workers", workers.to_string()),
+                ("noise", noise.to_string()),
+                ("launches", options.launches.to_string()),
+            ])
+        };
+        let quiet = nanvix_bench::summarize(
+            "knoise.cpu_per_step",
+            parameters_of("no"),
+            nanvix_bench::UNIT_NANOSECONDS,
+            board.get(&(workers, false)).unwrap_or(&empty),
+        )?;
+        let mut noisy = nanvix_bench::summarize(
+            "knoise.cpu_per_step",
+            parameters_of("yes"),
+            nanvix_bench::UNIT_NANOSECONDS,
+            board.get(&(workers, true)).unwrap_or(&empty),
+        )?;
+        nanvix_bench::compare(&mut noisy, &quiet)?;
+        let baseline = nanvix_bench::summarize(
+            "baseline.knoise_pthreads_cpu_per_step",
+            parameters_of("no"),
+            nanvix_bench::UNIT_NANOSECONDS,
+            pthreads.get(&workers).unwrap_or(&empty),
+        )?;
+        let mut against_pthreads = quiet.clone();
+        against_pthreads.name = "knoise.cpu_per_step_vs_pthreads".into();
+        nanvix_bench::compare(&mut against_pthreads, &baseline)?;
+        rows.extend([baseline, quiet, noisy, against_pthreads]);
+    }
+    Ok(rows)
+}
+
+/// `workers=<w> noise=<yes|no> cycles=<c> cpu=<ns>` of a KNoise line.
+fn parse_knoise(text: &str) -> Option<(usize, bool, f64)> {
+    let mut fields = text.split(' ');
+    let workers = fields.next()?.strip_prefix("workers=")?.parse().ok()?;
+    let noise = fields.next()?.strip_prefix("noise=")? == "yes";
+    let _cycles = fields.next()?.strip_prefix("cycles=")?;
+    let cpu = fields.next()?.strip_prefix("cpu=")?.parse().ok()?;
+    Some((workers, noise, cpu))
+}
+
 /// `threads=<n> bytes=<b> cycles=<c> cpu=<ns>` of a Buffer line.
 fn parse_buffer(text: &str) -> Option<(usize, usize, f64, f64)> {
     let mut fields = text.split(' ');
@@ -828,6 +911,7 @@ pub fn run(
             "baselines" => baseline_rows.clone(),
             "kcall" => kcall(options)?,
             "buffer" => buffer(options)?,
+            "knoise" => knoise(options)?,
             "noc" => noc(options)?,
             "data" => data(options)?,
             "boot" => boot(options, &baseline_rows)?,
@@ -867,7 +951,7 @@ mod tests {
         let error = run(&options, &["speed".to_string()], Path::new("/nonexistent")).unwrap_err();
         assert_eq!(
             error.0,
-            "no benchmark `speed` (benchmarks: baselines, kcall, buffer, noc, data, boot, idle)"
+            "no benchmark `speed` (benchmarks: baselines, kcall, buffer, knoise, noc, data, boot, idle)"
         );
     }
 }

@@ -74,8 +74,8 @@ enum Commands {
     /// Run benchmarks on boards against baselines measured in the same run; write
     /// rows to target/bench/<name>.json and print a table.
     Bench {
-        /// Benchmarks to run: baselines, kcall, buffer, noc, data, boot, idle (default:
-        /// all).
+        /// Benchmarks to run: baselines, kcall, buffer, knoise, noc, data, boot, idle
+        /// (default: all).
         names: Vec<String>,
         /// Separate board launches per benchmark.
         #[arg(long, default_value_t = 5)]
@@ -369,6 +369,7 @@ fn bench(root: &Path, names: &[String], launches: usize, quick: bool) -> Result<
     for (stem, manifest) in [
         ("kcall", "systems/bench/kcall.toml"),
         ("buffer", "systems/bench/buffer.toml"),
+        ("knoise", "systems/bench/knoise.toml"),
         ("noc", "systems/bench/noc.toml"),
         ("data", "systems/bench/data.toml"),
         ("mppa256", "systems/mppa256.toml"),

@@ -7,6 +7,7 @@
 mod buffer;
 mod calls;
 mod copy;
+mod knoise;
 mod processes;
 mod round_trip;
 mod spawn;
@@ -15,6 +16,7 @@ mod threads;
 pub use buffer::buffer_pthreads;
 pub use calls::{function_call, getppid};
 pub use copy::{cross_core_copy, memcpy};
+pub use knoise::knoise_pthreads;
 pub use processes::spin_round_trip_processes;
 pub use round_trip::{futex_round_trip, spin_round_trip_threads};
 pub use spawn::spawn_wait_tiny_static;

@@ -1,0 +1,67 @@
+//! The paper's KNoise written with plain pthreads: workers running the same
+//! floating-point steps while noise threads make system calls in a tight loop.
+
+use crate::BenchError;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+/// This thread's CPU time in nanoseconds.
+fn thread_cpu_nanoseconds() -> u64 {
+    let mut time = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid timespec to write.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut time) };
+    time.tv_sec as u64 * 1_000_000_000 + time.tv_nsec as u64
+}
+
+/// One run: `workers` threads of `steps` steps each while `noisy` threads call
+/// `getppid` in a loop; per worker, (wall ns, CPU ns).
+pub fn knoise_pthreads(
+    workers: usize,
+    noisy: usize,
+    steps: u32,
+) -> Result<Vec<(f64, f64)>, BenchError> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let noise: Vec<_> = (0..noisy)
+        .map(|_| {
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    // SAFETY: getppid has no preconditions.
+                    std::hint::black_box(unsafe { libc::getppid() });
+                }
+            })
+        })
+        .collect();
+    let handles: Vec<_> = (0..workers)
+        .map(|index| {
+            std::thread::spawn(move || {
+                let (start, cpu) = (Instant::now(), thread_cpu_nanoseconds());
+                let value = nanvix_workloads::knoise_steps(steps, index as f64);
+                std::hint::black_box(value);
+                (
+                    start.elapsed().as_nanos() as f64,
+                    (thread_cpu_nanoseconds() - cpu) as f64,
+                )
+            })
+        })
+        .collect();
+    let mut results = Vec::with_capacity(workers);
+    for handle in handles {
+        results.push(
+            handle
+                .join()
+                .map_err(|_| BenchError::PeerFailed("a worker panicked".into()))?,
+        );
+    }
+    stop.store(true, Ordering::Relaxed);
+    for thread in noise {
+        thread
+            .join()
+            .map_err(|_| BenchError::PeerFailed("a noise thread panicked".into()))?;
+    }
+    Ok(results)
+}
