@@ -24,6 +24,8 @@ pub mod loader;
 pub mod memory;
 pub mod remote;
 pub mod sync;
+#[cfg(test)]
+mod test_cores;
 pub mod thread;
 pub mod user_memory;
 

@@ -207,58 +207,9 @@ mod tests {
     extern crate std;
 
     use super::*;
+    use crate::test_cores::{TestCores, become_core};
     use std::sync::Arc;
-    use std::sync::atomic::AtomicU32;
     use std::vec::Vec;
-
-    /// Cores backed by std threads: park is a bounded sleep on a per-core flag.
-    struct TestCores {
-        permits: Vec<AtomicU32>,
-    }
-
-    impl TestCores {
-        fn new(count: usize) -> TestCores {
-            TestCores {
-                permits: (0..count).map(|_| AtomicU32::new(0)).collect(),
-            }
-        }
-    }
-
-    std::thread_local! {
-        static CORE: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
-    }
-
-    impl Cores for TestCores {
-        fn count(&self) -> usize {
-            self.permits.len()
-        }
-        fn current(&self) -> CoreId {
-            CORE.with(|core| core.get())
-        }
-        fn start(
-            &self,
-            _core: CoreId,
-            _entry: nanvix_hal::CoreEntry,
-            _argument: usize,
-        ) -> Result<(), nanvix_hal::CoreError> {
-            Err(nanvix_hal::CoreError::Busy)
-        }
-        fn park(&self) {
-            let permit = &self.permits[self.current()];
-            for _ in 0..1000 {
-                if permit.swap(0, Ordering::AcqRel) == 1 {
-                    return;
-                }
-                std::thread::yield_now();
-            }
-        }
-        fn unpark(&self, core: CoreId) {
-            self.permits[core].store(1, Ordering::Release);
-        }
-        fn cycles(&self) -> u64 {
-            0
-        }
-    }
 
     #[test]
     fn calls_are_served_in_arrival_order_with_their_arguments() {
@@ -300,7 +251,7 @@ mod tests {
             .map(|core| {
                 let (cores, board, done) = (cores.clone(), board.clone(), done.clone());
                 std::thread::spawn(move || {
-                    CORE.with(|current| current.set(core));
+                    become_core(core);
                     for call in 0..CALLS {
                         let result = board.call(&*cores, core, 7, [core, call, 0, 0, 0], 50);
                         assert_eq!(result, (core * 1_000_000 + call) as isize);

@@ -149,46 +149,10 @@ mod tests {
     extern crate std;
 
     use super::*;
+    use crate::test_cores::{TestCores, become_core};
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::vec::Vec;
-
-    struct TestCores {
-        permits: Vec<AtomicU32>,
-    }
-
-    std::thread_local! {
-        static CONTEXT: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
-    }
-
-    impl Cores for TestCores {
-        fn count(&self) -> usize {
-            self.permits.len()
-        }
-        fn current(&self) -> CoreId {
-            CONTEXT.with(|context| context.get())
-        }
-        fn start(
-            &self,
-            _: CoreId,
-            _: nanvix_hal::CoreEntry,
-            _: usize,
-        ) -> Result<(), nanvix_hal::CoreError> {
-            Err(nanvix_hal::CoreError::Busy)
-        }
-        fn park(&self) {
-            let permit = &self.permits[self.current()];
-            while permit.swap(0, Ordering::AcqRel) == 0 {
-                std::thread::yield_now();
-            }
-        }
-        fn unpark(&self, context: CoreId) {
-            self.permits[context].store(1, Ordering::Release);
-        }
-        fn cycles(&self) -> u64 {
-            0
-        }
-    }
 
     struct SpinLock(core::sync::atomic::AtomicBool);
 
@@ -214,9 +178,7 @@ mod tests {
     }
 
     fn cores(contexts: usize) -> TestCores {
-        TestCores {
-            permits: (0..contexts).map(|_| AtomicU32::new(0)).collect(),
-        }
+        TestCores::new(contexts)
     }
 
     #[test]
@@ -290,7 +252,7 @@ mod tests {
             .map(|context| {
                 let (cores, tokens, on_core) = (cores.clone(), tokens.clone(), on_core.clone());
                 std::thread::spawn(move || {
-                    CONTEXT.with(|current| current.set(context));
+                    become_core(context);
                     for round in 0..200 {
                         let core = tokens.acquire(&*cores, context);
                         assert_eq!(on_core[core].swap(context, Ordering::SeqCst), 0);

@@ -1,6 +1,7 @@
 //! The paper's Buffer written with plain pthreads: producer/consumer pairs through
 //! rings of 16 slots guarded by a mutex and two POSIX semaphores.
 
+use super::thread_cpu_nanoseconds;
 use crate::BenchError;
 use crate::affinity::pin_current_thread;
 use crate::error::last_errno;
@@ -57,17 +58,6 @@ struct Ring {
     state: Mutex<(Vec<u8>, usize, usize)>,
     free: Semaphore,
     full: Semaphore,
-}
-
-/// This thread's CPU time in nanoseconds.
-fn thread_cpu_nanoseconds() -> u64 {
-    let mut time = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: a valid timespec to write.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut time) };
-    time.tv_sec as u64 * 1_000_000_000 + time.tv_nsec as u64
 }
 
 /// One run of the Buffer with `pairs` pairs moving `objects` objects of `bytes`

@@ -1,21 +1,11 @@
 //! The paper's KNoise written with plain pthreads: workers running the same
 //! floating-point steps while noise threads make system calls in a tight loop.
 
+use super::thread_cpu_nanoseconds;
 use crate::BenchError;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
-
-/// This thread's CPU time in nanoseconds.
-fn thread_cpu_nanoseconds() -> u64 {
-    let mut time = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: a valid timespec to write.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut time) };
-    time.tv_sec as u64 * 1_000_000_000 + time.tv_nsec as u64
-}
 
 /// One run: `workers` threads of `steps` steps each while `noisy` threads call
 /// `getppid` in a loop; per worker, (wall ns, CPU ns).

@@ -161,6 +161,17 @@ pub fn all_baselines(options: &Options) -> Vec<(Baseline, Result<Row, BenchError
         .collect()
 }
 
+/// The calling thread's CPU time in nanoseconds.
+pub(crate) fn thread_cpu_nanoseconds() -> u64 {
+    let mut time = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid timespec to write.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut time) };
+    time.tv_sec as u64 * 1_000_000_000 + time.tv_nsec as u64
+}
+
 /// The parameters of a row from `(key, value)` pairs.
 fn parameters<const COUNT: usize>(pairs: [(&str, String); COUNT]) -> BTreeMap<String, String> {
     pairs
