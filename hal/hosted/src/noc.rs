@@ -462,13 +462,22 @@ impl HostedNoc {
         }
     }
 
-    /// Offers the head chunk of the data ring from `source`, and the ones after it
-    /// while they are taken.
-    fn receive_data_from(
+    /// Drains the ring `incoming` from `source`, at most one ring's worth (so a fast
+    /// sender cannot hold us here): each genuine slot (payload up to `limit`) is
+    /// offered to `offer(slot offset, header line, header)`, and a `Keep` stops;
+    /// a forged or stale one is discarded (`kind` names the NoC in the warning).
+    /// After each slot the tail moves on (stored with `order`) and `moved` runs
+    /// with the tail word. Returns how many slots were taken.
+    #[allow(clippy::too_many_arguments)]
+    fn drain(
         &self,
+        kind: &str,
         source: usize,
         incoming: &mut Incoming,
-        decide: &mut dyn FnMut(&DataArrival<'_>) -> ReceiveDecision,
+        limit: usize,
+        order: Ordering,
+        mut offer: impl FnMut(usize, &[AtomicU32; 16], MessageHeader) -> ReceiveDecision,
+        mut moved: impl FnMut(&AtomicU32),
     ) -> usize {
         let mut taken = 0;
         for _ in 0..incoming.ring.depth() {
@@ -478,56 +487,73 @@ impl HostedNoc {
             let offset = incoming.next_slot;
             let line = self.memory.line(offset);
             let header = header_of(line);
-            let field = |offset: usize| line[offset / 4].load(Ordering::Relaxed);
-            if self.genuine(
-                source,
-                &header,
-                field(slot::DESTINATION_EPOCH),
-                DATA_CHUNK_BYTES,
-            ) {
-                let length = header.length as usize;
-                // SAFETY: the chunk lies in the sender's region, mapped read-only for the
-                // process' life; the sender published it (sequence number, release) and
-                // will not reuse the slot before we publish our tail, which happens only
-                // after `decide` returned (the slice does not outlive the offer).
-                let data = unsafe {
-                    std::slice::from_raw_parts(
-                        self.memory.address(offset + DATA_PAYLOAD, length),
-                        length,
-                    )
-                };
-                let arrival = DataArrival {
-                    header,
-                    source_cluster: source,
-                    destination_node: field(slot::DESTINATION_NODE),
-                    destination_program: field(slot::DESTINATION_PROGRAM),
-                    total: field(data_slot::TOTAL),
-                    offset: field(data_slot::OFFSET),
-                    data,
-                };
-                if decide(&arrival) == ReceiveDecision::Keep {
+            let destination_epoch = line[slot::DESTINATION_EPOCH / 4].load(Ordering::Relaxed);
+            if self.genuine(source, &header, destination_epoch, limit) {
+                if offer(offset, line, header) == ReceiveDecision::Keep {
                     break;
                 }
                 taken += 1;
             } else {
                 self.discarded.fetch_add(1, Ordering::Relaxed);
                 crate::hal_warn!(
-                    "data NoC: discarded a chunk from cluster {=usize} (forged node, stale epoch or bad length)",
+                    "{=str} NoC: discarded a slot from cluster {=usize} (forged node, stale epoch or bad length)",
+                    kind,
                     source
                 );
+                let _ = kind;
             }
-            let tail_word = incoming.advance(&self.memory, Ordering::SeqCst);
-            // The sender's "waiting for room" flag shares its head's line.
-            if self
-                .memory
-                .word(incoming.ring.head + 4)
-                .load(Ordering::SeqCst)
-                != 0
-            {
-                self.ring(tail_word);
-            }
+            moved(incoming.advance(&self.memory, order));
         }
         taken
+    }
+
+    /// Offers the head chunk of the data ring from `source`, and the ones after it
+    /// while they are taken.
+    fn receive_data_from(
+        &self,
+        source: usize,
+        incoming: &mut Incoming,
+        decide: &mut dyn FnMut(&DataArrival<'_>) -> ReceiveDecision,
+    ) -> usize {
+        // The sender's "waiting for room" flag shares its head's line.
+        let writer_waiting = self.memory.word(incoming.ring.head + 4);
+        let offer = |offset: usize, line: &[AtomicU32; 16], header: MessageHeader| {
+            let field = |offset: usize| line[offset / 4].load(Ordering::Relaxed);
+            let length = header.length as usize;
+            // SAFETY: the chunk lies in the sender's region, mapped read-only for the
+            // process' life; the sender published it (sequence number, release) and
+            // will not reuse the slot before we publish our tail, which happens only
+            // after `decide` returned (the slice does not outlive the offer).
+            let data = unsafe {
+                std::slice::from_raw_parts(
+                    self.memory.address(offset + DATA_PAYLOAD, length),
+                    length,
+                )
+            };
+            decide(&DataArrival {
+                header,
+                source_cluster: source,
+                destination_node: field(slot::DESTINATION_NODE),
+                destination_program: field(slot::DESTINATION_PROGRAM),
+                total: field(data_slot::TOTAL),
+                offset: field(data_slot::OFFSET),
+                data,
+            })
+        };
+        let moved = |tail_word: &AtomicU32| {
+            if writer_waiting.load(Ordering::SeqCst) != 0 {
+                self.ring(tail_word);
+            }
+        };
+        self.drain(
+            "data",
+            source,
+            incoming,
+            DATA_CHUNK_BYTES,
+            Ordering::SeqCst,
+            offer,
+            moved,
+        )
     }
 
     /// Drains the control ring from `source`; returns how many messages were taken.
@@ -537,48 +563,30 @@ impl HostedNoc {
         incoming: &mut Incoming,
         decide: &mut dyn FnMut(&Arrival<'_>) -> ReceiveDecision,
     ) -> usize {
-        let mut taken = 0;
-        // At most one ring's worth per call, so a fast sender cannot hold us here.
-        for _ in 0..incoming.ring.depth() {
-            if !incoming.ready(&self.memory) {
-                break;
-            }
-            let offset = incoming.next_slot;
-            let line = self.memory.line(offset);
-            let header = header_of(line);
+        let offer = |offset: usize, line: &[AtomicU32; 16], header: MessageHeader| {
             let field = |offset: usize| line[offset / 4].load(Ordering::Relaxed);
-            if self.genuine(
-                source,
-                &header,
-                field(slot::DESTINATION_EPOCH),
-                NOC_PAYLOAD_MAX,
-            ) {
-                let mut payload = [0u8; NOC_PAYLOAD_MAX];
-                let length = header.length as usize;
-                // The sender published the slot (sequence number, release) before we
-                // read it and will not reuse it before we publish our tail.
-                self.memory
-                    .read_small(offset + SLOT_PAYLOAD, &mut payload[..length]);
-                let arrival = Arrival {
-                    header,
-                    destination_node: field(slot::DESTINATION_NODE),
-                    destination_program: field(slot::DESTINATION_PROGRAM),
-                    payload: &payload[..length],
-                };
-                if decide(&arrival) == ReceiveDecision::Keep {
-                    break;
-                }
-                taken += 1;
-            } else {
-                self.discarded.fetch_add(1, Ordering::Relaxed);
-                crate::hal_warn!(
-                    "control NoC: discarded a message from cluster {=usize} (forged node, stale epoch or bad length)",
-                    source
-                );
-            }
-            incoming.advance(&self.memory, Ordering::Release);
-        }
-        taken
+            let mut payload = [0u8; NOC_PAYLOAD_MAX];
+            let length = header.length as usize;
+            // The sender published the slot (sequence number, release) before we read
+            // it and will not reuse it before we publish our tail.
+            self.memory
+                .read_small(offset + SLOT_PAYLOAD, &mut payload[..length]);
+            decide(&Arrival {
+                header,
+                destination_node: field(slot::DESTINATION_NODE),
+                destination_program: field(slot::DESTINATION_PROGRAM),
+                payload: &payload[..length],
+            })
+        };
+        self.drain(
+            "control",
+            source,
+            incoming,
+            NOC_PAYLOAD_MAX,
+            Ordering::Release,
+            offer,
+            |_| {},
+        )
     }
 }
 
