@@ -312,6 +312,13 @@ kcalls! {
             (Invalid, "the timer takes exactly 8 bytes"),
             (Fault, "the buffer is not in the caller's memory")
         ];
+    /// Reports that the calling thread panicked, with a backtrace the kernel walks
+    /// from `frame_pointer` through the caller's memory (the first frame at
+    /// `instruction`); the runner prints it like a fault. The thread ends itself
+    /// after (libnanvix's panic handler: status 101).
+    PanicReport = 33, "panic_report", ("frame_pointer: usize", "instruction: usize") -> "0",
+        Local ("reads the caller's own stack and reports; never waits"),
+        errors [];
     /// Destroys sync object `id` of the calling program; its id is dead from then on.
     SyncDestroy = 27, "sync_destroy", ("id: usize") -> "0",
         Local ("measured: a trip through the master costs more than the few hundred nanoseconds of the table's lock"),

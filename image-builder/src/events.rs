@@ -217,8 +217,9 @@ impl Event {
                 } else {
                     format!("{kind} ({access} at {address:#x})")
                 };
+                let heading = if kind == "panic" { "panic" } else { "fault" };
                 let mut text = format!(
-                    "[{cluster}/{program}] fault: thread {thread} on core {core}: {what}; the thread ended with status {status}"
+                    "[{cluster}/{program}] {heading}: thread {thread} on core {core}: {what}; the thread ended with status {status}"
                 );
                 for (depth, frame) in backtrace.iter().enumerate() {
                     text.push_str(&format!("\n[{cluster}/{program}]   #{depth} {frame}"));

@@ -55,8 +55,9 @@ fn threads_outnumber_cores_join_hit_the_limit_and_fail_cleanly() {
             backtrace,
             core,
             thread,
+            kind,
             ..
-        } if cluster == "cc0" => Some((
+        } if cluster == "cc0" && kind != "panic" => Some((
             program.clone(),
             access.clone(),
             *address,
@@ -84,6 +85,14 @@ fn threads_outnumber_cores_join_hit_the_limit_and_fail_cleanly() {
             .iter()
             .any(|frame| frame.starts_with("thread_test::deliberate_fault+")),
         "{backtrace:?}"
+    );
+    // The panicking thread was reported with a backtrace through the panic.
+    assert!(
+        board.events().iter().any(|event| matches!(event,
+            Event::ThreadFault { kind, status: 101, backtrace, .. }
+                if kind == "panic" && backtrace.iter().any(|frame| frame.contains("panic")))),
+        "{}",
+        board.transcript()
     );
     // The panicking thread was reported; the cluster kept serving the others.
     assert!(

@@ -105,6 +105,19 @@ fn panic(information: &core::panic::PanicInfo<'_>) -> ! {
         Some(location) => crate::println!("panic at {location}: {}", information.message()),
         None => crate::println!("panic: {}", information.message()),
     }
+    let (frame_pointer, instruction): (usize, usize);
+    // SAFETY: reads this function's frame pointer and an address inside it; no
+    // memory is touched (programs are built with frame pointers).
+    unsafe {
+        core::arch::asm!(
+            "mov {frame}, rbp",
+            "lea {here}, [rip]",
+            frame = out(reg) frame_pointer,
+            here = out(reg) instruction,
+            options(nomem, nostack, preserves_flags),
+        );
+    }
+    let _ = kcall(Kcall::PanicReport, [frame_pointer, instruction, 0, 0, 0]);
     crate::process::exit(101)
 }
 

@@ -53,6 +53,8 @@ pub const SLICE_CYCLES: u64 = 25_000_000;
 pub const SLICE_NANOSECONDS: u64 = 10_000_000;
 /// Most return addresses a fault report carries.
 pub const BACKTRACE_FRAMES: usize = 32;
+/// The status a panicking thread ends with (as libnanvix's panic handler does).
+pub const PANIC_STATUS: i32 = 101;
 /// Exit status reported for a program the loader refused.
 pub const STATUS_REFUSED: i32 = 126;
 
@@ -753,6 +755,7 @@ impl<P: Platform> Kernel<P> {
             }
             Kcall::ThreadYield => self.thread_yield(core),
             Kcall::ThreadSleep => self.thread_sleep(core),
+            Kcall::PanicReport => self.panic_report(index, core, arguments[0], arguments[1]),
             Kcall::DeviceRead => self.device_read(index, arguments[0], arguments[1], arguments[2]),
             Kcall::DeviceWrite => {
                 self.device_write(index, core, arguments[0], arguments[1], arguments[2])
@@ -1219,6 +1222,13 @@ impl<P: Platform> Kernel<P> {
             .load(Ordering::Acquire)
             .checked_sub(1)?;
         self.in_kernel[context].store(true, Ordering::Relaxed);
+        self.report_fault(index, context, fault);
+        Some(fault.status as u32 as u64)
+    }
+
+    /// Reports `fault` of the thread of program `index` on `context`, with a
+    /// backtrace walked along the frame pointers through the program's own memory.
+    fn report_fault(&self, index: usize, context: CoreId, fault: &Fault) {
         let regions = self.regions(index);
         let mut backtrace = [0usize; BACKTRACE_FRAMES];
         backtrace[0] = fault.instruction;
@@ -1250,7 +1260,27 @@ impl<P: Platform> Kernel<P> {
             fault,
             backtrace: &backtrace[..frames],
         });
-        Some(fault.status as u32 as u64)
+    }
+
+    /// `panic_report`: the calling thread panicked; report it with a backtrace from
+    /// its frame pointer (it ends itself right after, with status 101).
+    fn panic_report(
+        &self,
+        index: usize,
+        context: CoreId,
+        frame_pointer: usize,
+        instruction: usize,
+    ) -> Result<usize, Errno> {
+        let fault = Fault {
+            address: 0,
+            access: nanvix_hal::FaultAccess::None,
+            instruction,
+            frame_pointer,
+            kind: "panic",
+            status: PANIC_STATUS,
+        };
+        self.report_fault(index, context, &fault);
+        Ok(0)
     }
 
     /// The interrupt hook: the thread on `context` has held its core past its slice
