@@ -432,6 +432,8 @@ pub fn kcall(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
     // Fork and join times by thread count.
     let mut forks: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
     let mut joins: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
+    let mut fork_cpus: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
+    let mut join_cpus: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
     let mut fork_joins = Vec::new();
     for _ in 0..options.launches {
         calls.push(interleaved_trial(options, nanvix_bench::function_call)?);
@@ -446,10 +448,12 @@ pub fn kcall(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
                 continue;
             };
             if let Some(rest) = line.strip_prefix("bench fork_join threads=") {
-                let (threads, fork, join) = parse_fork_join(rest)
+                let (threads, fork, join, fork_cpu, join_cpu) = parse_fork_join(rest)
                     .ok_or_else(|| BenchFailure(format!("bad benchmark line: {line}")))?;
                 forks.entry(threads).or_default().push(fork / ghz);
                 joins.entry(threads).or_default().push(join / ghz);
+                fork_cpus.entry(threads).or_default().push(fork_cpu);
+                join_cpus.entry(threads).or_default().push(join_cpu);
                 if threads == 1 {
                     fork_joins.push((fork + join) / ghz);
                 }
@@ -516,8 +520,14 @@ pub fn kcall(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
         thread_baseline,
         fork_join_row,
     ];
-    // The curve: time to start n threads, and to join them, n = 1..14 (no target).
-    for (name, times) in [("thread.fork", &forks), ("thread.join", &joins)] {
+    // The curve: time to start n threads, and to join them, n = 1..14, and the
+    // spawning thread's CPU time in each (no target).
+    for (name, times) in [
+        ("thread.fork", &forks),
+        ("thread.join", &joins),
+        ("thread.fork_cpu", &fork_cpus),
+        ("thread.join_cpu", &join_cpus),
+    ] {
         for (threads, trials) in times {
             rows.push(nanvix_bench::summarize(
                 name,
@@ -530,13 +540,19 @@ pub fn kcall(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
     Ok(rows)
 }
 
-/// `<n> fork=<cycles> join=<cycles>` of a fork-join line.
-fn parse_fork_join(text: &str) -> Option<(usize, f64, f64)> {
+/// `<n> fork=<cycles> join=<cycles> fork_cpu=<ns> join_cpu=<ns>` of a fork-join
+/// line: (threads, fork cycles, join cycles, fork CPU ns, join CPU ns).
+fn parse_fork_join(text: &str) -> Option<(usize, f64, f64, f64, f64)> {
     let mut fields = text.split(' ');
     let threads = fields.next()?.parse().ok()?;
-    let fork = fields.next()?.strip_prefix("fork=")?.parse().ok()?;
-    let join = fields.next()?.strip_prefix("join=")?.parse().ok()?;
-    Some((threads, fork, join))
+    let mut field = |key: &str| fields.next()?.strip_prefix(key)?.parse::<f64>().ok();
+    Some((
+        threads,
+        field("fork=")?,
+        field("join=")?,
+        field("fork_cpu=")?,
+        field("join_cpu=")?,
+    ))
 }
 
 /// Thread counts of the Buffer (as `apps/bench-buffer` plays them).

@@ -129,6 +129,9 @@ struct SealedFile {
     path: String,
 }
 
+/// Times sealing a staged file is tried while Linux says it is busy.
+const SEAL_TRIES: u32 = 50;
+
 impl SealedFile {
     fn new(name: &str, bytes: &[u8], inherited: bool) -> std::io::Result<SealedFile> {
         let name =
@@ -145,9 +148,20 @@ impl SealedFile {
         writable.write_all(bytes)?;
         let seals =
             libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE | libc::F_SEAL_SEAL;
-        // SAFETY: fcntl on our own descriptor; sealing makes the contents immutable.
-        if unsafe { libc::fcntl(writable.as_raw_fd(), libc::F_ADD_SEALS, seals) } != 0 {
-            return Err(std::io::Error::last_os_error());
+        // Linux refuses F_SEAL_WRITE with EBUSY while some page of the file is
+        // pinned for a moment (seen under load, rarely): try again a few times.
+        let mut tries = 0;
+        loop {
+            // SAFETY: fcntl on our own descriptor; sealing makes the contents immutable.
+            if unsafe { libc::fcntl(writable.as_raw_fd(), libc::F_ADD_SEALS, seals) } == 0 {
+                break;
+            }
+            let error = std::io::Error::last_os_error();
+            tries += 1;
+            if error.raw_os_error() != Some(libc::EBUSY) || tries >= SEAL_TRIES {
+                return Err(error);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
         }
         let flags = if inherited {
             libc::O_RDONLY

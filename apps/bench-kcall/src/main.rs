@@ -8,7 +8,8 @@
 //! `trials` trials and prints one line per trial,
 //! `bench kcall_<mode> cycles=<cycles per call>`, read by `nanvix bench`. Fork-join
 //! spawns then joins 1 to 14 empty threads, `trials` times each, and prints
-//! `bench fork_join threads=<n> fork=<cycles> join=<cycles>`.
+//! `bench fork_join threads=<n> fork=<cycles> join=<cycles> fork_cpu=<ns>
+//! join_cpu=<ns>` (the spawning thread's CPU time in each half).
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
@@ -114,6 +115,7 @@ fn fork_join(options: &Options) -> Result<(), &'static str> {
     let mut handles = alloc::vec::Vec::with_capacity(FORK_JOIN_MAX);
     for threads in 1..=FORK_JOIN_MAX {
         for trial in 0..=options.trials {
+            let start_cpu = clock::thread_cpu_nanoseconds();
             let start = clock::cycles();
             for _ in 0..threads {
                 let handle = thread::spawn_with_stack(abi::THREAD_STACK_MIN, || 0u8)
@@ -121,15 +123,19 @@ fn fork_join(options: &Options) -> Result<(), &'static str> {
                 handles.push(handle);
             }
             let forked = clock::cycles();
+            let forked_cpu = clock::thread_cpu_nanoseconds();
             for handle in handles.drain(..) {
                 handle.join().map_err(|_| "join failed")?;
             }
             let joined = clock::cycles();
+            let joined_cpu = clock::thread_cpu_nanoseconds();
             if trial > 0 {
                 println!(
-                    "bench fork_join threads={threads} fork={} join={}",
+                    "bench fork_join threads={threads} fork={} join={} fork_cpu={} join_cpu={}",
                     forked.wrapping_sub(start),
-                    joined.wrapping_sub(forked)
+                    joined.wrapping_sub(forked),
+                    forked_cpu.wrapping_sub(start_cpu),
+                    joined_cpu.wrapping_sub(forked_cpu)
                 );
             }
         }
