@@ -92,27 +92,42 @@ pub fn cargo() -> Command {
 /// [`DEFAULT_DEFMT_LOG`] is used.
 pub fn build(root: &Path, programs: &[String], build: bool) -> Result<Artifacts, BuildError> {
     if build {
-        let mut command = cargo();
-        command.current_dir(root).args([
-            "build",
-            "--quiet",
-            "--profile",
-            PROFILE,
-            "--package",
-            HOSTED_KERNEL,
-        ]);
-        for program in programs {
-            command.args(["--package", program]);
-        }
-        if std::env::var_os("DEFMT_LOG").is_none() {
-            command.env("DEFMT_LOG", DEFAULT_DEFMT_LOG);
-        }
-        let status = command.status().map_err(BuildError::Cargo)?;
-        if !status.success() {
-            return Err(BuildError::Failed(status));
+        let command = || {
+            let mut command = cargo();
+            command
+                .current_dir(root)
+                .args(["build", "--quiet", "--profile", PROFILE]);
+            if std::env::var_os("DEFMT_LOG").is_none() {
+                command.env("DEFMT_LOG", DEFAULT_DEFMT_LOG);
+            }
+            command
+        };
+        let run = |command: &mut Command| -> Result<(), BuildError> {
+            let status = command.status().map_err(BuildError::Cargo)?;
+            if status.success() {
+                Ok(())
+            } else {
+                Err(BuildError::Failed(status))
+            }
+        };
+        run(command().args(["--package", HOSTED_KERNEL]))?;
+        if !programs.is_empty() {
+            // Programs keep their frame pointers, so a fault or panic report can walk
+            // their stacks; the kernel and the HAL do without (they cost its hot
+            // paths). Separate flags want a target directory of their own.
+            let mut programs_command = command();
+            for program in programs {
+                programs_command.args(["--package", program]);
+            }
+            let mut flags = std::env::var("RUSTFLAGS").unwrap_or_default();
+            flags.push_str(" -C force-frame-pointers=yes");
+            programs_command
+                .env("RUSTFLAGS", flags.trim())
+                .arg("--target-dir")
+                .arg(programs_directory(root));
+            run(&mut programs_command)?;
         }
     }
-    let directory = target_directory(root).join(PROFILE);
     let existing = |path: PathBuf| {
         if path.is_file() {
             Ok(path)
@@ -120,11 +135,17 @@ pub fn build(root: &Path, programs: &[String], build: bool) -> Result<Artifacts,
             Err(BuildError::Missing(path))
         }
     };
+    let programs_built = programs_directory(root).join(PROFILE);
     Ok(Artifacts {
-        kernel: existing(directory.join(HOSTED_KERNEL))?,
+        kernel: existing(target_directory(root).join(PROFILE).join(HOSTED_KERNEL))?,
         programs: programs
             .iter()
-            .map(|program| Ok((program.clone(), existing(directory.join(program))?)))
+            .map(|program| Ok((program.clone(), existing(programs_built.join(program))?)))
             .collect::<Result<_, BuildError>>()?,
     })
+}
+
+/// Where programs are built (a target directory of their own: their flags differ).
+pub fn programs_directory(root: &Path) -> PathBuf {
+    target_directory(root).join("programs")
 }
