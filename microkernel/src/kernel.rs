@@ -477,6 +477,7 @@ impl<P: Platform> Kernel<P> {
     }
 
     fn finish(&self, index: usize, status: i32) {
+        self.syncs.lock().remove_owner(index);
         let (name, rest, id) = {
             let mut programs = self.programs.lock();
             let program = &mut programs[index];

@@ -215,6 +215,19 @@ impl SyncTable {
         }
     }
 
+    /// Removes every object of program `owner` (it ended); their ids are dead from
+    /// then on. Returns how many there were.
+    pub fn remove_owner(&mut self, owner: usize) -> usize {
+        let mut removed = 0;
+        for slot in &mut self.slots {
+            if slot.owner == owner && slot.object.take().is_some() {
+                slot.generation = slot.generation.wrapping_add(1);
+                removed += 1;
+            }
+        }
+        removed
+    }
+
     /// Removes object `id`; refused while a thread waits on it or holds it.
     pub fn destroy(&mut self, id: usize, owner: usize) -> Result<(), Errno> {
         let busy = match self.object(id, owner)? {
@@ -347,6 +360,16 @@ mod tests {
             "the stale id stays dead"
         );
         assert_eq!(table.up(again, 0), Ok(None));
+    }
+
+    #[test]
+    fn an_ended_programs_objects_go_and_their_ids_die() {
+        let mut table = SyncTable::new();
+        let mine = table.create(0, semaphore(1)).unwrap();
+        let theirs = table.create(1, semaphore(1)).unwrap();
+        assert_eq!(table.remove_owner(0), 1);
+        assert_eq!(table.down(mine, 0, 1), Err(Errno::Invalid));
+        assert_eq!(table.down(theirs, 1, 1), Ok(Outcome::Done));
     }
 
     #[test]
