@@ -17,16 +17,17 @@ use libnanvix::{cluster, data, println, process};
 
 libnanvix::entry!(main);
 
-/// Transfer sizes: empty, tiny, around the 32 KiB chunk size, and larger.
+/// Transfer sizes: empty, tiny, middling, around the 1 MiB chunk size of the hosted
+/// data NoC, and larger.
 const SIZES: [usize; 8] = [
     0,
     1,
     100,
-    32 * 1024 - 1,
-    32 * 1024,
-    32 * 1024 + 1,
     100_000,
-    300_000,
+    1024 * 1024 - 1,
+    1024 * 1024,
+    1024 * 1024 + 1,
+    1_300_000,
 ];
 
 fn pattern(size: usize, position: usize) -> u8 {

@@ -30,7 +30,7 @@ pub const SLOT_BYTES: usize = 256;
 pub const SLOT_PAYLOAD: usize = 32;
 
 /// Bytes of data one data-NoC chunk carries at most.
-pub const DATA_CHUNK_BYTES: usize = 32 * 1024;
+pub const DATA_CHUNK_BYTES: usize = 1024 * 1024;
 /// Data-NoC chunks in flight per sender-receiver pair (double buffering).
 pub const DATA_DEPTH: usize = 2;
 /// One data slot: a header line, then the chunk.
