@@ -22,6 +22,7 @@ extern crate alloc;
 pub mod kernel;
 pub mod loader;
 pub mod memory;
+pub mod paging;
 pub mod remote;
 pub mod sync;
 #[cfg(test)]

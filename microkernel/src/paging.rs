@@ -1,0 +1,394 @@
+//! Page tables: a cluster's virtual window mapped onto its SRAM frames in two page
+//! sizes, each mapping with the capability that says who holds it and what they
+//! may do with it.
+//!
+//! This is the memory module's bookkeeping: it decides, the HAL's MMU (next) makes
+//! it so. A mapping belongs to one program; its capability says whether that
+//! program may unmap it or grant it to another, and with which access rights
+//! (read, write, execute). A grant maps the same frames for another program with
+//! at most the granter's rights. Every refusal is an error that changes nothing.
+
+use alloc::collections::BTreeMap;
+
+/// The page sizes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PageSize {
+    /// 4 KiB.
+    Small,
+    /// 64 KiB (the program alignment: a program's image can be one large page).
+    Large,
+}
+
+impl PageSize {
+    /// Bytes of a page of this size.
+    pub const fn bytes(self) -> usize {
+        match self {
+            PageSize::Small => 4 << 10,
+            PageSize::Large => 64 << 10,
+        }
+    }
+}
+
+/// Access rights.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Rights {
+    pub read: bool,
+    pub write: bool,
+    pub execute: bool,
+}
+
+impl Rights {
+    /// Read only.
+    pub const READ: Rights = Rights {
+        read: true,
+        write: false,
+        execute: false,
+    };
+    /// Read and write.
+    pub const READ_WRITE: Rights = Rights {
+        read: true,
+        write: true,
+        execute: false,
+    };
+
+    /// Whether every right of `self` is also in `other`.
+    pub fn within(self, other: Rights) -> bool {
+        (!self.read || other.read)
+            && (!self.write || other.write)
+            && (!self.execute || other.execute)
+    }
+}
+
+/// How a mapping may be used and passed on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Capability {
+    /// The program (index) holding the mapping.
+    pub owner: usize,
+    /// Access rights through it.
+    pub rights: Rights,
+    /// Whether the holder may remove it.
+    pub may_unmap: bool,
+    /// Whether the holder may grant it to another program.
+    pub may_grant: bool,
+}
+
+/// One mapping: a page of the window onto a frame of SRAM.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mapping {
+    /// Its first virtual address.
+    pub virtual_base: usize,
+    /// The first byte of its frame, as an offset into SRAM.
+    pub frame: usize,
+    /// Its size.
+    pub size: PageSize,
+    /// Who holds it, with which rights.
+    pub capability: Capability,
+}
+
+/// How an access touched memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+    Execute,
+}
+
+/// Why a page-table change or an access was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PagingError {
+    /// An address is not aligned to the page size.
+    Misaligned,
+    /// The page is outside the window, or the frame outside SRAM.
+    OutOfRange,
+    /// The page overlaps a mapping.
+    Overlaps,
+    /// Nothing is mapped there (for an access: a page fault for the pager).
+    NotMapped,
+    /// The caller does not hold the mapping, or its capability forbids this.
+    NotPermitted,
+    /// The rights asked for exceed the granter's.
+    RightsExceeded,
+}
+
+/// The page table of one cluster's window.
+#[derive(Debug)]
+pub struct PageTable {
+    window_base: usize,
+    window_bytes: usize,
+    sram_bytes: usize,
+    /// Mappings by first virtual address.
+    mappings: BTreeMap<usize, Mapping>,
+}
+
+impl PageTable {
+    /// An empty table for the window `window_base..+window_bytes` over an SRAM of
+    /// `sram_bytes`.
+    pub fn new(window_base: usize, window_bytes: usize, sram_bytes: usize) -> Self {
+        PageTable {
+            window_base,
+            window_bytes,
+            sram_bytes,
+            mappings: BTreeMap::new(),
+        }
+    }
+
+    /// The mapping that covers `address`, if any.
+    pub fn covering(&self, address: usize) -> Option<&Mapping> {
+        let (_, mapping) = self.mappings.range(..=address).next_back()?;
+        (address - mapping.virtual_base < mapping.size.bytes()).then_some(mapping)
+    }
+
+    /// Maps `size` bytes at `virtual_base` onto `frame` with `capability`.
+    pub fn map(
+        &mut self,
+        virtual_base: usize,
+        frame: usize,
+        size: PageSize,
+        capability: Capability,
+    ) -> Result<(), PagingError> {
+        let bytes = size.bytes();
+        if !virtual_base.is_multiple_of(bytes) || !frame.is_multiple_of(bytes) {
+            return Err(PagingError::Misaligned);
+        }
+        let inside_window = virtual_base >= self.window_base
+            && virtual_base
+                .checked_add(bytes)
+                .is_some_and(|end| end <= self.window_base + self.window_bytes);
+        if !inside_window
+            || frame
+                .checked_add(bytes)
+                .is_none_or(|end| end > self.sram_bytes)
+        {
+            return Err(PagingError::OutOfRange);
+        }
+        let overlaps = self.covering(virtual_base).is_some()
+            || self
+                .mappings
+                .range(virtual_base..virtual_base + bytes)
+                .next()
+                .is_some();
+        if overlaps {
+            return Err(PagingError::Overlaps);
+        }
+        self.mappings.insert(
+            virtual_base,
+            Mapping {
+                virtual_base,
+                frame,
+                size,
+                capability,
+            },
+        );
+        Ok(())
+    }
+
+    /// Removes the mapping at `virtual_base` for `program`, which must hold it
+    /// with the right to unmap; returns it.
+    pub fn unmap(&mut self, virtual_base: usize, program: usize) -> Result<Mapping, PagingError> {
+        let mapping = self
+            .mappings
+            .get(&virtual_base)
+            .ok_or(PagingError::NotMapped)?;
+        if mapping.capability.owner != program || !mapping.capability.may_unmap {
+            return Err(PagingError::NotPermitted);
+        }
+        self.mappings
+            .remove(&virtual_base)
+            .ok_or(PagingError::NotMapped)
+    }
+
+    /// Maps the frames of `program`'s mapping at `virtual_base` for program `to`
+    /// at `to_virtual`, with `rights` (at most the granter's); the new mapping may
+    /// be unmapped by its holder but not granted on.
+    pub fn grant(
+        &mut self,
+        virtual_base: usize,
+        program: usize,
+        to: usize,
+        to_virtual: usize,
+        rights: Rights,
+    ) -> Result<(), PagingError> {
+        let mapping = *self
+            .mappings
+            .get(&virtual_base)
+            .ok_or(PagingError::NotMapped)?;
+        if mapping.capability.owner != program || !mapping.capability.may_grant {
+            return Err(PagingError::NotPermitted);
+        }
+        if !rights.within(mapping.capability.rights) {
+            return Err(PagingError::RightsExceeded);
+        }
+        let capability = Capability {
+            owner: to,
+            rights,
+            may_unmap: true,
+            may_grant: false,
+        };
+        self.map(to_virtual, mapping.frame, mapping.size, capability)
+    }
+
+    /// Where `address` lands in SRAM for an `access` by `program`: the frame byte,
+    /// or why not (`NotMapped`: a page fault the cluster's pager may resolve).
+    pub fn translate(
+        &self,
+        address: usize,
+        access: Access,
+        program: usize,
+    ) -> Result<usize, PagingError> {
+        let mapping = self.covering(address).ok_or(PagingError::NotMapped)?;
+        let rights = mapping.capability.rights;
+        let allowed = match access {
+            Access::Read => rights.read,
+            Access::Write => rights.write,
+            Access::Execute => rights.execute,
+        };
+        if mapping.capability.owner != program || !allowed {
+            return Err(PagingError::NotPermitted);
+        }
+        Ok(mapping.frame + (address - mapping.virtual_base))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WINDOW: usize = 0x1000_0000;
+    const SMALL: usize = 4 << 10;
+    const LARGE: usize = 64 << 10;
+
+    fn owned(owner: usize, rights: Rights) -> Capability {
+        Capability {
+            owner,
+            rights,
+            may_unmap: true,
+            may_grant: true,
+        }
+    }
+
+    fn table() -> PageTable {
+        PageTable::new(WINDOW, 16 << 20, 2 << 20)
+    }
+
+    #[test]
+    fn both_page_sizes_map_and_translate() {
+        let mut table = table();
+        table
+            .map(WINDOW, 0, PageSize::Large, owned(1, Rights::READ_WRITE))
+            .unwrap();
+        table
+            .map(
+                WINDOW + LARGE,
+                LARGE,
+                PageSize::Small,
+                owned(1, Rights::READ),
+            )
+            .unwrap();
+        assert_eq!(
+            table.translate(WINDOW + 0x1234, Access::Write, 1),
+            Ok(0x1234)
+        );
+        assert_eq!(
+            table.translate(WINDOW + LARGE + 8, Access::Read, 1),
+            Ok(LARGE + 8)
+        );
+        assert_eq!(
+            table.translate(WINDOW + LARGE + SMALL, Access::Read, 1),
+            Err(PagingError::NotMapped),
+            "just past the small page: a page fault"
+        );
+        assert_eq!(
+            table.translate(WINDOW + LARGE, Access::Write, 1),
+            Err(PagingError::NotPermitted),
+            "a read-only page"
+        );
+        assert_eq!(
+            table.translate(WINDOW, Access::Read, 2),
+            Err(PagingError::NotPermitted),
+            "another program's page"
+        );
+    }
+
+    #[test]
+    fn bad_mappings_are_refused_and_change_nothing() {
+        let mut table = table();
+        let capability = owned(1, Rights::READ);
+        table.map(WINDOW, 0, PageSize::Large, capability).unwrap();
+        let refusals = [
+            (WINDOW + SMALL, 0, PageSize::Small, PagingError::Overlaps),
+            (WINDOW + 16, LARGE, PageSize::Small, PagingError::Misaligned),
+            (WINDOW + LARGE, 16, PageSize::Small, PagingError::Misaligned),
+            (
+                WINDOW - LARGE,
+                LARGE,
+                PageSize::Large,
+                PagingError::OutOfRange,
+            ),
+            (
+                WINDOW + LARGE,
+                2 << 20,
+                PageSize::Small,
+                PagingError::OutOfRange,
+            ),
+        ];
+        for (virtual_base, frame, size, error) in refusals {
+            assert_eq!(table.map(virtual_base, frame, size, capability), Err(error));
+        }
+        // A large page over an existing small one is refused too.
+        table
+            .map(WINDOW + 2 * LARGE + SMALL, 0, PageSize::Small, capability)
+            .unwrap();
+        assert_eq!(
+            table.map(WINDOW + 2 * LARGE, LARGE, PageSize::Large, capability),
+            Err(PagingError::Overlaps)
+        );
+        assert_eq!(table.mappings.len(), 2);
+    }
+
+    #[test]
+    fn only_a_holder_with_the_right_unmaps_or_grants_and_never_more_than_it_has() {
+        let mut table = table();
+        table
+            .map(WINDOW, 0, PageSize::Small, owned(1, Rights::READ_WRITE))
+            .unwrap();
+        let mut fixed = owned(1, Rights::READ);
+        fixed.may_unmap = false;
+        fixed.may_grant = false;
+        table
+            .map(WINDOW + SMALL, SMALL, PageSize::Small, fixed)
+            .unwrap();
+        assert_eq!(table.unmap(WINDOW, 2), Err(PagingError::NotPermitted));
+        assert_eq!(
+            table.unmap(WINDOW + SMALL, 1),
+            Err(PagingError::NotPermitted)
+        );
+        assert_eq!(
+            table.grant(WINDOW + SMALL, 1, 2, WINDOW + LARGE, Rights::READ),
+            Err(PagingError::NotPermitted)
+        );
+        let everything = Rights {
+            read: true,
+            write: true,
+            execute: true,
+        };
+        assert_eq!(
+            table.grant(WINDOW, 1, 2, WINDOW + LARGE, everything),
+            Err(PagingError::RightsExceeded)
+        );
+        table
+            .grant(WINDOW, 1, 2, WINDOW + LARGE, Rights::READ)
+            .unwrap();
+        assert_eq!(table.translate(WINDOW + LARGE + 4, Access::Read, 2), Ok(4));
+        assert_eq!(
+            table.translate(WINDOW + LARGE, Access::Write, 2),
+            Err(PagingError::NotPermitted)
+        );
+        assert_eq!(
+            table.grant(WINDOW + LARGE, 2, 3, WINDOW + 2 * LARGE, Rights::READ),
+            Err(PagingError::NotPermitted),
+            "a granted mapping is not granted on"
+        );
+        assert_eq!(table.unmap(WINDOW, 1).map(|mapping| mapping.frame), Ok(0));
+        assert_eq!(table.unmap(WINDOW, 1), Err(PagingError::NotMapped));
+    }
+}
