@@ -54,6 +54,9 @@ pub const THREADS_MAX: usize = 64;
 /// The smallest stack `thread_create` accepts, in bytes.
 pub const THREAD_STACK_MIN: usize = 16 * 1024;
 
+/// Bytes of a cluster's MMU window (`memory_window` gives its first address).
+pub const MEMORY_WINDOW_BYTES: usize = 64 << 20;
+
 /// Largest data-NoC transfer one `data_send` makes, in bytes.
 pub const DATA_TRANSFER_MAX: usize = 16 << 20;
 

@@ -319,6 +319,39 @@ kcalls! {
     PanicReport = 33, "panic_report", ("frame_pointer: usize", "instruction: usize") -> "0",
         Local ("reads the caller's own stack and reports; never waits"),
         errors [];
+    /// The MMU's virtual window of the cluster: its first address (its size is
+    /// `MEMORY_WINDOW_BYTES`). 0 where the platform has no MMU.
+    MemoryWindow = 34, "memory_window", () -> "the window's first address",
+        Local ("reads read-only kernel data"),
+        errors [];
+    /// Maps a fresh, zeroed page of SRAM for the calling program at `address` in the
+    /// window: `size` 0 is a 4 KiB page, 1 a 64 KiB page; `rights` bit 1 asks for
+    /// writing, bit 2 for executing (reading is always given). The program holds it
+    /// and may unmap or grant it.
+    MemoryMap = 35, "memory_map", ("address: usize", "size: usize", "rights: usize") -> "0",
+        Local ("changes the cluster's page tables and frames under their lock for a few microseconds (the host's mmap); the paper would place it on the master, but the master's wake-up costs more and it never waits"),
+        errors [
+            (Invalid, "the address is not aligned to the page size or outside the window, size is not 0 or 1, or rights has other bits"),
+            (Busy, "the page overlaps a mapping"),
+            (NoMemory, "no SRAM frame of that size is free"),
+            (NoSystemCall, "the platform has no MMU")
+        ];
+    /// Unmaps the calling program's page at `address` (its first address): accesses
+    /// fault again, and its frame goes back to SRAM.
+    MemoryUnmap = 36, "memory_unmap", ("address: usize") -> "0",
+        Local ("changes the cluster's page tables and frames under their lock for a few microseconds (the host's mmap); the paper would place it on the master, but the master's wake-up costs more and it never waits"),
+        errors [
+            (NoEntry, "no page starts at address"),
+            (Permission, "the caller does not hold it, or may not unmap it")
+        ];
+    /// What the calling program holds at `address`: bits 0-2 read, write, execute;
+    /// bit 3 a 64 KiB page; bit 4 may unmap; bit 5 may grant.
+    MemoryInfo = 37, "memory_info", ("address: usize") -> "the mapping's bits",
+        Local ("reads the caller's own mappings"),
+        errors [
+            (NoEntry, "nothing is mapped at address"),
+            (Permission, "another program holds the page")
+        ];
     /// Destroys sync object `id` of the calling program; its id is dead from then on.
     SyncDestroy = 27, "sync_destroy", ("id: usize") -> "0",
         Local ("measured: a trip through the master costs more than the few hundred nanoseconds of the table's lock"),

@@ -28,7 +28,7 @@ pub use cores::{
     CoreEntry, CoreError, CoreId, Cores, Fault, FaultAccess, FaultHook, InterruptHook, UserMode,
     spin_then_park,
 };
-pub use memory::ClusterMemory;
+pub use memory::{ClusterMemory, MmuError};
 pub use noc::{
     Arrival, ControlNoc, DataArrival, DataNoc, NocError, ReceiveDecision, Source, SyncSignals,
 };

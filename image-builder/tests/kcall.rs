@@ -39,7 +39,7 @@ fn threads_outnumber_cores_join_hit_the_limit_and_fail_cleanly() {
         })
         .collect();
     assert!(
-        lines.contains(&"thread-test: 36 checks, 0 failed"),
+        lines.contains(&"thread-test: 37 checks, 0 failed"),
         "{}",
         board.transcript()
     );
@@ -85,6 +85,14 @@ fn threads_outnumber_cores_join_hit_the_limit_and_fail_cleanly() {
             .iter()
             .any(|frame| frame.starts_with("thread_test::deliberate_fault+")),
         "{backtrace:?}"
+    );
+    // The stray read of an unmapped page was reported as a read fault.
+    assert!(
+        board.events().iter().any(|event| matches!(event,
+            Event::ThreadFault { access, status: 139, backtrace, .. }
+                if access == "read" && backtrace[0].contains("read_on_purpose"))),
+        "{}",
+        board.transcript()
     );
     // The panicking thread was reported with a backtrace through the panic.
     assert!(

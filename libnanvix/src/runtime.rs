@@ -10,6 +10,7 @@ use nanvix_abi::{ABI_VERSION, Errno, GATE_MAGIC, Kcall, StartInfo};
 
 #[cfg(not(test))]
 mod logger;
+pub mod pages;
 pub mod sync;
 pub mod threads;
 

@@ -2,12 +2,14 @@
 
 use crate::loader::{self, LoadError};
 use crate::memory::{FrameAllocator, OutOfMemory, Region};
+use crate::paging::PageTable;
 use crate::remote::{RemoteCall, RemoteCalls};
 use crate::sync::SyncTable;
 use crate::thread::CoreTokens;
 use threads::{ThreadRecord, ThreadState};
 
 mod devices;
+mod mapping;
 mod sync;
 mod threads;
 use crate::user_memory;
@@ -167,6 +169,8 @@ pub struct Kernel<P: Platform> {
     threads: Mutex<P::RawMutex, Vec<Option<ThreadRecord>>>,
     /// Which thread holds which user core.
     tokens: CoreTokens<P::RawMutex>,
+    /// The page tables of the MMU window.
+    pages: Mutex<P::RawMutex, PageTable>,
     /// The programs' semaphores, mutexes and condition variables.
     syncs: Mutex<P::RawMutex, SyncTable>,
     /// Per context: a sync object was handed over to the thread waiting there.
@@ -234,6 +238,11 @@ impl<P: Platform> Kernel<P> {
             remote: RemoteCalls::new(cores),
             threads: Mutex::new((0..cores).map(|_| None).collect()),
             syncs: Mutex::new(SyncTable::new()),
+            pages: Mutex::new(PageTable::new(
+                memory.window().0,
+                memory.window().1,
+                memory.size(),
+            )),
             handed: (0..cores).map(|_| AtomicBool::new(false)).collect(),
             wakeups: (0..cores).map(|_| AtomicBool::new(false)).collect(),
             in_kernel: (0..cores).map(|_| AtomicBool::new(true)).collect(),
@@ -756,6 +765,10 @@ impl<P: Platform> Kernel<P> {
             }
             Kcall::ThreadYield => self.thread_yield(core),
             Kcall::ThreadSleep => self.thread_sleep(core),
+            Kcall::MemoryWindow => self.memory_window(),
+            Kcall::MemoryMap => self.memory_map(index, arguments[0], arguments[1], arguments[2]),
+            Kcall::MemoryUnmap => self.memory_unmap(index, arguments[0]),
+            Kcall::MemoryInfo => self.memory_info(index, arguments[0]),
             Kcall::PanicReport => self.panic_report(index, core, arguments[0], arguments[1]),
             Kcall::DeviceRead => self.device_read(index, arguments[0], arguments[1], arguments[2]),
             Kcall::DeviceWrite => {

@@ -11,7 +11,7 @@ extern crate alloc;
 
 use libnanvix::abi::{CLUSTER_SELF, ClusterInfo, Errno, Kcall, MessageHeader, NOC_PAYLOAD_MAX};
 use libnanvix::runtime::{kcall, kcall_number};
-use libnanvix::{clock, cluster, noc, println, process, thread};
+use libnanvix::{clock, cluster, memory, noc, println, process, thread};
 
 libnanvix::entry!(main);
 
@@ -264,6 +264,10 @@ fn main() -> i32 {
         );
     }
 
+    // The memory module: a page of the window, mapped, written, read, unmapped;
+    // every refusal changes nothing.
+    memory_checks(&mut checks);
+
     // The heap the manifest sized backs the global allocator.
     let numbers: alloc::vec::Vec<u64> = (1..=4_000).collect();
     checks.run += 1;
@@ -297,4 +301,70 @@ fn main() -> i32 {
         checks.failed
     );
     checks.failed as i32
+}
+
+/// Pages of the MMU window: mapping, rights, refusals, unmapping.
+fn memory_checks(checks: &mut Checks) {
+    let window = memory::window().unwrap_or(0);
+    checks.run += 1;
+    if window == 0 || !window.is_multiple_of(64 << 10) {
+        checks.failed += 1;
+        println!("FAIL memory_window: {window:#x}");
+        return;
+    }
+    let map = |address: usize, size: usize, rights: usize| {
+        kcall(Kcall::MemoryMap, [address, size, rights, 0, 0])
+    };
+    match memory::Page::map(window, false, true) {
+        Ok(mut page) => {
+            let filled = page.bytes().iter().all(|byte| *byte == 0);
+            page.bytes_mut()[..4].copy_from_slice(b"page");
+            checks.run += 1;
+            if !filled || &page.bytes()[..4] != b"page" {
+                checks.failed += 1;
+                println!("FAIL a mapped page is not zeroed, or does not keep what is written");
+            }
+            // read, write, may unmap, may grant
+            checks.expect("memory_info", memory::info(window + 100), Ok(0b11_0011));
+            let refusals = [
+                ("map over a page", map(window, 0, 2), Err(Errno::Busy)),
+                (
+                    "map misaligned",
+                    map(window + 4096 + 8, 0, 2),
+                    Err(Errno::Invalid),
+                ),
+                (
+                    "a large page misaligned",
+                    map(window + 4096, 1, 2),
+                    Err(Errno::Invalid),
+                ),
+                ("a bad size", map(window + 8192, 2, 2), Err(Errno::Invalid)),
+                (
+                    "bad rights",
+                    map(window + 8192, 0, 1 << 8),
+                    Err(Errno::Invalid),
+                ),
+                (
+                    "outside the window",
+                    map(window - 4096, 0, 2),
+                    Err(Errno::Invalid),
+                ),
+            ];
+            for (name, got, wanted) in refusals {
+                checks.expect(name, got, wanted);
+            }
+            checks.expect("unmap", page.unmap().map(|()| 0), Ok(0));
+        }
+        Err(errno) => {
+            checks.run += 1;
+            checks.failed += 1;
+            println!("FAIL memory_map: {errno}");
+        }
+    }
+    checks.expect(
+        "unmap twice",
+        kcall(Kcall::MemoryUnmap, [window, 0, 0, 0, 0]),
+        Err(Errno::NoEntry),
+    );
+    checks.expect("info of nothing", memory::info(window), Err(Errno::NoEntry));
 }

@@ -172,6 +172,22 @@ fn main() -> i32 {
         faulting.map(thread::JoinHandle::join) == Ok(Err(Errno::InputOutput)),
     );
 
+    // A page of the window, once unmapped, faults again: the reader is ended.
+    let stray = thread::spawn(|| -> u8 {
+        let address = libnanvix::memory::window().unwrap_or(0) + (1 << 20);
+        match libnanvix::memory::Page::map(address, false, true) {
+            Ok(page) => {
+                let _ = page.unmap();
+                libnanvix::runtime::pages::read_on_purpose(address)
+            }
+            Err(_) => 0,
+        }
+    });
+    checks.check(
+        "reading an unmapped page ends the reader",
+        stray.map(thread::JoinHandle::join) == Ok(Err(Errno::InputOutput)),
+    );
+
     preemption_check(&mut checks);
     sync_checks(&mut checks);
 

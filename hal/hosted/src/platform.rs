@@ -8,18 +8,25 @@ use crate::protocol::{BOOT_ENVIRONMENT, BootSpec, ClusterReport};
 use crate::user_mode::HostedUserMode;
 use nanvix_abi::PROGRAM_ALIGNMENT;
 use nanvix_board::Board;
-use nanvix_hal::{BoardControl, ClusterMemory, ClusterState, HardwareEvent, Platform};
+use nanvix_hal::{BoardControl, ClusterMemory, ClusterState, HardwareEvent, MmuError, Platform};
 use parking_lot::Mutex;
 use std::fs::File;
 use std::io::{self, Write};
-use std::os::fd::FromRawFd;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::Arc;
 
 /// The SRAM arena: an anonymous memory file of the board's size, mapped once.
 pub struct HostedMemory {
     base: usize,
     size: usize,
+    /// The SRAM's memory file (kept open: the MMU maps views of it).
+    file: OwnedFd,
+    /// The MMU's window (a reservation of inaccessible pages).
+    window: usize,
 }
+
+/// Bytes of the MMU's virtual window of a hosted cluster.
+pub const WINDOW_BYTES: usize = nanvix_abi::MEMORY_WINDOW_BYTES;
 
 impl HostedMemory {
     /// Maps an arena of `size` bytes at a base aligned to [`PROGRAM_ALIGNMENT`].
@@ -58,13 +65,36 @@ impl HostedMemory {
                 fd,
                 0,
             );
-            libc::close(fd);
             if grown != 0 { libc::MAP_FAILED } else { mapped }
         };
+        // SAFETY: `fd` is ours and nothing else owns it.
+        let file = unsafe { OwnedFd::from_raw_fd(fd) };
         if mapped == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
-        Ok(HostedMemory { base, size })
+        let reserve = WINDOW_BYTES + PROGRAM_ALIGNMENT;
+        // SAFETY: a fresh private reservation of inaccessible pages; the kernel picks
+        // the address. Accesses fault until the MMU maps frames there.
+        let reservation = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                reserve,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if reservation == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let window = (reservation as usize).next_multiple_of(PROGRAM_ALIGNMENT);
+        Ok(HostedMemory {
+            base,
+            size,
+            file,
+            window,
+        })
     }
 }
 
@@ -75,6 +105,71 @@ impl ClusterMemory for HostedMemory {
 
     fn size(&self) -> usize {
         self.size
+    }
+
+    fn window(&self) -> (usize, usize) {
+        (self.window, WINDOW_BYTES)
+    }
+
+    fn map(
+        &self,
+        virtual_address: usize,
+        frame: usize,
+        bytes: usize,
+        writable: bool,
+        executable: bool,
+    ) -> Result<(), MmuError> {
+        let inside = virtual_address >= self.window
+            && virtual_address + bytes <= self.window + WINDOW_BYTES
+            && frame + bytes <= self.size;
+        if !inside {
+            return Err(MmuError::Refused);
+        }
+        let mut protection = libc::PROT_READ;
+        if writable {
+            protection |= libc::PROT_WRITE;
+        }
+        if executable {
+            protection |= libc::PROT_EXEC;
+        }
+        // SAFETY: the range lies in our window (checked above), which only the MMU
+        // maps; MAP_FIXED replaces exactly those pages with a view of SRAM frames.
+        let mapped = unsafe {
+            libc::mmap(
+                virtual_address as *mut libc::c_void,
+                bytes,
+                protection,
+                libc::MAP_SHARED | libc::MAP_FIXED,
+                self.file.as_raw_fd(),
+                frame as libc::off_t,
+            )
+        };
+        if mapped == libc::MAP_FAILED {
+            return Err(MmuError::Refused);
+        }
+        Ok(())
+    }
+
+    fn unmap(&self, virtual_address: usize, bytes: usize) -> Result<(), MmuError> {
+        if virtual_address < self.window || virtual_address + bytes > self.window + WINDOW_BYTES {
+            return Err(MmuError::Refused);
+        }
+        // SAFETY: inaccessible anonymous pages replace the view (the reservation
+        // stays whole, so no other mapping can take the range).
+        let unmapped = unsafe {
+            libc::mmap(
+                virtual_address as *mut libc::c_void,
+                bytes,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if unmapped == libc::MAP_FAILED {
+            return Err(MmuError::Refused);
+        }
+        Ok(())
     }
 }
 

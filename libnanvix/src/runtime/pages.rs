@@ -1,0 +1,67 @@
+//! The unsafe half of the memory module: the bytes of a page the kernel mapped.
+
+use super::kcall;
+use nanvix_abi::{Errno, Kcall};
+
+/// A page of the MMU window the kernel mapped for this program (zeroed at first);
+/// unmapped when dropped.
+pub struct Page {
+    address: usize,
+    bytes: usize,
+}
+
+impl Page {
+    /// Maps a page at `address`: 64 KiB when `large`, else 4 KiB; writable when
+    /// `writable`.
+    pub fn map(address: usize, large: bool, writable: bool) -> Result<Page, Errno> {
+        let rights = if writable { 1 << 1 } else { 0 };
+        kcall(
+            Kcall::MemoryMap,
+            [address, usize::from(large), rights, 0, 0],
+        )?;
+        Ok(Page {
+            address,
+            bytes: if large { 64 << 10 } else { 4 << 10 },
+        })
+    }
+
+    /// Its first address.
+    pub fn address(&self) -> usize {
+        self.address
+    }
+
+    /// Its bytes.
+    pub fn bytes(&self) -> &[u8] {
+        // SAFETY: the kernel mapped `bytes` readable bytes at `address` for this
+        // program until the page is unmapped, which takes `self`.
+        unsafe { core::slice::from_raw_parts(self.address as *const u8, self.bytes) }
+    }
+
+    /// Its bytes, to write (a page mapped without writing faults on a write).
+    pub fn bytes_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as above, and `&mut self` makes this the only view.
+        unsafe { core::slice::from_raw_parts_mut(self.address as *mut u8, self.bytes) }
+    }
+
+    /// Unmaps it now.
+    pub fn unmap(self) -> Result<(), Errno> {
+        let address = self.address;
+        core::mem::forget(self);
+        kcall(Kcall::MemoryUnmap, [address, 0, 0, 0, 0]).map(|_| ())
+    }
+}
+
+impl Drop for Page {
+    fn drop(&mut self) {
+        let _ = kcall(Kcall::MemoryUnmap, [self.address, 0, 0, 0, 0]);
+    }
+}
+
+/// Reads a byte at `address` on purpose, whatever is there (for tests of fault
+/// reports: an unmapped page of the window faults).
+#[inline(never)]
+pub fn read_on_purpose(address: usize) -> u8 {
+    // SAFETY: not safe, on purpose: the caller names an address that faults, and
+    // the kernel ends this thread there.
+    unsafe { core::ptr::read_volatile(address as *const u8) }
+}
