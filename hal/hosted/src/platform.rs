@@ -28,25 +28,30 @@ pub struct HostedMemory {
 /// Bytes of the MMU's virtual window of a hosted cluster.
 pub const WINDOW_BYTES: usize = nanvix_abi::MEMORY_WINDOW_BYTES;
 
+/// Reserves `bytes` of inaccessible address space at a base aligned to
+/// [`PROGRAM_ALIGNMENT`] (nothing else can be mapped there); returns the base.
+fn reserve(bytes: usize) -> io::Result<usize> {
+    // SAFETY: a fresh private reservation; the kernel picks the address.
+    let reservation = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            bytes + PROGRAM_ALIGNMENT,
+            libc::PROT_NONE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if reservation == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((reservation as usize).next_multiple_of(PROGRAM_ALIGNMENT))
+}
+
 impl HostedMemory {
     /// Maps an arena of `size` bytes at a base aligned to [`PROGRAM_ALIGNMENT`].
     pub fn new(size: usize) -> io::Result<HostedMemory> {
-        let reserve = size + PROGRAM_ALIGNMENT;
-        // SAFETY: a fresh private reservation; the kernel picks the address.
-        let reservation = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                reserve,
-                libc::PROT_NONE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-                -1,
-                0,
-            )
-        };
-        if reservation == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
-        let base = (reservation as usize).next_multiple_of(PROGRAM_ALIGNMENT);
+        let base = reserve(size)?;
         // SAFETY: memfd_create with a static name; the descriptor is closed below.
         let fd = unsafe { libc::memfd_create(c"nanvix-sram".as_ptr(), libc::MFD_CLOEXEC) };
         if fd < 0 {
@@ -72,23 +77,8 @@ impl HostedMemory {
         if mapped == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
-        let reserve = WINDOW_BYTES + PROGRAM_ALIGNMENT;
-        // SAFETY: a fresh private reservation of inaccessible pages; the kernel picks
-        // the address. Accesses fault until the MMU maps frames there.
-        let reservation = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                reserve,
-                libc::PROT_NONE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-                -1,
-                0,
-            )
-        };
-        if reservation == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
-        let window = (reservation as usize).next_multiple_of(PROGRAM_ALIGNMENT);
+        // Accesses to the window fault until the MMU maps frames there.
+        let window = reserve(WINDOW_BYTES)?;
         Ok(HostedMemory {
             base,
             size,
