@@ -70,6 +70,9 @@ struct Ring {
     mask: u32,
     /// Offset of the receiver's tail counter (in the receiver's region).
     tail: usize,
+    /// Offset of the sender's "waiting for room" flag (data rings; a control ring's
+    /// sender polls instead, and this is its head).
+    writer_waiting: usize,
 }
 
 impl Ring {
@@ -80,6 +83,7 @@ impl Ring {
             slot_bytes: SLOT_BYTES,
             mask: layout.depth as u32 - 1,
             tail: layout.tail(source, destination),
+            writer_waiting: layout.head(source, destination),
         }
     }
 
@@ -90,6 +94,7 @@ impl Ring {
             slot_bytes: DATA_SLOT_BYTES,
             mask: DATA_DEPTH as u32 - 1,
             tail: layout.data_tail(source, destination),
+            writer_waiting: layout.data_writer_waiting(source, destination),
         }
     }
 
@@ -416,6 +421,57 @@ impl HostedNoc {
             && header.length as usize <= limit
     }
 
+    /// Sends `bytes` (at most `limit`) into the ring of `rings` that leads to the
+    /// destination, stamped with `(source, destination node, destination program,
+    /// chunk)`: checked, refused when the ring is full, then published.
+    fn enqueue(
+        &self,
+        rings: &[Mutex<Outgoing>],
+        (source, destination_node, destination_program, chunk): (
+            Source,
+            u32,
+            u32,
+            Option<(u32, u32)>,
+        ),
+        limit: usize,
+        payload_offset: usize,
+        bytes: &[u8],
+    ) -> Result<(), NocError> {
+        let (destination, destination_epoch) =
+            self.check_send(source, destination_node, bytes.len(), limit)?;
+        let mut outgoing = rings[destination].lock();
+        if !self.has_room(&mut outgoing) {
+            return Err(NocError::Full);
+        }
+        let stamps = Stamps {
+            destination_node,
+            destination_program,
+            source,
+            destination_epoch,
+            chunk,
+        };
+        self.publish(&outgoing, &stamps, payload_offset, bytes);
+        Ok(())
+    }
+
+    /// Spins briefly for room in the ring of `rings` that leads to the cluster of
+    /// `destination_node`; returns the ring (and its cluster) when there still is
+    /// none, `None` when there is (or no such node).
+    fn spin_for_room(
+        &self,
+        rings: &[Mutex<Outgoing>],
+        destination_node: u32,
+    ) -> Option<(usize, Ring)> {
+        let destination = self.destination_cluster(destination_node).ok()?;
+        for _ in 0..SPIN_BUDGET {
+            if self.has_room(&mut rings[destination].lock()) {
+                return None;
+            }
+            std::hint::spin_loop();
+        }
+        Some((destination, rings[destination].lock().ring))
+    }
+
     /// Writes the next slot of an outgoing ring: the header `stamps` and `bytes`
     /// (at `payload_offset`), then publishes it: the sequence number `head + 1`
     /// (ordered before the read of the receiver's sleeping count), the head, and a
@@ -515,8 +571,7 @@ impl HostedNoc {
         incoming: &mut Incoming,
         decide: &mut dyn FnMut(&DataArrival<'_>) -> ReceiveDecision,
     ) -> usize {
-        // The sender's "waiting for room" flag shares its head's line.
-        let writer_waiting = self.memory.word(incoming.ring.head + 4);
+        let writer_waiting = self.memory.word(incoming.ring.writer_waiting);
         let offer = |offset: usize, line: &[AtomicU32; 16], header: MessageHeader| {
             let field = |offset: usize| line[offset / 4].load(Ordering::Relaxed);
             let length = header.length as usize;
@@ -598,35 +653,21 @@ impl ControlNoc for HostedNoc {
         destination_program: u32,
         payload: &[u8],
     ) -> Result<(), NocError> {
-        let (destination, destination_epoch) =
-            self.check_send(source, destination_node, payload.len(), NOC_PAYLOAD_MAX)?;
-        let mut outgoing = self.outgoing[destination].lock();
-        if !self.has_room(&mut outgoing) {
-            return Err(NocError::Full);
-        }
-        let stamps = Stamps {
-            destination_node,
-            destination_program,
-            source,
-            destination_epoch,
-            chunk: None,
-        };
-        self.publish(&outgoing, &stamps, SLOT_PAYLOAD, payload);
-        Ok(())
+        let stamps = (source, destination_node, destination_program, None);
+        self.enqueue(
+            &self.outgoing,
+            stamps,
+            NOC_PAYLOAD_MAX,
+            SLOT_PAYLOAD,
+            payload,
+        )
     }
 
     fn wait_for_room(&self, destination_node: u32) {
-        let Ok(destination) = self.destination_cluster(destination_node) else {
+        let Some((destination, ring)) = self.spin_for_room(&self.outgoing, destination_node) else {
             return;
         };
-        for _ in 0..SPIN_BUDGET {
-            if self.has_room(&mut self.outgoing[destination].lock()) {
-                return;
-            }
-            std::hint::spin_loop();
-        }
-        let layout = self.memory.layout();
-        let tail_word = self.memory.word(layout.tail(self.local, destination));
+        let tail_word = self.memory.word(ring.tail);
         let tail = tail_word.load(Ordering::Acquire);
         if !self.has_room(&mut self.outgoing[destination].lock()) {
             self.sleep_on(tail_word, tail, ROOM_POLL);
@@ -689,38 +730,28 @@ impl DataNoc for HostedNoc {
         offset: u32,
         chunk: &[u8],
     ) -> Result<(), NocError> {
-        let (destination, destination_epoch) =
-            self.check_send(source, destination_node, chunk.len(), DATA_CHUNK_BYTES)?;
-        let mut outgoing = self.data_outgoing[destination].lock();
-        if !self.has_room(&mut outgoing) {
-            return Err(NocError::Full);
-        }
-        let stamps = Stamps {
+        let stamps = (
+            source,
             destination_node,
             destination_program,
-            source,
-            destination_epoch,
-            chunk: Some((total, offset)),
-        };
-        self.publish(&outgoing, &stamps, DATA_PAYLOAD, chunk);
-        Ok(())
+            Some((total, offset)),
+        );
+        self.enqueue(
+            &self.data_outgoing,
+            stamps,
+            DATA_CHUNK_BYTES,
+            DATA_PAYLOAD,
+            chunk,
+        )
     }
 
     fn wait_for_write_room(&self, destination_node: u32) {
-        let Ok(destination) = self.destination_cluster(destination_node) else {
+        let Some((destination, ring)) = self.spin_for_room(&self.data_outgoing, destination_node)
+        else {
             return;
         };
-        for _ in 0..SPIN_BUDGET {
-            if self.has_room(&mut self.data_outgoing[destination].lock()) {
-                return;
-            }
-            std::hint::spin_loop();
-        }
-        let layout = self.memory.layout();
-        let waiting = self
-            .memory
-            .word(layout.data_writer_waiting(self.local, destination));
-        let tail_word = self.memory.word(layout.data_tail(self.local, destination));
+        let waiting = self.memory.word(ring.writer_waiting);
+        let tail_word = self.memory.word(ring.tail);
         waiting.store(1, Ordering::SeqCst);
         let tail = tail_word.load(Ordering::SeqCst);
         if !self.has_room(&mut self.data_outgoing[destination].lock())
