@@ -902,9 +902,7 @@ impl<P: Platform> Kernel<P> {
                     }
                 }
                 Err(NocError::Full) => data_noc.wait_for_write_room(node),
-                Err(NocError::DestinationDead) => return Err(Errno::HostDown),
-                Err(NocError::TooLong) => return Err(Errno::MessageSize),
-                Err(NocError::NoSuchNode | NocError::NotLocalNode) => return Err(Errno::Invalid),
+                Err(error) => return Err(send_errno(error)),
             }
         }
     }
@@ -1131,9 +1129,7 @@ impl<P: Platform> Kernel<P> {
             {
                 Ok(()) => return Ok(0),
                 Err(NocError::Full) => self.platform.noc().wait_for_room(node),
-                Err(NocError::DestinationDead) => return Err(Errno::HostDown),
-                Err(NocError::TooLong) => return Err(Errno::MessageSize),
-                Err(NocError::NoSuchNode | NocError::NotLocalNode) => return Err(Errno::Invalid),
+                Err(error) => return Err(send_errno(error)),
             }
         }
     }
@@ -1319,9 +1315,19 @@ impl<P: Platform> Kernel<P> {
     /// Parks the calling thread (on `context`) without its core: a blocked thread
     /// gives its core to the next thread waiting, and waits for one in turn after.
     fn park_without_core(&self, context: CoreId) {
+        // One park: its callers re-check their own conditions.
+        let mut parked = false;
+        self.wait_without_core(context, || core::mem::replace(&mut parked, true));
+    }
+
+    /// Waits, without its core, until `done()` holds (checked before each park;
+    /// whoever makes it hold unparks `context`), then waits for a core in turn.
+    fn wait_without_core(&self, context: CoreId, mut done: impl FnMut() -> bool) {
         let cores = self.platform.cores();
         self.tokens.release(cores, context);
-        cores.park();
+        while !done() {
+            cores.park();
+        }
         self.tokens.acquire(cores, context);
     }
 
@@ -1452,6 +1458,15 @@ impl DirectReceive {
 
 /// Entry of a user core started for a program: `kernel` is the address of the
 /// `'static` kernel.
+/// The errno of a send the NoC refused (a full channel is waited out, not an error).
+fn send_errno(error: NocError) -> Errno {
+    match error {
+        NocError::DestinationDead => Errno::HostDown,
+        NocError::TooLong => Errno::MessageSize,
+        NocError::NoSuchNode | NocError::NotLocalNode | NocError::Full => Errno::Invalid,
+    }
+}
+
 /// The address of the booted kernel, for the interrupt hook (one kernel a process).
 static KERNEL_ADDRESS: AtomicUsize = AtomicUsize::new(0);
 

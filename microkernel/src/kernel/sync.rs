@@ -111,11 +111,9 @@ impl<P: Platform> Kernel<P> {
             }
             core::hint::spin_loop();
         }
-        self.tokens.release(cores, context);
-        while !self.handed[context].swap(false, Ordering::Acquire) {
-            cores.park();
-        }
-        self.tokens.acquire(cores, context);
+        self.wait_without_core(context, || {
+            self.handed[context].swap(false, Ordering::Acquire)
+        });
     }
 
     /// Tells `woken` (if any) that what it waited for is its own, and wakes it.

@@ -148,7 +148,6 @@ impl<P: Platform> Kernel<P> {
         context: CoreId,
         id: usize,
     ) -> Result<usize, Errno> {
-        let cores = self.platform.cores();
         let find = |threads: &[Option<ThreadRecord>]| {
             threads.iter().position(|record| {
                 record
@@ -174,22 +173,19 @@ impl<P: Platform> Kernel<P> {
             record.joiner = Some(context);
         }
         // A blocked thread gives its core to the next one waiting.
-        self.tokens.release(cores, context);
-        let value = loop {
+        let mut value = None;
+        self.wait_without_core(context, || {
+            let mut threads = self.threads.lock();
+            if let Some(target) = find(&threads)
+                && let Some(ThreadState::Ended(ended)) =
+                    threads[target].as_ref().map(|record| record.state)
             {
-                let mut threads = self.threads.lock();
-                if let Some(target) = find(&threads)
-                    && let Some(ThreadState::Ended(value)) =
-                        threads[target].as_ref().map(|record| record.state)
-                {
-                    threads[target] = None;
-                    break value;
-                }
+                threads[target] = None;
+                value = Some(ended);
             }
-            cores.park();
-        };
-        self.tokens.acquire(cores, context);
-        Ok(value as u32 as usize)
+            value.is_some()
+        });
+        Ok(value.unwrap_or_default() as u32 as usize)
     }
 
     /// `thread_sleep`: waits without a core for a wakeup (a kept one returns at once).
@@ -197,12 +193,9 @@ impl<P: Platform> Kernel<P> {
         if self.wakeups[context].swap(false, core::sync::atomic::Ordering::Acquire) {
             return Ok(0);
         }
-        let cores = self.platform.cores();
-        self.tokens.release(cores, context);
-        while !self.wakeups[context].swap(false, core::sync::atomic::Ordering::Acquire) {
-            cores.park();
-        }
-        self.tokens.acquire(cores, context);
+        self.wait_without_core(context, || {
+            self.wakeups[context].swap(false, core::sync::atomic::Ordering::Acquire)
+        });
         Ok(0)
     }
 
