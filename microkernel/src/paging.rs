@@ -138,6 +138,33 @@ impl PageTable {
         (address - mapping.virtual_base < mapping.size.bytes()).then_some(mapping)
     }
 
+    /// Whether a page of `size` may go at `virtual_base`: aligned, inside the
+    /// window, over no mapping (what `map` checks of the page, so a caller can ask
+    /// before it takes a frame).
+    pub fn check_place(&self, virtual_base: usize, size: PageSize) -> Result<(), PagingError> {
+        let bytes = size.bytes();
+        if !virtual_base.is_multiple_of(bytes) {
+            return Err(PagingError::Misaligned);
+        }
+        let inside_window = virtual_base >= self.window_base
+            && virtual_base
+                .checked_add(bytes)
+                .is_some_and(|end| end <= self.window_base + self.window_bytes);
+        if !inside_window {
+            return Err(PagingError::OutOfRange);
+        }
+        let overlaps = self.covering(virtual_base).is_some()
+            || self
+                .mappings
+                .range(virtual_base..virtual_base + bytes)
+                .next()
+                .is_some();
+        if overlaps {
+            return Err(PagingError::Overlaps);
+        }
+        Ok(())
+    }
+
     /// Maps `size` bytes at `virtual_base` onto `frame` with `capability`.
     pub fn map(
         &mut self,
@@ -150,26 +177,13 @@ impl PageTable {
         if !virtual_base.is_multiple_of(bytes) || !frame.is_multiple_of(bytes) {
             return Err(PagingError::Misaligned);
         }
-        let inside_window = virtual_base >= self.window_base
-            && virtual_base
-                .checked_add(bytes)
-                .is_some_and(|end| end <= self.window_base + self.window_bytes);
-        if !inside_window
-            || frame
-                .checked_add(bytes)
-                .is_none_or(|end| end > self.sram_bytes)
+        if frame
+            .checked_add(bytes)
+            .is_none_or(|end| end > self.sram_bytes)
         {
             return Err(PagingError::OutOfRange);
         }
-        let overlaps = self.covering(virtual_base).is_some()
-            || self
-                .mappings
-                .range(virtual_base..virtual_base + bytes)
-                .next()
-                .is_some();
-        if overlaps {
-            return Err(PagingError::Overlaps);
-        }
+        self.check_place(virtual_base, size)?;
         self.mappings.insert(
             virtual_base,
             Mapping {

@@ -55,10 +55,7 @@ impl<P: Platform> Kernel<P> {
         let bytes = size.bytes();
         let mut pages = self.pages.lock();
         // Check the page first, so a refusal takes no frame.
-        if let Some(mapping) = pages.covering(address) {
-            let _ = mapping;
-            return Err(Errno::Busy);
-        }
+        pages.check_place(address, size).map_err(errno)?;
         let region = self
             .frames
             .lock()
