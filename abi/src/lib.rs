@@ -201,3 +201,22 @@ pub struct MessageHeader {
     /// Payload length in bytes.
     pub length: u32,
 }
+
+/// A page fault handed to a pager by `pager_wait`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PageFault {
+    /// The id of the thread that faulted (it waits for `pager_resume`).
+    pub thread: usize,
+    /// The address it touched, in the MMU window.
+    pub address: usize,
+    /// How: one of `PAGE_FAULT_READ`, `PAGE_FAULT_WRITE`, `PAGE_FAULT_EXECUTE`.
+    pub access: usize,
+}
+
+/// `PageFault::access` of a load.
+pub const PAGE_FAULT_READ: usize = 0;
+/// `PageFault::access` of a store.
+pub const PAGE_FAULT_WRITE: usize = 1;
+/// `PageFault::access` of an instruction fetch.
+pub const PAGE_FAULT_EXECUTE: usize = 2;

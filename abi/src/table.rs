@@ -352,6 +352,35 @@ kcalls! {
             (NoEntry, "nothing is mapped at address"),
             (Permission, "another program holds the page")
         ];
+    /// Makes the calling thread its program's pager: from then on a thread of the
+    /// program that touches a page of the window with nothing mapped there waits,
+    /// and the fault goes to the pager (`pager_wait`), which maps the page and
+    /// resumes it (`pager_resume`). With no pager such a fault ends the thread. The
+    /// pager's own faults are never sent to it; when it ends, the program has none.
+    PagerAttach = 38, "pager_attach", () -> "0",
+        Local ("changes the caller's own program record under its lock and never waits"),
+        errors [(Busy, "another thread of the program is its pager")];
+    /// Waits, without a core, for the next page fault of a thread of the calling
+    /// pager's program, and writes it to `fault` (a `PageFault`: thread, address,
+    /// access). The faulted thread waits until `pager_resume` names it.
+    PagerWait = 39, "pager_wait", ("fault: *mut PageFault", "size: usize") -> "0",
+        Local ("waits (the master never waits)"),
+        errors [
+            (Permission, "the caller is not its program's pager"),
+            (Invalid, "size is not size_of::<PageFault>()"),
+            (Fault, "fault is not in the caller's memory")
+        ];
+    /// Resumes thread `thread`, whose page fault `pager_wait` handed to the calling
+    /// pager: with `retry` 1 it runs the faulting access again (the pager has mapped
+    /// the page; if not, it faults again), with 0 the fault stands and ends it with
+    /// a report, as with no pager.
+    PagerResume = 40, "pager_resume", ("thread: usize", "retry: usize") -> "0",
+        Local ("wakes one thread of the caller's program and never waits"),
+        errors [
+            (Permission, "the caller is not its program's pager"),
+            (Invalid, "retry is not 0 or 1"),
+            (NoSuchThread, "no thread of the program waits on a fault handed to the pager with this id")
+        ];
     /// Destroys sync object `id` of the calling program; its id is dead from then on.
     SyncDestroy = 27, "sync_destroy", ("id: usize") -> "0",
         Local ("measured: a trip through the master costs more than the few hundred nanoseconds of the table's lock"),

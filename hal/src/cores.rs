@@ -128,10 +128,21 @@ pub struct Fault {
     pub status: i32,
 }
 
-/// What a faulting core runs: returns the value to end the faulting thread's user
-/// mode with (its `UserMode::enter` returns it), or `None` when the fault is not a
-/// program's (the platform then treats it as fatal to the cluster).
-pub type FaultHook = fn(CoreId, &Fault) -> Option<u64>;
+/// What a fault hook decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultOutcome {
+    /// Run the faulting instruction again (a pager mapped the page meanwhile).
+    Retry,
+    /// End the faulting thread's user mode with this value (its `UserMode::enter`
+    /// returns it).
+    EndThread(u64),
+    /// Not a program's fault: the platform treats it as fatal to the cluster.
+    Fatal,
+}
+
+/// What a faulting core runs, on the faulting core (it may wait there, without
+/// holding anything the kernel shares, for a pager).
+pub type FaultHook = fn(CoreId, &Fault) -> FaultOutcome;
 
 /// Waits until `condition()` holds: checks it `budget` times with a spin hint, then
 /// parks between checks. The waker must make the condition true before calling

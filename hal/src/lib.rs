@@ -25,8 +25,8 @@ pub mod noc;
 pub use board::{BoardControl, ClusterState, HardwareEvent};
 pub use console::{ConsoleInput, EndOfInput};
 pub use cores::{
-    CoreEntry, CoreError, CoreId, Cores, Fault, FaultAccess, FaultHook, InterruptHook, UserMode,
-    spin_then_park,
+    CoreEntry, CoreError, CoreId, Cores, Fault, FaultAccess, FaultHook, FaultOutcome,
+    InterruptHook, UserMode, spin_then_park,
 };
 pub use memory::{ClusterMemory, MmuError};
 pub use noc::{

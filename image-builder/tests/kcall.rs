@@ -39,7 +39,7 @@ fn threads_outnumber_cores_join_hit_the_limit_and_fail_cleanly() {
         })
         .collect();
     assert!(
-        lines.contains(&"thread-test: 37 checks, 0 failed"),
+        lines.contains(&"thread-test: 46 checks, 0 failed"),
         "{}",
         board.transcript()
     );
@@ -91,6 +91,14 @@ fn threads_outnumber_cores_join_hit_the_limit_and_fail_cleanly() {
         board.events().iter().any(|event| matches!(event,
             Event::ThreadFault { access, status: 139, backtrace, .. }
                 if access == "read" && backtrace[0].contains("read_on_purpose"))),
+        "{}",
+        board.transcript()
+    );
+    // The fault its pager refused was reported like any other, in `window_load`.
+    assert!(
+        board.events().iter().any(|event| matches!(event,
+            Event::ThreadFault { access, status: 139, backtrace, .. }
+                if access == "read" && backtrace[0].contains("window_load"))),
         "{}",
         board.transcript()
     );

@@ -10,6 +10,7 @@ use threads::{ThreadRecord, ThreadState};
 
 mod devices;
 mod mapping;
+mod pager;
 mod sync;
 mod threads;
 use crate::user_memory;
@@ -27,8 +28,8 @@ use nanvix_abi::{
 use nanvix_board::{Board, ClusterKind};
 use nanvix_hal::{
     BoardControl, ClusterMemory, ClusterState, ConsoleInput, ControlNoc, CoreId, Cores,
-    DataArrival, DataNoc, EndOfInput, Fault, HardwareEvent, NocError, Platform, ReceiveDecision,
-    Source, UserMode,
+    DataArrival, DataNoc, EndOfInput, Fault, FaultOutcome, HardwareEvent, NocError, Platform,
+    ReceiveDecision, Source, UserMode,
 };
 
 /// Messages a program's inbox holds before the kernel leaves further ones in their
@@ -173,6 +174,8 @@ pub struct Kernel<P: Platform> {
     pages: Mutex<P::RawMutex, PageTable>,
     /// The programs' semaphores, mutexes and condition variables.
     syncs: Mutex<P::RawMutex, SyncTable>,
+    /// The programs' pagers and the page faults waiting for them.
+    pagers: Mutex<P::RawMutex, pager::Pagers>,
     /// Per context: a sync object was handed over to the thread waiting there.
     handed: Vec<AtomicBool>,
     /// Per context: a `thread_wakeup` for the thread there, kept until it sleeps.
@@ -238,6 +241,7 @@ impl<P: Platform> Kernel<P> {
             remote: RemoteCalls::new(cores),
             threads: Mutex::new((0..cores).map(|_| None).collect()),
             syncs: Mutex::new(SyncTable::new()),
+            pagers: Mutex::new(pager::Pagers::new(cores)),
             pages: Mutex::new(PageTable::new(
                 memory.window().0,
                 memory.window().1,
@@ -480,6 +484,7 @@ impl<P: Platform> Kernel<P> {
         // `stack_top` the top of its private stack.
         let value = unsafe { self.enter_user(core, entry, start_info, stack_top) };
         let status = value as u32 as i32;
+        self.pager_ended(core);
         self.threads.lock()[core] = None;
         self.tokens.release(self.platform.cores(), core);
         self.finish(index, status);
@@ -769,6 +774,9 @@ impl<P: Platform> Kernel<P> {
             Kcall::MemoryMap => self.memory_map(index, arguments[0], arguments[1], arguments[2]),
             Kcall::MemoryUnmap => self.memory_unmap(index, arguments[0]),
             Kcall::MemoryInfo => self.memory_info(index, arguments[0]),
+            Kcall::PagerAttach => self.pager_attach(index, core),
+            Kcall::PagerWait => self.pager_wait(index, core, arguments[0], arguments[1]),
+            Kcall::PagerResume => self.pager_resume(index, core, arguments[0], arguments[1]),
             Kcall::PanicReport => self.panic_report(index, core, arguments[0], arguments[1]),
             Kcall::DeviceRead => self.device_read(index, arguments[0], arguments[1], arguments[2]),
             Kcall::DeviceWrite => {
@@ -1218,22 +1226,38 @@ impl<P: Platform> Kernel<P> {
         value
     }
 
-    /// The fault hook: a thread's program code faulted. It is reported (program,
-    /// thread, core, fault, a backtrace along the frame pointers in the program's
-    /// memory) and ended with the fault's status; the cluster goes on. A fault in
-    /// kernel code is not a program's: `None` (fatal to the cluster).
-    fn thread_faulted(&self, context: CoreId, fault: &Fault) -> Option<u64> {
-        if self.in_kernel.get(context)?.load(Ordering::Relaxed) {
-            return None;
-        }
-        let index = self
+    /// The fault hook: a thread's program code faulted. A page fault on the window
+    /// goes to the program's pager, if it has one, and the thread waits for it: once
+    /// the pager mapped the page, the access runs again. Any other fault (or one the
+    /// pager let stand) is reported (program, thread, core, fault, a backtrace along
+    /// the frame pointers in the program's memory) and ends the thread with the
+    /// fault's status; the cluster goes on. A fault in kernel code is not a
+    /// program's: fatal to the cluster.
+    fn thread_faulted(&self, context: CoreId, fault: &Fault) -> FaultOutcome {
+        let in_user = self
+            .in_kernel
+            .get(context)
+            .is_some_and(|flag| !flag.load(Ordering::Relaxed));
+        let running = self
             .running
-            .get(context)?
-            .load(Ordering::Acquire)
-            .checked_sub(1)?;
+            .get(context)
+            .map(|slot| slot.load(Ordering::Acquire));
+        let Some(index) = running
+            .filter(|_| in_user)
+            .and_then(|slot| slot.checked_sub(1))
+        else {
+            return FaultOutcome::Fatal;
+        };
         self.in_kernel[context].store(true, Ordering::Relaxed);
+        if self.fault_to_pager(index, context, fault) {
+            // Back to the program, which holds a core again: a preemption asked
+            // for while it waited is moot.
+            self.preempt_pending[context].store(false, Ordering::Relaxed);
+            self.in_kernel[context].store(false, Ordering::Relaxed);
+            return FaultOutcome::Retry;
+        }
         self.report_fault(index, context, fault);
-        Some(fault.status as u32 as u64)
+        FaultOutcome::EndThread(fault.status as u32 as u64)
     }
 
     /// Reports `fault` of the thread of program `index` on `context`, with a
@@ -1483,10 +1507,10 @@ fn preempt_hook<P: Platform>(context: CoreId) {
 }
 
 /// What a faulting core runs.
-fn fault_hook<P: Platform>(context: CoreId, fault: &Fault) -> Option<u64> {
+fn fault_hook<P: Platform>(context: CoreId, fault: &Fault) -> FaultOutcome {
     let address = KERNEL_ADDRESS.load(Ordering::Acquire);
     if address == 0 {
-        return None;
+        return FaultOutcome::Fatal;
     }
     // SAFETY: as in `preempt_hook`.
     let kernel = unsafe { &*(address as *const Kernel<P>) };

@@ -190,12 +190,125 @@ fn main() -> i32 {
 
     preemption_check(&mut checks);
     sync_checks(&mut checks);
+    pager_checks(&mut checks);
 
     println!(
         "thread-test: {} checks, {} failed",
         checks.run, checks.failed
     );
     checks.failed as i32
+}
+
+/// Bytes of a small page.
+const SMALL_PAGE: usize = 4 << 10;
+
+/// A user-level pager: faults of this program's threads on the window reach it; it
+/// maps two pages on demand and refuses the third; and the pager kcalls' errors.
+fn pager_checks(checks: &mut Checks) {
+    use libnanvix::memory::{Page, PageFault, Pager, window_load, window_store};
+    let window = libnanvix::memory::window().unwrap_or(0);
+    if window == 0 {
+        println!("FAIL no MMU window");
+        checks.check("an MMU window", false);
+        return;
+    }
+    let base = window + (2 << 20);
+    let refused_page = base + 2 * SMALL_PAGE;
+    let mut fault = PageFault::default();
+    let size = core::mem::size_of::<PageFault>();
+    checks.check(
+        "pager_wait before attaching is EPERM",
+        kcall(Kcall::PagerWait, [&raw mut fault as usize, size, 0, 0, 0]) == Err(Errno::Permission),
+    );
+    checks.check(
+        "pager_resume before attaching is EPERM",
+        kcall(Kcall::PagerResume, [1, 1, 0, 0, 0]) == Err(Errno::Permission),
+    );
+    let ready = Arc::new(Semaphore::new(0).expect("semaphore"));
+    let pager_ready = Arc::clone(&ready);
+    let pager = thread::spawn(move || -> (bool, Vec<PageFault>) {
+        let Ok(pager) = Pager::attach() else {
+            let _ = pager_ready.up();
+            return (false, Vec::new());
+        };
+        let mut fault = PageFault::default();
+        let errors = kcall(
+            Kcall::PagerWait,
+            [&raw mut fault as usize, size - 1, 0, 0, 0],
+        ) == Err(Errno::Invalid)
+            && kcall(Kcall::PagerWait, [0x10, size, 0, 0, 0]) == Err(Errno::Fault)
+            && kcall(Kcall::PagerResume, [1_000_000, 1, 0, 0, 0]) == Err(Errno::NoSuchThread)
+            && kcall(Kcall::PagerResume, [1, 2, 0, 0, 0]) == Err(Errno::Invalid)
+            && Pager::attach().is_ok();
+        let _ = pager_ready.up();
+        let mut seen = Vec::new();
+        while let Ok(fault) = pager.next_fault() {
+            seen.push(fault);
+            let page = fault.address & !(SMALL_PAGE - 1);
+            if page == refused_page {
+                let _ = pager.refuse(&fault);
+                break;
+            }
+            // The mapping outlives the `Page`: the program unmaps it at the end.
+            if let Ok(mapped) = Page::map(page, false, true) {
+                core::mem::forget(mapped);
+            }
+            let _ = pager.resume(&fault);
+        }
+        (errors, seen)
+    });
+    let _ = ready.down();
+    checks.check(
+        "a second pager is EBUSY",
+        Pager::attach().err() == Some(Errno::Busy),
+    );
+    // The main thread touches two pages nobody mapped: the pager maps them.
+    let first = window_load(base + 10);
+    let stored = window_store(base + SMALL_PAGE + 5, 42);
+    let read_back = window_load(base + SMALL_PAGE + 5);
+    checks.check(
+        "a fault the pager resolves runs again",
+        first == Ok(0) && stored == Ok(()) && read_back == Ok(42),
+    );
+    checks.check(
+        "the pager mapped the page for the program",
+        libnanvix::memory::info(base) == Ok(0b11_0011),
+    );
+    // A fault the pager refuses ends the thread, reported.
+    let refused = thread::spawn(move || window_load(refused_page + 1));
+    checks.check(
+        "a refused fault ends the thread",
+        refused.map(thread::JoinHandle::join) == Ok(Err(Errno::InputOutput)),
+    );
+    let me = thread::current().map(|id| id.0).unwrap_or(0);
+    match pager.map(thread::JoinHandle::join) {
+        Ok(Ok((errors, seen))) => {
+            checks.check("the pager kcalls' errors", errors);
+            let accesses: Vec<(usize, usize)> = seen
+                .iter()
+                .map(|fault| (fault.address - base, fault.access))
+                .collect();
+            checks.check(
+                "the pager saw each fault once, in order",
+                accesses
+                    == [
+                        (10, libnanvix::abi::PAGE_FAULT_READ),
+                        (SMALL_PAGE + 5, libnanvix::abi::PAGE_FAULT_WRITE),
+                        (2 * SMALL_PAGE + 1, libnanvix::abi::PAGE_FAULT_READ),
+                    ]
+                    && seen[0].thread == me
+                    && seen[2].thread != me,
+            );
+        }
+        _ => checks.check("the pager ends", false),
+    }
+    checks.check(
+        "a window access outside the window is EFAULT",
+        window_load(0x10) == Err(Errno::Fault),
+    );
+    for page in [base, base + SMALL_PAGE] {
+        let _ = kcall(Kcall::MemoryUnmap, [page, 0, 0, 0, 0]);
+    }
 }
 
 /// The sync module through the kernel: contention, ping-pong, broadcast, errors.

@@ -8,7 +8,7 @@
 use crate::SPIN_BUDGET;
 use crate::futex::{self, Scope};
 use nanvix_hal::{
-    CoreEntry, CoreError, CoreId, Cores, Fault, FaultAccess, FaultHook, InterruptHook,
+    CoreEntry, CoreError, CoreId, Cores, Fault, FaultAccess, FaultHook, FaultOutcome, InterruptHook,
 };
 use parking_lot::Mutex;
 use std::cell::Cell;
@@ -84,10 +84,12 @@ static FAULT_HOOK: AtomicUsize = AtomicUsize::new(0);
 /// The signals a program's fault raises.
 const FAULT_SIGNALS: [i32; 4] = [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE];
 
-/// A fault on a core's thread: the kernel's hook decides; a program's fault ends
-/// the faulting thread's user mode (the context is rewritten so that `sigreturn`
+/// A fault on a core's thread: the kernel's hook decides; a fault a pager resolved
+/// runs the instruction again (the handler returns), a program's fault ends the
+/// faulting thread's user mode (the context is rewritten so that `sigreturn`
 /// resumes in `UserMode::enter`'s epilogue with the hook's value), anything else
-/// is fatal to the cluster (the default action, at the same instruction).
+/// is fatal to the cluster (the default action, at the same instruction). The
+/// hook may wait here, on the alternate stack, for the pager.
 extern "C" fn on_fault(
     signal: libc::c_int,
     info: *mut libc::siginfo_t,
@@ -130,7 +132,9 @@ extern "C" fn on_fault(
     // SAFETY: the value was stored from a `FaultHook` by `set_fault_hook`.
     let hook: FaultHook = unsafe { std::mem::transmute::<usize, FaultHook>(hook) };
     match (hook(core, &fault), crate::user_mode::resume_point()) {
-        (Some(value), Some((stack, resume))) => {
+        // Returning runs the instruction again, now that the page is there.
+        (FaultOutcome::Retry, _) => {}
+        (FaultOutcome::EndThread(value), Some((stack, resume))) => {
             registers[libc::REG_RSP as usize] = stack as i64;
             registers[libc::REG_RIP as usize] = resume as i64;
             registers[libc::REG_RAX as usize] = value as i64;

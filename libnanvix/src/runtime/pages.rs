@@ -65,3 +65,33 @@ pub fn read_on_purpose(address: usize) -> u8 {
     // the kernel ends this thread there.
     unsafe { core::ptr::read_volatile(address as *const u8) }
 }
+
+/// Whether `address` lies in the cluster's MMU window.
+fn in_window(address: usize) -> Result<(), Errno> {
+    let base = kcall(Kcall::MemoryWindow, [0; 5])?;
+    if base == 0 || address < base || address - base >= nanvix_abi::MEMORY_WINDOW_BYTES {
+        return Err(Errno::Fault);
+    }
+    Ok(())
+}
+
+/// Loads the byte at `address` of the window, whether or not a page is mapped
+/// there yet: an unmapped one faults to this program's pager, which maps it (with
+/// no pager, or a refusal, the thread ends, reported). EFAULT outside the window.
+pub fn window_load(address: usize) -> Result<u8, Errno> {
+    in_window(address)?;
+    // SAFETY: the address is in the window, where the kernel either has a page of
+    // this program mapped (a plain load) or takes the fault (the pager maps the
+    // page and the load runs again, or the thread ends there): the load never
+    // reads memory the program does not hold.
+    Ok(unsafe { core::ptr::read_volatile(address as *const u8) })
+}
+
+/// Stores `value` at `address` of the window, as [`window_load`] loads.
+pub fn window_store(address: usize, value: u8) -> Result<(), Errno> {
+    in_window(address)?;
+    // SAFETY: as in `window_load`; a store to a page mapped read-only is a fault
+    // no pager resolves, and ends the thread.
+    unsafe { core::ptr::write_volatile(address as *mut u8, value) };
+    Ok(())
+}

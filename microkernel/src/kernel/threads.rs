@@ -127,6 +127,7 @@ impl<P: Platform> Kernel<P> {
     /// Records the end of the thread on `context`, wakes its joiner and frees its
     /// core (the record stays until it is joined).
     pub(super) fn thread_ended(&self, context: CoreId, value: i32) {
+        self.pager_ended(context);
         let joiner = {
             let mut threads = self.threads.lock();
             threads[context].as_mut().and_then(|record| {
