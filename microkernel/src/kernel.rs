@@ -13,7 +13,8 @@ mod mapping;
 mod pager;
 mod sync;
 mod threads;
-use crate::user_memory;
+use crate::paging::Access;
+use crate::user_memory::{self, UserSpace};
 use alloc::collections::VecDeque;
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -95,8 +96,6 @@ struct Program {
     /// Program id on the cluster: its position in the boot spec.
     id: u32,
     node: u32,
-    /// Image, stack, heap and start block: the memory kcall pointers may name.
-    regions: [Region; 4],
     entry: usize,
     start_info: usize,
     stack_top: usize,
@@ -111,6 +110,8 @@ struct Program {
 struct ProgramInfo {
     id: u32,
     node: u32,
+    /// Image, stack, heap and start block: the memory kcall pointers may name
+    /// (besides the program's window pages).
     regions: [Region; 4],
 }
 
@@ -458,7 +459,6 @@ impl<P: Platform> Kernel<P> {
             console_input: program.console_input,
             id: id as u32,
             node: self.node_of(id),
-            regions: [image_region, stack, heap, start_block],
             entry: image_region.base + image.entry,
             start_info: start_block.base,
             stack_top: (stack.base + stack.size) & !15,
@@ -636,7 +636,7 @@ impl<P: Platform> Kernel<P> {
     /// message in the NoC channel, so the sender feels backpressure. With `direct`,
     /// the first message for that receiver (when nothing older waits in its inbox)
     /// goes straight to its buffers instead.
-    fn route(&self, mut direct: Option<&mut DirectReceive>) {
+    fn route(&self, mut direct: Option<&mut DirectReceive<'_, P::RawMutex>>) {
         let mut lost = Vec::new();
         self.platform.noc().receive(&mut |arrival| {
             let (header, node, program) = (
@@ -822,6 +822,11 @@ impl<P: Platform> Kernel<P> {
         self.info(index).regions
     }
 
+    /// The memory program `index` may hand kcalls: its regions and its window pages.
+    fn space(&self, index: usize) -> UserSpace<'_, P::RawMutex> {
+        UserSpace::new(self.regions(index), index, &self.pages)
+    }
+
     /// The published facts of program `index` (one that was placed).
     fn info(&self, index: usize) -> &ProgramInfo {
         let pointer = self.infos[index].load(Ordering::Acquire);
@@ -841,7 +846,7 @@ impl<P: Platform> Kernel<P> {
     }
 
     fn console_write(&self, index: usize, address: usize, length: usize) -> Result<usize, Errno> {
-        let bytes = user_memory::read(&self.regions(index), address, length)?;
+        let bytes = self.space(index).read(address, length)?;
         let mut lines = Vec::new();
         let name = {
             let mut programs = self.programs.lock();
@@ -876,23 +881,23 @@ impl<P: Platform> Kernel<P> {
             return Err(Errno::MessageSize);
         }
         let (node, destination) = self.check_destination(node, program)?;
-        let (regions, source) = {
+        let source = {
             let programs = self.programs.lock();
             let caller = &programs[index];
-            let source = Source {
+            Source {
                 node: caller.node,
                 program: caller.id,
-            };
-            (caller.regions, source)
+            }
         };
-        user_memory::check(&regions, address, length)?;
+        let space = self.space(index);
+        space.check(address, length, Access::Read)?;
         let data_noc = self.platform.data_noc();
         let chunk = data_noc.chunk_bytes();
         let _transfer = self.data_send_locks[destination].lock();
         let mut offset = 0;
         loop {
             let piece = chunk.min(length - offset);
-            let written = user_memory::with_bytes(&regions, address + offset, piece, |bytes| {
+            let written = space.with_bytes(address + offset, piece, |bytes| {
                 data_noc.try_write(
                     source,
                     node,
@@ -923,21 +928,19 @@ impl<P: Platform> Kernel<P> {
         buffer: usize,
         capacity: usize,
     ) -> Result<usize, Errno> {
-        let (regions, node, id) = {
+        let (node, id) = {
             let programs = self.programs.lock();
             let caller = &programs[index];
-            (caller.regions, caller.node, caller.id)
+            (caller.node, caller.id)
         };
-        user_memory::check(
-            &regions,
-            header_address,
-            core::mem::size_of::<MessageHeader>(),
-        )?;
-        user_memory::check(&regions, buffer, capacity)?;
+        let space = self.space(index);
+        let header_bytes = core::mem::size_of::<MessageHeader>();
+        space.check(header_address, header_bytes, Access::Write)?;
+        space.check(buffer, capacity, Access::Write)?;
         let mut transfer = DataTransfer {
             node,
             id,
-            regions,
+            space: space.clone(),
             buffer,
             capacity,
             started: None,
@@ -988,7 +991,7 @@ impl<P: Platform> Kernel<P> {
                 let total = outcome?;
                 let (_, mut header) = transfer.started.ok_or(Errno::InputOutput)?;
                 header.length = total as u32;
-                user_memory::write_value(&regions, header_address, &header)?;
+                space.write_value(header_address, &header)?;
                 return Ok(total);
             }
             // Slow path: park until the master sees data traffic and wakes us.
@@ -1012,25 +1015,20 @@ impl<P: Platform> Kernel<P> {
         if length > nanvix_abi::LOG_CHUNK_MAX {
             return Err(Errno::MessageSize);
         }
-        let (regions, name) = {
-            let programs = self.programs.lock();
-            (programs[index].regions, programs[index].name.clone())
-        };
+        let name = self.programs.lock()[index].name.clone();
         let mut chunk = [0u8; nanvix_abi::LOG_CHUNK_MAX];
-        user_memory::read_into(&regions, address, &mut chunk[..length])?;
+        self.space(index).read_into(address, &mut chunk[..length])?;
         self.platform.board().log_bytes(&name, &chunk[..length]);
         Ok(length)
     }
 
     fn console_read(&self, index: usize, buffer: usize, capacity: usize) -> Result<usize, Errno> {
-        let (regions, holder) = {
-            let programs = self.programs.lock();
-            (programs[index].regions, programs[index].console_input)
-        };
+        let holder = self.programs.lock()[index].console_input;
         if !holder {
             return Err(Errno::Access);
         }
-        user_memory::check(&regions, buffer, capacity)?;
+        let space = self.space(index);
+        space.check(buffer, capacity, Access::Write)?;
         if capacity == 0 {
             return Ok(0);
         }
@@ -1046,7 +1044,7 @@ impl<P: Platform> Kernel<P> {
                     self.tokens.acquire(cores, context);
                 }
                 Ok(count) => {
-                    user_memory::write(&regions, buffer, &chunk[..count])?;
+                    space.write(buffer, &chunk[..count])?;
                     return Ok(count);
                 }
                 Err(EndOfInput) => return Ok(0),
@@ -1094,7 +1092,7 @@ impl<P: Platform> Kernel<P> {
         info.powered = u32::from(state == nanvix_abi::CLUSTER_ON);
         info.state = state;
         info.epoch = epoch;
-        user_memory::write_value(&self.regions(index), out, &info)?;
+        self.space(index).write_value(out, &info)?;
         Ok(0)
     }
 
@@ -1121,10 +1119,10 @@ impl<P: Platform> Kernel<P> {
         }
         let (node, _) = self.check_destination(node, program)?;
         let caller = self.info(index);
-        let (regions, node_of_caller, id) = (caller.regions, caller.node, caller.id);
+        let (node_of_caller, id) = (caller.node, caller.id);
         let mut buffer = [0u8; NOC_PAYLOAD_MAX];
         let payload = &mut buffer[..length];
-        user_memory::read_into(&regions, address, payload)?;
+        self.space(index).read_into(address, payload)?;
         let source = Source {
             node: node_of_caller,
             program: id,
@@ -1150,13 +1148,13 @@ impl<P: Platform> Kernel<P> {
         buffer: usize,
         capacity: usize,
     ) -> Result<usize, Errno> {
-        let regions = self.regions(index);
+        let space = self.space(index);
         let header_bytes = core::mem::size_of::<MessageHeader>();
-        user_memory::check(&regions, header_address, header_bytes)?;
-        user_memory::check(&regions, buffer, capacity)?;
+        space.check(header_address, header_bytes, Access::Write)?;
+        space.check(buffer, capacity, Access::Write)?;
         let mut direct = DirectReceive {
             index,
-            regions,
+            space,
             header_address,
             buffer,
             capacity,
@@ -1263,7 +1261,7 @@ impl<P: Platform> Kernel<P> {
     /// Reports `fault` of the thread of program `index` on `context`, with a
     /// backtrace walked along the frame pointers through the program's own memory.
     fn report_fault(&self, index: usize, context: CoreId, fault: &Fault) {
-        let regions = self.regions(index);
+        let space = self.space(index);
         let mut backtrace = [0usize; BACKTRACE_FRAMES];
         backtrace[0] = fault.instruction;
         let mut frames = 1;
@@ -1271,7 +1269,7 @@ impl<P: Platform> Kernel<P> {
         while frames < BACKTRACE_FRAMES {
             // A frame: the caller's frame pointer, then the return address.
             let mut words = [0u8; 16];
-            if user_memory::read_into(&regions, frame, &mut words).is_err() {
+            if space.read_into(frame, &mut words).is_err() {
                 break;
             }
             let next = usize::from_le_bytes(words[..8].try_into().unwrap_or_default());
@@ -1366,7 +1364,10 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// Delivers the oldest message of the receiver's inbox, if any.
-    fn take_from_inbox(&self, direct: &DirectReceive) -> Option<Result<usize, Errno>> {
+    fn take_from_inbox(
+        &self,
+        direct: &DirectReceive<'_, P::RawMutex>,
+    ) -> Option<Result<usize, Errno>> {
         if self.inbox_lengths[direct.index].load(Ordering::Acquire) == 0 {
             return None;
         }
@@ -1383,11 +1384,10 @@ impl<P: Platform> Kernel<P> {
             self.inbox_lengths[direct.index].store(program.inbox.len(), Ordering::Release);
             message
         };
-        let written =
-            user_memory::write_value(&direct.regions, direct.header_address, &message.header)
-                .and_then(|()| {
-                    user_memory::write(&direct.regions, direct.buffer, &message.payload)
-                });
+        let written = direct
+            .space
+            .write_value(direct.header_address, &message.header)
+            .and_then(|()| direct.space.write(direct.buffer, &message.payload));
         // Room freed: if routing left messages in their channels, route them now.
         if self.backlogged.swap(false, Ordering::SeqCst) {
             self.platform.cores().unpark(0);
@@ -1397,10 +1397,10 @@ impl<P: Platform> Kernel<P> {
 }
 
 /// A data-NoC transfer being received by a program core.
-struct DataTransfer {
+struct DataTransfer<'a, R: lock_api::RawMutex> {
     node: u32,
     id: u32,
-    regions: [Region; 4],
+    space: UserSpace<'a, R>,
     buffer: usize,
     capacity: usize,
     /// The channel (source cluster) and stamped header of the transfer under way.
@@ -1410,7 +1410,7 @@ struct DataTransfer {
     outcome: Option<Result<usize, Errno>>,
 }
 
-impl DataTransfer {
+impl<R: lock_api::RawMutex> DataTransfer<'_, R> {
     /// Takes a chunk that belongs to this transfer (or starts it); keeps the rest.
     fn offer(&mut self, arrival: &DataArrival<'_>) -> ReceiveDecision {
         if self.outcome.is_some()
@@ -1441,9 +1441,7 @@ impl DataTransfer {
             self.outcome = Some(Err(Errno::InputOutput));
             return ReceiveDecision::Take;
         }
-        if let Err(errno) =
-            user_memory::write(&self.regions, self.buffer + self.received, arrival.data)
-        {
+        if let Err(errno) = self.space.write(self.buffer + self.received, arrival.data) {
             self.outcome = Some(Err(errno));
             return ReceiveDecision::Take;
         }
@@ -1456,23 +1454,25 @@ impl DataTransfer {
 }
 
 /// A receive in progress on a program core: where its message goes.
-struct DirectReceive {
+struct DirectReceive<'a, R: lock_api::RawMutex> {
     index: usize,
-    regions: [Region; 4],
+    space: UserSpace<'a, R>,
     header_address: usize,
     buffer: usize,
     capacity: usize,
     delivered: Option<usize>,
 }
 
-impl DirectReceive {
+impl<R: lock_api::RawMutex> DirectReceive<'_, R> {
     /// Copies a message to the receiver's buffers if it fits; returns whether it did.
     fn deliver(&mut self, header: &MessageHeader, payload: &[u8]) -> bool {
         if payload.len() > self.capacity {
             return false;
         }
-        let written = user_memory::write_value(&self.regions, self.header_address, header)
-            .and_then(|()| user_memory::write(&self.regions, self.buffer, payload));
+        let written = self
+            .space
+            .write_value(self.header_address, header)
+            .and_then(|()| self.space.write(self.buffer, payload));
         if written.is_ok() {
             self.delivered = Some(payload.len());
         }

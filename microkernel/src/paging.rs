@@ -241,6 +241,25 @@ impl PageTable {
         self.map(to_virtual, mapping.frame, mapping.size, capability)
     }
 
+    /// Whether `program` holds every byte of `[address, address + length)` (at
+    /// least one) through mappings that allow `access`.
+    pub fn holds(&self, address: usize, length: usize, access: Access, program: usize) -> bool {
+        let Some(end) = address.checked_add(length) else {
+            return false;
+        };
+        let mut next = address;
+        while next < end {
+            let Some(mapping) = self.covering(next) else {
+                return false;
+            };
+            if self.translate(next, access, program).is_err() {
+                return false;
+            }
+            next = mapping.virtual_base + mapping.size.bytes();
+        }
+        length > 0
+    }
+
     /// Where `address` lands in SRAM for an `access` by `program`: the frame byte,
     /// or why not (`NotMapped`: a page fault the cluster's pager may resolve).
     pub fn translate(
@@ -321,6 +340,43 @@ mod tests {
             Err(PagingError::NotPermitted),
             "another program's page"
         );
+    }
+
+    #[test]
+    fn a_range_is_held_only_when_every_page_under_it_is() {
+        let mut table = table();
+        table
+            .map(WINDOW, 0, PageSize::Small, owned(1, Rights::READ_WRITE))
+            .unwrap();
+        table
+            .map(
+                WINDOW + SMALL,
+                LARGE,
+                PageSize::Large,
+                owned(1, Rights::READ),
+            )
+            .unwrap_err();
+        table
+            .map(
+                WINDOW + SMALL,
+                SMALL,
+                PageSize::Small,
+                owned(1, Rights::READ),
+            )
+            .unwrap();
+        assert!(table.holds(WINDOW + 8, 2 * SMALL - 8, Access::Read, 1));
+        assert!(table.holds(WINDOW, SMALL, Access::Write, 1));
+        assert!(
+            !table.holds(WINDOW, SMALL + 1, Access::Write, 1),
+            "the second page is read-only"
+        );
+        assert!(
+            !table.holds(WINDOW, 2 * SMALL + 1, Access::Read, 1),
+            "a hole"
+        );
+        assert!(!table.holds(WINDOW, 8, Access::Read, 2), "another program");
+        assert!(!table.holds(WINDOW, 0, Access::Read, 1));
+        assert!(!table.holds(usize::MAX - 2, 8, Access::Read, 1));
     }
 
     #[test]

@@ -55,3 +55,27 @@ impl Cores for TestCores {
         0
     }
 }
+
+/// A lock for unit tests: spins with yields.
+pub struct SpinLock(core::sync::atomic::AtomicBool);
+
+// SAFETY: a test spin lock: acquire with a compare-exchange (Acquire), release
+// with a store (Release); only one holder at a time.
+unsafe impl lock_api::RawMutex for SpinLock {
+    #[allow(clippy::declare_interior_mutable_const)]
+    const INIT: SpinLock = SpinLock(core::sync::atomic::AtomicBool::new(false));
+    type GuardMarker = lock_api::GuardSend;
+    fn lock(&self) {
+        while !self.try_lock() {
+            std::thread::yield_now();
+        }
+    }
+    fn try_lock(&self) -> bool {
+        self.0
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+    }
+    unsafe fn unlock(&self) {
+        self.0.store(false, Ordering::Release);
+    }
+}

@@ -149,33 +149,10 @@ mod tests {
     extern crate std;
 
     use super::*;
-    use crate::test_cores::{TestCores, become_core};
+    use crate::test_cores::{SpinLock, TestCores, become_core};
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::vec::Vec;
-
-    struct SpinLock(core::sync::atomic::AtomicBool);
-
-    // SAFETY: a test spin lock: acquire with a compare-exchange (Acquire), release
-    // with a store (Release); only one holder at a time.
-    unsafe impl RawMutex for SpinLock {
-        #[allow(clippy::declare_interior_mutable_const)]
-        const INIT: SpinLock = SpinLock(core::sync::atomic::AtomicBool::new(false));
-        type GuardMarker = lock_api::GuardSend;
-        fn lock(&self) {
-            while !self.try_lock() {
-                std::thread::yield_now();
-            }
-        }
-        fn try_lock(&self) -> bool {
-            self.0
-                .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
-                .is_ok()
-        }
-        unsafe fn unlock(&self) {
-            self.0.store(false, Ordering::Release);
-        }
-    }
 
     fn cores(contexts: usize) -> TestCores {
         TestCores::new(contexts)

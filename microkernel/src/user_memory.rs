@@ -1,71 +1,123 @@
 //! Access to program memory through checked ranges: the kernel's one raw-pointer door.
 
 use crate::memory::Region;
+use crate::paging::{Access, PageTable};
+use lock_api::{Mutex, RawMutex};
 use nanvix_abi::Errno;
 
-/// Copies `length` bytes at `address` of a program into a new buffer, if the range
-/// lies in one of `regions`.
-pub fn read(
-    regions: &[Region],
-    address: usize,
-    length: usize,
-) -> Result<alloc::vec::Vec<u8>, Errno> {
-    check(regions, address, length)?;
-    let mut buffer = alloc::vec![0u8; length];
-    if length > 0 {
-        // SAFETY: the range lies inside a region of the program's memory (checked
-        // above), which is mapped for the program's whole life.
-        unsafe {
-            core::ptr::copy_nonoverlapping(address as *const u8, buffer.as_mut_ptr(), length)
+/// A program's memory as the kcall layer sees it: its image, stack, heap and start
+/// block (mapped for its whole life), and the pages of the MMU window it holds with
+/// the right to the access (held in place, under the page tables' lock, while the
+/// kernel copies).
+pub struct UserSpace<'a, R: RawMutex> {
+    regions: [Region; 4],
+    program: usize,
+    pages: &'a Mutex<R, PageTable>,
+}
+
+impl<R: RawMutex> Clone for UserSpace<'_, R> {
+    fn clone(&self) -> Self {
+        UserSpace { ..*self }
+    }
+}
+
+impl<'a, R: RawMutex> UserSpace<'a, R> {
+    /// The memory of program `program`: `regions`, and its pages in `pages`.
+    pub fn new(regions: [Region; 4], program: usize, pages: &'a Mutex<R, PageTable>) -> Self {
+        UserSpace {
+            regions,
+            program,
+            pages,
+        }
+    }
+
+    /// Its image, stack, heap and start block.
+    pub fn regions(&self) -> &[Region; 4] {
+        &self.regions
+    }
+
+    /// Runs `f` if `[address, address + length)` is the program's memory for
+    /// `access`, with any window pages of the range held in place while it runs;
+    /// [`Errno::Fault`] otherwise.
+    fn with_range<T>(
+        &self,
+        address: usize,
+        length: usize,
+        access: Access,
+        f: impl FnOnce() -> T,
+    ) -> Result<T, Errno> {
+        if check(&self.regions, address, length).is_ok() {
+            return Ok(f());
+        }
+        let pages = self.pages.lock();
+        if !pages.holds(address, length, access, self.program) {
+            return Err(Errno::Fault);
+        }
+        Ok(f())
+    }
+
+    /// Fails with [`Errno::Fault`] unless the range is the program's for `access`.
+    pub fn check(&self, address: usize, length: usize, access: Access) -> Result<(), Errno> {
+        self.with_range(address, length, access, || ())
+    }
+
+    /// Copies `length` bytes at `address` of the program into a new buffer.
+    pub fn read(&self, address: usize, length: usize) -> Result<alloc::vec::Vec<u8>, Errno> {
+        let mut buffer = alloc::vec![0u8; length];
+        self.read_into(address, &mut buffer)?;
+        Ok(buffer)
+    }
+
+    /// Copies `into.len()` bytes at `address` of the program into `into`.
+    pub fn read_into(&self, address: usize, into: &mut [u8]) -> Result<(), Errno> {
+        self.with_bytes(address, into.len(), |bytes| into.copy_from_slice(bytes))
+    }
+
+    /// Hands `f` the program bytes `[address, address + length)` for a copy (the
+    /// bytes are program memory, which another thread of the program may be
+    /// writing: `f` must only copy them).
+    pub fn with_bytes<T>(
+        &self,
+        address: usize,
+        length: usize,
+        f: impl FnOnce(&[u8]) -> T,
+    ) -> Result<T, Errno> {
+        self.with_range(address, length, Access::Read, || {
+            if length == 0 {
+                return f(&[]);
+            }
+            // SAFETY: the range is the program's readable memory (checked by
+            // `with_range`): its regions are mapped for its whole life, and its window
+            // pages stay mapped while the page tables' lock is held around this call.
+            // The slice lives only for the call of `f`, which copies it, so a
+            // concurrent write by the program can only change the bytes copied.
+            let bytes = unsafe { core::slice::from_raw_parts(address as *const u8, length) };
+            f(bytes)
+        })
+    }
+
+    /// Copies `bytes` to `address` of the program.
+    pub fn write(&self, address: usize, bytes: &[u8]) -> Result<(), Errno> {
+        self.with_range(address, bytes.len(), Access::Write, || {
+            if !bytes.is_empty() {
+                // SAFETY: the range is the program's writable memory (checked by
+                // `with_range`, which holds its window pages in place meanwhile).
+                unsafe {
+                    core::ptr::copy_nonoverlapping(bytes.as_ptr(), address as *mut u8, bytes.len())
+                };
+            }
+        })
+    }
+
+    /// Writes a plain `repr(C)` value to the program.
+    pub fn write_value<T: Copy>(&self, address: usize, value: &T) -> Result<(), Errno> {
+        // SAFETY: `T: Copy` values of the ABI are plain `repr(C)` data; viewing one
+        // as bytes for the duration of the copy is sound.
+        let bytes = unsafe {
+            core::slice::from_raw_parts((value as *const T).cast::<u8>(), core::mem::size_of::<T>())
         };
+        self.write(address, bytes)
     }
-    Ok(buffer)
-}
-
-/// Copies `into.len()` bytes at `address` of a program into `into`, if the range lies
-/// in one of `regions`.
-pub fn read_into(regions: &[Region], address: usize, into: &mut [u8]) -> Result<(), Errno> {
-    check(regions, address, into.len())?;
-    if !into.is_empty() {
-        // SAFETY: the range lies inside a region of the program's memory (checked
-        // above), which is mapped for the program's whole life.
-        unsafe {
-            core::ptr::copy_nonoverlapping(address as *const u8, into.as_mut_ptr(), into.len())
-        };
-    }
-    Ok(())
-}
-
-/// Hands `f` the program bytes `[address, address + length)`, if the range lies in
-/// one of `regions`, for a copy (the bytes are program memory, which another thread
-/// of the program may be writing: `f` must only copy them).
-pub fn with_bytes<T>(
-    regions: &[Region],
-    address: usize,
-    length: usize,
-    f: impl FnOnce(&[u8]) -> T,
-) -> Result<T, Errno> {
-    check(regions, address, length)?;
-    if length == 0 {
-        return Ok(f(&[]));
-    }
-    // SAFETY: the range lies inside a region of the program's memory (checked above),
-    // mapped for the program's whole life; the slice lives only for the call of `f`,
-    // which copies it, so a concurrent write by the program can only change the bytes
-    // copied.
-    let bytes = unsafe { core::slice::from_raw_parts(address as *const u8, length) };
-    Ok(f(bytes))
-}
-
-/// Copies `bytes` to `address` of a program, if the range lies in one of `regions`.
-pub fn write(regions: &[Region], address: usize, bytes: &[u8]) -> Result<(), Errno> {
-    check(regions, address, bytes.len())?;
-    if !bytes.is_empty() {
-        // SAFETY: the range lies inside a region of the program's memory (checked
-        // above), which is mapped writable for the program's whole life.
-        unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), address as *mut u8, bytes.len()) };
-    }
-    Ok(())
 }
 
 /// Fails with [`Errno::Fault`] unless `[address, address + length)` lies in a region.
@@ -79,16 +131,6 @@ pub fn check(regions: &[Region], address: usize, length: usize) -> Result<(), Er
     } else {
         Err(Errno::Fault)
     }
-}
-
-/// Writes a plain `repr(C)` value to a program.
-pub fn write_value<T: Copy>(regions: &[Region], address: usize, value: &T) -> Result<(), Errno> {
-    // SAFETY: `T: Copy` values of the ABI are plain `repr(C)` data; viewing one as
-    // bytes for the duration of the copy is sound.
-    let bytes = unsafe {
-        core::slice::from_raw_parts((value as *const T).cast::<u8>(), core::mem::size_of::<T>())
-    };
-    write(regions, address, bytes)
 }
 
 /// Gives mutable access to a region of kernel-owned cluster memory (used to place a
@@ -108,6 +150,8 @@ mod tests {
     extern crate std;
     use super::*;
 
+    const WINDOW: usize = 0x1000_0000;
+
     #[test]
     fn wild_pointers_are_faults_and_change_nothing() {
         let mut memory = std::vec![7u8; 64];
@@ -115,12 +159,15 @@ mod tests {
             base: memory.as_mut_ptr() as usize,
             size: 64,
         };
-        assert_eq!(read(&[region], region.base + 60, 8), Err(Errno::Fault));
-        assert_eq!(read(&[region], 0x10, 1), Err(Errno::Fault));
-        assert_eq!(read(&[region], usize::MAX - 2, 8), Err(Errno::Fault));
-        assert_eq!(write(&[region], region.base + 63, b"ab"), Err(Errno::Fault));
+        let pages =
+            Mutex::<crate::test_cores::SpinLock, _>::new(PageTable::new(WINDOW, 1 << 20, 1 << 20));
+        let space = UserSpace::new([region; 4], 1, &pages);
+        assert_eq!(space.read(region.base + 60, 8), Err(Errno::Fault));
+        assert_eq!(space.read(0x10, 1), Err(Errno::Fault));
+        assert_eq!(space.read(usize::MAX - 2, 8), Err(Errno::Fault));
+        assert_eq!(space.write(region.base + 63, b"ab"), Err(Errno::Fault));
         assert!(memory.iter().all(|byte| *byte == 7));
-        write(&[region], region.base + 2, b"hi").unwrap();
-        assert_eq!(read(&[region], region.base + 1, 4).unwrap(), b"\x07hi\x07");
+        space.write(region.base + 2, b"hi").unwrap();
+        assert_eq!(space.read(region.base + 1, 4).unwrap(), b"\x07hi\x07");
     }
 }

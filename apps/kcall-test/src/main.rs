@@ -353,7 +353,13 @@ fn memory_checks(checks: &mut Checks) {
             for (name, got, wanted) in refusals {
                 checks.expect(name, got, wanted);
             }
+            window_pointer_checks(checks, window, &mut page);
             checks.expect("unmap", page.unmap().map(|()| 0), Ok(0));
+            checks.expect(
+                "a buffer on a page unmapped since",
+                kcall(Kcall::ConsoleWrite, [window, 4, 0, 0, 0]),
+                Err(Errno::Fault),
+            );
         }
         Err(errno) => {
             checks.run += 1;
@@ -367,4 +373,52 @@ fn memory_checks(checks: &mut Checks) {
         Err(Errno::NoEntry),
     );
     checks.expect("info of nothing", memory::info(window), Err(Errno::NoEntry));
+}
+
+/// Kcall buffers on pages of the window: taken where the program holds the page
+/// with the right the kcall needs, refused (EFAULT) where not.
+fn window_pointer_checks(checks: &mut Checks, window: usize, page: &mut memory::Page) {
+    let line = b"kcall-test: a line from a window page\n";
+    page.bytes_mut()[..line.len()].copy_from_slice(line);
+    checks.expect(
+        "console_write from a window page",
+        kcall(Kcall::ConsoleWrite, [window, line.len(), 0, 0, 0]),
+        Ok(line.len()),
+    );
+    checks.expect(
+        "a clock into a window page",
+        kcall(Kcall::DeviceRead, [1, window + 64, 8, 0, 0]),
+        Ok(8),
+    );
+    checks.run += 1;
+    if page.bytes()[64..72].iter().all(|byte| *byte == 0) {
+        checks.failed += 1;
+        println!("FAIL the wall clock read into a window page is 0");
+    }
+    checks.expect(
+        "a buffer running off the page",
+        kcall(Kcall::ConsoleWrite, [window + 4096 - 4, 8, 0, 0, 0]),
+        Err(Errno::Fault),
+    );
+    let read_only = window + 8192;
+    checks.expect(
+        "a read-only page",
+        kcall(Kcall::MemoryMap, [read_only, 0, 0, 0, 0]),
+        Ok(0),
+    );
+    checks.expect(
+        "a clock into a read-only page",
+        kcall(Kcall::DeviceRead, [1, read_only, 8, 0, 0]),
+        Err(Errno::Fault),
+    );
+    checks.expect(
+        "the timer reads a read-only page",
+        kcall(Kcall::DeviceWrite, [3, read_only, 8, 0, 0]),
+        Ok(8),
+    );
+    checks.expect(
+        "unmap the read-only page",
+        kcall(Kcall::MemoryUnmap, [read_only, 0, 0, 0, 0]),
+        Ok(0),
+    );
 }

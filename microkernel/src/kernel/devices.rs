@@ -2,7 +2,6 @@
 //! `nanvix_abi::devices`, each direction checked against the caller's rights.
 
 use super::Kernel;
-use crate::user_memory;
 use nanvix_abi::{Device, DeviceAccess, Errno};
 use nanvix_hal::{CoreId, Cores, Platform};
 
@@ -38,7 +37,7 @@ impl<P: Platform> Kernel<P> {
         if capacity < 8 {
             return Err(Errno::Invalid);
         }
-        user_memory::write(&self.regions(index), buffer, &value.to_le_bytes())?;
+        self.space(index).write(buffer, &value.to_le_bytes())?;
         Ok(8)
     }
 
@@ -62,7 +61,7 @@ impl<P: Platform> Kernel<P> {
                     return Err(Errno::Invalid);
                 }
                 let mut bytes = [0u8; 8];
-                user_memory::read_into(&self.regions(index), buffer, &mut bytes)?;
+                self.space(index).read_into(buffer, &mut bytes)?;
                 self.sleep_for(context, u64::from_le_bytes(bytes));
                 Ok(8)
             }

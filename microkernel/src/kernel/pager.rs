@@ -9,7 +9,6 @@
 
 use super::Kernel;
 use crate::paging::Access;
-use crate::user_memory;
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 use nanvix_abi::{
@@ -142,8 +141,8 @@ impl<P: Platform> Kernel<P> {
         if size != core::mem::size_of::<PageFault>() {
             return Err(Errno::Invalid);
         }
-        let regions = self.regions(index);
-        user_memory::check(&regions, out, size)?;
+        let space = self.space(index);
+        space.check(out, size, Access::Write)?;
         if !self.pagers.lock().is_pager(index, context) {
             return Err(Errno::Permission);
         }
@@ -165,7 +164,7 @@ impl<P: Platform> Kernel<P> {
             taken.is_some()
         });
         let fault = taken.unwrap_or_default();
-        user_memory::write_value(&regions, out, &fault)?;
+        space.write_value(out, &fault)?;
         Ok(0)
     }
 

@@ -2,7 +2,7 @@
 //! a thread's context.
 
 use super::Kernel;
-use crate::user_memory;
+use crate::paging::Access;
 use nanvix_abi::{Errno, THREAD_STACK_MIN};
 use nanvix_hal::{CoreId, Cores, Platform};
 
@@ -49,15 +49,15 @@ impl<P: Platform> Kernel<P> {
             .filter(|slot| *slot != 0)
             .ok_or(Errno::Permission)?
             - 1;
-        let regions = self.regions(index);
-        let image = regions[0];
+        let space = self.space(index);
+        let image = space.regions()[0];
         if entry < image.base || entry >= image.base + image.size {
             return Err(Errno::Invalid);
         }
         if stack_size < THREAD_STACK_MIN {
             return Err(Errno::Invalid);
         }
-        user_memory::check(&regions, stack, stack_size)?;
+        space.check(stack, stack_size, Access::Write)?;
         let stack_top = (stack + stack_size) & !15;
         let id = self
             .next_thread_id
