@@ -91,10 +91,14 @@ macro_rules! kcalls {
 }
 
 kcalls! {
-    /// Ends the calling program with `status`; never returns. When the last program
+    /// Ends the calling program with `status`, from any of its threads; never
+    /// returns. The program's other threads end first: one running program code at
+    /// once (interrupted), one in the kernel on its way out, one waiting (join,
+    /// sync, sleep, receive, pager) when woken; the first status given stays. A
+    /// program whose main thread returns ends the same way. When the last program
     /// of a cluster ends, the cluster powers off and reports the worst status.
     Exit = 1, "exit", ("status: i32") -> "does not return",
-        Local ("ends the caller's own program on its own core; the master notices the end"),
+        Local ("ends the caller's own program: it tells the program's other threads and ends the caller; the main thread waits for the rest, and the master notices the end"),
         errors [];
     /// Writes bytes to the cluster console, attributed to the calling program.
     /// Output is line-buffered per program; a line longer than 1 KiB is split.

@@ -95,8 +95,19 @@ pub trait Cores: Send + Sync {
     }
 }
 
+/// What an interrupt hook decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InterruptOutcome {
+    /// Go on with whatever the core ran.
+    Resume,
+    /// End the interrupted program code's user mode with this value (its
+    /// `UserMode::enter` returns it); where the core runs no program code (the
+    /// kernel), the same as `Resume`.
+    EndThread(u64),
+}
+
 /// What an interrupted core runs: a plain function of the core's id.
-pub type InterruptHook = fn(CoreId);
+pub type InterruptHook = fn(CoreId) -> InterruptOutcome;
 
 /// How a faulting access touched memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

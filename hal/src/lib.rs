@@ -26,7 +26,7 @@ pub use board::{BoardControl, ClusterState, HardwareEvent};
 pub use console::{ConsoleInput, EndOfInput};
 pub use cores::{
     CoreEntry, CoreError, CoreId, Cores, Fault, FaultAccess, FaultHook, FaultOutcome,
-    InterruptHook, UserMode, spin_then_park,
+    InterruptHook, InterruptOutcome, UserMode, spin_then_park,
 };
 pub use memory::{ClusterMemory, MmuError};
 pub use noc::{

@@ -119,3 +119,49 @@ fn threads_outnumber_cores_join_hit_the_limit_and_fail_cleanly() {
         board.transcript()
     );
 }
+
+#[test]
+fn a_program_that_ends_ends_all_its_threads_first() {
+    let manifest =
+        nanvix_image_builder::workspace_root().join("image-builder/tests/systems/ending.toml");
+    let mut board = Board::start(NANVIX, manifest, Duration::from_secs(60)).unwrap();
+    // The worst status of the cluster: the exit's 7 (a program whose main thread
+    // stayed blocked in a join would hold the board until the timeout).
+    assert_ne!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
+    let events = board.events();
+    let exited = |wanted: i32| {
+        events.iter().position(
+            |event| matches!(event, Event::ProgramExited { status, .. } if *status == wanted),
+        )
+    };
+    let last_line = |mode: &str| {
+        events.iter().rposition(|event| {
+            matches!(event, Event::Console { line, .. }
+                if line == &format!("{mode}: the spinner still runs"))
+        })
+    };
+    for (mode, status) in [("end=exit", 7), ("end=return", 5)] {
+        let (Some(exited), Some(last_line)) = (exited(status), last_line(mode)) else {
+            panic!(
+                "{mode}: no exit {status} or no spinner: {}",
+                board.transcript()
+            );
+        };
+        assert!(
+            last_line < exited,
+            "{mode}: the spinner ran on after its program ended: {}",
+            board.transcript()
+        );
+    }
+    // The program that went on ended by itself, after the other two.
+    let lingered = exited(0).expect("the lingering program's end");
+    assert!(lingered > exited(7).unwrap() && lingered > exited(5).unwrap());
+    assert!(
+        !events
+            .iter()
+            .any(|event| matches!(event, Event::Console { line, .. }
+            if line.ends_with("outlived the exit"))),
+        "{}",
+        board.transcript()
+    );
+}

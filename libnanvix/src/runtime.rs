@@ -119,7 +119,9 @@ fn panic(information: &core::panic::PanicInfo<'_>) -> ! {
         );
     }
     let _ = kcall(Kcall::PanicReport, [frame_pointer, instruction, 0, 0, 0]);
-    crate::process::exit(101)
+    // The panicking thread ends alone (its joiner sees EIO); on the main thread,
+    // that ends the program.
+    crate::thread::exit(101)
 }
 
 /// Never called: programs are built with panic=abort, but the prebuilt libcore

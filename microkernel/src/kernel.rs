@@ -20,7 +20,7 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use lock_api::Mutex;
 use nanvix_abi::{
     ArgumentSlice, CLUSTER_NAME_MAX, CLUSTER_SELF, ClusterInfo, Errno, GATE_MAGIC, Gate, Kcall,
@@ -29,8 +29,8 @@ use nanvix_abi::{
 use nanvix_board::{Board, ClusterKind};
 use nanvix_hal::{
     BoardControl, ClusterMemory, ClusterState, ConsoleInput, ControlNoc, CoreId, Cores,
-    DataArrival, DataNoc, EndOfInput, Fault, FaultOutcome, HardwareEvent, NocError, Platform,
-    ReceiveDecision, Source, UserMode,
+    DataArrival, DataNoc, EndOfInput, Fault, FaultOutcome, HardwareEvent, InterruptOutcome,
+    NocError, Platform, ReceiveDecision, Source, UserMode,
 };
 
 /// Messages a program's inbox holds before the kernel leaves further ones in their
@@ -59,6 +59,15 @@ pub const SLICE_NANOSECONDS: u64 = 10_000_000;
 pub const BACKTRACE_FRAMES: usize = 32;
 /// The status a panicking thread ends with (as libnanvix's panic handler does).
 pub const PANIC_STATUS: i32 = 101;
+/// How often a program's main thread, ending, interrupts and wakes the program's
+/// other threads again until they are all gone (a kick can come at a moment the
+/// thread cannot take it: between two checks of a kernel path).
+pub const END_KICK_NANOSECONDS: u64 = 1_000_000;
+/// `Kernel::ending` of a program whose end has not begun.
+const NOT_ENDING: i64 = i64::MIN;
+/// What a kernel wait of a thread whose program is ending returns: the kcall layer
+/// ends the thread on its way out, so no program sees it.
+const ENDING: Errno = Errno::InputOutput;
 /// Exit status reported for a program the loader refused.
 pub const STATUS_REFUSED: i32 = 126;
 
@@ -183,8 +192,13 @@ pub struct Kernel<P: Platform> {
     wakeups: Vec<AtomicBool>,
     /// Per context: whether its thread runs kernel code (true) or program code.
     in_kernel: Vec<AtomicBool>,
-    /// Per context: a preemption to take when its thread leaves the kernel.
+    /// Per context: a preemption to take when its thread leaves the kernel (or,
+    /// if its program is ending, the end of the thread).
     preempt_pending: Vec<AtomicBool>,
+    /// Per program index: the status it ends with once its end began (an `exit`
+    /// on any of its threads, or its main thread's return or fault), `NOT_ENDING`
+    /// before. From then on its threads end as they next run or wake.
+    ending: Vec<AtomicI64>,
     refused: AtomicUsize,
     /// Messages addressed to programs this cluster does not have.
     undeliverable: AtomicU64,
@@ -252,6 +266,9 @@ impl<P: Platform> Kernel<P> {
             wakeups: (0..cores).map(|_| AtomicBool::new(false)).collect(),
             in_kernel: (0..cores).map(|_| AtomicBool::new(true)).collect(),
             preempt_pending: (0..cores).map(|_| AtomicBool::new(false)).collect(),
+            ending: (0..PROGRAMS_MAX)
+                .map(|_| AtomicI64::new(NOT_ENDING))
+                .collect(),
             tokens: CoreTokens::new(
                 (board.clusters[local].cores as usize).saturating_sub(1),
                 cores,
@@ -483,10 +500,11 @@ impl<P: Platform> Kernel<P> {
         // SAFETY: `entry` is the entry of a program the loader checked and placed,
         // `stack_top` the top of its private stack.
         let value = unsafe { self.enter_user(core, entry, start_info, stack_top) };
-        let status = value as u32 as i32;
+        let status = self.begin_end(index, core, value as u32 as i32);
         self.pager_ended(core);
         self.threads.lock()[core] = None;
         self.tokens.release(self.platform.cores(), core);
+        self.end_other_threads(index, core);
         self.finish(index, status);
     }
 
@@ -704,10 +722,81 @@ impl<P: Platform> Kernel<P> {
         let pending = &self.preempt_pending[core];
         if pending.load(Ordering::Relaxed) {
             pending.store(false, Ordering::Relaxed);
+            if let Some(status) = self.ending_status_on(core) {
+                // The program is ending: so does this thread (it holds nothing here).
+                self.platform.user_mode().leave(status as u32 as u64);
+            }
             self.tokens.yield_core(self.platform.cores(), core);
         }
         in_kernel.store(false, Ordering::Relaxed);
         result
+    }
+
+    /// The status program `index` ends with, once its end began.
+    fn ending_status(&self, index: usize) -> Option<i32> {
+        let status = self.ending.get(index)?.load(Ordering::Acquire);
+        (status != NOT_ENDING).then_some(status as i32)
+    }
+
+    /// The status the program of the thread on `context` ends with, once its end
+    /// began.
+    fn ending_status_on(&self, context: CoreId) -> Option<i32> {
+        let running = self.running.get(context)?.load(Ordering::Acquire);
+        self.ending_status(running.checked_sub(1)?)
+    }
+
+    /// Begins the end of program `index` with `status` (the first status stays):
+    /// its other threads are told. Returns the status it ends with.
+    fn begin_end(&self, index: usize, context: CoreId, status: i32) -> i32 {
+        match self.ending[index].compare_exchange(
+            NOT_ENDING,
+            i64::from(status),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => {
+                self.kick_threads(index, context);
+                status
+            }
+            Err(first) => first as i32,
+        }
+    }
+
+    /// Tells every thread of program `index` but the one on `except` to end: a
+    /// thread in program code is interrupted and ends there; one in the kernel ends
+    /// on its way out; one that waits is woken and stops waiting. Returns how many
+    /// it told.
+    fn kick_threads(&self, index: usize, except: CoreId) -> usize {
+        let cores = self.platform.cores();
+        let mut told = 0;
+        for context in 1..self.running.len() {
+            if context == except || self.running[context].load(Ordering::Acquire) != index + 1 {
+                continue;
+            }
+            self.preempt_pending[context].store(true, Ordering::Relaxed);
+            cores.unpark(context);
+            cores.interrupt(context);
+            told += 1;
+        }
+        told
+    }
+
+    /// The main thread of program `index`, on `context`, ended: tells the
+    /// program's other threads to end and waits, without a core, until they have.
+    fn end_other_threads(&self, index: usize, context: CoreId) {
+        let cores = self.platform.cores();
+        while self.kick_threads(index, context) > 0 {
+            cores.park_timeout(END_KICK_NANOSECONDS);
+        }
+        // Threads that ended before and were never joined: nobody will.
+        for record in self.threads.lock().iter_mut() {
+            if record
+                .as_ref()
+                .is_some_and(|record| record.program == index)
+            {
+                *record = None;
+            }
+        }
     }
 
     /// Runs kcall `number` for the thread on context `core`.
@@ -734,7 +823,10 @@ impl<P: Platform> Kernel<P> {
             );
         }
         let result = match kcall {
-            Kcall::Exit => self.platform.user_mode().leave(arguments[0] as u32 as u64),
+            Kcall::Exit => {
+                let status = self.begin_end(index, core, arguments[0] as u32 as i32);
+                self.platform.user_mode().leave(status as u32 as u64)
+            }
             Kcall::ConsoleWrite => self.console_write(index, arguments[0], arguments[1]),
             Kcall::ClusterInfo => {
                 self.cluster_info(index, arguments[0], arguments[1], arguments[2])
@@ -914,7 +1006,12 @@ impl<P: Platform> Kernel<P> {
                         return Ok(length);
                     }
                 }
-                Err(NocError::Full) => data_noc.wait_for_write_room(node),
+                Err(NocError::Full) => {
+                    if self.ending_status(index).is_some() {
+                        return Err(ENDING);
+                    }
+                    data_noc.wait_for_write_room(node)
+                }
                 Err(error) => return Err(send_errno(error)),
             }
         }
@@ -1001,13 +1098,14 @@ impl<P: Platform> Kernel<P> {
                 self.parked_receivers.fetch_add(1, Ordering::SeqCst);
             }
             self.stop_polling();
-            self.park_without_core(core);
+            let parked = self.park_without_core(core);
             let mut waiters = self.data_waiters.lock();
             if let Some(position) = waiters.iter().position(|waiter| *waiter == core) {
                 // Woken by the bound of the park, not by the master: count us out.
                 waiters.swap_remove(position);
                 self.parked_receivers.fetch_sub(1, Ordering::SeqCst);
             }
+            parked?;
         }
     }
 
@@ -1042,6 +1140,9 @@ impl<P: Platform> Kernel<P> {
                     self.tokens.release(cores, context);
                     self.platform.console_input().wait();
                     self.tokens.acquire(cores, context);
+                    if self.ending_status_on(context).is_some() {
+                        return Err(ENDING);
+                    }
                 }
                 Ok(count) => {
                     space.write(buffer, &chunk[..count])?;
@@ -1134,7 +1235,12 @@ impl<P: Platform> Kernel<P> {
                 .try_send(source, node, program as u32, payload)
             {
                 Ok(()) => return Ok(0),
-                Err(NocError::Full) => self.platform.noc().wait_for_room(node),
+                Err(NocError::Full) => {
+                    if self.ending_status(index).is_some() {
+                        return Err(ENDING);
+                    }
+                    self.platform.noc().wait_for_room(node)
+                }
                 Err(error) => return Err(send_errno(error)),
             }
         }
@@ -1194,12 +1300,13 @@ impl<P: Platform> Kernel<P> {
             };
             self.stop_polling();
             if parked {
-                self.park_without_core(core);
+                let woken = self.park_without_core(core);
                 let mut programs = self.programs.lock();
                 if programs[index].waiting_core.take().is_some() {
                     // Woken by the bound of the park, not by a delivery: count us out.
                     self.parked_receivers.fetch_sub(1, Ordering::SeqCst);
                 }
+                woken?;
             }
         }
     }
@@ -1247,15 +1354,23 @@ impl<P: Platform> Kernel<P> {
             return FaultOutcome::Fatal;
         };
         self.in_kernel[context].store(true, Ordering::Relaxed);
-        if self.fault_to_pager(index, context, fault) {
-            // Back to the program, which holds a core again: a preemption asked
-            // for while it waited is moot.
-            self.preempt_pending[context].store(false, Ordering::Relaxed);
-            self.in_kernel[context].store(false, Ordering::Relaxed);
-            return FaultOutcome::Retry;
+        match self.fault_to_pager(index, context, fault) {
+            pager::PagerAnswer::Retry => {
+                // Back to the program, which holds a core again: a preemption asked
+                // for while it waited is moot.
+                self.preempt_pending[context].store(false, Ordering::Relaxed);
+                self.in_kernel[context].store(false, Ordering::Relaxed);
+                FaultOutcome::Retry
+            }
+            pager::PagerAnswer::Ending => {
+                let status = self.ending_status(index).unwrap_or(fault.status);
+                FaultOutcome::EndThread(status as u32 as u64)
+            }
+            pager::PagerAnswer::Stand => {
+                self.report_fault(index, context, fault);
+                FaultOutcome::EndThread(fault.status as u32 as u64)
+            }
         }
-        self.report_fault(index, context, fault);
-        FaultOutcome::EndThread(fault.status as u32 as u64)
     }
 
     /// Reports `fault` of the thread of program `index` on `context`, with a
@@ -1318,7 +1433,7 @@ impl<P: Platform> Kernel<P> {
     /// The interrupt hook: the thread on `context` has held its core past its slice
     /// while others wait. In user mode it gives up the core here (it holds nothing of
     /// the kernel's); in the kernel it does so on its way out.
-    fn preempt(&self, context: CoreId) {
+    fn preempt(&self, context: CoreId) -> InterruptOutcome {
         if self
             .in_kernel
             .get(context)
@@ -1327,30 +1442,47 @@ impl<P: Platform> Kernel<P> {
             if let Some(pending) = self.preempt_pending.get(context) {
                 pending.store(true, Ordering::Relaxed);
             }
-            return;
+            return InterruptOutcome::Resume;
+        }
+        if let Some(status) = self.ending_status_on(context) {
+            // Its program is ending: the thread ends here, in its program's code.
+            self.in_kernel[context].store(true, Ordering::Relaxed);
+            return InterruptOutcome::EndThread(status as u32 as u64);
         }
         self.in_kernel[context].store(true, Ordering::Relaxed);
         self.tokens.yield_core(self.platform.cores(), context);
         self.in_kernel[context].store(false, Ordering::Relaxed);
+        InterruptOutcome::Resume
     }
 
     /// Parks the calling thread (on `context`) without its core: a blocked thread
     /// gives its core to the next thread waiting, and waits for one in turn after.
-    fn park_without_core(&self, context: CoreId) {
+    fn park_without_core(&self, context: CoreId) -> Result<(), Errno> {
         // One park: its callers re-check their own conditions.
         let mut parked = false;
-        self.wait_without_core(context, || core::mem::replace(&mut parked, true));
+        self.wait_without_core(context, || core::mem::replace(&mut parked, true))
     }
 
     /// Waits, without its core, until `done()` holds (checked before each park;
     /// whoever makes it hold unparks `context`), then waits for a core in turn.
-    fn wait_without_core(&self, context: CoreId, mut done: impl FnMut() -> bool) {
+    /// Stops early with [`ENDING`] once the thread's program is ending.
+    fn wait_without_core(
+        &self,
+        context: CoreId,
+        mut done: impl FnMut() -> bool,
+    ) -> Result<(), Errno> {
         let cores = self.platform.cores();
         self.tokens.release(cores, context);
+        let mut outcome = Ok(());
         while !done() {
+            if self.ending_status_on(context).is_some() {
+                outcome = Err(ENDING);
+                break;
+            }
             cores.park();
         }
         self.tokens.acquire(cores, context);
+        outcome
     }
 
     /// Leaves the polling set; the last poller out wakes the master if receivers are
@@ -1495,15 +1627,15 @@ fn send_errno(error: NocError) -> Errno {
 static KERNEL_ADDRESS: AtomicUsize = AtomicUsize::new(0);
 
 /// What an interrupted core runs.
-fn preempt_hook<P: Platform>(context: CoreId) {
+fn preempt_hook<P: Platform>(context: CoreId) -> InterruptOutcome {
     let address = KERNEL_ADDRESS.load(Ordering::Acquire);
     if address == 0 {
-        return;
+        return InterruptOutcome::Resume;
     }
     // SAFETY: `boot(&'static self)` stored the address of the kernel, which lives for
     // good; only that kernel's platform installs this hook.
     let kernel = unsafe { &*(address as *const Kernel<P>) };
-    kernel.preempt(context);
+    kernel.preempt(context)
 }
 
 /// What a faulting core runs.

@@ -5,6 +5,10 @@
 //!
 //! Prints one line per failed check and a summary `thread-test: N checks, M failed`;
 //! exits with the number of failures.
+//!
+//! Other modes, by argument: `end=exit` and `end=return` end the program while
+//! its other threads spin, block and sleep (by `exit(7)` on another thread, or by
+//! `main` returning 5); `linger` sleeps 300 ms and ends with 0.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
@@ -16,7 +20,7 @@ use alloc::vec::Vec;
 use libnanvix::abi::{Errno, Kcall, THREAD_STACK_MIN, THREADS_MAX};
 use libnanvix::runtime::kcall;
 use libnanvix::sync::{Condvar, Mutex, Semaphore};
-use libnanvix::{println, thread};
+use libnanvix::{clock, println, process, thread};
 
 libnanvix::entry!(main);
 
@@ -51,6 +55,19 @@ fn work(seed: u64) -> u64 {
 }
 
 fn main() -> i32 {
+    match process::arguments().nth(1) {
+        None => {}
+        Some(mode @ "end=exit") => return end_while_threads_run(mode, true),
+        Some(mode @ "end=return") => return end_while_threads_run(mode, false),
+        Some("linger") => {
+            let _ = thread::sleep_nanoseconds(300_000_000);
+            return 0;
+        }
+        Some(argument) => {
+            println!("thread-test: unknown argument {argument}");
+            return 2;
+        }
+    }
     let mut checks = Checks { run: 0, failed: 0 };
 
     // More threads than cores, each with its own result.
@@ -197,6 +214,42 @@ fn main() -> i32 {
         checks.run, checks.failed
     );
     checks.failed as i32
+}
+
+/// Spins in program code for `nanoseconds`.
+fn spin_for(nanoseconds: u64) {
+    let start = clock::monotonic_nanoseconds().unwrap_or(0);
+    while clock::monotonic_nanoseconds().unwrap_or(u64::MAX) < start + nanoseconds {
+        core::hint::spin_loop();
+    }
+}
+
+/// Starts threads that spin in program code (saying so every 20 ms), block on a
+/// semaphore nobody raises, sleep for a wakeup that never comes, and join the
+/// spinner; then ends the program: by `exit(7)` on another thread while the main
+/// thread waits in a join (`from_thread`), or by returning 5 from `main`. The
+/// kernel ends every thread before it reports the program's end, so no spinner
+/// line follows that report.
+fn end_while_threads_run(mode: &'static str, from_thread: bool) -> i32 {
+    let spinner = thread::spawn(move || {
+        loop {
+            println!("{mode}: the spinner still runs");
+            spin_for(20_000_000);
+        }
+    });
+    let never = Arc::new(Semaphore::new(0).expect("semaphore"));
+    let _blocked = thread::spawn(move || never.down());
+    let _sleeper = thread::spawn(thread::sleep);
+    let joiner = thread::spawn(move || spinner.map(thread::JoinHandle::join));
+    spin_for(50_000_000);
+    if from_thread {
+        let _exiter = thread::spawn(|| process::exit(7));
+        // Waits for good: the exit ends this thread too.
+        let _ = joiner.map(thread::JoinHandle::join);
+        println!("{mode}: the main thread outlived the exit");
+        return 99;
+    }
+    5
 }
 
 /// Bytes of a small page.

@@ -8,7 +8,8 @@
 use crate::SPIN_BUDGET;
 use crate::futex::{self, Scope};
 use nanvix_hal::{
-    CoreEntry, CoreError, CoreId, Cores, Fault, FaultAccess, FaultHook, FaultOutcome, InterruptHook,
+    CoreEntry, CoreError, CoreId, Cores, Fault, FaultAccess, FaultHook, FaultOutcome,
+    InterruptHook, InterruptOutcome,
 };
 use parking_lot::Mutex;
 use std::cell::Cell;
@@ -32,14 +33,14 @@ const INTERRUPT_SIGNAL: i32 = libc::SIGURG;
 /// program's stack).
 const INTERRUPT_STACK_BYTES: usize = 64 * 1024;
 
-/// The kernel's interrupt hook (a `fn(CoreId)`; 0 until set).
+/// The kernel's interrupt hook (an `InterruptHook`; 0 until set).
 static INTERRUPT_HOOK: AtomicUsize = AtomicUsize::new(0);
 
 /// Runs the interrupt hook on the interrupted thread's core.
-extern "C" fn on_interrupt(_: libc::c_int) {
+extern "C" fn on_interrupt(_: libc::c_int, _: *mut libc::siginfo_t, context: *mut libc::c_void) {
     let core = CURRENT_CORE.with(Cell::get);
     let hook = INTERRUPT_HOOK.load(Ordering::Acquire);
-    if hook == 0 || core == usize::MAX {
+    if hook == 0 || core == usize::MAX || context.is_null() {
         return;
     }
     // SAFETY: errno is this thread's; the hook may make system calls, and the code
@@ -47,9 +48,27 @@ extern "C" fn on_interrupt(_: libc::c_int) {
     let saved = unsafe { *libc::__errno_location() };
     // SAFETY: the value was stored from an `InterruptHook` by `set_interrupt_hook`.
     let hook: InterruptHook = unsafe { std::mem::transmute::<usize, InterruptHook>(hook) };
-    hook(core);
+    let outcome = hook(core);
     // SAFETY: as above.
     unsafe { *libc::__errno_location() = saved };
+    if let InterruptOutcome::EndThread(value) = outcome {
+        // SAFETY: the kernel passes a valid ucontext_t to an SA_SIGINFO handler.
+        let registers = unsafe { &mut (*context.cast::<libc::ucontext_t>()).uc_mcontext.gregs };
+        end_user_mode(registers, value);
+    }
+}
+
+/// Rewrites an interrupted or faulting context so that returning from the signal
+/// handler ends the innermost user mode of this thread with `value` (`sigreturn`
+/// restores the signal mask of before the signal); false outside user mode.
+fn end_user_mode(registers: &mut [libc::greg_t; 23], value: u64) -> bool {
+    let Some((stack, resume)) = crate::user_mode::resume_point() else {
+        return false;
+    };
+    registers[libc::REG_RSP as usize] = stack as i64;
+    registers[libc::REG_RIP as usize] = resume as i64;
+    registers[libc::REG_RAX as usize] = value as i64;
+    true
 }
 
 /// The time of `clock` in nanoseconds (0 if it cannot be read).
@@ -131,14 +150,10 @@ extern "C" fn on_fault(
     };
     // SAFETY: the value was stored from a `FaultHook` by `set_fault_hook`.
     let hook: FaultHook = unsafe { std::mem::transmute::<usize, FaultHook>(hook) };
-    match (hook(core, &fault), crate::user_mode::resume_point()) {
+    match hook(core, &fault) {
         // Returning runs the instruction again, now that the page is there.
-        (FaultOutcome::Retry, _) => {}
-        (FaultOutcome::EndThread(value), Some((stack, resume))) => {
-            registers[libc::REG_RSP as usize] = stack as i64;
-            registers[libc::REG_RIP as usize] = resume as i64;
-            registers[libc::REG_RAX as usize] = value as i64;
-        }
+        FaultOutcome::Retry => {}
+        FaultOutcome::EndThread(value) if end_user_mode(registers, value) => {}
         _ => fatal(),
     }
 }
@@ -350,8 +365,10 @@ impl Cores for HostedCores {
         // the alternate stack and restarted system calls; installed once per process.
         unsafe {
             let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction = on_interrupt as extern "C" fn(libc::c_int) as usize;
-            action.sa_flags = libc::SA_ONSTACK | libc::SA_RESTART;
+            action.sa_sigaction = on_interrupt
+                as extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void)
+                as usize;
+            action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_RESTART;
             libc::sigemptyset(&mut action.sa_mask);
             libc::sigaction(INTERRUPT_SIGNAL, &action, std::ptr::null_mut());
         }

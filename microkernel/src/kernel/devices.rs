@@ -77,7 +77,8 @@ impl<P: Platform> Kernel<P> {
         self.tokens.release(cores, context);
         loop {
             let now = cores.monotonic_nanoseconds();
-            if now >= deadline {
+            // A thread of an ending program stops sleeping (and ends on its way out).
+            if now >= deadline || self.ending_status_on(context).is_some() {
                 break;
             }
             cores.park_timeout(deadline - now);

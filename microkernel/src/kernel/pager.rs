@@ -16,6 +16,16 @@ use nanvix_abi::{
 };
 use nanvix_hal::{ClusterMemory, CoreId, Cores, Fault, FaultAccess, Platform};
 
+/// What became of a fault the fault hook offered the pager.
+pub(super) enum PagerAnswer {
+    /// Run the access again: the page is there (or the pager says so).
+    Retry,
+    /// The fault stands (not the pager's, or refused): report it, end the thread.
+    Stand,
+    /// The program began to end while the thread waited: end it, unreported.
+    Ending,
+}
+
 /// A page fault a thread waits on.
 struct PendingFault {
     /// Its program's index.
@@ -58,20 +68,22 @@ impl Pagers {
 
 impl<P: Platform> Kernel<P> {
     /// From the fault hook: hands `fault` of the thread of program `index` on
-    /// `context` to the program's pager and waits for the answer. True: run the
-    /// access again. False: the fault is not the pager's (no pager, the pager
-    /// itself, outside the window, a page mapped without the right) or the pager
-    /// let it stand; the caller reports it and ends the thread.
-    pub(super) fn fault_to_pager(&self, index: usize, context: CoreId, fault: &Fault) -> bool {
+    /// `context` to the program's pager and waits for the answer.
+    pub(super) fn fault_to_pager(
+        &self,
+        index: usize,
+        context: CoreId,
+        fault: &Fault,
+    ) -> PagerAnswer {
         let (access, checked) = match fault.access {
             FaultAccess::Read => (PAGE_FAULT_READ, Access::Read),
             FaultAccess::Write => (PAGE_FAULT_WRITE, Access::Write),
             FaultAccess::Execute => (PAGE_FAULT_EXECUTE, Access::Execute),
-            FaultAccess::None => return false,
+            FaultAccess::None => return PagerAnswer::Stand,
         };
         let (base, bytes) = self.platform.memory().window();
         if fault.address < base || fault.address - base >= bytes {
-            return false;
+            return PagerAnswer::Stand;
         }
         {
             let pages = self.pages.lock();
@@ -79,16 +91,19 @@ impl<P: Platform> Kernel<P> {
                 // Mapped since (a pager was quicker than this fault): run it again
                 // if the program may make this access; otherwise it is a breach of
                 // the page's rights, which no pager resolves.
-                return pages.translate(fault.address, checked, index).is_ok();
+                return match pages.translate(fault.address, checked, index) {
+                    Ok(_) => PagerAnswer::Retry,
+                    Err(_) => PagerAnswer::Stand,
+                };
             }
         }
         let pager = {
             let mut pagers = self.pagers.lock();
             let Some(pager) = pagers.by_program.get(index).copied().flatten() else {
-                return false;
+                return PagerAnswer::Stand;
             };
             if pager == context {
-                return false;
+                return PagerAnswer::Stand;
             }
             let arrival = pagers.arrivals;
             pagers.arrivals += 1;
@@ -107,14 +122,18 @@ impl<P: Platform> Kernel<P> {
         };
         self.platform.cores().unpark(pager);
         let mut outcome = None;
-        self.wait_without_core(context, || {
+        let waited = self.wait_without_core(context, || {
             outcome = self.pagers.lock().faults[context]
                 .as_ref()
                 .and_then(|pending| pending.outcome);
             outcome.is_some()
         });
         self.pagers.lock().faults[context] = None;
-        outcome == Some(true)
+        match (waited, outcome) {
+            (Err(_), _) => PagerAnswer::Ending,
+            (Ok(()), Some(true)) => PagerAnswer::Retry,
+            (Ok(()), _) => PagerAnswer::Stand,
+        }
     }
 
     /// `pager_attach`.
@@ -147,7 +166,7 @@ impl<P: Platform> Kernel<P> {
             return Err(Errno::Permission);
         }
         let mut taken = None;
-        self.wait_without_core(context, || {
+        let waited = self.wait_without_core(context, || {
             let mut pagers = self.pagers.lock();
             let waiting = pagers
                 .faults
@@ -163,6 +182,7 @@ impl<P: Platform> Kernel<P> {
             }
             taken.is_some()
         });
+        waited?;
         let fault = taken.unwrap_or_default();
         space.write_value(out, &fault)?;
         Ok(0)

@@ -44,7 +44,7 @@ impl<P: Platform> Kernel<P> {
             ),
             Kcall::SemaphoreDown => {
                 let outcome = self.syncs.lock().down(first, index, context)?;
-                self.wait_for_handover(outcome, context);
+                self.wait_for_handover(outcome, context)?;
                 Ok(0)
             }
             Kcall::SemaphoreUp => {
@@ -54,7 +54,7 @@ impl<P: Platform> Kernel<P> {
             }
             Kcall::MutexLock => {
                 let outcome = self.syncs.lock().lock(first, index, context)?;
-                self.wait_for_handover(outcome, context);
+                self.wait_for_handover(outcome, context)?;
                 Ok(0)
             }
             Kcall::MutexUnlock => {
@@ -66,10 +66,10 @@ impl<P: Platform> Kernel<P> {
                 let woken = self.syncs.lock().wait(first, second, index, context)?;
                 self.hand_over(woken);
                 // First the signal, then the mutex (handed over by its unlock).
-                self.wait_for_handover(Outcome::Wait, context);
+                self.wait_for_handover(Outcome::Wait, context)?;
                 let outcome = self.syncs.lock().lock(second, index, context);
                 match outcome {
-                    Ok(outcome) => self.wait_for_handover(outcome, context),
+                    Ok(outcome) => self.wait_for_handover(outcome, context)?,
                     // Destroyed meanwhile: nothing to hold. The error says so.
                     Err(errno) => return Err(errno),
                 }
@@ -93,9 +93,9 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// Waits, without a core, until a waker hands `context` what it queued for.
-    fn wait_for_handover(&self, outcome: Outcome, context: CoreId) {
+    fn wait_for_handover(&self, outcome: Outcome, context: CoreId) -> Result<(), Errno> {
         if outcome == Outcome::Done {
-            return;
+            return Ok(());
         }
         let cores = self.platform.cores();
         // Short waits are common (a lock held for a moment): look before giving up
@@ -107,13 +107,13 @@ impl<P: Platform> Kernel<P> {
         };
         for _ in 0..spin {
             if self.handed[context].swap(false, Ordering::Acquire) {
-                return;
+                return Ok(());
             }
             core::hint::spin_loop();
         }
         self.wait_without_core(context, || {
             self.handed[context].swap(false, Ordering::Acquire)
-        });
+        })
     }
 
     /// Tells `woken` (if any) that what it waited for is its own, and wakes it.

@@ -118,6 +118,11 @@ impl<P: Platform> Kernel<P> {
             return;
         };
         self.tokens.acquire(cores, context);
+        if let Some(status) = self.ending_status_on(context) {
+            // Its program began to end before the thread ran.
+            self.thread_ended(context, status);
+            return;
+        }
         // SAFETY: `entry` lies in the program's image (checked at create) and
         // `stack_top` is the 16-aligned top of a stack in the program's memory.
         let value = unsafe { self.enter_user(context, entry, argument, stack_top) };
@@ -125,15 +130,21 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// Records the end of the thread on `context`, wakes its joiner and frees its
-    /// core (the record stays until it is joined).
+    /// core (the record stays until it is joined; if its program is ending, nobody
+    /// will join it, and it goes).
     pub(super) fn thread_ended(&self, context: CoreId, value: i32) {
         self.pager_ended(context);
+        let ending = self.ending_status_on(context).is_some();
         let joiner = {
             let mut threads = self.threads.lock();
-            threads[context].as_mut().and_then(|record| {
+            let joiner = threads[context].as_mut().and_then(|record| {
                 record.state = ThreadState::Ended(value);
                 record.joiner.take()
-            })
+            });
+            if ending {
+                threads[context] = None;
+            }
+            joiner
         };
         self.running[context].store(0, core::sync::atomic::Ordering::Release);
         self.tokens.release(self.platform.cores(), context);
@@ -175,7 +186,7 @@ impl<P: Platform> Kernel<P> {
         }
         // A blocked thread gives its core to the next one waiting.
         let mut value = None;
-        self.wait_without_core(context, || {
+        let waited = self.wait_without_core(context, || {
             let mut threads = self.threads.lock();
             if let Some(target) = find(&threads)
                 && let Some(ThreadState::Ended(ended)) =
@@ -186,6 +197,15 @@ impl<P: Platform> Kernel<P> {
             }
             value.is_some()
         });
+        if let Err(errno) = waited {
+            // Nobody joins it now: it goes when it ends.
+            if let Some(record) = self.threads.lock().iter_mut().flatten().find(|record| {
+                record.id == id && record.program == index && record.joiner == Some(context)
+            }) {
+                record.joiner = None;
+            }
+            return Err(errno);
+        }
         Ok(value.unwrap_or_default() as u32 as usize)
     }
 
@@ -196,7 +216,7 @@ impl<P: Platform> Kernel<P> {
         }
         self.wait_without_core(context, || {
             self.wakeups[context].swap(false, core::sync::atomic::Ordering::Acquire)
-        });
+        })?;
         Ok(0)
     }
 
