@@ -385,6 +385,22 @@ kcalls! {
             (Invalid, "retry is not 0 or 1"),
             (NoSuchThread, "no thread of the program waits on a fault handed to the pager with this id")
         ];
+    /// Grants the calling program's page at `address` (its first address) to
+    /// program `program` of the same cluster (its id), mapped at `to_address` of
+    /// the window with `rights` (as `memory_map`'s, at most the caller's). Both
+    /// see the same frame; the grantee may unmap its mapping but not grant it on.
+    /// The frame goes back to SRAM when its last mapping goes (a program's
+    /// mappings go when it ends).
+    MemoryGrant = 41, "memory_grant",
+        ("address: usize", "program: usize", "to_address: usize", "rights: usize") -> "0",
+        Local ("changes the cluster's page tables and the MMU under their lock, as memory_map does, and never waits"),
+        errors [
+            (NoEntry, "no page of the caller starts at address"),
+            (Permission, "the caller may not grant it (a granted page), or asks for rights it does not have"),
+            (Invalid, "no other running program of the cluster has this id, to_address is not aligned or outside the window, or rights has other bits"),
+            (Busy, "the page at to_address overlaps a mapping"),
+            (NoSystemCall, "the platform has no MMU")
+        ];
     /// Destroys sync object `id` of the calling program; its id is dead from then on.
     SyncDestroy = 27, "sync_destroy", ("id: usize") -> "0",
         Local ("measured: a trip through the master costs more than the few hundred nanoseconds of the table's lock"),

@@ -165,3 +165,22 @@ fn a_program_that_ends_ends_all_its_threads_first() {
         board.transcript()
     );
 }
+
+#[test]
+fn two_programs_share_a_page_by_a_grant() {
+    let manifest =
+        nanvix_image_builder::workspace_root().join("image-builder/tests/systems/grant.toml");
+    let mut board = Board::start(NANVIX, manifest, Duration::from_secs(60)).unwrap();
+    assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
+    for summary in [
+        "grant-give: 11 checks, 0 failed",
+        "grant-take: 8 checks, 0 failed",
+    ] {
+        assert!(
+            board.events().iter().any(|event| matches!(event,
+                Event::Console { line, .. } if line == summary)),
+            "{summary}: {}",
+            board.transcript()
+        );
+    }
+}

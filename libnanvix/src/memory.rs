@@ -18,6 +18,12 @@ pub fn info(address: usize) -> Result<usize, Errno> {
     kcall(Kcall::MemoryInfo, [address, 0, 0, 0, 0])
 }
 
+/// Unmaps this program's page at `address` (its first address), such as one
+/// another program granted it.
+pub fn unmap(address: usize) -> Result<(), Errno> {
+    kcall(Kcall::MemoryUnmap, [address, 0, 0, 0, 0]).map(|_| ())
+}
+
 /// This program's pager, held by the thread that attached it: the page faults of
 /// the program's other threads on the window come to it, one at a time, oldest
 /// first. A faulted thread waits until the pager resumes it (after mapping the

@@ -510,6 +510,7 @@ impl<P: Platform> Kernel<P> {
 
     fn finish(&self, index: usize, status: i32) {
         self.syncs.lock().remove_owner(index);
+        self.release_pages(index);
         let (name, rest, id) = {
             let mut programs = self.programs.lock();
             let program = &mut programs[index];
@@ -866,6 +867,13 @@ impl<P: Platform> Kernel<P> {
             Kcall::MemoryMap => self.memory_map(index, arguments[0], arguments[1], arguments[2]),
             Kcall::MemoryUnmap => self.memory_unmap(index, arguments[0]),
             Kcall::MemoryInfo => self.memory_info(index, arguments[0]),
+            Kcall::MemoryGrant => self.memory_grant(
+                index,
+                arguments[0],
+                arguments[1],
+                arguments[2],
+                arguments[3],
+            ),
             Kcall::PagerAttach => self.pager_attach(index, core),
             Kcall::PagerWait => self.pager_wait(index, core, arguments[0], arguments[1]),
             Kcall::PagerResume => self.pager_resume(index, core, arguments[0], arguments[1]),

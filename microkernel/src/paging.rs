@@ -118,6 +118,9 @@ pub struct PageTable {
     sram_bytes: usize,
     /// Mappings by first virtual address.
     mappings: BTreeMap<usize, Mapping>,
+    /// How many mappings each frame in use has (a grant adds one): a frame goes
+    /// back to SRAM only when its last mapping does.
+    frame_users: BTreeMap<usize, usize>,
 }
 
 impl PageTable {
@@ -129,6 +132,7 @@ impl PageTable {
             window_bytes,
             sram_bytes,
             mappings: BTreeMap::new(),
+            frame_users: BTreeMap::new(),
         }
     }
 
@@ -184,6 +188,7 @@ impl PageTable {
             return Err(PagingError::OutOfRange);
         }
         self.check_place(virtual_base, size)?;
+        *self.frame_users.entry(frame).or_default() += 1;
         self.mappings.insert(
             virtual_base,
             Mapping {
@@ -197,8 +202,13 @@ impl PageTable {
     }
 
     /// Removes the mapping at `virtual_base` for `program`, which must hold it
-    /// with the right to unmap; returns it.
-    pub fn unmap(&mut self, virtual_base: usize, program: usize) -> Result<Mapping, PagingError> {
+    /// with the right to unmap; returns it, and whether it was its frame's last
+    /// (the frame is free again).
+    pub fn unmap(
+        &mut self,
+        virtual_base: usize,
+        program: usize,
+    ) -> Result<(Mapping, bool), PagingError> {
         let mapping = self
             .mappings
             .get(&virtual_base)
@@ -206,14 +216,48 @@ impl PageTable {
         if mapping.capability.owner != program || !mapping.capability.may_unmap {
             return Err(PagingError::NotPermitted);
         }
-        self.mappings
+        let mapping = self
+            .mappings
             .remove(&virtual_base)
-            .ok_or(PagingError::NotMapped)
+            .ok_or(PagingError::NotMapped)?;
+        Ok((mapping, self.drop_frame_user(mapping.frame)))
+    }
+
+    /// Removes every mapping `program` holds (it ended), whatever its capability
+    /// says; returns each with whether it was its frame's last.
+    pub fn remove_owner(&mut self, program: usize) -> alloc::vec::Vec<(Mapping, bool)> {
+        let held: alloc::vec::Vec<usize> = self
+            .mappings
+            .values()
+            .filter(|mapping| mapping.capability.owner == program)
+            .map(|mapping| mapping.virtual_base)
+            .collect();
+        let mut removed = alloc::vec::Vec::with_capacity(held.len());
+        for virtual_base in held {
+            if let Some(mapping) = self.mappings.remove(&virtual_base) {
+                removed.push((mapping, self.drop_frame_user(mapping.frame)));
+            }
+        }
+        removed
+    }
+
+    /// One mapping of `frame` fewer; true when it was the last.
+    fn drop_frame_user(&mut self, frame: usize) -> bool {
+        match self.frame_users.get_mut(&frame) {
+            Some(users) if *users > 1 => {
+                *users -= 1;
+                false
+            }
+            _ => {
+                self.frame_users.remove(&frame);
+                true
+            }
+        }
     }
 
     /// Maps the frames of `program`'s mapping at `virtual_base` for program `to`
     /// at `to_virtual`, with `rights` (at most the granter's); the new mapping may
-    /// be unmapped by its holder but not granted on.
+    /// be unmapped by its holder but not granted on. Returns it.
     pub fn grant(
         &mut self,
         virtual_base: usize,
@@ -221,7 +265,7 @@ impl PageTable {
         to: usize,
         to_virtual: usize,
         rights: Rights,
-    ) -> Result<(), PagingError> {
+    ) -> Result<Mapping, PagingError> {
         let mapping = *self
             .mappings
             .get(&virtual_base)
@@ -238,7 +282,12 @@ impl PageTable {
             may_unmap: true,
             may_grant: false,
         };
-        self.map(to_virtual, mapping.frame, mapping.size, capability)
+        self.map(to_virtual, mapping.frame, mapping.size, capability)?;
+        Ok(Mapping {
+            virtual_base: to_virtual,
+            capability,
+            ..mapping
+        })
     }
 
     /// Whether `program` holds every byte of `[address, address + length)` (at
@@ -284,6 +333,7 @@ impl PageTable {
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
     use super::*;
 
     const WINDOW: usize = 0x1000_0000;
@@ -445,9 +495,10 @@ mod tests {
             table.grant(WINDOW, 1, 2, WINDOW + LARGE, everything),
             Err(PagingError::RightsExceeded)
         );
-        table
+        let granted = table
             .grant(WINDOW, 1, 2, WINDOW + LARGE, Rights::READ)
             .unwrap();
+        assert_eq!((granted.frame, granted.capability.owner), (0, 2));
         assert_eq!(table.translate(WINDOW + LARGE + 4, Access::Read, 2), Ok(4));
         assert_eq!(
             table.translate(WINDOW + LARGE, Access::Write, 2),
@@ -458,7 +509,48 @@ mod tests {
             Err(PagingError::NotPermitted),
             "a granted mapping is not granted on"
         );
-        assert_eq!(table.unmap(WINDOW, 1).map(|mapping| mapping.frame), Ok(0));
+        assert_eq!(
+            table
+                .unmap(WINDOW, 1)
+                .map(|(mapping, last)| (mapping.frame, last)),
+            Ok((0, false)),
+            "the grant still maps the frame"
+        );
         assert_eq!(table.unmap(WINDOW, 1), Err(PagingError::NotMapped));
+        assert_eq!(
+            table
+                .unmap(WINDOW + LARGE, 2)
+                .map(|(mapping, last)| (mapping.frame, last)),
+            Ok((0, true)),
+            "the last mapping frees the frame"
+        );
+    }
+
+    #[test]
+    fn an_ended_program_loses_every_mapping_and_shared_frames_stay() {
+        let mut table = table();
+        table
+            .map(WINDOW, 0, PageSize::Small, owned(1, Rights::READ_WRITE))
+            .unwrap();
+        table
+            .map(
+                WINDOW + SMALL,
+                SMALL,
+                PageSize::Small,
+                owned(1, Rights::READ),
+            )
+            .unwrap();
+        table
+            .grant(WINDOW, 1, 2, WINDOW + LARGE, Rights::READ)
+            .unwrap();
+        let mut removed: std::vec::Vec<(usize, bool)> = table
+            .remove_owner(1)
+            .into_iter()
+            .map(|(mapping, last)| (mapping.frame, last))
+            .collect();
+        removed.sort();
+        assert_eq!(removed, [(0, false), (SMALL, true)]);
+        assert_eq!(table.translate(WINDOW + LARGE, Access::Read, 2), Ok(0));
+        assert_eq!(table.mappings.len(), 1);
     }
 }

@@ -8,7 +8,8 @@
 //!
 //! Other modes, by argument: `end=exit` and `end=return` end the program while
 //! its other threads spin, block and sleep (by `exit(7)` on another thread, or by
-//! `main` returning 5); `linger` sleeps 300 ms and ends with 0.
+//! `main` returning 5); `linger` sleeps 300 ms and ends with 0. `grant-give` (program
+//! 0 of its cluster) and `grant-take` (program 1) share a page by `memory_grant`.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
@@ -59,6 +60,8 @@ fn main() -> i32 {
         None => {}
         Some(mode @ "end=exit") => return end_while_threads_run(mode, true),
         Some(mode @ "end=return") => return end_while_threads_run(mode, false),
+        Some("grant-give") => return grant_give(),
+        Some("grant-take") => return grant_take(),
         Some("linger") => {
             let _ = thread::sleep_nanoseconds(300_000_000);
             return 0;
@@ -250,6 +253,142 @@ fn end_while_threads_run(mode: &'static str, from_thread: bool) -> i32 {
         return 99;
     }
     5
+}
+
+/// The page `grant-give` maps and grants, as offsets into the window.
+const GIVEN: usize = 4 << 20;
+/// Where `grant-take` gets it.
+const TAKEN: usize = 5 << 20;
+
+/// Program 0 of a `grant.toml` cluster: maps a page, writes to it, grants it to
+/// program 1 once that one is up (after every refusal of `memory_grant`), tells
+/// it where, and sees what it wrote back through the same frame.
+fn grant_give() -> i32 {
+    use libnanvix::memory::Page;
+    let mut checks = Checks { run: 0, failed: 0 };
+    let window = libnanvix::memory::window().unwrap_or(0);
+    let Ok(mut page) = Page::map(window + GIVEN, false, true) else {
+        println!("grant-give: no page");
+        return 1;
+    };
+    page.bytes_mut()[..7].copy_from_slice(b"granted");
+    let me = process::id();
+    let grant = |address: usize, program: u32, to: usize, rights: usize| {
+        kcall(
+            Kcall::MemoryGrant,
+            [address, program as usize, to, rights, 0],
+        )
+    };
+    let to = window + TAKEN;
+    // Program 1 starts after this one: it says when it is up.
+    let mut ready = [0u8; 1];
+    let Ok((taker, _)) = libnanvix::noc::receive(&mut ready) else {
+        println!("grant-give: no word from the taker");
+        return 1;
+    };
+    let refusals = [
+        (
+            "grant to itself",
+            grant(page.address(), me, to, 2),
+            Errno::Invalid,
+        ),
+        (
+            "grant to nobody",
+            grant(page.address(), 9, to, 2),
+            Errno::Invalid,
+        ),
+        (
+            "grant what it does not hold",
+            grant(window + (8 << 20), taker.source_program, to, 2),
+            Errno::NoEntry,
+        ),
+        (
+            "grant to a misaligned address",
+            grant(page.address(), taker.source_program, to + 8, 2),
+            Errno::Invalid,
+        ),
+        (
+            "grant more than it has",
+            grant(page.address(), taker.source_program, to, 2 | 4),
+            Errno::Permission,
+        ),
+        (
+            "grant with bad rights",
+            grant(page.address(), taker.source_program, to, 1 << 9),
+            Errno::Invalid,
+        ),
+    ];
+    for (name, got, wanted) in refusals {
+        checks.check(name, got == Err(wanted));
+    }
+    checks.check("grant", page.grant(taker.source_program, to, true).is_ok());
+    checks.check(
+        "grant twice to one address",
+        page.grant(taker.source_program, to, true) == Err(Errno::Busy),
+    );
+    let told = libnanvix::noc::send(taker.source_node, taker.source_program, &to.to_le_bytes());
+    let mut reply = [0u8; 4];
+    let answered = libnanvix::noc::receive(&mut reply);
+    checks.check(
+        "the taker checked the page",
+        told.is_ok() && answered.is_ok() && reply == [0; 4],
+    );
+    checks.check(
+        "the taker's write shows through the same frame",
+        &page.bytes()[..7] == b"Granted",
+    );
+    checks.check("unmap after the grant", page.unmap().is_ok());
+    println!(
+        "grant-give: {} checks, {} failed",
+        checks.run, checks.failed
+    );
+    checks.failed as i32
+}
+
+/// Program 1 of a `grant.toml` cluster: waits to hear where program 0 granted
+/// it a page, reads and writes it there, may not grant it on, unmaps it.
+fn grant_take() -> i32 {
+    use libnanvix::memory::{window_load, window_store};
+    let mut checks = Checks { run: 0, failed: 0 };
+    checks.check(
+        "tell the giver",
+        libnanvix::cluster::this()
+            .and_then(|cluster| libnanvix::noc::send(cluster.first_node, 0, b"!"))
+            .is_ok(),
+    );
+    let mut message = [0u8; 8];
+    let Ok((header, 8)) = libnanvix::noc::receive(&mut message) else {
+        println!("grant-take: no address");
+        return 1;
+    };
+    let address = usize::from_le_bytes(message);
+    checks.check(
+        "the granted page: read, write, may unmap, may not grant",
+        libnanvix::memory::info(address) == Ok(0b1_0011),
+    );
+    let read: Vec<u8> = (0..7)
+        .filter_map(|offset| window_load(address + offset).ok())
+        .collect();
+    checks.check("the granter's bytes", read == b"granted");
+    checks.check("a write", window_store(address, b'G').is_ok());
+    checks.check(
+        "grant on",
+        kcall(Kcall::MemoryGrant, [address, 0, address + SMALL_PAGE, 0, 0])
+            == Err(Errno::Permission),
+    );
+    checks.check("unmap", libnanvix::memory::unmap(address).is_ok());
+    checks.check(
+        "unmapped",
+        libnanvix::memory::info(address) == Err(Errno::NoEntry),
+    );
+    let failed = checks.failed.to_le_bytes();
+    let replied = libnanvix::noc::send(header.source_node, header.source_program, &failed);
+    checks.check("reply", replied.is_ok());
+    println!(
+        "grant-take: {} checks, {} failed",
+        checks.run, checks.failed
+    );
+    checks.failed as i32
 }
 
 /// Bytes of a small page.

@@ -43,6 +43,19 @@ impl Page {
         unsafe { core::slice::from_raw_parts_mut(self.address as *mut u8, self.bytes) }
     }
 
+    /// Grants this page to program `program` of this cluster (its id), mapped at
+    /// `to_address` of the window, writable when `writable` (and this page is):
+    /// both programs then see the same bytes. The grantee may unmap its mapping
+    /// but not grant it on; the frame lasts while either mapping does.
+    pub fn grant(&self, program: u32, to_address: usize, writable: bool) -> Result<(), Errno> {
+        let rights = if writable { 1 << 1 } else { 0 };
+        kcall(
+            Kcall::MemoryGrant,
+            [self.address, program as usize, to_address, rights, 0],
+        )
+        .map(|_| ())
+    }
+
     /// Unmaps it now.
     pub fn unmap(self) -> Result<(), Errno> {
         let address = self.address;

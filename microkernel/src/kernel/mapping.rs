@@ -4,7 +4,7 @@
 
 use super::Kernel;
 use crate::memory::Region;
-use crate::paging::{Capability, PageSize, PagingError, Rights};
+use crate::paging::{Capability, Mapping, PageSize, PagingError, Rights};
 use nanvix_abi::Errno;
 use nanvix_hal::{ClusterMemory, Platform};
 
@@ -44,14 +44,7 @@ impl<P: Platform> Kernel<P> {
             1 => PageSize::Large,
             _ => return Err(Errno::Invalid),
         };
-        if rights & !(WRITE | EXECUTE) != 0 {
-            return Err(Errno::Invalid);
-        }
-        let rights = Rights {
-            read: true,
-            write: rights & WRITE != 0,
-            execute: rights & EXECUTE != 0,
-        };
+        let rights = self.rights(rights)?;
         let bytes = size.bytes();
         let mut pages = self.pages.lock();
         // Check the page first, so a refusal takes no frame.
@@ -88,20 +81,90 @@ impl<P: Platform> Kernel<P> {
 
     /// `memory_unmap`.
     pub(super) fn memory_unmap(&self, index: usize, address: usize) -> Result<usize, Errno> {
-        let memory = self.platform.memory();
         let mut pages = self.pages.lock();
-        let mapping = pages.unmap(address, index).map_err(errno)?;
+        let removed = pages.unmap(address, index).map_err(errno)?;
+        self.release_mapping(removed);
+        Ok(0)
+    }
+
+    /// Takes a removed mapping out of the MMU and, if it was its frame's last,
+    /// gives the frame back to SRAM (callers hold the page tables' lock).
+    fn release_mapping(&self, (mapping, last): (Mapping, bool)) {
+        let memory = self.platform.memory();
         let bytes = mapping.size.bytes();
         // The MMU first: nothing may reach the frame once it is free again.
-        let _ = memory.unmap(address, bytes);
-        self.frames.lock().free(
-            Region {
-                base: memory.base() + mapping.frame,
-                size: bytes,
-            },
-            bytes,
-        );
+        let _ = memory.unmap(mapping.virtual_base, bytes);
+        if last {
+            self.frames.lock().free(
+                Region {
+                    base: memory.base() + mapping.frame,
+                    size: bytes,
+                },
+                bytes,
+            );
+        }
+    }
+
+    /// Program `index` ended: every page it holds goes (frames it shared with a
+    /// grant stay with their other holders).
+    pub(super) fn release_pages(&self, index: usize) {
+        let mut pages = self.pages.lock();
+        for removed in pages.remove_owner(index) {
+            self.release_mapping(removed);
+        }
+    }
+
+    /// `memory_grant`.
+    pub(super) fn memory_grant(
+        &self,
+        index: usize,
+        address: usize,
+        program: usize,
+        to_address: usize,
+        rights: usize,
+    ) -> Result<usize, Errno> {
+        let memory = self.platform.memory();
+        if memory.window().1 == 0 {
+            return Err(Errno::NoSystemCall);
+        }
+        let rights = self.rights(rights)?;
+        let to = (0..self
+            .programs_count
+            .load(core::sync::atomic::Ordering::Acquire))
+            .find(|position| self.info(*position).id as usize == program)
+            .filter(|position| *position != index && self.ending_status(*position).is_none())
+            .ok_or(Errno::Invalid)?;
+        let mut pages = self.pages.lock();
+        let granted = pages
+            .grant(address, index, to, to_address, rights)
+            .map_err(errno)?;
+        let bytes = granted.size.bytes();
+        if memory
+            .map(
+                to_address,
+                granted.frame,
+                bytes,
+                rights.write,
+                rights.execute,
+            )
+            .is_err()
+        {
+            let _ = pages.unmap(to_address, to);
+            return Err(Errno::NoMemory);
+        }
         Ok(0)
+    }
+
+    /// The rights bits of `memory_map` and `memory_grant` (reading always given).
+    fn rights(&self, bits: usize) -> Result<Rights, Errno> {
+        if bits & !(WRITE | EXECUTE) != 0 {
+            return Err(Errno::Invalid);
+        }
+        Ok(Rights {
+            read: true,
+            write: bits & WRITE != 0,
+            execute: bits & EXECUTE != 0,
+        })
     }
 
     /// `memory_info`.
