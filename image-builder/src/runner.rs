@@ -488,9 +488,11 @@ impl Board<'_> {
     }
 
     /// Names the addresses of a backtrace of `program` on `cluster` with its ELF's
-    /// symbols (`function+0xoffset`), or leaves them as addresses.
+    /// symbols and line tables (`function+0xoffset (address) at file:line`), or
+    /// leaves them as addresses.
     fn symbolize(&mut self, cluster: usize, program: &str, addresses: &[u64]) -> Vec<String> {
         let base = self.bases.get(&(cluster, program.to_string())).copied();
+        let root = crate::workspace_root();
         let elves = &self.elves;
         let symbols = self.symbols.entry(program.to_string()).or_insert_with(|| {
             elves
@@ -509,13 +511,18 @@ impl Board<'_> {
                 } else {
                     address.saturating_sub(1)
                 };
-                base.and_then(|base| inside.checked_sub(base))
+                let relative = base.and_then(|base| inside.checked_sub(base));
+                relative
                     .and_then(|relative| symbols.function(relative))
                     .map_or_else(
                         || format!("{address:#x}"),
                         |(name, start)| {
                             let offset = address.saturating_sub(base.unwrap_or(0) + start);
-                            format!("{name}+{offset:#x} ({address:#x})")
+                            let place = relative
+                                .and_then(|relative| symbols.location(relative, &root))
+                                .map(|place| format!(" at {place}"))
+                                .unwrap_or_default();
+                            format!("{name}+{offset:#x} ({address:#x}){place}")
                         },
                     )
             })

@@ -81,9 +81,10 @@ fn threads_outnumber_cores_join_hit_the_limit_and_fail_cleanly() {
         "{backtrace:?}"
     );
     assert!(
-        backtrace
-            .iter()
-            .any(|frame| frame.starts_with("thread_test::deliberate_fault+")),
+        backtrace.iter().any(|frame| {
+            frame.starts_with("thread_test::deliberate_fault+")
+                && frame.contains(" at apps/thread-test/src/main.rs:")
+        }),
         "{backtrace:?}"
     );
     // The stray read of an unmapped page was reported as a read fault.
