@@ -717,9 +717,11 @@ impl<P: Platform> Kernel<P> {
         in_kernel.store(true, Ordering::Relaxed);
         let result = self.kcall_on(core, number, arguments);
         // A preemption that came while the thread was in the kernel is taken on the
-        // way out, where it holds nothing.
-        // (Only this context's own interrupt hook sets the flag: plain loads and
-        // stores do, no read-modify-write on the kcall path.)
+        // way out, where it holds nothing; so is the end of its program.
+        // (This context's interrupt hook sets the flag, and so does a thread ending
+        // the program: plain loads and stores, no read-modify-write on the kcall
+        // path. A flag cleared as another core sets it is a kick lost: the ending
+        // main thread kicks again until the thread is gone.)
         let pending = &self.preempt_pending[core];
         if pending.load(Ordering::Relaxed) {
             pending.store(false, Ordering::Relaxed);

@@ -268,10 +268,13 @@ impl HostedCores {
 }
 
 impl Cores for HostedCores {
+    #[inline]
     fn count(&self) -> usize {
         self.permits.len()
     }
 
+    // Inlined into the kernel's kcall path (a call through the GOT otherwise).
+    #[inline]
     fn current(&self) -> CoreId {
         CURRENT_CORE.with(Cell::get)
     }
@@ -324,11 +327,13 @@ impl Cores for HostedCores {
         }
     }
 
+    #[inline]
     fn cycles(&self) -> u64 {
         // SAFETY: RDTSC has no preconditions on x86_64 user mode.
         unsafe { core::arch::x86_64::_rdtsc() }
     }
 
+    #[inline]
     fn spinning_pays(&self) -> bool {
         self.spinning
     }
