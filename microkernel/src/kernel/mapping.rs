@@ -35,10 +35,7 @@ impl<P: Platform> Kernel<P> {
         size: usize,
         rights: usize,
     ) -> Result<usize, Errno> {
-        let memory = self.platform.memory();
-        if memory.window().1 == 0 {
-            return Err(Errno::NoSystemCall);
-        }
+        let memory = self.mmu()?;
         let size = match size {
             0 => PageSize::Small,
             1 => PageSize::Large,
@@ -123,10 +120,7 @@ impl<P: Platform> Kernel<P> {
         to_address: usize,
         rights: usize,
     ) -> Result<usize, Errno> {
-        let memory = self.platform.memory();
-        if memory.window().1 == 0 {
-            return Err(Errno::NoSystemCall);
-        }
+        let memory = self.mmu()?;
         let rights = self.rights(rights)?;
         let to = (0..self
             .programs_count
@@ -153,6 +147,15 @@ impl<P: Platform> Kernel<P> {
             return Err(Errno::NoMemory);
         }
         Ok(0)
+    }
+
+    /// The cluster memory, if the platform has an MMU (ENOSYS otherwise).
+    fn mmu(&self) -> Result<&P::Memory, Errno> {
+        let memory = self.platform.memory();
+        if memory.window().1 == 0 {
+            return Err(Errno::NoSystemCall);
+        }
+        Ok(memory)
     }
 
     /// The rights bits of `memory_map` and `memory_grant` (reading always given).
