@@ -46,8 +46,8 @@ pub use baselines::{
 pub use error::BenchError;
 pub use options::{MINIMUM_ITERATIONS, Options};
 pub use row::{
-    Row, UNIT_GIGABYTES_PER_SECOND, UNIT_NANOSECONDS, compare, read_rows, summarize, table,
-    write_rows,
+    Row, UNIT_GIGABYTES_PER_SECOND, UNIT_NANOSECONDS, UNIT_TIMES, compare, read_rows, summarize,
+    table, write_rows,
 };
 #[cfg(target_arch = "x86_64")]
 pub use tsc::rdtsc;

@@ -12,6 +12,9 @@ pub const UNIT_NANOSECONDS: &str = "ns";
 /// The unit of bandwidths: 10^9 payload bytes per second.
 pub const UNIT_GIGABYTES_PER_SECOND: &str = "GB/s";
 
+/// The unit of a speedup: times the figure of a reference configuration.
+pub const UNIT_TIMES: &str = "x";
+
 /// One measured figure: the summary of `samples` trials of one benchmark configuration.
 ///
 /// Each trial is the mean over many back-to-back iterations; `min` and `median` are taken

@@ -648,6 +648,36 @@ pub fn buffer(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
             rows.push(baseline);
             rows.push(row);
         }
+        // Speedup against one pair: each run's bandwidth over the median bandwidth
+        // of one pair (2 threads) in the same launches, on both sides.
+        let speedups = |samples: &BTreeMap<usize, Vec<f64>>| -> Result<Vec<f64>, BenchFailure> {
+            let one_pair = nanvix_bench::summarize(
+                "buffer.one_pair",
+                parameters_of(),
+                nanvix_bench::UNIT_GIGABYTES_PER_SECOND,
+                samples.get(&BUFFER_THREADS[0]).unwrap_or(&empty),
+            )?;
+            Ok(samples
+                .get(&threads)
+                .unwrap_or(&empty)
+                .iter()
+                .map(|bandwidth| bandwidth / one_pair.median)
+                .collect())
+        };
+        let baseline = nanvix_bench::summarize(
+            "baseline.buffer_pthreads_speedup",
+            parameters_of(),
+            nanvix_bench::UNIT_TIMES,
+            &speedups(&pthread_bandwidth)?,
+        )?;
+        let mut row = nanvix_bench::summarize(
+            "buffer.speedup",
+            parameters_of(),
+            nanvix_bench::UNIT_TIMES,
+            &speedups(&board_bandwidth)?,
+        )?;
+        nanvix_bench::compare(&mut row, &baseline)?;
+        rows.extend([baseline, row]);
     }
     Ok(rows)
 }
@@ -663,7 +693,7 @@ const KNOISE_CORES: usize = 3;
 /// without, and without noise against the same steps in plain pthreads.
 pub fn knoise(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
     let image = image(options, "knoise")?;
-    let mut board: BTreeMap<(usize, bool), Vec<f64>> = BTreeMap::new();
+    let mut board: BTreeMap<(usize, usize), Vec<f64>> = BTreeMap::new();
     let mut pthreads: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
     let per_step = |cpu: f64| cpu / f64::from(KNOISE_STEPS);
     for _ in 0..options.launches {
@@ -697,19 +727,18 @@ pub fn knoise(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
                 ("launches", options.launches.to_string()),
             ])
         };
-        let quiet = nanvix_bench::summarize(
-            "knoise.cpu_per_step",
-            parameters_of("no"),
-            nanvix_bench::UNIT_NANOSECONDS,
-            board.get(&(workers, false)).unwrap_or(&empty),
-        )?;
-        let mut noisy = nanvix_bench::summarize(
-            "knoise.cpu_per_step",
-            parameters_of("yes"),
-            nanvix_bench::UNIT_NANOSECONDS,
-            board.get(&(workers, true)).unwrap_or(&empty),
-        )?;
+        let [noisy, quiet, again] = [0, 1, 2].map(|run| {
+            nanvix_bench::summarize(
+                "knoise.cpu_per_step",
+                parameters_of(KNOISE_RUNS[run]),
+                nanvix_bench::UNIT_NANOSECONDS,
+                board.get(&(workers, run)).unwrap_or(&empty),
+            )
+        });
+        let (mut noisy, quiet, mut again) = (noisy?, quiet?, again?);
         nanvix_bench::compare(&mut noisy, &quiet)?;
+        // Without noise against without noise: the resolution of the figure.
+        nanvix_bench::compare(&mut again, &quiet)?;
         let baseline = nanvix_bench::summarize(
             "baseline.knoise_pthreads_cpu_per_step",
             parameters_of("no"),
@@ -719,16 +748,21 @@ pub fn knoise(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
         let mut against_pthreads = quiet.clone();
         against_pthreads.name = "knoise.cpu_per_step_vs_pthreads".into();
         nanvix_bench::compare(&mut against_pthreads, &baseline)?;
-        rows.extend([baseline, quiet, noisy, against_pthreads]);
+        rows.extend([baseline, quiet, noisy, again, against_pthreads]);
     }
     Ok(rows)
 }
 
-/// `workers=<w> noise=<yes|no> cycles=<c> cpu=<ns>` of a KNoise line.
-fn parse_knoise(text: &str) -> Option<(usize, bool, f64)> {
+/// The KNoise runs: with noise, without, without again.
+const KNOISE_RUNS: [&str; 3] = ["yes", "no", "again"];
+
+/// `workers=<w> noise=<yes|no|again> cycles=<c> cpu=<ns>` of a KNoise line; the
+/// run as its position in `KNOISE_RUNS`.
+fn parse_knoise(text: &str) -> Option<(usize, usize, f64)> {
     let mut fields = text.split(' ');
     let workers = fields.next()?.strip_prefix("workers=")?.parse().ok()?;
-    let noise = fields.next()?.strip_prefix("noise=")? == "yes";
+    let noise = fields.next()?.strip_prefix("noise=")?;
+    let noise = KNOISE_RUNS.iter().position(|run| *run == noise)?;
     let _cycles = fields.next()?.strip_prefix("cycles=")?;
     let cpu = fields.next()?.strip_prefix("cpu=")?.parse().ok()?;
     Some((workers, noise, cpu))

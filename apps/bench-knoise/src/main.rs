@@ -4,9 +4,10 @@
 //!
 //! For `workers=1..W` (default W = the user cores; the noise threads are the user
 //! cores left), each worker runs `steps=S` steps (default 2000) of about 1,000
-//! floating-point operations; `trials=T` (default 3) runs with noise and without,
-//! alternating. One line per worker per run:
-//! `bench knoise workers=<w> noise=<yes|no> cycles=<wall> cpu=<thread CPU ns>`.
+//! floating-point operations; `trials=T` (default 3) runs with noise, without, and
+//! without again (the resolution of the measurement), in turn. One line per worker
+//! per run:
+//! `bench knoise workers=<w> noise=<yes|no|again> cycles=<wall> cpu=<thread CPU ns>`.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
@@ -83,12 +84,17 @@ fn main() -> i32 {
     }
     for workers in 1..=most {
         for _ in 0..trials {
-            for noisy in [true, false] {
-                let noise_threads = if noisy { user_cores - workers } else { 0 };
+            // With noise, without, and without again: the two runs without noise
+            // against each other show the measurement's own resolution.
+            for noise in ["yes", "no", "again"] {
+                let noise_threads = if noise == "yes" {
+                    user_cores - workers
+                } else {
+                    0
+                };
                 match run(workers, noise_threads, steps) {
                     Ok(results) => {
                         for (cycles, cpu) in results {
-                            let noise = if noisy { "yes" } else { "no" };
                             println!(
                                 "bench knoise workers={workers} noise={noise} cycles={cycles} cpu={cpu}"
                             );
