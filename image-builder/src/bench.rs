@@ -1004,4 +1004,29 @@ mod tests {
             "no benchmark `speed` (benchmarks: baselines, kcall, buffer, knoise, noc, data, boot, idle)"
         );
     }
+
+    #[test]
+    fn benchmark_lines_decode_or_are_refused() {
+        assert_eq!(
+            parse_knoise("workers=2 noise=again cycles=10 cpu=2500"),
+            Some((2, 2, 2500.0))
+        );
+        assert_eq!(
+            parse_knoise("workers=1 noise=yes cycles=10 cpu=7"),
+            Some((1, 0, 7.0))
+        );
+        for bad in [
+            "workers=1 noise=maybe cycles=1 cpu=1",
+            "workers=x noise=no cycles=1 cpu=1",
+            "workers=1 noise=no cycles=1",
+            "",
+        ] {
+            assert_eq!(parse_knoise(bad), None, "{bad}");
+        }
+        assert_eq!(
+            parse_buffer("threads=6 bytes=1024 cycles=99 cpu=5"),
+            Some((6, 1024, 99.0, 5.0))
+        );
+        assert_eq!(parse_buffer("threads=6 bytes=1024 cycles=99"), None);
+    }
 }
