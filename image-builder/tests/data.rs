@@ -15,7 +15,7 @@ fn data_noc_transfers_of_several_sizes_arrive_intact() {
         assert!(
             board.events().iter().any(|event| matches!(event,
                 Event::Console { cluster, line, .. }
-                    if cluster == cluster_name && line == "data-test: 8 transfers ok")),
+                    if cluster == cluster_name && line == "data-test: 10 transfers ok")),
             "{}",
             board.transcript()
         );
@@ -28,7 +28,7 @@ fn polled_doorbells_carry_control_and_data_traffic() {
     for (manifest, expected) in [
         (
             "image-builder/tests/systems/data.toml",
-            "data-test: 8 transfers ok",
+            "data-test: 10 transfers ok",
         ),
         ("systems/tiny.toml", "ping-pong with cc1: 1000 rounds ok"),
     ] {

@@ -17,13 +17,15 @@ use libnanvix::{cluster, data, println, process};
 
 libnanvix::entry!(main);
 
-/// Transfer sizes: empty, tiny, middling, around the 1 MiB chunk size of the hosted
-/// data NoC, and larger.
-const SIZES: [usize; 8] = [
+/// Transfer sizes: empty, tiny, middling, around the hosted data NoC's 128 KiB
+/// chunk and its eight-slot ring (1 MiB), and larger.
+const SIZES: [usize; 10] = [
     0,
     1,
     100,
     100_000,
+    128 * 1024,
+    128 * 1024 + 1,
     1024 * 1024 - 1,
     1024 * 1024,
     1024 * 1024 + 1,

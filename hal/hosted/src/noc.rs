@@ -1029,11 +1029,15 @@ mod tests {
             cc0.try_write(CC0, 5, 2, 0, 0, &vec![0u8; DATA_CHUNK_BYTES + 1]),
             Err(NocError::TooLong)
         );
-        cc0.try_write(CC0, 5, 2, 70_000, 0, &chunk).unwrap();
-        cc0.try_write(CC0, 5, 2, 70_000, DATA_CHUNK_BYTES as u32, &chunk)
-            .unwrap();
+        // A transfer of DATA_DEPTH whole chunks and a short last one.
+        let whole = (DATA_DEPTH * DATA_CHUNK_BYTES) as u32;
+        let total = whole + 4464;
+        for position in 0..DATA_DEPTH {
+            let offset = (position * DATA_CHUNK_BYTES) as u32;
+            cc0.try_write(CC0, 5, 2, total, offset, &chunk).unwrap();
+        }
         assert_eq!(
-            cc0.try_write(CC0, 5, 2, 70_000, 65_536, &chunk[..4464]),
+            cc0.try_write(CC0, 5, 2, total, whole, &chunk[..4464]),
             Err(NocError::Full)
         );
         let mut kept = 0;
@@ -1050,14 +1054,17 @@ mod tests {
             );
             assert_eq!(
                 (arrival.total, arrival.data.len()),
-                (70_000, DATA_CHUNK_BYTES)
+                (total, DATA_CHUNK_BYTES)
             );
             assert!(arrival.data.iter().all(|byte| *byte == 7));
             offsets.push(arrival.offset);
             ReceiveDecision::Take
         });
-        assert_eq!(offsets, [0, DATA_CHUNK_BYTES as u32]);
-        cc0.try_write(CC0, 5, 2, 70_000, 65_536, &chunk[..4464])
+        let expected: Vec<u32> = (0..DATA_DEPTH)
+            .map(|position| (position * DATA_CHUNK_BYTES) as u32)
+            .collect();
+        assert_eq!(offsets, expected);
+        cc0.try_write(CC0, 5, 2, total, whole, &chunk[..4464])
             .unwrap();
         hardware.set_state(2, ClusterState::Dead { epoch: 1 });
         assert_eq!(
