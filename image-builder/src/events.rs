@@ -82,7 +82,9 @@ pub enum Event {
         address: u64,
         /// The thread's end value (128 + the signal).
         status: i32,
-        /// The backtrace, innermost first: `function+0xoffset`, or the bare address.
+        /// The backtrace, innermost first: `function+0xoffset (address) at
+        /// file:line` (the place where the line tables give one), or the bare
+        /// address.
         backtrace: Vec<String>,
     },
     /// One console line of a program (or of the kernel, as program `kernel`).

@@ -511,20 +511,19 @@ impl Board<'_> {
                 } else {
                     address.saturating_sub(1)
                 };
-                let relative = base.and_then(|base| inside.checked_sub(base));
-                relative
-                    .and_then(|relative| symbols.function(relative))
-                    .map_or_else(
-                        || format!("{address:#x}"),
-                        |(name, start)| {
-                            let offset = address.saturating_sub(base.unwrap_or(0) + start);
-                            let place = relative
-                                .and_then(|relative| symbols.location(relative, &root))
-                                .map(|place| format!(" at {place}"))
-                                .unwrap_or_default();
-                            format!("{name}+{offset:#x} ({address:#x}){place}")
-                        },
-                    )
+                let Some((base, lookup)) =
+                    base.and_then(|base| Some((base, inside.checked_sub(base)?)))
+                else {
+                    return format!("{address:#x}");
+                };
+                let Some(name) = symbols.name(lookup, address - base) else {
+                    return format!("{address:#x}");
+                };
+                let place = symbols
+                    .location(lookup, &root)
+                    .map(|place| format!(" at {place}"))
+                    .unwrap_or_default();
+                format!("{name} ({address:#x}){place}")
             })
             .collect()
     }

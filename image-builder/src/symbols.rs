@@ -105,11 +105,12 @@ impl Symbols {
         })
     }
 
-    /// `function+0xoffset` for `address` (relative to the load base), if a function
-    /// holds it.
-    pub fn name(&self, address: u64) -> Option<String> {
-        self.function(address)
-            .map(|(name, start)| format!("{name}+{:#x}", address - start))
+    /// `function+0xoffset` of `address` in the function that holds `lookup` (both
+    /// relative to the load base), if one does. A return address is looked up one
+    /// byte back (its call may end its function) but named as it is.
+    pub fn name(&self, lookup: u64, address: u64) -> Option<String> {
+        self.function(lookup)
+            .map(|(name, start)| format!("{name}+{:#x}", address.saturating_sub(start)))
     }
 
     /// The function holding `address` (relative to the load base) and its start.
@@ -145,16 +146,16 @@ mod tests {
             })
             .expect("the test's own function is in the table")
             .clone();
-        let named = symbols.name(start + 1).unwrap();
+        let named = symbols.name(start + 1, start + 1).unwrap();
         assert!(
             named.ends_with("functions_of_a_real_elf_are_named_and_others_are_not+0x1"),
             "{named}"
         );
-        assert_eq!(symbols.name(0), None);
+        assert_eq!(symbols.name(0, 0), None);
         // The test binary has line tables: this function is in this file.
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let location = symbols.location(start + 1, root).expect("a line");
         assert!(location.starts_with("src/symbols.rs:"), "{location}");
-        assert!(Symbols::parse(b"not an elf").name(0x1000).is_none());
+        assert!(Symbols::parse(b"not an elf").name(0x1000, 0x1000).is_none());
     }
 }
