@@ -8,7 +8,7 @@
 //! never lost and a spurious one costs a look.
 
 use super::Kernel;
-use crate::paging::Access;
+use crate::paging::{Access, PagingError};
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 use nanvix_abi::{
@@ -85,17 +85,12 @@ impl<P: Platform> Kernel<P> {
         if fault.address < base || fault.address - base >= bytes {
             return PagerAnswer::Stand;
         }
-        {
-            let pages = self.pages.lock();
-            if pages.covering(fault.address).is_some() {
-                // Mapped since (a pager was quicker than this fault): run it again
-                // if the program may make this access; otherwise it is a breach of
-                // the page's rights, which no pager resolves.
-                return match pages.translate(fault.address, checked, index) {
-                    Ok(_) => PagerAnswer::Retry,
-                    Err(_) => PagerAnswer::Stand,
-                };
-            }
+        match self.pages.lock().translate(fault.address, checked, index) {
+            Err(PagingError::NotMapped) => {}
+            // Mapped since (a pager was quicker than this fault): run it again.
+            Ok(_) => return PagerAnswer::Retry,
+            // A breach of the page's rights, which no pager resolves.
+            Err(_) => return PagerAnswer::Stand,
         }
         let pager = {
             let mut pagers = self.pagers.lock();

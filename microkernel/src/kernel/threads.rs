@@ -197,15 +197,8 @@ impl<P: Platform> Kernel<P> {
             }
             value.is_some()
         });
-        if let Err(errno) = waited {
-            // Nobody joins it now: it goes when it ends.
-            if let Some(record) = self.threads.lock().iter_mut().flatten().find(|record| {
-                record.id == id && record.program == index && record.joiner == Some(context)
-            }) {
-                record.joiner = None;
-            }
-            return Err(errno);
-        }
+        // Stopped early, the program is ending: its records all go with it.
+        waited?;
         Ok(value.unwrap_or_default() as u32 as usize)
     }
 
