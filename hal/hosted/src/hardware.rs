@@ -28,29 +28,32 @@ impl NocMemory {
         self.layout
     }
 
-    /// The 32-bit word at `offset`.
+    /// The whole mapping as 32-bit words.
     #[inline]
-    pub fn word(&self, offset: usize) -> &AtomicU32 {
-        assert!(
-            offset.is_multiple_of(4) && offset + 4 <= self.bytes,
-            "NoC offset out of range"
-        );
-        // SAFETY: the offset is in range and 4-aligned (checked above), the mapping
-        // lives as long as `self`, and all concurrent access to it is atomic.
-        unsafe { AtomicU32::from_ptr(self.base.add(offset).cast::<u32>()) }
+    fn words(&self) -> &[AtomicU32] {
+        // SAFETY: the mapping is page-aligned, `bytes` long and lives as long as
+        // `self`; all concurrent access to it is atomic.
+        unsafe { std::slice::from_raw_parts(self.base.cast::<AtomicU32>(), self.bytes / 4) }
     }
 
-    /// The 64-byte line at `offset` as sixteen 32-bit words (one range check for a
-    /// whole slot header).
+    /// The 32-bit word at `offset` (a multiple of 4: layout offsets always are).
+    /// Panics past the end of the mapping: offsets come from the layout, never from
+    /// a message.
+    #[inline]
+    pub fn word(&self, offset: usize) -> &AtomicU32 {
+        debug_assert!(offset.is_multiple_of(4), "NoC offset not word-aligned");
+        &self.words()[offset / 4]
+    }
+
+    /// The 64-byte line at `offset` (a multiple of 64) as sixteen 32-bit words (one
+    /// range check for a whole slot header).
     #[inline]
     pub fn line(&self, offset: usize) -> &[AtomicU32; 16] {
-        assert!(
-            offset.is_multiple_of(64) && offset + 64 <= self.bytes,
-            "NoC line out of range"
-        );
-        // SAFETY: the line is in range and 64-aligned (checked above), the mapping lives
-        // as long as `self`, and all concurrent access to it is atomic.
-        unsafe { &*self.base.add(offset).cast::<[AtomicU32; 16]>() }
+        debug_assert!(offset.is_multiple_of(64), "NoC line not line-aligned");
+        self.words()
+            .get(offset / 4..)
+            .and_then(<[AtomicU32]>::first_chunk::<16>)
+            .expect("NoC line out of range")
     }
 
     /// `count` 64-bit words from `offset` (one range check for all of them).

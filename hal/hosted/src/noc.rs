@@ -162,6 +162,27 @@ struct Receiving {
     channels: Box<[Incoming]>,
 }
 
+/// The incoming rings of one kind: their places (read without a lock, so a core
+/// that finds nothing waiting never writes a shared line) and their receiving state
+/// (taken by one core at a time, without waiting).
+struct Incomings {
+    rings: Box<[Ring]>,
+    receiving: Mutex<Receiving>,
+}
+
+impl Incomings {
+    /// Whether a message may be waiting in some ring: its next slot, as the tail the
+    /// receiver published says, holds its sequence number. A stale tail only ever
+    /// says yes for nothing, and the caller then finds nothing under the lock.
+    #[inline]
+    fn may_be_ready(&self, memory: &NocMemory) -> bool {
+        self.rings.iter().any(|ring| {
+            let tail = memory.word(ring.tail).load(Ordering::Relaxed);
+            memory.word(ring.slot(tail)).load(Ordering::Acquire) == tail.wrapping_add(1)
+        })
+    }
+}
+
 /// What a sender stamps into a slot's header.
 struct Stamps {
     destination_node: u32,
@@ -194,8 +215,8 @@ pub struct HostedNoc {
     node_clusters: Box<[Option<usize>]>,
     outgoing: Box<[Mutex<Outgoing>]>,
     data_outgoing: Box<[Mutex<Outgoing>]>,
-    receiving: Mutex<Receiving>,
-    data_receiving: Mutex<Receiving>,
+    receiving: Incomings,
+    data_receiving: Incomings,
     doorbells: Doorbells,
     /// Messages discarded on receipt (stale epoch, forged node, bad length).
     pub discarded: AtomicU64,
@@ -224,13 +245,17 @@ impl HostedNoc {
                 .collect()
         };
         let receiving_of = |ring: fn(&Layout, usize, usize) -> Ring| {
-            let channels = (0..layout.clusters)
-                .map(|source| {
-                    let ring = ring(&layout, source, local);
-                    Incoming::new(ring, memory.word(ring.tail).load(Ordering::Acquire))
-                })
+            let rings: Box<[Ring]> = (0..layout.clusters)
+                .map(|source| ring(&layout, source, local))
                 .collect();
-            Mutex::new(Receiving { next: 0, channels })
+            let channels = rings
+                .iter()
+                .map(|ring| Incoming::new(*ring, memory.word(ring.tail).load(Ordering::Acquire)))
+                .collect();
+            Incomings {
+                rings,
+                receiving: Mutex::new(Receiving { next: 0, channels }),
+            }
         };
         let (outgoing, data_outgoing) = (outgoing_of(Ring::control), outgoing_of(Ring::data));
         let (receiving, data_receiving) = (receiving_of(Ring::control), receiving_of(Ring::data));
@@ -310,32 +335,29 @@ impl HostedNoc {
     /// before it lets go). Returns how many were taken.
     fn round_robin(
         &self,
-        lock: &Mutex<Receiving>,
+        incomings: &Incomings,
         mut receive_from: impl FnMut(usize, &mut Incoming) -> usize,
     ) -> usize {
-        let Some(mut receiving) = lock.try_lock() else {
+        if !incomings.may_be_ready(&self.memory) {
+            return 0;
+        }
+        let Some(mut receiving) = incomings.receiving.try_lock() else {
             return 0;
         };
         let receiving = &mut *receiving;
-        let clusters = receiving.channels.len();
+        let first = receiving.next;
+        receiving.next = if first + 1 == receiving.channels.len() {
+            0
+        } else {
+            first + 1
+        };
+        let (before, after) = receiving.channels.split_at_mut(first);
         let mut taken = 0;
-        let mut source = receiving.next;
-        for _ in 0..clusters {
-            let incoming = &mut receiving.channels[source];
+        for (source, incoming) in (first..).zip(after).chain((0..).zip(before)) {
             if incoming.ready(&self.memory) {
                 taken += receive_from(source, incoming);
             }
-            source = if source + 1 == clusters {
-                0
-            } else {
-                source + 1
-            };
         }
-        receiving.next = if receiving.next + 1 == clusters {
-            0
-        } else {
-            receiving.next + 1
-        };
         taken
     }
 
@@ -365,16 +387,7 @@ impl HostedNoc {
     }
 
     fn pending(&self) -> bool {
-        (0..self.memory.layout().clusters).any(|source| {
-            [self.next_slot(source), self.next_data_slot(source)]
-                .into_iter()
-                .any(|(offset, expected)| {
-                    self.memory
-                        .word(offset + slot::SEQUENCE)
-                        .load(Ordering::Acquire)
-                        == expected
-                })
-        })
+        self.receiving.may_be_ready(&self.memory) || self.data_receiving.may_be_ready(&self.memory)
     }
 
     /// Checks a send of `length` bytes (at most `limit`) from `source` (one of our
