@@ -12,6 +12,8 @@ pub enum Errno {
     NoSuchThread = 3,
     /// An input/output error in the hardware layer.
     InputOutput = 5,
+    /// No open object of the caller has this id (a mailbox or portal id).
+    BadDescriptor = 9,
     /// Try again: a queue is full or a limit is reached.
     Again = 11,
     /// Out of memory.
@@ -36,11 +38,12 @@ pub enum Errno {
 
 impl Errno {
     /// Every error, for tables and round-trip tests.
-    pub const ALL: [Errno; 14] = [
+    pub const ALL: [Errno; 15] = [
         Errno::Permission,
         Errno::NoEntry,
         Errno::NoSuchThread,
         Errno::InputOutput,
+        Errno::BadDescriptor,
         Errno::Again,
         Errno::NoMemory,
         Errno::Access,
@@ -65,6 +68,7 @@ impl Errno {
             Errno::NoEntry => "ENOENT",
             Errno::NoSuchThread => "ESRCH",
             Errno::InputOutput => "EIO",
+            Errno::BadDescriptor => "EBADF",
             Errno::Again => "EAGAIN",
             Errno::NoMemory => "ENOMEM",
             Errno::Access => "EACCES",

@@ -46,6 +46,20 @@ pub const NOC_PAYLOAD_MAX: usize = 128;
 /// Programs one cluster may hold; program ids are below this.
 pub const PROGRAMS_MAX: usize = 16;
 
+/// Mailbox ports per NoC node: a mailbox is bound to (node, port).
+pub const MAILBOX_PORTS: usize = 32;
+
+/// Mailboxes one program may hold at once, created and opened together.
+pub const MAILBOXES_MAX: usize = 64;
+
+/// `mailbox_read`'s source for "any sender".
+pub const MAILBOX_ANY_SOURCE: usize = usize::MAX;
+
+/// The NoC header's destination tag of mailbox traffic to `port`: tags below
+/// [`PROGRAMS_MAX`] name a program's own inbox (`noc_send`), tags from this one on
+/// a mailbox port of the destination node.
+pub const MAILBOX_TAG: u32 = 0x100;
+
 /// Threads a cluster holds at once (running, waiting for a core, blocked, or ended
 /// and not yet joined), its programs' main threads included; past it
 /// `thread_create` fails with `EAGAIN`.

@@ -401,6 +401,64 @@ kcalls! {
             (Busy, "the page at to_address overlaps a mapping"),
             (NoSystemCall, "the platform has no MMU")
         ];
+    /// Creates the mailbox of port `port` on the caller's NoC node, where any cluster
+    /// may send it messages of up to 128 bytes; returns its id (for `mailbox_read` and
+    /// `mailbox_unlink`). Messages sent to the port before it existed wait for it
+    /// (a bounded number, then in their channels): none is lost.
+    MailboxCreate = 42, "mailbox_create", ("port: usize") -> "the mailbox's id",
+        Local ("changes the cluster's mailbox table under its lock, which costs less than a trip through the master (as for sync objects)"),
+        errors [
+            (Invalid, "port is not below MAILBOX_PORTS (32)"),
+            (Busy, "a mailbox of this node has this port already"),
+            (Again, "the caller holds MAILBOXES_MAX (64) mailboxes already")
+        ];
+    /// Opens the mailbox of port `port` on node `node` for writing; returns its id
+    /// (for `mailbox_write` and `mailbox_close`). The mailbox need not exist yet.
+    MailboxOpen = 43, "mailbox_open", ("node: usize", "port: usize") -> "the mailbox's id",
+        Local ("changes the caller's own entry of the mailbox table under its lock"),
+        errors [
+            (Invalid, "no cluster owns this node, or port is not below MAILBOX_PORTS (32)"),
+            (Again, "the caller holds MAILBOXES_MAX (64) mailboxes already")
+        ];
+    /// Sends one message of 1 to 128 bytes to opened mailbox `id`. The hardware
+    /// stamps the true source; blocks while the channel or the mailbox is full
+    /// (backpressure): every message arrives once, in the order each sender sent.
+    MailboxWrite = 44, "mailbox_write", ("id: usize", "buffer: *const u8", "length: usize") -> "0",
+        Local ("may wait for room (the master never waits)"),
+        errors [
+            (BadDescriptor, "the caller opened no mailbox with this id"),
+            (Invalid, "length is 0"),
+            (MessageSize, "length is over NOC_PAYLOAD_MAX (128 bytes)"),
+            (Fault, "the buffer is not in the caller's memory"),
+            (HostDown, "the destination cluster is dead")
+        ];
+    /// Receives the oldest message of created mailbox `id`, or, with `source` a
+    /// node, the oldest from that node (the others stay queued, in order); blocks
+    /// until one is there. Writes its header (the stamped source) and payload.
+    MailboxRead = 45, "mailbox_read",
+        ("id: usize", "source: usize", "header: *mut MessageHeader", "buffer: *mut u8", "capacity: usize")
+        -> "payload length",
+        Local ("waits for a message (the master never waits); the caller polls the NoC itself first, as noc_receive does"),
+        errors [
+            (BadDescriptor, "the caller created no mailbox with this id"),
+            (Invalid, "source is neither MAILBOX_ANY_SOURCE nor a node of the board"),
+            (Fault, "header or buffer is not in the caller's memory"),
+            (MessageSize, "the message is longer than capacity; it stays queued"),
+            (Busy, "another thread of the caller reads this mailbox")
+        ];
+    /// Closes opened mailbox `id`; its id is dead from then on. Messages written
+    /// before are delivered.
+    MailboxClose = 46, "mailbox_close", ("id: usize") -> "0",
+        Local ("changes the caller's own entry of the mailbox table under its lock"),
+        errors [(BadDescriptor, "the caller opened no mailbox with this id")];
+    /// Removes created mailbox `id` and frees its port; refused while messages
+    /// wait in it (they would be lost) or a thread reads it.
+    MailboxUnlink = 47, "mailbox_unlink", ("id: usize") -> "0",
+        Local ("changes the cluster's mailbox table under its lock"),
+        errors [
+            (BadDescriptor, "the caller created no mailbox with this id"),
+            (Busy, "messages wait in it, or a thread reads it")
+        ];
     /// Destroys sync object `id` of the calling program; its id is dead from then on.
     SyncDestroy = 27, "sync_destroy", ("id: usize") -> "0",
         Local ("measured: a trip through the master costs more than the few hundred nanoseconds of the table's lock"),

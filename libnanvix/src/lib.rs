@@ -26,6 +26,7 @@ pub mod data;
 pub mod device;
 pub mod kernel;
 pub mod log;
+pub mod mailbox;
 pub mod memory;
 pub mod noc;
 pub mod process;

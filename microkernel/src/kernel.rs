@@ -9,6 +9,7 @@ use crate::thread::CoreTokens;
 use threads::{ThreadRecord, ThreadState};
 
 mod devices;
+mod mailbox;
 mod mapping;
 mod pager;
 mod sync;
@@ -24,7 +25,8 @@ use core::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsiz
 use lock_api::Mutex;
 use nanvix_abi::{
     ArgumentSlice, CLUSTER_NAME_MAX, CLUSTER_SELF, ClusterInfo, Errno, GATE_MAGIC, Gate, Kcall,
-    KcallEntry, MessageHeader, NOC_PAYLOAD_MAX, PROGRAM_ALIGNMENT, PROGRAMS_MAX, StartInfo,
+    KcallEntry, MAILBOX_TAG, MessageHeader, NOC_PAYLOAD_MAX, PROGRAM_ALIGNMENT, PROGRAMS_MAX,
+    StartInfo,
 };
 use nanvix_board::{Board, ClusterKind};
 use nanvix_hal::{
@@ -93,6 +95,7 @@ enum ProgramState {
     Exited(i32),
 }
 
+#[derive(Debug, PartialEq, Eq)]
 struct Message {
     header: MessageHeader,
     payload: Vec<u8>,
@@ -184,6 +187,8 @@ pub struct Kernel<P: Platform> {
     pages: Mutex<P::RawMutex, PageTable>,
     /// The programs' semaphores, mutexes and condition variables.
     syncs: Mutex<P::RawMutex, SyncTable>,
+    /// The cluster's mailboxes (created and opened).
+    mailboxes: Mutex<P::RawMutex, mailbox::MailboxTable>,
     /// The programs' pagers and the page faults waiting for them.
     pagers: Mutex<P::RawMutex, pager::Pagers>,
     /// Per context: a sync object was handed over to the thread waiting there.
@@ -214,6 +219,8 @@ pub struct Kernel<P: Platform> {
     /// Whether routing left a message in its channel because an inbox was full; the
     /// receive that frees room then wakes the master to route it.
     backlogged: AtomicBool,
+    /// Routing passes under way (each delivers all it took before it ends).
+    routing: AtomicUsize,
     /// Cores parked in a data receive: the master wakes them when traffic arrives.
     data_waiters: Mutex<P::RawMutex, Vec<CoreId>>,
     /// One data transfer at a time per destination cluster.
@@ -256,6 +263,7 @@ impl<P: Platform> Kernel<P> {
             remote: RemoteCalls::new(cores),
             threads: Mutex::new((0..cores).map(|_| None).collect()),
             syncs: Mutex::new(SyncTable::new()),
+            mailboxes: Mutex::new(mailbox::MailboxTable::default()),
             pagers: Mutex::new(pager::Pagers::new(cores)),
             pages: Mutex::new(PageTable::new(
                 memory.window().0,
@@ -278,6 +286,7 @@ impl<P: Platform> Kernel<P> {
             pollers: AtomicUsize::new(0),
             parked_receivers: AtomicUsize::new(0),
             backlogged: AtomicBool::new(false),
+            routing: AtomicUsize::new(0),
             data_waiters: Mutex::new(Vec::new()),
             data_send_locks: (0..board.clusters.len()).map(|_| Mutex::new(())).collect(),
             known_states: Mutex::new((u32::MAX, Vec::new())),
@@ -510,6 +519,8 @@ impl<P: Platform> Kernel<P> {
 
     fn finish(&self, index: usize, status: i32) {
         self.syncs.lock().remove_owner(index);
+        let lost = self.mailboxes.lock().remove_owner(index);
+        self.undeliverable.fetch_add(lost as u64, Ordering::Relaxed);
         self.release_pages(index);
         let (name, rest, id) = {
             let mut programs = self.programs.lock();
@@ -657,12 +668,16 @@ impl<P: Platform> Kernel<P> {
     /// goes straight to its buffers instead.
     fn route(&self, mut direct: Option<&mut DirectReceive<'_, P::RawMutex>>) {
         let mut lost = Vec::new();
+        self.routing.fetch_add(1, Ordering::SeqCst);
         self.platform.noc().receive(&mut |arrival| {
             let (header, node, program) = (
                 &arrival.header,
                 arrival.destination_node,
                 arrival.destination_program,
             );
+            if program >= MAILBOX_TAG {
+                return self.route_to_mailbox(node, program, header, arrival.payload);
+            }
             let Some(position) = self.find_program(node, program) else {
                 self.undeliverable.fetch_add(1, Ordering::Relaxed);
                 lost.push((*header, node, program));
@@ -699,6 +714,7 @@ impl<P: Platform> Kernel<P> {
             }
             ReceiveDecision::Take
         });
+        self.routing.fetch_sub(1, Ordering::SeqCst);
         for (header, node, program) in lost {
             let line = format!(
                 "undeliverable message from node {} program {}: no running program {program} on node {node}",
@@ -897,6 +913,17 @@ impl<P: Platform> Kernel<P> {
             | Kcall::ConditionSignal
             | Kcall::ConditionBroadcast
             | Kcall::SyncDestroy => self.sync_kcall(kcall, index, core, arguments),
+            Kcall::MailboxCreate => self.mailbox_create(index, arguments[0]),
+            Kcall::MailboxOpen => self.mailbox_open(index, arguments[0], arguments[1]),
+            Kcall::MailboxWrite => {
+                self.mailbox_write(index, arguments[0], arguments[1], arguments[2])
+            }
+            Kcall::MailboxRead => {
+                let [id, source, header, buffer, capacity] = arguments;
+                self.mailbox_read(index, core, id, source, header, buffer, capacity)
+            }
+            Kcall::MailboxClose => self.mailbox_close(index, arguments[0]),
+            Kcall::MailboxUnlink => self.mailbox_unlink(index, arguments[0]),
             // Remote calls went to the master above.
             Kcall::Noop => Err(Errno::NoSystemCall),
         };
@@ -1229,21 +1256,28 @@ impl<P: Platform> Kernel<P> {
             return Err(Errno::MessageSize);
         }
         let (node, _) = self.check_destination(node, program)?;
-        let caller = self.info(index);
-        let (node_of_caller, id) = (caller.node, caller.id);
         let mut buffer = [0u8; NOC_PAYLOAD_MAX];
         let payload = &mut buffer[..length];
         self.space(index).read_into(address, payload)?;
+        self.send_tagged(index, node, program as u32, payload)
+    }
+
+    /// Sends `payload` from program `index` to destination tag `tag` (a program id,
+    /// or a mailbox port past [`MAILBOX_TAG`]) of `node`, waiting out a full channel.
+    fn send_tagged(
+        &self,
+        index: usize,
+        node: u32,
+        tag: u32,
+        payload: &[u8],
+    ) -> Result<usize, Errno> {
+        let caller = self.info(index);
         let source = Source {
-            node: node_of_caller,
-            program: id,
+            node: caller.node,
+            program: caller.id,
         };
         loop {
-            match self
-                .platform
-                .noc()
-                .try_send(source, node, program as u32, payload)
-            {
+            match self.platform.noc().try_send(source, node, tag, payload) {
                 Ok(()) => return Ok(0),
                 Err(NocError::Full) => {
                     if self.ending_status(index).is_some() {

@@ -1,0 +1,358 @@
+//! Test program: mailboxes between clusters.
+//!
+//! Arguments (`KEY=VALUE`):
+//! - `mode=errors`: every errno of the mailbox kcalls, and a message sent to a
+//!   port before its mailbox existed; prints `mailbox-test: N checks, M failed`.
+//! - `mode=send to=CLUSTER count=K`: opens port [`PORT`] of the cluster's first
+//!   node and sends K messages numbered 0..K; prints `mailbox-test: sent K`.
+//! - `mode=receive from=A,B,... count=K`: creates port [`PORT`], first reads K/2
+//!   messages restricted to the last sender (the others wait, held back), then the
+//!   rest from anyone; checks every message arrives once and in its sender's
+//!   order; prints `mailbox-test: received N from S senders in order`.
+#![no_std]
+#![no_main]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+use alloc::vec;
+use alloc::vec::Vec;
+use libnanvix::abi::{Errno, Kcall, MAILBOX_ANY_SOURCE, MessageHeader};
+use libnanvix::mailbox::{self, Inbox, MAILBOX_PORTS, NOC_PAYLOAD_MAX, Outbox};
+use libnanvix::runtime::kcall;
+use libnanvix::{cluster, println, process};
+
+libnanvix::entry!(main);
+
+/// The port the senders and the receiver meet on.
+const PORT: u32 = 5;
+
+/// An address no program memory is at.
+const WILD: usize = 0x10;
+
+fn argument(key: &str) -> Option<&'static str> {
+    process::arguments().find_map(|argument| {
+        argument
+            .strip_prefix(key)
+            .and_then(|rest| rest.strip_prefix('='))
+    })
+}
+
+fn main() -> i32 {
+    let count = argument("count").and_then(|count| count.parse::<u32>().ok());
+    let result = match (argument("mode"), count) {
+        (Some("errors"), _) => return errors(),
+        (Some("send"), Some(count)) => send(count),
+        (Some("receive"), Some(count)) => receive(count),
+        _ => Err("needs mode=errors, or mode=send|receive with count=K"),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(reason) => {
+            println!("mailbox-test: {reason}");
+            1
+        }
+    }
+}
+
+/// A message: the sender's cluster index, its number, then filler up to 128 bytes.
+fn message(sender: u32, number: u32) -> [u8; NOC_PAYLOAD_MAX] {
+    let mut bytes = [0u8; NOC_PAYLOAD_MAX];
+    bytes[..4].copy_from_slice(&sender.to_le_bytes());
+    bytes[4..8].copy_from_slice(&number.to_le_bytes());
+    for (position, byte) in bytes.iter_mut().enumerate().skip(8) {
+        *byte = (number as usize + position) as u8;
+    }
+    bytes
+}
+
+fn send(count: u32) -> Result<(), &'static str> {
+    let to = argument("to")
+        .and_then(cluster::find)
+        .ok_or("needs to=CLUSTER naming a cluster of the board")?;
+    let this = cluster::this().map_err(|_| "cluster_info failed")?;
+    let outbox = Outbox::open(to.first_node, PORT).map_err(|_| "open failed")?;
+    for number in 0..count {
+        // Sizes 1..=128 in turn: every length crosses the NoC.
+        let length = number as usize % NOC_PAYLOAD_MAX + 1;
+        let bytes = message(this.index, number);
+        outbox
+            .write(&bytes[..length.max(8)])
+            .map_err(|_| "write failed")?;
+    }
+    outbox.close().map_err(|_| "close failed")?;
+    println!("mailbox-test: sent {count}");
+    Ok(())
+}
+
+/// A sender the receiver expects: its cluster, node, and next message number.
+struct Sender {
+    index: u32,
+    node: u32,
+    next: u32,
+}
+
+fn receive(count: u32) -> Result<(), &'static str> {
+    let mut senders: Vec<Sender> = argument("from")
+        .ok_or("needs from=A,B,...")?
+        .split(',')
+        .map(|name| {
+            cluster::find(name).map(|info| Sender {
+                index: info.index,
+                node: info.first_node,
+                next: 0,
+            })
+        })
+        .collect::<Option<_>>()
+        .ok_or("from= names a cluster the board does not have")?;
+    let senders_count = senders.len() as u32;
+    let restricted = senders.last().map(|sender| sender.node);
+    let inbox = Inbox::create(PORT).map_err(|_| "create failed")?;
+    let mut buffer = [0u8; NOC_PAYLOAD_MAX];
+    let mut take = |header: MessageHeader, length: usize, buffer: &[u8; NOC_PAYLOAD_MAX]| {
+        let sender = u32::from_le_bytes(buffer[..4].try_into().unwrap_or_default());
+        let number = u32::from_le_bytes(buffer[4..8].try_into().unwrap_or_default());
+        let expected = message(sender, number);
+        let Some(entry) = senders.iter_mut().find(|entry| entry.index == sender) else {
+            return Err("a message from a cluster that was not asked to send");
+        };
+        if header.source_node != entry.node {
+            return Err("a message whose stamped source is not its sender's node");
+        }
+        if number != entry.next {
+            return Err("a message lost, repeated or out of its sender's order");
+        }
+        if length != (number as usize % NOC_PAYLOAD_MAX + 1).max(8)
+            || buffer[..length] != expected[..length]
+        {
+            return Err("a message arrived with other bytes than were sent");
+        }
+        entry.next += 1;
+        Ok(())
+    };
+    // The last sender's messages alone first, while the others queue up to their
+    // bound and then wait in their channels.
+    let total = count * senders_count;
+    let mut received = 0;
+    if let Some(node) = restricted {
+        for _ in 0..count / 2 {
+            let (header, length) = inbox
+                .read_from(node, &mut buffer)
+                .map_err(|_| "restricted read failed")?;
+            if header.source_node != node {
+                return Err("a restricted read returned another source's message");
+            }
+            take(header, length, &buffer)?;
+            received += 1;
+        }
+    }
+    while received < total {
+        let (header, length) = inbox.read(&mut buffer).map_err(|_| "read failed")?;
+        take(header, length, &buffer)?;
+        received += 1;
+    }
+    inbox.unlink().map_err(|_| "unlink failed")?;
+    println!("mailbox-test: received {received} from {senders_count} senders in order");
+    Ok(())
+}
+
+struct Checks {
+    run: u32,
+    failed: u32,
+}
+
+impl Checks {
+    fn expect<T: PartialEq + core::fmt::Debug>(
+        &mut self,
+        name: &str,
+        result: Result<T, Errno>,
+        wanted: Result<T, Errno>,
+    ) {
+        self.run += 1;
+        if result != wanted {
+            self.failed += 1;
+            println!("FAIL {name}: got {result:?}, wanted {wanted:?}");
+        }
+    }
+}
+
+fn errors() -> i32 {
+    let mut checks = Checks { run: 0, failed: 0 };
+    let node = process::node();
+    let mut buffer = [0u8; NOC_PAYLOAD_MAX];
+
+    // A message to a port nobody created yet waits for its mailbox.
+    let early = Outbox::open(node, 9);
+    checks.expect(
+        "open before create",
+        early.as_ref().map(|_| ()).map_err(|errno| *errno),
+        Ok(()),
+    );
+    if let Ok(early) = early {
+        checks.expect("write before create", early.write(b"early"), Ok(()));
+        let inbox = Inbox::create(9);
+        checks.expect(
+            "create after write",
+            inbox.as_ref().map(|_| ()).map_err(|errno| *errno),
+            Ok(()),
+        );
+        if let Ok(inbox) = inbox {
+            let read = inbox
+                .read(&mut buffer)
+                .map(|(header, length)| (header.source_node, buffer[..length] == *b"early"));
+            checks.expect("early message kept", read, Ok((node, true)));
+            checks.expect("unlink emptied", inbox.unlink(), Ok(()));
+        }
+        checks.expect("close", early.close(), Ok(()));
+    }
+
+    let inbox = match Inbox::create(PORT) {
+        Ok(inbox) => inbox,
+        Err(errno) => {
+            println!("FAIL create: {errno:?}");
+            return 1;
+        }
+    };
+    checks.expect("double create", Inbox::create(PORT), Err(Errno::Busy));
+    checks.expect(
+        "create port out of range",
+        Inbox::create(MAILBOX_PORTS as u32),
+        Err(Errno::Invalid),
+    );
+    checks.expect(
+        "open port out of range",
+        Outbox::open(node, MAILBOX_PORTS as u32),
+        Err(Errno::Invalid),
+    );
+    checks.expect(
+        "open node out of range",
+        Outbox::open(u32::MAX, PORT),
+        Err(Errno::Invalid),
+    );
+    let outbox = match Outbox::open(node, PORT) {
+        Ok(outbox) => outbox,
+        Err(errno) => {
+            println!("FAIL open: {errno:?}");
+            return 1;
+        }
+    };
+    checks.expect(
+        "write over 128 bytes",
+        outbox.write(&[0u8; NOC_PAYLOAD_MAX + 1]),
+        Err(Errno::MessageSize),
+    );
+    checks.expect("write nothing", outbox.write(&[]), Err(Errno::Invalid));
+    checks.expect(
+        "write wild pointer",
+        kcall(Kcall::MailboxWrite, [outbox.id(), WILD, 8, 0, 0]),
+        Err(Errno::Fault),
+    );
+    checks.expect(
+        "write to an id out of range",
+        mailbox::write(usize::MAX, b"x"),
+        Err(Errno::BadDescriptor),
+    );
+    checks.expect(
+        "write to a created mailbox",
+        mailbox::write(inbox.id(), b"x"),
+        Err(Errno::BadDescriptor),
+    );
+    checks.expect(
+        "read an id out of range",
+        mailbox::read(4096, MAILBOX_ANY_SOURCE, &mut buffer),
+        Err(Errno::BadDescriptor),
+    );
+    checks.expect(
+        "read an opened mailbox",
+        mailbox::read(outbox.id(), MAILBOX_ANY_SOURCE, &mut buffer),
+        Err(Errno::BadDescriptor),
+    );
+    checks.expect(
+        "read from a node out of range",
+        mailbox::read(inbox.id(), u32::MAX as usize, &mut buffer),
+        Err(Errno::Invalid),
+    );
+    checks.expect(
+        "read into a wild header",
+        kcall(
+            Kcall::MailboxRead,
+            [
+                inbox.id(),
+                MAILBOX_ANY_SOURCE,
+                WILD,
+                buffer.as_mut_ptr() as usize,
+                8,
+            ],
+        ),
+        Err(Errno::Fault),
+    );
+    checks.expect("write", outbox.write(b"first"), Ok(()));
+    checks.expect("write again", outbox.write(b"second"), Ok(()));
+    checks.expect(
+        "unlink with unread messages",
+        mailbox::unlink(inbox.id()),
+        Err(Errno::Busy),
+    );
+    checks.expect(
+        "read into too small a buffer",
+        inbox.read(&mut buffer[..4]).map(|(_, length)| length),
+        Err(Errno::MessageSize),
+    );
+    let first = inbox
+        .read_from(node, &mut buffer)
+        .map(|(header, length)| (header.source_node, buffer[..length] == *b"first"));
+    checks.expect("restricted read, own node", first, Ok((node, true)));
+    let second = inbox
+        .read(&mut buffer)
+        .map(|(_, length)| buffer[..length] == *b"second");
+    checks.expect("second in order", second, Ok(true));
+    checks.expect(
+        "close an inbox",
+        mailbox::close(inbox.id()),
+        Err(Errno::BadDescriptor),
+    );
+    checks.expect(
+        "unlink an outbox",
+        mailbox::unlink(outbox.id()),
+        Err(Errno::BadDescriptor),
+    );
+    let outbox_id = outbox.id();
+    checks.expect("close", outbox.close(), Ok(()));
+    checks.expect(
+        "double close",
+        mailbox::close(outbox_id),
+        Err(Errno::BadDescriptor),
+    );
+    let inbox_id = inbox.id();
+    checks.expect("unlink", inbox.unlink(), Ok(()));
+    checks.expect(
+        "double unlink",
+        mailbox::unlink(inbox_id),
+        Err(Errno::BadDescriptor),
+    );
+    let mut held = vec![];
+    let mut limit = Ok(());
+    for port in 0..=libnanvix::mailbox::MAILBOXES_MAX {
+        match Outbox::open(node, port as u32 % MAILBOX_PORTS as u32) {
+            Ok(outbox) => held.push(outbox),
+            Err(errno) => {
+                limit = Err(errno);
+                break;
+            }
+        }
+    }
+    checks.expect("more than MAILBOXES_MAX", limit, Err(Errno::Again));
+    checks.expect(
+        "MAILBOXES_MAX held",
+        Ok(held.len()),
+        Ok(libnanvix::mailbox::MAILBOXES_MAX),
+    );
+    for outbox in held {
+        let _ = outbox.close();
+    }
+    println!(
+        "mailbox-test: {} checks, {} failed",
+        checks.run, checks.failed
+    );
+    checks.failed as i32
+}

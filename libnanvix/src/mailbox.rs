@@ -1,0 +1,112 @@
+//! Mailboxes: messages of up to 128 bytes from any cluster to a port of a node.
+//!
+//! The receiver creates an [`Inbox`] on a port of its own node; senders open an
+//! [`Outbox`] to (node, port). Each message arrives once, in the order its sender
+//! sent it, with the source the hardware stamped; a full mailbox holds its writers
+//! back instead of dropping anything.
+
+use crate::runtime::kcall;
+use nanvix_abi::{Errno, Kcall, MAILBOX_ANY_SOURCE, MessageHeader};
+
+pub use nanvix_abi::{MAILBOX_PORTS, MAILBOXES_MAX, NOC_PAYLOAD_MAX};
+
+/// A mailbox this program created: it reads what arrives at its port.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Inbox {
+    id: usize,
+}
+
+impl Inbox {
+    /// Creates the mailbox of `port` on this program's node.
+    pub fn create(port: u32) -> Result<Inbox, Errno> {
+        let id = kcall(Kcall::MailboxCreate, [port as usize, 0, 0, 0, 0])?;
+        Ok(Inbox { id })
+    }
+
+    /// The kernel's id of this mailbox.
+    pub fn id(&self) -> usize {
+        self.id
+    }
+
+    /// Receives the oldest message into `buffer`, blocking until one arrives.
+    /// Returns its header (the stamped source) and length.
+    pub fn read(&self, buffer: &mut [u8]) -> Result<(MessageHeader, usize), Errno> {
+        read(self.id, MAILBOX_ANY_SOURCE, buffer)
+    }
+
+    /// Receives the oldest message sent from NoC node `node`, blocking until one
+    /// arrives; messages of other senders stay queued, in order.
+    pub fn read_from(&self, node: u32, buffer: &mut [u8]) -> Result<(MessageHeader, usize), Errno> {
+        read(self.id, node as usize, buffer)
+    }
+
+    /// Removes the mailbox and frees its port (refused, `EBUSY`, while messages
+    /// wait in it: it stays).
+    pub fn unlink(self) -> Result<(), Errno> {
+        unlink(self.id)
+    }
+}
+
+/// A mailbox this program opened: it writes to a (node, port).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Outbox {
+    id: usize,
+}
+
+impl Outbox {
+    /// Opens the mailbox of `port` on NoC node `node` (which need not exist yet).
+    pub fn open(node: u32, port: u32) -> Result<Outbox, Errno> {
+        let id = kcall(Kcall::MailboxOpen, [node as usize, port as usize, 0, 0, 0])?;
+        Ok(Outbox { id })
+    }
+
+    /// The kernel's id of this mailbox.
+    pub fn id(&self) -> usize {
+        self.id
+    }
+
+    /// Sends `message` (1 to 128 bytes), blocking while the mailbox is full.
+    pub fn write(&self, message: &[u8]) -> Result<(), Errno> {
+        write(self.id, message)
+    }
+
+    /// Closes the mailbox; what was written before is still delivered.
+    pub fn close(self) -> Result<(), Errno> {
+        close(self.id)
+    }
+}
+
+/// `mailbox_read` on a raw id (tests of the kcall's checks use it).
+pub fn read(id: usize, source: usize, buffer: &mut [u8]) -> Result<(MessageHeader, usize), Errno> {
+    let mut header = MessageHeader::default();
+    let length = kcall(
+        Kcall::MailboxRead,
+        [
+            id,
+            source,
+            &raw mut header as usize,
+            buffer.as_mut_ptr() as usize,
+            buffer.len(),
+        ],
+    )?;
+    Ok((header, length))
+}
+
+/// `mailbox_write` on a raw id.
+pub fn write(id: usize, message: &[u8]) -> Result<(), Errno> {
+    kcall(
+        Kcall::MailboxWrite,
+        [id, message.as_ptr() as usize, message.len(), 0, 0],
+    )
+    .map(|_| ())
+}
+
+/// `mailbox_close` on a raw id.
+pub fn close(id: usize) -> Result<(), Errno> {
+    kcall(Kcall::MailboxClose, [id, 0, 0, 0, 0]).map(|_| ())
+}
+
+/// `mailbox_unlink` on a raw id.
+pub fn unlink(id: usize) -> Result<(), Errno> {
+    kcall(Kcall::MailboxUnlink, [id, 0, 0, 0, 0]).map(|_| ())
+}

@@ -1,0 +1,583 @@
+//! Mailboxes: 128-byte messages from any cluster to a port of a node, queued per
+//! mailbox with a bound per sender, so backpressure reaches a flooding sender
+//! without stopping the others.
+
+use super::{Kernel, Message, RECEIVE_SPIN_BUDGET};
+use crate::paging::Access;
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+use core::sync::atomic::Ordering;
+use nanvix_abi::{
+    Errno, MAILBOX_ANY_SOURCE, MAILBOX_PORTS, MAILBOX_TAG, MAILBOXES_MAX, MessageHeader,
+    NOC_PAYLOAD_MAX,
+};
+use nanvix_hal::{CoreId, Cores, Platform, ReceiveDecision};
+
+/// Messages one mailbox queues from one source node; more wait in their NoC channel.
+pub const MAILBOX_SOURCE_CAPACITY: usize = 16;
+/// Messages the cluster keeps for ports nobody created yet; more wait in their NoC
+/// channels until a mailbox takes these.
+pub const MAILBOX_EARLY_CAPACITY: usize = 64;
+
+/// A created mailbox: where it listens and what waits in it.
+struct Inbox {
+    owner: usize,
+    node: u32,
+    port: u32,
+    queue: VecDeque<Message>,
+    /// The core of the thread reading it, while one does.
+    reader: Option<CoreId>,
+    /// Whether that reader is parked (and counted in the kernel's parked receivers).
+    parked: bool,
+}
+
+impl Inbox {
+    fn queued_from(&self, node: u32) -> usize {
+        self.queue
+            .iter()
+            .filter(|message| message.header.source_node == node)
+            .count()
+    }
+
+    /// The position of the oldest message `filter` accepts.
+    fn oldest(&self, filter: Option<u32>) -> Option<usize> {
+        self.queue
+            .iter()
+            .position(|message| filter.is_none_or(|node| message.header.source_node == node))
+    }
+}
+
+/// An entry of the mailbox table.
+enum Entry {
+    /// Created by its owner: it reads it.
+    Inbox(Inbox),
+    /// Opened by its owner: it writes to (node, port).
+    Outbox { owner: usize, node: u32, port: u32 },
+}
+
+impl Entry {
+    fn owner(&self) -> usize {
+        match self {
+            Entry::Inbox(inbox) => inbox.owner,
+            Entry::Outbox { owner, .. } => *owner,
+        }
+    }
+}
+
+/// What a delivery asks of the kernel besides the decision: a parked reader to wake.
+pub(super) struct Delivery {
+    pub decision: ReceiveDecision,
+    pub wake: Option<CoreId>,
+}
+
+/// The cluster's mailboxes, by id.
+#[derive(Default)]
+pub(super) struct MailboxTable {
+    entries: Vec<Option<Entry>>,
+    /// Messages for (node, port)s without a mailbox yet, in arrival order.
+    early: VecDeque<(u32, u32, Message)>,
+}
+
+impl MailboxTable {
+    fn insert(&mut self, entry: Entry) -> Result<usize, Errno> {
+        let owner = entry.owner();
+        let held = self
+            .entries
+            .iter()
+            .flatten()
+            .filter(|entry| entry.owner() == owner)
+            .count();
+        if held >= MAILBOXES_MAX {
+            return Err(Errno::Again);
+        }
+        match self.entries.iter().position(Option::is_none) {
+            Some(id) => {
+                self.entries[id] = Some(entry);
+                Ok(id)
+            }
+            None => {
+                self.entries.push(Some(entry));
+                Ok(self.entries.len() - 1)
+            }
+        }
+    }
+
+    /// Creates `owner`'s mailbox of `port` on `node`; messages that came for it
+    /// first move in, in order.
+    pub fn create(&mut self, owner: usize, node: u32, port: usize) -> Result<usize, Errno> {
+        let port = u32::try_from(port)
+            .ok()
+            .filter(|port| (*port as usize) < MAILBOX_PORTS)
+            .ok_or(Errno::Invalid)?;
+        if self.bound(node, port).is_some() {
+            return Err(Errno::Busy);
+        }
+        let id = self.insert(Entry::Inbox(Inbox {
+            owner,
+            node,
+            port,
+            queue: VecDeque::new(),
+            reader: None,
+            parked: false,
+        }))?;
+        let (theirs, others) = core::mem::take(&mut self.early)
+            .into_iter()
+            .partition(|(to_node, to_port, _)| *to_node == node && *to_port == port);
+        self.early = others;
+        if let Some(Some(Entry::Inbox(inbox))) = self.entries.get_mut(id) {
+            inbox.queue = theirs.into_iter().map(|(_, _, message)| message).collect();
+        }
+        Ok(id)
+    }
+
+    /// Opens (node, port) for `owner` to write to.
+    pub fn open(&mut self, owner: usize, node: u32, port: usize) -> Result<usize, Errno> {
+        let port = u32::try_from(port)
+            .ok()
+            .filter(|port| (*port as usize) < MAILBOX_PORTS)
+            .ok_or(Errno::Invalid)?;
+        self.insert(Entry::Outbox { owner, node, port })
+    }
+
+    /// Where `owner`'s opened mailbox `id` leads.
+    pub fn destination(&self, owner: usize, id: usize) -> Result<(u32, u32), Errno> {
+        match self.entries.get(id) {
+            Some(Some(Entry::Outbox {
+                owner: holder,
+                node,
+                port,
+            })) if *holder == owner => Ok((*node, *port)),
+            _ => Err(Errno::BadDescriptor),
+        }
+    }
+
+    fn inbox(&mut self, owner: usize, id: usize) -> Result<&mut Inbox, Errno> {
+        match self.entries.get_mut(id) {
+            Some(Some(Entry::Inbox(inbox))) if inbox.owner == owner => Ok(inbox),
+            _ => Err(Errno::BadDescriptor),
+        }
+    }
+
+    /// Closes `owner`'s opened mailbox `id`.
+    pub fn close(&mut self, owner: usize, id: usize) -> Result<(), Errno> {
+        self.destination(owner, id)?;
+        self.entries[id] = None;
+        Ok(())
+    }
+
+    /// Removes `owner`'s created mailbox `id`, unless messages wait in it or a
+    /// thread reads it.
+    pub fn unlink(&mut self, owner: usize, id: usize) -> Result<(), Errno> {
+        let inbox = self.inbox(owner, id)?;
+        if !inbox.queue.is_empty() || inbox.reader.is_some() {
+            return Err(Errno::Busy);
+        }
+        self.entries[id] = None;
+        Ok(())
+    }
+
+    /// Makes `core` the reader of `owner`'s mailbox `id`.
+    pub fn begin_read(&mut self, owner: usize, id: usize, core: CoreId) -> Result<(), Errno> {
+        let inbox = self.inbox(owner, id)?;
+        if inbox.reader.is_some() {
+            return Err(Errno::Busy);
+        }
+        inbox.reader = Some(core);
+        Ok(())
+    }
+
+    /// Ends the read of mailbox `id` (if it still exists).
+    pub fn end_read(&mut self, owner: usize, id: usize) {
+        if let Ok(inbox) = self.inbox(owner, id) {
+            inbox.reader = None;
+            inbox.parked = false;
+        }
+    }
+
+    /// Takes the oldest message `filter` accepts from mailbox `id`, if one is there
+    /// and fits `capacity` (one that does not stays queued: `EMSGSIZE`).
+    pub fn take(
+        &mut self,
+        owner: usize,
+        id: usize,
+        filter: Option<u32>,
+        capacity: usize,
+    ) -> Result<Option<Message>, Errno> {
+        let inbox = self.inbox(owner, id)?;
+        let Some(position) = inbox.oldest(filter) else {
+            return Ok(None);
+        };
+        if inbox.queue[position].payload.len() > capacity {
+            return Err(Errno::MessageSize);
+        }
+        Ok(inbox.queue.remove(position))
+    }
+
+    /// Marks the reader of mailbox `id` parked, unless a message `filter` accepts
+    /// is there already; returns whether it parked.
+    pub fn park_reader(&mut self, owner: usize, id: usize, filter: Option<u32>) -> bool {
+        match self.inbox(owner, id) {
+            Ok(inbox) if inbox.oldest(filter).is_none() => {
+                inbox.parked = true;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Clears the parked mark of mailbox `id`'s reader; returns whether it was still
+    /// set (nobody woke the reader: it must count itself out).
+    pub fn unpark_reader(&mut self, owner: usize, id: usize) -> bool {
+        match self.inbox(owner, id) {
+            Ok(inbox) => core::mem::replace(&mut inbox.parked, false),
+            Err(_) => false,
+        }
+    }
+
+    fn bound(&self, node: u32, port: u32) -> Option<usize> {
+        self.entries.iter().position(|entry| {
+            matches!(entry, Some(Entry::Inbox(inbox)) if inbox.node == node && inbox.port == port)
+        })
+    }
+
+    /// Queues a message that arrived for (node, port): in its mailbox, or with the
+    /// early ones when none exists yet. A full queue (for this sender) keeps it in
+    /// its channel.
+    pub fn deliver(
+        &mut self,
+        node: u32,
+        port: u32,
+        header: &MessageHeader,
+        payload: &[u8],
+    ) -> Delivery {
+        let keep = Delivery {
+            decision: ReceiveDecision::Keep,
+            wake: None,
+        };
+        let message = || Message {
+            header: *header,
+            payload: payload.to_vec(),
+        };
+        let Some(id) = self.bound(node, port) else {
+            if self.early.len() >= MAILBOX_EARLY_CAPACITY {
+                return keep;
+            }
+            self.early.push_back((node, port, message()));
+            return Delivery {
+                decision: ReceiveDecision::Take,
+                wake: None,
+            };
+        };
+        let Some(Some(Entry::Inbox(inbox))) = self.entries.get_mut(id) else {
+            return keep;
+        };
+        if inbox.queued_from(header.source_node) >= MAILBOX_SOURCE_CAPACITY {
+            return keep;
+        }
+        inbox.queue.push_back(message());
+        let wake = if core::mem::replace(&mut inbox.parked, false) {
+            inbox.reader
+        } else {
+            None
+        };
+        Delivery {
+            decision: ReceiveDecision::Take,
+            wake,
+        }
+    }
+
+    /// Removes every mailbox of ended program `owner`; returns how many messages
+    /// waited in them (lost with it).
+    pub fn remove_owner(&mut self, owner: usize) -> usize {
+        let mut lost = 0;
+        for entry in &mut self.entries {
+            if entry.as_ref().is_some_and(|entry| entry.owner() == owner)
+                && let Some(Entry::Inbox(inbox)) = entry.take()
+            {
+                lost += inbox.queue.len();
+            }
+        }
+        lost
+    }
+}
+
+impl<P: Platform> Kernel<P> {
+    /// The mailbox of `port` on program `index`'s node.
+    pub(super) fn mailbox_create(&self, index: usize, port: usize) -> Result<usize, Errno> {
+        let node = self.info(index).node;
+        self.mailboxes.lock().create(index, node, port)
+    }
+
+    /// Opens mailbox (node, port) for program `index`.
+    pub(super) fn mailbox_open(
+        &self,
+        index: usize,
+        node: usize,
+        port: usize,
+    ) -> Result<usize, Errno> {
+        let (node, _) = self.check_destination(node, 0)?;
+        self.mailboxes.lock().open(index, node, port)
+    }
+
+    /// Sends `length` bytes at `address` to opened mailbox `id`.
+    pub(super) fn mailbox_write(
+        &self,
+        index: usize,
+        id: usize,
+        address: usize,
+        length: usize,
+    ) -> Result<usize, Errno> {
+        let (node, port) = self.mailboxes.lock().destination(index, id)?;
+        if length == 0 {
+            return Err(Errno::Invalid);
+        }
+        if length > NOC_PAYLOAD_MAX {
+            return Err(Errno::MessageSize);
+        }
+        let mut buffer = [0u8; NOC_PAYLOAD_MAX];
+        let payload = &mut buffer[..length];
+        self.space(index).read_into(address, payload)?;
+        self.send_tagged(index, node, MAILBOX_TAG + port, payload)?;
+        Ok(0)
+    }
+
+    /// Receives the oldest message of mailbox `id` that `source` accepts.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn mailbox_read(
+        &self,
+        index: usize,
+        core: CoreId,
+        id: usize,
+        source: usize,
+        header_address: usize,
+        buffer: usize,
+        capacity: usize,
+    ) -> Result<usize, Errno> {
+        let filter = if source == MAILBOX_ANY_SOURCE {
+            None
+        } else {
+            let (node, _) = self.check_destination(source, 0)?;
+            Some(node)
+        };
+        let space = self.space(index);
+        space.check(
+            header_address,
+            core::mem::size_of::<MessageHeader>(),
+            Access::Write,
+        )?;
+        space.check(buffer, capacity, Access::Write)?;
+        self.mailboxes.lock().begin_read(index, id, core)?;
+        let result = self.mailbox_wait(index, core, id, filter, capacity);
+        self.mailboxes.lock().end_read(index, id);
+        let message = result?;
+        // Room freed: if routing left messages in their channels, route them now.
+        if self.backlogged.swap(false, Ordering::SeqCst) {
+            self.platform.cores().unpark(0);
+        }
+        space.write_value(header_address, &message.header)?;
+        space.write(buffer, &message.payload)?;
+        Ok(message.payload.len())
+    }
+
+    /// Waits until mailbox `id` holds a message `filter` accepts and takes it:
+    /// polls the NoC from this core first, then parks until routing wakes it.
+    fn mailbox_wait(
+        &self,
+        index: usize,
+        core: CoreId,
+        id: usize,
+        filter: Option<u32>,
+        capacity: usize,
+    ) -> Result<Message, Errno> {
+        loop {
+            if let Some(message) = self.mailboxes.lock().take(index, id, filter, capacity)? {
+                return Ok(message);
+            }
+            self.pollers.fetch_add(1, Ordering::SeqCst);
+            let mut found = None;
+            for _ in 0..RECEIVE_SPIN_BUDGET {
+                self.route(None);
+                match self.mailboxes.lock().take(index, id, filter, capacity) {
+                    Ok(None) => core::hint::spin_loop(),
+                    other => {
+                        found = Some(other);
+                        break;
+                    }
+                }
+            }
+            self.stop_polling();
+            if let Some(taken) = found
+                && let Some(message) = taken?
+            {
+                return Ok(message);
+            }
+            if self.mailboxes.lock().park_reader(index, id, filter) {
+                self.parked_receivers.fetch_add(1, Ordering::SeqCst);
+                // The master routes for parked receivers: make sure it looks.
+                self.platform.cores().unpark(0);
+                let woken = self.park_without_core(core);
+                if self.mailboxes.lock().unpark_reader(index, id) {
+                    // Woken by the bound of the park, not by a delivery: count us out.
+                    self.parked_receivers.fetch_sub(1, Ordering::SeqCst);
+                }
+                woken?;
+            }
+        }
+    }
+
+    /// Closes program `index`'s opened mailbox `id`.
+    pub(super) fn mailbox_close(&self, index: usize, id: usize) -> Result<usize, Errno> {
+        self.mailboxes.lock().close(index, id).map(|()| 0)
+    }
+
+    /// Removes program `index`'s created mailbox `id`.
+    /// Messages that reached the cluster count as waiting in it: routing runs
+    /// first, and every pass under way delivers what it took, before the check.
+    pub(super) fn mailbox_unlink(&self, index: usize, id: usize) -> Result<usize, Errno> {
+        self.route(None);
+        while self.routing.load(Ordering::SeqCst) != 0 {
+            core::hint::spin_loop();
+        }
+        self.mailboxes.lock().unlink(index, id).map(|()| 0)
+    }
+
+    /// Routes one mailbox message (destination tag `tag`) that arrived for `node`.
+    pub(super) fn route_to_mailbox(
+        &self,
+        node: u32,
+        tag: u32,
+        header: &MessageHeader,
+        payload: &[u8],
+    ) -> ReceiveDecision {
+        let port = tag - MAILBOX_TAG;
+        if port as usize >= MAILBOX_PORTS {
+            self.undeliverable.fetch_add(1, Ordering::Relaxed);
+            return ReceiveDecision::Take;
+        }
+        let delivery = self.mailboxes.lock().deliver(node, port, header, payload);
+        if delivery.decision == ReceiveDecision::Keep {
+            self.backlogged.store(true, Ordering::SeqCst);
+        }
+        if let Some(core) = delivery.wake {
+            self.parked_receivers.fetch_sub(1, Ordering::SeqCst);
+            self.platform.cores().unpark(core);
+        }
+        delivery.decision
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(source_node: u32) -> MessageHeader {
+        MessageHeader {
+            source_node,
+            source_program: 0,
+            source_epoch: 1,
+            length: 1,
+        }
+    }
+
+    #[test]
+    fn ports_are_checked_and_bound_once() {
+        let mut table = MailboxTable::default();
+        assert_eq!(table.create(0, 4, MAILBOX_PORTS), Err(Errno::Invalid));
+        let id = table.create(0, 4, 3).unwrap();
+        assert_eq!(table.create(1, 4, 3), Err(Errno::Busy));
+        assert!(
+            table.create(1, 5, 3).is_ok(),
+            "another node's port 3 is free"
+        );
+        assert_eq!(
+            table.unlink(1, id),
+            Err(Errno::BadDescriptor),
+            "not its owner"
+        );
+        table.unlink(0, id).unwrap();
+        assert_eq!(table.unlink(0, id), Err(Errno::BadDescriptor));
+        assert!(table.create(0, 4, 3).is_ok(), "the port is free again");
+    }
+
+    #[test]
+    fn early_messages_wait_for_their_mailbox_in_order() {
+        let mut table = MailboxTable::default();
+        for byte in 0..3u8 {
+            let delivery = table.deliver(4, 7, &header(9), &[byte]);
+            assert_eq!(delivery.decision, ReceiveDecision::Take);
+        }
+        table.deliver(4, 8, &header(9), &[99]);
+        let id = table.create(0, 4, 7).unwrap();
+        for byte in 0..3u8 {
+            let message = table.take(0, id, None, 128).unwrap().unwrap();
+            assert_eq!(message.payload, [byte]);
+        }
+        assert!(table.take(0, id, None, 128).unwrap().is_none());
+        assert_eq!(table.early.len(), 1, "port 8's message still waits");
+    }
+
+    #[test]
+    fn a_flooding_sender_is_held_back_alone() {
+        let mut table = MailboxTable::default();
+        let id = table.create(0, 4, 0).unwrap();
+        for _ in 0..MAILBOX_SOURCE_CAPACITY {
+            assert_eq!(
+                table.deliver(4, 0, &header(9), &[1]).decision,
+                ReceiveDecision::Take
+            );
+        }
+        assert_eq!(
+            table.deliver(4, 0, &header(9), &[1]).decision,
+            ReceiveDecision::Keep
+        );
+        assert_eq!(
+            table.deliver(4, 0, &header(10), &[2]).decision,
+            ReceiveDecision::Take
+        );
+        assert_eq!(table.unlink(0, id), Err(Errno::Busy), "messages wait in it");
+    }
+
+    #[test]
+    fn a_restricted_take_skips_other_sources_and_keeps_their_order() {
+        let mut table = MailboxTable::default();
+        let id = table.create(0, 4, 0).unwrap();
+        table.deliver(4, 0, &header(9), &[1]);
+        table.deliver(4, 0, &header(10), &[2]);
+        table.deliver(4, 0, &header(9), &[3]);
+        let message = table.take(0, id, Some(10), 128).unwrap().unwrap();
+        assert_eq!(message.payload, [2]);
+        assert!(table.take(0, id, Some(11), 128).unwrap().is_none());
+        assert_eq!(table.take(0, id, None, 0), Err(Errno::MessageSize));
+        assert_eq!(table.take(0, id, None, 128).unwrap().unwrap().payload, [1]);
+        assert_eq!(table.take(0, id, None, 128).unwrap().unwrap().payload, [3]);
+    }
+
+    #[test]
+    fn ids_name_one_kind_and_one_owner() {
+        let mut table = MailboxTable::default();
+        let inbox = table.create(0, 4, 0).unwrap();
+        let outbox = table.open(0, 8, 1).unwrap();
+        assert_eq!(table.destination(0, outbox), Ok((8, 1)));
+        assert_eq!(table.destination(0, inbox), Err(Errno::BadDescriptor));
+        assert_eq!(table.close(0, inbox), Err(Errno::BadDescriptor));
+        assert_eq!(table.destination(1, outbox), Err(Errno::BadDescriptor));
+        assert_eq!(table.open(0, 8, MAILBOX_PORTS), Err(Errno::Invalid));
+        table.close(0, outbox).unwrap();
+        assert_eq!(table.close(0, outbox), Err(Errno::BadDescriptor));
+        assert_eq!(table.remove_owner(0), 0);
+        assert!(
+            table.create(1, 4, 0).is_ok(),
+            "the ended owner's port is free"
+        );
+    }
+
+    #[test]
+    fn a_program_holds_at_most_its_share() {
+        let mut table = MailboxTable::default();
+        for port in 0..MAILBOXES_MAX {
+            table.open(0, 4, port % MAILBOX_PORTS).unwrap();
+        }
+        assert_eq!(table.open(0, 4, 0), Err(Errno::Again));
+        assert!(table.open(1, 4, 0).is_ok());
+    }
+}
