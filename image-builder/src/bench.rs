@@ -15,12 +15,13 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The board benchmarks, in the order they run.
-pub const BENCHMARKS: [&str; 8] = [
+pub const BENCHMARKS: [&str; 9] = [
     "baselines",
     "kcall",
     "buffer",
     "knoise",
     "noc",
+    "mailbox",
     "data",
     "boot",
     "idle",
@@ -414,6 +415,57 @@ pub fn noc(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
         rows.push(row);
     }
     Ok(rows)
+}
+
+/// Mailbox round trips between two compute clusters (`apps/bench-noc mode=mailbox`
+/// on cc0 and cc1 of `systems/bench/mailbox.toml`), pinned to distinct host CPUs,
+/// against the two-process spin round trip measured right before each launch.
+pub fn mailbox(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
+    let image = image(options, "mailbox")?;
+    let ghz = nanvix_bench::tsc_ghz()?;
+    let pins: &[(&str, usize)] = &[
+        ("cc0", nanvix_bench::CLIENT_CPU),
+        ("cc1", nanvix_bench::SERVER_CPU),
+    ];
+    let mut trials = Vec::new();
+    let mut baseline_trials = Vec::new();
+    let mut bytes = String::new();
+    for _ in 0..options.launches {
+        baseline_trials.push(interleaved_trial(options, |baseline_options| {
+            nanvix_bench::spin_round_trip_processes(&baseline_options.with_pinned(true))
+        })?);
+        for event in Launch::start(options, image, pins)?.finish()? {
+            if let Event::Console { cluster, line, .. } = event
+                && cluster == "cc0"
+                && let Some(rest) = line.strip_prefix("bench mailbox_round_trip cycles=")
+            {
+                let (cycles, size) = rest.split_once(" bytes=").unwrap_or((rest, ""));
+                let cycles: f64 = cycles
+                    .parse()
+                    .map_err(|_| BenchFailure(format!("bad benchmark line: {line}")))?;
+                trials.push(cycles / ghz);
+                bytes = size.to_string();
+            }
+        }
+    }
+    let mut row = nanvix_bench::summarize(
+        "mailbox.round_trip",
+        parameters(&[
+            ("pinned", "true".to_string()),
+            ("bytes", bytes),
+            ("launches", options.launches.to_string()),
+        ]),
+        nanvix_bench::UNIT_NANOSECONDS,
+        &trials,
+    )?;
+    let baseline = interleaved_row(
+        "baseline.spin_round_trip_processes",
+        parameters(&[("pinned", "true".to_string())]),
+        nanvix_bench::UNIT_NANOSECONDS,
+        &baseline_trials,
+    )?;
+    nanvix_bench::compare(&mut row, &baseline)?;
+    Ok(vec![baseline, row])
 }
 
 /// The paper's L-Kcall and R-Kcall: `thread_self` on the calling core and the remote
@@ -963,6 +1015,7 @@ pub fn run(
             "buffer" => buffer(options)?,
             "knoise" => knoise(options)?,
             "noc" => noc(options)?,
+            "mailbox" => mailbox(options)?,
             "data" => data(options)?,
             "boot" => boot(options, &baseline_rows)?,
             _ => idle(options)?,
@@ -1001,7 +1054,7 @@ mod tests {
         let error = run(&options, &["speed".to_string()], Path::new("/nonexistent")).unwrap_err();
         assert_eq!(
             error.0,
-            "no benchmark `speed` (benchmarks: baselines, kcall, buffer, knoise, noc, data, boot, idle)"
+            "no benchmark `speed` (benchmarks: baselines, kcall, buffer, knoise, noc, mailbox, data, boot, idle)"
         );
     }
 

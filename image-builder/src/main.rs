@@ -74,7 +74,7 @@ enum Commands {
     /// Run benchmarks on boards against baselines measured in the same run; write
     /// rows to target/bench/<name>.json and print a table.
     Bench {
-        /// Benchmarks to run: baselines, kcall, buffer, knoise, noc, data, boot, idle
+        /// Benchmarks to run: baselines, kcall, buffer, knoise, noc, mailbox, data, boot, idle
         /// (default: all).
         names: Vec<String>,
         /// Separate board launches per benchmark.
@@ -371,6 +371,7 @@ fn bench(root: &Path, names: &[String], launches: usize, quick: bool) -> Result<
         ("buffer", "systems/bench/buffer.toml"),
         ("knoise", "systems/bench/knoise.toml"),
         ("noc", "systems/bench/noc.toml"),
+        ("mailbox", "systems/bench/mailbox.toml"),
         ("data", "systems/bench/data.toml"),
         ("mppa256", "systems/mppa256.toml"),
         ("idle", "systems/bench/idle.toml"),

@@ -3,7 +3,9 @@
 //! Arguments: `partner=NAME` (required), `rounds=N` round trips per trial (default
 //! 10000), `trials=T` (default 5), `bytes=B` payload size (default 8, at most 128),
 //! `mode=data` for data-NoC round trips of 4 KiB, 64 KiB and 1 MiB instead (rounds
-//! scaled down for the larger sizes; lines `bench data_round_trip ...`).
+//! scaled down for the larger sizes; lines `bench data_round_trip ...`),
+//! `mode=mailbox` for round trips between two mailboxes (port [`MAILBOX_PORT`] on
+//! each side; lines `bench mailbox_round_trip ...`).
 //! The cluster with the lower index is the client: after a warm-up of `rounds`
 //! round trips it times `trials` trials and prints one line per trial,
 //! `bench noc_round_trip cycles=<cycles per round trip> bytes=<B>`, read by
@@ -15,13 +17,25 @@
 extern crate alloc;
 
 use libnanvix::abi::{ClusterInfo, NOC_PAYLOAD_MAX};
+use libnanvix::mailbox::{Inbox, Outbox};
 use libnanvix::{clock, cluster, data, noc, println, process};
+
+/// The port of each side's mailbox in `mode=mailbox`.
+const MAILBOX_PORT: u32 = 1;
+
+/// What the round trips go through.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Control,
+    Data,
+    Mailbox,
+}
 
 libnanvix::entry!(main);
 
 struct Options<'a> {
     partner: Option<&'a str>,
-    data: bool,
+    mode: Mode,
     rounds: u64,
     trials: u64,
     bytes: usize,
@@ -30,7 +44,7 @@ struct Options<'a> {
 fn options() -> Result<Options<'static>, &'static str> {
     let mut options = Options {
         partner: None,
-        data: false,
+        mode: Mode::Control,
         rounds: 10_000,
         trials: 5,
         bytes: 8,
@@ -44,7 +58,9 @@ fn options() -> Result<Options<'static>, &'static str> {
         } else if let Some(trials) = argument.strip_prefix("trials=") {
             options.trials = number(trials)?.max(1);
         } else if argument == "mode=data" {
-            options.data = true;
+            options.mode = Mode::Data;
+        } else if argument == "mode=mailbox" {
+            options.mode = Mode::Mailbox;
         } else if let Some(bytes) = argument.strip_prefix("bytes=") {
             options.bytes = number(bytes)? as usize;
         } else {
@@ -71,11 +87,12 @@ fn main() -> i32 {
         return 2;
     };
     let client_side = this.index < partner.index;
-    let result = match (options.data, client_side) {
-        (false, true) => client(&partner, &options),
-        (false, false) => server(&partner, &options),
-        (true, true) => data_client(&partner, &options),
-        (true, false) => data_server(&partner, &options),
+    let result = match (options.mode, client_side) {
+        (Mode::Control, true) => client(&partner, &options),
+        (Mode::Control, false) => server(&partner, &options),
+        (Mode::Data, true) => data_client(&partner, &options),
+        (Mode::Data, false) => data_server(&partner, &options),
+        (Mode::Mailbox, client_side) => mailboxes(&partner, &options, client_side),
     };
     match result {
         Ok(()) => 0,
@@ -181,6 +198,57 @@ fn server(partner: &ClusterInfo, options: &Options<'_>) -> Result<(), &'static s
             return Err("a request came from elsewhere");
         }
         noc::send(partner.first_node, 0, &buffer[..length]).map_err(|_| "send failed")?;
+    }
+    Ok(())
+}
+
+/// Mailbox round trips: each side creates its mailbox and opens the other's; the
+/// client times `trials` trials after a warm-up, the server echoes.
+fn mailboxes(
+    partner: &ClusterInfo,
+    options: &Options<'_>,
+    client_side: bool,
+) -> Result<(), &'static str> {
+    let inbox = Inbox::create(MAILBOX_PORT).map_err(|_| "mailbox create failed")?;
+    let outbox =
+        Outbox::open(partner.first_node, MAILBOX_PORT).map_err(|_| "mailbox open failed")?;
+    let mut buffer = [0u8; NOC_PAYLOAD_MAX];
+    if !client_side {
+        for _ in 0..options.rounds * (options.trials + 1) {
+            let (header, length) = inbox.read(&mut buffer).map_err(|_| "mailbox read failed")?;
+            if header.source_node != partner.first_node {
+                return Err("a mailbox request came from elsewhere");
+            }
+            outbox
+                .write(&buffer[..length])
+                .map_err(|_| "mailbox write failed")?;
+        }
+        return Ok(());
+    }
+    let payload = [0x5au8; NOC_PAYLOAD_MAX];
+    let payload = &payload[..options.bytes];
+    let trip = |buffer: &mut [u8]| -> Result<(), &'static str> {
+        outbox.write(payload).map_err(|_| "mailbox write failed")?;
+        let (header, length) = inbox.read(buffer).map_err(|_| "mailbox read failed")?;
+        if header.source_node != partner.first_node || length != payload.len() {
+            return Err("a mailbox reply came from elsewhere or with the wrong size");
+        }
+        Ok(())
+    };
+    for _ in 0..options.rounds {
+        trip(&mut buffer)?;
+    }
+    for _ in 0..options.trials {
+        let start = clock::cycles();
+        for _ in 0..options.rounds {
+            trip(&mut buffer)?;
+        }
+        let elapsed = clock::cycles().wrapping_sub(start);
+        println!(
+            "bench mailbox_round_trip cycles={} bytes={}",
+            elapsed / options.rounds,
+            options.bytes
+        );
     }
     Ok(())
 }
