@@ -368,19 +368,10 @@ pub fn noc(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
                 PROBE_ROUNDS,
                 PROBE_TRIALS,
             )?);
-            for event in Launch::start(options, image, pins)?.finish()? {
-                if let Event::Console { cluster, line, .. } = event
-                    && cluster == "cc0"
-                    && let Some(rest) = line.strip_prefix("bench noc_round_trip cycles=")
-                {
-                    let (cycles, size) = rest.split_once(" bytes=").unwrap_or((rest, ""));
-                    let cycles: f64 = cycles
-                        .parse()
-                        .map_err(|_| BenchFailure(format!("bad benchmark line: {line}")))?;
-                    trials.push(cycles / ghz);
-                    bytes = size.to_string();
-                }
-            }
+            let (launch_trials, size) =
+                round_trip_lines(options, image, pins, "bench noc_round_trip cycles=", ghz)?;
+            trials.extend(launch_trials);
+            bytes = size;
         }
         let mut row = nanvix_bench::summarize(
             "noc.control_round_trip",
@@ -417,6 +408,33 @@ pub fn noc(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
     Ok(rows)
 }
 
+/// One launch of `image` (with `pins`): the round trips cc0 printed as lines
+/// `PREFIX<cycles> bytes=<B>`, in nanoseconds (`ghz` TSC cycles per ns), and B.
+fn round_trip_lines(
+    options: &BenchOptions,
+    image: &Path,
+    pins: &[(&str, usize)],
+    prefix: &str,
+    ghz: f64,
+) -> Result<(Vec<f64>, String), BenchFailure> {
+    let mut trials = Vec::new();
+    let mut bytes = String::new();
+    for event in Launch::start(options, image, pins)?.finish()? {
+        if let Event::Console { cluster, line, .. } = event
+            && cluster == "cc0"
+            && let Some(rest) = line.strip_prefix(prefix)
+        {
+            let (cycles, size) = rest.split_once(" bytes=").unwrap_or((rest, ""));
+            let cycles: f64 = cycles
+                .parse()
+                .map_err(|_| BenchFailure(format!("bad benchmark line: {line}")))?;
+            trials.push(cycles / ghz);
+            bytes = size.to_string();
+        }
+    }
+    Ok((trials, bytes))
+}
+
 /// Mailbox round trips between two compute clusters (`apps/bench-noc mode=mailbox`
 /// on cc0 and cc1 of `systems/bench/mailbox.toml`), pinned to distinct host CPUs,
 /// against the two-process spin round trip measured right before each launch.
@@ -434,19 +452,15 @@ pub fn mailbox(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
         baseline_trials.push(interleaved_trial(options, |baseline_options| {
             nanvix_bench::spin_round_trip_processes(&baseline_options.with_pinned(true))
         })?);
-        for event in Launch::start(options, image, pins)?.finish()? {
-            if let Event::Console { cluster, line, .. } = event
-                && cluster == "cc0"
-                && let Some(rest) = line.strip_prefix("bench mailbox_round_trip cycles=")
-            {
-                let (cycles, size) = rest.split_once(" bytes=").unwrap_or((rest, ""));
-                let cycles: f64 = cycles
-                    .parse()
-                    .map_err(|_| BenchFailure(format!("bad benchmark line: {line}")))?;
-                trials.push(cycles / ghz);
-                bytes = size.to_string();
-            }
-        }
+        let (launch_trials, size) = round_trip_lines(
+            options,
+            image,
+            pins,
+            "bench mailbox_round_trip cycles=",
+            ghz,
+        )?;
+        trials.extend(launch_trials);
+        bytes = size;
     }
     let mut row = nanvix_bench::summarize(
         "mailbox.round_trip",
