@@ -70,6 +70,13 @@ pub trait ControlNoc: Send + Sync {
     /// sender, or sent to a dead incarnation of this cluster, are discarded unoffered.
     fn receive(&self, decide: &mut dyn FnMut(&Arrival<'_>) -> ReceiveDecision) -> usize;
 
+    /// Whether a message may be waiting: a cheap look that writes nothing, for
+    /// polling loops; `false` means `receive` would offer nothing right now. The
+    /// default always says it may.
+    fn may_be_ready(&self) -> bool {
+        true
+    }
+
     /// Blocks (spin budget, then park) until a message may have arrived, a cluster
     /// changed state, or the calling core was unparked.
     fn wait_for_traffic(&self);

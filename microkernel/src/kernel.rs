@@ -219,8 +219,12 @@ pub struct Kernel<P: Platform> {
     /// Whether routing left a message in its channel because an inbox was full; the
     /// receive that frees room then wakes the master to route it.
     backlogged: AtomicBool,
-    /// Routing passes under way (each delivers all it took before it ends).
-    routing: AtomicUsize,
+    /// Messages queued in mailboxes (or kept for ports not created yet) so far: a
+    /// polling reader looks in the table only when this moved.
+    mailbox_queued: AtomicU64,
+    /// By context: whether it is in a routing pass (each delivers all it took
+    /// before it ends). One line each: routing cores write only their own.
+    routing: Vec<RoutingFlag>,
     /// Cores parked in a data receive: the master wakes them when traffic arrives.
     data_waiters: Mutex<P::RawMutex, Vec<CoreId>>,
     /// One data transfer at a time per destination cluster.
@@ -286,7 +290,8 @@ impl<P: Platform> Kernel<P> {
             pollers: AtomicUsize::new(0),
             parked_receivers: AtomicUsize::new(0),
             backlogged: AtomicBool::new(false),
-            routing: AtomicUsize::new(0),
+            routing: (0..cores).map(|_| RoutingFlag::default()).collect(),
+            mailbox_queued: AtomicU64::new(0),
             data_waiters: Mutex::new(Vec::new()),
             data_send_locks: (0..board.clusters.len()).map(|_| Mutex::new(())).collect(),
             known_states: Mutex::new((u32::MAX, Vec::new())),
@@ -667,8 +672,17 @@ impl<P: Platform> Kernel<P> {
     /// the first message for that receiver (when nothing older waits in its inbox)
     /// goes straight to its buffers instead.
     fn route(&self, mut direct: Option<&mut DirectReceive<'_, P::RawMutex>>) {
+        if !self.platform.noc().may_be_ready() {
+            return;
+        }
         let mut lost = Vec::new();
-        self.routing.fetch_add(1, Ordering::SeqCst);
+        let flag = self.routing.get(self.platform.cores().current());
+        if let Some(flag) = flag {
+            flag.0.store(true, Ordering::Relaxed);
+            // Ordered before the pass takes the NoC's receive lock: whoever fails to
+            // take it after us sees the flag (see `wait_for_routing`).
+            core::sync::atomic::fence(Ordering::SeqCst);
+        }
         self.platform.noc().receive(&mut |arrival| {
             let (header, node, program) = (
                 &arrival.header,
@@ -676,7 +690,13 @@ impl<P: Platform> Kernel<P> {
                 arrival.destination_program,
             );
             if program >= MAILBOX_TAG {
-                return self.route_to_mailbox(node, program, header, arrival.payload);
+                return self.route_to_mailbox(
+                    node,
+                    program,
+                    header,
+                    arrival.payload,
+                    direct.as_deref_mut(),
+                );
             }
             let Some(position) = self.find_program(node, program) else {
                 self.undeliverable.fetch_add(1, Ordering::Relaxed);
@@ -686,6 +706,7 @@ impl<P: Platform> Kernel<P> {
             // Fast path: the polling receiver's own message, nothing older queued.
             if let Some(direct) = direct.as_deref_mut()
                 && direct.index == position
+                && direct.mailbox.is_none()
                 && direct.delivered.is_none()
                 && self.inbox_lengths[position].load(Ordering::Acquire) == 0
                 && direct.deliver(header, arrival.payload)
@@ -714,7 +735,9 @@ impl<P: Platform> Kernel<P> {
             }
             ReceiveDecision::Take
         });
-        self.routing.fetch_sub(1, Ordering::SeqCst);
+        if let Some(flag) = flag {
+            flag.0.store(false, Ordering::Release);
+        }
         for (header, node, program) in lost {
             let line = format!(
                 "undeliverable message from node {} program {}: no running program {program} on node {node}",
@@ -1304,6 +1327,7 @@ impl<P: Platform> Kernel<P> {
         space.check(buffer, capacity, Access::Write)?;
         let mut direct = DirectReceive {
             index,
+            mailbox: None,
             space,
             header_address,
             buffer,
@@ -1572,6 +1596,11 @@ impl<P: Platform> Kernel<P> {
     }
 }
 
+/// Whether one context is in a routing pass, alone on its cache line.
+#[derive(Default)]
+#[repr(align(64))]
+struct RoutingFlag(AtomicBool);
+
 /// A data-NoC transfer being received by a program core.
 struct DataTransfer<'a, R: lock_api::RawMutex> {
     node: u32,
@@ -1632,6 +1661,9 @@ impl<R: lock_api::RawMutex> DataTransfer<'_, R> {
 /// A receive in progress on a program core: where its message goes.
 struct DirectReceive<'a, R: lock_api::RawMutex> {
     index: usize,
+    /// The mailbox being read (its node, port and source filter), when the receive
+    /// is a `mailbox_read`; `None` for the program's own inbox.
+    mailbox: Option<(u32, u32, Option<u32>)>,
     space: UserSpace<'a, R>,
     header_address: usize,
     buffer: usize,

@@ -693,6 +693,10 @@ impl ControlNoc for HostedNoc {
         })
     }
 
+    fn may_be_ready(&self) -> bool {
+        self.receiving.may_be_ready(&self.memory)
+    }
+
     fn wait_for_traffic(&self) {
         // No spinning here: the kernel's fast path is a receiving core polling the
         // channels itself; this is the slow path of a core that has nothing to do.

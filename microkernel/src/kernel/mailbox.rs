@@ -2,7 +2,7 @@
 //! mailbox with a bound per sender, so backpressure reaches a flooding sender
 //! without stopping the others.
 
-use super::{Kernel, Message, RECEIVE_SPIN_BUDGET};
+use super::{DirectReceive, Kernel, Message, RECEIVE_SPIN_BUDGET};
 use crate::paging::Access;
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
@@ -68,6 +68,14 @@ impl Entry {
 pub(super) struct Delivery {
     pub decision: ReceiveDecision,
     pub wake: Option<CoreId>,
+}
+
+/// How a mailbox read got its message.
+enum Taken {
+    /// Straight from the NoC into the reader's buffers: this many bytes.
+    Direct(usize),
+    /// From the mailbox's queue.
+    Queued(Message),
 }
 
 /// The cluster's mailboxes, by id.
@@ -177,13 +185,48 @@ impl MailboxTable {
     }
 
     /// Makes `core` the reader of `owner`'s mailbox `id`.
-    pub fn begin_read(&mut self, owner: usize, id: usize, core: CoreId) -> Result<(), Errno> {
+    /// Returns the mailbox's (node, port).
+    pub fn begin_read(
+        &mut self,
+        owner: usize,
+        id: usize,
+        core: CoreId,
+    ) -> Result<(u32, u32), Errno> {
         let inbox = self.inbox(owner, id)?;
         if inbox.reader.is_some() {
             return Err(Errno::Busy);
         }
         inbox.reader = Some(core);
-        Ok(())
+        Ok((inbox.node, inbox.port))
+    }
+
+    /// Takes the oldest message `filter` accepts from mailbox `id` when one is
+    /// queued (as [`take`](Self::take)); otherwise makes `core` its reader and
+    /// returns the mailbox's (node, port). One look under the lock for both.
+    pub fn take_or_begin_read(
+        &mut self,
+        owner: usize,
+        id: usize,
+        filter: Option<u32>,
+        capacity: usize,
+        core: CoreId,
+    ) -> Result<Result<Message, (u32, u32)>, Errno> {
+        let inbox = self.inbox(owner, id)?;
+        if inbox.reader.is_some() {
+            return Err(Errno::Busy);
+        }
+        if let Some(message) = self.take(owner, id, filter, capacity)? {
+            return Ok(Ok(message));
+        }
+        self.begin_read(owner, id, core).map(Err)
+    }
+
+    /// Whether (node, port)'s mailbox exists and queues no message `filter`
+    /// accepts (a new one may then skip the queue).
+    pub fn nothing_before(&self, node: u32, port: u32, filter: Option<u32>) -> bool {
+        self.bound(node, port).is_some_and(|id| {
+            matches!(&self.entries[id], Some(Entry::Inbox(inbox)) if inbox.oldest(filter).is_none())
+        })
     }
 
     /// Ends the read of mailbox `id` (if it still exists).
@@ -366,50 +409,101 @@ impl<P: Platform> Kernel<P> {
             Access::Write,
         )?;
         space.check(buffer, capacity, Access::Write)?;
-        self.mailboxes.lock().begin_read(index, id, core)?;
-        let result = self.mailbox_wait(index, core, id, filter, capacity);
+        let queued = self.mailbox_queued.load(Ordering::Acquire);
+        let taken = self
+            .mailboxes
+            .lock()
+            .take_or_begin_read(index, id, filter, capacity, core)?;
+        let (node, port) = match taken {
+            Ok(message) => {
+                self.room_freed();
+                space.write_value(header_address, &message.header)?;
+                space.write(buffer, &message.payload)?;
+                return Ok(message.payload.len());
+            }
+            Err(place) => place,
+        };
+        let mut direct = DirectReceive {
+            index,
+            mailbox: Some((node, port, filter)),
+            space,
+            header_address,
+            buffer,
+            capacity,
+            delivered: None,
+        };
+        let result = self.mailbox_wait(index, core, id, &mut direct, queued);
         self.mailboxes.lock().end_read(index, id);
-        let message = result?;
-        // Room freed: if routing left messages in their channels, route them now.
-        if self.backlogged.swap(false, Ordering::SeqCst) {
-            self.platform.cores().unpark(0);
-        }
-        space.write_value(header_address, &message.header)?;
-        space.write(buffer, &message.payload)?;
-        Ok(message.payload.len())
+        let length = match result? {
+            Taken::Direct(length) => length,
+            Taken::Queued(message) => {
+                self.room_freed();
+                direct.space.write_value(header_address, &message.header)?;
+                direct.space.write(buffer, &message.payload)?;
+                message.payload.len()
+            }
+        };
+        Ok(length)
     }
 
-    /// Waits until mailbox `id` holds a message `filter` accepts and takes it:
-    /// polls the NoC from this core first, then parks until routing wakes it.
+    /// A message left a queue: if routing left messages in their channels for want
+    /// of room, the master routes them now.
+    fn room_freed(&self) {
+        if self.backlogged.load(Ordering::Relaxed) && self.backlogged.swap(false, Ordering::SeqCst)
+        {
+            self.platform.cores().unpark(0);
+        }
+    }
+
+    /// Waits until mailbox `id` holds a message `direct`'s filter accepts: takes
+    /// a queued one, or polls the NoC from this core, where the reader's next
+    /// message goes straight to its buffers; then parks until routing wakes it.
     fn mailbox_wait(
         &self,
         index: usize,
         core: CoreId,
         id: usize,
-        filter: Option<u32>,
-        capacity: usize,
-    ) -> Result<Message, Errno> {
+        direct: &mut DirectReceive<'_, P::RawMutex>,
+        mut queued: u64,
+    ) -> Result<Taken, Errno> {
+        let filter = direct.mailbox.and_then(|(_, _, filter)| filter);
+        let capacity = direct.capacity;
+        // The caller looked in the queue just before (`queued` was the count of
+        // queued messages then); later rounds look again first.
+        let mut first = true;
         loop {
-            if let Some(message) = self.mailboxes.lock().take(index, id, filter, capacity)? {
-                return Ok(message);
+            if !core::mem::replace(&mut first, false) {
+                queued = self.mailbox_queued.load(Ordering::Acquire);
+                if let Some(message) = self.mailboxes.lock().take(index, id, filter, capacity)? {
+                    return Ok(Taken::Queued(message));
+                }
             }
             self.pollers.fetch_add(1, Ordering::SeqCst);
             let mut found = None;
             for _ in 0..RECEIVE_SPIN_BUDGET {
-                self.route(None);
-                match self.mailboxes.lock().take(index, id, filter, capacity) {
-                    Ok(None) => core::hint::spin_loop(),
-                    other => {
-                        found = Some(other);
-                        break;
+                self.route(Some(direct));
+                if let Some(length) = direct.delivered {
+                    found = Some(Ok(Some(Taken::Direct(length))));
+                    break;
+                }
+                let now = self.mailbox_queued.load(Ordering::Acquire);
+                if now != queued {
+                    queued = now;
+                    match self.mailboxes.lock().take(index, id, filter, capacity) {
+                        Ok(None) => {}
+                        other => {
+                            found = Some(other.map(|taken| taken.map(Taken::Queued)));
+                            break;
+                        }
                     }
                 }
+                core::hint::spin_loop();
             }
             self.stop_polling();
             if let Some(taken) = found
-                && let Some(message) = taken?
+                && let Some(taken) = taken?
             {
-                return Ok(message);
+                return Ok(taken);
             }
             if self.mailboxes.lock().park_reader(index, id, filter) {
                 self.parked_receivers.fetch_add(1, Ordering::SeqCst);
@@ -431,32 +525,61 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// Removes program `index`'s created mailbox `id`.
-    /// Messages that reached the cluster count as waiting in it: routing runs
-    /// first, and every pass under way delivers what it took, before the check.
+    /// Messages that reached the cluster count as waiting in it: before the check,
+    /// this core routes, waits for the passes under way, and routes again (a
+    /// message another pass had already passed by is taken by the second round).
     pub(super) fn mailbox_unlink(&self, index: usize, id: usize) -> Result<usize, Errno> {
-        self.route(None);
-        while self.routing.load(Ordering::SeqCst) != 0 {
-            core::hint::spin_loop();
+        for _ in 0..2 {
+            self.route(None);
+            self.wait_for_routing();
         }
         self.mailboxes.lock().unlink(index, id).map(|()| 0)
     }
 
-    /// Routes one mailbox message (destination tag `tag`) that arrived for `node`.
+    /// Waits until no other context is in a routing pass it began before this call.
+    fn wait_for_routing(&self) {
+        core::sync::atomic::fence(Ordering::SeqCst);
+        let this = self.platform.cores().current();
+        for (context, flag) in self.routing.iter().enumerate() {
+            while context != this && flag.0.load(Ordering::Acquire) {
+                core::hint::spin_loop();
+            }
+        }
+    }
+
+    /// Routes one mailbox message (destination tag `tag`) that arrived for `node`:
+    /// straight to the buffers of `direct` when it reads that mailbox, accepts the
+    /// source and nothing it accepts is queued before; else into the table.
     pub(super) fn route_to_mailbox(
         &self,
         node: u32,
         tag: u32,
         header: &MessageHeader,
         payload: &[u8],
+        direct: Option<&mut DirectReceive<'_, P::RawMutex>>,
     ) -> ReceiveDecision {
         let port = tag - MAILBOX_TAG;
         if port as usize >= MAILBOX_PORTS {
             self.undeliverable.fetch_add(1, Ordering::Relaxed);
             return ReceiveDecision::Take;
         }
-        let delivery = self.mailboxes.lock().deliver(node, port, header, payload);
+        let mut mailboxes = self.mailboxes.lock();
+        if let Some(direct) = direct
+            && let Some((to_node, to_port, filter)) = direct.mailbox
+            && (to_node, to_port) == (node, port)
+            && direct.delivered.is_none()
+            && filter.is_none_or(|source| source == header.source_node)
+            && mailboxes.nothing_before(node, port, filter)
+            && direct.deliver(header, payload)
+        {
+            return ReceiveDecision::Take;
+        }
+        let delivery = mailboxes.deliver(node, port, header, payload);
+        drop(mailboxes);
         if delivery.decision == ReceiveDecision::Keep {
             self.backlogged.store(true, Ordering::SeqCst);
+        } else {
+            self.mailbox_queued.fetch_add(1, Ordering::Release);
         }
         if let Some(core) = delivery.wake {
             self.parked_receivers.fetch_sub(1, Ordering::SeqCst);
