@@ -55,6 +55,22 @@ pub const MAILBOXES_MAX: usize = 64;
 /// `mailbox_read`'s source for "any sender".
 pub const MAILBOX_ANY_SOURCE: usize = usize::MAX;
 
+/// Nodes a sync's list holds at most (at least 2).
+pub const SYNC_NODES_MAX: usize = 24;
+
+/// Sync mode: `nodes[0]` signals, every other node of the list waits for it.
+pub const SYNC_ONE_TO_ALL: usize = 0;
+
+/// Sync mode: every node of the list but `nodes[0]` signals, `nodes[0]` waits for all.
+pub const SYNC_ALL_TO_ONE: usize = 1;
+
+/// Syncs one program may hold at once, created and opened together.
+pub const SYNCS_MAX: usize = 64;
+
+/// The NoC header's destination tag of sync signals (the sync is named in the
+/// payload: its mode and node list).
+pub const SYNC_TAG: u32 = 0x200;
+
 /// The NoC header's destination tag of mailbox traffic to `port`: tags below
 /// [`PROGRAMS_MAX`] name a program's own inbox (`noc_send`), tags from this one on
 /// a mailbox port of the destination node.

@@ -459,6 +459,58 @@ kcalls! {
             (BadDescriptor, "the caller created no mailbox with this id"),
             (Busy, "messages wait in it, or a thread reads it")
         ];
+    /// Creates the receiving end of an inter-cluster sync over `count` nodes at
+    /// `nodes` (2 to 24, no repeats, the caller's node among them) in mode `mode`:
+    /// with SYNC_ALL_TO_ONE the caller is `nodes[0]` and waits for all the others;
+    /// with SYNC_ONE_TO_ALL the caller is one of the others and waits for
+    /// `nodes[0]`. Signals sent before it existed are kept for it. Returns its id.
+    SyncCreate = 48, "sync_create", ("nodes: *const u32", "count: usize", "mode: usize") -> "the sync's id",
+        Local ("changes the cluster's sync table under its lock, like the mailbox calls"),
+        errors [
+            (Invalid, "count is not 2 to SYNC_NODES_MAX (24), a node repeats or no cluster owns it, mode is unknown, or the caller's node is not where the mode puts the receiver"),
+            (Fault, "the node list is not in the caller's memory"),
+            (Again, "the caller holds SYNCS_MAX (64) syncs already")
+        ];
+    /// Opens the sending end of the sync over `count` nodes at `nodes` in mode
+    /// `mode`: with SYNC_ALL_TO_ONE the caller is one of `nodes[1..]`, with
+    /// SYNC_ONE_TO_ALL it is `nodes[0]`. Returns its id.
+    SyncOpen = 49, "sync_open", ("nodes: *const u32", "count: usize", "mode: usize") -> "the sync's id",
+        Local ("changes the caller's own entry of the sync table under its lock"),
+        errors [
+            (Invalid, "count is not 2 to SYNC_NODES_MAX (24), a node repeats or no cluster owns it, mode is unknown, or the caller's node is not where the mode puts the sender"),
+            (Fault, "the node list is not in the caller's memory"),
+            (Again, "the caller holds SYNCS_MAX (64) syncs already")
+        ];
+    /// Waits until the created sync `id` has a signal from each node it waits for
+    /// (all of `nodes[1..]`, or `nodes[0]`), and consumes one from each: every
+    /// signal releases exactly one wait.
+    SyncWait = 50, "sync_wait", ("id: usize") -> "0",
+        Local ("waits (the master never waits); the caller polls the NoC itself first"),
+        errors [
+            (BadDescriptor, "the caller created no sync with this id"),
+            (HostDown, "a node it still waits for is on a dead cluster"),
+            (Busy, "another thread of the caller waits on it")
+        ];
+    /// Sends one signal of the opened sync `id` to its receiver(s); blocks only
+    /// while a NoC channel is full.
+    SyncSignal = 51, "sync_signal", ("id: usize") -> "0",
+        Local ("sends over the NoC from the calling core (the master never waits)"),
+        errors [
+            (BadDescriptor, "the caller opened no sync with this id"),
+            (HostDown, "a receiving node's cluster is dead (the others were signalled)")
+        ];
+    /// Closes the opened sync `id`.
+    SyncClose = 52, "sync_close", ("id: usize") -> "0",
+        Local ("changes the caller's own entry of the sync table under its lock"),
+        errors [(BadDescriptor, "the caller opened no sync with this id")];
+    /// Removes the created sync `id`; signals that arrive for it later are kept
+    /// for the next sync of the same nodes and mode.
+    SyncUnlink = 53, "sync_unlink", ("id: usize") -> "0",
+        Local ("changes the cluster's sync table under its lock"),
+        errors [
+            (BadDescriptor, "the caller created no sync with this id"),
+            (Busy, "a thread waits on it")
+        ];
     /// Destroys sync object `id` of the calling program; its id is dead from then on.
     SyncDestroy = 27, "sync_destroy", ("id: usize") -> "0",
         Local ("measured: a trip through the master costs more than the few hundred nanoseconds of the table's lock"),

@@ -31,6 +31,7 @@ pub mod memory;
 pub mod noc;
 pub mod process;
 pub mod runtime;
+pub mod signals;
 pub mod sync;
 pub mod thread;
 

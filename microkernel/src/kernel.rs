@@ -12,6 +12,7 @@ mod devices;
 mod mailbox;
 mod mapping;
 mod pager;
+mod signals;
 mod sync;
 mod threads;
 use crate::paging::Access;
@@ -26,7 +27,7 @@ use lock_api::Mutex;
 use nanvix_abi::{
     ArgumentSlice, CLUSTER_NAME_MAX, CLUSTER_SELF, ClusterInfo, Errno, GATE_MAGIC, Gate, Kcall,
     KcallEntry, MAILBOX_TAG, MessageHeader, NOC_PAYLOAD_MAX, PROGRAM_ALIGNMENT, PROGRAMS_MAX,
-    StartInfo,
+    SYNC_TAG, StartInfo,
 };
 use nanvix_board::{Board, ClusterKind};
 use nanvix_hal::{
@@ -189,6 +190,10 @@ pub struct Kernel<P: Platform> {
     syncs: Mutex<P::RawMutex, SyncTable>,
     /// The cluster's mailboxes (created and opened).
     mailboxes: Mutex<P::RawMutex, mailbox::MailboxTable>,
+    /// The cluster's inter-cluster syncs (created and opened).
+    sync_signals: Mutex<P::RawMutex, signals::SyncSignalTable>,
+    /// Sync signals credited so far: a polling waiter looks again when this moved.
+    sync_deliveries: AtomicU64,
     /// The programs' pagers and the page faults waiting for them.
     pagers: Mutex<P::RawMutex, pager::Pagers>,
     /// Per context: a sync object was handed over to the thread waiting there.
@@ -268,6 +273,8 @@ impl<P: Platform> Kernel<P> {
             threads: Mutex::new((0..cores).map(|_| None).collect()),
             syncs: Mutex::new(SyncTable::new()),
             mailboxes: Mutex::new(mailbox::MailboxTable::default()),
+            sync_signals: Mutex::new(signals::SyncSignalTable::default()),
+            sync_deliveries: AtomicU64::new(0),
             pagers: Mutex::new(pager::Pagers::new(cores)),
             pages: Mutex::new(PageTable::new(
                 memory.window().0,
@@ -524,6 +531,7 @@ impl<P: Platform> Kernel<P> {
 
     fn finish(&self, index: usize, status: i32) {
         self.syncs.lock().remove_owner(index);
+        self.sync_signals.lock().remove_owner(index);
         let lost = self.mailboxes.lock().remove_owner(index);
         self.undeliverable.fetch_add(lost as u64, Ordering::Relaxed);
         self.release_pages(index);
@@ -641,6 +649,10 @@ impl<P: Platform> Kernel<P> {
             }
             *known = (generation, states);
         }
+        if !deaths.is_empty() {
+            // Waiters for a node of a dead cluster must learn it.
+            self.wake_sync_waiters();
+        }
         for (index, epoch) in deaths {
             let line = format!(
                 "cluster {} died in epoch {epoch}",
@@ -689,6 +701,9 @@ impl<P: Platform> Kernel<P> {
                 arrival.destination_node,
                 arrival.destination_program,
             );
+            if program == SYNC_TAG {
+                return self.route_to_sync(node, header, arrival.payload);
+            }
             if program >= MAILBOX_TAG {
                 return self.route_to_mailbox(
                     node,
@@ -945,6 +960,12 @@ impl<P: Platform> Kernel<P> {
                 let [id, source, header, buffer, capacity] = arguments;
                 self.mailbox_read(index, core, id, source, header, buffer, capacity)
             }
+            Kcall::SyncCreate => self.sync_create(index, arguments[0], arguments[1], arguments[2]),
+            Kcall::SyncOpen => self.sync_open(index, arguments[0], arguments[1], arguments[2]),
+            Kcall::SyncWait => self.sync_wait(index, core, arguments[0]),
+            Kcall::SyncSignal => self.sync_signal(index, arguments[0]),
+            Kcall::SyncClose => self.sync_close(index, arguments[0]),
+            Kcall::SyncUnlink => self.sync_unlink(index, arguments[0]),
             Kcall::MailboxClose => self.mailbox_close(index, arguments[0]),
             Kcall::MailboxUnlink => self.mailbox_unlink(index, arguments[0]),
             // Remote calls went to the master above.
