@@ -71,6 +71,24 @@ pub const SYNCS_MAX: usize = 64;
 /// payload: its mode and node list).
 pub const SYNC_TAG: u32 = 0x200;
 
+/// Portal ports per NoC node: a portal is bound to (node, port).
+pub const PORTAL_PORTS: usize = 32;
+
+/// Portals one program may hold at once, created and opened together.
+pub const PORTALS_MAX: usize = 64;
+
+/// The most one portal transfer (one `allow`) may move: 16 MiB.
+pub const PORTAL_TRANSFER_MAX: usize = 16 << 20;
+
+/// `portal_write` flag: refuse with `EACCES` instead of waiting for an allow.
+pub const PORTAL_NONBLOCK: usize = 1;
+
+/// The control-NoC tag of a portal's allow (the port and size are its payload).
+pub const PORTAL_ALLOW_TAG: u32 = 0x280;
+
+/// The data-NoC tag of a transfer to portal `port`: this plus the port.
+pub const PORTAL_TAG: u32 = 0x300;
+
 /// The NoC header's destination tag of mailbox traffic to `port`: tags below
 /// [`PROGRAMS_MAX`] name a program's own inbox (`noc_send`), tags from this one on
 /// a mailbox port of the destination node.

@@ -511,6 +511,69 @@ kcalls! {
             (BadDescriptor, "the caller created no sync with this id"),
             (Busy, "a thread waits on it")
         ];
+    /// Creates the portal of port `port` on the caller's node, which receives bulk
+    /// transfers its owner allows one at a time; returns its id.
+    PortalCreate = 54, "portal_create", ("port: usize") -> "the portal's id",
+        Local ("changes the cluster's portal table under its lock, like the mailbox calls"),
+        errors [
+            (Invalid, "port is not below PORTAL_PORTS (32)"),
+            (Busy, "a portal of this node has this port already"),
+            (Again, "the caller holds PORTALS_MAX (64) portals already")
+        ];
+    /// Allows node `node` one transfer of at most `size` bytes (1 to
+    /// PORTAL_TRANSFER_MAX, 16 MiB) into created portal `id`, and tells the
+    /// sender's kernel. One allow at a time: the next comes after its read.
+    PortalAllow = 55, "portal_allow", ("id: usize", "node: usize", "size: usize") -> "0",
+        Local ("changes the caller's portal entry and sends the allow over the NoC from the calling core"),
+        errors [
+            (BadDescriptor, "the caller created no portal with this id"),
+            (Invalid, "no cluster owns node, or size is 0 or over PORTAL_TRANSFER_MAX"),
+            (Busy, "an allow of this portal waits for its transfer"),
+            (HostDown, "the sender's cluster is dead")
+        ];
+    /// Opens the portal of port `port` on node `node` for writing; returns its id.
+    PortalOpen = 56, "portal_open", ("node: usize", "port: usize") -> "the portal's id",
+        Local ("changes the caller's own entry of the portal table under its lock"),
+        errors [
+            (Invalid, "no cluster owns this node, or port is not below PORTAL_PORTS (32)"),
+            (Again, "the caller holds PORTALS_MAX (64) portals already")
+        ];
+    /// Writes `length` bytes to opened portal `id` in one transfer, once its
+    /// receiver allowed this node (waiting for the allow unless `flags` has
+    /// PORTAL_NONBLOCK); consumes the allow. Blocks while the channel is full.
+    PortalWrite = 57, "portal_write", ("id: usize", "buffer: *const u8", "length: usize", "flags: usize") -> "length",
+        Local ("waits for the allow and for room (the master never waits)"),
+        errors [
+            (BadDescriptor, "the caller opened no portal with this id"),
+            (Invalid, "flags has unknown bits"),
+            (Access, "PORTAL_NONBLOCK and the receiver has not allowed this node (nothing is written)"),
+            (MessageSize, "length is over what the allow bounds (the allow stays)"),
+            (Fault, "the buffer is not in the caller's memory"),
+            (HostDown, "the receiver's cluster is dead")
+        ];
+    /// Receives the transfer the pending allow of created portal `id` named,
+    /// blocking until it is complete; writes its header (the stamped source).
+    PortalRead = 58, "portal_read", ("id: usize", "header: *mut MessageHeader", "buffer: *mut u8", "capacity: usize") -> "transfer length",
+        Local ("waits for the transfer (the master never waits)"),
+        errors [
+            (BadDescriptor, "the caller created no portal with this id"),
+            (Invalid, "no allow of this portal is pending"),
+            (Fault, "header or buffer is not in the caller's memory"),
+            (MessageSize, "the transfer is longer than capacity; it stays queued"),
+            (HostDown, "the sender died in the middle of the transfer, or before it")
+        ];
+    /// Closes opened portal `id`.
+    PortalClose = 59, "portal_close", ("id: usize") -> "0",
+        Local ("changes the caller's own entry of the portal table under its lock"),
+        errors [(BadDescriptor, "the caller opened no portal with this id")];
+    /// Removes created portal `id` and frees its port; refused while an allow of it
+    /// waits for its transfer.
+    PortalUnlink = 60, "portal_unlink", ("id: usize") -> "0",
+        Local ("changes the cluster's portal table under its lock"),
+        errors [
+            (BadDescriptor, "the caller created no portal with this id"),
+            (Busy, "an allow of it waits for its transfer")
+        ];
     /// Destroys sync object `id` of the calling program; its id is dead from then on.
     SyncDestroy = 27, "sync_destroy", ("id: usize") -> "0",
         Local ("measured: a trip through the master costs more than the few hundred nanoseconds of the table's lock"),

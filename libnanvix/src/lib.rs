@@ -29,6 +29,7 @@ pub mod log;
 pub mod mailbox;
 pub mod memory;
 pub mod noc;
+pub mod portal;
 pub mod process;
 pub mod runtime;
 pub mod signals;

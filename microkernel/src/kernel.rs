@@ -12,6 +12,7 @@ mod devices;
 mod mailbox;
 mod mapping;
 mod pager;
+mod portal;
 mod signals;
 mod sync;
 mod threads;
@@ -26,8 +27,8 @@ use core::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsiz
 use lock_api::Mutex;
 use nanvix_abi::{
     ArgumentSlice, CLUSTER_NAME_MAX, CLUSTER_SELF, ClusterInfo, Errno, GATE_MAGIC, Gate, Kcall,
-    KcallEntry, MAILBOX_TAG, MessageHeader, NOC_PAYLOAD_MAX, PROGRAM_ALIGNMENT, PROGRAMS_MAX,
-    SYNC_TAG, StartInfo,
+    KcallEntry, MAILBOX_TAG, MessageHeader, NOC_PAYLOAD_MAX, PORTAL_ALLOW_TAG, PROGRAM_ALIGNMENT,
+    PROGRAMS_MAX, SYNC_TAG, StartInfo,
 };
 use nanvix_board::{Board, ClusterKind};
 use nanvix_hal::{
@@ -194,6 +195,10 @@ pub struct Kernel<P: Platform> {
     sync_signals: Mutex<P::RawMutex, signals::SyncSignalTable>,
     /// Sync signals credited so far: a polling waiter looks again when this moved.
     sync_deliveries: AtomicU64,
+    /// The cluster's portals and the allows its senders hold.
+    portals: Mutex<P::RawMutex, portal::PortalTable>,
+    /// Portal allows kept so far: a writer waiting for one looks again when this moved.
+    portal_deliveries: AtomicU64,
     /// The programs' pagers and the page faults waiting for them.
     pagers: Mutex<P::RawMutex, pager::Pagers>,
     /// Per context: a sync object was handed over to the thread waiting there.
@@ -275,6 +280,8 @@ impl<P: Platform> Kernel<P> {
             mailboxes: Mutex::new(mailbox::MailboxTable::default()),
             sync_signals: Mutex::new(signals::SyncSignalTable::default()),
             sync_deliveries: AtomicU64::new(0),
+            portals: Mutex::new(portal::PortalTable::default()),
+            portal_deliveries: AtomicU64::new(0),
             pagers: Mutex::new(pager::Pagers::new(cores)),
             pages: Mutex::new(PageTable::new(
                 memory.window().0,
@@ -348,8 +355,11 @@ impl<P: Platform> Kernel<P> {
             .iter()
             .map(|program| program.id)
             .collect();
-        for (index, id) in ids.into_iter().enumerate() {
-            let core = id as usize + 1;
+        // Every main thread's context is taken before any program starts: a
+        // program that creates threads at once must not take a context meant for
+        // a main thread not started yet.
+        for (index, id) in ids.iter().enumerate() {
+            let core = *id as usize + 1;
             self.running[core].store(index + 1, Ordering::Release);
             let thread = self.next_thread_id.fetch_add(1, Ordering::Relaxed);
             self.thread_ids[core].store(thread, Ordering::Release);
@@ -363,6 +373,9 @@ impl<P: Platform> Kernel<P> {
                 state: ThreadState::Live,
                 joiner: None,
             });
+        }
+        for (index, id) in ids.into_iter().enumerate() {
+            let core = id as usize + 1;
             if let Err(error) =
                 self.platform
                     .cores()
@@ -372,6 +385,8 @@ impl<P: Platform> Kernel<P> {
                     "kernel",
                     format!("cannot start program {id}: {error:?}").as_bytes(),
                 );
+                self.threads.lock()[core] = None;
+                self.thread_ids[core].store(0, Ordering::Release);
                 self.finish(index, STATUS_REFUSED);
             }
         }
@@ -532,6 +547,7 @@ impl<P: Platform> Kernel<P> {
     fn finish(&self, index: usize, status: i32) {
         self.syncs.lock().remove_owner(index);
         self.sync_signals.lock().remove_owner(index);
+        self.portals.lock().remove_owner(index);
         let lost = self.mailboxes.lock().remove_owner(index);
         self.undeliverable.fetch_add(lost as u64, Ordering::Relaxed);
         self.release_pages(index);
@@ -652,6 +668,7 @@ impl<P: Platform> Kernel<P> {
         if !deaths.is_empty() {
             // Waiters for a node of a dead cluster must learn it.
             self.wake_sync_waiters();
+            self.wake_portal_writers();
         }
         for (index, epoch) in deaths {
             let line = format!(
@@ -701,6 +718,9 @@ impl<P: Platform> Kernel<P> {
                 arrival.destination_node,
                 arrival.destination_program,
             );
+            if program == PORTAL_ALLOW_TAG {
+                return self.route_portal_allow(node, header, arrival.payload);
+            }
             if program == SYNC_TAG {
                 return self.route_to_sync(node, header, arrival.payload);
             }
@@ -966,6 +986,21 @@ impl<P: Platform> Kernel<P> {
             Kcall::SyncSignal => self.sync_signal(index, arguments[0]),
             Kcall::SyncClose => self.sync_close(index, arguments[0]),
             Kcall::SyncUnlink => self.sync_unlink(index, arguments[0]),
+            Kcall::PortalCreate => self.portal_create(index, arguments[0]),
+            Kcall::PortalAllow => {
+                self.portal_allow(index, arguments[0], arguments[1], arguments[2])
+            }
+            Kcall::PortalOpen => self.portal_open(index, arguments[0], arguments[1]),
+            Kcall::PortalWrite => {
+                let [id, buffer, length, flags, _] = arguments;
+                self.portal_write(index, core, id, buffer, length, flags)
+            }
+            Kcall::PortalRead => {
+                let [id, header, buffer, capacity, _] = arguments;
+                self.portal_read(index, core, id, header, buffer, capacity)
+            }
+            Kcall::PortalClose => self.portal_close(index, arguments[0]),
+            Kcall::PortalUnlink => self.portal_unlink(index, arguments[0]),
             Kcall::MailboxClose => self.mailbox_close(index, arguments[0]),
             Kcall::MailboxUnlink => self.mailbox_unlink(index, arguments[0]),
             // Remote calls went to the master above.
@@ -1054,9 +1089,23 @@ impl<P: Platform> Kernel<P> {
             return Err(Errno::MessageSize);
         }
         let (node, destination) = self.check_destination(node, program)?;
+        self.data_send_tagged(index, node, destination, program as u32, address, length)
+    }
+
+    /// Sends `length` bytes at `address` of program `index` over the data NoC to
+    /// tag `tag` of `node` (on cluster `destination`), in chunks, one transfer per
+    /// destination cluster at a time.
+    fn data_send_tagged(
+        &self,
+        index: usize,
+        node: u32,
+        destination: usize,
+        tag: u32,
+        address: usize,
+        length: usize,
+    ) -> Result<usize, Errno> {
         let source = {
-            let programs = self.programs.lock();
-            let caller = &programs[index];
+            let caller = self.info(index);
             Source {
                 node: caller.node,
                 program: caller.id,
@@ -1071,14 +1120,7 @@ impl<P: Platform> Kernel<P> {
         loop {
             let piece = chunk.min(length - offset);
             let written = space.with_bytes(address + offset, piece, |bytes| {
-                data_noc.try_write(
-                    source,
-                    node,
-                    program as u32,
-                    length as u32,
-                    offset as u32,
-                    bytes,
-                )
+                data_noc.try_write(source, node, tag, length as u32, offset as u32, bytes)
             })?;
             match written {
                 Ok(()) => {
@@ -1118,6 +1160,7 @@ impl<P: Platform> Kernel<P> {
         let mut transfer = DataTransfer {
             node,
             id,
+            allowed: None,
             space: space.clone(),
             buffer,
             capacity,
@@ -1125,6 +1168,19 @@ impl<P: Platform> Kernel<P> {
             received: 0,
             outcome: None,
         };
+        let (header, total) = self.receive_transfer(core, &mut transfer)?;
+        space.write_value(header_address, &header)?;
+        Ok(total)
+    }
+
+    /// Follows `transfer` until it is complete or failed: polls the data NoC from
+    /// this core, then parks until the master sees data traffic. Returns the
+    /// sender's header (its length the transfer's) and the length.
+    fn receive_transfer(
+        &self,
+        core: CoreId,
+        transfer: &mut DataTransfer<'_, P::RawMutex>,
+    ) -> Result<(MessageHeader, usize), Errno> {
         loop {
             self.pollers.fetch_add(1, Ordering::SeqCst);
             // The budget counts idle rounds only: a transfer that keeps arriving
@@ -1137,6 +1193,17 @@ impl<P: Platform> Kernel<P> {
                     .data_noc()
                     .receive_chunks(&mut |arrival| transfer.offer(arrival));
                 if transfer.outcome.is_some() {
+                    break;
+                }
+                // An allowed sender that died before its transfer began.
+                if transfer.started.is_none()
+                    && let Some((cluster, _)) = transfer.allowed
+                    && matches!(
+                        self.platform.board().cluster_state(cluster),
+                        ClusterState::Dead { .. }
+                    )
+                {
+                    transfer.outcome = Some(Err(Errno::HostDown));
                     break;
                 }
                 // A sender that is gone (dead, or off after writing its last chunks)
@@ -1169,8 +1236,7 @@ impl<P: Platform> Kernel<P> {
                 let total = outcome?;
                 let (_, mut header) = transfer.started.ok_or(Errno::InputOutput)?;
                 header.length = total as u32;
-                space.write_value(header_address, &header)?;
-                return Ok(total);
+                return Ok((header, total));
             }
             // Slow path: park until the master sees data traffic and wakes us.
             {
@@ -1625,7 +1691,12 @@ struct RoutingFlag(AtomicBool);
 /// A data-NoC transfer being received by a program core.
 struct DataTransfer<'a, R: lock_api::RawMutex> {
     node: u32,
+    /// The destination tag: a program id, or a portal's tag.
     id: u32,
+    /// For a portal read: the only cluster a transfer may come from and the most
+    /// it may carry; chunks for this tag from elsewhere, or of a longer transfer,
+    /// are refused (taken and dropped), so nothing unallowed is written.
+    allowed: Option<(usize, usize)>,
     space: UserSpace<'a, R>,
     buffer: usize,
     capacity: usize,
@@ -1646,6 +1717,11 @@ impl<R: lock_api::RawMutex> DataTransfer<'_, R> {
             return ReceiveDecision::Keep;
         }
         let total = arrival.total as usize;
+        if let Some((cluster, limit)) = self.allowed
+            && (arrival.source_cluster != cluster || total > limit)
+        {
+            return ReceiveDecision::Take;
+        }
         match self.started {
             None if arrival.offset != 0 => return ReceiveDecision::Take,
             None if total > self.capacity => {

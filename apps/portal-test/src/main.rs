@@ -1,0 +1,331 @@
+//! Test program: portal transfers between clusters.
+//!
+//! Arguments (`KEY=VALUE`):
+//! - `mode=receive from=CLUSTER`: creates port [`PORT`]; for each size of
+//!   [`SIZES`] allows the cluster's first node exactly that size and reads the
+//!   transfer, checking its length, stamped source and every byte; prints
+//!   `portal-test: N transfers ok`.
+//! - `mode=send to=CLUSTER`: opens port [`PORT`] of the cluster and writes a
+//!   transfer of each size in turn (each waits for its allow); prints
+//!   `portal-test: sent N`.
+//! - `mode=send-big to=CLUSTER`: prints `portal-test: writing` and writes
+//!   [`BIG`] bytes, more than the hosted data NoC's ring holds, so it waits in
+//!   the middle until the receiver reads (a test kills it there).
+//! - `mode=receive-after-death from=CLUSTER`: allows the cluster [`BIG`] bytes,
+//!   waits until the board says it is dead, then reads: prints `portal-test: read
+//!   failed: ERRNO` (`EHOSTDOWN` expected) or `portal-test: read N`.
+//! - `mode=errors`: every errno one program can provoke, and a transfer to
+//!   itself; prints `portal-test: N checks, M failed`.
+#![no_std]
+#![no_main]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+use alloc::vec;
+use libnanvix::abi::{CLUSTER_DEAD, Errno, Kcall, PORTAL_NONBLOCK};
+use libnanvix::portal::{self, Inportal, Outportal, PORTAL_PORTS, PORTAL_TRANSFER_MAX};
+use libnanvix::runtime::kcall;
+use libnanvix::{cluster, println, process, thread};
+
+libnanvix::entry!(main);
+
+/// The port senders and the receiver meet on.
+const PORT: u32 = 4;
+
+/// Transfer sizes: one byte, a page, a chunk of the hosted data NoC and one more
+/// byte, a mebibyte (what the original needed 256 allows for) and one more byte
+/// (a compute cluster's 2 MiB of SRAM holds no more).
+const SIZES: [usize; 5] = [1, 4096, 128 * 1024 + 1, 1 << 20, (1 << 20) + 1];
+
+/// The transfer a test kills its sender in the middle of: 1.5 MiB, more than
+/// the hosted data NoC's 1 MiB ring, within a compute cluster's heap.
+const BIG: usize = 1536 * 1024;
+
+/// An address no program memory is at.
+const WILD: usize = 0x10;
+
+fn argument(key: &str) -> Option<&'static str> {
+    process::arguments().find_map(|argument| {
+        argument
+            .strip_prefix(key)
+            .and_then(|rest| rest.strip_prefix('='))
+    })
+}
+
+fn pattern(size: usize, position: usize) -> u8 {
+    ((position * 13 + size) % 253) as u8
+}
+
+fn main() -> i32 {
+    let result = match argument("mode") {
+        Some("errors") => return errors(),
+        Some("receive") => receive(),
+        Some("send") => send(),
+        Some("send-big") => send_big(),
+        Some("receive-after-death") => receive_after_death(),
+        _ => Err("needs mode=receive|send|send-big|receive-after-death|errors"),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(reason) => {
+            println!("portal-test: {reason}");
+            1
+        }
+    }
+}
+
+fn cluster_node(key: &str) -> Result<u32, &'static str> {
+    argument(key)
+        .and_then(cluster::find)
+        .map(|info| info.first_node)
+        .ok_or("needs a cluster of the board (from= or to=)")
+}
+
+fn receive() -> Result<(), &'static str> {
+    let from = cluster_node("from")?;
+    let inportal = Inportal::create(PORT).map_err(|_| "create failed")?;
+    let mut buffer = vec![0u8; SIZES[SIZES.len() - 1]];
+    for size in SIZES {
+        inportal.allow(from, size).map_err(|_| "allow failed")?;
+        let (header, length) = inportal.read(&mut buffer).map_err(|_| "read failed")?;
+        if length != size || header.source_node != from {
+            return Err("a transfer of the wrong size or from elsewhere");
+        }
+        if buffer[..size]
+            .iter()
+            .enumerate()
+            .any(|(position, byte)| *byte != pattern(size, position))
+        {
+            return Err("a transfer arrived with other bytes than were sent");
+        }
+    }
+    inportal.unlink().map_err(|_| "unlink failed")?;
+    println!("portal-test: {} transfers ok", SIZES.len());
+    Ok(())
+}
+
+fn send() -> Result<(), &'static str> {
+    let to = cluster_node("to")?;
+    let outportal = Outportal::open(to, PORT).map_err(|_| "open failed")?;
+    let mut buffer = vec![0u8; SIZES[SIZES.len() - 1]];
+    for size in SIZES {
+        for (position, byte) in buffer[..size].iter_mut().enumerate() {
+            *byte = pattern(size, position);
+        }
+        outportal
+            .write(&buffer[..size])
+            .map_err(|_| "write failed")?;
+    }
+    outportal.close().map_err(|_| "close failed")?;
+    println!("portal-test: sent {}", SIZES.len());
+    Ok(())
+}
+
+fn send_big() -> Result<(), &'static str> {
+    let to = cluster_node("to")?;
+    let outportal = Outportal::open(to, PORT).map_err(|_| "open failed")?;
+    let buffer = vec![0x77u8; BIG];
+    println!("portal-test: writing");
+    let written = outportal.write(&buffer);
+    println!("portal-test: write ended: {written:?}");
+    Ok(())
+}
+
+fn receive_after_death() -> Result<(), &'static str> {
+    let from_name = argument("from").ok_or("needs from=CLUSTER")?;
+    let from = cluster::find(from_name).ok_or("from= names no cluster")?;
+    let inportal = Inportal::create(PORT).map_err(|_| "create failed")?;
+    inportal
+        .allow(from.first_node, BIG)
+        .map_err(|_| "allow failed")?;
+    println!("portal-test: allowed");
+    while cluster::info(from.index as usize).map(|info| info.state) != Ok(CLUSTER_DEAD) {
+        let _ = thread::sleep_nanoseconds(1_000_000);
+    }
+    let mut buffer = vec![0u8; BIG];
+    match inportal.read(&mut buffer) {
+        Ok((_, length)) => println!("portal-test: read {length}"),
+        Err(errno) => println!("portal-test: read failed: {}", errno.name()),
+    }
+    Ok(())
+}
+
+struct Checks {
+    run: u32,
+    failed: u32,
+}
+
+impl Checks {
+    fn expect<T: PartialEq + core::fmt::Debug>(
+        &mut self,
+        name: &str,
+        result: Result<T, Errno>,
+        wanted: Result<T, Errno>,
+    ) {
+        self.run += 1;
+        if result != wanted {
+            self.failed += 1;
+            println!("FAIL {name}: got {result:?}, wanted {wanted:?}");
+        }
+    }
+}
+
+fn errors() -> i32 {
+    let mut checks = Checks { run: 0, failed: 0 };
+    let node = process::node();
+    let mut buffer = [0u8; 256];
+    checks.expect(
+        "create a port out of range",
+        Inportal::create(PORTAL_PORTS as u32),
+        Err(Errno::Invalid),
+    );
+    let inportal = match Inportal::create(PORT) {
+        Ok(inportal) => inportal,
+        Err(errno) => {
+            println!("FAIL create: {errno:?}");
+            return 1;
+        }
+    };
+    checks.expect("double create", Inportal::create(PORT), Err(Errno::Busy));
+    checks.expect(
+        "open a port out of range",
+        Outportal::open(node, PORTAL_PORTS as u32),
+        Err(Errno::Invalid),
+    );
+    checks.expect(
+        "open a node no cluster owns",
+        Outportal::open(u32::MAX, PORT),
+        Err(Errno::Invalid),
+    );
+    let outportal = match Outportal::open(node, PORT) {
+        Ok(outportal) => outportal,
+        Err(errno) => {
+            println!("FAIL open: {errno:?}");
+            return 1;
+        }
+    };
+    checks.expect(
+        "read with nothing allowed",
+        inportal.read(&mut buffer).map(|(_, length)| length),
+        Err(Errno::Invalid),
+    );
+    checks.expect(
+        "write without allow (non-blocking)",
+        outportal.try_write(b"unasked"),
+        Err(Errno::Access),
+    );
+    checks.expect(
+        "allow 0 bytes",
+        inportal.allow(node, 0),
+        Err(Errno::Invalid),
+    );
+    checks.expect(
+        "allow over 16 MiB",
+        inportal.allow(node, PORTAL_TRANSFER_MAX + 1),
+        Err(Errno::Invalid),
+    );
+    checks.expect(
+        "allow a node no cluster owns",
+        inportal.allow(u32::MAX, 64),
+        Err(Errno::Invalid),
+    );
+    checks.expect(
+        "write with unknown flags",
+        portal::write(outportal.id(), b"x", 2),
+        Err(Errno::Invalid),
+    );
+    checks.expect(
+        "write over 16 MiB",
+        kcall(
+            Kcall::PortalWrite,
+            [
+                outportal.id(),
+                buffer.as_ptr() as usize,
+                PORTAL_TRANSFER_MAX + 1,
+                0,
+                0,
+            ],
+        ),
+        Err(Errno::MessageSize),
+    );
+    checks.expect(
+        "write from a wild buffer",
+        kcall(
+            Kcall::PortalWrite,
+            [outportal.id(), WILD, 64, PORTAL_NONBLOCK, 0],
+        ),
+        Err(Errno::Fault),
+    );
+    checks.expect(
+        "write to a created portal",
+        portal::write(inportal.id(), b"x", PORTAL_NONBLOCK),
+        Err(Errno::BadDescriptor),
+    );
+    checks.expect(
+        "allow on an opened portal",
+        kcall(
+            Kcall::PortalAllow,
+            [outportal.id(), node as usize, 64, 0, 0],
+        )
+        .map(|_| ()),
+        Err(Errno::BadDescriptor),
+    );
+    checks.expect("allow 64 bytes", inportal.allow(node, 64), Ok(()));
+    checks.expect("allow again", inportal.allow(node, 64), Err(Errno::Busy));
+    checks.expect(
+        "unlink with an allow pending",
+        kcall(Kcall::PortalUnlink, [inportal.id(), 0, 0, 0, 0]).map(|_| ()),
+        Err(Errno::Busy),
+    );
+    // The allow reaches this cluster's own sender: a blocking write waits for it.
+    checks.expect(
+        "write more than allowed",
+        outportal.write(&[1u8; 100]),
+        Err(Errno::MessageSize),
+    );
+    let message: [u8; 64] = core::array::from_fn(|position| position as u8);
+    checks.expect("write as allowed", outportal.write(&message), Ok(()));
+    checks.expect(
+        "write again without a new allow",
+        outportal.try_write(&message),
+        Err(Errno::Access),
+    );
+    checks.expect(
+        "read into too small a buffer",
+        inportal.read(&mut buffer[..10]).map(|(_, length)| length),
+        Err(Errno::MessageSize),
+    );
+    let read = inportal
+        .read(&mut buffer)
+        .map(|(header, length)| (header.source_node, buffer[..length] == message));
+    checks.expect("read the transfer", read, Ok((node, true)));
+    checks.expect(
+        "read after the allow was used",
+        inportal.read(&mut buffer).map(|(_, length)| length),
+        Err(Errno::Invalid),
+    );
+    checks.expect(
+        "close an inportal",
+        kcall(Kcall::PortalClose, [inportal.id(), 0, 0, 0, 0]).map(|_| ()),
+        Err(Errno::BadDescriptor),
+    );
+    let (inportal_id, outportal_id) = (inportal.id(), outportal.id());
+    checks.expect("close", outportal.close(), Ok(()));
+    checks.expect(
+        "double close",
+        kcall(Kcall::PortalClose, [outportal_id, 0, 0, 0, 0]).map(|_| ()),
+        Err(Errno::BadDescriptor),
+    );
+    checks.expect("unlink", inportal.unlink(), Ok(()));
+    checks.expect(
+        "double unlink",
+        kcall(Kcall::PortalUnlink, [inportal_id, 0, 0, 0, 0]).map(|_| ()),
+        Err(Errno::BadDescriptor),
+    );
+    println!(
+        "portal-test: {} checks, {} failed",
+        checks.run, checks.failed
+    );
+    checks.failed as i32
+}

@@ -1,0 +1,94 @@
+//! System tests of portals: transfers of 1 byte to 1 MiB + 1 under one allow each,
+//! every errno one program can provoke, and a sender killed mid-transfer.
+
+use nanvix_harness::{Board, Event, signal};
+use std::time::Duration;
+
+const NANVIX: &str = env!("CARGO_BIN_EXE_nanvix");
+const TIMEOUT: Duration = Duration::from_secs(120);
+
+fn start(manifest: &str) -> Board {
+    let manifest = nanvix_image_builder::workspace_root()
+        .join("image-builder/tests/systems")
+        .join(manifest);
+    Board::start(NANVIX, manifest, TIMEOUT).unwrap()
+}
+
+fn printed(board: &Board, cluster_name: &str, expected: &str) -> bool {
+    board.events().iter().any(|event| {
+        matches!(event, Event::Console { cluster, line, .. }
+            if cluster == cluster_name && line == expected)
+    })
+}
+
+/// Waits until `cluster_name` printed `expected` (now or before).
+fn wait_for_line(board: &mut Board, cluster_name: &str, expected: &str) {
+    if printed(board, cluster_name, expected) {
+        return;
+    }
+    board
+        .wait_for(|event| {
+            matches!(event, Event::Console { cluster, line, .. }
+                if cluster == cluster_name && line == expected)
+        })
+        .unwrap_or_else(|error| panic!("{cluster_name} never printed `{expected}`: {error:?}"));
+}
+
+#[test]
+fn every_portal_errno_and_a_transfer_to_itself() {
+    let mut board = start("portal-errors.toml");
+    assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
+    assert!(
+        printed(&board, "io0", "portal-test: 28 checks, 0 failed"),
+        "{}",
+        board.transcript()
+    );
+}
+
+#[test]
+fn transfers_up_to_a_mebibyte_and_more_arrive_intact_under_one_allow_each() {
+    let mut board = start("portal.toml");
+    assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
+    assert!(
+        printed(&board, "cc0", "portal-test: sent 5"),
+        "{}",
+        board.transcript()
+    );
+    assert!(
+        printed(&board, "cc1", "portal-test: 5 transfers ok"),
+        "{}",
+        board.transcript()
+    );
+}
+
+#[test]
+fn a_sender_killed_mid_transfer_fails_the_read_with_ehostdown() {
+    let mut board = start("portal-death.toml");
+    wait_for_line(&mut board, "cc1", "portal-test: allowed");
+    wait_for_line(&mut board, "cc0", "portal-test: writing");
+    // Let the first mebibyte fill the ring: the write then waits, mid-transfer.
+    std::thread::sleep(Duration::from_millis(300));
+    let cc0 = board
+        .events()
+        .iter()
+        .find_map(|event| match event {
+            Event::ClusterUp { cluster, pid, .. } if cluster == "cc0" => Some(*pid),
+            _ => None,
+        })
+        .unwrap();
+    signal(cc0, libc::SIGKILL).unwrap();
+    let status = board.wait_exit().unwrap();
+    assert!(
+        printed(&board, "cc1", "portal-test: read failed: EHOSTDOWN"),
+        "{}",
+        board.transcript()
+    );
+    assert!(
+        !board.events().iter().any(|event| matches!(event,
+            Event::Console { cluster, line, .. }
+                if cluster == "cc0" && line.starts_with("portal-test: write ended"))),
+        "the write ended before the kill: the test proved nothing\n{}",
+        board.transcript()
+    );
+    assert_eq!(status, 2, "a non-critical death makes the board's status 2");
+}

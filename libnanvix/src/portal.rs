@@ -1,0 +1,102 @@
+//! Portals: bulk transfers (up to 16 MiB each) that the receiver allows one at a
+//! time, naming the sender's node and bounding the size.
+//!
+//! The receiver creates an [`Inportal`] on a port of its node, allows a sender
+//! (`allow`), then reads the transfer; the sender opens an [`Outportal`] to
+//! (node, port) and writes, which waits for the allow (or, non-blocking, is
+//! refused with `EACCES` and writes nothing).
+
+use crate::runtime::kcall;
+use nanvix_abi::{Errno, Kcall, MessageHeader, PORTAL_NONBLOCK};
+
+pub use nanvix_abi::{PORTAL_PORTS, PORTAL_TRANSFER_MAX, PORTALS_MAX};
+
+/// A portal this program created: it allows senders and reads their transfers.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Inportal {
+    id: usize,
+}
+
+impl Inportal {
+    /// Creates the portal of `port` on this program's node.
+    pub fn create(port: u32) -> Result<Inportal, Errno> {
+        let id = kcall(Kcall::PortalCreate, [port as usize, 0, 0, 0, 0])?;
+        Ok(Inportal { id })
+    }
+
+    /// The kernel's id of this portal.
+    pub fn id(&self) -> usize {
+        self.id
+    }
+
+    /// Allows node `node` one transfer of at most `size` bytes.
+    pub fn allow(&self, node: u32, size: usize) -> Result<(), Errno> {
+        kcall(Kcall::PortalAllow, [self.id, node as usize, size, 0, 0]).map(|_| ())
+    }
+
+    /// Receives the allowed transfer into `buffer`, blocking until it is complete.
+    /// Returns its header (the stamped source) and length.
+    pub fn read(&self, buffer: &mut [u8]) -> Result<(MessageHeader, usize), Errno> {
+        let mut header = MessageHeader::default();
+        let length = kcall(
+            Kcall::PortalRead,
+            [
+                self.id,
+                &raw mut header as usize,
+                buffer.as_mut_ptr() as usize,
+                buffer.len(),
+                0,
+            ],
+        )?;
+        Ok((header, length))
+    }
+
+    /// Removes the portal and frees its port (refused while an allow waits).
+    pub fn unlink(self) -> Result<(), Errno> {
+        kcall(Kcall::PortalUnlink, [self.id, 0, 0, 0, 0]).map(|_| ())
+    }
+}
+
+/// A portal this program opened: it writes transfers to a (node, port).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Outportal {
+    id: usize,
+}
+
+impl Outportal {
+    /// Opens the portal of `port` on node `node`.
+    pub fn open(node: u32, port: u32) -> Result<Outportal, Errno> {
+        let id = kcall(Kcall::PortalOpen, [node as usize, port as usize, 0, 0, 0])?;
+        Ok(Outportal { id })
+    }
+
+    /// The kernel's id of this portal.
+    pub fn id(&self) -> usize {
+        self.id
+    }
+
+    /// Writes `bytes` as one transfer, waiting for the receiver's allow.
+    pub fn write(&self, bytes: &[u8]) -> Result<(), Errno> {
+        write(self.id, bytes, 0)
+    }
+
+    /// Writes `bytes` as one transfer if the receiver allowed it already; else
+    /// `EACCES`, and nothing is written.
+    pub fn try_write(&self, bytes: &[u8]) -> Result<(), Errno> {
+        write(self.id, bytes, PORTAL_NONBLOCK)
+    }
+
+    /// Closes the portal.
+    pub fn close(self) -> Result<(), Errno> {
+        kcall(Kcall::PortalClose, [self.id, 0, 0, 0, 0]).map(|_| ())
+    }
+}
+
+/// `portal_write` on a raw id with raw flags.
+pub fn write(id: usize, bytes: &[u8], flags: usize) -> Result<(), Errno> {
+    kcall(
+        Kcall::PortalWrite,
+        [id, bytes.as_ptr() as usize, bytes.len(), flags, 0],
+    )
+    .map(|_| ())
+}
