@@ -68,6 +68,15 @@ pub trait Cores: Send + Sync {
         true
     }
 
+    /// How many processors the clusters of the whole board run on together: the
+    /// host's online CPUs on the hosted platform (where every cluster is a process
+    /// of one host). Past that many busy clusters, a core that spins while it waits
+    /// for another cluster holds a processor the other cluster needs. The default
+    /// says every core is a processor of its own.
+    fn machine_processors(&self) -> usize {
+        usize::MAX
+    }
+
     /// Parks like [`Cores::park`], for at most about `nanoseconds`.
     fn park_timeout(&self, nanoseconds: u64) {
         let _ = nanoseconds;

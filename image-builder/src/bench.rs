@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The board benchmarks, in the order they run.
-pub const BENCHMARKS: [&str; 9] = [
+pub const BENCHMARKS: [&str; 11] = [
     "baselines",
     "kcall",
     "buffer",
@@ -23,6 +23,8 @@ pub const BENCHMARKS: [&str; 9] = [
     "noc",
     "mailbox",
     "data",
+    "portal",
+    "barrier",
     "boot",
     "idle",
 ];
@@ -424,7 +426,11 @@ fn round_trip_lines(
             && cluster == "cc0"
             && let Some(rest) = line.strip_prefix(prefix)
         {
-            let (cycles, size) = rest.split_once(" bytes=").unwrap_or((rest, ""));
+            // The value after the cycles (` bytes=B`, ` clusters=N`).
+            let (cycles, size) = rest
+                .split_once(' ')
+                .map(|(cycles, tail)| (cycles, tail.split_once('=').map_or("", |(_, value)| value)))
+                .unwrap_or((rest, ""));
             let cycles: f64 = cycles
                 .parse()
                 .map_err(|_| BenchFailure(format!("bad benchmark line: {line}")))?;
@@ -850,7 +856,92 @@ const DATA_SIZES: [usize; 3] = [4096, 64 * 1024, 1024 * 1024];
 /// pinned to distinct host CPUs, as bandwidth (bytes both ways over the round trip)
 /// against the cross-core copy of the same size.
 pub fn data(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
-    let image = image(options, "data")?;
+    transfers(
+        options,
+        "data",
+        "bench data_round_trip cycles=",
+        "noc.data_round_trip",
+    )
+}
+
+/// A barrier across the 16 compute clusters of the MPPA-256 board
+/// (`apps/bench-barrier`, `systems/bench/barrier.toml`; unpinned: 17 clusters
+/// share the host's CPUs), against the mailbox round trip between two pinned
+/// compute clusters measured in a launch right before each barrier launch.
+pub fn barrier(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
+    let mailbox_image = image(options, "mailbox")?;
+    let barrier_image = image(options, "barrier")?;
+    let ghz = nanvix_bench::tsc_ghz()?;
+    let pins: &[(&str, usize)] = &[
+        ("cc0", nanvix_bench::CLIENT_CPU),
+        ("cc1", nanvix_bench::SERVER_CPU),
+    ];
+    let mut mailbox_trials = Vec::new();
+    let mut trials = Vec::new();
+    let mut clusters = String::new();
+    for _ in 0..options.launches {
+        let (round_trips, _) = round_trip_lines(
+            options,
+            mailbox_image,
+            pins,
+            "bench mailbox_round_trip cycles=",
+            ghz,
+        )?;
+        mailbox_trials.extend(round_trips);
+        let (barriers, count) =
+            round_trip_lines(options, barrier_image, &[], "bench barrier cycles=", ghz)?;
+        trials.extend(barriers);
+        clusters = count;
+    }
+    let mut row = nanvix_bench::summarize(
+        "barrier.wait",
+        parameters(&[
+            ("clusters", clusters),
+            ("pinned", "false".to_string()),
+            ("launches", options.launches.to_string()),
+        ]),
+        nanvix_bench::UNIT_NANOSECONDS,
+        &trials,
+    )?;
+    let baseline = nanvix_bench::summarize(
+        "mailbox.round_trip",
+        parameters(&[
+            ("bytes", "8".to_string()),
+            ("pinned", "true".to_string()),
+            (
+                "interleaved",
+                "one launch before each barrier launch".to_string(),
+            ),
+        ]),
+        nanvix_bench::UNIT_NANOSECONDS,
+        &mailbox_trials,
+    )?;
+    nanvix_bench::compare(&mut row, &baseline)?;
+    Ok(vec![baseline, row])
+}
+
+/// Portal round trips of 4 KiB, 64 KiB and 1 MiB between cc0 and cc1 pinned to
+/// CPUs 0 and 1 (`apps/bench-noc mode=portal`: each transfer allowed by its
+/// receiver first), as GB/s, against a cross-core copy of the same size.
+pub fn portal(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
+    transfers(
+        options,
+        "portal",
+        "bench portal_round_trip cycles=",
+        "portal.round_trip",
+    )
+}
+
+/// Round trips of the data sizes through image `stem`, read from cc0's lines
+/// `PREFIX<cycles> bytes=<B>`, as rows `name` in GB/s (bytes both ways over the
+/// round trip's time) against a cross-core copy of the same size.
+fn transfers(
+    options: &BenchOptions,
+    stem: &str,
+    prefix: &str,
+    name: &str,
+) -> Result<Vec<Row>, BenchFailure> {
+    let image = image(options, stem)?;
     let ghz = nanvix_bench::tsc_ghz()?;
     let pins = [
         ("cc0", nanvix_bench::CLIENT_CPU),
@@ -868,7 +959,7 @@ pub fn data(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
         for event in Launch::start(options, image, &pins)?.finish()? {
             if let Event::Console { cluster, line, .. } = event
                 && cluster == "cc0"
-                && let Some(rest) = line.strip_prefix("bench data_round_trip cycles=")
+                && let Some(rest) = line.strip_prefix(prefix)
                 && let Some((cycles, bytes)) = rest.split_once(" bytes=")
             {
                 let (Ok(cycles), Ok(bytes)) = (cycles.parse::<f64>(), bytes.parse::<usize>())
@@ -886,7 +977,7 @@ pub fn data(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
     let mut rows = Vec::new();
     for (bytes, values) in trials {
         let mut row = nanvix_bench::summarize(
-            "noc.data_round_trip",
+            name,
             parameters(&[
                 ("bytes", bytes.to_string()),
                 ("pinned", "true".into()),
@@ -1031,6 +1122,8 @@ pub fn run(
             "noc" => noc(options)?,
             "mailbox" => mailbox(options)?,
             "data" => data(options)?,
+            "portal" => portal(options)?,
+            "barrier" => barrier(options)?,
             "boot" => boot(options, &baseline_rows)?,
             _ => idle(options)?,
         };
@@ -1068,7 +1161,7 @@ mod tests {
         let error = run(&options, &["speed".to_string()], Path::new("/nonexistent")).unwrap_err();
         assert_eq!(
             error.0,
-            "no benchmark `speed` (benchmarks: baselines, kcall, buffer, knoise, noc, mailbox, data, boot, idle)"
+            "no benchmark `speed` (benchmarks: baselines, kcall, buffer, knoise, noc, mailbox, data, portal, barrier, boot, idle)"
         );
     }
 

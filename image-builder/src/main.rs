@@ -74,7 +74,7 @@ enum Commands {
     /// Run benchmarks on boards against baselines measured in the same run; write
     /// rows to target/bench/<name>.json and print a table.
     Bench {
-        /// Benchmarks to run: baselines, kcall, buffer, knoise, noc, mailbox, data, boot, idle
+        /// Benchmarks to run: baselines, kcall, buffer, knoise, noc, mailbox, data, portal, barrier, boot, idle
         /// (default: all).
         names: Vec<String>,
         /// Separate board launches per benchmark.
@@ -373,6 +373,8 @@ fn bench(root: &Path, names: &[String], launches: usize, quick: bool) -> Result<
         ("noc", "systems/bench/noc.toml"),
         ("mailbox", "systems/bench/mailbox.toml"),
         ("data", "systems/bench/data.toml"),
+        ("portal", "systems/bench/portal.toml"),
+        ("barrier", "systems/bench/barrier.toml"),
         ("mppa256", "systems/mppa256.toml"),
         ("idle", "systems/bench/idle.toml"),
     ] {

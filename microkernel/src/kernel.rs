@@ -44,6 +44,9 @@ pub const INBOX_CAPACITY: usize = 64;
 pub const CONSOLE_LINE_MAX: usize = 1024;
 /// Rounds a receiving program core polls the NoC itself before it parks.
 pub const RECEIVE_SPIN_BUDGET: u32 = 2_000;
+/// The same when more clusters are on than the machine has processors: the
+/// cluster being waited for needs the processor a spinner would hold.
+pub const CROWDED_SPIN_BUDGET: u32 = 20;
 /// Rounds in a row with nothing taken after which a data transfer whose sender is
 /// gone fails (its last chunks, if any, arrive before).
 pub const GONE_ROUNDS: u32 = 64;
@@ -199,6 +202,9 @@ pub struct Kernel<P: Platform> {
     portals: Mutex<P::RawMutex, portal::PortalTable>,
     /// Portal allows kept so far: a writer waiting for one looks again when this moved.
     portal_deliveries: AtomicU64,
+    /// Clusters of the board that are on (high half: the board's state generation
+    /// they were counted in, plus one; 0 before the first count).
+    clusters_on: AtomicU64,
     /// The programs' pagers and the page faults waiting for them.
     pagers: Mutex<P::RawMutex, pager::Pagers>,
     /// Per context: a sync object was handed over to the thread waiting there.
@@ -282,6 +288,7 @@ impl<P: Platform> Kernel<P> {
             sync_deliveries: AtomicU64::new(0),
             portals: Mutex::new(portal::PortalTable::default()),
             portal_deliveries: AtomicU64::new(0),
+            clusters_on: AtomicU64::new(0),
             pagers: Mutex::new(pager::Pagers::new(cores)),
             pages: Mutex::new(PageTable::new(
                 memory.window().0,
@@ -570,6 +577,29 @@ impl<P: Platform> Kernel<P> {
         });
         self.running[id as usize + 1].store(0, Ordering::Release);
         self.platform.cores().unpark(0);
+    }
+
+    /// Rounds a waiting core polls the NoC before it parks: fewer once more
+    /// clusters are on than the machine has processors.
+    fn receive_spin_budget(&self) -> u32 {
+        let board = self.platform.board();
+        let generation = u64::from(board.state_generation()) + 1;
+        let counted = self.clusters_on.load(Ordering::Relaxed);
+        let on = if counted >> 32 == generation {
+            (counted & u64::from(u32::MAX)) as usize
+        } else {
+            let on = (0..self.board.clusters.len())
+                .filter(|index| matches!(board.cluster_state(*index), ClusterState::On { .. }))
+                .count();
+            self.clusters_on
+                .store(generation << 32 | on as u64, Ordering::Relaxed);
+            on
+        };
+        if on <= self.platform.cores().machine_processors() {
+            RECEIVE_SPIN_BUDGET
+        } else {
+            CROWDED_SPIN_BUDGET
+        }
     }
 
     fn console(&self, program: &str, line: &[u8]) {
@@ -1181,13 +1211,16 @@ impl<P: Platform> Kernel<P> {
         core: CoreId,
         transfer: &mut DataTransfer<'_, P::RawMutex>,
     ) -> Result<(MessageHeader, usize), Errno> {
+        // Rounds in a row, across parks, that found nothing while the sender was
+        // gone (a short spin budget must not reset it).
+        let mut rounds_since_gone = 0;
         loop {
             self.pollers.fetch_add(1, Ordering::SeqCst);
             // The budget counts idle rounds only: a transfer that keeps arriving
             // chunk by chunk is followed to its end without parking.
             let mut idle_rounds = 0;
-            let mut rounds_since_gone = 0;
-            while idle_rounds < RECEIVE_SPIN_BUDGET {
+            let budget = self.receive_spin_budget();
+            while idle_rounds < budget {
                 let taken = self
                     .platform
                     .data_noc()
@@ -1428,7 +1461,7 @@ impl<P: Platform> Kernel<P> {
             // Fast path: poll the NoC from this core for a bounded time, taking our
             // message straight into the caller's buffers.
             self.pollers.fetch_add(1, Ordering::SeqCst);
-            for _ in 0..RECEIVE_SPIN_BUDGET {
+            for _ in 0..self.receive_spin_budget() {
                 self.route(Some(&mut direct));
                 if direct.delivered.is_some()
                     || self.inbox_lengths[index].load(Ordering::Acquire) != 0

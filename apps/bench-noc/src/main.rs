@@ -5,7 +5,10 @@
 //! `mode=data` for data-NoC round trips of 4 KiB, 64 KiB and 1 MiB instead (rounds
 //! scaled down for the larger sizes; lines `bench data_round_trip ...`),
 //! `mode=mailbox` for round trips between two mailboxes (port [`MAILBOX_PORT`] on
-//! each side; lines `bench mailbox_round_trip ...`).
+//! each side; lines `bench mailbox_round_trip ...`), `mode=portal` for round trips
+//! of the data sizes between two portals (port [`PORTAL_PORT`] on each side, each
+//! side allowing the other's transfer before it comes; lines
+//! `bench portal_round_trip ...`).
 //! The cluster with the lower index is the client: after a warm-up of `rounds`
 //! round trips it times `trials` trials and prints one line per trial,
 //! `bench noc_round_trip cycles=<cycles per round trip> bytes=<B>`, read by
@@ -18,10 +21,14 @@ extern crate alloc;
 
 use libnanvix::abi::{ClusterInfo, NOC_PAYLOAD_MAX};
 use libnanvix::mailbox::{Inbox, Outbox};
+use libnanvix::portal::{Inportal, Outportal};
 use libnanvix::{clock, cluster, data, noc, println, process};
 
 /// The port of each side's mailbox in `mode=mailbox`.
 const MAILBOX_PORT: u32 = 1;
+
+/// The port of each side's portal in `mode=portal`.
+const PORTAL_PORT: u32 = 2;
 
 /// What the round trips go through.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -29,6 +36,7 @@ enum Mode {
     Control,
     Data,
     Mailbox,
+    Portal,
 }
 
 libnanvix::entry!(main);
@@ -61,6 +69,8 @@ fn options() -> Result<Options<'static>, &'static str> {
             options.mode = Mode::Data;
         } else if argument == "mode=mailbox" {
             options.mode = Mode::Mailbox;
+        } else if argument == "mode=portal" {
+            options.mode = Mode::Portal;
         } else if let Some(bytes) = argument.strip_prefix("bytes=") {
             options.bytes = number(bytes)? as usize;
         } else {
@@ -93,6 +103,7 @@ fn main() -> i32 {
         (Mode::Data, true) => data_client(&partner, &options),
         (Mode::Data, false) => data_server(&partner, &options),
         (Mode::Mailbox, client_side) => mailboxes(&partner, &options, client_side),
+        (Mode::Portal, client_side) => portals(&partner, &options, client_side),
     };
     match result {
         Ok(()) => 0,
@@ -249,6 +260,66 @@ fn mailboxes(
             elapsed / options.rounds,
             options.bytes
         );
+    }
+    Ok(())
+}
+
+/// Portal round trips of each data size: each side creates its portal and opens
+/// the other's; before a transfer comes, its receiver allows it. The client times
+/// `trials` trials per size after a warm-up; the server echoes.
+fn portals(
+    partner: &ClusterInfo,
+    options: &Options<'_>,
+    client_side: bool,
+) -> Result<(), &'static str> {
+    let inportal = Inportal::create(PORTAL_PORT).map_err(|_| "portal create failed")?;
+    let outportal =
+        Outportal::open(partner.first_node, PORTAL_PORT).map_err(|_| "portal open failed")?;
+    let mut buffer = alloc::vec![0x5au8; DATA_SIZES[DATA_SIZES.len() - 1]];
+    for size in DATA_SIZES {
+        let rounds = data_rounds(options, size);
+        let trip = |buffer: &mut [u8]| -> Result<(), &'static str> {
+            inportal
+                .allow(partner.first_node, size)
+                .map_err(|_| "portal allow failed")?;
+            if client_side {
+                outportal
+                    .write(&buffer[..size])
+                    .map_err(|_| "portal write failed")?;
+            }
+            let (header, length) = inportal
+                .read(&mut buffer[..size])
+                .map_err(|_| "portal read failed")?;
+            if header.source_node != partner.first_node || length != size {
+                return Err("a portal transfer came from elsewhere or with the wrong size");
+            }
+            if !client_side {
+                outportal
+                    .write(&buffer[..size])
+                    .map_err(|_| "portal write failed")?;
+            }
+            Ok(())
+        };
+        if !client_side {
+            for _ in 0..rounds * (options.trials + 1) {
+                trip(&mut buffer)?;
+            }
+            continue;
+        }
+        for _ in 0..rounds {
+            trip(&mut buffer)?;
+        }
+        for _ in 0..options.trials {
+            let start = clock::cycles();
+            for _ in 0..rounds {
+                trip(&mut buffer)?;
+            }
+            let elapsed = clock::cycles().wrapping_sub(start);
+            println!(
+                "bench portal_round_trip cycles={} bytes={size}",
+                elapsed / rounds
+            );
+        }
     }
     Ok(())
 }

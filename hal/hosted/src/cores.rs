@@ -85,6 +85,13 @@ fn clock_nanoseconds(clock: libc::clockid_t) -> u64 {
 }
 
 /// How many host CPUs this process may run on.
+/// The host's online CPUs (read once: glibc reads a file for it).
+fn online_cpus() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let online = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    usize::try_from(online).unwrap_or(1).max(1)
+}
+
 fn host_cpus() -> usize {
     // SAFETY: an all-zero cpu_set_t is a valid empty set for the kernel to fill.
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
@@ -196,6 +203,8 @@ pub struct HostedCores {
     /// Whether the cluster may run on more than one host CPU (else waits never spin:
     /// the spinner would hold the CPU its waker needs).
     spinning: bool,
+    /// The host's online CPUs: what every cluster of the board shares.
+    machine_processors: usize,
     /// The cores themselves, for the threads spawned later.
     this: std::sync::Weak<HostedCores>,
 }
@@ -211,6 +220,7 @@ impl HostedCores {
             spawned: (0..count).map(|core| AtomicBool::new(core == 0)).collect(),
             threads: (0..count).map(|_| AtomicU64::new(0)).collect(),
             spinning: host_cpus() > 1,
+            machine_processors: online_cpus(),
             this: this.clone(),
         });
         CURRENT_CORE.with(|current| current.set(0));
@@ -334,6 +344,10 @@ impl Cores for HostedCores {
     }
 
     #[inline]
+    fn machine_processors(&self) -> usize {
+        self.machine_processors
+    }
+
     fn spinning_pays(&self) -> bool {
         self.spinning
     }

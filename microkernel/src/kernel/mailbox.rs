@@ -2,7 +2,7 @@
 //! mailbox with a bound per sender, so backpressure reaches a flooding sender
 //! without stopping the others.
 
-use super::{DirectReceive, Kernel, Message, RECEIVE_SPIN_BUDGET};
+use super::{DirectReceive, Kernel, Message};
 use crate::paging::Access;
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
@@ -480,7 +480,7 @@ impl<P: Platform> Kernel<P> {
             }
             self.pollers.fetch_add(1, Ordering::SeqCst);
             let mut found = None;
-            for _ in 0..RECEIVE_SPIN_BUDGET {
+            for _ in 0..self.receive_spin_budget() {
                 self.route(Some(direct));
                 if let Some(length) = direct.delivered {
                     found = Some(Ok(Some(Taken::Direct(length))));

@@ -1,7 +1,7 @@
 //! Portals: bulk transfers over the data NoC that the receiver allows one at a
 //! time, naming the sender's node and bounding the transfer's size.
 
-use super::{DataTransfer, Kernel, RECEIVE_SPIN_BUDGET};
+use super::{DataTransfer, Kernel};
 use crate::paging::Access;
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
@@ -363,7 +363,7 @@ impl<P: Platform> Kernel<P> {
             let mut seen = self.portal_deliveries.load(Ordering::Acquire);
             self.pollers.fetch_add(1, Ordering::SeqCst);
             let mut allowed = Ok(false);
-            for _ in 0..RECEIVE_SPIN_BUDGET {
+            for _ in 0..self.receive_spin_budget() {
                 self.route(None);
                 let now = self.portal_deliveries.load(Ordering::Acquire);
                 if now != seen {

@@ -2,7 +2,7 @@
 //! counted per sender so that every signal releases exactly one wait, and kept
 //! when they arrive before their receiver exists.
 
-use super::{Kernel, RECEIVE_SPIN_BUDGET};
+use super::Kernel;
 use crate::paging::Access;
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
@@ -481,7 +481,7 @@ impl<P: Platform> Kernel<P> {
             self.check_senders_alive(&missing)?;
             self.pollers.fetch_add(1, Ordering::SeqCst);
             let mut done = false;
-            for _ in 0..RECEIVE_SPIN_BUDGET {
+            for _ in 0..self.receive_spin_budget() {
                 self.route(None);
                 let now = self.sync_deliveries.load(Ordering::Acquire);
                 if now != seen {
