@@ -250,6 +250,33 @@ pub struct MessageHeader {
     pub length: u32,
 }
 
+/// The counters of one communication object, filled by `comm_counters`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CommCounters {
+    /// Calls that moved something: reads or writes of a mailbox or portal, waits
+    /// or signals of a sync.
+    pub operations: u64,
+    /// Payload bytes they moved (0 for syncs).
+    pub bytes: u64,
+    /// Cycles of the `cycles` counter those calls spent waiting: for a message, a
+    /// signal or a transfer to arrive, for room in a channel, for an allow.
+    pub wait_cycles: u64,
+    /// Messages waiting in a created mailbox now (0 for the other objects).
+    pub queued: u64,
+}
+
+/// `comm_counters` kind: a mailbox id.
+pub const COMM_MAILBOX: usize = 0;
+/// `comm_counters` kind: a portal id.
+pub const COMM_PORTAL: usize = 1;
+/// `comm_counters` kind: a sync id.
+pub const COMM_SYNC: usize = 2;
+
+/// `mailbox_write` flag: fail with `EAGAIN` instead of waiting when the mailbox or
+/// its channel is full.
+pub const MAILBOX_NONBLOCK: usize = 1;
+
 /// A page fault handed to a pager by `pager_wait`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

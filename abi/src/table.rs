@@ -422,12 +422,14 @@ kcalls! {
         ];
     /// Sends one message of 1 to 128 bytes to opened mailbox `id`. The hardware
     /// stamps the true source; blocks while the channel or the mailbox is full
-    /// (backpressure): every message arrives once, in the order each sender sent.
-    MailboxWrite = 44, "mailbox_write", ("id: usize", "buffer: *const u8", "length: usize") -> "0",
+    /// (backpressure), unless `flags` has MAILBOX_NONBLOCK: then `EAGAIN` and
+    /// nothing is sent. Every message arrives once, in the order each sender sent.
+    MailboxWrite = 44, "mailbox_write", ("id: usize", "buffer: *const u8", "length: usize", "flags: usize") -> "0",
         Local ("may wait for room (the master never waits)"),
         errors [
             (BadDescriptor, "the caller opened no mailbox with this id"),
-            (Invalid, "length is 0"),
+            (Invalid, "length is 0, or flags has unknown bits"),
+            (Again, "MAILBOX_NONBLOCK and the channel to the mailbox's cluster is full"),
             (MessageSize, "length is over NOC_PAYLOAD_MAX (128 bytes)"),
             (Fault, "the buffer is not in the caller's memory"),
             (HostDown, "the destination cluster is dead")
@@ -444,7 +446,8 @@ kcalls! {
             (Invalid, "source is neither MAILBOX_ANY_SOURCE nor a node of the board"),
             (Fault, "header or buffer is not in the caller's memory"),
             (MessageSize, "the message is longer than capacity; it stays queued"),
-            (Busy, "another thread of the caller reads this mailbox")
+            (Busy, "another thread of the caller reads this mailbox"),
+            (HostDown, "source is a node of a dead cluster and none of its messages is queued")
         ];
     /// Closes opened mailbox `id`; its id is dead from then on. Messages written
     /// before are delivered.
@@ -573,6 +576,17 @@ kcalls! {
         errors [
             (BadDescriptor, "the caller created no portal with this id"),
             (Busy, "an allow of it waits for its transfer")
+        ];
+    /// Fills a `CommCounters` for the caller's communication object `id` of kind
+    /// `kind` (COMM_MAILBOX, COMM_PORTAL or COMM_SYNC): calls, bytes, cycles spent
+    /// waiting, messages queued. Counters start at zero when the object is
+    /// created or opened.
+    CommCounters = 61, "comm_counters", ("kind: usize", "id: usize", "out: *mut CommCounters", "size: usize") -> "0",
+        Local ("reads the caller's own entry under its table's lock"),
+        errors [
+            (Invalid, "kind is unknown, or size is not size_of::<CommCounters>()"),
+            (BadDescriptor, "the caller holds no object of this kind with this id"),
+            (Fault, "out is not in the caller's memory")
         ];
     /// Destroys sync object `id` of the calling program; its id is dead from then on.
     SyncDestroy = 27, "sync_destroy", ("id: usize") -> "0",

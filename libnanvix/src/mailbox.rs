@@ -6,7 +6,9 @@
 //! back instead of dropping anything.
 
 use crate::runtime::kcall;
-use nanvix_abi::{Errno, Kcall, MAILBOX_ANY_SOURCE, MessageHeader};
+use nanvix_abi::{
+    COMM_MAILBOX, CommCounters, Errno, Kcall, MAILBOX_ANY_SOURCE, MAILBOX_NONBLOCK, MessageHeader,
+};
 
 pub use nanvix_abi::{MAILBOX_PORTS, MAILBOXES_MAX, NOC_PAYLOAD_MAX};
 
@@ -40,6 +42,11 @@ impl Inbox {
         read(self.id, node as usize, buffer)
     }
 
+    /// Its counters: reads, bytes, cycles waited, messages queued now.
+    pub fn counters(&self) -> Result<CommCounters, Errno> {
+        crate::noc::counters(COMM_MAILBOX, self.id)
+    }
+
     /// Removes the mailbox and frees its port (refused, `EBUSY`, while messages
     /// wait in it: it stays).
     pub fn unlink(self) -> Result<(), Errno> {
@@ -70,6 +77,16 @@ impl Outbox {
         write(self.id, message)
     }
 
+    /// Sends `message` if there is room now; else `EAGAIN`, and nothing is sent.
+    pub fn try_write(&self, message: &[u8]) -> Result<(), Errno> {
+        write_with(self.id, message, MAILBOX_NONBLOCK)
+    }
+
+    /// Its counters: writes, bytes, cycles waited for room.
+    pub fn counters(&self) -> Result<CommCounters, Errno> {
+        crate::noc::counters(COMM_MAILBOX, self.id)
+    }
+
     /// Closes the mailbox; what was written before is still delivered.
     pub fn close(self) -> Result<(), Errno> {
         close(self.id)
@@ -92,11 +109,16 @@ pub fn read(id: usize, source: usize, buffer: &mut [u8]) -> Result<(MessageHeade
     Ok((header, length))
 }
 
-/// `mailbox_write` on a raw id.
+/// `mailbox_write` on a raw id (blocking).
 pub fn write(id: usize, message: &[u8]) -> Result<(), Errno> {
+    write_with(id, message, 0)
+}
+
+/// `mailbox_write` on a raw id with raw flags.
+pub fn write_with(id: usize, message: &[u8], flags: usize) -> Result<(), Errno> {
     kcall(
         Kcall::MailboxWrite,
-        [id, message.as_ptr() as usize, message.len(), 0, 0],
+        [id, message.as_ptr() as usize, message.len(), flags, 0],
     )
     .map(|_| ())
 }

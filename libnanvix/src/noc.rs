@@ -1,7 +1,7 @@
 //! Control-NoC messages between programs: up to 128 bytes, true source attached.
 
 use crate::runtime::kcall;
-use nanvix_abi::{Errno, Kcall, MessageHeader};
+use nanvix_abi::{CommCounters, Errno, Kcall, MessageHeader};
 
 pub use nanvix_abi::NOC_PAYLOAD_MAX;
 
@@ -36,4 +36,21 @@ pub fn receive(buffer: &mut [u8]) -> Result<(MessageHeader, usize), Errno> {
         ],
     )?;
     Ok((header, length))
+}
+
+/// The counters of this program's communication object `id` of `kind`
+/// (`COMM_MAILBOX`, `COMM_PORTAL` or `COMM_SYNC`): the `comm_counters` kcall.
+pub fn counters(kind: usize, id: usize) -> Result<CommCounters, Errno> {
+    let mut counters = CommCounters::default();
+    kcall(
+        Kcall::CommCounters,
+        [
+            kind,
+            id,
+            &raw mut counters as usize,
+            core::mem::size_of::<CommCounters>(),
+            0,
+        ],
+    )?;
+    Ok(counters)
 }

@@ -7,7 +7,7 @@
 //! refused with `EACCES` and writes nothing).
 
 use crate::runtime::kcall;
-use nanvix_abi::{Errno, Kcall, MessageHeader, PORTAL_NONBLOCK};
+use nanvix_abi::{COMM_PORTAL, CommCounters, Errno, Kcall, MessageHeader, PORTAL_NONBLOCK};
 
 pub use nanvix_abi::{PORTAL_PORTS, PORTAL_TRANSFER_MAX, PORTALS_MAX};
 
@@ -51,6 +51,11 @@ impl Inportal {
         Ok((header, length))
     }
 
+    /// Its counters: transfers read, bytes, cycles waited.
+    pub fn counters(&self) -> Result<CommCounters, Errno> {
+        crate::noc::counters(COMM_PORTAL, self.id)
+    }
+
     /// Removes the portal and frees its port (refused while an allow waits).
     pub fn unlink(self) -> Result<(), Errno> {
         kcall(Kcall::PortalUnlink, [self.id, 0, 0, 0, 0]).map(|_| ())
@@ -84,6 +89,11 @@ impl Outportal {
     /// `EACCES`, and nothing is written.
     pub fn try_write(&self, bytes: &[u8]) -> Result<(), Errno> {
         write(self.id, bytes, PORTAL_NONBLOCK)
+    }
+
+    /// Its counters: transfers written, bytes, cycles waited for allows.
+    pub fn counters(&self) -> Result<CommCounters, Errno> {
+        crate::noc::counters(COMM_PORTAL, self.id)
     }
 
     /// Closes the portal.

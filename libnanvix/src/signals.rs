@@ -7,7 +7,7 @@
 //! receiver existed is kept for it.
 
 use crate::runtime::kcall;
-use nanvix_abi::{Errno, Kcall, SYNC_ALL_TO_ONE, SYNC_ONE_TO_ALL};
+use nanvix_abi::{COMM_SYNC, CommCounters, Errno, Kcall, SYNC_ALL_TO_ONE, SYNC_ONE_TO_ALL};
 
 pub use nanvix_abi::{SYNC_NODES_MAX, SYNCS_MAX};
 
@@ -55,6 +55,11 @@ impl SyncReceiver {
         kcall(Kcall::SyncWait, [self.id, 0, 0, 0, 0]).map(|_| ())
     }
 
+    /// Its counters: waits completed and the cycles they waited.
+    pub fn counters(&self) -> Result<CommCounters, Errno> {
+        crate::noc::counters(COMM_SYNC, self.id)
+    }
+
     /// Removes the receiving end.
     pub fn unlink(self) -> Result<(), Errno> {
         kcall(Kcall::SyncUnlink, [self.id, 0, 0, 0, 0]).map(|_| ())
@@ -85,6 +90,11 @@ impl SyncSender {
     /// Sends one signal to the receiving end(s).
     pub fn signal(&self) -> Result<(), Errno> {
         kcall(Kcall::SyncSignal, [self.id, 0, 0, 0, 0]).map(|_| ())
+    }
+
+    /// Its counters: signals sent.
+    pub fn counters(&self) -> Result<CommCounters, Errno> {
+        crate::noc::counters(COMM_SYNC, self.id)
     }
 
     /// Closes the sending end.

@@ -26,9 +26,10 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use lock_api::Mutex;
 use nanvix_abi::{
-    ArgumentSlice, CLUSTER_NAME_MAX, CLUSTER_SELF, ClusterInfo, Errno, GATE_MAGIC, Gate, Kcall,
-    KcallEntry, MAILBOX_TAG, MessageHeader, NOC_PAYLOAD_MAX, PORTAL_ALLOW_TAG, PROGRAM_ALIGNMENT,
-    PROGRAMS_MAX, SYNC_TAG, StartInfo,
+    ArgumentSlice, CLUSTER_NAME_MAX, CLUSTER_SELF, COMM_MAILBOX, COMM_PORTAL, COMM_SYNC,
+    ClusterInfo, CommCounters, Errno, GATE_MAGIC, Gate, Kcall, KcallEntry, MAILBOX_TAG,
+    MessageHeader, NOC_PAYLOAD_MAX, PORTAL_ALLOW_TAG, PROGRAM_ALIGNMENT, PROGRAMS_MAX, SYNC_TAG,
+    StartInfo,
 };
 use nanvix_board::{Board, ClusterKind};
 use nanvix_hal::{
@@ -579,6 +580,29 @@ impl<P: Platform> Kernel<P> {
         self.platform.cores().unpark(0);
     }
 
+    /// Writes the counters of program `index`'s communication object `id` of
+    /// `kind` to `out`.
+    fn comm_counters(
+        &self,
+        index: usize,
+        kind: usize,
+        id: usize,
+        out: usize,
+        size: usize,
+    ) -> Result<usize, Errno> {
+        if size != core::mem::size_of::<CommCounters>() {
+            return Err(Errno::Invalid);
+        }
+        let counters = match kind {
+            COMM_MAILBOX => self.mailboxes.lock().counters(index, id)?,
+            COMM_PORTAL => self.portals.lock().counters(index, id)?,
+            COMM_SYNC => self.sync_signals.lock().counters(index, id)?,
+            _ => return Err(Errno::Invalid),
+        };
+        self.space(index).write_value(out, &counters)?;
+        Ok(0)
+    }
+
     /// Rounds a waiting core polls the NoC before it parks: fewer once more
     /// clusters are on than the machine has processors.
     fn receive_spin_budget(&self) -> u32 {
@@ -699,6 +723,7 @@ impl<P: Platform> Kernel<P> {
             // Waiters for a node of a dead cluster must learn it.
             self.wake_sync_waiters();
             self.wake_portal_writers();
+            self.wake_mailbox_readers();
         }
         for (index, epoch) in deaths {
             let line = format!(
@@ -1003,9 +1028,20 @@ impl<P: Platform> Kernel<P> {
             | Kcall::SyncDestroy => self.sync_kcall(kcall, index, core, arguments),
             Kcall::MailboxCreate => self.mailbox_create(index, arguments[0]),
             Kcall::MailboxOpen => self.mailbox_open(index, arguments[0], arguments[1]),
-            Kcall::MailboxWrite => {
-                self.mailbox_write(index, arguments[0], arguments[1], arguments[2])
-            }
+            Kcall::MailboxWrite => self.mailbox_write(
+                index,
+                arguments[0],
+                arguments[1],
+                arguments[2],
+                arguments[3],
+            ),
+            Kcall::CommCounters => self.comm_counters(
+                index,
+                arguments[0],
+                arguments[1],
+                arguments[2],
+                arguments[3],
+            ),
             Kcall::MailboxRead => {
                 let [id, source, header, buffer, capacity] = arguments;
                 self.mailbox_read(index, core, id, source, header, buffer, capacity)
@@ -1414,21 +1450,39 @@ impl<P: Platform> Kernel<P> {
         tag: u32,
         payload: &[u8],
     ) -> Result<usize, Errno> {
+        self.send_tagged_with(index, node, tag, payload, true).0
+    }
+
+    /// [`send_tagged`](Self::send_tagged), waiting out a full channel only when
+    /// `blocking` (else `EAGAIN`); also returns the cycles it waited.
+    fn send_tagged_with(
+        &self,
+        index: usize,
+        node: u32,
+        tag: u32,
+        payload: &[u8],
+        blocking: bool,
+    ) -> (Result<usize, Errno>, u64) {
         let caller = self.info(index);
         let source = Source {
             node: caller.node,
             program: caller.id,
         };
+        let mut started = None;
+        let cores = self.platform.cores();
+        let waited = |started: Option<u64>| started.map_or(0, |at| cores.cycles().wrapping_sub(at));
         loop {
             match self.platform.noc().try_send(source, node, tag, payload) {
-                Ok(()) => return Ok(0),
+                Ok(()) => return (Ok(0), waited(started)),
+                Err(NocError::Full) if !blocking => return (Err(Errno::Again), 0),
                 Err(NocError::Full) => {
                     if self.ending_status(index).is_some() {
-                        return Err(ENDING);
+                        return (Err(ENDING), waited(started));
                     }
+                    started.get_or_insert_with(|| cores.cycles());
                     self.platform.noc().wait_for_room(node)
                 }
-                Err(error) => return Err(send_errno(error)),
+                Err(error) => return (Err(send_errno(error)), waited(started)),
             }
         }
     }

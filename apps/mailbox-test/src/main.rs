@@ -5,6 +5,10 @@
 //!   port before its mailbox existed; prints `mailbox-test: N checks, M failed`.
 //! - `mode=send to=CLUSTER count=K`: opens port [`PORT`] of the cluster's first
 //!   node and sends K messages numbered 0..K; prints `mailbox-test: sent K`.
+//! - `mode=read-from from=CLUSTER`: a read restricted to the cluster's first node,
+//!   which never sends (a test kills it): prints `mailbox-test: read failed:
+//!   ERRNO` (`EHOSTDOWN` expected). `mode=hold` prints `mailbox-test: holding`
+//!   and waits for a message nobody sends.
 //! - `mode=receive from=A,B,... count=K`: creates port [`PORT`], first reads K/2
 //!   messages restricted to the last sender (the others wait, held back), then the
 //!   rest from anyone; checks every message arrives once and in its sender's
@@ -17,10 +21,10 @@ extern crate alloc;
 
 use alloc::vec;
 use alloc::vec::Vec;
-use libnanvix::abi::{Errno, Kcall, MAILBOX_ANY_SOURCE, MessageHeader};
+use libnanvix::abi::{COMM_MAILBOX, CommCounters, Errno, Kcall, MAILBOX_ANY_SOURCE, MessageHeader};
 use libnanvix::mailbox::{self, Inbox, MAILBOX_PORTS, NOC_PAYLOAD_MAX, Outbox};
 use libnanvix::runtime::kcall;
-use libnanvix::{cluster, println, process};
+use libnanvix::{cluster, noc, println, process};
 
 libnanvix::entry!(main);
 
@@ -42,6 +46,8 @@ fn main() -> i32 {
     let count = argument("count").and_then(|count| count.parse::<u32>().ok());
     let result = match (argument("mode"), count) {
         (Some("errors"), _) => return errors(),
+        (Some("read-from"), _) => read_from(),
+        (Some("hold"), _) => hold(),
         (Some("send"), Some(count)) => send(count),
         (Some("receive"), Some(count)) => receive(count),
         _ => Err("needs mode=errors, or mode=send|receive with count=K"),
@@ -53,6 +59,28 @@ fn main() -> i32 {
             1
         }
     }
+}
+
+fn read_from() -> Result<(), &'static str> {
+    let from = argument("from")
+        .and_then(cluster::find)
+        .ok_or("needs from=CLUSTER naming a cluster of the board")?;
+    let inbox = Inbox::create(PORT).map_err(|_| "create failed")?;
+    let mut buffer = [0u8; NOC_PAYLOAD_MAX];
+    match inbox.read_from(from.first_node, &mut buffer) {
+        Ok((_, length)) => println!("mailbox-test: read {length}"),
+        Err(errno) => println!("mailbox-test: read failed: {}", errno.name()),
+    }
+    Ok(())
+}
+
+fn hold() -> Result<(), &'static str> {
+    let inbox = Inbox::create(PORT).map_err(|_| "create failed")?;
+    println!("mailbox-test: holding");
+    let mut buffer = [0u8; NOC_PAYLOAD_MAX];
+    let held = inbox.read(&mut buffer);
+    println!("mailbox-test: hold ended: {held:?}");
+    Err("a message came to a mailbox nobody writes to")
 }
 
 /// A message: the sender's cluster index, its number, then filler up to 128 bytes.
@@ -286,12 +314,61 @@ fn errors() -> i32 {
         ),
         Err(Errno::Fault),
     );
+    checks.expect(
+        "write with unknown flags",
+        mailbox::write_with(outbox.id(), b"x", 2),
+        Err(Errno::Invalid),
+    );
     checks.expect("write", outbox.write(b"first"), Ok(()));
     checks.expect("write again", outbox.write(b"second"), Ok(()));
     checks.expect(
         "unlink with unread messages",
         mailbox::unlink(inbox.id()),
         Err(Errno::Busy),
+    );
+    // Unlink routed both: they wait in the mailbox now.
+    checks.expect(
+        "counters of the created end",
+        inbox
+            .counters()
+            .map(|counters| (counters.operations, counters.queued)),
+        Ok((0, 2)),
+    );
+    checks.expect(
+        "counters of the opened end",
+        outbox
+            .counters()
+            .map(|counters| (counters.operations, counters.bytes)),
+        Ok((2, 11)),
+    );
+    checks.expect(
+        "counters of an unknown kind",
+        noc::counters(7, inbox.id()),
+        Err(Errno::Invalid),
+    );
+    checks.expect(
+        "counters of an id out of range",
+        noc::counters(COMM_MAILBOX, 4096),
+        Err(Errno::BadDescriptor),
+    );
+    checks.expect(
+        "counters of the wrong size",
+        kcall(Kcall::CommCounters, [COMM_MAILBOX, inbox.id(), WILD, 3, 0]),
+        Err(Errno::Invalid),
+    );
+    checks.expect(
+        "counters into a wild pointer",
+        kcall(
+            Kcall::CommCounters,
+            [
+                COMM_MAILBOX,
+                inbox.id(),
+                WILD,
+                core::mem::size_of::<CommCounters>(),
+                0,
+            ],
+        ),
+        Err(Errno::Fault),
     );
     checks.expect(
         "read into too small a buffer",
@@ -306,6 +383,41 @@ fn errors() -> i32 {
         .read(&mut buffer)
         .map(|(_, length)| buffer[..length] == *b"second");
     checks.expect("second in order", second, Ok(true));
+    checks.expect(
+        "counters after two reads",
+        inbox
+            .counters()
+            .map(|counters| (counters.operations, counters.bytes, counters.queued)),
+        Ok((2, 11, 0)),
+    );
+    // Without reading, the mailbox (16 a sender) and then the channel fill: a
+    // non-blocking write says EAGAIN, and every message written arrives once.
+    let mut written = 0u32;
+    let mut refused = Ok(());
+    for number in 0..200u32 {
+        match outbox.try_write(&number.to_le_bytes()) {
+            Ok(()) => written += 1,
+            Err(errno) => {
+                refused = Err(errno);
+                break;
+            }
+        }
+    }
+    checks.expect(
+        "a full mailbox refuses a non-blocking write",
+        refused,
+        Err(Errno::Again),
+    );
+    let mut in_order = true;
+    for number in 0..written {
+        let read = inbox.read(&mut buffer);
+        in_order &= matches!(read, Ok((_, 4))) && buffer[..4] == number.to_le_bytes();
+    }
+    checks.expect(
+        "every message written arrived, in order",
+        Ok(in_order),
+        Ok(true),
+    );
     checks.expect(
         "close an inbox",
         mailbox::close(inbox.id()),

@@ -301,6 +301,20 @@ fn errors() -> i32 {
         .map(|(header, length)| (header.source_node, buffer[..length] == message));
     checks.expect("read the transfer", read, Ok((node, true)));
     checks.expect(
+        "counters of the created end",
+        inportal
+            .counters()
+            .map(|counters| (counters.operations, counters.bytes)),
+        Ok((1, 64)),
+    );
+    checks.expect(
+        "counters of the opened end",
+        outportal
+            .counters()
+            .map(|counters| (counters.operations, counters.bytes)),
+        Ok((1, 64)),
+    );
+    checks.expect(
         "read after the allow was used",
         inportal.read(&mut buffer).map(|(_, length)| length),
         Err(Errno::Invalid),

@@ -131,6 +131,14 @@ fn barrier() -> Result<u32, &'static str> {
             }
         }
         inbox.unlink().map_err(|_| "mailbox unlink failed")?;
+        // The gather completed once a round, and the release was signalled as often.
+        if let Barrier::Leader { gather, release } = &barrier {
+            let waits = gather.counters().map(|counters| counters.operations);
+            let signals = release.counters().map(|counters| counters.operations);
+            if waits != Ok(u64::from(rounds)) || signals != Ok(u64::from(rounds)) {
+                return Err("the sync counters do not count one wait and one signal a round");
+            }
+        }
     } else {
         let outbox = Outbox::open(leader, PORT).map_err(|_| "mailbox open failed")?;
         for round in 0..rounds {

@@ -8,8 +8,8 @@ use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 use nanvix_abi::{
-    Errno, MAILBOX_ANY_SOURCE, MAILBOX_PORTS, MAILBOX_TAG, MAILBOXES_MAX, MessageHeader,
-    NOC_PAYLOAD_MAX,
+    CommCounters, Errno, MAILBOX_ANY_SOURCE, MAILBOX_NONBLOCK, MAILBOX_PORTS, MAILBOX_TAG,
+    MAILBOXES_MAX, MessageHeader, NOC_PAYLOAD_MAX,
 };
 use nanvix_hal::{CoreId, Cores, Platform, ReceiveDecision};
 
@@ -29,6 +29,7 @@ struct Inbox {
     reader: Option<CoreId>,
     /// Whether that reader is parked (and counted in the kernel's parked receivers).
     parked: bool,
+    counters: CommCounters,
 }
 
 impl Inbox {
@@ -52,7 +53,12 @@ enum Entry {
     /// Created by its owner: it reads it.
     Inbox(Inbox),
     /// Opened by its owner: it writes to (node, port).
-    Outbox { owner: usize, node: u32, port: u32 },
+    Outbox {
+        owner: usize,
+        node: u32,
+        port: u32,
+        counters: CommCounters,
+    },
 }
 
 impl Entry {
@@ -127,6 +133,7 @@ impl MailboxTable {
             queue: VecDeque::new(),
             reader: None,
             parked: false,
+            counters: CommCounters::default(),
         }))?;
         let (theirs, others) = core::mem::take(&mut self.early)
             .into_iter()
@@ -144,7 +151,12 @@ impl MailboxTable {
             .ok()
             .filter(|port| (*port as usize) < MAILBOX_PORTS)
             .ok_or(Errno::Invalid)?;
-        self.insert(Entry::Outbox { owner, node, port })
+        self.insert(Entry::Outbox {
+            owner,
+            node,
+            port,
+            counters: CommCounters::default(),
+        })
     }
 
     /// Where `owner`'s opened mailbox `id` leads.
@@ -154,7 +166,71 @@ impl MailboxTable {
                 owner: holder,
                 node,
                 port,
+                ..
             })) if *holder == owner => Ok((*node, *port)),
+            _ => Err(Errno::BadDescriptor),
+        }
+    }
+
+    /// Where `owner`'s opened mailbox `id` leads, counting a write of `bytes`
+    /// (taken back with [`count_write`](Self::count_write) if it fails).
+    pub fn destination_for_write(
+        &mut self,
+        owner: usize,
+        id: usize,
+        bytes: usize,
+    ) -> Result<(u32, u32), Errno> {
+        match self.entries.get_mut(id) {
+            Some(Some(Entry::Outbox {
+                owner: holder,
+                node,
+                port,
+                counters,
+            })) if *holder == owner => {
+                counters.operations += 1;
+                counters.bytes += bytes as u64;
+                Ok((*node, *port))
+            }
+            _ => Err(Errno::BadDescriptor),
+        }
+    }
+
+    /// Adds `wait_cycles` to the write counters of opened mailbox `id`, and takes
+    /// back a write of `failed_bytes` that did not happen.
+    pub fn count_write(
+        &mut self,
+        owner: usize,
+        id: usize,
+        wait_cycles: u64,
+        failed_bytes: Option<usize>,
+    ) {
+        if let Some(Some(Entry::Outbox {
+            owner: holder,
+            counters,
+            ..
+        })) = self.entries.get_mut(id)
+            && *holder == owner
+        {
+            counters.wait_cycles += wait_cycles;
+            if let Some(bytes) = failed_bytes {
+                counters.operations -= 1;
+                counters.bytes -= bytes as u64;
+            }
+        }
+    }
+
+    /// The counters of `owner`'s mailbox `id` (either end).
+    pub fn counters(&self, owner: usize, id: usize) -> Result<CommCounters, Errno> {
+        match self.entries.get(id) {
+            Some(Some(Entry::Inbox(inbox))) if inbox.owner == owner => Ok(CommCounters {
+                queued: inbox.queue.len() as u64,
+                ..inbox.counters
+            }),
+            Some(Some(Entry::Outbox {
+                owner: holder,
+                counters,
+                ..
+            })) if *holder == owner => Ok(*counters),
             _ => Err(Errno::BadDescriptor),
         }
     }
@@ -216,6 +292,9 @@ impl MailboxTable {
             return Err(Errno::Busy);
         }
         if let Some(message) = self.take(owner, id, filter, capacity)? {
+            let inbox = self.inbox(owner, id)?;
+            inbox.counters.operations += 1;
+            inbox.counters.bytes += message.payload.len() as u64;
             return Ok(Ok(message));
         }
         self.begin_read(owner, id, core).map(Err)
@@ -229,11 +308,17 @@ impl MailboxTable {
         })
     }
 
-    /// Ends the read of mailbox `id` (if it still exists).
-    pub fn end_read(&mut self, owner: usize, id: usize) {
+    /// Ends the read of mailbox `id` (if it still exists), counting what it moved:
+    /// `Some((bytes, wait cycles))` when it took a message.
+    pub fn end_read(&mut self, owner: usize, id: usize, moved: Option<(usize, u64)>) {
         if let Ok(inbox) = self.inbox(owner, id) {
             inbox.reader = None;
             inbox.parked = false;
+            if let Some((bytes, wait_cycles)) = moved {
+                inbox.counters.operations += 1;
+                inbox.counters.bytes += bytes as u64;
+                inbox.counters.wait_cycles += wait_cycles;
+            }
         }
     }
 
@@ -329,6 +414,20 @@ impl MailboxTable {
         }
     }
 
+    /// Every parked reader, unmarked (a cluster died: a restricted read must look).
+    pub fn parked_readers(&mut self) -> Vec<CoreId> {
+        let mut woken = Vec::new();
+        for entry in self.entries.iter_mut().flatten() {
+            if let Entry::Inbox(inbox) = entry
+                && let Some(core) = inbox.reader
+                && core::mem::replace(&mut inbox.parked, false)
+            {
+                woken.push(core);
+            }
+        }
+        woken
+    }
+
     /// Removes every mailbox of ended program `owner`; returns how many messages
     /// waited in them (lost with it).
     pub fn remove_owner(&mut self, owner: usize) -> usize {
@@ -369,9 +468,9 @@ impl<P: Platform> Kernel<P> {
         id: usize,
         address: usize,
         length: usize,
+        flags: usize,
     ) -> Result<usize, Errno> {
-        let (node, port) = self.mailboxes.lock().destination(index, id)?;
-        if length == 0 {
+        if length == 0 || flags & !MAILBOX_NONBLOCK != 0 {
             return Err(Errno::Invalid);
         }
         if length > NOC_PAYLOAD_MAX {
@@ -380,8 +479,18 @@ impl<P: Platform> Kernel<P> {
         let mut buffer = [0u8; NOC_PAYLOAD_MAX];
         let payload = &mut buffer[..length];
         self.space(index).read_into(address, payload)?;
-        self.send_tagged(index, node, MAILBOX_TAG + port, payload)?;
-        Ok(0)
+        let (node, port) = self
+            .mailboxes
+            .lock()
+            .destination_for_write(index, id, length)?;
+        let blocking = flags & MAILBOX_NONBLOCK == 0;
+        let (sent, waited) =
+            self.send_tagged_with(index, node, MAILBOX_TAG + port, payload, blocking);
+        if sent.is_err() || waited != 0 {
+            let failed = sent.is_err().then_some(length);
+            self.mailboxes.lock().count_write(index, id, waited, failed);
+        }
+        sent.map(|_| 0)
     }
 
     /// Receives the oldest message of mailbox `id` that `source` accepts.
@@ -432,8 +541,16 @@ impl<P: Platform> Kernel<P> {
             capacity,
             delivered: None,
         };
+        let started = self.platform.cores().cycles();
         let result = self.mailbox_wait(index, core, id, &mut direct, queued);
-        self.mailboxes.lock().end_read(index, id);
+        let moved = result.as_ref().ok().map(|taken| {
+            let bytes = match taken {
+                Taken::Direct(length) => *length,
+                Taken::Queued(message) => message.payload.len(),
+            };
+            (bytes, self.platform.cores().cycles().wrapping_sub(started))
+        });
+        self.mailboxes.lock().end_read(index, id, moved);
         let length = match result? {
             Taken::Direct(length) => length,
             Taken::Queued(message) => {
@@ -477,6 +594,9 @@ impl<P: Platform> Kernel<P> {
                 if let Some(message) = self.mailboxes.lock().take(index, id, filter, capacity)? {
                     return Ok(Taken::Queued(message));
                 }
+            }
+            if let Some(node) = filter {
+                self.check_senders_alive(&[node])?;
             }
             self.pollers.fetch_add(1, Ordering::SeqCst);
             let mut found = None;
@@ -544,6 +664,15 @@ impl<P: Platform> Kernel<P> {
             while context != this && flag.0.load(Ordering::Acquire) {
                 core::hint::spin_loop();
             }
+        }
+    }
+
+    /// Wakes every parked mailbox reader (a cluster died: each looks again).
+    pub(super) fn wake_mailbox_readers(&self) {
+        let woken = self.mailboxes.lock().parked_readers();
+        for core in woken {
+            self.parked_receivers.fetch_sub(1, Ordering::SeqCst);
+            self.platform.cores().unpark(core);
         }
     }
 

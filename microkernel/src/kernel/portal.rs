@@ -6,8 +6,8 @@ use crate::paging::Access;
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 use nanvix_abi::{
-    Errno, MessageHeader, PORTAL_ALLOW_TAG, PORTAL_NONBLOCK, PORTAL_PORTS, PORTAL_TAG,
-    PORTAL_TRANSFER_MAX, PORTALS_MAX,
+    CommCounters, Errno, MessageHeader, PORTAL_ALLOW_TAG, PORTAL_NONBLOCK, PORTAL_PORTS,
+    PORTAL_TAG, PORTAL_TRANSFER_MAX, PORTALS_MAX,
 };
 use nanvix_hal::{BoardControl, ClusterState, CoreId, Cores, Platform, ReceiveDecision};
 
@@ -29,9 +29,15 @@ enum Entry {
         port: u32,
         allow: Option<Allow>,
         reading: bool,
+        counters: CommCounters,
     },
     /// Opened: its owner writes to (node, port).
-    Sender { owner: usize, node: u32, port: u32 },
+    Sender {
+        owner: usize,
+        node: u32,
+        port: u32,
+        counters: CommCounters,
+    },
 }
 
 impl Entry {
@@ -107,12 +113,18 @@ impl PortalTable {
             port,
             allow: None,
             reading: false,
+            counters: CommCounters::default(),
         })
     }
 
     pub fn open(&mut self, owner: usize, node: u32, port: usize) -> Result<usize, Errno> {
         let port = port_of(port)?;
-        self.insert(Entry::Sender { owner, node, port })
+        self.insert(Entry::Sender {
+            owner,
+            node,
+            port,
+            counters: CommCounters::default(),
+        })
     }
 
     /// Where `owner`'s opened portal `id` leads.
@@ -122,16 +134,18 @@ impl PortalTable {
                 owner: holder,
                 node,
                 port,
+                ..
             })) if *holder == owner => Ok((*node, *port)),
             _ => Err(Errno::BadDescriptor),
         }
     }
 
+    #[allow(clippy::type_complexity)]
     fn receiver(
         &mut self,
         owner: usize,
         id: usize,
-    ) -> Result<(u32, u32, &mut Option<Allow>, &mut bool), Errno> {
+    ) -> Result<(u32, u32, &mut Option<Allow>, &mut bool, &mut CommCounters), Errno> {
         match self.entries.get_mut(id) {
             Some(Some(Entry::Receiver {
                 owner: holder,
@@ -139,15 +153,48 @@ impl PortalTable {
                 port,
                 allow,
                 reading,
-            })) if *holder == owner => Ok((*node, *port, allow, reading)),
+                counters,
+            })) if *holder == owner => Ok((*node, *port, allow, reading, counters)),
             _ => Err(Errno::BadDescriptor),
+        }
+    }
+
+    /// The counters of `owner`'s portal `id` (either end).
+    pub fn counters(&self, owner: usize, id: usize) -> Result<CommCounters, Errno> {
+        match self.entries.get(id) {
+            Some(Some(Entry::Receiver {
+                owner: holder,
+                counters,
+                ..
+            }))
+            | Some(Some(Entry::Sender {
+                owner: holder,
+                counters,
+                ..
+            })) if *holder == owner => Ok(*counters),
+            _ => Err(Errno::BadDescriptor),
+        }
+    }
+
+    /// Counts a write of `bytes` to opened portal `id` that waited `wait_cycles`.
+    pub fn count_write(&mut self, owner: usize, id: usize, bytes: usize, wait_cycles: u64) {
+        if let Some(Some(Entry::Sender {
+            owner: holder,
+            counters,
+            ..
+        })) = self.entries.get_mut(id)
+            && *holder == owner
+        {
+            counters.operations += 1;
+            counters.bytes += bytes as u64;
+            counters.wait_cycles += wait_cycles;
         }
     }
 
     /// Records an allow of `size` bytes from `node` on `owner`'s portal `id`;
     /// returns the portal's port (for the allow message).
     pub fn allow(&mut self, owner: usize, id: usize, node: u32, size: usize) -> Result<u32, Errno> {
-        let (_, port, allow, _) = self.receiver(owner, id)?;
+        let (_, port, allow, _, _) = self.receiver(owner, id)?;
         if allow.is_some() {
             return Err(Errno::Busy);
         }
@@ -158,14 +205,14 @@ impl PortalTable {
     /// Withdraws the allow of portal `id` (its message could not be sent, or its
     /// transfer failed for good).
     pub fn withdraw(&mut self, owner: usize, id: usize) {
-        if let Ok((_, _, allow, _)) = self.receiver(owner, id) {
+        if let Ok((_, _, allow, _, _)) = self.receiver(owner, id) {
             *allow = None;
         }
     }
 
     /// Starts the read of portal `id`: its (node, port) and pending allow.
     pub fn begin_read(&mut self, owner: usize, id: usize) -> Result<(u32, u32, Allow), Errno> {
-        let (node, port, allow, reading) = self.receiver(owner, id)?;
+        let (node, port, allow, reading, _) = self.receiver(owner, id)?;
         let allowed = allow.ok_or(Errno::Invalid)?;
         if *reading {
             return Err(Errno::Busy);
@@ -175,12 +222,23 @@ impl PortalTable {
     }
 
     /// Ends the read of portal `id`; a complete (or failed for good) transfer
-    /// uses the allow up.
-    pub fn end_read(&mut self, owner: usize, id: usize, allow_used: bool) {
-        if let Ok((_, _, allow, reading)) = self.receiver(owner, id) {
+    /// uses the allow up. `moved`: the bytes and wait cycles of a transfer read.
+    pub fn end_read(
+        &mut self,
+        owner: usize,
+        id: usize,
+        allow_used: bool,
+        moved: Option<(usize, u64)>,
+    ) {
+        if let Ok((_, _, allow, reading, counters)) = self.receiver(owner, id) {
             *reading = false;
             if allow_used {
                 *allow = None;
+            }
+            if let Some((bytes, wait_cycles)) = moved {
+                counters.operations += 1;
+                counters.bytes += bytes as u64;
+                counters.wait_cycles += wait_cycles;
             }
         }
     }
@@ -192,7 +250,7 @@ impl PortalTable {
     }
 
     pub fn unlink(&mut self, owner: usize, id: usize) -> Result<(), Errno> {
-        let (_, _, allow, reading) = self.receiver(owner, id)?;
+        let (_, _, allow, reading, _) = self.receiver(owner, id)?;
         if allow.is_some() || *reading {
             return Err(Errno::Busy);
         }
@@ -331,8 +389,13 @@ impl<P: Platform> Kernel<P> {
         self.space(index).check(address, length, Access::Read)?;
         let sender = self.info(index).node;
         let (_, destination) = self.check_destination(node as usize, 0)?;
+        let started = self.platform.cores().cycles();
         self.wait_for_allow(core, (node, port, sender), length, flags)?;
-        self.data_send_tagged(index, node, destination, PORTAL_TAG + port, address, length)
+        let waited = self.platform.cores().cycles().wrapping_sub(started);
+        let sent =
+            self.data_send_tagged(index, node, destination, PORTAL_TAG + port, address, length)?;
+        self.portals.lock().count_write(index, id, length, waited);
+        Ok(sent)
     }
 
     /// Waits until the receiver `(node, port)` allowed `sender` a transfer of at
@@ -440,10 +503,15 @@ impl<P: Platform> Kernel<P> {
             received: 0,
             outcome: None,
         };
+        let started = self.platform.cores().cycles();
         let received = self.receive_transfer(core, &mut transfer);
         // A transfer that stays queued (too long for the buffer) keeps its allow.
         let used = !matches!(received, Err(Errno::MessageSize) | Err(super::ENDING));
-        self.portals.lock().end_read(index, id, used);
+        let moved = received
+            .as_ref()
+            .ok()
+            .map(|(_, total)| (*total, self.platform.cores().cycles().wrapping_sub(started)));
+        self.portals.lock().end_read(index, id, used, moved);
         let (header, total) = received?;
         space.write_value(header_address, &header)?;
         Ok(total)
@@ -528,12 +596,21 @@ mod tests {
         let (_, _, allow) = table.begin_read(0, id).unwrap();
         assert_eq!(allow, Allow { node: 9, size: 100 });
         assert_eq!(table.begin_read(0, id), Err(Errno::Busy));
-        table.end_read(0, id, false);
+        table.end_read(0, id, false, None);
         assert!(
             table.begin_read(0, id).is_ok(),
             "a kept transfer keeps its allow"
         );
-        table.end_read(0, id, true);
+        table.end_read(0, id, true, Some((100, 7)));
+        assert_eq!(
+            table.counters(0, id),
+            Ok(CommCounters {
+                operations: 1,
+                bytes: 100,
+                wait_cycles: 7,
+                queued: 0
+            })
+        );
         assert_eq!(table.unlink(0, id), Ok(()));
         assert_eq!(table.unlink(0, id), Err(Errno::BadDescriptor));
     }

@@ -7,7 +7,8 @@ use crate::paging::Access;
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 use nanvix_abi::{
-    Errno, MessageHeader, SYNC_ALL_TO_ONE, SYNC_NODES_MAX, SYNC_ONE_TO_ALL, SYNC_TAG, SYNCS_MAX,
+    CommCounters, Errno, MessageHeader, SYNC_ALL_TO_ONE, SYNC_NODES_MAX, SYNC_ONE_TO_ALL, SYNC_TAG,
+    SYNCS_MAX,
 };
 use nanvix_hal::{BoardControl, ClusterState, CoreId, Cores, Platform, ReceiveDecision};
 
@@ -105,9 +106,14 @@ enum Entry {
         credits: Vec<u32>,
         waiter: Option<CoreId>,
         parked: bool,
+        counters: CommCounters,
     },
     /// Opened: its owner signals it.
-    Sender { owner: usize, key: SyncKey },
+    Sender {
+        owner: usize,
+        key: SyncKey,
+        counters: CommCounters,
+    },
 }
 
 impl Entry {
@@ -186,6 +192,7 @@ impl SyncSignalTable {
             credits,
             waiter: None,
             parked: false,
+            counters: CommCounters::default(),
         })
     }
 
@@ -195,21 +202,63 @@ impl SyncSignalTable {
         if !key.senders().contains(&node) {
             return Err(Errno::Invalid);
         }
-        self.insert(Entry::Sender { owner, key })
+        self.insert(Entry::Sender {
+            owner,
+            key,
+            counters: CommCounters::default(),
+        })
     }
 
     /// The payload and receivers of `owner`'s opened sync `id`.
-    pub fn signal(&self, owner: usize, id: usize) -> Result<(Vec<u8>, Vec<u32>), Errno> {
-        match self.entries.get(id) {
-            Some(Some(Entry::Sender { owner: holder, key })) if *holder == owner => {
+    pub fn signal(&mut self, owner: usize, id: usize) -> Result<(Vec<u8>, Vec<u32>), Errno> {
+        match self.entries.get_mut(id) {
+            Some(Some(Entry::Sender {
+                owner: holder,
+                key,
+                counters,
+            })) if *holder == owner => {
+                counters.operations += 1;
                 Ok((key.encode(), key.receivers().to_vec()))
             }
             _ => Err(Errno::BadDescriptor),
         }
     }
 
+    /// The counters of `owner`'s sync `id` (either end).
+    pub fn counters(&self, owner: usize, id: usize) -> Result<CommCounters, Errno> {
+        match self.entries.get(id) {
+            Some(Some(Entry::Receiver {
+                owner: holder,
+                counters,
+                ..
+            }))
+            | Some(Some(Entry::Sender {
+                owner: holder,
+                counters,
+                ..
+            })) if *holder == owner => Ok(*counters),
+            _ => Err(Errno::BadDescriptor),
+        }
+    }
+
+    /// Adds `wait_cycles` to the waits of created sync `id`.
+    pub fn count_wait(&mut self, owner: usize, id: usize, wait_cycles: u64) {
+        if let Some(Some(Entry::Receiver {
+            owner: holder,
+            counters,
+            ..
+        })) = self.entries.get_mut(id)
+            && *holder == owner
+        {
+            counters.wait_cycles += wait_cycles;
+        }
+    }
+
     pub fn close(&mut self, owner: usize, id: usize) -> Result<(), Errno> {
-        self.signal(owner, id)?;
+        if !matches!(self.entries.get(id), Some(Some(Entry::Sender { owner: holder, .. })) if *holder == owner)
+        {
+            return Err(Errno::BadDescriptor);
+        }
         self.entries[id] = None;
         Ok(())
     }
@@ -246,6 +295,7 @@ impl SyncSignalTable {
                 key,
                 credits,
                 waiter,
+                counters,
                 ..
             })) if *holder == owner => {
                 if waiter.is_some_and(|waiting| waiting != core) {
@@ -256,6 +306,7 @@ impl SyncSignalTable {
                         *credit -= 1;
                     }
                     *waiter = None;
+                    counters.operations += 1;
                     return Ok(None);
                 }
                 *waiter = Some(core);
@@ -465,9 +516,17 @@ impl<P: Platform> Kernel<P> {
     /// them: polls the NoC from this core first, then parks until a signal (or a
     /// death) wakes it. A node still awaited on a dead cluster fails the wait.
     pub(super) fn sync_wait(&self, index: usize, core: CoreId, id: usize) -> Result<usize, Errno> {
+        let started = self.platform.cores().cycles();
         let outcome = self.sync_wait_loop(index, core, id);
+        let mut signals = self.sync_signals.lock();
         if outcome.is_err() {
-            self.sync_signals.lock().end_wait(index, id);
+            signals.end_wait(index, id);
+        } else {
+            signals.count_wait(
+                index,
+                id,
+                self.platform.cores().cycles().wrapping_sub(started),
+            );
         }
         outcome
     }
@@ -515,7 +574,7 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// `EHOSTDOWN` when one of `nodes` is on a dead cluster.
-    fn check_senders_alive(&self, nodes: &[u32]) -> Result<(), Errno> {
+    pub(super) fn check_senders_alive(&self, nodes: &[u32]) -> Result<(), Errno> {
         let board = self.platform.board();
         for node in nodes {
             if let Some(cluster) = self.board.cluster_of_node(*node)
