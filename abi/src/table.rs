@@ -577,6 +577,46 @@ kcalls! {
             (BadDescriptor, "the caller created no portal with this id"),
             (Busy, "an allow of it waits for its transfer")
         ];
+    /// Starts a read of created mailbox `id` (as `mailbox_read`: `source` a node or
+    /// MAILBOX_ANY_SOURCE) and returns at once; the kernel writes the message's
+    /// header and payload into `header` and `buffer` when it arrives, which must
+    /// stay the caller's until `mailbox_wait` says the read ended.
+    MailboxAread = 62, "mailbox_aread",
+        ("id: usize", "source: usize", "header: *mut MessageHeader", "buffer: *mut u8", "capacity: usize")
+        -> "0",
+        Local ("records the read under the mailbox table's lock; the routing that delivers it runs wherever messages are routed"),
+        errors [
+            (BadDescriptor, "the caller created no mailbox with this id"),
+            (Invalid, "source is neither MAILBOX_ANY_SOURCE nor a node of the board"),
+            (Fault, "header or buffer is not in the caller's memory"),
+            (MessageSize, "the message queued for it is longer than capacity; it stays queued"),
+            (Busy, "a read of this mailbox is under way or started")
+        ];
+    /// Starts a write of 1 to 128 bytes to opened mailbox `id` and returns at once:
+    /// the kernel keeps a copy, sends it now if the channel has room, else at the
+    /// latest in `mailbox_wait`.
+    MailboxAwrite = 63, "mailbox_awrite", ("id: usize", "buffer: *const u8", "length: usize") -> "0",
+        Local ("tries the channel once from the calling core; never waits"),
+        errors [
+            (BadDescriptor, "the caller opened no mailbox with this id"),
+            (Invalid, "length is 0"),
+            (MessageSize, "length is over NOC_PAYLOAD_MAX (128 bytes)"),
+            (Fault, "the buffer is not in the caller's memory"),
+            (Busy, "a started write of this mailbox was not waited for yet"),
+            (HostDown, "the destination cluster is dead")
+        ];
+    /// Waits until the read or write started on mailbox `id` ended, and returns
+    /// how: a read's payload length or error, a write's 0 or error.
+    MailboxWait = 64, "mailbox_wait", ("id: usize") -> "a read's payload length; 0 for a write",
+        Local ("waits (the master never waits); polls the NoC from the calling core first"),
+        errors [
+            (BadDescriptor, "the caller holds no mailbox with this id"),
+            (Invalid, "nothing was started on it"),
+            (Busy, "another thread waits on it"),
+            (MessageSize, "the started read's message was longer than its buffer; it stays queued"),
+            (Fault, "the started read's buffers left the caller's memory; the message stays queued"),
+            (HostDown, "a started write's destination died, or a started read's source")
+        ];
     /// Fills a `CommCounters` for the caller's communication object `id` of kind
     /// `kind` (COMM_MAILBOX, COMM_PORTAL or COMM_SYNC): calls, bytes, cycles spent
     /// waiting, messages queued. Counters start at zero when the object is

@@ -29,7 +29,7 @@ fn run_and_expect(manifest: &str, expected: &[(&str, &str)]) {
 fn every_mailbox_errno_and_an_early_message() {
     run_and_expect(
         "mailbox-errors.toml",
-        &[("io0", "mailbox-test: 43 checks, 0 failed")],
+        &[("io0", "mailbox-test: 56 checks, 0 failed")],
     );
 }
 

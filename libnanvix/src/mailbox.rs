@@ -6,6 +6,8 @@
 //! back instead of dropping anything.
 
 use crate::runtime::kcall;
+use alloc::boxed::Box;
+use core::marker::PhantomData;
 use nanvix_abi::{
     COMM_MAILBOX, CommCounters, Errno, Kcall, MAILBOX_ANY_SOURCE, MAILBOX_NONBLOCK, MessageHeader,
 };
@@ -40,6 +42,21 @@ impl Inbox {
     /// arrives; messages of other senders stay queued, in order.
     pub fn read_from(&self, node: u32, buffer: &mut [u8]) -> Result<(MessageHeader, usize), Errno> {
         read(self.id, node as usize, buffer)
+    }
+
+    /// Starts a read into `buffer` and returns at once; the kernel fills `buffer`
+    /// when the message comes, and [`StartedRead::wait`] says how it ended.
+    pub fn read_start<'a>(&'a self, buffer: &'a mut [u8]) -> Result<StartedRead<'a>, Errno> {
+        StartedRead::start(self.id, MAILBOX_ANY_SOURCE, buffer)
+    }
+
+    /// [`read_start`](Self::read_start), restricted to messages from `node`.
+    pub fn read_from_start<'a>(
+        &'a self,
+        node: u32,
+        buffer: &'a mut [u8],
+    ) -> Result<StartedRead<'a>, Errno> {
+        StartedRead::start(self.id, node as usize, buffer)
     }
 
     /// Its counters: reads, bytes, cycles waited, messages queued now.
@@ -80,6 +97,21 @@ impl Outbox {
     /// Sends `message` if there is room now; else `EAGAIN`, and nothing is sent.
     pub fn try_write(&self, message: &[u8]) -> Result<(), Errno> {
         write_with(self.id, message, MAILBOX_NONBLOCK)
+    }
+
+    /// Starts a write of `message` (1 to 128 bytes) and returns at once: the
+    /// kernel keeps a copy and sends it now if there is room, else at the latest
+    /// in [`StartedWrite::wait`].
+    pub fn write_start(&self, message: &[u8]) -> Result<StartedWrite<'_>, Errno> {
+        kcall(
+            Kcall::MailboxAwrite,
+            [self.id, message.as_ptr() as usize, message.len(), 0, 0],
+        )?;
+        Ok(StartedWrite {
+            id: self.id,
+            done: false,
+            _outbox: PhantomData,
+        })
     }
 
     /// Its counters: writes, bytes, cycles waited for room.
@@ -131,4 +163,82 @@ pub fn close(id: usize) -> Result<(), Errno> {
 /// `mailbox_unlink` on a raw id.
 pub fn unlink(id: usize) -> Result<(), Errno> {
     kcall(Kcall::MailboxUnlink, [id, 0, 0, 0, 0]).map(|_| ())
+}
+
+/// A read started with [`Inbox::read_start`]: the kernel writes into its buffer
+/// until [`wait`](Self::wait) returns. Dropping it waits too, so the buffer is
+/// never written after it is given back.
+#[derive(Debug)]
+pub struct StartedRead<'a> {
+    id: usize,
+    header: Box<MessageHeader>,
+    done: bool,
+    _buffer: PhantomData<&'a mut [u8]>,
+}
+
+impl StartedRead<'_> {
+    fn start(id: usize, source: usize, buffer: &mut [u8]) -> Result<StartedRead<'_>, Errno> {
+        let mut header = Box::new(MessageHeader::default());
+        kcall(
+            Kcall::MailboxAread,
+            [
+                id,
+                source,
+                &raw mut *header as usize,
+                buffer.as_mut_ptr() as usize,
+                buffer.len(),
+            ],
+        )?;
+        Ok(StartedRead {
+            id,
+            header,
+            done: false,
+            _buffer: PhantomData,
+        })
+    }
+
+    /// Waits until the read ended; returns the message's header and length.
+    pub fn wait(mut self) -> Result<(MessageHeader, usize), Errno> {
+        self.done = true;
+        let length = wait(self.id)?;
+        Ok((*self.header, length))
+    }
+}
+
+impl Drop for StartedRead<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = wait(self.id);
+        }
+    }
+}
+
+/// A write started with [`Outbox::write_start`].
+#[derive(Debug)]
+pub struct StartedWrite<'a> {
+    id: usize,
+    done: bool,
+    _outbox: PhantomData<&'a Outbox>,
+}
+
+impl StartedWrite<'_> {
+    /// Waits until the message was sent (it is then on its way, as after
+    /// [`Outbox::write`]).
+    pub fn wait(mut self) -> Result<(), Errno> {
+        self.done = true;
+        wait(self.id).map(|_| ())
+    }
+}
+
+impl Drop for StartedWrite<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = wait(self.id);
+        }
+    }
+}
+
+/// `mailbox_wait` on a raw id: how the started read or write ended.
+pub fn wait(id: usize) -> Result<usize, Errno> {
+    kcall(Kcall::MailboxWait, [id, 0, 0, 0, 0])
 }

@@ -203,6 +203,9 @@ pub struct Kernel<P: Platform> {
     portals: Mutex<P::RawMutex, portal::PortalTable>,
     /// Portal allows kept so far: a writer waiting for one looks again when this moved.
     portal_deliveries: AtomicU64,
+    /// Reads started by `mailbox_aread` that wait for their message: while any
+    /// does, the master watches the NoC as for parked receivers.
+    started_reads: AtomicUsize,
     /// Clusters of the board that are on (high half: the board's state generation
     /// they were counted in, plus one; 0 before the first count).
     clusters_on: AtomicU64,
@@ -290,6 +293,7 @@ impl<P: Platform> Kernel<P> {
             portals: Mutex::new(portal::PortalTable::default()),
             portal_deliveries: AtomicU64::new(0),
             clusters_on: AtomicU64::new(0),
+            started_reads: AtomicUsize::new(0),
             pagers: Mutex::new(pager::Pagers::new(cores)),
             pages: Mutex::new(PageTable::new(
                 memory.window().0,
@@ -556,8 +560,9 @@ impl<P: Platform> Kernel<P> {
         self.syncs.lock().remove_owner(index);
         self.sync_signals.lock().remove_owner(index);
         self.portals.lock().remove_owner(index);
-        let lost = self.mailboxes.lock().remove_owner(index);
+        let (lost, reads) = self.mailboxes.lock().remove_owner(index);
         self.undeliverable.fetch_add(lost as u64, Ordering::Relaxed);
+        self.started_reads.fetch_sub(reads, Ordering::SeqCst);
         self.release_pages(index);
         let (name, rest, id) = {
             let mut programs = self.programs.lock();
@@ -658,7 +663,8 @@ impl<P: Platform> Kernel<P> {
                     cores.interrupt(context);
                 }
                 cores.park_timeout(SLICE_NANOSECONDS / 2);
-            } else if self.parked_receivers.load(Ordering::SeqCst) > 0
+            } else if (self.parked_receivers.load(Ordering::SeqCst) > 0
+                || self.started_reads.load(Ordering::SeqCst) > 0)
                 && self.pollers.load(Ordering::SeqCst) == 0
             {
                 // Receivers sleep and nobody polls for them: watch the NoC.
@@ -1035,6 +1041,14 @@ impl<P: Platform> Kernel<P> {
                 arguments[2],
                 arguments[3],
             ),
+            Kcall::MailboxAread => {
+                let [id, source, header, buffer, capacity] = arguments;
+                self.mailbox_aread(index, id, source, header, buffer, capacity)
+            }
+            Kcall::MailboxAwrite => {
+                self.mailbox_awrite(index, arguments[0], arguments[1], arguments[2])
+            }
+            Kcall::MailboxWait => self.mailbox_collect(index, core, arguments[0]),
             Kcall::CommCounters => self.comm_counters(
                 index,
                 arguments[0],

@@ -4,15 +4,16 @@
 //! - `mode=errors`: every errno of the mailbox kcalls, and a message sent to a
 //!   port before its mailbox existed; prints `mailbox-test: N checks, M failed`.
 //! - `mode=send to=CLUSTER count=K`: opens port [`PORT`] of the cluster's first
-//!   node and sends K messages numbered 0..K; prints `mailbox-test: sent K`.
+//!   node and sends K messages numbered 0..K (every other one through a started
+//!   write); prints `mailbox-test: sent K`.
 //! - `mode=read-from from=CLUSTER`: a read restricted to the cluster's first node,
 //!   which never sends (a test kills it): prints `mailbox-test: read failed:
 //!   ERRNO` (`EHOSTDOWN` expected). `mode=hold` prints `mailbox-test: holding`
 //!   and waits for a message nobody sends.
 //! - `mode=receive from=A,B,... count=K`: creates port [`PORT`], first reads K/2
 //!   messages restricted to the last sender (the others wait, held back), then the
-//!   rest from anyone; checks every message arrives once and in its sender's
-//!   order; prints `mailbox-test: received N from S senders in order`.
+//!   rest from anyone (every other one through a started read); checks every
+//!   message arrives once and in its sender's order; prints `mailbox-test: received N from S senders in order`.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
@@ -104,9 +105,16 @@ fn send(count: u32) -> Result<(), &'static str> {
         // Sizes 1..=128 in turn: every length crosses the NoC.
         let length = number as usize % NOC_PAYLOAD_MAX + 1;
         let bytes = message(this.index, number);
-        outbox
-            .write(&bytes[..length.max(8)])
-            .map_err(|_| "write failed")?;
+        let payload = &bytes[..length.max(8)];
+        // Every other message through a started write.
+        if number % 2 == 1 {
+            outbox
+                .write_start(payload)
+                .and_then(|started| started.wait())
+                .map_err(|_| "started write failed")?;
+        } else {
+            outbox.write(payload).map_err(|_| "write failed")?;
+        }
     }
     outbox.close().map_err(|_| "close failed")?;
     println!("mailbox-test: sent {count}");
@@ -175,7 +183,15 @@ fn receive(count: u32) -> Result<(), &'static str> {
         }
     }
     while received < total {
-        let (header, length) = inbox.read(&mut buffer).map_err(|_| "read failed")?;
+        // Every other message through a started read.
+        let (header, length) = if received % 2 == 1 {
+            inbox
+                .read_start(&mut buffer)
+                .and_then(|started| started.wait())
+                .map_err(|_| "started read failed")?
+        } else {
+            inbox.read(&mut buffer).map_err(|_| "read failed")?
+        };
         take(header, length, &buffer)?;
         received += 1;
     }
@@ -418,6 +434,101 @@ fn errors() -> i32 {
         Ok(in_order),
         Ok(true),
     );
+
+    // Asynchronous reads and writes: start, then wait.
+    checks.expect(
+        "wait with nothing started",
+        mailbox::wait(inbox.id()),
+        Err(Errno::Invalid),
+    );
+    let mut async_buffer = [0u8; NOC_PAYLOAD_MAX];
+    let inbox_id = inbox.id();
+    match inbox.read_start(&mut async_buffer) {
+        Ok(started) => {
+            checks.expect(
+                "a second read started",
+                kcall(
+                    Kcall::MailboxAread,
+                    [
+                        inbox_id,
+                        MAILBOX_ANY_SOURCE,
+                        buffer.as_mut_ptr() as usize,
+                        buffer.as_mut_ptr() as usize,
+                        8,
+                    ],
+                ),
+                Err(Errno::Busy),
+            );
+            checks.expect(
+                "a read while one is started",
+                mailbox::read(inbox_id, MAILBOX_ANY_SOURCE, &mut buffer).map(|(_, length)| length),
+                Err(Errno::Busy),
+            );
+            checks.expect(
+                "unlink while a read is started",
+                mailbox::unlink(inbox_id),
+                Err(Errno::Busy),
+            );
+            checks.expect(
+                "a write of nothing started",
+                kcall(
+                    Kcall::MailboxAwrite,
+                    [outbox.id(), buffer.as_ptr() as usize, 0, 0, 0],
+                ),
+                Err(Errno::Invalid),
+            );
+            checks.expect(
+                "a write over 128 bytes started",
+                kcall(
+                    Kcall::MailboxAwrite,
+                    [
+                        outbox.id(),
+                        buffer.as_ptr() as usize,
+                        NOC_PAYLOAD_MAX + 1,
+                        0,
+                        0,
+                    ],
+                ),
+                Err(Errno::MessageSize),
+            );
+            match outbox.write_start(b"async") {
+                Ok(write) => {
+                    checks.expect(
+                        "a second write before the wait",
+                        kcall(
+                            Kcall::MailboxAwrite,
+                            [outbox.id(), buffer.as_ptr() as usize, 1, 0, 0],
+                        ),
+                        Err(Errno::Busy),
+                    );
+                    checks.expect("the started write ends", write.wait(), Ok(()));
+                }
+                Err(errno) => checks.expect("write_start", Err::<(), _>(errno), Ok(())),
+            }
+            let ended = started
+                .wait()
+                .map(|(header, length)| (header.source_node, length));
+            checks.expect("the started read ends", ended, Ok((node, 5)));
+        }
+        Err(errno) => checks.expect("read_start", Err::<(), _>(errno), Ok(())),
+    }
+    checks.expect(
+        "the started read's bytes",
+        Ok(async_buffer[..5] == *b"async"),
+        Ok(true),
+    );
+    // A read started with its message already queued ends at once.
+    checks.expect("write for a started read", outbox.write(b"queued"), Ok(()));
+    checks.expect(
+        "unlink routes it first",
+        mailbox::unlink(inbox_id),
+        Err(Errno::Busy),
+    );
+    let queued = inbox
+        .read_start(&mut async_buffer)
+        .and_then(|started| started.wait())
+        .map(|(_, length)| length);
+    checks.expect("a started read of a queued message", queued, Ok(6));
     checks.expect(
         "close an inbox",
         mailbox::close(inbox.id()),

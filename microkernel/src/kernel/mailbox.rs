@@ -30,6 +30,29 @@ struct Inbox {
     /// Whether that reader is parked (and counted in the kernel's parked receivers).
     parked: bool,
     counters: CommCounters,
+    /// A read started by `mailbox_aread`, until `mailbox_wait` collects it.
+    started: Option<StartedRead>,
+}
+
+/// A read started by `mailbox_aread`: where its message goes, and how it ended.
+#[derive(Clone, Copy, Debug)]
+struct StartedRead {
+    filter: Option<u32>,
+    header: usize,
+    buffer: usize,
+    capacity: usize,
+    /// When it started (cycles), for the counters.
+    at: u64,
+    outcome: Option<Result<usize, Errno>>,
+}
+
+/// A write started by `mailbox_awrite`.
+#[derive(Clone, Debug)]
+enum StartedWrite {
+    /// Not sent yet: the channel was full.
+    Waiting(Vec<u8>),
+    /// Sent (or failed).
+    Done(Result<usize, Errno>),
 }
 
 impl Inbox {
@@ -58,6 +81,7 @@ enum Entry {
         node: u32,
         port: u32,
         counters: CommCounters,
+        started: Option<StartedWrite>,
     },
 }
 
@@ -74,6 +98,16 @@ impl Entry {
 pub(super) struct Delivery {
     pub decision: ReceiveDecision,
     pub wake: Option<CoreId>,
+}
+
+/// What `mailbox_wait` found.
+enum Collected {
+    /// The started read or write ended so.
+    Ended(Result<usize, Errno>),
+    /// The started read waits for its message.
+    Reading,
+    /// The started write was not sent yet: its destination and payload.
+    Unsent(u32, u32, Vec<u8>),
 }
 
 /// How a mailbox read got its message.
@@ -134,6 +168,7 @@ impl MailboxTable {
             reader: None,
             parked: false,
             counters: CommCounters::default(),
+            started: None,
         }))?;
         let (theirs, others) = core::mem::take(&mut self.early)
             .into_iter()
@@ -156,6 +191,7 @@ impl MailboxTable {
             node,
             port,
             counters: CommCounters::default(),
+            started: None,
         })
     }
 
@@ -186,6 +222,7 @@ impl MailboxTable {
                 node,
                 port,
                 counters,
+                ..
             })) if *holder == owner => {
                 counters.operations += 1;
                 counters.bytes += bytes as u64;
@@ -245,6 +282,15 @@ impl MailboxTable {
     /// Closes `owner`'s opened mailbox `id`.
     pub fn close(&mut self, owner: usize, id: usize) -> Result<(), Errno> {
         self.destination(owner, id)?;
+        if matches!(
+            self.entries[id],
+            Some(Entry::Outbox {
+                started: Some(StartedWrite::Waiting(_)),
+                ..
+            })
+        ) {
+            return Err(Errno::Busy);
+        }
         self.entries[id] = None;
         Ok(())
     }
@@ -253,7 +299,7 @@ impl MailboxTable {
     /// thread reads it.
     pub fn unlink(&mut self, owner: usize, id: usize) -> Result<(), Errno> {
         let inbox = self.inbox(owner, id)?;
-        if !inbox.queue.is_empty() || inbox.reader.is_some() {
+        if !inbox.queue.is_empty() || inbox.reader.is_some() || inbox.started.is_some() {
             return Err(Errno::Busy);
         }
         self.entries[id] = None;
@@ -269,7 +315,7 @@ impl MailboxTable {
         core: CoreId,
     ) -> Result<(u32, u32), Errno> {
         let inbox = self.inbox(owner, id)?;
-        if inbox.reader.is_some() {
+        if inbox.reader.is_some() || inbox.started.is_some() {
             return Err(Errno::Busy);
         }
         inbox.reader = Some(core);
@@ -288,7 +334,7 @@ impl MailboxTable {
         core: CoreId,
     ) -> Result<Result<Message, (u32, u32)>, Errno> {
         let inbox = self.inbox(owner, id)?;
-        if inbox.reader.is_some() {
+        if inbox.reader.is_some() || inbox.started.is_some() {
             return Err(Errno::Busy);
         }
         if let Some(message) = self.take(owner, id, filter, capacity)? {
@@ -339,6 +385,14 @@ impl MailboxTable {
             return Err(Errno::MessageSize);
         }
         Ok(inbox.queue.remove(position))
+    }
+
+    /// Whether the started read of mailbox `id` ended (or is gone).
+    fn started_read_ended(&mut self, owner: usize, id: usize) -> bool {
+        !matches!(
+            self.inbox(owner, id).map(|inbox| inbox.started),
+            Ok(Some(StartedRead { outcome: None, .. }))
+        )
     }
 
     /// Marks the reader of mailbox `id` parked, unless a message `filter` accepts
@@ -414,6 +468,170 @@ impl MailboxTable {
         }
     }
 
+    /// Starts a read of `owner`'s mailbox `id`: takes a queued message `filter`
+    /// accepts at once (returned, counted, the read done: its outcome is the
+    /// caller's to write), or records the read for routing to complete. Returns
+    /// the mailbox's (node, port) with the message.
+    pub fn start_read(
+        &mut self,
+        owner: usize,
+        id: usize,
+        read: (Option<u32>, usize, usize, usize),
+        at: u64,
+    ) -> Result<Option<Message>, Errno> {
+        let (filter, header, buffer, capacity) = read;
+        let inbox = self.inbox(owner, id)?;
+        if inbox.reader.is_some() || inbox.started.is_some() {
+            return Err(Errno::Busy);
+        }
+        let taken = self.take(owner, id, filter, capacity)?;
+        let inbox = self.inbox(owner, id)?;
+        inbox.started = Some(StartedRead {
+            filter,
+            header,
+            buffer,
+            capacity,
+            at,
+            outcome: taken.as_ref().map(|message| Ok(message.payload.len())),
+        });
+        if let Some(message) = &taken {
+            inbox.counters.operations += 1;
+            inbox.counters.bytes += message.payload.len() as u64;
+        }
+        Ok(taken)
+    }
+
+    /// The started read of (node, port) a message from `source` completes: the
+    /// owner and the read, when one waits and nothing it accepts is queued.
+    fn started_read_for(&self, node: u32, port: u32, source: u32) -> Option<(usize, StartedRead)> {
+        let id = self.bound(node, port)?;
+        match &self.entries[id] {
+            Some(Entry::Inbox(inbox)) => match inbox.started {
+                Some(read)
+                    if read.outcome.is_none()
+                        && read.filter.is_none_or(|node| node == source)
+                        && inbox.oldest(read.filter).is_none() =>
+                {
+                    Some((inbox.owner, read))
+                }
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// Ends the started read of (node, port) with `outcome` (and counts a
+    /// message it took at cycle `now`); returns a parked waiter to wake.
+    fn finish_started_read(
+        &mut self,
+        node: u32,
+        port: u32,
+        outcome: Result<usize, Errno>,
+        now: u64,
+    ) -> Option<CoreId> {
+        let id = self.bound(node, port)?;
+        let Some(Entry::Inbox(inbox)) = &mut self.entries[id] else {
+            return None;
+        };
+        let read = inbox.started.as_mut()?;
+        read.outcome = Some(outcome);
+        if let Ok(bytes) = outcome {
+            inbox.counters.operations += 1;
+            inbox.counters.bytes += bytes as u64;
+            inbox.counters.wait_cycles += now.wrapping_sub(read.at);
+        }
+        if core::mem::replace(&mut inbox.parked, false) {
+            inbox.reader
+        } else {
+            None
+        }
+    }
+
+    /// Collects what was started on `owner`'s mailbox `id`, if it ended: a read's
+    /// outcome, or a write's (a waiting write is returned for sending).
+    fn collect(&mut self, owner: usize, id: usize) -> Result<Collected, Errno> {
+        match self.entries.get_mut(id) {
+            Some(Some(Entry::Inbox(inbox))) if inbox.owner == owner => match inbox.started {
+                None => Err(Errno::Invalid),
+                Some(StartedRead {
+                    outcome: Some(outcome),
+                    ..
+                }) => {
+                    inbox.started = None;
+                    Ok(Collected::Ended(outcome))
+                }
+                Some(_) => Ok(Collected::Reading),
+            },
+            Some(Some(Entry::Outbox {
+                owner: holder,
+                node,
+                port,
+                started,
+                ..
+            })) if *holder == owner => match started.take() {
+                None => Err(Errno::Invalid),
+                Some(StartedWrite::Done(outcome)) => Ok(Collected::Ended(outcome)),
+                Some(StartedWrite::Waiting(payload)) => {
+                    Ok(Collected::Unsent(*node, *port, payload))
+                }
+            },
+            _ => Err(Errno::BadDescriptor),
+        }
+    }
+
+    /// Records a started write of `owner`'s opened mailbox `id`.
+    fn start_write(&mut self, owner: usize, id: usize, write: StartedWrite) -> Result<(), Errno> {
+        match self.entries.get_mut(id) {
+            Some(Some(Entry::Outbox {
+                owner: holder,
+                started,
+                ..
+            })) if *holder == owner => {
+                if started.is_some() {
+                    return Err(Errno::Busy);
+                }
+                *started = Some(write);
+                Ok(())
+            }
+            _ => Err(Errno::BadDescriptor),
+        }
+    }
+
+    /// Whether `owner`'s opened mailbox `id` has a started write not waited for.
+    fn write_started(&self, owner: usize, id: usize) -> Result<bool, Errno> {
+        match self.entries.get(id) {
+            Some(Some(Entry::Outbox {
+                owner: holder,
+                started,
+                ..
+            })) if *holder == owner => Ok(started.is_some()),
+            _ => Err(Errno::BadDescriptor),
+        }
+    }
+
+    /// Makes `core` the waiter of mailbox `id`'s started read and marks it parked,
+    /// unless the read ended already or another thread waits; returns whether it
+    /// parked.
+    fn park_started_reader(
+        &mut self,
+        owner: usize,
+        id: usize,
+        core: CoreId,
+    ) -> Result<bool, Errno> {
+        let inbox = self.inbox(owner, id)?;
+        if inbox.reader.is_some_and(|reader| reader != core) {
+            return Err(Errno::Busy);
+        }
+        match inbox.started {
+            Some(StartedRead { outcome: None, .. }) => {
+                inbox.reader = Some(core);
+                inbox.parked = true;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     /// Every parked reader, unmarked (a cluster died: a restricted read must look).
     pub fn parked_readers(&mut self) -> Vec<CoreId> {
         let mut woken = Vec::new();
@@ -430,16 +648,21 @@ impl MailboxTable {
 
     /// Removes every mailbox of ended program `owner`; returns how many messages
     /// waited in them (lost with it).
-    pub fn remove_owner(&mut self, owner: usize) -> usize {
-        let mut lost = 0;
+    /// Also returns how many started reads were still waiting (no longer).
+    pub fn remove_owner(&mut self, owner: usize) -> (usize, usize) {
+        let (mut lost, mut reads) = (0, 0);
         for entry in &mut self.entries {
             if entry.as_ref().is_some_and(|entry| entry.owner() == owner)
                 && let Some(Entry::Inbox(inbox)) = entry.take()
             {
                 lost += inbox.queue.len();
+                reads += usize::from(matches!(
+                    inbox.started,
+                    Some(StartedRead { outcome: None, .. })
+                ));
             }
         }
-        lost
+        (lost, reads)
     }
 }
 
@@ -561,6 +784,151 @@ impl<P: Platform> Kernel<P> {
             }
         };
         Ok(length)
+    }
+
+    /// Starts a read of mailbox `id` (`mailbox_aread`).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn mailbox_aread(
+        &self,
+        index: usize,
+        id: usize,
+        source: usize,
+        header_address: usize,
+        buffer: usize,
+        capacity: usize,
+    ) -> Result<usize, Errno> {
+        let filter = if source == MAILBOX_ANY_SOURCE {
+            None
+        } else {
+            let (node, _) = self.check_destination(source, 0)?;
+            Some(node)
+        };
+        let space = self.space(index);
+        space.check(
+            header_address,
+            core::mem::size_of::<MessageHeader>(),
+            Access::Write,
+        )?;
+        space.check(buffer, capacity, Access::Write)?;
+        let at = self.platform.cores().cycles();
+        let taken = self.mailboxes.lock().start_read(
+            index,
+            id,
+            (filter, header_address, buffer, capacity),
+            at,
+        )?;
+        if let Some(message) = taken {
+            self.room_freed();
+            let written = space
+                .write_value(header_address, &message.header)
+                .and_then(|()| space.write(buffer, &message.payload));
+            if let Err(errno) = written {
+                // Keep the error for the wait (the message is gone: the caller's
+                // own memory refused it after the check).
+                let mut mailboxes = self.mailboxes.lock();
+                if let Ok(inbox) = mailboxes.inbox(index, id)
+                    && let Some(read) = inbox.started.as_mut()
+                {
+                    read.outcome = Some(Err(errno));
+                }
+            }
+        } else {
+            // Routing completes it: the master watches the NoC while reads wait.
+            self.started_reads.fetch_add(1, Ordering::SeqCst);
+            self.platform.cores().unpark(0);
+        }
+        Ok(0)
+    }
+
+    /// Starts a write to mailbox `id` (`mailbox_awrite`).
+    pub(super) fn mailbox_awrite(
+        &self,
+        index: usize,
+        id: usize,
+        address: usize,
+        length: usize,
+    ) -> Result<usize, Errno> {
+        if length == 0 {
+            return Err(Errno::Invalid);
+        }
+        if length > NOC_PAYLOAD_MAX {
+            return Err(Errno::MessageSize);
+        }
+        let mut buffer = [0u8; NOC_PAYLOAD_MAX];
+        let payload = &mut buffer[..length];
+        self.space(index).read_into(address, payload)?;
+        if self.mailboxes.lock().write_started(index, id)? {
+            return Err(Errno::Busy);
+        }
+        let (node, port) = self
+            .mailboxes
+            .lock()
+            .destination_for_write(index, id, length)?;
+        let (sent, _) = self.send_tagged_with(index, node, MAILBOX_TAG + port, payload, false);
+        let started = match sent {
+            Ok(_) => StartedWrite::Done(Ok(0)),
+            Err(Errno::Again) => StartedWrite::Waiting(payload.to_vec()),
+            Err(errno) => {
+                self.mailboxes
+                    .lock()
+                    .count_write(index, id, 0, Some(length));
+                return Err(errno);
+            }
+        };
+        self.mailboxes.lock().start_write(index, id, started)?;
+        Ok(0)
+    }
+
+    /// Waits until what was started on mailbox `id` ended (`mailbox_wait`).
+    pub(super) fn mailbox_collect(
+        &self,
+        index: usize,
+        core: CoreId,
+        id: usize,
+    ) -> Result<usize, Errno> {
+        loop {
+            let collected = self.mailboxes.lock().collect(index, id)?;
+            match collected {
+                Collected::Ended(outcome) => {
+                    self.mailboxes.lock().end_read(index, id, None);
+                    return outcome;
+                }
+                Collected::Unsent(node, port, payload) => {
+                    let started = self.platform.cores().cycles();
+                    let (sent, _) =
+                        self.send_tagged_with(index, node, MAILBOX_TAG + port, &payload, true);
+                    let waited = self.platform.cores().cycles().wrapping_sub(started);
+                    let failed = sent.is_err().then_some(payload.len());
+                    self.mailboxes.lock().count_write(index, id, waited, failed);
+                    return sent.map(|_| 0);
+                }
+                Collected::Reading => {}
+            }
+            // Poll the NoC from here: routing completes the read.
+            self.pollers.fetch_add(1, Ordering::SeqCst);
+            for _ in 0..self.receive_spin_budget() {
+                self.route(None);
+                if self.mailboxes.lock().started_read_ended(index, id) {
+                    break;
+                }
+                core::hint::spin_loop();
+            }
+            self.stop_polling();
+            if self.mailboxes.lock().park_started_reader(index, id, core)? {
+                self.parked_receivers.fetch_add(1, Ordering::SeqCst);
+                self.platform.cores().unpark(0);
+                let woken = self.park_without_core(core);
+                let mut mailboxes = self.mailboxes.lock();
+                if mailboxes.unpark_reader(index, id) {
+                    self.parked_receivers.fetch_sub(1, Ordering::SeqCst);
+                }
+                if let Ok(inbox) = mailboxes.inbox(index, id) {
+                    inbox.reader = None;
+                }
+                drop(mailboxes);
+                woken?;
+            }
+        }
     }
 
     /// A message left a queue: if routing left messages in their channels for want
@@ -693,6 +1061,28 @@ impl<P: Platform> Kernel<P> {
             return ReceiveDecision::Take;
         }
         let mut mailboxes = self.mailboxes.lock();
+        if let Some((owner, read)) = mailboxes.started_read_for(node, port, header.source_node) {
+            let space = self.space(owner);
+            let written = if payload.len() > read.capacity {
+                Err(Errno::MessageSize)
+            } else {
+                space
+                    .write_value(read.header, header)
+                    .and_then(|()| space.write(read.buffer, payload))
+                    .map(|()| payload.len())
+            };
+            let now = self.platform.cores().cycles();
+            let wake = mailboxes.finish_started_read(node, port, written, now);
+            self.started_reads.fetch_sub(1, Ordering::SeqCst);
+            if let Some(core) = wake {
+                self.parked_receivers.fetch_sub(1, Ordering::SeqCst);
+                self.platform.cores().unpark(core);
+            }
+            if written.is_ok() {
+                return ReceiveDecision::Take;
+            }
+            // It did not fit, or its buffers are gone: the message stays queued.
+        }
         if let Some(direct) = direct
             && let Some((to_node, to_port, filter)) = direct.mailbox
             && (to_node, to_port) == (node, port)
@@ -816,7 +1206,7 @@ mod tests {
         assert_eq!(table.open(0, 8, MAILBOX_PORTS), Err(Errno::Invalid));
         table.close(0, outbox).unwrap();
         assert_eq!(table.close(0, outbox), Err(Errno::BadDescriptor));
-        assert_eq!(table.remove_owner(0), 0);
+        assert_eq!(table.remove_owner(0), (0, 0));
         assert!(
             table.create(1, 4, 0).is_ok(),
             "the ended owner's port is free"
