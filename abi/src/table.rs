@@ -617,6 +617,41 @@ kcalls! {
             (Fault, "the started read's buffers left the caller's memory; the message stays queued"),
             (HostDown, "a started write's destination died, or a started read's source")
         ];
+    /// Starts the read of the transfer the pending allow of created portal `id`
+    /// named and returns at once; the kernel fills `buffer` (and `header`) as the
+    /// chunks come, in the background, until `portal_wait` says it ended. The
+    /// buffers must stay the caller's until then.
+    PortalAread = 65, "portal_aread", ("id: usize", "header: *mut MessageHeader", "buffer: *mut u8", "capacity: usize") -> "0",
+        Local ("records the read under the portal table's lock; the master follows the transfer while it waits"),
+        errors [
+            (BadDescriptor, "the caller created no portal with this id"),
+            (Invalid, "no allow of this portal is pending"),
+            (Fault, "header or buffer is not in the caller's memory"),
+            (Busy, "a read of this portal is under way or started")
+        ];
+    /// Starts a write of `length` bytes to opened portal `id` and returns at once.
+    /// The transfer goes out in `portal_wait` (waiting for the allow and for room
+    /// there); the buffer must stay the caller's until then.
+    PortalAwrite = 66, "portal_awrite", ("id: usize", "buffer: *const u8", "length: usize") -> "0",
+        Local ("records the write under the portal table's lock"),
+        errors [
+            (BadDescriptor, "the caller opened no portal with this id"),
+            (MessageSize, "length is over PORTAL_TRANSFER_MAX (16 MiB)"),
+            (Fault, "the buffer is not in the caller's memory"),
+            (Busy, "a started write of this portal was not waited for yet")
+        ];
+    /// Waits until the read or write started on portal `id` ended, and returns
+    /// how: the transfer's length, or its error.
+    PortalWait = 67, "portal_wait", ("id: usize") -> "the transfer's length",
+        Local ("waits (the master never waits)"),
+        errors [
+            (BadDescriptor, "the caller holds no portal with this id"),
+            (Invalid, "nothing was started on it"),
+            (Busy, "another thread waits on it"),
+            (MessageSize, "the transfer is longer than the started read's buffer (it stays queued), or than the allow"),
+            (Fault, "the started buffers left the caller's memory"),
+            (HostDown, "the other side died before or during the transfer")
+        ];
     /// Fills a `CommCounters` for the caller's communication object `id` of kind
     /// `kind` (COMM_MAILBOX, COMM_PORTAL or COMM_SYNC): calls, bytes, cycles spent
     /// waiting, messages queued. Counters start at zero when the object is

@@ -39,7 +39,7 @@ fn every_portal_errno_and_a_transfer_to_itself() {
     let mut board = start("portal-errors.toml");
     assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
     assert!(
-        printed(&board, "io0", "portal-test: 30 checks, 0 failed"),
+        printed(&board, "io0", "portal-test: 40 checks, 0 failed"),
         "{}",
         board.transcript()
     );

@@ -7,6 +7,8 @@
 //! refused with `EACCES` and writes nothing).
 
 use crate::runtime::kcall;
+use alloc::boxed::Box;
+use core::marker::PhantomData;
 use nanvix_abi::{COMM_PORTAL, CommCounters, Errno, Kcall, MessageHeader, PORTAL_NONBLOCK};
 
 pub use nanvix_abi::{PORTAL_PORTS, PORTAL_TRANSFER_MAX, PORTALS_MAX};
@@ -51,6 +53,29 @@ impl Inportal {
         Ok((header, length))
     }
 
+    /// Starts reading the allowed transfer into `buffer` and returns at once;
+    /// the kernel fills `buffer` in the background, and [`StartedRead::wait`]
+    /// says how the transfer ended.
+    pub fn read_start<'a>(&'a self, buffer: &'a mut [u8]) -> Result<StartedRead<'a>, Errno> {
+        let mut header = Box::new(MessageHeader::default());
+        kcall(
+            Kcall::PortalAread,
+            [
+                self.id,
+                &raw mut *header as usize,
+                buffer.as_mut_ptr() as usize,
+                buffer.len(),
+                0,
+            ],
+        )?;
+        Ok(StartedRead {
+            id: self.id,
+            header,
+            done: false,
+            _buffer: PhantomData,
+        })
+    }
+
     /// Its counters: transfers read, bytes, cycles waited.
     pub fn counters(&self) -> Result<CommCounters, Errno> {
         crate::noc::counters(COMM_PORTAL, self.id)
@@ -91,6 +116,21 @@ impl Outportal {
         write(self.id, bytes, PORTAL_NONBLOCK)
     }
 
+    /// Starts a write of `bytes` and returns at once; the transfer goes out in
+    /// [`StartedWrite::wait`] (which waits for the allow), and `bytes` stays
+    /// borrowed until then.
+    pub fn write_start<'a>(&'a self, bytes: &'a [u8]) -> Result<StartedWrite<'a>, Errno> {
+        kcall(
+            Kcall::PortalAwrite,
+            [self.id, bytes.as_ptr() as usize, bytes.len(), 0, 0],
+        )?;
+        Ok(StartedWrite {
+            id: self.id,
+            done: false,
+            _bytes: PhantomData,
+        })
+    }
+
     /// Its counters: transfers written, bytes, cycles waited for allows.
     pub fn counters(&self) -> Result<CommCounters, Errno> {
         crate::noc::counters(COMM_PORTAL, self.id)
@@ -109,4 +149,60 @@ pub fn write(id: usize, bytes: &[u8], flags: usize) -> Result<(), Errno> {
         [id, bytes.as_ptr() as usize, bytes.len(), flags, 0],
     )
     .map(|_| ())
+}
+
+/// A read started with [`Inportal::read_start`]: the kernel writes into its
+/// buffer until [`wait`](Self::wait) returns; dropping it waits too.
+#[derive(Debug)]
+pub struct StartedRead<'a> {
+    id: usize,
+    header: Box<MessageHeader>,
+    done: bool,
+    _buffer: PhantomData<&'a mut [u8]>,
+}
+
+impl StartedRead<'_> {
+    /// Waits until the transfer ended; returns its header and length.
+    pub fn wait(mut self) -> Result<(MessageHeader, usize), Errno> {
+        self.done = true;
+        let length = wait(self.id)?;
+        Ok((*self.header, length))
+    }
+}
+
+impl Drop for StartedRead<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = wait(self.id);
+        }
+    }
+}
+
+/// A write started with [`Outportal::write_start`]; dropping it waits too.
+#[derive(Debug)]
+pub struct StartedWrite<'a> {
+    id: usize,
+    done: bool,
+    _bytes: PhantomData<&'a [u8]>,
+}
+
+impl StartedWrite<'_> {
+    /// Sends the transfer (waiting for the allow and for room); returns its length.
+    pub fn wait(mut self) -> Result<usize, Errno> {
+        self.done = true;
+        wait(self.id)
+    }
+}
+
+impl Drop for StartedWrite<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = wait(self.id);
+        }
+    }
+}
+
+/// `portal_wait` on a raw id: how the started read or write ended.
+pub fn wait(id: usize) -> Result<usize, Errno> {
+    kcall(Kcall::PortalWait, [id, 0, 0, 0, 0])
 }

@@ -559,7 +559,8 @@ impl<P: Platform> Kernel<P> {
     fn finish(&self, index: usize, status: i32) {
         self.syncs.lock().remove_owner(index);
         self.sync_signals.lock().remove_owner(index);
-        self.portals.lock().remove_owner(index);
+        let portal_reads = self.portals.lock().remove_owner(index);
+        self.started_reads.fetch_sub(portal_reads, Ordering::SeqCst);
         let (lost, reads) = self.mailboxes.lock().remove_owner(index);
         self.undeliverable.fetch_add(lost as u64, Ordering::Relaxed);
         self.started_reads.fetch_sub(reads, Ordering::SeqCst);
@@ -641,6 +642,9 @@ impl<P: Platform> Kernel<P> {
         loop {
             self.serve_remote_calls(cores);
             self.route(None);
+            if self.started_reads.load(Ordering::SeqCst) > 0 {
+                self.progress_portal_reads();
+            }
             let woken = {
                 let mut waiters = self.data_waiters.lock();
                 self.parked_receivers
@@ -1049,6 +1053,14 @@ impl<P: Platform> Kernel<P> {
                 self.mailbox_awrite(index, arguments[0], arguments[1], arguments[2])
             }
             Kcall::MailboxWait => self.mailbox_collect(index, core, arguments[0]),
+            Kcall::PortalAread => {
+                let [id, header, buffer, capacity, _] = arguments;
+                self.portal_aread(index, id, header, buffer, capacity)
+            }
+            Kcall::PortalAwrite => {
+                self.portal_awrite(index, arguments[0], arguments[1], arguments[2])
+            }
+            Kcall::PortalWait => self.portal_collect(index, core, arguments[0]),
             Kcall::CommCounters => self.comm_counters(
                 index,
                 arguments[0],
@@ -1256,6 +1268,53 @@ impl<P: Platform> Kernel<P> {
     /// Follows `transfer` until it is complete or failed: polls the data NoC from
     /// this core, then parks until the master sees data traffic. Returns the
     /// sender's header (its length the transfer's) and the length.
+    /// One pass of the data NoC for `transfer`: takes its chunks, and fails it
+    /// when its allowed sender died before it began, or when its sender is gone
+    /// and `GONE_ROUNDS` passes in a row (counted in `rounds_since_gone`) found
+    /// nothing more. Returns the chunks taken.
+    fn transfer_round(
+        &self,
+        transfer: &mut DataTransfer<'_, P::RawMutex>,
+        rounds_since_gone: &mut u32,
+    ) -> usize {
+        let taken = self
+            .platform
+            .data_noc()
+            .receive_chunks(&mut |arrival| transfer.offer(arrival));
+        if transfer.outcome.is_some() {
+            return taken;
+        }
+        // An allowed sender that died before its transfer began.
+        if transfer.started.is_none()
+            && let Some((cluster, _)) = transfer.allowed
+            && matches!(
+                self.platform.board().cluster_state(cluster),
+                ClusterState::Dead { .. }
+            )
+        {
+            transfer.outcome = Some(Err(Errno::HostDown));
+            return taken;
+        }
+        // A sender that is gone (dead, or off after writing its last chunks) fails
+        // the transfer only once its ring has nothing more for us: a few rounds in
+        // a row with nothing taken.
+        if taken == 0
+            && let Some((source_cluster, header)) = transfer.started
+            && self.platform.board().cluster_state(source_cluster)
+                != (ClusterState::On {
+                    epoch: header.source_epoch,
+                })
+        {
+            *rounds_since_gone += 1;
+            if *rounds_since_gone > GONE_ROUNDS {
+                transfer.outcome = Some(Err(Errno::HostDown));
+            }
+        } else {
+            *rounds_since_gone = 0;
+        }
+        taken
+    }
+
     fn receive_transfer(
         &self,
         core: CoreId,
@@ -1271,41 +1330,9 @@ impl<P: Platform> Kernel<P> {
             let mut idle_rounds = 0;
             let budget = self.receive_spin_budget();
             while idle_rounds < budget {
-                let taken = self
-                    .platform
-                    .data_noc()
-                    .receive_chunks(&mut |arrival| transfer.offer(arrival));
+                let taken = self.transfer_round(transfer, &mut rounds_since_gone);
                 if transfer.outcome.is_some() {
                     break;
-                }
-                // An allowed sender that died before its transfer began.
-                if transfer.started.is_none()
-                    && let Some((cluster, _)) = transfer.allowed
-                    && matches!(
-                        self.platform.board().cluster_state(cluster),
-                        ClusterState::Dead { .. }
-                    )
-                {
-                    transfer.outcome = Some(Err(Errno::HostDown));
-                    break;
-                }
-                // A sender that is gone (dead, or off after writing its last chunks)
-                // fails the transfer only once its ring has nothing more for us: a
-                // few rounds in a row with nothing taken.
-                if taken == 0
-                    && let Some((source_cluster, header)) = transfer.started
-                    && self.platform.board().cluster_state(source_cluster)
-                        != (ClusterState::On {
-                            epoch: header.source_epoch,
-                        })
-                {
-                    rounds_since_gone += 1;
-                    if rounds_since_gone > GONE_ROUNDS {
-                        transfer.outcome = Some(Err(Errno::HostDown));
-                        break;
-                    }
-                } else {
-                    rounds_since_gone = 0;
                 }
                 if taken == 0 {
                     idle_rounds += 1;

@@ -88,7 +88,15 @@ fn receive() -> Result<(), &'static str> {
     let mut buffer = vec![0u8; SIZES[SIZES.len() - 1]];
     for size in SIZES {
         inportal.allow(from, size).map_err(|_| "allow failed")?;
-        let (header, length) = inportal.read(&mut buffer).map_err(|_| "read failed")?;
+        // Odd sizes through a started read, followed by the kernel meanwhile.
+        let (header, length) = if size % 2 == 1 {
+            inportal
+                .read_start(&mut buffer)
+                .and_then(|read| read.wait())
+                .map_err(|_| "started read failed")?
+        } else {
+            inportal.read(&mut buffer).map_err(|_| "read failed")?
+        };
         if length != size || header.source_node != from {
             return Err("a transfer of the wrong size or from elsewhere");
         }
@@ -113,9 +121,16 @@ fn send() -> Result<(), &'static str> {
         for (position, byte) in buffer[..size].iter_mut().enumerate() {
             *byte = pattern(size, position);
         }
-        outportal
-            .write(&buffer[..size])
-            .map_err(|_| "write failed")?;
+        if size % 2 == 1 {
+            outportal
+                .write_start(&buffer[..size])
+                .and_then(|write| write.wait())
+                .map_err(|_| "started write failed")?;
+        } else {
+            outportal
+                .write(&buffer[..size])
+                .map_err(|_| "write failed")?;
+        }
     }
     outportal.close().map_err(|_| "close failed")?;
     println!("portal-test: sent {}", SIZES.len());
@@ -271,6 +286,16 @@ fn errors() -> i32 {
         .map(|_| ()),
         Err(Errno::BadDescriptor),
     );
+    checks.expect(
+        "a started read with nothing allowed",
+        inportal.read_start(&mut buffer).map(|_| ()),
+        Err(Errno::Invalid),
+    );
+    checks.expect(
+        "wait with nothing started",
+        portal::wait(inportal.id()),
+        Err(Errno::Invalid),
+    );
     checks.expect("allow 64 bytes", inportal.allow(node, 64), Ok(()));
     checks.expect("allow again", inportal.allow(node, 64), Err(Errno::Busy));
     checks.expect(
@@ -313,6 +338,54 @@ fn errors() -> i32 {
             .counters()
             .map(|counters| (counters.operations, counters.bytes)),
         Ok((1, 64)),
+    );
+    // The same, started: read first, then write, then both waits.
+    checks.expect("allow again", inportal.allow(node, 64), Ok(()));
+    let mut started_buffer = [0u8; 64];
+    let inportal_id = inportal.id();
+    match inportal.read_start(&mut started_buffer) {
+        Ok(read) => {
+            checks.expect(
+                "wait on the opened end with nothing started",
+                portal::wait(outportal.id()).map(|_| ()),
+                Err(Errno::Invalid),
+            );
+            checks.expect(
+                "a second started read",
+                kcall(Kcall::PortalAread, [inportal_id, WILD, WILD, 0, 0]).map(|_| ()),
+                Err(Errno::Fault),
+            );
+            checks.expect(
+                "unlink during a started read",
+                kcall(Kcall::PortalUnlink, [inportal_id, 0, 0, 0, 0]).map(|_| ()),
+                Err(Errno::Busy),
+            );
+            match outportal.write_start(&message) {
+                Ok(write) => {
+                    checks.expect(
+                        "a second started write",
+                        kcall(
+                            Kcall::PortalAwrite,
+                            [outportal.id(), message.as_ptr() as usize, 64, 0, 0],
+                        )
+                        .map(|_| ()),
+                        Err(Errno::Busy),
+                    );
+                    checks.expect("the started write ends", write.wait(), Ok(64));
+                }
+                Err(errno) => checks.expect("write_start", Err::<(), _>(errno), Ok(())),
+            }
+            let ended = read
+                .wait()
+                .map(|(header, length)| (header.source_node, length));
+            checks.expect("the started read ends", ended, Ok((node, 64)));
+        }
+        Err(errno) => checks.expect("read_start", Err::<(), _>(errno), Ok(())),
+    }
+    checks.expect(
+        "the started read's bytes",
+        Ok(started_buffer == message),
+        Ok(true),
     );
     checks.expect(
         "read after the allow was used",

@@ -30,6 +30,7 @@ enum Entry {
         allow: Option<Allow>,
         reading: bool,
         counters: CommCounters,
+        started: Option<StartedRead>,
     },
     /// Opened: its owner writes to (node, port).
     Sender {
@@ -37,7 +38,28 @@ enum Entry {
         node: u32,
         port: u32,
         counters: CommCounters,
+        started: Option<(usize, usize)>,
     },
+}
+
+/// A read started by `portal_aread`: the transfer's state between passes.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct StartedRead {
+    pub header: usize,
+    pub buffer: usize,
+    pub capacity: usize,
+    /// The allowed sender's cluster and the allow's size.
+    pub allowed: (usize, usize),
+    pub started: Option<(usize, MessageHeader)>,
+    pub received: usize,
+    pub outcome: Option<Result<usize, Errno>>,
+    pub gone_rounds: u32,
+    /// Whether a core is taking chunks for it now (one at a time).
+    pub busy: bool,
+    /// The core waiting for it in `portal_wait`, and whether it is parked.
+    pub waiter: Option<(CoreId, bool)>,
+    /// When it started (cycles).
+    pub at: u64,
 }
 
 impl Entry {
@@ -114,6 +136,7 @@ impl PortalTable {
             allow: None,
             reading: false,
             counters: CommCounters::default(),
+            started: None,
         })
     }
 
@@ -124,6 +147,7 @@ impl PortalTable {
             node,
             port,
             counters: CommCounters::default(),
+            started: None,
         })
     }
 
@@ -154,6 +178,7 @@ impl PortalTable {
                 allow,
                 reading,
                 counters,
+                ..
             })) if *holder == owner => Ok((*node, *port, allow, reading, counters)),
             _ => Err(Errno::BadDescriptor),
         }
@@ -172,6 +197,180 @@ impl PortalTable {
                 counters,
                 ..
             })) if *holder == owner => Ok(*counters),
+            _ => Err(Errno::BadDescriptor),
+        }
+    }
+
+    /// Records the started read of `owner`'s portal `id` (whose read began).
+    pub fn start_read(&mut self, owner: usize, id: usize, read: StartedRead) {
+        if let Some(Some(Entry::Receiver {
+            owner: holder,
+            started,
+            ..
+        })) = self.entries.get_mut(id)
+            && *holder == owner
+        {
+            *started = Some(read);
+        }
+    }
+
+    /// Takes the started read of `owner`'s portal `id` for one pass: its state,
+    /// marked busy; `None` when there is none, it ended, or another core has it.
+    pub fn take_started_read(&mut self, owner: usize, id: usize) -> Option<StartedRead> {
+        match self.entries.get_mut(id) {
+            Some(Some(Entry::Receiver {
+                owner: holder,
+                started: Some(read),
+                ..
+            })) if *holder == owner && !read.busy && read.outcome.is_none() => {
+                read.busy = true;
+                Some(*read)
+            }
+            _ => None,
+        }
+    }
+
+    /// Puts back the state of a pass; returns a parked waiter to wake when the
+    /// read ended.
+    pub fn put_started_read(
+        &mut self,
+        owner: usize,
+        id: usize,
+        read: StartedRead,
+    ) -> Option<CoreId> {
+        let Some(Some(Entry::Receiver {
+            owner: holder,
+            started: Some(stored),
+            ..
+        })) = self.entries.get_mut(id)
+        else {
+            return None;
+        };
+        if *holder != owner {
+            return None;
+        }
+        let waiter = stored.waiter;
+        *stored = StartedRead {
+            busy: false,
+            waiter,
+            ..read
+        };
+        match (stored.outcome, &mut stored.waiter) {
+            (Some(_), Some((core, parked))) if *parked => {
+                *parked = false;
+                Some(*core)
+            }
+            _ => None,
+        }
+    }
+
+    /// Every started read that waits for chunks: (owner, id).
+    pub fn started_reads(&self) -> Vec<(usize, usize)> {
+        self.entries
+            .iter()
+            .enumerate()
+            .filter_map(|(id, entry)| match entry {
+                Some(Entry::Receiver {
+                    owner,
+                    started: Some(read),
+                    ..
+                }) if read.outcome.is_none() => Some((*owner, id)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// What was started on `owner`'s portal `id`: a read (its state, `Ok(Some)`
+    /// when ended: then removed), or a write (`Err` with its buffer and length,
+    /// removed).
+    #[allow(clippy::type_complexity)]
+    pub fn started(
+        &mut self,
+        owner: usize,
+        id: usize,
+    ) -> Result<Result<Option<StartedRead>, (usize, usize)>, Errno> {
+        match self.entries.get_mut(id) {
+            Some(Some(Entry::Receiver {
+                owner: holder,
+                started,
+                ..
+            })) if *holder == owner => match started {
+                None => Err(Errno::Invalid),
+                Some(read) if read.outcome.is_some() => Ok(Ok(started.take())),
+                Some(_) => Ok(Ok(None)),
+            },
+            Some(Some(Entry::Sender {
+                owner: holder,
+                started,
+                ..
+            })) if *holder == owner => match started.take() {
+                Some(write) => Ok(Err(write)),
+                None => Err(Errno::Invalid),
+            },
+            _ => Err(Errno::BadDescriptor),
+        }
+    }
+
+    /// Makes `core` the parked waiter of portal `id`'s started read, unless it
+    /// ended or another thread waits; returns whether it parked.
+    pub fn park_started_waiter(
+        &mut self,
+        owner: usize,
+        id: usize,
+        core: CoreId,
+    ) -> Result<bool, Errno> {
+        match self.entries.get_mut(id) {
+            Some(Some(Entry::Receiver {
+                owner: holder,
+                started: Some(read),
+                ..
+            })) if *holder == owner => {
+                if read.waiter.is_some_and(|(waiting, _)| waiting != core) {
+                    return Err(Errno::Busy);
+                }
+                if read.outcome.is_some() {
+                    return Ok(false);
+                }
+                read.waiter = Some((core, true));
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Clears the waiter of portal `id`'s started read; returns whether it was
+    /// still parked (nobody woke it).
+    pub fn unpark_started_waiter(&mut self, owner: usize, id: usize) -> bool {
+        match self.entries.get_mut(id) {
+            Some(Some(Entry::Receiver {
+                owner: holder,
+                started: Some(read),
+                ..
+            })) if *holder == owner => read.waiter.take().is_some_and(|(_, parked)| parked),
+            _ => false,
+        }
+    }
+
+    /// Records a started write of `owner`'s opened portal `id`.
+    pub fn start_write(
+        &mut self,
+        owner: usize,
+        id: usize,
+        address: usize,
+        length: usize,
+    ) -> Result<(), Errno> {
+        match self.entries.get_mut(id) {
+            Some(Some(Entry::Sender {
+                owner: holder,
+                started,
+                ..
+            })) if *holder == owner => {
+                if started.is_some() {
+                    return Err(Errno::Busy);
+                }
+                *started = Some((address, length));
+                Ok(())
+            }
             _ => Err(Errno::BadDescriptor),
         }
     }
@@ -200,6 +399,12 @@ impl PortalTable {
         }
         *allow = Some(Allow { node, size });
         Ok(port)
+    }
+
+    /// The (node, port) of `owner`'s created portal `id`.
+    pub fn receiver_place(&mut self, owner: usize, id: usize) -> Result<(u32, u32), Errno> {
+        self.receiver(owner, id)
+            .map(|(node, port, ..)| (node, port))
     }
 
     /// Withdraws the allow of portal `id` (its message could not be sent, or its
@@ -312,12 +517,23 @@ impl PortalTable {
         woken
     }
 
-    pub fn remove_owner(&mut self, owner: usize) {
+    /// Returns how many started reads were still waiting (no longer).
+    pub fn remove_owner(&mut self, owner: usize) -> usize {
+        let mut reads = 0;
         for entry in &mut self.entries {
             if entry.as_ref().is_some_and(|entry| entry.owner() == owner) {
+                if let Some(Entry::Receiver {
+                    started: Some(read),
+                    ..
+                }) = entry
+                    && read.outcome.is_none()
+                {
+                    reads += 1;
+                }
                 *entry = None;
             }
         }
+        reads
     }
 }
 
@@ -515,6 +731,172 @@ impl<P: Platform> Kernel<P> {
         let (header, total) = received?;
         space.write_value(header_address, &header)?;
         Ok(total)
+    }
+
+    /// Starts the read of portal `id`'s allowed transfer (`portal_aread`).
+    pub(super) fn portal_aread(
+        &self,
+        index: usize,
+        id: usize,
+        header_address: usize,
+        buffer: usize,
+        capacity: usize,
+    ) -> Result<usize, Errno> {
+        let space = self.space(index);
+        space.check(
+            header_address,
+            core::mem::size_of::<MessageHeader>(),
+            Access::Write,
+        )?;
+        space.check(buffer, capacity, Access::Write)?;
+        let mut portals = self.portals.lock();
+        let (_, _, allow) = portals.begin_read(index, id)?;
+        let Some(cluster) = self.board.cluster_of_node(allow.node) else {
+            portals.end_read(index, id, false, None);
+            return Err(Errno::Invalid);
+        };
+        portals.start_read(
+            index,
+            id,
+            StartedRead {
+                header: header_address,
+                buffer,
+                capacity,
+                allowed: (cluster.index as usize, allow.size),
+                started: None,
+                received: 0,
+                outcome: None,
+                gone_rounds: 0,
+                busy: false,
+                waiter: None,
+                at: self.platform.cores().cycles(),
+            },
+        );
+        drop(portals);
+        // The master follows it while it waits: watch the NoC.
+        self.started_reads.fetch_add(1, Ordering::SeqCst);
+        self.platform.cores().unpark(0);
+        Ok(0)
+    }
+
+    /// Starts a write to portal `id` (`portal_awrite`): it goes out in the wait.
+    pub(super) fn portal_awrite(
+        &self,
+        index: usize,
+        id: usize,
+        address: usize,
+        length: usize,
+    ) -> Result<usize, Errno> {
+        self.portals.lock().destination(index, id)?;
+        if length > PORTAL_TRANSFER_MAX {
+            return Err(Errno::MessageSize);
+        }
+        self.space(index).check(address, length, Access::Read)?;
+        self.portals
+            .lock()
+            .start_write(index, id, address, length)?;
+        Ok(0)
+    }
+
+    /// One pass over started read `id` of program `owner`: takes the chunks that
+    /// are there. Returns whether the read ended.
+    pub(super) fn progress_portal_read(&self, owner: usize, id: usize) -> bool {
+        let (node, port, mut read) = {
+            let mut portals = self.portals.lock();
+            let Ok((node, port)) = portals.receiver_place(owner, id) else {
+                return false;
+            };
+            let Some(read) = portals.take_started_read(owner, id) else {
+                return false;
+            };
+            (node, port, read)
+        };
+        let mut transfer = DataTransfer {
+            node,
+            id: PORTAL_TAG + port,
+            allowed: Some(read.allowed),
+            space: self.space(owner),
+            buffer: read.buffer,
+            capacity: read.capacity,
+            started: read.started,
+            received: read.received,
+            outcome: None,
+        };
+        self.transfer_round(&mut transfer, &mut read.gone_rounds);
+        read.started = transfer.started;
+        read.received = transfer.received;
+        read.outcome = transfer.outcome;
+        let ended = read.outcome.is_some();
+        if ended {
+            self.started_reads.fetch_sub(1, Ordering::SeqCst);
+        }
+        if let Some(core) = self.portals.lock().put_started_read(owner, id, read) {
+            self.parked_receivers.fetch_sub(1, Ordering::SeqCst);
+            self.platform.cores().unpark(core);
+        }
+        ended
+    }
+
+    /// The master's pass over every started portal read.
+    pub(super) fn progress_portal_reads(&self) {
+        let reads = self.portals.lock().started_reads();
+        for (owner, id) in reads {
+            self.progress_portal_read(owner, id);
+        }
+    }
+
+    /// Waits until what was started on portal `id` ended (`portal_wait`).
+    pub(super) fn portal_collect(
+        &self,
+        index: usize,
+        core: CoreId,
+        id: usize,
+    ) -> Result<usize, Errno> {
+        loop {
+            let started = self.portals.lock().started(index, id)?;
+            let read = match started {
+                Err((address, length)) => {
+                    // A started write: it goes out now.
+                    return self.portal_write(index, core, id, address, length, 0);
+                }
+                Ok(Some(read)) => read,
+                Ok(None) => {
+                    // Still reading: follow it from here, then park until the
+                    // master (following it too) says it ended.
+                    self.pollers.fetch_add(1, Ordering::SeqCst);
+                    for _ in 0..self.receive_spin_budget() {
+                        if self.progress_portal_read(index, id) {
+                            break;
+                        }
+                        core::hint::spin_loop();
+                    }
+                    self.stop_polling();
+                    if self.portals.lock().park_started_waiter(index, id, core)? {
+                        self.parked_receivers.fetch_add(1, Ordering::SeqCst);
+                        self.platform.cores().unpark(0);
+                        let woken = self.park_without_core(core);
+                        if self.portals.lock().unpark_started_waiter(index, id) {
+                            self.parked_receivers.fetch_sub(1, Ordering::SeqCst);
+                        }
+                        woken?;
+                    }
+                    continue;
+                }
+            };
+            let outcome = read.outcome.unwrap_or(Err(Errno::InputOutput));
+            let used = !matches!(outcome, Err(Errno::MessageSize) | Err(super::ENDING));
+            let now = self.platform.cores().cycles();
+            let moved = outcome
+                .as_ref()
+                .ok()
+                .map(|total| (*total, now.wrapping_sub(read.at)));
+            self.portals.lock().end_read(index, id, used, moved);
+            let total = outcome?;
+            let (_, mut header) = read.started.ok_or(Errno::InputOutput)?;
+            header.length = total as u32;
+            self.space(index).write_value(read.header, &header)?;
+            return Ok(total);
+        }
     }
 
     /// Routes an allow that arrived for `node` (one of ours: the sender's).
