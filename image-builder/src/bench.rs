@@ -24,7 +24,7 @@ pub const BENCHMARKS: [&str; 11] = [
     "mailbox",
     "data",
     "portal",
-    "barrier",
+    "collectives",
     "boot",
     "idle",
 ];
@@ -864,20 +864,24 @@ pub fn data(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
     )
 }
 
-/// A barrier across the 16 compute clusters of the MPPA-256 board
-/// (`apps/bench-barrier`, `systems/bench/barrier.toml`; unpinned: 17 clusters
-/// share the host's CPUs), against the mailbox round trip between two pinned
-/// compute clusters measured in a launch right before each barrier launch.
-pub fn barrier(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
+/// The operations `apps/bench-collectives` times, in its order.
+const COLLECTIVES: [&str; 4] = ["barrier", "broadcast", "gather", "allgather"];
+
+/// A barrier, and a broadcast, gather and allgather of 1 KiB, across the 16
+/// compute clusters of the MPPA-256 board (`apps/bench-collectives`,
+/// `systems/bench/collectives.toml`; unpinned: 17 clusters share the host's
+/// CPUs), each against the mailbox round trip between two pinned compute
+/// clusters measured in a launch right before each collectives launch.
+pub fn collectives(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
     let mailbox_image = image(options, "mailbox")?;
-    let barrier_image = image(options, "barrier")?;
+    let collectives_image = image(options, "collectives")?;
     let ghz = nanvix_bench::tsc_ghz()?;
     let pins: &[(&str, usize)] = &[
         ("cc0", nanvix_bench::CLIENT_CPU),
         ("cc1", nanvix_bench::SERVER_CPU),
     ];
     let mut mailbox_trials = Vec::new();
-    let mut trials = Vec::new();
+    let mut trials: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     let mut clusters = String::new();
     for _ in 0..options.launches {
         let (round_trips, _) = round_trip_lines(
@@ -888,21 +892,22 @@ pub fn barrier(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
             ghz,
         )?;
         mailbox_trials.extend(round_trips);
-        let (barriers, count) =
-            round_trip_lines(options, barrier_image, &[], "bench barrier cycles=", ghz)?;
-        trials.extend(barriers);
-        clusters = count;
+        for event in Launch::start(options, collectives_image, &[])?.finish()? {
+            if let Event::Console { cluster, line, .. } = event
+                && cluster == "cc0"
+                && let Some(rest) = line.strip_prefix("bench ")
+                && let Some((operation, rest)) = rest.split_once(" cycles=")
+                && let Some(operation) = COLLECTIVES.iter().find(|name| **name == operation)
+            {
+                let (cycles, count) = rest.split_once(" clusters=").unwrap_or((rest, ""));
+                let cycles: f64 = cycles
+                    .parse()
+                    .map_err(|_| BenchFailure(format!("bad benchmark line: {line}")))?;
+                trials.entry(operation).or_default().push(cycles / ghz);
+                clusters = count.to_string();
+            }
+        }
     }
-    let mut row = nanvix_bench::summarize(
-        "barrier.wait",
-        parameters(&[
-            ("clusters", clusters),
-            ("pinned", "false".to_string()),
-            ("launches", options.launches.to_string()),
-        ]),
-        nanvix_bench::UNIT_NANOSECONDS,
-        &trials,
-    )?;
     let baseline = nanvix_bench::summarize(
         "mailbox.round_trip",
         parameters(&[
@@ -910,14 +915,33 @@ pub fn barrier(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
             ("pinned", "true".to_string()),
             (
                 "interleaved",
-                "one launch before each barrier launch".to_string(),
+                "one launch before each collectives launch".to_string(),
             ),
         ]),
         nanvix_bench::UNIT_NANOSECONDS,
         &mailbox_trials,
     )?;
-    nanvix_bench::compare(&mut row, &baseline)?;
-    Ok(vec![baseline, row])
+    let mut rows = Vec::new();
+    for operation in COLLECTIVES {
+        let mut row = nanvix_bench::summarize(
+            &format!("collective.{operation}"),
+            parameters(&[
+                ("clusters", clusters.clone()),
+                (
+                    "bytes",
+                    if operation == "barrier" { "0" } else { "1024" }.to_string(),
+                ),
+                ("pinned", "false".to_string()),
+                ("launches", options.launches.to_string()),
+            ]),
+            nanvix_bench::UNIT_NANOSECONDS,
+            trials.get(operation).map(Vec::as_slice).unwrap_or_default(),
+        )?;
+        nanvix_bench::compare(&mut row, &baseline)?;
+        rows.push(row);
+    }
+    rows.insert(0, baseline);
+    Ok(rows)
 }
 
 /// Portal round trips of 4 KiB, 64 KiB and 1 MiB between cc0 and cc1 pinned to
@@ -1123,7 +1147,7 @@ pub fn run(
             "mailbox" => mailbox(options)?,
             "data" => data(options)?,
             "portal" => portal(options)?,
-            "barrier" => barrier(options)?,
+            "collectives" => collectives(options)?,
             "boot" => boot(options, &baseline_rows)?,
             _ => idle(options)?,
         };
@@ -1161,7 +1185,7 @@ mod tests {
         let error = run(&options, &["speed".to_string()], Path::new("/nonexistent")).unwrap_err();
         assert_eq!(
             error.0,
-            "no benchmark `speed` (benchmarks: baselines, kcall, buffer, knoise, noc, mailbox, data, portal, barrier, boot, idle)"
+            "no benchmark `speed` (benchmarks: baselines, kcall, buffer, knoise, noc, mailbox, data, portal, collectives, boot, idle)"
         );
     }
 

@@ -74,7 +74,7 @@ enum Commands {
     /// Run benchmarks on boards against baselines measured in the same run; write
     /// rows to target/bench/<name>.json and print a table.
     Bench {
-        /// Benchmarks to run: baselines, kcall, buffer, knoise, noc, mailbox, data, portal, barrier, boot, idle
+        /// Benchmarks to run: baselines, kcall, buffer, knoise, noc, mailbox, data, portal, collectives, boot, idle
         /// (default: all).
         names: Vec<String>,
         /// Separate board launches per benchmark.
@@ -374,7 +374,7 @@ fn bench(root: &Path, names: &[String], launches: usize, quick: bool) -> Result<
         ("mailbox", "systems/bench/mailbox.toml"),
         ("data", "systems/bench/data.toml"),
         ("portal", "systems/bench/portal.toml"),
-        ("barrier", "systems/bench/barrier.toml"),
+        ("collectives", "systems/bench/collectives.toml"),
         ("mppa256", "systems/mppa256.toml"),
         ("idle", "systems/bench/idle.toml"),
     ] {
