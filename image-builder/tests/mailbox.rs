@@ -1,24 +1,18 @@
 //! System tests of mailboxes: delivery exactly once and in order, restricted reads,
-//! backpressure, and every errno of the mailbox kcalls.
+//! backpressure, started reads and writes, and every errno of the mailbox kcalls.
 
-use nanvix_harness::{Board, Event, signal};
-use std::time::Duration;
+mod common;
 
-const NANVIX: &str = env!("CARGO_BIN_EXE_nanvix");
+use common::{pid_of, printed, start, wait_for_line};
+use nanvix_harness::signal;
 
-/// Boots `manifest` (under image-builder/tests/systems), waits for a clean end and
-/// checks `cluster` printed `line`.
+/// Boots `manifest`, waits for a clean end and checks each (cluster, line).
 fn run_and_expect(manifest: &str, expected: &[(&str, &str)]) {
-    let manifest = nanvix_image_builder::workspace_root()
-        .join("image-builder/tests/systems")
-        .join(manifest);
-    let mut board = Board::start(NANVIX, manifest, Duration::from_secs(120)).unwrap();
+    let mut board = start(manifest);
     assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
     for (cluster_name, expected_line) in expected {
         assert!(
-            board.events().iter().any(|event| matches!(event,
-                Event::Console { cluster, line, .. }
-                    if cluster == cluster_name && line == expected_line)),
+            printed(&board, cluster_name, expected_line),
             "{cluster_name} did not print `{expected_line}`:\n{}",
             board.transcript()
         );
@@ -61,29 +55,12 @@ fn fifteen_compute_clusters_send_ten_thousand_messages_each_to_one_mailbox() {
 
 #[test]
 fn a_read_restricted_to_a_killed_sender_ends_with_ehostdown() {
-    let manifest = nanvix_image_builder::workspace_root()
-        .join("image-builder/tests/systems/mailbox-death.toml");
-    let mut board = Board::start(NANVIX, manifest, Duration::from_secs(120)).unwrap();
-    board
-        .wait_for(|event| {
-            matches!(event, Event::Console { cluster, line, .. }
-                if cluster == "cc0" && line == "mailbox-test: holding")
-        })
-        .unwrap();
-    let cc0 = board
-        .events()
-        .iter()
-        .find_map(|event| match event {
-            Event::ClusterUp { cluster, pid, .. } if cluster == "cc0" => Some(*pid),
-            _ => None,
-        })
-        .unwrap();
-    signal(cc0, libc::SIGKILL).unwrap();
+    let mut board = start("mailbox-death.toml");
+    wait_for_line(&mut board, "cc0", "mailbox-test: holding");
+    signal(pid_of(&board, "cc0"), libc::SIGKILL).unwrap();
     let status = board.wait_exit().unwrap();
     assert!(
-        board.events().iter().any(|event| matches!(event,
-            Event::Console { cluster, line, .. }
-                if cluster == "io0" && line == "mailbox-test: read failed: EHOSTDOWN")),
+        printed(&board, "io0", "mailbox-test: read failed: EHOSTDOWN"),
         "{}",
         board.transcript()
     );

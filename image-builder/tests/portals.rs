@@ -1,38 +1,11 @@
 //! System tests of portals: transfers of 1 byte to 1 MiB + 1 under one allow each,
 //! every errno one program can provoke, and a sender killed mid-transfer.
 
-use nanvix_harness::{Board, Event, signal};
+mod common;
+
+use common::{pid_of, printed, start, wait_for_line};
+use nanvix_harness::{Event, signal};
 use std::time::Duration;
-
-const NANVIX: &str = env!("CARGO_BIN_EXE_nanvix");
-const TIMEOUT: Duration = Duration::from_secs(120);
-
-fn start(manifest: &str) -> Board {
-    let manifest = nanvix_image_builder::workspace_root()
-        .join("image-builder/tests/systems")
-        .join(manifest);
-    Board::start(NANVIX, manifest, TIMEOUT).unwrap()
-}
-
-fn printed(board: &Board, cluster_name: &str, expected: &str) -> bool {
-    board.events().iter().any(|event| {
-        matches!(event, Event::Console { cluster, line, .. }
-            if cluster == cluster_name && line == expected)
-    })
-}
-
-/// Waits until `cluster_name` printed `expected` (now or before).
-fn wait_for_line(board: &mut Board, cluster_name: &str, expected: &str) {
-    if printed(board, cluster_name, expected) {
-        return;
-    }
-    board
-        .wait_for(|event| {
-            matches!(event, Event::Console { cluster, line, .. }
-                if cluster == cluster_name && line == expected)
-        })
-        .unwrap_or_else(|error| panic!("{cluster_name} never printed `{expected}`: {error:?}"));
-}
 
 #[test]
 fn every_portal_errno_and_a_transfer_to_itself() {
@@ -68,15 +41,7 @@ fn a_sender_killed_mid_transfer_fails_the_read_with_ehostdown() {
     wait_for_line(&mut board, "cc0", "portal-test: writing");
     // Let the first mebibyte fill the ring: the write then waits, mid-transfer.
     std::thread::sleep(Duration::from_millis(300));
-    let cc0 = board
-        .events()
-        .iter()
-        .find_map(|event| match event {
-            Event::ClusterUp { cluster, pid, .. } if cluster == "cc0" => Some(*pid),
-            _ => None,
-        })
-        .unwrap();
-    signal(cc0, libc::SIGKILL).unwrap();
+    signal(pid_of(&board, "cc0"), libc::SIGKILL).unwrap();
     let status = board.wait_exit().unwrap();
     assert!(
         printed(&board, "cc1", "portal-test: read failed: EHOSTDOWN"),

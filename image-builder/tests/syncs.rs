@@ -1,25 +1,10 @@
 //! System tests of inter-cluster syncs: every errno, barriers of 3 and 20 clusters
 //! passed 1000 times, and a wait that a dead sender ends with EHOSTDOWN.
 
-use nanvix_harness::{Board, Event, signal};
-use std::time::Duration;
+mod common;
 
-const NANVIX: &str = env!("CARGO_BIN_EXE_nanvix");
-const TIMEOUT: Duration = Duration::from_secs(120);
-
-fn start(manifest: &str) -> Board {
-    let manifest = nanvix_image_builder::workspace_root()
-        .join("image-builder/tests/systems")
-        .join(manifest);
-    Board::start(NANVIX, manifest, TIMEOUT).unwrap()
-}
-
-fn printed(board: &Board, cluster_name: &str, expected: &str) -> bool {
-    board.events().iter().any(|event| {
-        matches!(event, Event::Console { cluster, line, .. }
-            if cluster == cluster_name && line == expected)
-    })
-}
+use common::{pid_of, printed, start, wait_for_line};
+use nanvix_harness::{Event, signal};
 
 #[test]
 fn every_sync_errno_one_program_can_provoke() {
@@ -62,29 +47,9 @@ fn a_barrier_across_all_twenty_mppa256_clusters_holds_a_thousand_times() {
 #[test]
 fn a_wait_for_a_killed_sender_ends_with_ehostdown() {
     let mut board = start("sync-death.toml");
-    // Both lines, in either order (a wait sees only events after its start).
-    for (name, expected) in [
-        ("cc0", "sync-test: holding"),
-        ("cc1", "sync-test: signalled"),
-    ] {
-        if !printed(&board, name, expected) {
-            board
-                .wait_for(|event| {
-                    matches!(event, Event::Console { cluster, line, .. }
-                        if cluster == name && line == expected)
-                })
-                .unwrap();
-        }
-    }
-    let cc0 = board
-        .events()
-        .iter()
-        .find_map(|event| match event {
-            Event::ClusterUp { cluster, pid, .. } if cluster == "cc0" => Some(*pid),
-            _ => None,
-        })
-        .unwrap();
-    signal(cc0, libc::SIGKILL).unwrap();
+    wait_for_line(&mut board, "cc0", "sync-test: holding");
+    wait_for_line(&mut board, "cc1", "sync-test: signalled");
+    signal(pid_of(&board, "cc0"), libc::SIGKILL).unwrap();
     let status = board.wait_exit().unwrap();
     assert!(
         printed(&board, "io0", "sync-test: gather failed: EHOSTDOWN"),

@@ -21,6 +21,15 @@ pub fn arguments() -> impl Iterator<Item = &'static str> {
     slices.filter_map(crate::runtime::argument)
 }
 
+/// The value of the first argument `KEY=VALUE` whose key is `key`.
+pub fn argument(key: &str) -> Option<&'static str> {
+    arguments().find_map(|argument| {
+        argument
+            .strip_prefix(key)
+            .and_then(|rest| rest.strip_prefix('='))
+    })
+}
+
 /// The NoC node this program is bound to.
 pub fn node() -> u32 {
     start_info().map_or(0, |info| info.node)

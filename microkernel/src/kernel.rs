@@ -9,6 +9,7 @@ use crate::thread::CoreTokens;
 use threads::{ThreadRecord, ThreadState};
 
 mod devices;
+mod ids;
 mod mailbox;
 mod mapping;
 mod pager;

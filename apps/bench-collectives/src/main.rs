@@ -31,14 +31,6 @@ const BROADCAST_PORT: u32 = 1;
 /// The root's portal for the gather from the `i`th other cluster is this + `i`.
 const GATHER_PORT: u32 = 8;
 
-fn argument(key: &str) -> Option<&'static str> {
-    process::arguments().find_map(|argument| {
-        argument
-            .strip_prefix(key)
-            .and_then(|rest| rest.strip_prefix('='))
-    })
-}
-
 fn main() -> i32 {
     match run() {
         Ok(()) => 0,
@@ -151,14 +143,14 @@ impl Group {
 }
 
 fn run() -> Result<(), &'static str> {
-    let nodes: Vec<u32> = argument("clusters")
+    let nodes: Vec<u32> = process::argument("clusters")
         .ok_or("needs clusters=A,B,...")?
         .split(',')
         .map(|name| cluster::find(name).map(|info| info.first_node))
         .collect::<Option<_>>()
         .ok_or("clusters= names a cluster the board does not have")?;
     let number = |key: &str, default: u64| -> Result<u64, &'static str> {
-        argument(key).map_or(Ok(default), |value| {
+        process::argument(key).map_or(Ok(default), |value| {
             value.parse::<u64>().map_err(|_| "expected a number")
         })
     };

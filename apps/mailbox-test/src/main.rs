@@ -35,17 +35,9 @@ const PORT: u32 = 5;
 /// An address no program memory is at.
 const WILD: usize = 0x10;
 
-fn argument(key: &str) -> Option<&'static str> {
-    process::arguments().find_map(|argument| {
-        argument
-            .strip_prefix(key)
-            .and_then(|rest| rest.strip_prefix('='))
-    })
-}
-
 fn main() -> i32 {
-    let count = argument("count").and_then(|count| count.parse::<u32>().ok());
-    let result = match (argument("mode"), count) {
+    let count = process::argument("count").and_then(|count| count.parse::<u32>().ok());
+    let result = match (process::argument("mode"), count) {
         (Some("errors"), _) => return errors(),
         (Some("read-from"), _) => read_from(),
         (Some("hold"), _) => hold(),
@@ -63,7 +55,7 @@ fn main() -> i32 {
 }
 
 fn read_from() -> Result<(), &'static str> {
-    let from = argument("from")
+    let from = process::argument("from")
         .and_then(cluster::find)
         .ok_or("needs from=CLUSTER naming a cluster of the board")?;
     let inbox = Inbox::create(PORT).map_err(|_| "create failed")?;
@@ -96,7 +88,7 @@ fn message(sender: u32, number: u32) -> [u8; NOC_PAYLOAD_MAX] {
 }
 
 fn send(count: u32) -> Result<(), &'static str> {
-    let to = argument("to")
+    let to = process::argument("to")
         .and_then(cluster::find)
         .ok_or("needs to=CLUSTER naming a cluster of the board")?;
     let this = cluster::this().map_err(|_| "cluster_info failed")?;
@@ -129,7 +121,7 @@ struct Sender {
 }
 
 fn receive(count: u32) -> Result<(), &'static str> {
-    let mut senders: Vec<Sender> = argument("from")
+    let mut senders: Vec<Sender> = process::argument("from")
         .ok_or("needs from=A,B,...")?
         .split(',')
         .map(|name| {

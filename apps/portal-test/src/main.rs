@@ -45,20 +45,12 @@ const BIG: usize = 1536 * 1024;
 /// An address no program memory is at.
 const WILD: usize = 0x10;
 
-fn argument(key: &str) -> Option<&'static str> {
-    process::arguments().find_map(|argument| {
-        argument
-            .strip_prefix(key)
-            .and_then(|rest| rest.strip_prefix('='))
-    })
-}
-
 fn pattern(size: usize, position: usize) -> u8 {
     ((position * 13 + size) % 253) as u8
 }
 
 fn main() -> i32 {
-    let result = match argument("mode") {
+    let result = match process::argument("mode") {
         Some("errors") => return errors(),
         Some("receive") => receive(),
         Some("send") => send(),
@@ -76,7 +68,7 @@ fn main() -> i32 {
 }
 
 fn cluster_node(key: &str) -> Result<u32, &'static str> {
-    argument(key)
+    process::argument(key)
         .and_then(cluster::find)
         .map(|info| info.first_node)
         .ok_or("needs a cluster of the board (from= or to=)")
@@ -148,7 +140,7 @@ fn send_big() -> Result<(), &'static str> {
 }
 
 fn receive_after_death() -> Result<(), &'static str> {
-    let from_name = argument("from").ok_or("needs from=CLUSTER")?;
+    let from_name = process::argument("from").ok_or("needs from=CLUSTER")?;
     let from = cluster::find(from_name).ok_or("from= names no cluster")?;
     let inportal = Inportal::create(PORT).map_err(|_| "create failed")?;
     inportal

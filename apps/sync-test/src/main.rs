@@ -34,16 +34,8 @@ const PORT: u32 = 3;
 /// An address no program memory is at.
 const WILD: usize = 0x10;
 
-fn argument(key: &str) -> Option<&'static str> {
-    process::arguments().find_map(|argument| {
-        argument
-            .strip_prefix(key)
-            .and_then(|rest| rest.strip_prefix('='))
-    })
-}
-
 fn main() -> i32 {
-    match argument("mode") {
+    match process::argument("mode") {
         Some("errors") => errors(),
         Some("gather") => gather(),
         Some("barrier") => match barrier() {
@@ -65,7 +57,7 @@ fn main() -> i32 {
 
 /// The first nodes of the clusters `clusters=` names, in order.
 fn nodes() -> Result<Vec<u32>, &'static str> {
-    argument("clusters")
+    process::argument("clusters")
         .ok_or("needs clusters=A,B,...")?
         .split(',')
         .map(|name| cluster::find(name).map(|info| info.first_node))
@@ -112,7 +104,7 @@ fn gather() -> i32 {
 
 fn barrier() -> Result<u32, &'static str> {
     let nodes = nodes()?;
-    let rounds = argument("rounds")
+    let rounds = process::argument("rounds")
         .and_then(|rounds| rounds.parse::<u32>().ok())
         .ok_or("needs rounds=N")?;
     let this = process::node();

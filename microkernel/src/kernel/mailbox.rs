@@ -2,6 +2,7 @@
 //! mailbox with a bound per sender, so backpressure reaches a flooding sender
 //! without stopping the others.
 
+use super::ids::{IdTable, Owned};
 use super::{DirectReceive, Kernel, Message};
 use crate::paging::Access;
 use alloc::collections::VecDeque;
@@ -85,7 +86,7 @@ enum Entry {
     },
 }
 
-impl Entry {
+impl Owned for Entry {
     fn owner(&self) -> usize {
         match self {
             Entry::Inbox(inbox) => inbox.owner,
@@ -121,33 +122,14 @@ enum Taken {
 /// The cluster's mailboxes, by id.
 #[derive(Default)]
 pub(super) struct MailboxTable {
-    entries: Vec<Option<Entry>>,
+    entries: IdTable<Entry>,
     /// Messages for (node, port)s without a mailbox yet, in arrival order.
     early: VecDeque<(u32, u32, Message)>,
 }
 
 impl MailboxTable {
     fn insert(&mut self, entry: Entry) -> Result<usize, Errno> {
-        let owner = entry.owner();
-        let held = self
-            .entries
-            .iter()
-            .flatten()
-            .filter(|entry| entry.owner() == owner)
-            .count();
-        if held >= MAILBOXES_MAX {
-            return Err(Errno::Again);
-        }
-        match self.entries.iter().position(Option::is_none) {
-            Some(id) => {
-                self.entries[id] = Some(entry);
-                Ok(id)
-            }
-            None => {
-                self.entries.push(Some(entry));
-                Ok(self.entries.len() - 1)
-            }
-        }
+        self.entries.insert(entry, MAILBOXES_MAX)
     }
 
     /// Creates `owner`'s mailbox of `port` on `node`; messages that came for it
@@ -651,10 +633,8 @@ impl MailboxTable {
     /// Also returns how many started reads were still waiting (no longer).
     pub fn remove_owner(&mut self, owner: usize) -> (usize, usize) {
         let (mut lost, mut reads) = (0, 0);
-        for entry in &mut self.entries {
-            if entry.as_ref().is_some_and(|entry| entry.owner() == owner)
-                && let Some(Entry::Inbox(inbox)) = entry.take()
-            {
+        for entry in self.entries.remove_owner(owner) {
+            if let Entry::Inbox(inbox) = entry {
                 lost += inbox.queue.len();
                 reads += usize::from(matches!(
                     inbox.started,

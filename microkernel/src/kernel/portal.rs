@@ -1,6 +1,7 @@
 //! Portals: bulk transfers over the data NoC that the receiver allows one at a
 //! time, naming the sender's node and bounding the transfer's size.
 
+use super::ids::{IdTable, Owned};
 use super::{DataTransfer, Kernel};
 use crate::paging::Access;
 use alloc::vec::Vec;
@@ -62,7 +63,7 @@ pub(super) struct StartedRead {
     pub at: u64,
 }
 
-impl Entry {
+impl Owned for Entry {
     fn owner(&self) -> usize {
         match self {
             Entry::Receiver { owner, .. } | Entry::Sender { owner, .. } => *owner,
@@ -82,7 +83,7 @@ struct Credit {
 /// The cluster's portals, by id, and the allows its senders hold.
 #[derive(Default)]
 pub(super) struct PortalTable {
-    entries: Vec<Option<Entry>>,
+    entries: IdTable<Entry>,
     credits: Vec<Credit>,
     /// Writers waiting for an allow, parked (counted in the kernel's parked
     /// receivers) or not.
@@ -98,27 +99,7 @@ fn port_of(port: usize) -> Result<u32, Errno> {
 
 impl PortalTable {
     fn insert(&mut self, entry: Entry) -> Result<usize, Errno> {
-        let owner = entry.owner();
-        if self
-            .entries
-            .iter()
-            .flatten()
-            .filter(|entry| entry.owner() == owner)
-            .count()
-            >= PORTALS_MAX
-        {
-            return Err(Errno::Again);
-        }
-        match self.entries.iter().position(Option::is_none) {
-            Some(id) => {
-                self.entries[id] = Some(entry);
-                Ok(id)
-            }
-            None => {
-                self.entries.push(Some(entry));
-                Ok(self.entries.len() - 1)
-            }
-        }
+        self.entries.insert(entry, PORTALS_MAX)
     }
 
     pub fn create(&mut self, owner: usize, node: u32, port: usize) -> Result<usize, Errno> {
@@ -519,21 +500,13 @@ impl PortalTable {
 
     /// Returns how many started reads were still waiting (no longer).
     pub fn remove_owner(&mut self, owner: usize) -> usize {
-        let mut reads = 0;
-        for entry in &mut self.entries {
-            if entry.as_ref().is_some_and(|entry| entry.owner() == owner) {
-                if let Some(Entry::Receiver {
-                    started: Some(read),
-                    ..
-                }) = entry
-                    && read.outcome.is_none()
-                {
-                    reads += 1;
-                }
-                *entry = None;
-            }
-        }
-        reads
+        self.entries
+            .remove_owner(owner)
+            .iter()
+            .filter(|entry| {
+                matches!(entry, Entry::Receiver { started: Some(read), .. } if read.outcome.is_none())
+            })
+            .count()
     }
 }
 

@@ -3,6 +3,7 @@
 //! when they arrive before their receiver exists.
 
 use super::Kernel;
+use super::ids::{IdTable, Owned};
 use crate::paging::Access;
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
@@ -116,7 +117,7 @@ enum Entry {
     },
 }
 
-impl Entry {
+impl Owned for Entry {
     fn owner(&self) -> usize {
         match self {
             Entry::Receiver { owner, .. } | Entry::Sender { owner, .. } => *owner,
@@ -127,34 +128,14 @@ impl Entry {
 /// The cluster's inter-cluster syncs, by id.
 #[derive(Default)]
 pub(super) struct SyncSignalTable {
-    entries: Vec<Option<Entry>>,
+    entries: IdTable<Entry>,
     /// Signals that came for (node, sync) before it was created: credits by sender.
     early: Vec<(u32, SyncKey, Vec<u32>)>,
 }
 
 impl SyncSignalTable {
     fn insert(&mut self, entry: Entry) -> Result<usize, Errno> {
-        let owner = entry.owner();
-        if self
-            .entries
-            .iter()
-            .flatten()
-            .filter(|entry| entry.owner() == owner)
-            .count()
-            >= SYNCS_MAX
-        {
-            return Err(Errno::Again);
-        }
-        match self.entries.iter().position(Option::is_none) {
-            Some(id) => {
-                self.entries[id] = Some(entry);
-                Ok(id)
-            }
-            None => {
-                self.entries.push(Some(entry));
-                Ok(self.entries.len() - 1)
-            }
-        }
+        self.entries.insert(entry, SYNCS_MAX)
     }
 
     fn bound(&self, node: u32, key: &SyncKey) -> Option<usize> {
@@ -434,11 +415,7 @@ impl SyncSignalTable {
 
     /// Removes every sync of ended program `owner`.
     pub fn remove_owner(&mut self, owner: usize) {
-        for entry in &mut self.entries {
-            if entry.as_ref().is_some_and(|entry| entry.owner() == owner) {
-                *entry = None;
-            }
-        }
+        self.entries.remove_owner(owner);
     }
 }
 

@@ -1,0 +1,51 @@
+//! Helpers the communication system tests share: boot a test system, look for and
+//! wait for console lines, find a cluster's process.
+
+#![allow(dead_code)]
+
+use nanvix_harness::{Board, Event};
+use std::time::Duration;
+
+pub const NANVIX: &str = env!("CARGO_BIN_EXE_nanvix");
+
+/// Boots `manifest` (a file of image-builder/tests/systems) with a two-minute bound.
+pub fn start(manifest: &str) -> Board {
+    let manifest = nanvix_image_builder::workspace_root()
+        .join("image-builder/tests/systems")
+        .join(manifest);
+    Board::start(NANVIX, manifest, Duration::from_secs(120)).unwrap()
+}
+
+/// Whether `cluster_name` printed `expected` so far.
+pub fn printed(board: &Board, cluster_name: &str, expected: &str) -> bool {
+    board.events().iter().any(|event| {
+        matches!(event, Event::Console { cluster, line, .. }
+            if cluster == cluster_name && line == expected)
+    })
+}
+
+/// Waits until `cluster_name` printed `expected` (now or before: a wait sees
+/// only the events after it starts).
+pub fn wait_for_line(board: &mut Board, cluster_name: &str, expected: &str) {
+    if printed(board, cluster_name, expected) {
+        return;
+    }
+    board
+        .wait_for(|event| {
+            matches!(event, Event::Console { cluster, line, .. }
+                if cluster == cluster_name && line == expected)
+        })
+        .unwrap_or_else(|error| panic!("{cluster_name} never printed `{expected}`: {error:?}"));
+}
+
+/// The host process of cluster `name`.
+pub fn pid_of(board: &Board, name: &str) -> u32 {
+    board
+        .events()
+        .iter()
+        .find_map(|event| match event {
+            Event::ClusterUp { cluster, pid, .. } if cluster == name => Some(*pid),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("{name} never came up"))
+}
