@@ -34,6 +34,7 @@ pub mod process;
 pub mod runtime;
 pub mod signals;
 pub mod sync;
+pub mod testing;
 pub mod thread;
 
 pub use defmt;

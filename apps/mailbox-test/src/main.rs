@@ -25,6 +25,7 @@ use alloc::vec::Vec;
 use libnanvix::abi::{COMM_MAILBOX, CommCounters, Errno, Kcall, MAILBOX_ANY_SOURCE, MessageHeader};
 use libnanvix::mailbox::{self, Inbox, MAILBOX_PORTS, NOC_PAYLOAD_MAX, Outbox};
 use libnanvix::runtime::kcall;
+use libnanvix::testing::Checks;
 use libnanvix::{cluster, noc, println, process};
 
 libnanvix::entry!(main);
@@ -192,28 +193,8 @@ fn receive(count: u32) -> Result<(), &'static str> {
     Ok(())
 }
 
-struct Checks {
-    run: u32,
-    failed: u32,
-}
-
-impl Checks {
-    fn expect<T: PartialEq + core::fmt::Debug>(
-        &mut self,
-        name: &str,
-        result: Result<T, Errno>,
-        wanted: Result<T, Errno>,
-    ) {
-        self.run += 1;
-        if result != wanted {
-            self.failed += 1;
-            println!("FAIL {name}: got {result:?}, wanted {wanted:?}");
-        }
-    }
-}
-
 fn errors() -> i32 {
-    let mut checks = Checks { run: 0, failed: 0 };
+    let mut checks = Checks::new();
     let node = process::node();
     let mut buffer = [0u8; NOC_PAYLOAD_MAX];
 
@@ -565,9 +546,5 @@ fn errors() -> i32 {
     for outbox in held {
         let _ = outbox.close();
     }
-    println!(
-        "mailbox-test: {} checks, {} failed",
-        checks.run, checks.failed
-    );
-    checks.failed as i32
+    checks.finish("mailbox-test")
 }

@@ -26,6 +26,7 @@ use alloc::vec;
 use libnanvix::abi::{CLUSTER_DEAD, Errno, Kcall, PORTAL_NONBLOCK};
 use libnanvix::portal::{self, Inportal, Outportal, PORTAL_PORTS, PORTAL_TRANSFER_MAX};
 use libnanvix::runtime::kcall;
+use libnanvix::testing::Checks;
 use libnanvix::{cluster, println, process, thread};
 
 libnanvix::entry!(main);
@@ -158,28 +159,8 @@ fn receive_after_death() -> Result<(), &'static str> {
     Ok(())
 }
 
-struct Checks {
-    run: u32,
-    failed: u32,
-}
-
-impl Checks {
-    fn expect<T: PartialEq + core::fmt::Debug>(
-        &mut self,
-        name: &str,
-        result: Result<T, Errno>,
-        wanted: Result<T, Errno>,
-    ) {
-        self.run += 1;
-        if result != wanted {
-            self.failed += 1;
-            println!("FAIL {name}: got {result:?}, wanted {wanted:?}");
-        }
-    }
-}
-
 fn errors() -> i32 {
-    let mut checks = Checks { run: 0, failed: 0 };
+    let mut checks = Checks::new();
     let node = process::node();
     let mut buffer = [0u8; 256];
     checks.expect(
@@ -402,9 +383,5 @@ fn errors() -> i32 {
         kcall(Kcall::PortalUnlink, [inportal_id, 0, 0, 0, 0]).map(|_| ()),
         Err(Errno::BadDescriptor),
     );
-    println!(
-        "portal-test: {} checks, {} failed",
-        checks.run, checks.failed
-    );
-    checks.failed as i32
+    checks.finish("portal-test")
 }

@@ -24,6 +24,7 @@ use libnanvix::abi::{Errno, Kcall, SYNC_ALL_TO_ONE};
 use libnanvix::mailbox::{Inbox, Outbox};
 use libnanvix::runtime::kcall;
 use libnanvix::signals::{Barrier, Mode, SYNC_NODES_MAX, SyncReceiver, SyncSender};
+use libnanvix::testing::Checks;
 use libnanvix::{cluster, println, process};
 
 libnanvix::entry!(main);
@@ -147,28 +148,8 @@ fn barrier() -> Result<u32, &'static str> {
     Ok(rounds)
 }
 
-struct Checks {
-    run: u32,
-    failed: u32,
-}
-
-impl Checks {
-    fn expect<T: PartialEq + core::fmt::Debug>(
-        &mut self,
-        name: &str,
-        result: Result<T, Errno>,
-        wanted: Result<T, Errno>,
-    ) {
-        self.run += 1;
-        if result != wanted {
-            self.failed += 1;
-            println!("FAIL {name}: got {result:?}, wanted {wanted:?}");
-        }
-    }
-}
-
 fn errors() -> i32 {
-    let mut checks = Checks { run: 0, failed: 0 };
+    let mut checks = Checks::new();
     let this = process::node();
     let Some(other) = cluster::find("cc0").map(|info| info.first_node) else {
         println!("sync-test: the board has no cc0");
@@ -293,6 +274,5 @@ fn errors() -> i32 {
         kcall(Kcall::SyncClose, [sender_id, 0, 0, 0, 0]).map(|_| ()),
         Err(Errno::BadDescriptor),
     );
-    println!("sync-test: {} checks, {} failed", checks.run, checks.failed);
-    checks.failed as i32
+    checks.finish("sync-test")
 }

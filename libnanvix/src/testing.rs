@@ -1,0 +1,43 @@
+//! Checks for test programs: each compares a call's result with the one wanted,
+//! prints a `FAIL` line when they differ, and the total makes the exit status.
+
+use crate::println;
+use nanvix_abi::Errno;
+
+/// The checks a test program made so far.
+#[derive(Debug, Default)]
+pub struct Checks {
+    /// How many were made.
+    pub run: u32,
+    /// How many failed.
+    pub failed: u32,
+}
+
+impl Checks {
+    /// No checks yet.
+    pub fn new() -> Checks {
+        Checks::default()
+    }
+
+    /// Counts a check named `name`: `result` must equal `wanted`, else a line
+    /// `FAIL name: got ..., wanted ...` is printed.
+    pub fn expect<T: PartialEq + core::fmt::Debug>(
+        &mut self,
+        name: &str,
+        result: Result<T, Errno>,
+        wanted: Result<T, Errno>,
+    ) {
+        self.run += 1;
+        if result != wanted {
+            self.failed += 1;
+            println!("FAIL {name}: got {result:?}, wanted {wanted:?}");
+        }
+    }
+
+    /// Prints `PROGRAM: N checks, M failed` and returns the failures as an exit
+    /// status.
+    pub fn finish(&self, program: &str) -> i32 {
+        println!("{program}: {} checks, {} failed", self.run, self.failed);
+        self.failed as i32
+    }
+}
