@@ -498,6 +498,7 @@ pub fn kcall(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
     let ghz = nanvix_bench::tsc_ghz()?;
     let mut local = Vec::new();
     let mut remote = Vec::new();
+    let mut open_close = Vec::new();
     let mut calls = Vec::new();
     let mut round_trips = Vec::new();
     let mut thread_trips = Vec::new();
@@ -534,6 +535,7 @@ pub fn kcall(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
             for (prefix, trials) in [
                 ("bench kcall_local cycles=", &mut local),
                 ("bench kcall_remote cycles=", &mut remote),
+                ("bench kcall_open_close cycles=", &mut open_close),
             ] {
                 if let Some(cycles) = line.strip_prefix(prefix) {
                     let cycles: f64 = cycles
@@ -571,6 +573,18 @@ pub fn kcall(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
         &remote,
     )?;
     nanvix_bench::compare(&mut remote_row, &round_trip_baseline)?;
+    // Placement: a pair of local calls that change the cluster's mailbox table,
+    // against the empty trip through the master any remote call would add.
+    let mut open_close_row = nanvix_bench::summarize(
+        "kcall.open_close",
+        parameters(&[
+            ("calls", "mailbox_open+mailbox_close".to_string()),
+            launches.clone(),
+        ]),
+        nanvix_bench::UNIT_NANOSECONDS,
+        &open_close,
+    )?;
+    nanvix_bench::compare(&mut open_close_row, &remote_row)?;
     let thread_baseline = interleaved_row(
         "baseline.pthread_create_join",
         parameters(&[("pinned", "false".to_string())]),
@@ -589,6 +603,7 @@ pub fn kcall(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
         local_row,
         round_trip_baseline,
         remote_row,
+        open_close_row,
         thread_baseline,
         fork_join_row,
     ];

@@ -2,8 +2,10 @@
 //! and R-Kcall), and of starting and joining threads (its Fork-Join).
 //!
 //! Arguments: `mode=local` (`thread_self`, served on the calling core),
-//! `mode=remote` (`noop`, served by the master core), `mode=fork-join`, or
-//! `mode=all` (the three, one after the other); `rounds=N` calls per trial (default
+//! `mode=remote` (`noop`, served by the master core), `mode=open-close`
+//! (`mailbox_open` then `mailbox_close`: a pair of local calls that change a
+//! cluster-wide table, to set against `noop`'s trip through the master),
+//! `mode=fork-join`, or `mode=all` (the four, one after the other); `rounds=N` calls per trial (default
 //! 100000), `trials=T` (default 5). After a warm-up of `rounds` calls it times
 //! `trials` trials and prints one line per trial,
 //! `bench kcall_<mode> cycles=<cycles per call>`, read by `nanvix bench`. Fork-join
@@ -16,6 +18,7 @@
 
 extern crate alloc;
 
+use libnanvix::mailbox::Outbox;
 use libnanvix::{abi, clock, kernel, println, process, thread};
 
 libnanvix::entry!(main);
@@ -24,6 +27,7 @@ libnanvix::entry!(main);
 enum Mode {
     Local,
     Remote,
+    OpenClose,
 }
 
 /// The most threads a fork-join step starts (the paper's, for 16-core clusters).
@@ -46,11 +50,13 @@ fn options() -> Result<Options, &'static str> {
         match argument {
             "mode=local" => options.modes = &[Which::Calls(Mode::Local)],
             "mode=remote" => options.modes = &[Which::Calls(Mode::Remote)],
+            "mode=open-close" => options.modes = &[Which::Calls(Mode::OpenClose)],
             "mode=fork-join" => options.modes = &[Which::ForkJoin],
             "mode=all" => {
                 options.modes = &[
                     Which::Calls(Mode::Local),
                     Which::Calls(Mode::Remote),
+                    Which::Calls(Mode::OpenClose),
                     Which::ForkJoin,
                 ];
             }
@@ -61,7 +67,7 @@ fn options() -> Result<Options, &'static str> {
                     options.trials = number(trials)?.max(1);
                 } else {
                     return Err(
-                        "unknown argument (expected mode=local|remote|fork-join|all, rounds=, trials=)",
+                        "unknown argument (expected mode=local|remote|open-close|fork-join|all, rounds=, trials=)",
                     );
                 }
             }
@@ -78,6 +84,9 @@ fn calls(mode: Mode, rounds: u64) -> Result<(), &'static str> {
                 core::hint::black_box(thread::current().map_err(|_| "thread_self failed")?);
             }
             Mode::Remote => kernel::noop().map_err(|_| "noop failed")?,
+            Mode::OpenClose => Outbox::open(process::node(), 0)
+                .and_then(Outbox::close)
+                .map_err(|_| "mailbox open or close failed")?,
         }
     }
     Ok(())
@@ -95,6 +104,7 @@ fn time_calls(mode: Mode, options: &Options) -> Result<(), &'static str> {
     let name = match mode {
         Mode::Local => "kcall_local",
         Mode::Remote => "kcall_remote",
+        Mode::OpenClose => "kcall_open_close",
     };
     calls(mode, options.rounds)?;
     for _ in 0..options.trials {
