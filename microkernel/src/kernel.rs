@@ -1544,6 +1544,7 @@ impl<P: Platform> Kernel<P> {
         let mut direct = DirectReceive {
             index,
             mailbox: None,
+            at: 0,
             space,
             header_address,
             buffer,
@@ -1890,6 +1891,8 @@ struct DirectReceive<'a, R: lock_api::RawMutex> {
     /// The mailbox being read (its node, port and source filter), when the receive
     /// is a `mailbox_read`; `None` for the program's own inbox.
     mailbox: Option<(u32, u32, Option<u32>)>,
+    /// When the receive started (cycles), for a mailbox's counters.
+    at: u64,
     space: UserSpace<'a, R>,
     header_address: usize,
     buffer: usize,

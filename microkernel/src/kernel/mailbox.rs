@@ -328,6 +328,20 @@ impl MailboxTable {
         self.begin_read(owner, id, core).map(Err)
     }
 
+    /// Ends the read of (node, port)'s mailbox that took a message of `bytes`
+    /// straight from the NoC after `wait_cycles`, counting it.
+    pub fn end_direct_read(&mut self, node: u32, port: u32, bytes: usize, wait_cycles: u64) {
+        if let Some(id) = self.bound(node, port)
+            && let Some(Some(Entry::Inbox(inbox))) = self.entries.get_mut(id)
+        {
+            inbox.reader = None;
+            inbox.parked = false;
+            inbox.counters.operations += 1;
+            inbox.counters.bytes += bytes as u64;
+            inbox.counters.wait_cycles += wait_cycles;
+        }
+    }
+
     /// Whether (node, port)'s mailbox exists and queues no message `filter`
     /// accepts (a new one may then skip the queue).
     pub fn nothing_before(&self, node: u32, port: u32, filter: Option<u32>) -> bool {
@@ -735,25 +749,29 @@ impl<P: Platform> Kernel<P> {
             }
             Err(place) => place,
         };
+        let started = self.platform.cores().cycles();
         let mut direct = DirectReceive {
             index,
             mailbox: Some((node, port, filter)),
+            at: started,
             space,
             header_address,
             buffer,
             capacity,
             delivered: None,
         };
-        let started = self.platform.cores().cycles();
         let result = self.mailbox_wait(index, core, id, &mut direct, queued);
-        let moved = result.as_ref().ok().map(|taken| {
-            let bytes = match taken {
-                Taken::Direct(length) => *length,
-                Taken::Queued(message) => message.payload.len(),
-            };
-            (bytes, self.platform.cores().cycles().wrapping_sub(started))
-        });
-        self.mailboxes.lock().end_read(index, id, moved);
+        // A direct delivery ended the read (and counted it) where it was routed.
+        if !matches!(result, Ok(Taken::Direct(_))) {
+            let moved = result.as_ref().ok().map(|taken| {
+                let bytes = match taken {
+                    Taken::Direct(length) => *length,
+                    Taken::Queued(message) => message.payload.len(),
+                };
+                (bytes, self.platform.cores().cycles().wrapping_sub(started))
+            });
+            self.mailboxes.lock().end_read(index, id, moved);
+        }
         let length = match result? {
             Taken::Direct(length) => length,
             Taken::Queued(message) => {
@@ -1071,6 +1089,8 @@ impl<P: Platform> Kernel<P> {
             && mailboxes.nothing_before(node, port, filter)
             && direct.deliver(header, payload)
         {
+            let waited = self.platform.cores().cycles().wrapping_sub(direct.at);
+            mailboxes.end_direct_read(node, port, payload.len(), waited);
             return ReceiveDecision::Take;
         }
         let delivery = mailboxes.deliver(node, port, header, payload);
