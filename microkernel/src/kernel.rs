@@ -1128,6 +1128,25 @@ impl<P: Platform> Kernel<P> {
         UserSpace::new(self.regions(index), index, &self.pages)
     }
 
+    /// The memory of program `index`, once it checked that a receive may write a
+    /// `MessageHeader` at `header_address` and `capacity` bytes at `buffer`.
+    fn receive_space(
+        &self,
+        index: usize,
+        header_address: usize,
+        buffer: usize,
+        capacity: usize,
+    ) -> Result<UserSpace<'_, P::RawMutex>, Errno> {
+        let space = self.space(index);
+        space.check(
+            header_address,
+            core::mem::size_of::<MessageHeader>(),
+            Access::Write,
+        )?;
+        space.check(buffer, capacity, Access::Write)?;
+        Ok(space)
+    }
+
     /// The published facts of program `index` (one that was placed).
     fn info(&self, index: usize) -> &ProgramInfo {
         let pointer = self.infos[index].load(Ordering::Acquire);
@@ -1246,10 +1265,7 @@ impl<P: Platform> Kernel<P> {
             let caller = &programs[index];
             (caller.node, caller.id)
         };
-        let space = self.space(index);
-        let header_bytes = core::mem::size_of::<MessageHeader>();
-        space.check(header_address, header_bytes, Access::Write)?;
-        space.check(buffer, capacity, Access::Write)?;
+        let space = self.receive_space(index, header_address, buffer, capacity)?;
         let mut transfer = DataTransfer {
             node,
             id,
@@ -1537,10 +1553,7 @@ impl<P: Platform> Kernel<P> {
         buffer: usize,
         capacity: usize,
     ) -> Result<usize, Errno> {
-        let space = self.space(index);
-        let header_bytes = core::mem::size_of::<MessageHeader>();
-        space.check(header_address, header_bytes, Access::Write)?;
-        space.check(buffer, capacity, Access::Write)?;
+        let space = self.receive_space(index, header_address, buffer, capacity)?;
         let mut direct = DirectReceive {
             index,
             mailbox: None,

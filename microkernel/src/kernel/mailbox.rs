@@ -4,7 +4,6 @@
 
 use super::ids::{IdTable, Owned};
 use super::{DirectReceive, Kernel, Message};
-use crate::paging::Access;
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
@@ -722,19 +721,8 @@ impl<P: Platform> Kernel<P> {
         buffer: usize,
         capacity: usize,
     ) -> Result<usize, Errno> {
-        let filter = if source == MAILBOX_ANY_SOURCE {
-            None
-        } else {
-            let (node, _) = self.check_destination(source, 0)?;
-            Some(node)
-        };
-        let space = self.space(index);
-        space.check(
-            header_address,
-            core::mem::size_of::<MessageHeader>(),
-            Access::Write,
-        )?;
-        space.check(buffer, capacity, Access::Write)?;
+        let filter = self.source_filter(source)?;
+        let space = self.receive_space(index, header_address, buffer, capacity)?;
         let queued = self.mailbox_queued.load(Ordering::Acquire);
         let taken = self
             .mailboxes
@@ -784,6 +772,16 @@ impl<P: Platform> Kernel<P> {
         Ok(length)
     }
 
+    /// The node a read's `source` restricts it to: none for MAILBOX_ANY_SOURCE,
+    /// else a node of the board (`EINVAL` otherwise).
+    fn source_filter(&self, source: usize) -> Result<Option<u32>, Errno> {
+        if source == MAILBOX_ANY_SOURCE {
+            return Ok(None);
+        }
+        let (node, _) = self.check_destination(source, 0)?;
+        Ok(Some(node))
+    }
+
     /// Starts a read of mailbox `id` (`mailbox_aread`).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn mailbox_aread(
@@ -795,19 +793,8 @@ impl<P: Platform> Kernel<P> {
         buffer: usize,
         capacity: usize,
     ) -> Result<usize, Errno> {
-        let filter = if source == MAILBOX_ANY_SOURCE {
-            None
-        } else {
-            let (node, _) = self.check_destination(source, 0)?;
-            Some(node)
-        };
-        let space = self.space(index);
-        space.check(
-            header_address,
-            core::mem::size_of::<MessageHeader>(),
-            Access::Write,
-        )?;
-        space.check(buffer, capacity, Access::Write)?;
+        let filter = self.source_filter(source)?;
+        let space = self.receive_space(index, header_address, buffer, capacity)?;
         let at = self.platform.cores().cycles();
         let taken = self.mailboxes.lock().start_read(
             index,

@@ -429,6 +429,21 @@ impl PortalTable {
         }
     }
 
+    /// Ends the read of portal `id` that ended with `outcome` after `wait_cycles`:
+    /// a transfer that stays queued (too long for the buffer) or a read cut short
+    /// by the program's end keeps the allow; any other outcome uses it up.
+    pub fn finish_read(
+        &mut self,
+        owner: usize,
+        id: usize,
+        outcome: Result<usize, Errno>,
+        wait_cycles: u64,
+    ) {
+        let used = !matches!(outcome, Err(Errno::MessageSize) | Err(super::ENDING));
+        let moved = outcome.ok().map(|total| (total, wait_cycles));
+        self.end_read(owner, id, used, moved);
+    }
+
     pub fn close(&mut self, owner: usize, id: usize) -> Result<(), Errno> {
         self.destination(owner, id)?;
         self.entries[id] = None;
@@ -668,23 +683,12 @@ impl<P: Platform> Kernel<P> {
         buffer: usize,
         capacity: usize,
     ) -> Result<usize, Errno> {
-        let space = self.space(index);
-        space.check(
-            header_address,
-            core::mem::size_of::<MessageHeader>(),
-            Access::Write,
-        )?;
-        space.check(buffer, capacity, Access::Write)?;
-        let (node, port, allow) = self.portals.lock().begin_read(index, id)?;
-        let cluster = self
-            .board
-            .cluster_of_node(allow.node)
-            .map(|cluster| cluster.index as usize)
-            .ok_or(Errno::Invalid)?;
+        let space = self.receive_space(index, header_address, buffer, capacity)?;
+        let (node, port, allowed) = self.begin_portal_read(index, id)?;
         let mut transfer = DataTransfer {
             node,
             id: PORTAL_TAG + port,
-            allowed: Some((cluster, allow.size)),
+            allowed: Some(allowed),
             space: space.clone(),
             buffer,
             capacity,
@@ -694,16 +698,33 @@ impl<P: Platform> Kernel<P> {
         };
         let started = self.platform.cores().cycles();
         let received = self.receive_transfer(core, &mut transfer);
-        // A transfer that stays queued (too long for the buffer) keeps its allow.
-        let used = !matches!(received, Err(Errno::MessageSize) | Err(super::ENDING));
-        let moved = received
+        let waited = self.platform.cores().cycles().wrapping_sub(started);
+        let outcome = received
             .as_ref()
-            .ok()
-            .map(|(_, total)| (*total, self.platform.cores().cycles().wrapping_sub(started)));
-        self.portals.lock().end_read(index, id, used, moved);
+            .map(|(_, total)| *total)
+            .map_err(|errno| *errno);
+        self.portals.lock().finish_read(index, id, outcome, waited);
         let (header, total) = received?;
         space.write_value(header_address, &header)?;
         Ok(total)
+    }
+
+    /// Begins the read of portal `id`'s pending allow: the portal's (node, port),
+    /// and the allowed sender's cluster and the allow's size.
+    fn begin_portal_read(
+        &self,
+        index: usize,
+        id: usize,
+    ) -> Result<(u32, u32, (usize, usize)), Errno> {
+        let mut portals = self.portals.lock();
+        let (node, port, allow) = portals.begin_read(index, id)?;
+        match self.board.cluster_of_node(allow.node) {
+            Some(cluster) => Ok((node, port, (cluster.index as usize, allow.size))),
+            None => {
+                portals.end_read(index, id, false, None);
+                Err(Errno::Invalid)
+            }
+        }
     }
 
     /// Starts the read of portal `id`'s allowed transfer (`portal_aread`).
@@ -715,19 +736,9 @@ impl<P: Platform> Kernel<P> {
         buffer: usize,
         capacity: usize,
     ) -> Result<usize, Errno> {
-        let space = self.space(index);
-        space.check(
-            header_address,
-            core::mem::size_of::<MessageHeader>(),
-            Access::Write,
-        )?;
-        space.check(buffer, capacity, Access::Write)?;
+        self.receive_space(index, header_address, buffer, capacity)?;
+        let (_, _, allowed) = self.begin_portal_read(index, id)?;
         let mut portals = self.portals.lock();
-        let (_, _, allow) = portals.begin_read(index, id)?;
-        let Some(cluster) = self.board.cluster_of_node(allow.node) else {
-            portals.end_read(index, id, false, None);
-            return Err(Errno::Invalid);
-        };
         portals.start_read(
             index,
             id,
@@ -735,7 +746,7 @@ impl<P: Platform> Kernel<P> {
                 header: header_address,
                 buffer,
                 capacity,
-                allowed: (cluster.index as usize, allow.size),
+                allowed,
                 started: None,
                 received: 0,
                 outcome: None,
@@ -857,13 +868,8 @@ impl<P: Platform> Kernel<P> {
                 }
             };
             let outcome = read.outcome.unwrap_or(Err(Errno::InputOutput));
-            let used = !matches!(outcome, Err(Errno::MessageSize) | Err(super::ENDING));
-            let now = self.platform.cores().cycles();
-            let moved = outcome
-                .as_ref()
-                .ok()
-                .map(|total| (*total, now.wrapping_sub(read.at)));
-            self.portals.lock().end_read(index, id, used, moved);
+            let waited = self.platform.cores().cycles().wrapping_sub(read.at);
+            self.portals.lock().finish_read(index, id, outcome, waited);
             let total = outcome?;
             let (_, mut header) = read.started.ok_or(Errno::InputOutput)?;
             header.length = total as u32;
