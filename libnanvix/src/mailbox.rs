@@ -5,13 +5,14 @@
 //! sent it, with the source the hardware stamped; a full mailbox holds its writers
 //! back instead of dropping anything.
 
+use crate::noc::Pending;
 use crate::runtime::kcall;
-use alloc::boxed::Box;
 use core::marker::PhantomData;
 use nanvix_abi::{
     COMM_MAILBOX, CommCounters, Errno, Kcall, MAILBOX_ANY_SOURCE, MAILBOX_NONBLOCK, MessageHeader,
 };
 
+pub use crate::noc::StartedRead;
 pub use nanvix_abi::{MAILBOX_PORTS, MAILBOXES_MAX, NOC_PAYLOAD_MAX};
 
 /// A mailbox this program created: it reads what arrives at its port.
@@ -47,7 +48,7 @@ impl Inbox {
     /// Starts a read into `buffer` and returns at once; the kernel fills `buffer`
     /// when the message comes, and [`StartedRead::wait`] says how it ended.
     pub fn read_start<'a>(&'a self, buffer: &'a mut [u8]) -> Result<StartedRead<'a>, Errno> {
-        StartedRead::start(self.id, MAILBOX_ANY_SOURCE, buffer)
+        start_read(self.id, MAILBOX_ANY_SOURCE, buffer)
     }
 
     /// [`read_start`](Self::read_start), restricted to messages from `node`.
@@ -56,7 +57,7 @@ impl Inbox {
         node: u32,
         buffer: &'a mut [u8],
     ) -> Result<StartedRead<'a>, Errno> {
-        StartedRead::start(self.id, node as usize, buffer)
+        start_read(self.id, node as usize, buffer)
     }
 
     /// Its counters: reads, bytes, cycles waited, messages queued now.
@@ -108,8 +109,7 @@ impl Outbox {
             [self.id, message.as_ptr() as usize, message.len(), 0, 0],
         )?;
         Ok(StartedWrite {
-            id: self.id,
-            done: false,
+            pending: Pending::new(self.id, Kcall::MailboxWait),
             _outbox: PhantomData,
         })
     }
@@ -165,59 +165,10 @@ pub fn unlink(id: usize) -> Result<(), Errno> {
     kcall(Kcall::MailboxUnlink, [id, 0, 0, 0, 0]).map(|_| ())
 }
 
-/// A read started with [`Inbox::read_start`]: the kernel writes into its buffer
-/// until [`wait`](Self::wait) returns. Dropping it waits too, so the buffer is
-/// never written after it is given back.
-#[derive(Debug)]
-pub struct StartedRead<'a> {
-    id: usize,
-    header: Box<MessageHeader>,
-    done: bool,
-    _buffer: PhantomData<&'a mut [u8]>,
-}
-
-impl StartedRead<'_> {
-    fn start(id: usize, source: usize, buffer: &mut [u8]) -> Result<StartedRead<'_>, Errno> {
-        let mut header = Box::new(MessageHeader::default());
-        kcall(
-            Kcall::MailboxAread,
-            [
-                id,
-                source,
-                &raw mut *header as usize,
-                buffer.as_mut_ptr() as usize,
-                buffer.len(),
-            ],
-        )?;
-        Ok(StartedRead {
-            id,
-            header,
-            done: false,
-            _buffer: PhantomData,
-        })
-    }
-
-    /// Waits until the read ended; returns the message's header and length.
-    pub fn wait(mut self) -> Result<(MessageHeader, usize), Errno> {
-        self.done = true;
-        let length = wait(self.id)?;
-        Ok((*self.header, length))
-    }
-}
-
-impl Drop for StartedRead<'_> {
-    fn drop(&mut self) {
-        if !self.done {
-            let _ = wait(self.id);
-        }
-    }
-}
-
-/// A write started with [`Outbox::write_start`].
+/// A write started with [`Outbox::write_start`]; dropping it waits too.
 #[derive(Debug)]
 pub struct StartedWrite<'a> {
-    id: usize,
-    done: bool,
+    pending: Pending,
     _outbox: PhantomData<&'a Outbox>,
 }
 
@@ -225,17 +176,24 @@ impl StartedWrite<'_> {
     /// Waits until the message was sent (it is then on its way, as after
     /// [`Outbox::write`]).
     pub fn wait(mut self) -> Result<(), Errno> {
-        self.done = true;
-        wait(self.id).map(|_| ())
+        self.pending.wait().map(|_| ())
     }
 }
 
-impl Drop for StartedWrite<'_> {
-    fn drop(&mut self) {
-        if !self.done {
-            let _ = wait(self.id);
-        }
-    }
+/// Starts a read of mailbox `id` from `source` into `buffer`.
+fn start_read(id: usize, source: usize, buffer: &mut [u8]) -> Result<StartedRead<'_>, Errno> {
+    StartedRead::start(id, Kcall::MailboxWait, |header| {
+        kcall(
+            Kcall::MailboxAread,
+            [
+                id,
+                source,
+                header,
+                buffer.as_mut_ptr() as usize,
+                buffer.len(),
+            ],
+        )
+    })
 }
 
 /// `mailbox_wait` on a raw id: how the started read or write ended.

@@ -1,6 +1,8 @@
 //! Control-NoC messages between programs: up to 128 bytes, true source attached.
 
 use crate::runtime::kcall;
+use alloc::boxed::Box;
+use core::marker::PhantomData;
 use nanvix_abi::{CommCounters, Errno, Kcall, MessageHeader};
 
 pub use nanvix_abi::NOC_PAYLOAD_MAX;
@@ -53,4 +55,74 @@ pub fn counters(kind: usize, id: usize) -> Result<CommCounters, Errno> {
         ],
     )?;
     Ok(counters)
+}
+
+/// A read or write started on a mailbox or portal, until its wait: the object's
+/// id and the kcall that waits for it (`mailbox_wait` or `portal_wait`). Dropping
+/// one not waited for waits, so the kernel never writes to memory given back.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    id: usize,
+    wait: Kcall,
+    done: bool,
+}
+
+impl Pending {
+    pub(crate) fn new(id: usize, wait: Kcall) -> Pending {
+        Pending {
+            id,
+            wait,
+            done: false,
+        }
+    }
+
+    /// Waits until the started operation ended; returns how.
+    pub(crate) fn wait(&mut self) -> Result<usize, Errno> {
+        self.done = true;
+        kcall(self.wait, [self.id, 0, 0, 0, 0])
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = self.wait();
+        }
+    }
+}
+
+/// A read started with `Inbox::read_start` or `Inportal::read_start`: the kernel
+/// writes into its buffer (and header) until [`wait`](Self::wait) returns;
+/// dropping it waits too.
+#[derive(Debug)]
+pub struct StartedRead<'a> {
+    // Declared first, so that a drop waits before the header is freed.
+    pending: Pending,
+    header: Box<MessageHeader>,
+    _buffer: PhantomData<&'a mut [u8]>,
+}
+
+impl StartedRead<'_> {
+    /// Starts a read with `start`, given the header's address, and records it for
+    /// the wait kcall `wait`.
+    pub(crate) fn start<'a>(
+        id: usize,
+        wait: Kcall,
+        start: impl FnOnce(usize) -> Result<usize, Errno>,
+    ) -> Result<StartedRead<'a>, Errno> {
+        let mut header = Box::new(MessageHeader::default());
+        start(&raw mut *header as usize)?;
+        Ok(StartedRead {
+            pending: Pending::new(id, wait),
+            header,
+            _buffer: PhantomData,
+        })
+    }
+
+    /// Waits until the read ended; returns the header (the stamped source) and the
+    /// length of what arrived.
+    pub fn wait(mut self) -> Result<(MessageHeader, usize), Errno> {
+        let length = self.pending.wait()?;
+        Ok((*self.header, length))
+    }
 }

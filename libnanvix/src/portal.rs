@@ -6,11 +6,12 @@
 //! (node, port) and writes, which waits for the allow (or, non-blocking, is
 //! refused with `EACCES` and writes nothing).
 
+use crate::noc::Pending;
 use crate::runtime::kcall;
-use alloc::boxed::Box;
 use core::marker::PhantomData;
 use nanvix_abi::{COMM_PORTAL, CommCounters, Errno, Kcall, MessageHeader, PORTAL_NONBLOCK};
 
+pub use crate::noc::StartedRead;
 pub use nanvix_abi::{PORTAL_PORTS, PORTAL_TRANSFER_MAX, PORTALS_MAX};
 
 /// A portal this program created: it allows senders and reads their transfers.
@@ -57,22 +58,17 @@ impl Inportal {
     /// the kernel fills `buffer` in the background, and [`StartedRead::wait`]
     /// says how the transfer ended.
     pub fn read_start<'a>(&'a self, buffer: &'a mut [u8]) -> Result<StartedRead<'a>, Errno> {
-        let mut header = Box::new(MessageHeader::default());
-        kcall(
-            Kcall::PortalAread,
-            [
-                self.id,
-                &raw mut *header as usize,
-                buffer.as_mut_ptr() as usize,
-                buffer.len(),
-                0,
-            ],
-        )?;
-        Ok(StartedRead {
-            id: self.id,
-            header,
-            done: false,
-            _buffer: PhantomData,
+        StartedRead::start(self.id, Kcall::PortalWait, |header| {
+            kcall(
+                Kcall::PortalAread,
+                [
+                    self.id,
+                    header,
+                    buffer.as_mut_ptr() as usize,
+                    buffer.len(),
+                    0,
+                ],
+            )
         })
     }
 
@@ -125,8 +121,7 @@ impl Outportal {
             [self.id, bytes.as_ptr() as usize, bytes.len(), 0, 0],
         )?;
         Ok(StartedWrite {
-            id: self.id,
-            done: false,
+            pending: Pending::new(self.id, Kcall::PortalWait),
             _bytes: PhantomData,
         })
     }
@@ -151,54 +146,17 @@ pub fn write(id: usize, bytes: &[u8], flags: usize) -> Result<(), Errno> {
     .map(|_| ())
 }
 
-/// A read started with [`Inportal::read_start`]: the kernel writes into its
-/// buffer until [`wait`](Self::wait) returns; dropping it waits too.
-#[derive(Debug)]
-pub struct StartedRead<'a> {
-    id: usize,
-    header: Box<MessageHeader>,
-    done: bool,
-    _buffer: PhantomData<&'a mut [u8]>,
-}
-
-impl StartedRead<'_> {
-    /// Waits until the transfer ended; returns its header and length.
-    pub fn wait(mut self) -> Result<(MessageHeader, usize), Errno> {
-        self.done = true;
-        let length = wait(self.id)?;
-        Ok((*self.header, length))
-    }
-}
-
-impl Drop for StartedRead<'_> {
-    fn drop(&mut self) {
-        if !self.done {
-            let _ = wait(self.id);
-        }
-    }
-}
-
 /// A write started with [`Outportal::write_start`]; dropping it waits too.
 #[derive(Debug)]
 pub struct StartedWrite<'a> {
-    id: usize,
-    done: bool,
+    pending: Pending,
     _bytes: PhantomData<&'a [u8]>,
 }
 
 impl StartedWrite<'_> {
     /// Sends the transfer (waiting for the allow and for room); returns its length.
     pub fn wait(mut self) -> Result<usize, Errno> {
-        self.done = true;
-        wait(self.id)
-    }
-}
-
-impl Drop for StartedWrite<'_> {
-    fn drop(&mut self) {
-        if !self.done {
-            let _ = wait(self.id);
-        }
+        self.pending.wait()
     }
 }
 
