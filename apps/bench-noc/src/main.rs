@@ -134,20 +134,33 @@ fn data_client(partner: &ClusterInfo, options: &Options<'_>) -> Result<(), &'sta
             }
             Ok(())
         };
+        time_trips("data_round_trip", size, rounds, options.trials, || {
+            trip(&mut buffer)
+        })?;
+    }
+    Ok(())
+}
+
+/// Plays `rounds` round trips as a warm-up, then times `trials` trials of
+/// `rounds` and prints `bench NAME cycles=<cycles per round trip> bytes=<bytes>`
+/// after each.
+fn time_trips(
+    name: &str,
+    bytes: usize,
+    rounds: u64,
+    trials: u64,
+    mut trip: impl FnMut() -> Result<(), &'static str>,
+) -> Result<(), &'static str> {
+    for _ in 0..rounds {
+        trip()?;
+    }
+    for _ in 0..trials {
+        let start = clock::cycles();
         for _ in 0..rounds {
-            trip(&mut buffer)?;
+            trip()?;
         }
-        for _ in 0..options.trials {
-            let start = clock::cycles();
-            for _ in 0..rounds {
-                trip(&mut buffer)?;
-            }
-            let elapsed = clock::cycles().wrapping_sub(start);
-            println!(
-                "bench data_round_trip cycles={} bytes={size}",
-                elapsed / rounds
-            );
-        }
+        let elapsed = clock::cycles().wrapping_sub(start);
+        println!("bench {name} cycles={} bytes={bytes}", elapsed / rounds);
     }
     Ok(())
 }
@@ -183,22 +196,13 @@ fn client(partner: &ClusterInfo, options: &Options<'_>) -> Result<(), &'static s
     let payload = [0x5au8; NOC_PAYLOAD_MAX];
     let payload = &payload[..options.bytes];
     let mut buffer = [0u8; NOC_PAYLOAD_MAX];
-    for _ in 0..options.rounds {
-        round_trip(partner, payload, &mut buffer)?;
-    }
-    for _ in 0..options.trials {
-        let start = clock::cycles();
-        for _ in 0..options.rounds {
-            round_trip(partner, payload, &mut buffer)?;
-        }
-        let elapsed = clock::cycles().wrapping_sub(start);
-        println!(
-            "bench noc_round_trip cycles={} bytes={}",
-            elapsed / options.rounds,
-            options.bytes
-        );
-    }
-    Ok(())
+    time_trips(
+        "noc_round_trip",
+        options.bytes,
+        options.rounds,
+        options.trials,
+        || round_trip(partner, payload, &mut buffer),
+    )
 }
 
 fn server(partner: &ClusterInfo, options: &Options<'_>) -> Result<(), &'static str> {
@@ -246,22 +250,13 @@ fn mailboxes(
         }
         Ok(())
     };
-    for _ in 0..options.rounds {
-        trip(&mut buffer)?;
-    }
-    for _ in 0..options.trials {
-        let start = clock::cycles();
-        for _ in 0..options.rounds {
-            trip(&mut buffer)?;
-        }
-        let elapsed = clock::cycles().wrapping_sub(start);
-        println!(
-            "bench mailbox_round_trip cycles={} bytes={}",
-            elapsed / options.rounds,
-            options.bytes
-        );
-    }
-    Ok(())
+    time_trips(
+        "mailbox_round_trip",
+        options.bytes,
+        options.rounds,
+        options.trials,
+        || trip(&mut buffer),
+    )
 }
 
 /// Portal round trips of each data size: each side creates its portal and opens
@@ -306,20 +301,9 @@ fn portals(
             }
             continue;
         }
-        for _ in 0..rounds {
-            trip(&mut buffer)?;
-        }
-        for _ in 0..options.trials {
-            let start = clock::cycles();
-            for _ in 0..rounds {
-                trip(&mut buffer)?;
-            }
-            let elapsed = clock::cycles().wrapping_sub(start);
-            println!(
-                "bench portal_round_trip cycles={} bytes={size}",
-                elapsed / rounds
-            );
-        }
+        time_trips("portal_round_trip", size, rounds, options.trials, || {
+            trip(&mut buffer)
+        })?;
     }
     Ok(())
 }
