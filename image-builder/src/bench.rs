@@ -375,34 +375,21 @@ pub fn noc(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
             trials.extend(launch_trials);
             bytes = size;
         }
-        let mut row = nanvix_bench::summarize(
+        let baseline = spin_processes_row(pinned, &baseline_trials)?;
+        let row = round_trip_row(
             "noc.control_round_trip",
-            parameters(&[
-                ("pinned", pinned.to_string()),
-                ("bytes", bytes),
-                ("launches", options.launches.to_string()),
-            ]),
-            nanvix_bench::UNIT_NANOSECONDS,
+            options,
+            (pinned, bytes),
             &trials,
+            &baseline,
         )?;
-        let baseline = interleaved_row(
-            "baseline.spin_round_trip_processes",
-            parameters(&[("pinned", pinned.to_string())]),
-            nanvix_bench::UNIT_NANOSECONDS,
-            &baseline_trials,
-        )?;
-        nanvix_bench::compare(&mut row, &baseline)?;
-        let mut hardware = nanvix_bench::summarize(
+        let hardware = round_trip_row(
             "noc.hardware_round_trip",
-            parameters(&[
-                ("pinned", pinned.to_string()),
-                ("bytes", "8".to_string()),
-                ("launches", options.launches.to_string()),
-            ]),
-            nanvix_bench::UNIT_NANOSECONDS,
+            options,
+            (pinned, "8".to_string()),
             &probe_trials,
+            &baseline,
         )?;
-        nanvix_bench::compare(&mut hardware, &baseline)?;
         rows.push(baseline);
         rows.push(hardware);
         rows.push(row);
@@ -468,24 +455,49 @@ pub fn mailbox(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
         trials.extend(launch_trials);
         bytes = size;
     }
-    let mut row = nanvix_bench::summarize(
+    let baseline = spin_processes_row(true, &baseline_trials)?;
+    let row = round_trip_row(
         "mailbox.round_trip",
+        options,
+        (true, bytes),
+        &trials,
+        &baseline,
+    )?;
+    Ok(vec![baseline, row])
+}
+
+/// The two-process spin round trip, one trial before each launch, as the
+/// baseline row of round trips with that pinning.
+fn spin_processes_row(pinned: bool, trials: &[f64]) -> Result<Row, BenchFailure> {
+    interleaved_row(
+        "baseline.spin_round_trip_processes",
+        parameters(&[("pinned", pinned.to_string())]),
+        nanvix_bench::UNIT_NANOSECONDS,
+        trials,
+    )
+}
+
+/// Row `name` of round trips (ns) with their pinning and payload size, over the
+/// launches, as a ratio against `baseline`.
+fn round_trip_row(
+    name: &str,
+    options: &BenchOptions,
+    (pinned, bytes): (bool, String),
+    trials: &[f64],
+    baseline: &Row,
+) -> Result<Row, BenchFailure> {
+    let mut row = nanvix_bench::summarize(
+        name,
         parameters(&[
-            ("pinned", "true".to_string()),
+            ("pinned", pinned.to_string()),
             ("bytes", bytes),
             ("launches", options.launches.to_string()),
         ]),
         nanvix_bench::UNIT_NANOSECONDS,
-        &trials,
+        trials,
     )?;
-    let baseline = interleaved_row(
-        "baseline.spin_round_trip_processes",
-        parameters(&[("pinned", "true".to_string())]),
-        nanvix_bench::UNIT_NANOSECONDS,
-        &baseline_trials,
-    )?;
-    nanvix_bench::compare(&mut row, &baseline)?;
-    Ok(vec![baseline, row])
+    nanvix_bench::compare(&mut row, baseline)?;
+    Ok(row)
 }
 
 /// The paper's L-Kcall and R-Kcall: `thread_self` on the calling core and the remote
