@@ -686,15 +686,11 @@ impl<P: Platform> Kernel<P> {
         length: usize,
         flags: usize,
     ) -> Result<usize, Errno> {
-        if length == 0 || flags & !MAILBOX_NONBLOCK != 0 {
+        if flags & !MAILBOX_NONBLOCK != 0 {
             return Err(Errno::Invalid);
         }
-        if length > NOC_PAYLOAD_MAX {
-            return Err(Errno::MessageSize);
-        }
         let mut buffer = [0u8; NOC_PAYLOAD_MAX];
-        let payload = &mut buffer[..length];
-        self.space(index).read_into(address, payload)?;
+        let payload = self.copy_message(index, address, length, &mut buffer)?;
         let (node, port) = self
             .mailboxes
             .lock()
@@ -825,6 +821,26 @@ impl<P: Platform> Kernel<P> {
         Ok(0)
     }
 
+    /// Copies a message of `length` bytes (1 to 128: `EINVAL`, `EMSGSIZE`) at
+    /// `address` of program `index` into `buffer`; returns the copy.
+    fn copy_message<'b>(
+        &self,
+        index: usize,
+        address: usize,
+        length: usize,
+        buffer: &'b mut [u8; NOC_PAYLOAD_MAX],
+    ) -> Result<&'b [u8], Errno> {
+        if length == 0 {
+            return Err(Errno::Invalid);
+        }
+        if length > NOC_PAYLOAD_MAX {
+            return Err(Errno::MessageSize);
+        }
+        let payload = &mut buffer[..length];
+        self.space(index).read_into(address, payload)?;
+        Ok(payload)
+    }
+
     /// Starts a write to mailbox `id` (`mailbox_awrite`).
     pub(super) fn mailbox_awrite(
         &self,
@@ -833,15 +849,8 @@ impl<P: Platform> Kernel<P> {
         address: usize,
         length: usize,
     ) -> Result<usize, Errno> {
-        if length == 0 {
-            return Err(Errno::Invalid);
-        }
-        if length > NOC_PAYLOAD_MAX {
-            return Err(Errno::MessageSize);
-        }
         let mut buffer = [0u8; NOC_PAYLOAD_MAX];
-        let payload = &mut buffer[..length];
-        self.space(index).read_into(address, payload)?;
+        let payload = self.copy_message(index, address, length, &mut buffer)?;
         if self.mailboxes.lock().write_started(index, id)? {
             return Err(Errno::Busy);
         }
