@@ -767,6 +767,9 @@ impl<P: Platform> Kernel<P> {
     /// the first message for that receiver (when nothing older waits in its inbox)
     /// goes straight to its buffers instead.
     fn route(&self, mut direct: Option<&mut DirectReceive<'_, P::RawMutex>>) {
+        // The HAL's receive looks the same way before it locks; this look first
+        // keeps idle polls from paying the routing flag's fence below (a pass that
+        // finds a message looks twice).
         if !self.platform.noc().may_be_ready() {
             return;
         }
