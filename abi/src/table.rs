@@ -565,10 +565,13 @@ kcalls! {
             (MessageSize, "the transfer is longer than capacity; it stays queued"),
             (HostDown, "the sender died in the middle of the transfer, or before it")
         ];
-    /// Closes opened portal `id`.
+    /// Closes opened portal `id`; refused while a write started on it is going.
     PortalClose = 59, "portal_close", ("id: usize") -> "0",
         Local ("changes the caller's own entry of the portal table under its lock (measured: mailbox_open and mailbox_close together cost 0.28 of an empty trip through the master, `nanvix bench kcall`)"),
-        errors [(BadDescriptor, "the caller opened no portal with this id")];
+        errors [
+            (BadDescriptor, "the caller opened no portal with this id"),
+            (Busy, "a write started on it is still going (wait for it first)")
+        ];
     /// Removes created portal `id` and frees its port; refused while an allow of it
     /// waits for its transfer.
     PortalUnlink = 60, "portal_unlink", ("id: usize") -> "0",
@@ -630,10 +633,12 @@ kcalls! {
             (Busy, "a read of this portal is under way or started")
         ];
     /// Starts a write of `length` bytes to opened portal `id` and returns at once.
-    /// The transfer goes out in `portal_wait` (waiting for the allow and for room
-    /// there); the buffer must stay the caller's until then.
+    /// The kernel sends the transfer in the background, from the moment the
+    /// receiver's allow is here and as the data NoC has room, until `portal_wait`
+    /// says it ended; the buffer must stay the caller's, unchanged, until then.
+    /// `portal_close` refuses the portal (`EBUSY`) while the write is going.
     PortalAwrite = 66, "portal_awrite", ("id: usize", "buffer: *const u8", "length: usize") -> "0",
-        Local ("records the write under the portal table's lock"),
+        Local ("records the write under the portal table's lock and sends what it can at once; the master sends the rest"),
         errors [
             (BadDescriptor, "the caller opened no portal with this id"),
             (MessageSize, "length is over PORTAL_TRANSFER_MAX (16 MiB)"),

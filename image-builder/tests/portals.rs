@@ -1,5 +1,6 @@
 //! System tests of portals: transfers of 1 byte to 1 MiB + 1 under one allow each,
-//! every errno one program can provoke, and a sender killed mid-transfer.
+//! every errno one program can provoke, a started write that goes on before its
+//! wait, and a sender killed mid-transfer.
 
 mod common;
 
@@ -12,7 +13,7 @@ fn every_portal_errno_and_a_transfer_to_itself() {
     let mut board = start("portal-errors.toml");
     assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
     assert!(
-        printed(&board, "io0", "portal-test: 40 checks, 0 failed"),
+        printed(&board, "io0", "portal-test: 44 checks, 0 failed"),
         "{}",
         board.transcript()
     );
@@ -29,6 +30,26 @@ fn transfers_up_to_a_mebibyte_and_more_arrive_intact_under_one_allow_each() {
     );
     assert!(
         printed(&board, "cc1", "portal-test: 5 transfers ok"),
+        "{}",
+        board.transcript()
+    );
+}
+
+#[test]
+fn a_started_write_goes_out_before_its_wait() {
+    let mut board = start("portal-ahead.toml");
+    assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
+    assert!(
+        printed(&board, "cc1", "portal-test: read 1572864 ahead of the wait"),
+        "{}",
+        board.transcript()
+    );
+    assert!(
+        printed(
+            &board,
+            "cc0",
+            "portal-test: the started write went out before its wait"
+        ),
         "{}",
         board.transcript()
     );

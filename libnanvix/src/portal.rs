@@ -112,9 +112,9 @@ impl Outportal {
         write(self.id, bytes, PORTAL_NONBLOCK)
     }
 
-    /// Starts a write of `bytes` and returns at once; the transfer goes out in
-    /// [`StartedWrite::wait`] (which waits for the allow), and `bytes` stays
-    /// borrowed until then.
+    /// Starts a write of `bytes` and returns at once; the kernel sends the
+    /// transfer in the background as soon as the receiver allows it, and `bytes`
+    /// stays borrowed until [`StartedWrite::wait`] says it ended.
     pub fn write_start<'a>(&'a self, bytes: &'a [u8]) -> Result<StartedWrite<'a>, Errno> {
         kcall(
             Kcall::PortalAwrite,

@@ -72,6 +72,9 @@ pub const PANIC_STATUS: i32 = 101;
 /// other threads again until they are all gone (a kick can come at a moment the
 /// thread cannot take it: between two checks of a kernel path).
 pub const END_KICK_NANOSECONDS: u64 = 1_000_000;
+/// How long the master sleeps between passes over started writes that wait for
+/// room or an allow while no core follows them.
+pub const STARTED_WRITE_POLL_NANOSECONDS: u64 = 50_000;
 /// `Kernel::ending` of a program whose end has not begun.
 const NOT_ENDING: i64 = i64::MIN;
 /// What a kernel wait of a thread whose program is ending returns: the kcall layer
@@ -207,6 +210,9 @@ pub struct Kernel<P: Platform> {
     /// Reads started by `mailbox_aread` that wait for their message: while any
     /// does, the master watches the NoC as for parked receivers.
     started_reads: AtomicUsize,
+    /// Writes started by `portal_awrite` still going: while any does, the master
+    /// sends their chunks as room and allows come.
+    started_writes: AtomicUsize,
     /// Clusters of the board that are on (high half: the board's state generation
     /// they were counted in, plus one; 0 before the first count).
     clusters_on: AtomicU64,
@@ -248,8 +254,12 @@ pub struct Kernel<P: Platform> {
     routing: Vec<RoutingFlag>,
     /// Cores parked in a data receive: the master wakes them when traffic arrives.
     data_waiters: Mutex<P::RawMutex, Vec<CoreId>>,
-    /// One data transfer at a time per destination cluster.
+    /// One data transfer at a time per destination cluster: a sender holds the
+    /// lock while it sends, ...
     data_send_locks: Vec<Mutex<P::RawMutex, ()>>,
+    /// ... and a started write that sent part of its transfer holds the channel
+    /// between passes: (program, portal id) by destination cluster.
+    data_claims: Mutex<P::RawMutex, Vec<Option<(usize, usize)>>>,
     /// Each program's [`ProgramInfo`] by index, published before it starts (and
     /// never freed: programs are not unloaded).
     infos: Vec<AtomicPtr<ProgramInfo>>,
@@ -295,6 +305,7 @@ impl<P: Platform> Kernel<P> {
             portal_deliveries: AtomicU64::new(0),
             clusters_on: AtomicU64::new(0),
             started_reads: AtomicUsize::new(0),
+            started_writes: AtomicUsize::new(0),
             pagers: Mutex::new(pager::Pagers::new(cores)),
             pages: Mutex::new(PageTable::new(
                 memory.window().0,
@@ -321,6 +332,7 @@ impl<P: Platform> Kernel<P> {
             mailbox_queued: AtomicU64::new(0),
             data_waiters: Mutex::new(Vec::new()),
             data_send_locks: (0..board.clusters.len()).map(|_| Mutex::new(())).collect(),
+            data_claims: Mutex::new(alloc::vec![None; board.clusters.len()]),
             known_states: Mutex::new((u32::MAX, Vec::new())),
             infos: (0..PROGRAMS_MAX)
                 .map(|_| AtomicPtr::new(core::ptr::null_mut()))
@@ -560,8 +572,13 @@ impl<P: Platform> Kernel<P> {
     fn finish(&self, index: usize, status: i32) {
         self.syncs.lock().remove_owner(index);
         self.sync_signals.lock().remove_owner(index);
-        let portal_reads = self.portals.lock().remove_owner(index);
+        let (portal_reads, portal_writes) = self.portals.lock().remove_owner(index);
         self.started_reads.fetch_sub(portal_reads, Ordering::SeqCst);
+        self.started_writes
+            .fetch_sub(portal_writes, Ordering::SeqCst);
+        for claim in self.data_claims.lock().iter_mut() {
+            claim.take_if(|(owner, _)| *owner == index);
+        }
         let (lost, reads) = self.mailboxes.lock().remove_owner(index);
         self.undeliverable.fetch_add(lost as u64, Ordering::Relaxed);
         self.started_reads.fetch_sub(reads, Ordering::SeqCst);
@@ -646,6 +663,10 @@ impl<P: Platform> Kernel<P> {
             if self.started_reads.load(Ordering::SeqCst) > 0 {
                 self.progress_portal_reads();
             }
+            let writing = self.started_writes.load(Ordering::SeqCst) > 0;
+            if writing {
+                self.progress_portal_writes();
+            }
             let woken = {
                 let mut waiters = self.data_waiters.lock();
                 self.parked_receivers
@@ -668,6 +689,10 @@ impl<P: Platform> Kernel<P> {
                     cores.interrupt(context);
                 }
                 cores.park_timeout(SLICE_NANOSECONDS / 2);
+            } else if writing && self.pollers.load(Ordering::SeqCst) == 0 {
+                // Started writes wait for room or an allow, and no core follows
+                // them: look again soon (a receiver making room rings no bell here).
+                cores.park_timeout(STARTED_WRITE_POLL_NANOSECONDS);
             } else if (self.parked_receivers.load(Ordering::SeqCst) > 0
                 || self.started_reads.load(Ordering::SeqCst) > 0)
                 && self.pollers.load(Ordering::SeqCst) == 0
@@ -1229,27 +1254,57 @@ impl<P: Platform> Kernel<P> {
         let space = self.space(index);
         space.check(address, length, Access::Read)?;
         let data_noc = self.platform.data_noc();
-        let chunk = data_noc.chunk_bytes();
         let _transfer = self.data_send_locks[destination].lock();
-        let mut offset = 0;
+        // A started write that sent part of its transfer goes first: follow it.
         loop {
-            let piece = chunk.min(length - offset);
+            let claim = self.data_claims.lock()[destination];
+            let Some((owner, id)) = claim else {
+                break;
+            };
+            if !self.write_pass_locked(owner, id, destination) {
+                if self.ending_status(index).is_some() {
+                    return Err(ENDING);
+                }
+                data_noc.wait_for_write_room(node);
+            }
+        }
+        let mut sent = 0;
+        while !self.data_send_chunks(source, &space, (node, tag), (address, length), &mut sent)? {
+            if self.ending_status(index).is_some() {
+                return Err(ENDING);
+            }
+            data_noc.wait_for_write_room(node);
+        }
+        Ok(length)
+    }
+
+    /// Sends the chunks of the transfer `[address, address + length)` from `*sent`
+    /// on, stamped `source` and `tag`, to `node`, while its ring has room; returns
+    /// whether all of it went out. The caller holds the channel's send lock.
+    fn data_send_chunks(
+        &self,
+        source: Source,
+        space: &UserSpace<'_, P::RawMutex>,
+        (node, tag): (u32, u32),
+        (address, length): (usize, usize),
+        sent: &mut usize,
+    ) -> Result<bool, Errno> {
+        let data_noc = self.platform.data_noc();
+        let chunk = data_noc.chunk_bytes();
+        loop {
+            let piece = chunk.min(length - *sent);
+            let offset = *sent;
             let written = space.with_bytes(address + offset, piece, |bytes| {
                 data_noc.try_write(source, node, tag, length as u32, offset as u32, bytes)
             })?;
             match written {
                 Ok(()) => {
-                    offset += piece;
-                    if offset >= length {
-                        return Ok(length);
+                    *sent += piece;
+                    if *sent >= length {
+                        return Ok(true);
                     }
                 }
-                Err(NocError::Full) => {
-                    if self.ending_status(index).is_some() {
-                        return Err(ENDING);
-                    }
-                    data_noc.wait_for_write_room(node)
-                }
+                Err(NocError::Full) => return Ok(false),
                 Err(error) => return Err(send_errno(error)),
             }
         }

@@ -14,6 +14,14 @@
 //! - `mode=receive-after-death from=CLUSTER`: allows the cluster [`BIG`] bytes,
 //!   waits until the board says it is dead, then reads: prints `portal-test: read
 //!   failed: ERRNO` (`EHOSTDOWN` expected) or `portal-test: read N`.
+//! - `mode=send-ahead to=CLUSTER`: starts a write of [`BIG`] bytes (more than
+//!   the data NoC's ring holds) and, before it waits for it, waits for the
+//!   receiver's mailbox message saying the whole transfer arrived; prints
+//!   `portal-test: the started write went out before its wait`. Without a write
+//!   that goes on in the background, this never ends.
+//! - `mode=receive-ahead from=CLUSTER`: allows the cluster [`BIG`] bytes, reads
+//!   and checks them, and tells the sender by mailbox; prints `portal-test: read
+//!   N ahead of the wait`.
 //! - `mode=errors`: every errno one program can provoke, and a transfer to
 //!   itself; prints `portal-test: N checks, M failed`.
 #![no_std]
@@ -24,6 +32,7 @@ extern crate alloc;
 
 use alloc::vec;
 use libnanvix::abi::{CLUSTER_DEAD, Errno, Kcall, PORTAL_NONBLOCK};
+use libnanvix::mailbox::{Inbox, Outbox};
 use libnanvix::portal::{self, Inportal, Outportal, PORTAL_PORTS, PORTAL_TRANSFER_MAX};
 use libnanvix::runtime::kcall;
 use libnanvix::testing::Checks;
@@ -43,6 +52,9 @@ const SIZES: [usize; 5] = [1, 4096, 128 * 1024 + 1, 1 << 20, (1 << 20) + 1];
 /// the hosted data NoC's 1 MiB ring, within a compute cluster's heap.
 const BIG: usize = 1536 * 1024;
 
+/// The mailbox port a receiver tells its sender on that a transfer arrived.
+const ACK_PORT: u32 = 5;
+
 /// An address no program memory is at.
 const WILD: usize = 0x10;
 
@@ -57,7 +69,11 @@ fn main() -> i32 {
         Some("send") => send(),
         Some("send-big") => send_big(),
         Some("receive-after-death") => receive_after_death(),
-        _ => Err("needs mode=receive|send|send-big|receive-after-death|errors"),
+        Some("send-ahead") => send_ahead(),
+        Some("receive-ahead") => receive_ahead(),
+        _ => Err(
+            "needs mode=receive|send|send-big|receive-after-death|send-ahead|receive-ahead|errors",
+        ),
     };
     match result {
         Ok(()) => 0,
@@ -137,6 +153,50 @@ fn send_big() -> Result<(), &'static str> {
     println!("portal-test: writing");
     let written = outportal.write(&buffer);
     println!("portal-test: write ended: {written:?}");
+    Ok(())
+}
+
+fn send_ahead() -> Result<(), &'static str> {
+    let to = cluster_node("to")?;
+    let inbox = Inbox::create(ACK_PORT).map_err(|_| "inbox create failed")?;
+    let outportal = Outportal::open(to, PORT).map_err(|_| "open failed")?;
+    let buffer: alloc::vec::Vec<u8> = (0..BIG).map(|position| pattern(BIG, position)).collect();
+    let write = outportal
+        .write_start(&buffer)
+        .map_err(|_| "write start failed")?;
+    let mut ack = [0u8; 8];
+    let (header, length) = inbox.read(&mut ack).map_err(|_| "ack read failed")?;
+    if header.source_node != to || ack[..length] != BIG.to_le_bytes() {
+        return Err("the receiver's message says something else");
+    }
+    match write.wait() {
+        Ok(length) if length == BIG => {}
+        _ => return Err("the started write did not end with its length"),
+    }
+    println!("portal-test: the started write went out before its wait");
+    Ok(())
+}
+
+fn receive_ahead() -> Result<(), &'static str> {
+    let from = cluster_node("from")?;
+    let inportal = Inportal::create(PORT).map_err(|_| "create failed")?;
+    inportal.allow(from, BIG).map_err(|_| "allow failed")?;
+    let mut buffer = vec![0u8; BIG];
+    let (header, length) = inportal.read(&mut buffer).map_err(|_| "read failed")?;
+    if length != BIG
+        || header.source_node != from
+        || buffer
+            .iter()
+            .enumerate()
+            .any(|(position, byte)| *byte != pattern(BIG, position))
+    {
+        return Err("the transfer arrived other than it was sent");
+    }
+    let outbox = Outbox::open(from, ACK_PORT).map_err(|_| "outbox open failed")?;
+    outbox
+        .write(&length.to_le_bytes())
+        .map_err(|_| "ack write failed")?;
+    println!("portal-test: read {length} ahead of the wait");
     Ok(())
 }
 
@@ -370,6 +430,24 @@ fn errors() -> i32 {
         kcall(Kcall::PortalClose, [inportal.id(), 0, 0, 0, 0]).map(|_| ()),
         Err(Errno::BadDescriptor),
     );
+    // A write started before its allow: the portal stays open until it ended,
+    // and the allow it waited for lets it go out while this thread reads.
+    match outportal.write_start(&message) {
+        Ok(write) => {
+            checks.expect(
+                "close during a started write",
+                kcall(Kcall::PortalClose, [outportal.id(), 0, 0, 0, 0]).map(|_| ()),
+                Err(Errno::Busy),
+            );
+            checks.expect("allow after the start", inportal.allow(node, 64), Ok(()));
+            let read = inportal
+                .read(&mut buffer)
+                .map(|(header, length)| (header.source_node, buffer[..length] == message));
+            checks.expect("read what was started first", read, Ok((node, true)));
+            checks.expect("the early started write ends", write.wait(), Ok(64));
+        }
+        Err(errno) => checks.expect("write_start", Err::<(), _>(errno), Ok(())),
+    }
     let (inportal_id, outportal_id) = (inportal.id(), outportal.id());
     checks.expect("close", outportal.close(), Ok(()));
     checks.expect(

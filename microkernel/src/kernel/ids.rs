@@ -48,6 +48,23 @@ impl<E: Owned> IdTable<E> {
         }
     }
 
+    /// Entry `id` when `owner` holds it; `EBADF` when the id is free, out of range
+    /// or another program's.
+    pub fn owned(&self, owner: usize, id: usize) -> Result<&E, Errno> {
+        match self.entries.get(id) {
+            Some(Some(entry)) if entry.owner() == owner => Ok(entry),
+            _ => Err(Errno::BadDescriptor),
+        }
+    }
+
+    /// Entry `id`, mutably, when `owner` holds it; `EBADF` otherwise.
+    pub fn owned_mut(&mut self, owner: usize, id: usize) -> Result<&mut E, Errno> {
+        match self.entries.get_mut(id) {
+            Some(Some(entry)) if entry.owner() == owner => Ok(entry),
+            _ => Err(Errno::BadDescriptor),
+        }
+    }
+
     /// Removes every entry of `owner` and returns them.
     pub fn remove_owner(&mut self, owner: usize) -> Vec<E> {
         self.entries
@@ -97,5 +114,19 @@ mod tests {
         assert_eq!(table.insert(Thing(0), 2), Ok(0), "owner 0 held one");
         assert_eq!(table.insert(Thing(0), 2), Err(Errno::Again));
         assert_eq!(table.insert(Thing(3), 2), Ok(2));
+    }
+
+    #[test]
+    fn only_the_owner_reaches_an_entry() {
+        let mut table = IdTable::default();
+        assert_eq!(table.insert(Thing(4), 2), Ok(0));
+        assert_eq!(table.owned(4, 0).map(|thing| thing.0), Ok(4));
+        assert!(table.owned_mut(4, 0).is_ok());
+        assert_eq!(table.owned(5, 0).err(), Some(Errno::BadDescriptor));
+        assert_eq!(table.owned_mut(5, 0).err(), Some(Errno::BadDescriptor));
+        assert_eq!(table.owned(4, 1).err(), Some(Errno::BadDescriptor));
+        assert_eq!(table.owned(4, usize::MAX).err(), Some(Errno::BadDescriptor));
+        table[0] = None;
+        assert_eq!(table.owned(4, 0).err(), Some(Errno::BadDescriptor));
     }
 }

@@ -5,12 +5,12 @@ use super::ids::{IdTable, Owned};
 use super::{DataTransfer, Kernel};
 use crate::paging::Access;
 use alloc::vec::Vec;
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicUsize, Ordering};
 use nanvix_abi::{
     CommCounters, Errno, MessageHeader, PORTAL_ALLOW_TAG, PORTAL_NONBLOCK, PORTAL_PORTS,
     PORTAL_TAG, PORTAL_TRANSFER_MAX, PORTALS_MAX,
 };
-use nanvix_hal::{BoardControl, ClusterState, CoreId, Cores, Platform, ReceiveDecision};
+use nanvix_hal::{BoardControl, ClusterState, CoreId, Cores, Platform, ReceiveDecision, Source};
 
 /// Allows this cluster keeps for its senders at once; more wait in their channels.
 pub const PORTAL_CREDITS_MAX: usize = 1024;
@@ -39,7 +39,7 @@ enum Entry {
         node: u32,
         port: u32,
         counters: CommCounters,
-        started: Option<(usize, usize)>,
+        started: Option<StartedWrite>,
     },
 }
 
@@ -61,6 +61,43 @@ pub(super) struct StartedRead {
     pub waiter: Option<(CoreId, bool)>,
     /// When it started (cycles).
     pub at: u64,
+}
+
+/// A write started by `portal_awrite`: the transfer's state between passes. Its
+/// chunks go out as soon as the receiver's allow is here and the data NoC has room,
+/// from the master's passes or the waiting thread's, while the program goes on.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct StartedWrite {
+    pub address: usize,
+    pub length: usize,
+    /// Whether the receiver's allow was taken (then the chunks may go).
+    pub allowed: bool,
+    /// Bytes sent so far.
+    pub sent: usize,
+    pub outcome: Option<Result<usize, Errno>>,
+    /// Whether a core is sending for it now (one at a time).
+    pub busy: bool,
+    /// The core waiting for it in `portal_wait`, and whether it is parked.
+    pub waiter: Option<(CoreId, bool)>,
+    /// When it started (cycles).
+    pub at: u64,
+}
+
+/// What `portal_wait` finds on a portal: a started read or write, `Some` (and
+/// removed) once it ended.
+pub(super) enum Started {
+    Read(Option<StartedRead>),
+    Write(Option<StartedWrite>),
+}
+
+/// A started write taken for one pass, or why it was not.
+pub(super) enum TakenWrite {
+    /// Its state (marked busy) and where it goes: (node, port).
+    Taken(StartedWrite, u32, u32),
+    /// Another core has it, or it ended and waits for `portal_wait`.
+    Elsewhere,
+    /// The portal or its started write is gone.
+    Gone,
 }
 
 impl Owned for Entry {
@@ -95,6 +132,17 @@ fn port_of(port: usize) -> Result<u32, Errno> {
         .ok()
         .filter(|port| (*port as usize) < PORTAL_PORTS)
         .ok_or(Errno::Invalid)
+}
+
+/// The parked waiter to wake now that a started transfer `ended` (marked awake).
+fn wake_if_ended(ended: bool, waiter: &mut Option<(CoreId, bool)>) -> Option<CoreId> {
+    match waiter {
+        Some((core, parked)) if ended && *parked => {
+            *parked = false;
+            Some(*core)
+        }
+        _ => None,
+    }
 }
 
 impl PortalTable {
@@ -134,14 +182,9 @@ impl PortalTable {
 
     /// Where `owner`'s opened portal `id` leads.
     pub fn destination(&self, owner: usize, id: usize) -> Result<(u32, u32), Errno> {
-        match self.entries.get(id) {
-            Some(Some(Entry::Sender {
-                owner: holder,
-                node,
-                port,
-                ..
-            })) if *holder == owner => Ok((*node, *port)),
-            _ => Err(Errno::BadDescriptor),
+        match self.entries.owned(owner, id)? {
+            Entry::Sender { node, port, .. } => Ok((*node, *port)),
+            Entry::Receiver { .. } => Err(Errno::BadDescriptor),
         }
     }
 
@@ -151,46 +194,51 @@ impl PortalTable {
         owner: usize,
         id: usize,
     ) -> Result<(u32, u32, &mut Option<Allow>, &mut bool, &mut CommCounters), Errno> {
-        match self.entries.get_mut(id) {
-            Some(Some(Entry::Receiver {
-                owner: holder,
+        match self.entries.owned_mut(owner, id)? {
+            Entry::Receiver {
                 node,
                 port,
                 allow,
                 reading,
                 counters,
                 ..
-            })) if *holder == owner => Ok((*node, *port, allow, reading, counters)),
-            _ => Err(Errno::BadDescriptor),
+            } => Ok((*node, *port, allow, reading, counters)),
+            Entry::Sender { .. } => Err(Errno::BadDescriptor),
         }
     }
 
     /// The counters of `owner`'s portal `id` (either end).
     pub fn counters(&self, owner: usize, id: usize) -> Result<CommCounters, Errno> {
-        match self.entries.get(id) {
-            Some(Some(Entry::Receiver {
-                owner: holder,
-                counters,
+        match self.entries.owned(owner, id)? {
+            Entry::Receiver { counters, .. } | Entry::Sender { counters, .. } => Ok(*counters),
+        }
+    }
+
+    /// The started read of `owner`'s created portal `id`, if any.
+    fn started_read(&mut self, owner: usize, id: usize) -> Option<&mut StartedRead> {
+        match self.entries.owned_mut(owner, id) {
+            Ok(Entry::Receiver {
+                started: Some(read),
                 ..
-            }))
-            | Some(Some(Entry::Sender {
-                owner: holder,
-                counters,
+            }) => Some(read),
+            _ => None,
+        }
+    }
+
+    /// The started write of `owner`'s opened portal `id`, if any.
+    fn started_write(&mut self, owner: usize, id: usize) -> Option<&mut StartedWrite> {
+        match self.entries.owned_mut(owner, id) {
+            Ok(Entry::Sender {
+                started: Some(write),
                 ..
-            })) if *holder == owner => Ok(*counters),
-            _ => Err(Errno::BadDescriptor),
+            }) => Some(write),
+            _ => None,
         }
     }
 
     /// Records the started read of `owner`'s portal `id` (whose read began).
     pub fn start_read(&mut self, owner: usize, id: usize, read: StartedRead) {
-        if let Some(Some(Entry::Receiver {
-            owner: holder,
-            started,
-            ..
-        })) = self.entries.get_mut(id)
-            && *holder == owner
-        {
+        if let Ok(Entry::Receiver { started, .. }) = self.entries.owned_mut(owner, id) {
             *started = Some(read);
         }
     }
@@ -198,101 +246,92 @@ impl PortalTable {
     /// Takes the started read of `owner`'s portal `id` for one pass: its state,
     /// marked busy; `None` when there is none, it ended, or another core has it.
     pub fn take_started_read(&mut self, owner: usize, id: usize) -> Option<StartedRead> {
-        match self.entries.get_mut(id) {
-            Some(Some(Entry::Receiver {
-                owner: holder,
-                started: Some(read),
-                ..
-            })) if *holder == owner && !read.busy && read.outcome.is_none() => {
-                read.busy = true;
-                Some(*read)
-            }
-            _ => None,
-        }
+        let read = self
+            .started_read(owner, id)
+            .filter(|read| !read.busy && read.outcome.is_none())?;
+        read.busy = true;
+        Some(*read)
     }
 
-    /// Puts back the state of a pass; returns a parked waiter to wake when the
-    /// read ended.
+    /// Puts back the state of a pass: `None` when the read is gone (its owner's
+    /// end counted it), else a parked waiter to wake if it ended.
     pub fn put_started_read(
         &mut self,
         owner: usize,
         id: usize,
         read: StartedRead,
-    ) -> Option<CoreId> {
-        let Some(Some(Entry::Receiver {
-            owner: holder,
-            started: Some(stored),
-            ..
-        })) = self.entries.get_mut(id)
-        else {
-            return None;
-        };
-        if *holder != owner {
-            return None;
-        }
-        let waiter = stored.waiter;
+    ) -> Option<Option<CoreId>> {
+        let stored = self.started_read(owner, id)?;
         *stored = StartedRead {
             busy: false,
-            waiter,
+            waiter: stored.waiter,
             ..read
         };
-        match (stored.outcome, &mut stored.waiter) {
-            (Some(_), Some((core, parked))) if *parked => {
-                *parked = false;
-                Some(*core)
-            }
-            _ => None,
-        }
+        Some(wake_if_ended(stored.outcome.is_some(), &mut stored.waiter))
     }
 
     /// Every started read that waits for chunks: (owner, id).
     pub fn started_reads(&self) -> Vec<(usize, usize)> {
+        self.pending(|entry| {
+            matches!(entry, Entry::Receiver { started: Some(read), .. } if read.outcome.is_none())
+        })
+    }
+
+    /// Every started write still going: (owner, id).
+    pub fn started_writes(&self) -> Vec<(usize, usize)> {
+        self.pending(|entry| {
+            matches!(entry, Entry::Sender { started: Some(write), .. } if write.outcome.is_none())
+        })
+    }
+
+    /// (owner, id) of every entry `pending` says yes to.
+    fn pending(&self, pending: impl Fn(&Entry) -> bool) -> Vec<(usize, usize)> {
         self.entries
             .iter()
             .enumerate()
             .filter_map(|(id, entry)| match entry {
-                Some(Entry::Receiver {
-                    owner,
-                    started: Some(read),
-                    ..
-                }) if read.outcome.is_none() => Some((*owner, id)),
+                Some(entry) if pending(entry) => Some((entry.owner(), id)),
                 _ => None,
             })
             .collect()
     }
 
-    /// What was started on `owner`'s portal `id`: a read (its state, `Ok(Some)`
-    /// when ended: then removed), or a write (`Err` with its buffer and length,
-    /// removed).
-    #[allow(clippy::type_complexity)]
-    pub fn started(
-        &mut self,
-        owner: usize,
-        id: usize,
-    ) -> Result<Result<Option<StartedRead>, (usize, usize)>, Errno> {
-        match self.entries.get_mut(id) {
-            Some(Some(Entry::Receiver {
-                owner: holder,
-                started,
-                ..
-            })) if *holder == owner => match started {
-                None => Err(Errno::Invalid),
-                Some(read) if read.outcome.is_some() => Ok(Ok(started.take())),
-                Some(_) => Ok(Ok(None)),
-            },
-            Some(Some(Entry::Sender {
-                owner: holder,
-                started,
-                ..
-            })) if *holder == owner => match started.take() {
-                Some(write) => Ok(Err(write)),
-                None => Err(Errno::Invalid),
-            },
-            _ => Err(Errno::BadDescriptor),
+    /// What was started on `owner`'s portal `id`, removed once it ended; `EINVAL`
+    /// when nothing was.
+    pub fn started(&mut self, owner: usize, id: usize) -> Result<Started, Errno> {
+        match self.entries.owned_mut(owner, id)? {
+            Entry::Receiver { started: None, .. } | Entry::Sender { started: None, .. } => {
+                Err(Errno::Invalid)
+            }
+            Entry::Receiver { started, .. } => Ok(Started::Read(
+                started.take_if(|read| read.outcome.is_some()),
+            )),
+            Entry::Sender { started, .. } => Ok(Started::Write(
+                started.take_if(|write| write.outcome.is_some()),
+            )),
         }
     }
 
-    /// Makes `core` the parked waiter of portal `id`'s started read, unless it
+    /// The waiter slot of portal `id`'s started transfer, and whether it ended.
+    fn waiter_of(
+        &mut self,
+        owner: usize,
+        id: usize,
+    ) -> Option<(bool, &mut Option<(CoreId, bool)>)> {
+        match self.entries.owned_mut(owner, id).ok()? {
+            Entry::Receiver {
+                started: Some(read),
+                ..
+            } => Some((read.outcome.is_some(), &mut read.waiter)),
+            Entry::Sender {
+                started: Some(write),
+                ..
+            } => Some((write.outcome.is_some(), &mut write.waiter)),
+            _ => None,
+        }
+    }
+
+    /// Makes `core` the parked waiter of portal `id`'s started transfer, unless it
     /// ended or another thread waits; returns whether it parked.
     pub fn park_started_waiter(
         &mut self,
@@ -300,71 +339,95 @@ impl PortalTable {
         id: usize,
         core: CoreId,
     ) -> Result<bool, Errno> {
-        match self.entries.get_mut(id) {
-            Some(Some(Entry::Receiver {
-                owner: holder,
-                started: Some(read),
-                ..
-            })) if *holder == owner => {
-                if read.waiter.is_some_and(|(waiting, _)| waiting != core) {
-                    return Err(Errno::Busy);
-                }
-                if read.outcome.is_some() {
-                    return Ok(false);
-                }
-                read.waiter = Some((core, true));
-                Ok(true)
-            }
-            _ => Ok(false),
+        let Some((ended, waiter)) = self.waiter_of(owner, id) else {
+            return Ok(false);
+        };
+        if waiter.is_some_and(|(waiting, _)| waiting != core) {
+            return Err(Errno::Busy);
         }
+        if ended {
+            return Ok(false);
+        }
+        *waiter = Some((core, true));
+        Ok(true)
     }
 
-    /// Clears the waiter of portal `id`'s started read; returns whether it was
+    /// Clears the waiter of portal `id`'s started transfer; returns whether it was
     /// still parked (nobody woke it).
     pub fn unpark_started_waiter(&mut self, owner: usize, id: usize) -> bool {
-        match self.entries.get_mut(id) {
-            Some(Some(Entry::Receiver {
-                owner: holder,
-                started: Some(read),
-                ..
-            })) if *holder == owner => read.waiter.take().is_some_and(|(_, parked)| parked),
-            _ => false,
-        }
+        self.waiter_of(owner, id)
+            .and_then(|(_, waiter)| waiter.take())
+            .is_some_and(|(_, parked)| parked)
     }
 
-    /// Records a started write of `owner`'s opened portal `id`.
+    /// Records a write of `length` bytes at `address` started at `at` on `owner`'s
+    /// opened portal `id`; `EBUSY` while one is started there.
     pub fn start_write(
         &mut self,
         owner: usize,
         id: usize,
-        address: usize,
-        length: usize,
+        (address, length): (usize, usize),
+        at: u64,
     ) -> Result<(), Errno> {
-        match self.entries.get_mut(id) {
-            Some(Some(Entry::Sender {
-                owner: holder,
-                started,
-                ..
-            })) if *holder == owner => {
+        match self.entries.owned_mut(owner, id)? {
+            Entry::Sender { started, .. } => {
                 if started.is_some() {
                     return Err(Errno::Busy);
                 }
-                *started = Some((address, length));
+                *started = Some(StartedWrite {
+                    address,
+                    length,
+                    allowed: false,
+                    sent: 0,
+                    outcome: None,
+                    busy: false,
+                    waiter: None,
+                    at,
+                });
                 Ok(())
             }
-            _ => Err(Errno::BadDescriptor),
+            Entry::Receiver { .. } => Err(Errno::BadDescriptor),
         }
+    }
+
+    /// Takes the started write of `owner`'s portal `id` for one pass.
+    pub fn take_started_write(&mut self, owner: usize, id: usize) -> TakenWrite {
+        let Ok(Entry::Sender {
+            node,
+            port,
+            started: Some(write),
+            ..
+        }) = self.entries.owned_mut(owner, id)
+        else {
+            return TakenWrite::Gone;
+        };
+        if write.busy || write.outcome.is_some() {
+            return TakenWrite::Elsewhere;
+        }
+        write.busy = true;
+        TakenWrite::Taken(*write, *node, *port)
+    }
+
+    /// Puts back the state of a pass: `None` when the write is gone (its owner's
+    /// end counted it), else a parked waiter to wake if it ended.
+    pub fn put_started_write(
+        &mut self,
+        owner: usize,
+        id: usize,
+        write: StartedWrite,
+    ) -> Option<Option<CoreId>> {
+        let stored = self.started_write(owner, id)?;
+        *stored = StartedWrite {
+            busy: false,
+            waiter: stored.waiter,
+            ..write
+        };
+        Some(wake_if_ended(stored.outcome.is_some(), &mut stored.waiter))
     }
 
     /// Counts a write of `bytes` to opened portal `id` that waited `wait_cycles`.
     pub fn count_write(&mut self, owner: usize, id: usize, bytes: usize, wait_cycles: u64) {
-        if let Some(Some(Entry::Sender {
-            owner: holder,
-            counters,
-            ..
-        })) = self.entries.get_mut(id)
-            && *holder == owner
-        {
+        if let Ok(Entry::Sender { counters, .. }) = self.entries.owned_mut(owner, id) {
             counters.operations += 1;
             counters.bytes += bytes as u64;
             counters.wait_cycles += wait_cycles;
@@ -444,8 +507,16 @@ impl PortalTable {
         self.end_read(owner, id, used, moved);
     }
 
+    /// Closes `owner`'s opened portal `id`; `EBUSY` while a started write on it is
+    /// still going (its receiver would get part of a transfer).
     pub fn close(&mut self, owner: usize, id: usize) -> Result<(), Errno> {
         self.destination(owner, id)?;
+        if self
+            .started_write(owner, id)
+            .is_some_and(|write| write.outcome.is_none())
+        {
+            return Err(Errno::Busy);
+        }
         self.entries[id] = None;
         Ok(())
     }
@@ -513,15 +584,19 @@ impl PortalTable {
         woken
     }
 
-    /// Returns how many started reads were still waiting (no longer).
-    pub fn remove_owner(&mut self, owner: usize) -> usize {
-        self.entries
-            .remove_owner(owner)
-            .iter()
-            .filter(|entry| {
-                matches!(entry, Entry::Receiver { started: Some(read), .. } if read.outcome.is_none())
-            })
-            .count()
+    /// Removes every portal of `owner`; returns how many started reads and
+    /// started writes were still going (no longer).
+    pub fn remove_owner(&mut self, owner: usize) -> (usize, usize) {
+        let removed = self.entries.remove_owner(owner);
+        let going = |kind: fn(&Entry) -> bool| removed.iter().filter(|entry| kind(entry)).count();
+        (
+            going(
+                |entry| matches!(entry, Entry::Receiver { started: Some(read), .. } if read.outcome.is_none()),
+            ),
+            going(
+                |entry| matches!(entry, Entry::Sender { started: Some(write), .. } if write.outcome.is_none()),
+            ),
+        )
     }
 }
 
@@ -763,7 +838,9 @@ impl<P: Platform> Kernel<P> {
         Ok(0)
     }
 
-    /// Starts a write to portal `id` (`portal_awrite`): it goes out in the wait.
+    /// Starts a write to portal `id` (`portal_awrite`): its chunks go out from
+    /// here, then from the master's passes (or the waiting thread's) as the allow
+    /// and room come, while the program goes on.
     pub(super) fn portal_awrite(
         &self,
         index: usize,
@@ -776,10 +853,117 @@ impl<P: Platform> Kernel<P> {
             return Err(Errno::MessageSize);
         }
         self.space(index).check(address, length, Access::Read)?;
+        let at = self.platform.cores().cycles();
         self.portals
             .lock()
-            .start_write(index, id, address, length)?;
+            .start_write(index, id, (address, length), at)?;
+        self.started_writes.fetch_add(1, Ordering::SeqCst);
+        self.progress_portal_write(index, id);
+        // The master follows it from now on.
+        self.platform.cores().unpark(0);
         Ok(0)
+    }
+
+    /// One pass over started write `id` of program `owner`, if the data channel
+    /// to its receiver is free now. Returns whether the write ended.
+    pub(super) fn progress_portal_write(&self, owner: usize, id: usize) -> bool {
+        let Ok((node, _)) = self.portals.lock().destination(owner, id) else {
+            return false;
+        };
+        let Some(destination) = self.board.cluster_of_node(node) else {
+            return false;
+        };
+        let destination = destination.index as usize;
+        let Some(_transfer) = self.data_send_locks[destination].try_lock() else {
+            return false;
+        };
+        self.write_pass_locked(owner, id, destination)
+    }
+
+    /// The master's pass over every started write.
+    pub(super) fn progress_portal_writes(&self) {
+        let writes = self.portals.lock().started_writes();
+        for (owner, id) in writes {
+            self.progress_portal_write(owner, id);
+        }
+    }
+
+    /// One pass over started write `id` of program `owner`, whose receiver is on
+    /// cluster `destination`, with that channel's send lock held: takes the allow
+    /// once it is here, claims the channel, and sends what the ring has room for.
+    /// Returns whether the write ended (or is gone), so it holds the channel no more.
+    pub(super) fn write_pass_locked(&self, owner: usize, id: usize, destination: usize) -> bool {
+        let (mut write, node, port) = match self.portals.lock().take_started_write(owner, id) {
+            TakenWrite::Taken(write, node, port) => (write, node, port),
+            TakenWrite::Elsewhere => return false,
+            TakenWrite::Gone => {
+                self.data_claims.lock()[destination].take_if(|claim| *claim == (owner, id));
+                return true;
+            }
+        };
+        write.outcome = self.write_round(owner, id, (node, port, destination), &mut write);
+        let ended = write.outcome.is_some();
+        if ended {
+            self.data_claims.lock()[destination].take_if(|claim| *claim == (owner, id));
+        }
+        let put = self.portals.lock().put_started_write(owner, id, write);
+        self.ended_pass(&self.started_writes, ended, put);
+        ended
+    }
+
+    /// Moves `write` on: its outcome once it ended, `None` while it waits for the
+    /// allow, for the channel (another started write holds it) or for room.
+    fn write_round(
+        &self,
+        owner: usize,
+        id: usize,
+        (node, port, destination): (u32, u32, usize),
+        write: &mut StartedWrite,
+    ) -> Option<Result<usize, Errno>> {
+        if self.ending_status(owner).is_some() {
+            return Some(Err(super::ENDING));
+        }
+        let sender = self.info(owner).node;
+        if !write.allowed {
+            match self
+                .portals
+                .lock()
+                .take_credit(node, port, sender, write.length)
+            {
+                Ok(true) => write.allowed = true,
+                Ok(false) => {
+                    let dead = matches!(
+                        self.platform.board().cluster_state(destination),
+                        ClusterState::Dead { .. }
+                    );
+                    return dead.then_some(Err(Errno::HostDown));
+                }
+                Err(errno) => return Some(Err(errno)),
+            }
+        }
+        {
+            let mut claims = self.data_claims.lock();
+            match claims[destination] {
+                Some(claim) if claim != (owner, id) => return None,
+                _ => claims[destination] = Some((owner, id)),
+            }
+        }
+        let source = Source {
+            node: sender,
+            program: self.info(owner).id,
+        };
+        let sent = self.data_send_chunks(
+            source,
+            &self.space(owner),
+            (node, PORTAL_TAG + port),
+            (write.address, write.length),
+            &mut write.sent,
+        );
+        match sent {
+            Ok(true) => Some(Ok(write.length)),
+            Ok(false) => None,
+            Err(errno) => Some(Err(errno)),
+        }
     }
 
     /// One pass over started read `id` of program `owner`: takes the chunks that
@@ -811,14 +995,25 @@ impl<P: Platform> Kernel<P> {
         read.received = transfer.received;
         read.outcome = transfer.outcome;
         let ended = read.outcome.is_some();
+        let put = self.portals.lock().put_started_read(owner, id, read);
+        self.ended_pass(&self.started_reads, ended, put);
+        ended
+    }
+
+    /// After a pass put back (`put`) a started transfer that `ended` or not:
+    /// counts it out of `going` and wakes its parked waiter. A transfer whose
+    /// portal went meanwhile was counted out by its owner's end.
+    fn ended_pass(&self, going: &AtomicUsize, ended: bool, put: Option<Option<CoreId>>) {
+        let Some(waiter) = put else {
+            return;
+        };
         if ended {
-            self.started_reads.fetch_sub(1, Ordering::SeqCst);
+            going.fetch_sub(1, Ordering::SeqCst);
         }
-        if let Some(core) = self.portals.lock().put_started_read(owner, id, read) {
+        if let Some(core) = waiter {
             self.parked_receivers.fetch_sub(1, Ordering::SeqCst);
             self.platform.cores().unpark(core);
         }
-        ended
     }
 
     /// The master's pass over every started portal read.
@@ -839,31 +1034,21 @@ impl<P: Platform> Kernel<P> {
         loop {
             let started = self.portals.lock().started(index, id)?;
             let read = match started {
-                Err((address, length)) => {
-                    // A started write: it goes out now.
-                    return self.portal_write(index, core, id, address, length, 0);
+                Started::Read(Some(read)) => read,
+                Started::Write(Some(write)) => {
+                    let outcome = write.outcome.unwrap_or(Err(Errno::InputOutput));
+                    if let Ok(bytes) = outcome {
+                        let waited = self.platform.cores().cycles().wrapping_sub(write.at);
+                        self.portals.lock().count_write(index, id, bytes, waited);
+                    }
+                    return outcome;
                 }
-                Ok(Some(read)) => read,
-                Ok(None) => {
-                    // Still reading: follow it from here, then park until the
-                    // master (following it too) says it ended.
-                    self.pollers.fetch_add(1, Ordering::SeqCst);
-                    for _ in 0..self.receive_spin_budget() {
-                        if self.progress_portal_read(index, id) {
-                            break;
-                        }
-                        core::hint::spin_loop();
-                    }
-                    self.stop_polling();
-                    if self.portals.lock().park_started_waiter(index, id, core)? {
-                        self.parked_receivers.fetch_add(1, Ordering::SeqCst);
-                        self.platform.cores().unpark(0);
-                        let woken = self.park_without_core(core);
-                        if self.portals.lock().unpark_started_waiter(index, id) {
-                            self.parked_receivers.fetch_sub(1, Ordering::SeqCst);
-                        }
-                        woken?;
-                    }
+                Started::Read(None) => {
+                    self.follow_started(index, core, id, Self::progress_portal_read)?;
+                    continue;
+                }
+                Started::Write(None) => {
+                    self.follow_started(index, core, id, Self::progress_portal_write)?;
                     continue;
                 }
             };
@@ -876,6 +1061,35 @@ impl<P: Platform> Kernel<P> {
             self.space(index).write_value(read.header, &header)?;
             return Ok(total);
         }
+    }
+
+    /// Follows the started transfer on portal `id` from this core with `pass` for
+    /// a while, then parks until the master (following it too) says it ended.
+    fn follow_started(
+        &self,
+        index: usize,
+        core: CoreId,
+        id: usize,
+        pass: fn(&Self, usize, usize) -> bool,
+    ) -> Result<(), Errno> {
+        self.pollers.fetch_add(1, Ordering::SeqCst);
+        for _ in 0..self.receive_spin_budget() {
+            if pass(self, index, id) {
+                break;
+            }
+            core::hint::spin_loop();
+        }
+        self.stop_polling();
+        if self.portals.lock().park_started_waiter(index, id, core)? {
+            self.parked_receivers.fetch_add(1, Ordering::SeqCst);
+            self.platform.cores().unpark(0);
+            let woken = self.park_without_core(core);
+            if self.portals.lock().unpark_started_waiter(index, id) {
+                self.parked_receivers.fetch_sub(1, Ordering::SeqCst);
+            }
+            woken?;
+        }
+        Ok(())
     }
 
     /// Routes an allow that arrived for `node` (one of ours: the sender's).
