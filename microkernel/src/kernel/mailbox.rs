@@ -178,14 +178,9 @@ impl MailboxTable {
 
     /// Where `owner`'s opened mailbox `id` leads.
     pub fn destination(&self, owner: usize, id: usize) -> Result<(u32, u32), Errno> {
-        match self.entries.get(id) {
-            Some(Some(Entry::Outbox {
-                owner: holder,
-                node,
-                port,
-                ..
-            })) if *holder == owner => Ok((*node, *port)),
-            _ => Err(Errno::BadDescriptor),
+        match self.entries.owned(owner, id)? {
+            Entry::Outbox { node, port, .. } => Ok((*node, *port)),
+            Entry::Inbox(_) => Err(Errno::BadDescriptor),
         }
     }
 
@@ -197,19 +192,18 @@ impl MailboxTable {
         id: usize,
         bytes: usize,
     ) -> Result<(u32, u32), Errno> {
-        match self.entries.get_mut(id) {
-            Some(Some(Entry::Outbox {
-                owner: holder,
+        match self.entries.owned_mut(owner, id)? {
+            Entry::Outbox {
                 node,
                 port,
                 counters,
                 ..
-            })) if *holder == owner => {
+            } => {
                 counters.operations += 1;
                 counters.bytes += bytes as u64;
                 Ok((*node, *port))
             }
-            _ => Err(Errno::BadDescriptor),
+            Entry::Inbox(_) => Err(Errno::BadDescriptor),
         }
     }
 
@@ -222,13 +216,7 @@ impl MailboxTable {
         wait_cycles: u64,
         failed_bytes: Option<usize>,
     ) {
-        if let Some(Some(Entry::Outbox {
-            owner: holder,
-            counters,
-            ..
-        })) = self.entries.get_mut(id)
-            && *holder == owner
-        {
+        if let Ok(Entry::Outbox { counters, .. }) = self.entries.owned_mut(owner, id) {
             counters.wait_cycles += wait_cycles;
             if let Some(bytes) = failed_bytes {
                 counters.operations -= 1;
@@ -239,24 +227,19 @@ impl MailboxTable {
 
     /// The counters of `owner`'s mailbox `id` (either end).
     pub fn counters(&self, owner: usize, id: usize) -> Result<CommCounters, Errno> {
-        match self.entries.get(id) {
-            Some(Some(Entry::Inbox(inbox))) if inbox.owner == owner => Ok(CommCounters {
+        match self.entries.owned(owner, id)? {
+            Entry::Inbox(inbox) => Ok(CommCounters {
                 queued: inbox.queue.len() as u64,
                 ..inbox.counters
             }),
-            Some(Some(Entry::Outbox {
-                owner: holder,
-                counters,
-                ..
-            })) if *holder == owner => Ok(*counters),
-            _ => Err(Errno::BadDescriptor),
+            Entry::Outbox { counters, .. } => Ok(*counters),
         }
     }
 
     fn inbox(&mut self, owner: usize, id: usize) -> Result<&mut Inbox, Errno> {
-        match self.entries.get_mut(id) {
-            Some(Some(Entry::Inbox(inbox))) if inbox.owner == owner => Ok(inbox),
-            _ => Err(Errno::BadDescriptor),
+        match self.entries.owned_mut(owner, id)? {
+            Entry::Inbox(inbox) => Ok(inbox),
+            Entry::Outbox { .. } => Err(Errno::BadDescriptor),
         }
     }
 
@@ -545,8 +528,8 @@ impl MailboxTable {
     /// Collects what was started on `owner`'s mailbox `id`, if it ended: a read's
     /// outcome, or a write's (a waiting write is returned for sending).
     fn collect(&mut self, owner: usize, id: usize) -> Result<Collected, Errno> {
-        match self.entries.get_mut(id) {
-            Some(Some(Entry::Inbox(inbox))) if inbox.owner == owner => match inbox.started {
+        match self.entries.owned_mut(owner, id)? {
+            Entry::Inbox(inbox) => match inbox.started {
                 None => Err(Errno::Invalid),
                 Some(StartedRead {
                     outcome: Some(outcome),
@@ -557,50 +540,40 @@ impl MailboxTable {
                 }
                 Some(_) => Ok(Collected::Reading),
             },
-            Some(Some(Entry::Outbox {
-                owner: holder,
+            Entry::Outbox {
                 node,
                 port,
                 started,
                 ..
-            })) if *holder == owner => match started.take() {
+            } => match started.take() {
                 None => Err(Errno::Invalid),
                 Some(StartedWrite::Done(outcome)) => Ok(Collected::Ended(outcome)),
                 Some(StartedWrite::Waiting(payload)) => {
                     Ok(Collected::Unsent(*node, *port, payload))
                 }
             },
-            _ => Err(Errno::BadDescriptor),
         }
     }
 
     /// Records a started write of `owner`'s opened mailbox `id`.
     fn start_write(&mut self, owner: usize, id: usize, write: StartedWrite) -> Result<(), Errno> {
-        match self.entries.get_mut(id) {
-            Some(Some(Entry::Outbox {
-                owner: holder,
-                started,
-                ..
-            })) if *holder == owner => {
+        match self.entries.owned_mut(owner, id)? {
+            Entry::Outbox { started, .. } => {
                 if started.is_some() {
                     return Err(Errno::Busy);
                 }
                 *started = Some(write);
                 Ok(())
             }
-            _ => Err(Errno::BadDescriptor),
+            Entry::Inbox(_) => Err(Errno::BadDescriptor),
         }
     }
 
     /// Whether `owner`'s opened mailbox `id` has a started write not waited for.
     fn write_started(&self, owner: usize, id: usize) -> Result<bool, Errno> {
-        match self.entries.get(id) {
-            Some(Some(Entry::Outbox {
-                owner: holder,
-                started,
-                ..
-            })) if *holder == owner => Ok(started.is_some()),
-            _ => Err(Errno::BadDescriptor),
+        match self.entries.owned(owner, id)? {
+            Entry::Outbox { started, .. } => Ok(started.is_some()),
+            Entry::Inbox(_) => Err(Errno::BadDescriptor),
         }
     }
 

@@ -192,52 +192,31 @@ impl SyncSignalTable {
 
     /// The payload and receivers of `owner`'s opened sync `id`.
     pub fn signal(&mut self, owner: usize, id: usize) -> Result<(Vec<u8>, Vec<u32>), Errno> {
-        match self.entries.get_mut(id) {
-            Some(Some(Entry::Sender {
-                owner: holder,
-                key,
-                counters,
-            })) if *holder == owner => {
+        match self.entries.owned_mut(owner, id)? {
+            Entry::Sender { key, counters, .. } => {
                 counters.operations += 1;
                 Ok((key.encode(), key.receivers().to_vec()))
             }
-            _ => Err(Errno::BadDescriptor),
+            Entry::Receiver { .. } => Err(Errno::BadDescriptor),
         }
     }
 
     /// The counters of `owner`'s sync `id` (either end).
     pub fn counters(&self, owner: usize, id: usize) -> Result<CommCounters, Errno> {
-        match self.entries.get(id) {
-            Some(Some(Entry::Receiver {
-                owner: holder,
-                counters,
-                ..
-            }))
-            | Some(Some(Entry::Sender {
-                owner: holder,
-                counters,
-                ..
-            })) if *holder == owner => Ok(*counters),
-            _ => Err(Errno::BadDescriptor),
+        match self.entries.owned(owner, id)? {
+            Entry::Receiver { counters, .. } | Entry::Sender { counters, .. } => Ok(*counters),
         }
     }
 
     /// Adds `wait_cycles` to the waits of created sync `id`.
     pub fn count_wait(&mut self, owner: usize, id: usize, wait_cycles: u64) {
-        if let Some(Some(Entry::Receiver {
-            owner: holder,
-            counters,
-            ..
-        })) = self.entries.get_mut(id)
-            && *holder == owner
-        {
+        if let Ok(Entry::Receiver { counters, .. }) = self.entries.owned_mut(owner, id) {
             counters.wait_cycles += wait_cycles;
         }
     }
 
     pub fn close(&mut self, owner: usize, id: usize) -> Result<(), Errno> {
-        if !matches!(self.entries.get(id), Some(Some(Entry::Sender { owner: holder, .. })) if *holder == owner)
-        {
+        if !matches!(self.entries.owned(owner, id)?, Entry::Sender { .. }) {
             return Err(Errno::BadDescriptor);
         }
         self.entries[id] = None;
@@ -245,19 +224,15 @@ impl SyncSignalTable {
     }
 
     pub fn unlink(&mut self, owner: usize, id: usize) -> Result<(), Errno> {
-        match self.entries.get(id) {
-            Some(Some(Entry::Receiver {
-                owner: holder,
-                waiter,
-                ..
-            })) if *holder == owner => {
+        match self.entries.owned(owner, id)? {
+            Entry::Receiver { waiter, .. } => {
                 if waiter.is_some() {
                     return Err(Errno::Busy);
                 }
                 self.entries[id] = None;
                 Ok(())
             }
-            _ => Err(Errno::BadDescriptor),
+            Entry::Sender { .. } => Err(Errno::BadDescriptor),
         }
     }
 
@@ -270,15 +245,14 @@ impl SyncSignalTable {
         id: usize,
         core: CoreId,
     ) -> Result<Option<Vec<u32>>, Errno> {
-        match self.entries.get_mut(id) {
-            Some(Some(Entry::Receiver {
-                owner: holder,
+        match self.entries.owned_mut(owner, id)? {
+            Entry::Receiver {
                 key,
                 credits,
                 waiter,
                 counters,
                 ..
-            })) if *holder == owner => {
+            } => {
                 if waiter.is_some_and(|waiting| waiting != core) {
                     return Err(Errno::Busy);
                 }
@@ -300,20 +274,13 @@ impl SyncSignalTable {
                     .collect();
                 Ok(Some(missing))
             }
-            _ => Err(Errno::BadDescriptor),
+            Entry::Sender { .. } => Err(Errno::BadDescriptor),
         }
     }
 
     /// Ends a wait that failed or stopped: the sync has no waiter any more.
     pub fn end_wait(&mut self, owner: usize, id: usize) {
-        if let Some(Some(Entry::Receiver {
-            owner: holder,
-            waiter,
-            parked,
-            ..
-        })) = self.entries.get_mut(id)
-            && *holder == owner
-        {
+        if let Ok(Entry::Receiver { waiter, parked, .. }) = self.entries.owned_mut(owner, id) {
             *waiter = None;
             *parked = false;
         }
@@ -322,13 +289,10 @@ impl SyncSignalTable {
     /// Marks the waiter of sync `id` parked unless all signals are there; returns
     /// whether it parked.
     pub fn park_waiter(&mut self, owner: usize, id: usize) -> bool {
-        match self.entries.get_mut(id) {
-            Some(Some(Entry::Receiver {
-                owner: holder,
-                credits,
-                parked,
-                ..
-            })) if *holder == owner && credits.contains(&0) => {
+        match self.entries.owned_mut(owner, id) {
+            Ok(Entry::Receiver {
+                credits, parked, ..
+            }) if credits.contains(&0) => {
                 *parked = true;
                 true
             }
@@ -338,12 +302,8 @@ impl SyncSignalTable {
 
     /// Clears the parked mark; returns whether it was still set (nobody woke it).
     pub fn unpark_waiter(&mut self, owner: usize, id: usize) -> bool {
-        match self.entries.get_mut(id) {
-            Some(Some(Entry::Receiver {
-                owner: holder,
-                parked,
-                ..
-            })) if *holder == owner => core::mem::replace(parked, false),
+        match self.entries.owned_mut(owner, id) {
+            Ok(Entry::Receiver { parked, .. }) => core::mem::replace(parked, false),
             _ => false,
         }
     }
