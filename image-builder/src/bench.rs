@@ -8,6 +8,7 @@
 
 use crate::events::{Event, Timed};
 use nanvix_bench::{BenchError, Options, Row};
+use nanvix_hal_hosted::probe::Protocol;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -253,13 +254,14 @@ const PROBE_TRIALS: u64 = 5;
 /// One launch of the NoC hardware probe: fresh NoC memory for `board`, whose
 /// clusters 1 and 2 (two compute clusters on the boards here) are attached by two
 /// processes of the cluster kernel executable `kernel`, as booted kernels attach
-/// them, bouncing an 8-byte message through the hosted NoC alone (pinned to the
-/// bench CPUs, or not). Returns ns per round trip of each of `trials` trials of
+/// them, bouncing an 8-byte message through the hosted NoC alone (or, with
+/// [`Protocol::Spin`], one word each way through the same mappings), pinned to
+/// the bench CPUs or not. Returns ns per round trip of each of `trials` trials of
 /// `rounds` round trips.
 pub fn noc_probe(
     kernel: &Path,
     board: &nanvix_board::Board,
-    pinned: bool,
+    (pinned, protocol): (bool, Protocol),
     rounds: u64,
     trials: u64,
 ) -> Result<Vec<f64>, BenchFailure> {
@@ -278,6 +280,10 @@ pub fn noc_probe(
             .arg(format!("partner={partner}"))
             .arg(format!("rounds={rounds}"))
             .arg(format!("trials={trials}"))
+            .arg(match protocol {
+                Protocol::Noc => "protocol=noc",
+                Protocol::Spin => "protocol=spin",
+            })
             .stdin(Stdio::null())
             .stdout(if client {
                 Stdio::piped()
@@ -357,19 +363,25 @@ pub fn noc(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
         };
         let mut trials = Vec::new();
         let mut probe_trials = Vec::new();
+        let mut view_trials = Vec::new();
         let mut baseline_trials = Vec::new();
         let mut bytes = String::new();
         for _ in 0..options.launches {
             baseline_trials.push(interleaved_trial(options, |baseline_options| {
                 nanvix_bench::spin_round_trip_processes(&baseline_options.with_pinned(pinned))
             })?);
-            probe_trials.extend(noc_probe(
-                &options.kernel,
-                &options.probe_board,
-                pinned,
-                PROBE_ROUNDS,
-                PROBE_TRIALS,
-            )?);
+            for (protocol, into) in [
+                (Protocol::Spin, &mut view_trials),
+                (Protocol::Noc, &mut probe_trials),
+            ] {
+                into.extend(noc_probe(
+                    &options.kernel,
+                    &options.probe_board,
+                    (pinned, protocol),
+                    PROBE_ROUNDS,
+                    PROBE_TRIALS,
+                )?);
+            }
             let (launch_trials, size) =
                 round_trip_lines(options, image, pins, "bench noc_round_trip cycles=", ghz)?;
             trials.extend(launch_trials);
@@ -390,9 +402,23 @@ pub fn noc(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
             &probe_trials,
             &baseline,
         )?;
-        rows.push(baseline);
-        rows.push(hardware);
-        rows.push(row);
+        // The same spin protocol through the clusters' mappings (others' regions
+        // read-only): the floor the NoC's isolation sets, and the probe against it.
+        let view = round_trip_row(
+            "noc.spin_view_round_trip",
+            options,
+            (pinned, "4".to_string()),
+            &view_trials,
+            &baseline,
+        )?;
+        let over_view = round_trip_row(
+            "noc.hardware_over_view",
+            options,
+            (pinned, "8".to_string()),
+            &probe_trials,
+            &view,
+        )?;
+        rows.extend([baseline, view, hardware, over_view, row]);
     }
     Ok(rows)
 }

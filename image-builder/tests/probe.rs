@@ -1,6 +1,8 @@
 //! The NoC hardware probe `nanvix bench noc` runs: two kernel processes attached as
-//! two clusters, bouncing messages through the hosted NoC without a booted kernel.
+//! two clusters, bouncing messages through the hosted NoC without a booted kernel
+//! (or one word each way through the same mappings).
 
+use nanvix_hal_hosted::probe::Protocol;
 use nanvix_image_builder::{bench, builder, manifest, workspace_root};
 use std::process::Command;
 
@@ -18,12 +20,14 @@ fn the_probe_times_round_trips_between_two_cluster_processes() {
         &manifest::workspace_board_text(&root, "tiny").unwrap(),
     )
     .unwrap();
-    let trials = bench::noc_probe(&kernel(), &board, false, 200, 2).unwrap();
-    assert_eq!(trials.len(), 2);
-    assert!(
-        trials.iter().all(|ns| ns.is_finite() && *ns > 0.0),
-        "{trials:?}"
-    );
+    for protocol in [Protocol::Noc, Protocol::Spin] {
+        let trials = bench::noc_probe(&kernel(), &board, (false, protocol), 200, 2).unwrap();
+        assert_eq!(trials.len(), 2, "{protocol:?}");
+        assert!(
+            trials.iter().all(|ns| ns.is_finite() && *ns > 0.0),
+            "{protocol:?}: {trials:?}"
+        );
+    }
 }
 
 #[test]
@@ -41,6 +45,10 @@ fn the_probe_refuses_bad_arguments_with_a_reason() {
         (
             &["fd=3", "rounds=many"][..],
             "`rounds=many`: expected a number",
+        ),
+        (
+            &["fd=3", "protocol=carrier-pigeon"][..],
+            "`protocol=carrier-pigeon`: expected noc or spin",
         ),
         (
             &["fd=999", "cluster=1", "partner=2"][..],

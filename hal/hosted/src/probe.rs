@@ -7,6 +7,11 @@
 //! the kernel's profile, so the code measured is the kernel's). The same benchmark
 //! measures program-to-program round trips (kcalls on both sides) on a booted board;
 //! the difference between the two is the kernel's share.
+//!
+//! With `protocol=spin` the two processes run the spin baseline's protocol instead
+//! (one word each way, no locks, no checks) at the first slot of each channel,
+//! through the mappings a cluster has (its own region writable, the others
+//! read-only): the floor the NoC's isolation sets on this machine.
 
 use crate::cores::HostedCores;
 use crate::hardware::NocMemory;
@@ -25,6 +30,16 @@ pub enum Role {
     Server,
 }
 
+/// What the two sides bounce.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    /// Messages through [`HostedNoc`].
+    Noc,
+    /// One word each way, as `baseline.spin_round_trip_processes` does, at the
+    /// first slot of each side's outgoing channel.
+    Spin,
+}
+
 /// What a probe does.
 #[derive(Clone, Copy, Debug)]
 pub struct ProbeOptions {
@@ -40,6 +55,8 @@ pub struct ProbeOptions {
     pub trials: u64,
     /// Payload bytes (at most 128).
     pub bytes: usize,
+    /// What the two sides bounce.
+    pub protocol: Protocol,
 }
 
 /// Why a probe stopped.
@@ -103,6 +120,7 @@ fn parse(arguments: impl Iterator<Item = String>) -> Result<(RawFd, ProbeOptions
         rounds: 20_000,
         trials: 5,
         bytes: 8,
+        protocol: Protocol::Noc,
     };
     for argument in arguments {
         if argument == "client" {
@@ -124,6 +142,13 @@ fn parse(arguments: impl Iterator<Item = String>) -> Result<(RawFd, ProbeOptions
             "rounds" => options.rounds = number()?.max(1),
             "trials" => options.trials = number()?.max(1),
             "bytes" => options.bytes = number()? as usize,
+            "protocol" => {
+                options.protocol = match value {
+                    "noc" => Protocol::Noc,
+                    "spin" => Protocol::Spin,
+                    _ => return Err(format!("`{argument}`: expected noc or spin")),
+                }
+            }
             _ => return Err(format!("unknown argument `{argument}`")),
         }
     }
@@ -151,6 +176,12 @@ pub fn run(fd: RawFd, options: &ProbeOptions) -> Result<Vec<f64>, ProbeError> {
             .ok_or(ProbeError::NoSuchCluster(index))
     };
     let (source, partner) = (node_of(options.cluster)?, node_of(options.partner)?);
+    if options.protocol == Protocol::Spin {
+        for index in [options.cluster, options.partner] {
+            node_of(index)?;
+        }
+        return spin(&memory, options);
+    }
     let epoch = memory.cluster_epoch(options.cluster);
     let cores = HostedCores::boot(1).map_err(ProbeError::Attach)?;
     let noc = HostedNoc::new(
@@ -188,6 +219,61 @@ pub fn run(fd: RawFd, options: &ProbeOptions) -> Result<Vec<f64>, ProbeError> {
                     trip(&noc)?;
                 }
                 trials.push(start.elapsed().as_nanos() as f64 / options.rounds as f64);
+            }
+            Ok(trials)
+        }
+    }
+}
+
+/// The spin baseline's protocol over the NoC memory: the client stores round `n` in
+/// the first slot word of its channel to the partner and polls the partner's for
+/// `n`; the server echoes. Each side writes only its own region; both words are
+/// zero at the start (a probe launch has fresh NoC memory).
+fn spin(memory: &NocMemory, options: &ProbeOptions) -> Result<Vec<f64>, ProbeError> {
+    let layout = memory.layout();
+    let mine = memory.word(layout.slot(options.cluster, options.partner, 0));
+    let theirs = memory.word(layout.slot(options.partner, options.cluster, 0));
+    // Both slot words start at zero: every probe launch has fresh NoC memory.
+    let wait_for = |value: u32| -> Result<(), ProbeError> {
+        let mut polls: u32 = 0;
+        let mut started = None;
+        while theirs.load(std::sync::atomic::Ordering::Acquire) != value {
+            std::hint::spin_loop();
+            polls = polls.wrapping_add(1);
+            if polls.is_multiple_of(65_536)
+                && started.get_or_insert_with(Instant::now).elapsed() > SILENCE_LIMIT
+            {
+                return Err(ProbeError::Silent(SILENCE_LIMIT));
+            }
+        }
+        Ok(())
+    };
+    let total = (options.trials + 1) * options.rounds;
+    match options.role {
+        Role::Server => {
+            for round in (1..=total).map(|round| round as u32) {
+                wait_for(round)?;
+                mine.store(round, std::sync::atomic::Ordering::Release);
+            }
+            Ok(Vec::new())
+        }
+        Role::Client => {
+            let mut round = 0u32;
+            let mut trip = || {
+                round += 1;
+                mine.store(round, std::sync::atomic::Ordering::Release);
+                wait_for(round)
+            };
+            for _ in 0..options.rounds {
+                trip()?;
+            }
+            let mut trials = Vec::new();
+            for _ in 0..options.trials {
+                let began = Instant::now();
+                for _ in 0..options.rounds {
+                    trip()?;
+                }
+                trials.push(began.elapsed().as_nanos() as f64 / options.rounds as f64);
             }
             Ok(trials)
         }
