@@ -596,10 +596,10 @@ kcalls! {
             (Busy, "a read of this mailbox is under way or started")
         ];
     /// Starts a write of 1 to 128 bytes to opened mailbox `id` and returns at once:
-    /// the kernel keeps a copy, sends it now if the channel has room, else at the
-    /// latest in `mailbox_wait`.
+    /// the kernel keeps a copy and sends it now if the channel has room, else as
+    /// room comes (the master tries on its passes), at the latest in `mailbox_wait`.
     MailboxAwrite = 63, "mailbox_awrite", ("id: usize", "buffer: *const u8", "length: usize") -> "0",
-        Local ("tries the channel once from the calling core; never waits"),
+        Local ("tries the channel once from the calling core and never waits; the master tries again while it is full"),
         errors [
             (BadDescriptor, "the caller opened no mailbox with this id"),
             (Invalid, "length is 0"),

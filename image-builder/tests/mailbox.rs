@@ -1,10 +1,11 @@
 //! System tests of mailboxes: delivery exactly once and in order, restricted reads,
-//! backpressure, started reads and writes, and every errno of the mailbox kcalls.
+//! backpressure, started reads and writes (one that goes out while the way is full,
+//! before its wait), and every errno of the mailbox kcalls.
 
 mod common;
 
 use common::{pid_of, printed, start, wait_for_line};
-use nanvix_harness::signal;
+use nanvix_harness::{Event, signal};
 
 /// Boots `manifest`, waits for a clean end and checks each (cluster, line).
 fn run_and_expect(manifest: &str, expected: &[(&str, &str)]) {
@@ -50,6 +51,30 @@ fn fifteen_compute_clusters_send_ten_thousand_messages_each_to_one_mailbox() {
             "io0",
             "mailbox-test: received 150000 from 15 senders in order",
         )],
+    );
+}
+
+#[test]
+fn a_started_write_into_a_full_way_goes_out_before_its_wait() {
+    let mut board = start("mailbox-ahead.toml");
+    assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
+    assert!(
+        printed(
+            &board,
+            "cc0",
+            "mailbox-test: the started write went out before its wait"
+        ),
+        "{}",
+        board.transcript()
+    );
+    // The receiver read the flood (its size depends on the queues) and the last one.
+    assert!(
+        board.events().iter().any(|event| matches!(event,
+            Event::Console { cluster, line, .. } if cluster == "cc1"
+                && line.starts_with("mailbox-test: read ")
+                && line.ends_with(", the last one started"))),
+        "{}",
+        board.transcript()
     );
 }
 

@@ -210,8 +210,9 @@ pub struct Kernel<P: Platform> {
     /// Reads started by `mailbox_aread` that wait for their message: while any
     /// does, the master watches the NoC as for parked receivers.
     started_reads: AtomicUsize,
-    /// Writes started by `portal_awrite` still going: while any does, the master
-    /// sends their chunks as room and allows come.
+    /// Writes started by `portal_awrite` still going, and by `mailbox_awrite` not
+    /// sent yet (the channel was full): while any is, the master sends them as room
+    /// and allows come.
     started_writes: AtomicUsize,
     /// Clusters of the board that are on (high half: the board's state generation
     /// they were counted in, plus one; 0 before the first count).
@@ -579,9 +580,10 @@ impl<P: Platform> Kernel<P> {
         for claim in self.data_claims.lock().iter_mut() {
             claim.take_if(|(owner, _)| *owner == index);
         }
-        let (lost, reads) = self.mailboxes.lock().remove_owner(index);
+        let (lost, reads, writes) = self.mailboxes.lock().remove_owner(index);
         self.undeliverable.fetch_add(lost as u64, Ordering::Relaxed);
         self.started_reads.fetch_sub(reads, Ordering::SeqCst);
+        self.started_writes.fetch_sub(writes, Ordering::SeqCst);
         self.release_pages(index);
         let (name, rest, id) = {
             let mut programs = self.programs.lock();
@@ -666,6 +668,7 @@ impl<P: Platform> Kernel<P> {
             let writing = self.started_writes.load(Ordering::SeqCst) > 0;
             if writing {
                 self.progress_portal_writes();
+                self.progress_mailbox_writes();
             }
             let woken = {
                 let mut waiters = self.data_waiters.lock();

@@ -14,6 +14,15 @@
 //!   messages restricted to the last sender (the others wait, held back), then the
 //!   rest from anyone (every other one through a started read); checks every
 //!   message arrives once and in its sender's order; prints `mailbox-test: received N from S senders in order`.
+//! - `mode=flood-ahead to=CLUSTER`: fills the way to the cluster's port [`PORT`]
+//!   (non-blocking writes until `EAGAIN`), starts one more write (marked last),
+//!   signals the receiver by sync, and waits for its answer on port [`ACK_PORT`]
+//!   before it waits for the started write; prints `mailbox-test: the started
+//!   write went out before its wait`. A started write sent only in its wait would
+//!   never reach the receiver.
+//! - `mode=drain-ahead from=CLUSTER`: waits for that signal, reads until the
+//!   message marked last (checking the numbers come in order), and answers with
+//!   the count; prints `mailbox-test: read N, the last one started`.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
@@ -26,12 +35,18 @@ use libnanvix::abi::{COMM_MAILBOX, CommCounters, Errno, Kcall, MAILBOX_ANY_SOURC
 use libnanvix::mailbox::{self, Inbox, MAILBOX_PORTS, NOC_PAYLOAD_MAX, Outbox};
 use libnanvix::runtime::kcall;
 use libnanvix::testing::Checks;
-use libnanvix::{cluster, noc, println, process};
+use libnanvix::{cluster, noc, println, process, signals};
 
 libnanvix::entry!(main);
 
 /// The port the senders and the receiver meet on.
 const PORT: u32 = 5;
+
+/// The port a receiver answers a flooding sender on.
+const ACK_PORT: u32 = 6;
+
+/// Byte of a flood message that marks it the last one.
+const LAST: usize = 8;
 
 /// An address no program memory is at.
 const WILD: usize = 0x10;
@@ -44,6 +59,8 @@ fn main() -> i32 {
         (Some("hold"), _) => hold(),
         (Some("send"), Some(count)) => send(count),
         (Some("receive"), Some(count)) => receive(count),
+        (Some("flood-ahead"), _) => flood_ahead(),
+        (Some("drain-ahead"), _) => drain_ahead(),
         _ => Err("needs mode=errors, or mode=send|receive with count=K"),
     };
     match result {
@@ -111,6 +128,68 @@ fn send(count: u32) -> Result<(), &'static str> {
     }
     outbox.close().map_err(|_| "close failed")?;
     println!("mailbox-test: sent {count}");
+    Ok(())
+}
+
+fn flood_ahead() -> Result<(), &'static str> {
+    let to = process::argument("to")
+        .and_then(cluster::find)
+        .ok_or("needs to=CLUSTER naming a cluster of the board")?;
+    let this = cluster::this().map_err(|_| "cluster_info failed")?;
+    let inbox = Inbox::create(ACK_PORT).map_err(|_| "inbox create failed")?;
+    let outbox = Outbox::open(to.first_node, PORT).map_err(|_| "open failed")?;
+    let mut number = 0;
+    loop {
+        match outbox.try_write(&message(this.index, number)[..LAST + 1]) {
+            Ok(()) => number += 1,
+            Err(Errno::Again) => break,
+            Err(_) => return Err("a non-blocking write failed"),
+        }
+    }
+    let mut last = message(this.index, number);
+    last[LAST] = 1;
+    let write = outbox
+        .write_start(&last[..LAST + 1])
+        .map_err(|_| "write start failed")?;
+    let go = signals::SyncSender::open(&[this.first_node, to.first_node], signals::Mode::OneToAll)
+        .map_err(|_| "sync open failed")?;
+    go.signal().map_err(|_| "signal failed")?;
+    let mut answer = [0u8; 4];
+    let (header, length) = inbox.read(&mut answer).map_err(|_| "answer read failed")?;
+    if header.source_node != to.first_node || answer[..length] != (number + 1).to_le_bytes() {
+        return Err("the receiver's answer says something else");
+    }
+    write.wait().map_err(|_| "the started write failed")?;
+    println!("mailbox-test: the started write went out before its wait");
+    Ok(())
+}
+
+fn drain_ahead() -> Result<(), &'static str> {
+    let from = process::argument("from")
+        .and_then(cluster::find)
+        .ok_or("needs from=CLUSTER naming a cluster of the board")?;
+    let this = cluster::this().map_err(|_| "cluster_info failed")?;
+    let inbox = Inbox::create(PORT).map_err(|_| "create failed")?;
+    let go =
+        signals::SyncReceiver::create(&[from.first_node, this.first_node], signals::Mode::OneToAll)
+            .map_err(|_| "sync create failed")?;
+    go.wait().map_err(|_| "sync wait failed")?;
+    let mut buffer = [0u8; NOC_PAYLOAD_MAX];
+    let mut count = 0u32;
+    loop {
+        let (_, length) = inbox.read(&mut buffer).map_err(|_| "read failed")?;
+        if length != LAST + 1 || buffer[..LAST] != message(from.index, count)[..LAST] {
+            return Err("a message out of order, or not the flood's");
+        }
+        count += 1;
+        if buffer[LAST] == 1 {
+            break;
+        }
+    }
+    Outbox::open(from.first_node, ACK_PORT)
+        .and_then(|outbox| outbox.write(&count.to_le_bytes()))
+        .map_err(|_| "answer failed")?;
+    println!("mailbox-test: read {count}, the last one started");
     Ok(())
 }
 

@@ -49,8 +49,10 @@ struct StartedRead {
 /// A write started by `mailbox_awrite`.
 #[derive(Clone, Debug)]
 enum StartedWrite {
-    /// Not sent yet: the channel was full.
+    /// Not sent yet: the channel was full. The master tries again on its passes.
     Waiting(Vec<u8>),
+    /// A core is trying to send it now.
+    Sending,
     /// Sent (or failed).
     Done(Result<usize, Errno>),
 }
@@ -108,6 +110,8 @@ enum Collected {
     Reading,
     /// The started write was not sent yet: its destination and payload.
     Unsent(u32, u32, Vec<u8>),
+    /// Another core is sending the started write right now.
+    Sending,
 }
 
 /// How a mailbox read got its message.
@@ -551,6 +555,10 @@ impl MailboxTable {
                 Some(StartedWrite::Waiting(payload)) => {
                     Ok(Collected::Unsent(*node, *port, payload))
                 }
+                Some(StartedWrite::Sending) => {
+                    *started = Some(StartedWrite::Sending);
+                    Ok(Collected::Sending)
+                }
             },
         }
     }
@@ -617,18 +625,93 @@ impl MailboxTable {
     /// Removes every mailbox of ended program `owner`; returns how many messages
     /// waited in them (lost with it).
     /// Also returns how many started reads were still waiting (no longer).
-    pub fn remove_owner(&mut self, owner: usize) -> (usize, usize) {
-        let (mut lost, mut reads) = (0, 0);
+    /// Removes every mailbox of `owner`; returns the messages its inboxes held,
+    /// and how many started reads and unsent started writes were going (no longer).
+    pub fn remove_owner(&mut self, owner: usize) -> (usize, usize, usize) {
+        let (mut lost, mut reads, mut writes) = (0, 0, 0);
         for entry in self.entries.remove_owner(owner) {
-            if let Entry::Inbox(inbox) = entry {
-                lost += inbox.queue.len();
-                reads += usize::from(matches!(
-                    inbox.started,
-                    Some(StartedRead { outcome: None, .. })
-                ));
+            match entry {
+                Entry::Inbox(inbox) => {
+                    lost += inbox.queue.len();
+                    reads += usize::from(matches!(
+                        inbox.started,
+                        Some(StartedRead { outcome: None, .. })
+                    ));
+                }
+                Entry::Outbox { started, .. } => {
+                    writes += usize::from(matches!(
+                        started,
+                        Some(StartedWrite::Waiting(_) | StartedWrite::Sending)
+                    ));
+                }
             }
         }
-        (lost, reads)
+        (lost, reads, writes)
+    }
+
+    /// Every started write not sent yet: (owner, id).
+    pub fn waiting_writes(&self) -> Vec<(usize, usize)> {
+        self.entries
+            .iter()
+            .enumerate()
+            .filter_map(|(id, entry)| match entry {
+                Some(Entry::Outbox {
+                    owner,
+                    started: Some(StartedWrite::Waiting(_)),
+                    ..
+                }) => Some((*owner, id)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Takes the unsent started write of `owner`'s mailbox `id` for one try: its
+    /// destination and payload (it is marked as being sent meanwhile).
+    fn take_waiting_write(&mut self, owner: usize, id: usize) -> Option<(u32, u32, Vec<u8>)> {
+        let Ok(Entry::Outbox {
+            node,
+            port,
+            started,
+            ..
+        }) = self.entries.owned_mut(owner, id)
+        else {
+            return None;
+        };
+        match started.take() {
+            Some(StartedWrite::Waiting(payload)) => {
+                *started = Some(StartedWrite::Sending);
+                Some((*node, *port, payload))
+            }
+            other => {
+                *started = other;
+                None
+            }
+        }
+    }
+
+    /// Ends a try of a started write: `outcome` once it went out (or failed), else
+    /// it waits again with `payload`. Returns whether it ended here (`false` too
+    /// when the mailbox is gone: its owner's end counted it).
+    fn end_try(
+        &mut self,
+        owner: usize,
+        id: usize,
+        outcome: Option<Result<usize, Errno>>,
+        payload: Vec<u8>,
+    ) -> bool {
+        let Ok(Entry::Outbox { started, .. }) = self.entries.owned_mut(owner, id) else {
+            return false;
+        };
+        match outcome {
+            Some(outcome) => {
+                *started = Some(StartedWrite::Done(outcome));
+                true
+            }
+            None => {
+                *started = Some(StartedWrite::Waiting(payload));
+                false
+            }
+        }
     }
 }
 
@@ -842,8 +925,39 @@ impl<P: Platform> Kernel<P> {
                 return Err(errno);
             }
         };
+        let waiting = matches!(started, StartedWrite::Waiting(_));
         self.mailboxes.lock().start_write(index, id, started)?;
+        if waiting {
+            // The master tries again on its passes, as room comes.
+            self.started_writes.fetch_add(1, Ordering::SeqCst);
+            self.platform.cores().unpark(0);
+        }
         Ok(0)
+    }
+
+    /// The master's pass over started writes not sent yet: one try each.
+    pub(super) fn progress_mailbox_writes(&self) {
+        let writes = self.mailboxes.lock().waiting_writes();
+        for (owner, id) in writes {
+            let Some((node, port, payload)) = self.mailboxes.lock().take_waiting_write(owner, id)
+            else {
+                continue;
+            };
+            let length = payload.len();
+            let (sent, _) = self.send_tagged_with(owner, node, MAILBOX_TAG + port, &payload, false);
+            let outcome = match sent {
+                Err(Errno::Again) => None,
+                other => Some(other.map(|_| 0)),
+            };
+            let failed = matches!(outcome, Some(Err(_)));
+            let mut mailboxes = self.mailboxes.lock();
+            if mailboxes.end_try(owner, id, outcome, payload) {
+                self.started_writes.fetch_sub(1, Ordering::SeqCst);
+                if failed {
+                    mailboxes.count_write(owner, id, 0, Some(length));
+                }
+            }
+        }
     }
 
     /// Waits until what was started on mailbox `id` ended (`mailbox_wait`).
@@ -860,7 +974,13 @@ impl<P: Platform> Kernel<P> {
                     self.mailboxes.lock().end_read(index, id, None);
                     return outcome;
                 }
+                Collected::Sending => {
+                    core::hint::spin_loop();
+                    continue;
+                }
                 Collected::Unsent(node, port, payload) => {
+                    // Taken from the master's passes: it goes out from here.
+                    self.started_writes.fetch_sub(1, Ordering::SeqCst);
                     let started = self.platform.cores().cycles();
                     let (sent, _) =
                         self.send_tagged_with(index, node, MAILBOX_TAG + port, &payload, true);
@@ -1175,7 +1295,7 @@ mod tests {
         assert_eq!(table.open(0, 8, MAILBOX_PORTS), Err(Errno::Invalid));
         table.close(0, outbox).unwrap();
         assert_eq!(table.close(0, outbox), Err(Errno::BadDescriptor));
-        assert_eq!(table.remove_owner(0), (0, 0));
+        assert_eq!(table.remove_owner(0), (0, 0, 0));
         assert!(
             table.create(1, 4, 0).is_ok(),
             "the ended owner's port is free"
