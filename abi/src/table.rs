@@ -423,13 +423,14 @@ kcalls! {
     /// Sends one message of 1 to 128 bytes to opened mailbox `id`. The hardware
     /// stamps the true source; blocks while the channel or the mailbox is full
     /// (backpressure), unless `flags` has MAILBOX_NONBLOCK: then `EAGAIN` and
-    /// nothing is sent. Every message arrives once, in the order each sender sent.
+    /// nothing is sent. Every message arrives once, in the order each sender sent:
+    /// a started write of the mailbox that has not gone out yet goes first.
     MailboxWrite = 44, "mailbox_write", ("id: usize", "buffer: *const u8", "length: usize", "flags: usize") -> "0",
         Local ("may wait for room (the master never waits)"),
         errors [
             (BadDescriptor, "the caller opened no mailbox with this id"),
             (Invalid, "length is 0, or flags has unknown bits"),
-            (Again, "MAILBOX_NONBLOCK and the channel to the mailbox's cluster is full"),
+            (Again, "MAILBOX_NONBLOCK and the channel to the mailbox's cluster is full (or a started write of it still waits for room)"),
             (MessageSize, "length is over NOC_PAYLOAD_MAX (128 bytes)"),
             (Fault, "the buffer is not in the caller's memory"),
             (HostDown, "the destination cluster is dead")

@@ -72,7 +72,7 @@ fn a_started_write_into_a_full_way_goes_out_before_its_wait() {
         board.events().iter().any(|event| matches!(event,
             Event::Console { cluster, line, .. } if cluster == "cc1"
                 && line.starts_with("mailbox-test: read ")
-                && line.ends_with(", the last one started"))),
+                && line.ends_with(" in order"))),
         "{}",
         board.transcript()
     );

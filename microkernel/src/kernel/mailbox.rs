@@ -108,8 +108,8 @@ enum Collected {
     Ended(Result<usize, Errno>),
     /// The started read waits for its message.
     Reading,
-    /// The started write was not sent yet: its destination and payload.
-    Unsent(u32, u32, Vec<u8>),
+    /// The started write was not sent yet.
+    Unsent,
     /// Another core is sending the started write right now.
     Sending,
 }
@@ -189,26 +189,43 @@ impl MailboxTable {
     }
 
     /// Where `owner`'s opened mailbox `id` leads, counting a write of `bytes`
-    /// (taken back with [`count_write`](Self::count_write) if it fails).
+    /// (taken back with [`count_write`](Self::count_write) if it fails), and
+    /// whether a started write of it has not gone out yet (it goes first).
     pub fn destination_for_write(
         &mut self,
         owner: usize,
         id: usize,
         bytes: usize,
-    ) -> Result<(u32, u32), Errno> {
+    ) -> Result<(u32, u32, bool), Errno> {
         match self.entries.owned_mut(owner, id)? {
             Entry::Outbox {
                 node,
                 port,
                 counters,
+                started,
                 ..
             } => {
                 counters.operations += 1;
                 counters.bytes += bytes as u64;
-                Ok((*node, *port))
+                let unsent = matches!(
+                    started,
+                    Some(StartedWrite::Waiting(_) | StartedWrite::Sending)
+                );
+                Ok((*node, *port, unsent))
             }
             Entry::Inbox(_) => Err(Errno::BadDescriptor),
         }
+    }
+
+    /// Whether `owner`'s mailbox `id` has a started write not gone out yet.
+    fn write_unsent(&self, owner: usize, id: usize) -> bool {
+        matches!(
+            self.entries.owned(owner, id),
+            Ok(Entry::Outbox {
+                started: Some(StartedWrite::Waiting(_) | StartedWrite::Sending),
+                ..
+            })
+        )
     }
 
     /// Adds `wait_cycles` to the write counters of opened mailbox `id`, and takes
@@ -544,21 +561,15 @@ impl MailboxTable {
                 }
                 Some(_) => Ok(Collected::Reading),
             },
-            Entry::Outbox {
-                node,
-                port,
-                started,
-                ..
-            } => match started.take() {
+            Entry::Outbox { started, .. } => match started {
                 None => Err(Errno::Invalid),
-                Some(StartedWrite::Done(outcome)) => Ok(Collected::Ended(outcome)),
-                Some(StartedWrite::Waiting(payload)) => {
-                    Ok(Collected::Unsent(*node, *port, payload))
+                Some(StartedWrite::Done(outcome)) => {
+                    let outcome = *outcome;
+                    *started = None;
+                    Ok(Collected::Ended(outcome))
                 }
-                Some(StartedWrite::Sending) => {
-                    *started = Some(StartedWrite::Sending);
-                    Ok(Collected::Sending)
-                }
+                Some(StartedWrite::Waiting(_)) => Ok(Collected::Unsent),
+                Some(StartedWrite::Sending) => Ok(Collected::Sending),
             },
         }
     }
@@ -747,11 +758,27 @@ impl<P: Platform> Kernel<P> {
         }
         let mut buffer = [0u8; NOC_PAYLOAD_MAX];
         let payload = self.copy_message(index, address, length, &mut buffer)?;
-        let (node, port) = self
+        let (node, port, unsent) = self
             .mailboxes
             .lock()
             .destination_for_write(index, id, length)?;
         let blocking = flags & MAILBOX_NONBLOCK == 0;
+        if unsent {
+            // A started write of this mailbox that has not gone out goes first:
+            // the messages of one mailbox keep their order.
+            while self.mailboxes.lock().write_unsent(index, id) {
+                let tried = self.send_started_write(index, id, blocking);
+                if !blocking && self.mailboxes.lock().write_unsent(index, id) {
+                    self.mailboxes
+                        .lock()
+                        .count_write(index, id, 0, Some(length));
+                    return Err(Errno::Again);
+                }
+                if !tried {
+                    core::hint::spin_loop();
+                }
+            }
+        }
         let (sent, waited) =
             self.send_tagged_with(index, node, MAILBOX_TAG + port, payload, blocking);
         if sent.is_err() || waited != 0 {
@@ -910,7 +937,7 @@ impl<P: Platform> Kernel<P> {
         if self.mailboxes.lock().write_started(index, id)? {
             return Err(Errno::Busy);
         }
-        let (node, port) = self
+        let (node, port, _) = self
             .mailboxes
             .lock()
             .destination_for_write(index, id, length)?;
@@ -939,25 +966,32 @@ impl<P: Platform> Kernel<P> {
     pub(super) fn progress_mailbox_writes(&self) {
         let writes = self.mailboxes.lock().waiting_writes();
         for (owner, id) in writes {
-            let Some((node, port, payload)) = self.mailboxes.lock().take_waiting_write(owner, id)
-            else {
-                continue;
-            };
-            let length = payload.len();
-            let (sent, _) = self.send_tagged_with(owner, node, MAILBOX_TAG + port, &payload, false);
-            let outcome = match sent {
-                Err(Errno::Again) => None,
-                other => Some(other.map(|_| 0)),
-            };
-            let failed = matches!(outcome, Some(Err(_)));
-            let mut mailboxes = self.mailboxes.lock();
-            if mailboxes.end_try(owner, id, outcome, payload) {
-                self.started_writes.fetch_sub(1, Ordering::SeqCst);
-                if failed {
-                    mailboxes.count_write(owner, id, 0, Some(length));
-                }
-            }
+            self.send_started_write(owner, id, false);
         }
+    }
+
+    /// One try at the started write of `owner`'s mailbox `id` that has not gone
+    /// out (waiting for room when `blocking`); returns `false` when there was none
+    /// to try (none, or another core is trying it).
+    fn send_started_write(&self, owner: usize, id: usize, blocking: bool) -> bool {
+        let Some((node, port, payload)) = self.mailboxes.lock().take_waiting_write(owner, id)
+        else {
+            return false;
+        };
+        let length = payload.len();
+        let (sent, waited) =
+            self.send_tagged_with(owner, node, MAILBOX_TAG + port, &payload, blocking);
+        let outcome = match sent {
+            Err(Errno::Again) => None,
+            other => Some(other.map(|_| 0)),
+        };
+        let failed = matches!(outcome, Some(Err(_))).then_some(length);
+        let mut mailboxes = self.mailboxes.lock();
+        if mailboxes.end_try(owner, id, outcome, payload) {
+            self.started_writes.fetch_sub(1, Ordering::SeqCst);
+            mailboxes.count_write(owner, id, waited, failed);
+        }
+        true
     }
 
     /// Waits until what was started on mailbox `id` ended (`mailbox_wait`).
@@ -975,19 +1009,14 @@ impl<P: Platform> Kernel<P> {
                     return outcome;
                 }
                 Collected::Sending => {
+                    // The master is trying it: look again in a moment.
                     core::hint::spin_loop();
                     continue;
                 }
-                Collected::Unsent(node, port, payload) => {
-                    // Taken from the master's passes: it goes out from here.
-                    self.started_writes.fetch_sub(1, Ordering::SeqCst);
-                    let started = self.platform.cores().cycles();
-                    let (sent, _) =
-                        self.send_tagged_with(index, node, MAILBOX_TAG + port, &payload, true);
-                    let waited = self.platform.cores().cycles().wrapping_sub(started);
-                    let failed = sent.is_err().then_some(payload.len());
-                    self.mailboxes.lock().count_write(index, id, waited, failed);
-                    return sent.map(|_| 0);
+                Collected::Unsent => {
+                    // It goes out from here, waiting for room.
+                    self.send_started_write(index, id, true);
+                    continue;
                 }
                 Collected::Reading => {}
             }
