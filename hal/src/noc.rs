@@ -80,6 +80,10 @@ pub trait ControlNoc: Send + Sync {
     /// Blocks (spin budget, then park) until a message may have arrived, a cluster
     /// changed state, or the calling core was unparked.
     fn wait_for_traffic(&self);
+
+    /// Waits until every `receive` under way on another core when this was called
+    /// has ended: the messages it took were decided.
+    fn wait_for_receivers(&self);
 }
 
 /// One chunk of a bulk transfer offered to the receiver by [`DataNoc::receive`].

@@ -250,9 +250,6 @@ pub struct Kernel<P: Platform> {
     /// Messages queued in mailboxes (or kept for ports not created yet) so far: a
     /// polling reader looks in the table only when this moved.
     mailbox_queued: AtomicU64,
-    /// By context: whether it is in a routing pass (each delivers all it took
-    /// before it ends). One line each: routing cores write only their own.
-    routing: Vec<RoutingFlag>,
     /// Cores parked in a data receive: the master wakes them when traffic arrives.
     data_waiters: Mutex<P::RawMutex, Vec<CoreId>>,
     /// One data transfer at a time per destination cluster: a sender holds the
@@ -329,7 +326,6 @@ impl<P: Platform> Kernel<P> {
             pollers: AtomicUsize::new(0),
             parked_receivers: AtomicUsize::new(0),
             backlogged: AtomicBool::new(false),
-            routing: (0..cores).map(|_| RoutingFlag::default()).collect(),
             mailbox_queued: AtomicU64::new(0),
             data_waiters: Mutex::new(Vec::new()),
             data_send_locks: (0..board.clusters.len()).map(|_| Mutex::new(())).collect(),
@@ -796,19 +792,11 @@ impl<P: Platform> Kernel<P> {
     /// goes straight to its buffers instead.
     fn route(&self, mut direct: Option<&mut DirectReceive<'_, P::RawMutex>>) {
         // The HAL's receive looks the same way before it locks; this look first
-        // keeps idle polls from paying the routing flag's fence below (a pass that
-        // finds a message looks twice).
+        // keeps idle polls from allocating and entering it.
         if !self.platform.noc().may_be_ready() {
             return;
         }
         let mut lost = Vec::new();
-        let flag = self.routing.get(self.platform.cores().current());
-        if let Some(flag) = flag {
-            flag.0.store(true, Ordering::Relaxed);
-            // Ordered before the pass takes the NoC's receive lock: whoever fails to
-            // take it after us sees the flag (see `wait_for_routing`).
-            core::sync::atomic::fence(Ordering::SeqCst);
-        }
         self.platform.noc().receive(&mut |arrival| {
             let (header, node, program) = (
                 &arrival.header,
@@ -867,9 +855,6 @@ impl<P: Platform> Kernel<P> {
             }
             ReceiveDecision::Take
         });
-        if let Some(flag) = flag {
-            flag.0.store(false, Ordering::Release);
-        }
         for (header, node, program) in lost {
             let line = format!(
                 "undeliverable message from node {} program {}: no running program {program} on node {node}",
@@ -1886,11 +1871,6 @@ impl<P: Platform> Kernel<P> {
         Some(written.map(|()| message.payload.len()))
     }
 }
-
-/// Whether one context is in a routing pass, alone on its cache line.
-#[derive(Default)]
-#[repr(align(64))]
-struct RoutingFlag(AtomicBool);
 
 /// A data-NoC transfer being received by a program core.
 struct DataTransfer<'a, R: lock_api::RawMutex> {

@@ -97,6 +97,7 @@ impl ControlNoc for Stub {
         0
     }
     fn wait_for_traffic(&self) {}
+    fn wait_for_receivers(&self) {}
 }
 
 impl DataNoc for Stub {

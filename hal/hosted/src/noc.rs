@@ -697,6 +697,12 @@ impl ControlNoc for HostedNoc {
         self.receiving.may_be_ready(&self.memory)
     }
 
+    fn wait_for_receivers(&self) {
+        // A receive drains under this lock: once we had it, every pass that held
+        // it before has ended.
+        drop(self.receiving.receiving.lock());
+    }
+
     fn wait_for_traffic(&self) {
         // No spinning here: the kernel's fast path is a receiving core polling the
         // channels itself; this is the slow path of a core that has nothing to do.

@@ -11,7 +11,7 @@ use nanvix_abi::{
     CommCounters, Errno, MAILBOX_ANY_SOURCE, MAILBOX_NONBLOCK, MAILBOX_PORTS, MAILBOX_TAG,
     MAILBOXES_MAX, MessageHeader, NOC_PAYLOAD_MAX,
 };
-use nanvix_hal::{CoreId, Cores, Platform, ReceiveDecision};
+use nanvix_hal::{ControlNoc, CoreId, Cores, Platform, ReceiveDecision};
 
 /// Messages one mailbox queues from one source node; more wait in their NoC channel.
 pub const MAILBOX_SOURCE_CAPACITY: usize = 16;
@@ -1135,20 +1135,10 @@ impl<P: Platform> Kernel<P> {
     pub(super) fn mailbox_unlink(&self, index: usize, id: usize) -> Result<usize, Errno> {
         for _ in 0..2 {
             self.route(None);
-            self.wait_for_routing();
+            // Passes under way on other cores deliver all they took first.
+            self.platform.noc().wait_for_receivers();
         }
         self.mailboxes.lock().unlink(index, id).map(|()| 0)
-    }
-
-    /// Waits until no other context is in a routing pass it began before this call.
-    fn wait_for_routing(&self) {
-        core::sync::atomic::fence(Ordering::SeqCst);
-        let this = self.platform.cores().current();
-        for (context, flag) in self.routing.iter().enumerate() {
-            while context != this && flag.0.load(Ordering::Acquire) {
-                core::hint::spin_loop();
-            }
-        }
     }
 
     /// Wakes every parked mailbox reader (a cluster died: each looks again).
