@@ -91,6 +91,8 @@ fn in_window(address: usize) -> Result<(), Errno> {
 /// Loads the byte at `address` of the window, whether or not a page is mapped
 /// there yet: an unmapped one faults to this program's pager, which maps it (with
 /// no pager, or a refusal, the thread ends, reported). EFAULT outside the window.
+/// Never inlined, so a fault report names it whatever its caller.
+#[inline(never)]
 pub fn window_load(address: usize) -> Result<u8, Errno> {
     in_window(address)?;
     // SAFETY: the address is in the window, where the kernel either has a page of
