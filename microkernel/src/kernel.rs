@@ -18,7 +18,7 @@ mod signals;
 mod sync;
 mod threads;
 use crate::paging::Access;
-use crate::user_memory::{self, UserSpace};
+use crate::user_memory::{self, UserSpace, WritableRange};
 use alloc::collections::VecDeque;
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -1152,15 +1152,11 @@ impl<P: Platform> Kernel<P> {
         header_address: usize,
         buffer: usize,
         capacity: usize,
-    ) -> Result<UserSpace<'_, P::RawMutex>, Errno> {
+    ) -> Result<(UserSpace<'_, P::RawMutex>, WritableRange, WritableRange), Errno> {
         let space = self.space(index);
-        space.check(
-            header_address,
-            core::mem::size_of::<MessageHeader>(),
-            Access::Write,
-        )?;
-        space.check(buffer, capacity, Access::Write)?;
-        Ok(space)
+        let header = space.writable(header_address, core::mem::size_of::<MessageHeader>())?;
+        let buffer = space.writable(buffer, capacity)?;
+        Ok((space, header, buffer))
     }
 
     /// The published facts of program `index` (one that was placed).
@@ -1311,7 +1307,7 @@ impl<P: Platform> Kernel<P> {
             let caller = &programs[index];
             (caller.node, caller.id)
         };
-        let space = self.receive_space(index, header_address, buffer, capacity)?;
+        let (space, _, _) = self.receive_space(index, header_address, buffer, capacity)?;
         let mut transfer = DataTransfer {
             node,
             id,
@@ -1599,15 +1595,15 @@ impl<P: Platform> Kernel<P> {
         buffer: usize,
         capacity: usize,
     ) -> Result<usize, Errno> {
-        let space = self.receive_space(index, header_address, buffer, capacity)?;
+        let (space, header, buffer) =
+            self.receive_space(index, header_address, buffer, capacity)?;
         let mut direct = DirectReceive {
             index,
             mailbox: None,
             at: 0,
             space,
-            header_address,
+            header,
             buffer,
-            capacity,
             delivered: None,
         };
         loop {
@@ -1852,7 +1848,7 @@ impl<P: Platform> Kernel<P> {
             let program = &mut programs[direct.index];
             let message = match program.inbox.front() {
                 None => return None,
-                Some(message) if message.payload.len() > direct.capacity => {
+                Some(message) if message.payload.len() > direct.buffer.length() => {
                     return Some(Err(Errno::MessageSize));
                 }
                 Some(_) => program.inbox.pop_front()?,
@@ -1862,8 +1858,8 @@ impl<P: Platform> Kernel<P> {
         };
         let written = direct
             .space
-            .write_value(direct.header_address, &message.header)
-            .and_then(|()| direct.space.write(direct.buffer, &message.payload));
+            .write_value_into(&direct.header, &message.header)
+            .and_then(|()| direct.space.write_into(&direct.buffer, &message.payload));
         // Room freed: if routing left messages in their channels, route them now.
         if self.backlogged.swap(false, Ordering::SeqCst) {
             self.platform.cores().unpark(0);
@@ -1948,22 +1944,22 @@ struct DirectReceive<'a, R: lock_api::RawMutex> {
     /// When the receive started (cycles), for a mailbox's counters.
     at: u64,
     space: UserSpace<'a, R>,
-    header_address: usize,
-    buffer: usize,
-    capacity: usize,
+    /// Where the header and the payload go (checked once, when the receive began).
+    header: WritableRange,
+    buffer: WritableRange,
     delivered: Option<usize>,
 }
 
 impl<R: lock_api::RawMutex> DirectReceive<'_, R> {
     /// Copies a message to the receiver's buffers if it fits; returns whether it did.
     fn deliver(&mut self, header: &MessageHeader, payload: &[u8]) -> bool {
-        if payload.len() > self.capacity {
+        if payload.len() > self.buffer.length() {
             return false;
         }
         let written = self
             .space
-            .write_value(self.header_address, header)
-            .and_then(|()| self.space.write(self.buffer, payload));
+            .write_value_into(&self.header, header)
+            .and_then(|()| self.space.write_into(&self.buffer, payload));
         if written.is_ok() {
             self.delivered = Some(payload.len());
         }

@@ -111,12 +111,85 @@ impl<'a, R: RawMutex> UserSpace<'a, R> {
 
     /// Writes a plain `repr(C)` value to the program.
     pub fn write_value<T: Copy>(&self, address: usize, value: &T) -> Result<(), Errno> {
-        // SAFETY: `T: Copy` values of the ABI are plain `repr(C)` data; viewing one
-        // as bytes for the duration of the copy is sound.
-        let bytes = unsafe {
-            core::slice::from_raw_parts((value as *const T).cast::<u8>(), core::mem::size_of::<T>())
-        };
-        self.write(address, bytes)
+        self.write(address, value_bytes(value))
+    }
+
+    /// Checks `[address, address + length)` once for writing: copies into the
+    /// returned range check nothing again when it lies in the program's regions.
+    pub fn writable(&self, address: usize, length: usize) -> Result<WritableRange, Errno> {
+        let in_regions = check(&self.regions, address, length).is_ok();
+        if !in_regions {
+            self.check(address, length, Access::Write)?;
+        }
+        Ok(WritableRange {
+            address,
+            length,
+            program: self.program,
+            in_regions,
+        })
+    }
+
+    /// Copies `bytes` to the start of `range` (checked by this program's
+    /// [`writable`](Self::writable)); `EFAULT` when they are longer than it.
+    pub fn write_into(&self, range: &WritableRange, bytes: &[u8]) -> Result<(), Errno> {
+        if range.program != self.program || bytes.len() > range.length {
+            return Err(Errno::Fault);
+        }
+        if !range.in_regions {
+            // Window pages may have gone since: the checked path again.
+            return self.write(range.address, bytes);
+        }
+        if !bytes.is_empty() {
+            // SAFETY: the range lies in this program's regions (checked when it was
+            // made, for this program: compared above), which stay mapped for the
+            // program's whole life, and `bytes` fits in it.
+            unsafe {
+                core::ptr::copy_nonoverlapping(
+                    bytes.as_ptr(),
+                    range.address as *mut u8,
+                    bytes.len(),
+                )
+            };
+        }
+        Ok(())
+    }
+
+    /// Writes a plain `repr(C)` value to the start of `range`.
+    pub fn write_value_into<T: Copy>(&self, range: &WritableRange, value: &T) -> Result<(), Errno> {
+        self.write_into(range, value_bytes(value))
+    }
+}
+
+/// A range of program memory checked once for writing ([`UserSpace::writable`]):
+/// its program, and whether it lies in the program's regions (mapped for its whole
+/// life: copies check nothing again) or in the MMU window (checked again under the
+/// page tables' lock at every copy, as a pager may unmap its pages meanwhile).
+#[derive(Clone, Copy, Debug)]
+pub struct WritableRange {
+    address: usize,
+    length: usize,
+    program: usize,
+    in_regions: bool,
+}
+
+impl WritableRange {
+    /// Its first address.
+    pub fn address(&self) -> usize {
+        self.address
+    }
+
+    /// Its length in bytes.
+    pub fn length(&self) -> usize {
+        self.length
+    }
+}
+
+/// The bytes of a plain `repr(C)` value.
+fn value_bytes<T: Copy>(value: &T) -> &[u8] {
+    // SAFETY: `T: Copy` values of the ABI are plain `repr(C)` data; viewing one as
+    // bytes for as long as the borrow of `value` is sound.
+    unsafe {
+        core::slice::from_raw_parts((value as *const T).cast::<u8>(), core::mem::size_of::<T>())
     }
 }
 
@@ -169,5 +242,37 @@ mod tests {
         assert!(memory.iter().all(|byte| *byte == 7));
         space.write(region.base + 2, b"hi").unwrap();
         assert_eq!(space.read(region.base + 1, 4).unwrap(), b"\x07hi\x07");
+    }
+
+    #[test]
+    fn a_range_checked_once_takes_what_fits_and_only_from_its_program() {
+        let mut memory = std::vec![7u8; 64];
+        let region = Region {
+            base: memory.as_mut_ptr() as usize,
+            size: 64,
+        };
+        let pages =
+            Mutex::<crate::test_cores::SpinLock, _>::new(PageTable::new(WINDOW, 1 << 20, 1 << 20));
+        let space = UserSpace::new([region; 4], 1, &pages);
+        assert_eq!(
+            space.writable(region.base + 60, 8).err(),
+            Some(Errno::Fault)
+        );
+        assert_eq!(space.writable(0x10, 1).err(), Some(Errno::Fault));
+        let range = space.writable(region.base + 8, 4).unwrap();
+        assert_eq!((range.address(), range.length()), (region.base + 8, 4));
+        assert_eq!(space.write_into(&range, b"12345"), Err(Errno::Fault));
+        let other = UserSpace::new([region; 4], 2, &pages);
+        assert_eq!(other.write_into(&range, b"12"), Err(Errno::Fault));
+        assert!(
+            memory.iter().all(|byte| *byte == 7),
+            "refused writes changed nothing"
+        );
+        space.write_into(&range, b"1234").unwrap();
+        space.write_value_into(&range, &0x4142u16).unwrap();
+        assert_eq!(&memory[8..12], b"BA34");
+        // A range in the window is checked again at each copy: no page, no copy.
+        let window = space.writable(WINDOW, 4);
+        assert_eq!(window.err(), Some(Errno::Fault));
     }
 }

@@ -801,7 +801,8 @@ impl<P: Platform> Kernel<P> {
         capacity: usize,
     ) -> Result<usize, Errno> {
         let filter = self.source_filter(source)?;
-        let space = self.receive_space(index, header_address, buffer, capacity)?;
+        let (space, header, buffer) =
+            self.receive_space(index, header_address, buffer, capacity)?;
         let queued = self.mailbox_queued.load(Ordering::Acquire);
         let taken = self
             .mailboxes
@@ -810,8 +811,8 @@ impl<P: Platform> Kernel<P> {
         let (node, port) = match taken {
             Ok(message) => {
                 self.room_freed();
-                space.write_value(header_address, &message.header)?;
-                space.write(buffer, &message.payload)?;
+                space.write_value_into(&header, &message.header)?;
+                space.write_into(&buffer, &message.payload)?;
                 return Ok(message.payload.len());
             }
             Err(place) => place,
@@ -822,9 +823,8 @@ impl<P: Platform> Kernel<P> {
             mailbox: Some((node, port, filter)),
             at: started,
             space,
-            header_address,
+            header,
             buffer,
-            capacity,
             delivered: None,
         };
         let result = self.mailbox_wait(index, core, id, &mut direct, queued);
@@ -843,8 +843,10 @@ impl<P: Platform> Kernel<P> {
             Taken::Direct(length) => length,
             Taken::Queued(message) => {
                 self.room_freed();
-                direct.space.write_value(header_address, &message.header)?;
-                direct.space.write(buffer, &message.payload)?;
+                direct
+                    .space
+                    .write_value_into(&direct.header, &message.header)?;
+                direct.space.write_into(&direct.buffer, &message.payload)?;
                 message.payload.len()
             }
         };
@@ -873,7 +875,7 @@ impl<P: Platform> Kernel<P> {
         capacity: usize,
     ) -> Result<usize, Errno> {
         let filter = self.source_filter(source)?;
-        let space = self.receive_space(index, header_address, buffer, capacity)?;
+        let (space, _, _) = self.receive_space(index, header_address, buffer, capacity)?;
         let at = self.platform.cores().cycles();
         let taken = self.mailboxes.lock().start_read(
             index,
@@ -1068,7 +1070,7 @@ impl<P: Platform> Kernel<P> {
         mut queued: u64,
     ) -> Result<Taken, Errno> {
         let filter = direct.mailbox.and_then(|(_, _, filter)| filter);
-        let capacity = direct.capacity;
+        let capacity = direct.buffer.length();
         // The caller looked in the queue just before (`queued` was the count of
         // queued messages then); later rounds look again first.
         let mut first = true;

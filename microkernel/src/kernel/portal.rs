@@ -758,7 +758,7 @@ impl<P: Platform> Kernel<P> {
         buffer: usize,
         capacity: usize,
     ) -> Result<usize, Errno> {
-        let space = self.receive_space(index, header_address, buffer, capacity)?;
+        let (space, _, _) = self.receive_space(index, header_address, buffer, capacity)?;
         let (node, port, allowed) = self.begin_portal_read(index, id)?;
         let mut transfer = DataTransfer {
             node,
