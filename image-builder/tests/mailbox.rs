@@ -4,21 +4,8 @@
 
 mod common;
 
-use common::{pid_of, printed, start, wait_for_line};
+use common::{pid_of, printed, run_and_expect, start, wait_for_line};
 use nanvix_harness::{Event, signal};
-
-/// Boots `manifest`, waits for a clean end and checks each (cluster, line).
-fn run_and_expect(manifest: &str, expected: &[(&str, &str)]) {
-    let mut board = start(manifest);
-    assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
-    for (cluster_name, expected_line) in expected {
-        assert!(
-            printed(&board, cluster_name, expected_line),
-            "{cluster_name} did not print `{expected_line}`:\n{}",
-            board.transcript()
-        );
-    }
-}
 
 #[test]
 fn every_mailbox_errno_and_an_early_message() {

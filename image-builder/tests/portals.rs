@@ -4,54 +4,40 @@
 
 mod common;
 
-use common::{pid_of, printed, start, wait_for_line};
+use common::{pid_of, printed, run_and_expect, start, wait_for_line};
 use nanvix_harness::{Event, signal};
 use std::time::Duration;
 
 #[test]
 fn every_portal_errno_and_a_transfer_to_itself() {
-    let mut board = start("portal-errors.toml");
-    assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
-    assert!(
-        printed(&board, "io0", "portal-test: 44 checks, 0 failed"),
-        "{}",
-        board.transcript()
+    run_and_expect(
+        "portal-errors.toml",
+        &[("io0", "portal-test: 44 checks, 0 failed")],
     );
 }
 
 #[test]
 fn transfers_up_to_a_mebibyte_and_more_arrive_intact_under_one_allow_each() {
-    let mut board = start("portal.toml");
-    assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
-    assert!(
-        printed(&board, "cc0", "portal-test: sent 5"),
-        "{}",
-        board.transcript()
-    );
-    assert!(
-        printed(&board, "cc1", "portal-test: 5 transfers ok"),
-        "{}",
-        board.transcript()
+    run_and_expect(
+        "portal.toml",
+        &[
+            ("cc0", "portal-test: sent 5"),
+            ("cc1", "portal-test: 5 transfers ok"),
+        ],
     );
 }
 
 #[test]
 fn a_started_write_goes_out_before_its_wait() {
-    let mut board = start("portal-ahead.toml");
-    assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
-    assert!(
-        printed(&board, "cc1", "portal-test: read 1572864 ahead of the wait"),
-        "{}",
-        board.transcript()
-    );
-    assert!(
-        printed(
-            &board,
-            "cc0",
-            "portal-test: the started write went out before its wait"
-        ),
-        "{}",
-        board.transcript()
+    run_and_expect(
+        "portal-ahead.toml",
+        &[
+            ("cc1", "portal-test: read 1572864 ahead of the wait"),
+            (
+                "cc0",
+                "portal-test: the started write went out before its wait",
+            ),
+        ],
     );
 }
 

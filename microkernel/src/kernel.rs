@@ -1797,6 +1797,24 @@ impl<P: Platform> Kernel<P> {
 
     /// Parks the calling thread (on `context`) without its core: a blocked thread
     /// gives its core to the next thread waiting, and waits for one in turn after.
+    /// Parks `core`, which its table just marked as a parked receiver: counts it
+    /// in the parked receivers and wakes the master (it routes for them). Once
+    /// woken, `still_marked` clears the mark and says whether it was still set
+    /// (woken by the park's bound, not by a delivery): then it counts itself out.
+    fn park_receiver(
+        &self,
+        core: CoreId,
+        still_marked: impl FnOnce() -> bool,
+    ) -> Result<(), Errno> {
+        self.parked_receivers.fetch_add(1, Ordering::SeqCst);
+        self.platform.cores().unpark(0);
+        let woken = self.park_without_core(core);
+        if still_marked() {
+            self.parked_receivers.fetch_sub(1, Ordering::SeqCst);
+        }
+        woken
+    }
+
     fn park_without_core(&self, context: CoreId) -> Result<(), Errno> {
         // One park: its callers re-check their own conditions.
         let mut parked = false;

@@ -225,15 +225,25 @@ mod tests {
 
     const WINDOW: usize = 0x1000_0000;
 
-    #[test]
-    fn wild_pointers_are_faults_and_change_nothing() {
+    type Pages = Mutex<crate::test_cores::SpinLock, PageTable>;
+
+    /// A program's memory of 64 bytes (all 7) in one region, and an empty window.
+    fn sixty_four_bytes() -> (std::vec::Vec<u8>, Region, Pages) {
         let mut memory = std::vec![7u8; 64];
         let region = Region {
             base: memory.as_mut_ptr() as usize,
             size: 64,
         };
-        let pages =
-            Mutex::<crate::test_cores::SpinLock, _>::new(PageTable::new(WINDOW, 1 << 20, 1 << 20));
+        (
+            memory,
+            region,
+            Mutex::new(PageTable::new(WINDOW, 1 << 20, 1 << 20)),
+        )
+    }
+
+    #[test]
+    fn wild_pointers_are_faults_and_change_nothing() {
+        let (memory, region, pages) = sixty_four_bytes();
         let space = UserSpace::new([region; 4], 1, &pages);
         assert_eq!(space.read(region.base + 60, 8), Err(Errno::Fault));
         assert_eq!(space.read(0x10, 1), Err(Errno::Fault));
@@ -246,13 +256,7 @@ mod tests {
 
     #[test]
     fn a_range_checked_once_takes_what_fits_and_only_from_its_program() {
-        let mut memory = std::vec![7u8; 64];
-        let region = Region {
-            base: memory.as_mut_ptr() as usize,
-            size: 64,
-        };
-        let pages =
-            Mutex::<crate::test_cores::SpinLock, _>::new(PageTable::new(WINDOW, 1 << 20, 1 << 20));
+        let (memory, region, pages) = sixty_four_bytes();
         let space = UserSpace::new([region; 4], 1, &pages);
         assert_eq!(
             space.writable(region.base + 60, 8).err(),

@@ -1,5 +1,6 @@
-//! Helpers the communication system tests share: boot a test system, look for and
-//! wait for console lines, find a cluster's process.
+//! Helpers the communication system tests share: boot a test system (or run one to
+//! a clean end and check its lines), look for and wait for console lines, find a
+//! cluster's process.
 
 #![allow(dead_code)]
 
@@ -48,4 +49,17 @@ pub fn pid_of(board: &Board, name: &str) -> u32 {
             _ => None,
         })
         .unwrap_or_else(|| panic!("{name} never came up"))
+}
+
+/// Boots `manifest`, waits for a clean end and checks each (cluster, line).
+pub fn run_and_expect(manifest: &str, expected: &[(&str, &str)]) {
+    let mut board = start(manifest);
+    assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
+    for (cluster_name, expected_line) in expected {
+        assert!(
+            printed(&board, cluster_name, expected_line),
+            "{cluster_name} did not print `{expected_line}`:\n{}",
+            board.transcript()
+        );
+    }
 }

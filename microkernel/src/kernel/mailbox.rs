@@ -1033,18 +1033,14 @@ impl<P: Platform> Kernel<P> {
             }
             self.stop_polling();
             if self.mailboxes.lock().park_started_reader(index, id, core)? {
-                self.parked_receivers.fetch_add(1, Ordering::SeqCst);
-                self.platform.cores().unpark(0);
-                let woken = self.park_without_core(core);
-                let mut mailboxes = self.mailboxes.lock();
-                if mailboxes.unpark_reader(index, id) {
-                    self.parked_receivers.fetch_sub(1, Ordering::SeqCst);
-                }
-                if let Ok(inbox) = mailboxes.inbox(index, id) {
-                    inbox.reader = None;
-                }
-                drop(mailboxes);
-                woken?;
+                self.park_receiver(core, || {
+                    let mut mailboxes = self.mailboxes.lock();
+                    let still_marked = mailboxes.unpark_reader(index, id);
+                    if let Ok(inbox) = mailboxes.inbox(index, id) {
+                        inbox.reader = None;
+                    }
+                    still_marked
+                })?;
             }
         }
     }
@@ -1112,15 +1108,7 @@ impl<P: Platform> Kernel<P> {
                 return Ok(taken);
             }
             if self.mailboxes.lock().park_reader(index, id, filter) {
-                self.parked_receivers.fetch_add(1, Ordering::SeqCst);
-                // The master routes for parked receivers: make sure it looks.
-                self.platform.cores().unpark(0);
-                let woken = self.park_without_core(core);
-                if self.mailboxes.lock().unpark_reader(index, id) {
-                    // Woken by the bound of the park, not by a delivery: count us out.
-                    self.parked_receivers.fetch_sub(1, Ordering::SeqCst);
-                }
-                woken?;
+                self.park_receiver(core, || self.mailboxes.lock().unpark_reader(index, id))?;
             }
         }
     }

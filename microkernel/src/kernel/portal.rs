@@ -1081,13 +1081,9 @@ impl<P: Platform> Kernel<P> {
         }
         self.stop_polling();
         if self.portals.lock().park_started_waiter(index, id, core)? {
-            self.parked_receivers.fetch_add(1, Ordering::SeqCst);
-            self.platform.cores().unpark(0);
-            let woken = self.park_without_core(core);
-            if self.portals.lock().unpark_started_waiter(index, id) {
-                self.parked_receivers.fetch_sub(1, Ordering::SeqCst);
-            }
-            woken?;
+            self.park_receiver(core, || {
+                self.portals.lock().unpark_started_waiter(index, id)
+            })?;
         }
         Ok(())
     }

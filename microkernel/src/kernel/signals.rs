@@ -499,13 +499,7 @@ impl<P: Platform> Kernel<P> {
                 return Ok(0);
             }
             if self.sync_signals.lock().park_waiter(index, id) {
-                self.parked_receivers.fetch_add(1, Ordering::SeqCst);
-                self.platform.cores().unpark(0);
-                let woken = self.park_without_core(core);
-                if self.sync_signals.lock().unpark_waiter(index, id) {
-                    self.parked_receivers.fetch_sub(1, Ordering::SeqCst);
-                }
-                woken?;
+                self.park_receiver(core, || self.sync_signals.lock().unpark_waiter(index, id))?;
             }
         }
     }
