@@ -1,6 +1,7 @@
 //! System tests of portals: transfers of 1 byte to 1 MiB + 1 under one allow each,
 //! every errno one program can provoke, a started write that goes on before its
-//! wait, and a sender killed mid-transfer.
+//! wait, two started reads of one sender's transfers, and a sender killed
+//! mid-transfer.
 
 mod common;
 
@@ -37,6 +38,17 @@ fn a_started_write_goes_out_before_its_wait() {
                 "cc0",
                 "portal-test: the started write went out before its wait",
             ),
+        ],
+    );
+}
+
+#[test]
+fn two_started_reads_take_one_senders_transfers_in_the_order_sent() {
+    run_and_expect(
+        "portal-two.toml",
+        &[
+            ("cc0", "portal-test: sent two"),
+            ("cc1", "portal-test: read two, the later one started first"),
         ],
     );
 }

@@ -22,6 +22,13 @@
 //! - `mode=receive-ahead from=CLUSTER`: allows the cluster [`BIG`] bytes, reads
 //!   and checks them, and tells the sender by mailbox; prints `portal-test: read
 //!   N ahead of the wait`.
+//! - `mode=send-two to=CLUSTER`: writes [`BIG`] bytes to the cluster's port
+//!   [`PORT`], then a page to its port [`SECOND_PORT`]; prints `portal-test:
+//!   sent two`.
+//! - `mode=receive-two from=CLUSTER`: allows both, starts the read of the page
+//!   first, then the read of the big transfer, and waits for both: transfers of
+//!   one sender arrive in the order sent, and two started reads take them as
+//!   they come; prints `portal-test: read two, the later one started first`.
 //! - `mode=errors`: every errno one program can provoke, and a transfer to
 //!   itself; prints `portal-test: N checks, M failed`.
 #![no_std]
@@ -52,6 +59,9 @@ const SIZES: [usize; 5] = [1, 4096, 128 * 1024 + 1, 1 << 20, (1 << 20) + 1];
 /// the hosted data NoC's 1 MiB ring, within a compute cluster's heap.
 const BIG: usize = 1536 * 1024;
 
+/// The port of the second transfer of `send-two`.
+const SECOND_PORT: u32 = 6;
+
 /// The mailbox port a receiver tells its sender on that a transfer arrived.
 const ACK_PORT: u32 = 5;
 
@@ -71,8 +81,10 @@ fn main() -> i32 {
         Some("receive-after-death") => receive_after_death(),
         Some("send-ahead") => send_ahead(),
         Some("receive-ahead") => receive_ahead(),
+        Some("send-two") => send_two(),
+        Some("receive-two") => receive_two(),
         _ => Err(
-            "needs mode=receive|send|send-big|receive-after-death|send-ahead|receive-ahead|errors",
+            "needs mode=receive|send|send-big|receive-after-death|send-ahead|receive-ahead|send-two|receive-two|errors",
         ),
     };
     match result {
@@ -197,6 +209,46 @@ fn receive_ahead() -> Result<(), &'static str> {
         .write(&length.to_le_bytes())
         .map_err(|_| "ack write failed")?;
     println!("portal-test: read {length} ahead of the wait");
+    Ok(())
+}
+
+fn send_two() -> Result<(), &'static str> {
+    let to = cluster_node("to")?;
+    let first = Outportal::open(to, PORT).map_err(|_| "open failed")?;
+    let second = Outportal::open(to, SECOND_PORT).map_err(|_| "open failed")?;
+    let big: alloc::vec::Vec<u8> = (0..BIG).map(|position| pattern(BIG, position)).collect();
+    first.write(&big).map_err(|_| "first write failed")?;
+    let page: alloc::vec::Vec<u8> = (0..4096).map(|position| pattern(4096, position)).collect();
+    second.write(&page).map_err(|_| "second write failed")?;
+    println!("portal-test: sent two");
+    Ok(())
+}
+
+fn receive_two() -> Result<(), &'static str> {
+    let from = cluster_node("from")?;
+    let first = Inportal::create(PORT).map_err(|_| "create failed")?;
+    let second = Inportal::create(SECOND_PORT).map_err(|_| "create failed")?;
+    first.allow(from, BIG).map_err(|_| "allow failed")?;
+    second.allow(from, 4096).map_err(|_| "allow failed")?;
+    let (mut big, mut page) = (vec![0u8; BIG], vec![0u8; 4096]);
+    let later = second
+        .read_start(&mut page)
+        .map_err(|_| "started read failed")?;
+    let earlier = first
+        .read_start(&mut big)
+        .map_err(|_| "started read failed")?;
+    let later = later.wait().map_err(|_| "the later transfer failed")?;
+    let earlier = earlier.wait().map_err(|_| "the earlier transfer failed")?;
+    let intact = |bytes: &[u8]| {
+        bytes
+            .iter()
+            .enumerate()
+            .all(|(position, byte)| *byte == pattern(bytes.len(), position))
+    };
+    if (earlier.1, later.1) != (BIG, 4096) || !intact(&big) || !intact(&page) {
+        return Err("a transfer arrived other than it was sent");
+    }
+    println!("portal-test: read two, the later one started first");
     Ok(())
 }
 
