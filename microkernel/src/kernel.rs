@@ -73,8 +73,11 @@ pub const PANIC_STATUS: i32 = 101;
 /// thread cannot take it: between two checks of a kernel path).
 pub const END_KICK_NANOSECONDS: u64 = 1_000_000;
 /// How long the master sleeps between passes over started writes that wait for
-/// room or an allow while no core follows them.
+/// room while no core follows them, at first (writes that wait for an allow wait
+/// for NoC traffic instead: the allow is a message).
 pub const STARTED_WRITE_POLL_NANOSECONDS: u64 = 50_000;
+/// The longest such sleep, reached by doubling while no pass moves a write on.
+pub const STARTED_WRITE_POLL_MAX_NANOSECONDS: u64 = 5_000_000;
 /// `Kernel::ending` of a program whose end has not begun.
 const NOT_ENDING: i64 = i64::MIN;
 /// What a kernel wait of a thread whose program is ending returns: the kcall layer
@@ -214,6 +217,12 @@ pub struct Kernel<P: Platform> {
     /// sent yet (the channel was full): while any is, the master sends them as room
     /// and allows come.
     started_writes: AtomicUsize,
+    /// Passes over started writes that moved one on so far, and how long the master
+    /// sleeps between passes while writes wait for room (doubling, from
+    /// `STARTED_WRITE_POLL_NANOSECONDS` to `STARTED_WRITE_POLL_MAX_NANOSECONDS`,
+    /// while none moves).
+    write_progress: AtomicU64,
+    write_poll: AtomicU64,
     /// Clusters of the board that are on (high half: the board's state generation
     /// they were counted in, plus one; 0 before the first count).
     clusters_on: AtomicU64,
@@ -304,6 +313,8 @@ impl<P: Platform> Kernel<P> {
             clusters_on: AtomicU64::new(0),
             started_reads: AtomicUsize::new(0),
             started_writes: AtomicUsize::new(0),
+            write_progress: AtomicU64::new(0),
+            write_poll: AtomicU64::new(STARTED_WRITE_POLL_NANOSECONDS),
             pagers: Mutex::new(pager::Pagers::new(cores)),
             pages: Mutex::new(PageTable::new(
                 memory.window().0,
@@ -662,9 +673,17 @@ impl<P: Platform> Kernel<P> {
                 self.progress_portal_reads();
             }
             let writing = self.started_writes.load(Ordering::SeqCst) > 0;
+            let mut waiting_room = false;
             if writing {
-                self.progress_portal_writes();
-                self.progress_mailbox_writes();
+                let progress = self.write_progress.load(Ordering::Relaxed);
+                waiting_room = self.progress_portal_writes() | self.progress_mailbox_writes();
+                let poll = if self.write_progress.load(Ordering::Relaxed) != progress {
+                    STARTED_WRITE_POLL_NANOSECONDS
+                } else {
+                    (self.write_poll.load(Ordering::Relaxed) * 2)
+                        .min(STARTED_WRITE_POLL_MAX_NANOSECONDS)
+                };
+                self.write_poll.store(poll, Ordering::Relaxed);
             }
             let woken = {
                 let mut waiters = self.data_waiters.lock();
@@ -688,12 +707,14 @@ impl<P: Platform> Kernel<P> {
                     cores.interrupt(context);
                 }
                 cores.park_timeout(SLICE_NANOSECONDS / 2);
-            } else if writing && self.pollers.load(Ordering::SeqCst) == 0 {
-                // Started writes wait for room or an allow, and no core follows
-                // them: look again soon (a receiver making room rings no bell here).
-                cores.park_timeout(STARTED_WRITE_POLL_NANOSECONDS);
+            } else if waiting_room && self.pollers.load(Ordering::SeqCst) == 0 {
+                // Started writes wait for room and no core follows them: look again
+                // soon, then less often while none moves (a receiver making room
+                // rings no bell here).
+                cores.park_timeout(self.write_poll.load(Ordering::Relaxed));
             } else if (self.parked_receivers.load(Ordering::SeqCst) > 0
-                || self.started_reads.load(Ordering::SeqCst) > 0)
+                || self.started_reads.load(Ordering::SeqCst) > 0
+                || writing)
                 && self.pollers.load(Ordering::SeqCst) == 0
             {
                 // Receivers sleep and nobody polls for them: watch the NoC.

@@ -964,12 +964,14 @@ impl<P: Platform> Kernel<P> {
         Ok(0)
     }
 
-    /// The master's pass over started writes not sent yet: one try each.
-    pub(super) fn progress_mailbox_writes(&self) {
+    /// The master's pass over started writes not sent yet: one try each; returns
+    /// whether one still waits for room (nobody rings the master for that).
+    pub(super) fn progress_mailbox_writes(&self) -> bool {
         let writes = self.mailboxes.lock().waiting_writes();
         for (owner, id) in writes {
             self.send_started_write(owner, id, false);
         }
+        !self.mailboxes.lock().waiting_writes().is_empty()
     }
 
     /// One try at the started write of `owner`'s mailbox `id` that has not gone
@@ -990,6 +992,7 @@ impl<P: Platform> Kernel<P> {
         let failed = matches!(outcome, Some(Err(_))).then_some(length);
         let mut mailboxes = self.mailboxes.lock();
         if mailboxes.end_try(owner, id, outcome, payload) {
+            self.write_progress.fetch_add(1, Ordering::Relaxed);
             self.started_writes.fetch_sub(1, Ordering::SeqCst);
             mailboxes.count_write(owner, id, waited, failed);
         }

@@ -390,6 +390,13 @@ impl PortalTable {
         }
     }
 
+    /// Whether a started write got its allow and waits for room.
+    pub fn writes_waiting_for_room(&self) -> bool {
+        self.entries.iter().flatten().any(|entry| {
+            matches!(entry, Entry::Sender { started: Some(write), .. } if write.allowed && write.outcome.is_none())
+        })
+    }
+
     /// Takes the started write of `owner`'s portal `id` for one pass.
     pub fn take_started_write(&mut self, owner: usize, id: usize) -> TakenWrite {
         let Ok(Entry::Sender {
@@ -880,12 +887,14 @@ impl<P: Platform> Kernel<P> {
         self.write_pass_locked(owner, id, destination)
     }
 
-    /// The master's pass over every started write.
-    pub(super) fn progress_portal_writes(&self) {
+    /// The master's pass over every started write; returns whether one still
+    /// waits for room (its allow came): nobody rings the master for that.
+    pub(super) fn progress_portal_writes(&self) -> bool {
         let writes = self.portals.lock().started_writes();
         for (owner, id) in writes {
             self.progress_portal_write(owner, id);
         }
+        self.portals.lock().writes_waiting_for_room()
     }
 
     /// One pass over started write `id` of program `owner`, whose receiver is on
@@ -901,7 +910,11 @@ impl<P: Platform> Kernel<P> {
                 return true;
             }
         };
+        let before = (write.allowed, write.sent);
         write.outcome = self.write_round(owner, id, (node, port, destination), &mut write);
+        if (write.allowed, write.sent) != before || write.outcome.is_some() {
+            self.write_progress.fetch_add(1, Ordering::Relaxed);
+        }
         let ended = write.outcome.is_some();
         if ended {
             self.data_claims.lock()[destination].take_if(|claim| *claim == (owner, id));
