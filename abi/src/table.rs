@@ -178,7 +178,8 @@ kcalls! {
         errors [
             (Fault, "header or buffer is not in the caller's memory"),
             (MessageSize, "the next transfer is longer than capacity; it stays queued"),
-            (HostDown, "the sender died in the middle of the transfer (the part received is dropped)")
+            (HostDown, "the sender died in the middle of the transfer (the part received is dropped)"),
+            (InputOutput, "the transfer was cut short: its sender's program ended, or its sending failed, after part of it went out")
         ];
     /// Does nothing on the master core and returns 0: the round trip of a remote
     /// kcall, for measurement (the paper's R-Kcall).
@@ -564,7 +565,8 @@ kcalls! {
             (Invalid, "no allow of this portal is pending"),
             (Fault, "header or buffer is not in the caller's memory"),
             (MessageSize, "the transfer is longer than capacity; it stays queued"),
-            (HostDown, "the sender died in the middle of the transfer, or before it")
+            (HostDown, "the sender died in the middle of the transfer, or before it"),
+            (InputOutput, "the transfer was cut short: its sender's program ended, or its write failed, after part of it went out")
         ];
     /// Closes opened portal `id`; refused while a write started on it is going.
     PortalClose = 59, "portal_close", ("id: usize") -> "0",
@@ -656,7 +658,8 @@ kcalls! {
             (Busy, "another thread waits on it"),
             (MessageSize, "the transfer is longer than the started read's buffer (it stays queued), or than the allow"),
             (Fault, "the started buffers left the caller's memory"),
-            (HostDown, "the other side died before or during the transfer")
+            (HostDown, "the other side died before or during the transfer"),
+            (InputOutput, "a started read's transfer was cut short (its sender's program ended, or its write failed, after part of it went out)")
         ];
     /// Fills a `CommCounters` for the caller's communication object `id` of kind
     /// `kind` (COMM_MAILBOX, COMM_PORTAL or COMM_SYNC): calls, bytes, cycles spent

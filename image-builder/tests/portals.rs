@@ -1,7 +1,7 @@
 //! System tests of portals: transfers of 1 byte to 1 MiB + 1 under one allow each,
 //! every errno one program can provoke, a started write that goes on before its
-//! wait, two started reads of one sender's transfers, and a sender killed
-//! mid-transfer.
+//! wait, two started reads of one sender's transfers, a sender program that ends
+//! mid-transfer, and a sender killed mid-transfer.
 
 mod common;
 
@@ -51,6 +51,14 @@ fn two_started_reads_take_one_senders_transfers_in_the_order_sent() {
             ("cc1", "portal-test: read two, the later one started first"),
         ],
     );
+}
+
+#[test]
+fn a_sender_program_that_ends_mid_transfer_fails_the_read_with_eio() {
+    let mut board = start("portal-cut.toml");
+    wait_for_line(&mut board, "io0", "portal-test: ending mid-transfer");
+    wait_for_line(&mut board, "cc0", "portal-test: read failed: EIO");
+    // io0 stays on (its other program waits for good): dropping the board stops it.
 }
 
 #[test]

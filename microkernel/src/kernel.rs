@@ -29,8 +29,8 @@ use lock_api::Mutex;
 use nanvix_abi::{
     ArgumentSlice, CLUSTER_NAME_MAX, CLUSTER_SELF, COMM_MAILBOX, COMM_PORTAL, COMM_SYNC,
     ClusterInfo, CommCounters, Errno, GATE_MAGIC, Gate, Kcall, KcallEntry, MAILBOX_TAG,
-    MessageHeader, NOC_PAYLOAD_MAX, PORTAL_ALLOW_TAG, PROGRAM_ALIGNMENT, PROGRAMS_MAX, SYNC_TAG,
-    StartInfo,
+    MessageHeader, NOC_PAYLOAD_MAX, PORTAL_ALLOW_TAG, PORTAL_TAG, PROGRAM_ALIGNMENT, PROGRAMS_MAX,
+    SYNC_TAG, StartInfo,
 };
 use nanvix_board::{Board, ClusterKind};
 use nanvix_hal::{
@@ -264,9 +264,10 @@ pub struct Kernel<P: Platform> {
     /// One data transfer at a time per destination cluster: a sender holds the
     /// lock while it sends, ...
     data_send_locks: Vec<Mutex<P::RawMutex, ()>>,
-    /// ... and a started write that sent part of its transfer holds the channel
-    /// between passes: (program, portal id) by destination cluster.
-    data_claims: Mutex<P::RawMutex, Vec<Option<(usize, usize)>>>,
+    /// ... and a started write that sent part of its transfer, or the abort marker
+    /// of a transfer cut short, holds the channel between passes, by destination
+    /// cluster.
+    data_claims: Mutex<P::RawMutex, Vec<Option<Claim>>>,
     /// Each program's [`ProgramInfo`] by index, published before it starts (and
     /// never freed: programs are not unloaded).
     infos: Vec<AtomicPtr<ProgramInfo>>,
@@ -580,12 +581,25 @@ impl<P: Platform> Kernel<P> {
     fn finish(&self, index: usize, status: i32) {
         self.syncs.lock().remove_owner(index);
         self.sync_signals.lock().remove_owner(index);
-        let (portal_reads, portal_writes) = self.portals.lock().remove_owner(index);
+        let (idle_writes, (portal_reads, portal_writes)) = {
+            let mut portals = self.portals.lock();
+            (portals.idle_writes(index), portals.remove_owner(index))
+        };
         self.started_reads.fetch_sub(portal_reads, Ordering::SeqCst);
         self.started_writes
             .fetch_sub(portal_writes, Ordering::SeqCst);
-        for claim in self.data_claims.lock().iter_mut() {
-            claim.take_if(|(owner, _)| *owner == index);
+        // The channels its started writes hold: released, or kept for the abort
+        // marker of a transfer that went out in part. (A write a pass is sending
+        // right now is not idle: that pass finds its portal gone and does this.)
+        let source = Source {
+            node: self.info(index).node,
+            program: self.info(index).id,
+        };
+        for (id, node, port, sent, length) in idle_writes {
+            if let Some(destination) = self.board.cluster_of_node(node) {
+                let abort = Abort::of(source, (node, PORTAL_TAG + port), sent, length);
+                self.end_claim(destination.index as usize, Claim::Write(index, id), abort);
+            }
         }
         let (lost, reads, writes) = self.mailboxes.lock().remove_owner(index);
         self.undeliverable.fetch_add(lost as u64, Ordering::Relaxed);
@@ -676,7 +690,9 @@ impl<P: Platform> Kernel<P> {
             let mut waiting_room = false;
             if writing {
                 let progress = self.write_progress.load(Ordering::Relaxed);
-                waiting_room = self.progress_portal_writes() | self.progress_mailbox_writes();
+                waiting_room = self.progress_portal_writes()
+                    | self.progress_mailbox_writes()
+                    | self.progress_aborts();
                 let poll = if self.write_progress.load(Ordering::Relaxed) != progress {
                     STARTED_WRITE_POLL_NANOSECONDS
                 } else {
@@ -1260,13 +1276,16 @@ impl<P: Platform> Kernel<P> {
         space.check(address, length, Access::Read)?;
         let data_noc = self.platform.data_noc();
         let _transfer = self.data_send_locks[destination].lock();
-        // A started write that sent part of its transfer goes first: follow it.
+        // A started write that sent part of its transfer, or the abort marker of a
+        // transfer cut short, goes first: follow it.
         loop {
             let claim = self.data_claims.lock()[destination];
-            let Some((owner, id)) = claim else {
-                break;
+            let done = match claim {
+                None => break,
+                Some(Claim::Write(owner, id)) => self.write_pass_locked(owner, id, destination),
+                Some(Claim::Abort(abort)) => self.send_abort_locked(destination, abort),
             };
-            if !self.write_pass_locked(owner, id, destination) {
+            if !done {
                 if self.ending_status(index).is_some() {
                     return Err(ENDING);
                 }
@@ -1274,13 +1293,95 @@ impl<P: Platform> Kernel<P> {
             }
         }
         let mut sent = 0;
-        while !self.data_send_chunks(source, &space, (node, tag), (address, length), &mut sent)? {
-            if self.ending_status(index).is_some() {
-                return Err(ENDING);
+        let outcome = loop {
+            match self.data_send_chunks(source, &space, (node, tag), (address, length), &mut sent) {
+                Ok(true) => break Ok(length),
+                Ok(false) if self.ending_status(index).is_some() => break Err(ENDING),
+                Ok(false) => data_noc.wait_for_write_room(node),
+                Err(errno) => break Err(errno),
             }
-            data_noc.wait_for_write_room(node);
+        };
+        if outcome.is_err()
+            && let Some(abort) = Abort::of(source, (node, tag), sent, length)
+        {
+            // Cut short after part of it went out: its receiver gets the marker
+            // (next, from whoever sends to that cluster or the master's passes).
+            self.data_claims.lock()[destination] = Some(Claim::Abort(abort));
+            self.started_writes.fetch_add(1, Ordering::SeqCst);
+            self.platform.cores().unpark(0);
         }
-        Ok(length)
+        outcome
+    }
+
+    /// Releases the channel to `destination` if `claim` holds it; returns whether
+    /// it did.
+    fn release_claim(&self, destination: usize, claim: Claim) -> bool {
+        self.data_claims.lock()[destination]
+            .take_if(|held| *held == claim)
+            .is_some()
+    }
+
+    /// Ends `claim` on the channel to `destination`: the channel goes to `abort`
+    /// (the marker its cut-short transfer owes its receiver), or is released.
+    fn end_claim(&self, destination: usize, claim: Claim, abort: Option<Abort>) {
+        let mut claims = self.data_claims.lock();
+        if claims[destination] != Some(claim) {
+            return;
+        }
+        claims[destination] = abort.map(Claim::Abort);
+        drop(claims);
+        if abort.is_some() {
+            self.started_writes.fetch_add(1, Ordering::SeqCst);
+            self.platform.cores().unpark(0);
+        }
+    }
+
+    /// Sends `abort` to `destination` (whose send lock the caller holds) if its ring
+    /// has room, and frees the channel; returns whether it went (or nobody is left
+    /// to tell).
+    fn send_abort_locked(&self, destination: usize, abort: Abort) -> bool {
+        let sent = self.platform.data_noc().try_write(
+            abort.source,
+            abort.node,
+            abort.tag,
+            abort.length,
+            abort.length,
+            &[],
+        );
+        if sent == Err(NocError::Full) {
+            return false;
+        }
+        if self.release_claim(destination, Claim::Abort(abort)) {
+            self.started_writes.fetch_sub(1, Ordering::SeqCst);
+            self.write_progress.fetch_add(1, Ordering::Relaxed);
+        }
+        true
+    }
+
+    /// The master's pass over abort markers still owed; returns whether one still
+    /// waits for room.
+    fn progress_aborts(&self) -> bool {
+        let owed: Vec<(usize, Abort)> = self
+            .data_claims
+            .lock()
+            .iter()
+            .enumerate()
+            .filter_map(|(destination, claim)| match claim {
+                Some(Claim::Abort(abort)) => Some((destination, *abort)),
+                _ => None,
+            })
+            .collect();
+        let mut waiting = false;
+        for (destination, abort) in owed {
+            let Some(_transfer) = self.data_send_locks[destination].try_lock() else {
+                waiting = true;
+                continue;
+            };
+            if self.data_claims.lock()[destination] == Some(Claim::Abort(abort)) {
+                waiting |= !self.send_abort_locked(destination, abort);
+            }
+        }
+        waiting
     }
 
     /// Sends the chunks of the transfer `[address, address + length)` from `*sent`
@@ -1904,6 +2005,39 @@ impl<P: Platform> Kernel<P> {
             self.platform.cores().unpark(0);
         }
         Some(written.map(|()| message.payload.len()))
+    }
+}
+
+/// Who holds a destination cluster's data channel between passes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Claim {
+    /// A started write (program, portal id) that sent part of its transfer.
+    Write(usize, usize),
+    /// The abort marker a transfer cut short owes its receiver.
+    Abort(Abort),
+}
+
+/// The abort marker of a transfer cut short after part of it went out: an empty
+/// chunk at the transfer's end, after its chunks in the ring. Its receiver fails
+/// the transfer (`EIO`) instead of waiting for the rest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Abort {
+    source: Source,
+    node: u32,
+    tag: u32,
+    length: u32,
+}
+
+impl Abort {
+    /// The marker a transfer of `length` bytes to `(node, tag)` stamped `source`
+    /// owes when it stopped after `sent` bytes: none when nothing or all went out.
+    fn of(source: Source, (node, tag): (u32, u32), sent: usize, length: usize) -> Option<Abort> {
+        (sent > 0 && sent < length).then_some(Abort {
+            source,
+            node,
+            tag,
+            length: length as u32,
+        })
     }
 }
 

@@ -29,6 +29,13 @@
 //!   first, then the read of the big transfer, and waits for both: transfers of
 //!   one sender arrive in the order sent, and two started reads take them as
 //!   they come; prints `portal-test: read two, the later one started first`.
+//! - `mode=start-and-end to=CLUSTER`: starts a write of [`BIG`] bytes (more than
+//!   the data NoC's ring holds), prints `portal-test: ending mid-transfer`, and
+//!   ends without waiting for it while it waits for room.
+//! - `mode=receive-cut from=CLUSTER`: allows the cluster [`BIG`] bytes, waits a
+//!   second (its sender ends meanwhile), then reads: prints `portal-test: read
+//!   failed: ERRNO` (`EIO` expected: the transfer was cut short) or `portal-test:
+//!   read N`.
 //! - `mode=errors`: every errno one program can provoke, and a transfer to
 //!   itself; prints `portal-test: N checks, M failed`.
 #![no_std]
@@ -82,9 +89,11 @@ fn main() -> i32 {
         Some("send-ahead") => send_ahead(),
         Some("receive-ahead") => receive_ahead(),
         Some("send-two") => send_two(),
+        Some("start-and-end") => start_and_end(),
+        Some("receive-cut") => receive_cut(),
         Some("receive-two") => receive_two(),
         _ => Err(
-            "needs mode=receive|send|send-big|receive-after-death|send-ahead|receive-ahead|send-two|receive-two|errors",
+            "needs mode=receive|send|send-big|receive-after-death|send-ahead|receive-ahead|send-two|receive-two|start-and-end|receive-cut|errors",
         ),
     };
     match result {
@@ -249,6 +258,34 @@ fn receive_two() -> Result<(), &'static str> {
         return Err("a transfer arrived other than it was sent");
     }
     println!("portal-test: read two, the later one started first");
+    Ok(())
+}
+
+fn start_and_end() -> Result<(), &'static str> {
+    let to = cluster_node("to")?;
+    let outportal = Outportal::open(to, PORT).map_err(|_| "open failed")?;
+    let buffer = vec![0x55u8; BIG];
+    let write = outportal
+        .write_start(&buffer)
+        .map_err(|_| "write start failed")?;
+    // Long enough for the allow to come and the ring to fill.
+    let _ = thread::sleep_nanoseconds(300_000_000);
+    println!("portal-test: ending mid-transfer");
+    // Not waited for: the program ends with its transfer in the middle.
+    core::mem::forget(write);
+    Ok(())
+}
+
+fn receive_cut() -> Result<(), &'static str> {
+    let from = cluster_node("from")?;
+    let inportal = Inportal::create(PORT).map_err(|_| "create failed")?;
+    inportal.allow(from, BIG).map_err(|_| "allow failed")?;
+    let _ = thread::sleep_nanoseconds(1_000_000_000);
+    let mut buffer = vec![0u8; BIG];
+    match inportal.read(&mut buffer) {
+        Ok((_, length)) => println!("portal-test: read {length}"),
+        Err(errno) => println!("portal-test: read failed: {}", errno.name()),
+    }
     Ok(())
 }
 

@@ -2,7 +2,7 @@
 //! time, naming the sender's node and bounding the transfer's size.
 
 use super::ids::{IdTable, Owned};
-use super::{DataTransfer, Kernel};
+use super::{Abort, Claim, DataTransfer, Kernel};
 use crate::paging::Access;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -388,6 +388,27 @@ impl PortalTable {
             }
             Entry::Receiver { .. } => Err(Errno::BadDescriptor),
         }
+    }
+
+    /// The started writes of `owner` still going that no core is sending for now:
+    /// (id, node, port, bytes sent, length).
+    pub fn idle_writes(&self, owner: usize) -> Vec<(usize, u32, u32, usize, usize)> {
+        self.entries
+            .iter()
+            .enumerate()
+            .filter_map(|(id, entry)| match entry {
+                Some(Entry::Sender {
+                    owner: holder,
+                    node,
+                    port,
+                    started: Some(write),
+                    ..
+                }) if *holder == owner && !write.busy && write.outcome.is_none() => {
+                    Some((id, *node, *port, write.sent, write.length))
+                }
+                _ => None,
+            })
+            .collect()
     }
 
     /// Whether a started write got its allow and waits for room.
@@ -906,7 +927,7 @@ impl<P: Platform> Kernel<P> {
             TakenWrite::Taken(write, node, port) => (write, node, port),
             TakenWrite::Elsewhere => return false,
             TakenWrite::Gone => {
-                self.data_claims.lock()[destination].take_if(|claim| *claim == (owner, id));
+                self.release_claim(destination, Claim::Write(owner, id));
                 return true;
             }
         };
@@ -916,12 +937,21 @@ impl<P: Platform> Kernel<P> {
             self.write_progress.fetch_add(1, Ordering::Relaxed);
         }
         let ended = write.outcome.is_some();
-        if ended {
-            self.data_claims.lock()[destination].take_if(|claim| *claim == (owner, id));
-        }
         let put = self.portals.lock().put_started_write(owner, id, write);
+        // A write that failed, or whose program ended meanwhile (its portal is
+        // gone), after part of it went out owes its receiver an abort marker.
+        if put.is_none() || matches!(write.outcome, Some(Err(_))) {
+            let source = Source {
+                node: self.info(owner).node,
+                program: self.info(owner).id,
+            };
+            let abort = Abort::of(source, (node, PORTAL_TAG + port), write.sent, write.length);
+            self.end_claim(destination, Claim::Write(owner, id), abort);
+        } else if ended {
+            self.release_claim(destination, Claim::Write(owner, id));
+        }
         self.ended_pass(&self.started_writes, ended, put);
-        ended
+        ended || put.is_none()
     }
 
     /// Moves `write` on: its outcome once it ended, `None` while it waits for the
@@ -957,8 +987,8 @@ impl<P: Platform> Kernel<P> {
         {
             let mut claims = self.data_claims.lock();
             match claims[destination] {
-                Some(claim) if claim != (owner, id) => return None,
-                _ => claims[destination] = Some((owner, id)),
+                Some(claim) if claim != Claim::Write(owner, id) => return None,
+                _ => claims[destination] = Some(Claim::Write(owner, id)),
             }
         }
         let source = Source {
