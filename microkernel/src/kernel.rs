@@ -591,10 +591,7 @@ impl<P: Platform> Kernel<P> {
         // The channels its started writes hold: released, or kept for the abort
         // marker of a transfer that went out in part. (A write a pass is sending
         // right now is not idle: that pass finds its portal gone and does this.)
-        let source = Source {
-            node: self.info(index).node,
-            program: self.info(index).id,
-        };
+        let source = self.source_of(index);
         for (id, node, port, sent, length) in idle_writes {
             if let Some(destination) = self.board.cluster_of_node(node) {
                 let abort = Abort::of(source, (node, PORTAL_TAG + port), sent, length);
@@ -1197,6 +1194,15 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// The published facts of program `index` (one that was placed).
+    /// What the NoC stamps on program `index`'s messages: its node and id.
+    fn source_of(&self, index: usize) -> Source {
+        let info = self.info(index);
+        Source {
+            node: info.node,
+            program: info.id,
+        }
+    }
+
     fn info(&self, index: usize) -> &ProgramInfo {
         let pointer = self.infos[index].load(Ordering::Acquire);
         debug_assert!(!pointer.is_null(), "program {index} was never placed");
@@ -1265,13 +1271,7 @@ impl<P: Platform> Kernel<P> {
         address: usize,
         length: usize,
     ) -> Result<usize, Errno> {
-        let source = {
-            let caller = self.info(index);
-            Source {
-                node: caller.node,
-                program: caller.id,
-            }
-        };
+        let source = self.source_of(index);
         let space = self.space(index);
         space.check(address, length, Access::Read)?;
         let data_noc = self.platform.data_noc();
@@ -1685,11 +1685,7 @@ impl<P: Platform> Kernel<P> {
         payload: &[u8],
         blocking: bool,
     ) -> (Result<usize, Errno>, u64) {
-        let caller = self.info(index);
-        let source = Source {
-            node: caller.node,
-            program: caller.id,
-        };
+        let source = self.source_of(index);
         let mut started = None;
         let cores = self.platform.cores();
         let waited = |started: Option<u64>| started.map_or(0, |at| cores.cycles().wrapping_sub(at));

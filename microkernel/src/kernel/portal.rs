@@ -10,7 +10,7 @@ use nanvix_abi::{
     CommCounters, Errno, MessageHeader, PORTAL_ALLOW_TAG, PORTAL_NONBLOCK, PORTAL_PORTS,
     PORTAL_TAG, PORTAL_TRANSFER_MAX, PORTALS_MAX,
 };
-use nanvix_hal::{BoardControl, ClusterState, CoreId, Cores, Platform, ReceiveDecision, Source};
+use nanvix_hal::{BoardControl, ClusterState, CoreId, Cores, Platform, ReceiveDecision};
 
 /// Allows this cluster keeps for its senders at once; more wait in their channels.
 pub const PORTAL_CREDITS_MAX: usize = 1024;
@@ -941,11 +941,12 @@ impl<P: Platform> Kernel<P> {
         // A write that failed, or whose program ended meanwhile (its portal is
         // gone), after part of it went out owes its receiver an abort marker.
         if put.is_none() || matches!(write.outcome, Some(Err(_))) {
-            let source = Source {
-                node: self.info(owner).node,
-                program: self.info(owner).id,
-            };
-            let abort = Abort::of(source, (node, PORTAL_TAG + port), write.sent, write.length);
+            let abort = Abort::of(
+                self.source_of(owner),
+                (node, PORTAL_TAG + port),
+                write.sent,
+                write.length,
+            );
             self.end_claim(destination, Claim::Write(owner, id), abort);
         } else if ended {
             self.release_claim(destination, Claim::Write(owner, id));
@@ -991,12 +992,8 @@ impl<P: Platform> Kernel<P> {
                 _ => claims[destination] = Some(Claim::Write(owner, id)),
             }
         }
-        let source = Source {
-            node: sender,
-            program: self.info(owner).id,
-        };
         let sent = self.data_send_chunks(
-            source,
+            self.source_of(owner),
             &self.space(owner),
             (node, PORTAL_TAG + port),
             (write.address, write.length),
