@@ -1429,7 +1429,8 @@ impl<P: Platform> Kernel<P> {
             let caller = &programs[index];
             (caller.node, caller.id)
         };
-        let (space, _, _) = self.receive_space(index, header_address, buffer, capacity)?;
+        let (space, header_range, _) =
+            self.receive_space(index, header_address, buffer, capacity)?;
         let mut transfer = DataTransfer {
             node,
             id,
@@ -1442,7 +1443,7 @@ impl<P: Platform> Kernel<P> {
             outcome: None,
         };
         let (header, total) = self.receive_transfer(core, &mut transfer)?;
-        space.write_value(header_address, &header)?;
+        space.write_value_into(&header_range, &header)?;
         Ok(total)
     }
 

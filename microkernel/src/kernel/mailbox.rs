@@ -875,7 +875,8 @@ impl<P: Platform> Kernel<P> {
         capacity: usize,
     ) -> Result<usize, Errno> {
         let filter = self.source_filter(source)?;
-        let (space, _, _) = self.receive_space(index, header_address, buffer, capacity)?;
+        let (space, header_range, buffer_range) =
+            self.receive_space(index, header_address, buffer, capacity)?;
         let at = self.platform.cores().cycles();
         let taken = self.mailboxes.lock().start_read(
             index,
@@ -886,8 +887,8 @@ impl<P: Platform> Kernel<P> {
         if let Some(message) = taken {
             self.room_freed();
             let written = space
-                .write_value(header_address, &message.header)
-                .and_then(|()| space.write(buffer, &message.payload));
+                .write_value_into(&header_range, &message.header)
+                .and_then(|()| space.write_into(&buffer_range, &message.payload));
             if let Err(errno) = written {
                 // Keep the error for the wait (the message is gone: the caller's
                 // own memory refused it after the check).

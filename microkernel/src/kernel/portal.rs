@@ -786,7 +786,8 @@ impl<P: Platform> Kernel<P> {
         buffer: usize,
         capacity: usize,
     ) -> Result<usize, Errno> {
-        let (space, _, _) = self.receive_space(index, header_address, buffer, capacity)?;
+        let (space, header_range, _) =
+            self.receive_space(index, header_address, buffer, capacity)?;
         let (node, port, allowed) = self.begin_portal_read(index, id)?;
         let mut transfer = DataTransfer {
             node,
@@ -808,7 +809,7 @@ impl<P: Platform> Kernel<P> {
             .map_err(|errno| *errno);
         self.portals.lock().finish_read(index, id, outcome, waited);
         let (header, total) = received?;
-        space.write_value(header_address, &header)?;
+        space.write_value_into(&header_range, &header)?;
         Ok(total)
     }
 
