@@ -2,11 +2,12 @@
 
 use crate::futex::{self, Scope};
 use crate::layout::{Layout, PAGE_BYTES, ROM_BYTES, ROM_MAGIC, state};
+use nanvix_abi::NOC_PAYLOAD_MAX;
 use nanvix_board::Board;
 use nanvix_hal::ClusterState;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// A mapping of the NoC memory (whole, in the runner; per-region rights in a cluster).
 pub struct NocMemory {
@@ -45,77 +46,6 @@ impl NocMemory {
         &self.words()[offset / 4]
     }
 
-    /// The 64-byte line at `offset` (a multiple of 64) as sixteen 32-bit words (one
-    /// range check for a whole slot header).
-    #[inline]
-    pub fn line(&self, offset: usize) -> &[AtomicU32; 16] {
-        debug_assert!(offset.is_multiple_of(64), "NoC line not line-aligned");
-        self.words()
-            .get(offset / 4..)
-            .and_then(<[AtomicU32]>::first_chunk::<16>)
-            .expect("NoC line out of range")
-    }
-
-    /// `count` 64-bit words from `offset` (one range check for all of them).
-    #[inline]
-    pub fn words64(&self, offset: usize, count: usize) -> &[std::sync::atomic::AtomicU64] {
-        assert!(
-            offset.is_multiple_of(8) && offset + count * 8 <= self.bytes,
-            "NoC words out of range"
-        );
-        // SAFETY: the words are in range and 8-aligned (checked above), the mapping lives
-        // as long as `self`, and all concurrent access to it is atomic.
-        unsafe {
-            std::slice::from_raw_parts(
-                self.base.add(offset).cast::<std::sync::atomic::AtomicU64>(),
-                count,
-            )
-        }
-    }
-
-    /// Writes a small `bytes` (a control payload) at `offset` (8-aligned) as 64-bit
-    /// words: no call, and atomic accesses only, like everything else shared.
-    #[inline]
-    pub fn write_small(&self, offset: usize, bytes: &[u8]) {
-        let words = self.words64(offset, bytes.len().div_ceil(8));
-        let whole = bytes.chunks_exact(8);
-        let rest = whole.remainder();
-        let mut index = 0;
-        for chunk in whole {
-            let value = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
-            words[index].store(value, Ordering::Relaxed);
-            index += 1;
-        }
-        if !rest.is_empty() {
-            // Byte by byte: a variable-length copy would be a call to memcpy.
-            let value = rest
-                .iter()
-                .rev()
-                .fold(0u64, |value, byte| (value << 8) | u64::from(*byte));
-            words[index].store(value, Ordering::Relaxed);
-        }
-    }
-
-    /// Reads `out.len()` bytes written by [`write_small`](Self::write_small) at `offset`.
-    #[inline]
-    pub fn read_small(&self, offset: usize, out: &mut [u8]) {
-        let words = self.words64(offset, out.len().div_ceil(8));
-        let mut whole = out.chunks_exact_mut(8);
-        let mut index = 0;
-        for chunk in &mut whole {
-            chunk.copy_from_slice(&words[index].load(Ordering::Relaxed).to_le_bytes());
-            index += 1;
-        }
-        let rest = whole.into_remainder();
-        if !rest.is_empty() {
-            let mut value = words[index].load(Ordering::Relaxed);
-            for byte in rest {
-                *byte = value as u8;
-                value >>= 8;
-            }
-        }
-    }
-
     /// The 64-bit word at `offset`.
     pub fn word64(&self, offset: usize) -> &std::sync::atomic::AtomicU64 {
         assert!(
@@ -136,13 +66,32 @@ impl NocMemory {
 
     /// The state of cluster `index` as the registers say.
     pub fn cluster_state(&self, index: usize) -> ClusterState {
-        let offset = self.layout.cluster_state(index);
-        let epoch = self.word(offset + 4).load(Ordering::Acquire);
-        match self.word(offset).load(Ordering::Acquire) {
-            state::ON => ClusterState::On { epoch },
-            state::DEAD => ClusterState::Dead { epoch },
-            _ => ClusterState::Off,
+        self.registers_of(index).state(self)
+    }
+
+    /// The place of cluster `index`'s state registers (state word, then epoch word).
+    pub(crate) fn registers_of(&self, index: usize) -> Registers {
+        Registers(self.place(self.layout.cluster_state(index), 8))
+    }
+
+    /// The place of the `length` bytes at `offset` (4-aligned), checked once here
+    /// so the hot paths reach them without a range check per access. Panics past the
+    /// end of the mapping: offsets come from the layout, never from a message.
+    pub(crate) fn place(&self, offset: usize, length: usize) -> Place {
+        assert!(
+            offset.is_multiple_of(4) && offset + length <= self.bytes,
+            "NoC place out of range"
+        );
+        Place {
+            // SAFETY: in bounds of the mapping (checked above).
+            address: unsafe { self.base.add(offset) },
         }
+    }
+
+    /// Whether `length` bytes at `place` lie in this mapping (for debug checks).
+    fn holds(&self, place: Place, length: usize) -> bool {
+        let start = self.base as usize;
+        (start..=start + self.bytes - length).contains(&(place.address as usize))
     }
 
     /// The epoch the registers give cluster `index` (current or next boot).
@@ -190,6 +139,150 @@ impl NocMemory {
         }
         whole.layout = layout;
         Ok((board, whole))
+    }
+}
+
+/// A range of the NoC memory checked against its mapping once (by
+/// [`NocMemory::place`]): a channel's words and slots are placed when a cluster
+/// attaches and reached through their places on every message, with no range check
+/// per access. A place is only good with the mapping that made it, which its
+/// holder keeps alive next to it (the accessors borrow that memory for the
+/// lifetime of what they return, and debug builds check the place lies in it).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Place {
+    address: *mut u8,
+}
+
+// SAFETY: a place is only an address; everything reached through it is shared memory
+// accessed atomically or by copies the channel protocol orders, as for `NocMemory`.
+unsafe impl Send for Place {}
+// SAFETY: as above.
+unsafe impl Sync for Place {}
+
+impl Place {
+    /// The place `bytes` further on.
+    ///
+    /// # Safety
+    ///
+    /// The result must lie inside the range the original place was checked for,
+    /// aligned and with room for what will be read there.
+    #[inline]
+    pub unsafe fn add(self, bytes: usize) -> Place {
+        Place {
+            // SAFETY: in the checked range (the caller's promise).
+            address: unsafe { self.address.add(bytes) },
+        }
+    }
+
+    /// The 32-bit word here, in `memory` (the mapping that made this place).
+    #[inline]
+    pub fn word(self, memory: &NocMemory) -> &AtomicU32 {
+        debug_assert!(memory.holds(self, 4), "NoC place of another mapping");
+        // SAFETY: the place was checked in range of `memory`'s mapping when placed
+        // (debug builds check it again) and is 4-aligned; the borrow of `memory`
+        // keeps the mapping alive; all concurrent access to it is atomic.
+        unsafe { &*self.address.cast::<AtomicU32>() }
+    }
+
+    /// The 64-byte line here (a slot header) as sixteen 32-bit words, in `memory`.
+    #[inline]
+    pub fn line(self, memory: &NocMemory) -> &[AtomicU32; 16] {
+        debug_assert!(memory.holds(self, 64), "NoC place of another mapping");
+        // SAFETY: as for `word`: slot places are line-aligned and a slot holds at
+        // least a line.
+        unsafe { &*self.address.cast::<[AtomicU32; 16]>() }
+    }
+
+    /// The address here, for bulk copies the channel protocol orders.
+    #[inline]
+    pub fn address(self) -> *mut u8 {
+        self.address
+    }
+
+    /// Writes a small `bytes` (a control payload, at most [`NOC_PAYLOAD_MAX`]) here
+    /// as 64-bit words: no call, and atomic accesses only, like everything else shared.
+    /// Panics on a longer payload.
+    #[inline]
+    pub fn write_small(self, memory: &NocMemory, bytes: &[u8]) {
+        let words = self.payload_words(memory, bytes.len());
+        let whole = bytes.chunks_exact(8);
+        let rest = whole.remainder();
+        let mut index = 0;
+        for chunk in whole {
+            let value = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+            words[index].store(value, Ordering::Relaxed);
+            index += 1;
+        }
+        if !rest.is_empty() {
+            // Byte by byte: a variable-length copy would be a call to memcpy.
+            let value = rest
+                .iter()
+                .rev()
+                .fold(0u64, |value, byte| (value << 8) | u64::from(*byte));
+            words[index].store(value, Ordering::Relaxed);
+        }
+    }
+
+    /// Reads `out.len()` bytes written by [`write_small`](Self::write_small) here.
+    #[inline]
+    pub fn read_small(self, memory: &NocMemory, out: &mut [u8]) {
+        let words = self.payload_words(memory, out.len());
+        let mut whole = out.chunks_exact_mut(8);
+        let mut index = 0;
+        for chunk in &mut whole {
+            chunk.copy_from_slice(&words[index].load(Ordering::Relaxed).to_le_bytes());
+            index += 1;
+        }
+        let rest = whole.into_remainder();
+        if !rest.is_empty() {
+            let mut value = words[index].load(Ordering::Relaxed);
+            for byte in rest {
+                *byte = value as u8;
+                value >>= 8;
+            }
+        }
+    }
+
+    /// The 64-bit words holding `length` payload bytes here.
+    #[inline]
+    fn payload_words(self, memory: &NocMemory, length: usize) -> &[AtomicU64] {
+        assert!(length <= NOC_PAYLOAD_MAX, "NoC payload too long");
+        debug_assert!(
+            memory.holds(self, NOC_PAYLOAD_MAX),
+            "NoC place of another mapping"
+        );
+        debug_assert!(self.address.cast::<AtomicU64>().is_aligned());
+        // SAFETY: payload places are 8-aligned places of slots with room for a whole
+        // payload (checked when placed; again in debug builds), and `length` fits it
+        // (checked above); the borrow of `memory` keeps the mapping alive; all
+        // concurrent access is atomic.
+        unsafe { std::slice::from_raw_parts(self.address.cast::<AtomicU64>(), length.div_ceil(8)) }
+    }
+}
+
+/// The place of one cluster's state registers.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Registers(Place);
+
+impl Registers {
+    /// The cluster's state, in `memory`.
+    #[inline]
+    pub fn state(self, memory: &NocMemory) -> ClusterState {
+        let epoch = self.epoch(memory);
+        match self.0.word(memory).load(Ordering::Acquire) {
+            state::ON => ClusterState::On { epoch },
+            state::DEAD => ClusterState::Dead { epoch },
+            _ => ClusterState::Off,
+        }
+    }
+
+    /// The epoch the registers give the cluster (current or next boot), in `memory`.
+    #[inline]
+    pub fn epoch(self, memory: &NocMemory) -> u32 {
+        // SAFETY: the registers were placed 8 bytes long; the epoch is the second word.
+        unsafe { self.0.add(4) }
+            .word(memory)
+            .load(Ordering::Acquire)
     }
 }
 

@@ -18,9 +18,9 @@
 use crate::SPIN_BUDGET;
 use crate::cores::HostedCores;
 use crate::futex::{self, Scope};
-use crate::hardware::NocMemory;
+use crate::hardware::{NocMemory, Place, Registers};
 use crate::layout::{
-    DATA_CHUNK_BYTES, DATA_DEPTH, DATA_PAYLOAD, DATA_SLOT_BYTES, Layout, SLOT_BYTES, SLOT_PAYLOAD,
+    DATA_CHUNK_BYTES, DATA_DEPTH, DATA_PAYLOAD, DATA_SLOT_BYTES, SLOT_BYTES, SLOT_PAYLOAD,
     data_slot, slot,
 };
 use nanvix_abi::{MessageHeader, NOC_PAYLOAD_MAX};
@@ -31,7 +31,7 @@ use nanvix_hal::{
 };
 use parking_lot::Mutex;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// Longest a receiver sleeps before it re-checks everything.
@@ -56,63 +56,85 @@ pub enum Doorbells {
 /// How long a sleeper waits between polls when doorbells are polled.
 const POLL_INTERVAL: Duration = Duration::from_micros(50);
 
-/// Where one ring (a control or data channel) lives in the NoC memory, computed
-/// once: the hot paths use it for every message.
+/// Where one ring (a control or data channel) lives in the NoC memory, placed once:
+/// the hot paths use it for every message.
 #[derive(Clone, Copy, Debug)]
 struct Ring {
-    /// Offset of the sender's head counter (in the sender's region).
-    head: usize,
-    /// Offset of slot 0.
-    slots: usize,
+    /// The sender's head counter (in the sender's region).
+    head: Place,
+    /// Slot 0 (the ring's slots were placed whole).
+    slots: Place,
     /// Bytes per slot.
     slot_bytes: usize,
     /// Slots minus one (the depth is a power of two).
     mask: u32,
-    /// Offset of the receiver's tail counter (in the receiver's region).
-    tail: usize,
-    /// Offset of the sender's "waiting for room" flag (data rings; a control ring's
-    /// sender polls instead, and this is its head).
-    writer_waiting: usize,
+    /// The receiver's tail counter (in the receiver's region).
+    tail: Place,
+    /// The sender's "waiting for room" flag (data rings; a control ring's sender
+    /// polls instead, and this is its head).
+    writer_waiting: Place,
 }
 
 impl Ring {
-    fn control(layout: &Layout, source: usize, destination: usize) -> Ring {
+    fn control(memory: &NocMemory, source: usize, destination: usize) -> Ring {
+        let layout = memory.layout();
         Ring {
-            head: layout.head(source, destination),
-            slots: layout.slot(source, destination, 0),
+            head: memory.place(layout.head(source, destination), 4),
+            slots: memory.place(
+                layout.slot(source, destination, 0),
+                layout.depth * SLOT_BYTES,
+            ),
             slot_bytes: SLOT_BYTES,
             mask: layout.depth as u32 - 1,
-            tail: layout.tail(source, destination),
-            writer_waiting: layout.head(source, destination),
+            tail: memory.place(layout.tail(source, destination), 4),
+            writer_waiting: memory.place(layout.head(source, destination), 4),
         }
     }
 
-    fn data(layout: &Layout, source: usize, destination: usize) -> Ring {
+    fn data(memory: &NocMemory, source: usize, destination: usize) -> Ring {
+        let layout = memory.layout();
         Ring {
-            head: layout.data_head(source, destination),
-            slots: layout.data_slot(source, destination, 0),
+            head: memory.place(layout.data_head(source, destination), 4),
+            slots: memory.place(
+                layout.data_slot(source, destination, 0),
+                DATA_DEPTH * DATA_SLOT_BYTES,
+            ),
             slot_bytes: DATA_SLOT_BYTES,
             mask: DATA_DEPTH as u32 - 1,
-            tail: layout.data_tail(source, destination),
-            writer_waiting: layout.data_writer_waiting(source, destination),
+            tail: memory.place(layout.data_tail(source, destination), 4),
+            writer_waiting: memory.place(layout.data_writer_waiting(source, destination), 4),
         }
     }
 
-    /// Offset of the slot of `position`.
-    fn slot(&self, position: u32) -> usize {
-        self.slots + (position & self.mask) as usize * self.slot_bytes
+    /// The slot of `position`.
+    #[inline]
+    fn slot(&self, position: u32) -> Place {
+        // SAFETY: `position & mask` is below the depth, and the ring's slots were
+        // placed whole (depth times slot bytes); slots are line-aligned.
+        unsafe {
+            self.slots
+                .add((position & self.mask) as usize * self.slot_bytes)
+        }
     }
 
     fn depth(&self) -> u32 {
         self.mask + 1
+    }
+
+    /// Whether the slot of `tail` (the next one its receiver expects) holds its
+    /// message: its sequence number is `tail + 1`.
+    #[inline]
+    fn holds(&self, memory: &NocMemory, tail: u32) -> bool {
+        self.slot(tail).line(memory)[slot::SEQUENCE / 4].load(Ordering::Acquire)
+            == tail.wrapping_add(1)
     }
 }
 
 /// What a sender keeps about one outgoing ring (under its send lock).
 struct Outgoing {
     ring: Ring,
-    /// Offset of the receiver's "sleeping" count.
-    sleeping: usize,
+    /// The receiver's "sleeping" count.
+    sleeping: Place,
     /// The receiver's tail as last read: the ring has room below `tail + depth`.
     known_tail: u32,
 }
@@ -122,44 +144,24 @@ struct Incoming {
     ring: Ring,
     /// Our tail counter: we are its only writer, so this is what the memory holds.
     tail: u32,
-    /// Offset of the slot at `tail`, the next one expected.
-    next_slot: usize,
+    /// The sender's nodes (first, count) and state registers, to check its stamps.
+    sender_nodes: (u32, u32),
+    sender: Registers,
 }
 
 impl Incoming {
-    fn new(ring: Ring, tail: u32) -> Incoming {
-        Incoming {
-            ring,
-            tail,
-            next_slot: ring.slot(tail),
-        }
-    }
-
-    /// Whether the next slot holds its message (its sequence number is `tail + 1`).
-    fn ready(&self, memory: &NocMemory) -> bool {
-        memory.word(self.next_slot).load(Ordering::Acquire) == self.tail.wrapping_add(1)
-    }
-
     /// Moves past the slot just taken or discarded, and publishes the new tail.
+    #[inline]
     fn advance<'memory>(
         &mut self,
         memory: &'memory NocMemory,
         order: Ordering,
     ) -> &'memory AtomicU32 {
         self.tail = self.tail.wrapping_add(1);
-        self.next_slot = self.ring.slot(self.tail);
-        let tail_word = memory.word(self.ring.tail);
+        let tail_word = self.ring.tail.word(memory);
         tail_word.store(self.tail, order);
         tail_word
     }
-}
-
-/// The incoming rings of one kind, served round robin by one core at a time.
-struct Receiving {
-    /// The source offered first next time.
-    next: usize,
-    /// Incoming rings by source cluster.
-    channels: Box<[Incoming]>,
 }
 
 /// The incoming rings of one kind: their places (read without a lock, so a core
@@ -167,19 +169,33 @@ struct Receiving {
 /// (taken by one core at a time, without waiting).
 struct Incomings {
     rings: Box<[Ring]>,
-    receiving: Mutex<Receiving>,
+    /// The source offered first next time (written under the lock, read without it).
+    next: AtomicUsize,
+    /// Incoming rings by source cluster. Only ever tried (a core that finds it
+    /// taken goes on: the holder offers every waiting message), so `spin`'s lock
+    /// serves, and its release is a plain store where parking_lot's is a
+    /// read-modify-write on every receive.
+    receiving: spin::Mutex<Box<[Incoming]>>,
 }
 
 impl Incomings {
-    /// Whether a message may be waiting in some ring: its next slot, as the tail the
-    /// receiver published says, holds its sequence number. A stale tail only ever
-    /// says yes for nothing, and the caller then finds nothing under the lock.
+    /// The first source from `start` on (round the ring of sources) whose next slot,
+    /// as the tail the receiver published says, holds its message. A stale tail only
+    /// ever says yes for nothing, and the caller then finds nothing under the lock.
     #[inline]
+    fn first_ready(&self, memory: &NocMemory, start: usize) -> Option<usize> {
+        let ready =
+            |ring: &Ring| ring.holds(memory, ring.tail.word(memory).load(Ordering::Relaxed));
+        let (before, after) = self.rings.split_at(start.min(self.rings.len()));
+        after
+            .iter()
+            .position(ready)
+            .map(|index| start + index)
+            .or_else(|| before.iter().position(ready))
+    }
+
     fn may_be_ready(&self, memory: &NocMemory) -> bool {
-        self.rings.iter().any(|ring| {
-            let tail = memory.word(ring.tail).load(Ordering::Relaxed);
-            memory.word(ring.slot(tail)).load(Ordering::Acquire) == tail.wrapping_add(1)
-        })
+        self.first_ready(memory, 0).is_some()
     }
 }
 
@@ -207,12 +223,15 @@ fn header_of(line: &[AtomicU32; 16]) -> MessageHeader {
 /// The control NoC of one hosted cluster.
 pub struct HostedNoc {
     memory: Arc<NocMemory>,
-    board: Arc<Board>,
     local: usize,
+    /// Our nodes: the first and how many.
+    local_nodes: (u32, u32),
     epoch: u32,
     cores: Arc<HostedCores>,
     /// The cluster owning each NoC node (by node number).
     node_clusters: Box<[Option<usize>]>,
+    /// Every cluster's state registers (by cluster).
+    registers: Box<[Registers]>,
     outgoing: Box<[Mutex<Outgoing>]>,
     data_outgoing: Box<[Mutex<Outgoing>]>,
     receiving: Incomings,
@@ -232,29 +251,43 @@ impl HostedNoc {
         cores: Arc<HostedCores>,
     ) -> Self {
         let layout = memory.layout();
-        let outgoing_of = |ring: fn(&Layout, usize, usize) -> Ring| -> Box<[Mutex<Outgoing>]> {
+        let nodes_of = |cluster: usize| {
+            let cluster = &board.clusters[cluster];
+            (cluster.first_node, cluster.node_count)
+        };
+        let registers: Box<[Registers]> = (0..layout.clusters)
+            .map(|cluster| memory.registers_of(cluster))
+            .collect();
+        let outgoing_of = |ring: fn(&NocMemory, usize, usize) -> Ring| -> Box<[Mutex<Outgoing>]> {
             (0..layout.clusters)
                 .map(|destination| {
-                    let ring = ring(&layout, local, destination);
+                    let ring = ring(&memory, local, destination);
                     Mutex::new(Outgoing {
                         ring,
-                        sleeping: layout.sleeping(destination),
-                        known_tail: memory.word(ring.tail).load(Ordering::Acquire),
+                        sleeping: memory.place(layout.sleeping(destination), 4),
+                        known_tail: ring.tail.word(&memory).load(Ordering::Acquire),
                     })
                 })
                 .collect()
         };
-        let receiving_of = |ring: fn(&Layout, usize, usize) -> Ring| {
+        let receiving_of = |ring: fn(&NocMemory, usize, usize) -> Ring| {
             let rings: Box<[Ring]> = (0..layout.clusters)
-                .map(|source| ring(&layout, source, local))
+                .map(|source| ring(&memory, source, local))
                 .collect();
             let channels = rings
                 .iter()
-                .map(|ring| Incoming::new(*ring, memory.word(ring.tail).load(Ordering::Acquire)))
+                .enumerate()
+                .map(|(source, ring)| Incoming {
+                    ring: *ring,
+                    tail: ring.tail.word(&memory).load(Ordering::Acquire),
+                    sender_nodes: nodes_of(source),
+                    sender: registers[source],
+                })
                 .collect();
             Incomings {
                 rings,
-                receiving: Mutex::new(Receiving { next: 0, channels }),
+                next: AtomicUsize::new(0),
+                receiving: spin::Mutex::new(channels),
             }
         };
         let (outgoing, data_outgoing) = (outgoing_of(Ring::control), outgoing_of(Ring::data));
@@ -272,12 +305,13 @@ impl HostedNoc {
             }
         }
         HostedNoc {
+            local_nodes: nodes_of(local),
             memory,
-            board,
             local,
             epoch,
             cores,
             node_clusters,
+            registers,
             outgoing,
             data_outgoing,
             receiving,
@@ -320,68 +354,65 @@ impl HostedNoc {
 
     /// Whether an outgoing ring has room, re-reading the receiver's tail only when the
     /// one we know says it is full.
+    #[inline]
     fn has_room(&self, outgoing: &mut Outgoing) -> bool {
-        let head = self.memory.word(outgoing.ring.head).load(Ordering::Relaxed);
+        let head = outgoing
+            .ring
+            .head
+            .word(&self.memory)
+            .load(Ordering::Relaxed);
         let depth = outgoing.ring.depth();
         if head.wrapping_sub(outgoing.known_tail) < depth {
             return true;
         }
-        outgoing.known_tail = self.memory.word(outgoing.ring.tail).load(Ordering::Acquire);
+        outgoing.known_tail = outgoing
+            .ring
+            .tail
+            .word(&self.memory)
+            .load(Ordering::Acquire);
         head.wrapping_sub(outgoing.known_tail) < depth
     }
 
-    /// Offers every incoming ring, starting with the one after last time's, to
-    /// `receive_from`, if no other core is receiving (it offers every waiting message
-    /// before it lets go). Returns how many were taken.
+    /// Offers the incoming rings that hold messages, starting with the one after
+    /// last time's first, to `receive_from`, if no other core is receiving (it offers
+    /// every waiting message before it lets go). Returns how many were taken.
+    #[inline]
     fn round_robin(
         &self,
         incomings: &Incomings,
         mut receive_from: impl FnMut(usize, &mut Incoming) -> usize,
     ) -> usize {
-        if !incomings.may_be_ready(&self.memory) {
-            return 0;
-        }
-        let Some(mut receiving) = incomings.receiving.try_lock() else {
+        let start = incomings.next.load(Ordering::Relaxed);
+        let Some(found) = incomings.first_ready(&self.memory, start) else {
             return 0;
         };
-        let receiving = &mut *receiving;
-        let first = receiving.next;
-        receiving.next = if first + 1 == receiving.channels.len() {
-            0
-        } else {
-            first + 1
+        let Some(mut channels) = incomings.receiving.try_lock() else {
+            return 0;
         };
-        let (before, after) = receiving.channels.split_at_mut(first);
+        let count = channels.len();
+        let after = |index: usize| if index + 1 == count { 0 } else { index + 1 };
+        incomings.next.store(after(found), Ordering::Relaxed);
+        // The rings from `start` to `found` were empty a moment ago: offer the others,
+        // `found` first, each once.
         let mut taken = 0;
-        for (source, incoming) in (first..).zip(after).chain((0..).zip(before)) {
-            if incoming.ready(&self.memory) {
+        let mut source = found;
+        loop {
+            if let Some(incoming) = channels.get_mut(source) {
                 taken += receive_from(source, incoming);
             }
+            source = after(source);
+            if source == start || source == found {
+                return taken;
+            }
         }
-        taken
     }
 
-    /// The sequence-number word of the next slot this cluster expects from `source`,
-    /// and the value it will have once that message is there.
-    fn next_slot(&self, source: usize) -> (usize, u32) {
-        let layout = self.memory.layout();
-        let tail = self
-            .memory
-            .word(layout.tail(source, self.local))
-            .load(Ordering::Relaxed);
-        (layout.slot(source, self.local, tail), tail.wrapping_add(1))
-    }
-
-    /// The sequence-number word of the next data slot expected from `source`, and
-    /// the value it will have once that chunk is there.
-    fn next_data_slot(&self, source: usize) -> (usize, u32) {
-        let layout = self.memory.layout();
-        let tail = self
-            .memory
-            .word(layout.data_tail(source, self.local))
-            .load(Ordering::Relaxed);
+    /// The sequence-number word of the next slot this cluster expects in `ring`, and
+    /// the value it will have once that message is there.
+    fn next_sequence(&self, ring: &Ring) -> (&AtomicU32, u32) {
+        let tail = ring.tail.word(&self.memory).load(Ordering::Relaxed);
         (
-            layout.data_slot(source, self.local, tail),
+            &ring.slot(tail).line(&self.memory)[slot::SEQUENCE / 4],
             tail.wrapping_add(1),
         )
     }
@@ -393,6 +424,7 @@ impl HostedNoc {
     /// Checks a send of `length` bytes (at most `limit`) from `source` (one of our
     /// nodes) to `destination_node`; returns the destination cluster and the epoch
     /// to stamp.
+    #[inline]
     fn check_send(
         &self,
         source: Source,
@@ -403,7 +435,8 @@ impl HostedNoc {
         if length > limit {
             return Err(NocError::TooLong);
         }
-        if !self.board.clusters[self.local].owns_node(source.node) {
+        let (first_node, node_count) = self.local_nodes;
+        if source.node.wrapping_sub(first_node) >= node_count {
             return Err(NocError::NotLocalNode);
         }
         let destination = self.destination_cluster(destination_node)?;
@@ -411,25 +444,32 @@ impl HostedNoc {
     }
 
     /// The destination's epoch to stamp, or why nothing can be sent to it.
+    #[inline]
     fn destination_epoch(&self, destination: usize) -> Result<u32, NocError> {
-        match self.memory.cluster_state(destination) {
+        let registers = self
+            .registers
+            .get(destination)
+            .ok_or(NocError::NoSuchNode)?;
+        match registers.state(&self.memory) {
             ClusterState::Dead { .. } => Err(NocError::DestinationDead),
             ClusterState::On { epoch } => Ok(epoch),
-            ClusterState::Off => Ok(self.memory.cluster_epoch(destination)),
+            ClusterState::Off => Ok(registers.epoch(&self.memory)),
         }
     }
 
     /// Whether a slot's stamps are genuine: the source node belongs to the channel's
     /// sender, the epochs are current, the length fits.
+    #[inline]
     fn genuine(
         &self,
-        source: usize,
+        incoming: &Incoming,
         header: &MessageHeader,
         destination_epoch: u32,
         limit: usize,
     ) -> bool {
-        self.board.clusters[source].owns_node(header.source_node)
-            && header.source_epoch == self.memory.cluster_epoch(source)
+        let (first_node, node_count) = incoming.sender_nodes;
+        header.source_node.wrapping_sub(first_node) < node_count
+            && header.source_epoch == incoming.sender.epoch(&self.memory)
             && destination_epoch == self.epoch
             && header.length as usize <= limit
     }
@@ -437,6 +477,7 @@ impl HostedNoc {
     /// Sends `bytes` (at most `limit`) into the ring of `rings` that leads to the
     /// destination, stamped with `(source, destination node, destination program,
     /// chunk)`: checked, refused when the ring is full, then published.
+    #[inline]
     fn enqueue(
         &self,
         rings: &[Mutex<Outgoing>],
@@ -452,7 +493,7 @@ impl HostedNoc {
     ) -> Result<(), NocError> {
         let (destination, destination_epoch) =
             self.check_send(source, destination_node, bytes.len(), limit)?;
-        let mut outgoing = rings[destination].lock();
+        let mut outgoing = rings.get(destination).ok_or(NocError::NoSuchNode)?.lock();
         if !self.has_room(&mut outgoing) {
             return Err(NocError::Full);
         }
@@ -488,14 +529,15 @@ impl HostedNoc {
     /// Writes the next slot of an outgoing ring: the header `stamps` and `bytes`
     /// (at `payload_offset`), then publishes it: the sequence number `head + 1`
     /// (ordered before the read of the receiver's sleeping count), the head, and a
-    /// doorbell if the receiver sleeps. The caller holds the ring's lock and checked
-    /// it has room.
+    /// doorbell if the receiver sleeps. The caller holds the ring's lock, checked it
+    /// has room and that `bytes` fits a slot.
     #[inline]
     fn publish(&self, outgoing: &Outgoing, stamps: &Stamps, payload_offset: usize, bytes: &[u8]) {
-        let head_word = self.memory.word(outgoing.ring.head);
+        let memory = &*self.memory;
+        let head_word = outgoing.ring.head.word(memory);
         let head = head_word.load(Ordering::Relaxed);
-        let slot_offset = outgoing.ring.slot(head);
-        let line = self.memory.line(slot_offset);
+        let slot = outgoing.ring.slot(head);
+        let line = slot.line(memory);
         let store = |field: usize, value: u32| line[field / 4].store(value, Ordering::Relaxed);
         store(slot::DESTINATION_NODE, stamps.destination_node);
         store(slot::DESTINATION_PROGRAM, stamps.destination_program);
@@ -508,36 +550,35 @@ impl HostedNoc {
             store(data_slot::TOTAL, total);
             store(data_slot::OFFSET, offset);
         }
+        // SAFETY: the payload offset of the ring's kind lies inside its slots, with
+        // room for a payload of the kind's limit (the caller checked `bytes` fits).
+        let payload = unsafe { slot.add(payload_offset) };
         if bytes.len() <= NOC_PAYLOAD_MAX {
-            self.memory.write_small(slot_offset + payload_offset, bytes);
+            payload.write_small(memory, bytes);
         } else {
             // SAFETY: the slot is in our own (writable) region, free because the
             // receiver's tail passed it, and only we write this channel (the caller
-            // holds its lock).
+            // holds its lock); the bytes fit the slot's payload (checked by the caller).
             unsafe {
-                std::ptr::copy_nonoverlapping(
-                    bytes.as_ptr(),
-                    self.memory
-                        .address(slot_offset + payload_offset, bytes.len()),
-                    bytes.len(),
-                );
+                std::ptr::copy_nonoverlapping(bytes.as_ptr(), payload.address(), bytes.len());
             }
         }
         let sequence = &line[slot::SEQUENCE / 4];
         sequence.store(head.wrapping_add(1), Ordering::SeqCst);
         head_word.store(head.wrapping_add(1), Ordering::Relaxed);
-        if self.memory.word(outgoing.sleeping).load(Ordering::SeqCst) != 0 {
+        if outgoing.sleeping.word(memory).load(Ordering::SeqCst) != 0 {
             self.ring(sequence);
         }
     }
 
     /// Drains the ring `incoming` from `source`, at most one ring's worth (so a fast
     /// sender cannot hold us here): each genuine slot (payload up to `limit`) is
-    /// offered to `offer(slot offset, header line, header)`, and a `Keep` stops;
-    /// a forged or stale one is discarded (`kind` names the NoC in the warning).
-    /// After each slot the tail moves on (stored with `order`) and `moved` runs
-    /// with the tail word. Returns how many slots were taken.
+    /// offered to `offer(slot, header line, header)`, and a `Keep` stops; a forged
+    /// or stale one is discarded (`kind` names the NoC in the warning). After each
+    /// slot the tail moves on (stored with `order`) and `moved` runs with the tail
+    /// word. Returns how many slots were taken.
     #[allow(clippy::too_many_arguments)]
+    #[inline]
     fn drain(
         &self,
         kind: &str,
@@ -545,20 +586,21 @@ impl HostedNoc {
         incoming: &mut Incoming,
         limit: usize,
         order: Ordering,
-        mut offer: impl FnMut(usize, &[AtomicU32; 16], MessageHeader) -> ReceiveDecision,
+        mut offer: impl FnMut(Place, &[AtomicU32; 16], MessageHeader) -> ReceiveDecision,
         mut moved: impl FnMut(&AtomicU32),
     ) -> usize {
+        let memory = &*self.memory;
         let mut taken = 0;
         for _ in 0..incoming.ring.depth() {
-            if !incoming.ready(&self.memory) {
+            let slot = incoming.ring.slot(incoming.tail);
+            let line = slot.line(memory);
+            if line[slot::SEQUENCE / 4].load(Ordering::Acquire) != incoming.tail.wrapping_add(1) {
                 break;
             }
-            let offset = incoming.next_slot;
-            let line = self.memory.line(offset);
             let header = header_of(line);
             let destination_epoch = line[slot::DESTINATION_EPOCH / 4].load(Ordering::Relaxed);
-            if self.genuine(source, &header, destination_epoch, limit) {
-                if offer(offset, line, header) == ReceiveDecision::Keep {
+            if self.genuine(incoming, &header, destination_epoch, limit) {
+                if offer(slot, line, header) == ReceiveDecision::Keep {
                     break;
                 }
                 taken += 1;
@@ -569,9 +611,9 @@ impl HostedNoc {
                     kind,
                     source
                 );
-                let _ = kind;
+                let _ = (kind, source);
             }
-            moved(incoming.advance(&self.memory, order));
+            moved(incoming.advance(memory, order));
         }
         taken
     }
@@ -584,20 +626,17 @@ impl HostedNoc {
         incoming: &mut Incoming,
         decide: &mut dyn FnMut(&DataArrival<'_>) -> ReceiveDecision,
     ) -> usize {
-        let writer_waiting = self.memory.word(incoming.ring.writer_waiting);
-        let offer = |offset: usize, line: &[AtomicU32; 16], header: MessageHeader| {
+        let writer_waiting = incoming.ring.writer_waiting.word(&self.memory);
+        let offer = |slot: Place, line: &[AtomicU32; 16], header: MessageHeader| {
             let field = |offset: usize| line[offset / 4].load(Ordering::Relaxed);
             let length = header.length as usize;
             // SAFETY: the chunk lies in the sender's region, mapped read-only for the
-            // process' life; the sender published it (sequence number, release) and
-            // will not reuse the slot before we publish our tail, which happens only
-            // after `decide` returned (the slice does not outlive the offer).
-            let data = unsafe {
-                std::slice::from_raw_parts(
-                    self.memory.address(offset + DATA_PAYLOAD, length),
-                    length,
-                )
-            };
+            // process' life, inside the slot (`genuine` checked the length fits); the
+            // sender published it (sequence number, release) and will not reuse the
+            // slot before we publish our tail, which happens only after `decide`
+            // returned (the slice does not outlive the offer).
+            let data =
+                unsafe { std::slice::from_raw_parts(slot.add(DATA_PAYLOAD).address(), length) };
             decide(&DataArrival {
                 header,
                 source_cluster: source,
@@ -625,25 +664,26 @@ impl HostedNoc {
     }
 
     /// Drains the control ring from `source`; returns how many messages were taken.
+    #[inline]
     fn receive_from(
         &self,
         source: usize,
         incoming: &mut Incoming,
         decide: &mut dyn FnMut(&Arrival<'_>) -> ReceiveDecision,
     ) -> usize {
-        let offer = |offset: usize, line: &[AtomicU32; 16], header: MessageHeader| {
+        let offer = |slot: Place, line: &[AtomicU32; 16], header: MessageHeader| {
             let field = |offset: usize| line[offset / 4].load(Ordering::Relaxed);
             let mut payload = [0u8; NOC_PAYLOAD_MAX];
-            let length = header.length as usize;
+            let payload = &mut payload[..header.length as usize];
             // The sender published the slot (sequence number, release) before we read
             // it and will not reuse it before we publish our tail.
-            self.memory
-                .read_small(offset + SLOT_PAYLOAD, &mut payload[..length]);
+            // SAFETY: the payload offset lies inside the slot, with room for a payload.
+            unsafe { slot.add(SLOT_PAYLOAD) }.read_small(&self.memory, payload);
             decide(&Arrival {
                 header,
                 destination_node: field(slot::DESTINATION_NODE),
                 destination_program: field(slot::DESTINATION_PROGRAM),
-                payload: &payload[..length],
+                payload,
             })
         };
         self.drain(
@@ -680,7 +720,7 @@ impl ControlNoc for HostedNoc {
         let Some((destination, ring)) = self.spin_for_room(&self.outgoing, destination_node) else {
             return;
         };
-        let tail_word = self.memory.word(ring.tail);
+        let tail_word = ring.tail.word(&self.memory);
         let tail = tail_word.load(Ordering::Acquire);
         if !self.has_room(&mut self.outgoing[destination].lock()) {
             self.sleep_on(tail_word, tail, ROOM_POLL);
@@ -700,7 +740,9 @@ impl ControlNoc for HostedNoc {
     fn wait_for_receivers(&self) {
         // A receive drains under this lock: once we had it, every pass that held
         // it before has ended.
-        drop(self.receiving.receiving.lock());
+        while self.receiving.receiving.try_lock().is_none() {
+            std::thread::yield_now();
+        }
     }
 
     fn wait_for_traffic(&self) {
@@ -719,8 +761,11 @@ impl ControlNoc for HostedNoc {
         words.push((generation, generation.load(Ordering::SeqCst), Scope::Shared));
         words.push((permit, 0, Scope::Private));
         for source in 0..layout.clusters {
-            for (offset, _) in [self.next_slot(source), self.next_data_slot(source)] {
-                let word = self.memory.word(offset + slot::SEQUENCE);
+            for ring in [
+                &self.receiving.rings[source],
+                &self.data_receiving.rings[source],
+            ] {
+                let (word, _) = self.next_sequence(ring);
                 words.push((word, word.load(Ordering::SeqCst), Scope::Shared));
             }
             // The low half (little-endian: first) of the sync word counts signals.
@@ -773,8 +818,8 @@ impl DataNoc for HostedNoc {
         else {
             return;
         };
-        let waiting = self.memory.word(ring.writer_waiting);
-        let tail_word = self.memory.word(ring.tail);
+        let waiting = ring.writer_waiting.word(&self.memory);
+        let tail_word = ring.tail.word(&self.memory);
         waiting.store(1, Ordering::SeqCst);
         let tail = tail_word.load(Ordering::SeqCst);
         if !self.has_room(&mut self.data_outgoing[destination].lock())
