@@ -709,6 +709,7 @@ impl Board<'_> {
                 let mut command = Command::new("valgrind");
                 command
                     .arg("--tool=callgrind")
+                    .arg("--dump-instr=yes")
                     .arg(format!(
                         "--callgrind-out-file={}/callgrind.{}.%p",
                         directory.display(),

@@ -1169,13 +1169,9 @@ impl<P: Platform> Kernel<P> {
         }
     }
 
-    fn regions(&self, index: usize) -> [Region; 4] {
-        self.info(index).regions
-    }
-
     /// The memory program `index` may hand kcalls: its regions and its window pages.
     fn space(&self, index: usize) -> UserSpace<'_, P::RawMutex> {
-        UserSpace::new(self.regions(index), index, &self.pages)
+        UserSpace::new(&self.info(index).regions, index, &self.pages)
     }
 
     /// The memory of program `index`, once it checked that a receive may write a

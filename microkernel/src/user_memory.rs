@@ -10,7 +10,7 @@ use nanvix_abi::Errno;
 /// the right to the access (held in place, under the page tables' lock, while the
 /// kernel copies).
 pub struct UserSpace<'a, R: RawMutex> {
-    regions: [Region; 4],
+    regions: &'a [Region; 4],
     program: usize,
     pages: &'a Mutex<R, PageTable>,
 }
@@ -23,7 +23,7 @@ impl<R: RawMutex> Clone for UserSpace<'_, R> {
 
 impl<'a, R: RawMutex> UserSpace<'a, R> {
     /// The memory of program `program`: `regions`, and its pages in `pages`.
-    pub fn new(regions: [Region; 4], program: usize, pages: &'a Mutex<R, PageTable>) -> Self {
+    pub fn new(regions: &'a [Region; 4], program: usize, pages: &'a Mutex<R, PageTable>) -> Self {
         UserSpace {
             regions,
             program,
@@ -33,7 +33,7 @@ impl<'a, R: RawMutex> UserSpace<'a, R> {
 
     /// Its image, stack, heap and start block.
     pub fn regions(&self) -> &[Region; 4] {
-        &self.regions
+        self.regions
     }
 
     /// Runs `f` if `[address, address + length)` is the program's memory for
@@ -46,7 +46,7 @@ impl<'a, R: RawMutex> UserSpace<'a, R> {
         access: Access,
         f: impl FnOnce() -> T,
     ) -> Result<T, Errno> {
-        if check(&self.regions, address, length).is_ok() {
+        if check(self.regions, address, length).is_ok() {
             return Ok(f());
         }
         let pages = self.pages.lock();
@@ -117,7 +117,7 @@ impl<'a, R: RawMutex> UserSpace<'a, R> {
     /// Checks `[address, address + length)` once for writing: copies into the
     /// returned range check nothing again when it lies in the program's regions.
     pub fn writable(&self, address: usize, length: usize) -> Result<WritableRange, Errno> {
-        let in_regions = check(&self.regions, address, length).is_ok();
+        let in_regions = check(self.regions, address, length).is_ok();
         if !in_regions {
             self.check(address, length, Access::Write)?;
         }
@@ -244,7 +244,8 @@ mod tests {
     #[test]
     fn wild_pointers_are_faults_and_change_nothing() {
         let (memory, region, pages) = sixty_four_bytes();
-        let space = UserSpace::new([region; 4], 1, &pages);
+        let regions = [region; 4];
+        let space = UserSpace::new(&regions, 1, &pages);
         assert_eq!(space.read(region.base + 60, 8), Err(Errno::Fault));
         assert_eq!(space.read(0x10, 1), Err(Errno::Fault));
         assert_eq!(space.read(usize::MAX - 2, 8), Err(Errno::Fault));
@@ -257,7 +258,8 @@ mod tests {
     #[test]
     fn a_range_checked_once_takes_what_fits_and_only_from_its_program() {
         let (memory, region, pages) = sixty_four_bytes();
-        let space = UserSpace::new([region; 4], 1, &pages);
+        let regions = [region; 4];
+        let space = UserSpace::new(&regions, 1, &pages);
         assert_eq!(
             space.writable(region.base + 60, 8).err(),
             Some(Errno::Fault)
@@ -266,7 +268,7 @@ mod tests {
         let range = space.writable(region.base + 8, 4).unwrap();
         assert_eq!((range.address(), range.length()), (region.base + 8, 4));
         assert_eq!(space.write_into(&range, b"12345"), Err(Errno::Fault));
-        let other = UserSpace::new([region; 4], 2, &pages);
+        let other = UserSpace::new(&regions, 2, &pages);
         assert_eq!(other.write_into(&range, b"12"), Err(Errno::Fault));
         assert!(
             memory.iter().all(|byte| *byte == 7),
