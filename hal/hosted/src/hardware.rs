@@ -96,8 +96,7 @@ impl NocMemory {
 
     /// The epoch the registers give cluster `index` (current or next boot).
     pub fn cluster_epoch(&self, index: usize) -> u32 {
-        self.word(self.layout.cluster_state(index) + 4)
-            .load(Ordering::Acquire)
+        self.registers_of(index).epoch(self)
     }
 
     /// The generation counter, bumped on every cluster state change.

@@ -121,12 +121,17 @@ impl Ring {
         self.mask + 1
     }
 
+    /// The sequence-number word of the slot of `position`.
+    #[inline]
+    fn sequence(self, memory: &NocMemory, position: u32) -> &AtomicU32 {
+        &self.slot(position).line(memory)[slot::SEQUENCE / 4]
+    }
+
     /// Whether the slot of `tail` (the next one its receiver expects) holds its
     /// message: its sequence number is `tail + 1`.
     #[inline]
     fn holds(&self, memory: &NocMemory, tail: u32) -> bool {
-        self.slot(tail).line(memory)[slot::SEQUENCE / 4].load(Ordering::Acquire)
-            == tail.wrapping_add(1)
+        self.sequence(memory, tail).load(Ordering::Acquire) == tail.wrapping_add(1)
     }
 }
 
@@ -405,16 +410,6 @@ impl HostedNoc {
                 return taken;
             }
         }
-    }
-
-    /// The sequence-number word of the next slot this cluster expects in `ring`, and
-    /// the value it will have once that message is there.
-    fn next_sequence(&self, ring: &Ring) -> (&AtomicU32, u32) {
-        let tail = ring.tail.word(&self.memory).load(Ordering::Relaxed);
-        (
-            &ring.slot(tail).line(&self.memory)[slot::SEQUENCE / 4],
-            tail.wrapping_add(1),
-        )
     }
 
     fn pending(&self) -> bool {
@@ -765,7 +760,9 @@ impl ControlNoc for HostedNoc {
                 &self.receiving.rings[source],
                 &self.data_receiving.rings[source],
             ] {
-                let (word, _) = self.next_sequence(ring);
+                // The sequence-number word of the next slot expected in the ring.
+                let tail = ring.tail.word(&self.memory).load(Ordering::Relaxed);
+                let word = ring.sequence(&self.memory, tail);
                 words.push((word, word.load(Ordering::SeqCst), Scope::Shared));
             }
             // The low half (little-endian: first) of the sync word counts signals.
@@ -877,7 +874,7 @@ impl SyncSignals for HostedNoc {
             .memory
             .word64(layout.sync(source, self.local))
             .load(Ordering::Acquire);
-        if (value >> 32) as u32 == self.memory.cluster_epoch(source) {
+        if (value >> 32) as u32 == self.registers[source].epoch(&self.memory) {
             value as u32
         } else {
             0
