@@ -1989,15 +1989,16 @@ impl<P: Platform> Kernel<P> {
             self.inbox_lengths[direct.index].store(program.inbox.len(), Ordering::Release);
             message
         };
-        let written = direct
-            .space
-            .write_value_into(&direct.header, &message.header)
-            .and_then(|()| direct.space.write_into(&direct.buffer, &message.payload));
+        let written = direct.space.write_message_into(
+            (&direct.header, &direct.buffer),
+            &message.header,
+            &message.payload,
+        );
         // Room freed: if routing left messages in their channels, route them now.
         if self.backlogged.swap(false, Ordering::SeqCst) {
             self.platform.cores().unpark(0);
         }
-        Some(written.map(|()| message.payload.len()))
+        Some(written)
     }
 }
 
@@ -2124,10 +2125,9 @@ impl<R: lock_api::RawMutex> DirectReceive<'_, R> {
         }
         let written = self
             .space
-            .write_value_into(&self.header, header)
-            .and_then(|()| self.space.write_into(&self.buffer, payload));
-        if written.is_ok() {
-            self.delivered = Some(payload.len());
+            .write_message_into((&self.header, &self.buffer), header, payload);
+        if let Ok(length) = written {
+            self.delivered = Some(length);
         }
         written.is_ok()
     }

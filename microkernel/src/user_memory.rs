@@ -158,6 +158,19 @@ impl<'a, R: RawMutex> UserSpace<'a, R> {
     pub fn write_value_into<T: Copy>(&self, range: &WritableRange, value: &T) -> Result<(), Errno> {
         self.write_into(range, value_bytes(value))
     }
+
+    /// Writes a received message, its `header` into `header_range` and then its
+    /// `payload` into `buffer`; returns the payload's length.
+    pub fn write_message_into<T: Copy>(
+        &self,
+        (header_range, buffer): (&WritableRange, &WritableRange),
+        header: &T,
+        payload: &[u8],
+    ) -> Result<usize, Errno> {
+        self.write_value_into(header_range, header)?;
+        self.write_into(buffer, payload)?;
+        Ok(payload.len())
+    }
 }
 
 /// A range of program memory checked once for writing ([`UserSpace::writable`]):

@@ -811,9 +811,11 @@ impl<P: Platform> Kernel<P> {
         let (node, port) = match taken {
             Ok(message) => {
                 self.room_freed();
-                space.write_value_into(&header, &message.header)?;
-                space.write_into(&buffer, &message.payload)?;
-                return Ok(message.payload.len());
+                return space.write_message_into(
+                    (&header, &buffer),
+                    &message.header,
+                    &message.payload,
+                );
             }
             Err(place) => place,
         };
@@ -843,11 +845,11 @@ impl<P: Platform> Kernel<P> {
             Taken::Direct(length) => length,
             Taken::Queued(message) => {
                 self.room_freed();
-                direct
-                    .space
-                    .write_value_into(&direct.header, &message.header)?;
-                direct.space.write_into(&direct.buffer, &message.payload)?;
-                message.payload.len()
+                direct.space.write_message_into(
+                    (&direct.header, &direct.buffer),
+                    &message.header,
+                    &message.payload,
+                )?
             }
         };
         Ok(length)
@@ -886,9 +888,11 @@ impl<P: Platform> Kernel<P> {
         )?;
         if let Some(message) = taken {
             self.room_freed();
-            let written = space
-                .write_value_into(&header_range, &message.header)
-                .and_then(|()| space.write_into(&buffer_range, &message.payload));
+            let written = space.write_message_into(
+                (&header_range, &buffer_range),
+                &message.header,
+                &message.payload,
+            );
             if let Err(errno) = written {
                 // Keep the error for the wait (the message is gone: the caller's
                 // own memory refused it after the check).
