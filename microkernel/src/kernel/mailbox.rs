@@ -662,6 +662,15 @@ impl MailboxTable {
 
     /// Every started write not sent yet: (owner, id).
     pub fn waiting_writes(&self) -> Vec<(usize, usize)> {
+        self.waiting_write_ids().collect()
+    }
+
+    /// Whether a started write has not been sent yet (no list built).
+    pub fn any_waiting_write(&self) -> bool {
+        self.waiting_write_ids().next().is_some()
+    }
+
+    fn waiting_write_ids(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
         self.entries
             .iter()
             .enumerate()
@@ -673,7 +682,6 @@ impl MailboxTable {
                 }) => Some((*owner, id)),
                 _ => None,
             })
-            .collect()
     }
 
     /// Takes the unsent started write of `owner`'s mailbox `id` for one try: its
@@ -976,7 +984,7 @@ impl<P: Platform> Kernel<P> {
         for (owner, id) in writes {
             self.send_started_write(owner, id, false);
         }
-        !self.mailboxes.lock().waiting_writes().is_empty()
+        self.mailboxes.lock().any_waiting_write()
     }
 
     /// One try at the started write of `owner`'s mailbox `id` that has not gone
