@@ -23,11 +23,12 @@ pub const ROM_BYTES: usize = 64 * 1024;
 pub const ROM_MAGIC: u32 = 0x4e58_524f;
 /// One cache line.
 pub const LINE_BYTES: usize = 64;
-/// One message slot: a 32-byte header and up to 128 payload bytes, padded to 256
-/// bytes so neighbouring slots never share a line or a prefetched line pair.
+/// One message slot: a 36-byte header and up to 128 payload bytes (8-aligned),
+/// padded to 256 bytes so neighbouring slots never share a line or a prefetched
+/// line pair.
 pub const SLOT_BYTES: usize = 256;
-/// Offset of the payload inside a slot (the first 32 bytes share the header's line).
-pub const SLOT_PAYLOAD: usize = 32;
+/// Offset of the payload inside a slot (the first 24 bytes share the header's line).
+pub const SLOT_PAYLOAD: usize = 40;
 
 /// Bytes of data one data-NoC chunk carries at most.
 pub const DATA_CHUNK_BYTES: usize = 128 * 1024;
@@ -69,6 +70,10 @@ pub mod slot {
     pub const DESTINATION_EPOCH: usize = 24;
     /// Payload length.
     pub const LENGTH: usize = 28;
+    /// Control slots only: the sender's tail of the ring coming the other way (from
+    /// this slot's destination to its sender), as it stood when it sent: a credit
+    /// the destination takes instead of reading that tail across the NoC.
+    pub const ACKNOWLEDGED: usize = 32;
 }
 
 /// Encoded cluster states in the registers.
@@ -82,7 +87,11 @@ pub mod state {
 }
 
 // Headers end before their payloads start.
-const _: () = assert!(slot::LENGTH + 4 <= SLOT_PAYLOAD && SLOT_PAYLOAD + 128 <= SLOT_BYTES);
+const _: () = assert!(
+    slot::ACKNOWLEDGED + 4 <= SLOT_PAYLOAD
+        && SLOT_PAYLOAD.is_multiple_of(8)
+        && SLOT_PAYLOAD + 128 <= SLOT_BYTES
+);
 const _: () = assert!(data_slot::OFFSET + 4 <= DATA_PAYLOAD && DATA_DEPTH.is_power_of_two());
 
 /// Offsets of everything in the NoC memory for a board of `clusters` clusters.

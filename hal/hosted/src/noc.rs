@@ -4,8 +4,10 @@
 //! the receiver polls the sequence number of the next slot it expects, reads the
 //! message and publishes its tail counter. Slots live in the sender's region
 //! (read-only to everyone else), the tail in the receiver's region, so neither side
-//! can write the other's state. The sender keeps the last tail it saw in its own
-//! memory and reads the receiver's tail only when the ring looks full, so a message
+//! can write the other's state. The sender keeps the last tail it knows in its own
+//! memory: every control message acknowledges its sender's tail of the ring coming
+//! the other way, so a sender that gets answers learns of its room from them, and
+//! reads the receiver's tail only when the ring still looks full. A message then
 //! costs about one cache-line transfer each way, as in the spin round trip baseline.
 //!
 //! A receiver about to sleep counts itself in its region's "sleeping" word and waits
@@ -135,13 +137,18 @@ impl Ring {
     }
 }
 
-/// What a sender keeps about one outgoing ring (under its send lock).
+/// What a sender keeps about one outgoing ring.
 struct Outgoing {
+    /// Held while a message is written and published: senders take turns.
+    send_lock: Mutex<()>,
     ring: Ring,
     /// The receiver's "sleeping" count.
     sleeping: Place,
-    /// The receiver's tail as last read: the ring has room below `tail + depth`.
-    known_tail: u32,
+    /// A tail the receiver had reached (read from its tail word, or acknowledged in
+    /// a control message it sent us): the ring has room below `known_tail + depth`.
+    /// Every value stored here was the receiver's tail at some point, so an older one
+    /// (stored late by a racing core) only makes the ring look fuller.
+    known_tail: AtomicU32,
 }
 
 /// What the receiving core keeps about one incoming ring.
@@ -237,8 +244,8 @@ pub struct HostedNoc {
     node_clusters: Box<[Option<usize>]>,
     /// Every cluster's state registers (by cluster).
     registers: Box<[Registers]>,
-    outgoing: Box<[Mutex<Outgoing>]>,
-    data_outgoing: Box<[Mutex<Outgoing>]>,
+    outgoing: Box<[Outgoing]>,
+    data_outgoing: Box<[Outgoing]>,
     receiving: Incomings,
     data_receiving: Incomings,
     doorbells: Doorbells,
@@ -263,15 +270,16 @@ impl HostedNoc {
         let registers: Box<[Registers]> = (0..layout.clusters)
             .map(|cluster| memory.registers_of(cluster))
             .collect();
-        let outgoing_of = |ring: fn(&NocMemory, usize, usize) -> Ring| -> Box<[Mutex<Outgoing>]> {
+        let outgoing_of = |ring: fn(&NocMemory, usize, usize) -> Ring| -> Box<[Outgoing]> {
             (0..layout.clusters)
                 .map(|destination| {
                     let ring = ring(&memory, local, destination);
-                    Mutex::new(Outgoing {
+                    Outgoing {
+                        send_lock: Mutex::new(()),
                         ring,
                         sleeping: memory.place(layout.sleeping(destination), 4),
-                        known_tail: ring.tail.word(&memory).load(Ordering::Acquire),
-                    })
+                        known_tail: AtomicU32::new(ring.tail.word(&memory).load(Ordering::Acquire)),
+                    }
                 })
                 .collect()
         };
@@ -360,31 +368,56 @@ impl HostedNoc {
     /// Whether an outgoing ring has room, re-reading the receiver's tail only when the
     /// one we know says it is full.
     #[inline]
-    fn has_room(&self, outgoing: &mut Outgoing) -> bool {
+    fn has_room(&self, outgoing: &Outgoing) -> bool {
         let head = outgoing
             .ring
             .head
             .word(&self.memory)
             .load(Ordering::Relaxed);
         let depth = outgoing.ring.depth();
-        if head.wrapping_sub(outgoing.known_tail) < depth {
+        if head.wrapping_sub(outgoing.known_tail.load(Ordering::Acquire)) < depth {
             return true;
         }
-        outgoing.known_tail = outgoing
+        let tail = outgoing
             .ring
             .tail
             .word(&self.memory)
             .load(Ordering::Acquire);
-        head.wrapping_sub(outgoing.known_tail) < depth
+        outgoing.known_tail.store(tail, Ordering::Release);
+        head.wrapping_sub(tail) < depth
     }
 
-    /// Offers the incoming rings that hold messages, starting with the one after
-    /// last time's first, to `receive_from`, if no other core is receiving (it offers
-    /// every waiting message before it lets go). Returns how many were taken.
+    /// Takes `acknowledged`, the tail a control message from `source` says it had
+    /// reached in our ring to it, as the tail we know, if it is newer than the one we
+    /// know and not past our head (a wild value changes nothing).
+    #[inline]
+    fn take_acknowledgement(&self, source: usize, acknowledged: u32) {
+        let Some(outgoing) = self.outgoing.get(source) else {
+            return;
+        };
+        let known = outgoing.known_tail.load(Ordering::Relaxed);
+        let head = outgoing
+            .ring
+            .head
+            .word(&self.memory)
+            .load(Ordering::Relaxed);
+        let newer = acknowledged.wrapping_sub(known);
+        if newer != 0 && newer <= head.wrapping_sub(known) {
+            outgoing.known_tail.store(acknowledged, Ordering::Release);
+        }
+    }
+
+    /// Offers the messages of the first incoming ring that holds some, from the one
+    /// after last time's on, to `receive_from`, if no other core is receiving; the
+    /// next receive starts after it, so every ring gets its turn. With `every`, the
+    /// rings after it that hold messages are offered too, each once. Returns how many
+    /// were taken. A core that finds another receiving gets 0 and polls again (a
+    /// receiver about to sleep checks for waiting messages first).
     #[inline]
     fn round_robin(
         &self,
         incomings: &Incomings,
+        every: bool,
         mut receive_from: impl FnMut(usize, &mut Incoming) -> usize,
     ) -> usize {
         let start = incomings.next.load(Ordering::Relaxed);
@@ -397,19 +430,24 @@ impl HostedNoc {
         let count = channels.len();
         let after = |index: usize| if index + 1 == count { 0 } else { index + 1 };
         incomings.next.store(after(found), Ordering::Relaxed);
-        // The rings from `start` to `found` were empty a moment ago: offer the others,
-        // `found` first, each once.
-        let mut taken = 0;
-        let mut source = found;
-        loop {
-            if let Some(incoming) = channels.get_mut(source) {
-                taken += receive_from(source, incoming);
-            }
-            source = after(source);
-            if source == start || source == found {
-                return taken;
+        let Some(incoming) = channels.get_mut(found) else {
+            return 0;
+        };
+        let mut taken = receive_from(found, incoming);
+        if every {
+            // The rings from `start` to `found` were empty a moment ago: offer the
+            // others that hold messages.
+            let mut source = after(found);
+            while source != start && source != found {
+                if let Some(incoming) = channels.get_mut(source)
+                    && incoming.ring.holds(&self.memory, incoming.tail)
+                {
+                    taken += receive_from(source, incoming);
+                }
+                source = after(source);
             }
         }
+        taken
     }
 
     fn pending(&self) -> bool {
@@ -475,7 +513,7 @@ impl HostedNoc {
     #[inline]
     fn enqueue(
         &self,
-        rings: &[Mutex<Outgoing>],
+        rings: &[Outgoing],
         (source, destination_node, destination_program, chunk): (
             Source,
             u32,
@@ -488,8 +526,9 @@ impl HostedNoc {
     ) -> Result<(), NocError> {
         let (destination, destination_epoch) =
             self.check_send(source, destination_node, bytes.len(), limit)?;
-        let mut outgoing = rings.get(destination).ok_or(NocError::NoSuchNode)?.lock();
-        if !self.has_room(&mut outgoing) {
+        let outgoing = rings.get(destination).ok_or(NocError::NoSuchNode)?;
+        let _serialized = outgoing.send_lock.lock();
+        if !self.has_room(outgoing) {
             return Err(NocError::Full);
         }
         let stamps = Stamps {
@@ -499,35 +538,40 @@ impl HostedNoc {
             destination_epoch,
             chunk,
         };
-        self.publish(&outgoing, &stamps, payload_offset, bytes);
+        self.publish(outgoing, destination, &stamps, payload_offset, bytes);
         Ok(())
     }
 
     /// Spins briefly for room in the ring of `rings` that leads to the cluster of
     /// `destination_node`; returns the ring (and its cluster) when there still is
     /// none, `None` when there is (or no such node).
-    fn spin_for_room(
-        &self,
-        rings: &[Mutex<Outgoing>],
-        destination_node: u32,
-    ) -> Option<(usize, Ring)> {
+    fn spin_for_room(&self, rings: &[Outgoing], destination_node: u32) -> Option<(usize, Ring)> {
         let destination = self.destination_cluster(destination_node).ok()?;
+        let outgoing = rings.get(destination)?;
         for _ in 0..SPIN_BUDGET {
-            if self.has_room(&mut rings[destination].lock()) {
+            if self.has_room(outgoing) {
                 return None;
             }
             std::hint::spin_loop();
         }
-        Some((destination, rings[destination].lock().ring))
+        Some((destination, outgoing.ring))
     }
 
-    /// Writes the next slot of an outgoing ring: the header `stamps` and `bytes`
-    /// (at `payload_offset`), then publishes it: the sequence number `head + 1`
-    /// (ordered before the read of the receiver's sleeping count), the head, and a
-    /// doorbell if the receiver sleeps. The caller holds the ring's lock, checked it
-    /// has room and that `bytes` fits a slot.
+    /// Writes the next slot of an outgoing ring to `destination`: the header `stamps`
+    /// (a control slot also acknowledges our tail of the ring from `destination`) and
+    /// `bytes` (at `payload_offset`), then publishes it: the sequence number
+    /// `head + 1` (ordered before the read of the receiver's sleeping count), the
+    /// head, and a doorbell if the receiver sleeps. The caller holds the ring's send
+    /// lock, checked it has room and that `bytes` fits a slot.
     #[inline]
-    fn publish(&self, outgoing: &Outgoing, stamps: &Stamps, payload_offset: usize, bytes: &[u8]) {
+    fn publish(
+        &self,
+        outgoing: &Outgoing,
+        destination: usize,
+        stamps: &Stamps,
+        payload_offset: usize,
+        bytes: &[u8],
+    ) {
         let memory = &*self.memory;
         let head_word = outgoing.ring.head.word(memory);
         let head = head_word.load(Ordering::Relaxed);
@@ -541,9 +585,19 @@ impl HostedNoc {
         store(slot::SOURCE_EPOCH, self.epoch);
         store(slot::DESTINATION_EPOCH, stamps.destination_epoch);
         store(slot::LENGTH, bytes.len() as u32);
-        if let Some((total, offset)) = stamps.chunk {
-            store(data_slot::TOTAL, total);
-            store(data_slot::OFFSET, offset);
+        match stamps.chunk {
+            Some((total, offset)) => {
+                store(data_slot::TOTAL, total);
+                store(data_slot::OFFSET, offset);
+            }
+            None => {
+                if let Some(incoming) = self.receiving.rings.get(destination) {
+                    store(
+                        slot::ACKNOWLEDGED,
+                        incoming.tail.word(memory).load(Ordering::Acquire),
+                    );
+                }
+            }
         }
         // SAFETY: the payload offset of the ring's kind lies inside its slots, with
         // room for a payload of the kind's limit (the caller checked `bytes` fits).
@@ -668,6 +722,7 @@ impl HostedNoc {
     ) -> usize {
         let offer = |slot: Place, line: &[AtomicU32; 16], header: MessageHeader| {
             let field = |offset: usize| line[offset / 4].load(Ordering::Relaxed);
+            self.take_acknowledgement(source, field(slot::ACKNOWLEDGED));
             let mut payload = [0u8; NOC_PAYLOAD_MAX];
             let payload = &mut payload[..header.length as usize];
             // The sender published the slot (sequence number, release) before we read
@@ -717,13 +772,13 @@ impl ControlNoc for HostedNoc {
         };
         let tail_word = ring.tail.word(&self.memory);
         let tail = tail_word.load(Ordering::Acquire);
-        if !self.has_room(&mut self.outgoing[destination].lock()) {
+        if !self.has_room(&self.outgoing[destination]) {
             self.sleep_on(tail_word, tail, ROOM_POLL);
         }
     }
 
     fn receive(&self, decide: &mut dyn FnMut(&Arrival<'_>) -> ReceiveDecision) -> usize {
-        self.round_robin(&self.receiving, |source, incoming| {
+        self.round_robin(&self.receiving, false, |source, incoming| {
             self.receive_from(source, incoming, decide)
         })
     }
@@ -819,7 +874,7 @@ impl DataNoc for HostedNoc {
         let tail_word = ring.tail.word(&self.memory);
         waiting.store(1, Ordering::SeqCst);
         let tail = tail_word.load(Ordering::SeqCst);
-        if !self.has_room(&mut self.data_outgoing[destination].lock())
+        if !self.has_room(&self.data_outgoing[destination])
             && !matches!(
                 self.memory.cluster_state(destination),
                 ClusterState::Dead { .. }
@@ -831,7 +886,7 @@ impl DataNoc for HostedNoc {
     }
 
     fn receive_chunks(&self, decide: &mut dyn FnMut(&DataArrival<'_>) -> ReceiveDecision) -> usize {
-        self.round_robin(&self.data_receiving, |source, incoming| {
+        self.round_robin(&self.data_receiving, true, |source, incoming| {
             self.receive_data_from(source, incoming, decide)
         })
     }
@@ -843,7 +898,7 @@ impl SyncSignals for HostedNoc {
         self.destination_epoch(destination)?;
         let layout = self.memory.layout();
         let word = self.memory.word64(layout.sync(self.local, destination));
-        let _serialized = self.outgoing[destination].lock();
+        let _serialized = self.outgoing[destination].send_lock.lock();
         let current = word.load(Ordering::Relaxed);
         let count = if (current >> 32) as u32 == self.epoch {
             current as u32
@@ -1023,6 +1078,74 @@ mod tests {
             (0..8).collect::<Vec<_>>()
         );
         cc0.try_send(CC0, 5, 0, b"room again").unwrap();
+    }
+
+    #[test]
+    fn an_answer_acknowledges_the_slots_its_sender_took() {
+        let (_hardware, cc0, cc1) = two_clusters();
+        let known = |noc: &HostedNoc, destination: usize| {
+            noc.outgoing[destination].known_tail.load(Ordering::Relaxed)
+        };
+        for round in 0..8u8 {
+            cc0.try_send(CC0, 5, 0, &[round]).unwrap();
+        }
+        assert_eq!(drain(&cc1).len(), 8);
+        assert_eq!(known(&cc0, 2), 0, "cc0 has not looked at cc1's tail");
+        // cc1's answer carries its tail of cc0's ring: cc0 learns of the room from it.
+        let cc1_source = Source {
+            node: 5,
+            program: 0,
+        };
+        cc1.try_send(cc1_source, 4, 0, b"answer").unwrap();
+        assert_eq!(drain(&cc0).len(), 1);
+        assert_eq!(known(&cc0, 2), 8);
+        // A wild acknowledgement (past what cc0 ever sent) changes nothing, nor does
+        // one older than what cc0 knows.
+        for wild in [1000, 3] {
+            let layout = cc1.memory.layout();
+            let head = cc1.memory.word(layout.head(2, 1));
+            let position = head.load(Ordering::Relaxed);
+            cc1.try_send(cc1_source, 4, 0, b"wild").unwrap();
+            cc1.memory
+                .word(layout.slot(2, 1, position) + slot::ACKNOWLEDGED)
+                .store(wild, Ordering::SeqCst);
+            assert_eq!(drain(&cc0).len(), 1);
+            assert_eq!(known(&cc0, 2), 8, "acknowledgement {wild} was taken");
+        }
+    }
+
+    #[test]
+    fn receives_take_the_rings_in_turn() {
+        let (hardware, cc0, cc1) = two_clusters();
+        let (_, memory) = NocMemory::attach(hardware.fd(), 0).unwrap();
+        hardware.set_state(0, ClusterState::On { epoch: 1 });
+        let io0 = HostedNoc::new(
+            Arc::new(memory),
+            Arc::new(tiny_board()),
+            0,
+            1,
+            HostedCores::boot(1).unwrap(),
+        );
+        let io0_source = Source {
+            node: 0,
+            program: 0,
+        };
+        for round in 0..3u8 {
+            io0.try_send(io0_source, 5, 0, &[round]).unwrap();
+            cc0.try_send(CC0, 5, 0, &[10 + round]).unwrap();
+        }
+        // Each receive takes what one ring holds; the next starts after that ring.
+        let sources = |received: Vec<(MessageHeader, u32, u32, Vec<u8>)>| {
+            received
+                .iter()
+                .map(|message| (message.0.source_node, message.3[0]))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(sources(drain(&cc1)), [(0, 0), (0, 1), (0, 2)]);
+        io0.try_send(io0_source, 5, 0, &[3]).unwrap();
+        assert_eq!(sources(drain(&cc1)), [(4, 10), (4, 11), (4, 12)]);
+        assert_eq!(sources(drain(&cc1)), [(0, 3)]);
+        assert!(drain(&cc1).is_empty());
     }
 
     #[test]
