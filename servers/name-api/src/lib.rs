@@ -1,0 +1,139 @@
+//! The name server's protocol: link, look up and unlink names of (node, port).
+//!
+//! A name stands for a mailbox or portal port on a NoC node. A program links a name
+//! to a port on *its own* node (the server takes the node from the hardware-stamped
+//! header of the request, never from the body); anyone may look a name up; only a
+//! program on the node holding a name may unlink it, and the names a node held are
+//! released when its cluster dies.
+
+#![no_std]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+use alloc::string::String;
+use nanvix_rpc::Protocol;
+use serde::{Deserialize, Serialize};
+
+/// Longest name, in bytes (UTF-8).
+pub const NAME_MAX: usize = 64;
+
+/// The name server's requests, one variant per operation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NameRequest {
+    /// Links `name` to `port` on the caller's node.
+    Link { name: String, port: u32 },
+    /// Looks `name` up.
+    Lookup { name: String },
+    /// Unlinks `name` (the caller's node must hold it).
+    Unlink { name: String },
+}
+
+/// The name server's replies.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NameReply {
+    /// The name now stands for the caller's node and port.
+    Linked,
+    /// The name stands for `port` on `node`.
+    Found { node: u32, port: u32 },
+    /// The name is gone.
+    Unlinked,
+    /// The request was refused.
+    Refused(NameError),
+}
+
+/// Why the name server refused a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NameError {
+    /// No such name.
+    NotFound,
+    /// The name is linked already.
+    Exists,
+    /// The name is empty, longer than [`NAME_MAX`] bytes, or holds a control character.
+    BadName,
+    /// The server holds as many names as it can.
+    Full,
+    /// The name is held by another node.
+    NotHolder,
+}
+
+impl core::fmt::Display for NameError {
+    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        formatter.write_str(match self {
+            NameError::NotFound => "no such name",
+            NameError::Exists => "the name is linked already",
+            NameError::BadName => "not a valid name",
+            NameError::Full => "the name server is full",
+            NameError::NotHolder => "the name is held by another node",
+        })
+    }
+}
+
+/// Checks `name`: 1 to [`NAME_MAX`] bytes, no control characters.
+pub fn check_name(name: &str) -> Result<(), NameError> {
+    if name.is_empty() || name.len() > NAME_MAX || name.chars().any(char::is_control) {
+        return Err(NameError::BadName);
+    }
+    Ok(())
+}
+
+/// The name server's protocol.
+pub struct NameProtocol;
+
+impl Protocol for NameProtocol {
+    const NAME: &'static str = "name";
+    const OPERATIONS: u32 = 3;
+    type Request = NameRequest;
+    type Reply = NameReply;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nanvix_rpc::{Incoming, MESSAGE_BYTES, RequestHeader, decode_request, encode_request};
+
+    #[test]
+    fn the_longest_name_fits_a_request() {
+        let name: String = "n".repeat(NAME_MAX);
+        assert_eq!(check_name(&name), Ok(()));
+        let request = NameRequest::Link {
+            name,
+            port: u32::MAX,
+        };
+        let header = RequestHeader {
+            call: u32::MAX,
+            reply_port: u32::MAX,
+        };
+        let mut buffer = [0; MESSAGE_BYTES];
+        let length = encode_request::<NameProtocol>(header, &request, &mut buffer).unwrap();
+        assert_eq!(
+            decode_request::<NameProtocol>(&buffer[..length]),
+            Incoming::Request(header, request)
+        );
+    }
+
+    #[test]
+    fn bad_names_are_refused() {
+        for name in ["", "tab\there", "line\n"] {
+            assert_eq!(check_name(name), Err(NameError::BadName), "{name:?}");
+        }
+        assert_eq!(
+            check_name(&"n".repeat(NAME_MAX + 1)),
+            Err(NameError::BadName)
+        );
+        assert_eq!(check_name("/servers/vfs"), Ok(()));
+    }
+
+    #[test]
+    fn operations_counts_the_request_variants() {
+        // The last variant's index is OPERATIONS - 1: postcard writes it first.
+        let mut buffer = [0; MESSAGE_BYTES];
+        let header = RequestHeader {
+            call: 0,
+            reply_port: 0,
+        };
+        let last = NameRequest::Unlink { name: "x".into() };
+        encode_request::<NameProtocol>(header, &last, &mut buffer).unwrap();
+        assert_eq!(u32::from(buffer[8]), NameProtocol::OPERATIONS - 1);
+    }
+}
