@@ -42,7 +42,8 @@ pub use nanvix_abi as abi;
 pub use nanvix_abi::Errno;
 
 /// Names the program's main function: `libnanvix::entry!(main);` where
-/// `fn main() -> i32` returns the exit status.
+/// `fn main() -> i32` returns the exit status. It also gives the program its global
+/// allocator and panic handler (outside `cfg(test)`).
 #[macro_export]
 macro_rules! entry {
     ($main:path) => {
@@ -51,6 +52,31 @@ macro_rules! entry {
         extern "C" fn _start(info: *const $crate::abi::StartInfo) -> i32 {
             // SAFETY: only the kernel calls `_start`, with a valid start block.
             unsafe { $crate::runtime::start(info, $main) }
+        }
+
+        /// The program's heap.
+        #[cfg(not(test))]
+        #[global_allocator]
+        static NANVIX_HEAP: $crate::runtime::Heap = $crate::runtime::Heap;
+
+        /// Reports a panic and ends the thread.
+        #[cfg(not(test))]
+        #[panic_handler]
+        fn nanvix_panic(information: &core::panic::PanicInfo<'_>) -> ! {
+            $crate::runtime::panic(information)
+        }
+
+        /// Never called: programs are built with panic=abort, but the prebuilt
+        /// libcore references the personality routine.
+        #[cfg(not(test))]
+        #[unsafe(no_mangle)]
+        extern "C" fn rust_eh_personality() {}
+
+        /// Never called, as above (referenced by liballoc built with panic=unwind).
+        #[cfg(not(test))]
+        #[unsafe(no_mangle)]
+        extern "C" fn _Unwind_Resume() -> ! {
+            $crate::process::exit(134)
         }
     };
 }

@@ -2,8 +2,8 @@
 //!
 //! This is the one module of libnanvix with `unsafe` code: it keeps the start block
 //! the kernel handed over, calls through the gate, and supplies what a freestanding
-//! program needs (memcpy and friends, a panic handler, a global allocator, the defmt
-//! global logger in [`logger`]).
+//! program needs (memcpy and friends, what its panic handler and global allocator
+//! do, the defmt global logger in [`logger`]).
 
 use core::sync::atomic::{AtomicPtr, Ordering};
 use nanvix_abi::{ABI_VERSION, Errno, GATE_MAGIC, Kcall, StartInfo};
@@ -51,12 +51,9 @@ pub unsafe fn start(info: *const StartInfo, main: fn() -> i32) -> i32 {
     if gate.magic != GATE_MAGIC || gate.version != ABI_VERSION {
         return 127;
     }
-    #[cfg(not(test))]
     // SAFETY: the heap range belongs to this program alone, and this runs once.
     unsafe {
-        ALLOCATOR
-            .lock()
-            .init(info.heap_base as *mut u8, info.heap_size);
+        HEAP.lock().init(info.heap_base as *mut u8, info.heap_size);
     }
     main()
 }
@@ -95,13 +92,33 @@ pub fn kcall_number(number: usize, arguments: [usize; 5]) -> Result<usize, Errno
     Errno::check(result)
 }
 
-#[cfg(not(test))]
-#[global_allocator]
-static ALLOCATOR: linked_list_allocator::LockedHeap = linked_list_allocator::LockedHeap::empty();
+/// The program's heap (the start block's heap range, set up at start).
+static HEAP: linked_list_allocator::LockedHeap = linked_list_allocator::LockedHeap::empty();
 
-#[cfg(not(test))]
-#[panic_handler]
-fn panic(information: &core::panic::PanicInfo<'_>) -> ! {
+/// The global allocator [`entry!`](crate::entry) installs in a program: its heap.
+///
+/// The program crate, not libnanvix, holds the `#[global_allocator]` and
+/// `#[panic_handler]` items, so a library that uses libnanvix can run its unit tests
+/// on the host, with std's.
+pub struct Heap;
+
+// SAFETY: every call goes to the locked heap, a sound allocator, with the caller's
+// own promises.
+unsafe impl core::alloc::GlobalAlloc for Heap {
+    unsafe fn alloc(&self, layout: core::alloc::Layout) -> *mut u8 {
+        // SAFETY: the caller's promises are `GlobalAlloc::alloc`'s.
+        unsafe { core::alloc::GlobalAlloc::alloc(&HEAP, layout) }
+    }
+
+    unsafe fn dealloc(&self, pointer: *mut u8, layout: core::alloc::Layout) {
+        // SAFETY: the caller's promises are `GlobalAlloc::dealloc`'s.
+        unsafe { core::alloc::GlobalAlloc::dealloc(&HEAP, pointer, layout) }
+    }
+}
+
+/// What a program's panic handler ([`entry!`](crate::entry) installs it) does:
+/// prints where and why, reports the panic with a backtrace, and ends the thread.
+pub fn panic(information: &core::panic::PanicInfo<'_>) -> ! {
     match information.location() {
         Some(location) => crate::println!("panic at {location}: {}", information.message()),
         None => crate::println!("panic: {}", information.message()),
@@ -122,19 +139,6 @@ fn panic(information: &core::panic::PanicInfo<'_>) -> ! {
     // The panicking thread ends alone (its joiner sees EIO); on the main thread,
     // that ends the program.
     crate::thread::exit(101)
-}
-
-/// Never called: programs are built with panic=abort, but the prebuilt libcore
-/// references the personality routine.
-#[cfg(not(test))]
-#[unsafe(no_mangle)]
-pub extern "C" fn rust_eh_personality() {}
-
-/// Never called, as above (referenced by liballoc built with panic=unwind).
-#[cfg(not(test))]
-#[unsafe(no_mangle)]
-pub extern "C" fn _Unwind_Resume() -> ! {
-    crate::process::exit(134)
 }
 
 // memcpy, memmove, memset, memcmp, bcmp: a freestanding program has no libc; the

@@ -11,12 +11,20 @@
 
 extern crate alloc;
 
-use alloc::string::String;
+use alloc::string::{String, ToString};
+use libnanvix::Errno;
 use nanvix_rpc::Protocol;
+use nanvix_rpc::transport::{CallError, Client};
 use serde::{Deserialize, Serialize};
 
 /// Longest name, in bytes (UTF-8).
 pub const NAME_MAX: usize = 64;
+
+/// The port the name server serves on, on its node.
+pub const NAME_PORT: u32 = 1;
+
+/// The first port a client tries for the inbox its replies come to.
+pub const FIRST_REPLY_PORT: u32 = 24;
 
 /// The name server's requests, one variant per operation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,6 +93,104 @@ impl Protocol for NameProtocol {
     const OPERATIONS: u32 = 3;
     type Request = NameRequest;
     type Reply = NameReply;
+}
+
+/// Why a name call failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NameCallError {
+    /// The name server refused it.
+    Name(NameError),
+    /// The call itself failed.
+    Call(CallError),
+}
+
+impl From<CallError> for NameCallError {
+    fn from(error: CallError) -> NameCallError {
+        NameCallError::Call(error)
+    }
+}
+
+impl core::fmt::Display for NameCallError {
+    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            NameCallError::Name(error) => write!(formatter, "{error}"),
+            NameCallError::Call(error) => write!(formatter, "{error}"),
+        }
+    }
+}
+
+/// A typed client of the name server on `node`.
+pub struct NameClient {
+    client: Client<NameProtocol>,
+}
+
+impl NameClient {
+    /// A client of the name server on `node` (at [`NAME_PORT`]).
+    pub fn connect(node: u32) -> Result<NameClient, Errno> {
+        Ok(NameClient {
+            client: Client::connect(node, NAME_PORT, FIRST_REPLY_PORT)?,
+        })
+    }
+
+    /// Links `name` to `port` on this program's node.
+    pub fn link(&mut self, name: &str, port: u32) -> Result<(), NameCallError> {
+        check_name(name).map_err(NameCallError::Name)?;
+        let request = NameRequest::Link {
+            name: name.to_string(),
+            port,
+        };
+        match self.call(&request)? {
+            NameReply::Linked => Ok(()),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Where `name` points: (node, port).
+    pub fn lookup(&mut self, name: &str) -> Result<(u32, u32), NameCallError> {
+        check_name(name).map_err(NameCallError::Name)?;
+        let request = NameRequest::Lookup {
+            name: name.to_string(),
+        };
+        match self.call(&request)? {
+            NameReply::Found { node, port } => Ok((node, port)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Unlinks `name` (this program's node must hold it).
+    pub fn unlink(&mut self, name: &str) -> Result<(), NameCallError> {
+        check_name(name).map_err(NameCallError::Name)?;
+        let request = NameRequest::Unlink {
+            name: name.to_string(),
+        };
+        match self.call(&request)? {
+            NameReply::Unlinked => Ok(()),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Sends `request` as it is (no checks on this side) and returns the reply.
+    pub fn call(&mut self, request: &NameRequest) -> Result<NameReply, NameCallError> {
+        Ok(self.client.call(request)?)
+    }
+
+    /// The untyped client underneath (tests send raw bytes through it).
+    pub fn client(&mut self) -> &mut Client<NameProtocol> {
+        &mut self.client
+    }
+
+    /// Closes the client.
+    pub fn close(self) -> Result<(), Errno> {
+        self.client.close()
+    }
+}
+
+/// A refusal as an error; any other reply than the one asked for is a bad reply.
+fn unexpected(reply: NameReply) -> NameCallError {
+    match reply {
+        NameReply::Refused(error) => NameCallError::Name(error),
+        _ => NameCallError::Call(CallError::Rpc(nanvix_rpc::RpcError::BadReply)),
+    }
 }
 
 #[cfg(test)]

@@ -12,6 +12,12 @@
 //! A message shorter than the header names no port to answer: the server counts it
 //! and drops it. Requests and replies that would not fit a message are refused
 //! before they are sent ([`RpcError::TooLarge`]).
+//!
+//! [`transport`] carries the frames over libnanvix mailboxes: a typed [`Client`]
+//! and the loop a server runs ([`serve`]).
+//!
+//! [`Client`]: transport::Client
+//! [`serve`]: transport::serve
 
 #![no_std]
 #![forbid(unsafe_code)]
@@ -165,6 +171,8 @@ pub fn decode_reply<P: Protocol>(
         _ => Err(RpcError::BadReply),
     }
 }
+
+pub mod transport;
 
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,191 @@
+//! The frames over mailboxes: a typed client, and the loop a server runs.
+
+use crate::{
+    Incoming, MESSAGE_BYTES, Protocol, RequestHeader, RpcError, decode_reply, decode_request,
+    encode_reply, encode_request,
+};
+use core::marker::PhantomData;
+use libnanvix::Errno;
+use libnanvix::abi::{MAILBOX_PORTS, MessageHeader};
+use libnanvix::mailbox::{Inbox, Outbox};
+
+/// Why a call failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallError {
+    /// The server refused the call, or its reply was bad.
+    Rpc(RpcError),
+    /// A mailbox kcall failed (`EHOSTDOWN`: the server's cluster is dead).
+    Mailbox(Errno),
+}
+
+impl From<RpcError> for CallError {
+    fn from(error: RpcError) -> CallError {
+        CallError::Rpc(error)
+    }
+}
+
+impl From<Errno> for CallError {
+    fn from(error: Errno) -> CallError {
+        CallError::Mailbox(error)
+    }
+}
+
+impl core::fmt::Display for CallError {
+    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            CallError::Rpc(error) => write!(formatter, "{error}"),
+            CallError::Mailbox(errno) => write!(formatter, "mailbox: {errno:?}"),
+        }
+    }
+}
+
+/// A client of the server of protocol `P` at (node, port): one call at a time,
+/// answered in an inbox of its own.
+pub struct Client<P: Protocol> {
+    server_node: u32,
+    server: Outbox,
+    inbox: Inbox,
+    reply_port: u32,
+    next_call: u32,
+    protocol: PhantomData<P>,
+}
+
+impl<P: Protocol> Client<P> {
+    /// A client of the server at `port` of `node`, answered in an inbox on the first
+    /// free port of this node from `first_reply_port` on.
+    pub fn connect(node: u32, port: u32, first_reply_port: u32) -> Result<Client<P>, Errno> {
+        let (inbox, reply_port) = (first_reply_port..MAILBOX_PORTS as u32)
+            .find_map(|port| Inbox::create(port).ok().map(|inbox| (inbox, port)))
+            .ok_or(Errno::Busy)?;
+        let server = match Outbox::open(node, port) {
+            Ok(server) => server,
+            Err(errno) => {
+                let _ = inbox.unlink();
+                return Err(errno);
+            }
+        };
+        Ok(Client {
+            server_node: node,
+            server,
+            inbox,
+            reply_port,
+            next_call: 1,
+            protocol: PhantomData,
+        })
+    }
+
+    /// The port the client's replies come to.
+    pub fn reply_port(&self) -> u32 {
+        self.reply_port
+    }
+
+    /// Sends `request` and waits for its reply (replies to earlier calls that come
+    /// late are skipped).
+    pub fn call(&mut self, request: &P::Request) -> Result<P::Reply, CallError> {
+        let call = self.next_call;
+        self.next_call = self.next_call.wrapping_add(1).max(1);
+        let mut buffer = [0u8; MESSAGE_BYTES];
+        let header = RequestHeader {
+            call,
+            reply_port: self.reply_port,
+        };
+        let length = encode_request::<P>(header, request, &mut buffer)?;
+        self.server.write(&buffer[..length])?;
+        loop {
+            let (_, length) = self.inbox.read_from(self.server_node, &mut buffer)?;
+            let (answered, reply) = decode_reply::<P>(&buffer[..length])?;
+            if answered == call {
+                return Ok(reply?);
+            }
+        }
+    }
+
+    /// Sends raw `bytes` as a request and returns the raw reply (tests of servers'
+    /// refusals use it).
+    pub fn call_raw(&mut self, bytes: &[u8], reply: &mut [u8]) -> Result<usize, Errno> {
+        self.server.write(bytes)?;
+        let (_, length) = self.inbox.read_from(self.server_node, reply)?;
+        Ok(length)
+    }
+
+    /// Closes the client: its outbox and inbox.
+    pub fn close(self) -> Result<(), Errno> {
+        self.server.close()?;
+        self.inbox.unlink()
+    }
+}
+
+/// What a server's loop counted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ServeCounters {
+    /// Requests served.
+    pub served: u64,
+    /// Requests refused with an error reply.
+    pub refused: u64,
+    /// Messages too short to answer, dropped.
+    pub headless: u64,
+    /// Replies that could not be sent (the caller's cluster died, or its way was
+    /// full: a caller that does not read its replies loses them, and holds up no one).
+    pub unsent: u64,
+}
+
+/// Serves protocol `P` on `inbox` until `handle` says stop: each request is handed to
+/// `handle` with the mailbox header the hardware stamped (the caller's node and
+/// epoch), and its reply goes back to the caller's reply port on that node. A
+/// request that does not decode, or names an unknown operation, gets an error reply;
+/// a message too short to answer is counted and dropped. A failed read (other than
+/// one the caller's death caused) ends the loop with its errno.
+pub fn serve<P: Protocol>(
+    inbox: &Inbox,
+    mut handle: impl FnMut(&MessageHeader, P::Request) -> Option<P::Reply>,
+) -> Result<ServeCounters, Errno> {
+    let mut counters = ServeCounters::default();
+    let mut buffer = [0u8; MESSAGE_BYTES];
+    loop {
+        let (sender, length) = match inbox.read(&mut buffer) {
+            Ok(read) => read,
+            Err(Errno::HostDown) => continue,
+            Err(errno) => return Err(errno),
+        };
+        let (header, reply) = match decode_request::<P>(&buffer[..length]) {
+            Incoming::Headless => {
+                counters.headless += 1;
+                continue;
+            }
+            Incoming::Refused(header, error) => {
+                counters.refused += 1;
+                (header, Err(error))
+            }
+            Incoming::Request(header, request) => match handle(&sender, request) {
+                Some(reply) => {
+                    counters.served += 1;
+                    (header, Ok(reply))
+                }
+                None => return Ok(counters),
+            },
+        };
+        if answer::<P>(sender.source_node, header, &reply).is_err() {
+            counters.unsent += 1;
+        }
+    }
+}
+
+/// Sends `reply` to the reply port `header` names on `node`, without waiting for
+/// room.
+fn answer<P: Protocol>(
+    node: u32,
+    header: RequestHeader,
+    reply: &Result<P::Reply, RpcError>,
+) -> Result<(), CallError> {
+    let mut buffer = [0u8; MESSAGE_BYTES];
+    let length = match encode_reply::<P>(header.call, reply, &mut buffer) {
+        Ok(length) => length,
+        Err(error) => encode_reply::<P>(header.call, &Err(error), &mut buffer)?,
+    };
+    let outbox = Outbox::open(node, header.reply_port)?;
+    let sent = outbox.try_write(&buffer[..length]);
+    let closed = outbox.close();
+    sent?;
+    closed?;
+    Ok(())
+}
