@@ -58,7 +58,7 @@ pub struct ClusterEntry {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProgramEntry {
-    /// Program name: a crate under `apps/`.
+    /// Program name: a program crate under `apps/` or `servers/`.
     pub name: String,
     /// Arguments after the name.
     #[serde(default)]
@@ -177,7 +177,7 @@ pub struct Sources<'a> {
     pub board_text: &'a dyn Fn(&str) -> Result<String, String>,
     /// Names of the programs that exist.
     pub programs: &'a [String],
-    /// Where programs come from, for error messages ("crates under apps/").
+    /// Where programs come from, for error messages ("crates under apps/ and servers/").
     pub programs_origin: &'a str,
 }
 
@@ -194,7 +194,7 @@ pub fn load(root: &Path, path: &Path) -> Result<System, ManifestError> {
     let sources = Sources {
         board_text: &board_text,
         programs: &programs,
-        programs_origin: "programs are crates under apps/",
+        programs_origin: "programs are crates under apps/ and servers/",
     };
     parse(path, &text, &sources)
 }
@@ -438,17 +438,46 @@ pub fn parse_board(name: &str, text: &str) -> Result<Board, String> {
     Board::from_file(name, &file).map_err(|error| format!("board `{name}`: {error}"))
 }
 
-/// Program crates under `apps/` (directories with a Cargo.toml), sorted.
+/// Program crates: packages under `apps/` and `servers/` with a binary named like
+/// the package (libraries such as `servers/rpc` are not programs), sorted.
 pub fn available_programs(root: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(root.join("apps"))
-        .into_iter()
+    let mut names: Vec<String> = ["apps", "servers"]
+        .iter()
+        .flat_map(|directory| {
+            std::fs::read_dir(root.join(directory))
+                .into_iter()
+                .flatten()
+        })
         .flatten()
-        .flatten()
-        .filter(|entry| entry.path().join("Cargo.toml").is_file())
-        .filter_map(|entry| entry.file_name().into_string().ok())
+        .filter_map(|entry| program_of(&entry.path().join("Cargo.toml")))
         .collect();
     names.sort();
     names
+}
+
+/// The package name of the crate whose manifest is `path`, if it has a binary of
+/// that name.
+fn program_of(path: &Path) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Package {
+        name: String,
+    }
+    #[derive(Deserialize)]
+    struct Binary {
+        name: String,
+    }
+    #[derive(Deserialize)]
+    struct CargoFile {
+        package: Package,
+        #[serde(default)]
+        bin: Vec<Binary>,
+    }
+    let text = std::fs::read_to_string(path).ok()?;
+    let file: CargoFile = toml::from_str(&text).ok()?;
+    file.bin
+        .iter()
+        .any(|binary| binary.name == file.package.name)
+        .then_some(file.package.name)
 }
 
 fn list_stems(directory: &Path, extension: &str) -> Vec<String> {
@@ -480,7 +509,7 @@ mod tests {
         let sources = Sources {
             board_text: &board_text,
             programs: &programs,
-            programs_origin: "crates under apps/",
+            programs_origin: "crates under apps/ and servers/",
         };
         parse(Path::new("test.toml"), text, &sources)
     }
@@ -498,6 +527,18 @@ programs = [{ name = "hello", args = ["rounds=2"] }]
 critical = false
 programs = [{ name = "hello", heap = "128 KiB", stack = "32 KiB" }]
 "#;
+
+    #[test]
+    fn programs_are_the_binaries_under_apps_and_servers() {
+        let programs = available_programs(&root());
+        for program in ["hello", "name-test", "name-server"] {
+            assert!(programs.iter().any(|name| name == program), "{programs:?}");
+        }
+        // Libraries are not programs.
+        for library in ["nanvix-rpc", "nanvix-name-api", "rpc", "name"] {
+            assert!(!programs.iter().any(|name| name == library), "{programs:?}");
+        }
+    }
 
     #[test]
     fn the_shipped_systems_are_valid() {

@@ -19,6 +19,15 @@
 
 extern crate alloc;
 
+// Workspace-wide host builds (clippy, `cargo test --workspace`) unify features
+// across every crate: the host tools' serde has `std`, and a program that uses serde
+// (a server, its clients) then links std, which brings its own panic handler and
+// allocator. `host` links std into every program of such a build, so `entry!`
+// leaves both to std there. Real program builds (`nanvix build`, which builds the
+// programs by themselves) never enable it.
+#[cfg(feature = "host")]
+extern crate std;
+
 pub mod clock;
 pub mod cluster;
 pub mod console;
@@ -43,7 +52,8 @@ pub use nanvix_abi::Errno;
 
 /// Names the program's main function: `libnanvix::entry!(main);` where
 /// `fn main() -> i32` returns the exit status. It also gives the program its global
-/// allocator and panic handler (outside `cfg(test)`).
+/// allocator and panic handler (outside `cfg(test)`, and in builds where std is not
+/// linked anyway: see the `host` feature).
 #[macro_export]
 macro_rules! entry {
     ($main:path) => {
@@ -54,6 +64,17 @@ macro_rules! entry {
             unsafe { $crate::runtime::start(info, $main) }
         }
 
+        $crate::__program_lang_items!();
+    };
+}
+
+/// The program's global allocator, panic handler and unwinding stubs (`entry!`
+/// expands this in the program crate).
+#[cfg(not(feature = "host"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __program_lang_items {
+    () => {
         /// The program's heap.
         #[cfg(not(test))]
         #[global_allocator]
@@ -79,4 +100,12 @@ macro_rules! entry {
             $crate::process::exit(134)
         }
     };
+}
+
+/// In a host build std supplies all of them (see the `host` feature).
+#[cfg(feature = "host")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __program_lang_items {
+    () => {};
 }

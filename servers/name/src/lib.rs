@@ -1,11 +1,12 @@
-//! The name server: names of (node, port), released when their node's cluster dies.
+//! The name server: names of (node, port), released when their holder's cluster dies.
 //!
-//! This crate holds the server's state and rules ([`registry`]); the program that
-//! serves them over mailboxes comes next (issue 6).
+//! [`registry`] holds the names and the rules; the program (`src/main.rs`) serves
+//! them over mailboxes with `nanvix-rpc`.
 
 #![no_std]
 #![forbid(unsafe_code)]
 
 extern crate alloc;
 
+pub mod clusters;
 pub mod registry;

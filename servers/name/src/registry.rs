@@ -8,13 +8,26 @@ use nanvix_name_api::{NameError, NameReply, NameRequest, check_name};
 /// set; ours holds more, and says `Full` past it).
 pub const NAMES_MAX: usize = 256;
 
-/// Where a name points.
+/// A program's node and its cluster's boot epoch, as the hardware stamped them on
+/// its request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Caller {
+    /// The node.
+    pub node: u32,
+    /// The boot epoch of the node's cluster.
+    pub epoch: u32,
+}
+
+/// Where a name points, and who linked it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Target {
     /// The node that linked the name (the hardware-stamped source of the link).
     pub node: u32,
     /// The port on that node.
     pub port: u32,
+    /// The boot epoch of the node's cluster when it linked the name: the name dies
+    /// with that incarnation.
+    pub epoch: u32,
 }
 
 /// The names, by name.
@@ -39,41 +52,76 @@ impl Registry {
         self.names.is_empty()
     }
 
-    /// Serves `request` from a program on `caller` (the node the hardware stamped).
-    /// A refused request changes nothing.
-    pub fn serve(&mut self, caller: u32, request: NameRequest) -> NameReply {
+    /// Serves `request` from `caller`. `alive(node, epoch)` says whether the
+    /// incarnation of the node's cluster that linked a name still runs: a name whose
+    /// holder died (or whose cluster booted again since) is released when a request
+    /// meets it. A refused request changes nothing.
+    pub fn serve(
+        &mut self,
+        caller: Caller,
+        request: NameRequest,
+        alive: impl Fn(u32, u32) -> bool,
+    ) -> NameReply {
         let outcome = match request {
-            NameRequest::Link { name, port } => self.link(caller, name, port),
-            NameRequest::Lookup { name } => self.lookup(&name).map(|target| NameReply::Found {
-                node: target.node,
-                port: target.port,
-            }),
-            NameRequest::Unlink { name } => self.unlink(caller, &name),
+            NameRequest::Link { name, port } => self.link(caller, name, port, &alive),
+            NameRequest::Lookup { name } => {
+                self.lookup(&name, &alive).map(|target| NameReply::Found {
+                    node: target.node,
+                    port: target.port,
+                })
+            }
+            NameRequest::Unlink { name } => self.unlink(caller, &name, &alive),
         };
         outcome.unwrap_or_else(NameReply::Refused)
     }
 
-    fn link(&mut self, caller: u32, name: String, port: u32) -> Result<NameReply, NameError> {
+    fn link(
+        &mut self,
+        caller: Caller,
+        name: String,
+        port: u32,
+        alive: &impl Fn(u32, u32) -> bool,
+    ) -> Result<NameReply, NameError> {
         check_name(&name)?;
-        if self.names.contains_key(&name) {
+        if self.lookup(&name, alive).is_ok() {
             return Err(NameError::Exists);
         }
         if self.names.len() >= NAMES_MAX {
             return Err(NameError::Full);
         }
-        self.names.insert(name, Target { node: caller, port });
+        let target = Target {
+            node: caller.node,
+            port,
+            epoch: caller.epoch,
+        };
+        self.names.insert(name, target);
         Ok(NameReply::Linked)
     }
 
-    /// Where `name` points.
-    pub fn lookup(&self, name: &str) -> Result<Target, NameError> {
+    /// Where `name` points, if its holder is alive (else the name is released).
+    pub fn lookup(
+        &mut self,
+        name: &str,
+        alive: &impl Fn(u32, u32) -> bool,
+    ) -> Result<Target, NameError> {
         check_name(name)?;
-        self.names.get(name).copied().ok_or(NameError::NotFound)
+        let target = self.names.get(name).copied().ok_or(NameError::NotFound)?;
+        if alive(target.node, target.epoch) {
+            Ok(target)
+        } else {
+            self.names.remove(name);
+            Err(NameError::NotFound)
+        }
     }
 
-    fn unlink(&mut self, caller: u32, name: &str) -> Result<NameReply, NameError> {
-        let target = self.lookup(name)?;
-        if target.node != caller {
+    fn unlink(
+        &mut self,
+        caller: Caller,
+        name: &str,
+        alive: &impl Fn(u32, u32) -> bool,
+    ) -> Result<NameReply, NameError> {
+        let target = self.lookup(name, alive)?;
+        if target.node != caller.node || target.epoch != caller.epoch {
             return Err(NameError::NotHolder);
         }
         self.names.remove(name);
@@ -114,17 +162,33 @@ mod tests {
         }
     }
 
+    /// Node `node` in epoch 1.
+    fn on(node: u32) -> Caller {
+        Caller { node, epoch: 1 }
+    }
+
+    /// Every holder is alive.
+    fn all_alive(_: u32, _: u32) -> bool {
+        true
+    }
+
     #[test]
     fn a_linked_name_is_found_at_its_linkers_node_until_unlinked() {
         let mut registry = Registry::new();
-        assert_eq!(registry.serve(8, link("vfs", 3)), NameReply::Linked);
         assert_eq!(
-            registry.serve(9, lookup("vfs")),
+            registry.serve(on(8), link("vfs", 3), all_alive),
+            NameReply::Linked
+        );
+        assert_eq!(
+            registry.serve(on(9), lookup("vfs"), all_alive),
             NameReply::Found { node: 8, port: 3 }
         );
-        assert_eq!(registry.serve(8, unlink("vfs")), NameReply::Unlinked);
         assert_eq!(
-            registry.serve(9, lookup("vfs")),
+            registry.serve(on(8), unlink("vfs"), all_alive),
+            NameReply::Unlinked
+        );
+        assert_eq!(
+            registry.serve(on(9), lookup("vfs"), all_alive),
             NameReply::Refused(NameError::NotFound)
         );
         assert!(registry.is_empty());
@@ -133,19 +197,29 @@ mod tests {
     #[test]
     fn refusals_change_nothing() {
         let mut registry = Registry::new();
-        registry.serve(8, link("vfs", 3));
+        registry.serve(on(8), link("vfs", 3), all_alive);
         for (caller, request, error) in [
-            (9, link("vfs", 4), NameError::Exists),
-            (9, unlink("vfs"), NameError::NotHolder),
-            (9, unlink("nothing"), NameError::NotFound),
-            (9, link("", 1), NameError::BadName),
-            (9, link("bad\u{7}", 1), NameError::BadName),
-            (9, lookup(&"n".repeat(65)), NameError::BadName),
+            (on(9), link("vfs", 4), NameError::Exists),
+            (on(9), unlink("vfs"), NameError::NotHolder),
+            (on(9), unlink("nothing"), NameError::NotFound),
+            (on(9), link("", 1), NameError::BadName),
+            (on(9), link("bad\u{7}", 1), NameError::BadName),
+            (on(9), lookup(&"n".repeat(65)), NameError::BadName),
         ] {
-            assert_eq!(registry.serve(caller, request), NameReply::Refused(error));
+            assert_eq!(
+                registry.serve(caller, request, all_alive),
+                NameReply::Refused(error)
+            );
         }
         assert_eq!(registry.len(), 1);
-        assert_eq!(registry.lookup("vfs"), Ok(Target { node: 8, port: 3 }));
+        assert_eq!(
+            registry.lookup("vfs", &all_alive),
+            Ok(Target {
+                node: 8,
+                port: 3,
+                epoch: 1
+            })
+        );
     }
 
     #[test]
@@ -153,28 +227,60 @@ mod tests {
         let mut registry = Registry::new();
         for index in 0..NAMES_MAX {
             assert_eq!(
-                registry.serve(1, link(&format!("name{index}"), 0)),
+                registry.serve(on(1), link(&format!("name{index}"), 0), all_alive),
                 NameReply::Linked
             );
         }
         assert_eq!(
-            registry.serve(1, link("one-more", 0)),
+            registry.serve(on(1), link("one-more", 0), all_alive),
             NameReply::Refused(NameError::Full)
         );
-        assert_eq!(registry.serve(1, unlink("name0")), NameReply::Unlinked);
-        assert_eq!(registry.serve(1, link("one-more", 0)), NameReply::Linked);
+        assert_eq!(
+            registry.serve(on(1), unlink("name0"), all_alive),
+            NameReply::Unlinked
+        );
+        assert_eq!(
+            registry.serve(on(1), link("one-more", 0), all_alive),
+            NameReply::Linked
+        );
     }
 
     #[test]
-    fn a_dead_clusters_names_are_released() {
+    fn a_dead_holders_names_are_released() {
         let mut registry = Registry::new();
-        registry.serve(0, link("io0-a", 1));
-        registry.serve(3, link("io0-b", 1));
-        registry.serve(4, link("cc0", 1));
+        registry.serve(on(0), link("io0-a", 1), all_alive);
+        registry.serve(on(3), link("io0-b", 1), all_alive);
+        registry.serve(on(4), link("cc0", 1), all_alive);
         // io0 owns nodes 0..4.
         assert_eq!(registry.release(0..4), 2);
-        assert_eq!(registry.lookup("io0-a"), Err(NameError::NotFound));
-        assert_eq!(registry.lookup("cc0"), Ok(Target { node: 4, port: 1 }));
-        assert_eq!(registry.serve(5, link("io0-a", 2)), NameReply::Linked);
+        assert_eq!(
+            registry.lookup("io0-a", &all_alive),
+            Err(NameError::NotFound)
+        );
+        assert_eq!(
+            registry.serve(on(5), link("io0-a", 2), all_alive),
+            NameReply::Linked
+        );
+        // Node 4's cluster died (or booted again: epoch 2): its name goes when met.
+        let epoch_one_dead = |_: u32, epoch: u32| epoch != 1;
+        assert_eq!(
+            registry.serve(on(9), lookup("cc0"), epoch_one_dead),
+            NameReply::Refused(NameError::NotFound)
+        );
+        registry.serve(on(4), link("again", 1), all_alive);
+        assert_eq!(
+            registry.serve(
+                Caller { node: 4, epoch: 2 },
+                link("again", 2),
+                epoch_one_dead
+            ),
+            NameReply::Linked,
+            "a new incarnation takes a name its old one held"
+        );
+        assert_eq!(
+            registry.serve(on(4), unlink("again"), all_alive),
+            NameReply::Refused(NameError::NotHolder),
+            "the old incarnation holds it no more"
+        );
     }
 }

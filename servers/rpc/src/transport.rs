@@ -103,9 +103,14 @@ impl<P: Protocol> Client<P> {
     /// Sends raw `bytes` as a request and returns the raw reply (tests of servers'
     /// refusals use it).
     pub fn call_raw(&mut self, bytes: &[u8], reply: &mut [u8]) -> Result<usize, Errno> {
-        self.server.write(bytes)?;
+        self.send_raw(bytes)?;
         let (_, length) = self.inbox.read_from(self.server_node, reply)?;
         Ok(length)
+    }
+
+    /// Sends raw `bytes` to the server and waits for no reply.
+    pub fn send_raw(&mut self, bytes: &[u8]) -> Result<(), Errno> {
+        self.server.write(bytes)
     }
 
     /// Closes the client: its outbox and inbox.

@@ -1,0 +1,50 @@
+//! The name server program: serves [`NameProtocol`] on [`NAME_PORT`] of its node.
+//!
+//! Prints `name-server: serving on node N port P` once it serves.
+#![no_std]
+#![no_main]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+use libnanvix::mailbox::Inbox;
+use libnanvix::{println, process};
+use name_server::clusters::Clusters;
+use name_server::registry::{Caller, Registry};
+use nanvix_name_api::{NAME_PORT, NameProtocol};
+use nanvix_rpc::transport::serve;
+
+libnanvix::entry!(main);
+
+fn main() -> i32 {
+    let inbox = match Inbox::create(NAME_PORT) {
+        Ok(inbox) => inbox,
+        Err(errno) => {
+            println!("name-server: cannot create port {NAME_PORT}: {errno}");
+            return 1;
+        }
+    };
+    let clusters = Clusters::read();
+    let mut registry = Registry::new();
+    println!(
+        "name-server: serving on node {} port {NAME_PORT}",
+        process::node()
+    );
+    let served = serve::<NameProtocol>(&inbox, |sender, request| {
+        let caller = Caller {
+            node: sender.source_node,
+            epoch: sender.source_epoch,
+        };
+        Some(registry.serve(caller, request, |node, epoch| clusters.alive(node, epoch)))
+    });
+    match served {
+        Ok(counters) => {
+            println!("name-server: stopped: {counters:?}");
+            0
+        }
+        Err(errno) => {
+            println!("name-server: reading port {NAME_PORT}: {errno}");
+            1
+        }
+    }
+}
