@@ -490,12 +490,11 @@ fn main() -> ExitCode {
                 Err(error) => Err(format!("cannot run cargo test: {error}")),
             }
         }
-        Commands::Docs { check } => {
-            let path = root.join(docs::KCALLS_PAGE);
-            let page = docs::kcalls_page();
+        Commands::Docs { check } => docs::pages().into_iter().try_for_each(|(page, text)| {
+            let path = root.join(page);
             if check {
                 let current = std::fs::read_to_string(&path).unwrap_or_default();
-                if current == page {
+                if current == text {
                     Ok(())
                 } else {
                     Err(format!(
@@ -504,10 +503,10 @@ fn main() -> ExitCode {
                     ))
                 }
             } else {
-                std::fs::write(&path, page)
+                std::fs::write(&path, text)
                     .map_err(|error| format!("cannot write {}: {error}", path.display()))
             }
-        }
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -13,8 +13,8 @@ extern crate alloc;
 
 use alloc::string::{String, ToString};
 use libnanvix::Errno;
-use nanvix_rpc::Protocol;
 use nanvix_rpc::transport::{CallError, Client};
+use nanvix_rpc::{Operation, Protocol};
 use serde::{Deserialize, Serialize};
 
 /// Longest name, in bytes (UTF-8).
@@ -90,7 +90,51 @@ pub struct NameProtocol;
 
 impl Protocol for NameProtocol {
     const NAME: &'static str = "name";
-    const OPERATIONS: u32 = 3;
+    const SUMMARY: &'static str = "Names of (node, port): a program links a name to a port of its own \
+        node (the server takes the node from the hardware-stamped header of the request), anyone \
+        looks names up, and only the holder's node unlinks them. A name is 1 to 64 bytes of UTF-8 \
+        with no control characters; the server holds up to 256. A name dies with the incarnation \
+        of its holder's cluster: once that cluster is dead or booted again, the next request that \
+        meets the name releases it. The server (`servers/name`, program `name-server`) serves on \
+        port 1 (`NAME_PORT`) of its node. A refusal is `NameReply::Refused(NameError)`, and \
+        changes nothing.";
+    const TABLE: &'static [Operation] = &[
+        Operation {
+            request: "Link { name, port }",
+            reply: "Linked",
+            summary: "links `name` to `port` on the caller's node",
+            errors: &[
+                ("Exists", "the name is linked already (to a live holder)"),
+                (
+                    "BadName",
+                    "the name is empty, too long, or holds a control character",
+                ),
+                ("Full", "the server holds as many names as it can"),
+            ],
+        },
+        Operation {
+            request: "Lookup { name }",
+            reply: "Found { node, port }",
+            summary: "where `name` points",
+            errors: &[
+                ("NotFound", "no such name, or its holder died"),
+                ("BadName", "not a valid name"),
+            ],
+        },
+        Operation {
+            request: "Unlink { name }",
+            reply: "Unlinked",
+            summary: "removes `name`; the caller's node (in the epoch that linked it) must hold it",
+            errors: &[
+                ("NotFound", "no such name, or its holder died"),
+                (
+                    "NotHolder",
+                    "another node, or another incarnation of this one, holds it",
+                ),
+                ("BadName", "not a valid name"),
+            ],
+        },
+    ];
     type Request = NameRequest;
     type Reply = NameReply;
 }
@@ -228,6 +272,83 @@ mod tests {
             Err(NameError::BadName)
         );
         assert_eq!(check_name("/servers/vfs"), Ok(()));
+    }
+
+    /// The operation number of each request (exhaustive: a new variant fails to
+    /// compile here until the table has its row).
+    fn operation_of(request: &NameRequest) -> usize {
+        match request {
+            NameRequest::Link { .. } => 0,
+            NameRequest::Lookup { .. } => 1,
+            NameRequest::Unlink { .. } => 2,
+        }
+    }
+
+    /// Each error's name (exhaustive, as above).
+    fn error_name(error: NameError) -> &'static str {
+        match error {
+            NameError::NotFound => "NotFound",
+            NameError::Exists => "Exists",
+            NameError::BadName => "BadName",
+            NameError::Full => "Full",
+            NameError::NotHolder => "NotHolder",
+        }
+    }
+
+    #[test]
+    fn the_table_is_the_request_enum() {
+        let name = || String::from("x");
+        let examples = [
+            NameRequest::Link {
+                name: name(),
+                port: 0,
+            },
+            NameRequest::Lookup { name: name() },
+            NameRequest::Unlink { name: name() },
+        ];
+        assert_eq!(examples.len(), NameProtocol::TABLE.len());
+        for (number, example) in examples.iter().enumerate() {
+            assert_eq!(operation_of(example), number);
+            // postcard writes the variant index first.
+            let mut buffer = [0; MESSAGE_BYTES];
+            let header = RequestHeader {
+                call: 0,
+                reply_port: 0,
+            };
+            encode_request::<NameProtocol>(header, example, &mut buffer).unwrap();
+            assert_eq!(usize::from(buffer[8]), number);
+            let debug = alloc::format!("{example:?}");
+            let variant = NameProtocol::TABLE[number]
+                .request
+                .split(' ')
+                .next()
+                .unwrap();
+            assert!(debug.starts_with(variant), "{debug} is not {variant}");
+        }
+        let errors = [
+            NameError::NotFound,
+            NameError::Exists,
+            NameError::BadName,
+            NameError::Full,
+            NameError::NotHolder,
+        ];
+        for operation in NameProtocol::TABLE {
+            for (error, _) in operation.errors {
+                assert!(
+                    errors.map(error_name).contains(error),
+                    "{error} is not a NameError"
+                );
+            }
+        }
+        for error in errors {
+            assert!(
+                NameProtocol::TABLE.iter().any(|operation| operation
+                    .errors
+                    .iter()
+                    .any(|(name, _)| *name == error_name(error))),
+                "{error:?} is documented for no operation"
+            );
+        }
     }
 
     #[test]

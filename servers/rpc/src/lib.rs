@@ -38,14 +38,57 @@ pub const REPLY_HEADER_BYTES: usize = 4;
 pub trait Protocol {
     /// The server's name, for messages and docs.
     const NAME: &'static str;
+    /// What the server does, for docs (one paragraph).
+    const SUMMARY: &'static str;
+    /// The operations, by number: row `n` is the request enum's variant `n`. The
+    /// protocol's page in docs/ is generated from this table.
+    const TABLE: &'static [Operation];
     /// How many operations the request enum has (its variants): a request whose
     /// operation number is at least this is an unknown operation.
-    const OPERATIONS: u32;
+    const OPERATIONS: u32 = Self::TABLE.len() as u32;
     /// The requests (one variant per operation).
     type Request: Serialize + DeserializeOwned;
     /// The replies.
     type Reply: Serialize + DeserializeOwned;
 }
+
+/// One operation of a protocol, as its documentation shows it.
+#[derive(Clone, Copy, Debug)]
+pub struct Operation {
+    /// The request variant with its fields, e.g. `Lookup { name }`.
+    pub request: &'static str,
+    /// The reply on success.
+    pub reply: &'static str,
+    /// What it does.
+    pub summary: &'static str,
+    /// The protocol's own errors it may answer with, and when.
+    pub errors: &'static [(&'static str, &'static str)],
+}
+
+/// The errors of every call, whatever the server, and when they come: the source
+/// of their table in docs/.
+pub const RPC_ERRORS: &[(&str, &str)] = &[
+    (
+        "Undecodable",
+        "the request's body does not decode as any of the server's requests, or has bytes left over",
+    ),
+    (
+        "UnknownOperation(n)",
+        "the request names operation number n, past the protocol's",
+    ),
+    (
+        "TooLarge",
+        "the request or reply would not fit one 128-byte message (refused before it is sent)",
+    ),
+    (
+        "Busy",
+        "the server holds as many calls as it can: try again",
+    ),
+    (
+        "BadReply",
+        "the client's verdict on a reply that does not decode or answers another call",
+    ),
+];
 
 /// What goes wrong with a call itself, whatever the server: every protocol's
 /// replies carry these beside their own errors.

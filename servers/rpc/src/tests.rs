@@ -23,11 +23,40 @@ enum ToyReply {
 
 struct Toy;
 
+const TOY_OPERATION: Operation = Operation {
+    request: "",
+    reply: "",
+    summary: "",
+    errors: &[],
+};
+
 impl Protocol for Toy {
     const NAME: &'static str = "toy";
-    const OPERATIONS: u32 = 3;
+    const SUMMARY: &'static str = "A protocol for tests.";
+    const TABLE: &'static [Operation] = &[TOY_OPERATION; 3];
     type Request = ToyRequest;
     type Reply = ToyReply;
+}
+
+#[test]
+fn every_rpc_error_is_documented() {
+    let name = |error: RpcError| match error {
+        RpcError::Undecodable => "Undecodable",
+        RpcError::UnknownOperation(_) => "UnknownOperation(n)",
+        RpcError::TooLarge => "TooLarge",
+        RpcError::Busy => "Busy",
+        RpcError::BadReply => "BadReply",
+    };
+    let all = [
+        RpcError::Undecodable,
+        RpcError::UnknownOperation(0),
+        RpcError::TooLarge,
+        RpcError::Busy,
+        RpcError::BadReply,
+    ];
+    let documented: Vec<&str> = RPC_ERRORS.iter().map(|(error, _)| *error).collect();
+    assert_eq!(all.map(name).to_vec(), documented);
+    assert_eq!(Toy::OPERATIONS, 3);
 }
 
 const HEADER: RequestHeader = RequestHeader {
