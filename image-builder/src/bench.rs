@@ -16,13 +16,14 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The board benchmarks, in the order they run.
-pub const BENCHMARKS: [&str; 11] = [
+pub const BENCHMARKS: [&str; 12] = [
     "baselines",
     "kcall",
     "buffer",
     "knoise",
     "noc",
     "mailbox",
+    "rpc",
     "data",
     "portal",
     "collectives",
@@ -489,6 +490,64 @@ pub fn mailbox(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
         &trials,
         &baseline,
     )?;
+    Ok(vec![baseline, row])
+}
+
+/// Null RPC round trips from cc0 to a null server on cc1 (`apps/bench-rpc` on
+/// `systems/bench/rpc.toml`: the RPC frame, a typed client, the server loop),
+/// pinned, against the mailbox round trip between the same two clusters measured in
+/// a launch right before each RPC launch (the target: at most 1.5x).
+pub fn rpc(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
+    let mailbox_image = image(options, "mailbox")?;
+    let rpc_image = image(options, "rpc")?;
+    let ghz = nanvix_bench::tsc_ghz()?;
+    let pins: &[(&str, usize)] = &[
+        ("cc0", nanvix_bench::CLIENT_CPU),
+        ("cc1", nanvix_bench::SERVER_CPU),
+    ];
+    let mut mailbox_trials = Vec::new();
+    let mut trials = Vec::new();
+    for _ in 0..options.launches {
+        let (round_trips, _) = round_trip_lines(
+            options,
+            mailbox_image,
+            pins,
+            "bench mailbox_round_trip cycles=",
+            ghz,
+        )?;
+        mailbox_trials.extend(round_trips);
+        let (calls, _) = round_trip_lines(
+            options,
+            rpc_image,
+            pins,
+            "bench rpc_round_trip cycles=",
+            ghz,
+        )?;
+        trials.extend(calls);
+    }
+    let baseline = nanvix_bench::summarize(
+        "mailbox.round_trip",
+        parameters(&[
+            ("bytes", "8".to_string()),
+            ("pinned", "true".to_string()),
+            (
+                "interleaved",
+                "one launch before each RPC launch".to_string(),
+            ),
+        ]),
+        nanvix_bench::UNIT_NANOSECONDS,
+        &mailbox_trials,
+    )?;
+    let mut row = nanvix_bench::summarize(
+        "rpc.null_round_trip",
+        parameters(&[
+            ("pinned", "true".to_string()),
+            ("launches", options.launches.to_string()),
+        ]),
+        nanvix_bench::UNIT_NANOSECONDS,
+        &trials,
+    )?;
+    nanvix_bench::compare(&mut row, &baseline)?;
     Ok(vec![baseline, row])
 }
 
@@ -1198,6 +1257,7 @@ pub fn run(
             "knoise" => knoise(options)?,
             "noc" => noc(options)?,
             "mailbox" => mailbox(options)?,
+            "rpc" => rpc(options)?,
             "data" => data(options)?,
             "portal" => portal(options)?,
             "collectives" => collectives(options)?,
@@ -1238,7 +1298,7 @@ mod tests {
         let error = run(&options, &["speed".to_string()], Path::new("/nonexistent")).unwrap_err();
         assert_eq!(
             error.0,
-            "no benchmark `speed` (benchmarks: baselines, kcall, buffer, knoise, noc, mailbox, data, portal, collectives, boot, idle)"
+            "no benchmark `speed` (benchmarks: baselines, kcall, buffer, knoise, noc, mailbox, rpc, data, portal, collectives, boot, idle)"
         );
     }
 

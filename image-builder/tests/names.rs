@@ -9,7 +9,7 @@ use nanvix_harness::signal;
 #[test]
 fn names_are_linked_looked_up_and_unlinked_and_bad_requests_get_error_replies() {
     let mut board = start("names.toml");
-    wait_for_line(&mut board, "cc0", "name-test: 14 checks, 0 failed");
+    wait_for_line(&mut board, "cc0", "name-test: 15 checks, 0 failed");
     assert!(
         !board
             .events()

@@ -20,7 +20,10 @@ extern crate alloc;
 
 use libnanvix::testing::Checks;
 use libnanvix::{cluster, println, process, thread};
-use nanvix_name_api::{NAME_MAX, NameCallError, NameClient, NameError, NameReply, NameRequest};
+use nanvix_name_api::{
+    NAME_MAX, NAME_PORT, NameCallError, NameClient, NameError, NameProtocol, NameReply, NameRequest,
+};
+use nanvix_rpc::transport::Client;
 use nanvix_rpc::{MESSAGE_BYTES, RpcError, decode_reply};
 
 libnanvix::entry!(main);
@@ -28,14 +31,19 @@ libnanvix::entry!(main);
 /// How long a taker waits for each step before it gives up.
 const PATIENCE_NANOSECONDS: u64 = 20_000_000_000;
 
-fn main() -> i32 {
-    let Some(node) = process::argument("names")
+/// The name server's node (the first of the cluster `names=` names).
+fn names_node() -> u32 {
+    process::argument("names")
         .and_then(cluster::find)
-        .map(|info| info.first_node)
-    else {
+        .map_or(u32::MAX, |info| info.first_node)
+}
+
+fn main() -> i32 {
+    let node = names_node();
+    if node == u32::MAX {
         println!("name-test: names=CLUSTER names no cluster of this board");
         return 2;
-    };
+    }
     let mut names = match NameClient::connect(node) {
         Ok(names) => names,
         Err(errno) => {
@@ -115,7 +123,7 @@ fn client(names: &mut NameClient) -> i32 {
             .client()
             .call_raw(&message[..8 + body.len()], &mut reply)
             .map_err(|errno| errno as u32)?;
-        decode_reply::<nanvix_name_api::NameProtocol>(&reply[..length])
+        decode_reply::<NameProtocol>(&reply[..length])
             .map(|(call, reply)| (call, reply.map(|_| ())))
             .map_err(|_| u32::MAX)
     };
@@ -146,6 +154,34 @@ fn client(names: &mut NameClient) -> i32 {
         checked(names.lookup("test/a")),
         checked(Ok((me, 7))),
     );
+    // More callers than the server keeps reply mailboxes open for: each is
+    // answered, twice over (the oldest are closed and opened again).
+    let mut callers = alloc::vec::Vec::new();
+    let count = nanvix_rpc::transport::CALLERS_MAX + 4;
+    for _ in 0..count {
+        match Client::<NameProtocol>::connect(names_node(), NAME_PORT, 4) {
+            Ok(client) => callers.push(client),
+            Err(errno) => {
+                checks.expect("another caller", Err::<(), _>(errno), Ok(()));
+                break;
+            }
+        }
+    }
+    let lookup = NameRequest::Lookup {
+        name: "test/a".into(),
+    };
+    let mut answered = 0;
+    for _ in 0..2 {
+        for caller in &mut callers {
+            if caller.call(&lookup) == Ok(NameReply::Found { node: me, port: 7 }) {
+                answered += 1;
+            }
+        }
+    }
+    checks.expect("many callers answered", Ok(answered), Ok(2 * count));
+    for caller in callers {
+        let _ = caller.close();
+    }
     checks.expect("unlink", checked(names.unlink("test/a")), checked(Ok(())));
     checks.expect(
         "lookup after unlink",

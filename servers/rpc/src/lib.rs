@@ -22,6 +22,8 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+extern crate alloc;
+
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 

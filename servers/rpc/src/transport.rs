@@ -146,6 +146,7 @@ pub fn serve<P: Protocol>(
 ) -> Result<ServeCounters, Errno> {
     let mut counters = ServeCounters::default();
     let mut buffer = [0u8; MESSAGE_BYTES];
+    let mut callers = Callers::default();
     loop {
         let (sender, length) = match inbox.read(&mut buffer) {
             Ok(read) => read,
@@ -169,28 +170,64 @@ pub fn serve<P: Protocol>(
                 None => return Ok(counters),
             },
         };
-        if answer::<P>(sender.source_node, header, &reply).is_err() {
+        if callers
+            .answer::<P>(sender.source_node, header, &reply)
+            .is_err()
+        {
             counters.unsent += 1;
         }
     }
 }
 
-/// Sends `reply` to the reply port `header` names on `node`, without waiting for
-/// room.
-fn answer<P: Protocol>(
-    node: u32,
-    header: RequestHeader,
-    reply: &Result<P::Reply, RpcError>,
-) -> Result<(), CallError> {
-    let mut buffer = [0u8; MESSAGE_BYTES];
-    let length = match encode_reply::<P>(header.call, reply, &mut buffer) {
-        Ok(length) => length,
-        Err(error) => encode_reply::<P>(header.call, &Err(error), &mut buffer)?,
-    };
-    let outbox = Outbox::open(node, header.reply_port)?;
-    let sent = outbox.try_write(&buffer[..length]);
-    let closed = outbox.close();
-    sent?;
-    closed?;
-    Ok(())
+/// Reply mailboxes a server keeps open, so a caller that calls again costs no
+/// `mailbox_open` and `mailbox_close`: at most [`CALLERS_MAX`], the oldest closed
+/// first.
+#[derive(Default)]
+struct Callers {
+    /// (node, port, outbox), oldest first.
+    open: alloc::vec::Vec<(u32, u32, Outbox)>,
+}
+
+/// Reply mailboxes a server keeps open at most (a program holds up to
+/// `MAILBOXES_MAX`, 64).
+pub const CALLERS_MAX: usize = 16;
+
+impl Callers {
+    /// Sends `reply` to the reply port `header` names on `node`, without waiting for
+    /// room.
+    fn answer<P: Protocol>(
+        &mut self,
+        node: u32,
+        header: RequestHeader,
+        reply: &Result<P::Reply, RpcError>,
+    ) -> Result<(), CallError> {
+        let mut buffer = [0u8; MESSAGE_BYTES];
+        let length = match encode_reply::<P>(header.call, reply, &mut buffer) {
+            Ok(length) => length,
+            Err(error) => encode_reply::<P>(header.call, &Err(error), &mut buffer)?,
+        };
+        let position = match self
+            .open
+            .iter()
+            .position(|(open_node, port, _)| *open_node == node && *port == header.reply_port)
+        {
+            Some(position) => position,
+            None => {
+                if self.open.len() >= CALLERS_MAX {
+                    let (_, _, oldest) = self.open.remove(0);
+                    let _ = oldest.close();
+                }
+                let outbox = Outbox::open(node, header.reply_port)?;
+                self.open.push((node, header.reply_port, outbox));
+                self.open.len() - 1
+            }
+        };
+        let sent = self.open[position].2.try_write(&buffer[..length]);
+        if sent == Err(Errno::HostDown) {
+            // The caller's cluster died: forget its mailbox.
+            let (_, _, outbox) = self.open.remove(position);
+            let _ = outbox.close();
+        }
+        Ok(sent?)
+    }
 }
