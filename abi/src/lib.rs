@@ -114,6 +114,12 @@ pub const LOG_CHUNK_MAX: usize = 4096;
 /// Longest cluster name, in bytes (`io0`, `cc15`, ...).
 pub const CLUSTER_NAME_MAX: usize = 16;
 
+/// Longest program name [`Kcall::ClusterPowerOn`] takes, in bytes.
+pub const PROGRAM_NAME_MAX: usize = 64;
+
+/// Most argument bytes [`Kcall::ClusterPowerOn`] takes (NUL-separated).
+pub const POWER_ARGUMENTS_MAX: usize = 1024;
+
 /// [`ClusterInfo::state`]: never booted, or powered off cleanly.
 pub const CLUSTER_OFF: u32 = 0;
 /// [`ClusterInfo::state`]: running.

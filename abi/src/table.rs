@@ -679,6 +679,32 @@ kcalls! {
             (Invalid, "no object of the caller's program has this id"),
             (Busy, "a thread waits on it, or holds it (a mutex)")
         ];
+    /// Asks the board to power compute cluster `index` on, booting it with the
+    /// image's program `name` (UTF-8) and its `arguments` (UTF-8, separated by NUL
+    /// bytes; none when `arguments_length` is 0). Only a program on an I/O cluster may
+    /// ask. Returns once the board has the request: the cluster comes up on its own,
+    /// in a new boot epoch (`cluster_info` shows it on), and powers off when its
+    /// program ends, as a cluster booted with the board does.
+    ClusterPowerOn = 68, "cluster_power_on",
+        ("index: usize", "name: *const u8", "name_length: usize", "arguments: *const u8", "arguments_length: usize") -> "0",
+        Local ("reads the board's registers and hands the request to the board; nothing the cluster's cores share changes"),
+        errors [
+            (Access, "the caller's cluster is not an I/O cluster"),
+            (Invalid, "no cluster has this index, or it is not a compute cluster; the name is empty or over PROGRAM_NAME_MAX (64 bytes), the arguments over POWER_ARGUMENTS_MAX (1024 bytes), or either is not UTF-8"),
+            (NoEntry, "the image has no program of this name"),
+            (Busy, "the cluster is on"),
+            (Fault, "name or arguments are not in the caller's memory")
+        ];
+    /// Asks the board to power compute cluster `index` off: its programs end at
+    /// once (killed) and it is off, not dead, from then on. A cluster that is off
+    /// stays off; a dead one is off from then on (free to power on again). Only a
+    /// program on an I/O cluster may ask.
+    ClusterPowerOff = 69, "cluster_power_off", ("index: usize") -> "0",
+        Local ("hands the request to the board; nothing the cluster's cores share changes"),
+        errors [
+            (Access, "the caller's cluster is not an I/O cluster"),
+            (Invalid, "no cluster has this index, or it is not a compute cluster")
+        ];
 }
 
 #[cfg(test)]

@@ -80,4 +80,24 @@ pub trait BoardControl: Send + Sync {
     fn log_bytes(&self, program: &str, bytes: &[u8]);
     /// Powers the cluster off with `status` (0: every program ended with 0).
     fn power_off(&self, status: i32) -> !;
+    /// Asks the board to power cluster `index` on with the image's program `program`
+    /// and `arguments` (NUL-separated). The caller checked the cluster is a compute
+    /// cluster and off; the board checks the program exists.
+    fn power_on_cluster(
+        &self,
+        index: usize,
+        program: &str,
+        arguments: &str,
+    ) -> Result<(), PowerError>;
+    /// Asks the board to power cluster `index` off (its programs end at once).
+    fn power_off_cluster(&self, index: usize) -> Result<(), PowerError>;
+}
+
+/// Why the board refused a power request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PowerError {
+    /// The image has no program of that name.
+    NoSuchProgram,
+    /// This board cannot power clusters on or off.
+    Unsupported,
 }

@@ -22,7 +22,7 @@ pub mod cores;
 pub mod memory;
 pub mod noc;
 
-pub use board::{BoardControl, ClusterState, HardwareEvent};
+pub use board::{BoardControl, ClusterState, HardwareEvent, PowerError};
 pub use console::{ConsoleInput, EndOfInput};
 pub use cores::{
     CoreEntry, CoreError, CoreId, Cores, Fault, FaultAccess, FaultHook, FaultOutcome,

@@ -146,6 +146,17 @@ pub enum Event {
         /// The exit code, if it exited.
         code: Option<i32>,
     },
+    /// A program asked the board to power a cluster on or off.
+    Power {
+        /// Cluster of the asking program.
+        cluster: String,
+        /// The cluster to power on or off.
+        target: String,
+        /// `on PROGRAM` or `off`.
+        action: String,
+        /// Why the board did nothing, if it did nothing.
+        refused: Option<String>,
+    },
     /// The board is stopping every cluster.
     BoardStop {
         /// Why.
@@ -258,6 +269,17 @@ impl Event {
                     format!("[{cluster}] program {program} exited with status {status}")
                 }
             }
+            Event::Power {
+                cluster,
+                target,
+                action,
+                refused,
+            } => match refused {
+                None => format!("[board] {cluster} powers {target} {action}"),
+                Some(reason) => {
+                    format!("[board] {cluster} asked to power {target} {action}: refused: {reason}")
+                }
+            },
             Event::ClusterOff { cluster, status } => {
                 format!("[board] {cluster} powered off (status {status})")
             }

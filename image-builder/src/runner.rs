@@ -14,8 +14,9 @@
 
 use crate::events::{Event, Timed};
 use crate::logs::{LogDecoders, LogLevel, LogOutput, decode_hex};
-use crate::manifest::{ClusterPlan, System};
+use crate::manifest::{ClusterPlan, ProgramPlan, System};
 use crate::packing::Payloads;
+use nanvix_board::ClusterKind;
 use nanvix_hal::ClusterState;
 use nanvix_hal_hosted::hardware::BoardHardware;
 use nanvix_hal_hosted::protocol::{BOOT_ENVIRONMENT, BootSpec, ClusterReport, ProgramSpec};
@@ -112,6 +113,8 @@ struct Slot {
     epoch: u32,
     phase: Phase,
     power_off: Option<i32>,
+    /// Killed on a power-off request: its end is a power-off, not a death.
+    powered_off_on_request: bool,
     outcome: Option<Outcome>,
 }
 
@@ -465,8 +468,123 @@ impl Board<'_> {
                 self.slots[position].power_off = Some(status);
                 return;
             }
+            ClusterReport::PowerOnCluster {
+                cluster: target,
+                program,
+                arguments,
+            } => {
+                let refused = self
+                    .power_on(cluster, target as usize, &program, arguments)
+                    .err();
+                self.power_event(name, target as usize, format!("on {program}"), refused)
+            }
+            ClusterReport::PowerOffCluster { cluster: target } => {
+                let refused = self.power_off(cluster, target as usize).err();
+                self.power_event(name, target as usize, "off".to_string(), refused)
+            }
         };
         self.emit(event);
+    }
+
+    fn power_event(
+        &self,
+        cluster: String,
+        target: usize,
+        action: String,
+        refused: Option<String>,
+    ) -> Event {
+        Event::Power {
+            cluster,
+            target: self
+                .system
+                .board
+                .clusters
+                .get(target)
+                .map_or_else(|| target.to_string(), |target| target.name.clone()),
+            action,
+            refused,
+        }
+    }
+
+    /// Whether cluster `source` may power cluster `target` on or off: it is an I/O
+    /// cluster and the target a compute cluster (the kernel checked; the board does
+    /// not take a kernel's word for it).
+    fn may_power(&self, source: usize, target: usize) -> Result<(), String> {
+        let kind = |index: usize| {
+            self.system
+                .board
+                .clusters
+                .get(index)
+                .map(|cluster| cluster.kind)
+        };
+        if kind(source) != Some(ClusterKind::Io) {
+            return Err("only I/O clusters power clusters on or off".into());
+        }
+        if kind(target) != Some(ClusterKind::Compute) {
+            return Err("only compute clusters are powered on or off on request".into());
+        }
+        Ok(())
+    }
+
+    /// Boots compute cluster `target` with `program` on `source`'s request, or says
+    /// why not.
+    fn power_on(
+        &mut self,
+        source: usize,
+        target: usize,
+        program: &str,
+        arguments: Vec<String>,
+    ) -> Result<(), String> {
+        self.may_power(source, target)?;
+        if !self.programs.contains_key(program) {
+            return Err(format!("the image has no program `{program}`"));
+        }
+        let previous = self.slots.iter().position(|slot| slot.plan.index == target);
+        if let Some(position) = previous
+            && self.slots[position].phase != Phase::Ended
+        {
+            return Err("it is on".into());
+        }
+        let epoch = match previous {
+            Some(position) => self.slots.remove(position).epoch + 1,
+            None => self.hardware.epoch(target),
+        };
+        let plan = ClusterPlan {
+            index: target,
+            name: self.system.board.clusters[target].name.clone(),
+            critical: false,
+            programs: vec![ProgramPlan {
+                name: program.to_string(),
+                arguments,
+                // The manifest's defaults (checked sizes: they parse).
+                heap_bytes: nanvix_board::parse_size(crate::manifest::DEFAULT_HEAP).unwrap_or(0),
+                stack_bytes: nanvix_board::parse_size(crate::manifest::DEFAULT_STACK).unwrap_or(0),
+                console_input: false,
+            }],
+        };
+        self.spawn_plan(plan, epoch)
+            .map_err(|error| format!("cannot start it: {error}"))
+    }
+
+    /// Powers compute cluster `target` off on `source`'s request: kills its process
+    /// if it runs (its end is then a power-off), or turns a dead one off; a cluster
+    /// that is off stays off.
+    fn power_off(&mut self, source: usize, target: usize) -> Result<(), String> {
+        self.may_power(source, target)?;
+        let Some(slot) = self.slots.iter_mut().find(|slot| slot.plan.index == target) else {
+            return Ok(());
+        };
+        if slot.phase == Phase::Ended {
+            if slot.outcome == Some(Outcome::Died) {
+                self.hardware.set_state(target, ClusterState::Off);
+            }
+            return Ok(());
+        }
+        slot.powered_off_on_request = true;
+        // SAFETY: kill(2) on a child process we started and have not reaped (its
+        // waiter thread reports the exit before the pid can be reused).
+        unsafe { libc::kill(slot.pid as libc::pid_t, libc::SIGKILL) };
+        Ok(())
     }
 
     /// For the debugged cluster: writes `program`'s ELF where the debugger can read
@@ -567,6 +685,15 @@ impl Board<'_> {
         let name = slot.plan.name.clone();
         let critical = slot.plan.critical;
         let epoch = slot.epoch;
+        if slot.powered_off_on_request {
+            slot.outcome = Some(Outcome::Off(0));
+            self.hardware.set_state(cluster, ClusterState::Off);
+            self.emit(Event::ClusterOff {
+                cluster: name,
+                status: 0,
+            });
+            return Ok(());
+        }
         if let Some(power_off) = slot.power_off
             && status.code() == Some(i32::from(power_off != 0))
         {
@@ -656,8 +783,13 @@ impl Board<'_> {
     /// Starts the cluster process of `self.system.clusters[position]`.
     fn spawn(&mut self, position: usize) -> std::io::Result<()> {
         let plan = self.system.clusters[position].clone();
+        let epoch = self.hardware.epoch(plan.index);
+        self.spawn_plan(plan, epoch)
+    }
+
+    /// Starts a cluster process for `plan` in boot epoch `epoch`.
+    fn spawn_plan(&mut self, plan: ClusterPlan, epoch: u32) -> std::io::Result<()> {
         let index = plan.index;
-        let epoch = self.hardware.epoch(index);
         let mut fds = [0; 2];
         // SAFETY: pipe2 writes two descriptors into `fds`.
         if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
@@ -672,6 +804,7 @@ impl Board<'_> {
             noc_fd: self.hardware.fd(),
             report_fd: report_write.as_raw_fd(),
             polling_doorbells: self.polling_doorbells,
+            image_programs: self.programs.keys().cloned().collect(),
             programs: plan
                 .programs
                 .iter()
@@ -790,6 +923,7 @@ impl Board<'_> {
             epoch,
             phase: Phase::Starting,
             power_off: None,
+            powered_off_on_request: false,
             outcome: None,
         });
         let readers = [

@@ -1,6 +1,8 @@
-//! Facts about clusters of the board: names, cores, SRAM, NoC nodes.
+//! Facts about clusters of the board (names, cores, SRAM, NoC nodes, states), and
+//! powering compute clusters on and off.
 
 use crate::runtime::kcall;
+use alloc::vec::Vec;
 use nanvix_abi::{CLUSTER_SELF, ClusterInfo, Errno, Kcall};
 
 /// Facts about cluster `index` of the board.
@@ -30,4 +32,35 @@ pub fn find(name: &str) -> Option<ClusterInfo> {
     (0..count)
         .filter_map(|index| info(index).ok())
         .find(|info| info.name() == name)
+}
+
+/// Asks the board to power compute cluster `index` on with the image's program
+/// `program` and `arguments`; only programs on I/O clusters may. The cluster comes
+/// up on its own, in a new boot epoch ([`info`] shows it on).
+pub fn power_on(index: usize, program: &str, arguments: &[&str]) -> Result<(), Errno> {
+    let mut words = Vec::new();
+    for argument in arguments {
+        if !words.is_empty() {
+            words.push(0);
+        }
+        words.extend_from_slice(argument.as_bytes());
+    }
+    kcall(
+        Kcall::ClusterPowerOn,
+        [
+            index,
+            program.as_ptr() as usize,
+            program.len(),
+            words.as_ptr() as usize,
+            words.len(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Asks the board to power compute cluster `index` off: its programs end at once
+/// and it is off (not dead) from then on. Only programs on I/O clusters may.
+pub fn power_off(index: usize) -> Result<(), Errno> {
+    kcall(Kcall::ClusterPowerOff, [index, 0, 0, 0, 0])?;
+    Ok(())
 }

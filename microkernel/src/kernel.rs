@@ -1087,6 +1087,8 @@ impl<P: Platform> Kernel<P> {
             | Kcall::ConditionSignal
             | Kcall::ConditionBroadcast
             | Kcall::SyncDestroy => self.sync_kcall(kcall, index, core, arguments),
+            Kcall::ClusterPowerOn => self.cluster_power_on(index, arguments),
+            Kcall::ClusterPowerOff => self.cluster_power_off(arguments[0]),
             Kcall::MailboxCreate => self.mailbox_create(index, arguments[0]),
             Kcall::MailboxOpen => self.mailbox_open(index, arguments[0], arguments[1]),
             Kcall::MailboxWrite => self.mailbox_write(
@@ -1585,6 +1587,60 @@ impl<P: Platform> Kernel<P> {
                 }
                 Err(EndOfInput) => return Ok(0),
             }
+        }
+    }
+
+    /// The compute cluster `cluster`, if the caller's cluster may power it on or off:
+    /// only programs on I/O clusters may.
+    fn power_target(&self, cluster: usize) -> Result<usize, Errno> {
+        let local = self.board.clusters.get(self.local).map(|local| local.kind);
+        if local != Some(ClusterKind::Io) {
+            return Err(Errno::Access);
+        }
+        match self.board.clusters.get(cluster) {
+            Some(target) if target.kind == ClusterKind::Compute => Ok(cluster),
+            _ => Err(Errno::Invalid),
+        }
+    }
+
+    /// `cluster_power_on(index, name, name_length, arguments, arguments_length)`.
+    fn cluster_power_on(&self, index: usize, arguments: [usize; 5]) -> Result<usize, Errno> {
+        let [cluster, name, name_length, words, words_length] = arguments;
+        let cluster = self.power_target(cluster)?;
+        if name_length == 0
+            || name_length > nanvix_abi::PROGRAM_NAME_MAX
+            || words_length > nanvix_abi::POWER_ARGUMENTS_MAX
+        {
+            return Err(Errno::Invalid);
+        }
+        let space = self.space(index);
+        let mut name_bytes = [0u8; nanvix_abi::PROGRAM_NAME_MAX];
+        space.read_into(name, &mut name_bytes[..name_length])?;
+        let mut word_bytes = [0u8; nanvix_abi::POWER_ARGUMENTS_MAX];
+        space.read_into(words, &mut word_bytes[..words_length])?;
+        let (Ok(program), Ok(words)) = (
+            core::str::from_utf8(&name_bytes[..name_length]),
+            core::str::from_utf8(&word_bytes[..words_length]),
+        ) else {
+            return Err(Errno::Invalid);
+        };
+        let board = self.platform.board();
+        if matches!(board.cluster_state(cluster), ClusterState::On { .. }) {
+            return Err(Errno::Busy);
+        }
+        match board.power_on_cluster(cluster, program, words) {
+            Ok(()) => Ok(0),
+            Err(nanvix_hal::PowerError::NoSuchProgram) => Err(Errno::NoEntry),
+            Err(nanvix_hal::PowerError::Unsupported) => Err(Errno::NoSystemCall),
+        }
+    }
+
+    /// `cluster_power_off(index)`.
+    fn cluster_power_off(&self, cluster: usize) -> Result<usize, Errno> {
+        let cluster = self.power_target(cluster)?;
+        match self.platform.board().power_off_cluster(cluster) {
+            Ok(()) => Ok(0),
+            Err(_) => Err(Errno::NoSystemCall),
         }
     }
 

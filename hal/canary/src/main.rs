@@ -18,6 +18,7 @@ use nanvix_board::{Board, Cluster, ClusterKind, Topology};
 use nanvix_hal::{
     Arrival, BoardControl, ClusterMemory, ClusterState, ConsoleInput, ControlNoc, CoreEntry,
     CoreError, CoreId, Cores, DataArrival, DataNoc, EndOfInput, HardwareEvent, NocError, Platform,
+    PowerError,
     ReceiveDecision, Source, SyncSignals, UserMode,
 };
 use nanvix_microkernel::Kernel;
@@ -145,6 +146,12 @@ impl BoardControl for Stub {
     fn log_bytes(&self, _: &str, _: &[u8]) {}
     fn power_off(&self, _: i32) -> ! {
         halt()
+    }
+    fn power_on_cluster(&self, _: usize, _: &str, _: &str) -> Result<(), PowerError> {
+        Err(PowerError::Unsupported)
+    }
+    fn power_off_cluster(&self, _: usize) -> Result<(), PowerError> {
+        Err(PowerError::Unsupported)
     }
 }
 

@@ -8,7 +8,9 @@ use crate::protocol::{BOOT_ENVIRONMENT, BootSpec, ClusterReport};
 use crate::user_mode::HostedUserMode;
 use nanvix_abi::PROGRAM_ALIGNMENT;
 use nanvix_board::Board;
-use nanvix_hal::{BoardControl, ClusterMemory, ClusterState, HardwareEvent, MmuError, Platform};
+use nanvix_hal::{
+    BoardControl, ClusterMemory, ClusterState, HardwareEvent, MmuError, Platform, PowerError,
+};
 use parking_lot::Mutex;
 use std::fs::File;
 use std::io::{self, Write};
@@ -168,6 +170,8 @@ pub struct HostedBoard {
     memory: Arc<NocMemory>,
     local: usize,
     reports: Mutex<File>,
+    /// The image's programs, which power requests may boot.
+    image_programs: Vec<String>,
 }
 
 impl HostedBoard {
@@ -259,6 +263,34 @@ impl BoardControl for HostedBoard {
         self.send(&ClusterReport::PowerOff { status });
         std::process::exit(if status == 0 { 0 } else { 1 })
     }
+
+    fn power_on_cluster(
+        &self,
+        index: usize,
+        program: &str,
+        arguments: &str,
+    ) -> Result<(), PowerError> {
+        if !self.image_programs.iter().any(|name| name == program) {
+            return Err(PowerError::NoSuchProgram);
+        }
+        self.send(&ClusterReport::PowerOnCluster {
+            cluster: index as u32,
+            program: program.to_string(),
+            arguments: arguments
+                .split('\0')
+                .filter(|argument| !argument.is_empty())
+                .map(str::to_string)
+                .collect(),
+        });
+        Ok(())
+    }
+
+    fn power_off_cluster(&self, index: usize) -> Result<(), PowerError> {
+        self.send(&ClusterReport::PowerOffCluster {
+            cluster: index as u32,
+        });
+        Ok(())
+    }
 }
 
 /// Everything one hosted cluster has.
@@ -318,6 +350,7 @@ impl HostedPlatform {
                 memory,
                 local: spec.cluster as usize,
                 reports: Mutex::new(reports),
+                image_programs: spec.image_programs.clone(),
             },
             cores,
         };

@@ -26,6 +26,9 @@ pub struct BootSpec {
     /// Whether cross-cluster doorbells are polled instead of futex wakes.
     #[serde(default)]
     pub polling_doorbells: bool,
+    /// Names of the image's programs: what a power request may boot.
+    #[serde(default)]
+    pub image_programs: Vec<String>,
 }
 
 /// One program to load at boot.
@@ -116,5 +119,19 @@ pub enum ClusterReport {
     PowerOff {
         /// 0 when every program ended with 0.
         status: i32,
+    },
+    /// A program asks the board to power another cluster on with an image program.
+    PowerOnCluster {
+        /// Index of the cluster to power on.
+        cluster: u32,
+        /// The program to boot it with.
+        program: String,
+        /// Its arguments.
+        arguments: Vec<String>,
+    },
+    /// A program asks the board to power another cluster off.
+    PowerOffCluster {
+        /// Index of the cluster to power off.
+        cluster: u32,
     },
 }

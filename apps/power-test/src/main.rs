@@ -1,0 +1,215 @@
+//! Test program: powering compute clusters on and off from an I/O cluster.
+//!
+//! Arguments (`KEY=VALUE`):
+//! - `mode=boss` (on an I/O cluster; `worker=CLUSTER` names a free compute
+//!   cluster): checks every refusal of `cluster_power_on` and `cluster_power_off`,
+//!   powers the worker cluster on with `power-test mode=worker`, waits until it is
+//!   on, checks a second power-on is refused, tells the worker to end (a message to
+//!   its port 2) and waits until it is off, powers it on again with `mode=sleeper` (a new boot epoch), powers it
+//!   off while it sleeps, and checks it is off, not dead; prints
+//!   `power-test: N checks, M failed`.
+//! - `mode=worker`: checks a compute cluster may not power clusters on or off,
+//!   prints `power-test: worker up in epoch E, N checks, M failed`, and ends when the
+//!   boss says so.
+//! - `mode=sleeper`: prints `power-test: sleeping` and sleeps until powered off.
+#![no_std]
+#![no_main]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+use libnanvix::abi::{CLUSTER_DEAD, CLUSTER_OFF, CLUSTER_ON, ClusterInfo, Errno, Kcall};
+use libnanvix::mailbox::{Inbox, Outbox};
+use libnanvix::runtime::kcall;
+use libnanvix::testing::Checks;
+use libnanvix::{cluster, println, process, thread};
+
+libnanvix::entry!(main);
+
+/// An address no program memory is at.
+const WILD: usize = 0x10;
+
+/// The port the worker waits on for the boss's word to end.
+const WORKER_PORT: u32 = 2;
+
+/// How long the boss waits for a cluster's state to change.
+const PATIENCE_NANOSECONDS: u64 = 20_000_000_000;
+
+fn main() -> i32 {
+    match process::argument("mode") {
+        Some("boss") => boss(),
+        Some("worker") => worker(),
+        Some("sleeper") => loop {
+            println!("power-test: sleeping");
+            let _ = thread::sleep_nanoseconds(60_000_000_000);
+        },
+        _ => {
+            println!("power-test: mode=boss|worker|sleeper");
+            2
+        }
+    }
+}
+
+/// Waits until cluster `index` is in `state`; returns its facts then.
+fn wait_for_state(index: usize, state: u32) -> Option<ClusterInfo> {
+    let mut waited = 0;
+    while waited < PATIENCE_NANOSECONDS {
+        if let Ok(info) = cluster::info(index)
+            && info.state == state
+        {
+            return Some(info);
+        }
+        let _ = thread::sleep_nanoseconds(5_000_000);
+        waited += 5_000_000;
+    }
+    None
+}
+
+fn boss() -> i32 {
+    let mut checks = Checks::new();
+    let Some(worker) = process::argument("worker").and_then(cluster::find) else {
+        println!("power-test: worker=CLUSTER names no cluster of this board");
+        return 2;
+    };
+    let target = worker.index as usize;
+    let this = cluster::this().map(|this| this.index as usize).unwrap_or(0);
+    let count = cluster::this().map_or(0, |this| this.cluster_count as usize);
+    // Refusals: each changes nothing.
+    checks.expect(
+        "no such cluster",
+        cluster::power_on(count, "power-test", &[]),
+        Err(Errno::Invalid),
+    );
+    checks.expect(
+        "an I/O cluster",
+        cluster::power_on(this, "power-test", &[]),
+        Err(Errno::Invalid),
+    );
+    checks.expect(
+        "empty name",
+        cluster::power_on(target, "", &[]),
+        Err(Errno::Invalid),
+    );
+    let long = "x".repeat(libnanvix::abi::PROGRAM_NAME_MAX + 1);
+    checks.expect(
+        "long name",
+        cluster::power_on(target, &long, &[]),
+        Err(Errno::Invalid),
+    );
+    checks.expect(
+        "no such program",
+        cluster::power_on(target, "no-such-program", &[]),
+        Err(Errno::NoEntry),
+    );
+    let wild = |name: usize, name_length: usize, words: usize, words_length: usize| {
+        kcall(
+            Kcall::ClusterPowerOn,
+            [target, name, name_length, words, words_length],
+        )
+        .map(|_| ())
+    };
+    checks.expect("wild name", wild(WILD, 4, 0, 0), Err(Errno::Fault));
+    let name = "power-test";
+    checks.expect(
+        "wild arguments",
+        wild(name.as_ptr() as usize, name.len(), WILD, 8),
+        Err(Errno::Fault),
+    );
+    let not_utf8 = [0xffu8, 0xfe];
+    checks.expect(
+        "name not UTF-8",
+        wild(not_utf8.as_ptr() as usize, not_utf8.len(), 0, 0),
+        Err(Errno::Invalid),
+    );
+    checks.expect(
+        "off: no such cluster",
+        cluster::power_off(count),
+        Err(Errno::Invalid),
+    );
+    checks.expect(
+        "off: an I/O cluster",
+        cluster::power_off(this),
+        Err(Errno::Invalid),
+    );
+    checks.expect(
+        "still off",
+        cluster::info(target).map(|info| info.state),
+        Ok(CLUSTER_OFF),
+    );
+    // On, then off by itself when its program ends.
+    checks.expect(
+        "power on",
+        cluster::power_on(target, "power-test", &["mode=worker"]),
+        Ok(()),
+    );
+    let first = wait_for_state(target, CLUSTER_ON);
+    checks.expect("worker on", Ok(first.is_some()), Ok(true));
+    let epoch = first.map_or(0, |info| info.epoch);
+    // The worker waits for our word before it ends: a second request while it is
+    // on is refused.
+    checks.expect(
+        "power on twice",
+        cluster::power_on(target, "power-test", &["mode=worker"]),
+        Err(Errno::Busy),
+    );
+    let told = Outbox::open(worker.first_node, WORKER_PORT).and_then(|outbox| outbox.write(b"end"));
+    checks.expect("tell the worker to end", told, Ok(()));
+    checks.expect(
+        "worker off by itself",
+        Ok(wait_for_state(target, CLUSTER_OFF).is_some()),
+        Ok(true),
+    );
+    // On again, in a new epoch; then off on request while its program sleeps.
+    checks.expect(
+        "power on again",
+        cluster::power_on(target, "power-test", &["mode=sleeper"]),
+        Ok(()),
+    );
+    let second = wait_for_state(target, CLUSTER_ON);
+    checks.expect(
+        "a new epoch",
+        Ok(second.is_some_and(|info| info.epoch > epoch)),
+        Ok(true),
+    );
+    checks.expect("power off", cluster::power_off(target), Ok(()));
+    let off = wait_for_state(target, CLUSTER_OFF);
+    checks.expect("off, not dead", Ok(off.is_some()), Ok(true));
+    checks.expect(
+        "never dead",
+        cluster::info(target).map(|info| info.state == CLUSTER_DEAD),
+        Ok(false),
+    );
+    checks.expect(
+        "off again: nothing to do",
+        cluster::power_off(target),
+        Ok(()),
+    );
+    checks.finish("power-test")
+}
+
+fn worker() -> i32 {
+    let mut checks = Checks::new();
+    let this = cluster::this().map(|this| this.index as usize).unwrap_or(0);
+    checks.expect(
+        "on from a compute cluster",
+        cluster::power_on(this, "power-test", &[]),
+        Err(Errno::Access),
+    );
+    checks.expect(
+        "off from a compute cluster",
+        cluster::power_off(this),
+        Err(Errno::Access),
+    );
+    let epoch = cluster::this().map_or(0, |this| this.epoch);
+    println!(
+        "power-test: worker up in epoch {epoch}, {} checks, {} failed",
+        checks.run, checks.failed
+    );
+    // Ends when the boss says so.
+    let mut word = [0u8; 8];
+    if let Err(errno) = Inbox::create(WORKER_PORT).and_then(|inbox| inbox.read(&mut word)) {
+        println!("power-test: waiting for the boss's word: {errno}");
+        return 1;
+    }
+    checks.failed as i32
+}

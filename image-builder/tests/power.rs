@@ -1,0 +1,50 @@
+//! System tests of power control: an I/O cluster's program powers a free compute
+//! cluster on and off, and every refusal of the two kcalls.
+
+mod common;
+
+use common::{printed, start};
+use nanvix_harness::Event;
+
+#[test]
+fn an_io_cluster_powers_a_compute_cluster_on_and_off() {
+    let mut board = start("power.toml");
+    assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
+    for (cluster, line) in [
+        ("io0", "power-test: 22 checks, 0 failed"),
+        (
+            "cc0",
+            "power-test: worker up in epoch 1, 2 checks, 0 failed",
+        ),
+        ("cc0", "power-test: sleeping"),
+    ] {
+        assert!(
+            printed(&board, cluster, line),
+            "{cluster} did not print `{line}`:\n{}",
+            board.transcript()
+        );
+    }
+    let failures = board
+        .events()
+        .iter()
+        .any(|event| matches!(event, Event::Console { line, .. } if line.starts_with("FAIL")));
+    assert!(!failures, "{}", board.transcript());
+    // cc0 came up twice, in epochs 1 and 2, and never died.
+    let epochs: Vec<u32> = board
+        .events()
+        .iter()
+        .filter_map(|event| match event {
+            Event::ClusterUp { cluster, epoch, .. } if cluster == "cc0" => Some(*epoch),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(epochs, [1, 2], "{}", board.transcript());
+    assert!(
+        !board
+            .events()
+            .iter()
+            .any(|event| matches!(event, Event::ClusterDied { .. })),
+        "{}",
+        board.transcript()
+    );
+}
