@@ -212,6 +212,10 @@ pub struct ClusterInfo {
     pub state: u32,
     /// Boot epoch of the cluster's current (or dead, or next) incarnation.
     pub epoch: u32,
+    /// How the cluster's last incarnation ended: its power-off status (the worst of
+    /// its programs' exit statuses), or 128 + the signal that ended it (137 for a
+    /// cluster powered off on request); 0 while on or never booted.
+    pub status: i32,
     /// Size of the cluster's SRAM in bytes.
     pub sram_bytes: u64,
 }
@@ -231,6 +235,7 @@ impl ClusterInfo {
             powered: 0,
             state: 0,
             epoch: 0,
+            status: 0,
             sram_bytes: 0,
         }
     }

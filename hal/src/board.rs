@@ -68,6 +68,10 @@ pub trait BoardControl: Send + Sync {
     fn local_cluster(&self) -> usize;
     /// Current state of cluster `index`.
     fn cluster_state(&self, index: usize) -> ClusterState;
+    /// The status cluster `index`'s last incarnation ended with: its power-off
+    /// status (the worst of its programs'), or 128 + the signal that ended it (137
+    /// for a cluster powered off on request); 0 while on or never booted.
+    fn cluster_status(&self, index: usize) -> i32;
     /// A counter the board bumps on every cluster state change (boot, power-off,
     /// death): a kernel that sees it change re-reads the states.
     fn state_generation(&self) -> u32;

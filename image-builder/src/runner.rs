@@ -27,6 +27,9 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
+/// The status a cluster powered off on request ended with: 128 + SIGKILL.
+const KILLED_ON_REQUEST: i32 = 128 + 9;
+
 /// How long the boot cluster may take to come up.
 pub const BOOT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long stopping may take before the runner gives up waiting for processes.
@@ -686,11 +689,13 @@ impl Board<'_> {
         let critical = slot.plan.critical;
         let epoch = slot.epoch;
         if slot.powered_off_on_request {
+            // Off cleanly as far as the board goes; its programs were killed.
             slot.outcome = Some(Outcome::Off(0));
+            self.hardware.set_status(cluster, KILLED_ON_REQUEST);
             self.hardware.set_state(cluster, ClusterState::Off);
             self.emit(Event::ClusterOff {
                 cluster: name,
-                status: 0,
+                status: KILLED_ON_REQUEST,
             });
             return Ok(());
         }
@@ -698,6 +703,7 @@ impl Board<'_> {
             && status.code() == Some(i32::from(power_off != 0))
         {
             slot.outcome = Some(Outcome::Off(power_off));
+            self.hardware.set_status(cluster, power_off);
             self.hardware.set_state(cluster, ClusterState::Off);
             self.emit(Event::ClusterOff {
                 cluster: name,
@@ -706,6 +712,10 @@ impl Board<'_> {
             return Ok(());
         }
         slot.outcome = Some(Outcome::Died);
+        let ended = status
+            .signal()
+            .map_or_else(|| status.code().unwrap_or(1), |signal| 128 + signal);
+        self.hardware.set_status(cluster, ended);
         self.hardware
             .set_state(cluster, ClusterState::Dead { epoch });
         let reason = describe(status);
@@ -896,6 +906,7 @@ impl Board<'_> {
                 Ok(())
             });
         }
+        self.hardware.set_status(index, 0);
         self.hardware.set_state(index, ClusterState::On { epoch });
         let mut child = match command.spawn() {
             Ok(child) => child,

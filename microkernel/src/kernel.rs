@@ -1682,6 +1682,7 @@ impl<P: Platform> Kernel<P> {
             ClusterState::Dead { epoch } => (nanvix_abi::CLUSTER_DEAD, epoch),
         };
         info.powered = u32::from(state == nanvix_abi::CLUSTER_ON);
+        info.status = self.platform.board().cluster_status(cluster);
         info.state = state;
         info.epoch = epoch;
         self.space(index).write_value(out, &info)?;

@@ -155,9 +155,9 @@ fn boss() -> i32 {
     let told = Outbox::open(worker.first_node, WORKER_PORT).and_then(|outbox| outbox.write(b"end"));
     checks.expect("tell the worker to end", told, Ok(()));
     checks.expect(
-        "worker off by itself",
-        Ok(wait_for_state(target, CLUSTER_OFF).is_some()),
-        Ok(true),
+        "worker off by itself, status 0",
+        Ok(wait_for_state(target, CLUSTER_OFF).map(|info| info.status)),
+        Ok(Some(0)),
     );
     // On again, in a new epoch; then off on request while its program sleeps.
     checks.expect(
@@ -173,7 +173,11 @@ fn boss() -> i32 {
     );
     checks.expect("power off", cluster::power_off(target), Ok(()));
     let off = wait_for_state(target, CLUSTER_OFF);
-    checks.expect("off, not dead", Ok(off.is_some()), Ok(true));
+    checks.expect(
+        "off, not dead, killed (128 + SIGKILL)",
+        Ok(off.map(|info| info.status)),
+        Ok(Some(137)),
+    );
     checks.expect(
         "never dead",
         cluster::info(target).map(|info| info.state == CLUSTER_DEAD),

@@ -138,6 +138,9 @@ impl BoardControl for Stub {
     fn cluster_state(&self, _: usize) -> ClusterState {
         ClusterState::On { epoch: 1 }
     }
+    fn cluster_status(&self, _: usize) -> i32 {
+        0
+    }
     fn state_generation(&self) -> u32 {
         0
     }

@@ -99,6 +99,12 @@ impl NocMemory {
         self.registers_of(index).epoch(self)
     }
 
+    /// The status cluster `index`'s last incarnation ended with (0 while on).
+    pub fn cluster_status(&self, index: usize) -> i32 {
+        self.word(self.layout.cluster_state(index) + 8)
+            .load(Ordering::Acquire) as i32
+    }
+
     /// The generation counter, bumped on every cluster state change.
     pub fn generation(&self) -> &AtomicU32 {
         self.word(self.layout.generation())
@@ -390,6 +396,16 @@ impl BoardHardware {
     /// The epoch cluster `index`'s next (or current) boot has.
     pub fn epoch(&self, index: usize) -> u32 {
         self.memory.cluster_epoch(index)
+    }
+
+    /// Records the status cluster `index`'s incarnation ended with (its worst
+    /// program's, or 128 + the signal that ended it; 0 while on). Set it before the
+    /// state, whose change readers watch.
+    pub fn set_status(&self, index: usize, status: i32) {
+        let offset = self.memory.layout.cluster_state(index) + 8;
+        self.memory
+            .word(offset)
+            .store(status as u32, Ordering::SeqCst);
     }
 
     /// The state registers say cluster `index` is in.

@@ -195,6 +195,10 @@ impl BoardControl for HostedBoard {
         self.memory.cluster_state(index)
     }
 
+    fn cluster_status(&self, index: usize) -> i32 {
+        self.memory.cluster_status(index)
+    }
+
     fn state_generation(&self) -> u32 {
         self.memory
             .generation()
