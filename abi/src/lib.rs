@@ -210,7 +210,8 @@ pub struct ClusterInfo {
     /// The cluster's state as the board's registers say: [`CLUSTER_OFF`],
     /// [`CLUSTER_ON`] or [`CLUSTER_DEAD`]. A death reaches every kernel this way.
     pub state: u32,
-    /// Boot epoch of the cluster's current (or dead, or next) incarnation.
+    /// Boot epoch of the cluster's current, dead or last incarnation (0: never
+    /// booted; a boot takes the next).
     pub epoch: u32,
     /// How the cluster's last incarnation ended: its power-off status (the worst of
     /// its programs' exit statuses), or 128 + the signal that ended it (137 for a

@@ -68,6 +68,10 @@ pub trait BoardControl: Send + Sync {
     fn local_cluster(&self) -> usize;
     /// Current state of cluster `index`.
     fn cluster_state(&self, index: usize) -> ClusterState;
+    /// Cluster `index`'s epoch register: its current incarnation's epoch when on,
+    /// the dead one's when dead, the last one's when off (0: never booted). A boot
+    /// takes the next.
+    fn cluster_epoch(&self, index: usize) -> u32;
     /// The status cluster `index`'s last incarnation ended with: its power-off
     /// status (the worst of its programs'), or 128 + the signal that ended it (137
     /// for a cluster powered off on request); 0 while on or never booted.

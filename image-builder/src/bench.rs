@@ -269,7 +269,7 @@ pub fn noc_probe(
     let hardware = nanvix_hal_hosted::hardware::BoardHardware::create(board)
         .map_err(|error| BenchFailure(format!("cannot create the probe's NoC: {error}")))?;
     for cluster in [1, 2] {
-        let epoch = hardware.epoch(cluster);
+        let epoch = hardware.epoch(cluster) + 1;
         hardware.set_state(cluster, nanvix_hal::ClusterState::On { epoch });
     }
     let side = |cluster: usize, partner: usize, cpu: usize, client: bool| {

@@ -548,10 +548,11 @@ impl Board<'_> {
         {
             return Err("it is on".into());
         }
-        let epoch = match previous {
-            Some(position) => self.slots.remove(position).epoch + 1,
-            None => self.hardware.epoch(target),
-        };
+        if let Some(position) = previous {
+            self.slots.remove(position);
+        }
+        // The register holds the last incarnation's epoch (0: never booted).
+        let epoch = self.hardware.epoch(target) + 1;
         let plan = ClusterPlan {
             index: target,
             name: self.system.board.clusters[target].name.clone(),
@@ -793,7 +794,7 @@ impl Board<'_> {
     /// Starts the cluster process of `self.system.clusters[position]`.
     fn spawn(&mut self, position: usize) -> std::io::Result<()> {
         let plan = self.system.clusters[position].clone();
-        let epoch = self.hardware.epoch(plan.index);
+        let epoch = self.hardware.epoch(plan.index) + 1;
         self.spawn_plan(plan, epoch)
     }
 

@@ -1677,7 +1677,10 @@ impl<P: Platform> Kernel<P> {
         info.node_count = description.node_count;
         info.sram_bytes = description.sram_bytes;
         let (state, epoch) = match self.platform.board().cluster_state(cluster) {
-            ClusterState::Off => (nanvix_abi::CLUSTER_OFF, 0),
+            ClusterState::Off => (
+                nanvix_abi::CLUSTER_OFF,
+                self.platform.board().cluster_epoch(cluster),
+            ),
             ClusterState::On { epoch } => (nanvix_abi::CLUSTER_ON, epoch),
             ClusterState::Dead { epoch } => (nanvix_abi::CLUSTER_DEAD, epoch),
         };

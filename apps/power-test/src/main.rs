@@ -132,9 +132,9 @@ fn boss() -> i32 {
         Err(Errno::Invalid),
     );
     checks.expect(
-        "still off",
-        cluster::info(target).map(|info| info.state),
-        Ok(CLUSTER_OFF),
+        "still off, never booted (epoch 0)",
+        cluster::info(target).map(|info| (info.state, info.epoch)),
+        Ok((CLUSTER_OFF, 0)),
     );
     // On, then off by itself when its program ends.
     checks.expect(
@@ -155,9 +155,9 @@ fn boss() -> i32 {
     let told = Outbox::open(worker.first_node, WORKER_PORT).and_then(|outbox| outbox.write(b"end"));
     checks.expect("tell the worker to end", told, Ok(()));
     checks.expect(
-        "worker off by itself, status 0",
-        Ok(wait_for_state(target, CLUSTER_OFF).map(|info| info.status)),
-        Ok(Some(0)),
+        "worker off by itself, status 0, its epoch",
+        Ok(wait_for_state(target, CLUSTER_OFF).map(|info| (info.status, info.epoch))),
+        Ok(Some((0, epoch))),
     );
     // On again, in a new epoch; then off on request while its program sleeps.
     checks.expect(

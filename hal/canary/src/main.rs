@@ -141,6 +141,9 @@ impl BoardControl for Stub {
     fn cluster_status(&self, _: usize) -> i32 {
         0
     }
+    fn cluster_epoch(&self, _: usize) -> u32 {
+        1
+    }
     fn state_generation(&self) -> u32 {
         0
     }

@@ -379,11 +379,8 @@ impl BoardHardware {
         unsafe {
             std::ptr::copy_nonoverlapping(rom.as_ptr(), memory.address(8, rom.len()), rom.len())
         };
-        for index in 0..board.clusters.len() {
-            memory
-                .word(layout.cluster_state(index) + 4)
-                .store(1, Ordering::Release);
-        }
+        // Every epoch register starts at 0: no cluster has booted (the first boot is
+        // epoch 1). The file is new, so it holds zeros already.
         debug_assert_eq!(layout.total_bytes() % PAGE_BYTES, 0);
         Ok(BoardHardware { file, memory })
     }
@@ -394,6 +391,8 @@ impl BoardHardware {
     }
 
     /// The epoch cluster `index`'s next (or current) boot has.
+    /// (The epoch of the current, dead or last incarnation; 0 for a cluster never
+    /// booted. A boot takes the next.)
     pub fn epoch(&self, index: usize) -> u32 {
         self.memory.cluster_epoch(index)
     }

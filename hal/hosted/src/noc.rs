@@ -486,7 +486,8 @@ impl HostedNoc {
         match registers.state(&self.memory) {
             ClusterState::Dead { .. } => Err(NocError::DestinationDead),
             ClusterState::On { epoch } => Ok(epoch),
-            ClusterState::Off => Ok(registers.epoch(&self.memory)),
+            // Off: the next boot's epoch, so its next incarnation takes the message.
+            ClusterState::Off => Ok(registers.epoch(&self.memory).wrapping_add(1)),
         }
     }
 

@@ -199,6 +199,10 @@ impl BoardControl for HostedBoard {
         self.memory.cluster_status(index)
     }
 
+    fn cluster_epoch(&self, index: usize) -> u32 {
+        self.memory.cluster_epoch(index)
+    }
+
     fn state_generation(&self) -> u32 {
         self.memory
             .generation()
