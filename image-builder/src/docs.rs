@@ -37,6 +37,7 @@ pub fn protocols_page() -> String {
         let _ = writeln!(page, "| `{error}` | {when} |");
     }
     protocol_section::<nanvix_name_api::NameProtocol>(&mut page);
+    protocol_section::<nanvix_process_api::ProcessProtocol>(&mut page);
     page
 }
 

@@ -15,7 +15,7 @@ extern crate alloc;
 
 use libnanvix::mailbox::Inbox;
 use libnanvix::{clock, cluster, println, process};
-use nanvix_rpc::transport::{Client, serve};
+use nanvix_rpc::transport::{Client, Handled, serve};
 use nanvix_rpc::{Operation, Protocol};
 use serde::{Deserialize, Serialize};
 
@@ -93,9 +93,9 @@ fn main() -> i32 {
 
 fn server() -> Result<(), &'static str> {
     let inbox = Inbox::create(SERVER_PORT).map_err(|_| "cannot create the server's port")?;
-    serve::<NullProtocol>(&inbox, |_, request| match request {
-        NullRequest::Null => Some(NullReply::Done),
-        NullRequest::Stop => None,
+    serve::<NullProtocol>(&inbox, |_, _, request, _| match request {
+        NullRequest::Null => Handled::Reply(NullReply::Done),
+        NullRequest::Stop => Handled::Stop,
     })
     .map_err(|_| "the server's read failed")?;
     Ok(())

@@ -12,7 +12,7 @@ use libnanvix::{println, process};
 use name_server::clusters::Clusters;
 use name_server::registry::{Caller, Registry};
 use nanvix_name_api::{NAME_PORT, NameProtocol};
-use nanvix_rpc::transport::serve;
+use nanvix_rpc::transport::{Handled, serve};
 
 libnanvix::entry!(main);
 
@@ -30,12 +30,12 @@ fn main() -> i32 {
         "name-server: serving on node {} port {NAME_PORT}",
         process::node()
     );
-    let served = serve::<NameProtocol>(&inbox, |sender, request| {
+    let served = serve::<NameProtocol>(&inbox, |sender, _, request, _| {
         let caller = Caller {
             node: sender.source_node,
             epoch: sender.source_epoch,
         };
-        Some(registry.serve(caller, request, |node, epoch| clusters.alive(node, epoch)))
+        Handled::Reply(registry.serve(caller, request, |node, epoch| clusters.alive(node, epoch)))
     });
     match served {
         Ok(counters) => {

@@ -134,48 +134,97 @@ pub struct ServeCounters {
     pub unsent: u64,
 }
 
+/// Where the reply to one call goes: the caller's node (hardware-stamped), its reply
+/// port and its call number. A server that answers later keeps it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReplyTo {
+    /// The caller's node.
+    pub node: u32,
+    /// The caller's reply port.
+    pub port: u32,
+    /// The caller's call number.
+    pub call: u32,
+}
+
+/// What a server's handler did with a request.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Handled<R> {
+    /// Answer the caller with this.
+    Reply(R),
+    /// The server answers later, through [`Replies::send`] (or never: a request
+    /// that asks for no answer).
+    Later,
+    /// End the loop (no answer).
+    Stop,
+}
+
+/// How a server answers: the reply mailboxes it keeps open.
+#[derive(Default)]
+pub struct Replies {
+    callers: Callers,
+    /// Replies that could not be sent.
+    unsent: u64,
+}
+
+impl Replies {
+    /// Answers the call `to` with `reply` (of protocol `P`), without waiting for room;
+    /// a reply that cannot go (the caller's way is full, or its cluster died) is
+    /// counted and dropped.
+    pub fn send<P: Protocol>(&mut self, to: ReplyTo, reply: Result<P::Reply, RpcError>) {
+        let header = RequestHeader {
+            call: to.call,
+            reply_port: to.port,
+        };
+        if self.callers.answer::<P>(to.node, header, &reply).is_err() {
+            self.unsent += 1;
+        }
+    }
+}
+
 /// Serves protocol `P` on `inbox` until `handle` says stop: each request is handed to
 /// `handle` with the mailbox header the hardware stamped (the caller's node and
-/// epoch), and its reply goes back to the caller's reply port on that node. A
-/// request that does not decode, or names an unknown operation, gets an error reply;
-/// a message too short to answer is counted and dropped. A failed read (other than
-/// one the caller's death caused) ends the loop with its errno.
+/// epoch) and where its reply goes; the handler's reply goes back to the caller's
+/// reply port on its node, now or later (`Handled::Later`, then [`Replies::send`]).
+/// A request that does not decode, or names an unknown operation, gets an error
+/// reply; a message too short to answer is counted and dropped. A failed read
+/// (other than one the caller's death caused) ends the loop with its errno.
 pub fn serve<P: Protocol>(
     inbox: &Inbox,
-    mut handle: impl FnMut(&MessageHeader, P::Request) -> Option<P::Reply>,
+    mut handle: impl FnMut(&MessageHeader, ReplyTo, P::Request, &mut Replies) -> Handled<P::Reply>,
 ) -> Result<ServeCounters, Errno> {
     let mut counters = ServeCounters::default();
     let mut buffer = [0u8; MESSAGE_BYTES];
-    let mut callers = Callers::default();
+    let mut replies = Replies::default();
     loop {
         let (sender, length) = match inbox.read(&mut buffer) {
             Ok(read) => read,
             Err(Errno::HostDown) => continue,
             Err(errno) => return Err(errno),
         };
-        let (header, reply) = match decode_request::<P>(&buffer[..length]) {
-            Incoming::Headless => {
-                counters.headless += 1;
-                continue;
-            }
+        let to = |header: RequestHeader| ReplyTo {
+            node: sender.source_node,
+            port: header.reply_port,
+            call: header.call,
+        };
+        match decode_request::<P>(&buffer[..length]) {
+            Incoming::Headless => counters.headless += 1,
             Incoming::Refused(header, error) => {
                 counters.refused += 1;
-                (header, Err(error))
+                replies.send::<P>(to(header), Err(error));
             }
-            Incoming::Request(header, request) => match handle(&sender, request) {
-                Some(reply) => {
-                    counters.served += 1;
-                    (header, Ok(reply))
+            Incoming::Request(header, request) => {
+                counters.served += 1;
+                match handle(&sender, to(header), request, &mut replies) {
+                    Handled::Reply(reply) => replies.send::<P>(to(header), Ok(reply)),
+                    Handled::Later => {}
+                    Handled::Stop => {
+                        counters.unsent = replies.unsent;
+                        return Ok(counters);
+                    }
                 }
-                None => return Ok(counters),
-            },
-        };
-        if callers
-            .answer::<P>(sender.source_node, header, &reply)
-            .is_err()
-        {
-            counters.unsent += 1;
+            }
         }
+        counters.unsent = replies.unsent;
     }
 }
 

@@ -1,0 +1,175 @@
+//! Test program: the process server.
+//!
+//! Arguments (`KEY=VALUE`):
+//! - `mode=client` (`server=CLUSTER` names the cluster whose first node runs the
+//!   process server; the board has two free compute clusters): spawns and waits for
+//!   programs (exit statuses 3 and 0), fills both clusters and checks a third spawn
+//!   is refused, lists the two, kills one (status 137), spawns on the freed cluster,
+//!   checks every refusal; then prints `process-test: pid P runs on CLUSTER` for a
+//!   sleeper, waits for it (a test kills its cluster: status 137), spawns on that
+//!   cluster again, and prints `process-test: N checks, M failed`.
+//! - `mode=exit status=N`: ends with status N.
+//! - `mode=sleep`: sleeps until its cluster is powered off or killed.
+#![no_std]
+#![no_main]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+use alloc::vec::Vec;
+use libnanvix::testing::Checks;
+use libnanvix::{Errno, cluster, println, process, thread};
+use nanvix_process_api::{
+    ProcessCallError, ProcessClient, ProcessError, ProcessReply, ProcessRequest,
+};
+
+libnanvix::entry!(main);
+
+fn main() -> i32 {
+    match process::argument("mode") {
+        Some("client") => client(),
+        Some("exit") => process::argument("status")
+            .and_then(|status| status.parse().ok())
+            .unwrap_or(1),
+        Some("sleep") => loop {
+            let _ = thread::sleep_nanoseconds(60_000_000_000);
+        },
+        _ => {
+            println!("process-test: mode=client|exit|sleep");
+            2
+        }
+    }
+}
+
+/// `Ok(result)`, so `Checks` (made for errnos) compares the whole result.
+fn checked<T>(result: T) -> Result<T, Errno> {
+    Ok(result)
+}
+
+fn refused<T>(error: ProcessError) -> Result<Result<T, ProcessCallError>, Errno> {
+    Ok(Err(ProcessCallError::Process(error)))
+}
+
+fn client() -> i32 {
+    let Some(node) = process::argument("server")
+        .and_then(cluster::find)
+        .map(|info| info.first_node)
+    else {
+        println!("process-test: server=CLUSTER names no cluster of this board");
+        return 2;
+    };
+    let mut processes = match ProcessClient::connect(node) {
+        Ok(processes) => processes,
+        Err(errno) => {
+            println!("process-test: cannot reach the process server: {errno}");
+            return 2;
+        }
+    };
+    let mut checks = Checks::new();
+    // Spawn and wait: exit statuses come back.
+    let pid = processes.spawn("process-test", &["mode=exit", "status=3"]);
+    checks.expect("spawn", checked(pid.is_ok()), checked(true));
+    let pid = pid.unwrap_or(0);
+    checks.expect(
+        "wait: status 3",
+        checked(processes.wait(pid)),
+        checked(Ok(3)),
+    );
+    let hello = processes.spawn("hello", &["partner=none"]).unwrap_or(0);
+    checks.expect(
+        "wait: status 0",
+        checked(processes.wait(hello)),
+        checked(Ok(0)),
+    );
+    // Both clusters busy: a third spawn is refused; both are listed.
+    let first = processes
+        .spawn("process-test", &["mode=sleep"])
+        .unwrap_or(0);
+    let second = processes
+        .spawn("process-test", &["mode=sleep"])
+        .unwrap_or(0);
+    checks.expect(
+        "no free cluster",
+        checked(processes.spawn("process-test", &["mode=sleep"])),
+        refused(ProcessError::NoFreeCluster),
+    );
+    let listed: Vec<u32> = processes
+        .list()
+        .map(|entries| entries.iter().map(|entry| entry.pid).collect())
+        .unwrap_or_default();
+    checks.expect("list", checked(listed), checked(alloc::vec![first, second]));
+    // Kill one: its waiter gets 137, and its cluster is free again.
+    checks.expect("kill", checked(processes.kill(first)), checked(Ok(())));
+    checks.expect(
+        "killed: 137",
+        checked(processes.wait(first)),
+        checked(Ok(137)),
+    );
+    let again = processes.spawn("process-test", &["mode=exit", "status=0"]);
+    checks.expect(
+        "spawn on the freed cluster",
+        checked(again.is_ok()),
+        checked(true),
+    );
+    checks.expect(
+        "wait again",
+        checked(processes.wait(again.unwrap_or(0))),
+        checked(Ok(0)),
+    );
+    // Refusals change nothing.
+    checks.expect(
+        "no such program",
+        checked(processes.spawn("no-such-program", &[])),
+        refused(ProcessError::NoSuchProgram),
+    );
+    checks.expect(
+        "wait: no such process",
+        checked(processes.wait(9999)),
+        refused(ProcessError::NoSuchProcess),
+    );
+    checks.expect(
+        "kill: no such process",
+        checked(processes.kill(9999)),
+        refused(ProcessError::NoSuchProcess),
+    );
+    checks.expect(
+        "wait: waited already",
+        checked(processes.wait(pid)),
+        refused(ProcessError::NoSuchProcess),
+    );
+    checks.expect(
+        "changed from a client",
+        checked(processes.call(&ProcessRequest::Changed)),
+        checked(Ok(ProcessReply::Refused(ProcessError::NotInternal))),
+    );
+    // A cluster killed under its process: reaped, its waiter told, the cluster reused.
+    let entry = processes
+        .list()
+        .ok()
+        .and_then(|entries| entries.into_iter().find(|entry| entry.pid == second));
+    let name = entry
+        .and_then(|entry| cluster::info(entry.cluster as usize).ok())
+        .map(|info| alloc::string::String::from(info.name()))
+        .unwrap_or_default();
+    // Wait until its cluster is up, so the test finds its process.
+    while !processes.list().is_ok_and(|entries| {
+        entries
+            .iter()
+            .any(|entry| entry.pid == second && entry.running)
+    }) {
+        let _ = thread::sleep_nanoseconds(5_000_000);
+    }
+    println!("process-test: pid {second} runs on {name}");
+    checks.expect(
+        "a killed cluster's process: 137",
+        checked(processes.wait(second)),
+        checked(Ok(137)),
+    );
+    let reused = processes.spawn("process-test", &["mode=exit", "status=4"]);
+    checks.expect(
+        "spawn after the kill",
+        checked(reused.map(|pid| processes.wait(pid))),
+        checked(Ok(Ok(4))),
+    );
+    checks.finish("process-test")
+}

@@ -1,0 +1,49 @@
+//! System tests of the process server: spawn and wait with exit statuses, more
+//! programs than compute clusters (clusters reused), kill, list, every refusal, and
+//! a cluster killed under its process (reaped, its waiter told, the cluster reused).
+
+mod common;
+
+use common::{printed, start, wait_for_line};
+use nanvix_harness::{Event, signal};
+
+#[test]
+fn programs_are_spawned_waited_for_killed_and_reaped() {
+    let mut board = start("processes.toml");
+    let line = board
+        .wait_for(|event| {
+            matches!(event, Event::Console { line, .. } if line.starts_with("process-test: pid "))
+        })
+        .unwrap_or_else(|error| panic!("no sleeper line: {error:?}"));
+    let Event::Console { line, .. } = line else {
+        unreachable!()
+    };
+    let cluster = line.rsplit(' ').next().unwrap().to_string();
+    // Its latest incarnation's process.
+    let pid = board
+        .events()
+        .iter()
+        .rev()
+        .find_map(|event| match event {
+            Event::ClusterUp {
+                cluster: up, pid, ..
+            } if *up == cluster => Some(*pid),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("{cluster} never came up:\n{}", board.transcript()));
+    signal(pid, libc::SIGKILL).unwrap();
+    wait_for_line(&mut board, "io0", "process-test: 16 checks, 0 failed");
+    assert!(
+        !board
+            .events()
+            .iter()
+            .any(|event| matches!(event, Event::Console { line, .. } if line.starts_with("FAIL"))),
+        "{}",
+        board.transcript()
+    );
+    assert!(printed(
+        &board,
+        "io0",
+        "process-server: serving on node 0 port 2"
+    ));
+}

@@ -1,0 +1,375 @@
+//! The process server's protocol: spawn programs on free compute clusters, wait, kill, list.
+//!
+//! A process is one program on one compute cluster (the cluster is its process:
+//! it boots for the program and powers off when it ends). The server powers a free
+//! compute cluster on with the image's program, numbers the process, and learns its
+//! end from the board (the cluster off or dead in the process' boot epoch, with the
+//! status it ended with). Its spawner waits for it and may kill it.
+
+#![no_std]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use libnanvix::Errno;
+use nanvix_rpc::transport::{CallError, Client};
+use nanvix_rpc::{Operation, Protocol};
+use serde::{Deserialize, Serialize};
+
+/// The port the process server serves on, on its node.
+pub const PROCESS_PORT: u32 = 2;
+
+/// The first port a client tries for the inbox its replies come to.
+pub const FIRST_REPLY_PORT: u32 = 20;
+
+/// The process server's requests, one variant per operation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ProcessRequest {
+    /// Starts `program` (one of the image's) with `arguments` on a free compute
+    /// cluster.
+    Spawn {
+        program: String,
+        arguments: Vec<String>,
+    },
+    /// Waits until process `pid` (which the caller's node spawned) ends.
+    Wait { pid: u32 },
+    /// Ends process `pid` (which the caller's node spawned) at once.
+    Kill { pid: u32 },
+    /// The processes that run now, from pid `from` on, as many as fit a reply.
+    List { from: u32 },
+    /// From the server's own watcher only: some cluster changed state.
+    Changed,
+}
+
+/// A process as [`ProcessReply::Processes`] lists it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessEntry {
+    /// Its number.
+    pub pid: u32,
+    /// The index of its compute cluster.
+    pub cluster: u32,
+    /// The node that spawned it.
+    pub parent_node: u32,
+    /// Whether its cluster is up yet.
+    pub running: bool,
+}
+
+/// The process server's replies.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ProcessReply {
+    /// The program starts as process `pid`.
+    Spawned { pid: u32 },
+    /// Process `pid` ended with `status` (its exit status, or 128 + the signal that
+    /// ended it: 137 when killed).
+    Exited { pid: u32, status: i32 },
+    /// The process is being ended; its waiter learns its status.
+    Killed,
+    /// Processes that run now, by pid; `more` when others with larger pids did not
+    /// fit the reply (ask again from the last pid + 1).
+    Processes {
+        entries: Vec<ProcessEntry>,
+        more: bool,
+    },
+    /// The request was refused.
+    Refused(ProcessError),
+}
+
+/// Why the process server refused a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ProcessError {
+    /// The image has no such program, or its name or arguments are not valid.
+    NoSuchProgram,
+    /// Every compute cluster is busy: try again later.
+    NoFreeCluster,
+    /// No such process (or it was waited for already).
+    NoSuchProcess,
+    /// Another node spawned the process.
+    NotYours,
+    /// Another call waits for the process already.
+    Waited,
+    /// Only the server's own watcher sends this.
+    NotInternal,
+}
+
+impl core::fmt::Display for ProcessError {
+    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        formatter.write_str(match self {
+            ProcessError::NoSuchProgram => "no such program",
+            ProcessError::NoFreeCluster => "no free compute cluster",
+            ProcessError::NoSuchProcess => "no such process",
+            ProcessError::NotYours => "another node spawned the process",
+            ProcessError::Waited => "another call waits for the process",
+            ProcessError::NotInternal => "only the server's watcher sends this",
+        })
+    }
+}
+
+/// The process server's protocol.
+pub struct ProcessProtocol;
+
+impl Protocol for ProcessProtocol {
+    const NAME: &'static str = "process";
+    const SUMMARY: &'static str = "Processes: one program on one compute cluster. `Spawn` powers \
+        a free compute cluster on with one of the image's programs and numbers the process \
+        (pids count from 1); the server learns its end from the board (its cluster off or dead \
+        in the process' boot epoch, with the status it ended with: the program's exit status, \
+        or 128 + the signal that ended it, 137 when killed), and the cluster is free again. \
+        Only the node that spawned a process waits for it or kills it. A `Wait` is answered \
+        when the process ends, and other requests are served meanwhile. The server \
+        (`servers/process`, program `process-server`) serves on port 2 (`PROCESS_PORT`) of \
+        its node, which must be on an I/O cluster. A refusal is \
+        `ProcessReply::Refused(ProcessError)`, and changes nothing.";
+    const TABLE: &'static [Operation] = &[
+        Operation {
+            request: "Spawn { program, arguments }",
+            reply: "Spawned { pid }",
+            summary: "starts `program` with `arguments` on a free compute cluster",
+            errors: &[
+                (
+                    "NoSuchProgram",
+                    "the image has no such program, or the name or arguments are not valid",
+                ),
+                ("NoFreeCluster", "every compute cluster is busy"),
+            ],
+        },
+        Operation {
+            request: "Wait { pid }",
+            reply: "Exited { pid, status }",
+            summary: "answers when process `pid` ended (at once if it has), and forgets it",
+            errors: &[
+                ("NoSuchProcess", "no such process, or it was waited for"),
+                ("NotYours", "another node spawned it"),
+                ("Waited", "another call waits for it"),
+            ],
+        },
+        Operation {
+            request: "Kill { pid }",
+            reply: "Killed",
+            summary: "ends process `pid` at once (its waiter gets status 137)",
+            errors: &[
+                ("NoSuchProcess", "no such process, or it ended"),
+                ("NotYours", "another node spawned it"),
+            ],
+        },
+        Operation {
+            request: "List { from }",
+            reply: "Processes { entries, more }",
+            summary: "the processes that run now from pid `from` on (pid, cluster, parent node, whether up yet), as many as fit a reply; `more` when there are others",
+            errors: &[],
+        },
+        Operation {
+            request: "Changed",
+            reply: "(none)",
+            summary: "from the server's own watcher: a cluster changed state",
+            errors: &[("NotInternal", "the caller is not the server's own node")],
+        },
+    ];
+    type Request = ProcessRequest;
+    type Reply = ProcessReply;
+}
+
+/// Why a process call failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProcessCallError {
+    /// The process server refused it.
+    Process(ProcessError),
+    /// The call itself failed.
+    Call(CallError),
+}
+
+impl From<CallError> for ProcessCallError {
+    fn from(error: CallError) -> ProcessCallError {
+        ProcessCallError::Call(error)
+    }
+}
+
+impl core::fmt::Display for ProcessCallError {
+    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ProcessCallError::Process(error) => write!(formatter, "{error}"),
+            ProcessCallError::Call(error) => write!(formatter, "{error}"),
+        }
+    }
+}
+
+/// A typed client of the process server on `node`.
+pub struct ProcessClient {
+    client: Client<ProcessProtocol>,
+}
+
+impl ProcessClient {
+    /// A client of the process server on `node` (at [`PROCESS_PORT`]).
+    pub fn connect(node: u32) -> Result<ProcessClient, Errno> {
+        Ok(ProcessClient {
+            client: Client::connect(node, PROCESS_PORT, FIRST_REPLY_PORT)?,
+        })
+    }
+
+    /// Starts `program` with `arguments` on a free compute cluster; its pid.
+    pub fn spawn(&mut self, program: &str, arguments: &[&str]) -> Result<u32, ProcessCallError> {
+        let request = ProcessRequest::Spawn {
+            program: program.to_string(),
+            arguments: arguments
+                .iter()
+                .map(|argument| argument.to_string())
+                .collect(),
+        };
+        match self.call(&request)? {
+            ProcessReply::Spawned { pid } => Ok(pid),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Waits until process `pid` ends; its status.
+    pub fn wait(&mut self, pid: u32) -> Result<i32, ProcessCallError> {
+        match self.call(&ProcessRequest::Wait { pid })? {
+            ProcessReply::Exited { status, .. } => Ok(status),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Ends process `pid` at once.
+    pub fn kill(&mut self, pid: u32) -> Result<(), ProcessCallError> {
+        match self.call(&ProcessRequest::Kill { pid })? {
+            ProcessReply::Killed => Ok(()),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// The processes that run now, by pid (as many calls as it takes).
+    pub fn list(&mut self) -> Result<Vec<ProcessEntry>, ProcessCallError> {
+        let mut all = Vec::new();
+        let mut from = 0;
+        loop {
+            match self.call(&ProcessRequest::List { from })? {
+                ProcessReply::Processes { entries, more } => {
+                    from = entries
+                        .last()
+                        .map_or(from, |entry| entry.pid.saturating_add(1));
+                    all.extend(entries);
+                    if !more {
+                        return Ok(all);
+                    }
+                }
+                other => return Err(unexpected(other)),
+            }
+        }
+    }
+
+    /// Sends `request` as it is and returns the reply.
+    pub fn call(&mut self, request: &ProcessRequest) -> Result<ProcessReply, ProcessCallError> {
+        Ok(self.client.call(request)?)
+    }
+
+    /// Closes the client.
+    pub fn close(self) -> Result<(), Errno> {
+        self.client.close()
+    }
+}
+
+/// A refusal as an error; any other reply than the one asked for is a bad reply.
+fn unexpected(reply: ProcessReply) -> ProcessCallError {
+    match reply {
+        ProcessReply::Refused(error) => ProcessCallError::Process(error),
+        _ => ProcessCallError::Call(CallError::Rpc(nanvix_rpc::RpcError::BadReply)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nanvix_rpc::{MESSAGE_BYTES, RequestHeader, encode_reply, encode_request};
+
+    fn operation_of(request: &ProcessRequest) -> usize {
+        match request {
+            ProcessRequest::Spawn { .. } => 0,
+            ProcessRequest::Wait { .. } => 1,
+            ProcessRequest::Kill { .. } => 2,
+            ProcessRequest::List { .. } => 3,
+            ProcessRequest::Changed => 4,
+        }
+    }
+
+    fn error_name(error: ProcessError) -> &'static str {
+        match error {
+            ProcessError::NoSuchProgram => "NoSuchProgram",
+            ProcessError::NoFreeCluster => "NoFreeCluster",
+            ProcessError::NoSuchProcess => "NoSuchProcess",
+            ProcessError::NotYours => "NotYours",
+            ProcessError::Waited => "Waited",
+            ProcessError::NotInternal => "NotInternal",
+        }
+    }
+
+    #[test]
+    fn the_table_is_the_request_enum() {
+        let examples = [
+            ProcessRequest::Spawn {
+                program: "x".into(),
+                arguments: Vec::new(),
+            },
+            ProcessRequest::Wait { pid: 1 },
+            ProcessRequest::Kill { pid: 1 },
+            ProcessRequest::List { from: 0 },
+            ProcessRequest::Changed,
+        ];
+        assert_eq!(examples.len(), ProcessProtocol::TABLE.len());
+        for (number, example) in examples.iter().enumerate() {
+            assert_eq!(operation_of(example), number);
+            let mut buffer = [0; MESSAGE_BYTES];
+            let header = RequestHeader {
+                call: 0,
+                reply_port: 0,
+            };
+            encode_request::<ProcessProtocol>(header, example, &mut buffer).unwrap();
+            assert_eq!(usize::from(buffer[8]), number);
+            let debug = alloc::format!("{example:?}");
+            let variant = ProcessProtocol::TABLE[number]
+                .request
+                .split(' ')
+                .next()
+                .unwrap();
+            assert!(debug.starts_with(variant), "{debug} is not {variant}");
+        }
+        let errors = [
+            ProcessError::NoSuchProgram,
+            ProcessError::NoFreeCluster,
+            ProcessError::NoSuchProcess,
+            ProcessError::NotYours,
+            ProcessError::Waited,
+            ProcessError::NotInternal,
+        ];
+        for error in errors {
+            assert!(
+                ProcessProtocol::TABLE.iter().any(|operation| operation
+                    .errors
+                    .iter()
+                    .any(|(name, _)| *name == error_name(error))),
+                "{error:?} is documented for no operation"
+            );
+        }
+        for operation in ProcessProtocol::TABLE {
+            for (error, _) in operation.errors {
+                assert!(errors.map(error_name).contains(error), "{error}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_page_of_six_fits_a_reply_whatever_its_numbers() {
+        let entry = ProcessEntry {
+            pid: u32::MAX,
+            cluster: u32::MAX,
+            parent_node: u32::MAX,
+            running: true,
+        };
+        let mut buffer = [0; MESSAGE_BYTES];
+        let reply = ProcessReply::Processes {
+            entries: alloc::vec![entry; 6],
+            more: true,
+        };
+        assert!(encode_reply::<ProcessProtocol>(u32::MAX, &Ok(reply), &mut buffer).is_ok());
+    }
+}

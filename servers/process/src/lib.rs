@@ -1,0 +1,11 @@
+//! The process server: programs spawned on free compute clusters, waited for, killed, reaped.
+//!
+//! [`table`] holds the processes and the rules; the program (`src/main.rs`) serves
+//! them over mailboxes and watches the board's cluster states.
+
+#![no_std]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+pub mod table;

@@ -1,0 +1,179 @@
+//! The process server program: serves [`ProcessProtocol`] on [`PROCESS_PORT`] of its
+//! node, on an I/O cluster.
+//!
+//! A watcher thread reads the compute clusters' states every [`WATCH_INTERVAL`] and
+//! tells the server (a `Changed` request from its own node) when one changed; the
+//! server then answers the waits of the processes that ended. Prints
+//! `process-server: serving on node N port P` once it serves.
+#![no_std]
+#![no_main]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+use alloc::vec::Vec;
+use libnanvix::abi::{ClusterKind, Errno};
+use libnanvix::mailbox::{Inbox, Outbox};
+use libnanvix::{cluster, println, process, thread};
+use nanvix_process_api::{
+    PROCESS_PORT, ProcessError, ProcessProtocol, ProcessReply, ProcessRequest,
+};
+use nanvix_rpc::transport::{Handled, Replies, ReplyTo, serve};
+use nanvix_rpc::{MESSAGE_BYTES, RequestHeader, encode_request};
+use process_server::table::{ClusterView, Table};
+
+/// How often the watcher reads the compute clusters' states, in nanoseconds.
+const WATCH_INTERVAL: u64 = 2_000_000;
+
+libnanvix::entry!(main);
+
+/// The indices of the board's compute clusters.
+fn compute_clusters() -> Vec<usize> {
+    let count = cluster::this().map_or(0, |this| this.cluster_count as usize);
+    (0..count)
+        .filter(|index| {
+            cluster::info(*index).is_ok_and(|info| info.kind == ClusterKind::Compute as u32)
+        })
+        .collect()
+}
+
+/// What the board's registers say of `clusters` now.
+fn views(clusters: &[usize]) -> Vec<ClusterView> {
+    clusters
+        .iter()
+        .filter_map(|index| cluster::info(*index).ok())
+        .map(|info| ClusterView {
+            index: info.index as usize,
+            state: info.state,
+            epoch: info.epoch,
+            status: info.status,
+        })
+        .collect()
+}
+
+/// Watches `clusters` and sends the server a `Changed` request whenever their
+/// states or epochs moved.
+fn watch(clusters: Vec<usize>) {
+    let Ok(server) = Outbox::open(process::node(), PROCESS_PORT) else {
+        println!("process-server: the watcher cannot reach the server");
+        return;
+    };
+    let mut buffer = [0u8; MESSAGE_BYTES];
+    let header = RequestHeader {
+        call: 0,
+        reply_port: 0,
+    };
+    let Ok(length) =
+        encode_request::<ProcessProtocol>(header, &ProcessRequest::Changed, &mut buffer)
+    else {
+        return;
+    };
+    let mut seen: Vec<(u32, u32)> = Vec::new();
+    loop {
+        let now: Vec<(u32, u32)> = views(&clusters)
+            .iter()
+            .map(|view| (view.state, view.epoch))
+            .collect();
+        if now != seen {
+            seen = now;
+            if server.write(&buffer[..length]).is_err() {
+                println!("process-server: the watcher cannot reach the server");
+                return;
+            }
+        }
+        let _ = thread::sleep_nanoseconds(WATCH_INTERVAL);
+    }
+}
+
+/// Spawns `program` for `parent_node` on the first free compute cluster that takes
+/// it.
+fn spawn(
+    table: &mut Table,
+    clusters: &[usize],
+    (program, arguments): (&str, &[&str]),
+    parent_node: u32,
+) -> Result<u32, ProcessError> {
+    let views = views(clusters);
+    let free: Vec<ClusterView> = table.free(&views).copied().collect();
+    for view in free {
+        match cluster::power_on(view.index, program, arguments) {
+            Ok(()) => return Ok(table.add(&view, parent_node)),
+            // Another requester took it since the look.
+            Err(Errno::Busy) => continue,
+            Err(_) => return Err(ProcessError::NoSuchProgram),
+        }
+    }
+    Err(ProcessError::NoFreeCluster)
+}
+
+fn main() -> i32 {
+    let inbox = match Inbox::create(PROCESS_PORT) {
+        Ok(inbox) => inbox,
+        Err(errno) => {
+            println!("process-server: cannot create port {PROCESS_PORT}: {errno}");
+            return 1;
+        }
+    };
+    let clusters = compute_clusters();
+    let watched = clusters.clone();
+    if let Err(errno) = thread::spawn(move || watch(watched)) {
+        println!("process-server: cannot start the watcher: {errno}");
+        return 1;
+    }
+    let own_node = process::node();
+    let mut table = Table::new();
+    println!("process-server: serving on node {own_node} port {PROCESS_PORT}");
+    let served = serve::<ProcessProtocol>(
+        &inbox,
+        |sender, to: ReplyTo, request, replies: &mut Replies| {
+            let caller = sender.source_node;
+            let reply = match request {
+                ProcessRequest::Spawn { program, arguments } => {
+                    let arguments: Vec<&str> =
+                        arguments.iter().map(|argument| argument.as_str()).collect();
+                    match spawn(&mut table, &clusters, (&program, &arguments), caller) {
+                        Ok(pid) => ProcessReply::Spawned { pid },
+                        Err(error) => ProcessReply::Refused(error),
+                    }
+                }
+                ProcessRequest::Wait { pid } => match table.wait(pid, caller, to) {
+                    Ok(Some(status)) => ProcessReply::Exited { pid, status },
+                    Ok(None) => return Handled::Later,
+                    Err(error) => ProcessReply::Refused(error),
+                },
+                ProcessRequest::Kill { pid } => match table.kill(pid, caller) {
+                    Ok(index) => match cluster::power_off(index) {
+                        Ok(()) => ProcessReply::Killed,
+                        Err(_) => ProcessReply::Refused(ProcessError::NoSuchProcess),
+                    },
+                    Err(error) => ProcessReply::Refused(error),
+                },
+                ProcessRequest::List { from } => {
+                    let (entries, more) = table.list(from);
+                    ProcessReply::Processes { entries, more }
+                }
+                ProcessRequest::Changed if caller == own_node => {
+                    for (waiter, pid, status) in table.update(&views(&clusters)) {
+                        replies.send::<ProcessProtocol>(
+                            waiter,
+                            Ok(ProcessReply::Exited { pid, status }),
+                        );
+                    }
+                    return Handled::Later;
+                }
+                ProcessRequest::Changed => ProcessReply::Refused(ProcessError::NotInternal),
+            };
+            Handled::Reply(reply)
+        },
+    );
+    match served {
+        Ok(counters) => {
+            println!("process-server: stopped: {counters:?}");
+            0
+        }
+        Err(errno) => {
+            println!("process-server: reading port {PROCESS_PORT}: {errno}");
+            1
+        }
+    }
+}

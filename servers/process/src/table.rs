@@ -1,0 +1,290 @@
+//! The processes, and how the board's cluster states move them.
+
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+use libnanvix::abi::{CLUSTER_DEAD, CLUSTER_OFF, CLUSTER_ON};
+use nanvix_process_api::{ProcessEntry, ProcessError};
+use nanvix_rpc::transport::ReplyTo;
+
+/// Entries one `List` reply carries at most (each at most 16 bytes encoded).
+pub const LIST_PAGE: usize = 6;
+
+/// One compute cluster as the board's registers show it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClusterView {
+    /// Its index on the board.
+    pub index: usize,
+    /// `CLUSTER_OFF`, `CLUSTER_ON` or `CLUSTER_DEAD`.
+    pub state: u32,
+    /// Its current, dead or last incarnation's epoch (0: never booted).
+    pub epoch: u32,
+    /// The status its last incarnation ended with.
+    pub status: i32,
+}
+
+/// One process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Process {
+    cluster: usize,
+    /// The boot epoch its cluster runs it in.
+    epoch: u32,
+    parent_node: u32,
+    running: bool,
+    /// Its status, once it ended.
+    ended: Option<i32>,
+    /// The call waiting for its end.
+    waiter: Option<ReplyTo>,
+}
+
+/// The processes, by pid.
+#[derive(Debug)]
+pub struct Table {
+    processes: BTreeMap<u32, Process>,
+    next_pid: u32,
+}
+
+impl Default for Table {
+    fn default() -> Table {
+        Table {
+            processes: BTreeMap::new(),
+            next_pid: 1,
+        }
+    }
+}
+
+impl Table {
+    /// No processes yet.
+    pub fn new() -> Table {
+        Table::default()
+    }
+
+    /// The clusters of `views` a new process may take: off or dead, and held by no
+    /// process that has not ended.
+    pub fn free<'a>(&'a self, views: &'a [ClusterView]) -> impl Iterator<Item = &'a ClusterView> {
+        views.iter().filter(|view| {
+            view.state != CLUSTER_ON
+                && !self
+                    .processes
+                    .values()
+                    .any(|process| process.cluster == view.index && process.ended.is_none())
+        })
+    }
+
+    /// Records a process spawned by `parent_node` on the cluster `view` shows (just
+    /// powered on: it runs in the next epoch); its pid.
+    pub fn add(&mut self, view: &ClusterView, parent_node: u32) -> u32 {
+        let pid = self.next_pid;
+        self.next_pid = self.next_pid.wrapping_add(1).max(1);
+        self.processes.insert(
+            pid,
+            Process {
+                cluster: view.index,
+                epoch: view.epoch.wrapping_add(1),
+                parent_node,
+                running: false,
+                ended: None,
+                waiter: None,
+            },
+        );
+        pid
+    }
+
+    /// Moves the processes on by the board's states: a cluster on in a process'
+    /// epoch runs it; off or dead in that epoch, it ended with the cluster's status.
+    /// Returns the waiters to answer, with the pid and status (those processes are
+    /// forgotten).
+    pub fn update(&mut self, views: &[ClusterView]) -> Vec<(ReplyTo, u32, i32)> {
+        let mut answers = Vec::new();
+        for (pid, process) in self.processes.iter_mut() {
+            if process.ended.is_some() {
+                continue;
+            }
+            let Some(view) = views.iter().find(|view| view.index == process.cluster) else {
+                continue;
+            };
+            if view.epoch != process.epoch {
+                continue;
+            }
+            match view.state {
+                CLUSTER_ON => process.running = true,
+                CLUSTER_OFF | CLUSTER_DEAD => {
+                    process.ended = Some(view.status);
+                    if let Some(waiter) = process.waiter.take() {
+                        answers.push((waiter, *pid, view.status));
+                    }
+                }
+                _ => {}
+            }
+        }
+        for (_, pid, _) in &answers {
+            self.processes.remove(pid);
+        }
+        answers
+    }
+
+    /// The process `pid`, if `caller_node` spawned it.
+    fn of_caller(&mut self, pid: u32, caller_node: u32) -> Result<&mut Process, ProcessError> {
+        let process = self
+            .processes
+            .get_mut(&pid)
+            .ok_or(ProcessError::NoSuchProcess)?;
+        if process.parent_node != caller_node {
+            return Err(ProcessError::NotYours);
+        }
+        Ok(process)
+    }
+
+    /// `caller_node` waits for `pid` (answered at `to`): `Some(status)` when it ended
+    /// already (it is forgotten), `None` when the answer comes with its end.
+    pub fn wait(
+        &mut self,
+        pid: u32,
+        caller_node: u32,
+        to: ReplyTo,
+    ) -> Result<Option<i32>, ProcessError> {
+        let process = self.of_caller(pid, caller_node)?;
+        if let Some(status) = process.ended {
+            self.processes.remove(&pid);
+            return Ok(Some(status));
+        }
+        if process.waiter.is_some() {
+            return Err(ProcessError::Waited);
+        }
+        process.waiter = Some(to);
+        Ok(None)
+    }
+
+    /// The cluster to power off to kill `pid` for `caller_node`.
+    pub fn kill(&mut self, pid: u32, caller_node: u32) -> Result<usize, ProcessError> {
+        let process = self.of_caller(pid, caller_node)?;
+        if process.ended.is_some() {
+            return Err(ProcessError::NoSuchProcess);
+        }
+        Ok(process.cluster)
+    }
+
+    /// The processes that have not ended, from pid `from` on: a page of at most
+    /// [`LIST_PAGE`], and whether more follow.
+    pub fn list(&self, from: u32) -> (Vec<ProcessEntry>, bool) {
+        let mut live = self
+            .processes
+            .range(from..)
+            .filter(|(_, process)| process.ended.is_none())
+            .map(|(pid, process)| ProcessEntry {
+                pid: *pid,
+                cluster: process.cluster as u32,
+                parent_node: process.parent_node,
+                running: process.running,
+            });
+        let page: Vec<ProcessEntry> = live.by_ref().take(LIST_PAGE).collect();
+        (page, live.next().is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(index: usize, state: u32, epoch: u32, status: i32) -> ClusterView {
+        ClusterView {
+            index,
+            state,
+            epoch,
+            status,
+        }
+    }
+
+    fn to(call: u32) -> ReplyTo {
+        ReplyTo {
+            node: 9,
+            port: 20,
+            call,
+        }
+    }
+
+    #[test]
+    fn a_process_runs_ends_and_is_waited_for_once() {
+        let mut table = Table::new();
+        let views = [view(1, CLUSTER_OFF, 0, 0), view(2, CLUSTER_OFF, 3, 5)];
+        let free: Vec<usize> = table.free(&views).map(|view| view.index).collect();
+        assert_eq!(free, [1, 2]);
+        let pid = table.add(&views[0], 9);
+        assert_eq!(pid, 1);
+        // Held while it runs.
+        assert_eq!(table.free(&views).count(), 1);
+        assert!(
+            table.update(&[view(1, CLUSTER_OFF, 0, 0)]).is_empty(),
+            "not booted yet"
+        );
+        assert_eq!(
+            table.list(0),
+            (
+                alloc::vec![ProcessEntry {
+                    pid,
+                    cluster: 1,
+                    parent_node: 9,
+                    running: false
+                }],
+                false
+            )
+        );
+        assert!(table.update(&[view(1, CLUSTER_ON, 1, 0)]).is_empty());
+        assert!(table.list(0).0[0].running);
+        assert_eq!(table.wait(pid, 9, to(7)), Ok(None));
+        assert_eq!(table.wait(pid, 9, to(8)), Err(ProcessError::Waited));
+        assert_eq!(
+            table.update(&[view(1, CLUSTER_OFF, 1, 3)]),
+            [(to(7), pid, 3)]
+        );
+        assert_eq!(
+            table.wait(pid, 9, to(9)),
+            Err(ProcessError::NoSuchProcess),
+            "forgotten"
+        );
+        assert_eq!(table.free(&views).count(), 2);
+    }
+
+    #[test]
+    fn an_end_before_the_wait_is_kept_and_a_dead_cluster_reaped() {
+        let mut table = Table::new();
+        let pid = table.add(&view(1, CLUSTER_DEAD, 4, 137), 9);
+        // Its cluster boots in epoch 5 and dies in it (killed: 128 + 9).
+        table.update(&[view(1, CLUSTER_ON, 5, 0)]);
+        assert!(
+            table.update(&[view(1, CLUSTER_DEAD, 5, 137)]).is_empty(),
+            "nobody waits"
+        );
+        assert_eq!(table.list(0), (Vec::new(), false), "ended");
+        // The cluster is free again before anyone waits.
+        assert_eq!(table.free(&[view(1, CLUSTER_DEAD, 5, 137)]).count(), 1);
+        assert_eq!(table.wait(pid, 9, to(1)), Ok(Some(137)));
+    }
+
+    #[test]
+    fn only_the_spawner_waits_or_kills() {
+        let mut table = Table::new();
+        let pid = table.add(&view(1, CLUSTER_OFF, 0, 0), 9);
+        assert_eq!(table.wait(pid, 10, to(1)), Err(ProcessError::NotYours));
+        assert_eq!(table.kill(pid, 10), Err(ProcessError::NotYours));
+        assert_eq!(table.kill(pid, 9), Ok(1));
+        assert_eq!(table.kill(99, 9), Err(ProcessError::NoSuchProcess));
+        table.update(&[view(1, CLUSTER_OFF, 1, 137)]);
+        assert_eq!(
+            table.kill(pid, 9),
+            Err(ProcessError::NoSuchProcess),
+            "ended"
+        );
+    }
+
+    #[test]
+    fn lists_come_in_pages() {
+        let mut table = Table::new();
+        for index in 0..(LIST_PAGE + 2) {
+            table.add(&view(index, CLUSTER_OFF, 0, 0), 9);
+        }
+        let (first, more) = table.list(0);
+        assert_eq!((first.len(), more), (LIST_PAGE, true));
+        let (rest, more) = table.list(first[LIST_PAGE - 1].pid + 1);
+        assert_eq!((rest.len(), more), (2, false));
+    }
+}
