@@ -23,7 +23,7 @@ use nanvix_rpc::{MESSAGE_BYTES, RequestHeader, encode_request};
 use process_server::table::{ClusterView, Table};
 
 /// How often the watcher reads the compute clusters' states, in nanoseconds.
-const WATCH_INTERVAL: u64 = 2_000_000;
+const WATCH_INTERVAL: u64 = 5_000_000;
 
 libnanvix::entry!(main);
 
