@@ -79,17 +79,17 @@ fn client(names: &mut NameClient) -> i32 {
     checks.expect(
         "link twice",
         checked(names.link("test/a", 8)),
-        checked(Err(NameCallError::Name(NameError::Exists))),
+        checked(Err(NameCallError::Refused(NameError::Exists))),
     );
     checks.expect(
         "lookup missing",
         checked(names.lookup("missing")),
-        checked(Err(NameCallError::Name(NameError::NotFound))),
+        checked(Err(NameCallError::Refused(NameError::NotFound))),
     );
     checks.expect(
         "unlink missing",
         checked(names.unlink("missing")),
-        checked(Err(NameCallError::Name(NameError::NotFound))),
+        checked(Err(NameCallError::Refused(NameError::NotFound))),
     );
     // The server checks names itself (the typed client checks them first).
     let empty = NameRequest::Link {
@@ -186,7 +186,7 @@ fn client(names: &mut NameClient) -> i32 {
     checks.expect(
         "lookup after unlink",
         checked(names.lookup("test/a")),
-        checked(Err(NameCallError::Name(NameError::NotFound))),
+        checked(Err(NameCallError::Refused(NameError::NotFound))),
     );
     checks.finish("name-test")
 }
@@ -209,7 +209,7 @@ fn taker(names: &mut NameClient) -> i32 {
     }
     println!("name-test: saw held");
     let released =
-        wait_for(|| names.lookup("held") == Err(NameCallError::Name(NameError::NotFound)));
+        wait_for(|| names.lookup("held") == Err(NameCallError::Refused(NameError::NotFound)));
     if !released {
         println!("name-test: held never released");
         return 1;

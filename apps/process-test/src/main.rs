@@ -47,7 +47,7 @@ fn checked<T>(result: T) -> Result<T, Errno> {
 }
 
 fn refused<T>(error: ProcessError) -> Result<Result<T, ProcessCallError>, Errno> {
-    Ok(Err(ProcessCallError::Process(error)))
+    Ok(Err(ProcessCallError::Refused(error)))
 }
 
 fn client() -> i32 {

@@ -13,7 +13,7 @@ extern crate alloc;
 
 use alloc::string::{String, ToString};
 use libnanvix::Errno;
-use nanvix_rpc::transport::{CallError, Client};
+use nanvix_rpc::transport::{CallError, Client, ServerCallError};
 use nanvix_rpc::{Operation, Protocol};
 use serde::{Deserialize, Serialize};
 
@@ -139,29 +139,8 @@ impl Protocol for NameProtocol {
     type Reply = NameReply;
 }
 
-/// Why a name call failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NameCallError {
-    /// The name server refused it.
-    Name(NameError),
-    /// The call itself failed.
-    Call(CallError),
-}
-
-impl From<CallError> for NameCallError {
-    fn from(error: CallError) -> NameCallError {
-        NameCallError::Call(error)
-    }
-}
-
-impl core::fmt::Display for NameCallError {
-    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            NameCallError::Name(error) => write!(formatter, "{error}"),
-            NameCallError::Call(error) => write!(formatter, "{error}"),
-        }
-    }
-}
+/// Why a name call failed: the name server refused it, or the call itself failed.
+pub type NameCallError = ServerCallError<NameError>;
 
 /// A typed client of the name server on `node`.
 pub struct NameClient {
@@ -178,7 +157,7 @@ impl NameClient {
 
     /// Links `name` to `port` on this program's node.
     pub fn link(&mut self, name: &str, port: u32) -> Result<(), NameCallError> {
-        check_name(name).map_err(NameCallError::Name)?;
+        check_name(name).map_err(NameCallError::Refused)?;
         let request = NameRequest::Link {
             name: name.to_string(),
             port,
@@ -191,7 +170,7 @@ impl NameClient {
 
     /// Where `name` points: (node, port).
     pub fn lookup(&mut self, name: &str) -> Result<(u32, u32), NameCallError> {
-        check_name(name).map_err(NameCallError::Name)?;
+        check_name(name).map_err(NameCallError::Refused)?;
         let request = NameRequest::Lookup {
             name: name.to_string(),
         };
@@ -203,7 +182,7 @@ impl NameClient {
 
     /// Unlinks `name` (this program's node must hold it).
     pub fn unlink(&mut self, name: &str) -> Result<(), NameCallError> {
-        check_name(name).map_err(NameCallError::Name)?;
+        check_name(name).map_err(NameCallError::Refused)?;
         let request = NameRequest::Unlink {
             name: name.to_string(),
         };
@@ -232,7 +211,7 @@ impl NameClient {
 /// A refusal as an error; any other reply than the one asked for is a bad reply.
 fn unexpected(reply: NameReply) -> NameCallError {
     match reply {
-        NameReply::Refused(error) => NameCallError::Name(error),
+        NameReply::Refused(error) => NameCallError::Refused(error),
         _ => NameCallError::Call(CallError::Rpc(nanvix_rpc::RpcError::BadReply)),
     }
 }
@@ -306,24 +285,8 @@ mod tests {
             NameRequest::Lookup { name: name() },
             NameRequest::Unlink { name: name() },
         ];
-        assert_eq!(examples.len(), NameProtocol::TABLE.len());
         for (number, example) in examples.iter().enumerate() {
             assert_eq!(operation_of(example), number);
-            // postcard writes the variant index first.
-            let mut buffer = [0; MESSAGE_BYTES];
-            let header = RequestHeader {
-                call: 0,
-                reply_port: 0,
-            };
-            encode_request::<NameProtocol>(header, example, &mut buffer).unwrap();
-            assert_eq!(usize::from(buffer[8]), number);
-            let debug = alloc::format!("{example:?}");
-            let variant = NameProtocol::TABLE[number]
-                .request
-                .split(' ')
-                .next()
-                .unwrap();
-            assert!(debug.starts_with(variant), "{debug} is not {variant}");
         }
         let errors = [
             NameError::NotFound,
@@ -332,23 +295,7 @@ mod tests {
             NameError::Full,
             NameError::NotHolder,
         ];
-        for operation in NameProtocol::TABLE {
-            for (error, _) in operation.errors {
-                assert!(
-                    errors.map(error_name).contains(error),
-                    "{error} is not a NameError"
-                );
-            }
-        }
-        for error in errors {
-            assert!(
-                NameProtocol::TABLE.iter().any(|operation| operation
-                    .errors
-                    .iter()
-                    .any(|(name, _)| *name == error_name(error))),
-                "{error:?} is documented for no operation"
-            );
-        }
+        nanvix_rpc::check_table::<NameProtocol>(&examples, &errors.map(error_name)).unwrap();
     }
 
     #[test]

@@ -14,7 +14,7 @@ extern crate alloc;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use libnanvix::Errno;
-use nanvix_rpc::transport::{CallError, Client};
+use nanvix_rpc::transport::{CallError, Client, ServerCallError};
 use nanvix_rpc::{Operation, Protocol};
 use serde::{Deserialize, Serialize};
 
@@ -170,29 +170,8 @@ impl Protocol for ProcessProtocol {
     type Reply = ProcessReply;
 }
 
-/// Why a process call failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ProcessCallError {
-    /// The process server refused it.
-    Process(ProcessError),
-    /// The call itself failed.
-    Call(CallError),
-}
-
-impl From<CallError> for ProcessCallError {
-    fn from(error: CallError) -> ProcessCallError {
-        ProcessCallError::Call(error)
-    }
-}
-
-impl core::fmt::Display for ProcessCallError {
-    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            ProcessCallError::Process(error) => write!(formatter, "{error}"),
-            ProcessCallError::Call(error) => write!(formatter, "{error}"),
-        }
-    }
-}
+/// Why a process call failed: the process server refused it, or the call itself failed.
+pub type ProcessCallError = ServerCallError<ProcessError>;
 
 /// A typed client of the process server on `node`.
 pub struct ProcessClient {
@@ -272,7 +251,7 @@ impl ProcessClient {
 /// A refusal as an error; any other reply than the one asked for is a bad reply.
 fn unexpected(reply: ProcessReply) -> ProcessCallError {
     match reply {
-        ProcessReply::Refused(error) => ProcessCallError::Process(error),
+        ProcessReply::Refused(error) => ProcessCallError::Refused(error),
         _ => ProcessCallError::Call(CallError::Rpc(nanvix_rpc::RpcError::BadReply)),
     }
 }
@@ -280,7 +259,7 @@ fn unexpected(reply: ProcessReply) -> ProcessCallError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nanvix_rpc::{MESSAGE_BYTES, RequestHeader, encode_reply, encode_request};
+    use nanvix_rpc::{MESSAGE_BYTES, encode_reply};
 
     fn operation_of(request: &ProcessRequest) -> usize {
         match request {
@@ -315,23 +294,8 @@ mod tests {
             ProcessRequest::List { from: 0 },
             ProcessRequest::Changed,
         ];
-        assert_eq!(examples.len(), ProcessProtocol::TABLE.len());
         for (number, example) in examples.iter().enumerate() {
             assert_eq!(operation_of(example), number);
-            let mut buffer = [0; MESSAGE_BYTES];
-            let header = RequestHeader {
-                call: 0,
-                reply_port: 0,
-            };
-            encode_request::<ProcessProtocol>(header, example, &mut buffer).unwrap();
-            assert_eq!(usize::from(buffer[8]), number);
-            let debug = alloc::format!("{example:?}");
-            let variant = ProcessProtocol::TABLE[number]
-                .request
-                .split(' ')
-                .next()
-                .unwrap();
-            assert!(debug.starts_with(variant), "{debug} is not {variant}");
         }
         let errors = [
             ProcessError::NoSuchProgram,
@@ -341,20 +305,7 @@ mod tests {
             ProcessError::Waited,
             ProcessError::NotInternal,
         ];
-        for error in errors {
-            assert!(
-                ProcessProtocol::TABLE.iter().any(|operation| operation
-                    .errors
-                    .iter()
-                    .any(|(name, _)| *name == error_name(error))),
-                "{error:?} is documented for no operation"
-            );
-        }
-        for operation in ProcessProtocol::TABLE {
-            for (error, _) in operation.errors {
-                assert!(errors.map(error_name).contains(error), "{error}");
-            }
-        }
+        nanvix_rpc::check_table::<ProcessProtocol>(&examples, &errors.map(error_name)).unwrap();
     }
 
     #[test]

@@ -219,5 +219,60 @@ pub fn decode_reply<P: Protocol>(
 
 pub mod transport;
 
+/// Checks protocol `P`'s [`Protocol::TABLE`] against its enums, for the api crates'
+/// tests: `examples` holds one request per operation, in operation order; each must
+/// encode with its row's number first (postcard writes the variant index first) and
+/// be the variant the row names (its `Debug` form starts with the row's first word);
+/// `errors` names every variant of the protocol's error enum: each must be
+/// documented for some operation, and every documented error must be one of them.
+pub fn check_table<P: Protocol>(
+    examples: &[P::Request],
+    errors: &[&str],
+) -> Result<(), alloc::string::String>
+where
+    P::Request: core::fmt::Debug,
+{
+    use alloc::format;
+    if examples.len() != P::TABLE.len() {
+        return Err(format!(
+            "{} examples for {} operations",
+            examples.len(),
+            P::TABLE.len()
+        ));
+    }
+    let header = RequestHeader {
+        call: 0,
+        reply_port: 0,
+    };
+    for (number, (example, operation)) in examples.iter().zip(P::TABLE).enumerate() {
+        let mut buffer = [0; MESSAGE_BYTES];
+        encode_request::<P>(header, example, &mut buffer).map_err(|error| format!("{error}"))?;
+        let encoded = postcard::take_from_bytes::<u32>(&buffer[REQUEST_HEADER_BYTES..])
+            .map(|(operation, _)| operation as usize);
+        if encoded != Ok(number) {
+            return Err(format!("{example:?} is not operation {number}"));
+        }
+        let variant = operation.request.split(' ').next().unwrap_or_default();
+        if !format!("{example:?}").starts_with(variant) {
+            return Err(format!("{example:?} is not {variant}"));
+        }
+        if let Some((error, _)) = operation
+            .errors
+            .iter()
+            .find(|(error, _)| !errors.contains(error))
+        {
+            return Err(format!("{error} is not an error of the protocol"));
+        }
+    }
+    match errors.iter().find(|error| {
+        !P::TABLE
+            .iter()
+            .any(|operation| operation.errors.iter().any(|(name, _)| name == *error))
+    }) {
+        Some(error) => Err(format!("{error} is documented for no operation")),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests;

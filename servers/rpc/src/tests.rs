@@ -253,3 +253,24 @@ fn fuzzed_messages_never_panic_and_are_classified() {
     }
     assert!(seen.iter().all(|&count| count > 1000), "{seen:?}");
 }
+
+#[test]
+fn a_table_that_is_not_the_enum_is_caught() {
+    let examples = [
+        ToyRequest::Ping,
+        ToyRequest::Add(1, 2),
+        ToyRequest::Shout("x".into()),
+    ];
+    assert_eq!(check_table::<Toy>(&examples, &[]), Ok(()));
+    assert!(check_table::<Toy>(&examples[..2], &[]).is_err(), "too few");
+    let swapped = [
+        ToyRequest::Add(1, 2),
+        ToyRequest::Ping,
+        ToyRequest::Shout("x".into()),
+    ];
+    assert!(check_table::<Toy>(&swapped, &[]).is_err(), "out of order");
+    assert!(
+        check_table::<Toy>(&examples, &["Undocumented"]).is_err(),
+        "an error no operation documents"
+    );
+}

@@ -39,6 +39,31 @@ impl core::fmt::Display for CallError {
     }
 }
 
+/// Why a typed call to a server failed: the server refused it with its protocol's
+/// error `E`, or the call itself failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServerCallError<E> {
+    /// The server refused it.
+    Refused(E),
+    /// The call itself failed.
+    Call(CallError),
+}
+
+impl<E> From<CallError> for ServerCallError<E> {
+    fn from(error: CallError) -> ServerCallError<E> {
+        ServerCallError::Call(error)
+    }
+}
+
+impl<E: core::fmt::Display> core::fmt::Display for ServerCallError<E> {
+    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ServerCallError::Refused(error) => write!(formatter, "{error}"),
+            ServerCallError::Call(error) => write!(formatter, "{error}"),
+        }
+    }
+}
+
 /// A client of the server of protocol `P` at (node, port): one call at a time,
 /// answered in an inbox of its own.
 pub struct Client<P: Protocol> {
