@@ -18,8 +18,7 @@ use nanvix_board::{Board, Cluster, ClusterKind, Topology};
 use nanvix_hal::{
     Arrival, BoardControl, ClusterMemory, ClusterState, ConsoleInput, ControlNoc, CoreEntry,
     CoreError, CoreId, Cores, DataArrival, DataNoc, EndOfInput, HardwareEvent, NocError, Platform,
-    PowerError,
-    ReceiveDecision, Source, SyncSignals, UserMode,
+    PowerError, ReceiveDecision, Source, SyncSignals, UserMode,
 };
 use nanvix_microkernel::Kernel;
 
