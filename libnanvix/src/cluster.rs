@@ -34,6 +34,14 @@ pub fn find(name: &str) -> Option<ClusterInfo> {
         .find(|info| info.name() == name)
 }
 
+/// The cluster that owns NoC node `node`, if the board has one.
+pub fn owning(node: u32) -> Option<ClusterInfo> {
+    let count = this().ok()?.cluster_count as usize;
+    (0..count)
+        .filter_map(|index| info(index).ok())
+        .find(|info| node.wrapping_sub(info.first_node) < info.node_count)
+}
+
 /// Asks the board to power compute cluster `index` on with the image's program
 /// `program` and `arguments`; only programs on I/O clusters may. The cluster comes
 /// up on its own, in a new boot epoch ([`info`] shows it on).

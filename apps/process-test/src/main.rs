@@ -4,11 +4,14 @@
 //! - `mode=client` (`server=CLUSTER` names the cluster whose first node runs the
 //!   process server; the board has two free compute clusters): spawns and waits for
 //!   programs (exit statuses 3 and 0), fills both clusters and checks a third spawn
-//!   is refused, lists the two, kills one (status 137), spawns on the freed cluster,
-//!   checks every refusal; then prints `process-test: pid P runs on CLUSTER` for a
+//!   is refused, lists the two, has another thread spawn waiting for a cluster and
+//!   kills one sleeper (status 137) so the waiting spawn starts, checks who is who
+//!   (`Identify`), checks every refusal; then prints `process-test: pid P runs on CLUSTER` for a
 //!   sleeper, waits for it (a test kills its cluster: status 137), spawns on that
 //!   cluster again, and prints `process-test: N checks, M failed`.
 //! - `mode=exit status=N`: ends with status N.
+//! - `mode=identify server=CLUSTER`: ends with its own pid as the status, as the
+//!   process server says (99 if it does not know it).
 //! - `mode=sleep`: sleeps until its cluster is powered off or killed.
 #![no_std]
 #![no_main]
@@ -31,6 +34,7 @@ fn main() -> i32 {
         Some("exit") => process::argument("status")
             .and_then(|status| status.parse().ok())
             .unwrap_or(1),
+        Some("identify") => identify(),
         Some("sleep") => loop {
             let _ = thread::sleep_nanoseconds(60_000_000_000);
         },
@@ -39,6 +43,25 @@ fn main() -> i32 {
             2
         }
     }
+}
+
+/// Ends with its own pid as the status (99 when the server does not know it).
+fn identify() -> i32 {
+    let Some(node) = process::argument("server")
+        .and_then(cluster::find)
+        .map(|info| info.first_node)
+    else {
+        return 98;
+    };
+    match ProcessClient::connect(node).map(|mut processes| processes.identify()) {
+        Ok(Ok((Some(pid), None))) => pid as i32,
+        _ => 99,
+    }
+}
+
+/// A mailbox errno as a call error.
+fn nanvix_rpc_call_error(errno: Errno) -> nanvix_process_api::CallError {
+    nanvix_process_api::CallError::Mailbox(errno)
 }
 
 /// `Ok(result)`, so `Checks` (made for errnos) compares the whole result.
@@ -98,23 +121,47 @@ fn client() -> i32 {
         .map(|entries| entries.iter().map(|entry| entry.pid).collect())
         .unwrap_or_default();
     checks.expect("list", checked(listed), checked(alloc::vec![first, second]));
-    // Kill one: its waiter gets 137, and its cluster is free again.
+    // A spawn that waits for a cluster starts when one frees: another thread asks
+    // while both are busy, then this one kills the first sleeper.
+    let waiting = thread::spawn(move || -> Result<i32, ProcessCallError> {
+        let mut own = ProcessClient::connect(node)
+            .map_err(|errno| ProcessCallError::Call(nanvix_rpc_call_error(errno)))?;
+        let pid = own.spawn_waiting("process-test", &["mode=exit", "status=5"])?;
+        own.wait(pid)
+    });
+    let _ = thread::sleep_nanoseconds(50_000_000);
+    let still: Vec<u32> = processes
+        .list()
+        .map(|entries| entries.iter().map(|entry| entry.pid).collect())
+        .unwrap_or_default();
+    checks.expect(
+        "the waiting spawn took nothing yet",
+        checked(still),
+        checked(alloc::vec![first, second]),
+    );
     checks.expect("kill", checked(processes.kill(first)), checked(Ok(())));
     checks.expect(
         "killed: 137",
         checked(processes.wait(first)),
         checked(Ok(137)),
     );
-    let again = processes.spawn("process-test", &["mode=exit", "status=0"]);
     checks.expect(
-        "spawn on the freed cluster",
-        checked(again.is_ok()),
-        checked(true),
+        "the waiting spawn started on the freed cluster",
+        checked(waiting.map(|handle| handle.join())),
+        checked(Ok(Ok(Ok(5)))),
     );
+    // Who is who: this program was not spawned; a spawned one knows its pid.
     checks.expect(
-        "wait again",
-        checked(processes.wait(again.unwrap_or(0))),
-        checked(Ok(0)),
+        "identify: not spawned",
+        checked(processes.identify()),
+        checked(Ok((None, None))),
+    );
+    let child = processes.spawn("process-test", &["mode=identify", "server=io0"]);
+    let child_status = child.map(|pid| (pid, processes.wait(pid)));
+    checks.expect(
+        "a spawned program knows its pid",
+        checked(child_status.map(|(pid, status)| status == Ok(pid as i32))),
+        checked(Ok(true)),
     );
     // Refusals change nothing.
     checks.expect(

@@ -14,7 +14,8 @@ extern crate alloc;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use libnanvix::Errno;
-use nanvix_rpc::transport::{CallError, Client, ServerCallError};
+pub use nanvix_rpc::transport::CallError;
+use nanvix_rpc::transport::{Client, ServerCallError};
 use nanvix_rpc::{Operation, Protocol};
 use serde::{Deserialize, Serialize};
 
@@ -28,10 +29,12 @@ pub const FIRST_REPLY_PORT: u32 = 20;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ProcessRequest {
     /// Starts `program` (one of the image's) with `arguments` on a free compute
-    /// cluster.
+    /// cluster; with `wait`, when none is free, as soon as one is (the reply comes
+    /// then).
     Spawn {
         program: String,
         arguments: Vec<String>,
+        wait: bool,
     },
     /// Waits until process `pid` (which the caller's node spawned) ends.
     Wait { pid: u32 },
@@ -41,6 +44,8 @@ pub enum ProcessRequest {
     List { from: u32 },
     /// From the server's own watcher only: some cluster changed state.
     Changed,
+    /// Which process the caller is, and its parent.
+    Identify,
 }
 
 /// A process as [`ProcessReply::Processes`] lists it.
@@ -71,6 +76,12 @@ pub enum ProcessReply {
     Processes {
         entries: Vec<ProcessEntry>,
         more: bool,
+    },
+    /// The caller's process and its parent's (`None`: not a spawned process, or a
+    /// parent that is not one).
+    Identity {
+        pid: Option<u32>,
+        parent: Option<u32>,
     },
     /// The request was refused.
     Refused(ProcessError),
@@ -123,15 +134,18 @@ impl Protocol for ProcessProtocol {
         `ProcessReply::Refused(ProcessError)`, and changes nothing.";
     const TABLE: &'static [Operation] = &[
         Operation {
-            request: "Spawn { program, arguments }",
+            request: "Spawn { program, arguments, wait }",
             reply: "Spawned { pid }",
-            summary: "starts `program` with `arguments` on a free compute cluster",
+            summary: "starts `program` with `arguments` on a free compute cluster; with `wait`, when none is free, as soon as one is (spawns waiting start in the order they came)",
             errors: &[
                 (
                     "NoSuchProgram",
                     "the image has no such program, or the name or arguments are not valid",
                 ),
-                ("NoFreeCluster", "every compute cluster is busy"),
+                (
+                    "NoFreeCluster",
+                    "every compute cluster is busy (and `wait` is false)",
+                ),
             ],
         },
         Operation {
@@ -165,6 +179,12 @@ impl Protocol for ProcessProtocol {
             summary: "from the server's own watcher: a cluster changed state",
             errors: &[("NotInternal", "the caller is not the server's own node")],
         },
+        Operation {
+            request: "Identify",
+            reply: "Identity { pid, parent }",
+            summary: "the process running on the caller's cluster, and the process that spawned it (`None` for programs the manifest started)",
+            errors: &[],
+        },
     ];
     type Request = ProcessRequest;
     type Reply = ProcessReply;
@@ -188,12 +208,31 @@ impl ProcessClient {
 
     /// Starts `program` with `arguments` on a free compute cluster; its pid.
     pub fn spawn(&mut self, program: &str, arguments: &[&str]) -> Result<u32, ProcessCallError> {
+        self.spawn_with(program, arguments, false)
+    }
+
+    /// [`spawn`](Self::spawn), waiting for a free compute cluster if none is.
+    pub fn spawn_waiting(
+        &mut self,
+        program: &str,
+        arguments: &[&str],
+    ) -> Result<u32, ProcessCallError> {
+        self.spawn_with(program, arguments, true)
+    }
+
+    fn spawn_with(
+        &mut self,
+        program: &str,
+        arguments: &[&str],
+        wait: bool,
+    ) -> Result<u32, ProcessCallError> {
         let request = ProcessRequest::Spawn {
             program: program.to_string(),
             arguments: arguments
                 .iter()
                 .map(|argument| argument.to_string())
                 .collect(),
+            wait,
         };
         match self.call(&request)? {
             ProcessReply::Spawned { pid } => Ok(pid),
@@ -237,6 +276,15 @@ impl ProcessClient {
         }
     }
 
+    /// The caller's process and its parent's (`None` for programs the manifest
+    /// started).
+    pub fn identify(&mut self) -> Result<(Option<u32>, Option<u32>), ProcessCallError> {
+        match self.call(&ProcessRequest::Identify)? {
+            ProcessReply::Identity { pid, parent } => Ok((pid, parent)),
+            other => Err(unexpected(other)),
+        }
+    }
+
     /// Sends `request` as it is and returns the reply.
     pub fn call(&mut self, request: &ProcessRequest) -> Result<ProcessReply, ProcessCallError> {
         Ok(self.client.call(request)?)
@@ -268,6 +316,7 @@ mod tests {
             ProcessRequest::Kill { .. } => 2,
             ProcessRequest::List { .. } => 3,
             ProcessRequest::Changed => 4,
+            ProcessRequest::Identify => 5,
         }
     }
 
@@ -288,11 +337,13 @@ mod tests {
             ProcessRequest::Spawn {
                 program: "x".into(),
                 arguments: Vec::new(),
+                wait: false,
             },
             ProcessRequest::Wait { pid: 1 },
             ProcessRequest::Kill { pid: 1 },
             ProcessRequest::List { from: 0 },
             ProcessRequest::Changed,
+            ProcessRequest::Identify,
         ];
         for (number, example) in examples.iter().enumerate() {
             assert_eq!(operation_of(example), number);

@@ -11,6 +11,8 @@
 
 extern crate alloc;
 
+use alloc::collections::VecDeque;
+use alloc::string::String;
 use alloc::vec::Vec;
 use libnanvix::abi::{ClusterKind, Errno};
 use libnanvix::mailbox::{Inbox, Outbox};
@@ -85,18 +87,27 @@ fn watch(clusters: Vec<usize>) {
     }
 }
 
+/// A spawn that waits for a free compute cluster.
+struct Waiting {
+    program: String,
+    arguments: Vec<String>,
+    parent_node: u32,
+    to: ReplyTo,
+}
+
 /// Spawns `program` for `parent_node` on the first free compute cluster that takes
 /// it.
 fn spawn(
     table: &mut Table,
     clusters: &[usize],
-    (program, arguments): (&str, &[&str]),
+    (program, arguments): (&str, &[String]),
     parent_node: u32,
 ) -> Result<u32, ProcessError> {
+    let arguments: Vec<&str> = arguments.iter().map(String::as_str).collect();
     let views = views(clusters);
     let free: Vec<ClusterView> = table.free(&views).copied().collect();
     for view in free {
-        match cluster::power_on(view.index, program, arguments) {
+        match cluster::power_on(view.index, program, &arguments) {
             Ok(()) => return Ok(table.add(&view, parent_node)),
             // Another requester took it since the look.
             Err(Errno::Busy) => continue,
@@ -122,20 +133,30 @@ fn main() -> i32 {
     }
     let own_node = process::node();
     let mut table = Table::new();
+    let mut waiting: VecDeque<Waiting> = VecDeque::new();
     println!("process-server: serving on node {own_node} port {PROCESS_PORT}");
     let served = serve::<ProcessProtocol>(
         &inbox,
         |sender, to: ReplyTo, request, replies: &mut Replies| {
             let caller = sender.source_node;
             let reply = match request {
-                ProcessRequest::Spawn { program, arguments } => {
-                    let arguments: Vec<&str> =
-                        arguments.iter().map(|argument| argument.as_str()).collect();
-                    match spawn(&mut table, &clusters, (&program, &arguments), caller) {
-                        Ok(pid) => ProcessReply::Spawned { pid },
-                        Err(error) => ProcessReply::Refused(error),
+                ProcessRequest::Spawn {
+                    program,
+                    arguments,
+                    wait,
+                } => match spawn(&mut table, &clusters, (&program, &arguments), caller) {
+                    Ok(pid) => ProcessReply::Spawned { pid },
+                    Err(ProcessError::NoFreeCluster) if wait => {
+                        waiting.push_back(Waiting {
+                            program,
+                            arguments,
+                            parent_node: caller,
+                            to,
+                        });
+                        return Handled::Later;
                     }
-                }
+                    Err(error) => ProcessReply::Refused(error),
+                },
                 ProcessRequest::Wait { pid } => match table.wait(pid, caller, to) {
                     Ok(Some(status)) => ProcessReply::Exited { pid, status },
                     Ok(None) => return Handled::Later,
@@ -159,9 +180,35 @@ fn main() -> i32 {
                             Ok(ProcessReply::Exited { pid, status }),
                         );
                     }
+                    // Spawns that wait for a cluster start in the order they came.
+                    while let Some(next) = waiting.front() {
+                        let started = spawn(
+                            &mut table,
+                            &clusters,
+                            (&next.program, &next.arguments),
+                            next.parent_node,
+                        );
+                        let reply = match started {
+                            Err(ProcessError::NoFreeCluster) => break,
+                            Ok(pid) => ProcessReply::Spawned { pid },
+                            Err(error) => ProcessReply::Refused(error),
+                        };
+                        replies.send::<ProcessProtocol>(next.to, Ok(reply));
+                        waiting.pop_front();
+                    }
                     return Handled::Later;
                 }
                 ProcessRequest::Changed => ProcessReply::Refused(ProcessError::NotInternal),
+                ProcessRequest::Identify => {
+                    let own = cluster::owning(caller).map(|info| info.index as usize);
+                    let (pid, parent) = match own {
+                        Some(index) => table.identify(index, |node| {
+                            cluster::owning(node).map(|info| info.index as usize)
+                        }),
+                        None => (None, None),
+                    };
+                    ProcessReply::Identity { pid, parent }
+                }
             };
             Handled::Reply(reply)
         },

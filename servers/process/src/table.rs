@@ -163,6 +163,29 @@ impl Table {
         Ok(process.cluster)
     }
 
+    /// The process that runs on cluster `cluster` (not ended), and the process that
+    /// runs on the cluster `parent_cluster` maps its parent node to.
+    pub fn identify(
+        &self,
+        cluster: usize,
+        parent_cluster: impl Fn(u32) -> Option<usize>,
+    ) -> (Option<u32>, Option<u32>) {
+        let live_on = |cluster: usize| {
+            self.processes
+                .iter()
+                .find(|(_, process)| process.cluster == cluster && process.ended.is_none())
+        };
+        match live_on(cluster) {
+            None => (None, None),
+            Some((pid, process)) => (
+                Some(*pid),
+                parent_cluster(process.parent_node)
+                    .and_then(live_on)
+                    .map(|(parent, _)| *parent),
+            ),
+        }
+    }
+
     /// The processes that have not ended, from pid `from` on: a page of at most
     /// [`LIST_PAGE`], and whether more follow.
     pub fn list(&self, from: u32) -> (Vec<ProcessEntry>, bool) {
@@ -274,6 +297,18 @@ mod tests {
             Err(ProcessError::NoSuchProcess),
             "ended"
         );
+    }
+
+    #[test]
+    fn a_process_knows_itself_and_its_parent() {
+        let mut table = Table::new();
+        let parent = table.add(&view(1, CLUSTER_OFF, 0, 0), 0);
+        // Cluster 1 owns node 4, cluster 2 node 5.
+        let child = table.add(&view(2, CLUSTER_OFF, 0, 0), 4);
+        let cluster_of = |node: u32| node.checked_sub(3).map(|index| index as usize);
+        assert_eq!(table.identify(2, cluster_of), (Some(child), Some(parent)));
+        assert_eq!(table.identify(1, cluster_of), (Some(parent), None));
+        assert_eq!(table.identify(3, cluster_of), (None, None));
     }
 
     #[test]
