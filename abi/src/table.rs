@@ -705,6 +705,14 @@ kcalls! {
             (Access, "the caller's cluster is not an I/O cluster"),
             (Invalid, "no cluster has this index, or it is not a compute cluster")
         ];
+    /// Blocks until the board's state generation (a counter the board bumps on
+    /// every cluster state change: a boot, a power-off, a death) differs from
+    /// `generation`, or `timeout` nanoseconds passed (0: do not wait); returns the
+    /// generation then. A program that watches clusters passes the last generation
+    /// it saw, then reads `cluster_info` of the clusters it follows.
+    ClusterWait = 70, "cluster_wait", ("generation: usize", "timeout: usize") -> "the board's state generation",
+        Local ("waits, without its core, on the board's generation counter: the master never waits"),
+        errors [];
 }
 
 #[cfg(test)]

@@ -88,6 +88,10 @@ pub trait BoardControl: Send + Sync {
     fn log_bytes(&self, program: &str, bytes: &[u8]);
     /// Powers the cluster off with `status` (0: every program ended with 0).
     fn power_off(&self, status: i32) -> !;
+    /// Blocks the calling core's thread until the state generation differs from
+    /// `generation`, the core is unparked, or `limit` passed (it may return early:
+    /// the caller looks again).
+    fn wait_for_state_change(&self, generation: u32, limit: core::time::Duration);
     /// Asks the board to power cluster `index` on with the image's program `program`
     /// and `arguments` (NUL-separated). The caller checked the cluster is a compute
     /// cluster and off; the board checks the program exists.

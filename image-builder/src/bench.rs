@@ -16,7 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The board benchmarks, in the order they run.
-pub const BENCHMARKS: [&str; 12] = [
+pub const BENCHMARKS: [&str; 13] = [
     "baselines",
     "kcall",
     "buffer",
@@ -28,6 +28,7 @@ pub const BENCHMARKS: [&str; 12] = [
     "portal",
     "collectives",
     "boot",
+    "spawn",
     "idle",
 ];
 /// Longest any one launch may take.
@@ -1182,6 +1183,68 @@ pub fn boot(options: &BenchOptions, baselines: &[Row]) -> Result<Vec<Row>, Bench
     Ok(vec![twenty, row])
 }
 
+/// Runs of the cluster kernel's executable per baseline trial.
+const KERNEL_EXEC_RUNS: usize = 20;
+
+/// Cold spawn and wait of an empty program through the process server
+/// (`apps/bench-spawn` on `systems/bench/spawn.toml`: each spawn powers a compute
+/// cluster on for the program: a cluster process starts, loads the kernel and the
+/// program, runs it and powers off), against starting and waiting for the cluster
+/// kernel's executable itself (`std::process::Command`, which uses `posix_spawn`
+/// here; without a boot spec the kernel exits at once), measured one trial before
+/// each launch. `baseline.spawn_wait_tiny_static` is reported beside it.
+pub fn spawn(options: &BenchOptions, baselines: &[Row]) -> Result<Vec<Row>, BenchFailure> {
+    let image = image(options, "spawn")?;
+    let ghz = nanvix_bench::tsc_ghz()?;
+    let mut trials = Vec::new();
+    let mut kernel_trials = Vec::new();
+    for _ in 0..options.launches {
+        let started = Instant::now();
+        for _ in 0..KERNEL_EXEC_RUNS {
+            Command::new(&options.kernel)
+                .env_remove(nanvix_hal_hosted::protocol::BOOT_ENVIRONMENT)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .map_err(|error| BenchFailure(format!("cannot run the kernel: {error}")))?;
+        }
+        kernel_trials.push(started.elapsed().as_secs_f64() * 1e9 / KERNEL_EXEC_RUNS as f64);
+        for event in Launch::start(options, image, &[])?.finish()? {
+            if let Event::Console { cluster, line, .. } = event
+                && cluster == "io0"
+                && let Some(rest) = line.strip_prefix("bench spawn_wait cycles=")
+            {
+                let cycles: f64 = rest
+                    .split(' ')
+                    .next()
+                    .unwrap_or_default()
+                    .parse()
+                    .map_err(|_| BenchFailure(format!("bad benchmark line: {line}")))?;
+                trials.push(cycles / ghz);
+            }
+        }
+    }
+    let baseline = interleaved_row(
+        "baseline.spawn_wait_cluster_kernel",
+        parameters(&[("runs", KERNEL_EXEC_RUNS.to_string())]),
+        nanvix_bench::UNIT_NANOSECONDS,
+        &kernel_trials,
+    )?;
+    let mut row = nanvix_bench::summarize(
+        "process.cold_spawn_wait",
+        parameters(&[
+            ("launches", options.launches.to_string()),
+            ("pinned", "false".to_string()),
+        ]),
+        nanvix_bench::UNIT_NANOSECONDS,
+        &trials,
+    )?;
+    nanvix_bench::compare(&mut row, &baseline)?;
+    let tiny = find(baselines, "baseline.spawn_wait_tiny_static", None)?.clone();
+    Ok(vec![tiny, baseline, row])
+}
+
 /// CPU time (user + system, in clock ticks) of a host process so far.
 fn process_ticks(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -1262,6 +1325,7 @@ pub fn run(
             "portal" => portal(options)?,
             "collectives" => collectives(options)?,
             "boot" => boot(options, &baseline_rows)?,
+            "spawn" => spawn(options, &baseline_rows)?,
             _ => idle(options)?,
         };
         nanvix_bench::write_rows(&directory.join(format!("{name}.json")), &rows)
@@ -1298,7 +1362,7 @@ mod tests {
         let error = run(&options, &["speed".to_string()], Path::new("/nonexistent")).unwrap_err();
         assert_eq!(
             error.0,
-            "no benchmark `speed` (benchmarks: baselines, kcall, buffer, knoise, noc, mailbox, rpc, data, portal, collectives, boot, idle)"
+            "no benchmark `speed` (benchmarks: baselines, kcall, buffer, knoise, noc, mailbox, rpc, data, portal, collectives, boot, spawn, idle)"
         );
     }
 

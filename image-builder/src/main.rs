@@ -74,7 +74,7 @@ enum Commands {
     /// Run benchmarks on boards against baselines measured in the same run; write
     /// rows to target/bench/<name>.json and print a table.
     Bench {
-        /// Benchmarks to run: baselines, kcall, buffer, knoise, noc, mailbox, rpc, data, portal, collectives, boot, idle
+        /// Benchmarks to run: baselines, kcall, buffer, knoise, noc, mailbox, rpc, data, portal, collectives, boot, spawn, idle
         /// (default: all).
         names: Vec<String>,
         /// Separate board launches per benchmark.
@@ -373,6 +373,7 @@ fn bench(root: &Path, names: &[String], launches: usize, quick: bool) -> Result<
         ("noc", "systems/bench/noc.toml"),
         ("mailbox", "systems/bench/mailbox.toml"),
         ("rpc", "systems/bench/rpc.toml"),
+        ("spawn", "systems/bench/spawn.toml"),
         ("data", "systems/bench/data.toml"),
         ("portal", "systems/bench/portal.toml"),
         ("collectives", "systems/bench/collectives.toml"),

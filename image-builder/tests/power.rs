@@ -11,7 +11,7 @@ fn an_io_cluster_powers_a_compute_cluster_on_and_off() {
     let mut board = start("power.toml");
     assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
     for (cluster, line) in [
-        ("io0", "power-test: 22 checks, 0 failed"),
+        ("io0", "power-test: 24 checks, 0 failed"),
         (
             "cc0",
             "power-test: worker up in epoch 1, 2 checks, 0 failed",

@@ -72,3 +72,14 @@ pub fn power_off(index: usize) -> Result<(), Errno> {
     kcall(Kcall::ClusterPowerOff, [index, 0, 0, 0, 0])?;
     Ok(())
 }
+
+/// Blocks until the board's state generation (bumped on every cluster boot,
+/// power-off and death) differs from `generation`, or `timeout_nanoseconds` passed
+/// (0: do not wait); returns the generation then.
+pub fn wait_for_change(generation: u32, timeout_nanoseconds: u64) -> u32 {
+    kcall(
+        Kcall::ClusterWait,
+        [generation as usize, timeout_nanoseconds as usize, 0, 0, 0],
+    )
+    .map_or(generation, |now| now as u32)
+}

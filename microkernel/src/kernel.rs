@@ -1089,6 +1089,7 @@ impl<P: Platform> Kernel<P> {
             | Kcall::SyncDestroy => self.sync_kcall(kcall, index, core, arguments),
             Kcall::ClusterPowerOn => self.cluster_power_on(index, arguments),
             Kcall::ClusterPowerOff => self.cluster_power_off(arguments[0]),
+            Kcall::ClusterWait => Ok(self.cluster_wait(core, arguments[0], arguments[1])),
             Kcall::MailboxCreate => self.mailbox_create(index, arguments[0]),
             Kcall::MailboxOpen => self.mailbox_open(index, arguments[0], arguments[1]),
             Kcall::MailboxWrite => self.mailbox_write(
@@ -1633,6 +1634,36 @@ impl<P: Platform> Kernel<P> {
             Err(nanvix_hal::PowerError::NoSuchProgram) => Err(Errno::NoEntry),
             Err(nanvix_hal::PowerError::Unsupported) => Err(Errno::NoSystemCall),
         }
+    }
+
+    /// `cluster_wait(generation, timeout)`: waits without the core until the board's
+    /// state generation moves from `generation` or `timeout` nanoseconds passed (or
+    /// the program ends); returns the generation.
+    fn cluster_wait(&self, context: CoreId, generation: usize, timeout: usize) -> usize {
+        let board = self.platform.board();
+        let cores = self.platform.cores();
+        let generation = generation as u32;
+        let now = board.state_generation();
+        if now != generation || timeout == 0 {
+            return now as usize;
+        }
+        let deadline = cores.monotonic_nanoseconds().saturating_add(timeout as u64);
+        self.tokens.release(cores, context);
+        loop {
+            let time = cores.monotonic_nanoseconds();
+            if board.state_generation() != generation
+                || time >= deadline
+                || self.ending_status_on(context).is_some()
+            {
+                break;
+            }
+            board.wait_for_state_change(
+                generation,
+                core::time::Duration::from_nanos(deadline - time),
+            );
+        }
+        self.tokens.acquire(cores, context);
+        board.state_generation() as usize
     }
 
     /// `cluster_power_off(index)`.

@@ -136,11 +136,23 @@ fn boss() -> i32 {
         cluster::info(target).map(|info| (info.state, info.epoch)),
         Ok((CLUSTER_OFF, 0)),
     );
+    // The board's generation: a wait with nothing changing times out on it.
+    let generation = cluster::wait_for_change(0, 0);
+    checks.expect(
+        "no change: the wait times out",
+        Ok(cluster::wait_for_change(generation, 1_000_000)),
+        Ok(generation),
+    );
     // On, then off by itself when its program ends.
     checks.expect(
         "power on",
         cluster::power_on(target, "power-test", &["mode=worker"]),
         Ok(()),
+    );
+    checks.expect(
+        "the boot moves the generation",
+        Ok(cluster::wait_for_change(generation, 20_000_000_000) != generation),
+        Ok(true),
     );
     let first = wait_for_state(target, CLUSTER_ON);
     checks.expect("worker on", Ok(first.is_some()), Ok(true));

@@ -8,10 +8,11 @@
 //!   kills one sleeper (status 137) so the waiting spawn starts, checks who is who
 //!   (`Identify`), checks every refusal; then prints `process-test: pid P runs on CLUSTER` for a
 //!   sleeper, waits for it (a test kills its cluster: status 137), spawns on that
-//!   cluster again, and prints `process-test: N checks, M failed`.
+//!   cluster again, stops the server, and prints `process-test: N checks, M failed`.
 //! - `mode=exit status=N`: ends with status N.
-//! - `mode=identify server=CLUSTER`: ends with its own pid as the status, as the
-//!   process server says (99 if it does not know it).
+//! - `mode=identify server=CLUSTER`: checks a compute cluster may not stop the
+//!   server (97 if it may), and ends with its own pid as the status, as the process
+//!   server says (99 if it does not know it).
 //! - `mode=sleep`: sleeps until its cluster is powered off or killed.
 #![no_std]
 #![no_main]
@@ -53,8 +54,15 @@ fn identify() -> i32 {
     else {
         return 98;
     };
-    match ProcessClient::connect(node).map(|mut processes| processes.identify()) {
-        Ok(Ok((Some(pid), None))) => pid as i32,
+    let Ok(mut processes) = ProcessClient::connect(node) else {
+        return 99;
+    };
+    // Only the server's own cluster may stop it.
+    if processes.stop() != Err(ProcessCallError::Refused(ProcessError::NotInternal)) {
+        return 97;
+    }
+    match processes.identify() {
+        Ok((Some(pid), None)) => pid as i32,
         _ => 99,
     }
 }
@@ -217,6 +225,11 @@ fn client() -> i32 {
         "spawn after the kill",
         checked(reused.map(|pid| processes.wait(pid))),
         checked(Ok(Ok(4))),
+    );
+    checks.expect(
+        "stop the server",
+        checked(processes.stop()),
+        checked(Ok(())),
     );
     checks.finish("process-test")
 }

@@ -152,6 +152,7 @@ impl BoardControl for Stub {
     fn power_off(&self, _: i32) -> ! {
         halt()
     }
+    fn wait_for_state_change(&self, _: u32, _: core::time::Duration) {}
     fn power_on_cluster(&self, _: usize, _: &str, _: &str) -> Result<(), PowerError> {
         Err(PowerError::Unsupported)
     }

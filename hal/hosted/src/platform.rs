@@ -9,7 +9,7 @@ use crate::user_mode::HostedUserMode;
 use nanvix_abi::PROGRAM_ALIGNMENT;
 use nanvix_board::Board;
 use nanvix_hal::{
-    BoardControl, ClusterMemory, ClusterState, HardwareEvent, MmuError, Platform, PowerError,
+    BoardControl, ClusterMemory, ClusterState, Cores, HardwareEvent, MmuError, Platform, PowerError,
 };
 use parking_lot::Mutex;
 use std::fs::File;
@@ -172,6 +172,8 @@ pub struct HostedBoard {
     reports: Mutex<File>,
     /// The image's programs, which power requests may boot.
     image_programs: Vec<String>,
+    /// The cluster's cores (a waiting core also wakes on its park word).
+    cores: Arc<HostedCores>,
 }
 
 impl HostedBoard {
@@ -272,6 +274,26 @@ impl BoardControl for HostedBoard {
         std::process::exit(if status == 0 { 0 } else { 1 })
     }
 
+    fn wait_for_state_change(&self, generation: u32, limit: std::time::Duration) {
+        let core = self.cores.current();
+        let permit = self.cores.permit(core);
+        if permit.swap(0, std::sync::atomic::Ordering::AcqRel) == 1 {
+            return;
+        }
+        crate::futex::wait_any(
+            &[
+                (
+                    self.memory.generation(),
+                    generation,
+                    crate::futex::Scope::Shared,
+                ),
+                (permit, 0, crate::futex::Scope::Private),
+            ],
+            limit,
+        );
+        permit.store(0, std::sync::atomic::Ordering::Release);
+    }
+
     fn power_on_cluster(
         &self,
         index: usize,
@@ -359,6 +381,7 @@ impl HostedPlatform {
                 local: spec.cluster as usize,
                 reports: Mutex::new(reports),
                 image_programs: spec.image_programs.clone(),
+                cores: Arc::clone(&cores),
             },
             cores,
         };

@@ -46,6 +46,9 @@ pub enum ProcessRequest {
     Changed,
     /// Which process the caller is, and its parent.
     Identify,
+    /// From a program of the server's own cluster only: ends every process and
+    /// stops the server.
+    Stop,
 }
 
 /// A process as [`ProcessReply::Processes`] lists it.
@@ -83,6 +86,8 @@ pub enum ProcessReply {
         pid: Option<u32>,
         parent: Option<u32>,
     },
+    /// Every process was ended; the server stops.
+    Stopped,
     /// The request was refused.
     Refused(ProcessError),
 }
@@ -100,7 +105,7 @@ pub enum ProcessError {
     NotYours,
     /// Another call waits for the process already.
     Waited,
-    /// Only the server's own watcher sends this.
+    /// Only the server's own watcher (or cluster, for `Stop`) sends this.
     NotInternal,
 }
 
@@ -112,7 +117,7 @@ impl core::fmt::Display for ProcessError {
             ProcessError::NoSuchProcess => "no such process",
             ProcessError::NotYours => "another node spawned the process",
             ProcessError::Waited => "another call waits for the process",
-            ProcessError::NotInternal => "only the server's watcher sends this",
+            ProcessError::NotInternal => "only the server's own watcher or cluster sends this",
         })
     }
 }
@@ -184,6 +189,15 @@ impl Protocol for ProcessProtocol {
             reply: "Identity { pid, parent }",
             summary: "the process running on the caller's cluster, and the process that spawned it (`None` for programs the manifest started)",
             errors: &[],
+        },
+        Operation {
+            request: "Stop",
+            reply: "Stopped",
+            summary: "ends every process (their clusters powered off) and stops the server, whose program then ends",
+            errors: &[(
+                "NotInternal",
+                "the caller is not a program of the server's own cluster",
+            )],
         },
     ];
     type Request = ProcessRequest;
@@ -285,6 +299,14 @@ impl ProcessClient {
         }
     }
 
+    /// Ends every process and stops the server (from its own cluster only).
+    pub fn stop(&mut self) -> Result<(), ProcessCallError> {
+        match self.call(&ProcessRequest::Stop)? {
+            ProcessReply::Stopped => Ok(()),
+            other => Err(unexpected(other)),
+        }
+    }
+
     /// Sends `request` as it is and returns the reply.
     pub fn call(&mut self, request: &ProcessRequest) -> Result<ProcessReply, ProcessCallError> {
         Ok(self.client.call(request)?)
@@ -317,6 +339,7 @@ mod tests {
             ProcessRequest::List { .. } => 3,
             ProcessRequest::Changed => 4,
             ProcessRequest::Identify => 5,
+            ProcessRequest::Stop => 6,
         }
     }
 
@@ -344,6 +367,7 @@ mod tests {
             ProcessRequest::List { from: 0 },
             ProcessRequest::Changed,
             ProcessRequest::Identify,
+            ProcessRequest::Stop,
         ];
         for (number, example) in examples.iter().enumerate() {
             assert_eq!(operation_of(example), number);

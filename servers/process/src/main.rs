@@ -1,9 +1,10 @@
 //! The process server program: serves [`ProcessProtocol`] on [`PROCESS_PORT`] of its
 //! node, on an I/O cluster.
 //!
-//! A watcher thread reads the compute clusters' states every [`WATCH_INTERVAL`] and
-//! tells the server (a `Changed` request from its own node) when one changed; the
-//! server then answers the waits of the processes that ended. Prints
+//! A watcher thread waits for the board's state generation to move
+//! (`cluster_wait`), reads the compute clusters' states, and tells the server (a
+//! `Changed` request from its own node) when one changed; the server then answers
+//! the waits of the processes that ended. Prints
 //! `process-server: serving on node N port P` once it serves.
 #![no_std]
 #![no_main]
@@ -24,8 +25,9 @@ use nanvix_rpc::transport::{Handled, Replies, ReplyTo, serve};
 use nanvix_rpc::{MESSAGE_BYTES, RequestHeader, encode_request};
 use process_server::table::{ClusterView, Table};
 
-/// How often the watcher reads the compute clusters' states, in nanoseconds.
-const WATCH_INTERVAL: u64 = 5_000_000;
+/// Longest the watcher waits for a cluster state change before it looks anyway,
+/// in nanoseconds.
+const WATCH_LIMIT: u64 = 1_000_000_000;
 
 libnanvix::entry!(main);
 
@@ -71,6 +73,8 @@ fn watch(clusters: Vec<usize>) {
         return;
     };
     let mut seen: Vec<(u32, u32)> = Vec::new();
+    // The generation first, then the states: a change after the look moves it.
+    let mut generation = cluster::wait_for_change(0, 0);
     loop {
         let now: Vec<(u32, u32)> = views(&clusters)
             .iter()
@@ -83,7 +87,7 @@ fn watch(clusters: Vec<usize>) {
                 return;
             }
         }
-        let _ = thread::sleep_nanoseconds(WATCH_INTERVAL);
+        generation = cluster::wait_for_change(generation, WATCH_LIMIT);
     }
 }
 
@@ -199,6 +203,18 @@ fn main() -> i32 {
                     return Handled::Later;
                 }
                 ProcessRequest::Changed => ProcessReply::Refused(ProcessError::NotInternal),
+                ProcessRequest::Stop => {
+                    let own_cluster = cluster::this().map(|this| this.index);
+                    let caller_cluster = cluster::owning(caller).map(|info| info.index);
+                    if own_cluster.ok() != caller_cluster {
+                        return Handled::Reply(ProcessReply::Refused(ProcessError::NotInternal));
+                    }
+                    for index in table.live_clusters() {
+                        let _ = cluster::power_off(index);
+                    }
+                    replies.send::<ProcessProtocol>(to, Ok(ProcessReply::Stopped));
+                    return Handled::Stop;
+                }
                 ProcessRequest::Identify => {
                     let own = cluster::owning(caller).map(|info| info.index as usize);
                     let (pid, parent) = match own {

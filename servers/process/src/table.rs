@@ -186,6 +186,15 @@ impl Table {
         }
     }
 
+    /// The clusters of the processes that have not ended.
+    pub fn live_clusters(&self) -> Vec<usize> {
+        self.processes
+            .values()
+            .filter(|process| process.ended.is_none())
+            .map(|process| process.cluster)
+            .collect()
+    }
+
     /// The processes that have not ended, from pid `from` on: a page of at most
     /// [`LIST_PAGE`], and whether more follow.
     pub fn list(&self, from: u32) -> (Vec<ProcessEntry>, bool) {
