@@ -40,6 +40,10 @@ pub struct ManifestFile {
     /// What runs on each cluster, by cluster name.
     #[serde(default)]
     pub clusters: BTreeMap<String, ClusterEntry>,
+    /// Programs packed into the image for spawning (by the process server), beside
+    /// those the clusters start at boot.
+    #[serde(default)]
+    pub spawnable: Vec<String>,
 }
 
 /// One cluster's entry in a manifest.
@@ -96,6 +100,8 @@ pub struct System {
     pub manifest_text: String,
     /// The board file as written.
     pub board_text: String,
+    /// Programs packed for spawning, beside those the clusters start.
+    pub spawnable: Vec<String>,
 }
 
 /// What one cluster runs.
@@ -127,12 +133,13 @@ pub struct ProgramPlan {
 }
 
 impl System {
-    /// Every distinct program the system runs.
+    /// Every distinct program the system runs or may spawn.
     pub fn program_names(&self) -> Vec<String> {
         let mut names: Vec<String> = self
             .clusters
             .iter()
             .flat_map(|cluster| cluster.programs.iter().map(|program| program.name.clone()))
+            .chain(self.spawnable.iter().cloned())
             .collect();
         names.sort();
         names.dedup();
@@ -399,6 +406,18 @@ pub fn check(
             programs,
         });
     }
+    for (position, name) in file.spawnable.iter().enumerate() {
+        if !known_programs.contains(name) {
+            return Err(fail(
+                &format!("spawnable[{position}]"),
+                format!(
+                    "no program `{name}` ({}: {})",
+                    sources.programs_origin,
+                    known_programs.join(", ")
+                ),
+            ));
+        }
+    }
     Ok(System {
         path: path.to_path_buf(),
         board,
@@ -407,6 +426,7 @@ pub fn check(
         clusters,
         manifest_text: String::new(),
         board_text,
+        spawnable: file.spawnable.clone(),
     })
 }
 
@@ -612,6 +632,11 @@ programs = [{ name = "hello", heap = "128 KiB", stack = "32 KiB" }]
             ),
             ("critical = false", "critical = false\nspeed = 9", "speed"),
             ("version = 1", "version = 1\ncolour = \"red\"", "colour"),
+            (
+                "version = 1",
+                "version = 1\nspawnable = [\"hello\", \"nosuch\"]",
+                "spawnable[1]",
+            ),
             ("board = \"tiny\"\n", "", "board"),
         ];
         for (from, to, field) in cases {
