@@ -499,7 +499,6 @@ pub fn mailbox(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
 /// pinned, against the mailbox round trip between the same two clusters measured in
 /// a launch right before each RPC launch (the target: at most 1.5x).
 pub fn rpc(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
-    let mailbox_image = image(options, "mailbox")?;
     let rpc_image = image(options, "rpc")?;
     let ghz = nanvix_bench::tsc_ghz()?;
     let pins: &[(&str, usize)] = &[
@@ -509,14 +508,7 @@ pub fn rpc(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
     let mut mailbox_trials = Vec::new();
     let mut trials = Vec::new();
     for _ in 0..options.launches {
-        let (round_trips, _) = round_trip_lines(
-            options,
-            mailbox_image,
-            pins,
-            "bench mailbox_round_trip cycles=",
-            ghz,
-        )?;
-        mailbox_trials.extend(round_trips);
+        mailbox_trials.extend(mailbox_launch(options, ghz)?);
         let (calls, _) = round_trip_lines(
             options,
             rpc_image,
@@ -526,19 +518,7 @@ pub fn rpc(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
         )?;
         trials.extend(calls);
     }
-    let baseline = nanvix_bench::summarize(
-        "mailbox.round_trip",
-        parameters(&[
-            ("bytes", "8".to_string()),
-            ("pinned", "true".to_string()),
-            (
-                "interleaved",
-                "one launch before each RPC launch".to_string(),
-            ),
-        ]),
-        nanvix_bench::UNIT_NANOSECONDS,
-        &mailbox_trials,
-    )?;
+    let baseline = mailbox_baseline_row(&mailbox_trials, "RPC")?;
     let mut row = nanvix_bench::summarize(
         "rpc.null_round_trip",
         parameters(&[
@@ -550,6 +530,42 @@ pub fn rpc(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
     )?;
     nanvix_bench::compare(&mut row, &baseline)?;
     Ok(vec![baseline, row])
+}
+
+/// One launch of the mailbox benchmark (`systems/bench/mailbox.toml`, cc0 and cc1
+/// pinned): its round trips in ns.
+fn mailbox_launch(options: &BenchOptions, ghz: f64) -> Result<Vec<f64>, BenchFailure> {
+    let pins: &[(&str, usize)] = &[
+        ("cc0", nanvix_bench::CLIENT_CPU),
+        ("cc1", nanvix_bench::SERVER_CPU),
+    ];
+    let image = image(options, "mailbox")?;
+    round_trip_lines(
+        options,
+        image,
+        pins,
+        "bench mailbox_round_trip cycles=",
+        ghz,
+    )
+    .map(|(trials, _)| trials)
+}
+
+/// The mailbox round trips of launches made one before each launch of `what`, as a
+/// baseline row.
+fn mailbox_baseline_row(trials: &[f64], what: &str) -> Result<Row, BenchFailure> {
+    Ok(nanvix_bench::summarize(
+        "mailbox.round_trip",
+        parameters(&[
+            ("bytes", "8".to_string()),
+            ("pinned", "true".to_string()),
+            (
+                "interleaved",
+                format!("one launch before each {what} launch"),
+            ),
+        ]),
+        nanvix_bench::UNIT_NANOSECONDS,
+        trials,
+    )?)
 }
 
 /// The two-process spin round trip, one trial before each launch, as the
@@ -986,25 +1002,13 @@ const COLLECTIVES: [&str; 4] = ["barrier", "broadcast", "gather", "allgather"];
 /// CPUs), each against the mailbox round trip between two pinned compute
 /// clusters measured in a launch right before each collectives launch.
 pub fn collectives(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
-    let mailbox_image = image(options, "mailbox")?;
     let collectives_image = image(options, "collectives")?;
     let ghz = nanvix_bench::tsc_ghz()?;
-    let pins: &[(&str, usize)] = &[
-        ("cc0", nanvix_bench::CLIENT_CPU),
-        ("cc1", nanvix_bench::SERVER_CPU),
-    ];
     let mut mailbox_trials = Vec::new();
     let mut trials: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     let mut clusters = String::new();
     for _ in 0..options.launches {
-        let (round_trips, _) = round_trip_lines(
-            options,
-            mailbox_image,
-            pins,
-            "bench mailbox_round_trip cycles=",
-            ghz,
-        )?;
-        mailbox_trials.extend(round_trips);
+        mailbox_trials.extend(mailbox_launch(options, ghz)?);
         for event in Launch::start(options, collectives_image, &[])?.finish()? {
             if let Event::Console { cluster, line, .. } = event
                 && cluster == "cc0"
@@ -1021,19 +1025,7 @@ pub fn collectives(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
             }
         }
     }
-    let baseline = nanvix_bench::summarize(
-        "mailbox.round_trip",
-        parameters(&[
-            ("bytes", "8".to_string()),
-            ("pinned", "true".to_string()),
-            (
-                "interleaved",
-                "one launch before each collectives launch".to_string(),
-            ),
-        ]),
-        nanvix_bench::UNIT_NANOSECONDS,
-        &mailbox_trials,
-    )?;
+    let baseline = mailbox_baseline_row(&mailbox_trials, "collectives")?;
     let mut rows = Vec::new();
     for operation in COLLECTIVES {
         let mut row = nanvix_bench::summarize(
