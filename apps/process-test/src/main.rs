@@ -10,6 +10,9 @@
 //!   sleeper, waits for it (a test kills its cluster: status 137), spawns on that
 //!   cluster again, stops the server, and prints `process-test: N checks, M failed`.
 //! - `mode=exit status=N`: ends with status N.
+//! - `mode=user server=CLUSTER victim=PID` (spawned as user 1000): ends with 0 when
+//!   it knows its user and is refused killing root's process `PID` and spawning as
+//!   root.
 //! - `mode=identify server=CLUSTER`: checks a compute cluster may not stop the
 //!   server (97 if it may), and ends with its own pid as the status, as the process
 //!   server says (99 if it does not know it).
@@ -36,6 +39,7 @@ fn main() -> i32 {
             .and_then(|status| status.parse().ok())
             .unwrap_or(1),
         Some("identify") => identify(),
+        Some("user") => user(),
         Some("sleep") => loop {
             let _ = thread::sleep_nanoseconds(60_000_000_000);
         },
@@ -62,9 +66,36 @@ fn identify() -> i32 {
         return 97;
     }
     match processes.identify() {
-        Ok((Some(pid), None)) => pid as i32,
+        Ok((Some(pid), None, 0)) => pid as i32,
         _ => 99,
     }
+}
+
+/// As user 1000: ends with 0 when it knows its user and is refused killing
+/// `victim=PID` and spawning as root; another status names the check that failed.
+fn user() -> i32 {
+    let (Some(node), Some(victim)) = (
+        process::argument("server")
+            .and_then(cluster::find)
+            .map(|info| info.first_node),
+        process::argument("victim").and_then(|pid| pid.parse().ok()),
+    ) else {
+        return 90;
+    };
+    let Ok(mut processes) = ProcessClient::connect(node) else {
+        return 91;
+    };
+    let not_permitted = ProcessCallError::Refused(ProcessError::NotPermitted);
+    if !matches!(processes.identify(), Ok((Some(_), None, 1000))) {
+        return 92;
+    }
+    if processes.kill(victim) != Err(not_permitted) {
+        return 93;
+    }
+    if processes.spawn_as(0, "process-test", &["mode=exit", "status=0"]) != Err(not_permitted) {
+        return 94;
+    }
+    0
 }
 
 /// A mailbox errno as a call error.
@@ -162,7 +193,7 @@ fn client() -> i32 {
     checks.expect(
         "identify: not spawned",
         checked(processes.identify()),
-        checked(Ok((None, None))),
+        checked(Ok((None, None, 0))),
     );
     let child = processes.spawn("process-test", &["mode=identify", "server=io0"]);
     let child_status = child.map(|pid| (pid, processes.wait(pid)));
@@ -170,6 +201,17 @@ fn client() -> i32 {
         "a spawned program knows its pid",
         checked(child_status.map(|(pid, status)| status == Ok(pid as i32))),
         checked(Ok(true)),
+    );
+    // Users: a process spawned as user 1000 may not kill root's sleeper, nor spawn
+    // as root; it ends with 0 when both are refused and it knows its user.
+    let victim = alloc::format!("victim={second}");
+    let as_user = processes
+        .spawn_as(1000, "process-test", &["mode=user", "server=io0", &victim])
+        .map(|pid| processes.wait(pid));
+    checks.expect(
+        "a user's process is refused root's",
+        checked(as_user),
+        checked(Ok(Ok(0))),
     );
     // Refusals change nothing.
     checks.expect(

@@ -35,6 +35,9 @@ pub enum ProcessRequest {
         program: String,
         arguments: Vec<String>,
         wait: bool,
+        /// The user it runs as (only root may name another than its own); `None`:
+        /// the caller's.
+        user: Option<u32>,
     },
     /// Waits until process `pid` (which the caller's node spawned) ends.
     Wait { pid: u32 },
@@ -60,6 +63,8 @@ pub struct ProcessEntry {
     pub cluster: u32,
     /// The node that spawned it.
     pub parent_node: u32,
+    /// The user it runs as.
+    pub user: u32,
     /// Whether its cluster is up yet.
     pub running: bool,
 }
@@ -85,6 +90,7 @@ pub enum ProcessReply {
     Identity {
         pid: Option<u32>,
         parent: Option<u32>,
+        user: u32,
     },
     /// Every process was ended; the server stops.
     Stopped,
@@ -107,6 +113,8 @@ pub enum ProcessError {
     Waited,
     /// Only the server's own watcher (or cluster, for `Stop`) sends this.
     NotInternal,
+    /// The caller's user may not: another user's process, or another user to run as.
+    NotPermitted,
 }
 
 impl core::fmt::Display for ProcessError {
@@ -118,6 +126,7 @@ impl core::fmt::Display for ProcessError {
             ProcessError::NotYours => "another node spawned the process",
             ProcessError::Waited => "another call waits for the process",
             ProcessError::NotInternal => "only the server's own watcher or cluster sends this",
+            ProcessError::NotPermitted => "not permitted to this user",
         })
     }
 }
@@ -132,14 +141,16 @@ impl Protocol for ProcessProtocol {
         (pids count from 1); the server learns its end from the board (its cluster off or dead \
         in the process' boot epoch, with the status it ended with: the program's exit status, \
         or 128 + the signal that ended it, 137 when killed), and the cluster is free again. \
-        Only the node that spawned a process waits for it or kills it. A `Wait` is answered \
+        Only the node that spawned a process waits for it; root (user 0, which programs the \
+        manifest starts run as) kills any process, other users their own, and a spawned \
+        process runs as its spawner's user unless root names another. A `Wait` is answered \
         when the process ends, and other requests are served meanwhile. The server \
         (`servers/process`, program `process-server`) serves on port 2 (`PROCESS_PORT`) of \
         its node, which must be on an I/O cluster. A refusal is \
         `ProcessReply::Refused(ProcessError)`, and changes nothing.";
     const TABLE: &'static [Operation] = &[
         Operation {
-            request: "Spawn { program, arguments, wait }",
+            request: "Spawn { program, arguments, wait, user }",
             reply: "Spawned { pid }",
             summary: "starts `program` with `arguments` on a free compute cluster; with `wait`, when none is free, as soon as one is (spawns waiting start in the order they came)",
             errors: &[
@@ -150,6 +161,10 @@ impl Protocol for ProcessProtocol {
                 (
                     "NoFreeCluster",
                     "every compute cluster is busy (and `wait` is false)",
+                ),
+                (
+                    "NotPermitted",
+                    "a user other than root names another user to run as",
                 ),
             ],
         },
@@ -166,10 +181,13 @@ impl Protocol for ProcessProtocol {
         Operation {
             request: "Kill { pid }",
             reply: "Killed",
-            summary: "ends process `pid` at once (its waiter gets status 137)",
+            summary: "ends process `pid` at once (its waiter gets status 137); root may kill any process, other users their own",
             errors: &[
                 ("NoSuchProcess", "no such process, or it ended"),
-                ("NotYours", "another node spawned it"),
+                (
+                    "NotPermitted",
+                    "it runs as another user, and the caller's is not root",
+                ),
             ],
         },
         Operation {
@@ -186,8 +204,8 @@ impl Protocol for ProcessProtocol {
         },
         Operation {
             request: "Identify",
-            reply: "Identity { pid, parent }",
-            summary: "the process running on the caller's cluster, and the process that spawned it (`None` for programs the manifest started)",
+            reply: "Identity { pid, parent, user }",
+            summary: "the process running on the caller's cluster, the process that spawned it (`None` for programs the manifest started), and the caller's user (root, 0, for programs the manifest started)",
             errors: &[],
         },
         Operation {
@@ -247,6 +265,7 @@ impl ProcessClient {
                 .map(|argument| argument.to_string())
                 .collect(),
             wait,
+            user: None,
         };
         match self.call(&request)? {
             ProcessReply::Spawned { pid } => Ok(pid),
@@ -291,10 +310,32 @@ impl ProcessClient {
     }
 
     /// The caller's process and its parent's (`None` for programs the manifest
-    /// started).
-    pub fn identify(&mut self) -> Result<(Option<u32>, Option<u32>), ProcessCallError> {
+    /// started), and its user.
+    pub fn identify(&mut self) -> Result<(Option<u32>, Option<u32>, u32), ProcessCallError> {
         match self.call(&ProcessRequest::Identify)? {
-            ProcessReply::Identity { pid, parent } => Ok((pid, parent)),
+            ProcessReply::Identity { pid, parent, user } => Ok((pid, parent, user)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// [`spawn`](Self::spawn) as `user` (root only, for another user than its own).
+    pub fn spawn_as(
+        &mut self,
+        user: u32,
+        program: &str,
+        arguments: &[&str],
+    ) -> Result<u32, ProcessCallError> {
+        let request = ProcessRequest::Spawn {
+            program: program.to_string(),
+            arguments: arguments
+                .iter()
+                .map(|argument| argument.to_string())
+                .collect(),
+            wait: false,
+            user: Some(user),
+        };
+        match self.call(&request)? {
+            ProcessReply::Spawned { pid } => Ok(pid),
             other => Err(unexpected(other)),
         }
     }
@@ -351,6 +392,7 @@ mod tests {
             ProcessError::NotYours => "NotYours",
             ProcessError::Waited => "Waited",
             ProcessError::NotInternal => "NotInternal",
+            ProcessError::NotPermitted => "NotPermitted",
         }
     }
 
@@ -361,6 +403,7 @@ mod tests {
                 program: "x".into(),
                 arguments: Vec::new(),
                 wait: false,
+                user: None,
             },
             ProcessRequest::Wait { pid: 1 },
             ProcessRequest::Kill { pid: 1 },
@@ -379,21 +422,23 @@ mod tests {
             ProcessError::NotYours,
             ProcessError::Waited,
             ProcessError::NotInternal,
+            ProcessError::NotPermitted,
         ];
         nanvix_rpc::check_table::<ProcessProtocol>(&examples, &errors.map(error_name)).unwrap();
     }
 
     #[test]
-    fn a_page_of_six_fits_a_reply_whatever_its_numbers() {
+    fn a_page_of_five_fits_a_reply_whatever_its_numbers() {
         let entry = ProcessEntry {
             pid: u32::MAX,
             cluster: u32::MAX,
             parent_node: u32::MAX,
+            user: u32::MAX,
             running: true,
         };
         let mut buffer = [0; MESSAGE_BYTES];
         let reply = ProcessReply::Processes {
-            entries: alloc::vec![entry; 6],
+            entries: alloc::vec![entry; 5],
             more: true,
         };
         assert!(encode_reply::<ProcessProtocol>(u32::MAX, &Ok(reply), &mut buffer).is_ok());

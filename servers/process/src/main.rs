@@ -23,7 +23,7 @@ use nanvix_process_api::{
 };
 use nanvix_rpc::transport::{Handled, Replies, ReplyTo, serve};
 use nanvix_rpc::{MESSAGE_BYTES, RequestHeader, encode_request};
-use process_server::table::{ClusterView, Table};
+use process_server::table::{ClusterView, ROOT, Table};
 
 /// Longest the watcher waits for a cluster state change before it looks anyway,
 /// in nanoseconds.
@@ -96,23 +96,24 @@ struct Waiting {
     program: String,
     arguments: Vec<String>,
     parent_node: u32,
+    user: u32,
     to: ReplyTo,
 }
 
-/// Spawns `program` for `parent_node` on the first free compute cluster that takes
-/// it.
+/// Spawns `program` for `parent_node`, to run as `user`, on the first free compute
+/// cluster that takes it.
 fn spawn(
     table: &mut Table,
     clusters: &[usize],
     (program, arguments): (&str, &[String]),
-    parent_node: u32,
+    (parent_node, user): (u32, u32),
 ) -> Result<u32, ProcessError> {
     let arguments: Vec<&str> = arguments.iter().map(String::as_str).collect();
     let views = views(clusters);
     let free: Vec<ClusterView> = table.free(&views).copied().collect();
     for view in free {
         match cluster::power_on(view.index, program, &arguments) {
-            Ok(()) => return Ok(table.add(&view, parent_node)),
+            Ok(()) => return Ok(table.add(&view, parent_node, user)),
             // Another requester took it since the look.
             Err(Errno::Busy) => continue,
             Err(_) => return Err(ProcessError::NoSuchProgram),
@@ -143,30 +144,47 @@ fn main() -> i32 {
         &inbox,
         |sender, to: ReplyTo, request, replies: &mut Replies| {
             let caller = sender.source_node;
+            let caller_cluster = cluster::owning(caller).map(|info| info.index as usize);
+            let caller_user = table.user_on(caller_cluster);
             let reply = match request {
+                ProcessRequest::Spawn {
+                    user: Some(user), ..
+                } if user != caller_user && caller_user != ROOT => {
+                    ProcessReply::Refused(ProcessError::NotPermitted)
+                }
                 ProcessRequest::Spawn {
                     program,
                     arguments,
                     wait,
-                } => match spawn(&mut table, &clusters, (&program, &arguments), caller) {
-                    Ok(pid) => ProcessReply::Spawned { pid },
-                    Err(ProcessError::NoFreeCluster) if wait => {
-                        waiting.push_back(Waiting {
-                            program,
-                            arguments,
-                            parent_node: caller,
-                            to,
-                        });
-                        return Handled::Later;
+                    user,
+                } => {
+                    let user = user.unwrap_or(caller_user);
+                    match spawn(
+                        &mut table,
+                        &clusters,
+                        (&program, &arguments),
+                        (caller, user),
+                    ) {
+                        Ok(pid) => ProcessReply::Spawned { pid },
+                        Err(ProcessError::NoFreeCluster) if wait => {
+                            waiting.push_back(Waiting {
+                                program,
+                                arguments,
+                                parent_node: caller,
+                                user,
+                                to,
+                            });
+                            return Handled::Later;
+                        }
+                        Err(error) => ProcessReply::Refused(error),
                     }
-                    Err(error) => ProcessReply::Refused(error),
-                },
+                }
                 ProcessRequest::Wait { pid } => match table.wait(pid, caller, to) {
                     Ok(Some(status)) => ProcessReply::Exited { pid, status },
                     Ok(None) => return Handled::Later,
                     Err(error) => ProcessReply::Refused(error),
                 },
-                ProcessRequest::Kill { pid } => match table.kill(pid, caller) {
+                ProcessRequest::Kill { pid } => match table.kill(pid, caller_user) {
                     Ok(index) => match cluster::power_off(index) {
                         Ok(()) => ProcessReply::Killed,
                         Err(_) => ProcessReply::Refused(ProcessError::NoSuchProcess),
@@ -190,7 +208,7 @@ fn main() -> i32 {
                             &mut table,
                             &clusters,
                             (&next.program, &next.arguments),
-                            next.parent_node,
+                            (next.parent_node, next.user),
                         );
                         let reply = match started {
                             Err(ProcessError::NoFreeCluster) => break,
@@ -216,14 +234,17 @@ fn main() -> i32 {
                     return Handled::Stop;
                 }
                 ProcessRequest::Identify => {
-                    let own = cluster::owning(caller).map(|info| info.index as usize);
-                    let (pid, parent) = match own {
+                    let (pid, parent) = match caller_cluster {
                         Some(index) => table.identify(index, |node| {
                             cluster::owning(node).map(|info| info.index as usize)
                         }),
                         None => (None, None),
                     };
-                    ProcessReply::Identity { pid, parent }
+                    ProcessReply::Identity {
+                        pid,
+                        parent,
+                        user: caller_user,
+                    }
                 }
             };
             Handled::Reply(reply)

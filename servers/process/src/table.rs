@@ -6,8 +6,11 @@ use libnanvix::abi::{CLUSTER_DEAD, CLUSTER_OFF, CLUSTER_ON};
 use nanvix_process_api::{ProcessEntry, ProcessError};
 use nanvix_rpc::transport::ReplyTo;
 
-/// Entries one `List` reply carries at most (each at most 16 bytes encoded).
-pub const LIST_PAGE: usize = 6;
+/// Entries one `List` reply carries at most (each at most 21 bytes encoded).
+pub const LIST_PAGE: usize = 5;
+
+/// The user who may do anything: programs the manifest starts run as root.
+pub const ROOT: u32 = 0;
 
 /// One compute cluster as the board's registers show it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,6 +32,8 @@ struct Process {
     /// The boot epoch its cluster runs it in.
     epoch: u32,
     parent_node: u32,
+    /// The user it runs as.
+    user: u32,
     running: bool,
     /// Its status, once it ended.
     ended: Option<i32>,
@@ -71,8 +76,8 @@ impl Table {
     }
 
     /// Records a process spawned by `parent_node` on the cluster `view` shows (just
-    /// powered on: it runs in the next epoch); its pid.
-    pub fn add(&mut self, view: &ClusterView, parent_node: u32) -> u32 {
+    /// powered on: it runs in the next epoch), running as `user`; its pid.
+    pub fn add(&mut self, view: &ClusterView, parent_node: u32, user: u32) -> u32 {
         let pid = self.next_pid;
         self.next_pid = self.next_pid.wrapping_add(1).max(1);
         self.processes.insert(
@@ -81,6 +86,7 @@ impl Table {
                 cluster: view.index,
                 epoch: view.epoch.wrapping_add(1),
                 parent_node,
+                user,
                 running: false,
                 ended: None,
                 waiter: None,
@@ -154,13 +160,30 @@ impl Table {
         Ok(None)
     }
 
-    /// The cluster to power off to kill `pid` for `caller_node`.
-    pub fn kill(&mut self, pid: u32, caller_node: u32) -> Result<usize, ProcessError> {
-        let process = self.of_caller(pid, caller_node)?;
-        if process.ended.is_some() {
-            return Err(ProcessError::NoSuchProcess);
+    /// The cluster to power off to kill `pid` for a caller running as
+    /// `caller_user`: root ([`ROOT`]) kills any process, other users their own.
+    pub fn kill(&mut self, pid: u32, caller_user: u32) -> Result<usize, ProcessError> {
+        let process = self
+            .processes
+            .get(&pid)
+            .filter(|process| process.ended.is_none())
+            .ok_or(ProcessError::NoSuchProcess)?;
+        if caller_user != ROOT && caller_user != process.user {
+            return Err(ProcessError::NotPermitted);
         }
         Ok(process.cluster)
+    }
+
+    /// The user of the program on cluster `cluster`: its process' user, or root for
+    /// a program the manifest started (no process runs there).
+    pub fn user_on(&self, cluster: Option<usize>) -> u32 {
+        cluster
+            .and_then(|cluster| {
+                self.processes
+                    .values()
+                    .find(|process| process.cluster == cluster && process.ended.is_none())
+            })
+            .map_or(ROOT, |process| process.user)
     }
 
     /// The process that runs on cluster `cluster` (not ended), and the process that
@@ -206,6 +229,7 @@ impl Table {
                 pid: *pid,
                 cluster: process.cluster as u32,
                 parent_node: process.parent_node,
+                user: process.user,
                 running: process.running,
             });
         let page: Vec<ProcessEntry> = live.by_ref().take(LIST_PAGE).collect();
@@ -240,7 +264,7 @@ mod tests {
         let views = [view(1, CLUSTER_OFF, 0, 0), view(2, CLUSTER_OFF, 3, 5)];
         let free: Vec<usize> = table.free(&views).map(|view| view.index).collect();
         assert_eq!(free, [1, 2]);
-        let pid = table.add(&views[0], 9);
+        let pid = table.add(&views[0], 9, ROOT);
         assert_eq!(pid, 1);
         // Held while it runs.
         assert_eq!(table.free(&views).count(), 1);
@@ -255,6 +279,7 @@ mod tests {
                     pid,
                     cluster: 1,
                     parent_node: 9,
+                    user: ROOT,
                     running: false
                 }],
                 false
@@ -279,7 +304,7 @@ mod tests {
     #[test]
     fn an_end_before_the_wait_is_kept_and_a_dead_cluster_reaped() {
         let mut table = Table::new();
-        let pid = table.add(&view(1, CLUSTER_DEAD, 4, 137), 9);
+        let pid = table.add(&view(1, CLUSTER_DEAD, 4, 137), 9, ROOT);
         // Its cluster boots in epoch 5 and dies in it (killed: 128 + 9).
         table.update(&[view(1, CLUSTER_ON, 5, 0)]);
         assert!(
@@ -293,16 +318,25 @@ mod tests {
     }
 
     #[test]
-    fn only_the_spawner_waits_or_kills() {
+    fn only_the_spawner_waits_and_kills_go_by_user() {
         let mut table = Table::new();
-        let pid = table.add(&view(1, CLUSTER_OFF, 0, 0), 9);
+        let pid = table.add(&view(1, CLUSTER_OFF, 0, 0), 9, 1000);
         assert_eq!(table.wait(pid, 10, to(1)), Err(ProcessError::NotYours));
-        assert_eq!(table.kill(pid, 10), Err(ProcessError::NotYours));
-        assert_eq!(table.kill(pid, 9), Ok(1));
-        assert_eq!(table.kill(99, 9), Err(ProcessError::NoSuchProcess));
+        // Kills go by user: another user may not, the same user and root may.
+        assert_eq!(table.kill(pid, 1001), Err(ProcessError::NotPermitted));
+        assert_eq!(table.kill(pid, 1000), Ok(1));
+        assert_eq!(table.kill(pid, ROOT), Ok(1));
+        assert_eq!(table.kill(99, ROOT), Err(ProcessError::NoSuchProcess));
+        assert_eq!(table.user_on(Some(1)), 1000);
+        assert_eq!(
+            table.user_on(Some(2)),
+            ROOT,
+            "a program the manifest started"
+        );
+        assert_eq!(table.user_on(None), ROOT);
         table.update(&[view(1, CLUSTER_OFF, 1, 137)]);
         assert_eq!(
-            table.kill(pid, 9),
+            table.kill(pid, ROOT),
             Err(ProcessError::NoSuchProcess),
             "ended"
         );
@@ -311,9 +345,9 @@ mod tests {
     #[test]
     fn a_process_knows_itself_and_its_parent() {
         let mut table = Table::new();
-        let parent = table.add(&view(1, CLUSTER_OFF, 0, 0), 0);
+        let parent = table.add(&view(1, CLUSTER_OFF, 0, 0), 0, ROOT);
         // Cluster 1 owns node 4, cluster 2 node 5.
-        let child = table.add(&view(2, CLUSTER_OFF, 0, 0), 4);
+        let child = table.add(&view(2, CLUSTER_OFF, 0, 0), 4, ROOT);
         let cluster_of = |node: u32| node.checked_sub(3).map(|index| index as usize);
         assert_eq!(table.identify(2, cluster_of), (Some(child), Some(parent)));
         assert_eq!(table.identify(1, cluster_of), (Some(parent), None));
@@ -324,7 +358,7 @@ mod tests {
     fn lists_come_in_pages() {
         let mut table = Table::new();
         for index in 0..(LIST_PAGE + 2) {
-            table.add(&view(index, CLUSTER_OFF, 0, 0), 9);
+            table.add(&view(index, CLUSTER_OFF, 0, 0), 9, ROOT);
         }
         let (first, more) = table.list(0);
         assert_eq!((first.len(), more), (LIST_PAGE, true));
