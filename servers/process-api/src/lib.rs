@@ -240,7 +240,7 @@ impl ProcessClient {
 
     /// Starts `program` with `arguments` on a free compute cluster; its pid.
     pub fn spawn(&mut self, program: &str, arguments: &[&str]) -> Result<u32, ProcessCallError> {
-        self.spawn_with(program, arguments, false)
+        self.spawn_with(program, arguments, false, None)
     }
 
     /// [`spawn`](Self::spawn), waiting for a free compute cluster if none is.
@@ -249,7 +249,7 @@ impl ProcessClient {
         program: &str,
         arguments: &[&str],
     ) -> Result<u32, ProcessCallError> {
-        self.spawn_with(program, arguments, true)
+        self.spawn_with(program, arguments, true, None)
     }
 
     fn spawn_with(
@@ -257,6 +257,7 @@ impl ProcessClient {
         program: &str,
         arguments: &[&str],
         wait: bool,
+        user: Option<u32>,
     ) -> Result<u32, ProcessCallError> {
         let request = ProcessRequest::Spawn {
             program: program.to_string(),
@@ -265,7 +266,7 @@ impl ProcessClient {
                 .map(|argument| argument.to_string())
                 .collect(),
             wait,
-            user: None,
+            user,
         };
         match self.call(&request)? {
             ProcessReply::Spawned { pid } => Ok(pid),
@@ -325,19 +326,7 @@ impl ProcessClient {
         program: &str,
         arguments: &[&str],
     ) -> Result<u32, ProcessCallError> {
-        let request = ProcessRequest::Spawn {
-            program: program.to_string(),
-            arguments: arguments
-                .iter()
-                .map(|argument| argument.to_string())
-                .collect(),
-            wait: false,
-            user: Some(user),
-        };
-        match self.call(&request)? {
-            ProcessReply::Spawned { pid } => Ok(pid),
-            other => Err(unexpected(other)),
-        }
+        self.spawn_with(program, arguments, false, Some(user))
     }
 
     /// Ends every process and stops the server (from its own cluster only).
