@@ -34,12 +34,56 @@ pub fn find(name: &str) -> Option<ClusterInfo> {
         .find(|info| info.name() == name)
 }
 
-/// The cluster that owns NoC node `node`, if the board has one.
-pub fn owning(node: u32) -> Option<ClusterInfo> {
-    let count = this().ok()?.cluster_count as usize;
-    (0..count)
-        .filter_map(|index| info(index).ok())
-        .find(|info| node.wrapping_sub(info.first_node) < info.node_count)
+/// The board's clusters as read once: each one's index, kind and NoC nodes (facts
+/// that never change), so a server maps a caller's node to its cluster without a
+/// kcall per request.
+pub struct Clusters {
+    /// (index, kind, first node, node count) of each cluster.
+    clusters: Vec<(usize, u32, u32, u32)>,
+}
+
+impl Clusters {
+    /// Reads the board's clusters from the kernel.
+    pub fn read() -> Clusters {
+        let count = this().map_or(0, |this| this.cluster_count as usize);
+        let clusters = (0..count)
+            .filter_map(|index| info(index).ok())
+            .map(|info| {
+                (
+                    info.index as usize,
+                    info.kind,
+                    info.first_node,
+                    info.node_count,
+                )
+            })
+            .collect();
+        Clusters { clusters }
+    }
+
+    /// The index of the cluster that owns NoC node `node`.
+    pub fn of_node(&self, node: u32) -> Option<usize> {
+        self.clusters
+            .iter()
+            .find(|(_, _, first, count)| node.wrapping_sub(*first) < *count)
+            .map(|(index, ..)| *index)
+    }
+
+    /// The indices of the compute clusters.
+    pub fn compute(&self) -> Vec<usize> {
+        self.clusters
+            .iter()
+            .filter(|(_, kind, ..)| *kind == nanvix_abi::ClusterKind::Compute as u32)
+            .map(|(index, ..)| *index)
+            .collect()
+    }
+
+    /// Whether the cluster owning `node` is on in boot epoch `epoch` (so what that
+    /// incarnation holds is still held).
+    pub fn alive(&self, node: u32, epoch: u32) -> bool {
+        self.of_node(node)
+            .and_then(|index| info(index).ok())
+            .is_some_and(|info| info.state == nanvix_abi::CLUSTER_ON && info.epoch == epoch)
+    }
 }
 
 /// Asks the board to power compute cluster `index` on with the image's program

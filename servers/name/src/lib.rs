@@ -8,5 +8,4 @@
 
 extern crate alloc;
 
-pub mod clusters;
 pub mod registry;

@@ -7,9 +7,9 @@
 
 extern crate alloc;
 
+use libnanvix::cluster::Clusters;
 use libnanvix::mailbox::Inbox;
 use libnanvix::{println, process};
-use name_server::clusters::Clusters;
 use name_server::registry::{Caller, Registry};
 use nanvix_name_api::{NAME_PORT, NameProtocol};
 use nanvix_rpc::transport::{Handled, serve};

@@ -15,7 +15,8 @@ extern crate alloc;
 use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::vec::Vec;
-use libnanvix::abi::{ClusterKind, Errno};
+use libnanvix::abi::Errno;
+use libnanvix::cluster::Clusters;
 use libnanvix::mailbox::{Inbox, Outbox};
 use libnanvix::{cluster, println, process, thread};
 use nanvix_process_api::{
@@ -30,16 +31,6 @@ use process_server::table::{ClusterView, ROOT, Table};
 const WATCH_LIMIT: u64 = 1_000_000_000;
 
 libnanvix::entry!(main);
-
-/// The indices of the board's compute clusters.
-fn compute_clusters() -> Vec<usize> {
-    let count = cluster::this().map_or(0, |this| this.cluster_count as usize);
-    (0..count)
-        .filter(|index| {
-            cluster::info(*index).is_ok_and(|info| info.kind == ClusterKind::Compute as u32)
-        })
-        .collect()
-}
 
 /// What the board's registers say of `clusters` now.
 fn views(clusters: &[usize]) -> Vec<ClusterView> {
@@ -130,7 +121,9 @@ fn main() -> i32 {
             return 1;
         }
     };
-    let clusters = compute_clusters();
+    let board = Clusters::read();
+    let own_cluster = board.of_node(process::node());
+    let clusters = board.compute();
     let watched = clusters.clone();
     if let Err(errno) = thread::spawn(move || watch(watched)) {
         println!("process-server: cannot start the watcher: {errno}");
@@ -144,7 +137,7 @@ fn main() -> i32 {
         &inbox,
         |sender, to: ReplyTo, request, replies: &mut Replies| {
             let caller = sender.source_node;
-            let caller_cluster = cluster::owning(caller).map(|info| info.index as usize);
+            let caller_cluster = board.of_node(caller);
             let caller_user = table.user_on(caller_cluster);
             let reply = match request {
                 ProcessRequest::Spawn {
@@ -222,9 +215,7 @@ fn main() -> i32 {
                 }
                 ProcessRequest::Changed => ProcessReply::Refused(ProcessError::NotInternal),
                 ProcessRequest::Stop => {
-                    let own_cluster = cluster::this().map(|this| this.index);
-                    let caller_cluster = cluster::owning(caller).map(|info| info.index);
-                    if own_cluster.ok() != caller_cluster {
+                    if caller_cluster != own_cluster {
                         return Handled::Reply(ProcessReply::Refused(ProcessError::NotInternal));
                     }
                     for index in table.live_clusters() {
@@ -235,9 +226,7 @@ fn main() -> i32 {
                 }
                 ProcessRequest::Identify => {
                     let (pid, parent) = match caller_cluster {
-                        Some(index) => table.identify(index, |node| {
-                            cluster::owning(node).map(|info| info.index as usize)
-                        }),
+                        Some(index) => table.identify(index, |node| board.of_node(node)),
                         None => (None, None),
                     };
                     ProcessReply::Identity {
