@@ -1641,28 +1641,17 @@ impl<P: Platform> Kernel<P> {
     /// the program ends); returns the generation.
     fn cluster_wait(&self, context: CoreId, generation: usize, timeout: usize) -> usize {
         let board = self.platform.board();
-        let cores = self.platform.cores();
         let generation = generation as u32;
         let now = board.state_generation();
         if now != generation || timeout == 0 {
             return now as usize;
         }
-        let deadline = cores.monotonic_nanoseconds().saturating_add(timeout as u64);
-        self.tokens.release(cores, context);
-        loop {
-            let time = cores.monotonic_nanoseconds();
-            if board.state_generation() != generation
-                || time >= deadline
-                || self.ending_status_on(context).is_some()
-            {
-                break;
-            }
-            board.wait_for_state_change(
-                generation,
-                core::time::Duration::from_nanos(deadline - time),
-            );
-        }
-        self.tokens.acquire(cores, context);
+        self.wait_without_core_for(
+            context,
+            timeout as u64,
+            || board.state_generation() != generation,
+            |left| board.wait_for_state_change(generation, core::time::Duration::from_nanos(left)),
+        );
         board.state_generation() as usize
     }
 
@@ -2047,6 +2036,30 @@ impl<P: Platform> Kernel<P> {
         }
         self.tokens.acquire(cores, context);
         outcome
+    }
+
+    /// Waits without the core on `context` until `done`, `nanoseconds` passed, or
+    /// the thread's program ends; `block(left)` sleeps at most `left` nanoseconds
+    /// (and may return early: the conditions are looked at again).
+    fn wait_without_core_for(
+        &self,
+        context: CoreId,
+        nanoseconds: u64,
+        mut done: impl FnMut() -> bool,
+        mut block: impl FnMut(u64),
+    ) {
+        let cores = self.platform.cores();
+        let deadline = cores.monotonic_nanoseconds().saturating_add(nanoseconds);
+        self.tokens.release(cores, context);
+        loop {
+            let now = cores.monotonic_nanoseconds();
+            // A thread of an ending program stops waiting (and ends on its way out).
+            if done() || now >= deadline || self.ending_status_on(context).is_some() {
+                break;
+            }
+            block(deadline - now);
+        }
+        self.tokens.acquire(cores, context);
     }
 
     /// Leaves the polling set; the last poller out wakes the master if receivers are

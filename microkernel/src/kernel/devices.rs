@@ -73,16 +73,11 @@ impl<P: Platform> Kernel<P> {
     /// Sleeps the thread on `context` for `nanoseconds`, without its core.
     fn sleep_for(&self, context: CoreId, nanoseconds: u64) {
         let cores = self.platform.cores();
-        let deadline = cores.monotonic_nanoseconds().saturating_add(nanoseconds);
-        self.tokens.release(cores, context);
-        loop {
-            let now = cores.monotonic_nanoseconds();
-            // A thread of an ending program stops sleeping (and ends on its way out).
-            if now >= deadline || self.ending_status_on(context).is_some() {
-                break;
-            }
-            cores.park_timeout(deadline - now);
-        }
-        self.tokens.acquire(cores, context);
+        self.wait_without_core_for(
+            context,
+            nanoseconds,
+            || false,
+            |left| cores.park_timeout(left),
+        );
     }
 }
