@@ -1,5 +1,6 @@
-//! Checks for test programs: each compares a call's result with the one wanted,
-//! prints a `FAIL` line when they differ, and the total makes the exit status.
+//! Checks for test programs (each compares a call's result with the one wanted,
+//! prints a `FAIL` line when they differ, and the total makes the exit status), and
+//! the timing loop of benchmark programs.
 
 use crate::println;
 use nanvix_abi::Errno;
@@ -40,4 +41,31 @@ impl Checks {
         println!("{program}: {} checks, {} failed", self.run, self.failed);
         self.failed as i32
     }
+}
+
+/// Plays `rounds` round trips as a warm-up, then times `trials` trials of `rounds`
+/// and prints `bench NAME cycles=<cycles per round trip> bytes=<bytes>` after each
+/// (the line `nanvix bench` reads). Stops at the first failed trip.
+pub fn time_trips<E>(
+    name: &str,
+    bytes: usize,
+    rounds: u64,
+    trials: u64,
+    mut trip: impl FnMut() -> Result<(), E>,
+) -> Result<(), E> {
+    for _ in 0..rounds {
+        trip()?;
+    }
+    for _ in 0..trials {
+        let start = crate::clock::cycles();
+        for _ in 0..rounds {
+            trip()?;
+        }
+        let elapsed = crate::clock::cycles().wrapping_sub(start);
+        println!(
+            "bench {name} cycles={} bytes={bytes}",
+            elapsed / rounds.max(1)
+        );
+    }
+    Ok(())
 }

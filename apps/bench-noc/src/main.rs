@@ -22,7 +22,8 @@ extern crate alloc;
 use libnanvix::abi::{ClusterInfo, NOC_PAYLOAD_MAX};
 use libnanvix::mailbox::{Inbox, Outbox};
 use libnanvix::portal::{Inportal, Outportal};
-use libnanvix::{clock, cluster, data, noc, println, process};
+use libnanvix::testing::time_trips;
+use libnanvix::{cluster, data, noc, println, process};
 
 /// The port of each side's mailbox in `mode=mailbox`.
 const MAILBOX_PORT: u32 = 1;
@@ -137,30 +138,6 @@ fn data_client(partner: &ClusterInfo, options: &Options<'_>) -> Result<(), &'sta
         time_trips("data_round_trip", size, rounds, options.trials, || {
             trip(&mut buffer)
         })?;
-    }
-    Ok(())
-}
-
-/// Plays `rounds` round trips as a warm-up, then times `trials` trials of
-/// `rounds` and prints `bench NAME cycles=<cycles per round trip> bytes=<bytes>`
-/// after each.
-fn time_trips(
-    name: &str,
-    bytes: usize,
-    rounds: u64,
-    trials: u64,
-    mut trip: impl FnMut() -> Result<(), &'static str>,
-) -> Result<(), &'static str> {
-    for _ in 0..rounds {
-        trip()?;
-    }
-    for _ in 0..trials {
-        let start = clock::cycles();
-        for _ in 0..rounds {
-            trip()?;
-        }
-        let elapsed = clock::cycles().wrapping_sub(start);
-        println!("bench {name} cycles={} bytes={bytes}", elapsed / rounds);
     }
     Ok(())
 }

@@ -14,7 +14,8 @@
 extern crate alloc;
 
 use libnanvix::mailbox::Inbox;
-use libnanvix::{clock, cluster, println, process};
+use libnanvix::testing::time_trips;
+use libnanvix::{cluster, println, process};
 use nanvix_rpc::transport::{Client, Handled, serve};
 use nanvix_rpc::{Operation, Protocol};
 use serde::{Deserialize, Serialize};
@@ -104,21 +105,11 @@ fn server() -> Result<(), &'static str> {
 fn client(node: u32, rounds: u64, trials: u64) -> Result<(), &'static str> {
     let mut server = Client::<NullProtocol>::connect(node, SERVER_PORT, REPLY_PORT)
         .map_err(|_| "cannot reach the server")?;
-    let mut call = || match server.call(&NullRequest::Null) {
+    let call = || match server.call(&NullRequest::Null) {
         Ok(NullReply::Done) => Ok(()),
         Err(_) => Err("a call failed"),
     };
-    for _ in 0..rounds {
-        call()?;
-    }
-    for _ in 0..trials {
-        let start = clock::cycles();
-        for _ in 0..rounds {
-            call()?;
-        }
-        let elapsed = clock::cycles().wrapping_sub(start);
-        println!("bench rpc_round_trip cycles={} bytes=0", elapsed / rounds);
-    }
+    time_trips("rpc_round_trip", 0, rounds, trials, call)?;
     // The server's loop ends on Stop, which it does not answer.
     let mut stop = [0u8; nanvix_rpc::MESSAGE_BYTES];
     let header = nanvix_rpc::RequestHeader {

@@ -13,7 +13,8 @@
 
 extern crate alloc;
 
-use libnanvix::{clock, cluster, println, process};
+use libnanvix::testing::time_trips;
+use libnanvix::{cluster, println, process};
 use nanvix_process_api::ProcessClient;
 
 libnanvix::entry!(main);
@@ -47,7 +48,7 @@ fn client() -> Result<(), &'static str> {
         .map(|info| info.first_node)
         .ok_or("server=CLUSTER names no cluster")?;
     let mut processes = ProcessClient::connect(node).map_err(|_| "cannot reach the server")?;
-    let mut spawn_and_wait = || -> Result<(), &'static str> {
+    let spawn_and_wait = || -> Result<(), &'static str> {
         let pid = processes
             .spawn_waiting("bench-spawn", &["mode=empty"])
             .map_err(|_| "a spawn failed")?;
@@ -56,16 +57,6 @@ fn client() -> Result<(), &'static str> {
             _ => Err("a wait failed"),
         }
     };
-    for _ in 0..rounds {
-        spawn_and_wait()?;
-    }
-    for _ in 0..trials {
-        let start = clock::cycles();
-        for _ in 0..rounds {
-            spawn_and_wait()?;
-        }
-        let elapsed = clock::cycles().wrapping_sub(start);
-        println!("bench spawn_wait cycles={} bytes=0", elapsed / rounds);
-    }
+    time_trips("spawn_wait", 0, rounds, trials, spawn_and_wait)?;
     processes.stop().map_err(|_| "cannot stop the server")
 }
