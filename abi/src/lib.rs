@@ -120,12 +120,79 @@ pub const PROGRAM_NAME_MAX: usize = 64;
 /// Most argument bytes [`Kcall::ClusterPowerOn`] takes (NUL-separated).
 pub const POWER_ARGUMENTS_MAX: usize = 1024;
 
+/// The largest signal number [`Kcall::ClusterPowerOff`] takes.
+pub const SIGNAL_MAX: usize = 64;
+/// The interrupt signal (Ctrl-C): by default it ends the process.
+pub const SIGINT: u32 = 2;
+/// The kill signal: it always ends the process; it cannot be caught or ignored.
+pub const SIGKILL: u32 = 9;
+/// The termination signal: by default it ends the process.
+pub const SIGTERM: u32 = 15;
+
 /// [`ClusterInfo::state`]: never booted, or powered off cleanly.
 pub const CLUSTER_OFF: u32 = 0;
 /// [`ClusterInfo::state`]: running.
 pub const CLUSTER_ON: u32 = 1;
 /// [`ClusterInfo::state`]: died (crashed or killed).
 pub const CLUSTER_DEAD: u32 = 2;
+
+/// [`ClusterInfo::ending`]: the cluster is on, or never booted.
+pub const ENDED_NONE: u32 = 0;
+/// [`ClusterInfo::ending`]: its kernel powered it off when its programs ended;
+/// `status` is the worst of their exit statuses.
+pub const ENDED_EXIT: u32 = 1;
+/// [`ClusterInfo::ending`]: powered off on request (a kill); `status` is 128 + the
+/// signal the request named.
+pub const ENDED_KILLED: u32 = 2;
+/// [`ClusterInfo::ending`]: a thread of a program faulted and the cluster ended
+/// with a failure status; [`ClusterInfo::fault`] says which fault (the first).
+pub const ENDED_FAULT: u32 = 3;
+/// [`ClusterInfo::ending`]: the cluster's kernel died (crashed, or was killed from
+/// outside the board); `status` is 128 + the signal that ended it.
+pub const ENDED_DIED: u32 = 4;
+
+/// What faulted, as [`ClusterInfo::fault`] and the platforms' fault reports give it.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultKind {
+    /// A load, store or fetch at an address the program may not touch.
+    InvalidMemoryAccess = 1,
+    /// A memory access the bus refused (misaligned, past a mapping's backing).
+    BusError = 2,
+    /// An instruction the core does not run in user mode.
+    IllegalInstruction = 3,
+    /// A division by zero or an arithmetic overflow trap.
+    Arithmetic = 4,
+    /// The program panicked.
+    Panic = 5,
+}
+
+impl FaultKind {
+    /// Every kind, in code order.
+    pub const ALL: [FaultKind; 5] = [
+        FaultKind::InvalidMemoryAccess,
+        FaultKind::BusError,
+        FaultKind::IllegalInstruction,
+        FaultKind::Arithmetic,
+        FaultKind::Panic,
+    ];
+
+    /// The kind in words.
+    pub const fn text(self) -> &'static str {
+        match self {
+            FaultKind::InvalidMemoryAccess => "invalid memory access",
+            FaultKind::BusError => "bus error",
+            FaultKind::IllegalInstruction => "illegal instruction",
+            FaultKind::Arithmetic => "arithmetic fault",
+            FaultKind::Panic => "panic",
+        }
+    }
+
+    /// The kind whose code is `code`.
+    pub fn from_code(code: u32) -> Option<FaultKind> {
+        FaultKind::ALL.into_iter().find(|kind| *kind as u32 == code)
+    }
+}
 
 /// Passed as the cluster argument of [`Kcall::ClusterInfo`] to mean the caller's own.
 pub const CLUSTER_SELF: usize = usize::MAX;
@@ -217,6 +284,11 @@ pub struct ClusterInfo {
     /// its programs' exit statuses), or 128 + the signal that ended it (137 for a
     /// cluster powered off on request); 0 while on or never booted.
     pub status: i32,
+    /// How the cluster's last incarnation ended: [`ENDED_NONE`] (on, or never
+    /// booted), [`ENDED_EXIT`], [`ENDED_KILLED`], [`ENDED_FAULT`] or [`ENDED_DIED`].
+    pub ending: u32,
+    /// With [`ENDED_FAULT`]: the [`FaultKind`] code of the fault; 0 otherwise.
+    pub fault: u32,
     /// Size of the cluster's SRAM in bytes.
     pub sram_bytes: u64,
 }
@@ -237,6 +309,8 @@ impl ClusterInfo {
             state: 0,
             epoch: 0,
             status: 0,
+            ending: 0,
+            fault: 0,
             sram_bytes: 0,
         }
     }

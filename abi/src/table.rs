@@ -696,14 +696,15 @@ kcalls! {
             (Fault, "name or arguments are not in the caller's memory")
         ];
     /// Asks the board to power compute cluster `index` off: its programs end at
-    /// once (killed) and it is off, not dead, from then on. A cluster that is off
-    /// stays off; a dead one is off from then on (free to power on again). Only a
-    /// program on an I/O cluster may ask.
-    ClusterPowerOff = 69, "cluster_power_off", ("index: usize") -> "0",
+    /// once, killed by `signal` (the cluster's status is then 128 + `signal`, its
+    /// ending `ENDED_KILLED`), and it is off, not dead, from then on. A cluster that
+    /// is off stays off; a dead one is off from then on (free to power on again).
+    /// Only a program on an I/O cluster may ask.
+    ClusterPowerOff = 69, "cluster_power_off", ("index: usize", "signal: usize") -> "0",
         Local ("hands the request to the board; nothing the cluster's cores share changes"),
         errors [
             (Access, "the caller's cluster is not an I/O cluster"),
-            (Invalid, "no cluster has this index, or it is not a compute cluster")
+            (Invalid, "no cluster has this index, or it is not a compute cluster; the signal is not 1 to SIGNAL_MAX (64)")
         ];
     /// Blocks until the board's state generation (a counter the board bumps on
     /// every cluster state change: a boot, a power-off, a death) differs from

@@ -76,6 +76,12 @@ pub trait BoardControl: Send + Sync {
     /// status (the worst of its programs'), or 128 + the signal that ended it (137
     /// for a cluster powered off on request); 0 while on or never booted.
     fn cluster_status(&self, index: usize) -> i32;
+    /// How cluster `index`'s last incarnation ended: an `ENDED_*` code of
+    /// `nanvix_abi` in the low byte, and with `ENDED_FAULT` the [`FaultKind`] code
+    /// of its first fault in the next byte; 0 while on or never booted.
+    ///
+    /// [`FaultKind`]: nanvix_abi::FaultKind
+    fn cluster_ending(&self, index: usize) -> u32;
     /// A counter the board bumps on every cluster state change (boot, power-off,
     /// death): a kernel that sees it change re-reads the states.
     fn state_generation(&self) -> u32;
@@ -101,8 +107,9 @@ pub trait BoardControl: Send + Sync {
         program: &str,
         arguments: &str,
     ) -> Result<(), PowerError>;
-    /// Asks the board to power cluster `index` off (its programs end at once).
-    fn power_off_cluster(&self, index: usize) -> Result<(), PowerError>;
+    /// Asks the board to power cluster `index` off (its programs end at once,
+    /// killed by `signal`: the cluster's status is 128 + `signal`).
+    fn power_off_cluster(&self, index: usize, signal: u32) -> Result<(), PowerError>;
 }
 
 /// Why the board refused a power request.

@@ -142,8 +142,8 @@ pub struct Fault {
     pub instruction: usize,
     /// The frame pointer at the fault (the start of a backtrace).
     pub frame_pointer: usize,
-    /// What it is, in words ("invalid memory access", "illegal instruction", ...).
-    pub kind: &'static str,
+    /// What it is.
+    pub kind: nanvix_abi::FaultKind,
     /// The exit status a shell would show for it (128 + the signal on Linux).
     pub status: i32,
 }

@@ -16,6 +16,7 @@ use crate::events::{Event, Timed};
 use crate::logs::{LogDecoders, LogLevel, LogOutput, decode_hex};
 use crate::manifest::{ClusterPlan, ProgramPlan, System};
 use crate::packing::Payloads;
+use nanvix_abi::{ENDED_DIED, ENDED_EXIT, ENDED_FAULT, ENDED_KILLED, ENDED_NONE};
 use nanvix_board::ClusterKind;
 use nanvix_hal::ClusterState;
 use nanvix_hal_hosted::hardware::BoardHardware;
@@ -26,9 +27,6 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
-
-/// The status a cluster powered off on request ended with: 128 + SIGKILL.
-const KILLED_ON_REQUEST: i32 = 128 + 9;
 
 /// How long the boot cluster may take to come up.
 pub const BOOT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -116,8 +114,11 @@ struct Slot {
     epoch: u32,
     phase: Phase,
     power_off: Option<i32>,
-    /// Killed on a power-off request: its end is a power-off, not a death.
-    powered_off_on_request: bool,
+    /// Killed on a power-off request, by this signal: its end is a power-off, not a
+    /// death.
+    powered_off_on_request: Option<u32>,
+    /// The kind (`FaultKind` code) of the first thread fault of this incarnation.
+    first_fault: Option<u32>,
     outcome: Option<Outcome>,
 }
 
@@ -429,12 +430,14 @@ impl Board<'_> {
                 thread,
                 core,
                 kind,
+                code,
                 access,
                 address,
                 backtrace,
                 status,
                 ..
             } => {
+                self.slots[position].first_fault.get_or_insert(code);
                 let backtrace = self.symbolize(cluster, &program, &backtrace);
                 Event::ThreadFault {
                     cluster: name,
@@ -481,8 +484,11 @@ impl Board<'_> {
                     .err();
                 self.power_event(name, target as usize, format!("on {program}"), refused)
             }
-            ClusterReport::PowerOffCluster { cluster: target } => {
-                let refused = self.power_off(cluster, target as usize).err();
+            ClusterReport::PowerOffCluster {
+                cluster: target,
+                signal,
+            } => {
+                let refused = self.power_off(cluster, target as usize, signal).err();
                 self.power_event(name, target as usize, "off".to_string(), refused)
             }
         };
@@ -573,7 +579,7 @@ impl Board<'_> {
     /// Powers compute cluster `target` off on `source`'s request: kills its process
     /// if it runs (its end is then a power-off), or turns a dead one off; a cluster
     /// that is off stays off.
-    fn power_off(&mut self, source: usize, target: usize) -> Result<(), String> {
+    fn power_off(&mut self, source: usize, target: usize, signal: u32) -> Result<(), String> {
         self.may_power(source, target)?;
         let Some(slot) = self.slots.iter_mut().find(|slot| slot.plan.index == target) else {
             return Ok(());
@@ -584,7 +590,7 @@ impl Board<'_> {
             }
             return Ok(());
         }
-        slot.powered_off_on_request = true;
+        slot.powered_off_on_request = Some(signal);
         // SAFETY: kill(2) on a child process we started and have not reaped (its
         // waiter thread reports the exit before the pid can be reused).
         unsafe { libc::kill(slot.pid as libc::pid_t, libc::SIGKILL) };
@@ -689,14 +695,15 @@ impl Board<'_> {
         let name = slot.plan.name.clone();
         let critical = slot.plan.critical;
         let epoch = slot.epoch;
-        if slot.powered_off_on_request {
+        if let Some(signal) = slot.powered_off_on_request {
             // Off cleanly as far as the board goes; its programs were killed.
+            let killed = 128 + signal as i32;
             slot.outcome = Some(Outcome::Off(0));
-            self.hardware.set_status(cluster, KILLED_ON_REQUEST);
+            self.hardware.set_status(cluster, killed, ENDED_KILLED);
             self.hardware.set_state(cluster, ClusterState::Off);
             self.emit(Event::ClusterOff {
                 cluster: name,
-                status: KILLED_ON_REQUEST,
+                status: killed,
             });
             return Ok(());
         }
@@ -704,7 +711,12 @@ impl Board<'_> {
             && status.code() == Some(i32::from(power_off != 0))
         {
             slot.outcome = Some(Outcome::Off(power_off));
-            self.hardware.set_status(cluster, power_off);
+            // A failure after a thread fault is that fault's doing.
+            let ending = match slot.first_fault {
+                Some(code) if power_off != 0 => ENDED_FAULT | (code << 8),
+                _ => ENDED_EXIT,
+            };
+            self.hardware.set_status(cluster, power_off, ending);
             self.hardware.set_state(cluster, ClusterState::Off);
             self.emit(Event::ClusterOff {
                 cluster: name,
@@ -716,7 +728,7 @@ impl Board<'_> {
         let ended = status
             .signal()
             .map_or_else(|| status.code().unwrap_or(1), |signal| 128 + signal);
-        self.hardware.set_status(cluster, ended);
+        self.hardware.set_status(cluster, ended, ENDED_DIED);
         self.hardware
             .set_state(cluster, ClusterState::Dead { epoch });
         let reason = describe(status);
@@ -907,7 +919,7 @@ impl Board<'_> {
                 Ok(())
             });
         }
-        self.hardware.set_status(index, 0);
+        self.hardware.set_status(index, 0, ENDED_NONE);
         self.hardware.set_state(index, ClusterState::On { epoch });
         let mut child = match command.spawn() {
             Ok(child) => child,
@@ -935,7 +947,8 @@ impl Board<'_> {
             epoch,
             phase: Phase::Starting,
             power_off: None,
-            powered_off_on_request: false,
+            powered_off_on_request: None,
+            first_fault: None,
             outcome: None,
         });
         let readers = [

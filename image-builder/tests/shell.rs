@@ -15,7 +15,7 @@ fn nsh_runs_a_script_from_its_input() {
         process-test mode=exit status=3\n\
         process-test mode=sleep &\n\
         ps\n\
-        kill 3\n\
+        kill -KILL 3\n\
         wait 3\n\
         nosuch\n\
         \n\
@@ -48,14 +48,14 @@ fn nsh_runs_a_script_from_its_input() {
     let expected = [
         "$ hello partner=none",
         "$ process-test mode=exit status=3",
-        "nsh: process-test: status 3",
+        "nsh: process-test: exited with status 3",
         "$ process-test mode=sleep &",
         "[3]",
         "$ ps",
         "LIST",
-        "$ kill 3",
+        "$ kill -KILL 3",
         "$ wait 3",
-        "3: status 137",
+        "3: killed by SIGKILL",
         "$ nosuch",
         "nsh: nosuch: no such program",
         "$ hello partner=none",

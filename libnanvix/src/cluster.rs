@@ -110,10 +110,11 @@ pub fn power_on(index: usize, program: &str, arguments: &[&str]) -> Result<(), E
     Ok(())
 }
 
-/// Asks the board to power compute cluster `index` off: its programs end at once
-/// and it is off (not dead) from then on. Only programs on I/O clusters may.
-pub fn power_off(index: usize) -> Result<(), Errno> {
-    kcall(Kcall::ClusterPowerOff, [index, 0, 0, 0, 0])?;
+/// Asks the board to power compute cluster `index` off: its programs end at once,
+/// killed by `signal` (its status is then 128 + `signal`), and it is off (not dead)
+/// from then on. Only programs on I/O clusters may.
+pub fn power_off(index: usize, signal: u32) -> Result<(), Errno> {
+    kcall(Kcall::ClusterPowerOff, [index, signal as usize, 0, 0, 0])?;
     Ok(())
 }
 

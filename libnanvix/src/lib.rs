@@ -41,8 +41,9 @@ pub mod noc;
 pub mod portal;
 pub mod process;
 pub mod runtime;
-pub mod signals;
+pub mod signal;
 pub mod sync;
+pub mod syncs;
 pub mod testing;
 pub mod thread;
 

@@ -1088,7 +1088,7 @@ impl<P: Platform> Kernel<P> {
             | Kcall::ConditionBroadcast
             | Kcall::SyncDestroy => self.sync_kcall(kcall, index, core, arguments),
             Kcall::ClusterPowerOn => self.cluster_power_on(index, arguments),
-            Kcall::ClusterPowerOff => self.cluster_power_off(arguments[0]),
+            Kcall::ClusterPowerOff => self.cluster_power_off(arguments[0], arguments[1]),
             Kcall::ClusterWait => Ok(self.cluster_wait(core, arguments[0], arguments[1])),
             Kcall::MailboxCreate => self.mailbox_create(index, arguments[0]),
             Kcall::MailboxOpen => self.mailbox_open(index, arguments[0], arguments[1]),
@@ -1655,10 +1655,17 @@ impl<P: Platform> Kernel<P> {
         board.state_generation() as usize
     }
 
-    /// `cluster_power_off(index)`.
-    fn cluster_power_off(&self, cluster: usize) -> Result<usize, Errno> {
+    /// `cluster_power_off(index, signal)`.
+    fn cluster_power_off(&self, cluster: usize, signal: usize) -> Result<usize, Errno> {
         let cluster = self.power_target(cluster)?;
-        match self.platform.board().power_off_cluster(cluster) {
+        if !(1..=nanvix_abi::SIGNAL_MAX).contains(&signal) {
+            return Err(Errno::Invalid);
+        }
+        match self
+            .platform
+            .board()
+            .power_off_cluster(cluster, signal as u32)
+        {
             Ok(()) => Ok(0),
             Err(_) => Err(Errno::NoSystemCall),
         }
@@ -1706,6 +1713,9 @@ impl<P: Platform> Kernel<P> {
         };
         info.powered = u32::from(state == nanvix_abi::CLUSTER_ON);
         info.status = self.platform.board().cluster_status(cluster);
+        let ending = self.platform.board().cluster_ending(cluster);
+        info.ending = ending & 0xff;
+        info.fault = (ending >> 8) & 0xff;
         info.state = state;
         info.epoch = epoch;
         self.space(index).write_value(out, &info)?;
@@ -1958,7 +1968,7 @@ impl<P: Platform> Kernel<P> {
             access: nanvix_hal::FaultAccess::None,
             instruction,
             frame_pointer,
-            kind: "panic",
+            kind: nanvix_abi::FaultKind::Panic,
             status: PANIC_STATUS,
         };
         self.report_fault(index, context, &fault);

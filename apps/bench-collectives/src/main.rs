@@ -21,7 +21,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 use libnanvix::abi::Errno;
 use libnanvix::portal::{Inportal, Outportal};
-use libnanvix::signals::Barrier;
+use libnanvix::syncs::Barrier;
 use libnanvix::{clock, cluster, println, process};
 
 libnanvix::entry!(main);

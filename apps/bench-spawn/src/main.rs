@@ -53,7 +53,7 @@ fn client() -> Result<(), &'static str> {
             .spawn_waiting("bench-spawn", &["mode=empty"])
             .map_err(|_| "a spawn failed")?;
         match processes.wait(pid) {
-            Ok(0) => Ok(()),
+            Ok(nanvix_process_api::Termination::Exited(0)) => Ok(()),
             _ => Err("a wait failed"),
         }
     };

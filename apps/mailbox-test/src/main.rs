@@ -37,7 +37,7 @@ use libnanvix::abi::{COMM_MAILBOX, CommCounters, Errno, Kcall, MAILBOX_ANY_SOURC
 use libnanvix::mailbox::{self, Inbox, MAILBOX_PORTS, NOC_PAYLOAD_MAX, Outbox};
 use libnanvix::runtime::kcall;
 use libnanvix::testing::Checks;
-use libnanvix::{cluster, noc, println, process, signals};
+use libnanvix::{cluster, noc, println, process, syncs};
 
 libnanvix::entry!(main);
 
@@ -157,7 +157,7 @@ fn flood_ahead() -> Result<(), &'static str> {
     if outbox.try_write(&last[..LAST + 1]) != Err(Errno::Again) {
         return Err("a non-blocking write went before the started one");
     }
-    let go = signals::SyncSender::open(&[this.first_node, to.first_node], signals::Mode::OneToAll)
+    let go = syncs::SyncSender::open(&[this.first_node, to.first_node], syncs::Mode::OneToAll)
         .map_err(|_| "sync open failed")?;
     go.signal().map_err(|_| "signal failed")?;
     // Non-blocking tries catch the first room: they must not take it from the
@@ -186,7 +186,7 @@ fn drain_ahead() -> Result<(), &'static str> {
     let this = cluster::this().map_err(|_| "cluster_info failed")?;
     let inbox = Inbox::create(PORT).map_err(|_| "create failed")?;
     let go =
-        signals::SyncReceiver::create(&[from.first_node, this.first_node], signals::Mode::OneToAll)
+        syncs::SyncReceiver::create(&[from.first_node, this.first_node], syncs::Mode::OneToAll)
             .map_err(|_| "sync create failed")?;
     go.wait().map_err(|_| "sync wait failed")?;
     let mut buffer = [0u8; NOC_PAYLOAD_MAX];

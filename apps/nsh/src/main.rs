@@ -3,12 +3,15 @@
 //! Reads commands from the console input (the manifest gives it to nsh), one a
 //! line, echoing each as `$ COMMAND`:
 //! - `PROGRAM [ARGS...]`: spawns the image's program (waiting for a free compute
-//!   cluster) and waits for it; a status other than 0 is printed as
-//!   `nsh: PROGRAM: status N`;
+//!   cluster) and waits for it; an end other than status 0 is printed as
+//!   `nsh: PROGRAM: exited with status N` (or `killed by SIGTERM`, `killed by a
+//!   fault: panic`, ...);
 //! - `PROGRAM [ARGS...] &`: spawns it in the background and prints `[PID]`;
 //! - `ps`: the processes that run, `PID CLUSTER`, one a line;
-//! - `wait PID`: waits for a background process, prints `PID: status N`;
-//! - `kill PID`: ends it (its waiter gets 137);
+//! - `wait PID`: waits for a background process, prints `PID: exited with status
+//!   N` (or how else it ended);
+//! - `kill [-SIGNAL] PID`: sends it SIGTERM, or the signal named (`-INT`, `-KILL`,
+//!   `-9`, ...);
 //! - `exit [STATUS]`: ends the shell, as the end of the input does (with the last
 //!   foreground status).
 //!
@@ -23,8 +26,8 @@ extern crate alloc;
 
 use alloc::string::String;
 use alloc::vec::Vec;
-use libnanvix::{cluster, console, println, process};
-use nanvix_process_api::{ProcessCallError, ProcessClient, ProcessError};
+use libnanvix::{cluster, console, println, process, signal};
+use nanvix_process_api::{ProcessCallError, ProcessClient, ProcessError, Termination};
 
 libnanvix::entry!(main);
 
@@ -116,18 +119,15 @@ impl Shell<'_> {
             ["ps"] => self.ps(),
             ["wait", pid] => match pid.parse() {
                 Ok(pid) => match self.processes.wait(pid) {
-                    Ok(status) => println!("{pid}: status {status}"),
+                    Ok(termination) => println!("{pid}: {termination}"),
                     Err(error) => println!("nsh: wait {pid}: {}", describe(&error)),
                 },
                 Err(_) => println!("nsh: wait: `{pid}` is not a pid"),
             },
-            ["kill", pid] => match pid.parse() {
-                Ok(pid) => {
-                    if let Err(error) = self.processes.kill(pid) {
-                        println!("nsh: kill {pid}: {}", describe(&error));
-                    }
-                }
-                Err(_) => println!("nsh: kill: `{pid}` is not a pid"),
+            ["kill", pid] => self.kill(signal::SIGTERM, pid),
+            ["kill", name, pid] if name.starts_with('-') => match signal::parse(&name[1..]) {
+                Some(number) => self.kill(number, pid),
+                None => println!("nsh: kill: `{name}` names no signal"),
             },
             [program, arguments @ ..] => self.spawn(program, arguments, background),
         }
@@ -148,13 +148,24 @@ impl Shell<'_> {
             return;
         }
         match self.processes.wait(pid) {
-            Ok(status) => {
-                self.status = status;
-                if status != 0 {
-                    println!("nsh: {program}: status {status}");
+            Ok(termination) => {
+                self.status = termination.status();
+                if termination != Termination::Exited(0) {
+                    println!("nsh: {program}: {termination}");
                 }
             }
             Err(error) => println!("nsh: {program}: {}", describe(&error)),
+        }
+    }
+
+    fn kill(&mut self, signal: u32, pid: &str) {
+        match pid.parse() {
+            Ok(pid) => {
+                if let Err(error) = self.processes.kill(pid, signal) {
+                    println!("nsh: kill {pid}: {}", describe(&error));
+                }
+            }
+            Err(_) => println!("nsh: kill: `{pid}` is not a pid"),
         }
     }
 

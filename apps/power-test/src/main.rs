@@ -5,20 +5,26 @@
 //!   cluster): checks every refusal of `cluster_power_on` and `cluster_power_off`,
 //!   powers the worker cluster on with `power-test mode=worker`, waits until it is
 //!   on, checks a second power-on is refused, tells the worker to end (a message to
-//!   its port 2) and waits until it is off, powers it on again with `mode=sleeper` (a new boot epoch), powers it
-//!   off while it sleeps, and checks it is off, not dead; prints
-//!   `power-test: N checks, M failed`.
+//!   its port 2) and waits until it is off (ending "exit"), powers it on again
+//!   with `mode=sleeper` (a new boot epoch), powers it off with SIGTERM while it
+//!   sleeps, and checks it is off, not dead, status 143, ending "killed"; then
+//!   powers it on with `mode=panicker` and checks it ends with ending "fault",
+//!   kind panic; prints `power-test: N checks, M failed`.
 //! - `mode=worker`: checks a compute cluster may not power clusters on or off,
 //!   prints `power-test: worker up in epoch E, N checks, M failed`, and ends when the
 //!   boss says so.
 //! - `mode=sleeper`: prints `power-test: sleeping` and sleeps until powered off.
+//! - `mode=panicker`: panics.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
 
 extern crate alloc;
 
-use libnanvix::abi::{CLUSTER_DEAD, CLUSTER_OFF, CLUSTER_ON, ClusterInfo, Errno, Kcall};
+use libnanvix::abi::{
+    CLUSTER_DEAD, CLUSTER_OFF, CLUSTER_ON, ClusterInfo, ENDED_EXIT, ENDED_FAULT, ENDED_KILLED,
+    Errno, FaultKind, Kcall, SIGKILL, SIGNAL_MAX, SIGTERM,
+};
 use libnanvix::mailbox::{Inbox, Outbox};
 use libnanvix::runtime::kcall;
 use libnanvix::testing::Checks;
@@ -43,8 +49,9 @@ fn main() -> i32 {
             println!("power-test: sleeping");
             let _ = thread::sleep_nanoseconds(60_000_000_000);
         },
+        Some("panicker") => panic!("power-test: panicking on purpose"),
         _ => {
-            println!("power-test: mode=boss|worker|sleeper");
+            println!("power-test: mode=boss|worker|sleeper|panicker");
             2
         }
     }
@@ -52,10 +59,15 @@ fn main() -> i32 {
 
 /// Waits until cluster `index` is in `state`; returns its facts then.
 fn wait_for_state(index: usize, state: u32) -> Option<ClusterInfo> {
+    wait_for(index, |info| info.state == state)
+}
+
+/// Waits until cluster `index`'s facts pass `test`; returns them then.
+fn wait_for(index: usize, test: impl Fn(&ClusterInfo) -> bool) -> Option<ClusterInfo> {
     let mut waited = 0;
     while waited < PATIENCE_NANOSECONDS {
         if let Ok(info) = cluster::info(index)
-            && info.state == state
+            && test(&info)
         {
             return Some(info);
         }
@@ -123,12 +135,22 @@ fn boss() -> i32 {
     );
     checks.expect(
         "off: no such cluster",
-        cluster::power_off(count),
+        cluster::power_off(count, SIGKILL),
         Err(Errno::Invalid),
     );
     checks.expect(
         "off: an I/O cluster",
-        cluster::power_off(this),
+        cluster::power_off(this, SIGKILL),
+        Err(Errno::Invalid),
+    );
+    checks.expect(
+        "off: signal 0",
+        cluster::power_off(target, 0),
+        Err(Errno::Invalid),
+    );
+    checks.expect(
+        "off: a signal past SIGNAL_MAX",
+        cluster::power_off(target, SIGNAL_MAX as u32 + 1),
         Err(Errno::Invalid),
     );
     checks.expect(
@@ -167,9 +189,10 @@ fn boss() -> i32 {
     let told = Outbox::open(worker.first_node, WORKER_PORT).and_then(|outbox| outbox.write(b"end"));
     checks.expect("tell the worker to end", told, Ok(()));
     checks.expect(
-        "worker off by itself, status 0, its epoch",
-        Ok(wait_for_state(target, CLUSTER_OFF).map(|info| (info.status, info.epoch))),
-        Ok(Some((0, epoch))),
+        "worker off by itself, status 0, ending exit, its epoch",
+        Ok(wait_for_state(target, CLUSTER_OFF)
+            .map(|info| (info.status, info.ending, info.fault, info.epoch))),
+        Ok(Some((0, ENDED_EXIT, 0, epoch))),
     );
     // On again, in a new epoch; then off on request while its program sleeps.
     checks.expect(
@@ -183,12 +206,16 @@ fn boss() -> i32 {
         Ok(second.is_some_and(|info| info.epoch > epoch)),
         Ok(true),
     );
-    checks.expect("power off", cluster::power_off(target), Ok(()));
+    checks.expect(
+        "power off with SIGTERM",
+        cluster::power_off(target, SIGTERM),
+        Ok(()),
+    );
     let off = wait_for_state(target, CLUSTER_OFF);
     checks.expect(
-        "off, not dead, killed (128 + SIGKILL)",
-        Ok(off.map(|info| info.status)),
-        Ok(Some(137)),
+        "off, not dead, killed (128 + SIGTERM)",
+        Ok(off.map(|info| (info.status, info.ending))),
+        Ok(Some((143, ENDED_KILLED))),
     );
     checks.expect(
         "never dead",
@@ -197,8 +224,29 @@ fn boss() -> i32 {
     );
     checks.expect(
         "off again: nothing to do",
-        cluster::power_off(target),
+        cluster::power_off(target, SIGKILL),
         Ok(()),
+    );
+    // A program that panics: the cluster's ending names the fault.
+    checks.expect(
+        "power on a panicker",
+        cluster::power_on(target, "power-test", &["mode=panicker"]),
+        Ok(()),
+    );
+    let killed_epoch = off.map_or(0, |info| info.epoch);
+    let panicked = wait_for(target, |info| {
+        info.state == CLUSTER_OFF && info.epoch > killed_epoch
+    });
+    checks.expect(
+        "off with a panic fault",
+        Ok(panicked.map(|info| {
+            (
+                info.status != 0,
+                info.ending,
+                FaultKind::from_code(info.fault),
+            )
+        })),
+        Ok(Some((true, ENDED_FAULT, Some(FaultKind::Panic)))),
     );
     checks.finish("power-test")
 }
@@ -213,7 +261,7 @@ fn worker() -> i32 {
     );
     checks.expect(
         "off from a compute cluster",
-        cluster::power_off(this),
+        cluster::power_off(this, SIGKILL),
         Err(Errno::Access),
     );
     let epoch = cluster::this().map_or(0, |this| this.epoch);

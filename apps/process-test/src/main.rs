@@ -5,9 +5,11 @@
 //!   process server; the board has two free compute clusters): spawns and waits for
 //!   programs (exit statuses 3 and 0), fills both clusters and checks a third spawn
 //!   is refused, lists the two, has another thread spawn waiting for a cluster and
-//!   kills one sleeper (status 137) so the waiting spawn starts, checks who is who
-//!   (`Identify`), checks every refusal; then prints `process-test: pid P runs on CLUSTER` for a
-//!   sleeper, waits for it (a test kills its cluster: status 137), spawns on that
+//!   kills one sleeper (SIGKILL) so the waiting spawn starts, checks who is who
+//!   (`Identify`), signals (a sleeper ended by SIGINT's default action; a catcher
+//!   that ignores SIGINT and catches SIGTERM), a panicking program's fault, every
+//!   refusal; then prints `process-test: pid P runs on CLUSTER` for a sleeper,
+//!   waits for it (a test kills its cluster: "its cluster died"), spawns on that
 //!   cluster again, stops the server, and prints `process-test: N checks, M failed`.
 //! - `mode=exit status=N`: ends with status N.
 //! - `mode=user server=CLUSTER victim=PID` (spawned as user 1000): ends with 0 when
@@ -17,6 +19,10 @@
 //!   server (97 if it may), and ends with its own pid as the status, as the process
 //!   server says (99 if it does not know it).
 //! - `mode=sleep`: sleeps until its cluster is powered off or killed.
+//! - `mode=catcher server=CLUSTER ready=NODE`: ignores SIGINT, catches SIGTERM,
+//!   tells node `NODE` (port 5) it is ready, and ends with status 42 once its
+//!   handler ran (81-83: a step failed).
+//! - `mode=panic`: panics.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
@@ -24,11 +30,22 @@
 extern crate alloc;
 
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, Ordering};
+use libnanvix::abi::FaultKind;
+use libnanvix::mailbox::{Inbox, Outbox};
+use libnanvix::signal::{SIGINT, SIGKILL, SIGTERM};
 use libnanvix::testing::Checks;
 use libnanvix::{Errno, cluster, println, process, thread};
 use nanvix_process_api::{
-    ProcessCallError, ProcessClient, ProcessError, ProcessReply, ProcessRequest,
+    ProcessCallError, ProcessClient, ProcessError, ProcessReply, ProcessRequest, SignalAction,
+    Termination,
 };
+
+/// The port a catcher tells its spawner it is ready on.
+const READY_PORT: u32 = 5;
+
+/// Set by the catcher's SIGTERM handler.
+static TERMINATED: AtomicBool = AtomicBool::new(false);
 
 libnanvix::entry!(main);
 
@@ -43,11 +60,45 @@ fn main() -> i32 {
         Some("sleep") => loop {
             let _ = thread::sleep_nanoseconds(60_000_000_000);
         },
+        Some("catcher") => catcher(),
+        Some("panic") => panic!("process-test: panicking on purpose"),
         _ => {
-            println!("process-test: mode=client|exit|sleep");
+            println!("process-test: mode=client|exit|identify|user|sleep|catcher|panic");
             2
         }
     }
+}
+
+/// Ignores SIGINT, catches SIGTERM, says it is ready, and ends with 42 once the
+/// handler ran.
+fn catcher() -> i32 {
+    let (Some(node), Some(ready)) = (
+        process::argument("server")
+            .and_then(cluster::find)
+            .map(|info| info.first_node),
+        process::argument("ready").and_then(|node| node.parse().ok()),
+    ) else {
+        return 80;
+    };
+    let Ok(mut processes) = ProcessClient::connect(node) else {
+        return 81;
+    };
+    let handled = processes.ignore(SIGINT).and_then(|()| {
+        processes.catch(node, SIGTERM, |_| TERMINATED.store(true, Ordering::Release))
+    });
+    if handled.is_err() {
+        return 82;
+    }
+    if Outbox::open(ready, READY_PORT)
+        .and_then(|outbox| outbox.write(b"ready"))
+        .is_err()
+    {
+        return 83;
+    }
+    while !TERMINATED.load(Ordering::Acquire) {
+        let _ = thread::sleep_nanoseconds(1_000_000);
+    }
+    42
 }
 
 /// Ends with its own pid as the status (99 when the server does not know it).
@@ -89,13 +140,33 @@ fn user() -> i32 {
     if !matches!(processes.identify(), Ok((Some(_), None, 1000))) {
         return 92;
     }
-    if processes.kill(victim) != Err(not_permitted) {
+    if processes.kill(victim, SIGKILL) != Err(not_permitted) {
         return 93;
     }
     if processes.spawn_as(0, "process-test", &["mode=exit", "status=0"]) != Err(not_permitted) {
         return 94;
     }
     0
+}
+
+/// Spawns a catcher, waits until it is ready, sends it SIGINT (ignored) and SIGTERM
+/// (caught), and waits for it.
+fn catch_signals(processes: &mut ProcessClient) -> Result<Termination, ProcessCallError> {
+    let as_call = |errno| ProcessCallError::Call(nanvix_rpc_call_error(errno));
+    let ready = Inbox::create(READY_PORT).map_err(as_call)?;
+    let arguments = [
+        "mode=catcher",
+        "server=io0",
+        &alloc::format!("ready={}", process::node()),
+    ];
+    let pid = processes.spawn_waiting("process-test", &arguments)?;
+    let mut word = [0u8; 8];
+    let told = ready.read(&mut word).map_err(as_call);
+    let _ = ready.unlink();
+    told?;
+    processes.kill(pid, SIGINT)?;
+    processes.kill(pid, SIGTERM)?;
+    processes.wait(pid)
 }
 
 /// A mailbox errno as a call error.
@@ -135,13 +206,13 @@ fn client() -> i32 {
     checks.expect(
         "wait: status 3",
         checked(processes.wait(pid)),
-        checked(Ok(3)),
+        checked(Ok(Termination::Exited(3))),
     );
     let hello = processes.spawn("hello", &["partner=none"]).unwrap_or(0);
     checks.expect(
         "wait: status 0",
         checked(processes.wait(hello)),
-        checked(Ok(0)),
+        checked(Ok(Termination::Exited(0))),
     );
     // Both clusters busy: a third spawn is refused; both are listed.
     let first = processes
@@ -162,7 +233,7 @@ fn client() -> i32 {
     checks.expect("list", checked(listed), checked(alloc::vec![first, second]));
     // A spawn that waits for a cluster starts when one frees: another thread asks
     // while both are busy, then this one kills the first sleeper.
-    let waiting = thread::spawn(move || -> Result<i32, ProcessCallError> {
+    let waiting = thread::spawn(move || -> Result<Termination, ProcessCallError> {
         let mut own = ProcessClient::connect(node)
             .map_err(|errno| ProcessCallError::Call(nanvix_rpc_call_error(errno)))?;
         let pid = own.spawn_waiting("process-test", &["mode=exit", "status=5"])?;
@@ -178,16 +249,20 @@ fn client() -> i32 {
         checked(still),
         checked(alloc::vec![first, second]),
     );
-    checks.expect("kill", checked(processes.kill(first)), checked(Ok(())));
     checks.expect(
-        "killed: 137",
+        "kill",
+        checked(processes.kill(first, SIGKILL)),
+        checked(Ok(())),
+    );
+    checks.expect(
+        "killed by SIGKILL",
         checked(processes.wait(first)),
-        checked(Ok(137)),
+        checked(Ok(Termination::Signaled(SIGKILL))),
     );
     checks.expect(
         "the waiting spawn started on the freed cluster",
         checked(waiting.map(|handle| handle.join())),
-        checked(Ok(Ok(Ok(5)))),
+        checked(Ok(Ok(Ok(Termination::Exited(5))))),
     );
     // Who is who: this program was not spawned; a spawned one knows its pid.
     checks.expect(
@@ -199,7 +274,7 @@ fn client() -> i32 {
     let child_status = child.map(|pid| (pid, processes.wait(pid)));
     checks.expect(
         "a spawned program knows its pid",
-        checked(child_status.map(|(pid, status)| status == Ok(pid as i32))),
+        checked(child_status.map(|(pid, status)| status == Ok(Termination::Exited(pid as i32)))),
         checked(Ok(true)),
     );
     // Users: a process spawned as user 1000 may not kill root's sleeper, nor spawn
@@ -211,9 +286,51 @@ fn client() -> i32 {
     checks.expect(
         "a user's process is refused root's",
         checked(as_user),
-        checked(Ok(Ok(0))),
+        checked(Ok(Ok(Termination::Exited(0)))),
+    );
+    // Signals: a sleeper ends by SIGINT's default action; a catcher ignores SIGINT
+    // and ends by itself once its SIGTERM handler ran.
+    let sleeper = processes.spawn_waiting("process-test", &["mode=sleep"]);
+    let interrupted = sleeper.and_then(|pid| {
+        processes.kill(pid, SIGINT)?;
+        processes.wait(pid)
+    });
+    checks.expect(
+        "SIGINT by default: killed",
+        checked(interrupted),
+        checked(Ok(Termination::Signaled(SIGINT))),
+    );
+    checks.expect(
+        "a catcher ignores SIGINT and handles SIGTERM",
+        checked(catch_signals(&mut processes)),
+        checked(Ok(Termination::Exited(42))),
+    );
+    // A fault: the waiter learns which.
+    let panicked = processes
+        .spawn_waiting("process-test", &["mode=panic"])
+        .and_then(|pid| processes.wait(pid))
+        .map(|termination| termination.fault());
+    checks.expect(
+        "a panic ends the process as a fault",
+        checked(panicked),
+        checked(Ok(Some(FaultKind::Panic))),
     );
     // Refusals change nothing.
+    checks.expect(
+        "kill: no such signal",
+        checked(processes.kill(second, 3)),
+        refused(ProcessError::NoSuchSignal),
+    );
+    checks.expect(
+        "handle: not a process",
+        checked(processes.handle(SIGTERM, SignalAction::Ignore)),
+        refused(ProcessError::NoSuchProcess),
+    );
+    checks.expect(
+        "handle: SIGKILL",
+        checked(processes.handle(SIGKILL, SignalAction::Ignore)),
+        refused(ProcessError::NotCatchable),
+    );
     checks.expect(
         "no such program",
         checked(processes.spawn("no-such-program", &[])),
@@ -226,7 +343,7 @@ fn client() -> i32 {
     );
     checks.expect(
         "kill: no such process",
-        checked(processes.kill(9999)),
+        checked(processes.kill(9999, SIGKILL)),
         refused(ProcessError::NoSuchProcess),
     );
     checks.expect(
@@ -258,15 +375,15 @@ fn client() -> i32 {
     }
     println!("process-test: pid {second} runs on {name}");
     checks.expect(
-        "a killed cluster's process: 137",
+        "a killed cluster's process: its cluster died",
         checked(processes.wait(second)),
-        checked(Ok(137)),
+        checked(Ok(Termination::ClusterDied { signal: 9 })),
     );
     let reused = processes.spawn("process-test", &["mode=exit", "status=4"]);
     checks.expect(
         "spawn after the kill",
         checked(reused.map(|pid| processes.wait(pid))),
-        checked(Ok(Ok(4))),
+        checked(Ok(Ok(Termination::Exited(4)))),
     );
     checks.expect(
         "stop the server",

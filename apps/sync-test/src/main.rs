@@ -23,7 +23,7 @@ use alloc::vec::Vec;
 use libnanvix::abi::{Errno, Kcall, SYNC_ALL_TO_ONE};
 use libnanvix::mailbox::{Inbox, Outbox};
 use libnanvix::runtime::kcall;
-use libnanvix::signals::{Barrier, Mode, SYNC_NODES_MAX, SyncReceiver, SyncSender};
+use libnanvix::syncs::{Barrier, Mode, SYNC_NODES_MAX, SyncReceiver, SyncSender};
 use libnanvix::testing::Checks;
 use libnanvix::{cluster, println, process};
 

@@ -137,6 +137,9 @@ impl BoardControl for Stub {
     fn cluster_state(&self, _: usize) -> ClusterState {
         ClusterState::On { epoch: 1 }
     }
+    fn cluster_ending(&self, _: usize) -> u32 {
+        0
+    }
     fn cluster_status(&self, _: usize) -> i32 {
         0
     }
@@ -156,7 +159,7 @@ impl BoardControl for Stub {
     fn power_on_cluster(&self, _: usize, _: &str, _: &str) -> Result<(), PowerError> {
         Err(PowerError::Unsupported)
     }
-    fn power_off_cluster(&self, _: usize) -> Result<(), PowerError> {
+    fn power_off_cluster(&self, _: usize, _: u32) -> Result<(), PowerError> {
         Err(PowerError::Unsupported)
     }
 }

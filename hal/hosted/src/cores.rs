@@ -7,6 +7,7 @@
 
 use crate::SPIN_BUDGET;
 use crate::futex::{self, Scope};
+use nanvix_abi::FaultKind;
 use nanvix_hal::{
     CoreEntry, CoreError, CoreId, Cores, Fault, FaultAccess, FaultHook, FaultOutcome,
     InterruptHook, InterruptOutcome,
@@ -148,10 +149,10 @@ extern "C" fn on_fault(
         instruction: registers[libc::REG_RIP as usize] as usize,
         frame_pointer: registers[libc::REG_RBP as usize] as usize,
         kind: match signal {
-            libc::SIGSEGV => "invalid memory access",
-            libc::SIGBUS => "bus error",
-            libc::SIGILL => "illegal instruction",
-            _ => "arithmetic fault",
+            libc::SIGSEGV => FaultKind::InvalidMemoryAccess,
+            libc::SIGBUS => FaultKind::BusError,
+            libc::SIGILL => FaultKind::IllegalInstruction,
+            _ => FaultKind::Arithmetic,
         },
         status: 128 + signal,
     };

@@ -105,6 +105,13 @@ impl NocMemory {
             .load(Ordering::Acquire) as i32
     }
 
+    /// How cluster `index`'s last incarnation ended (see
+    /// `BoardControl::cluster_ending`; 0 while on).
+    pub fn cluster_ending(&self, index: usize) -> u32 {
+        self.word(self.layout.cluster_state(index) + 12)
+            .load(Ordering::Acquire)
+    }
+
     /// The generation counter, bumped on every cluster state change.
     pub fn generation(&self) -> &AtomicU32 {
         self.word(self.layout.generation())
@@ -400,11 +407,13 @@ impl BoardHardware {
     /// Records the status cluster `index`'s incarnation ended with (its worst
     /// program's, or 128 + the signal that ended it; 0 while on). Set it before the
     /// state, whose change readers watch.
-    pub fn set_status(&self, index: usize, status: i32) {
+    /// With it, how it ended (`ending`, see `BoardControl::cluster_ending`).
+    pub fn set_status(&self, index: usize, status: i32, ending: u32) {
         let offset = self.memory.layout.cluster_state(index) + 8;
         self.memory
             .word(offset)
             .store(status as u32, Ordering::SeqCst);
+        self.memory.word(offset + 4).store(ending, Ordering::SeqCst);
     }
 
     /// The state registers say cluster `index` is in.

@@ -150,8 +150,8 @@ impl Layout {
         self.registers()
     }
 
-    /// Offset of cluster `index`'s state word; its epoch word follows at +4, and the
-    /// status its last incarnation ended with at +8.
+    /// Offset of cluster `index`'s state word; its epoch word follows at +4, the
+    /// status its last incarnation ended with at +8, and how it ended at +12.
     pub fn cluster_state(&self, index: usize) -> usize {
         self.registers() + LINE_BYTES + index * 16
     }

@@ -205,6 +205,10 @@ impl BoardControl for HostedBoard {
         self.memory.cluster_epoch(index)
     }
 
+    fn cluster_ending(&self, index: usize) -> u32 {
+        self.memory.cluster_ending(index)
+    }
+
     fn state_generation(&self) -> u32 {
         self.memory
             .generation()
@@ -239,7 +243,8 @@ impl BoardControl for HostedBoard {
                 program: program.to_string(),
                 thread: thread as u64,
                 core: core as u64,
-                kind: fault.kind.to_string(),
+                kind: fault.kind.text().to_string(),
+                code: fault.kind as u32,
                 access: format!("{:?}", fault.access).to_lowercase(),
                 address: fault.address as u64,
                 instruction: fault.instruction as u64,
@@ -315,9 +320,10 @@ impl BoardControl for HostedBoard {
         Ok(())
     }
 
-    fn power_off_cluster(&self, index: usize) -> Result<(), PowerError> {
+    fn power_off_cluster(&self, index: usize, signal: u32) -> Result<(), PowerError> {
         self.send(&ClusterReport::PowerOffCluster {
             cluster: index as u32,
+            signal,
         });
         Ok(())
     }

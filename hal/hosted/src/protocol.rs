@@ -83,6 +83,8 @@ pub enum ClusterReport {
         core: u64,
         /// What happened, in words.
         kind: String,
+        /// The same as a `nanvix_abi::FaultKind` code.
+        code: u32,
         /// `read`, `write`, `execute` or `none`.
         access: String,
         /// The address touched.
@@ -133,5 +135,7 @@ pub enum ClusterReport {
     PowerOffCluster {
         /// Index of the cluster to power off.
         cluster: u32,
+        /// The signal that kills its programs (its status is then 128 + it).
+        signal: u32,
     },
 }

@@ -4,7 +4,8 @@
 //! it boots for the program and powers off when it ends). The server powers a free
 //! compute cluster on with the image's program, numbers the process, and learns its
 //! end from the board (the cluster off or dead in the process' boot epoch, with the
-//! status it ended with). Its spawner waits for it and may kill it.
+//! status and the way it ended: [`Termination`]). Its spawner waits for it; it and
+//! root may signal it.
 
 #![no_std]
 #![forbid(unsafe_code)]
@@ -14,6 +15,8 @@ extern crate alloc;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use libnanvix::Errno;
+use libnanvix::abi::FaultKind;
+use libnanvix::signal;
 pub use nanvix_rpc::transport::CallError;
 use nanvix_rpc::transport::{Client, ServerCallError};
 use nanvix_rpc::{Operation, Protocol};
@@ -41,8 +44,8 @@ pub enum ProcessRequest {
     },
     /// Waits until process `pid` (which the caller's node spawned) ends.
     Wait { pid: u32 },
-    /// Ends process `pid` (which the caller's node spawned) at once.
-    Kill { pid: u32 },
+    /// Sends `signal` (SIGINT, SIGTERM or SIGKILL) to process `pid`.
+    Kill { pid: u32, signal: u32 },
     /// The processes that run now, from pid `from` on, as many as fit a reply.
     List { from: u32 },
     /// From the server's own watcher only: some cluster changed state.
@@ -52,6 +55,77 @@ pub enum ProcessRequest {
     /// From a program of the server's own cluster only: ends every process and
     /// stops the server.
     Stop,
+    /// How the calling process takes `signal` (SIGINT or SIGTERM) from now on.
+    Handle { signal: u32, action: SignalAction },
+}
+
+/// What a process does with a signal it may catch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SignalAction {
+    /// The default: the process ends (status 128 + the signal).
+    Default,
+    /// Nothing happens.
+    Ignore,
+    /// The server sends a notice (`libnanvix::signal`) to `port` of the caller's
+    /// node, where its signal thread runs the handler.
+    Catch { port: u32 },
+}
+
+/// How a process ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Termination {
+    /// It ended by itself with this exit status.
+    Exited(i32),
+    /// A signal ended it (a kill, or a signal's default action).
+    Signaled(u32),
+    /// A fault of one of its threads ended it: the `FaultKind` code, and the
+    /// status the cluster ended with.
+    Faulted { fault: u32, status: i32 },
+    /// Its cluster died under it (the kernel crashed, or was killed from outside
+    /// the board) by this host signal.
+    ClusterDied { signal: u32 },
+}
+
+impl Termination {
+    /// The status a shell shows: the exit status, or 128 + the signal (for a fault,
+    /// the status the fault gave).
+    pub fn status(&self) -> i32 {
+        match *self {
+            Termination::Exited(status) => status,
+            Termination::Signaled(signal) | Termination::ClusterDied { signal } => {
+                128 + signal as i32
+            }
+            Termination::Faulted { status, .. } => status,
+        }
+    }
+
+    /// The fault that ended it, if one did.
+    pub fn fault(&self) -> Option<FaultKind> {
+        match *self {
+            Termination::Faulted { fault, .. } => FaultKind::from_code(fault),
+            _ => None,
+        }
+    }
+}
+
+impl core::fmt::Display for Termination {
+    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self {
+            Termination::Exited(status) => write!(formatter, "exited with status {status}"),
+            Termination::Signaled(number) => match signal::name(number) {
+                Some(name) => write!(formatter, "killed by {name}"),
+                None => write!(formatter, "killed by signal {number}"),
+            },
+            Termination::Faulted { .. } => write!(
+                formatter,
+                "killed by a fault: {}",
+                self.fault().map_or("unknown fault", FaultKind::text)
+            ),
+            Termination::ClusterDied { signal } => {
+                write!(formatter, "its cluster died (host signal {signal})")
+            }
+        }
+    }
 }
 
 /// A process as [`ProcessReply::Processes`] lists it.
@@ -74,11 +148,13 @@ pub struct ProcessEntry {
 pub enum ProcessReply {
     /// The program starts as process `pid`.
     Spawned { pid: u32 },
-    /// Process `pid` ended with `status` (its exit status, or 128 + the signal that
-    /// ended it: 137 when killed).
-    Exited { pid: u32, status: i32 },
-    /// The process is being ended; its waiter learns its status.
-    Killed,
+    /// Process `pid` ended, as `termination` says.
+    Ended { pid: u32, termination: Termination },
+    /// The signal was sent (a process that ends by it does so at once; its waiter
+    /// learns its end).
+    Signaled,
+    /// The caller takes the signal as it asked from now on.
+    Handling,
     /// Processes that run now, by pid; `more` when others with larger pids did not
     /// fit the reply (ask again from the last pid + 1).
     Processes {
@@ -115,6 +191,10 @@ pub enum ProcessError {
     NotInternal,
     /// The caller's user may not: another user's process, or another user to run as.
     NotPermitted,
+    /// This system has no such signal (it knows SIGINT, SIGTERM and SIGKILL).
+    NoSuchSignal,
+    /// The signal cannot be caught or ignored (SIGKILL).
+    NotCatchable,
 }
 
 impl core::fmt::Display for ProcessError {
@@ -127,6 +207,8 @@ impl core::fmt::Display for ProcessError {
             ProcessError::Waited => "another call waits for the process",
             ProcessError::NotInternal => "only the server's own watcher or cluster sends this",
             ProcessError::NotPermitted => "not permitted to this user",
+            ProcessError::NoSuchSignal => "no such signal",
+            ProcessError::NotCatchable => "the signal cannot be caught or ignored",
         })
     }
 }
@@ -139,11 +221,17 @@ impl Protocol for ProcessProtocol {
     const SUMMARY: &'static str = "Processes: one program on one compute cluster. `Spawn` powers \
         a free compute cluster on with one of the image's programs and numbers the process \
         (pids count from 1); the server learns its end from the board (its cluster off or dead \
-        in the process' boot epoch, with the status it ended with: the program's exit status, \
-        or 128 + the signal that ended it, 137 when killed), and the cluster is free again. \
-        Only the node that spawned a process waits for it; root (user 0, which programs the \
-        manifest starts run as) kills any process, other users their own, and a spawned \
-        process runs as its spawner's user unless root names another. A `Wait` is answered \
+        in the process' boot epoch, with the status and the way it ended: a `Termination`, \
+        exited, killed by a signal, killed by a fault of one of its threads, or its cluster \
+        died), and the cluster is free again. Only the node that spawned a process waits for \
+        it; root (user 0, which programs the manifest starts run as) signals any process, \
+        other users their own, and a spawned process runs as its spawner's user unless root \
+        names another. Signals: SIGKILL (9) ends a process at once; SIGINT (2) and SIGTERM \
+        (15) end it too by default (status 128 + the signal), unless it asked to ignore them \
+        or to catch them (`Handle`): then the server sends a notice (`libnanvix::signal`, the \
+        signal as 4 little-endian bytes) to the port it named on its node, where its signal \
+        thread runs its handler; a notice that finds that port full is dropped, as a \
+        standard POSIX signal already pending is not queued twice. A `Wait` is answered \
         when the process ends, and other requests are served meanwhile. The server \
         (`servers/process`, program `process-server`) serves on port 2 (`PROCESS_PORT`) of \
         its node, which must be on an I/O cluster. A refusal is \
@@ -170,7 +258,7 @@ impl Protocol for ProcessProtocol {
         },
         Operation {
             request: "Wait { pid }",
-            reply: "Exited { pid, status }",
+            reply: "Ended { pid, termination }",
             summary: "answers when process `pid` ended (at once if it has), and forgets it",
             errors: &[
                 ("NoSuchProcess", "no such process, or it was waited for"),
@@ -179,15 +267,16 @@ impl Protocol for ProcessProtocol {
             ],
         },
         Operation {
-            request: "Kill { pid }",
-            reply: "Killed",
-            summary: "ends process `pid` at once (its waiter gets status 137); root may kill any process, other users their own",
+            request: "Kill { pid, signal }",
+            reply: "Signaled",
+            summary: "sends `signal` to process `pid`: SIGKILL ends it at once (its waiter gets `Signaled(9)`); SIGINT and SIGTERM end it the same way unless it ignores or catches them; root may signal any process, other users their own",
             errors: &[
                 ("NoSuchProcess", "no such process, or it ended"),
                 (
                     "NotPermitted",
                     "it runs as another user, and the caller's is not root",
                 ),
+                ("NoSuchSignal", "not SIGINT, SIGTERM or SIGKILL"),
             ],
         },
         Operation {
@@ -216,6 +305,16 @@ impl Protocol for ProcessProtocol {
                 "NotInternal",
                 "the caller is not a program of the server's own cluster",
             )],
+        },
+        Operation {
+            request: "Handle { signal, action }",
+            reply: "Handling",
+            summary: "the calling process takes `signal` by `action` from now on: `Default` (it ends), `Ignore`, or `Catch { port }` (a notice to that port of its node)",
+            errors: &[
+                ("NoSuchProcess", "the caller is not a process"),
+                ("NoSuchSignal", "not SIGINT, SIGTERM or SIGKILL"),
+                ("NotCatchable", "SIGKILL"),
+            ],
         },
     ];
     type Request = ProcessRequest;
@@ -274,20 +373,46 @@ impl ProcessClient {
         }
     }
 
-    /// Waits until process `pid` ends; its status.
-    pub fn wait(&mut self, pid: u32) -> Result<i32, ProcessCallError> {
+    /// Waits until process `pid` ends; how it ended.
+    pub fn wait(&mut self, pid: u32) -> Result<Termination, ProcessCallError> {
         match self.call(&ProcessRequest::Wait { pid })? {
-            ProcessReply::Exited { status, .. } => Ok(status),
+            ProcessReply::Ended { termination, .. } => Ok(termination),
             other => Err(unexpected(other)),
         }
     }
 
-    /// Ends process `pid` at once.
-    pub fn kill(&mut self, pid: u32) -> Result<(), ProcessCallError> {
-        match self.call(&ProcessRequest::Kill { pid })? {
-            ProcessReply::Killed => Ok(()),
+    /// Sends `signal` to process `pid`.
+    pub fn kill(&mut self, pid: u32, signal: u32) -> Result<(), ProcessCallError> {
+        match self.call(&ProcessRequest::Kill { pid, signal })? {
+            ProcessReply::Signaled => Ok(()),
             other => Err(unexpected(other)),
         }
+    }
+
+    /// Tells the server how the calling process takes `signal` from now on.
+    pub fn handle(&mut self, signal: u32, action: SignalAction) -> Result<(), ProcessCallError> {
+        match self.call(&ProcessRequest::Handle { signal, action })? {
+            ProcessReply::Handling => Ok(()),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Catches `signal` with `handler`: starts the program's signal thread (trusting
+    /// the server's node `server_node`), installs the handler, and tells the server.
+    pub fn catch(
+        &mut self,
+        server_node: u32,
+        signal: u32,
+        handler: signal::Handler,
+    ) -> Result<(), ProcessCallError> {
+        let port = signal::listen(server_node).map_err(CallError::Mailbox)?;
+        signal::set_handler(signal, Some(handler)).map_err(CallError::Mailbox)?;
+        self.handle(signal, SignalAction::Catch { port })
+    }
+
+    /// Ignores `signal` (SIGINT or SIGTERM) from now on.
+    pub fn ignore(&mut self, signal: u32) -> Result<(), ProcessCallError> {
+        self.handle(signal, SignalAction::Ignore)
     }
 
     /// The processes that run now, by pid (as many calls as it takes).
@@ -370,6 +495,7 @@ mod tests {
             ProcessRequest::Changed => 4,
             ProcessRequest::Identify => 5,
             ProcessRequest::Stop => 6,
+            ProcessRequest::Handle { .. } => 7,
         }
     }
 
@@ -382,6 +508,8 @@ mod tests {
             ProcessError::Waited => "Waited",
             ProcessError::NotInternal => "NotInternal",
             ProcessError::NotPermitted => "NotPermitted",
+            ProcessError::NoSuchSignal => "NoSuchSignal",
+            ProcessError::NotCatchable => "NotCatchable",
         }
     }
 
@@ -395,11 +523,15 @@ mod tests {
                 user: None,
             },
             ProcessRequest::Wait { pid: 1 },
-            ProcessRequest::Kill { pid: 1 },
+            ProcessRequest::Kill { pid: 1, signal: 9 },
             ProcessRequest::List { from: 0 },
             ProcessRequest::Changed,
             ProcessRequest::Identify,
             ProcessRequest::Stop,
+            ProcessRequest::Handle {
+                signal: 2,
+                action: SignalAction::Ignore,
+            },
         ];
         for (number, example) in examples.iter().enumerate() {
             assert_eq!(operation_of(example), number);
@@ -412,6 +544,8 @@ mod tests {
             ProcessError::Waited,
             ProcessError::NotInternal,
             ProcessError::NotPermitted,
+            ProcessError::NoSuchSignal,
+            ProcessError::NotCatchable,
         ];
         nanvix_rpc::check_table::<ProcessProtocol>(&examples, &errors.map(error_name)).unwrap();
     }

@@ -18,13 +18,14 @@ use alloc::vec::Vec;
 use libnanvix::abi::Errno;
 use libnanvix::cluster::Clusters;
 use libnanvix::mailbox::{Inbox, Outbox};
+use libnanvix::signal::{self, SIGKILL};
 use libnanvix::{cluster, println, process, thread};
 use nanvix_process_api::{
     PROCESS_PORT, ProcessError, ProcessProtocol, ProcessReply, ProcessRequest,
 };
 use nanvix_rpc::transport::{Handled, Replies, ReplyTo, serve};
 use nanvix_rpc::{MESSAGE_BYTES, RequestHeader, encode_request};
-use process_server::table::{ClusterView, ROOT, Table};
+use process_server::table::{ClusterView, Delivery, ROOT, Table};
 
 /// Longest the watcher waits for a cluster state change before it looks anyway,
 /// in nanoseconds.
@@ -42,6 +43,8 @@ fn views(clusters: &[usize]) -> Vec<ClusterView> {
             state: info.state,
             epoch: info.epoch,
             status: info.status,
+            ending: info.ending,
+            fault: info.fault,
         })
         .collect()
 }
@@ -113,6 +116,26 @@ fn spawn(
     Err(ProcessError::NoFreeCluster)
 }
 
+/// Carries a signal out: powers the process' cluster off, or sends it a notice (a
+/// notice that finds its port full is dropped: the signal is pending there already).
+fn deliver(delivery: Delivery) -> Result<(), ProcessError> {
+    match delivery {
+        Delivery::PowerOff { cluster, signal } => {
+            cluster::power_off(cluster, signal).map_err(|_| ProcessError::NoSuchProcess)
+        }
+        Delivery::Notify { node, port, signal } => {
+            let outbox = Outbox::open(node, port).map_err(|_| ProcessError::NoSuchProcess)?;
+            let sent = outbox.try_write(&signal::encode_notice(signal));
+            let _ = outbox.close();
+            match sent {
+                Ok(()) | Err(Errno::Again) => Ok(()),
+                Err(_) => Err(ProcessError::NoSuchProcess),
+            }
+        }
+        Delivery::Ignored => Ok(()),
+    }
+}
+
 fn main() -> i32 {
     let inbox = match Inbox::create(PROCESS_PORT) {
         Ok(inbox) => inbox,
@@ -173,26 +196,31 @@ fn main() -> i32 {
                     }
                 }
                 ProcessRequest::Wait { pid } => match table.wait(pid, caller, to) {
-                    Ok(Some(status)) => ProcessReply::Exited { pid, status },
+                    Ok(Some(termination)) => ProcessReply::Ended { pid, termination },
                     Ok(None) => return Handled::Later,
                     Err(error) => ProcessReply::Refused(error),
                 },
-                ProcessRequest::Kill { pid } => match table.kill(pid, caller_user) {
-                    Ok(index) => match cluster::power_off(index) {
-                        Ok(()) => ProcessReply::Killed,
-                        Err(_) => ProcessReply::Refused(ProcessError::NoSuchProcess),
-                    },
-                    Err(error) => ProcessReply::Refused(error),
-                },
+                ProcessRequest::Kill { pid, signal } => {
+                    match table.kill(pid, signal, caller_user).map(deliver) {
+                        Ok(Ok(())) => ProcessReply::Signaled,
+                        Ok(Err(error)) | Err(error) => ProcessReply::Refused(error),
+                    }
+                }
+                ProcessRequest::Handle { signal, action } => {
+                    match table.handle(caller_cluster, caller, signal, action) {
+                        Ok(()) => ProcessReply::Handling,
+                        Err(error) => ProcessReply::Refused(error),
+                    }
+                }
                 ProcessRequest::List { from } => {
                     let (entries, more) = table.list(from);
                     ProcessReply::Processes { entries, more }
                 }
                 ProcessRequest::Changed if caller == own_node => {
-                    for (waiter, pid, status) in table.update(&views(&clusters)) {
+                    for (waiter, pid, termination) in table.update(&views(&clusters)) {
                         replies.send::<ProcessProtocol>(
                             waiter,
-                            Ok(ProcessReply::Exited { pid, status }),
+                            Ok(ProcessReply::Ended { pid, termination }),
                         );
                     }
                     // Spawns that wait for a cluster start in the order they came.
@@ -219,7 +247,7 @@ fn main() -> i32 {
                         return Handled::Reply(ProcessReply::Refused(ProcessError::NotInternal));
                     }
                     for index in table.live_clusters() {
-                        let _ = cluster::power_off(index);
+                        let _ = cluster::power_off(index, SIGKILL);
                     }
                     replies.send::<ProcessProtocol>(to, Ok(ProcessReply::Stopped));
                     return Handled::Stop;

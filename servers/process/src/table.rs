@@ -2,8 +2,11 @@
 
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
-use libnanvix::abi::{CLUSTER_DEAD, CLUSTER_OFF, CLUSTER_ON};
-use nanvix_process_api::{ProcessEntry, ProcessError};
+use libnanvix::abi::{
+    CLUSTER_DEAD, CLUSTER_OFF, CLUSTER_ON, ENDED_DIED, ENDED_FAULT, ENDED_KILLED,
+};
+use libnanvix::signal::{self, SIGINT, SIGKILL, SIGTERM};
+use nanvix_process_api::{ProcessEntry, ProcessError, SignalAction, Termination};
 use nanvix_rpc::transport::ReplyTo;
 
 /// Entries one `List` reply carries at most (each at most 21 bytes encoded).
@@ -23,6 +26,39 @@ pub struct ClusterView {
     pub epoch: u32,
     /// The status its last incarnation ended with.
     pub status: i32,
+    /// How it ended (`ENDED_*`).
+    pub ending: u32,
+    /// With `ENDED_FAULT`, the `FaultKind` code.
+    pub fault: u32,
+}
+
+impl ClusterView {
+    /// How the process that ended with this incarnation ended.
+    pub fn termination(&self) -> Termination {
+        let signal = self.status.saturating_sub(128).max(0) as u32;
+        match self.ending {
+            ENDED_KILLED => Termination::Signaled(signal),
+            ENDED_FAULT => Termination::Faulted {
+                fault: self.fault,
+                status: self.status,
+            },
+            ENDED_DIED => Termination::ClusterDied { signal },
+            // A dead cluster the board did not say more of died as well.
+            _ if self.state == CLUSTER_DEAD => Termination::ClusterDied { signal },
+            _ => Termination::Exited(self.status),
+        }
+    }
+}
+
+/// What sending a signal to a process comes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// Power its cluster off, killed by the signal.
+    PowerOff { cluster: usize, signal: u32 },
+    /// Send a notice of the signal to (node, port): it catches it.
+    Notify { node: u32, port: u32, signal: u32 },
+    /// Nothing: it ignores the signal.
+    Ignored,
 }
 
 /// One process.
@@ -35,10 +71,23 @@ struct Process {
     /// The user it runs as.
     user: u32,
     running: bool,
-    /// Its status, once it ended.
-    ended: Option<i32>,
+    /// How it ended, once it did.
+    ended: Option<Termination>,
     /// The call waiting for its end.
     waiter: Option<ReplyTo>,
+    /// How it takes SIGINT and SIGTERM.
+    actions: [SignalAction; 2],
+    /// Its node, once it told the server how it takes a signal.
+    node: Option<u32>,
+}
+
+/// The place of a catchable signal in [`Process::actions`].
+fn action_slot(signal: u32) -> Option<usize> {
+    match signal {
+        SIGINT => Some(0),
+        SIGTERM => Some(1),
+        _ => None,
+    }
 }
 
 /// The processes, by pid.
@@ -90,16 +139,18 @@ impl Table {
                 running: false,
                 ended: None,
                 waiter: None,
+                actions: [SignalAction::Default; 2],
+                node: None,
             },
         );
         pid
     }
 
     /// Moves the processes on by the board's states: a cluster on in a process'
-    /// epoch runs it; off or dead in that epoch, it ended with the cluster's status.
-    /// Returns the waiters to answer, with the pid and status (those processes are
-    /// forgotten).
-    pub fn update(&mut self, views: &[ClusterView]) -> Vec<(ReplyTo, u32, i32)> {
+    /// epoch runs it; off or dead in that epoch, it ended as the cluster did.
+    /// Returns the waiters to answer, with the pid and how it ended (those processes
+    /// are forgotten).
+    pub fn update(&mut self, views: &[ClusterView]) -> Vec<(ReplyTo, u32, Termination)> {
         let mut answers = Vec::new();
         for (pid, process) in self.processes.iter_mut() {
             if process.ended.is_some() {
@@ -114,9 +165,10 @@ impl Table {
             match view.state {
                 CLUSTER_ON => process.running = true,
                 CLUSTER_OFF | CLUSTER_DEAD => {
-                    process.ended = Some(view.status);
+                    let termination = view.termination();
+                    process.ended = Some(termination);
                     if let Some(waiter) = process.waiter.take() {
-                        answers.push((waiter, *pid, view.status));
+                        answers.push((waiter, *pid, termination));
                     }
                 }
                 _ => {}
@@ -140,18 +192,18 @@ impl Table {
         Ok(process)
     }
 
-    /// `caller_node` waits for `pid` (answered at `to`): `Some(status)` when it ended
-    /// already (it is forgotten), `None` when the answer comes with its end.
+    /// `caller_node` waits for `pid` (answered at `to`): `Some(termination)` when it
+    /// ended already (it is forgotten), `None` when the answer comes with its end.
     pub fn wait(
         &mut self,
         pid: u32,
         caller_node: u32,
         to: ReplyTo,
-    ) -> Result<Option<i32>, ProcessError> {
+    ) -> Result<Option<Termination>, ProcessError> {
         let process = self.of_caller(pid, caller_node)?;
-        if let Some(status) = process.ended {
+        if let Some(termination) = process.ended {
             self.processes.remove(&pid);
-            return Ok(Some(status));
+            return Ok(Some(termination));
         }
         if process.waiter.is_some() {
             return Err(ProcessError::Waited);
@@ -160,9 +212,12 @@ impl Table {
         Ok(None)
     }
 
-    /// The cluster to power off to kill `pid` for a caller running as
-    /// `caller_user`: root ([`ROOT`]) kills any process, other users their own.
-    pub fn kill(&mut self, pid: u32, caller_user: u32) -> Result<usize, ProcessError> {
+    /// What sending `signal` to `pid` comes to, for a caller running as
+    /// `caller_user`: root ([`ROOT`]) signals any process, other users their own.
+    pub fn kill(&self, pid: u32, signal: u32, caller_user: u32) -> Result<Delivery, ProcessError> {
+        if signal::name(signal).is_none() {
+            return Err(ProcessError::NoSuchSignal);
+        }
         let process = self
             .processes
             .get(&pid)
@@ -171,7 +226,42 @@ impl Table {
         if caller_user != ROOT && caller_user != process.user {
             return Err(ProcessError::NotPermitted);
         }
-        Ok(process.cluster)
+        let power_off = Delivery::PowerOff {
+            cluster: process.cluster,
+            signal,
+        };
+        let Some(slot) = action_slot(signal) else {
+            return Ok(power_off);
+        };
+        Ok(match (process.actions[slot], process.node) {
+            (SignalAction::Ignore, _) => Delivery::Ignored,
+            (SignalAction::Catch { port }, Some(node)) => Delivery::Notify { node, port, signal },
+            _ => power_off,
+        })
+    }
+
+    /// The process on cluster `cluster` (its program on `node`) takes `signal` by
+    /// `action` from now on.
+    pub fn handle(
+        &mut self,
+        cluster: Option<usize>,
+        node: u32,
+        signal: u32,
+        action: SignalAction,
+    ) -> Result<(), ProcessError> {
+        if signal::name(signal).is_none() {
+            return Err(ProcessError::NoSuchSignal);
+        }
+        let slot = action_slot(signal).ok_or(ProcessError::NotCatchable)?;
+        debug_assert_ne!(signal, SIGKILL);
+        let process = self
+            .processes
+            .values_mut()
+            .find(|process| Some(process.cluster) == cluster && process.ended.is_none())
+            .ok_or(ProcessError::NoSuchProcess)?;
+        process.actions[slot] = action;
+        process.node = Some(node);
+        Ok(())
     }
 
     /// The user of the program on cluster `cluster`: its process' user, or root for
@@ -241,12 +331,21 @@ impl Table {
 mod tests {
     use super::*;
 
+    use libnanvix::abi::{ENDED_EXIT, FaultKind};
+
+    /// A cluster view; a dead cluster's ending is "died", any other's "exit".
     fn view(index: usize, state: u32, epoch: u32, status: i32) -> ClusterView {
         ClusterView {
             index,
             state,
             epoch,
             status,
+            ending: if state == CLUSTER_DEAD {
+                ENDED_DIED
+            } else {
+                ENDED_EXIT
+            },
+            fault: 0,
         }
     }
 
@@ -291,7 +390,7 @@ mod tests {
         assert_eq!(table.wait(pid, 9, to(8)), Err(ProcessError::Waited));
         assert_eq!(
             table.update(&[view(1, CLUSTER_OFF, 1, 3)]),
-            [(to(7), pid, 3)]
+            [(to(7), pid, Termination::Exited(3))]
         );
         assert_eq!(
             table.wait(pid, 9, to(9)),
@@ -314,7 +413,10 @@ mod tests {
         assert_eq!(table.list(0), (Vec::new(), false), "ended");
         // The cluster is free again before anyone waits.
         assert_eq!(table.free(&[view(1, CLUSTER_DEAD, 5, 137)]).count(), 1);
-        assert_eq!(table.wait(pid, 9, to(1)), Ok(Some(137)));
+        assert_eq!(
+            table.wait(pid, 9, to(1)),
+            Ok(Some(Termination::ClusterDied { signal: 9 }))
+        );
     }
 
     #[test]
@@ -323,10 +425,21 @@ mod tests {
         let pid = table.add(&view(1, CLUSTER_OFF, 0, 0), 9, 1000);
         assert_eq!(table.wait(pid, 10, to(1)), Err(ProcessError::NotYours));
         // Kills go by user: another user may not, the same user and root may.
-        assert_eq!(table.kill(pid, 1001), Err(ProcessError::NotPermitted));
-        assert_eq!(table.kill(pid, 1000), Ok(1));
-        assert_eq!(table.kill(pid, ROOT), Ok(1));
-        assert_eq!(table.kill(99, ROOT), Err(ProcessError::NoSuchProcess));
+        let power_off = Ok(Delivery::PowerOff {
+            cluster: 1,
+            signal: SIGKILL,
+        });
+        assert_eq!(
+            table.kill(pid, SIGKILL, 1001),
+            Err(ProcessError::NotPermitted)
+        );
+        assert_eq!(table.kill(pid, SIGKILL, 1000), power_off);
+        assert_eq!(table.kill(pid, SIGKILL, ROOT), power_off);
+        assert_eq!(
+            table.kill(99, SIGKILL, ROOT),
+            Err(ProcessError::NoSuchProcess)
+        );
+        assert_eq!(table.kill(pid, 1, ROOT), Err(ProcessError::NoSuchSignal));
         assert_eq!(table.user_on(Some(1)), 1000);
         assert_eq!(
             table.user_on(Some(2)),
@@ -336,7 +449,7 @@ mod tests {
         assert_eq!(table.user_on(None), ROOT);
         table.update(&[view(1, CLUSTER_OFF, 1, 137)]);
         assert_eq!(
-            table.kill(pid, ROOT),
+            table.kill(pid, SIGKILL, ROOT),
             Err(ProcessError::NoSuchProcess),
             "ended"
         );
@@ -364,5 +477,90 @@ mod tests {
         assert_eq!((first.len(), more), (LIST_PAGE, true));
         let (rest, more) = table.list(first[LIST_PAGE - 1].pid + 1);
         assert_eq!((rest.len(), more), (2, false));
+    }
+
+    #[test]
+    fn signals_take_the_action_the_process_asked_for() {
+        let mut table = Table::new();
+        let pid = table.add(&view(1, CLUSTER_OFF, 0, 0), 9, 1000);
+        let node = 40;
+        let by_default = |signal| Ok(Delivery::PowerOff { cluster: 1, signal });
+        assert_eq!(table.kill(pid, SIGTERM, 1000), by_default(SIGTERM));
+        // Only its own process tells how it takes a signal.
+        assert_eq!(
+            table.handle(Some(2), node, SIGINT, SignalAction::Ignore),
+            Err(ProcessError::NoSuchProcess)
+        );
+        assert_eq!(
+            table.handle(Some(1), node, SIGKILL, SignalAction::Ignore),
+            Err(ProcessError::NotCatchable)
+        );
+        assert_eq!(
+            table.handle(Some(1), node, 3, SignalAction::Ignore),
+            Err(ProcessError::NoSuchSignal)
+        );
+        assert_eq!(
+            table.handle(Some(1), node, SIGINT, SignalAction::Ignore),
+            Ok(())
+        );
+        assert_eq!(
+            table.handle(Some(1), node, SIGTERM, SignalAction::Catch { port: 31 }),
+            Ok(())
+        );
+        assert_eq!(table.kill(pid, SIGINT, 1000), Ok(Delivery::Ignored));
+        assert_eq!(
+            table.kill(pid, SIGTERM, ROOT),
+            Ok(Delivery::Notify {
+                node,
+                port: 31,
+                signal: SIGTERM
+            })
+        );
+        assert_eq!(
+            table.kill(pid, SIGKILL, 1000),
+            by_default(SIGKILL),
+            "SIGKILL always ends it"
+        );
+        assert_eq!(
+            table.kill(pid, SIGTERM, 1001),
+            Err(ProcessError::NotPermitted)
+        );
+        assert_eq!(
+            table.handle(Some(1), node, SIGINT, SignalAction::Default),
+            Ok(())
+        );
+        assert_eq!(table.kill(pid, SIGINT, 1000), by_default(SIGINT));
+    }
+
+    #[test]
+    fn terminations_follow_the_clusters_ending() {
+        let ended = |state, status, ending, fault| {
+            ClusterView {
+                index: 1,
+                state,
+                epoch: 1,
+                status,
+                ending,
+                fault,
+            }
+            .termination()
+        };
+        assert_eq!(ended(CLUSTER_OFF, 3, ENDED_EXIT, 0), Termination::Exited(3));
+        assert_eq!(
+            ended(CLUSTER_OFF, 143, ENDED_KILLED, 0),
+            Termination::Signaled(SIGTERM)
+        );
+        let faulted = ended(CLUSTER_OFF, 101, ENDED_FAULT, FaultKind::Panic as u32);
+        assert_eq!(faulted.fault(), Some(FaultKind::Panic));
+        assert_eq!(faulted.status(), 101);
+        assert_eq!(
+            ended(CLUSTER_DEAD, 137, ENDED_DIED, 0),
+            Termination::ClusterDied { signal: 9 }
+        );
+        assert_eq!(
+            ended(CLUSTER_DEAD, 137, 0, 0),
+            Termination::ClusterDied { signal: 9 },
+            "dead, whatever the ending says"
+        );
     }
 }

@@ -1,0 +1,173 @@
+//! POSIX-like signals: their numbers, and the thread that runs a program's handlers.
+//!
+//! The process server carries out a signal's default action itself: it powers the
+//! process' cluster off, and the process ends with status 128 + the signal. A
+//! process that catches SIGINT or SIGTERM tells the process server so (the process
+//! server's client does that); the server then sends it a *notice* instead, a
+//! message of [`NOTICE_BYTES`] (the signal number, little-endian) to the program's
+//! [`SIGNAL_PORT`]. A signal thread of the program, started by [`listen`], reads
+//! the notices (only those from the node it trusts: the process server's, as the
+//! hardware stamps it) and runs the handler [`set_handler`] installed.
+//!
+//! Handlers run on that thread, beside the program's other threads, not on top of
+//! an interrupted one: the other threads go on meanwhile (like a thread that waits
+//! in `sigwait`). A notice for a signal with no handler installed here takes the
+//! default action in the program: it exits with 128 + the signal.
+
+use crate::mailbox::Inbox;
+use crate::{process, thread};
+use nanvix_abi::Errno;
+
+pub use nanvix_abi::{SIGINT, SIGKILL, SIGTERM};
+
+/// The port of a program's node its signal thread reads notices on.
+pub const SIGNAL_PORT: u32 = 31;
+
+/// The size of a notice: the signal number, little-endian.
+pub const NOTICE_BYTES: usize = 4;
+
+/// What runs when a caught signal arrives; it gets the signal's number.
+pub type Handler = fn(u32);
+
+/// The handlers of SIGINT and SIGTERM (the signals that may be caught).
+static HANDLERS: spin::Mutex<[Option<Handler>; 2]> = spin::Mutex::new([None, None]);
+
+/// Whether the signal thread runs, and the node it trusts.
+static LISTENING: spin::Mutex<Option<u32>> = spin::Mutex::new(None);
+
+/// The slot of `signal` in the handler table, if it may be caught.
+fn slot(signal: u32) -> Option<usize> {
+    match signal {
+        SIGINT => Some(0),
+        SIGTERM => Some(1),
+        _ => None,
+    }
+}
+
+/// Whether `signal` may be caught or ignored (SIGINT and SIGTERM).
+pub fn catchable(signal: u32) -> bool {
+    slot(signal).is_some()
+}
+
+/// The name of `signal` (`SIGINT`, ...), or `None` for numbers this system does not
+/// name.
+pub fn name(signal: u32) -> Option<&'static str> {
+    match signal {
+        SIGINT => Some("SIGINT"),
+        SIGKILL => Some("SIGKILL"),
+        SIGTERM => Some("SIGTERM"),
+        _ => None,
+    }
+}
+
+/// The number of the signal named `name` (`INT`, `SIGINT` or its number).
+pub fn parse(name: &str) -> Option<u32> {
+    let bare = name.strip_prefix("SIG").unwrap_or(name);
+    match bare {
+        "INT" => Some(SIGINT),
+        "KILL" => Some(SIGKILL),
+        "TERM" => Some(SIGTERM),
+        number => number
+            .parse::<u32>()
+            .ok()
+            .filter(|signal| self::name(*signal).is_some()),
+    }
+}
+
+/// A notice of `signal`, as the process server sends it.
+pub fn encode_notice(signal: u32) -> [u8; NOTICE_BYTES] {
+    signal.to_le_bytes()
+}
+
+/// The signal a notice names, if `bytes` is one.
+pub fn decode_notice(bytes: &[u8]) -> Option<u32> {
+    let bytes: [u8; NOTICE_BYTES] = bytes.try_into().ok()?;
+    Some(u32::from_le_bytes(bytes)).filter(|signal| catchable(*signal))
+}
+
+/// Installs `handler` for `signal` (SIGINT or SIGTERM; `None` takes the default
+/// action back) in this program. The process server must be told too, or it goes on
+/// ending the process by default.
+pub fn set_handler(signal: u32, handler: Option<Handler>) -> Result<(), Errno> {
+    let slot = slot(signal).ok_or(Errno::Invalid)?;
+    HANDLERS.lock()[slot] = handler;
+    Ok(())
+}
+
+/// The handler installed for `signal`.
+pub fn handler(signal: u32) -> Option<Handler> {
+    slot(signal).and_then(|slot| HANDLERS.lock()[slot])
+}
+
+/// Starts the signal thread (once; later calls only check the node matches): it
+/// reads notices at [`SIGNAL_PORT`] sent from `trusted_node` and runs their
+/// handlers. Returns the port the process server sends to.
+pub fn listen(trusted_node: u32) -> Result<u32, Errno> {
+    let mut listening = LISTENING.lock();
+    match *listening {
+        Some(node) if node == trusted_node => return Ok(SIGNAL_PORT),
+        Some(_) => return Err(Errno::Busy),
+        None => {}
+    }
+    let inbox = Inbox::create(SIGNAL_PORT)?;
+    thread::spawn(move || run(inbox, trusted_node))?;
+    *listening = Some(trusted_node);
+    Ok(SIGNAL_PORT)
+}
+
+/// The signal thread: runs the handler of each notice `trusted_node` sends.
+fn run(inbox: Inbox, trusted_node: u32) {
+    let mut buffer = [0u8; crate::mailbox::NOC_PAYLOAD_MAX];
+    loop {
+        let Ok((header, length)) = inbox.read(&mut buffer) else {
+            return;
+        };
+        if header.source_node != trusted_node {
+            continue;
+        }
+        let Some(signal) = decode_notice(&buffer[..length]) else {
+            continue;
+        };
+        match handler(signal) {
+            Some(handler) => handler(signal),
+            None => process::exit(128 + signal as i32),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notices_round_trip_and_only_catchable_signals_decode() {
+        assert_eq!(decode_notice(&encode_notice(SIGINT)), Some(SIGINT));
+        assert_eq!(decode_notice(&encode_notice(SIGTERM)), Some(SIGTERM));
+        assert_eq!(decode_notice(&encode_notice(SIGKILL)), None);
+        assert_eq!(decode_notice(&[2, 0, 0]), None, "short");
+        assert_eq!(decode_notice(&[2, 0, 0, 0, 0]), None, "long");
+    }
+
+    #[test]
+    fn names_parse_back() {
+        for signal in [SIGINT, SIGKILL, SIGTERM] {
+            let name = name(signal).unwrap();
+            assert_eq!(parse(name), Some(signal));
+            assert_eq!(parse(&name[3..]), Some(signal));
+        }
+        assert_eq!(parse("15"), Some(SIGTERM));
+        assert_eq!(parse("3"), None);
+        assert_eq!(parse("HUP"), None);
+    }
+
+    #[test]
+    fn only_sigint_and_sigterm_take_handlers() {
+        fn ignore(_: u32) {}
+        assert_eq!(set_handler(SIGKILL, Some(ignore)), Err(Errno::Invalid));
+        assert_eq!(set_handler(SIGINT, Some(ignore)), Ok(()));
+        assert!(handler(SIGINT).is_some());
+        assert!(handler(SIGTERM).is_none());
+        assert_eq!(set_handler(SIGINT, None), Ok(()));
+        assert!(handler(SIGINT).is_none());
+    }
+}
