@@ -37,6 +37,8 @@ impl std::error::Error for HarnessError {}
 /// A board under test.
 pub struct Board {
     child: Child,
+    /// The runner's terminal input, while a test types on it.
+    input: Option<std::process::ChildStdin>,
     lines: Receiver<String>,
     seen: Vec<Event>,
     deadline: Instant,
@@ -112,6 +114,53 @@ impl Board {
         extra: &[&str],
         input: Option<Vec<u8>>,
     ) -> Result<Board, HarnessError> {
+        let typed = input.is_some();
+        let mut board = Board::boot(nanvix, manifest, timeout, extra, typed)?;
+        if let (Some(input), Some(mut stdin)) = (input, board.input.take()) {
+            std::thread::spawn(move || {
+                use std::io::Write;
+                let _ = stdin.write_all(&input);
+            });
+        }
+        Ok(board)
+    }
+
+    /// As [`Board::start_with`], with the terminal's input open: the test types on
+    /// it ([`Board::type_input`]) and closes it ([`Board::end_input`]).
+    pub fn start_interactive(
+        nanvix: impl AsRef<Path>,
+        manifest: impl AsRef<Path>,
+        timeout: Duration,
+        extra: &[&str],
+    ) -> Result<Board, HarnessError> {
+        Board::boot(nanvix, manifest, timeout, extra, true)
+    }
+
+    /// Types `bytes` on the runner's terminal input (if still open).
+    pub fn type_input(&mut self, bytes: &[u8]) -> Result<(), HarnessError> {
+        use std::io::Write;
+        let input = self
+            .input
+            .as_mut()
+            .ok_or_else(|| HarnessError("the input is closed".into()))?;
+        input
+            .write_all(bytes)
+            .and_then(|()| input.flush())
+            .map_err(|error| HarnessError(format!("cannot type: {error}")))
+    }
+
+    /// Closes the runner's terminal input (the end of input).
+    pub fn end_input(&mut self) {
+        self.input = None;
+    }
+
+    fn boot(
+        nanvix: impl AsRef<Path>,
+        manifest: impl AsRef<Path>,
+        timeout: Duration,
+        extra: &[&str],
+        typed: bool,
+    ) -> Result<Board, HarnessError> {
         let nanvix = nanvix.as_ref();
         let image = prepare(nanvix, manifest.as_ref())?;
         let mut child = Command::new(nanvix)
@@ -122,22 +171,13 @@ impl Board {
             .arg(timeout.as_secs_f64().to_string())
             .args(extra)
             .arg(&image)
-            .stdin(if input.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
+            .stdin(if typed { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .process_group(0)
             .spawn()
             .map_err(|error| HarnessError(format!("cannot start nanvix run: {error}")))?;
-        if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
-            std::thread::spawn(move || {
-                use std::io::Write;
-                let _ = stdin.write_all(&input);
-            });
-        }
+        let input = child.stdin.take();
         let stdout = child.stdout.take().expect("piped stdout");
         let (sender, lines) = mpsc::channel();
         std::thread::spawn(move || {
@@ -150,6 +190,7 @@ impl Board {
         });
         Ok(Board {
             child,
+            input,
             lines,
             seen: Vec::new(),
             // The runner stops itself at `timeout`; the harness allows a little more

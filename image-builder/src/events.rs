@@ -157,6 +157,12 @@ pub enum Event {
         /// Why the board did nothing, if it did nothing.
         refused: Option<String>,
     },
+    /// A Ctrl-C (SIGINT to the runner) was forwarded to the cluster that takes the
+    /// terminal's input, as byte 0x03 on its console input.
+    Interrupt {
+        /// Cluster name.
+        cluster: String,
+    },
     /// The board is stopping every cluster.
     BoardStop {
         /// Why.
@@ -296,6 +302,7 @@ impl Event {
                     ""
                 }
             ),
+            Event::Interrupt { cluster } => format!("[board] Ctrl-C forwarded to {cluster}"),
             Event::BoardStop { reason } => format!("[board] stopping: {reason}"),
             Event::BoardOff { status } => format!("[board] off (status {status})"),
         }

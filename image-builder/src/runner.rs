@@ -211,7 +211,17 @@ struct Board<'a> {
     callgrind: Option<(String, std::path::PathBuf)>,
     gdb: Option<(String, std::path::PathBuf)>,
     output: &'a mut dyn Write,
+    /// The cluster that takes the terminal's input, and its input pipe (`None` once
+    /// the terminal's input ended): a Ctrl-C goes there as a byte while it runs.
+    console: Option<(usize, ConsoleInput)>,
 }
+
+/// The write end of a cluster's console input, shared by the thread that copies
+/// the terminal's input into it and the runner, which forwards Ctrl-C.
+type ConsoleInput = std::sync::Arc<std::sync::Mutex<Option<std::process::ChildStdin>>>;
+
+/// The byte a Ctrl-C is forwarded as (what a terminal in raw mode sends).
+const CTRL_C: u8 = 0x03;
 
 /// Boots `system` with `payloads` and runs it until every cluster is off or the
 /// board stops; returns the board's exit status.
@@ -276,6 +286,7 @@ pub fn run(
         callgrind: options.callgrind.clone(),
         gdb: options.gdb.clone(),
         output,
+        console: None,
     };
     let status = board.run(options.timeout);
     signal_handle.close();
@@ -365,6 +376,19 @@ impl Board<'_> {
         Some(self.handle(input))
     }
 
+    /// Forwards a Ctrl-C to the cluster that takes the terminal's input, if it runs
+    /// and its input is open; its name then.
+    fn forward_interrupt(&self) -> Option<String> {
+        let (index, input) = self.console.as_ref()?;
+        let slot = self.slots.iter().find(|slot| slot.plan.index == *index)?;
+        if slot.phase == Phase::Ended {
+            return None;
+        }
+        let mut input = input.lock().ok()?;
+        input.as_mut()?.write_all(&[CTRL_C]).ok()?;
+        Some(slot.plan.name.clone())
+    }
+
     fn slot_of(&self, cluster: usize) -> usize {
         self.slots
             .iter()
@@ -375,6 +399,12 @@ impl Board<'_> {
     fn handle(&mut self, input: Input) -> Result<(), i32> {
         match input {
             Input::Signal(signal) => {
+                if signal == signal_hook::consts::SIGINT
+                    && let Some(cluster) = self.forward_interrupt()
+                {
+                    self.emit(Event::Interrupt { cluster });
+                    return Ok(());
+                }
                 let name = if signal == signal_hook::consts::SIGINT {
                     "SIGINT"
                 } else {
@@ -929,11 +959,11 @@ impl Board<'_> {
             }
         };
         drop(report_write);
-        if let Some(mut input) = child.stdin.take() {
+        if let Some(input) = child.stdin.take() {
             // The terminal's input goes to this cluster until either side ends.
-            std::thread::spawn(move || {
-                let _ = std::io::copy(&mut std::io::stdin().lock(), &mut input);
-            });
+            let input: ConsoleInput = std::sync::Arc::new(std::sync::Mutex::new(Some(input)));
+            self.console = Some((index, std::sync::Arc::clone(&input)));
+            std::thread::spawn(move || copy_console_input(&input));
         }
         if debugged {
             self.emit(Event::WaitingForDebugger {
@@ -1021,6 +1051,27 @@ fn reader(
 }
 
 /// "killed by signal 9 (SIGKILL)", "exited with code 3 without powering off".
+/// Copies the terminal's input into a cluster's console input until either ends;
+/// closes it then (the cluster reads the end of its input).
+fn copy_console_input(input: &ConsoleInput) {
+    let mut chunk = [0u8; 4096];
+    let mut terminal = std::io::stdin().lock();
+    loop {
+        let read = match terminal.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(read) => read,
+        };
+        let Ok(mut input) = input.lock() else { break };
+        let Some(pipe) = input.as_mut() else { break };
+        if pipe.write_all(&chunk[..read]).is_err() {
+            break;
+        }
+    }
+    if let Ok(mut input) = input.lock() {
+        *input = None;
+    }
+}
+
 pub fn describe(status: ExitStatus) -> String {
     if let Some(signal) = status.signal() {
         format!("killed by signal {signal} ({})", signal_name(signal))

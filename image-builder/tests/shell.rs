@@ -1,8 +1,10 @@
-//! System test of nsh driven by a script on its standard input: foreground and
-//! background programs, `ps`, `kill`, `wait`, an unknown program, and the end of
-//! the input ending the shell (and, through it, the process server and the board).
+//! System tests of nsh on a compute cluster: driven by a script on its standard
+//! input (foreground and background programs, `ps`, `kill`, `wait`, an unknown
+//! program, and the end of the input ending the shell and, through it, the process
+//! server and the board), and typed on interactively, with a Ctrl-C (SIGINT to the
+//! runner) interrupting the foreground job.
 
-use nanvix_harness::{Board, Event};
+use nanvix_harness::{Board, Event, signal};
 use std::time::Duration;
 
 const NANVIX: &str = env!("CARGO_BIN_EXE_nanvix");
@@ -41,7 +43,7 @@ fn nsh_runs_a_script_from_its_input() {
                 program,
                 line,
                 ..
-            } if cluster == "io0" && program == "nsh" => Some(line.clone()),
+            } if cluster == "cc0" && program == "nsh" => Some(line.clone()),
             _ => None,
         })
         .collect();
@@ -63,8 +65,8 @@ fn nsh_runs_a_script_from_its_input() {
     assert_eq!(lines.len(), expected.len(), "{}", board.transcript());
     for (line, wanted) in lines.iter().zip(expected) {
         if wanted == "LIST" {
-            // Process 3 runs on one of the two compute clusters.
-            assert!(line == "3 cc0" || line == "3 cc1", "{line}");
+            // Process 3 runs on the compute cluster nsh leaves free.
+            assert_eq!(line, "3 cc1");
         } else {
             assert_eq!(line, wanted, "{}", board.transcript());
         }
@@ -79,4 +81,59 @@ fn nsh_runs_a_script_from_its_input() {
         })
         .count();
     assert_eq!(hellos, 2, "{}", board.transcript());
+}
+
+/// The lines nsh printed so far.
+fn shell_lines(board: &Board) -> Vec<String> {
+    board
+        .events()
+        .iter()
+        .filter_map(|event| match event {
+            Event::Console { program, line, .. } if program == "nsh" => Some(line.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn ctrl_c_interrupts_the_foreground_job_and_not_the_board() {
+    let manifest = nanvix_image_builder::workspace_root().join("systems/shell.toml");
+    let mut board =
+        Board::start_interactive(NANVIX, manifest, Duration::from_secs(120), &[]).unwrap();
+    let runner = board.runner_pid();
+    // A Ctrl-C at the prompt drops the line being typed; the board goes on.
+    board.type_input(b"hello partner=nobody-sees-this").unwrap();
+    board
+        .wait_until_up(&["io0", "cc0"])
+        .unwrap_or_else(|error| panic!("{error:?}\n{}", board.transcript()));
+    signal(runner, libc::SIGINT).unwrap();
+    board
+        .wait_for(|event| matches!(event, Event::Interrupt { cluster } if cluster == "cc0"))
+        .unwrap_or_else(|error| panic!("{error:?}\n{}", board.transcript()));
+    // A foreground job, interrupted once it runs.
+    board.type_input(b"\nprocess-test mode=sleep\n").unwrap();
+    board
+        .wait_for(|event| matches!(event, Event::ClusterUp { cluster, .. } if cluster == "cc1"))
+        .unwrap_or_else(|error| panic!("{error:?}\n{}", board.transcript()));
+    signal(runner, libc::SIGINT).unwrap();
+    board
+        .wait_for(|event| {
+            matches!(event, Event::Console { line, .. }
+                if line == "nsh: process-test: killed by SIGINT")
+        })
+        .unwrap_or_else(|error| panic!("{error:?}\n{}", board.transcript()));
+    // The shell goes on; the end of the input ends it, and the board.
+    board.type_input(b"hello partner=none\n").unwrap();
+    board.end_input();
+    assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
+    assert_eq!(
+        shell_lines(&board),
+        [
+            "$ process-test mode=sleep",
+            "nsh: process-test: killed by SIGINT",
+            "$ hello partner=none",
+        ],
+        "{}",
+        board.transcript()
+    );
 }

@@ -1,7 +1,10 @@
 //! nsh: the Nanvix shell: runs programs through the process server, commands from the console.
 //!
 //! Reads commands from the console input (the manifest gives it to nsh), one a
-//! line, echoing each as `$ COMMAND`:
+//! line, echoing each as `$ COMMAND`, on a thread of its own, so a Ctrl-C (byte
+//! 0x03: the runner sends it when the terminal's Ctrl-C reaches it) interrupts the
+//! foreground job (SIGINT) while the shell waits for it; at the prompt it drops the
+//! line being typed:
 //! - `PROGRAM [ARGS...]`: spawns the image's program (waiting for a free compute
 //!   cluster) and waits for it; an end other than status 0 is printed as
 //!   `nsh: PROGRAM: exited with status N` (or `killed by SIGTERM`, `killed by a
@@ -15,24 +18,31 @@
 //! - `exit [STATUS]`: ends the shell, as the end of the input does (with the last
 //!   foreground status).
 //!
-//! Blank lines and lines starting with `#` are skipped. Argument `server=CLUSTER`
-//! names the process server's cluster (default `io0`); when nsh runs on that
-//! cluster, it stops the server as it ends, so the board can power off.
+//! Blank lines and lines starting with `#` are skipped; a line over 1024 bytes is
+//! skipped with a word. Arguments: `server=CLUSTER` names the process server's
+//! cluster (default `io0`); with `shutdown=yes` nsh stops the process server as it
+//! ends, so the board can power off.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
 
 extern crate alloc;
 
+use alloc::collections::VecDeque;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
-use libnanvix::{cluster, console, println, process, signal};
+use libnanvix::sync::{Condvar, Mutex};
+use libnanvix::{cluster, console, println, process, signal, thread};
 use nanvix_process_api::{ProcessCallError, ProcessClient, ProcessError, Termination};
 
 libnanvix::entry!(main);
 
-/// Longest command line, in bytes.
+/// Longest command line, in bytes (the rest of a longer line is dropped).
 const LINE_MAX: usize = 1024;
+
+/// The byte a terminal's Ctrl-C comes as.
+const CTRL_C: u8 = 0x03;
 
 fn main() -> i32 {
     let server = process::argument("server").unwrap_or("io0");
@@ -40,27 +50,112 @@ fn main() -> i32 {
         println!("nsh: server={server} names no cluster of this board");
         return 2;
     };
-    let mut processes = match ProcessClient::connect(server_cluster.first_node) {
+    let server_node = server_cluster.first_node;
+    let mut processes = match ProcessClient::connect(server_node) {
         Ok(processes) => processes,
         Err(errno) => {
             println!("nsh: cannot reach the process server: {errno}");
             return 2;
         }
     };
+    let shared = match (Mutex::new(Input::default()), Condvar::new()) {
+        (Ok(state), Ok(arrived)) => Arc::new(Shared { state, arrived }),
+        _ => {
+            println!("nsh: no room for its locks");
+            return 2;
+        }
+    };
+    let reading = Arc::clone(&shared);
+    if let Err(errno) = thread::spawn(move || read_input(&reading, server_node)) {
+        println!("nsh: cannot start the input thread: {errno}");
+        return 2;
+    }
     let mut shell = Shell {
         processes: &mut processes,
+        shared: &shared,
         status: 0,
     };
     let status = shell.run();
-    let here = cluster::this().map(|this| this.index);
-    if here.ok() == Some(server_cluster.index) {
-        let _ = processes.stop();
+    if process::argument("shutdown") == Some("yes")
+        && let Err(error) = processes.stop()
+    {
+        println!("nsh: cannot stop the process server: {}", describe(&error));
     }
     status
 }
 
+/// What the input thread hands the shell.
+#[derive(Default)]
+struct Input {
+    /// Whole lines not run yet.
+    lines: VecDeque<String>,
+    /// The input ended.
+    ended: bool,
+    /// The foreground job, which Ctrl-C interrupts.
+    foreground: Option<u32>,
+}
+
+struct Shared {
+    state: Mutex<Input>,
+    /// Signalled when a line arrives or the input ends.
+    arrived: Condvar,
+}
+
+/// The input thread: splits the console input into lines for the shell; a Ctrl-C
+/// byte (0x03, which the runner sends when the terminal's Ctrl-C reaches it) sends
+/// SIGINT to the foreground job, or drops the line being typed.
+fn read_input(shared: &Shared, server_node: u32) {
+    let mut signals = ProcessClient::connect(server_node).ok();
+    let mut pending: Vec<u8> = Vec::new();
+    // The line being typed is over LINE_MAX: it is dropped at its end.
+    let mut overlong = false;
+    let mut chunk = [0u8; 256];
+    loop {
+        let read = console::read(&mut chunk).unwrap_or(0);
+        let mut lines = Vec::new();
+        for &byte in &chunk[..read] {
+            match byte {
+                CTRL_C => {
+                    pending.clear();
+                    overlong = false;
+                    let foreground = shared.state.lock().ok().and_then(|state| state.foreground);
+                    if let (Some(pid), Some(signals)) = (foreground, signals.as_mut()) {
+                        // It may have ended meanwhile: nothing to do then.
+                        let _ = signals.kill(pid, signal::SIGINT);
+                    }
+                }
+                b'\n' if overlong => {
+                    println!("nsh: a line over {LINE_MAX} bytes: skipped");
+                    pending.clear();
+                    overlong = false;
+                }
+                b'\n' => {
+                    lines.push(String::from_utf8_lossy(&pending).into_owned());
+                    pending.clear();
+                }
+                _ if pending.len() == LINE_MAX => overlong = true,
+                _ => pending.push(byte),
+            }
+        }
+        let ended = read == 0;
+        if ended && !pending.is_empty() && !overlong {
+            // A last line without its newline counts.
+            lines.push(String::from_utf8_lossy(&pending).into_owned());
+        }
+        if let Ok(mut state) = shared.state.lock() {
+            state.lines.extend(lines);
+            state.ended = ended;
+            let _ = shared.arrived.notify_all();
+        }
+        if ended {
+            return;
+        }
+    }
+}
+
 struct Shell<'a> {
     processes: &'a mut ProcessClient,
+    shared: &'a Shared,
     /// The last foreground command's status.
     status: i32,
 }
@@ -68,36 +163,32 @@ struct Shell<'a> {
 impl Shell<'_> {
     /// Runs commands until `exit` or the end of the input; the shell's status.
     fn run(&mut self) -> i32 {
-        let mut pending: Vec<u8> = Vec::new();
-        let mut chunk = [0u8; 256];
+        while let Some(line) = self.next_line() {
+            if let Some(status) = self.line(line.trim()) {
+                return status;
+            }
+        }
+        self.status
+    }
+
+    /// The next line of input, waiting for it; `None` at the end of the input.
+    fn next_line(&self) -> Option<String> {
+        let mut state = self.shared.state.lock().ok()?;
         loop {
-            let read = match console::read(&mut chunk) {
-                Ok(read) => read,
-                Err(errno) => {
-                    println!("nsh: reading the console: {errno}");
-                    return 2;
-                }
-            };
-            if read == 0 {
-                // The end of the input: a last line without its newline counts.
-                let line = String::from_utf8_lossy(&pending).into_owned();
-                if let Some(status) = self.line(line.trim()) {
-                    return status;
-                }
-                return self.status;
+            if let Some(line) = state.lines.pop_front() {
+                return Some(line);
             }
-            pending.extend_from_slice(&chunk[..read]);
-            while let Some(end) = pending.iter().position(|byte| *byte == b'\n') {
-                let line: Vec<u8> = pending.drain(..=end).collect();
-                let line = String::from_utf8_lossy(&line[..line.len() - 1]).into_owned();
-                if let Some(status) = self.line(line.trim()) {
-                    return status;
-                }
+            if state.ended {
+                return None;
             }
-            if pending.len() > LINE_MAX {
-                println!("nsh: a line over {LINE_MAX} bytes: skipped");
-                pending.clear();
-            }
+            state = self.shared.arrived.wait(state).ok()?;
+        }
+    }
+
+    /// Makes `pid` the foreground job (or none).
+    fn set_foreground(&self, pid: Option<u32>) {
+        if let Ok(mut state) = self.shared.state.lock() {
+            state.foreground = pid;
         }
     }
 
@@ -147,7 +238,10 @@ impl Shell<'_> {
             println!("[{pid}]");
             return;
         }
-        match self.processes.wait(pid) {
+        self.set_foreground(Some(pid));
+        let waited = self.processes.wait(pid);
+        self.set_foreground(None);
+        match waited {
             Ok(termination) => {
                 self.status = termination.status();
                 if termination != Termination::Exited(0) {

@@ -52,7 +52,8 @@ pub enum ProcessRequest {
     Changed,
     /// Which process the caller is, and its parent.
     Identify,
-    /// From a program of the server's own cluster only: ends every process and
+    /// From a program of the system (the server's own cluster's, or one the manifest
+    /// started; not a spawned process): ends every process and
     /// stops the server.
     Stop,
     /// How the calling process takes `signal` (SIGINT or SIGTERM) from now on.
@@ -187,7 +188,8 @@ pub enum ProcessError {
     NotYours,
     /// Another call waits for the process already.
     Waited,
-    /// Only the server's own watcher (or cluster, for `Stop`) sends this.
+    /// Only the server's own watcher (or, for `Stop`, the system's programs: not a
+    /// spawned process) sends this.
     NotInternal,
     /// The caller's user may not: another user's process, or another user to run as.
     NotPermitted,
@@ -205,7 +207,9 @@ impl core::fmt::Display for ProcessError {
             ProcessError::NoSuchProcess => "no such process",
             ProcessError::NotYours => "another node spawned the process",
             ProcessError::Waited => "another call waits for the process",
-            ProcessError::NotInternal => "only the server's own watcher or cluster sends this",
+            ProcessError::NotInternal => {
+                "only the server's own watcher, or for a stop the system's programs, sends this"
+            }
             ProcessError::NotPermitted => "not permitted to this user",
             ProcessError::NoSuchSignal => "no such signal",
             ProcessError::NotCatchable => "the signal cannot be caught or ignored",
@@ -303,7 +307,7 @@ impl Protocol for ProcessProtocol {
             summary: "ends every process (their clusters powered off) and stops the server, whose program then ends",
             errors: &[(
                 "NotInternal",
-                "the caller is not a program of the server's own cluster",
+                "the caller is a spawned process (only programs of the server's cluster or the manifest's may stop it)",
             )],
         },
         Operation {
@@ -454,7 +458,8 @@ impl ProcessClient {
         self.spawn_with(program, arguments, false, Some(user))
     }
 
-    /// Ends every process and stops the server (from its own cluster only).
+    /// Ends every process and stops the server (from the system's programs only: not
+    /// from a spawned process).
     pub fn stop(&mut self) -> Result<(), ProcessCallError> {
         match self.call(&ProcessRequest::Stop)? {
             ProcessReply::Stopped => Ok(()),

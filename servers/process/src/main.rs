@@ -243,7 +243,11 @@ fn main() -> i32 {
                 }
                 ProcessRequest::Changed => ProcessReply::Refused(ProcessError::NotInternal),
                 ProcessRequest::Stop => {
-                    if caller_cluster != own_cluster {
+                    // The system's own programs (its cluster's, or any the manifest
+                    // started) may; a spawned process may not.
+                    let spawned = caller_cluster
+                        .is_some_and(|cluster| table.identify(cluster, |_| None).0.is_some());
+                    if caller_cluster != own_cluster && spawned {
                         return Handled::Reply(ProcessReply::Refused(ProcessError::NotInternal));
                     }
                     for index in table.live_clusters() {
