@@ -120,6 +120,15 @@ pub const PROGRAM_NAME_MAX: usize = 64;
 /// Most argument bytes [`Kcall::ClusterPowerOn`] takes (NUL-separated).
 pub const POWER_ARGUMENTS_MAX: usize = 1024;
 
+/// The heap a program gets when nothing says otherwise (the manifest's default,
+/// and [`Kcall::ProgramSpawn`]'s), in bytes.
+pub const DEFAULT_HEAP_BYTES: usize = 64 * 1024;
+/// The main-thread stack a program gets when nothing says otherwise, in bytes.
+pub const DEFAULT_STACK_BYTES: usize = 64 * 1024;
+
+/// [`Kcall::ProgramSpawn`]'s slot meaning "the lowest free program id".
+pub const PROGRAM_ANY: usize = usize::MAX;
+
 /// The largest signal number [`Kcall::ClusterPowerOff`] takes.
 pub const SIGNAL_MAX: usize = 64;
 /// The interrupt signal (Ctrl-C): by default it ends the process.

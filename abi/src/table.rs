@@ -714,6 +714,47 @@ kcalls! {
     ClusterWait = 70, "cluster_wait", ("generation: usize", "timeout: usize") -> "the board's state generation",
         Local ("waits, without its core, on the board's generation counter: the master never waits"),
         errors [];
+    /// Loads the image's program `name` on the caller's own cluster with
+    /// `arguments` (NUL-separated; the manifest's default heap and stack) and starts
+    /// its main thread; returns its program id. `slot` names the id it takes
+    /// (`PROGRAM_ANY`: the lowest free one): an id that never held a program, or
+    /// whose program ended; the program's node follows from it as for boot programs
+    /// (the cluster's first node + id modulo its node count), so a program started
+    /// again in its old slot keeps its NoC address. Only a program on an I/O
+    /// cluster may ask (a compute cluster runs one process).
+    ProgramSpawn = 71, "program_spawn",
+        ("name: *const u8", "name_length: usize", "arguments: *const u8", "arguments_length: usize", "slot: usize") -> "the program id",
+        Local ("loads on the calling core under the program table's lock: copying an image takes up to milliseconds, which the master must not spend"),
+        errors [
+            (Access, "the caller's cluster is not an I/O cluster"),
+            (Invalid, "the name is empty or over PROGRAM_NAME_MAX (64 bytes), the arguments over POWER_ARGUMENTS_MAX (1024 bytes), either is not UTF-8, or `slot` is past PROGRAMS_MAX"),
+            (NoEntry, "the image has no program of this name, or its ELF does not load"),
+            (Busy, "the slot's program runs"),
+            (Again, "every slot holds a running program, or no thread context is free"),
+            (NoMemory, "the program does not fit the cluster's free memory"),
+            (Fault, "name or arguments are not in the caller's memory")
+        ];
+    /// Waits until the program with id `id` of the caller's cluster ended, or
+    /// `timeout` nanoseconds passed (0: do not wait; `usize::MAX`: for ever);
+    /// returns its exit status (as a u32). A slot whose program ended and that
+    /// `program_spawn` filled again names the new program.
+    ProgramWait = 72, "program_wait", ("id: usize", "timeout: usize") -> "the exit status",
+        Local ("waits without its core until a program's end wakes it: the master never waits"),
+        errors [
+            (Invalid, "`id` is past PROGRAMS_MAX"),
+            (NoEntry, "no program of the cluster has this id"),
+            (Again, "the timeout passed and the program runs")
+        ];
+    /// Ends the program with id `id` of the caller's cluster as if `signal` killed
+    /// it: its threads end, and it ends with status 128 + `signal`. Only a program
+    /// on an I/O cluster may ask.
+    ProgramKill = 73, "program_kill", ("id: usize", "signal: usize") -> "0",
+        Local ("marks the program ending and kicks its threads, as an exit does"),
+        errors [
+            (Access, "the caller's cluster is not an I/O cluster"),
+            (Invalid, "`id` is past PROGRAMS_MAX, or the signal is not 1 to SIGNAL_MAX (64)"),
+            (NoEntry, "no running program of the cluster has this id")
+        ];
 }
 
 #[cfg(test)]

@@ -20,9 +20,10 @@ use std::path::{Path, PathBuf};
 
 /// The manifest format version this builder reads.
 pub const MANIFEST_VERSION: u32 = 1;
-/// Default heap of a program.
+/// Default heap of a program (`nanvix_abi::DEFAULT_HEAP_BYTES`, as the manifest
+/// writes it; a test checks they agree).
 pub const DEFAULT_HEAP: &str = "64 KiB";
-/// Default main-thread stack of a program.
+/// Default main-thread stack of a program (`nanvix_abi::DEFAULT_STACK_BYTES`).
 pub const DEFAULT_STACK: &str = "64 KiB";
 
 /// A manifest as written.
@@ -518,6 +519,18 @@ fn list_stems(directory: &Path, extension: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_sizes_are_the_kernels() {
+        assert_eq!(
+            parse_size(DEFAULT_HEAP).unwrap(),
+            nanvix_abi::DEFAULT_HEAP_BYTES as u64
+        );
+        assert_eq!(
+            parse_size(DEFAULT_STACK).unwrap(),
+            nanvix_abi::DEFAULT_STACK_BYTES as u64
+        );
+    }
 
     fn root() -> PathBuf {
         crate::workspace_root()

@@ -857,7 +857,11 @@ impl Board<'_> {
             noc_fd: self.hardware.fd(),
             report_fd: report_write.as_raw_fd(),
             polling_doorbells: self.polling_doorbells,
-            image_programs: self.programs.keys().cloned().collect(),
+            image_programs: self
+                .programs
+                .iter()
+                .map(|(name, file)| (name.clone(), file.path.clone()))
+                .collect(),
             programs: plan
                 .programs
                 .iter()

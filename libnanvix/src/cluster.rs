@@ -90,13 +90,7 @@ impl Clusters {
 /// `program` and `arguments`; only programs on I/O clusters may. The cluster comes
 /// up on its own, in a new boot epoch ([`info`] shows it on).
 pub fn power_on(index: usize, program: &str, arguments: &[&str]) -> Result<(), Errno> {
-    let mut words = Vec::new();
-    for argument in arguments {
-        if !words.is_empty() {
-            words.push(0);
-        }
-        words.extend_from_slice(argument.as_bytes());
-    }
+    let words = join_arguments(arguments);
     kcall(
         Kcall::ClusterPowerOn,
         [
@@ -108,6 +102,18 @@ pub fn power_on(index: usize, program: &str, arguments: &[&str]) -> Result<(), E
         ],
     )?;
     Ok(())
+}
+
+/// `arguments` NUL-separated, as `cluster_power_on` and `program_spawn` take them.
+pub(crate) fn join_arguments(arguments: &[&str]) -> Vec<u8> {
+    let mut words = Vec::new();
+    for argument in arguments {
+        if !words.is_empty() {
+            words.push(0);
+        }
+        words.extend_from_slice(argument.as_bytes());
+    }
+    words
 }
 
 /// Asks the board to power compute cluster `index` off: its programs end at once,

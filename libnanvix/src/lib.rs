@@ -40,6 +40,7 @@ pub mod memory;
 pub mod noc;
 pub mod portal;
 pub mod process;
+pub mod programs;
 pub mod runtime;
 pub mod signal;
 pub mod sync;

@@ -14,6 +14,7 @@ mod mailbox;
 mod mapping;
 mod pager;
 mod portal;
+mod programs;
 mod signals;
 mod sync;
 mod threads;
@@ -86,6 +87,10 @@ const ENDING: Errno = Errno::InputOutput;
 /// Exit status reported for a program the loader refused.
 pub const STATUS_REFUSED: i32 = 126;
 
+/// Where a kernel finds the image's programs by name, for `program_spawn`: their
+/// ELF bytes, or why not (`None`: the image has no such program).
+pub type ProgramLibrary = fn(&str) -> Option<Result<Vec<u8>, String>>;
+
 /// A program the boot spec asks the kernel to load.
 pub struct ProgramToLoad<'a> {
     /// Its name.
@@ -118,9 +123,14 @@ struct Program {
     name: String,
     /// Whether this program holds the console input.
     console_input: bool,
-    /// Program id on the cluster: its position in the boot spec.
+    /// Program id on the cluster: its position in the boot spec, or the id
+    /// `program_spawn` gave it.
     id: u32,
     node: u32,
+    /// The context its main thread runs on (a boot program's: id + 1).
+    main_context: CoreId,
+    /// Its end is complete (its memory freed): `program_spawn` may reuse its place.
+    reusable: bool,
     entry: usize,
     start_info: usize,
     stack_top: usize,
@@ -273,6 +283,12 @@ pub struct Kernel<P: Platform> {
     infos: Vec<AtomicPtr<ProgramInfo>>,
     /// How many entries of `infos` are published.
     programs_count: AtomicUsize,
+    /// Where `program_spawn` finds the image's programs (set at boot).
+    library: Mutex<P::RawMutex, Option<ProgramLibrary>>,
+    /// One `program_spawn` at a time (it picks an id, then places the program).
+    spawning: Mutex<P::RawMutex, ()>,
+    /// Contexts whose threads wait in `program_wait`: woken when a program ends.
+    program_waiters: Mutex<P::RawMutex, Vec<CoreId>>,
     /// Each program's inbox length by index (written under the programs lock), so
     /// receivers see an empty inbox without taking the lock.
     inbox_lengths: Vec<AtomicUsize>,
@@ -348,6 +364,9 @@ impl<P: Platform> Kernel<P> {
                 .collect(),
             inbox_lengths: (0..PROGRAMS_MAX).map(|_| AtomicUsize::new(0)).collect(),
             programs_count: AtomicUsize::new(0),
+            library: Mutex::new(None),
+            spawning: Mutex::new(()),
+            program_waiters: Mutex::new(Vec::new()),
             board,
             platform,
         }
@@ -359,9 +378,11 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// Loads every program, starts their main threads, reports the cluster up and
-    /// runs the master loop until the last program ends; then powers off.
-    pub fn boot(&'static self, programs: &[ProgramToLoad<'_>]) -> ! {
+    /// runs the master loop until the last program ends; then powers off. `library`
+    /// finds the image's programs for `program_spawn`.
+    pub fn boot(&'static self, programs: &[ProgramToLoad<'_>], library: ProgramLibrary) -> ! {
         KERNEL_ADDRESS.store(self as *const Self as usize, Ordering::Release);
+        *self.library.lock() = Some(library);
         self.platform.cores().set_interrupt_hook(preempt_hook::<P>);
         self.platform.cores().set_fault_hook(fault_hook::<P>);
         for (id, program) in programs.iter().enumerate() {
@@ -432,7 +453,8 @@ impl<P: Platform> Kernel<P> {
         cluster.first_node + (id as u32 % cluster.node_count)
     }
 
-    /// Checks and places one program; returns its load base.
+    /// Checks and places one boot program (its main thread on core id + 1);
+    /// returns its load base.
     fn load<'a>(&self, id: usize, program: &ProgramToLoad<'a>) -> Result<usize, StartError<'a>> {
         let core = id + 1;
         if id >= PROGRAMS_MAX {
@@ -443,6 +465,17 @@ impl<P: Platform> Kernel<P> {
             return Err(StartError::NoCore);
         }
         let elf = program.elf.map_err(StartError::Unavailable)?;
+        let (image, placement) = self.allocate(program, elf)?;
+        let index = self.programs.lock().len();
+        Ok(self.place((id, index, core), program, elf, &image, placement))
+    }
+
+    /// Checks `elf` and takes the cluster memory `program` needs.
+    fn allocate<'a>(
+        &self,
+        program: &ProgramToLoad<'a>,
+        elf: &[u8],
+    ) -> Result<(loader::ProgramImage, Placement), StartError<'a>> {
         let image = loader::inspect(elf).map_err(StartError::Load)?;
         let start_block_bytes = core::mem::size_of::<StartInfo>()
             + (program.arguments.len() + 1) * core::mem::size_of::<ArgumentSlice>()
@@ -476,13 +509,28 @@ impl<P: Platform> Kernel<P> {
             heap: taken[2].0,
             start_block: taken[3].0,
         };
-        Ok(self.place(id, program, elf, &image, placement))
+        Ok((image, placement))
     }
 
-    /// Copies and relocates the image, writes the start block and records the program.
+    /// Gives the cluster memory of a placed program back, zeroed (the next program
+    /// to take it sees nothing of this one's).
+    fn free_placement(&self, regions: &[Region; 4]) {
+        let alignments = [PROGRAM_ALIGNMENT, 4096, 4096, 16];
+        let mut frames = self.frames.lock();
+        for (region, alignment) in regions.iter().zip(alignments) {
+            // SAFETY: the regions were allocated for a program that ended (or never
+            // started): no thread runs in them and nothing refers to them any more.
+            unsafe { user_memory::region_bytes(*region) }.fill(0);
+            frames.free(*region, alignment);
+        }
+    }
+
+    /// Copies and relocates the image, writes the start block and records the
+    /// program as id `id` at `index` of the program table (a new entry, or one
+    /// whose program ended), its main thread to run on `main_context`.
     fn place(
         &self,
-        id: usize,
+        (id, index, main_context): (usize, usize, CoreId),
         program: &ProgramToLoad<'_>,
         elf: &[u8],
         image: &loader::ProgramImage,
@@ -538,14 +586,18 @@ impl<P: Platform> Kernel<P> {
             node: self.node_of(id),
             regions: [image_region, stack, heap, start_block],
         });
-        self.infos[programs.len()].store(alloc::boxed::Box::leak(info), Ordering::Release);
-        self.programs_count
-            .store(programs.len() + 1, Ordering::Release);
-        programs.push(Program {
+        // An ended program's info stays where a reader may hold it (leaked, never
+        // freed); its place takes the new one.
+        self.infos[index].store(alloc::boxed::Box::leak(info), Ordering::Release);
+        self.ending[index].store(NOT_ENDING, Ordering::Release);
+        self.inbox_lengths[index].store(0, Ordering::Release);
+        let record = Program {
             name: program.name.to_string(),
             console_input: program.console_input,
             id: id as u32,
             node: self.node_of(id),
+            main_context,
+            reusable: false,
             entry: image_region.base + image.entry,
             start_info: start_block.base,
             stack_top: (stack.base + stack.size) & !15,
@@ -553,7 +605,13 @@ impl<P: Platform> Kernel<P> {
             inbox: VecDeque::new(),
             waiting_core: None,
             console: Vec::new(),
-        });
+        };
+        if index < programs.len() {
+            programs[index] = record;
+        } else {
+            programs.push(record);
+            self.programs_count.store(programs.len(), Ordering::Release);
+        }
         image_region.base
     }
 
@@ -603,14 +661,14 @@ impl<P: Platform> Kernel<P> {
         self.started_reads.fetch_sub(reads, Ordering::SeqCst);
         self.started_writes.fetch_sub(writes, Ordering::SeqCst);
         self.release_pages(index);
-        let (name, rest, id) = {
+        let (name, rest, main_context) = {
             let mut programs = self.programs.lock();
             let program = &mut programs[index];
             program.state = ProgramState::Exited(status);
             (
                 program.name.clone(),
                 core::mem::take(&mut program.console),
-                program.id,
+                program.main_context,
             )
         };
         if !rest.is_empty() {
@@ -620,7 +678,14 @@ impl<P: Platform> Kernel<P> {
             program: &name,
             status,
         });
-        self.running[id as usize + 1].store(0, Ordering::Release);
+        self.running[main_context].store(0, Ordering::Release);
+        // Nothing of the program runs any more: its memory goes back, and its place
+        // may take a new program.
+        self.free_placement(&self.info(index).regions);
+        self.programs.lock()[index].reusable = true;
+        for context in core::mem::take(&mut *self.program_waiters.lock()) {
+            self.platform.cores().unpark(context);
+        }
         self.platform.cores().unpark(0);
     }
 
@@ -1090,6 +1155,9 @@ impl<P: Platform> Kernel<P> {
             Kcall::ClusterPowerOn => self.cluster_power_on(index, arguments),
             Kcall::ClusterPowerOff => self.cluster_power_off(arguments[0], arguments[1]),
             Kcall::ClusterWait => Ok(self.cluster_wait(core, arguments[0], arguments[1])),
+            Kcall::ProgramSpawn => self.program_spawn(index, arguments),
+            Kcall::ProgramWait => self.program_wait(core, arguments[0], arguments[1]),
+            Kcall::ProgramKill => self.program_kill(arguments[0], arguments[1]),
             Kcall::MailboxCreate => self.mailbox_create(index, arguments[0]),
             Kcall::MailboxOpen => self.mailbox_open(index, arguments[0], arguments[1]),
             Kcall::MailboxWrite => self.mailbox_write(
@@ -1608,28 +1676,13 @@ impl<P: Platform> Kernel<P> {
     fn cluster_power_on(&self, index: usize, arguments: [usize; 5]) -> Result<usize, Errno> {
         let [cluster, name, name_length, words, words_length] = arguments;
         let cluster = self.power_target(cluster)?;
-        if name_length == 0
-            || name_length > nanvix_abi::PROGRAM_NAME_MAX
-            || words_length > nanvix_abi::POWER_ARGUMENTS_MAX
-        {
-            return Err(Errno::Invalid);
-        }
-        let space = self.space(index);
-        let mut name_bytes = [0u8; nanvix_abi::PROGRAM_NAME_MAX];
-        space.read_into(name, &mut name_bytes[..name_length])?;
-        let mut word_bytes = [0u8; nanvix_abi::POWER_ARGUMENTS_MAX];
-        space.read_into(words, &mut word_bytes[..words_length])?;
-        let (Ok(program), Ok(words)) = (
-            core::str::from_utf8(&name_bytes[..name_length]),
-            core::str::from_utf8(&word_bytes[..words_length]),
-        ) else {
-            return Err(Errno::Invalid);
-        };
+        let (program, words) =
+            self.read_program_request(index, (name, name_length), (words, words_length))?;
         let board = self.platform.board();
         if matches!(board.cluster_state(cluster), ClusterState::On { .. }) {
             return Err(Errno::Busy);
         }
-        match board.power_on_cluster(cluster, program, words) {
+        match board.power_on_cluster(cluster, &program, &words) {
             Ok(()) => Ok(0),
             Err(nanvix_hal::PowerError::NoSuchProgram) => Err(Errno::NoEntry),
             Err(nanvix_hal::PowerError::Unsupported) => Err(Errno::NoSystemCall),

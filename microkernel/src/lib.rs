@@ -30,4 +30,4 @@ mod test_cores;
 pub mod thread;
 pub mod user_memory;
 
-pub use kernel::{Kernel, ProgramToLoad};
+pub use kernel::{Kernel, ProgramLibrary, ProgramToLoad};

@@ -245,5 +245,5 @@ extern "C" fn _start() -> ! {
         channel_depth: 8,
     };
     let kernel = KERNEL.call_once(|| Kernel::new(StubPlatform, Arc::new(board), kcall));
-    kernel.boot(&[])
+    kernel.boot(&[], |_| None)
 }

@@ -386,7 +386,11 @@ impl HostedPlatform {
                 memory,
                 local: spec.cluster as usize,
                 reports: Mutex::new(reports),
-                image_programs: spec.image_programs.clone(),
+                image_programs: spec
+                    .image_programs
+                    .iter()
+                    .map(|(name, _)| name.clone())
+                    .collect(),
                 cores: Arc::clone(&cores),
             },
             cores,

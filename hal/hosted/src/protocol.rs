@@ -26,9 +26,10 @@ pub struct BootSpec {
     /// Whether cross-cluster doorbells are polled instead of futex wakes.
     #[serde(default)]
     pub polling_doorbells: bool,
-    /// Names of the image's programs: what a power request may boot.
+    /// The image's programs, by name, with the path of each one's ELF file: what a
+    /// power request may boot and `program_spawn` may start.
     #[serde(default)]
-    pub image_programs: Vec<String>,
+    pub image_programs: Vec<(String, String)>,
 }
 
 /// One program to load at boot.

@@ -13,6 +13,15 @@ use std::sync::OnceLock;
 
 pub(crate) static KERNEL: OnceLock<Kernel<HostedPlatform>> = OnceLock::new();
 
+/// The image's programs by name, and the file of each (the boot spec lists them).
+static LIBRARY: OnceLock<Vec<(String, String)>> = OnceLock::new();
+
+/// Reads the image's program `name` for `program_spawn`.
+fn library(name: &str) -> Option<Result<Vec<u8>, String>> {
+    let (_, path) = LIBRARY.get()?.iter().find(|(known, _)| known == name)?;
+    Some(std::fs::read(path).map_err(|error| format!("cannot read {path}: {error}")))
+}
+
 /// The gate's kcall entry: every program call into the kernel lands here.
 unsafe extern "C" fn kcall(
     number: usize,
@@ -46,6 +55,7 @@ fn main() {
             std::process::exit(2);
         }
     };
+    let _ = LIBRARY.set(spec.image_programs.clone());
     // The hosted board delivers program images as files the runner names.
     let images: Vec<Result<Vec<u8>, String>> = spec
         .programs
@@ -78,5 +88,5 @@ fn main() {
         cluster_name.as_str(),
         programs.len()
     );
-    kernel.boot(&programs)
+    kernel.boot(&programs, library)
 }

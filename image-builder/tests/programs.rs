@@ -1,0 +1,44 @@
+//! System test of the program kcalls: an I/O cluster's program starts, waits for
+//! and ends programs of its own cluster (slots, statuses, timeouts, kills, memory
+//! given back, every refusal), and a compute cluster may not.
+
+mod common;
+
+use common::{printed, start};
+use nanvix_harness::Event;
+
+#[test]
+fn an_io_cluster_starts_waits_for_and_ends_its_programs() {
+    let mut board = start("programs.toml");
+    let status = board.wait_exit().unwrap();
+    for (cluster, line) in [
+        ("io0", "program-test: 24 checks, 0 failed"),
+        ("cc0", "program-test: compute, 3 checks, 0 failed"),
+    ] {
+        assert!(
+            printed(&board, cluster, line),
+            "{cluster} did not print `{line}`:\n{}",
+            board.transcript()
+        );
+    }
+    assert!(
+        !board
+            .events()
+            .iter()
+            .any(|event| matches!(event, Event::Console { line, .. } if line.starts_with("FAIL"))),
+        "{}",
+        board.transcript()
+    );
+    // Every child's start and end was reported: 1 + 1 + 1 + 30 + 1 children.
+    let started = board
+        .events()
+        .iter()
+        .filter(|event| {
+            matches!(event, Event::ProgramStarted { cluster, program, .. }
+                if cluster == "io0" && program == "program-test")
+        })
+        .count();
+    assert_eq!(started, 1 + 36, "{}", board.transcript());
+    // The programs io0's slots hold at the end all ended with 0.
+    assert_eq!(status, 0, "{}", board.transcript());
+}

@@ -1,0 +1,254 @@
+//! The program kcalls: start an image program on the caller's own cluster, wait for
+//! a program's end, end a program from outside.
+
+use super::threads::{ThreadRecord, ThreadState};
+use super::{Kernel, ProgramState, ProgramToLoad, run_program};
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::sync::atomic::Ordering;
+use nanvix_abi::{
+    DEFAULT_HEAP_BYTES, DEFAULT_STACK_BYTES, Errno, POWER_ARGUMENTS_MAX, PROGRAM_ANY,
+    PROGRAM_NAME_MAX, PROGRAMS_MAX, SIGNAL_MAX,
+};
+use nanvix_board::ClusterKind;
+use nanvix_hal::{BoardControl, CoreId, Cores, HardwareEvent, Platform};
+
+/// How many times a program's main thread is started on a context whose last
+/// thread is still leaving it, before the start fails.
+const START_ATTEMPTS: u32 = 1000;
+/// How long to wait between those attempts.
+const START_RETRY_NANOSECONDS: u64 = 50_000;
+
+impl<P: Platform> Kernel<P> {
+    /// Reads a program name and its NUL-separated arguments from program `index`'s
+    /// memory, checked as `cluster_power_on` and `program_spawn` take them.
+    pub(super) fn read_program_request(
+        &self,
+        index: usize,
+        (name, name_length): (usize, usize),
+        (words, words_length): (usize, usize),
+    ) -> Result<(String, String), Errno> {
+        if name_length == 0 || name_length > PROGRAM_NAME_MAX || words_length > POWER_ARGUMENTS_MAX
+        {
+            return Err(Errno::Invalid);
+        }
+        let space = self.space(index);
+        let mut name_bytes = [0u8; PROGRAM_NAME_MAX];
+        space.read_into(name, &mut name_bytes[..name_length])?;
+        let mut word_bytes = [0u8; POWER_ARGUMENTS_MAX];
+        space.read_into(words, &mut word_bytes[..words_length])?;
+        match (
+            core::str::from_utf8(&name_bytes[..name_length]),
+            core::str::from_utf8(&word_bytes[..words_length]),
+        ) {
+            (Ok(name), Ok(words)) => Ok((name.to_string(), words.to_string())),
+            _ => Err(Errno::Invalid),
+        }
+    }
+
+    /// Whether the local cluster is an I/O cluster (which may start and end
+    /// programs of its own).
+    fn local_is_io(&self) -> bool {
+        self.board.clusters[self.local].kind == ClusterKind::Io
+    }
+
+    /// The index in the program table of the program with id `id` (its latest,
+    /// whether it runs or ended).
+    fn index_of_id(&self, id: usize) -> Option<usize> {
+        self.programs
+            .lock()
+            .iter()
+            .position(|program| program.id as usize == id)
+    }
+
+    /// `program_spawn(name, name_length, arguments, arguments_length, slot)` for
+    /// program `index`.
+    pub(super) fn program_spawn(
+        &self,
+        index: usize,
+        arguments: [usize; 5],
+    ) -> Result<usize, Errno> {
+        let [name, name_length, words, words_length, slot] = arguments;
+        if !self.local_is_io() {
+            return Err(Errno::Access);
+        }
+        let (name, words) =
+            self.read_program_request(index, (name, name_length), (words, words_length))?;
+        if slot != PROGRAM_ANY && slot >= PROGRAMS_MAX {
+            return Err(Errno::Invalid);
+        }
+        let library = (*self.library.lock()).ok_or(Errno::NoEntry)?;
+        let elf = match library(&name) {
+            Some(Ok(elf)) => elf,
+            _ => return Err(Errno::NoEntry),
+        };
+        let arguments: Vec<String> = words
+            .split('\0')
+            .filter(|word| !word.is_empty())
+            .map(str::to_string)
+            .collect();
+        let program = ProgramToLoad {
+            name: &name,
+            elf: Ok(&elf),
+            arguments: &arguments,
+            heap_bytes: DEFAULT_HEAP_BYTES,
+            stack_bytes: DEFAULT_STACK_BYTES,
+            console_input: false,
+        };
+        let _spawning = self.spawning.lock();
+        let (id, place) = self.free_slot(slot)?;
+        let (image, placement) = self.allocate(&program, &elf).map_err(|error| match error {
+            super::StartError::Memory(_) => Errno::NoMemory,
+            _ => Errno::NoEntry,
+        })?;
+        let Some(context) = self.reserve_main_context(place) else {
+            self.free_placement(&[
+                placement.image,
+                placement.stack,
+                placement.heap,
+                placement.start_block,
+            ]);
+            return Err(Errno::Again);
+        };
+        let base = self.place((id, place, context), &program, &elf, &image, placement);
+        self.platform.board().report(HardwareEvent::ProgramStarted {
+            program: &name,
+            id: id as u32,
+            node: self.node_of(id),
+            base,
+        });
+        self.start_main(place, context);
+        Ok(id)
+    }
+
+    /// The id `slot` names (or the lowest free one) and the place in the program
+    /// table it takes: its ended program's, or a new entry.
+    fn free_slot(&self, slot: usize) -> Result<(usize, usize), Errno> {
+        let programs = self.programs.lock();
+        let held = |id: usize| {
+            programs
+                .iter()
+                .any(|program| program.id as usize == id && !program.reusable)
+        };
+        let id = if slot == PROGRAM_ANY {
+            (0..PROGRAMS_MAX)
+                .find(|id| !held(*id))
+                .ok_or(Errno::Again)?
+        } else if held(slot) {
+            return Err(Errno::Busy);
+        } else {
+            slot
+        };
+        let place = programs
+            .iter()
+            .position(|program| program.id as usize == id)
+            .unwrap_or(programs.len());
+        if place >= PROGRAMS_MAX {
+            return Err(Errno::Again);
+        }
+        Ok((id, place))
+    }
+
+    /// Takes a free thread context for the main thread of the program that will
+    /// be at `place`.
+    fn reserve_main_context(&self, place: usize) -> Option<CoreId> {
+        let thread = self.next_thread_id.fetch_add(1, Ordering::Relaxed);
+        let mut threads = self.threads.lock();
+        let context = (1..self.running.len()).find(|context| {
+            threads[*context].is_none() && self.running[*context].load(Ordering::Acquire) == 0
+        })?;
+        threads[context] = Some(ThreadRecord {
+            id: thread,
+            program: place,
+            main: true,
+            entry: 0,
+            argument: 0,
+            stack_top: 0,
+            state: ThreadState::Live,
+            joiner: None,
+        });
+        self.thread_ids[context].store(thread, Ordering::Release);
+        Some(context)
+    }
+
+    /// Starts the main thread of the program at `place` on `context`; a context
+    /// that cannot start ends the program at once (status `STATUS_REFUSED`).
+    fn start_main(&self, place: usize, context: CoreId) {
+        self.wakeups[context].store(false, Ordering::Relaxed);
+        self.handed[context].store(false, Ordering::Relaxed);
+        self.running[context].store(place + 1, Ordering::Release);
+        let cores = self.platform.cores();
+        let mut started = Err(nanvix_hal::CoreError::Busy);
+        for _ in 0..START_ATTEMPTS {
+            started = cores.start(context, run_program::<P>, self as *const Self as usize);
+            if started != Err(nanvix_hal::CoreError::Busy) {
+                break;
+            }
+            // The context's last thread has ended and is leaving it: a matter of
+            // microseconds.
+            cores.park_timeout(START_RETRY_NANOSECONDS);
+        }
+        if started.is_err() {
+            self.threads.lock()[context] = None;
+            self.thread_ids[context].store(0, Ordering::Release);
+            self.finish(place, super::STATUS_REFUSED);
+        }
+    }
+
+    /// `program_wait(id, timeout)` for the thread on `context`.
+    pub(super) fn program_wait(
+        &self,
+        context: CoreId,
+        id: usize,
+        timeout: usize,
+    ) -> Result<usize, Errno> {
+        if id >= PROGRAMS_MAX {
+            return Err(Errno::Invalid);
+        }
+        let place = self.index_of_id(id).ok_or(Errno::NoEntry)?;
+        let ended = || {
+            let programs = self.programs.lock();
+            let program = &programs[place];
+            match program.state {
+                ProgramState::Exited(status) if program.reusable => Some(status),
+                _ => None,
+            }
+        };
+        if ended().is_none() && timeout > 0 {
+            let cores = self.platform.cores();
+            self.wait_without_core_for(
+                context,
+                timeout as u64,
+                || ended().is_some(),
+                |left| {
+                    self.program_waiters.lock().push(context);
+                    // The end may have come between the look and the push.
+                    if ended().is_none() {
+                        cores.park_timeout(left);
+                    }
+                },
+            );
+        }
+        ended()
+            .map(|status| status as u32 as usize)
+            .ok_or(Errno::Again)
+    }
+
+    /// `program_kill(id, signal)`.
+    pub(super) fn program_kill(&self, id: usize, signal: usize) -> Result<usize, Errno> {
+        if !self.local_is_io() {
+            return Err(Errno::Access);
+        }
+        if id >= PROGRAMS_MAX || !(1..=SIGNAL_MAX).contains(&signal) {
+            return Err(Errno::Invalid);
+        }
+        let place = self.index_of_id(id).ok_or(Errno::NoEntry)?;
+        if !matches!(self.programs.lock()[place].state, ProgramState::Running) {
+            return Err(Errno::NoEntry);
+        }
+        // Context 0 is the master's: every thread of the program is told, the
+        // caller's own too if it kills its own program.
+        self.begin_end(place, 0, 128 + signal as i32);
+        Ok(0)
+    }
+}
