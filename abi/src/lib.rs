@@ -126,8 +126,52 @@ pub const DEFAULT_HEAP_BYTES: usize = 64 * 1024;
 /// The main-thread stack a program gets when nothing says otherwise, in bytes.
 pub const DEFAULT_STACK_BYTES: usize = 64 * 1024;
 
-/// [`Kcall::ProgramSpawn`]'s slot meaning "the lowest free program id".
-pub const PROGRAM_ANY: usize = usize::MAX;
+/// [`SpawnOptions::slot`] meaning "the lowest free program id".
+pub const PROGRAM_ANY: u64 = u64::MAX;
+
+/// How [`Kcall::ProgramSpawn`] places a program: three little-endian u64 words.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpawnOptions {
+    /// The program slot (its id) to take, or [`PROGRAM_ANY`].
+    pub slot: u64,
+    /// Its heap in bytes (0: [`DEFAULT_HEAP_BYTES`]).
+    pub heap_bytes: u64,
+    /// Its main-thread stack in bytes (0: [`DEFAULT_STACK_BYTES`]).
+    pub stack_bytes: u64,
+}
+
+impl SpawnOptions {
+    /// The size of the options in memory.
+    pub const BYTES: usize = 24;
+
+    /// The options as the kernel reads them.
+    pub fn to_bytes(&self) -> [u8; SpawnOptions::BYTES] {
+        let mut bytes = [0u8; SpawnOptions::BYTES];
+        for (chunk, word) in
+            bytes
+                .chunks_exact_mut(8)
+                .zip([self.slot, self.heap_bytes, self.stack_bytes])
+        {
+            chunk.copy_from_slice(&word.to_le_bytes());
+        }
+        bytes
+    }
+
+    /// The options `bytes` hold.
+    pub fn from_bytes(bytes: &[u8; SpawnOptions::BYTES]) -> SpawnOptions {
+        let word = |at: usize| {
+            let mut chunk = [0u8; 8];
+            chunk.copy_from_slice(&bytes[at..at + 8]);
+            u64::from_le_bytes(chunk)
+        };
+        SpawnOptions {
+            slot: word(0),
+            heap_bytes: word(8),
+            stack_bytes: word(16),
+        }
+    }
+}
 
 /// The largest signal number [`Kcall::ClusterPowerOff`] takes.
 pub const SIGNAL_MAX: usize = 64;

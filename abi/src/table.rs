@@ -715,24 +715,25 @@ kcalls! {
         Local ("waits, without its core, on the board's generation counter: the master never waits"),
         errors [];
     /// Loads the image's program `name` on the caller's own cluster with
-    /// `arguments` (NUL-separated; the manifest's default heap and stack) and starts
-    /// its main thread; returns its program id. `slot` names the id it takes
-    /// (`PROGRAM_ANY`: the lowest free one): an id that never held a program, or
-    /// whose program ended; the program's node follows from it as for boot programs
-    /// (the cluster's first node + id modulo its node count), so a program started
-    /// again in its old slot keeps its NoC address. Only a program on an I/O
-    /// cluster may ask (a compute cluster runs one process).
+    /// `arguments` (NUL-separated) and starts its main thread; returns its program
+    /// id. `options` points to a `SpawnOptions` (24 bytes: slot, heap bytes, stack
+    /// bytes; 0 for the default heap or stack, 64 KiB each). The slot names the id
+    /// it takes (`PROGRAM_ANY`: the lowest free one): an id that never held a
+    /// program, or whose program ended; the program's node follows from it as for
+    /// boot programs (the cluster's first node + id modulo its node count), so a
+    /// program started again in its old slot keeps its NoC address. Only a program
+    /// on an I/O cluster may ask (a compute cluster runs one process).
     ProgramSpawn = 71, "program_spawn",
-        ("name: *const u8", "name_length: usize", "arguments: *const u8", "arguments_length: usize", "slot: usize") -> "the program id",
+        ("name: *const u8", "name_length: usize", "arguments: *const u8", "arguments_length: usize", "options: *const SpawnOptions") -> "the program id",
         Local ("loads on the calling core under the program table's lock: copying an image takes up to milliseconds, which the master must not spend"),
         errors [
             (Access, "the caller's cluster is not an I/O cluster"),
-            (Invalid, "the name is empty or over PROGRAM_NAME_MAX (64 bytes), the arguments over POWER_ARGUMENTS_MAX (1024 bytes), either is not UTF-8, or `slot` is past PROGRAMS_MAX"),
+            (Invalid, "the name is empty or over PROGRAM_NAME_MAX (64 bytes), the arguments over POWER_ARGUMENTS_MAX (1024 bytes), either is not UTF-8, the slot is past PROGRAMS_MAX, or the stack under 4 KiB"),
             (NoEntry, "the image has no program of this name, or its ELF does not load"),
             (Busy, "the slot's program runs"),
             (Again, "every slot holds a running program, or no thread context is free"),
             (NoMemory, "the program does not fit the cluster's free memory"),
-            (Fault, "name or arguments are not in the caller's memory")
+            (Fault, "name, arguments or options are not in the caller's memory")
         ];
     /// Waits until the program with id `id` of the caller's cluster ended, or
     /// `timeout` nanoseconds passed (0: do not wait; `usize::MAX`: for ever);

@@ -38,6 +38,7 @@ pub fn protocols_page() -> String {
     }
     protocol_section::<nanvix_name_api::NameProtocol>(&mut page);
     protocol_section::<nanvix_process_api::ProcessProtocol>(&mut page);
+    protocol_section::<nanvix_init_api::InitProtocol>(&mut page);
     page
 }
 

@@ -45,6 +45,76 @@ pub struct ManifestFile {
     /// those the clusters start at boot.
     #[serde(default)]
     pub spawnable: Vec<String>,
+    /// The servers init starts and supervises on the boot cluster.
+    pub init: Option<InitEntry>,
+}
+
+/// The `[init]` section: what init starts and supervises.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InitEntry {
+    /// The servers, started in this order (and stopped in the reverse order).
+    #[serde(default)]
+    pub servers: Vec<ServerEntry>,
+}
+
+/// One server init supervises.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerEntry {
+    /// Program name.
+    pub name: String,
+    /// Arguments after the name.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// `never`, `on-failure` (the default) or `always`.
+    pub restart: Option<String>,
+    /// The program slot on the boot cluster (its node follows from it); default:
+    /// the lowest one the boot programs and the servers before it left.
+    pub slot: Option<u32>,
+    /// Heap size, e.g. `"256 KiB"`.
+    pub heap: Option<String>,
+    /// Main-thread stack size.
+    pub stack: Option<String>,
+}
+
+/// When init starts a server again after it ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Restart {
+    /// Never.
+    Never,
+    /// When it ended with a status other than 0 (a crash, a kill, a failure).
+    OnFailure,
+    /// Whenever it ended (unless the board is shutting down).
+    Always,
+}
+
+impl Restart {
+    /// The policy's name in a manifest and in init's arguments.
+    pub fn name(self) -> &'static str {
+        match self {
+            Restart::Never => "never",
+            Restart::OnFailure => "on-failure",
+            Restart::Always => "always",
+        }
+    }
+}
+
+/// A server init supervises, checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerPlan {
+    /// Program name.
+    pub name: String,
+    /// Arguments after the name.
+    pub arguments: Vec<String>,
+    /// Its restart policy.
+    pub restart: Restart,
+    /// Its program slot on the boot cluster.
+    pub slot: u32,
+    /// Heap bytes.
+    pub heap_bytes: u64,
+    /// Stack bytes.
+    pub stack_bytes: u64,
 }
 
 /// One cluster's entry in a manifest.
@@ -103,6 +173,8 @@ pub struct System {
     pub board_text: String,
     /// Programs packed for spawning, beside those the clusters start.
     pub spawnable: Vec<String>,
+    /// The servers init supervises (their programs are packed too).
+    pub servers: Vec<ServerPlan>,
 }
 
 /// What one cluster runs.
@@ -141,6 +213,7 @@ impl System {
             .iter()
             .flat_map(|cluster| cluster.programs.iter().map(|program| program.name.clone()))
             .chain(self.spawnable.iter().cloned())
+            .chain(self.servers.iter().map(|server| server.name.clone()))
             .collect();
         names.sort();
         names.dedup();
@@ -419,6 +492,11 @@ pub fn check(
             ));
         }
     }
+    let servers = match &file.init {
+        Some(init) => check_init(init, &mut clusters, boot, sources)
+            .map_err(|(field, reason)| fail(&field, reason))?,
+        None => Vec::new(),
+    };
     Ok(System {
         path: path.to_path_buf(),
         board,
@@ -428,7 +506,122 @@ pub fn check(
         manifest_text: String::new(),
         board_text,
         spawnable: file.spawnable.clone(),
+        servers,
     })
+}
+
+/// Checks the `[init]` section: the boot cluster runs `init`, each server is a
+/// program, its policy and slot are valid; gives each server its slot and appends
+/// init's arguments (`serve=NAME slot=N restart=POLICY heap=BYTES stack=BYTES
+/// arg=...`, a server at a time, in order) to the boot cluster's `init`. Errors name the field.
+fn check_init(
+    init: &InitEntry,
+    clusters: &mut [ClusterPlan],
+    boot: usize,
+    sources: &Sources<'_>,
+) -> Result<Vec<ServerPlan>, (String, String)> {
+    let Some(boot_cluster) = clusters.iter_mut().find(|cluster| cluster.index == boot) else {
+        return Err(("init".into(), "the boot cluster runs no programs".into()));
+    };
+    let Some(init_position) = boot_cluster
+        .programs
+        .iter()
+        .position(|program| program.name == "init")
+    else {
+        return Err((
+            "init".into(),
+            format!(
+                "servers need the program `init` on the boot cluster `{}`",
+                boot_cluster.name
+            ),
+        ));
+    };
+    let mut taken: Vec<u32> = (0..boot_cluster.programs.len() as u32).collect();
+    let mut servers = Vec::new();
+    for (position, server) in init.servers.iter().enumerate() {
+        let field = format!("init.servers[{position}]");
+        if !sources.programs.contains(&server.name) {
+            return Err((
+                format!("{field}.name"),
+                format!(
+                    "no program `{}` ({}: {})",
+                    server.name,
+                    sources.programs_origin,
+                    sources.programs.join(", ")
+                ),
+            ));
+        }
+        let restart = match server.restart.as_deref() {
+            None | Some("on-failure") => Restart::OnFailure,
+            Some("never") => Restart::Never,
+            Some("always") => Restart::Always,
+            Some(other) => {
+                return Err((
+                    format!("{field}.restart"),
+                    format!("unknown policy `{other}` (never, on-failure, always)"),
+                ));
+            }
+        };
+        let slot = match server.slot {
+            Some(slot) if slot as usize >= nanvix_abi::PROGRAMS_MAX => {
+                return Err((
+                    format!("{field}.slot"),
+                    format!("slots go from 0 to {}", nanvix_abi::PROGRAMS_MAX - 1),
+                ));
+            }
+            Some(slot) if taken.contains(&slot) => {
+                return Err((
+                    format!("{field}.slot"),
+                    format!("slot {slot} is taken (a boot program or a server before)"),
+                ));
+            }
+            Some(slot) => slot,
+            None => (0..nanvix_abi::PROGRAMS_MAX as u32)
+                .find(|slot| !taken.contains(slot))
+                .ok_or_else(|| {
+                    (
+                        format!("{field}.slot"),
+                        "every slot of the boot cluster is taken".to_string(),
+                    )
+                })?,
+        };
+        taken.push(slot);
+        let size = |leaf: &str, value: &Option<String>, default: &str| {
+            parse_size(value.as_deref().unwrap_or(default))
+                .map_err(|reason| (format!("{field}.{leaf}"), reason.to_string()))
+        };
+        let heap_bytes = size("heap", &server.heap, DEFAULT_HEAP)?;
+        let stack_bytes = size("stack", &server.stack, DEFAULT_STACK)?;
+        if stack_bytes < 4096 {
+            return Err((
+                format!("{field}.stack"),
+                "a stack needs at least 4 KiB".to_string(),
+            ));
+        }
+        servers.push(ServerPlan {
+            name: server.name.clone(),
+            arguments: server.args.clone(),
+            restart,
+            slot,
+            heap_bytes,
+            stack_bytes,
+        });
+    }
+    let arguments = &mut boot_cluster.programs[init_position].arguments;
+    for server in &servers {
+        arguments.push(format!("serve={}", server.name));
+        arguments.push(format!("slot={}", server.slot));
+        arguments.push(format!("restart={}", server.restart.name()));
+        arguments.push(format!("heap={}", server.heap_bytes));
+        arguments.push(format!("stack={}", server.stack_bytes));
+        arguments.extend(
+            server
+                .arguments
+                .iter()
+                .map(|argument| format!("arg={argument}")),
+        );
+    }
+    Ok(servers)
 }
 
 /// The text of `boards/<name>.toml` under the workspace `root`.
@@ -658,6 +851,101 @@ programs = [{ name = "hello", heap = "128 KiB", stack = "32 KiB" }]
             let error = check_text(&text).unwrap_err();
             assert_eq!(&error.field, field, "{to}: {error}");
             assert!(!error.reason.is_empty());
+        }
+    }
+
+    /// GOOD with init on io0 and two servers.
+    fn with_init() -> String {
+        GOOD.replace(
+            "programs = [{ name = \"hello\", args = [\"rounds=2\"] }]",
+            "programs = [{ name = \"init\" }, { name = \"hello\" }]",
+        ) + r#"
+[init]
+servers = [
+    { name = "name-server", restart = "always" },
+    { name = "process-server", slot = 4, args = ["x=1"], heap = "256 KiB" },
+]
+"#
+    }
+
+    #[test]
+    fn init_gets_its_servers_as_arguments() {
+        let system = check_text(&with_init()).unwrap();
+        assert_eq!(
+            system.servers,
+            [
+                ServerPlan {
+                    name: "name-server".into(),
+                    arguments: Vec::new(),
+                    restart: Restart::Always,
+                    slot: 2,
+                    heap_bytes: 64 * 1024,
+                    stack_bytes: 64 * 1024,
+                },
+                ServerPlan {
+                    name: "process-server".into(),
+                    arguments: vec!["x=1".into()],
+                    restart: Restart::OnFailure,
+                    slot: 4,
+                    heap_bytes: 256 * 1024,
+                    stack_bytes: 64 * 1024,
+                },
+            ]
+        );
+        assert_eq!(
+            system.clusters[0].programs[0].arguments,
+            [
+                "serve=name-server",
+                "slot=2",
+                "restart=always",
+                "heap=65536",
+                "stack=65536",
+                "serve=process-server",
+                "slot=4",
+                "restart=on-failure",
+                "heap=262144",
+                "stack=65536",
+                "arg=x=1",
+            ]
+        );
+        let names = system.program_names();
+        assert!(names.iter().any(|name| name == "process-server"), "packed");
+    }
+
+    #[test]
+    fn each_init_error_names_its_field() {
+        let good = with_init();
+        let cases = [
+            (
+                "restart = \"always\"",
+                "restart = \"sometimes\"",
+                "init.servers[0].restart",
+            ),
+            ("slot = 4", "slot = 1", "init.servers[1].slot"),
+            ("slot = 4", "slot = 16", "init.servers[1].slot"),
+            (
+                "name = \"process-server\"",
+                "name = \"no-such-server\"",
+                "init.servers[1].name",
+            ),
+            (
+                "heap = \"256 KiB\"",
+                "heap = \"lots\"",
+                "init.servers[1].heap",
+            ),
+            (
+                "heap = \"256 KiB\"",
+                "stack = \"1 KiB\"",
+                "init.servers[1].stack",
+            ),
+            ("restart = \"always\"", "when = 1", "when"),
+            ("{ name = \"init\" }, ", "", "init"),
+        ];
+        for (from, to, field) in cases {
+            let text = good.replacen(from, to, 1);
+            assert_ne!(text, good, "{from}");
+            let error = check_text(&text).unwrap_err();
+            assert_eq!(error.field, field, "{from} -> {to}: {error}");
         }
     }
 

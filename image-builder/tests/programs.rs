@@ -12,7 +12,7 @@ fn an_io_cluster_starts_waits_for_and_ends_its_programs() {
     let mut board = start("programs.toml");
     let status = board.wait_exit().unwrap();
     for (cluster, line) in [
-        ("io0", "program-test: 24 checks, 0 failed"),
+        ("io0", "program-test: 28 checks, 0 failed"),
         ("cc0", "program-test: compute, 3 checks, 0 failed"),
     ] {
         assert!(
@@ -29,7 +29,7 @@ fn an_io_cluster_starts_waits_for_and_ends_its_programs() {
         "{}",
         board.transcript()
     );
-    // Every child's start and end was reported: 1 + 1 + 1 + 30 + 1 children.
+    // Every child's start was reported: 1 + 1 + 1 + 30 + 1 + 1 + 2 children.
     let started = board
         .events()
         .iter()
@@ -38,7 +38,7 @@ fn an_io_cluster_starts_waits_for_and_ends_its_programs() {
                 if cluster == "io0" && program == "program-test")
         })
         .count();
-    assert_eq!(started, 1 + 36, "{}", board.transcript());
+    assert_eq!(started, 1 + 37, "{}", board.transcript());
     // The programs io0's slots hold at the end all ended with 0.
     assert_eq!(status, 0, "{}", board.transcript());
 }

@@ -8,12 +8,30 @@
 
 use crate::cluster::join_arguments;
 use crate::runtime::kcall;
-use nanvix_abi::{Errno, Kcall, PROGRAM_ANY};
+use nanvix_abi::{Errno, Kcall, PROGRAM_ANY, SpawnOptions};
 
 /// Starts the image's program `name` with `arguments` on this cluster, in slot
-/// `slot` (`None`: the lowest free one); its program id.
+/// `slot` (`None`: the lowest free one), with the default heap and stack; its
+/// program id.
 pub fn spawn(name: &str, arguments: &[&str], slot: Option<u32>) -> Result<u32, Errno> {
+    spawn_with(name, arguments, slot, (0, 0))
+}
+
+/// [`spawn`] with a heap and a main-thread stack of `(heap_bytes, stack_bytes)`
+/// (0: the default, 64 KiB).
+pub fn spawn_with(
+    name: &str,
+    arguments: &[&str],
+    slot: Option<u32>,
+    (heap_bytes, stack_bytes): (usize, usize),
+) -> Result<u32, Errno> {
     let words = join_arguments(arguments);
+    let options = SpawnOptions {
+        slot: slot.map_or(PROGRAM_ANY, u64::from),
+        heap_bytes: heap_bytes as u64,
+        stack_bytes: stack_bytes as u64,
+    }
+    .to_bytes();
     let id = kcall(
         Kcall::ProgramSpawn,
         [
@@ -21,7 +39,7 @@ pub fn spawn(name: &str, arguments: &[&str], slot: Option<u32>) -> Result<u32, E
             name.len(),
             words.as_ptr() as usize,
             words.len(),
-            slot.map_or(PROGRAM_ANY, |slot| slot as usize),
+            options.as_ptr() as usize,
         ],
     )?;
     Ok(id as u32)

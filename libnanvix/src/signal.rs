@@ -5,7 +5,7 @@
 //! process that catches SIGINT or SIGTERM tells the process server so (the process
 //! server's client does that); the server then sends it a *notice* instead, a
 //! message of [`NOTICE_BYTES`] (the signal number, little-endian) to the program's
-//! [`SIGNAL_PORT`]. A signal thread of the program, started by [`listen`], reads
+//! signal port ([`port_of`]). A signal thread of the program, started by [`listen`], reads
 //! the notices (only those from the node it trusts: the process server's, as the
 //! hardware stamps it) and runs the handler [`set_handler`] installed.
 //!
@@ -20,11 +20,26 @@ use nanvix_abi::Errno;
 
 pub use nanvix_abi::{SIGINT, SIGKILL, SIGTERM};
 
-/// The port of a program's node its signal thread reads notices on.
+/// The port of a program's node its signal thread reads notices on, for the first
+/// program of its node ([`port_of`] gives each program's).
 pub const SIGNAL_PORT: u32 = 31;
+
+/// How many ports, from [`SIGNAL_PORT`] down, signal threads take: one for each
+/// program that shares a node (ids `i`, `i + nodes`, `i + 2 nodes`, ...).
+pub const SIGNAL_PORTS: u32 = 4;
+
+/// The signal port of program `id` on a cluster of `node_count` nodes: programs that
+/// share a node get ports of their own ([`SIGNAL_PORT`], then one down for each
+/// round of ids; beyond [`SIGNAL_PORTS`] rounds they share the last).
+pub fn port_of(id: u32, node_count: u32) -> u32 {
+    SIGNAL_PORT - (id / node_count.max(1)).min(SIGNAL_PORTS - 1)
+}
 
 /// The size of a notice: the signal number, little-endian.
 pub const NOTICE_BYTES: usize = 4;
+
+/// The signal thread's stack (handlers run on it).
+pub const SIGNAL_STACK: usize = 16 * 1024;
 
 /// What runs when a caught signal arrives; it gets the signal's number.
 pub type Handler = fn(u32);
@@ -100,19 +115,35 @@ pub fn handler(signal: u32) -> Option<Handler> {
 }
 
 /// Starts the signal thread (once; later calls only check the node matches): it
-/// reads notices at [`SIGNAL_PORT`] sent from `trusted_node` and runs their
-/// handlers. Returns the port the process server sends to.
+/// reads notices at this program's signal port ([`port_of`]) sent from
+/// `trusted_node` and runs their handlers. Returns the port.
 pub fn listen(trusted_node: u32) -> Result<u32, Errno> {
+    let port = port_of(
+        process::id(),
+        crate::cluster::this().map_or(1, |this| this.node_count),
+    );
     let mut listening = LISTENING.lock();
     match *listening {
-        Some(node) if node == trusted_node => return Ok(SIGNAL_PORT),
+        Some(node) if node == trusted_node => return Ok(port),
         Some(_) => return Err(Errno::Busy),
         None => {}
     }
-    let inbox = Inbox::create(SIGNAL_PORT)?;
-    thread::spawn(move || run(inbox, trusted_node))?;
+    let inbox = Inbox::create(port)?;
+    thread::spawn_with_stack(SIGNAL_STACK, move || run(inbox, trusted_node))?;
     *listening = Some(trusted_node);
-    Ok(SIGNAL_PORT)
+    Ok(port)
+}
+
+/// For a program init supervises (argument `supervisor=NODE`): runs `handler` when
+/// init's SIGTERM notice comes (at shutdown), so the program can flush and end by
+/// itself. Returns whether there is a supervisor.
+pub fn follow_supervisor(handler: Handler) -> Result<bool, Errno> {
+    let Some(node) = process::argument("supervisor").and_then(|node| node.parse().ok()) else {
+        return Ok(false);
+    };
+    set_handler(SIGTERM, Some(handler))?;
+    listen(node)?;
+    Ok(true)
 }
 
 /// The signal thread: runs the handler of each notice `trusted_node` sends.
@@ -146,6 +177,20 @@ mod tests {
         assert_eq!(decode_notice(&encode_notice(SIGKILL)), None);
         assert_eq!(decode_notice(&[2, 0, 0]), None, "short");
         assert_eq!(decode_notice(&[2, 0, 0, 0, 0]), None, "long");
+    }
+
+    #[test]
+    fn programs_sharing_a_node_get_ports_of_their_own() {
+        // Four nodes: ids 0, 4, 8 and 12 share node 0.
+        let ports: alloc::vec::Vec<u32> = [0, 4, 8, 12].map(|id| port_of(id, 4)).into();
+        assert_eq!(ports, [31, 30, 29, 28]);
+        assert_eq!(port_of(3, 4), SIGNAL_PORT);
+        assert_eq!(
+            port_of(15, 1),
+            SIGNAL_PORT - SIGNAL_PORTS + 1,
+            "the last is shared"
+        );
+        assert_eq!(port_of(0, 0), SIGNAL_PORT);
     }
 
     #[test]

@@ -17,7 +17,7 @@
 #![no_main]
 #![forbid(unsafe_code)]
 
-use libnanvix::abi::{Errno, Kcall, PROGRAMS_MAX};
+use libnanvix::abi::{Errno, Kcall, PROGRAM_ANY, PROGRAMS_MAX, SpawnOptions};
 use libnanvix::runtime::kcall;
 use libnanvix::signal::SIGTERM;
 use libnanvix::testing::Checks;
@@ -153,6 +153,32 @@ fn boss() -> i32 {
         Err(Errno::Fault),
     );
     checks.expect(
+        "spawn: wild options",
+        raw_spawn_with(name.as_ptr() as usize, name.len(), 0, 0, WILD),
+        Err(Errno::Fault),
+    );
+    checks.expect(
+        "spawn: a stack under 4 KiB",
+        programs::spawn_with("program-test", &[], None, (0, 1024)),
+        Err(Errno::Invalid),
+    );
+    checks.expect(
+        "spawn: a heap larger than the cluster",
+        programs::spawn_with("program-test", &[], None, (1 << 40, 0)),
+        Err(Errno::NoMemory),
+    );
+    checks.expect(
+        "a child with a heap and stack of its own",
+        programs::spawn_with(
+            "program-test",
+            &["mode=exit", "status=0"],
+            None,
+            (256 * 1024, 16 * 1024),
+        )
+        .and_then(|id| programs::wait(id, None)),
+        Ok(0),
+    );
+    checks.expect(
         "wait: an id past PROGRAMS_MAX",
         programs::wait(PROGRAMS_MAX as u32, Some(0)),
         Err(Errno::Invalid),
@@ -179,16 +205,39 @@ fn boss() -> i32 {
     checks.finish("program-test")
 }
 
-/// `program_spawn` with raw pointers (for wild ones).
+/// `program_spawn` with raw pointers (for wild ones) and good options.
 fn raw_spawn(
     name: usize,
     name_length: usize,
     words: usize,
     words_length: usize,
 ) -> Result<u32, Errno> {
+    let options = SpawnOptions {
+        slot: PROGRAM_ANY,
+        heap_bytes: 0,
+        stack_bytes: 0,
+    }
+    .to_bytes();
+    raw_spawn_with(
+        name,
+        name_length,
+        words,
+        words_length,
+        options.as_ptr() as usize,
+    )
+}
+
+/// `program_spawn` with raw pointers throughout.
+fn raw_spawn_with(
+    name: usize,
+    name_length: usize,
+    words: usize,
+    words_length: usize,
+    options: usize,
+) -> Result<u32, Errno> {
     kcall(
         Kcall::ProgramSpawn,
-        [name, name_length, words, words_length, usize::MAX],
+        [name, name_length, words, words_length, options],
     )
     .map(|id| id as u32)
 }

@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 use nanvix_abi::{
     DEFAULT_HEAP_BYTES, DEFAULT_STACK_BYTES, Errno, POWER_ARGUMENTS_MAX, PROGRAM_ANY,
-    PROGRAM_NAME_MAX, PROGRAMS_MAX, SIGNAL_MAX,
+    PROGRAM_NAME_MAX, PROGRAMS_MAX, SIGNAL_MAX, SpawnOptions,
 };
 use nanvix_board::ClusterKind;
 use nanvix_hal::{BoardControl, CoreId, Cores, HardwareEvent, Platform};
@@ -61,20 +61,34 @@ impl<P: Platform> Kernel<P> {
             .position(|program| program.id as usize == id)
     }
 
-    /// `program_spawn(name, name_length, arguments, arguments_length, slot)` for
+    /// `program_spawn(name, name_length, arguments, arguments_length, options)` for
     /// program `index`.
     pub(super) fn program_spawn(
         &self,
         index: usize,
         arguments: [usize; 5],
     ) -> Result<usize, Errno> {
-        let [name, name_length, words, words_length, slot] = arguments;
+        let [name, name_length, words, words_length, options] = arguments;
         if !self.local_is_io() {
             return Err(Errno::Access);
         }
         let (name, words) =
             self.read_program_request(index, (name, name_length), (words, words_length))?;
-        if slot != PROGRAM_ANY && slot >= PROGRAMS_MAX {
+        let mut option_bytes = [0u8; SpawnOptions::BYTES];
+        self.space(index).read_into(options, &mut option_bytes)?;
+        let options = SpawnOptions::from_bytes(&option_bytes);
+        let slot = match options.slot {
+            PROGRAM_ANY => None,
+            slot if slot < PROGRAMS_MAX as u64 => Some(slot as usize),
+            _ => return Err(Errno::Invalid),
+        };
+        let or_default = |bytes: u64, default: usize| match bytes {
+            0 => default,
+            bytes => usize::try_from(bytes).unwrap_or(usize::MAX),
+        };
+        let heap_bytes = or_default(options.heap_bytes, DEFAULT_HEAP_BYTES);
+        let stack_bytes = or_default(options.stack_bytes, DEFAULT_STACK_BYTES);
+        if stack_bytes < 4096 {
             return Err(Errno::Invalid);
         }
         let library = (*self.library.lock()).ok_or(Errno::NoEntry)?;
@@ -91,8 +105,8 @@ impl<P: Platform> Kernel<P> {
             name: &name,
             elf: Ok(&elf),
             arguments: &arguments,
-            heap_bytes: DEFAULT_HEAP_BYTES,
-            stack_bytes: DEFAULT_STACK_BYTES,
+            heap_bytes,
+            stack_bytes,
             console_input: false,
         };
         let _spawning = self.spawning.lock();
@@ -123,21 +137,19 @@ impl<P: Platform> Kernel<P> {
 
     /// The id `slot` names (or the lowest free one) and the place in the program
     /// table it takes: its ended program's, or a new entry.
-    fn free_slot(&self, slot: usize) -> Result<(usize, usize), Errno> {
+    fn free_slot(&self, slot: Option<usize>) -> Result<(usize, usize), Errno> {
         let programs = self.programs.lock();
         let held = |id: usize| {
             programs
                 .iter()
                 .any(|program| program.id as usize == id && !program.reusable)
         };
-        let id = if slot == PROGRAM_ANY {
-            (0..PROGRAMS_MAX)
+        let id = match slot {
+            None => (0..PROGRAMS_MAX)
                 .find(|id| !held(*id))
-                .ok_or(Errno::Again)?
-        } else if held(slot) {
-            return Err(Errno::Busy);
-        } else {
-            slot
+                .ok_or(Errno::Again)?,
+            Some(slot) if held(slot) => return Err(Errno::Busy),
+            Some(slot) => slot,
         };
         let place = programs
             .iter()

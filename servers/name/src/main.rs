@@ -9,7 +9,7 @@ extern crate alloc;
 
 use libnanvix::cluster::Clusters;
 use libnanvix::mailbox::Inbox;
-use libnanvix::{println, process};
+use libnanvix::{println, process, signal};
 use name_server::registry::{Caller, Registry};
 use nanvix_name_api::{NAME_PORT, NameProtocol};
 use nanvix_rpc::transport::{Handled, serve};
@@ -24,6 +24,10 @@ fn main() -> i32 {
             return 1;
         }
     };
+    // At shutdown the names go with the server: nothing to flush.
+    if let Err(errno) = signal::follow_supervisor(|_| process::exit(0)) {
+        println!("name-server: cannot follow its supervisor: {errno}");
+    }
     let clusters = Clusters::read();
     let mut registry = Registry::new();
     println!(

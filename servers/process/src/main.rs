@@ -21,7 +21,7 @@ use libnanvix::mailbox::{Inbox, Outbox};
 use libnanvix::signal::{self, SIGKILL};
 use libnanvix::{cluster, println, process, thread};
 use nanvix_process_api::{
-    PROCESS_PORT, ProcessError, ProcessProtocol, ProcessReply, ProcessRequest,
+    PROCESS_PORT, ProcessClient, ProcessError, ProcessProtocol, ProcessReply, ProcessRequest,
 };
 use nanvix_rpc::transport::{Handled, Replies, ReplyTo, serve};
 use nanvix_rpc::{MESSAGE_BYTES, RequestHeader, encode_request};
@@ -144,6 +144,15 @@ fn main() -> i32 {
             return 1;
         }
     };
+    // At shutdown it ends every process first, as a `Stop` from its cluster does.
+    let stop_self = |_| {
+        if let Ok(mut own) = ProcessClient::connect(process::node()) {
+            let _ = own.stop();
+        }
+    };
+    if let Err(errno) = signal::follow_supervisor(stop_self) {
+        println!("process-server: cannot follow its supervisor: {errno}");
+    }
     let board = Clusters::read();
     let own_cluster = board.of_node(process::node());
     let clusters = board.compute();

@@ -1,0 +1,50 @@
+//! System test of init: it starts the servers the manifest's `[init]` section
+//! lists in their slots, starts a killed one again by its policy (and the new one
+//! serves the old one's clients), refuses a shutdown from a compute cluster, and
+//! shuts down in order (the process server, which catches init's SIGTERM, ends by
+//! itself; then the name server), after which the board powers off with 0.
+
+mod common;
+
+use common::{printed, start};
+use nanvix_harness::Event;
+
+#[test]
+fn init_restarts_killed_servers_and_shuts_down_in_order() {
+    let mut board = start("init.toml");
+    let status = board.wait_exit().unwrap();
+    assert!(
+        printed(&board, "io0", "init-test: 10 checks, 0 failed"),
+        "{}",
+        board.transcript()
+    );
+    assert_eq!(status, 0, "{}", board.transcript());
+    let init_lines: Vec<String> = board
+        .events()
+        .iter()
+        .filter_map(|event| match event {
+            Event::Console { program, line, .. } if program == "init" => Some(line.clone()),
+            _ => None,
+        })
+        .collect();
+    let expected = [
+        "init: serving on node 0 port 3, 2 servers",
+        "init: started name-server in slot 2",
+        "init: started process-server in slot 4",
+        "init: name-server ended with status 137: starting it again",
+        "init: process-server ended with status 137: starting it again",
+        "init: stopping process-server",
+        "init: stopping name-server",
+        "init: done, status 0",
+    ];
+    assert_eq!(init_lines, expected, "{}", board.transcript());
+    // The process server ended by itself on init's SIGTERM (it stops its processes
+    // first): init never had to kill it.
+    assert!(
+        !init_lines
+            .iter()
+            .any(|line| line.contains("did not end by itself")),
+        "{}",
+        board.transcript()
+    );
+}
