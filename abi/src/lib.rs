@@ -175,6 +175,31 @@ impl SpawnOptions {
 
 /// The largest signal number [`Kcall::ClusterPowerOff`] takes.
 pub const SIGNAL_MAX: usize = 64;
+/// The program id a kernel stamps on a message it sends itself (a SIGTERM notice
+/// when the board asks the cluster to shut down): no program has it.
+pub const KERNEL_PROGRAM: u32 = PROGRAMS_MAX as u32;
+
+/// The port of a program's node its signal thread reads notices on, for the first
+/// program of its node ([`signal_port`] gives each program's).
+pub const SIGNAL_PORT: u32 = 31;
+
+/// How many ports, from [`SIGNAL_PORT`] down, signal threads take: one for each
+/// program that shares a node (ids `i`, `i + nodes`, `i + 2 nodes`, ...).
+pub const SIGNAL_PORTS: u32 = 4;
+
+/// The signal port of program `id` on a cluster of `node_count` nodes: programs that
+/// share a node get ports of their own ([`SIGNAL_PORT`], then one down for each
+/// round of ids; beyond [`SIGNAL_PORTS`] rounds they share the last).
+pub const fn signal_port(id: u32, node_count: u32) -> u32 {
+    let round = id / if node_count == 0 { 1 } else { node_count };
+    SIGNAL_PORT
+        - if round < SIGNAL_PORTS - 1 {
+            round
+        } else {
+            SIGNAL_PORTS - 1
+        }
+}
+
 /// The interrupt signal (Ctrl-C): by default it ends the process.
 pub const SIGINT: u32 = 2;
 /// The kill signal: it always ends the process; it cannot be caught or ignored.

@@ -107,6 +107,9 @@ pub trait BoardControl: Send + Sync {
         program: &str,
         arguments: &str,
     ) -> Result<(), PowerError>;
+    /// Whether the board asked this cluster to shut down in order since the last
+    /// look (hosted: a SIGTERM to the cluster's process); true once per request.
+    fn take_shutdown_request(&self) -> bool;
     /// Asks the board to power cluster `index` off (its programs end at once,
     /// killed by `signal`: the cluster's status is 128 + `signal`).
     fn power_off_cluster(&self, index: usize, signal: u32) -> Result<(), PowerError>;

@@ -163,6 +163,12 @@ pub enum Event {
         /// Cluster name.
         cluster: String,
     },
+    /// A SIGTERM to the runner was passed to init on the boot cluster, which stops
+    /// the servers in order; the board powers off when it is done.
+    ShutdownRequested {
+        /// The boot cluster's name.
+        cluster: String,
+    },
     /// The board is stopping every cluster.
     BoardStop {
         /// Why.
@@ -303,6 +309,9 @@ impl Event {
                 }
             ),
             Event::Interrupt { cluster } => format!("[board] Ctrl-C forwarded to {cluster}"),
+            Event::ShutdownRequested { cluster } => {
+                format!("[board] shutting down: init on {cluster} stops the servers")
+            }
             Event::BoardStop { reason } => format!("[board] stopping: {reason}"),
             Event::BoardOff { status } => format!("[board] off (status {status})"),
         }

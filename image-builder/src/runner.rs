@@ -28,6 +28,9 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
+/// How long an orderly shutdown (init stopping the servers) may take before the
+/// runner stops the board itself.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(15);
 /// How long the boot cluster may take to come up.
 pub const BOOT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long stopping may take before the runner gives up waiting for processes.
@@ -214,6 +217,8 @@ struct Board<'a> {
     /// The cluster that takes the terminal's input, and its input pipe (`None` once
     /// the terminal's input ended): a Ctrl-C goes there as a byte while it runs.
     console: Option<(usize, ConsoleInput)>,
+    /// When an orderly shutdown (asked of init by a SIGTERM) must have ended.
+    shutdown_deadline: Option<Instant>,
 }
 
 /// The write end of a cluster's console input, shared by the thread that copies
@@ -287,6 +292,7 @@ pub fn run(
         gdb: options.gdb.clone(),
         output,
         console: None,
+        shutdown_deadline: None,
     };
     let status = board.run(options.timeout);
     signal_handle.close();
@@ -350,9 +356,23 @@ impl Board<'_> {
             if self.slots.iter().all(|slot| slot.phase == Phase::Ended) {
                 return Ok(self.finish());
             }
-            match self.next(deadline) {
+            let wake = [deadline, self.shutdown_deadline]
+                .into_iter()
+                .flatten()
+                .min();
+            match self.next(wake) {
                 Some(Ok(())) => {}
                 Some(Err(status)) => return Ok(status),
+                None if self
+                    .shutdown_deadline
+                    .is_some_and(|limit| Instant::now() >= limit) =>
+                {
+                    let reason = format!(
+                        "the orderly shutdown took over {} s",
+                        SHUTDOWN_GRACE.as_secs()
+                    );
+                    return Ok(self.stop(&reason, 128 + signal_hook::consts::SIGTERM));
+                }
                 None => return Ok(self.stop("timeout", 124)),
             }
         }
@@ -374,6 +394,24 @@ impl Board<'_> {
             None => self.receiver.recv().ok()?,
         };
         Some(self.handle(input))
+    }
+
+    /// Asks init for an orderly shutdown, if the boot cluster runs it: a SIGTERM to
+    /// the boot cluster's process, which its kernel turns into a SIGTERM notice to
+    /// its first program. The boot cluster's name then.
+    fn ask_init_to_shut_down(&self) -> Option<String> {
+        let boot = self.system.boot;
+        let slot = self
+            .slots
+            .iter()
+            .find(|slot| slot.plan.index == boot && slot.phase == Phase::Up)?;
+        if slot.plan.programs.first()?.name != "init" {
+            return None;
+        }
+        // SAFETY: kill(2) on a child process we started and have not reaped (its
+        // waiter thread reports the exit before the pid can be reused).
+        let sent = unsafe { libc::kill(slot.pid as libc::pid_t, libc::SIGTERM) };
+        (sent == 0).then(|| slot.plan.name.clone())
     }
 
     /// Forwards a Ctrl-C to the cluster that takes the terminal's input, if it runs
@@ -403,6 +441,14 @@ impl Board<'_> {
                     && let Some(cluster) = self.forward_interrupt()
                 {
                     self.emit(Event::Interrupt { cluster });
+                    return Ok(());
+                }
+                if signal == signal_hook::consts::SIGTERM
+                    && self.shutdown_deadline.is_none()
+                    && let Some(cluster) = self.ask_init_to_shut_down()
+                {
+                    self.shutdown_deadline = Some(Instant::now() + SHUTDOWN_GRACE);
+                    self.emit(Event::ShutdownRequested { cluster });
                     return Ok(());
                 }
                 let name = if signal == signal_hook::consts::SIGINT {

@@ -6,8 +6,8 @@
 
 mod common;
 
-use common::{printed, start};
-use nanvix_harness::Event;
+use common::{printed, start, wait_for_line};
+use nanvix_harness::{Event, signal};
 
 #[test]
 fn init_restarts_killed_servers_and_shuts_down_in_order() {
@@ -44,6 +44,53 @@ fn init_restarts_killed_servers_and_shuts_down_in_order() {
         !init_lines
             .iter()
             .any(|line| line.contains("did not end by itself")),
+        "{}",
+        board.transcript()
+    );
+}
+
+#[test]
+fn a_sigterm_to_the_runner_shuts_the_board_down_through_init() {
+    let mut board = start("init-shutdown.toml");
+    board
+        .wait_until_up(&["io0", "cc0"])
+        .unwrap_or_else(|error| panic!("{error:?}\n{}", board.transcript()));
+    // Both servers serve before the request.
+    for line in [
+        "name-server: serving on node 2 port 1",
+        "process-server: serving on node 0 port 2",
+    ] {
+        wait_for_line(&mut board, "io0", line);
+    }
+    signal(board.runner_pid(), libc::SIGTERM).unwrap();
+    let status = board.wait_exit().unwrap();
+    assert_eq!(status, 0, "{}", board.transcript());
+    assert!(
+        board
+            .events()
+            .iter()
+            .any(|event| matches!(event, Event::ShutdownRequested { cluster } if cluster == "io0")),
+        "{}",
+        board.transcript()
+    );
+    for line in [
+        "init: stopping process-server",
+        "init: stopping name-server",
+        "init: powering off cc0",
+        "init: done, status 0",
+    ] {
+        assert!(
+            printed(&board, "io0", line),
+            "no `{line}`:\n{}",
+            board.transcript()
+        );
+    }
+    // Nobody had to be killed, and the board did not stop itself.
+    assert!(
+        !board
+            .events()
+            .iter()
+            .any(|event| matches!(event, Event::BoardStop { .. })),
         "{}",
         board.transcript()
     );

@@ -20,19 +20,12 @@ use nanvix_abi::Errno;
 
 pub use nanvix_abi::{SIGINT, SIGKILL, SIGTERM};
 
-/// The port of a program's node its signal thread reads notices on, for the first
-/// program of its node ([`port_of`] gives each program's).
-pub const SIGNAL_PORT: u32 = 31;
+pub use nanvix_abi::{KERNEL_PROGRAM, SIGNAL_PORT, SIGNAL_PORTS};
 
-/// How many ports, from [`SIGNAL_PORT`] down, signal threads take: one for each
-/// program that shares a node (ids `i`, `i + nodes`, `i + 2 nodes`, ...).
-pub const SIGNAL_PORTS: u32 = 4;
-
-/// The signal port of program `id` on a cluster of `node_count` nodes: programs that
-/// share a node get ports of their own ([`SIGNAL_PORT`], then one down for each
-/// round of ids; beyond [`SIGNAL_PORTS`] rounds they share the last).
+/// The signal port of program `id` on a cluster of `node_count` nodes
+/// (`nanvix_abi::signal_port`).
 pub fn port_of(id: u32, node_count: u32) -> u32 {
-    SIGNAL_PORT - (id / node_count.max(1)).min(SIGNAL_PORTS - 1)
+    nanvix_abi::signal_port(id, node_count)
 }
 
 /// The size of a notice: the signal number, little-endian.
@@ -47,8 +40,8 @@ pub type Handler = fn(u32);
 /// The handlers of SIGINT and SIGTERM (the signals that may be caught).
 static HANDLERS: spin::Mutex<[Option<Handler>; 2]> = spin::Mutex::new([None, None]);
 
-/// Whether the signal thread runs, and the node it trusts.
-static LISTENING: spin::Mutex<Option<u32>> = spin::Mutex::new(None);
+/// Whether the signal thread runs, and whom it trusts.
+static LISTENING: spin::Mutex<Option<Trusted>> = spin::Mutex::new(None);
 
 /// The slot of `signal` in the handler table, if it may be caught.
 fn slot(signal: u32) -> Option<usize> {
@@ -114,23 +107,60 @@ pub fn handler(signal: u32) -> Option<Handler> {
     slot(signal).and_then(|slot| HANDLERS.lock()[slot])
 }
 
-/// Starts the signal thread (once; later calls only check the node matches): it
+/// Who a signal thread takes notices from: a node, and with `program`, only that
+/// program of it (the kernel stamps the id; [`KERNEL_PROGRAM`] is the kernel's own).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Trusted {
+    /// The sender's node.
+    pub node: u32,
+    /// The sender's program id, if it must be one.
+    pub program: Option<u32>,
+}
+
+impl Trusted {
+    /// Whether a message stamped with `header` comes from the trusted sender.
+    pub fn sent(&self, header: &nanvix_abi::MessageHeader) -> bool {
+        header.source_node == self.node
+            && self
+                .program
+                .is_none_or(|program| program == header.source_program)
+    }
+}
+
+/// Starts the signal thread (once; later calls only check the sender matches): it
 /// reads notices at this program's signal port ([`port_of`]) sent from
 /// `trusted_node` and runs their handlers. Returns the port.
 pub fn listen(trusted_node: u32) -> Result<u32, Errno> {
+    listen_to(Trusted {
+        node: trusted_node,
+        program: None,
+    })
+}
+
+/// [`listen`] to the kernel of this program's own node only: the board's shutdown
+/// request reaches the boot cluster's first program (init) as a SIGTERM notice the
+/// kernel sends (hosted: a SIGTERM to the runner).
+pub fn listen_to_kernel() -> Result<u32, Errno> {
+    listen_to(Trusted {
+        node: process::node(),
+        program: Some(KERNEL_PROGRAM),
+    })
+}
+
+fn listen_to(trusted: Trusted) -> Result<u32, Errno> {
     let port = port_of(
         process::id(),
         crate::cluster::this().map_or(1, |this| this.node_count),
     );
     let mut listening = LISTENING.lock();
     match *listening {
-        Some(node) if node == trusted_node => return Ok(port),
+        Some(already) if already == trusted => return Ok(port),
         Some(_) => return Err(Errno::Busy),
         None => {}
     }
     let inbox = Inbox::create(port)?;
-    thread::spawn_with_stack(SIGNAL_STACK, move || run(inbox, trusted_node))?;
-    *listening = Some(trusted_node);
+    thread::spawn_with_stack(SIGNAL_STACK, move || run(inbox, trusted))?;
+    *listening = Some(trusted);
     Ok(port)
 }
 
@@ -146,14 +176,14 @@ pub fn follow_supervisor(handler: Handler) -> Result<bool, Errno> {
     Ok(true)
 }
 
-/// The signal thread: runs the handler of each notice `trusted_node` sends.
-fn run(inbox: Inbox, trusted_node: u32) {
+/// The signal thread: runs the handler of each notice `trusted` sends.
+fn run(inbox: Inbox, trusted: Trusted) {
     let mut buffer = [0u8; crate::mailbox::NOC_PAYLOAD_MAX];
     loop {
         let Ok((header, length)) = inbox.read(&mut buffer) else {
             return;
         };
-        if header.source_node != trusted_node {
+        if !trusted.sent(&header) {
             continue;
         }
         let Some(signal) = decode_notice(&buffer[..length]) else {

@@ -773,6 +773,9 @@ impl<P: Platform> Kernel<P> {
                 self.platform.cores().unpark(core);
             }
             self.notice_state_changes();
+            if self.platform.board().take_shutdown_request() {
+                self.deliver_shutdown_notice();
+            }
             if let Some(status) = self.final_status() {
                 self.platform.board().power_off(status);
             }

@@ -6,8 +6,10 @@
 //! `arg=ARGUMENT` for each of the server's own arguments. init starts each server in its slot of the boot cluster with its
 //! arguments and `supervisor=NODE` (init's node), watches each on a thread of its
 //! own (`program_wait`), and serves [`InitProtocol`] on [`INIT_PORT`]: the server
-//! list, and an orderly shutdown. Prints `init: serving on node N port P, K
-//! servers` once it serves, and a line for each start, end, restart and stop.
+//! list, and an orderly shutdown, which the board's shutdown request (a SIGTERM
+//! notice from the kernel: hosted, a SIGTERM to the runner) starts too. Prints
+//! `init: serving on node N port P, K servers` once it serves, and a line for each
+//! start, end, restart and stop.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
@@ -19,6 +21,7 @@ use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering};
+use libnanvix::abi::CLUSTER_ON;
 use libnanvix::cluster::Clusters;
 use libnanvix::mailbox::{Inbox, Outbox};
 use libnanvix::signal::{self, SIGTERM};
@@ -196,6 +199,18 @@ fn main() -> i32 {
     if let Some(status) = settled_status(&shared) {
         return status;
     }
+    // The board's shutdown request (a SIGTERM to the runner) comes from the kernel:
+    // it ends the board as a `Shutdown` does.
+    let shut_down_on_request = |_| {
+        if let Ok(mut own) = nanvix_init_api::InitClient::connect(process::node()) {
+            let _ = own.shutdown(0);
+        }
+    };
+    let listening = signal::set_handler(SIGTERM, Some(shut_down_on_request))
+        .and_then(|()| signal::listen_to_kernel());
+    if let Err(errno) = listening {
+        println!("init: cannot take the board's shutdown requests: {errno}");
+    }
     let board = Clusters::read();
     let compute = board.compute();
     let mut exit_status = 0;
@@ -357,9 +372,24 @@ fn tell_settled() {
     }
 }
 
-/// Stops the servers in the reverse order: a SIGTERM notice to the server's node,
-/// up to [`STOP_GRACE`] for it to end, then a kill.
+/// Stops the servers in the reverse order (a SIGTERM notice to the server's node,
+/// up to [`STOP_GRACE`] for it to end, then a kill), then powers off every compute
+/// cluster still on (the board is off once every cluster is).
 fn shut_down(servers: &[Server], shared: &Shared) {
+    stop_servers(servers, shared);
+    let board = Clusters::read();
+    for index in board.compute() {
+        let on = cluster::info(index).is_ok_and(|info| info.state == CLUSTER_ON);
+        if on {
+            let name = cluster::info(index).map(|info| String::from(info.name()));
+            println!("init: powering off {}", name.unwrap_or_default());
+            let _ = cluster::power_off(index, SIGTERM);
+        }
+    }
+}
+
+/// Stops the servers in the reverse order.
+fn stop_servers(servers: &[Server], shared: &Shared) {
     shared.shutting_down.store(true, Ordering::Release);
     let this = cluster::this().ok();
     for (index, server) in servers.iter().enumerate().rev() {

@@ -159,6 +159,9 @@ impl BoardControl for Stub {
     fn power_on_cluster(&self, _: usize, _: &str, _: &str) -> Result<(), PowerError> {
         Err(PowerError::Unsupported)
     }
+    fn take_shutdown_request(&self) -> bool {
+        false
+    }
     fn power_off_cluster(&self, _: usize, _: u32) -> Result<(), PowerError> {
         Err(PowerError::Unsupported)
     }

@@ -174,6 +174,8 @@ pub struct HostedBoard {
     image_programs: Vec<String>,
     /// The cluster's cores (a waiting core also wakes on its park word).
     cores: Arc<HostedCores>,
+    /// Set when the process got SIGTERM: the board asks for an orderly shutdown.
+    shutdown: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl HostedBoard {
@@ -320,6 +322,11 @@ impl BoardControl for HostedBoard {
         Ok(())
     }
 
+    fn take_shutdown_request(&self) -> bool {
+        self.shutdown
+            .swap(false, std::sync::atomic::Ordering::AcqRel)
+    }
+
     fn power_off_cluster(&self, index: usize, signal: u32) -> Result<(), PowerError> {
         self.send(&ClusterReport::PowerOffCluster {
             cluster: index as u32,
@@ -327,6 +334,23 @@ impl BoardControl for HostedBoard {
         });
         Ok(())
     }
+}
+
+/// Takes SIGTERM from the default action (the process would die) to a request
+/// for an orderly shutdown: a flag, and the master woken to look at it.
+fn watch_for_shutdown(cores: Arc<HostedCores>) -> io::Result<Arc<std::sync::atomic::AtomicBool>> {
+    let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGTERM])?;
+    let raised = Arc::clone(&flag);
+    std::thread::Builder::new()
+        .name("shutdown-watch".into())
+        .spawn(move || {
+            for _ in signals.forever() {
+                raised.store(true, std::sync::atomic::Ordering::Release);
+                cores.unpark(0);
+            }
+        })?;
+    Ok(flag)
 }
 
 /// Everything one hosted cluster has.
@@ -366,6 +390,7 @@ impl HostedPlatform {
         let cores = HostedCores::boot(nanvix_abi::THREADS_MAX + 1)?;
         // SAFETY: the runner passed us this descriptor for our exclusive use.
         let reports = unsafe { File::from_raw_fd(spec.report_fd) };
+        let shutdown = watch_for_shutdown(Arc::clone(&cores))?;
         let platform = HostedPlatform {
             console_input: HostedConsoleInput::start(Arc::clone(&cores), std::io::stdin())?,
             user_mode: HostedUserMode,
@@ -392,6 +417,7 @@ impl HostedPlatform {
                     .map(|(name, _)| name.clone())
                     .collect(),
                 cores: Arc::clone(&cores),
+                shutdown,
             },
             cores,
         };

@@ -10,6 +10,7 @@ use nanvix_abi::{
     DEFAULT_HEAP_BYTES, DEFAULT_STACK_BYTES, Errno, POWER_ARGUMENTS_MAX, PROGRAM_ANY,
     PROGRAM_NAME_MAX, PROGRAMS_MAX, SIGNAL_MAX, SpawnOptions,
 };
+use nanvix_abi::{KERNEL_PROGRAM, MAILBOX_TAG, MessageHeader, SIGTERM, signal_port};
 use nanvix_board::ClusterKind;
 use nanvix_hal::{BoardControl, CoreId, Cores, HardwareEvent, Platform};
 
@@ -244,6 +245,32 @@ impl<P: Platform> Kernel<P> {
         ended()
             .map(|status| status as u32 as usize)
             .ok_or(Errno::Again)
+    }
+
+    /// The board asked the cluster to shut down in order: its first program (init, on
+    /// the boot cluster) gets a SIGTERM notice at its signal port, stamped with the
+    /// kernel's own program id (`KERNEL_PROGRAM`), which no program can send.
+    pub(super) fn deliver_shutdown_notice(&self) {
+        let Some(place) = self.index_of_id(0) else {
+            return;
+        };
+        if !matches!(self.programs.lock()[place].state, ProgramState::Running) {
+            return;
+        }
+        let node = self.node_of(0);
+        let port = signal_port(0, self.board.clusters[self.local].node_count);
+        let epoch = match self.platform.board().cluster_state(self.local) {
+            nanvix_hal::ClusterState::On { epoch } => epoch,
+            _ => 0,
+        };
+        let notice = SIGTERM.to_le_bytes();
+        let header = MessageHeader {
+            source_node: node,
+            source_program: KERNEL_PROGRAM,
+            source_epoch: epoch,
+            length: notice.len() as u32,
+        };
+        self.route_to_mailbox(node, MAILBOX_TAG + port, &header, &notice, None);
     }
 
     /// `program_kill(id, signal)`.
