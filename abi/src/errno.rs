@@ -12,8 +12,11 @@ pub enum Errno {
     NoSuchThread = 3,
     /// An input/output error in the hardware layer.
     InputOutput = 5,
-    /// No open object of the caller has this id (a mailbox or portal id).
+    /// No open object of the caller has this id (a mailbox or portal id, or a
+    /// descriptor).
     BadDescriptor = 9,
+    /// Not a child of the caller (libnanvix's `waitpid` on another's process).
+    NoChild = 10,
     /// Try again: a queue is full or a limit is reached.
     Again = 11,
     /// Out of memory.
@@ -24,6 +27,8 @@ pub enum Errno {
     Fault = 14,
     /// The object is busy.
     Busy = 16,
+    /// It exists already (a name linked twice).
+    Exists = 17,
     /// Waiting would never end (a thread joining itself).
     Deadlock = 35,
     /// An argument is out of range.
@@ -38,17 +43,19 @@ pub enum Errno {
 
 impl Errno {
     /// Every error, for tables and round-trip tests.
-    pub const ALL: [Errno; 15] = [
+    pub const ALL: [Errno; 17] = [
         Errno::Permission,
         Errno::NoEntry,
         Errno::NoSuchThread,
         Errno::InputOutput,
         Errno::BadDescriptor,
+        Errno::NoChild,
         Errno::Again,
         Errno::NoMemory,
         Errno::Access,
         Errno::Fault,
         Errno::Busy,
+        Errno::Exists,
         Errno::Deadlock,
         Errno::Invalid,
         Errno::NoSystemCall,
@@ -69,11 +76,13 @@ impl Errno {
             Errno::NoSuchThread => "ESRCH",
             Errno::InputOutput => "EIO",
             Errno::BadDescriptor => "EBADF",
+            Errno::NoChild => "ECHILD",
             Errno::Again => "EAGAIN",
             Errno::NoMemory => "ENOMEM",
             Errno::Access => "EACCES",
             Errno::Fault => "EFAULT",
             Errno::Busy => "EBUSY",
+            Errno::Exists => "EEXIST",
             Errno::Deadlock => "EDEADLK",
             Errno::Invalid => "EINVAL",
             Errno::NoSystemCall => "ENOSYS",

@@ -77,7 +77,7 @@ fn threads_outnumber_cores_join_hit_the_limit_and_fail_cleanly() {
     );
     assert!(core >= 1 && thread >= 1, "core {core}, thread {thread}");
     assert!(
-        backtrace[0].starts_with("libnanvix::runtime::fault_on_purpose+"),
+        backtrace[0].starts_with("nanvix_sys::runtime::fault_on_purpose+"),
         "{backtrace:?}"
     );
     assert!(

@@ -13,9 +13,9 @@ extern crate alloc;
 
 use alloc::string::String;
 use alloc::vec::Vec;
-use libnanvix::Errno;
 use nanvix_rpc::transport::{Client, ServerCallError};
 use nanvix_rpc::{Operation, Protocol};
+use nanvix_sys::Errno;
 use serde::{Deserialize, Serialize};
 
 /// The port init serves on, on its node (the boot cluster's node of init's slot).
@@ -96,7 +96,7 @@ impl Protocol for InitProtocol {
         that catches SIGTERM trusts notices from it). When a server ends, init starts it again \
         by its policy (`never`; `on-failure`: a status other than 0; `always`), at most 5 \
         times in 10 s; a server that ends for good is settled. `Shutdown` stops the servers in \
-        the reverse order: a SIGTERM notice (`libnanvix::signal`) to the server's node, up to \
+        the reverse order: a SIGTERM notice (`nanvix_sys::signal`) to the server's node, up to \
         2 s for it to end by itself, then a kill; init then ends with the status asked, and the \
         board powers off once every cluster is off. When every server settled by itself, init \
         ends too, with 0 when each last ended with 0. A refusal is \

@@ -12,9 +12,9 @@
 extern crate alloc;
 
 use alloc::string::{String, ToString};
-use libnanvix::Errno;
 use nanvix_rpc::transport::{CallError, Client, ServerCallError};
 use nanvix_rpc::{Operation, Protocol};
+use nanvix_sys::Errno;
 use serde::{Deserialize, Serialize};
 
 /// Longest name, in bytes (UTF-8).

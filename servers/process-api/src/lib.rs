@@ -14,12 +14,12 @@ extern crate alloc;
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
-use libnanvix::Errno;
-use libnanvix::abi::FaultKind;
-use libnanvix::signal;
 pub use nanvix_rpc::transport::CallError;
 use nanvix_rpc::transport::{Client, ServerCallError};
 use nanvix_rpc::{Operation, Protocol};
+use nanvix_sys::Errno;
+use nanvix_sys::abi::FaultKind;
+use nanvix_sys::signal;
 use serde::{Deserialize, Serialize};
 
 /// The port the process server serves on, on its node.
@@ -67,7 +67,7 @@ pub enum SignalAction {
     Default,
     /// Nothing happens.
     Ignore,
-    /// The server sends a notice (`libnanvix::signal`) to `port` of the caller's
+    /// The server sends a notice (`nanvix_sys::signal`) to `port` of the caller's
     /// node, where its signal thread runs the handler.
     Catch { port: u32 },
 }
@@ -232,7 +232,7 @@ impl Protocol for ProcessProtocol {
         other users their own, and a spawned process runs as its spawner's user unless root \
         names another. Signals: SIGKILL (9) ends a process at once; SIGINT (2) and SIGTERM \
         (15) end it too by default (status 128 + the signal), unless it asked to ignore them \
-        or to catch them (`Handle`): then the server sends a notice (`libnanvix::signal`, the \
+        or to catch them (`Handle`): then the server sends a notice (`nanvix_sys::signal`, the \
         signal as 4 little-endian bytes) to the port it named on its node, where its signal \
         thread runs its handler; a notice that finds that port full is dropped, as a \
         standard POSIX signal already pending is not queued twice. A `Wait` is answered \

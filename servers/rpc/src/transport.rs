@@ -5,9 +5,9 @@ use crate::{
     encode_reply, encode_request,
 };
 use core::marker::PhantomData;
-use libnanvix::Errno;
-use libnanvix::abi::{MAILBOX_PORTS, MessageHeader};
-use libnanvix::mailbox::{Inbox, Outbox};
+use nanvix_sys::Errno;
+use nanvix_sys::abi::{MAILBOX_PORTS, MessageHeader};
+use nanvix_sys::mailbox::{Inbox, Outbox};
 
 /// Why a call failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
