@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{printed, start};
+use common::{assert_no_failed_checks, printed, start};
 use nanvix_harness::Event;
 
 #[test]
@@ -27,11 +27,7 @@ fn an_io_cluster_powers_a_compute_cluster_on_and_off() {
             board.transcript()
         );
     }
-    let failures = board
-        .events()
-        .iter()
-        .any(|event| matches!(event, Event::Console { line, .. } if line.starts_with("FAIL")));
-    assert!(!failures, "{}", board.transcript());
+    assert_no_failed_checks(&board);
     // cc0 came up three times, in epochs 1 to 3, and never died.
     let epochs: Vec<u32> = board
         .events()

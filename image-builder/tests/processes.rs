@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{printed, start, wait_for_line};
+use common::{assert_no_failed_checks, printed, start, wait_for_line};
 use nanvix_harness::{Event, signal};
 
 #[test]
@@ -33,14 +33,7 @@ fn programs_are_spawned_waited_for_killed_and_reaped() {
         .unwrap_or_else(|| panic!("{cluster} never came up:\n{}", board.transcript()));
     signal(pid, libc::SIGKILL).unwrap();
     wait_for_line(&mut board, "io0", "process-test: 26 checks, 0 failed");
-    assert!(
-        !board
-            .events()
-            .iter()
-            .any(|event| matches!(event, Event::Console { line, .. } if line.starts_with("FAIL"))),
-        "{}",
-        board.transcript()
-    );
+    assert_no_failed_checks(&board);
     assert!(printed(
         &board,
         "io0",

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{printed, start};
+use common::{assert_no_failed_checks, printed, start};
 use nanvix_harness::Event;
 
 #[test]
@@ -21,14 +21,7 @@ fn an_io_cluster_starts_waits_for_and_ends_its_programs() {
             board.transcript()
         );
     }
-    assert!(
-        !board
-            .events()
-            .iter()
-            .any(|event| matches!(event, Event::Console { line, .. } if line.starts_with("FAIL"))),
-        "{}",
-        board.transcript()
-    );
+    assert_no_failed_checks(&board);
     // Every child's start was reported: 1 + 1 + 1 + 30 + 1 + 1 + 2 children.
     let started = board
         .events()

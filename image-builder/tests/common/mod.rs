@@ -63,3 +63,12 @@ pub fn run_and_expect(manifest: &str, expected: &[(&str, &str)]) {
         );
     }
 }
+
+/// Fails the test, with the transcript, if a test program printed a `FAIL` line.
+pub fn assert_no_failed_checks(board: &Board) {
+    let failed = board
+        .events()
+        .iter()
+        .any(|event| matches!(event, Event::Console { line, .. } if line.starts_with("FAIL")));
+    assert!(!failed, "{}", board.transcript());
+}
