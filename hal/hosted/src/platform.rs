@@ -337,19 +337,21 @@ impl BoardControl for HostedBoard {
 }
 
 /// Takes SIGTERM from the default action (the process would die) to a request
-/// for an orderly shutdown: a flag, and the master woken to look at it.
+/// for an orderly shutdown: a flag, and the master woken to look at it. (A handler,
+/// not a watching thread: a thread per cluster process cost its boot a measurable
+/// share.)
 fn watch_for_shutdown(cores: Arc<HostedCores>) -> io::Result<Arc<std::sync::atomic::AtomicBool>> {
     let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGTERM])?;
     let raised = Arc::clone(&flag);
-    std::thread::Builder::new()
-        .name("shutdown-watch".into())
-        .spawn(move || {
-            for _ in signals.forever() {
-                raised.store(true, std::sync::atomic::Ordering::Release);
-                cores.unpark(0);
-            }
+    // SAFETY: the action only stores to an atomic and unparks the master (an
+    // atomic swap and a futex wake): both async-signal-safe; it allocates nothing
+    // and takes no lock.
+    unsafe {
+        signal_hook::low_level::register(signal_hook::consts::SIGTERM, move || {
+            raised.store(true, std::sync::atomic::Ordering::Release);
+            cores.unpark(0);
         })?;
+    }
     Ok(flag)
 }
 
