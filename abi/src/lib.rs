@@ -367,6 +367,13 @@ pub struct ClusterInfo {
     pub ending: u32,
     /// With [`ENDED_FAULT`]: the [`FaultKind`] code of the fault; 0 otherwise.
     pub fault: u32,
+    /// How many programs the cluster started in its current (or last) epoch: 1
+    /// for the program it booted with, one more for each a warm cluster ran since.
+    pub run: u32,
+    /// 1 when the cluster is on and idle: warm, its programs ended (`status`,
+    /// `ending` and `fault` say how), waiting for one ([`Kcall::ClusterPowerOn`]
+    /// runs the next there).
+    pub idle: u32,
     /// Size of the cluster's SRAM in bytes.
     pub sram_bytes: u64,
 }
@@ -389,6 +396,8 @@ impl ClusterInfo {
             status: 0,
             ending: 0,
             fault: 0,
+            run: 0,
+            idle: 0,
             sram_bytes: 0,
         }
     }

@@ -679,12 +679,16 @@ kcalls! {
             (Invalid, "no object of the caller's program has this id"),
             (Busy, "a thread waits on it, or holds it (a mutex)")
         ];
-    /// Asks the board to power compute cluster `index` on, booting it with the
-    /// image's program `name` (UTF-8) and its `arguments` (UTF-8, separated by NUL
-    /// bytes; none when `arguments_length` is 0). Only a program on an I/O cluster may
-    /// ask. Returns once the board has the request: the cluster comes up on its own,
-    /// in a new boot epoch (`cluster_info` shows it on), and powers off when its
-    /// program ends, as a cluster booted with the board does.
+    /// Asks the board to run the image's program `name` (UTF-8) with its
+    /// `arguments` (UTF-8, separated by NUL bytes; none when `arguments_length` is
+    /// 0) on compute cluster `index`. Only a program on an I/O cluster may ask.
+    /// Returns once the board has the request. A cluster that is off (or dead)
+    /// boots for it in a new boot epoch, as run 1 (`cluster_info` shows it on); a
+    /// cluster powered on this way is *warm*: when its program ends it stays on,
+    /// idle (`cluster_info`: `idle` 1, with the program's `status` and `ending`),
+    /// and a request for an idle cluster runs the next program there, in the same
+    /// epoch, as the next run. The board powers idle clusters off when no I/O
+    /// cluster is on any more.
     ClusterPowerOn = 68, "cluster_power_on",
         ("index: usize", "name: *const u8", "name_length: usize", "arguments: *const u8", "arguments_length: usize") -> "0",
         Local ("reads the board's registers and hands the request to the board; nothing the cluster's cores share changes"),
@@ -692,7 +696,7 @@ kcalls! {
             (Access, "the caller's cluster is not an I/O cluster"),
             (Invalid, "no cluster has this index, or it is not a compute cluster; the name is empty or over PROGRAM_NAME_MAX (64 bytes), the arguments over POWER_ARGUMENTS_MAX (1024 bytes), or either is not UTF-8"),
             (NoEntry, "the image has no program of this name"),
-            (Busy, "the cluster is on"),
+            (Busy, "the cluster is on and not idle"),
             (Fault, "name or arguments are not in the caller's memory")
         ];
     /// Asks the board to power compute cluster `index` off: its programs end at

@@ -107,6 +107,20 @@ pub trait BoardControl: Send + Sync {
         program: &str,
         arguments: &str,
     ) -> Result<(), PowerError>;
+    /// How many programs cluster `index` started in its current (or last) epoch.
+    fn cluster_run(&self, index: usize) -> u32;
+    /// Whether cluster `index` is on and idle (warm, waiting for a program).
+    fn cluster_idle(&self, index: usize) -> bool;
+    /// Whether this cluster stays on, idle, when its programs end (a warm cluster:
+    /// the board may run another program on it) instead of powering off.
+    fn warm(&self) -> bool;
+    /// A warm cluster's programs all ended with `status` (0: all with 0): it is
+    /// idle, and the board may give it a program ([`Self::take_program_request`]).
+    fn idle(&self, status: i32);
+    /// For an idle warm cluster: if the board asked it to run a program, calls
+    /// `start` with the image program's name and its arguments (NUL-separated) and
+    /// returns true.
+    fn take_program_request(&self, start: &mut dyn FnMut(&str, &str)) -> bool;
     /// Whether the board asked this cluster to shut down in order since the last
     /// look (hosted: a SIGTERM to the cluster's process); true once per request.
     fn take_shutdown_request(&self) -> bool;

@@ -1178,17 +1178,22 @@ pub fn boot(options: &BenchOptions, baselines: &[Row]) -> Result<Vec<Row>, Bench
 /// Runs of the cluster kernel's executable per baseline trial.
 const KERNEL_EXEC_RUNS: usize = 20;
 
-/// Cold spawn and wait of an empty program through the process server
-/// (`apps/bench-spawn` on `systems/bench/spawn.toml`: each spawn powers a compute
-/// cluster on for the program: a cluster process starts, loads the kernel and the
-/// program, runs it and powers off), against starting and waiting for the cluster
-/// kernel's executable itself (`std::process::Command`, which uses `posix_spawn`
-/// here; without a boot spec the kernel exits at once), measured one trial before
-/// each launch. `baseline.spawn_wait_tiny_static` is reported beside it.
+/// Spawn and wait of an empty program through the process server
+/// (`apps/bench-spawn` on `systems/bench/spawn.toml`), warm and cold:
+/// `process.warm_spawn_wait` runs each program on an idle warm compute cluster
+/// (the kernel stays up between programs and loads the next one), against
+/// `baseline.spawn_wait_tiny_static` (`posix_spawn`+`waitpid` of a tiny static
+/// binary, target: at most 2x); `process.cold_spawn_wait` boots a cluster for each
+/// program (a cluster process starts, loads the kernel and the program, runs it; the
+/// client then powers it off and waits until it is off), against starting and
+/// waiting for the cluster kernel's executable itself (`std::process::Command`,
+/// which uses `posix_spawn` here; without a boot spec the kernel exits at once),
+/// measured one trial before each launch.
 pub fn spawn(options: &BenchOptions, baselines: &[Row]) -> Result<Vec<Row>, BenchFailure> {
     let image = image(options, "spawn")?;
     let ghz = nanvix_bench::tsc_ghz()?;
-    let mut trials = Vec::new();
+    let mut warm = Vec::new();
+    let mut cold = Vec::new();
     let mut kernel_trials = Vec::new();
     for _ in 0..options.launches {
         let started = Instant::now();
@@ -1203,38 +1208,54 @@ pub fn spawn(options: &BenchOptions, baselines: &[Row]) -> Result<Vec<Row>, Benc
         }
         kernel_trials.push(started.elapsed().as_secs_f64() * 1e9 / KERNEL_EXEC_RUNS as f64);
         for event in Launch::start(options, image, &[])?.finish()? {
-            if let Event::Console { cluster, line, .. } = event
-                && cluster == "io0"
-                && let Some(rest) = line.strip_prefix("bench spawn_wait cycles=")
-            {
-                let cycles: f64 = rest
-                    .split(' ')
-                    .next()
-                    .unwrap_or_default()
-                    .parse()
-                    .map_err(|_| BenchFailure(format!("bad benchmark line: {line}")))?;
-                trials.push(cycles / ghz);
+            let Event::Console { cluster, line, .. } = event else {
+                continue;
+            };
+            if cluster != "io0" {
+                continue;
+            }
+            for (prefix, trials) in [
+                ("bench warm_spawn_wait cycles=", &mut warm),
+                ("bench cold_spawn_wait cycles=", &mut cold),
+            ] {
+                if let Some(rest) = line.strip_prefix(prefix) {
+                    let cycles: f64 = rest
+                        .split(' ')
+                        .next()
+                        .unwrap_or_default()
+                        .parse()
+                        .map_err(|_| BenchFailure(format!("bad benchmark line: {line}")))?;
+                    trials.push(cycles / ghz);
+                }
             }
         }
     }
-    let baseline = interleaved_row(
+    let kernel = interleaved_row(
         "baseline.spawn_wait_cluster_kernel",
         parameters(&[("runs", KERNEL_EXEC_RUNS.to_string())]),
         nanvix_bench::UNIT_NANOSECONDS,
         &kernel_trials,
     )?;
-    let mut row = nanvix_bench::summarize(
-        "process.cold_spawn_wait",
-        parameters(&[
-            ("launches", options.launches.to_string()),
-            ("pinned", "false".to_string()),
-        ]),
-        nanvix_bench::UNIT_NANOSECONDS,
-        &trials,
-    )?;
-    nanvix_bench::compare(&mut row, &baseline)?;
     let tiny = find(baselines, "baseline.spawn_wait_tiny_static", None)?.clone();
-    Ok(vec![tiny, baseline, row])
+    let launched = parameters(&[
+        ("launches", options.launches.to_string()),
+        ("pinned", "false".to_string()),
+    ]);
+    let mut warm_row = nanvix_bench::summarize(
+        "process.warm_spawn_wait",
+        launched.clone(),
+        nanvix_bench::UNIT_NANOSECONDS,
+        &warm,
+    )?;
+    nanvix_bench::compare(&mut warm_row, &tiny)?;
+    let mut cold_row = nanvix_bench::summarize(
+        "process.cold_spawn_wait",
+        launched,
+        nanvix_bench::UNIT_NANOSECONDS,
+        &cold,
+    )?;
+    nanvix_bench::compare(&mut cold_row, &kernel)?;
+    Ok(vec![tiny, warm_row, kernel, cold_row])
 }
 
 /// CPU time (user + system, in clock ticks) of a host process so far.

@@ -157,6 +157,14 @@ pub enum Event {
         /// Why the board did nothing, if it did nothing.
         refused: Option<String>,
     },
+    /// A warm cluster's programs all ended (the last with `status`): it stays on,
+    /// idle, for the next program.
+    ClusterIdle {
+        /// Cluster name.
+        cluster: String,
+        /// 0 when every program ended with 0.
+        status: i32,
+    },
     /// A Ctrl-C (SIGINT to the runner) was forwarded to the cluster that takes the
     /// terminal's input, as byte 0x03 on its console input.
     Interrupt {
@@ -309,6 +317,9 @@ impl Event {
                 }
             ),
             Event::Interrupt { cluster } => format!("[board] Ctrl-C forwarded to {cluster}"),
+            Event::ClusterIdle { cluster, status } => {
+                format!("[board] {cluster} idle, warm (status {status})")
+            }
             Event::ShutdownRequested { cluster } => {
                 format!("[board] shutting down: init on {cluster} stops the servers")
             }

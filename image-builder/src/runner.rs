@@ -20,7 +20,9 @@ use nanvix_abi::{ENDED_DIED, ENDED_EXIT, ENDED_FAULT, ENDED_KILLED, ENDED_NONE};
 use nanvix_board::ClusterKind;
 use nanvix_hal::ClusterState;
 use nanvix_hal_hosted::hardware::BoardHardware;
-use nanvix_hal_hosted::protocol::{BOOT_ENVIRONMENT, BootSpec, ClusterReport, ProgramSpec};
+use nanvix_hal_hosted::protocol::{
+    BOOT_ENVIRONMENT, BootSpec, ClusterReport, ProgramRequest, ProgramSpec,
+};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -120,8 +122,16 @@ struct Slot {
     /// Killed on a power-off request, by this signal: its end is a power-off, not a
     /// death.
     powered_off_on_request: Option<u32>,
-    /// The kind (`FaultKind` code) of the first thread fault of this incarnation.
+    /// The kind (`FaultKind` code) of the first thread fault of the running program.
     first_fault: Option<u32>,
+    /// A warm cluster (booted on request): it stays on, idle, between programs.
+    warm: bool,
+    /// It is warm and idle: its programs ended, and it waits for another.
+    idle: bool,
+    /// How many programs it started in this epoch.
+    run: u32,
+    /// The write end of a warm cluster's control pipe (program requests).
+    control: Option<std::fs::File>,
     outcome: Option<Outcome>,
 }
 
@@ -467,7 +477,11 @@ impl Board<'_> {
                 self.report(cluster, report);
                 Ok(())
             }
-            Input::Exited { cluster, status } => self.exited(cluster, status),
+            Input::Exited { cluster, status } => {
+                self.exited(cluster, status)?;
+                self.power_off_orphaned_idle();
+                Ok(())
+            }
         }
     }
 
@@ -550,6 +564,23 @@ impl Board<'_> {
                 self.slots[position].power_off = Some(status);
                 return;
             }
+            ClusterReport::Idle { status } => {
+                let slot = &mut self.slots[position];
+                slot.idle = true;
+                // A failure after a thread fault is that fault's doing.
+                let ending = match slot.first_fault.take() {
+                    Some(code) if status != 0 => ENDED_FAULT | (code << 8),
+                    _ => ENDED_EXIT,
+                };
+                let (run, epoch) = (slot.run, slot.epoch);
+                self.hardware.set_status(cluster, status, ending);
+                self.hardware.set_run(cluster, run, true);
+                self.hardware.set_state(cluster, ClusterState::On { epoch });
+                Event::ClusterIdle {
+                    cluster: name,
+                    status,
+                }
+            }
             ClusterReport::PowerOnCluster {
                 cluster: target,
                 program,
@@ -628,7 +659,7 @@ impl Board<'_> {
         if let Some(position) = previous
             && self.slots[position].phase != Phase::Ended
         {
-            return Err("it is on".into());
+            return self.run_on_idle(position, program, arguments);
         }
         if let Some(position) = previous {
             self.slots.remove(position);
@@ -648,8 +679,70 @@ impl Board<'_> {
                 console_input: false,
             }],
         };
-        self.spawn_plan(plan, epoch)
+        self.spawn_plan(plan, epoch, true)
             .map_err(|error| format!("cannot start it: {error}"))
+    }
+
+    /// Powers off the idle warm clusters once no I/O cluster runs: nothing could
+    /// give them a program any more, and the board is off only when every cluster
+    /// is.
+    fn power_off_orphaned_idle(&mut self) {
+        let kind = |index: usize| self.system.board.clusters.get(index).map(|c| c.kind);
+        let io_on = self.slots.iter().any(|slot| {
+            slot.phase != Phase::Ended && kind(slot.plan.index) == Some(ClusterKind::Io)
+        });
+        if io_on {
+            return;
+        }
+        for slot in &mut self.slots {
+            if slot.warm
+                && slot.idle
+                && slot.phase == Phase::Up
+                && slot.powered_off_on_request.is_none()
+            {
+                slot.powered_off_on_request = Some(libc::SIGTERM as u32);
+                // SAFETY: kill(2) on a child process we started and have not reaped
+                // (its waiter thread reports the exit before the pid can be reused).
+                unsafe { libc::kill(slot.pid as libc::pid_t, libc::SIGKILL) };
+            }
+        }
+    }
+
+    /// Runs `program` on the idle warm cluster of slot `position` (in its epoch, as
+    /// its next run), or says why not.
+    fn run_on_idle(
+        &mut self,
+        position: usize,
+        program: &str,
+        arguments: Vec<String>,
+    ) -> Result<(), String> {
+        let slot = &mut self.slots[position];
+        if !(slot.phase == Phase::Up && slot.idle) {
+            return Err("it is on".into());
+        }
+        let request = ProgramRequest {
+            program: program.to_string(),
+            arguments,
+        };
+        let mut line = serde_json::to_vec(&request).map_err(|error| error.to_string())?;
+        line.push(b'\n');
+        let sent = slot
+            .control
+            .as_mut()
+            .ok_or_else(|| "it takes no program requests".to_string())?
+            .write_all(&line);
+        sent.map_err(|error| format!("cannot reach it: {error}"))?;
+        // SAFETY: kill(2) on a child process we started and have not reaped (its
+        // waiter thread reports the exit before the pid can be reused).
+        unsafe { libc::kill(slot.pid as libc::pid_t, libc::SIGUSR1) };
+        slot.idle = false;
+        slot.run += 1;
+        slot.first_fault = None;
+        let (index, run, epoch) = (slot.plan.index, slot.run, slot.epoch);
+        self.hardware.set_status(index, 0, ENDED_NONE);
+        self.hardware.set_run(index, run, false);
+        self.hardware.set_state(index, ClusterState::On { epoch });
+        Ok(())
     }
 
     /// Powers compute cluster `target` off on `source`'s request: kills its process
@@ -771,6 +864,19 @@ impl Board<'_> {
         let name = slot.plan.name.clone();
         let critical = slot.plan.critical;
         let epoch = slot.epoch;
+        if slot.powered_off_on_request.is_some() && slot.idle {
+            // An idle warm cluster powered off: what its last program ended with
+            // stays in the registers.
+            slot.outcome = Some(Outcome::Off(0));
+            let status = self.hardware.status(cluster);
+            self.hardware.set_run(cluster, slot.run, false);
+            self.hardware.set_state(cluster, ClusterState::Off);
+            self.emit(Event::ClusterOff {
+                cluster: name,
+                status,
+            });
+            return Ok(());
+        }
         if let Some(signal) = slot.powered_off_on_request {
             // Off cleanly as far as the board goes; its programs were killed.
             let killed = 128 + signal as i32;
@@ -883,26 +989,31 @@ impl Board<'_> {
     fn spawn(&mut self, position: usize) -> std::io::Result<()> {
         let plan = self.system.clusters[position].clone();
         let epoch = self.hardware.epoch(plan.index) + 1;
-        self.spawn_plan(plan, epoch)
+        self.spawn_plan(plan, epoch, false)
     }
 
-    /// Starts a cluster process for `plan` in boot epoch `epoch`.
-    fn spawn_plan(&mut self, plan: ClusterPlan, epoch: u32) -> std::io::Result<()> {
+    /// Starts a cluster process for `plan` in boot epoch `epoch`; a `warm` one
+    /// stays on, idle, when its programs end, and takes program requests on a
+    /// control pipe.
+    fn spawn_plan(&mut self, plan: ClusterPlan, epoch: u32, warm: bool) -> std::io::Result<()> {
         let index = plan.index;
-        let mut fds = [0; 2];
-        // SAFETY: pipe2 writes two descriptors into `fds`.
-        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        // SAFETY: both descriptors are fresh and owned only here.
-        let (report_read, report_write) =
-            unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        let (report_read, report_write) = pipe()?;
+        let (control_read, control_write) = if warm {
+            let (read, write) = pipe()?;
+            (Some(read), Some(std::fs::File::from(write)))
+        } else {
+            (None, None)
+        };
+        let control_fd = control_read.as_ref().map_or(-1, |read| read.as_raw_fd());
+        let control = control_write;
         let spec = BootSpec {
             cluster: index as u32,
             epoch,
             noc_fd: self.hardware.fd(),
             report_fd: report_write.as_raw_fd(),
             polling_doorbells: self.polling_doorbells,
+            warm,
+            control_fd,
             image_programs: self
                 .programs
                 .iter()
@@ -993,6 +1104,7 @@ impl Board<'_> {
                 if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0
                     || libc::setpgid(0, 0) != 0
                     || libc::fcntl(report_fd, libc::F_SETFD, 0) != 0
+                    || (control_fd >= 0 && libc::fcntl(control_fd, libc::F_SETFD, 0) != 0)
                 {
                     return Err(std::io::Error::last_os_error());
                 }
@@ -1000,6 +1112,7 @@ impl Board<'_> {
             });
         }
         self.hardware.set_status(index, 0, ENDED_NONE);
+        self.hardware.set_run(index, 1, false);
         self.hardware.set_state(index, ClusterState::On { epoch });
         let mut child = match command.spawn() {
             Ok(child) => child,
@@ -1009,6 +1122,7 @@ impl Board<'_> {
             }
         };
         drop(report_write);
+        drop(control_read);
         if let Some(input) = child.stdin.take() {
             // The terminal's input goes to this cluster until either side ends.
             let input: ConsoleInput = std::sync::Arc::new(std::sync::Mutex::new(Some(input)));
@@ -1029,6 +1143,10 @@ impl Board<'_> {
             power_off: None,
             powered_off_on_request: None,
             first_fault: None,
+            warm,
+            idle: false,
+            run: 1,
+            control,
             outcome: None,
         });
         let readers = [
@@ -1120,6 +1238,18 @@ fn copy_console_input(input: &ConsoleInput) {
     if let Ok(mut input) = input.lock() {
         *input = None;
     }
+}
+
+/// A pipe whose ends close on exec (the one a child keeps is cleared in its
+/// `pre_exec`).
+fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two descriptors into `fds`.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: both descriptors are fresh and owned only here.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
 pub fn describe(status: ExitStatus) -> String {

@@ -87,9 +87,11 @@ const ENDING: Errno = Errno::InputOutput;
 /// Exit status reported for a program the loader refused.
 pub const STATUS_REFUSED: i32 = 126;
 
-/// Where a kernel finds the image's programs by name, for `program_spawn`: their
-/// ELF bytes, or why not (`None`: the image has no such program).
-pub type ProgramLibrary = fn(&str) -> Option<Result<Vec<u8>, String>>;
+/// Where a kernel finds the image's programs by name, for `program_spawn` and a
+/// warm cluster's next program: their ELF bytes, which stay for the kernel's life
+/// (a platform reads each once), or why not (`None`: the image has no such
+/// program).
+pub type ProgramLibrary = fn(&str) -> Option<Result<&'static [u8], String>>;
 
 /// A program the boot spec asks the kernel to load.
 pub struct ProgramToLoad<'a> {
@@ -289,6 +291,9 @@ pub struct Kernel<P: Platform> {
     spawning: Mutex<P::RawMutex, ()>,
     /// Contexts whose threads wait in `program_wait`: woken when a program ends.
     program_waiters: Mutex<P::RawMutex, Vec<CoreId>>,
+    /// A warm cluster told the board it is idle (its programs ended) and has not
+    /// started another program since.
+    idle_reported: AtomicBool,
     /// Each program's inbox length by index (written under the programs lock), so
     /// receivers see an empty inbox without taking the lock.
     inbox_lengths: Vec<AtomicUsize>,
@@ -367,6 +372,7 @@ impl<P: Platform> Kernel<P> {
             library: Mutex::new(None),
             spawning: Mutex::new(()),
             program_waiters: Mutex::new(Vec::new()),
+            idle_reported: AtomicBool::new(false),
             board,
             platform,
         }
@@ -777,7 +783,10 @@ impl<P: Platform> Kernel<P> {
                 self.deliver_shutdown_notice();
             }
             if let Some(status) = self.final_status() {
-                self.platform.board().power_off(status);
+                if !self.platform.board().warm() {
+                    self.platform.board().power_off(status);
+                }
+                self.serve_idle(status);
             }
             if !self.remote.may_sleep() {
                 continue;
@@ -1682,7 +1691,9 @@ impl<P: Platform> Kernel<P> {
         let (program, words) =
             self.read_program_request(index, (name, name_length), (words, words_length))?;
         let board = self.platform.board();
-        if matches!(board.cluster_state(cluster), ClusterState::On { .. }) {
+        if matches!(board.cluster_state(cluster), ClusterState::On { .. })
+            && !board.cluster_idle(cluster)
+        {
             return Err(Errno::Busy);
         }
         match board.power_on_cluster(cluster, &program, &words) {
@@ -1772,6 +1783,8 @@ impl<P: Platform> Kernel<P> {
         let ending = self.platform.board().cluster_ending(cluster);
         info.ending = ending & 0xff;
         info.fault = (ending >> 8) & 0xff;
+        info.run = self.platform.board().cluster_run(cluster);
+        info.idle = u32::from(self.platform.board().cluster_idle(cluster));
         info.state = state;
         info.epoch = epoch;
         self.space(index).write_value(out, &info)?;

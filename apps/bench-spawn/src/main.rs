@@ -1,18 +1,25 @@
 //! Benchmark program: spawn and wait of an empty program through the process server.
 //!
 //! Arguments: `mode=empty` ends at once with status 0 (the program spawned).
-//! `mode=client server=CLUSTER rounds=N trials=T` (on the process server's cluster):
-//! after a warm-up of `rounds` spawn-and-waits of `bench-spawn mode=empty`, times
-//! `trials` trials of `rounds` and prints `bench spawn_wait cycles=<cycles per
-//! spawn and wait> bytes=0` after each, then stops the server. Each spawn is cold:
-//! the process server powers a free compute cluster on for it, and the cluster
-//! powers off when the program ends.
+//! `mode=client server=CLUSTER rounds=N trials=T` (on the process server's cluster),
+//! two benchmarks of spawn-and-waits of `bench-spawn mode=empty`, each after a
+//! warm-up of `rounds`, timing `trials` trials of `rounds` and printing `bench NAME
+//! cycles=<cycles per spawn and wait> bytes=0` after each:
+//! - `warm_spawn_wait`: the process server runs each program on an idle warm
+//!   compute cluster (the warm-up booted them);
+//! - `cold_spawn_wait`: after each wait the client powers the idle clusters off and
+//!   waits until they are off, so each spawn boots a cluster for its program (the
+//!   power-off is in the figure, as a cluster that powers off by itself was).
+//!
+//! Then it stops the server.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
 
 extern crate alloc;
 
+use libnanvix::abi::{CLUSTER_ON, SIGKILL};
+use libnanvix::cluster::Clusters;
 use libnanvix::testing::time_trips;
 use libnanvix::{cluster, println, process};
 use nanvix_process_api::ProcessClient;
@@ -48,7 +55,7 @@ fn client() -> Result<(), &'static str> {
         .map(|info| info.first_node)
         .ok_or("server=CLUSTER names no cluster")?;
     let mut processes = ProcessClient::connect(node).map_err(|_| "cannot reach the server")?;
-    let spawn_and_wait = || -> Result<(), &'static str> {
+    let mut spawn_and_wait = || -> Result<(), &'static str> {
         let pid = processes
             .spawn_waiting("bench-spawn", &["mode=empty"])
             .map_err(|_| "a spawn failed")?;
@@ -57,6 +64,24 @@ fn client() -> Result<(), &'static str> {
             _ => Err("a wait failed"),
         }
     };
-    time_trips("spawn_wait", 0, rounds, trials, spawn_and_wait)?;
+    time_trips("warm_spawn_wait", 0, rounds, trials, &mut spawn_and_wait)?;
+    let compute = Clusters::read().compute();
+    time_trips("cold_spawn_wait", 0, rounds, trials, || {
+        spawn_and_wait()?;
+        power_off_idle(&compute)
+    })?;
     processes.stop().map_err(|_| "cannot stop the server")
+}
+
+/// Powers the idle compute clusters off and waits until none is on.
+fn power_off_idle(compute: &[usize]) -> Result<(), &'static str> {
+    let on = |index: &usize| cluster::info(*index).is_ok_and(|info| info.state == CLUSTER_ON);
+    for index in compute.iter().filter(|index| on(index)) {
+        cluster::power_off(*index, SIGKILL).map_err(|_| "a power-off failed")?;
+    }
+    let mut generation = cluster::wait_for_change(0, 0);
+    while compute.iter().any(on) {
+        generation = cluster::wait_for_change(generation, 1_000_000_000);
+    }
+    Ok(())
 }

@@ -5,11 +5,13 @@
 //!   cluster): checks every refusal of `cluster_power_on` and `cluster_power_off`,
 //!   powers the worker cluster on with `power-test mode=worker`, waits until it is
 //!   on, checks a second power-on is refused, tells the worker to end (a message to
-//!   its port 2) and waits until it is off (ending "exit"), powers it on again
-//!   with `mode=sleeper` (a new boot epoch), powers it off with SIGTERM while it
-//!   sleeps, and checks it is off, not dead, status 143, ending "killed"; then
-//!   powers it on with `mode=panicker` and checks it ends with ending "fault",
-//!   kind panic; prints `power-test: N checks, M failed`.
+//!   its port 2) and waits until it is idle (warm: on, its program ended, ending
+//!   "exit", run 1), runs `mode=sleeper` on it (the same epoch, run 2), powers it
+//!   off with SIGTERM while it sleeps, and checks it is off, not dead, status 143,
+//!   ending "killed"; then powers it on with `mode=panicker` (a new epoch) and
+//!   checks it idles with ending "fault", kind panic; prints `power-test: N checks,
+//!   M failed`. Its end leaves the board no I/O cluster: the runner powers the
+//!   idle cluster off.
 //! - `mode=worker`: checks a compute cluster may not power clusters on or off,
 //!   prints `power-test: worker up in epoch E, N checks, M failed`, and ends when the
 //!   boss says so.
@@ -188,23 +190,33 @@ fn boss() -> i32 {
     );
     let told = Outbox::open(worker.first_node, WORKER_PORT).and_then(|outbox| outbox.write(b"end"));
     checks.expect("tell the worker to end", told, Ok(()));
+    // A cluster powered on by request stays on, idle (warm), when its program ends.
     checks.expect(
-        "worker off by itself, status 0, ending exit, its epoch",
-        Ok(wait_for_state(target, CLUSTER_OFF)
-            .map(|info| (info.status, info.ending, info.fault, info.epoch))),
-        Ok(Some((0, ENDED_EXIT, 0, epoch))),
+        "worker ended: idle, status 0, ending exit, its epoch, run 1",
+        Ok(wait_for(target, |info| info.idle == 1).map(|info| {
+            (
+                info.state,
+                info.status,
+                info.ending,
+                info.fault,
+                info.epoch,
+                info.run,
+            )
+        })),
+        Ok(Some((CLUSTER_ON, 0, ENDED_EXIT, 0, epoch, 1))),
     );
-    // On again, in a new epoch; then off on request while its program sleeps.
+    // Another program on the warm cluster: the same epoch, its next run; then off
+    // on request while that program sleeps.
     checks.expect(
-        "power on again",
+        "power on the idle cluster again",
         cluster::power_on(target, "power-test", &["mode=sleeper"]),
         Ok(()),
     );
-    let second = wait_for_state(target, CLUSTER_ON);
+    let second = wait_for(target, |info| info.run == 2 && info.idle == 0);
     checks.expect(
-        "a new epoch",
-        Ok(second.is_some_and(|info| info.epoch > epoch)),
-        Ok(true),
+        "warm: the same epoch, run 2",
+        Ok(second.map(|info| (info.state, info.epoch))),
+        Ok(Some((CLUSTER_ON, epoch))),
     );
     checks.expect(
         "power off with SIGTERM",
@@ -233,10 +245,9 @@ fn boss() -> i32 {
         cluster::power_on(target, "power-test", &["mode=panicker"]),
         Ok(()),
     );
+    // It was off: this boots it, in a new epoch; it panics, and idles.
     let killed_epoch = off.map_or(0, |info| info.epoch);
-    let panicked = wait_for(target, |info| {
-        info.state == CLUSTER_OFF && info.epoch > killed_epoch
-    });
+    let panicked = wait_for(target, |info| info.idle == 1 && info.epoch > killed_epoch);
     checks.expect(
         "off with a panic fault",
         Ok(panicked.map(|info| {

@@ -162,6 +162,19 @@ impl BoardControl for Stub {
     fn take_shutdown_request(&self) -> bool {
         false
     }
+    fn cluster_run(&self, _: usize) -> u32 {
+        1
+    }
+    fn cluster_idle(&self, _: usize) -> bool {
+        false
+    }
+    fn warm(&self) -> bool {
+        false
+    }
+    fn idle(&self, _: i32) {}
+    fn take_program_request(&self, _: &mut dyn FnMut(&str, &str)) -> bool {
+        false
+    }
     fn power_off_cluster(&self, _: usize, _: u32) -> Result<(), PowerError> {
         Err(PowerError::Unsupported)
     }

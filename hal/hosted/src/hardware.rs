@@ -112,6 +112,19 @@ impl NocMemory {
             .load(Ordering::Acquire)
     }
 
+    /// How many programs cluster `index` started in its current (or last) epoch.
+    pub fn cluster_run(&self, index: usize) -> u32 {
+        self.word(self.layout.cluster_state(index) + 16)
+            .load(Ordering::Acquire)
+    }
+
+    /// Whether cluster `index` is on and idle: warm, waiting for a program.
+    pub fn cluster_idle(&self, index: usize) -> bool {
+        self.word(self.layout.cluster_state(index) + 20)
+            .load(Ordering::Acquire)
+            != 0
+    }
+
     /// The generation counter, bumped on every cluster state change.
     pub fn generation(&self) -> &AtomicU32 {
         self.word(self.layout.generation())
@@ -414,6 +427,22 @@ impl BoardHardware {
             .word(offset)
             .store(status as u32, Ordering::SeqCst);
         self.memory.word(offset + 4).store(ending, Ordering::SeqCst);
+    }
+
+    /// The status register of cluster `index`.
+    pub fn status(&self, index: usize) -> i32 {
+        self.memory.cluster_status(index)
+    }
+
+    /// Records that cluster `index` started its `run`-th program of the epoch
+    /// (`idle`: false) or that its programs ended and it waits for one (`idle`:
+    /// true). Set before the state, whose change readers watch.
+    pub fn set_run(&self, index: usize, run: u32, idle: bool) {
+        let offset = self.memory.layout.cluster_state(index) + 16;
+        self.memory.word(offset).store(run, Ordering::SeqCst);
+        self.memory
+            .word(offset + 4)
+            .store(u32::from(idle), Ordering::SeqCst);
     }
 
     /// The state registers say cluster `index` is in.

@@ -23,6 +23,8 @@ pub const ROM_BYTES: usize = 64 * 1024;
 pub const ROM_MAGIC: u32 = 0x4e58_524f;
 /// One cache line.
 pub const LINE_BYTES: usize = 64;
+/// Bytes of one cluster's registers (state, epoch, status, ending, run, idle).
+pub const CLUSTER_REGISTERS_BYTES: usize = 32;
 /// One message slot: a 36-byte header and up to 128 payload bytes (8-aligned),
 /// padded to 256 bytes so neighbouring slots never share a line or a prefetched
 /// line pair.
@@ -127,7 +129,8 @@ impl Layout {
         let data_channel_bytes = LINE_BYTES + DATA_DEPTH * DATA_SLOT_BYTES;
         let syncs_offset = control_bytes + clusters * data_channel_bytes + clusters * LINE_BYTES;
         let region_bytes = round_up(syncs_offset + clusters * LINE_BYTES, PAGE_BYTES);
-        let regions_start = ROM_BYTES + round_up(LINE_BYTES + clusters * 16, PAGE_BYTES);
+        let regions_start =
+            ROM_BYTES + round_up(LINE_BYTES + clusters * CLUSTER_REGISTERS_BYTES, PAGE_BYTES);
         Layout {
             clusters,
             depth,
@@ -151,9 +154,11 @@ impl Layout {
     }
 
     /// Offset of cluster `index`'s state word; its epoch word follows at +4, the
-    /// status its last incarnation ended with at +8, and how it ended at +12.
+    /// status its last program (or incarnation) ended with at +8, how it ended at
+    /// +12, the number of programs it started in this epoch at +16, and whether it
+    /// is on and idle (a warm cluster waiting for a program) at +20.
     pub fn cluster_state(&self, index: usize) -> usize {
-        self.registers() + LINE_BYTES + index * 16
+        self.registers() + LINE_BYTES + index * CLUSTER_REGISTERS_BYTES
     }
 
     /// Bytes of one cluster region.

@@ -4,7 +4,7 @@ use crate::console::HostedConsoleInput;
 use crate::cores::HostedCores;
 use crate::hardware::NocMemory;
 use crate::noc::{Doorbells, HostedNoc};
-use crate::protocol::{BOOT_ENVIRONMENT, BootSpec, ClusterReport};
+use crate::protocol::{BOOT_ENVIRONMENT, BootSpec, ClusterReport, ProgramRequest};
 use crate::user_mode::HostedUserMode;
 use nanvix_abi::PROGRAM_ALIGNMENT;
 use nanvix_board::Board;
@@ -176,6 +176,11 @@ pub struct HostedBoard {
     cores: Arc<HostedCores>,
     /// Set when the process got SIGTERM: the board asks for an orderly shutdown.
     shutdown: Arc<std::sync::atomic::AtomicBool>,
+    /// Whether the cluster stays on, idle, when its programs end.
+    warm: bool,
+    /// The runner's program requests (a warm cluster's control pipe, non-blocking)
+    /// and the bytes read of a line not yet whole.
+    requests: Mutex<Option<(File, Vec<u8>)>>,
 }
 
 impl HostedBoard {
@@ -322,6 +327,46 @@ impl BoardControl for HostedBoard {
         Ok(())
     }
 
+    fn cluster_run(&self, index: usize) -> u32 {
+        self.memory.cluster_run(index)
+    }
+
+    fn cluster_idle(&self, index: usize) -> bool {
+        self.memory.cluster_idle(index)
+    }
+
+    fn warm(&self) -> bool {
+        self.warm
+    }
+
+    fn idle(&self, status: i32) {
+        self.send(&ClusterReport::Idle { status });
+    }
+
+    fn take_program_request(&self, start: &mut dyn FnMut(&str, &str)) -> bool {
+        let mut requests = self.requests.lock();
+        let Some((pipe, pending)) = requests.as_mut() else {
+            return false;
+        };
+        let mut chunk = [0u8; 4096];
+        loop {
+            match std::io::Read::read(pipe, &mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(read) => pending.extend_from_slice(&chunk[..read]),
+            }
+        }
+        let Some(end) = pending.iter().position(|byte| *byte == b'\n') else {
+            return false;
+        };
+        let line: Vec<u8> = pending.drain(..=end).collect();
+        drop(requests);
+        let Ok(request) = serde_json::from_slice::<ProgramRequest>(&line) else {
+            return false;
+        };
+        start(&request.program, &request.arguments.join("\0"));
+        true
+    }
+
     fn take_shutdown_request(&self) -> bool {
         self.shutdown
             .swap(false, std::sync::atomic::Ordering::AcqRel)
@@ -353,6 +398,31 @@ fn watch_for_shutdown(cores: Arc<HostedCores>) -> io::Result<Arc<std::sync::atom
         })?;
     }
     Ok(flag)
+}
+
+/// The control pipe the runner sends a warm cluster's program requests on, made
+/// non-blocking (the master looks when idle), with SIGUSR1 (which the runner sends
+/// after each request) waking the master.
+fn control_pipe(fd: i32, cores: Arc<HostedCores>) -> io::Result<Option<(File, Vec<u8>)>> {
+    if fd < 0 {
+        return Ok(None);
+    }
+    // SAFETY: the runner passed us this descriptor for our exclusive use.
+    let pipe = unsafe { File::from_raw_fd(fd) };
+    // SAFETY: fcntl on a descriptor we own, with flags it reads first.
+    let nonblocking = unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        flags >= 0 && libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) == 0
+    };
+    if !nonblocking {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the action only unparks the master (an atomic swap and a futex
+    // wake): async-signal-safe; it allocates nothing and takes no lock.
+    unsafe {
+        signal_hook::low_level::register(signal_hook::consts::SIGUSR1, move || cores.unpark(0))?;
+    }
+    Ok(Some((pipe, Vec::new())))
 }
 
 /// Everything one hosted cluster has.
@@ -393,6 +463,7 @@ impl HostedPlatform {
         // SAFETY: the runner passed us this descriptor for our exclusive use.
         let reports = unsafe { File::from_raw_fd(spec.report_fd) };
         let shutdown = watch_for_shutdown(Arc::clone(&cores))?;
+        let requests = control_pipe(spec.control_fd, Arc::clone(&cores))?;
         let platform = HostedPlatform {
             console_input: HostedConsoleInput::start(Arc::clone(&cores), std::io::stdin())?,
             user_mode: HostedUserMode,
@@ -420,6 +491,8 @@ impl HostedPlatform {
                     .collect(),
                 cores: Arc::clone(&cores),
                 shutdown,
+                warm: spec.warm,
+                requests: Mutex::new(requests),
             },
             cores,
         };

@@ -26,6 +26,14 @@ pub struct BootSpec {
     /// Whether cross-cluster doorbells are polled instead of futex wakes.
     #[serde(default)]
     pub polling_doorbells: bool,
+    /// Whether the cluster stays on, idle, when its programs end (a warm cluster,
+    /// booted on request), waiting for the next program on its control pipe.
+    #[serde(default)]
+    pub warm: bool,
+    /// Inherited descriptor (read end of a pipe) the runner sends program requests
+    /// on, one JSON [`ProgramRequest`] a line (-1: none).
+    #[serde(default = "no_descriptor")]
+    pub control_fd: i32,
     /// The image's programs, by name, with the path of each one's ELF file: what a
     /// power request may boot and `program_spawn` may start.
     #[serde(default)]
@@ -132,6 +140,11 @@ pub enum ClusterReport {
         /// Its arguments.
         arguments: Vec<String>,
     },
+    /// A warm cluster's programs all ended with this status: it is idle.
+    Idle {
+        /// 0 when every program ended with 0.
+        status: i32,
+    },
     /// A program asks the board to power another cluster off.
     PowerOffCluster {
         /// Index of the cluster to power off.
@@ -139,4 +152,18 @@ pub enum ClusterReport {
         /// The signal that kills its programs (its status is then 128 + it).
         signal: u32,
     },
+}
+
+/// A request from the runner to an idle warm cluster: run this image program.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ProgramRequest {
+    /// The image program.
+    pub program: String,
+    /// Its arguments.
+    pub arguments: Vec<String>,
+}
+
+/// `BootSpec::control_fd` when there is no control pipe.
+fn no_descriptor() -> i32 {
+    -1
 }

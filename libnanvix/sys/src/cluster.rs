@@ -77,12 +77,23 @@ impl Clusters {
             .collect()
     }
 
-    /// Whether the cluster owning `node` is on in boot epoch `epoch` (so what that
-    /// incarnation holds is still held).
-    pub fn alive(&self, node: u32, epoch: u32) -> bool {
+    /// Whether the cluster owning `node` is on, not idle, and `now(epoch, run)`
+    /// holds of it: the program a holder recorded runs still (a warm cluster's
+    /// next process is another run of the same epoch).
+    pub fn alive_in(&self, node: u32, now: impl Fn(u32, u32) -> bool) -> bool {
         self.of_node(node)
             .and_then(|index| info(index).ok())
-            .is_some_and(|info| info.state == nanvix_abi::CLUSTER_ON && info.epoch == epoch)
+            .is_some_and(|info| {
+                info.state == nanvix_abi::CLUSTER_ON && info.idle == 0 && now(info.epoch, info.run)
+            })
+    }
+
+    /// The run of the cluster owning `node` (how many programs it started in its
+    /// epoch; 0 for a node of no cluster).
+    pub fn run_of(&self, node: u32) -> u32 {
+        self.of_node(node)
+            .and_then(|index| info(index).ok())
+            .map_or(0, |info| info.run)
     }
 }
 

@@ -16,10 +16,28 @@ pub(crate) static KERNEL: OnceLock<Kernel<HostedPlatform>> = OnceLock::new();
 /// The image's programs by name, and the file of each (the boot spec lists them).
 static LIBRARY: OnceLock<Vec<(String, String)>> = OnceLock::new();
 
-/// Reads the image's program `name` for `program_spawn`.
-fn library(name: &str) -> Option<Result<Vec<u8>, String>> {
+/// The image programs read so far, by name (each read once, kept for good).
+static READ: std::sync::Mutex<Vec<(String, &'static [u8])>> = std::sync::Mutex::new(Vec::new());
+
+/// The image's program `name` for `program_spawn` and a warm cluster's next
+/// program: read from its file the first time, then kept (a warm cluster runs the
+/// same programs again and again).
+fn library(name: &str) -> Option<Result<&'static [u8], String>> {
     let (_, path) = LIBRARY.get()?.iter().find(|(known, _)| known == name)?;
-    Some(std::fs::read(path).map_err(|error| format!("cannot read {path}: {error}")))
+    let mut read = READ
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((_, elf)) = read.iter().find(|(known, _)| known == name) {
+        return Some(Ok(elf));
+    }
+    Some(match std::fs::read(path) {
+        Ok(elf) => {
+            let elf: &'static [u8] = Box::leak(elf.into_boxed_slice());
+            read.push((name.to_string(), elf));
+            Ok(elf)
+        }
+        Err(error) => Err(format!("cannot read {path}: {error}")),
+    })
 }
 
 /// The gate's kcall entry: every program call into the kernel lands here.

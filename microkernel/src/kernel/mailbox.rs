@@ -421,6 +421,14 @@ impl MailboxTable {
         })
     }
 
+    /// Drops the messages kept for ports no mailbox has yet (a warm cluster between
+    /// two programs: the next one starts clean); how many.
+    pub fn drop_early(&mut self) -> usize {
+        let dropped = self.early.len();
+        self.early.clear();
+        dropped
+    }
+
     /// Queues a message that arrived for (node, port): in its mailbox, or with the
     /// early ones when none exists yet. A full queue (for this sender) keeps it in
     /// its channel.

@@ -92,8 +92,21 @@ impl<P: Platform> Kernel<P> {
         if stack_bytes < 4096 {
             return Err(Errno::Invalid);
         }
+        self.start_program(&name, &words, slot, (heap_bytes, stack_bytes))
+    }
+
+    /// Loads the image's program `name` with `words` (NUL-separated arguments) in
+    /// `slot` (or the lowest free one) with a heap and stack of `memory` bytes, and
+    /// starts its main thread; its program id.
+    fn start_program(
+        &self,
+        name: &str,
+        words: &str,
+        slot: Option<usize>,
+        (heap_bytes, stack_bytes): (usize, usize),
+    ) -> Result<usize, Errno> {
         let library = (*self.library.lock()).ok_or(Errno::NoEntry)?;
-        let elf = match library(&name) {
+        let elf = match library(name) {
             Some(Ok(elf)) => elf,
             _ => return Err(Errno::NoEntry),
         };
@@ -103,8 +116,8 @@ impl<P: Platform> Kernel<P> {
             .map(str::to_string)
             .collect();
         let program = ProgramToLoad {
-            name: &name,
-            elf: Ok(&elf),
+            name,
+            elf: Ok(elf),
             arguments: &arguments,
             heap_bytes,
             stack_bytes,
@@ -112,7 +125,7 @@ impl<P: Platform> Kernel<P> {
         };
         let _spawning = self.spawning.lock();
         let (id, place) = self.free_slot(slot)?;
-        let (image, placement) = self.allocate(&program, &elf).map_err(|error| match error {
+        let (image, placement) = self.allocate(&program, elf).map_err(|error| match error {
             super::StartError::Memory(_) => Errno::NoMemory,
             _ => Errno::NoEntry,
         })?;
@@ -125,9 +138,9 @@ impl<P: Platform> Kernel<P> {
             ]);
             return Err(Errno::Again);
         };
-        let base = self.place((id, place, context), &program, &elf, &image, placement);
+        let base = self.place((id, place, context), &program, elf, &image, placement);
         self.platform.board().report(HardwareEvent::ProgramStarted {
-            program: &name,
+            program: name,
             id: id as u32,
             node: self.node_of(id),
             base,
@@ -245,6 +258,35 @@ impl<P: Platform> Kernel<P> {
         ended()
             .map(|status| status as u32 as usize)
             .ok_or(Errno::Again)
+    }
+
+    /// A warm cluster whose programs all ended with `status`: tells the board it is
+    /// idle (once), then runs the program the board asks for, if it asked, in slot
+    /// 0 with the default heap and stack. Messages kept for ports no program
+    /// created go with the programs that ended: the next program starts clean.
+    pub(super) fn serve_idle(&self, status: i32) {
+        let board = self.platform.board();
+        if !self.idle_reported.swap(true, Ordering::AcqRel) {
+            let dropped = self.mailboxes.lock().drop_early();
+            self.undeliverable
+                .fetch_add(dropped as u64, Ordering::Relaxed);
+            board.idle(status);
+        }
+        board.take_program_request(&mut |name, words| match self.start_program(
+            name,
+            words,
+            Some(0),
+            (DEFAULT_HEAP_BYTES, DEFAULT_STACK_BYTES),
+        ) {
+            Ok(_) => self.idle_reported.store(false, Ordering::Release),
+            Err(errno) => {
+                board.report(HardwareEvent::ProgramRefused {
+                    program: name,
+                    reason: errno.name(),
+                });
+                board.idle(super::STATUS_REFUSED);
+            }
+        });
     }
 
     /// The board asked the cluster to shut down in order: its first program (init, on

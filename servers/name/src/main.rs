@@ -10,7 +10,7 @@ extern crate alloc;
 use libnanvix::cluster::Clusters;
 use libnanvix::mailbox::Inbox;
 use libnanvix::{println, process, signal};
-use name_server::registry::{Caller, Registry};
+use name_server::registry::{Caller, Registry, incarnation};
 use nanvix_name_api::{NAME_PORT, NameProtocol};
 use nanvix_rpc::transport::{Handled, serve};
 
@@ -35,11 +35,16 @@ fn main() -> i32 {
         process::node()
     );
     let served = serve::<NameProtocol>(&inbox, |sender, _, request, _| {
+        // The hardware stamps the epoch; the run (a warm cluster's current
+        // process) is the board's now, while the caller runs.
+        let node = sender.source_node;
         let caller = Caller {
-            node: sender.source_node,
-            epoch: sender.source_epoch,
+            node,
+            incarnation: incarnation(sender.source_epoch, clusters.run_of(node)),
         };
-        Handled::Reply(registry.serve(caller, request, |node, epoch| clusters.alive(node, epoch)))
+        Handled::Reply(registry.serve(caller, request, |node, held| {
+            clusters.alive_in(node, |epoch, run| incarnation(epoch, run) == held)
+        }))
     });
     match served {
         Ok(counters) => {

@@ -8,14 +8,20 @@ use nanvix_name_api::{NameError, NameReply, NameRequest, check_name};
 /// set; ours holds more, and says `Full` past it).
 pub const NAMES_MAX: usize = 256;
 
-/// A program's node and its cluster's boot epoch, as the hardware stamped them on
-/// its request.
+/// A program's node and its incarnation: its cluster's boot epoch (as the hardware
+/// stamped it on the request) and run (a warm compute cluster runs one process after
+/// another in an epoch), as [`incarnation`] packs them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Caller {
     /// The node.
     pub node: u32,
-    /// The boot epoch of the node's cluster.
-    pub epoch: u32,
+    /// The incarnation of the node's program.
+    pub incarnation: u64,
+}
+
+/// The incarnation of a program of a cluster in boot epoch `epoch` and run `run`.
+pub fn incarnation(epoch: u32, run: u32) -> u64 {
+    (u64::from(epoch) << 32) | u64::from(run)
 }
 
 /// Where a name points, and who linked it.
@@ -25,9 +31,9 @@ pub struct Target {
     pub node: u32,
     /// The port on that node.
     pub port: u32,
-    /// The boot epoch of the node's cluster when it linked the name: the name dies
-    /// with that incarnation.
-    pub epoch: u32,
+    /// The incarnation of the node's program when it linked the name: the name dies
+    /// with it.
+    pub incarnation: u64,
 }
 
 /// The names, by name.
@@ -52,7 +58,7 @@ impl Registry {
         self.names.is_empty()
     }
 
-    /// Serves `request` from `caller`. `alive(node, epoch)` says whether the
+    /// Serves `request` from `caller`. `alive(node, incarnation)` says whether the
     /// incarnation of the node's cluster that linked a name still runs: a name whose
     /// holder died (or whose cluster booted again since) is released when a request
     /// meets it. A refused request changes nothing.
@@ -60,7 +66,7 @@ impl Registry {
         &mut self,
         caller: Caller,
         request: NameRequest,
-        alive: impl Fn(u32, u32) -> bool,
+        alive: impl Fn(u32, u64) -> bool,
     ) -> NameReply {
         let outcome = match request {
             NameRequest::Link { name, port } => self.link(caller, name, port, &alive),
@@ -80,7 +86,7 @@ impl Registry {
         caller: Caller,
         name: String,
         port: u32,
-        alive: &impl Fn(u32, u32) -> bool,
+        alive: &impl Fn(u32, u64) -> bool,
     ) -> Result<NameReply, NameError> {
         check_name(&name)?;
         if self.lookup(&name, alive).is_ok() {
@@ -92,7 +98,7 @@ impl Registry {
         let target = Target {
             node: caller.node,
             port,
-            epoch: caller.epoch,
+            incarnation: caller.incarnation,
         };
         self.names.insert(name, target);
         Ok(NameReply::Linked)
@@ -102,11 +108,11 @@ impl Registry {
     pub fn lookup(
         &mut self,
         name: &str,
-        alive: &impl Fn(u32, u32) -> bool,
+        alive: &impl Fn(u32, u64) -> bool,
     ) -> Result<Target, NameError> {
         check_name(name)?;
         let target = self.names.get(name).copied().ok_or(NameError::NotFound)?;
-        if alive(target.node, target.epoch) {
+        if alive(target.node, target.incarnation) {
             Ok(target)
         } else {
             self.names.remove(name);
@@ -118,10 +124,10 @@ impl Registry {
         &mut self,
         caller: Caller,
         name: &str,
-        alive: &impl Fn(u32, u32) -> bool,
+        alive: &impl Fn(u32, u64) -> bool,
     ) -> Result<NameReply, NameError> {
         let target = self.lookup(name, alive)?;
-        if target.node != caller.node || target.epoch != caller.epoch {
+        if target.node != caller.node || target.incarnation != caller.incarnation {
             return Err(NameError::NotHolder);
         }
         self.names.remove(name);
@@ -162,13 +168,16 @@ mod tests {
         }
     }
 
-    /// Node `node` in epoch 1.
+    /// Node `node` in incarnation 1.
     fn on(node: u32) -> Caller {
-        Caller { node, epoch: 1 }
+        Caller {
+            node,
+            incarnation: 1,
+        }
     }
 
     /// Every holder is alive.
-    fn all_alive(_: u32, _: u32) -> bool {
+    fn all_alive(_: u32, _: u64) -> bool {
         true
     }
 
@@ -217,7 +226,7 @@ mod tests {
             Ok(Target {
                 node: 8,
                 port: 3,
-                epoch: 1
+                incarnation: 1
             })
         );
     }
@@ -262,7 +271,7 @@ mod tests {
             NameReply::Linked
         );
         // Node 4's cluster died (or booted again: epoch 2): its name goes when met.
-        let epoch_one_dead = |_: u32, epoch: u32| epoch != 1;
+        let epoch_one_dead = |_: u32, incarnation: u64| incarnation != 1;
         assert_eq!(
             registry.serve(on(9), lookup("cc0"), epoch_one_dead),
             NameReply::Refused(NameError::NotFound)
@@ -270,7 +279,10 @@ mod tests {
         registry.serve(on(4), link("again", 1), all_alive);
         assert_eq!(
             registry.serve(
-                Caller { node: 4, epoch: 2 },
+                Caller {
+                    node: 4,
+                    incarnation: 2
+                },
                 link("again", 2),
                 epoch_one_dead
             ),

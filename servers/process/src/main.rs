@@ -15,7 +15,7 @@ extern crate alloc;
 use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::vec::Vec;
-use libnanvix::abi::Errno;
+use libnanvix::abi::{CLUSTER_ON, Errno};
 use libnanvix::cluster::Clusters;
 use libnanvix::mailbox::{Inbox, Outbox};
 use libnanvix::signal::{self, SIGKILL};
@@ -45,12 +45,15 @@ fn views(clusters: &[usize]) -> Vec<ClusterView> {
             status: info.status,
             ending: info.ending,
             fault: info.fault,
+            run: info.run,
+            idle: info.idle != 0,
         })
         .collect()
 }
 
 /// Watches `clusters` and sends the server a `Changed` request whenever their
-/// states or epochs moved.
+/// states, epochs or runs moved (a warm cluster going idle moves only its idle
+/// flag).
 fn watch(clusters: Vec<usize>) {
     let Ok(server) = Outbox::open(process::node(), PROCESS_PORT) else {
         println!("process-server: the watcher cannot reach the server");
@@ -66,13 +69,13 @@ fn watch(clusters: Vec<usize>) {
     else {
         return;
     };
-    let mut seen: Vec<(u32, u32)> = Vec::new();
+    let mut seen: Vec<(u32, u32, u32, bool)> = Vec::new();
     // The generation first, then the states: a change after the look moves it.
     let mut generation = cluster::wait_for_change(0, 0);
     loop {
-        let now: Vec<(u32, u32)> = views(&clusters)
+        let now: Vec<(u32, u32, u32, bool)> = views(&clusters)
             .iter()
-            .map(|view| (view.state, view.epoch))
+            .map(|view| (view.state, view.epoch, view.run, view.idle))
             .collect();
         if now != seen {
             seen = now;
@@ -95,15 +98,17 @@ struct Waiting {
 }
 
 /// Spawns `program` for `parent_node`, to run as `user`, on the first free compute
-/// cluster that takes it.
+/// cluster that takes it (an idle warm one first). Processes that ended meanwhile
+/// are noted first (their waiters answered), so their clusters count as free.
 fn spawn(
-    table: &mut Table,
+    (table, replies): (&mut Table, &mut Replies),
     clusters: &[usize],
     (program, arguments): (&str, &[String]),
     (parent_node, user): (u32, u32),
 ) -> Result<u32, ProcessError> {
     let arguments: Vec<&str> = arguments.iter().map(String::as_str).collect();
     let views = views(clusters);
+    answer_ended(table, replies, &views);
     let free: Vec<ClusterView> = table.free(&views).copied().collect();
     for view in free {
         match cluster::power_on(view.index, program, &arguments) {
@@ -114,6 +119,13 @@ fn spawn(
         }
     }
     Err(ProcessError::NoFreeCluster)
+}
+
+/// Answers the waits of the processes `views` show ended.
+fn answer_ended(table: &mut Table, replies: &mut Replies, views: &[ClusterView]) {
+    for (waiter, pid, termination) in table.update(views) {
+        replies.send::<ProcessProtocol>(waiter, Ok(ProcessReply::Ended { pid, termination }));
+    }
 }
 
 /// Carries a signal out: powers the process' cluster off, or sends it a notice (a
@@ -185,7 +197,7 @@ fn main() -> i32 {
                 } => {
                     let user = user.unwrap_or(caller_user);
                     match spawn(
-                        &mut table,
+                        (&mut table, replies),
                         &clusters,
                         (&program, &arguments),
                         (caller, user),
@@ -226,16 +238,11 @@ fn main() -> i32 {
                     ProcessReply::Processes { entries, more }
                 }
                 ProcessRequest::Changed if caller == own_node => {
-                    for (waiter, pid, termination) in table.update(&views(&clusters)) {
-                        replies.send::<ProcessProtocol>(
-                            waiter,
-                            Ok(ProcessReply::Ended { pid, termination }),
-                        );
-                    }
+                    answer_ended(&mut table, replies, &views(&clusters));
                     // Spawns that wait for a cluster start in the order they came.
                     while let Some(next) = waiting.front() {
                         let started = spawn(
-                            &mut table,
+                            (&mut table, replies),
                             &clusters,
                             (&next.program, &next.arguments),
                             (next.parent_node, next.user),
@@ -259,8 +266,13 @@ fn main() -> i32 {
                     if caller_cluster != own_cluster && spawned {
                         return Handled::Reply(ProcessReply::Refused(ProcessError::NotInternal));
                     }
-                    for index in table.live_clusters() {
-                        let _ = cluster::power_off(index, SIGKILL);
+                    // Its processes' clusters, and the idle warm ones (not the
+                    // programs the manifest started on compute clusters).
+                    let live = table.live_clusters();
+                    for view in views(&clusters) {
+                        if view.state == CLUSTER_ON && (view.idle || live.contains(&view.index)) {
+                            let _ = cluster::power_off(view.index, SIGKILL);
+                        }
                     }
                     replies.send::<ProcessProtocol>(to, Ok(ProcessReply::Stopped));
                     return Handled::Stop;

@@ -30,6 +30,10 @@ pub struct ClusterView {
     pub ending: u32,
     /// With `ENDED_FAULT`, the `FaultKind` code.
     pub fault: u32,
+    /// How many programs it started in this epoch (a warm cluster runs several).
+    pub run: u32,
+    /// It is on and idle: warm, its last program ended, waiting for another.
+    pub idle: bool,
 }
 
 impl ClusterView {
@@ -67,6 +71,8 @@ struct Process {
     cluster: usize,
     /// The boot epoch its cluster runs it in.
     epoch: u32,
+    /// Which of the epoch's programs it is.
+    run: u32,
     parent_node: u32,
     /// The user it runs as.
     user: u32,
@@ -112,28 +118,39 @@ impl Table {
         Table::default()
     }
 
-    /// The clusters of `views` a new process may take: off or dead, and held by no
-    /// process that has not ended.
+    /// The clusters of `views` a new process may take, warm ones first: idle (on,
+    /// its last program ended), off or dead, and held by no process that has not
+    /// ended.
     pub fn free<'a>(&'a self, views: &'a [ClusterView]) -> impl Iterator<Item = &'a ClusterView> {
-        views.iter().filter(|view| {
-            view.state != CLUSTER_ON
+        let takes = |view: &ClusterView| {
+            (view.state != CLUSTER_ON || view.idle)
                 && !self
                     .processes
                     .values()
                     .any(|process| process.cluster == view.index && process.ended.is_none())
-        })
+        };
+        let warm = views.iter().filter(move |view| view.idle && takes(view));
+        let cold = views.iter().filter(move |view| !view.idle && takes(view));
+        warm.chain(cold)
     }
 
-    /// Records a process spawned by `parent_node` on the cluster `view` shows (just
-    /// powered on: it runs in the next epoch), running as `user`; its pid.
+    /// Records a process spawned by `parent_node` on the cluster `view` shows,
+    /// running as `user`; its pid. On an idle warm cluster it runs as the epoch's
+    /// next program; on one just powered on, in the next epoch, as its first.
     pub fn add(&mut self, view: &ClusterView, parent_node: u32, user: u32) -> u32 {
         let pid = self.next_pid;
         self.next_pid = self.next_pid.wrapping_add(1).max(1);
+        let (epoch, run) = if view.state == CLUSTER_ON && view.idle {
+            (view.epoch, view.run.wrapping_add(1))
+        } else {
+            (view.epoch.wrapping_add(1), 1)
+        };
         self.processes.insert(
             pid,
             Process {
                 cluster: view.index,
-                epoch: view.epoch.wrapping_add(1),
+                epoch,
+                run,
                 parent_node,
                 user,
                 running: false,
@@ -147,7 +164,8 @@ impl Table {
     }
 
     /// Moves the processes on by the board's states: a cluster on in a process'
-    /// epoch runs it; off or dead in that epoch, it ended as the cluster did.
+    /// epoch and run runs it; idle, off or dead then, it ended as the cluster's
+    /// registers say.
     /// Returns the waiters to answer, with the pid and how it ended (those processes
     /// are forgotten).
     pub fn update(&mut self, views: &[ClusterView]) -> Vec<(ReplyTo, u32, Termination)> {
@@ -159,12 +177,12 @@ impl Table {
             let Some(view) = views.iter().find(|view| view.index == process.cluster) else {
                 continue;
             };
-            if view.epoch != process.epoch {
+            if (view.epoch, view.run) != (process.epoch, process.run) {
                 continue;
             }
             match view.state {
-                CLUSTER_ON => process.running = true,
-                CLUSTER_OFF | CLUSTER_DEAD => {
+                CLUSTER_ON if !view.idle => process.running = true,
+                CLUSTER_ON | CLUSTER_OFF | CLUSTER_DEAD => {
                     let termination = view.termination();
                     process.ended = Some(termination);
                     if let Some(waiter) = process.waiter.take() {
@@ -346,6 +364,8 @@ mod tests {
                 ENDED_EXIT
             },
             fault: 0,
+            run: u32::from(epoch > 0),
+            idle: false,
         }
     }
 
@@ -533,6 +553,50 @@ mod tests {
     }
 
     #[test]
+    fn a_warm_cluster_runs_one_process_after_another_in_its_epoch() {
+        let mut table = Table::new();
+        let first = table.add(&view(1, CLUSTER_OFF, 0, 0), 9, ROOT);
+        table.update(&[view(1, CLUSTER_ON, 1, 0)]);
+        // It ended: the cluster stays on, idle, in epoch 1 after its run 1.
+        let idle = |run, status| ClusterView {
+            idle: true,
+            run,
+            ..view(1, CLUSTER_ON, 1, status)
+        };
+        assert_eq!(table.wait(first, 9, to(1)), Ok(None));
+        assert_eq!(
+            table.update(&[idle(1, 3)]),
+            [(to(1), first, Termination::Exited(3))]
+        );
+        // Idle clusters come first; the next process is the epoch's run 2.
+        let views = [view(0, CLUSTER_OFF, 0, 0), idle(1, 3)];
+        let free: Vec<usize> = table.free(&views).map(|view| view.index).collect();
+        assert_eq!(free, [1, 0], "warm first");
+        let second = table.add(&views[1], 9, ROOT);
+        assert!(table.free(&views).all(|view| view.index != 1), "held");
+        // Still idle after run 1 (the board has not started run 2 yet): not ended.
+        assert!(table.update(&[idle(1, 3)]).is_empty());
+        assert!(table.update(&[view(1, CLUSTER_ON, 1, 0)]).is_empty());
+        let running = ClusterView {
+            run: 2,
+            ..view(1, CLUSTER_ON, 1, 0)
+        };
+        table.update(&[running]);
+        assert!(
+            table
+                .list(0)
+                .0
+                .iter()
+                .any(|entry| entry.pid == second && entry.running)
+        );
+        assert_eq!(table.wait(second, 9, to(2)), Ok(None));
+        assert_eq!(
+            table.update(&[idle(2, 0)]),
+            [(to(2), second, Termination::Exited(0))]
+        );
+    }
+
+    #[test]
     fn terminations_follow_the_clusters_ending() {
         let ended = |state, status, ending, fault| {
             ClusterView {
@@ -542,6 +606,8 @@ mod tests {
                 status,
                 ending,
                 fault,
+                run: 1,
+                idle: false,
             }
             .termination()
         };
