@@ -137,3 +137,39 @@ fn ctrl_c_interrupts_the_foreground_job_and_not_the_board() {
         board.transcript()
     );
 }
+
+#[test]
+fn a_foreground_job_reads_the_shells_input() {
+    let manifest = nanvix_image_builder::workspace_root().join("systems/shell.toml");
+    // `cat` reads the rest of the script, as a job of a shell reading a script does.
+    let script = b"process-test mode=cat\nalpha\nbeta gamma\n".to_vec();
+    let mut board = Board::start_with_input(
+        NANVIX,
+        manifest,
+        Duration::from_secs(120),
+        &[],
+        Some(script),
+    )
+    .unwrap();
+    assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
+    assert_eq!(
+        shell_lines(&board),
+        ["$ process-test mode=cat"],
+        "{}",
+        board.transcript()
+    );
+    let cat: Vec<String> = board
+        .events()
+        .iter()
+        .filter_map(|event| match event {
+            Event::Console { program, line, .. } if program == "process-test" => Some(line.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        cat,
+        ["cat: alpha", "cat: beta gamma", "cat: 2 lines"],
+        "{}",
+        board.transcript()
+    );
+}

@@ -11,10 +11,11 @@
 //! or `name-server=NODE`.
 //!
 //! **Descriptors.** Descriptors 0, 1 and 2 are standard input, output and error;
-//! every process has them from its start, on the console: output and error go to
-//! the board's console, input comes from the terminal for the program the manifest
-//! gives it, and is at its end for others. Files and pipes come with the file
-//! system.
+//! every process has them from its start: output and error go to the board's
+//! console; input comes from the provider its spawner named (`stdin=NODE:PORT`: a
+//! shell names itself, and its foreground job reads what is typed), else from the
+//! terminal for the program the manifest gives it, else it is at its end. Files and
+//! pipes come with the file system.
 
 use crate::{Errno, cluster, console, process, signal};
 use nanvix_name_api::{NameCallError, NameClient, NameError};
@@ -206,14 +207,94 @@ pub fn name_unlink(name: &str) -> Result<(), Errno> {
     with_names(|names| names.unlink(name))
 }
 
+/// The argument that gives a process its standard input from a provider program:
+/// `stdin=NODE:PORT` (a shell passes its own, so its jobs read the terminal).
+pub const STDIN_ARGUMENT: &str = "stdin";
+
+/// The size of a standard-input read request: the most bytes wanted, then the
+/// port of the reader's node the reply goes to (both u32, little-endian).
+pub const INPUT_REQUEST_BYTES: usize = 8;
+
+/// The first port a reader tries for the provider's reply.
+const INPUT_REPLY_PORT: u32 = 16;
+
+/// The first byte of a provider's reply: bytes of input follow.
+pub const INPUT_DATA: u8 = 0;
+/// The first byte of a provider's reply: the end of input.
+pub const INPUT_END: u8 = 1;
+/// The most input bytes one reply carries (a message, less its kind byte).
+pub const INPUT_CHUNK_MAX: usize = crate::mailbox::NOC_PAYLOAD_MAX - 1;
+
+/// A read request for at most `wanted` bytes, answered at `reply_port`.
+pub fn encode_input_request(wanted: usize, reply_port: u32) -> [u8; INPUT_REQUEST_BYTES] {
+    let mut request = [0u8; INPUT_REQUEST_BYTES];
+    request[..4].copy_from_slice(&(wanted.min(u32::MAX as usize) as u32).to_le_bytes());
+    request[4..].copy_from_slice(&reply_port.to_le_bytes());
+    request
+}
+
+/// The (wanted bytes, reply port) of a read request, if `bytes` is one (the
+/// wanted bytes bounded by [`INPUT_CHUNK_MAX`]). The provider answers with
+/// [`INPUT_DATA`] and the bytes, or [`INPUT_END`].
+pub fn decode_input_request(bytes: &[u8]) -> Option<(usize, u32)> {
+    let bytes: [u8; INPUT_REQUEST_BYTES] = bytes.try_into().ok()?;
+    let word =
+        |at: usize| u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
+    let wanted = (word(0) as usize).min(INPUT_CHUNK_MAX);
+    Some((wanted, word(4)))
+}
+
+/// This process' standard-input provider, if its spawner gave it one.
+fn input_provider() -> Option<(u32, u32)> {
+    let (node, port) = process::argument(STDIN_ARGUMENT)?.split_once(':')?;
+    Some((node.parse().ok()?, port.parse().ok()?))
+}
+
+/// Reads standard input from the provider at (`node`, `port`): one request, one
+/// reply (an empty one at the end of input).
+fn read_from_provider(node: u32, port: u32, buffer: &mut [u8]) -> Result<usize, Errno> {
+    let (inbox, reply_port) = (INPUT_REPLY_PORT..crate::mailbox::MAILBOX_PORTS as u32)
+        .find_map(|port| {
+            crate::mailbox::Inbox::create(port)
+                .ok()
+                .map(|inbox| (inbox, port))
+        })
+        .ok_or(Errno::Again)?;
+    let asked = crate::mailbox::Outbox::open(node, port).and_then(|outbox| {
+        let written = outbox.write(&encode_input_request(buffer.len(), reply_port));
+        let _ = outbox.close();
+        written
+    });
+    let mut chunk = [0u8; crate::mailbox::NOC_PAYLOAD_MAX];
+    let answered = asked.and_then(|()| inbox.read_from(node, &mut chunk));
+    let _ = inbox.unlink();
+    let (_, length) = answered?;
+    match chunk[..length].split_first() {
+        Some((&INPUT_DATA, bytes)) => {
+            let length = bytes.len().min(buffer.len());
+            buffer[..length].copy_from_slice(&bytes[..length]);
+            Ok(length)
+        }
+        Some((&INPUT_END, _)) => Ok(0),
+        _ => Err(Errno::InputOutput),
+    }
+}
+
 /// `read`: reads from descriptor `descriptor` into `buffer`; 0 at the end of input.
+/// Standard input comes from the provider the spawner named (`stdin=NODE:PORT`),
+/// else from the console where the manifest gives it, else it is at its end.
 pub fn read(descriptor: i32, buffer: &mut [u8]) -> Result<usize, Errno> {
     match descriptor {
-        STDIN_FILENO => match console::read(buffer) {
-            // No console input here: the end of input, as /dev/null gives.
-            Err(Errno::Access) => Ok(0),
-            other => other,
-        },
+        STDIN_FILENO => {
+            if let Some((node, port)) = input_provider() {
+                return read_from_provider(node, port, buffer);
+            }
+            match console::read(buffer) {
+                // No console input here: the end of input, as /dev/null gives.
+                Err(Errno::Access) => Ok(0),
+                other => other,
+            }
+        }
         _ => Err(Errno::BadDescriptor),
     }
 }
@@ -251,6 +332,15 @@ mod tests {
             process_errno(ProcessCallError::Call(CallError::Mailbox(Errno::HostDown))),
             Errno::HostDown
         );
+    }
+
+    #[test]
+    fn input_requests_round_trip_and_are_bounded() {
+        let request = encode_input_request(40, 17);
+        assert_eq!(decode_input_request(&request), Some((40, 17)));
+        let huge = encode_input_request(1 << 20, 17);
+        assert_eq!(decode_input_request(&huge), Some((INPUT_CHUNK_MAX, 17)));
+        assert_eq!(decode_input_request(&request[..7]), None);
     }
 
     #[test]

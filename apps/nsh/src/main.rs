@@ -10,6 +10,8 @@
 //!   `nsh: PROGRAM: exited with status N` (or `killed by SIGTERM`, `killed by a
 //!   fault: panic`, ...);
 //! - `PROGRAM [ARGS...] &`: spawns it in the background and prints `[PID]`;
+//! - a foreground job's standard input is nsh's (`stdin=NODE:12`): each read gets
+//!   the next line typed, or the end of input; a background job's is at its end;
 //! - `ps`: the processes that run, `PID CLUSTER`, one a line;
 //! - `wait PID`: waits for a background process, prints `PID: exited with status
 //!   N` (or how else it ended);
@@ -32,8 +34,9 @@ use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use libnanvix::mailbox::{Inbox, Outbox};
 use libnanvix::sync::{Condvar, Mutex};
-use libnanvix::{cluster, console, println, process, signal, thread};
+use libnanvix::{cluster, console, posix, println, process, signal, thread};
 use nanvix_process_api::{ProcessCallError, ProcessClient, ProcessError, Termination};
 
 libnanvix::entry!(main);
@@ -43,6 +46,12 @@ const LINE_MAX: usize = 1024;
 
 /// The byte a terminal's Ctrl-C comes as.
 const CTRL_C: u8 = 0x03;
+
+/// The port of nsh's node its foreground job's standard input is served on.
+const INPUT_PORT: u32 = 12;
+
+/// The foreground "pid" while a job is being spawned (pids start at 1).
+const STARTING: u32 = 0;
 
 fn main() -> i32 {
     let server = process::argument("server").unwrap_or("io0");
@@ -58,30 +67,46 @@ fn main() -> i32 {
             return 2;
         }
     };
-    let shared = match (Mutex::new(Input::default()), Condvar::new()) {
-        (Ok(state), Ok(arrived)) => Arc::new(Shared { state, arrived }),
-        _ => {
-            println!("nsh: no room for its locks");
-            return 2;
+    let status = match start_threads(server_node) {
+        Ok(shared) => Shell {
+            processes: &mut processes,
+            shared: &shared,
+            status: 0,
+        }
+        .run(),
+        Err(problem) => {
+            println!("nsh: {problem}");
+            2
         }
     };
-    let reading = Arc::clone(&shared);
-    if let Err(errno) = thread::spawn(move || read_input(&reading, server_node)) {
-        println!("nsh: cannot start the input thread: {errno}");
-        return 2;
-    }
-    let mut shell = Shell {
-        processes: &mut processes,
-        shared: &shared,
-        status: 0,
-    };
-    let status = shell.run();
+    // Even when it could not start, so the board can power off.
     if process::argument("shutdown") == Some("yes")
         && let Err(error) = processes.stop()
     {
         println!("nsh: cannot stop the process server: {}", describe(&error));
     }
     status
+}
+
+/// The stack of each of nsh's threads (input, and its jobs' input).
+const THREAD_STACK: usize = 16 * 1024;
+
+/// Starts the input thread and the thread that serves the foreground job's input.
+fn start_threads(server_node: u32) -> Result<Arc<Shared>, String> {
+    let shared = match (Mutex::new(Input::default()), Condvar::new()) {
+        (Ok(state), Ok(arrived)) => Arc::new(Shared { state, arrived }),
+        _ => return Err("no room for its locks".into()),
+    };
+    let reading = Arc::clone(&shared);
+    thread::spawn_with_stack(THREAD_STACK, move || read_input(&reading, server_node))
+        .map_err(|errno| alloc::format!("cannot start the input thread: {errno}"))?;
+    let providing = Arc::clone(&shared);
+    Inbox::create(INPUT_PORT)
+        .and_then(|inbox| {
+            thread::spawn_with_stack(THREAD_STACK, move || provide_input(&inbox, &providing))
+        })
+        .map_err(|errno| alloc::format!("cannot provide its jobs' input: {errno}"))?;
+    Ok(shared)
 }
 
 /// What the input thread hands the shell.
@@ -153,6 +178,59 @@ fn read_input(shared: &Shared, server_node: u32) {
     }
 }
 
+/// Serves the standard input of the foreground job: each read request gets the
+/// next line typed (or as much of it as was asked), or the end of input once the
+/// input ended, or when no job runs in the foreground.
+fn provide_input(inbox: &Inbox, shared: &Shared) {
+    let mut buffer = [0u8; libnanvix::mailbox::NOC_PAYLOAD_MAX];
+    loop {
+        let Ok((header, length)) = inbox.read(&mut buffer) else {
+            return;
+        };
+        let Some((wanted, reply_port)) = posix::decode_input_request(&buffer[..length]) else {
+            continue;
+        };
+        let mut reply = Vec::with_capacity(wanted + 1);
+        match next_input(shared, wanted) {
+            Some(bytes) => {
+                reply.push(posix::INPUT_DATA);
+                reply.extend_from_slice(&bytes);
+            }
+            None => reply.push(posix::INPUT_END),
+        }
+        if let Ok(outbox) = Outbox::open(header.source_node, reply_port) {
+            let _ = outbox.try_write(&reply);
+            let _ = outbox.close();
+        }
+    }
+}
+
+/// Up to `wanted` bytes of the next line for the foreground job (with its
+/// newline), waiting for one; `None` at the end of input or with no job.
+fn next_input(shared: &Shared, wanted: usize) -> Option<Vec<u8>> {
+    let mut state = shared.state.lock().ok()?;
+    loop {
+        state.foreground?;
+        if let Some(line) = state.lines.pop_front() {
+            let mut bytes = line.into_bytes();
+            bytes.push(b'\n');
+            if bytes.len() > wanted.max(1) {
+                let rest = bytes.split_off(wanted.max(1));
+                // The rest of a line is read next (a line cut in a character is
+                // its bytes still: the job reads them as they were typed).
+                state
+                    .lines
+                    .push_front(String::from_utf8_lossy(&rest[..rest.len() - 1]).into_owned());
+            }
+            return Some(bytes);
+        }
+        if state.ended {
+            return None;
+        }
+        state = shared.arrived.wait(state).ok()?;
+    }
+}
+
 struct Shell<'a> {
     processes: &'a mut ProcessClient,
     shared: &'a Shared,
@@ -189,6 +267,8 @@ impl Shell<'_> {
     fn set_foreground(&self, pid: Option<u32>) {
         if let Ok(mut state) = self.shared.state.lock() {
             state.foreground = pid;
+            // A job's read waiting for input ends with the job.
+            let _ = self.shared.arrived.notify_all();
         }
     }
 
@@ -226,9 +306,19 @@ impl Shell<'_> {
     }
 
     fn spawn(&mut self, program: &str, arguments: &[&str], background: bool) {
-        let pid = match self.processes.spawn_waiting(program, arguments) {
+        // A foreground job reads the shell's input (the terminal's, or the rest of
+        // a script) as its standard input; a background job's is at its end.
+        let input = alloc::format!("{}={}:{INPUT_PORT}", posix::STDIN_ARGUMENT, process::node());
+        let mut arguments: Vec<&str> = arguments.to_vec();
+        if !background {
+            arguments.push(&input);
+            // The job may read before its pid is back: it is the foreground already.
+            self.set_foreground(Some(STARTING));
+        }
+        let pid = match self.processes.spawn_waiting(program, &arguments) {
             Ok(pid) => pid,
             Err(error) => {
+                self.set_foreground(None);
                 println!("nsh: {program}: {}", describe(&error));
                 self.status = 127;
                 return;

@@ -23,6 +23,8 @@
 //!   tells node `NODE` (port 5) it is ready, and ends with status 42 once its
 //!   handler ran (81-83: a step failed).
 //! - `mode=panic`: panics.
+//! - `mode=cat`: prints each line of its standard input as `cat: LINE`, and `cat:
+//!   N lines` at the end of input.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
@@ -61,12 +63,42 @@ fn main() -> i32 {
             let _ = thread::sleep_nanoseconds(60_000_000_000);
         },
         Some("catcher") => catcher(),
+        Some("cat") => cat(),
         Some("panic") => panic!("process-test: panicking on purpose"),
         _ => {
             println!("process-test: mode=client|exit|identify|user|sleep|catcher|panic");
             2
         }
     }
+}
+
+/// Prints each line of its standard input as `cat: LINE` until the end of input,
+/// then `cat: N lines`; ends with 0.
+fn cat() -> i32 {
+    let mut lines = 0;
+    let mut pending: Vec<u8> = Vec::new();
+    let mut chunk = [0u8; 64];
+    loop {
+        let read = match libnanvix::posix::read(libnanvix::posix::STDIN_FILENO, &mut chunk) {
+            Ok(0) => break,
+            Ok(read) => read,
+            Err(errno) => {
+                println!("cat: {errno}");
+                return 100;
+            }
+        };
+        pending.extend_from_slice(&chunk[..read]);
+        while let Some(end) = pending.iter().position(|byte| *byte == b'\n') {
+            let line: Vec<u8> = pending.drain(..=end).collect();
+            println!(
+                "cat: {}",
+                alloc::string::String::from_utf8_lossy(&line[..end])
+            );
+            lines += 1;
+        }
+    }
+    println!("cat: {lines} lines");
+    0
 }
 
 /// Ignores SIGINT, catches SIGTERM, says it is ready, and ends with 42 once the

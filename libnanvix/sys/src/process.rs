@@ -12,8 +12,13 @@ pub fn exit(status: i32) -> ! {
     }
 }
 
-/// The program's arguments; the first is its name.
-pub fn arguments() -> impl Iterator<Item = &'static str> {
+/// Keys of arguments the runtime itself reads (`stdin=NODE:PORT`: where standard
+/// input comes from); [`arguments`] does not list them, as a program's argv does
+/// not hold its environment.
+pub const RUNTIME_KEYS: [&str; 1] = ["stdin"];
+
+/// Every argument as the spawner gave it, the runtime's included.
+fn all_arguments() -> impl Iterator<Item = &'static str> {
     let slices = match start_info() {
         Some(info) => 0..info.argument_count,
         None => 0..0,
@@ -21,13 +26,27 @@ pub fn arguments() -> impl Iterator<Item = &'static str> {
     slices.filter_map(crate::runtime::argument)
 }
 
-/// The value of the first argument `KEY=VALUE` whose key is `key`.
-pub fn argument(key: &str) -> Option<&'static str> {
-    arguments().find_map(|argument| {
-        argument
-            .strip_prefix(key)
-            .and_then(|rest| rest.strip_prefix('='))
+/// The value of `argument` if its key is `key` (`KEY=VALUE`).
+fn value_of<'a>(argument: &'a str, key: &str) -> Option<&'a str> {
+    argument
+        .strip_prefix(key)
+        .and_then(|rest| rest.strip_prefix('='))
+}
+
+/// The program's arguments; the first is its name. Arguments for the runtime
+/// ([`RUNTIME_KEYS`]) are not among them.
+pub fn arguments() -> impl Iterator<Item = &'static str> {
+    all_arguments().filter(|argument| {
+        !RUNTIME_KEYS
+            .iter()
+            .any(|key| value_of(argument, key).is_some())
     })
+}
+
+/// The value of the first argument `KEY=VALUE` whose key is `key` (the runtime's
+/// arguments included).
+pub fn argument(key: &str) -> Option<&'static str> {
+    all_arguments().find_map(|argument| value_of(argument, key))
 }
 
 /// The NoC node this program is bound to.
