@@ -11,7 +11,6 @@ const NANVIX: &str = env!("CARGO_BIN_EXE_nanvix");
 
 #[test]
 fn nsh_runs_a_script_from_its_input() {
-    let manifest = nanvix_image_builder::workspace_root().join("systems/shell.toml");
     let script = b"# a script\n\
         hello partner=none\n\
         process-test mode=exit status=3\n\
@@ -23,14 +22,7 @@ fn nsh_runs_a_script_from_its_input() {
         \n\
         hello partner=none"
         .to_vec();
-    let mut board = Board::start_with_input(
-        NANVIX,
-        manifest,
-        Duration::from_secs(120),
-        &[],
-        Some(script),
-    )
-    .unwrap();
+    let mut board = start_with_script(script);
     // The board's status counts each cluster's last incarnation: cc0's last program
     // (hello) ended with 0; the status 3 was the shell's business.
     assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
@@ -81,6 +73,19 @@ fn nsh_runs_a_script_from_its_input() {
         })
         .count();
     assert_eq!(hellos, 2, "{}", board.transcript());
+}
+
+/// Boots `systems/shell.toml` with `script` typed on the terminal (then closed).
+fn start_with_script(script: Vec<u8>) -> Board {
+    let manifest = nanvix_image_builder::workspace_root().join("systems/shell.toml");
+    Board::start_with_input(
+        NANVIX,
+        manifest,
+        Duration::from_secs(120),
+        &[],
+        Some(script),
+    )
+    .unwrap()
 }
 
 /// The lines nsh printed so far.
@@ -140,17 +145,9 @@ fn ctrl_c_interrupts_the_foreground_job_and_not_the_board() {
 
 #[test]
 fn a_foreground_job_reads_the_shells_input() {
-    let manifest = nanvix_image_builder::workspace_root().join("systems/shell.toml");
     // `cat` reads the rest of the script, as a job of a shell reading a script does.
     let script = b"process-test mode=cat\nalpha\nbeta gamma\n".to_vec();
-    let mut board = Board::start_with_input(
-        NANVIX,
-        manifest,
-        Duration::from_secs(120),
-        &[],
-        Some(script),
-    )
-    .unwrap();
+    let mut board = start_with_script(script);
     assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
     assert_eq!(
         shell_lines(&board),
