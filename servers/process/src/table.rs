@@ -177,7 +177,11 @@ impl Table {
             let Some(view) = views.iter().find(|view| view.index == process.cluster) else {
                 continue;
             };
-            if (view.epoch, view.run) != (process.epoch, process.run) {
+            // A warm cluster that died (or was powered off) before the board started
+            // the process' run ends it too: that run will never come.
+            let gone_before_its_run =
+                view.epoch == process.epoch && view.run < process.run && view.state != CLUSTER_ON;
+            if (view.epoch, view.run) != (process.epoch, process.run) && !gone_before_its_run {
                 continue;
             }
             match view.state {
@@ -593,6 +597,22 @@ mod tests {
         assert_eq!(
             table.update(&[idle(2, 0)]),
             [(to(2), second, Termination::Exited(0))]
+        );
+    }
+
+    #[test]
+    fn a_warm_cluster_that_dies_before_the_next_run_ends_that_process() {
+        let mut table = Table::new();
+        let idle = ClusterView {
+            idle: true,
+            ..view(1, CLUSTER_ON, 1, 0)
+        };
+        let pid = table.add(&idle, 9, ROOT);
+        assert_eq!(table.wait(pid, 9, to(1)), Ok(None));
+        // The board never started run 2: the cluster died in epoch 1 after run 1.
+        assert_eq!(
+            table.update(&[view(1, CLUSTER_DEAD, 1, 137)]),
+            [(to(1), pid, Termination::ClusterDied { signal: 9 })]
         );
     }
 
