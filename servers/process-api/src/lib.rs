@@ -1,11 +1,11 @@
 //! The process server's protocol: spawn programs on free compute clusters, wait, kill, list.
 //!
-//! A process is one program on one compute cluster (the cluster is its process:
-//! it boots for the program and powers off when it ends). The server powers a free
-//! compute cluster on with the image's program, numbers the process, and learns its
-//! end from the board (the cluster off or dead in the process' boot epoch, with the
-//! status and the way it ended: [`Termination`]). Its spawner waits for it; it and
-//! root may signal it.
+//! A process is one program on one compute cluster. The server runs the image's
+//! program on a free compute cluster (an idle warm one, which stays on between
+//! processes, or one it powers on), numbers the process, and learns its end from
+//! the board (the cluster idle, off or dead in the process' boot epoch and run,
+//! with the status and the way it ended: [`Termination`]). Its spawner waits for
+//! it; it and root may signal it.
 
 #![no_std]
 #![forbid(unsafe_code)]
@@ -140,7 +140,7 @@ pub struct ProcessEntry {
     pub parent_node: u32,
     /// The user it runs as.
     pub user: u32,
-    /// Whether its cluster is up yet.
+    /// Whether the board has started it (its cluster up, its run begun).
     pub running: bool,
 }
 
@@ -222,10 +222,11 @@ pub struct ProcessProtocol;
 
 impl Protocol for ProcessProtocol {
     const NAME: &'static str = "process";
-    const SUMMARY: &'static str = "Processes: one program on one compute cluster. `Spawn` powers \
-        a free compute cluster on with one of the image's programs and numbers the process \
-        (pids count from 1); the server learns its end from the board (its cluster off or dead \
-        in the process' boot epoch, with the status and the way it ended: a `Termination`, \
+    const SUMMARY: &'static str = "Processes: one program on one compute cluster. `Spawn` runs \
+        one of the image's programs on a free compute cluster, an idle warm one first (it stays \
+        on between processes), else one it powers on, and numbers the process (pids count from \
+        1); the server learns its end from the board (its cluster idle, off or dead in the \
+        process' boot epoch and run, with the status and the way it ended: a `Termination`, \
         exited, killed by a signal, killed by a fault of one of its threads, or its cluster \
         died), and the cluster is free again. Only the node that spawned a process waits for \
         it; root (user 0, which programs the manifest starts run as) signals any process, \
