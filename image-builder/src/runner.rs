@@ -567,11 +567,7 @@ impl Board<'_> {
             ClusterReport::Idle { status } => {
                 let slot = &mut self.slots[position];
                 slot.idle = true;
-                // A failure after a thread fault is that fault's doing.
-                let ending = match slot.first_fault.take() {
-                    Some(code) if status != 0 => ENDED_FAULT | (code << 8),
-                    _ => ENDED_EXIT,
-                };
+                let ending = ending_of(slot.first_fault.take(), status);
                 let (run, epoch) = (slot.run, slot.epoch);
                 self.hardware.set_status(cluster, status, ending);
                 self.hardware.set_run(cluster, run, true);
@@ -893,11 +889,7 @@ impl Board<'_> {
             && status.code() == Some(i32::from(power_off != 0))
         {
             slot.outcome = Some(Outcome::Off(power_off));
-            // A failure after a thread fault is that fault's doing.
-            let ending = match slot.first_fault {
-                Some(code) if power_off != 0 => ENDED_FAULT | (code << 8),
-                _ => ENDED_EXIT,
-            };
+            let ending = ending_of(slot.first_fault, power_off);
             self.hardware.set_status(cluster, power_off, ending);
             self.hardware.set_state(cluster, ClusterState::Off);
             self.emit(Event::ClusterOff {
@@ -1237,6 +1229,16 @@ fn copy_console_input(input: &ConsoleInput) {
     }
     if let Ok(mut input) = input.lock() {
         *input = None;
+    }
+}
+
+/// How programs that ended with `status` ended (the ending register's word), given
+/// the kind of the first thread fault among them: a failure after a thread fault is
+/// that fault's doing.
+fn ending_of(first_fault: Option<u32>, status: i32) -> u32 {
+    match first_fault {
+        Some(code) if status != 0 => ENDED_FAULT | (code << 8),
+        _ => ENDED_EXIT,
     }
 }
 
