@@ -430,18 +430,8 @@ pub fn check(
                     ),
                 ));
             }
-            let size = |leaf: &str, value: &Option<String>, default: &str| {
-                parse_size(value.as_deref().unwrap_or(default))
-                    .map_err(|reason| fail(&format!("{field}.{leaf}"), reason.to_string()))
-            };
-            let heap_bytes = size("heap", &program.heap, DEFAULT_HEAP)?;
-            let stack_bytes = size("stack", &program.stack, DEFAULT_STACK)?;
-            if stack_bytes < 4096 {
-                return Err(fail(
-                    &format!("{field}.stack"),
-                    "a stack needs at least 4 KiB".to_string(),
-                ));
-            }
+            let (heap_bytes, stack_bytes) = memory(&field, &program.heap, &program.stack)
+                .map_err(|(field, reason)| fail(&field, reason))?;
             budget = budget
                 .saturating_add(heap_bytes)
                 .saturating_add(stack_bytes);
@@ -508,6 +498,29 @@ pub fn check(
         spawnable: file.spawnable.clone(),
         servers,
     })
+}
+
+/// The heap and stack bytes of the program or server at `field` (the defaults when
+/// not given): sizes with units, a stack of at least 4 KiB; else the field at fault
+/// and why.
+fn memory(
+    field: &str,
+    heap: &Option<String>,
+    stack: &Option<String>,
+) -> Result<(u64, u64), (String, String)> {
+    let size = |leaf: &str, value: &Option<String>, default: &str| {
+        parse_size(value.as_deref().unwrap_or(default))
+            .map_err(|reason| (format!("{field}.{leaf}"), reason.to_string()))
+    };
+    let heap_bytes = size("heap", heap, DEFAULT_HEAP)?;
+    let stack_bytes = size("stack", stack, DEFAULT_STACK)?;
+    if stack_bytes < 4096 {
+        return Err((
+            format!("{field}.stack"),
+            "a stack needs at least 4 KiB".to_string(),
+        ));
+    }
+    Ok((heap_bytes, stack_bytes))
 }
 
 /// Checks the `[init]` section: the boot cluster runs `init`, each server is a
@@ -586,18 +599,7 @@ fn check_init(
                 })?,
         };
         taken.push(slot);
-        let size = |leaf: &str, value: &Option<String>, default: &str| {
-            parse_size(value.as_deref().unwrap_or(default))
-                .map_err(|reason| (format!("{field}.{leaf}"), reason.to_string()))
-        };
-        let heap_bytes = size("heap", &server.heap, DEFAULT_HEAP)?;
-        let stack_bytes = size("stack", &server.stack, DEFAULT_STACK)?;
-        if stack_bytes < 4096 {
-            return Err((
-                format!("{field}.stack"),
-                "a stack needs at least 4 KiB".to_string(),
-            ));
-        }
+        let (heap_bytes, stack_bytes) = memory(&field, &server.heap, &server.stack)?;
         servers.push(ServerPlan {
             name: server.name.clone(),
             arguments: server.args.clone(),
