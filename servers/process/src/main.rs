@@ -98,18 +98,17 @@ struct Waiting {
 }
 
 /// Spawns `program` for `parent_node`, to run as `user`, on the first free compute
-/// cluster that takes it (an idle warm one first). Processes that ended meanwhile
-/// are noted first (their waiters answered), so their clusters count as free.
+/// cluster `views` show that takes it (an idle warm one first). The caller noted
+/// the processes that ended (`answer_ended`), so their clusters count as free; a
+/// cluster a spawn just took is held by its process, so `views` serve several.
 fn spawn(
-    (table, replies): (&mut Table, &mut Replies),
-    clusters: &[usize],
+    table: &mut Table,
+    views: &[ClusterView],
     (program, arguments): (&str, &[String]),
     (parent_node, user): (u32, u32),
 ) -> Result<u32, ProcessError> {
     let arguments: Vec<&str> = arguments.iter().map(String::as_str).collect();
-    let views = views(clusters);
-    answer_ended(table, replies, &views);
-    let free: Vec<ClusterView> = table.free(&views).copied().collect();
+    let free: Vec<ClusterView> = table.free(views).copied().collect();
     for view in free {
         match cluster::power_on(view.index, program, &arguments) {
             Ok(()) => return Ok(table.add(&view, parent_node, user)),
@@ -196,12 +195,9 @@ fn main() -> i32 {
                     user,
                 } => {
                     let user = user.unwrap_or(caller_user);
-                    match spawn(
-                        (&mut table, replies),
-                        &clusters,
-                        (&program, &arguments),
-                        (caller, user),
-                    ) {
+                    let views = views(&clusters);
+                    answer_ended(&mut table, replies, &views);
+                    match spawn(&mut table, &views, (&program, &arguments), (caller, user)) {
                         Ok(pid) => ProcessReply::Spawned { pid },
                         Err(ProcessError::NoFreeCluster) if wait => {
                             waiting.push_back(Waiting {
@@ -238,12 +234,13 @@ fn main() -> i32 {
                     ProcessReply::Processes { entries, more }
                 }
                 ProcessRequest::Changed if caller == own_node => {
-                    answer_ended(&mut table, replies, &views(&clusters));
+                    let views = views(&clusters);
+                    answer_ended(&mut table, replies, &views);
                     // Spawns that wait for a cluster start in the order they came.
                     while let Some(next) = waiting.front() {
                         let started = spawn(
-                            (&mut table, replies),
-                            &clusters,
+                            &mut table,
+                            &views,
                             (&next.program, &next.arguments),
                             (next.parent_node, next.user),
                         );
