@@ -62,6 +62,15 @@ impl<P: Platform> Kernel<P> {
             .position(|program| program.id as usize == id)
     }
 
+    /// The index in the program table of the program with id `id`, if it runs.
+    fn running_place(&self, id: usize) -> Option<usize> {
+        let programs = self.programs.lock();
+        programs
+            .iter()
+            .position(|program| program.id as usize == id)
+            .filter(|place| matches!(programs[*place].state, ProgramState::Running))
+    }
+
     /// `program_spawn(name, name_length, arguments, arguments_length, options)` for
     /// program `index`.
     pub(super) fn program_spawn(
@@ -293,10 +302,7 @@ impl<P: Platform> Kernel<P> {
     /// the boot cluster) gets a SIGTERM notice at its signal port, stamped with the
     /// kernel's own program id (`KERNEL_PROGRAM`), which no program can send.
     pub(super) fn deliver_shutdown_notice(&self) {
-        let Some(place) = self.index_of_id(0) else {
-            return;
-        };
-        if !matches!(self.programs.lock()[place].state, ProgramState::Running) {
+        if self.running_place(0).is_none() {
             return;
         }
         let node = self.node_of(0);
@@ -323,10 +329,7 @@ impl<P: Platform> Kernel<P> {
         if id >= PROGRAMS_MAX || !(1..=SIGNAL_MAX).contains(&signal) {
             return Err(Errno::Invalid);
         }
-        let place = self.index_of_id(id).ok_or(Errno::NoEntry)?;
-        if !matches!(self.programs.lock()[place].state, ProgramState::Running) {
-            return Err(Errno::NoEntry);
-        }
+        let place = self.running_place(id).ok_or(Errno::NoEntry)?;
         // Context 0 is the master's: every thread of the program is told, the
         // caller's own too if it kills its own program.
         self.begin_end(place, 0, 128 + signal as i32);
