@@ -37,13 +37,16 @@ pub enum Errno {
     NoSystemCall = 38,
     /// A message is larger than allowed.
     MessageSize = 90,
+    /// The mailbox a read waits on an answer from was closed (its program ended, or
+    /// it was unlinked) after the last write to it: no answer will come from it.
+    ConnectionReset = 104,
     /// The destination is powered off or dead.
     HostDown = 112,
 }
 
 impl Errno {
     /// Every error, for tables and round-trip tests.
-    pub const ALL: [Errno; 17] = [
+    pub const ALL: [Errno; 18] = [
         Errno::Permission,
         Errno::NoEntry,
         Errno::NoSuchThread,
@@ -60,6 +63,7 @@ impl Errno {
         Errno::Invalid,
         Errno::NoSystemCall,
         Errno::MessageSize,
+        Errno::ConnectionReset,
         Errno::HostDown,
     ];
 
@@ -87,6 +91,7 @@ impl Errno {
             Errno::Invalid => "EINVAL",
             Errno::NoSystemCall => "ENOSYS",
             Errno::MessageSize => "EMSGSIZE",
+            Errno::ConnectionReset => "ECONNRESET",
             Errno::HostDown => "EHOSTDOWN",
         }
     }

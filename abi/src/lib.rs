@@ -55,6 +55,29 @@ pub const MAILBOXES_MAX: usize = 64;
 /// `mailbox_read`'s source for "any sender".
 pub const MAILBOX_ANY_SOURCE: usize = usize::MAX;
 
+/// The flag of a `mailbox_read` source that names an opened mailbox of the caller
+/// (its id in the low 16 bits, [`mailbox_peer_source`]): the read takes messages
+/// from that mailbox's node only, and fails with `ECONNRESET` once the mailbox it
+/// writes to was closed after its last write (the answer a caller waits for will
+/// not come). A source with other high bits set is no peer source (a node out of
+/// range).
+pub const MAILBOX_PEER_SOURCE: usize = 1 << 30;
+
+/// The `mailbox_read` source "answers from whoever opened mailbox `outbox` writes
+/// to" (see [`MAILBOX_PEER_SOURCE`]).
+pub const fn mailbox_peer_source(outbox: usize) -> usize {
+    MAILBOX_PEER_SOURCE | (outbox & 0xffff)
+}
+
+/// The opened mailbox a `mailbox_read` source names, when it is a peer source.
+pub const fn mailbox_peer_of(source: usize) -> Option<usize> {
+    if source & !(MAILBOX_PEER_SOURCE | 0xffff) == 0 && source & MAILBOX_PEER_SOURCE != 0 {
+        Some(source & 0xffff)
+    } else {
+        None
+    }
+}
+
 /// Nodes a sync's list holds at most (at least 2).
 pub const SYNC_NODES_MAX: usize = 24;
 
@@ -93,6 +116,12 @@ pub const PORTAL_TAG: u32 = 0x300;
 /// [`PROGRAMS_MAX`] name a program's own inbox (`noc_send`), tags from this one on
 /// a mailbox port of the destination node.
 pub const MAILBOX_TAG: u32 = 0x100;
+
+/// The control-NoC tag of a kernel's notice "my mailbox (node, port) was closed"
+/// (the node and port are its payload, two little-endian `u32`s), sent to each
+/// cluster whose messages reached that mailbox, so answers its programs wait for
+/// from it end in `ECONNRESET` instead of never coming.
+pub const MAILBOX_CLOSED_TAG: u32 = 0x180;
 
 /// Threads a cluster holds at once (running, waiting for a core, blocked, or ended
 /// and not yet joined), its programs' main threads included; past it

@@ -438,18 +438,23 @@ kcalls! {
         ];
     /// Receives the oldest message of created mailbox `id`, or, with `source` a
     /// node, the oldest from that node (the others stay queued, in order); blocks
-    /// until one is there. Writes its header (the stamped source) and payload.
+    /// until one is there. Writes its header (the stamped source) and payload. With
+    /// `source` `mailbox_peer_source(outbox)`, the oldest from the node the caller's
+    /// opened mailbox `outbox` writes to, failing with `ECONNRESET` when that mailbox
+    /// was closed after the outbox's last write and nothing from its node is queued
+    /// (an RPC caller's wait for its answer, when the server's program ended).
     MailboxRead = 45, "mailbox_read",
         ("id: usize", "source: usize", "header: *mut MessageHeader", "buffer: *mut u8", "capacity: usize")
         -> "payload length",
         Local ("waits for a message (the master never waits); the caller polls the NoC itself first, as noc_receive does"),
         errors [
-            (BadDescriptor, "the caller created no mailbox with this id"),
-            (Invalid, "source is neither MAILBOX_ANY_SOURCE nor a node of the board"),
+            (BadDescriptor, "the caller created no mailbox with this id (or, for a peer source, opened none with its id)"),
+            (Invalid, "source is neither MAILBOX_ANY_SOURCE, a node of the board nor a peer source"),
             (Fault, "header or buffer is not in the caller's memory"),
             (MessageSize, "the message is longer than capacity; it stays queued"),
             (Busy, "another thread of the caller reads this mailbox"),
-            (HostDown, "source is a node of a dead cluster and none of its messages is queued")
+            (HostDown, "source is a node of a dead cluster and none of its messages is queued"),
+            (ConnectionReset, "source is a peer source whose mailbox was closed after the outbox's last write, and none of its node's messages is queued")
         ];
     /// Closes opened mailbox `id`; its id is dead from then on. Messages written
     /// before are delivered.
@@ -584,7 +589,7 @@ kcalls! {
             (Busy, "an allow of it waits for its transfer")
         ];
     /// Starts a read of created mailbox `id` (as `mailbox_read`: `source` a node or
-    /// MAILBOX_ANY_SOURCE) and returns at once; the kernel writes the message's
+    /// MAILBOX_ANY_SOURCE; a peer source is `EINVAL` here) and returns at once; the kernel writes the message's
     /// header and payload into `header` and `buffer` when it arrives, which must
     /// stay the caller's until `mailbox_wait` says the read ended.
     MailboxAread = 62, "mailbox_aread",

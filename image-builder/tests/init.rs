@@ -1,6 +1,7 @@
 //! System test of init: it starts the servers the manifest's `[init]` section
-//! lists in their slots, starts a killed one again by its policy (and the new one
-//! serves the old one's clients), refuses a shutdown from a compute cluster, and
+//! lists in their slots, starts a killed one again by its policy (calls under way
+//! in the killed one end with ECONNRESET, on its cluster and across the NoC, and
+//! the new one serves the old one's clients), refuses a shutdown from a compute cluster, and
 //! shuts down in order (the process server, which catches init's SIGTERM, ends by
 //! itself; then the name server), after which the board powers off with 0.
 
@@ -14,7 +15,17 @@ fn init_restarts_killed_servers_and_shuts_down_in_order() {
     let mut board = start("init.toml");
     let status = board.wait_exit().unwrap();
     assert!(
-        printed(&board, "io0", "init-test: 10 checks, 0 failed"),
+        printed(&board, "io0", "init-test: 13 checks, 0 failed"),
+        "{}",
+        board.transcript()
+    );
+    // The waiter on a compute cluster: its wait in the killed process server ended
+    // with ECONNRESET (the kernel's notice crossed the NoC), and the restarted
+    // server answered it again.
+    assert!(
+        board.events().iter().any(|event| matches!(event,
+            Event::Console { cluster, line, .. } if cluster.starts_with("cc")
+                && line == "init-test: an in-flight wait ended with ECONNRESET, and the restarted server serves again")),
         "{}",
         board.transcript()
     );

@@ -29,9 +29,9 @@ use core::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsiz
 use lock_api::Mutex;
 use nanvix_abi::{
     ArgumentSlice, CLUSTER_NAME_MAX, CLUSTER_SELF, COMM_MAILBOX, COMM_PORTAL, COMM_SYNC,
-    ClusterInfo, CommCounters, Errno, GATE_MAGIC, Gate, Kcall, KcallEntry, MAILBOX_TAG,
-    MessageHeader, NOC_PAYLOAD_MAX, PORTAL_ALLOW_TAG, PORTAL_TAG, PROGRAM_ALIGNMENT, PROGRAMS_MAX,
-    SYNC_TAG, StartInfo,
+    ClusterInfo, CommCounters, Errno, GATE_MAGIC, Gate, Kcall, KcallEntry, MAILBOX_CLOSED_TAG,
+    MAILBOX_TAG, MessageHeader, NOC_PAYLOAD_MAX, PORTAL_ALLOW_TAG, PORTAL_TAG, PROGRAM_ALIGNMENT,
+    PROGRAMS_MAX, SYNC_TAG, StartInfo,
 };
 use nanvix_board::{Board, ClusterKind};
 use nanvix_hal::{
@@ -291,6 +291,10 @@ pub struct Kernel<P: Platform> {
     spawning: Mutex<P::RawMutex, ()>,
     /// Contexts whose threads wait in `program_wait`: woken when a program ends.
     program_waiters: Mutex<P::RawMutex, Vec<CoreId>>,
+    /// Notices "this cluster's mailbox (node, port) closed" whose channel was full:
+    /// (destination node, node, port), sent on the master's passes (each counts
+    /// in `started_writes` until it went).
+    closed_notices: Mutex<P::RawMutex, Vec<(u32, u32, u32)>>,
     /// A warm cluster told the board it is idle (its programs ended) and has not
     /// started another program since.
     idle_reported: AtomicBool,
@@ -372,6 +376,7 @@ impl<P: Platform> Kernel<P> {
             library: Mutex::new(None),
             spawning: Mutex::new(()),
             program_waiters: Mutex::new(Vec::new()),
+            closed_notices: Mutex::new(Vec::new()),
             idle_reported: AtomicBool::new(false),
             board,
             platform,
@@ -662,10 +667,12 @@ impl<P: Platform> Kernel<P> {
                 self.end_claim(destination.index as usize, Claim::Write(index, id), abort);
             }
         }
-        let (lost, reads, writes) = self.mailboxes.lock().remove_owner(index);
+        let (lost, reads, writes, closed) = self.mailboxes.lock().remove_owner(index);
         self.undeliverable.fetch_add(lost as u64, Ordering::Relaxed);
         self.started_reads.fetch_sub(reads, Ordering::SeqCst);
         self.started_writes.fetch_sub(writes, Ordering::SeqCst);
+        // Callers waiting for answers from its mailboxes learn none will come.
+        self.announce_closed(closed);
         self.release_pages(index);
         let (name, rest, main_context) = {
             let mut programs = self.programs.lock();
@@ -760,6 +767,7 @@ impl<P: Platform> Kernel<P> {
                 let progress = self.write_progress.load(Ordering::Relaxed);
                 waiting_room = self.progress_portal_writes()
                     | self.progress_mailbox_writes()
+                    | self.progress_closed_notices()
                     | self.progress_aborts();
                 let poll = if self.write_progress.load(Ordering::Relaxed) != progress {
                     STARTED_WRITE_POLL_NANOSECONDS
@@ -919,6 +927,9 @@ impl<P: Platform> Kernel<P> {
             }
             if program == SYNC_TAG {
                 return self.route_to_sync(node, header, arrival.payload);
+            }
+            if program == MAILBOX_CLOSED_TAG {
+                return self.route_mailbox_closed(header, arrival.payload);
             }
             if program >= MAILBOX_TAG {
                 return self.route_to_mailbox(
@@ -1272,7 +1283,6 @@ impl<P: Platform> Kernel<P> {
         Ok((space, header, buffer))
     }
 
-    /// The published facts of program `index` (one that was placed).
     /// What the NoC stamps on program `index`'s messages: its node and id.
     fn source_of(&self, index: usize) -> Source {
         let info = self.info(index);
@@ -1282,6 +1292,7 @@ impl<P: Platform> Kernel<P> {
         }
     }
 
+    /// The published facts of program `index` (one that was placed).
     fn info(&self, index: usize) -> &ProgramInfo {
         let pointer = self.infos[index].load(Ordering::Acquire);
         debug_assert!(!pointer.is_null(), "program {index} was never placed");

@@ -5,9 +5,14 @@
 //! until both servers run, links a name, kills the name server's program (as a
 //! crash would end it), waits until init started it again, checks the new one
 //! serves (the old name is gone with the old server; linking works), kills the
-//! process server and checks a spawn works after its restart, checks a program of a
-//! compute cluster may not shut the board down (`mode=refused`, spawned), then asks
-//! init to shut down and prints `init-test: N checks, M failed`.
+//! process server while calls to it are under way (a `wait` of its own here, and one
+//! of a program it spawned on a compute cluster, `mode=waiter`, which waits for a
+//! child of its own, `mode=sleep`): both end with `ECONNRESET` instead of hanging,
+//! and the restarted server serves both clients again; checks a spawn works after
+//! the restart, checks a program of a compute cluster may not shut the board down
+//! (`mode=refused`, spawned), then asks init to shut down and prints `init-test: N
+//! checks, M failed`. The waiter prints `init-test: an in-flight wait ended with
+//! ECONNRESET, and the restarted server serves again`.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
@@ -19,18 +24,53 @@ use libnanvix::testing::Checks;
 use libnanvix::{Errno, cluster, println, process, programs, thread};
 use nanvix_init_api::{InitCallError, InitClient, InitError, ServerEntry};
 use nanvix_name_api::{NameCallError, NameClient, NameError};
-use nanvix_process_api::{ProcessClient, Termination};
+use nanvix_process_api::{CallError, ProcessCallError, ProcessClient, Termination};
 
 libnanvix::entry!(main);
 
 /// How long to wait for init to report a server's state, in nanoseconds.
 const PATIENCE: u64 = 20_000_000_000;
 
+/// The name the waiter links once it is about to call `wait`.
+const WAITING_NAME: &str = "init-test-waiting";
+
+/// How long the waiter's child sleeps, in nanoseconds.
+const CHILD_SLEEP: u64 = 3_000_000_000;
+
 fn main() -> i32 {
     match process::argument("mode") {
         Some("refused") => refused(),
+        Some("waiter") => waiter(),
+        Some("sleep") => {
+            let _ = thread::sleep_nanoseconds(CHILD_SLEEP);
+            0
+        }
         _ => client(),
     }
+}
+
+/// Whether a call failed because the server's program ended before it answered.
+fn was_reset<T>(result: &Result<T, ProcessCallError>) -> bool {
+    matches!(
+        result,
+        Err(ProcessCallError::Call(CallError::Mailbox(
+            Errno::ConnectionReset
+        )))
+    )
+}
+
+/// Calls `identify` until the (restarted) process server answers, for at most
+/// [`PATIENCE`]; whether it did.
+fn served_again(processes: &mut ProcessClient) -> bool {
+    let mut waited = 0;
+    while waited < PATIENCE {
+        if processes.identify().is_ok() {
+            return true;
+        }
+        let _ = thread::sleep_nanoseconds(10_000_000);
+        waited += 10_000_000;
+    }
+    false
 }
 
 /// The node of program slot `slot` of this cluster.
@@ -112,11 +152,50 @@ fn client() -> i32 {
         Ok(names.link("init-test", 9)),
         Ok(Ok(())),
     );
-    // The process server likewise (policy `on-failure`: a kill is a failure).
+    // The process server likewise (policy `on-failure`: a kill is a failure), while
+    // two calls wait in it: this cluster's wait for a waiter on a compute cluster,
+    // and that waiter's wait for a child of its own.
+    let Ok(mut processes) = ProcessClient::connect(node_of(processes_slot)) else {
+        println!("init-test: cannot reach the process server");
+        return 2;
+    };
+    let waiter = processes.spawn_waiting(
+        "init-test",
+        &[
+            "mode=waiter",
+            &alloc::format!("processes-node={}", node_of(processes_slot)),
+            &alloc::format!("names-node={}", node_of(names_slot)),
+        ],
+    );
+    checks.expect("spawn a waiter", Ok(waiter.is_ok()), Ok(true));
+    let waiting = waiter.ok().and_then(|pid| {
+        thread::spawn(move || {
+            let waited = processes.wait(pid);
+            (waited, processes)
+        })
+        .ok()
+    });
+    // The waiter links its name just before its own wait.
+    let mut waited = 0;
+    while names.lookup(WAITING_NAME).is_err() && waited < PATIENCE {
+        let _ = thread::sleep_nanoseconds(10_000_000);
+        waited += 10_000_000;
+    }
+    let _ = thread::sleep_nanoseconds(200_000_000);
     checks.expect(
         "kill the process server",
         programs::kill(processes_slot, SIGKILL),
         Ok(()),
+    );
+    let joined = waiting.map(|handle| handle.join());
+    let (reset, processes) = match joined {
+        Some(Ok((waited, processes))) => (was_reset(&waited), Some(processes)),
+        _ => (false, None),
+    };
+    checks.expect(
+        "a call under way when the server's program ended fails with ECONNRESET",
+        Ok(reset),
+        Ok(true),
     );
     let restarted = wait_for_server(&mut init, "process-server", |entry| {
         entry.restarts == 1 && entry.running
@@ -124,6 +203,11 @@ fn client() -> i32 {
     checks.expect(
         "init started the process server again",
         Ok(restarted.is_some()),
+        Ok(true),
+    );
+    checks.expect(
+        "and it serves the reset client again",
+        Ok(processes.is_some_and(|mut processes| served_again(&mut processes))),
         Ok(true),
     );
     let spawned = ProcessClient::connect(node_of(processes_slot))
@@ -149,6 +233,41 @@ fn client() -> i32 {
     );
     checks.expect("shut down", Ok(init.shutdown(0)), Ok(Ok(())));
     checks.finish("init-test")
+}
+
+/// On a compute cluster: spawns a child that sleeps, links [`WAITING_NAME`] and
+/// waits for the child, which the test's kill of the process server cuts short;
+/// checks the wait ended with `ECONNRESET` and the restarted server serves this
+/// client again.
+fn waiter() -> i32 {
+    let (Some(processes_node), Some(names_node)) = (number("processes-node"), number("names-node"))
+    else {
+        return 80;
+    };
+    let (Ok(mut processes), Ok(mut names)) = (
+        ProcessClient::connect(processes_node),
+        NameClient::connect(names_node),
+    ) else {
+        return 81;
+    };
+    let Ok(child) = processes.spawn_waiting("init-test", &["mode=sleep"]) else {
+        return 82;
+    };
+    if names.link(WAITING_NAME, 0).is_err() {
+        return 83;
+    }
+    let waited = processes.wait(child);
+    let reset = was_reset(&waited);
+    let served = served_again(&mut processes);
+    if reset && served {
+        println!(
+            "init-test: an in-flight wait ended with ECONNRESET, and the restarted server serves again"
+        );
+        0
+    } else {
+        println!("init-test: the in-flight wait ended with {waited:?}; served again: {served}");
+        84
+    }
 }
 
 /// On a compute cluster: asks init to shut down and ends with 0 when refused.

@@ -1,8 +1,8 @@
 //! Test program: mailboxes between clusters.
 //!
 //! Arguments (`KEY=VALUE`):
-//! - `mode=errors`: every errno of the mailbox kcalls, and a message sent to a
-//!   port before its mailbox existed; prints `mailbox-test: N checks, M failed`.
+//! - `mode=errors`: every errno of the mailbox kcalls, a message sent to a port
+//!   before its mailbox existed, and reads waiting on a peer that closes; prints `mailbox-test: N checks, M failed`.
 //! - `mode=send to=CLUSTER count=K`: opens port [`PORT`] of the cluster's first
 //!   node and sends K messages numbered 0..K (every other one through a started
 //!   write); prints `mailbox-test: sent K`.
@@ -33,7 +33,10 @@ extern crate alloc;
 
 use alloc::vec;
 use alloc::vec::Vec;
-use libnanvix::abi::{COMM_MAILBOX, CommCounters, Errno, Kcall, MAILBOX_ANY_SOURCE, MessageHeader};
+use libnanvix::abi::{
+    COMM_MAILBOX, CommCounters, Errno, Kcall, MAILBOX_ANY_SOURCE, MessageHeader,
+    mailbox_peer_source,
+};
 use libnanvix::mailbox::{self, Inbox, MAILBOX_PORTS, NOC_PAYLOAD_MAX, Outbox};
 use libnanvix::runtime::kcall;
 use libnanvix::testing::Checks;
@@ -292,6 +295,79 @@ fn receive(count: u32) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// Reads that wait on a peer (the mailbox an opened mailbox writes to): a queued
+/// answer first, then `ECONNRESET` once the peer's mailbox closed after the last
+/// write; a bad peer source refused.
+fn peer_reads(checks: &mut Checks, node: u32) {
+    let mut buffer = [0u8; NOC_PAYLOAD_MAX];
+    let opened = Inbox::create(10).and_then(|peer| {
+        Ok((
+            peer,
+            Outbox::open(node, 10)?,
+            Inbox::create(11)?,
+            Outbox::open(node, 11)?,
+        ))
+    });
+    checks.expect(
+        "peer mailboxes",
+        opened.as_ref().map(|_| ()).map_err(|errno| *errno),
+        Ok(()),
+    );
+    let Ok((peer, to_peer, answers, to_answers)) = opened else {
+        return;
+    };
+    checks.expect("ask the peer", to_peer.write(b"ask"), Ok(()));
+    checks.expect(
+        "the peer reads it",
+        peer.read(&mut buffer).map(|(_, length)| length),
+        Ok(3),
+    );
+    checks.expect("the peer answers", to_answers.write(b"answer"), Ok(()));
+    checks.expect("the peer closes", peer.unlink(), Ok(()));
+    checks.expect(
+        "a queued answer comes first",
+        answers
+            .read_from_peer(&to_peer, &mut buffer)
+            .map(|(_, length)| length),
+        Ok(6),
+    );
+    checks.expect(
+        "then the closed peer",
+        answers
+            .read_from_peer(&to_peer, &mut buffer)
+            .map(|(_, length)| length),
+        Err(Errno::ConnectionReset),
+    );
+    checks.expect(
+        "a peer source out of range",
+        mailbox::read(answers.id(), mailbox_peer_source(4096), &mut buffer),
+        Err(Errno::BadDescriptor),
+    );
+    checks.expect(
+        "a created mailbox as a peer source",
+        mailbox::read(answers.id(), mailbox_peer_source(answers.id()), &mut buffer),
+        Err(Errno::BadDescriptor),
+    );
+    let header = MessageHeader::default();
+    checks.expect(
+        "a started read from a peer",
+        kcall(
+            Kcall::MailboxAread,
+            [
+                answers.id(),
+                mailbox_peer_source(to_peer.id()),
+                &raw const header as usize,
+                buffer.as_mut_ptr() as usize,
+                buffer.len(),
+            ],
+        ),
+        Err(Errno::Invalid),
+    );
+    checks.expect("close the peer's outbox", to_peer.close(), Ok(()));
+    checks.expect("close the answers' outbox", to_answers.close(), Ok(()));
+    checks.expect("unlink the answers", answers.unlink(), Ok(()));
+}
+
 fn errors() -> i32 {
     let mut checks = Checks::new();
     let node = process::node();
@@ -321,6 +397,8 @@ fn errors() -> i32 {
         }
         checks.expect("close", early.close(), Ok(()));
     }
+
+    peer_reads(&mut checks, node);
 
     let inbox = match Inbox::create(PORT) {
         Ok(inbox) => inbox,

@@ -10,6 +10,7 @@ use crate::runtime::kcall;
 use core::marker::PhantomData;
 use nanvix_abi::{
     COMM_MAILBOX, CommCounters, Errno, Kcall, MAILBOX_ANY_SOURCE, MAILBOX_NONBLOCK, MessageHeader,
+    mailbox_peer_source,
 };
 
 pub use crate::noc::StartedRead;
@@ -43,6 +44,19 @@ impl Inbox {
     /// arrives; messages of other senders stay queued, in order.
     pub fn read_from(&self, node: u32, buffer: &mut [u8]) -> Result<(MessageHeader, usize), Errno> {
         read(self.id, node as usize, buffer)
+    }
+
+    /// Receives the oldest message from the node `outbox` writes to, blocking until
+    /// one arrives, like [`read_from`](Self::read_from); but once the mailbox
+    /// `outbox` writes to was closed after `outbox`'s last write (its program ended,
+    /// or it was unlinked), it fails with `ECONNRESET`: the answer an RPC caller
+    /// waits for will not come.
+    pub fn read_from_peer(
+        &self,
+        outbox: &Outbox,
+        buffer: &mut [u8],
+    ) -> Result<(MessageHeader, usize), Errno> {
+        read(self.id, mailbox_peer_source(outbox.id), buffer)
     }
 
     /// Starts a read into `buffer` and returns at once; the kernel fills `buffer`

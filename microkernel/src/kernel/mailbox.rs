@@ -8,10 +8,10 @@ use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 use nanvix_abi::{
-    CommCounters, Errno, MAILBOX_ANY_SOURCE, MAILBOX_NONBLOCK, MAILBOX_PORTS, MAILBOX_TAG,
-    MAILBOXES_MAX, MessageHeader, NOC_PAYLOAD_MAX,
+    CommCounters, Errno, KERNEL_PROGRAM, MAILBOX_ANY_SOURCE, MAILBOX_CLOSED_TAG, MAILBOX_NONBLOCK,
+    MAILBOX_PORTS, MAILBOX_TAG, MAILBOXES_MAX, MessageHeader, NOC_PAYLOAD_MAX, mailbox_peer_of,
 };
-use nanvix_hal::{ControlNoc, CoreId, Cores, Platform, ReceiveDecision};
+use nanvix_hal::{ControlNoc, CoreId, Cores, NocError, Platform, ReceiveDecision, Source};
 
 /// Messages one mailbox queues from one source node; more wait in their NoC channel.
 pub const MAILBOX_SOURCE_CAPACITY: usize = 16;
@@ -32,6 +32,24 @@ struct Inbox {
     counters: CommCounters,
     /// A read started by `mailbox_aread`, until `mailbox_wait` collects it.
     started: Option<StartedRead>,
+    /// The nodes whose messages reached it: when it closes, their clusters hear of
+    /// it (their programs may wait for an answer from it).
+    writers: Vec<u32>,
+    /// The opened mailbox whose peer the parked reader waits on (a peer source),
+    /// and that peer's node: a notice that the peer closed wakes it.
+    watching: Option<Peer>,
+}
+
+/// A peer source's opened mailbox and the node it writes to.
+type Peer = (usize, u32);
+
+/// A created mailbox that closed (unlinked, or its program ended): where it was,
+/// and the nodes whose messages had reached it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Closed {
+    pub node: u32,
+    pub port: u32,
+    pub writers: Vec<u32>,
 }
 
 /// A read started by `mailbox_aread`: where its message goes, and how it ended.
@@ -58,6 +76,22 @@ enum StartedWrite {
 }
 
 impl Inbox {
+    /// Counts `source` among the nodes whose messages reached it.
+    fn note_writer(&mut self, source: u32) {
+        if !self.writers.contains(&source) {
+            self.writers.push(source);
+        }
+    }
+
+    /// What its closing leaves behind.
+    fn closed(&self) -> Closed {
+        Closed {
+            node: self.node,
+            port: self.port,
+            writers: self.writers.clone(),
+        }
+    }
+
     fn queued_from(&self, node: u32) -> usize {
         self.queue
             .iter()
@@ -84,6 +118,9 @@ enum Entry {
         port: u32,
         counters: CommCounters,
         started: Option<StartedWrite>,
+        /// Whether the mailbox it writes to closed after its last write: a read
+        /// waiting on this peer fails with `ECONNRESET`.
+        peer_closed: bool,
     },
 }
 
@@ -154,6 +191,8 @@ impl MailboxTable {
             parked: false,
             counters: CommCounters::default(),
             started: None,
+            writers: Vec::new(),
+            watching: None,
         }))?;
         let (theirs, others) = core::mem::take(&mut self.early)
             .into_iter()
@@ -161,6 +200,14 @@ impl MailboxTable {
         self.early = others;
         if let Some(Some(Entry::Inbox(inbox))) = self.entries.get_mut(id) {
             inbox.queue = theirs.into_iter().map(|(_, _, message)| message).collect();
+            let sources: Vec<u32> = inbox
+                .queue
+                .iter()
+                .map(|message| message.header.source_node)
+                .collect();
+            for source in sources {
+                inbox.note_writer(source);
+            }
         }
         Ok(id)
     }
@@ -177,6 +224,7 @@ impl MailboxTable {
             port,
             counters: CommCounters::default(),
             started: None,
+            peer_closed: false,
         })
     }
 
@@ -203,8 +251,11 @@ impl MailboxTable {
                 port,
                 counters,
                 started,
+                peer_closed,
                 ..
             } => {
+                // This write is the last: answers to it may come.
+                *peer_closed = false;
                 counters.operations += 1;
                 counters.bytes += bytes as u64;
                 let unsent = matches!(
@@ -281,14 +332,65 @@ impl MailboxTable {
     }
 
     /// Removes `owner`'s created mailbox `id`, unless messages wait in it or a
-    /// thread reads it.
-    pub fn unlink(&mut self, owner: usize, id: usize) -> Result<(), Errno> {
+    /// thread reads it; returns what its closing leaves behind.
+    pub fn unlink(&mut self, owner: usize, id: usize) -> Result<Closed, Errno> {
         let inbox = self.inbox(owner, id)?;
         if !inbox.queue.is_empty() || inbox.reader.is_some() || inbox.started.is_some() {
             return Err(Errno::Busy);
         }
+        let closed = inbox.closed();
         self.entries[id] = None;
-        Ok(())
+        Ok(closed)
+    }
+
+    /// The node `owner`'s opened mailbox `outbox` writes to (a peer source's
+    /// filter); `EBADF` when it opened no mailbox with that id.
+    pub fn peer_node(&self, owner: usize, outbox: usize) -> Result<u32, Errno> {
+        self.destination(owner, outbox).map(|(node, _)| node)
+    }
+
+    /// Whether the mailbox `owner`'s opened mailbox `outbox` writes to closed after
+    /// its last write.
+    pub fn peer_closed(&self, owner: usize, outbox: usize) -> bool {
+        matches!(
+            self.entries.owned(owner, outbox),
+            Ok(Entry::Outbox {
+                peer_closed: true,
+                ..
+            })
+        )
+    }
+
+    /// The mailbox (node, port) closed: marks every opened mailbox writing to it,
+    /// and returns the parked readers waiting on one of them as their peer, unmarked
+    /// (each looks again).
+    pub fn peer_mailbox_closed(&mut self, node: u32, port: u32) -> Vec<CoreId> {
+        let mut marked = Vec::new();
+        for (id, entry) in self.entries.iter_mut().enumerate() {
+            if let Some(Entry::Outbox {
+                node: to_node,
+                port: to_port,
+                peer_closed,
+                ..
+            }) = entry
+                && (*to_node, *to_port) == (node, port)
+            {
+                *peer_closed = true;
+                marked.push(id);
+            }
+        }
+        let mut woken = Vec::new();
+        for entry in self.entries.iter_mut().flatten() {
+            if let Entry::Inbox(inbox) = entry
+                && let Some((outbox, _)) = inbox.watching
+                && marked.contains(&outbox)
+                && let Some(core) = inbox.reader
+                && core::mem::replace(&mut inbox.parked, false)
+            {
+                woken.push(core);
+            }
+        }
+        woken
     }
 
     /// Makes `core` the reader of `owner`'s mailbox `id`.
@@ -333,10 +435,17 @@ impl MailboxTable {
 
     /// Ends the read of (node, port)'s mailbox that took a message of `bytes`
     /// straight from the NoC after `wait_cycles`, counting it.
-    pub fn end_direct_read(&mut self, node: u32, port: u32, bytes: usize, wait_cycles: u64) {
+    pub fn end_direct_read(
+        &mut self,
+        (node, port): (u32, u32),
+        source: u32,
+        bytes: usize,
+        wait_cycles: u64,
+    ) {
         if let Some(id) = self.bound(node, port)
             && let Some(Some(Entry::Inbox(inbox))) = self.entries.get_mut(id)
         {
+            inbox.note_writer(source);
             inbox.reader = None;
             inbox.parked = false;
             inbox.counters.operations += 1;
@@ -395,11 +504,22 @@ impl MailboxTable {
     }
 
     /// Marks the reader of mailbox `id` parked, unless a message `filter` accepts
-    /// is there already; returns whether it parked.
-    pub fn park_reader(&mut self, owner: usize, id: usize, filter: Option<u32>) -> bool {
+    /// is there already, or the peer it waits on (`watching`: an opened mailbox and
+    /// its node) closed; returns whether it parked.
+    pub fn park_reader(
+        &mut self,
+        owner: usize,
+        id: usize,
+        filter: Option<u32>,
+        watching: Option<Peer>,
+    ) -> bool {
+        if watching.is_some_and(|(outbox, _)| self.peer_closed(owner, outbox)) {
+            return false;
+        }
         match self.inbox(owner, id) {
             Ok(inbox) if inbox.oldest(filter).is_none() => {
                 inbox.parked = true;
+                inbox.watching = watching;
                 true
             }
             _ => false,
@@ -464,6 +584,7 @@ impl MailboxTable {
             return keep;
         }
         inbox.queue.push_back(message());
+        inbox.note_writer(header.source_node);
         let wake = if core::mem::replace(&mut inbox.parked, false) {
             inbox.reader
         } else {
@@ -531,8 +652,8 @@ impl MailboxTable {
     /// message it took at cycle `now`); returns a parked waiter to wake.
     fn finish_started_read(
         &mut self,
-        node: u32,
-        port: u32,
+        (node, port): (u32, u32),
+        source: u32,
         outcome: Result<usize, Errno>,
         now: u64,
     ) -> Option<CoreId> {
@@ -540,6 +661,9 @@ impl MailboxTable {
         let Some(Entry::Inbox(inbox)) = &mut self.entries[id] else {
             return None;
         };
+        if outcome.is_ok() {
+            inbox.note_writer(source);
+        }
         let read = inbox.started.as_mut()?;
         read.outcome = Some(outcome);
         if let Ok(bytes) = outcome {
@@ -642,15 +766,15 @@ impl MailboxTable {
     }
 
     /// Removes every mailbox of ended program `owner`; returns how many messages
-    /// waited in them (lost with it).
-    /// Also returns how many started reads were still waiting (no longer).
-    /// Removes every mailbox of `owner`; returns the messages its inboxes held,
-    /// and how many started reads and unsent started writes were going (no longer).
-    pub fn remove_owner(&mut self, owner: usize) -> (usize, usize, usize) {
+    /// waited in its inboxes (lost with it), how many started reads and unsent
+    /// started writes were going (no longer), and the inboxes that closed.
+    pub fn remove_owner(&mut self, owner: usize) -> (usize, usize, usize, Vec<Closed>) {
         let (mut lost, mut reads, mut writes) = (0, 0, 0);
+        let mut closed = Vec::new();
         for entry in self.entries.remove_owner(owner) {
             match entry {
                 Entry::Inbox(inbox) => {
+                    closed.push(inbox.closed());
                     lost += inbox.queue.len();
                     reads += usize::from(matches!(
                         inbox.started,
@@ -665,7 +789,7 @@ impl MailboxTable {
                 }
             }
         }
-        (lost, reads, writes)
+        (lost, reads, writes, closed)
     }
 
     /// Every started write not sent yet: (owner, id).
@@ -816,7 +940,7 @@ impl<P: Platform> Kernel<P> {
         buffer: usize,
         capacity: usize,
     ) -> Result<usize, Errno> {
-        let filter = self.source_filter(source)?;
+        let (filter, watching) = self.read_source(index, source)?;
         let (space, header, buffer) =
             self.receive_space(index, header_address, buffer, capacity)?;
         let queued = self.mailbox_queued.load(Ordering::Acquire);
@@ -845,7 +969,7 @@ impl<P: Platform> Kernel<P> {
             buffer,
             delivered: None,
         };
-        let result = self.mailbox_wait(index, core, id, &mut direct, queued);
+        let result = self.mailbox_wait(index, core, (id, watching), &mut direct, queued);
         // A direct delivery ended the read (and counted it) where it was routed.
         if !matches!(result, Ok(Taken::Direct(_))) {
             let moved = result.as_ref().ok().map(|taken| {
@@ -869,6 +993,22 @@ impl<P: Platform> Kernel<P> {
             }
         };
         Ok(length)
+    }
+
+    /// What a `mailbox_read`'s `source` restricts it to: the node (as
+    /// [`source_filter`](Self::source_filter)), and for a peer source the opened
+    /// mailbox it names and that mailbox's node (`EBADF` when program `index`
+    /// opened none with that id).
+    fn read_source(
+        &self,
+        index: usize,
+        source: usize,
+    ) -> Result<(Option<u32>, Option<Peer>), Errno> {
+        if let Some(outbox) = mailbox_peer_of(source) {
+            let node = self.mailboxes.lock().peer_node(index, outbox)?;
+            return Ok((Some(node), Some((outbox, node))));
+        }
+        Ok((self.source_filter(source)?, None))
     }
 
     /// The node a read's `source` restricts it to: none for MAILBOX_ANY_SOURCE,
@@ -1081,11 +1221,13 @@ impl<P: Platform> Kernel<P> {
     /// Waits until mailbox `id` holds a message `direct`'s filter accepts: takes
     /// a queued one, or polls the NoC from this core, where the reader's next
     /// message goes straight to its buffers; then parks until routing wakes it.
+    /// With `watching` (a peer source: an opened mailbox and its node), it fails
+    /// with `ECONNRESET` once that mailbox's peer closed and nothing is queued.
     fn mailbox_wait(
         &self,
         index: usize,
         core: CoreId,
-        id: usize,
+        (id, watching): (usize, Option<Peer>),
         direct: &mut DirectReceive<'_, P::RawMutex>,
         mut queued: u64,
     ) -> Result<Taken, Errno> {
@@ -1103,6 +1245,11 @@ impl<P: Platform> Kernel<P> {
             }
             if let Some(node) = filter {
                 self.check_senders_alive(&[node])?;
+            }
+            if let Some((outbox, _)) = watching
+                && self.mailboxes.lock().peer_closed(index, outbox)
+            {
+                return Err(Errno::ConnectionReset);
             }
             self.pollers.fetch_add(1, Ordering::SeqCst);
             let mut found = None;
@@ -1131,7 +1278,11 @@ impl<P: Platform> Kernel<P> {
             {
                 return Ok(taken);
             }
-            if self.mailboxes.lock().park_reader(index, id, filter) {
+            if self
+                .mailboxes
+                .lock()
+                .park_reader(index, id, filter, watching)
+            {
                 self.park_receiver(core, || self.mailboxes.lock().unpark_reader(index, id))?;
             }
         }
@@ -1152,7 +1303,119 @@ impl<P: Platform> Kernel<P> {
             // Passes under way on other cores deliver all they took first.
             self.platform.noc().wait_for_receivers();
         }
-        self.mailboxes.lock().unlink(index, id).map(|()| 0)
+        let closed = self.mailboxes.lock().unlink(index, id)?;
+        self.announce_closed(alloc::vec![closed]);
+        Ok(0)
+    }
+
+    /// Mailboxes of this cluster closed: this cluster's programs waiting on them as
+    /// peers look again, and every other cluster whose messages reached one of them
+    /// gets a notice (at most one per cluster and mailbox; sent by the master later
+    /// when its channel is full).
+    pub(super) fn announce_closed(&self, closed: Vec<Closed>) {
+        for mailbox in closed {
+            self.peer_mailbox_closed(mailbox.node, mailbox.port);
+            let mut told = Vec::new();
+            for writer in mailbox.writers {
+                let Some(cluster) = self.board.cluster_of_node(writer) else {
+                    continue;
+                };
+                let cluster = cluster.index as usize;
+                if cluster == self.local || told.contains(&cluster) {
+                    continue;
+                }
+                told.push(cluster);
+                if !self.send_closed_notice(writer, mailbox.node, mailbox.port) {
+                    self.closed_notices
+                        .lock()
+                        .push((writer, mailbox.node, mailbox.port));
+                    self.started_writes.fetch_add(1, Ordering::SeqCst);
+                    self.platform.cores().unpark(0);
+                }
+            }
+        }
+    }
+
+    /// Tells node `to`'s cluster that mailbox (node, port) of this cluster closed;
+    /// returns `false` when the channel is full (nothing sent). A dead or unknown
+    /// destination counts as told: nothing there waits.
+    fn send_closed_notice(&self, to: u32, node: u32, port: u32) -> bool {
+        let mut payload = [0u8; 8];
+        payload[..4].copy_from_slice(&node.to_le_bytes());
+        payload[4..].copy_from_slice(&port.to_le_bytes());
+        let source = Source {
+            node,
+            program: KERNEL_PROGRAM,
+        };
+        self.platform
+            .noc()
+            .try_send(source, to, MAILBOX_CLOSED_TAG, &payload)
+            != Err(NocError::Full)
+    }
+
+    /// The master's pass over closed-mailbox notices that found their channel full:
+    /// one try each; returns whether one still waits for room.
+    pub(super) fn progress_closed_notices(&self) -> bool {
+        let pending = core::mem::take(&mut *self.closed_notices.lock());
+        if pending.is_empty() {
+            return false;
+        }
+        let mut kept = Vec::new();
+        for (to, node, port) in pending {
+            if self.send_closed_notice(to, node, port) {
+                self.started_writes.fetch_sub(1, Ordering::SeqCst);
+                self.write_progress.fetch_add(1, Ordering::Relaxed);
+            } else {
+                kept.push((to, node, port));
+            }
+        }
+        let waiting = !kept.is_empty();
+        self.closed_notices.lock().extend(kept);
+        waiting
+    }
+
+    /// Marks this cluster's opened mailboxes to (node, port) as closed at their peer
+    /// and wakes the readers parked on them.
+    fn peer_mailbox_closed(&self, node: u32, port: u32) {
+        let woken = self.mailboxes.lock().peer_mailbox_closed(node, port);
+        for core in woken {
+            self.parked_receivers.fetch_sub(1, Ordering::SeqCst);
+            self.platform.cores().unpark(core);
+        }
+    }
+
+    /// Routes a notice that mailbox (node, port) of the sending cluster closed. Only
+    /// a kernel sends one (`KERNEL_PROGRAM`, a tag no program may use), and only for
+    /// a node of its own cluster; anything else is counted undeliverable.
+    pub(super) fn route_mailbox_closed(
+        &self,
+        header: &MessageHeader,
+        payload: &[u8],
+    ) -> ReceiveDecision {
+        let words = (payload.len() == 8).then(|| {
+            let word = |at: usize| {
+                u32::from_le_bytes([
+                    payload[at],
+                    payload[at + 1],
+                    payload[at + 2],
+                    payload[at + 3],
+                ])
+            };
+            (word(0), word(4))
+        });
+        let sender = self.board.cluster_of_node(header.source_node);
+        match words {
+            Some((node, port))
+                if header.source_program == KERNEL_PROGRAM
+                    && sender.is_some_and(|cluster| cluster.owns_node(node)) =>
+            {
+                self.peer_mailbox_closed(node, port);
+            }
+            _ => {
+                self.undeliverable.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        ReceiveDecision::Take
     }
 
     /// Wakes every parked mailbox reader (a cluster died: each looks again).
@@ -1192,7 +1455,8 @@ impl<P: Platform> Kernel<P> {
                     .map(|()| payload.len())
             };
             let now = self.platform.cores().cycles();
-            let wake = mailboxes.finish_started_read(node, port, written, now);
+            let wake =
+                mailboxes.finish_started_read((node, port), header.source_node, written, now);
             self.started_reads.fetch_sub(1, Ordering::SeqCst);
             if let Some(core) = wake {
                 self.parked_receivers.fetch_sub(1, Ordering::SeqCst);
@@ -1212,7 +1476,7 @@ impl<P: Platform> Kernel<P> {
             && direct.deliver(header, payload)
         {
             let waited = self.platform.cores().cycles().wrapping_sub(direct.at);
-            mailboxes.end_direct_read(node, port, payload.len(), waited);
+            mailboxes.end_direct_read((node, port), header.source_node, payload.len(), waited);
             return ReceiveDecision::Take;
         }
         let delivery = mailboxes.deliver(node, port, header, payload);
@@ -1328,11 +1592,78 @@ mod tests {
         assert_eq!(table.open(0, 8, MAILBOX_PORTS), Err(Errno::Invalid));
         table.close(0, outbox).unwrap();
         assert_eq!(table.close(0, outbox), Err(Errno::BadDescriptor));
-        assert_eq!(table.remove_owner(0), (0, 0, 0));
+        let closed = Closed {
+            node: 4,
+            port: 0,
+            writers: Vec::new(),
+        };
+        assert_eq!(table.remove_owner(0), (0, 0, 0, alloc::vec![closed]));
         assert!(
             table.create(1, 4, 0).is_ok(),
             "the ended owner's port is free"
         );
+    }
+
+    #[test]
+    fn a_closed_mailbox_names_the_nodes_that_wrote_to_it() {
+        let mut table = MailboxTable::default();
+        let id = table.create(0, 4, 0).unwrap();
+        for source in [9, 10, 9] {
+            table.deliver(4, 0, &header(source), &[1]);
+        }
+        table.deliver(4, 1, &header(11), &[2]);
+        table.create(0, 4, 1).unwrap();
+        while table.take(0, id, None, 128).unwrap().is_some() {}
+        assert_eq!(
+            table.unlink(0, id),
+            Ok(Closed {
+                node: 4,
+                port: 0,
+                writers: alloc::vec![9, 10],
+            })
+        );
+        let (lost, _, _, closed) = table.remove_owner(0);
+        assert_eq!(lost, 1, "the early message moved into port 1's mailbox");
+        assert_eq!(
+            closed,
+            alloc::vec![Closed {
+                node: 4,
+                port: 1,
+                writers: alloc::vec![11],
+            }]
+        );
+    }
+
+    #[test]
+    fn a_peer_closing_ends_the_reads_waiting_on_it_until_the_next_write() {
+        let mut table = MailboxTable::default();
+        let outbox = table.open(0, 8, 1).unwrap();
+        let other = table.open(0, 8, 2).unwrap();
+        let inbox = table.create(0, 4, 2).unwrap();
+        let watching = Some((outbox, 8));
+        table.begin_read(0, inbox, 3).unwrap();
+        assert!(table.park_reader(0, inbox, Some(8), watching));
+        assert!(
+            table.peer_mailbox_closed(8, 3).is_empty(),
+            "another port closed"
+        );
+        assert!(!table.peer_closed(0, outbox));
+        assert_eq!(table.peer_mailbox_closed(8, 1), alloc::vec![3]);
+        assert!(table.peer_closed(0, outbox));
+        assert!(!table.peer_closed(0, other), "it writes elsewhere");
+        assert!(
+            !table.park_reader(0, inbox, Some(8), watching),
+            "a reader does not park on a closed peer"
+        );
+        assert!(
+            table.park_reader(0, inbox, Some(8), Some((other, 8))),
+            "a read watching another peer parks"
+        );
+        table.destination_for_write(0, outbox, 1).unwrap();
+        assert!(!table.peer_closed(0, outbox), "a new write waits anew");
+        assert_eq!(table.peer_node(0, outbox), Ok(8));
+        assert_eq!(table.peer_node(0, inbox), Err(Errno::BadDescriptor));
+        assert_eq!(table.peer_node(1, outbox), Err(Errno::BadDescriptor));
     }
 
     #[test]

@@ -14,7 +14,10 @@ use nanvix_sys::mailbox::{Inbox, Outbox};
 pub enum CallError {
     /// The server refused the call, or its reply was bad.
     Rpc(RpcError),
-    /// A mailbox kcall failed (`EHOSTDOWN`: the server's cluster is dead).
+    /// A mailbox kcall failed (`EHOSTDOWN`: the server's cluster is dead;
+    /// `ECONNRESET`: the server's program ended, or closed its mailbox, before it
+    /// answered, so whether the request was carried out is unknown; a server that
+    /// starts again on the same port serves the next call).
     Mailbox(Errno),
 }
 
@@ -67,7 +70,6 @@ impl<E: core::fmt::Display> core::fmt::Display for ServerCallError<E> {
 /// A client of the server of protocol `P` at (node, port): one call at a time,
 /// answered in an inbox of its own.
 pub struct Client<P: Protocol> {
-    server_node: u32,
     server: Outbox,
     inbox: Inbox,
     reply_port: u32,
@@ -90,7 +92,6 @@ impl<P: Protocol> Client<P> {
             }
         };
         Ok(Client {
-            server_node: node,
             server,
             inbox,
             reply_port,
@@ -117,7 +118,8 @@ impl<P: Protocol> Client<P> {
         let length = encode_request::<P>(header, request, &mut buffer)?;
         self.server.write(&buffer[..length])?;
         loop {
-            let (_, length) = self.inbox.read_from(self.server_node, &mut buffer)?;
+            // A server whose program ended will not answer: `ECONNRESET` then.
+            let (_, length) = self.inbox.read_from_peer(&self.server, &mut buffer)?;
             let (answered, reply) = decode_reply::<P>(&buffer[..length])?;
             if answered == call {
                 return Ok(reply?);
@@ -129,7 +131,7 @@ impl<P: Protocol> Client<P> {
     /// refusals use it).
     pub fn call_raw(&mut self, bytes: &[u8], reply: &mut [u8]) -> Result<usize, Errno> {
         self.send_raw(bytes)?;
-        let (_, length) = self.inbox.read_from(self.server_node, reply)?;
+        let (_, length) = self.inbox.read_from_peer(&self.server, reply)?;
         Ok(length)
     }
 
