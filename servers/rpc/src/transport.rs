@@ -95,7 +95,11 @@ impl<P: Protocol> Client<P> {
             server,
             inbox,
             reply_port,
-            next_call: 1,
+            // Calls are numbered from a point that differs from one client to the
+            // next (the cycle counter's low bits): a late reply to a call of an
+            // earlier program that had this reply port (on a warm cluster, the
+            // previous process) does not pass for a reply to this client's call.
+            next_call: (nanvix_sys::clock::cycles() as u32).max(1),
             protocol: PhantomData,
         })
     }
