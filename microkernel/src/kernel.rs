@@ -696,6 +696,11 @@ impl<P: Platform> Kernel<P> {
         // may take a new program.
         self.free_placement(&self.info(index).regions);
         self.programs.lock()[index].reusable = true;
+        if self.platform.board().warm()
+            && let Some(status) = self.final_status()
+        {
+            self.report_idle(status);
+        }
         for context in core::mem::take(&mut *self.program_waiters.lock()) {
             self.platform.cores().unpark(context);
         }

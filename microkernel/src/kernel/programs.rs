@@ -270,32 +270,42 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// A warm cluster whose programs all ended with `status`: tells the board it is
-    /// idle (once), then runs the program the board asks for, if it asked, in slot
-    /// 0 with the default heap and stack. Messages kept for ports no program
-    /// created go with the programs that ended: the next program starts clean.
+    /// idle (once: [`report_idle`](Self::report_idle)), then runs the program the
+    /// board asks for, if it asked, in slot 0 with the default heap and stack.
     pub(super) fn serve_idle(&self, status: i32) {
         let board = self.platform.board();
-        if !self.idle_reported.swap(true, Ordering::AcqRel) {
-            let dropped = self.mailboxes.lock().drop_early();
-            self.undeliverable
-                .fetch_add(dropped as u64, Ordering::Relaxed);
-            board.idle(status);
-        }
-        board.take_program_request(&mut |name, words| match self.start_program(
-            name,
-            words,
-            Some(0),
-            (DEFAULT_HEAP_BYTES, DEFAULT_STACK_BYTES),
-        ) {
-            Ok(_) => self.idle_reported.store(false, Ordering::Release),
-            Err(errno) => {
+        self.report_idle(status);
+        board.take_program_request(&mut |name, words| {
+            // Before the start: a program that ends at once reports the cluster
+            // idle again from its own end.
+            self.idle_reported.store(false, Ordering::Release);
+            if let Err(errno) = self.start_program(
+                name,
+                words,
+                Some(0),
+                (DEFAULT_HEAP_BYTES, DEFAULT_STACK_BYTES),
+            ) {
                 board.report(HardwareEvent::ProgramRefused {
                     program: name,
                     reason: errno.name(),
                 });
-                board.idle(super::STATUS_REFUSED);
+                self.report_idle(super::STATUS_REFUSED);
             }
         });
+    }
+
+    /// Tells the board this warm cluster is idle, its programs having ended with
+    /// `status`, unless it did since its last program started. Messages kept for
+    /// ports no program created go with the programs that ended: the next program
+    /// starts clean. The last program's end calls it from its own core, so the board
+    /// hears of it without waiting for the master to wake.
+    pub(super) fn report_idle(&self, status: i32) {
+        if !self.idle_reported.swap(true, Ordering::AcqRel) {
+            let dropped = self.mailboxes.lock().drop_early();
+            self.undeliverable
+                .fetch_add(dropped as u64, Ordering::Relaxed);
+            self.platform.board().idle(status);
+        }
     }
 
     /// The board asked the cluster to shut down in order: its first program (init, on
