@@ -1308,20 +1308,20 @@ impl<P: Platform> Kernel<P> {
         Ok(0)
     }
 
-    /// Mailboxes of this cluster closed: this cluster's programs waiting on them as
-    /// peers look again, and every other cluster whose messages reached one of them
-    /// gets a notice (at most one per cluster and mailbox; sent by the master later
-    /// when its channel is full).
+    /// Mailboxes of this cluster closed: every cluster whose messages reached one of
+    /// them gets a notice (at most one per cluster and mailbox; sent by the master
+    /// later when its channel is full), this one too. The notice travels the
+    /// channel the mailbox's program sent its answers on, behind them: a reader
+    /// takes an answer sent before the close, then fails.
     pub(super) fn announce_closed(&self, closed: Vec<Closed>) {
         for mailbox in closed {
-            self.peer_mailbox_closed(mailbox.node, mailbox.port);
             let mut told = Vec::new();
             for writer in mailbox.writers {
                 let Some(cluster) = self.board.cluster_of_node(writer) else {
                     continue;
                 };
                 let cluster = cluster.index as usize;
-                if cluster == self.local || told.contains(&cluster) {
+                if told.contains(&cluster) {
                     continue;
                 }
                 told.push(cluster);
