@@ -32,7 +32,7 @@ fn programs_are_spawned_waited_for_killed_and_reaped() {
         })
         .unwrap_or_else(|| panic!("{cluster} never came up:\n{}", board.transcript()));
     signal(pid, libc::SIGKILL).unwrap();
-    wait_for_line(&mut board, "io0", "process-test: 26 checks, 0 failed");
+    wait_for_line(&mut board, "io0", "process-test: 25 checks, 0 failed");
     assert_no_failed_checks(&board);
     assert!(printed(
         &board,

@@ -39,8 +39,7 @@ use libnanvix::signal::{SIGINT, SIGKILL, SIGTERM};
 use libnanvix::testing::Checks;
 use libnanvix::{Errno, cluster, println, process, thread};
 use nanvix_process_api::{
-    ProcessCallError, ProcessClient, ProcessError, ProcessReply, ProcessRequest, SignalAction,
-    Termination,
+    ProcessCallError, ProcessClient, ProcessError, SignalAction, Termination,
 };
 
 /// The port a catcher tells its spawner it is ready on.
@@ -382,11 +381,6 @@ fn client() -> i32 {
         "wait: waited already",
         checked(processes.wait(pid)),
         refused(ProcessError::NoSuchProcess),
-    );
-    checks.expect(
-        "changed from a client",
-        checked(processes.call(&ProcessRequest::Changed)),
-        checked(Ok(ProcessReply::Refused(ProcessError::NotInternal))),
     );
     // A cluster killed under its process: reaped, its waiter told, the cluster reused.
     let entry = processes

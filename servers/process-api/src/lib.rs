@@ -48,8 +48,6 @@ pub enum ProcessRequest {
     Kill { pid: u32, signal: u32 },
     /// The processes that run now, from pid `from` on, as many as fit a reply.
     List { from: u32 },
-    /// From the server's own watcher only: some cluster changed state.
-    Changed,
     /// Which process the caller is, and its parent.
     Identify,
     /// From a program of the system (the server's own cluster's, or one the manifest
@@ -188,8 +186,7 @@ pub enum ProcessError {
     NotYours,
     /// Another call waits for the process already.
     Waited,
-    /// Only the server's own watcher (or, for `Stop`, the system's programs: not a
-    /// spawned process) sends this.
+    /// Only the system's programs (not a spawned process) send this (`Stop`).
     NotInternal,
     /// The caller's user may not: another user's process, or another user to run as.
     NotPermitted,
@@ -208,7 +205,7 @@ impl core::fmt::Display for ProcessError {
             ProcessError::NotYours => "another node spawned the process",
             ProcessError::Waited => "another call waits for the process",
             ProcessError::NotInternal => {
-                "only the server's own watcher, or for a stop the system's programs, sends this"
+                "only the system's programs, not a spawned process, send this"
             }
             ProcessError::NotPermitted => "not permitted to this user",
             ProcessError::NoSuchSignal => "no such signal",
@@ -289,12 +286,6 @@ impl Protocol for ProcessProtocol {
             reply: "Processes { entries, more }",
             summary: "the processes that run now from pid `from` on (pid, cluster, parent node, whether up yet), as many as fit a reply; `more` when there are others",
             errors: &[],
-        },
-        Operation {
-            request: "Changed",
-            reply: "(none)",
-            summary: "from the server's own watcher: a cluster changed state",
-            errors: &[("NotInternal", "the caller is not the server's own node")],
         },
         Operation {
             request: "Identify",
@@ -498,10 +489,9 @@ mod tests {
             ProcessRequest::Wait { .. } => 1,
             ProcessRequest::Kill { .. } => 2,
             ProcessRequest::List { .. } => 3,
-            ProcessRequest::Changed => 4,
-            ProcessRequest::Identify => 5,
-            ProcessRequest::Stop => 6,
-            ProcessRequest::Handle { .. } => 7,
+            ProcessRequest::Identify => 4,
+            ProcessRequest::Stop => 5,
+            ProcessRequest::Handle { .. } => 6,
         }
     }
 
@@ -531,7 +521,6 @@ mod tests {
             ProcessRequest::Wait { pid: 1 },
             ProcessRequest::Kill { pid: 1, signal: 9 },
             ProcessRequest::List { from: 0 },
-            ProcessRequest::Changed,
             ProcessRequest::Identify,
             ProcessRequest::Stop,
             ProcessRequest::Handle {

@@ -2,9 +2,10 @@
 //! node, on an I/O cluster.
 //!
 //! A watcher thread waits for the board's state generation to move
-//! (`cluster_wait`), reads the compute clusters' states, and tells the server (a
-//! `Changed` request from its own node) when one changed; the server then answers
-//! the waits of the processes that ended. Prints
+//! (`cluster_wait`), reads the compute clusters' states, and when one changed
+//! answers the waits of the processes that ended and starts the spawns that wait
+//! for a cluster itself, under the lock the server's thread takes for each
+//! request (one hop less than telling the server's thread). Prints
 //! `process-server: serving on node N port P` once it serves.
 #![no_std]
 #![no_main]
@@ -14,17 +15,18 @@ extern crate alloc;
 
 use alloc::collections::VecDeque;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use libnanvix::abi::{CLUSTER_ON, Errno};
 use libnanvix::cluster::Clusters;
 use libnanvix::mailbox::{Inbox, Outbox};
 use libnanvix::signal::{self, SIGKILL};
+use libnanvix::sync::Mutex;
 use libnanvix::{cluster, println, process, thread};
 use nanvix_process_api::{
     PROCESS_PORT, ProcessClient, ProcessError, ProcessProtocol, ProcessReply, ProcessRequest,
 };
 use nanvix_rpc::transport::{Handled, Replies, ReplyTo, serve};
-use nanvix_rpc::{MESSAGE_BYTES, RequestHeader, encode_request};
 use process_server::table::{ClusterView, Delivery, ROOT, Table};
 
 /// Longest the watcher waits for a cluster state change before it looks anyway,
@@ -51,40 +53,57 @@ fn views(clusters: &[usize]) -> Vec<ClusterView> {
         .collect()
 }
 
-/// Watches `clusters` and sends the server a `Changed` request whenever their
-/// states, epochs or runs moved (a warm cluster going idle moves only its idle
-/// flag).
-fn watch(clusters: Vec<usize>) {
-    let Ok(server) = Outbox::open(process::node(), PROCESS_PORT) else {
-        println!("process-server: the watcher cannot reach the server");
-        return;
-    };
-    let mut buffer = [0u8; MESSAGE_BYTES];
-    let header = RequestHeader {
-        call: 0,
-        reply_port: 0,
-    };
-    let Ok(length) =
-        encode_request::<ProcessProtocol>(header, &ProcessRequest::Changed, &mut buffer)
-    else {
-        return;
-    };
+/// What the server's thread and its watcher share, under one lock.
+struct State {
+    table: Table,
+    /// Spawns that wait for a free cluster, in the order they came.
+    waiting: VecDeque<Waiting>,
+}
+
+/// Watches `clusters`; whenever their states, epochs or runs moved (a warm cluster
+/// going idle moves only its idle flag), answers the waits of the processes that
+/// ended and starts the spawns that wait for a cluster.
+fn watch(clusters: Vec<usize>, state: Arc<Mutex<State>>) {
+    let mut replies = Replies::default();
     let mut seen: Vec<(u32, u32, u32, bool)> = Vec::new();
     // The generation first, then the states: a change after the look moves it.
     let mut generation = cluster::wait_for_change(0, 0);
     loop {
-        let now: Vec<(u32, u32, u32, bool)> = views(&clusters)
+        let views = views(&clusters);
+        let now: Vec<(u32, u32, u32, bool)> = views
             .iter()
             .map(|view| (view.state, view.epoch, view.run, view.idle))
             .collect();
         if now != seen {
             seen = now;
-            if server.write(&buffer[..length]).is_err() {
-                println!("process-server: the watcher cannot reach the server");
+            let Ok(mut state) = state.lock() else {
+                println!("process-server: the watcher cannot take the lock");
                 return;
-            }
+            };
+            changed(&mut state, &mut replies, &views);
         }
         generation = cluster::wait_for_change(generation, WATCH_LIMIT);
+    }
+}
+
+/// Clusters changed as `views` show: answers the waits of the processes that ended,
+/// and starts the spawns that wait for a cluster, in the order they came.
+fn changed(state: &mut State, replies: &mut Replies, views: &[ClusterView]) {
+    answer_ended(&mut state.table, replies, views);
+    while let Some(next) = state.waiting.front() {
+        let started = spawn(
+            &mut state.table,
+            views,
+            (&next.program, &next.arguments),
+            (next.parent_node, next.user),
+        );
+        let reply = match started {
+            Err(ProcessError::NoFreeCluster) => break,
+            Ok(pid) => ProcessReply::Spawned { pid },
+            Err(error) => ProcessReply::Refused(error),
+        };
+        replies.send::<ProcessProtocol>(next.to, Ok(reply));
+        state.waiting.pop_front();
     }
 }
 
@@ -167,18 +186,31 @@ fn main() -> i32 {
     let board = Clusters::read();
     let own_cluster = board.of_node(process::node());
     let clusters = board.compute();
-    let watched = clusters.clone();
-    if let Err(errno) = thread::spawn(move || watch(watched)) {
+    let state = match Mutex::new(State {
+        table: Table::new(),
+        waiting: VecDeque::new(),
+    }) {
+        Ok(state) => Arc::new(state),
+        Err(errno) => {
+            println!("process-server: cannot create its lock: {errno}");
+            return 1;
+        }
+    };
+    let (watched, shared) = (clusters.clone(), Arc::clone(&state));
+    if let Err(errno) = thread::spawn(move || watch(watched, shared)) {
         println!("process-server: cannot start the watcher: {errno}");
         return 1;
     }
     let own_node = process::node();
-    let mut table = Table::new();
-    let mut waiting: VecDeque<Waiting> = VecDeque::new();
     println!("process-server: serving on node {own_node} port {PROCESS_PORT}");
     let served = serve::<ProcessProtocol>(
         &inbox,
         |sender, to: ReplyTo, request, replies: &mut Replies| {
+            let Ok(mut state) = state.lock() else {
+                println!("process-server: cannot take its lock");
+                return Handled::Stop;
+            };
+            let State { table, waiting } = &mut *state;
             let caller = sender.source_node;
             let caller_cluster = board.of_node(caller);
             let caller_user = table.user_on(caller_cluster);
@@ -196,8 +228,8 @@ fn main() -> i32 {
                 } => {
                     let user = user.unwrap_or(caller_user);
                     let views = views(&clusters);
-                    answer_ended(&mut table, replies, &views);
-                    match spawn(&mut table, &views, (&program, &arguments), (caller, user)) {
+                    answer_ended(table, replies, &views);
+                    match spawn(table, &views, (&program, &arguments), (caller, user)) {
                         Ok(pid) => ProcessReply::Spawned { pid },
                         Err(ProcessError::NoFreeCluster) if wait => {
                             waiting.push_back(Waiting {
@@ -233,28 +265,6 @@ fn main() -> i32 {
                     let (entries, more) = table.list(from);
                     ProcessReply::Processes { entries, more }
                 }
-                ProcessRequest::Changed if caller == own_node => {
-                    let views = views(&clusters);
-                    answer_ended(&mut table, replies, &views);
-                    // Spawns that wait for a cluster start in the order they came.
-                    while let Some(next) = waiting.front() {
-                        let started = spawn(
-                            &mut table,
-                            &views,
-                            (&next.program, &next.arguments),
-                            (next.parent_node, next.user),
-                        );
-                        let reply = match started {
-                            Err(ProcessError::NoFreeCluster) => break,
-                            Ok(pid) => ProcessReply::Spawned { pid },
-                            Err(error) => ProcessReply::Refused(error),
-                        };
-                        replies.send::<ProcessProtocol>(next.to, Ok(reply));
-                        waiting.pop_front();
-                    }
-                    return Handled::Later;
-                }
-                ProcessRequest::Changed => ProcessReply::Refused(ProcessError::NotInternal),
                 ProcessRequest::Stop => {
                     // The system's own programs (its cluster's, or any the manifest
                     // started) may; a spawned process may not.
