@@ -11,7 +11,7 @@ use nanvix_harness::{Event, signal};
 fn every_mailbox_errno_and_an_early_message() {
     run_and_expect(
         "mailbox-errors.toml",
-        &[("io0", "mailbox-test: 69 checks, 0 failed")],
+        &[("io0", "mailbox-test: 70 checks, 0 failed")],
     );
 }
 

@@ -2,7 +2,9 @@
 //!
 //! Arguments (`KEY=VALUE`):
 //! - `mode=errors`: every errno of the mailbox kcalls, a message sent to a port
-//!   before its mailbox existed, and reads waiting on a peer that closes; prints `mailbox-test: N checks, M failed`.
+//!   before its mailbox existed, and reads waiting on a peer that closes (by unlink,
+//!   and by its program's end right after its answer: `mode=answer-once to=NODE`,
+//!   spawned, reads one message on port 13 and answers to port 12 of NODE); prints `mailbox-test: N checks, M failed`.
 //! - `mode=send to=CLUSTER count=K`: opens port [`PORT`] of the cluster's first
 //!   node and sends K messages numbered 0..K (every other one through a started
 //!   write); prints `mailbox-test: sent K`.
@@ -40,7 +42,7 @@ use libnanvix::abi::{
 use libnanvix::mailbox::{self, Inbox, MAILBOX_PORTS, NOC_PAYLOAD_MAX, Outbox};
 use libnanvix::runtime::kcall;
 use libnanvix::testing::Checks;
-use libnanvix::{cluster, noc, println, process, syncs};
+use libnanvix::{cluster, noc, println, process, programs, syncs};
 
 libnanvix::entry!(main);
 
@@ -66,6 +68,7 @@ fn main() -> i32 {
         (Some("receive"), Some(count)) => receive(count),
         (Some("flood-ahead"), _) => flood_ahead(),
         (Some("drain-ahead"), _) => drain_ahead(),
+        (Some("answer-once"), _) => answer_once(),
         _ => Err("needs mode=errors, or mode=send|receive with count=K"),
     };
     match result {
@@ -368,6 +371,64 @@ fn peer_reads(checks: &mut Checks, node: u32) {
     checks.expect("unlink the answers", answers.unlink(), Ok(()));
 }
 
+/// Rounds of [`answers_before_the_end`].
+const ANSWER_ROUNDS: u32 = 30;
+
+/// A peer program that answers and ends at once, [`ANSWER_ROUNDS`] times: its
+/// answer, which may still be in the channel when its end closes its mailbox, is
+/// read before the `ECONNRESET` the end brings.
+fn answers_before_the_end(checks: &mut Checks, node: u32) {
+    let mut buffer = [0u8; NOC_PAYLOAD_MAX];
+    let Ok(answers) = Inbox::create(12) else {
+        checks.expect("the answers' mailbox", Err(Errno::Busy), Ok(()));
+        return;
+    };
+    let (mut answered, mut reset) = (0, 0);
+    for _ in 0..ANSWER_ROUNDS {
+        let to = alloc::format!("to={node}");
+        let Ok(id) = programs::spawn("mailbox-test", &["mode=answer-once", &to], None) else {
+            break;
+        };
+        let peer_node = cluster::this().map_or(0, |this| this.first_node + id % this.node_count);
+        if let Ok(to_peer) = Outbox::open(peer_node, 13) {
+            if to_peer.write(b"ask").is_ok() {
+                let first = answers.read_from_peer(&to_peer, &mut buffer);
+                if first.map(|(header, length)| (header.source_node, length)) == Ok((peer_node, 6))
+                {
+                    answered += 1;
+                }
+            }
+            let _ = programs::wait(id, None);
+            if answers.read_from_peer(&to_peer, &mut buffer).map(|_| ())
+                == Err(Errno::ConnectionReset)
+            {
+                reset += 1;
+            }
+            let _ = to_peer.close();
+        }
+    }
+    checks.expect(
+        "a peer's answer comes before its end's reset, every round",
+        Ok((answered, reset)),
+        Ok((ANSWER_ROUNDS, ANSWER_ROUNDS)),
+    );
+    let _ = answers.unlink();
+}
+
+/// Spawned by [`answers_before_the_end`]: reads one message on port 13 and answers
+/// `answer` to port 12 of node `to`, then ends at once.
+fn answer_once() -> Result<(), &'static str> {
+    let to = process::argument("to")
+        .and_then(|node| node.parse().ok())
+        .ok_or("needs to=NODE")?;
+    let inbox = Inbox::create(13).map_err(|_| "create failed")?;
+    let mut buffer = [0u8; NOC_PAYLOAD_MAX];
+    inbox.read(&mut buffer).map_err(|_| "read failed")?;
+    let outbox = Outbox::open(to, 12).map_err(|_| "open failed")?;
+    outbox.write(b"answer").map_err(|_| "answer failed")?;
+    Ok(())
+}
+
 fn errors() -> i32 {
     let mut checks = Checks::new();
     let node = process::node();
@@ -399,6 +460,7 @@ fn errors() -> i32 {
     }
 
     peer_reads(&mut checks, node);
+    answers_before_the_end(&mut checks, node);
 
     let inbox = match Inbox::create(PORT) {
         Ok(inbox) => inbox,
