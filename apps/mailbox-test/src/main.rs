@@ -372,7 +372,7 @@ fn peer_reads(checks: &mut Checks, node: u32) {
 }
 
 /// Rounds of [`answers_before_the_end`].
-const ANSWER_ROUNDS: u32 = 30;
+const ANSWER_ROUNDS: u32 = 100;
 
 /// A peer program that answers and ends at once, [`ANSWER_ROUNDS`] times: its
 /// answer, which may still be in the channel when its end closes its mailbox, is

@@ -1243,13 +1243,19 @@ impl<P: Platform> Kernel<P> {
                     return Ok(Taken::Queued(message));
                 }
             }
-            if let Some(node) = filter {
-                self.check_senders_alive(&[node])?;
-            }
-            if let Some((outbox, _)) = watching
-                && self.mailboxes.lock().peer_closed(index, outbox)
-            {
-                return Err(Errno::ConnectionReset);
+            let ended = match filter.map(|node| self.check_senders_alive(&[node])) {
+                Some(Err(errno)) => Some(errno),
+                _ => watching
+                    .filter(|(outbox, _)| self.mailboxes.lock().peer_closed(index, *outbox))
+                    .map(|_| Errno::ConnectionReset),
+            };
+            if let Some(errno) = ended {
+                // What the sender sent before its end may have been queued since the
+                // caller looked (the first round skips the look): it comes first.
+                if let Some(message) = self.mailboxes.lock().take(index, id, filter, capacity)? {
+                    return Ok(Taken::Queued(message));
+                }
+                return Err(errno);
             }
             self.pollers.fetch_add(1, Ordering::SeqCst);
             let mut found = None;
