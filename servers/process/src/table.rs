@@ -85,6 +85,8 @@ struct Process {
     actions: [SignalAction; 2],
     /// Its node, once it told the server how it takes a signal.
     node: Option<u32>,
+    /// The signal the server powered its cluster off with, to kill it.
+    killed: Option<u32>,
 }
 
 /// The place of a catchable signal in [`Process::actions`].
@@ -158,6 +160,7 @@ impl Table {
                 waiter: None,
                 actions: [SignalAction::Default; 2],
                 node: None,
+                killed: None,
             },
         );
         pid
@@ -187,7 +190,14 @@ impl Table {
             match view.state {
                 CLUSTER_ON if !view.idle => process.running = true,
                 CLUSTER_ON | CLUSTER_OFF | CLUSTER_DEAD => {
-                    let termination = view.termination();
+                    // Killed before its run started: the registers still tell how
+                    // the cluster's last run ended, not this one.
+                    let termination = match process.killed {
+                        Some(signal) if gone_before_its_run && view.state == CLUSTER_OFF => {
+                            Termination::Signaled(signal)
+                        }
+                        _ => view.termination(),
+                    };
                     process.ended = Some(termination);
                     if let Some(waiter) = process.waiter.take() {
                         answers.push((waiter, *pid, termination));
@@ -236,13 +246,18 @@ impl Table {
 
     /// What sending `signal` to `pid` comes to, for a caller running as
     /// `caller_user`: root ([`ROOT`]) signals any process, other users their own.
-    pub fn kill(&self, pid: u32, signal: u32, caller_user: u32) -> Result<Delivery, ProcessError> {
+    pub fn kill(
+        &mut self,
+        pid: u32,
+        signal: u32,
+        caller_user: u32,
+    ) -> Result<Delivery, ProcessError> {
         if signal::name(signal).is_none() {
             return Err(ProcessError::NoSuchSignal);
         }
         let process = self
             .processes
-            .get(&pid)
+            .get_mut(&pid)
             .filter(|process| process.ended.is_none())
             .ok_or(ProcessError::NoSuchProcess)?;
         if caller_user != ROOT && caller_user != process.user {
@@ -252,14 +267,17 @@ impl Table {
             cluster: process.cluster,
             signal,
         };
-        let Some(slot) = action_slot(signal) else {
-            return Ok(power_off);
-        };
-        Ok(match (process.actions[slot], process.node) {
-            (SignalAction::Ignore, _) => Delivery::Ignored,
-            (SignalAction::Catch { port }, Some(node)) => Delivery::Notify { node, port, signal },
+        let delivery = match action_slot(signal).map(|slot| (process.actions[slot], process.node)) {
+            Some((SignalAction::Ignore, _)) => Delivery::Ignored,
+            Some((SignalAction::Catch { port }, Some(node))) => {
+                Delivery::Notify { node, port, signal }
+            }
             _ => power_off,
-        })
+        };
+        if matches!(delivery, Delivery::PowerOff { .. }) {
+            process.killed = Some(signal);
+        }
+        Ok(delivery)
     }
 
     /// The process on cluster `cluster` (its program on `node`) takes `signal` by
@@ -613,6 +631,27 @@ mod tests {
         assert_eq!(
             table.update(&[view(1, CLUSTER_DEAD, 1, 137)]),
             [(to(1), pid, Termination::ClusterDied { signal: 9 })]
+        );
+    }
+
+    #[test]
+    fn a_process_killed_before_its_run_started_was_signaled() {
+        let mut table = Table::new();
+        let idle = |status| ClusterView {
+            idle: true,
+            ..view(1, CLUSTER_ON, 1, status)
+        };
+        // Run 1 ended with 3; the process is run 2, which the board has not started.
+        let pid = table.add(&idle(3), 9, ROOT);
+        assert_eq!(table.wait(pid, 9, to(1)), Ok(None));
+        assert!(matches!(
+            table.kill(pid, SIGKILL, ROOT),
+            Ok(Delivery::PowerOff { .. })
+        ));
+        // Off after run 1, its registers still saying run 1 exited with 3.
+        assert_eq!(
+            table.update(&[view(1, CLUSTER_OFF, 1, 3)]),
+            [(to(1), pid, Termination::Signaled(SIGKILL))]
         );
     }
 
