@@ -123,6 +123,14 @@ pub const MAILBOX_TAG: u32 = 0x100;
 /// from it end in `ECONNRESET` instead of never coming.
 pub const MAILBOX_CLOSED_TAG: u32 = 0x180;
 
+/// The control-NoC tag of a kernel's request to an idle warm cluster's kernel: run
+/// an image program (`cluster_power_on` sends it instead of asking the board when
+/// the request fits one message). Its payload: the run number the requester
+/// expects (a little-endian `u32`: the cluster's run register plus one), the
+/// program's name, a NUL, and its arguments, NUL-separated. Only a kernel of an
+/// I/O cluster may send it (the receiver checks the stamped source).
+pub const PROGRAM_RUN_TAG: u32 = 0x1c0;
+
 /// Threads a cluster holds at once (running, waiting for a core, blocked, or ended
 /// and not yet joined), its programs' main threads included; past it
 /// `thread_create` fails with `EAGAIN`.

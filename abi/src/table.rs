@@ -692,17 +692,20 @@ kcalls! {
     /// cluster powered on this way is *warm*: when its program ends it stays on,
     /// idle (`cluster_info`: `idle` 1, with the program's `status` and `ending`),
     /// and a request for an idle cluster runs the next program there, in the same
-    /// epoch, as the next run. The board powers idle clusters off when no I/O
-    /// cluster is on any more.
+    /// epoch, as the next run (when the request fits one NoC message, the caller's
+    /// kernel asks that cluster's kernel directly and the board counts the run
+    /// from its report). The board powers idle clusters off when no I/O cluster is
+    /// on any more.
     ClusterPowerOn = 68, "cluster_power_on",
         ("index: usize", "name: *const u8", "name_length: usize", "arguments: *const u8", "arguments_length: usize") -> "0",
-        Local ("reads the board's registers and hands the request to the board; nothing the cluster's cores share changes"),
+        Local ("reads the board's registers and hands the request to the board, or sends it to the idle cluster's kernel; only its own record of requested runs changes, under its lock"),
         errors [
             (Access, "the caller's cluster is not an I/O cluster"),
             (Invalid, "no cluster has this index, or it is not a compute cluster; the name is empty or over PROGRAM_NAME_MAX (64 bytes), the arguments over POWER_ARGUMENTS_MAX (1024 bytes), or either is not UTF-8"),
             (NoEntry, "the image has no program of this name"),
-            (Busy, "the cluster is on and not idle"),
-            (Fault, "name or arguments are not in the caller's memory")
+            (Busy, "the cluster is on and not idle, or this cluster asked it for a run the board has not counted yet"),
+            (Fault, "name or arguments are not in the caller's memory"),
+            (HostDown, "the idle cluster died before the request reached it")
         ];
     /// Asks the board to power compute cluster `index` off: its programs end at
     /// once, killed by `signal` (the cluster's status is then 128 + `signal`, its

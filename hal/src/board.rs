@@ -53,6 +53,20 @@ pub enum HardwareEvent<'a> {
         /// Return addresses, innermost first, the faulting instruction first.
         backtrace: &'a [usize],
     },
+    /// An idle warm cluster takes a program an I/O cluster's kernel asked it for
+    /// directly (over the NoC, not through the board): the board counts the run,
+    /// as when it asks the cluster itself.
+    ProgramRun {
+        /// The image program.
+        program: &'a str,
+        /// Its arguments, NUL-separated.
+        arguments: &'a str,
+        /// The run number (the cluster's run register plus one, as the requester
+        /// saw it).
+        run: u32,
+        /// The NoC node of the program that asked (its kernel stamped the request).
+        requester_node: u32,
+    },
     /// A program could not be loaded or started.
     ProgramRefused {
         /// Program name.
@@ -107,6 +121,9 @@ pub trait BoardControl: Send + Sync {
         program: &str,
         arguments: &str,
     ) -> Result<(), PowerError>;
+    /// Whether the image has a program named `name` (what a power request may
+    /// boot a cluster with, or run on a warm one).
+    fn image_has_program(&self, name: &str) -> bool;
     /// How many programs cluster `index` started in its current (or last) epoch.
     fn cluster_run(&self, index: usize) -> u32;
     /// Whether cluster `index` is on and idle (warm, waiting for a program).

@@ -577,6 +577,32 @@ impl Board<'_> {
                     status,
                 }
             }
+            ClusterReport::ProgramRun {
+                program,
+                run,
+                requester_node,
+                ..
+            } => {
+                // An I/O cluster's kernel asked this idle warm cluster over the NoC:
+                // the board counts the run as when it asks itself.
+                let slot = &mut self.slots[position];
+                slot.idle = false;
+                slot.run = run;
+                slot.first_fault = None;
+                let epoch = slot.epoch;
+                self.hardware.set_status(cluster, 0, ENDED_NONE);
+                self.hardware.set_run(cluster, run, false);
+                self.hardware.set_state(cluster, ClusterState::On { epoch });
+                let requester = self
+                    .system
+                    .board
+                    .cluster_of_node(requester_node)
+                    .map_or_else(
+                        || requester_node.to_string(),
+                        |cluster| cluster.name.clone(),
+                    );
+                self.power_event(requester, cluster, format!("on {program}"), None)
+            }
             ClusterReport::PowerOnCluster {
                 cluster: target,
                 program,

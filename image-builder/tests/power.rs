@@ -15,7 +15,7 @@ fn an_io_cluster_powers_a_compute_cluster_on_and_off() {
     // the board (idle, with no I/O cluster left to give it work).
     assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
     for (cluster, line) in [
-        ("io0", "power-test: 28 checks, 0 failed"),
+        ("io0", "power-test: 31 checks, 0 failed"),
         (
             "cc0",
             "power-test: worker up in epoch 1, 2 checks, 0 failed",

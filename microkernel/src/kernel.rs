@@ -30,7 +30,7 @@ use lock_api::Mutex;
 use nanvix_abi::{
     ArgumentSlice, CLUSTER_NAME_MAX, CLUSTER_SELF, COMM_MAILBOX, COMM_PORTAL, COMM_SYNC,
     ClusterInfo, CommCounters, Errno, GATE_MAGIC, Gate, Kcall, KcallEntry, MAILBOX_CLOSED_TAG,
-    MAILBOX_TAG, MessageHeader, NOC_PAYLOAD_MAX, PORTAL_ALLOW_TAG, PORTAL_TAG, PROGRAM_ALIGNMENT,
+    MAILBOX_TAG, PROGRAM_RUN_TAG, MessageHeader, NOC_PAYLOAD_MAX, PORTAL_ALLOW_TAG, PORTAL_TAG, PROGRAM_ALIGNMENT,
     PROGRAMS_MAX, SYNC_TAG, StartInfo,
 };
 use nanvix_board::{Board, ClusterKind};
@@ -295,6 +295,13 @@ pub struct Kernel<P: Platform> {
     /// (destination node, node, port), sent on the master's passes (each counts
     /// in `started_writes` until it went).
     closed_notices: Mutex<P::RawMutex, Vec<(u32, u32, u32)>>,
+    /// Per cluster of the board: the (epoch, run) of the last program this cluster
+    /// asked it for over the NoC, so a second request before the board counted
+    /// that run finds the cluster taken.
+    requested_runs: Mutex<P::RawMutex, Vec<Option<(u32, u32)>>>,
+    /// Programs I/O clusters' kernels asked this idle warm cluster for over the NoC,
+    /// for the master to start when the cluster is idle.
+    pending_runs: Mutex<P::RawMutex, VecDeque<programs::RunRequest>>,
     /// A warm cluster told the board it is idle (its programs ended) and has not
     /// started another program since.
     idle_reported: AtomicBool,
@@ -316,6 +323,7 @@ impl<P: Platform> Kernel<P> {
         // cluster's life; the frame allocator is its only user.
         let frames = unsafe { FrameAllocator::new(memory.base(), memory.size()) };
         let cores = platform.cores().count();
+        let cluster_count = board.clusters.len();
         Kernel {
             gate: Gate {
                 magic: GATE_MAGIC,
@@ -377,6 +385,8 @@ impl<P: Platform> Kernel<P> {
             spawning: Mutex::new(()),
             program_waiters: Mutex::new(Vec::new()),
             closed_notices: Mutex::new(Vec::new()),
+            requested_runs: Mutex::new(alloc::vec![None; cluster_count]),
+            pending_runs: Mutex::new(VecDeque::new()),
             idle_reported: AtomicBool::new(false),
             board,
             platform,
@@ -795,11 +805,13 @@ impl<P: Platform> Kernel<P> {
             if self.platform.board().take_shutdown_request() {
                 self.deliver_shutdown_notice();
             }
+            let mut idle = false;
             if let Some(status) = self.final_status() {
                 if !self.platform.board().warm() {
                     self.platform.board().power_off(status);
                 }
                 self.serve_idle(status);
+                idle = self.final_status().is_some();
             }
             if !self.remote.may_sleep() {
                 continue;
@@ -817,10 +829,12 @@ impl<P: Platform> Kernel<P> {
                 cores.park_timeout(self.write_poll.load(Ordering::Relaxed));
             } else if (self.parked_receivers.load(Ordering::SeqCst) > 0
                 || self.started_reads.load(Ordering::SeqCst) > 0
-                || writing)
+                || writing
+                || idle)
                 && self.pollers.load(Ordering::SeqCst) == 0
             {
-                // Receivers sleep and nobody polls for them: watch the NoC.
+                // Receivers sleep and nobody polls for them, or an idle warm
+                // cluster waits for a request to run a program: watch the NoC.
                 self.platform.noc().wait_for_traffic();
             } else {
                 // Either a program core polls (and routes for everyone), or nobody
@@ -893,6 +907,9 @@ impl<P: Platform> Kernel<P> {
         }
     }
 
+    /// The cluster's status once every program ended and was cleared away (its
+    /// memory back, its slot free for the next program: an idle warm cluster can
+    /// take one at once); `None` before.
     fn final_status(&self) -> Option<i32> {
         let programs = self.programs.lock();
         let mut worst = if self.refused.load(Ordering::Relaxed) > 0 {
@@ -903,6 +920,8 @@ impl<P: Platform> Kernel<P> {
         for program in programs.iter() {
             match program.state {
                 ProgramState::Running => return None,
+                // Its end is still under way.
+                ProgramState::Exited(_) if !program.reusable => return None,
                 ProgramState::Exited(status) if worst == 0 => worst = status,
                 ProgramState::Exited(_) => {}
             }
@@ -935,6 +954,9 @@ impl<P: Platform> Kernel<P> {
             }
             if program == MAILBOX_CLOSED_TAG {
                 return self.route_mailbox_closed(header, arrival.payload);
+            }
+            if program == PROGRAM_RUN_TAG {
+                return self.route_program_run(header, arrival.payload);
             }
             if program >= MAILBOX_TAG {
                 return self.route_to_mailbox(
@@ -1707,10 +1729,15 @@ impl<P: Platform> Kernel<P> {
         let (program, words) =
             self.read_program_request(index, (name, name_length), (words, words_length))?;
         let board = self.platform.board();
-        if matches!(board.cluster_state(cluster), ClusterState::On { .. })
-            && !board.cluster_idle(cluster)
-        {
-            return Err(Errno::Busy);
+        if let ClusterState::On { epoch } = board.cluster_state(cluster) {
+            if !board.cluster_idle(cluster) {
+                return Err(Errno::Busy);
+            }
+            // An idle warm cluster: its kernel is asked directly when the request
+            // fits one message (the board hears of the run from it).
+            if self.request_run(index, cluster, epoch, (&program, &words))? {
+                return Ok(0);
+            }
         }
         match board.power_on_cluster(cluster, &program, &words) {
             Ok(()) => Ok(0),

@@ -6,7 +6,10 @@
 //!   powers the worker cluster on with `power-test mode=worker`, waits until it is
 //!   on, checks a second power-on is refused, tells the worker to end (a message to
 //!   its port 2) and waits until it is idle (warm: on, its program ended, ending
-//!   "exit", run 1), runs `mode=sleeper` on it (the same epoch, run 2), powers it
+//!   "exit", run 1), runs `mode=quick` on it with arguments too long for one NoC
+//!   message (the board carries the request: run 2), then `mode=sleeper` (this
+//!   kernel asks the warm cluster's directly; a second request at once is refused
+//!   `EBUSY`; the same epoch, run 3), powers it
 //!   off with SIGTERM while it sleeps, and checks it is off, not dead, status 143,
 //!   ending "killed"; then powers it on with `mode=panicker` (a new epoch) and
 //!   checks it idles with ending "fault", kind panic; prints `power-test: N checks,
@@ -52,8 +55,9 @@ fn main() -> i32 {
             let _ = thread::sleep_nanoseconds(60_000_000_000);
         },
         Some("panicker") => panic!("power-test: panicking on purpose"),
+        Some("quick") => 0,
         _ => {
-            println!("power-test: mode=boss|worker|sleeper|panicker");
+            println!("power-test: mode=boss|worker|sleeper|panicker|quick");
             2
         }
     }
@@ -205,17 +209,37 @@ fn boss() -> i32 {
         })),
         Ok(Some((CLUSTER_ON, 0, ENDED_EXIT, 0, epoch, 1))),
     );
-    // Another program on the warm cluster: the same epoch, its next run; then off
-    // on request while that program sleeps.
+    // Another program on the warm cluster, with arguments too long for one NoC
+    // message (the board carries the request): the same epoch, its next run.
+    let padding = alloc::format!("pad={}", "x".repeat(200));
     checks.expect(
-        "power on the idle cluster again",
+        "power on the idle cluster again, through the board",
+        cluster::power_on(target, "power-test", &["mode=quick", &padding]),
+        Ok(()),
+    );
+    checks.expect(
+        "warm: the same epoch, run 2, ended",
+        Ok(wait_for(target, |info| info.run == 2 && info.idle == 1)
+            .map(|info| (info.state, info.epoch, info.status))),
+        Ok(Some((CLUSTER_ON, epoch, 0))),
+    );
+    // And one whose request fits a message: this cluster's kernel asks the warm
+    // cluster's directly; a second request before the board counted that run finds
+    // it taken. Then off on request while that program sleeps.
+    checks.expect(
+        "power on the idle cluster a third time, directly",
         cluster::power_on(target, "power-test", &["mode=sleeper"]),
         Ok(()),
     );
-    let second = wait_for(target, |info| info.run == 2 && info.idle == 0);
     checks.expect(
-        "warm: the same epoch, run 2",
-        Ok(second.map(|info| (info.state, info.epoch))),
+        "a second request at once: taken",
+        cluster::power_on(target, "power-test", &["mode=sleeper"]),
+        Err(Errno::Busy),
+    );
+    let third = wait_for(target, |info| info.run == 3 && info.idle == 0);
+    checks.expect(
+        "warm: the same epoch, run 3",
+        Ok(third.map(|info| (info.state, info.epoch))),
         Ok(Some((CLUSTER_ON, epoch))),
     );
     checks.expect(

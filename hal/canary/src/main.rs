@@ -134,6 +134,9 @@ impl BoardControl for Stub {
     fn local_cluster(&self) -> usize {
         0
     }
+    fn image_has_program(&self, _: &str) -> bool {
+        false
+    }
     fn cluster_state(&self, _: usize) -> ClusterState {
         ClusterState::On { epoch: 1 }
     }

@@ -262,6 +262,17 @@ impl BoardControl for HostedBoard {
                 program: program.to_string(),
                 reason: reason.to_string(),
             },
+            HardwareEvent::ProgramRun {
+                program,
+                arguments,
+                run,
+                requester_node,
+            } => ClusterReport::ProgramRun {
+                program: program.to_string(),
+                arguments: split_arguments(arguments),
+                run,
+                requester_node,
+            },
         };
         self.send(&report);
     }
@@ -312,19 +323,19 @@ impl BoardControl for HostedBoard {
         program: &str,
         arguments: &str,
     ) -> Result<(), PowerError> {
-        if !self.image_programs.iter().any(|name| name == program) {
+        if !self.image_has_program(program) {
             return Err(PowerError::NoSuchProgram);
         }
         self.send(&ClusterReport::PowerOnCluster {
             cluster: index as u32,
             program: program.to_string(),
-            arguments: arguments
-                .split('\0')
-                .filter(|argument| !argument.is_empty())
-                .map(str::to_string)
-                .collect(),
+            arguments: split_arguments(arguments),
         });
         Ok(())
+    }
+
+    fn image_has_program(&self, name: &str) -> bool {
+        self.image_programs.iter().any(|program| program == name)
     }
 
     fn cluster_run(&self, index: usize) -> u32 {
@@ -379,6 +390,15 @@ impl BoardControl for HostedBoard {
         });
         Ok(())
     }
+}
+
+/// NUL-separated arguments as a list (empty ones dropped).
+fn split_arguments(arguments: &str) -> Vec<String> {
+    arguments
+        .split('\0')
+        .filter(|argument| !argument.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// Takes SIGTERM from the default action (the process would die) to a request

@@ -140,6 +140,18 @@ pub enum ClusterReport {
         /// Its arguments.
         arguments: Vec<String>,
     },
+    /// An idle warm cluster runs a program another cluster's kernel asked it for
+    /// over the NoC: the board counts the run (and shows the request).
+    ProgramRun {
+        /// The image program.
+        program: String,
+        /// Its arguments.
+        arguments: Vec<String>,
+        /// The run number.
+        run: u32,
+        /// The NoC node of the program that asked.
+        requester_node: u32,
+    },
     /// A warm cluster's programs all ended with this status: it is idle.
     Idle {
         /// 0 when every program ended with 0.

@@ -10,9 +10,49 @@ use nanvix_abi::{
     DEFAULT_HEAP_BYTES, DEFAULT_STACK_BYTES, Errno, POWER_ARGUMENTS_MAX, PROGRAM_ANY,
     PROGRAM_NAME_MAX, PROGRAMS_MAX, SIGNAL_MAX, SpawnOptions,
 };
-use nanvix_abi::{KERNEL_PROGRAM, MAILBOX_TAG, MessageHeader, SIGTERM, signal_port};
+use nanvix_abi::{
+    KERNEL_PROGRAM, MAILBOX_TAG, MessageHeader, NOC_PAYLOAD_MAX, PROGRAM_RUN_TAG, SIGTERM,
+    signal_port,
+};
 use nanvix_board::ClusterKind;
-use nanvix_hal::{BoardControl, CoreId, Cores, HardwareEvent, Platform};
+use nanvix_hal::{
+    BoardControl, ControlNoc, CoreId, Cores, HardwareEvent, NocError, Platform, ReceiveDecision,
+    Source,
+};
+
+/// A program an I/O cluster's kernel asked this idle warm cluster for over the NoC.
+pub(super) struct RunRequest {
+    program: String,
+    /// Its arguments, NUL-separated.
+    words: String,
+    /// The run number the requester expects.
+    run: u32,
+    /// The node of the program that asked.
+    requester: u32,
+}
+
+/// The payload of a `PROGRAM_RUN_TAG` request: `run`, the program's name, a NUL and
+/// its NUL-separated arguments; `None` when it does not fit one message.
+fn run_payload(run: u32, program: &str, words: &str) -> Option<Vec<u8>> {
+    let length = 4 + program.len() + 1 + words.len();
+    if length > NOC_PAYLOAD_MAX {
+        return None;
+    }
+    let mut payload = Vec::with_capacity(length);
+    payload.extend_from_slice(&run.to_le_bytes());
+    payload.extend_from_slice(program.as_bytes());
+    payload.push(0);
+    payload.extend_from_slice(words.as_bytes());
+    Some(payload)
+}
+
+/// Reads a `PROGRAM_RUN_TAG` payload back: the run, the program and its words.
+fn parse_run_payload(payload: &[u8]) -> Option<(u32, &str, &str)> {
+    let run = u32::from_le_bytes(payload.get(..4)?.try_into().ok()?);
+    let rest = core::str::from_utf8(payload.get(4..)?).ok()?;
+    let (program, words) = rest.split_once('\0')?;
+    (!program.is_empty() && program.len() <= PROGRAM_NAME_MAX).then_some((run, program, words))
+}
 
 /// How many times a program's main thread is started on a context whose last
 /// thread is still leaving it, before the start fails.
@@ -270,28 +310,124 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// A warm cluster whose programs all ended with `status`: tells the board it is
-    /// idle (once: [`report_idle`](Self::report_idle)), then runs the program the
-    /// board asks for, if it asked, in slot 0 with the default heap and stack.
+    /// idle (once: [`report_idle`](Self::report_idle)), then runs the program an
+    /// I/O cluster's kernel asked for over the NoC, or else the one the board asks
+    /// for, if any, in slot 0 with the default heap and stack.
     pub(super) fn serve_idle(&self, status: i32) {
         let board = self.platform.board();
         self.report_idle(status);
-        board.take_program_request(&mut |name, words| {
-            // Before the start: a program that ends at once reports the cluster
-            // idle again from its own end.
-            self.idle_reported.store(false, Ordering::Release);
-            if let Err(errno) = self.start_program(
-                name,
-                words,
-                Some(0),
-                (DEFAULT_HEAP_BYTES, DEFAULT_STACK_BYTES),
-            ) {
-                board.report(HardwareEvent::ProgramRefused {
-                    program: name,
-                    reason: errno.name(),
-                });
-                self.report_idle(super::STATUS_REFUSED);
+        let requested = self.pending_runs.lock().pop_front();
+        if let Some(request) = requested {
+            // The board counts the run first, as when it asks itself.
+            board.report(HardwareEvent::ProgramRun {
+                program: &request.program,
+                arguments: &request.words,
+                run: request.run,
+                requester_node: request.requester,
+            });
+            self.start_requested(&request.program, &request.words);
+            return;
+        }
+        board.take_program_request(&mut |name, words| self.start_requested(name, words));
+    }
+
+    /// Starts the program an idle warm cluster was asked for, or reports it refused
+    /// and the cluster idle again.
+    fn start_requested(&self, name: &str, words: &str) {
+        // Before the start: a program that ends at once reports the cluster idle
+        // again from its own end.
+        self.idle_reported.store(false, Ordering::Release);
+        if let Err(errno) = self.start_program(
+            name,
+            words,
+            Some(0),
+            (DEFAULT_HEAP_BYTES, DEFAULT_STACK_BYTES),
+        ) {
+            self.platform.board().report(HardwareEvent::ProgramRefused {
+                program: name,
+                reason: errno.name(),
+            });
+            self.report_idle(super::STATUS_REFUSED);
+        }
+    }
+
+    /// For `cluster_power_on` of program `index` on idle warm cluster `cluster`
+    /// (in boot epoch `epoch`): asks that cluster's kernel over the NoC to run the
+    /// program, when the request fits one message; returns whether it did (else the
+    /// board is asked). `EBUSY` when this cluster asked for a run the board has not
+    /// counted yet; `ENOENT` when the image has no such program.
+    pub(super) fn request_run(
+        &self,
+        index: usize,
+        cluster: usize,
+        epoch: u32,
+        (program, words): (&str, &str),
+    ) -> Result<bool, Errno> {
+        let board = self.platform.board();
+        let run = board.cluster_run(cluster).wrapping_add(1);
+        let Some(payload) = run_payload(run, program, words) else {
+            return Ok(false);
+        };
+        if !board.image_has_program(program) {
+            return Err(Errno::NoEntry);
+        }
+        {
+            let mut requested = self.requested_runs.lock();
+            if requested[cluster] == Some((epoch, run)) {
+                return Err(Errno::Busy);
             }
-        });
+            requested[cluster] = Some((epoch, run));
+        }
+        let source = Source {
+            node: self.source_of(index).node,
+            program: KERNEL_PROGRAM,
+        };
+        let to = self.board.clusters[cluster].first_node;
+        loop {
+            match self
+                .platform
+                .noc()
+                .try_send(source, to, PROGRAM_RUN_TAG, &payload)
+            {
+                Ok(()) => return Ok(true),
+                Err(NocError::Full) => self.platform.noc().wait_for_room(to),
+                Err(_) => {
+                    self.requested_runs.lock()[cluster] = None;
+                    return Err(Errno::HostDown);
+                }
+            }
+        }
+    }
+
+    /// Routes a request of an I/O cluster's kernel to run a program on this idle
+    /// warm cluster: kept for the master, which starts it once the cluster is idle.
+    /// One from anyone else (a program cannot send this tag), to a cluster that is
+    /// not warm, or that does not parse is counted undeliverable.
+    pub(super) fn route_program_run(
+        &self,
+        header: &MessageHeader,
+        payload: &[u8],
+    ) -> ReceiveDecision {
+        let from_io = header.source_program == KERNEL_PROGRAM
+            && self
+                .board
+                .cluster_of_node(header.source_node)
+                .is_some_and(|cluster| cluster.kind == ClusterKind::Io);
+        match parse_run_payload(payload) {
+            Some((run, program, words)) if from_io && self.platform.board().warm() => {
+                self.pending_runs.lock().push_back(RunRequest {
+                    program: program.to_string(),
+                    words: words.to_string(),
+                    run,
+                    requester: header.source_node,
+                });
+                self.platform.cores().unpark(0);
+            }
+            _ => {
+                self.undeliverable.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        ReceiveDecision::Take
     }
 
     /// Tells the board this warm cluster is idle, its programs having ended with
