@@ -482,3 +482,39 @@ impl<P: Platform> Kernel<P> {
         Ok(0)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_request_reads_back_as_it_was_written() {
+        let payload = run_payload(7, "hello", "partner=none\0x=1").unwrap();
+        assert_eq!(
+            parse_run_payload(&payload),
+            Some((7, "hello", "partner=none\0x=1"))
+        );
+        let bare = run_payload(1, "hello", "").unwrap();
+        assert_eq!(parse_run_payload(&bare), Some((1, "hello", "")));
+    }
+
+    #[test]
+    fn a_run_request_over_one_message_is_not_written() {
+        let words = "x".repeat(NOC_PAYLOAD_MAX);
+        assert_eq!(run_payload(1, "hello", &words), None);
+        let fits = "x".repeat(NOC_PAYLOAD_MAX - 4 - 5 - 1);
+        assert!(run_payload(1, "hello", &fits).is_some());
+    }
+
+    #[test]
+    fn a_run_request_that_does_not_parse_is_refused() {
+        assert_eq!(parse_run_payload(&[1, 0, 0]), None, "shorter than its run");
+        assert_eq!(parse_run_payload(b"\x01\0\0\0hello"), None, "no NUL");
+        assert_eq!(parse_run_payload(b"\x01\0\0\0\0a=1"), None, "no name");
+        assert_eq!(parse_run_payload(b"\x01\0\0\0he\xffo\0"), None, "not UTF-8");
+        let mut long = alloc::vec![1, 0, 0, 0];
+        long.extend(core::iter::repeat_n(b'p', PROGRAM_NAME_MAX + 1));
+        long.push(0);
+        assert_eq!(parse_run_payload(&long), None, "name too long");
+    }
+}
