@@ -1890,7 +1890,15 @@ impl<P: Platform> Kernel<P> {
         let waited = |started: Option<u64>| started.map_or(0, |at| cores.cycles().wrapping_sub(at));
         loop {
             match self.platform.noc().try_send(source, node, tag, payload) {
-                Ok(()) => return (Ok(0), waited(started)),
+                Ok(()) => {
+                    if self.board.clusters[self.local].owns_node(node) {
+                        // A message to this cluster: the sender routes it at once,
+                        // waking a parked receiver itself rather than through the
+                        // master's wake-up (a local RPC's hop costs one wake-up).
+                        self.route(None);
+                    }
+                    return (Ok(0), waited(started));
+                }
                 Err(NocError::Full) if !blocking => return (Err(Errno::Again), 0),
                 Err(NocError::Full) => {
                     if self.ending_status(index).is_some() {
