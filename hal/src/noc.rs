@@ -81,6 +81,14 @@ pub trait ControlNoc: Send + Sync {
     /// changed state, or the calling core was unparked.
     fn wait_for_traffic(&self);
 
+    /// As [`wait_for_traffic`](Self::wait_for_traffic), but a change of another
+    /// cluster's state does not end the wait (an idle cluster waits for a request,
+    /// not for the board's every change; the wait is bounded all the same). The
+    /// default waits for both.
+    fn wait_for_messages(&self) {
+        self.wait_for_traffic();
+    }
+
     /// Waits until every `receive` under way on another core when this was called
     /// has ended: the messages it took were decided.
     fn wait_for_receivers(&self);

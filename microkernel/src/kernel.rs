@@ -829,13 +829,16 @@ impl<P: Platform> Kernel<P> {
                 cores.park_timeout(self.write_poll.load(Ordering::Relaxed));
             } else if (self.parked_receivers.load(Ordering::SeqCst) > 0
                 || self.started_reads.load(Ordering::SeqCst) > 0
-                || writing
-                || idle)
+                || writing)
                 && self.pollers.load(Ordering::SeqCst) == 0
             {
-                // Receivers sleep and nobody polls for them, or an idle warm
-                // cluster waits for a request to run a program: watch the NoC.
+                // Receivers sleep and nobody polls for them: watch the NoC.
                 self.platform.noc().wait_for_traffic();
+            } else if idle {
+                // An idle warm cluster waits for a request to run a program (its
+                // kernel's NoC message, or the board's signal); the board's other
+                // changes need not wake it.
+                self.platform.noc().wait_for_messages();
             } else {
                 // Either a program core polls (and routes for everyone), or nobody
                 // waits: stay out of the programs' way. A receiver that parks wakes

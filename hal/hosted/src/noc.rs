@@ -797,6 +797,19 @@ impl ControlNoc for HostedNoc {
     }
 
     fn wait_for_traffic(&self) {
+        self.wait_for_arrivals(true);
+    }
+
+    fn wait_for_messages(&self) {
+        self.wait_for_arrivals(false);
+    }
+}
+
+impl HostedNoc {
+    /// Sleeps until a message (or sync signal) may have arrived, the calling core
+    /// was unparked, or, with `board_changes`, the board's state generation moved;
+    /// at most `TRAFFIC_WAIT`.
+    fn wait_for_arrivals(&self, board_changes: bool) {
         // No spinning here: the kernel's fast path is a receiving core polling the
         // channels itself; this is the slow path of a core that has nothing to do.
         let core = self.cores.current();
@@ -809,7 +822,9 @@ impl ControlNoc for HostedNoc {
         sleeping.fetch_add(1, Ordering::SeqCst);
         let generation = self.memory.generation();
         let mut words = Vec::with_capacity(3 * layout.clusters + 2);
-        words.push((generation, generation.load(Ordering::SeqCst), Scope::Shared));
+        if board_changes {
+            words.push((generation, generation.load(Ordering::SeqCst), Scope::Shared));
+        }
         words.push((permit, 0, Scope::Private));
         for source in 0..layout.clusters {
             for ring in [
