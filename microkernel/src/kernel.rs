@@ -6,7 +6,7 @@ use crate::paging::PageTable;
 use crate::remote::{RemoteCall, RemoteCalls};
 use crate::sync::SyncTable;
 use crate::thread::CoreTokens;
-use threads::{ThreadRecord, ThreadState};
+use threads::ThreadRecord;
 
 mod devices;
 mod ids;
@@ -439,16 +439,7 @@ impl<P: Platform> Kernel<P> {
             self.running[core].store(index + 1, Ordering::Release);
             let thread = self.next_thread_id.fetch_add(1, Ordering::Relaxed);
             self.thread_ids[core].store(thread, Ordering::Release);
-            self.threads.lock()[core] = Some(ThreadRecord {
-                id: thread,
-                program: index,
-                main: true,
-                entry: 0,
-                argument: 0,
-                stack_top: 0,
-                state: ThreadState::Live,
-                joiner: None,
-            });
+            self.threads.lock()[core] = Some(ThreadRecord::main(thread, index));
         }
         for (index, id) in ids.into_iter().enumerate() {
             let core = id as usize + 1;

@@ -1,7 +1,7 @@
 //! The program kcalls: start an image program on the caller's own cluster, wait for
 //! a program's end, end a program from outside.
 
-use super::threads::{ThreadRecord, ThreadState};
+use super::threads::ThreadRecord;
 use super::{Kernel, ProgramState, ProgramToLoad, run_program};
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -232,16 +232,7 @@ impl<P: Platform> Kernel<P> {
         let context = (1..self.running.len()).find(|context| {
             threads[*context].is_none() && self.running[*context].load(Ordering::Acquire) == 0
         })?;
-        threads[context] = Some(ThreadRecord {
-            id: thread,
-            program: place,
-            main: true,
-            entry: 0,
-            argument: 0,
-            stack_top: 0,
-            state: ThreadState::Live,
-            joiner: None,
-        });
+        threads[context] = Some(ThreadRecord::main(thread, place));
         self.thread_ids[context].store(thread, Ordering::Release);
         Some(context)
     }

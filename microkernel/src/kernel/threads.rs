@@ -31,6 +31,23 @@ pub(super) struct ThreadRecord {
     pub(super) joiner: Option<CoreId>,
 }
 
+impl ThreadRecord {
+    /// The record of thread `id`, the main thread of the program at `program`
+    /// (the program's own entry and stack: none of the thread's).
+    pub(super) fn main(id: usize, program: usize) -> ThreadRecord {
+        ThreadRecord {
+            id,
+            program,
+            main: true,
+            entry: 0,
+            argument: 0,
+            stack_top: 0,
+            state: ThreadState::Live,
+            joiner: None,
+        }
+    }
+}
+
 impl<P: Platform> Kernel<P> {
     /// `thread_create`: checks, records and starts a thread of the program running
     /// on `caller`'s context. Never waits.
