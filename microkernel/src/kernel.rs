@@ -2361,8 +2361,29 @@ impl<R: lock_api::RawMutex> DirectReceive<'_, R> {
     }
 }
 
-/// Entry of a user core started for a program: `kernel` is the address of the
-/// `'static` kernel.
+/// The payload of a kernel-to-kernel message of two words (a portal's allow: port
+/// and size; a closed mailbox's notice: node and port), little-endian.
+fn two_words(first: u32, second: u32) -> [u8; 8] {
+    let mut payload = [0u8; 8];
+    payload[..4].copy_from_slice(&first.to_le_bytes());
+    payload[4..].copy_from_slice(&second.to_le_bytes());
+    payload
+}
+
+/// The two words of such a payload; `None` unless it is exactly 8 bytes.
+fn read_two_words(payload: &[u8]) -> Option<(u32, u32)> {
+    let payload: &[u8; 8] = payload.try_into().ok()?;
+    let word = |at: usize| {
+        u32::from_le_bytes([
+            payload[at],
+            payload[at + 1],
+            payload[at + 2],
+            payload[at + 3],
+        ])
+    };
+    Some((word(0), word(4)))
+}
+
 /// The errno of a send the NoC refused (a full channel is waited out, not an error).
 fn send_errno(error: NocError) -> Errno {
     match error {
@@ -2398,6 +2419,8 @@ fn fault_hook<P: Platform>(context: CoreId, fault: &Fault) -> FaultOutcome {
     kernel.thread_faulted(context, fault)
 }
 
+/// Entry of a user core started for a program: `kernel` is the address of the
+/// `'static` kernel.
 fn run_program<P: Platform>(kernel: usize) {
     // SAFETY: `boot` passes the address of a `&'static Kernel<P>`.
     let kernel = unsafe { &*(kernel as *const Kernel<P>) };

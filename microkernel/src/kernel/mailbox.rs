@@ -1346,9 +1346,7 @@ impl<P: Platform> Kernel<P> {
     /// returns `false` when the channel is full (nothing sent). A dead or unknown
     /// destination counts as told: nothing there waits.
     fn send_closed_notice(&self, to: u32, node: u32, port: u32) -> bool {
-        let mut payload = [0u8; 8];
-        payload[..4].copy_from_slice(&node.to_le_bytes());
-        payload[4..].copy_from_slice(&port.to_le_bytes());
+        let payload = super::two_words(node, port);
         let source = Source {
             node,
             program: KERNEL_PROGRAM,
@@ -1398,17 +1396,7 @@ impl<P: Platform> Kernel<P> {
         header: &MessageHeader,
         payload: &[u8],
     ) -> ReceiveDecision {
-        let words = (payload.len() == 8).then(|| {
-            let word = |at: usize| {
-                u32::from_le_bytes([
-                    payload[at],
-                    payload[at + 1],
-                    payload[at + 2],
-                    payload[at + 3],
-                ])
-            };
-            (word(0), word(4))
-        });
+        let words = super::read_two_words(payload);
         let sender = self.board.cluster_of_node(header.source_node);
         match words {
             Some((node, port))

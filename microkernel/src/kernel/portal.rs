@@ -666,9 +666,7 @@ impl<P: Platform> Kernel<P> {
             return Err(Errno::Invalid);
         }
         let port = self.portals.lock().allow(index, id, node, size)?;
-        let mut payload = [0u8; 8];
-        payload[..4].copy_from_slice(&port.to_le_bytes());
-        payload[4..].copy_from_slice(&(size as u32).to_le_bytes());
+        let payload = super::two_words(port, size as u32);
         if let Err(errno) = self.send_tagged(index, node, PORTAL_ALLOW_TAG, &payload) {
             self.portals.lock().withdraw(index, id);
             return Err(errno);
@@ -1136,15 +1134,12 @@ impl<P: Platform> Kernel<P> {
         header: &MessageHeader,
         payload: &[u8],
     ) -> ReceiveDecision {
-        let (Some(port), Some(size)) = (
-            payload.get(..4).and_then(|bytes| bytes.try_into().ok()),
-            payload.get(4..8).and_then(|bytes| bytes.try_into().ok()),
-        ) else {
+        let Some((port, size)) = super::read_two_words(payload) else {
             self.undeliverable.fetch_add(1, Ordering::Relaxed);
             return ReceiveDecision::Take;
         };
-        let (port, size) = (u32::from_le_bytes(port), u32::from_le_bytes(size) as usize);
-        if payload.len() != 8 || port as usize >= PORTAL_PORTS || size > PORTAL_TRANSFER_MAX {
+        let size = size as usize;
+        if port as usize >= PORTAL_PORTS || size > PORTAL_TRANSFER_MAX {
             self.undeliverable.fetch_add(1, Ordering::Relaxed);
             return ReceiveDecision::Take;
         }
