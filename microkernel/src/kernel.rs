@@ -1878,7 +1878,20 @@ impl<P: Platform> Kernel<P> {
         payload: &[u8],
         blocking: bool,
     ) -> (Result<usize, Errno>, u64) {
-        let source = self.source_of(index);
+        self.send_stamped(index, self.source_of(index), (node, tag), payload, blocking)
+    }
+
+    /// [`send_tagged_with`](Self::send_tagged_with) for program `index`, stamped
+    /// `source` (the program's own, or its node with `KERNEL_PROGRAM` for a request
+    /// its kernel makes on its behalf).
+    fn send_stamped(
+        &self,
+        index: usize,
+        source: Source,
+        (node, tag): (u32, u32),
+        payload: &[u8],
+        blocking: bool,
+    ) -> (Result<usize, Errno>, u64) {
         let mut started = None;
         let cores = self.platform.cores();
         let waited = |started: Option<u64>| started.map_or(0, |at| cores.cycles().wrapping_sub(at));

@@ -15,10 +15,7 @@ use nanvix_abi::{
     signal_port,
 };
 use nanvix_board::ClusterKind;
-use nanvix_hal::{
-    BoardControl, ControlNoc, CoreId, Cores, HardwareEvent, NocError, Platform, ReceiveDecision,
-    Source,
-};
+use nanvix_hal::{BoardControl, CoreId, Cores, HardwareEvent, Platform, ReceiveDecision, Source};
 
 /// A program an I/O cluster's kernel asked this idle warm cluster for over the NoC.
 pub(super) struct RunRequest {
@@ -374,20 +371,12 @@ impl<P: Platform> Kernel<P> {
             program: KERNEL_PROGRAM,
         };
         let to = self.board.clusters[cluster].first_node;
-        loop {
-            match self
-                .platform
-                .noc()
-                .try_send(source, to, PROGRAM_RUN_TAG, &payload)
-            {
-                Ok(()) => return Ok(true),
-                Err(NocError::Full) => self.platform.noc().wait_for_room(to),
-                Err(_) => {
-                    self.requested_runs.lock()[cluster] = None;
-                    return Err(Errno::HostDown);
-                }
-            }
+        let (sent, _) = self.send_stamped(index, source, (to, PROGRAM_RUN_TAG), &payload, true);
+        if let Err(errno) = sent {
+            self.requested_runs.lock()[cluster] = None;
+            return Err(errno);
         }
+        Ok(true)
     }
 
     /// Routes a request of an I/O cluster's kernel to run a program on this idle
