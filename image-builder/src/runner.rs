@@ -585,14 +585,7 @@ impl Board<'_> {
             } => {
                 // An I/O cluster's kernel asked this idle warm cluster over the NoC:
                 // the board counts the run as when it asks itself.
-                let slot = &mut self.slots[position];
-                slot.idle = false;
-                slot.run = run;
-                slot.first_fault = None;
-                let epoch = slot.epoch;
-                self.hardware.set_status(cluster, 0, ENDED_NONE);
-                self.hardware.set_run(cluster, run, false);
-                self.hardware.set_state(cluster, ClusterState::On { epoch });
+                self.start_run(position, run);
                 let requester = self
                     .system
                     .board
@@ -757,14 +750,22 @@ impl Board<'_> {
         // SAFETY: kill(2) on a child process we started and have not reaped (its
         // waiter thread reports the exit before the pid can be reused).
         unsafe { libc::kill(slot.pid as libc::pid_t, libc::SIGUSR1) };
+        let run = slot.run + 1;
+        self.start_run(position, run);
+        Ok(())
+    }
+
+    /// Counts run `run` of the warm cluster of slot `position` as started: no longer
+    /// idle, no fault yet; its registers say so.
+    fn start_run(&mut self, position: usize, run: u32) {
+        let slot = &mut self.slots[position];
         slot.idle = false;
-        slot.run += 1;
+        slot.run = run;
         slot.first_fault = None;
-        let (index, run, epoch) = (slot.plan.index, slot.run, slot.epoch);
+        let (index, epoch) = (slot.plan.index, slot.epoch);
         self.hardware.set_status(index, 0, ENDED_NONE);
         self.hardware.set_run(index, run, false);
         self.hardware.set_state(index, ClusterState::On { epoch });
-        Ok(())
     }
 
     /// Powers compute cluster `target` off on `source`'s request: kills its process
