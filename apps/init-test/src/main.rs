@@ -59,18 +59,27 @@ fn was_reset<T>(result: &Result<T, ProcessCallError>) -> bool {
     )
 }
 
+/// How often a patient look is tried again, in nanoseconds.
+const LOOK_INTERVAL: u64 = 10_000_000;
+
+/// Tries `look` every [`LOOK_INTERVAL`] until it gives something, for at most
+/// [`PATIENCE`]; what it gave.
+fn patiently<T>(mut look: impl FnMut() -> Option<T>) -> Option<T> {
+    let mut waited = 0;
+    while waited < PATIENCE {
+        if let Some(found) = look() {
+            return Some(found);
+        }
+        let _ = thread::sleep_nanoseconds(LOOK_INTERVAL);
+        waited += LOOK_INTERVAL;
+    }
+    None
+}
+
 /// Calls `identify` until the (restarted) process server answers, for at most
 /// [`PATIENCE`]; whether it did.
 fn served_again(processes: &mut ProcessClient) -> bool {
-    let mut waited = 0;
-    while waited < PATIENCE {
-        if processes.identify().is_ok() {
-            return true;
-        }
-        let _ = thread::sleep_nanoseconds(10_000_000);
-        waited += 10_000_000;
-    }
-    false
+    patiently(|| processes.identify().ok()).is_some()
 }
 
 /// The node of program slot `slot` of this cluster.
@@ -88,20 +97,12 @@ fn wait_for_server(
     name: &str,
     test: impl Fn(&ServerEntry) -> bool,
 ) -> Option<ServerEntry> {
-    let mut waited = 0;
-    while waited < PATIENCE {
-        if let Some(entry) = init
-            .servers()
+    patiently(|| {
+        init.servers()
             .ok()
             .and_then(|servers| servers.into_iter().find(|entry| entry.name == name))
             .filter(|entry| test(entry))
-        {
-            return Some(entry);
-        }
-        let _ = thread::sleep_nanoseconds(10_000_000);
-        waited += 10_000_000;
-    }
-    None
+    })
 }
 
 fn client() -> i32 {
@@ -176,11 +177,7 @@ fn client() -> i32 {
         .ok()
     });
     // The waiter links its name just before its own wait.
-    let mut waited = 0;
-    while names.lookup(WAITING_NAME).is_err() && waited < PATIENCE {
-        let _ = thread::sleep_nanoseconds(10_000_000);
-        waited += 10_000_000;
-    }
+    let _ = patiently(|| names.lookup(WAITING_NAME).ok());
     let _ = thread::sleep_nanoseconds(200_000_000);
     checks.expect(
         "kill the process server",
