@@ -1,5 +1,7 @@
 //! Cores: identity, start, park and unpark, cycle counter, and user-mode entry.
 
+use core::sync::atomic::{AtomicU32, Ordering};
+
 /// Index of a core in its cluster; core 0 is the master core.
 pub type CoreId = usize;
 
@@ -164,6 +166,52 @@ pub enum FaultOutcome {
 /// holding anything the kernel shares, for a pager).
 pub type FaultHook = fn(CoreId, &Fault) -> FaultOutcome;
 
+/// How long a waiter spins before it parks, following how long its waits last:
+/// a wait that ended within [`SHORT_WAIT_NANOSECONDS`](Self::SHORT_WAIT_NANOSECONDS)
+/// of parking doubles the budget (next time the spin catches it), a longer one
+/// halves it (the spin only held a processor that the thread it waited for, or
+/// another, needed). On a host with fewer processors than the board has cores a
+/// fixed long spin makes every parked hand-off wait for the spinners' time slices;
+/// a fixed short one makes a fork-join loop park on each join.
+#[derive(Debug)]
+pub struct AdaptiveSpin(AtomicU32);
+
+impl AdaptiveSpin {
+    /// The fewest rounds: short waits that follow long ones are still noticed.
+    pub const MIN_ROUNDS: u32 = 32;
+    /// The most rounds (tens of microseconds on a host).
+    pub const MAX_ROUNDS: u32 = 2_000;
+    /// Parks up to this long count as short: a spin would have paid.
+    pub const SHORT_WAIT_NANOSECONDS: u64 = 20_000;
+
+    /// A budget that starts at the most.
+    pub const fn new() -> AdaptiveSpin {
+        AdaptiveSpin(AtomicU32::new(Self::MAX_ROUNDS))
+    }
+
+    /// Rounds to spin now.
+    pub fn rounds(&self) -> u32 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// The spin gave out and the waiter parked for `nanoseconds`.
+    pub fn parked(&self, nanoseconds: u64) {
+        let rounds = self.rounds();
+        let next = if nanoseconds <= Self::SHORT_WAIT_NANOSECONDS {
+            rounds.saturating_mul(2).min(Self::MAX_ROUNDS)
+        } else {
+            (rounds / 2).max(Self::MIN_ROUNDS)
+        };
+        self.0.store(next, Ordering::Relaxed);
+    }
+}
+
+impl Default for AdaptiveSpin {
+    fn default() -> AdaptiveSpin {
+        AdaptiveSpin::new()
+    }
+}
+
 /// Waits until `condition()` holds: checks it `budget` times with a spin hint, then
 /// parks between checks. The waker must make the condition true before calling
 /// [`Cores::unpark`] on the waiting core.
@@ -202,4 +250,28 @@ pub trait UserMode: Send + Sync {
     /// [`UserMode::enter`] of this core return `value`. The caller must hold no lock
     /// and own nothing that needs dropping: the frames are not unwound.
     fn leave(&self, value: u64) -> !;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AdaptiveSpin;
+
+    #[test]
+    fn the_spin_shrinks_on_long_parks_and_grows_back_on_short_ones() {
+        let spin = AdaptiveSpin::new();
+        assert_eq!(spin.rounds(), AdaptiveSpin::MAX_ROUNDS);
+        let long = AdaptiveSpin::SHORT_WAIT_NANOSECONDS + 1;
+        spin.parked(long);
+        assert_eq!(spin.rounds(), AdaptiveSpin::MAX_ROUNDS / 2);
+        for _ in 0..64 {
+            spin.parked(long);
+        }
+        assert_eq!(spin.rounds(), AdaptiveSpin::MIN_ROUNDS);
+        spin.parked(AdaptiveSpin::SHORT_WAIT_NANOSECONDS);
+        assert_eq!(spin.rounds(), 2 * AdaptiveSpin::MIN_ROUNDS);
+        for _ in 0..64 {
+            spin.parked(0);
+        }
+        assert_eq!(spin.rounds(), AdaptiveSpin::MAX_ROUNDS);
+    }
 }

@@ -25,7 +25,7 @@ pub mod noc;
 pub use board::{BoardControl, ClusterState, HardwareEvent, PowerError};
 pub use console::{ConsoleInput, EndOfInput};
 pub use cores::{
-    CoreEntry, CoreError, CoreId, Cores, Fault, FaultAccess, FaultHook, FaultOutcome,
+    AdaptiveSpin, CoreEntry, CoreError, CoreId, Cores, Fault, FaultAccess, FaultHook, FaultOutcome,
     InterruptHook, InterruptOutcome, UserMode, spin_then_park,
 };
 pub use memory::{ClusterMemory, MmuError};

@@ -35,8 +35,8 @@ use nanvix_abi::{
 };
 use nanvix_board::{Board, ClusterKind};
 use nanvix_hal::{
-    BoardControl, ClusterMemory, ClusterState, ConsoleInput, ControlNoc, CoreId, Cores,
-    DataArrival, DataNoc, EndOfInput, Fault, FaultOutcome, HardwareEvent, InterruptOutcome,
+    AdaptiveSpin, BoardControl, ClusterMemory, ClusterState, ConsoleInput, ControlNoc, CoreId,
+    Cores, DataArrival, DataNoc, EndOfInput, Fault, FaultOutcome, HardwareEvent, InterruptOutcome,
     NocError, Platform, ReceiveDecision, Source, UserMode,
 };
 
@@ -45,8 +45,6 @@ use nanvix_hal::{
 pub const INBOX_CAPACITY: usize = 64;
 /// Longest console line; longer output is split.
 pub const CONSOLE_LINE_MAX: usize = 1024;
-/// Rounds a receiving program core polls the NoC itself before it parks.
-pub const RECEIVE_SPIN_BUDGET: u32 = 2_000;
 /// The same when more clusters are on than the machine has processors: the
 /// cluster being waited for needs the processor a spinner would hold.
 pub const CROWDED_SPIN_BUDGET: u32 = 20;
@@ -244,6 +242,9 @@ pub struct Kernel<P: Platform> {
     handed: Vec<AtomicBool>,
     /// Per context: a `thread_wakeup` for the thread there, kept until it sleeps.
     wakeups: Vec<AtomicBool>,
+    /// Per context: how long its thread polls the NoC for a message before it
+    /// parks, following how long its parks lasted.
+    receive_spins: Vec<AdaptiveSpin>,
     /// Per context: whether its thread runs kernel code (true) or program code.
     in_kernel: Vec<AtomicBool>,
     /// Per context: a preemption to take when its thread leaves the kernel (or,
@@ -357,6 +358,7 @@ impl<P: Platform> Kernel<P> {
             )),
             handed: (0..cores).map(|_| AtomicBool::new(false)).collect(),
             wakeups: (0..cores).map(|_| AtomicBool::new(false)).collect(),
+            receive_spins: (0..cores).map(|_| AdaptiveSpin::new()).collect(),
             in_kernel: (0..cores).map(|_| AtomicBool::new(true)).collect(),
             preempt_pending: (0..cores).map(|_| AtomicBool::new(false)).collect(),
             ending: (0..PROGRAMS_MAX)
@@ -731,9 +733,11 @@ impl<P: Platform> Kernel<P> {
         Ok(0)
     }
 
-    /// Rounds a waiting core polls the NoC before it parks: fewer once more
-    /// clusters are on than the machine has processors.
-    fn receive_spin_budget(&self) -> u32 {
+    /// Rounds the thread on `context` polls the NoC before it parks: as its parks
+    /// suggest ([`AdaptiveSpin`]: long while its messages come soon, short once
+    /// they keep coming late), and few once more clusters are on than the machine
+    /// has processors.
+    fn receive_spin_budget(&self, context: CoreId) -> u32 {
         let board = self.platform.board();
         let generation = u64::from(board.state_generation()) + 1;
         let counted = self.clusters_on.load(Ordering::Relaxed);
@@ -747,10 +751,14 @@ impl<P: Platform> Kernel<P> {
                 .store(generation << 32 | on as u64, Ordering::Relaxed);
             on
         };
+        let adaptive = self
+            .receive_spins
+            .get(context)
+            .map_or(CROWDED_SPIN_BUDGET, AdaptiveSpin::rounds);
         if on <= self.platform.cores().machine_processors() {
-            RECEIVE_SPIN_BUDGET
+            adaptive
         } else {
-            CROWDED_SPIN_BUDGET
+            adaptive.min(CROWDED_SPIN_BUDGET)
         }
     }
 
@@ -1621,7 +1629,7 @@ impl<P: Platform> Kernel<P> {
             // The budget counts idle rounds only: a transfer that keeps arriving
             // chunk by chunk is followed to its end without parking.
             let mut idle_rounds = 0;
-            let budget = self.receive_spin_budget();
+            let budget = self.receive_spin_budget(core);
             while idle_rounds < budget {
                 let taken = self.transfer_round(transfer, &mut rounds_since_gone);
                 if transfer.outcome.is_some() {
@@ -1945,7 +1953,7 @@ impl<P: Platform> Kernel<P> {
             // Fast path: poll the NoC from this core for a bounded time, taking our
             // message straight into the caller's buffers.
             self.pollers.fetch_add(1, Ordering::SeqCst);
-            for _ in 0..self.receive_spin_budget() {
+            for _ in 0..self.receive_spin_budget(core) {
                 self.route(Some(&mut direct));
                 if direct.delivered.is_some()
                     || self.inbox_lengths[index].load(Ordering::Acquire) != 0
@@ -1972,7 +1980,7 @@ impl<P: Platform> Kernel<P> {
             };
             self.stop_polling();
             if parked {
-                let woken = self.park_without_core(core);
+                let woken = self.park_timed(core);
                 let mut programs = self.programs.lock();
                 if programs[index].waiting_core.take().is_some() {
                     // Woken by the bound of the park, not by a delivery: count us out.
@@ -2127,8 +2135,6 @@ impl<P: Platform> Kernel<P> {
         InterruptOutcome::Resume
     }
 
-    /// Parks the calling thread (on `context`) without its core: a blocked thread
-    /// gives its core to the next thread waiting, and waits for one in turn after.
     /// Parks `core`, which its table just marked as a parked receiver: counts it
     /// in the parked receivers and wakes the master (it routes for them). Once
     /// woken, `still_marked` clears the mark and says whether it was still set
@@ -2140,13 +2146,27 @@ impl<P: Platform> Kernel<P> {
     ) -> Result<(), Errno> {
         self.parked_receivers.fetch_add(1, Ordering::SeqCst);
         self.platform.cores().unpark(0);
-        let woken = self.park_without_core(core);
+        let woken = self.park_timed(core);
         if still_marked() {
             self.parked_receivers.fetch_sub(1, Ordering::SeqCst);
         }
         woken
     }
 
+    /// [`park_without_core`](Self::park_without_core) for a receiver whose poll
+    /// gave out: how long it parked tunes its next poll.
+    fn park_timed(&self, context: CoreId) -> Result<(), Errno> {
+        let cores = self.platform.cores();
+        let parked = cores.monotonic_nanoseconds();
+        let woken = self.park_without_core(context);
+        if let Some(spin) = self.receive_spins.get(context) {
+            spin.parked(cores.monotonic_nanoseconds().saturating_sub(parked));
+        }
+        woken
+    }
+
+    /// Parks the calling thread (on `context`) without its core: a blocked thread
+    /// gives its core to the next thread waiting, and waits for one in turn after.
     fn park_without_core(&self, context: CoreId) -> Result<(), Errno> {
         // One park: its callers re-check their own conditions.
         let mut parked = false;

@@ -5,11 +5,10 @@
 //! which of them hold the cluster's user cores (FIFO); a context that waits for a
 //! core, or blocks, parks here without burning the host CPU.
 
-use crate::SPIN_BUDGET;
 use crate::futex::{self, Scope};
 use nanvix_abi::FaultKind;
 use nanvix_hal::{
-    CoreEntry, CoreError, CoreId, Cores, Fault, FaultAccess, FaultHook, FaultOutcome,
+    AdaptiveSpin, CoreEntry, CoreError, CoreId, Cores, Fault, FaultAccess, FaultHook, FaultOutcome,
     InterruptHook, InterruptOutcome,
 };
 use parking_lot::Mutex;
@@ -22,10 +21,10 @@ use std::time::Duration;
 /// tolerates); wake-ups are never lost, so this only bounds the damage of a bug.
 const PARK_LIMIT: Duration = Duration::from_secs(1);
 
-/// Rounds a context that just ran something polls for more before it parks (tens of
-/// microseconds here): long enough for a fork-join loop to find it awake, short
-/// enough that ended threads do not crowd the host's CPUs.
-const REUSE_SPIN: u32 = 2_000;
+/// A parking context's spin yields the host CPU every this many rounds (about a
+/// microsecond and a half): a thread woken meanwhile on the same CPU, often the one
+/// the spinner waits for, runs at once instead of after the spin.
+const YIELD_ROUNDS: u32 = 64;
 
 /// The signal that interrupts a core's thread.
 const INTERRUPT_SIGNAL: i32 = libc::SIGURG;
@@ -195,6 +194,8 @@ type Work = (CoreEntry, usize);
 /// The cores of a hosted cluster.
 pub struct HostedCores {
     permits: Box<[Padded<AtomicU32>]>,
+    /// How long each context spins before it sleeps in a park.
+    spins: Box<[Padded<AdaptiveSpin>]>,
     work: Box<[Mutex<Option<Work>>]>,
     busy: Box<[AtomicBool]>,
     /// Whether each context's host thread exists yet.
@@ -216,6 +217,7 @@ impl HostedCores {
     pub fn boot(count: usize) -> std::io::Result<Arc<HostedCores>> {
         let cores = Arc::new_cyclic(|this| HostedCores {
             permits: (0..count).map(|_| Padded::default()).collect(),
+            spins: (0..count).map(|_| Padded::default()).collect(),
             work: (0..count).map(|_| Mutex::new(None)).collect(),
             busy: (0..count).map(|_| AtomicBool::new(false)).collect(),
             spawned: (0..count).map(|core| AtomicBool::new(core == 0)).collect(),
@@ -256,16 +258,9 @@ impl HostedCores {
             match work {
                 Some((entry, argument)) => {
                     entry(argument);
-                    self.busy[core].store(false, Ordering::Release);
                     // A context that just ended a thread is the first one the kernel
-                    // hands the next thread: watch for it a while before sleeping.
-                    let reuse_spin = if self.spinning { REUSE_SPIN } else { 0 };
-                    for _ in 0..reuse_spin {
-                        if self.permits[core].0.load(Ordering::Acquire) != 0 {
-                            break;
-                        }
-                        std::hint::spin_loop();
-                    }
+                    // hands the next thread: the park's spin watches for it.
+                    self.busy[core].store(false, Ordering::Release);
                 }
                 None => self.park(),
             }
@@ -319,15 +314,22 @@ impl Cores for HostedCores {
             std::thread::sleep(Duration::from_millis(1));
             return;
         };
-        let budget = if self.spinning { SPIN_BUDGET } else { 1 };
-        for _ in 0..budget {
+        let spin = &self.spins[core].0;
+        let budget = if self.spinning { spin.rounds() } else { 1 };
+        for round in 0..budget {
             if permit.0.swap(0, Ordering::AcqRel) == 1 {
                 return;
             }
+            if round % YIELD_ROUNDS == YIELD_ROUNDS - 1 {
+                // SAFETY: sched_yield has no preconditions.
+                unsafe { libc::sched_yield() };
+            }
             std::hint::spin_loop();
         }
+        let parked = clock_nanoseconds(libc::CLOCK_MONOTONIC);
         futex::wait(&permit.0, 0, Scope::Private, PARK_LIMIT);
         permit.0.store(0, Ordering::Release);
+        spin.parked(clock_nanoseconds(libc::CLOCK_MONOTONIC).saturating_sub(parked));
     }
 
     fn unpark(&self, core: CoreId) {

@@ -31,7 +31,8 @@ pub mod user_mode;
 
 pub use platform::HostedPlatform;
 
-/// Iterations a waiting core spins (with a spin hint) before it parks. Kept short:
-/// the board has far more cores than the host has CPUs, and pure spinning collapses
-/// once runnable threads outnumber them (`docs/src/hal.md`).
+/// Iterations a sender spins (with a spin hint) for room in a full channel before it
+/// reports the channel full. Kept short: the board has far more cores than the host
+/// has CPUs, and pure spinning collapses once runnable threads outnumber them
+/// (`docs/src/hal.md`). A parking core's spin adapts instead (`AdaptiveSpin`).
 pub const SPIN_BUDGET: u32 = 2_000;

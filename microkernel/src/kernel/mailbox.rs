@@ -1188,7 +1188,7 @@ impl<P: Platform> Kernel<P> {
             }
             // Poll the NoC from here: routing completes the read.
             self.pollers.fetch_add(1, Ordering::SeqCst);
-            for _ in 0..self.receive_spin_budget() {
+            for _ in 0..self.receive_spin_budget(core) {
                 self.route(None);
                 if self.mailboxes.lock().started_read_ended(index, id) {
                     break;
@@ -1259,7 +1259,7 @@ impl<P: Platform> Kernel<P> {
             }
             self.pollers.fetch_add(1, Ordering::SeqCst);
             let mut found = None;
-            for _ in 0..self.receive_spin_budget() {
+            for _ in 0..self.receive_spin_budget(core) {
                 self.route(Some(direct));
                 if let Some(length) = direct.delivered {
                     found = Some(Ok(Some(Taken::Direct(length))));

@@ -731,7 +731,7 @@ impl<P: Platform> Kernel<P> {
             let mut seen = self.portal_deliveries.load(Ordering::Acquire);
             self.pollers.fetch_add(1, Ordering::SeqCst);
             let mut allowed = Ok(false);
-            for _ in 0..self.receive_spin_budget() {
+            for _ in 0..self.receive_spin_budget(core) {
                 self.route(None);
                 let now = self.portal_deliveries.load(Ordering::Acquire);
                 if now != seen {
@@ -1112,7 +1112,7 @@ impl<P: Platform> Kernel<P> {
         pass: fn(&Self, usize, usize) -> bool,
     ) -> Result<(), Errno> {
         self.pollers.fetch_add(1, Ordering::SeqCst);
-        for _ in 0..self.receive_spin_budget() {
+        for _ in 0..self.receive_spin_budget(core) {
             if pass(self, index, id) {
                 break;
             }

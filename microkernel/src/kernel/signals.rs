@@ -477,7 +477,7 @@ impl<P: Platform> Kernel<P> {
             self.check_senders_alive(&missing)?;
             self.pollers.fetch_add(1, Ordering::SeqCst);
             let mut done = false;
-            for _ in 0..self.receive_spin_budget() {
+            for _ in 0..self.receive_spin_budget(core) {
                 self.route(None);
                 let now = self.sync_deliveries.load(Ordering::Acquire);
                 if now != seen {
