@@ -246,6 +246,9 @@ pub fn run(
     options: &RunOptions,
     output: &mut dyn Write,
 ) -> Result<i32, RunError> {
+    // The line editor puts the terminal in raw mode while it reads a line: whatever
+    // ends the run leaves the terminal as it found it.
+    let _terminal = TerminalMode::save();
     let hardware = BoardHardware::create(&system.board)
         .map_err(|error| RunError(format!("cannot create the board's NoC memory: {error}")))?;
     // Inherited, so a wrapper such as valgrind can open it after its own exec.
@@ -1146,7 +1149,8 @@ impl Board<'_> {
             // The terminal's input goes to this cluster until either side ends.
             let input: ConsoleInput = std::sync::Arc::new(std::sync::Mutex::new(Some(input)));
             self.console = Some((index, std::sync::Arc::clone(&input)));
-            std::thread::spawn(move || copy_console_input(&input));
+            let interrupts = self.sender.clone();
+            std::thread::spawn(move || copy_console_input(&input, &interrupts));
         }
         if debugged {
             self.emit(Event::WaitingForDebugger {
@@ -1239,8 +1243,91 @@ fn reader(
 
 /// "killed by signal 9 (SIGKILL)", "exited with code 3 without powering off".
 /// Copies the terminal's input into a cluster's console input until either ends;
-/// closes it then (the cluster reads the end of its input).
-fn copy_console_input(input: &ConsoleInput) {
+/// closes it then (the cluster reads the end of its input). On a terminal (input and
+/// output) the runner edits the lines ([`edit_console_input`]); other input is
+/// copied as it comes.
+fn copy_console_input(input: &ConsoleInput, interrupts: &Sender<Input>) {
+    use std::io::IsTerminal;
+    let on_terminal = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    if !(on_terminal && edit_console_input(input, interrupts).is_ok()) {
+        copy_raw_input(input);
+    }
+    if let Ok(mut input) = input.lock() {
+        *input = None;
+    }
+}
+
+/// The terminal's mode as the runner found it, put back when dropped.
+struct TerminalMode(Option<libc::termios>);
+
+impl TerminalMode {
+    /// The mode of the runner's standard input, if it is a terminal.
+    fn save() -> TerminalMode {
+        // SAFETY: an all-zero termios is a valid buffer for tcgetattr to fill.
+        let mut mode: libc::termios = unsafe { std::mem::zeroed() };
+        // SAFETY: fd 0 and a valid termios to write; fails harmlessly on a non-tty.
+        let saved = unsafe { libc::tcgetattr(libc::STDIN_FILENO, &mut mode) } == 0;
+        TerminalMode(saved.then_some(mode))
+    }
+}
+
+impl Drop for TerminalMode {
+    fn drop(&mut self) {
+        if let Some(mode) = &self.0 {
+            // SAFETY: fd 0 and the mode tcgetattr read from it.
+            unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSADRAIN, mode) };
+        }
+    }
+}
+
+/// Lines of history the terminal's line editor keeps (for this run only).
+const HISTORY_LINES: usize = 500;
+
+/// Reads the terminal a line at a time with a line editor (rustyline: cursor
+/// movement, the usual Emacs keys, history on the arrow keys) and writes each line
+/// to the console input. Ctrl-C drops the line being typed and goes where a SIGINT
+/// to the runner goes (the cluster holding the input gets byte 0x03, or the board
+/// stops); Ctrl-D on an empty line ends the input. Returns once the input ended or
+/// the cluster's input closed; an error of the editor (the terminal went away)
+/// leaves the rest to the plain copy.
+fn edit_console_input(input: &ConsoleInput, interrupts: &Sender<Input>) -> rustyline::Result<()> {
+    use rustyline::error::ReadlineError;
+    let config = rustyline::Config::builder()
+        .auto_add_history(true)
+        .history_ignore_dups(true)?
+        .max_history_size(HISTORY_LINES)?
+        .build();
+    let mut editor = rustyline::DefaultEditor::with_config(config)?;
+    loop {
+        match editor.readline("") {
+            Ok(mut line) => {
+                line.push('\n');
+                let Ok(mut input) = input.lock() else {
+                    return Ok(());
+                };
+                let written = input
+                    .as_mut()
+                    .is_some_and(|pipe| pipe.write_all(line.as_bytes()).is_ok());
+                if !written {
+                    return Ok(());
+                }
+            }
+            Err(ReadlineError::Interrupted) => {
+                if interrupts
+                    .send(Input::Signal(signal_hook::consts::SIGINT))
+                    .is_err()
+                {
+                    return Ok(());
+                }
+            }
+            Err(ReadlineError::Eof) => return Ok(()),
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+/// Copies the runner's standard input into the console input as it comes.
+fn copy_raw_input(input: &ConsoleInput) {
     let mut chunk = [0u8; 4096];
     let mut terminal = std::io::stdin().lock();
     loop {
@@ -1253,9 +1340,6 @@ fn copy_console_input(input: &ConsoleInput) {
         if pipe.write_all(&chunk[..read]).is_err() {
             break;
         }
-    }
-    if let Ok(mut input) = input.lock() {
-        *input = None;
     }
 }
 

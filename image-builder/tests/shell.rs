@@ -2,7 +2,8 @@
 //! input (foreground and background programs, `ps`, `kill`, `wait`, an unknown
 //! program, and the end of the input ending the shell and, through it, the process
 //! server and the board), and typed on interactively, with a Ctrl-C (SIGINT to the
-//! runner) interrupting the foreground job.
+//! runner) interrupting the foreground job, and on a terminal, where the runner edits
+//! the lines (history, cursor keys).
 
 use nanvix_harness::{Board, Event, signal};
 use std::time::Duration;
@@ -169,4 +170,108 @@ fn a_foreground_job_reads_the_shells_input() {
         "{}",
         board.transcript()
     );
+}
+
+/// A pseudo-terminal: (the terminal's side, the side a program runs on).
+fn open_terminal() -> (std::fs::File, std::os::fd::OwnedFd) {
+    use std::os::fd::FromRawFd;
+    let (mut terminal, mut program) = (-1, -1);
+    // SAFETY: two valid out-pointers for the descriptors; no name, settings or size.
+    let opened = unsafe {
+        libc::openpty(
+            &mut terminal,
+            &mut program,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(opened, 0, "openpty: {}", std::io::Error::last_os_error());
+    // SAFETY: openpty returned two descriptors that nothing else owns.
+    unsafe {
+        (
+            std::fs::File::from_raw_fd(terminal),
+            std::os::fd::OwnedFd::from_raw_fd(program),
+        )
+    }
+}
+
+#[test]
+fn on_a_terminal_lines_are_edited_and_recalled_from_history() {
+    use std::io::{Read, Write};
+    use std::os::unix::process::CommandExt;
+    use std::process::{Command, Stdio};
+    use std::sync::{Arc, Mutex};
+    use std::time::Instant;
+    let manifest = nanvix_image_builder::workspace_root().join("systems/shell.toml");
+    let image = nanvix_harness::prepare(std::path::Path::new(NANVIX), &manifest).unwrap();
+    let (mut terminal, program) = open_terminal();
+    let mut runner = Command::new(NANVIX)
+        .args(["run", "--timeout", "120"])
+        .arg(&image)
+        .stdin(Stdio::from(program.try_clone().unwrap()))
+        .stdout(Stdio::from(program.try_clone().unwrap()))
+        .stderr(Stdio::from(program))
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let screen = Arc::new(Mutex::new(String::new()));
+    let reader = terminal.try_clone().unwrap();
+    let shown = Arc::clone(&screen);
+    std::thread::spawn(move || {
+        let mut reader = reader;
+        let mut chunk = [0u8; 4096];
+        // Ends with EIO once the runner and its clusters closed the terminal.
+        while let Ok(read @ 1..) = reader.read(&mut chunk) {
+            shown
+                .lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&chunk[..read]));
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let wait_for_count = |text: &str, count: usize| {
+        while screen.lock().unwrap().matches(text).count() < count {
+            if Instant::now() > deadline {
+                let _ = signal(runner.id(), libc::SIGKILL);
+                panic!("no {text:?} on the terminal:\n{}", screen.lock().unwrap());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let wait_for = |text: &str| wait_for_count(text, 1);
+    wait_for("[board] cc0 up");
+    // A line typed with a mistake, erased (backspace) and retyped.
+    terminal
+        .write_all(b"hello partner=nonx\x7f\x7fne\r")
+        .unwrap();
+    wait_for("$ hello partner=none");
+    // The line again from the history (up arrow), its end edited: Ctrl-A to the
+    // start, Ctrl-E to the end, Ctrl-W erases the last word.
+    terminal
+        .write_all(b"\x1b[A\x01\x05\x17partner=again\r")
+        .unwrap();
+    wait_for("$ hello partner=again");
+    // Two lines back in the history: the first line, run again (its status, 0, is
+    // the shell's, and so the board's, at the end).
+    terminal.write_all(b"\x1b[A\x1b[A\r").unwrap();
+    wait_for_count("$ hello partner=none", 2);
+    // Ctrl-C drops a half-typed line; Ctrl-D on an empty line ends the input, nsh,
+    // and the board.
+    terminal.write_all(b"never run\x03").unwrap();
+    wait_for("Ctrl-C forwarded to cc0");
+    terminal.write_all(b"\x04").unwrap();
+    let status = loop {
+        if let Some(status) = runner.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = signal(runner.id(), libc::SIGKILL);
+            panic!("the board did not end:\n{}", screen.lock().unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let shown = screen.lock().unwrap().clone();
+    assert!(status.success(), "{status:?}\n{shown}");
+    assert!(!shown.contains("$ never run"), "{shown}");
 }
