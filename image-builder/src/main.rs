@@ -66,6 +66,13 @@ enum Commands {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+    /// Check a disk image of the vfs server without changing it: the superblock and
+    /// the journal's committed records. Exit status 0 when sound, 1 when it found
+    /// corruption (each problem printed), 2 when it cannot read the file.
+    Fsck {
+        /// The disk image.
+        disk: PathBuf,
+    },
     /// Show what an image holds: sections, sizes, checksums, the system it boots.
     Inspect {
         /// The image.
@@ -307,6 +314,35 @@ fn build(root: &Path, path: &Path, output: Option<PathBuf>) -> Result<(), String
     Ok(())
 }
 
+/// Checks the disk image at `path` and prints what it found; whether it is sound.
+fn fsck(path: &Path) -> Result<bool, String> {
+    use nanvix_fs::{BLOCK_SIZE, MemoryDisk, journal};
+    let bytes =
+        std::fs::read(path).map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    let mut problems = Vec::new();
+    if bytes.len() % BLOCK_SIZE != 0 {
+        problems.push(format!(
+            "{} bytes is not a whole number of {BLOCK_SIZE}-byte blocks",
+            bytes.len()
+        ));
+    }
+    let check = journal::check(&mut MemoryDisk::from_bytes(&bytes));
+    problems.extend(check.problems.iter().map(ToString::to_string));
+    for problem in &problems {
+        println!("{}: {problem}", path.display());
+    }
+    if problems.is_empty() {
+        println!(
+            "{}: clean: {} blocks of {BLOCK_SIZE} bytes, a journal of {} blocks, {} committed transactions waiting for the next mount",
+            path.display(),
+            check.blocks,
+            check.journal_blocks,
+            check.pending
+        );
+    }
+    Ok(problems.is_empty())
+}
+
 fn inspect(path: &Path) -> Result<(), String> {
     let (image, system, _) = open_image(path)?;
     let bytes = std::fs::metadata(path)
@@ -457,6 +493,11 @@ fn main() -> ExitCode {
         }
         Commands::Build { manifest, output } => build(&root, &manifest, output),
         Commands::Inspect { image } => inspect(&image),
+        Commands::Fsck { disk } => match fsck(&disk) {
+            Ok(true) => return ExitCode::SUCCESS,
+            Ok(false) => return ExitCode::FAILURE,
+            Err(error) => Err(error),
+        },
         Commands::Bench {
             names,
             launches,

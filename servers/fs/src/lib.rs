@@ -1,0 +1,17 @@
+//! The vfs server's disk, as a `no_std` library the server, `nanvix fsck` and the
+//! image builder share: block devices ([`device`]), a write cache that loses or
+//! reorders unflushed writes at a simulated crash ([`crash`]), and a checksummed
+//! redo journal that makes a transaction's writes all or nothing ([`journal`]).
+//! The on-disk format is written up in `docs/src/file-system.md`.
+#![no_std]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+pub mod crash;
+pub mod device;
+pub mod journal;
+
+pub use crash::CrashingDisk;
+pub use device::{BLOCK_SIZE, Block, BlockDevice, DeviceError, MemoryDisk};
+pub use journal::{Check, Journal, JournalError, Problem, Transaction};
