@@ -66,9 +66,10 @@ enum Commands {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
-    /// Check a disk image of the vfs server without changing it: the superblock and
-    /// the journal's committed records. Exit status 0 when sound, 1 when it found
-    /// corruption (each problem printed), 2 when it cannot read the file.
+    /// Check a disk image of the vfs server without changing it: the superblock, the
+    /// journal's committed records, and the files (directories, link counts, the
+    /// block bitmap) as a mount would find them. Exit status 0 when sound, 1 when it
+    /// found corruption (each problem printed), 2 when it cannot read the file.
     Fsck {
         /// The disk image.
         disk: PathBuf,
@@ -326,8 +327,23 @@ fn fsck(path: &Path) -> Result<bool, String> {
             bytes.len()
         ));
     }
-    let check = journal::check(&mut MemoryDisk::from_bytes(&bytes));
+    let disk = MemoryDisk::from_bytes(&bytes);
+    let check = journal::check(&mut disk.clone());
     problems.extend(check.problems.iter().map(ToString::to_string));
+    if check.problems.is_empty() {
+        // The files as a mount would find them: on a copy, the journal replayed.
+        match nanvix_fs::FileSystem::mount(disk) {
+            Ok(mut files) => {
+                problems.extend(
+                    files
+                        .check()
+                        .iter()
+                        .map(|problem| format!("files: {problem}")),
+                );
+            }
+            Err(error) => problems.push(format!("files: {error}")),
+        }
+    }
     for problem in &problems {
         println!("{}: {problem}", path.display());
     }

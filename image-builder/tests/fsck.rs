@@ -1,9 +1,9 @@
-//! `nanvix fsck`: a sound disk image (with transactions waiting in its journal) is
-//! reported clean; a corrupt one, a file that is no disk and a ragged file are
-//! reported with what is wrong (exit status 1) and left unchanged; a missing file
-//! is an error (status 2).
+//! `nanvix fsck`: a sound file system image (with transactions waiting in its
+//! journal) is reported clean; a corrupt superblock, a corrupt bitmap, a file that
+//! is no disk and a ragged file are reported with what is wrong (exit status 1)
+//! and left unchanged; a missing file is an error (status 2).
 
-use nanvix_fs::{BLOCK_SIZE, Journal, MemoryDisk, Transaction};
+use nanvix_fs::{BLOCK_SIZE, FileSystem, MemoryDisk, ROOT};
 use std::path::Path;
 use std::process::Command;
 
@@ -19,19 +19,21 @@ fn fsck(disk: &Path) -> (i32, String, String) {
     )
 }
 
-/// A disk of 32 blocks, a journal of 8, two transactions committed and not yet
-/// checkpointed.
+/// A file system of 64 blocks with a journal of 16 and a file; its last
+/// transactions committed and not yet checkpointed; and the byte of its bitmap that
+/// holds the root directory's block's bit, with that bit.
+fn disk() -> (Vec<u8>, usize, u8) {
+    let mut files = FileSystem::format(MemoryDisk::new(64), 16, 32, (0, 0), 0).unwrap();
+    let file = files.create(ROOT, b"file", 0o644, (0, 0), 0).unwrap();
+    files.write(file, 0, b"contents", 0).unwrap();
+    let layout = files.layout();
+    let root_block = layout.first_free();
+    let byte = layout.bitmap_start as usize * BLOCK_SIZE + root_block as usize / 8;
+    (files.into_device().to_bytes(), byte, 1 << (root_block % 8))
+}
+
 fn disk_bytes() -> Vec<u8> {
-    let mut journal = Journal::format(MemoryDisk::new(32), 8).unwrap();
-    for number in 0..2u8 {
-        let mut transaction = Transaction::new();
-        transaction.write(
-            journal.data_start() + u64::from(number),
-            &[number; BLOCK_SIZE],
-        );
-        journal.commit(&transaction).unwrap();
-    }
-    journal.into_device().to_bytes()
+    disk().0
 }
 
 #[test]
@@ -43,10 +45,23 @@ fn fsck_reports_a_sound_disk_clean_and_corruption_by_name_without_changing_it() 
     let (status, output, _) = fsck(&path);
     assert_eq!(status, 0, "{output}");
     assert!(
-        output.contains("clean: 32 blocks of 4096 bytes, a journal of 8 blocks, 2 committed"),
+        output.contains("clean: 64 blocks of 4096 bytes, a journal of 16 blocks, 1 committed"),
         "{output}"
     );
-    let cases: [(&str, Vec<u8>, &str); 4] = [
+    let cases: [(&str, Vec<u8>, &str); 5] = [
+        (
+            "the root directory's block free in the bitmap",
+            {
+                // The journal would write the bitmap again at mount: checkpoint
+                // first, so the corruption is in place, past the journal's reach.
+                let (bytes, byte, bit) = disk();
+                let files = FileSystem::mount(MemoryDisk::from_bytes(&bytes)).unwrap();
+                let mut bytes = files.unmount().unwrap().to_bytes();
+                bytes[byte] &= !bit;
+                bytes
+            },
+            "files: block 20 is held but free in the bitmap",
+        ),
         (
             "a flipped superblock bit",
             {

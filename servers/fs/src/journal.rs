@@ -341,6 +341,11 @@ impl<D: BlockDevice> Journal<D> {
         self.superblock.data_start()
     }
 
+    /// Blocks of the journal.
+    pub fn journal_blocks(&self) -> u64 {
+        self.superblock.journal_blocks
+    }
+
     /// Blocks of the disk.
     pub fn block_count(&self) -> u64 {
         self.superblock.block_count
@@ -425,6 +430,11 @@ impl<D: BlockDevice> Journal<D> {
     pub fn unmount(mut self) -> Result<D, JournalError> {
         self.checkpoint()?;
         Ok(self.device)
+    }
+
+    /// The device.
+    pub fn device(&self) -> &D {
+        &self.device
     }
 
     /// The device, as it is (after a crash, to look at what is left).

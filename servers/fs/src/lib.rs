@@ -1,7 +1,8 @@
 //! The vfs server's disk, as a `no_std` library the server, `nanvix fsck` and the
 //! image builder share: block devices ([`device`]), a write cache that loses or
-//! reorders unflushed writes at a simulated crash ([`crash`]), and a checksummed
-//! redo journal that makes a transaction's writes all or nothing ([`journal`]).
+//! reorders unflushed writes at a simulated crash ([`crash`]), a checksummed redo
+//! journal that makes a transaction's writes all or nothing ([`journal`]), and
+//! files and directories on it ([`layout`], [`files`]).
 //! The on-disk format is written up in `docs/src/file-system.md`.
 #![no_std]
 #![forbid(unsafe_code)]
@@ -10,8 +11,12 @@ extern crate alloc;
 
 pub mod crash;
 pub mod device;
+pub mod files;
 pub mod journal;
+pub mod layout;
 
 pub use crash::CrashingDisk;
 pub use device::{BLOCK_SIZE, Block, BlockDevice, DeviceError, MemoryDisk};
+pub use files::{Caller, FileProblem, FileSystem, FsError, Stat};
 pub use journal::{Check, Journal, JournalError, Problem, Transaction};
+pub use layout::{Entry, Inode, ROOT};

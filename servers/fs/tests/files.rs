@@ -1,0 +1,462 @@
+//! The file layer on memory disks: files read back across the direct, indirect and
+//! double-indirect blocks and through holes; directories and their names, "." and
+//! ".."; unlink, rmdir, rename (also of directories, with their ".."), truncate;
+//! each bad request refused with its error and nothing changed; permissions by
+//! owner, group and others; a full disk; and after a crash at each point of a
+//! workload of file operations, a tree that checks clean and is the tree after at
+//! least every operation that returned.
+
+use nanvix_fs::files::{FILES_JOURNAL_MIN, access};
+use nanvix_fs::layout::{DIRECT_BLOCKS, NAME_MAX, POINTERS_PER_BLOCK};
+use nanvix_fs::{
+    BLOCK_SIZE, BlockDevice, Caller, CrashingDisk, FileSystem, FsError, MemoryDisk, ROOT,
+};
+use std::collections::BTreeMap;
+
+const NOW: u64 = 1_700_000_000_000_000_000;
+
+fn fresh(blocks: usize, journal: u64) -> FileSystem<MemoryDisk> {
+    FileSystem::format(MemoryDisk::new(blocks), journal, 256, (0, 0), NOW).unwrap()
+}
+
+fn user(user: u32, groups: &[u32]) -> Caller {
+    Caller {
+        user,
+        groups: groups.to_vec(),
+    }
+}
+
+fn names<D: BlockDevice>(files: &mut FileSystem<D>, directory: u32) -> Vec<String> {
+    files
+        .read_directory(directory)
+        .unwrap()
+        .into_iter()
+        .map(|entry| String::from_utf8(entry.name).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_new_file_system_has_an_empty_root_and_checks_clean() {
+    let mut files = fresh(256, 64);
+    assert_eq!(names(&mut files, ROOT), [".", ".."]);
+    let root = files.stat(ROOT).unwrap();
+    assert!(root.fields.is_directory());
+    assert_eq!((root.fields.links, root.fields.mode & 0o777), (2, 0o755));
+    assert_eq!(files.check(), []);
+    let disk = files.unmount().unwrap();
+    let mut files = FileSystem::mount(disk).unwrap();
+    assert_eq!(files.check(), []);
+    assert_eq!(
+        FileSystem::format(MemoryDisk::new(256), FILES_JOURNAL_MIN - 1, 64, (0, 0), NOW).err(),
+        Some(FsError::Journal(nanvix_fs::JournalError::TooSmall))
+    );
+}
+
+#[test]
+fn files_read_back_across_every_kind_of_block_and_holes_read_zeros() {
+    let mut files = fresh(2048, 300);
+    let file = files.create(ROOT, b"data", 0o644, (5, 6), NOW).unwrap();
+    let bytes: Vec<u8> = (0..40 * BLOCK_SIZE)
+        .map(|index| (index * 7 % 251) as u8)
+        .collect();
+    assert_eq!(files.write(file, 100, &bytes, NOW).unwrap(), bytes.len());
+    let mut read = vec![0; bytes.len() + 200];
+    let count = files.read(file, 0, &mut read).unwrap();
+    assert_eq!(count, bytes.len() + 100);
+    assert_eq!(&read[..100], &[0; 100]);
+    assert_eq!(&read[100..count], &bytes[..]);
+    // Past the single-indirect blocks: a hole, then one block in the double ones.
+    let far = ((DIRECT_BLOCKS + POINTERS_PER_BLOCK + 3) * BLOCK_SIZE) as u64 + 5;
+    files.write(file, far, b"far away", NOW).unwrap();
+    let stat = files.stat(file).unwrap();
+    assert_eq!(stat.fields.size, far + 8);
+    let mut buffer = [1u8; 16];
+    assert_eq!(files.read(file, far - 8, &mut buffer).unwrap(), 16);
+    assert_eq!(&buffer, b"\0\0\0\0\0\0\0\0far away");
+    assert_eq!(files.read(file, far + 8, &mut buffer).unwrap(), 0);
+    assert_eq!(files.check(), []);
+    // Truncation frees the blocks and zeroes the tail of the last one kept.
+    let free = files.free_blocks().unwrap();
+    files.truncate(file, 5000, NOW).unwrap();
+    assert!(files.free_blocks().unwrap() > free + 40);
+    files.truncate(file, 9000, NOW).unwrap();
+    let mut tail = vec![9u8; 9000];
+    assert_eq!(files.read(file, 0, &mut tail).unwrap(), 9000);
+    assert_eq!(&tail[100..5000], &bytes[..4900]);
+    assert!(tail[5000..].iter().all(|byte| *byte == 0));
+    assert_eq!(files.check(), []);
+    // Gone with its last name: every block back.
+    files.unlink(ROOT, b"data", NOW).unwrap();
+    let disk = files.unmount().unwrap();
+    let mut files = FileSystem::mount(disk).unwrap();
+    assert_eq!(files.check(), []);
+    assert_eq!(files.lookup(ROOT, b"data"), Err(FsError::NotFound));
+}
+
+#[test]
+fn directories_nest_rename_and_remove() {
+    let mut files = fresh(512, 64);
+    let home = files
+        .make_directory(ROOT, b"home", 0o755, (0, 0), NOW)
+        .unwrap();
+    let alice = files
+        .make_directory(home, b"alice", 0o700, (10, 10), NOW)
+        .unwrap();
+    let notes = files.create(alice, b"notes", 0o600, (10, 10), NOW).unwrap();
+    files.write(notes, 0, b"hello", NOW).unwrap();
+    assert_eq!(
+        files.resolve("/home/alice/notes", &Caller::root()),
+        Ok(notes)
+    );
+    assert_eq!(
+        files.resolve("/home/./alice/../alice", &Caller::root()),
+        Ok(alice)
+    );
+    assert_eq!(files.lookup(alice, b".."), Ok(home));
+    assert_eq!(files.stat(home).unwrap().fields.links, 3);
+    // Many entries: the directory grows past one block.
+    for index in 0..100 {
+        files
+            .create(home, format!("file-{index}").as_bytes(), 0o644, (0, 0), NOW)
+            .unwrap();
+    }
+    assert_eq!(names(&mut files, home).len(), 103);
+    // Rename within a directory, across directories (a directory, with its ".."),
+    // and over an existing file.
+    files
+        .rename((alice, b"notes"), (alice, b"diary"), NOW)
+        .unwrap();
+    let archive = files
+        .make_directory(ROOT, b"archive", 0o755, (0, 0), NOW)
+        .unwrap();
+    files
+        .rename((home, b"alice"), (archive, b"alice"), NOW)
+        .unwrap();
+    assert_eq!(files.lookup(alice, b".."), Ok(archive));
+    assert_eq!(files.stat(home).unwrap().fields.links, 2);
+    assert_eq!(files.stat(archive).unwrap().fields.links, 3);
+    files
+        .rename((home, b"file-1"), (home, b"file-2"), NOW)
+        .unwrap();
+    assert_eq!(files.lookup(home, b"file-1"), Err(FsError::NotFound));
+    // A directory cannot move under itself; nor replace a non-empty directory.
+    assert_eq!(
+        files.rename((ROOT, b"archive"), (alice, b"loop"), NOW),
+        Err(FsError::Invalid)
+    );
+    let empty = files
+        .make_directory(ROOT, b"empty", 0o755, (0, 0), NOW)
+        .unwrap();
+    assert_eq!(
+        files.rename((ROOT, b"empty"), (ROOT, b"archive"), NOW),
+        Err(FsError::NotEmpty)
+    );
+    assert_eq!(
+        files.remove_directory(ROOT, b"archive", NOW),
+        Err(FsError::NotEmpty)
+    );
+    assert_eq!(files.unlink(ROOT, b"empty", NOW), Err(FsError::IsDirectory));
+    assert_eq!(
+        files.remove_directory(home, b"file-0", NOW),
+        Err(FsError::NotDirectory)
+    );
+    files.remove_directory(ROOT, b"empty", NOW).unwrap();
+    assert_eq!(files.inode(empty), Err(FsError::NotFound));
+    assert_eq!(files.check(), []);
+    let disk = files.unmount().unwrap();
+    let mut files = FileSystem::mount(disk).unwrap();
+    let mut text = [0; 5];
+    let diary = files
+        .resolve("/archive/alice/diary", &Caller::root())
+        .unwrap();
+    files.read(diary, 0, &mut text).unwrap();
+    assert_eq!(&text, b"hello");
+    assert_eq!(files.check(), []);
+}
+
+#[test]
+fn bad_requests_are_refused_and_change_nothing() {
+    let mut files = fresh(256, 64);
+    let file = files.create(ROOT, b"file", 0o644, (0, 0), NOW).unwrap();
+    let before = files.unmount().unwrap();
+    let mut files = FileSystem::mount(before.clone()).unwrap();
+    let long = vec![b'x'; NAME_MAX + 1];
+    let cases: Vec<(&str, Result<(), FsError>, FsError)> = vec![
+        (
+            "empty name",
+            files.create(ROOT, b"", 0o644, (0, 0), NOW).map(drop),
+            FsError::Invalid,
+        ),
+        (
+            "dot",
+            files.create(ROOT, b".", 0o644, (0, 0), NOW).map(drop),
+            FsError::Invalid,
+        ),
+        (
+            "slash",
+            files.create(ROOT, b"a/b", 0o644, (0, 0), NOW).map(drop),
+            FsError::Invalid,
+        ),
+        (
+            "NUL",
+            files.create(ROOT, b"a\0", 0o644, (0, 0), NOW).map(drop),
+            FsError::Invalid,
+        ),
+        (
+            "too long",
+            files.create(ROOT, &long, 0o644, (0, 0), NOW).map(drop),
+            FsError::NameTooLong,
+        ),
+        (
+            "exists",
+            files.create(ROOT, b"file", 0o644, (0, 0), NOW).map(drop),
+            FsError::Exists,
+        ),
+        (
+            "in a file",
+            files.create(file, b"x", 0o644, (0, 0), NOW).map(drop),
+            FsError::NotDirectory,
+        ),
+        (
+            "free inode",
+            files.create(40, b"x", 0o644, (0, 0), NOW).map(drop),
+            FsError::NotFound,
+        ),
+        (
+            "inode 0",
+            files.create(0, b"x", 0o644, (0, 0), NOW).map(drop),
+            FsError::NotFound,
+        ),
+        (
+            "no such inode",
+            files.create(1 << 30, b"x", 0o644, (0, 0), NOW).map(drop),
+            FsError::NotFound,
+        ),
+        (
+            "unlink missing",
+            files.unlink(ROOT, b"nothing", NOW),
+            FsError::NotFound,
+        ),
+        (
+            "rename missing",
+            files.rename((ROOT, b"nothing"), (ROOT, b"x"), NOW),
+            FsError::NotFound,
+        ),
+        (
+            "read a directory",
+            files.read(ROOT, 0, &mut [0; 4]).map(drop),
+            FsError::IsDirectory,
+        ),
+        (
+            "write a directory",
+            files.write(ROOT, 0, b"x", NOW).map(drop),
+            FsError::IsDirectory,
+        ),
+        (
+            "past the largest file",
+            files.write(file, u64::MAX - 2, b"xyz", NOW).map(drop),
+            FsError::TooLarge,
+        ),
+        (
+            "truncate a directory",
+            files.truncate(ROOT, 0, NOW),
+            FsError::IsDirectory,
+        ),
+        (
+            "relative path",
+            files.resolve("file", &Caller::root()).map(drop),
+            FsError::Invalid,
+        ),
+        (
+            "through a file",
+            files.resolve("/file/x", &Caller::root()).map(drop),
+            FsError::NotDirectory,
+        ),
+    ];
+    for (what, result, error) in cases {
+        assert_eq!(result, Err(error), "{what}");
+    }
+    assert_eq!(
+        files.unmount().unwrap(),
+        before,
+        "refused requests wrote nothing"
+    );
+}
+
+#[test]
+fn permissions_go_by_owner_group_and_others() {
+    let mut files = fresh(256, 64);
+    let private = files
+        .make_directory(ROOT, b"private", 0o750, (10, 20), NOW)
+        .unwrap();
+    let file = files
+        .create(private, b"file", 0o640, (10, 20), NOW)
+        .unwrap();
+    let inode = files.inode(file).unwrap();
+    let (owner, member, other) = (user(10, &[10]), user(11, &[20]), user(12, &[30]));
+    use access::{EXECUTE, READ, WRITE};
+    for (caller, wanted, allowed) in [
+        (&owner, READ | WRITE, true),
+        (&owner, EXECUTE, false),
+        (&member, READ, true),
+        (&member, WRITE, false),
+        (&other, READ, false),
+        (&Caller::root(), READ | WRITE | EXECUTE, true),
+    ] {
+        assert_eq!(
+            FileSystem::<MemoryDisk>::permits(&inode, caller, wanted),
+            allowed,
+            "{caller:?} {wanted}"
+        );
+    }
+    assert_eq!(files.resolve("/private/file", &member), Ok(file));
+    assert_eq!(files.resolve("/private/file", &other), Err(FsError::Denied));
+    files.change_mode(private, 0o755, NOW).unwrap();
+    assert_eq!(files.resolve("/private/file", &other), Ok(file));
+    assert!(
+        files.inode(private).unwrap().is_directory(),
+        "the type stays"
+    );
+}
+
+#[test]
+fn a_full_disk_refuses_and_stays_sound() {
+    let mut files = fresh(128, 32);
+    let file = files.create(ROOT, b"big", 0o644, (0, 0), NOW).unwrap();
+    let block = [7u8; BLOCK_SIZE];
+    let mut written = 0u64;
+    let error = loop {
+        match files.write(file, written, &block, NOW) {
+            Ok(_) => written += BLOCK_SIZE as u64,
+            Err(error) => break error,
+        }
+    };
+    assert_eq!(error, FsError::NoSpace);
+    assert_eq!(files.stat(file).unwrap().fields.size, written);
+    assert_eq!(
+        files.create(ROOT, b"more", 0o644, (0, 0), NOW).map(drop),
+        Ok(())
+    );
+    assert_eq!(files.check(), []);
+    files.unlink(ROOT, b"big", NOW).unwrap();
+    assert_eq!(files.check(), []);
+}
+
+/// The tree: path to a file's bytes, or `None` for a directory.
+type Tree = BTreeMap<String, Option<Vec<u8>>>;
+
+fn tree_of<D: BlockDevice>(files: &mut FileSystem<D>) -> Tree {
+    let mut tree = Tree::new();
+    let mut pending = vec![(ROOT, String::new())];
+    while let Some((directory, path)) = pending.pop() {
+        for entry in files.read_directory(directory).unwrap() {
+            if entry.name == b"." || entry.name == b".." {
+                continue;
+            }
+            let child = format!("{path}/{}", String::from_utf8(entry.name).unwrap());
+            let stat = files.stat(entry.inode).unwrap();
+            if stat.fields.is_directory() {
+                tree.insert(child.clone(), None);
+                pending.push((entry.inode, child));
+            } else {
+                let mut bytes = vec![0; stat.fields.size as usize];
+                files.read(entry.inode, 0, &mut bytes).unwrap();
+                tree.insert(child, Some(bytes));
+            }
+        }
+    }
+    tree
+}
+
+/// Operation `number` of the crash workload (each one transaction), on `files`;
+/// whether it returned `Ok`.
+fn operation<D: BlockDevice>(files: &mut FileSystem<D>, number: u32) -> bool {
+    let name = format!("f{}", number % 7);
+    let directory = |files: &mut FileSystem<D>| files.resolve("/d", &Caller::root());
+    let result = match number % 6 {
+        0 => files
+            .make_directory(ROOT, b"d", 0o755, (0, 0), NOW)
+            .map(drop),
+        1 => directory(files)
+            .and_then(|d| files.create(d, name.as_bytes(), 0o644, (0, 0), NOW))
+            .map(drop),
+        2 => directory(files)
+            .and_then(|d| files.lookup(d, name.as_bytes()))
+            .and_then(|file| {
+                let bytes = vec![number as u8; 3000 + number as usize * 11];
+                files.write(file, u64::from(number) * 100, &bytes, NOW)
+            })
+            .map(drop),
+        3 => directory(files).and_then(|d| {
+            files.rename(
+                (d, name.as_bytes()),
+                (ROOT, format!("r{number}").as_bytes()),
+                NOW,
+            )
+        }),
+        4 => files
+            .lookup(ROOT, format!("r{}", number - 1).as_bytes())
+            .and_then(|file| files.truncate(file, 700, NOW)),
+        _ => files.unlink(
+            ROOT,
+            format!("r{}", number.saturating_sub(8)).as_bytes(),
+            NOW,
+        ),
+    };
+    result.is_ok()
+}
+
+const OPERATIONS: u32 = 48;
+
+/// Runs the whole workload.
+fn run_workload<D: BlockDevice>(files: &mut FileSystem<D>) {
+    for number in 0..OPERATIONS {
+        operation(files, number);
+    }
+}
+
+#[test]
+fn after_a_crash_anywhere_the_tree_checks_clean_and_holds_every_finished_operation() {
+    let formatted = fresh(256, 40).unmount().unwrap();
+    // The trees after each number of operations, and the workload's length.
+    let mut model = FileSystem::mount(formatted.clone()).unwrap();
+    let mut trees = vec![tree_of(&mut model)];
+    for number in 0..OPERATIONS {
+        operation(&mut model, number);
+        trees.push(tree_of(&mut model));
+    }
+    let mut dry = FileSystem::mount(CrashingDisk::new(formatted.clone(), 0)).unwrap();
+    run_workload(&mut dry);
+    let operations = dry.into_device().operations();
+    assert!(operations > 100, "{operations} device operations");
+    let mut crashes = 0;
+    for point in 1..operations {
+        let mut device = CrashingDisk::new(formatted.clone(), u64::from(point as u32) * 13);
+        device.crash_after(point);
+        let mut files = FileSystem::mount(device).unwrap();
+        // An operation that met the crash returned an error; those before it
+        // finished. Stop at the first failure the crash caused.
+        let mut finished = 0;
+        for number in 0..OPERATIONS {
+            operation(&mut files, number);
+            if files.device().crashed() {
+                break;
+            }
+            finished = number + 1;
+        }
+        let mut device = files.into_device();
+        device.crash();
+        crashes += 1;
+        let medium = device.into_medium();
+        let mut files = FileSystem::mount(medium)
+            .unwrap_or_else(|error| panic!("crash after {point} operations: {error}"));
+        assert_eq!(files.check(), [], "crash after {point} operations");
+        let tree = tree_of(&mut files);
+        let holds = (finished as usize..=OPERATIONS as usize).find(|count| trees[*count] == tree);
+        assert!(
+            holds.is_some(),
+            "crash after {point} device operations: {finished} finished, the tree is none of the trees after at least as many"
+        );
+    }
+    assert!(crashes >= 20);
+}
