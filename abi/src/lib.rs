@@ -45,6 +45,8 @@ pub const NOC_PAYLOAD_MAX: usize = 128;
 
 /// Programs one cluster may hold; program ids are below this.
 pub const PROGRAMS_MAX: usize = 16;
+/// Bytes of a disk block (`disk_read`, `disk_write`).
+pub const DISK_BLOCK_BYTES: usize = 4096;
 
 /// Mailbox ports per NoC node: a mailbox is bound to (node, port).
 pub const MAILBOX_PORTS: usize = 32;

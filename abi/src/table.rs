@@ -768,6 +768,40 @@ kcalls! {
             (Invalid, "`id` is past PROGRAMS_MAX, or the signal is not 1 to SIGNAL_MAX (64)"),
             (NoEntry, "no running program of the cluster has this id")
         ];
+    /// Blocks of the disk attached to the caller's cluster (`DISK_BLOCK_BYTES`
+    /// each). Every program of that cluster may use the disk: put only servers there.
+    DiskInfo = 74, "disk_info", () -> "blocks",
+        Local ("reads the platform's disk description"),
+        errors [(NoEntry, "no disk is attached to the caller's cluster")];
+    /// Reads `blocks` blocks from block `block` on into `buffer` (the last write to
+    /// each, flushed or not).
+    DiskRead = 75, "disk_read", ("block: usize", "buffer: *mut u8", "blocks: usize") -> "blocks read",
+        Local ("reads on the calling core: the disk's cache, else the medium"),
+        errors [
+            (NoEntry, "no disk is attached to the caller's cluster"),
+            (Invalid, "the blocks run past the disk's end"),
+            (Fault, "the buffer is not in the caller's memory"),
+            (InputOutput, "the medium failed")
+        ];
+    /// Writes `blocks` blocks from `buffer` to block `block` on. A write waits in
+    /// the disk's volatile cache until a `disk_flush` (or a clean power-off): if the
+    /// cluster dies first it may be lost, and unflushed writes may reach the medium
+    /// in any order.
+    DiskWrite = 76, "disk_write", ("block: usize", "buffer: *const u8", "blocks: usize") -> "blocks written",
+        Local ("copies into the disk's cache on the calling core"),
+        errors [
+            (NoEntry, "no disk is attached to the caller's cluster"),
+            (Invalid, "the blocks run past the disk's end"),
+            (Fault, "the buffer is not in the caller's memory"),
+            (InputOutput, "the medium failed")
+        ];
+    /// Makes every write before it durable.
+    DiskFlush = 77, "disk_flush", () -> "0",
+        Local ("writes the cache to the medium and waits for it, on the calling core"),
+        errors [
+            (NoEntry, "no disk is attached to the caller's cluster"),
+            (InputOutput, "the medium failed")
+        ];
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@
 pub mod board;
 pub mod console;
 pub mod cores;
+pub mod disk;
 pub mod memory;
 pub mod noc;
 
@@ -28,6 +29,7 @@ pub use cores::{
     AdaptiveSpin, CoreEntry, CoreError, CoreId, Cores, Fault, FaultAccess, FaultHook, FaultOutcome,
     InterruptHook, InterruptOutcome, UserMode, spin_then_park,
 };
+pub use disk::{Disk, DiskError};
 pub use memory::{ClusterMemory, MmuError};
 pub use noc::{
     Arrival, ControlNoc, DataArrival, DataNoc, NocError, ReceiveDecision, Source, SyncSignals,
@@ -53,6 +55,8 @@ pub trait Platform: Send + Sync + 'static {
     type Board: BoardControl;
     /// Input from the terminal.
     type ConsoleInput: ConsoleInput;
+    /// A disk.
+    type Disk: Disk;
 
     /// The cores.
     fn cores(&self) -> &Self::Cores;
@@ -70,4 +74,6 @@ pub trait Platform: Send + Sync + 'static {
     fn board(&self) -> &Self::Board;
     /// Console input.
     fn console_input(&self) -> &Self::ConsoleInput;
+    /// The disk attached to this cluster, if any.
+    fn disk(&self) -> Option<&Self::Disk>;
 }

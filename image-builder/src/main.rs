@@ -57,6 +57,13 @@ enum Commands {
         /// (`gdb -p PID`), and print how to load its programs' symbols.
         #[arg(long, value_name = "CLUSTER")]
         gdb: Option<String>,
+        /// The disk image file of a system with a disk, kept between runs (default:
+        /// target/disks/<system>.disk).
+        #[arg(long, value_name = "PATH")]
+        disk: Option<PathBuf>,
+        /// Start the disk over from zeros.
+        #[arg(long)]
+        fresh_disk: bool,
     },
     /// Check a manifest, build the kernel and programs it needs and pack an image.
     Build {
@@ -180,6 +187,67 @@ struct RunChoices {
     polling_doorbells: bool,
     callgrind: Option<(String, PathBuf)>,
     gdb: Option<(String, PathBuf)>,
+    disk: Option<PathBuf>,
+    fresh_disk: bool,
+}
+
+/// Opens the disk image file of `system`'s disk, if it has one: `path`, or
+/// `target/disks/<system>.disk`; created (zeros, sparse) when new or `fresh`. An
+/// existing file of another size is refused: the disk it holds is another.
+fn open_disk(
+    root: &Path,
+    system_path: &Path,
+    system: &System,
+    path: Option<&Path>,
+    fresh: bool,
+) -> Result<Option<std::sync::Arc<std::fs::File>>, String> {
+    let Some(bytes) = system.clusters.iter().find_map(|plan| plan.disk_bytes) else {
+        return match path {
+            Some(path) => Err(format!(
+                "--disk {}: the system has no disk (`disk = \"SIZE\"` on a cluster)",
+                path.display()
+            )),
+            None => Ok(None),
+        };
+    };
+    let path = match path {
+        Some(path) => path.to_path_buf(),
+        None => {
+            let stem = system_path
+                .file_stem()
+                .and_then(|stem| stem.to_str())
+                .unwrap_or("system");
+            builder::target_directory(root)
+                .join("disks")
+                .join(format!("{stem}.disk"))
+        }
+    };
+    if let Some(directory) = path.parent() {
+        std::fs::create_dir_all(directory)
+            .map_err(|error| format!("{}: {error}", directory.display()))?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|error| format!("disk {}: {error}", path.display()))?;
+    let length = file
+        .metadata()
+        .map_err(|error| format!("disk {}: {error}", path.display()))?
+        .len();
+    if fresh || length == 0 {
+        file.set_len(0)
+            .and_then(|()| file.set_len(bytes))
+            .map_err(|error| format!("disk {}: {error}", path.display()))?;
+    } else if length != bytes {
+        return Err(format!(
+            "disk {}: {length} bytes, but the system's disk is {bytes}: pass --fresh-disk to start it over",
+            path.display()
+        ));
+    }
+    Ok(Some(std::sync::Arc::new(file)))
 }
 
 /// Parses `CLUSTER=CPU[,CPU...]` pins.
@@ -214,6 +282,8 @@ fn run(root: &Path, path: &Path, choices: &RunChoices) -> Result<i32, String> {
         polling_doorbells,
         callgrind,
         gdb,
+        disk,
+        fresh_disk,
     } = choices;
     let (format, timeout, no_build) = (*format, *timeout, *no_build);
     let head = std::fs::read(path).map_err(|error| format!("{}: {error}", path.display()))?;
@@ -265,7 +335,9 @@ fn run(root: &Path, path: &Path, choices: &RunChoices) -> Result<i32, String> {
         std::fs::create_dir_all(directory)
             .map_err(|error| format!("{}: {error}", directory.display()))?;
     }
+    let disk = open_disk(root, path, &system, disk.as_deref(), *fresh_disk)?;
     let options = RunOptions {
+        disk,
         format,
         timeout,
         pins: pins.clone(),
@@ -480,6 +552,8 @@ fn main() -> ExitCode {
             doorbells,
             callgrind,
             gdb,
+            disk,
+            fresh_disk,
         } => {
             let path = system.unwrap_or_else(|| root.join("systems/mppa256.toml"));
             let format = match events {
@@ -501,6 +575,8 @@ fn main() -> ExitCode {
                 callgrind: callgrind
                     .map(|cluster| (cluster, builder::target_directory(&root).join("callgrind"))),
                 gdb: gdb.map(|cluster| (cluster, builder::target_directory(&root).join("gdb"))),
+                disk,
+                fresh_disk,
             };
             match run(&root, &path, &options) {
                 Ok(status) => return ExitCode::from(status.clamp(0, 255) as u8),

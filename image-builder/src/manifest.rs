@@ -127,6 +127,9 @@ pub struct ClusterEntry {
     /// Programs started at boot, in order (program ids are their positions).
     #[serde(default)]
     pub programs: Vec<ProgramEntry>,
+    /// A disk attached to this cluster, of this size (`"16 MiB"`): a DDR-attached
+    /// I/O cluster only, one disk a system. Every program of the cluster may use it.
+    pub disk: Option<String>,
 }
 
 /// One program in a cluster entry.
@@ -188,6 +191,8 @@ pub struct ClusterPlan {
     pub critical: bool,
     /// Its programs.
     pub programs: Vec<ProgramPlan>,
+    /// Bytes of the disk attached to it, if any (whole blocks).
+    pub disk_bytes: Option<u64>,
 }
 
 /// One program to start.
@@ -380,12 +385,19 @@ pub fn check(
     }
     let known_programs = sources.programs;
     let mut console_holder: Option<String> = None;
+    let mut disk_holder: Option<String> = None;
     let mut clusters = Vec::new();
     for cluster in &board.clusters {
         let Some(entry) = file.clusters.get(&cluster.name) else {
             continue;
         };
         if entry.programs.is_empty() {
+            if entry.disk.is_some() {
+                return Err(fail(
+                    &format!("clusters.{}.disk", cluster.name),
+                    "a cluster with a disk runs the programs that use it".to_string(),
+                ));
+            }
             continue;
         }
         let field = format!("clusters.{}.programs", cluster.name);
@@ -463,11 +475,46 @@ pub fn check(
                 console_input: program.console_input,
             });
         }
+        let disk_bytes = match &entry.disk {
+            None => None,
+            Some(size) => {
+                let field = format!("clusters.{}.disk", cluster.name);
+                if cluster.kind != ClusterKind::Io || !cluster.ddr_attached {
+                    return Err(fail(
+                        &field,
+                        format!("`{}` is not a DDR-attached I/O cluster", cluster.name),
+                    ));
+                }
+                if let Some(holder) = &disk_holder {
+                    return Err(fail(
+                        &field,
+                        format!("`{holder}` has the system's disk already: one disk a system"),
+                    ));
+                }
+                disk_holder = Some(cluster.name.clone());
+                let bytes = parse_size(size).map_err(|reason| fail(&field, reason.to_string()))?;
+                let block = nanvix_abi::DISK_BLOCK_BYTES as u64;
+                if !(DISK_BYTES_MIN..=DISK_BYTES_MAX).contains(&bytes)
+                    || !bytes.is_multiple_of(block)
+                {
+                    return Err(fail(
+                        &field,
+                        format!(
+                            "a disk is whole {block}-byte blocks, {} KiB to {} GiB",
+                            DISK_BYTES_MIN >> 10,
+                            DISK_BYTES_MAX >> 30
+                        ),
+                    ));
+                }
+                Some(bytes)
+            }
+        };
         clusters.push(ClusterPlan {
             index: cluster.index as usize,
             name: cluster.name.clone(),
             critical: entry.critical || cluster.index as usize == boot,
             programs,
+            disk_bytes,
         });
     }
     for (position, name) in file.spawnable.iter().enumerate() {
@@ -503,6 +550,11 @@ pub fn check(
 /// The heap and stack bytes of the program or server at `field` (the defaults when
 /// not given): sizes with units, a stack of at least 4 KiB; else the field at fault
 /// and why.
+/// The smallest disk.
+pub const DISK_BYTES_MIN: u64 = 64 << 10;
+/// The largest disk.
+pub const DISK_BYTES_MAX: u64 = 4 << 30;
+
 fn memory(
     field: &str,
     heap: &Option<String>,
@@ -949,6 +1001,43 @@ servers = [
             let error = check_text(&text).unwrap_err();
             assert_eq!(error.field, field, "{from} -> {to}: {error}");
         }
+    }
+
+    #[test]
+    fn a_disk_goes_on_one_ddr_attached_io_cluster_that_runs_programs() {
+        let with_disk = GOOD.replace("[clusters.io0]\n", "[clusters.io0]\ndisk = \"1 MiB\"\n");
+        let system = check_text(&with_disk).unwrap();
+        assert_eq!(system.clusters[0].disk_bytes, Some(1 << 20));
+        assert_eq!(system.clusters[1].disk_bytes, None);
+        let cases = [
+            (
+                "disk = \"1 MiB\"",
+                "disk = \"1001 KiB\"",
+                "clusters.io0.disk",
+            ),
+            ("disk = \"1 MiB\"", "disk = \"32 KiB\"", "clusters.io0.disk"),
+            ("disk = \"1 MiB\"", "disk = \"8 GiB\"", "clusters.io0.disk"),
+            ("disk = \"1 MiB\"", "disk = \"lots\"", "clusters.io0.disk"),
+            ("critical = false", "disk = \"1 MiB\"", "clusters.cc0.disk"),
+        ];
+        for (from, to, field) in cases {
+            let text = with_disk.replacen(from, to, 1);
+            let error = check_text(&text).unwrap_err();
+            assert_eq!(error.field, field, "{to}: {error}");
+        }
+        // A disk on a cluster that runs nothing (so boots not) would go unused.
+        let programless = GOOD.replace("board = \"tiny\"", "board = \"mppa256\"")
+            + "\n[clusters.io1]\ndisk = \"1 MiB\"\n";
+        let error = check_text(&programless).unwrap_err();
+        assert_eq!(error.field, "clusters.io1.disk", "{error}");
+        // Two disks.
+        let two = GOOD
+            .replace("board = \"tiny\"", "board = \"mppa256\"")
+            .replace("[clusters.io0]\n", "[clusters.io0]\ndisk = \"1 MiB\"\n")
+            + "\n[clusters.io1]\ndisk = \"1 MiB\"\nprograms = [{ name = \"hello\" }]\n";
+        let error = check_text(&two).unwrap_err();
+        assert_eq!(error.field, "clusters.io1.disk", "{error}");
+        assert!(error.reason.contains("one disk a system"), "{error}");
     }
 
     #[test]

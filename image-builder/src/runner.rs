@@ -50,6 +50,8 @@ pub enum EventFormat {
 /// Options of one run.
 #[derive(Clone, Debug)]
 pub struct RunOptions {
+    /// The disk image file of the system's disk, if it has one (its size checked).
+    pub disk: Option<std::sync::Arc<std::fs::File>>,
     /// How to print events.
     pub format: EventFormat,
     /// Stop the board after this long (status 124).
@@ -204,6 +206,8 @@ impl SealedFile {
 
 struct Board<'a> {
     system: &'a System,
+    /// The disk image file, handed to the cluster the manifest attaches it to.
+    disk: Option<std::sync::Arc<std::fs::File>>,
     kernel: SealedFile,
     programs: std::collections::BTreeMap<String, SealedFile>,
     hardware: BoardHardware,
@@ -285,6 +289,7 @@ pub fn run(
         }
     });
     let mut board = Board {
+        disk: options.disk.clone(),
         system,
         kernel,
         programs,
@@ -696,6 +701,7 @@ impl Board<'_> {
                 stack_bytes: nanvix_board::parse_size(crate::manifest::DEFAULT_STACK).unwrap_or(0),
                 console_input: false,
             }],
+            disk_bytes: None,
         };
         self.spawn_plan(plan, epoch, true)
             .map_err(|error| format!("cannot start it: {error}"))
@@ -1028,7 +1034,16 @@ impl Board<'_> {
         };
         let control_fd = control_read.as_ref().map_or(-1, |read| read.as_raw_fd());
         let control = control_write;
+        let (disk_fd, disk_blocks) = match (plan.disk_bytes, &self.disk) {
+            (Some(bytes), Some(file)) => (
+                file.as_raw_fd(),
+                bytes / nanvix_abi::DISK_BLOCK_BYTES as u64,
+            ),
+            _ => (-1, 0),
+        };
         let spec = BootSpec {
+            disk_fd,
+            disk_blocks,
             cluster: index as u32,
             epoch,
             noc_fd: self.hardware.fd(),
@@ -1115,7 +1130,8 @@ impl Board<'_> {
         // async-signal-safe calls: it pins the process if asked, asks for SIGKILL when
         // the runner dies, leaves
         // the terminal's process group (Ctrl-C reaches the runner, which stops the
-        // board), and lets the report pipe's write end survive exec.
+        // board), and lets the report pipe's write end, the control pipe's read end
+        // and the disk image file survive exec.
         unsafe {
             command.pre_exec(move || {
                 if let Some(set) = &cpu_set
@@ -1127,6 +1143,7 @@ impl Board<'_> {
                     || libc::setpgid(0, 0) != 0
                     || libc::fcntl(report_fd, libc::F_SETFD, 0) != 0
                     || (control_fd >= 0 && libc::fcntl(control_fd, libc::F_SETFD, 0) != 0)
+                    || (disk_fd >= 0 && libc::fcntl(disk_fd, libc::F_SETFD, 0) != 0)
                 {
                     return Err(std::io::Error::last_os_error());
                 }

@@ -36,8 +36,8 @@ use nanvix_abi::{
 use nanvix_board::{Board, ClusterKind};
 use nanvix_hal::{
     AdaptiveSpin, BoardControl, ClusterMemory, ClusterState, ConsoleInput, ControlNoc, CoreId,
-    Cores, DataArrival, DataNoc, EndOfInput, Fault, FaultOutcome, HardwareEvent, InterruptOutcome,
-    NocError, Platform, ReceiveDecision, Source, UserMode,
+    Cores, DataArrival, DataNoc, Disk, EndOfInput, Fault, FaultOutcome, HardwareEvent,
+    InterruptOutcome, NocError, Platform, ReceiveDecision, Source, UserMode,
 };
 
 /// Messages a program's inbox holds before the kernel leaves further ones in their
@@ -807,6 +807,10 @@ impl<P: Platform> Kernel<P> {
             let mut idle = false;
             if let Some(status) = self.final_status() {
                 if !self.platform.board().warm() {
+                    // A clean power-off: the disk's cache reaches the medium first.
+                    if let Some(disk) = self.platform.disk() {
+                        let _ = disk.flush();
+                    }
                     self.platform.board().power_off(status);
                 }
                 self.serve_idle(status);
@@ -1270,6 +1274,10 @@ impl<P: Platform> Kernel<P> {
             Kcall::MailboxClose => self.mailbox_close(index, arguments[0]),
             Kcall::MailboxUnlink => self.mailbox_unlink(index, arguments[0]),
             // Remote calls went to the master above.
+            Kcall::DiskInfo => self.disk_info(),
+            Kcall::DiskRead => self.disk_read(index, arguments[0], arguments[1], arguments[2]),
+            Kcall::DiskWrite => self.disk_write(index, arguments[0], arguments[1], arguments[2]),
+            Kcall::DiskFlush => self.disk_flush(),
             Kcall::Noop => Err(Errno::NoSystemCall),
         };
         match result {

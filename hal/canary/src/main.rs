@@ -190,6 +190,21 @@ impl ConsoleInput for Stub {
     fn wait(&self) {}
 }
 
+impl nanvix_hal::Disk for Stub {
+    fn block_count(&self) -> u64 {
+        0
+    }
+    fn read(&self, _: u64, _: &mut [u8]) -> Result<(), nanvix_hal::DiskError> {
+        Err(nanvix_hal::DiskError::OutOfRange)
+    }
+    fn write(&self, _: u64, _: &[u8]) -> Result<(), nanvix_hal::DiskError> {
+        Err(nanvix_hal::DiskError::OutOfRange)
+    }
+    fn flush(&self) -> Result<(), nanvix_hal::DiskError> {
+        Ok(())
+    }
+}
+
 /// The stub platform: `spin`'s lock, the stubs for everything else.
 struct StubPlatform;
 
@@ -205,6 +220,7 @@ impl Platform for StubPlatform {
     type Syncs = Stub;
     type Board = Stub;
     type ConsoleInput = Stub;
+    type Disk = Stub;
 
     fn cores(&self) -> &Stub {
         &STUB
@@ -229,6 +245,9 @@ impl Platform for StubPlatform {
     }
     fn console_input(&self) -> &Stub {
         &STUB
+    }
+    fn disk(&self) -> Option<&Stub> {
+        None
     }
 }
 

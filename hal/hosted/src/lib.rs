@@ -13,12 +13,15 @@
 //!   and boot epoch, and a ROM with the board description.
 //! - **Hardware events** (cluster up, console lines, program exits, power off) go to
 //!   the runner as JSON lines over an inherited pipe.
+//! - **Disk** = a disk image file the runner opens for the cluster the manifest
+//!   attaches it to, behind a volatile write cache in the cluster process.
 //!
 //! The runner (`nanvix run`) uses [`hardware`] to create all of this; a cluster
 //! process uses [`platform::HostedPlatform::attach`].
 
 pub mod console;
 pub mod cores;
+pub mod disk;
 pub mod futex;
 pub mod hardware;
 pub mod layout;

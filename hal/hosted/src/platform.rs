@@ -453,6 +453,7 @@ pub struct HostedPlatform {
     memory: HostedMemory,
     noc: HostedNoc,
     board: HostedBoard,
+    disk: Option<crate::disk::HostedDisk>,
 }
 
 impl HostedPlatform {
@@ -484,7 +485,13 @@ impl HostedPlatform {
         let reports = unsafe { File::from_raw_fd(spec.report_fd) };
         let shutdown = watch_for_shutdown(Arc::clone(&cores))?;
         let requests = control_pipe(spec.control_fd, Arc::clone(&cores))?;
+        let disk = (spec.disk_fd >= 0).then(|| {
+            // SAFETY: the runner passed us this descriptor for our exclusive use.
+            let file = unsafe { File::from_raw_fd(spec.disk_fd) };
+            crate::disk::HostedDisk::new(file, spec.disk_blocks)
+        });
         let platform = HostedPlatform {
+            disk,
             console_input: HostedConsoleInput::start(Arc::clone(&cores), std::io::stdin())?,
             user_mode: HostedUserMode,
             memory: HostedMemory::new(cluster.sram_bytes as usize)?,
@@ -543,6 +550,7 @@ impl Platform for HostedPlatform {
     type Syncs = HostedNoc;
     type Board = HostedBoard;
     type ConsoleInput = HostedConsoleInput;
+    type Disk = crate::disk::HostedDisk;
 
     fn cores(&self) -> &HostedCores {
         &self.cores
@@ -574,5 +582,9 @@ impl Platform for HostedPlatform {
 
     fn console_input(&self) -> &HostedConsoleInput {
         &self.console_input
+    }
+
+    fn disk(&self) -> Option<&crate::disk::HostedDisk> {
+        self.disk.as_ref()
     }
 }

@@ -38,6 +38,13 @@ pub struct BootSpec {
     /// power request may boot and `program_spawn` may start.
     #[serde(default)]
     pub image_programs: Vec<(String, String)>,
+    /// Inherited descriptor of the disk image file attached to this cluster (-1:
+    /// none), and its blocks.
+    #[serde(default = "no_descriptor")]
+    pub disk_fd: i32,
+    /// Blocks of that disk.
+    #[serde(default)]
+    pub disk_blocks: u64,
 }
 
 /// One program to load at boot.

@@ -36,6 +36,7 @@ pub mod cluster;
 pub mod console;
 pub mod data;
 pub mod device;
+pub mod disk;
 pub mod kernel;
 pub mod log;
 pub mod mailbox;

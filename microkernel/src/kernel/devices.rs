@@ -1,9 +1,12 @@
 //! The device module: `device_read` and `device_write` over the device table of
-//! `nanvix_abi::devices`, each direction checked against the caller's rights.
+//! `nanvix_abi::devices`, each direction checked against the caller's rights; and
+//! the disk attached to the cluster (`disk_info`, `disk_read`, `disk_write`,
+//! `disk_flush`).
 
 use super::Kernel;
-use nanvix_abi::{Device, DeviceAccess, Errno};
-use nanvix_hal::{CoreId, Cores, Platform};
+use crate::paging::Access;
+use nanvix_abi::{DISK_BLOCK_BYTES, Device, DeviceAccess, Errno};
+use nanvix_hal::{CoreId, Cores, Disk, DiskError, Platform};
 
 impl<P: Platform> Kernel<P> {
     /// Whether program `index` may use a direction of a device with `access`.
@@ -70,6 +73,72 @@ impl<P: Platform> Kernel<P> {
         }
     }
 
+    /// `disk_info`.
+    pub(super) fn disk_info(&self) -> Result<usize, Errno> {
+        let disk = self.platform.disk().ok_or(Errno::NoEntry)?;
+        Ok(disk.block_count() as usize)
+    }
+
+    /// The disk and the byte span of `blocks` blocks from `block`, if on it.
+    fn disk_span(&self, block: usize, blocks: usize) -> Result<(&P::Disk, usize), Errno> {
+        let disk = self.platform.disk().ok_or(Errno::NoEntry)?;
+        let end = block.checked_add(blocks).ok_or(Errno::Invalid)?;
+        if end as u64 > disk.block_count() {
+            return Err(Errno::Invalid);
+        }
+        let bytes = blocks.checked_mul(DISK_BLOCK_BYTES).ok_or(Errno::Invalid)?;
+        Ok((disk, bytes))
+    }
+
+    /// `disk_read`: block by block through a kernel buffer into the caller's.
+    pub(super) fn disk_read(
+        &self,
+        index: usize,
+        block: usize,
+        buffer: usize,
+        blocks: usize,
+    ) -> Result<usize, Errno> {
+        let (disk, bytes) = self.disk_span(block, blocks)?;
+        let space = self.space(index);
+        // The whole buffer is the caller's before anything is read.
+        space.check(buffer, bytes, Access::Write)?;
+        let mut data = alloc::vec![0u8; DISK_BLOCK_BYTES];
+        for offset in 0..blocks {
+            disk.read((block + offset) as u64, &mut data)
+                .map_err(disk_errno)?;
+            space.write(buffer + offset * DISK_BLOCK_BYTES, &data)?;
+        }
+        Ok(blocks)
+    }
+
+    /// `disk_write`: block by block from the caller's buffer into the disk's cache.
+    pub(super) fn disk_write(
+        &self,
+        index: usize,
+        block: usize,
+        buffer: usize,
+        blocks: usize,
+    ) -> Result<usize, Errno> {
+        let (disk, bytes) = self.disk_span(block, blocks)?;
+        let space = self.space(index);
+        // Nothing is written unless the whole buffer is the caller's.
+        space.check(buffer, bytes, Access::Read)?;
+        let mut data = alloc::vec![0u8; DISK_BLOCK_BYTES];
+        for offset in 0..blocks {
+            space.read_into(buffer + offset * DISK_BLOCK_BYTES, &mut data)?;
+            disk.write((block + offset) as u64, &data)
+                .map_err(disk_errno)?;
+        }
+        Ok(blocks)
+    }
+
+    /// `disk_flush`.
+    pub(super) fn disk_flush(&self) -> Result<usize, Errno> {
+        let disk = self.platform.disk().ok_or(Errno::NoEntry)?;
+        disk.flush().map_err(disk_errno)?;
+        Ok(0)
+    }
+
     /// Sleeps the thread on `context` for `nanoseconds`, without its core.
     fn sleep_for(&self, context: CoreId, nanoseconds: u64) {
         let cores = self.platform.cores();
@@ -79,5 +148,13 @@ impl<P: Platform> Kernel<P> {
             || false,
             |left| cores.park_timeout(left),
         );
+    }
+}
+
+/// The errno of a disk error.
+fn disk_errno(error: DiskError) -> Errno {
+    match error {
+        DiskError::OutOfRange => Errno::Invalid,
+        DiskError::Io => Errno::InputOutput,
     }
 }

@@ -1,0 +1,100 @@
+//! The hosted disk: a disk image file the runner opens and hands the cluster,
+//! behind a volatile write cache in the cluster process. A write waits in the cache
+//! until a flush (`pwrite` of every cached block, then `fdatasync`), so a cluster
+//! process that dies loses its unflushed writes, as a machine losing power does;
+//! a cache grown past its bound writes its lowest-numbered block back early, so
+//! unflushed writes also reach the file out of order.
+
+use nanvix_abi::DISK_BLOCK_BYTES;
+use nanvix_hal::{Disk, DiskError};
+use parking_lot::Mutex;
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+
+/// Blocks the cache holds before it writes one back (16 MiB).
+const CACHE_BLOCKS_MAX: usize = 4096;
+
+/// A disk image file behind a volatile write cache.
+pub struct HostedDisk {
+    file: File,
+    blocks: u64,
+    cache: Mutex<BTreeMap<u64, Box<[u8; DISK_BLOCK_BYTES]>>>,
+}
+
+impl HostedDisk {
+    /// The disk in `file`, of `blocks` blocks.
+    pub fn new(file: File, blocks: u64) -> HostedDisk {
+        HostedDisk {
+            file,
+            blocks,
+            cache: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// The blocks `buffer` covers from `block` on, if whole and on the disk.
+    fn span(&self, block: u64, buffer: usize) -> Result<u64, DiskError> {
+        if !buffer.is_multiple_of(DISK_BLOCK_BYTES) {
+            return Err(DiskError::OutOfRange);
+        }
+        let count = (buffer / DISK_BLOCK_BYTES) as u64;
+        match block.checked_add(count) {
+            Some(end) if end <= self.blocks => Ok(count),
+            _ => Err(DiskError::OutOfRange),
+        }
+    }
+
+    fn write_back(&self, block: u64, data: &[u8]) -> Result<(), DiskError> {
+        self.file
+            .write_all_at(data, block * DISK_BLOCK_BYTES as u64)
+            .map_err(|_| DiskError::Io)
+    }
+}
+
+impl Disk for HostedDisk {
+    fn block_count(&self) -> u64 {
+        self.blocks
+    }
+
+    fn read(&self, block: u64, buffer: &mut [u8]) -> Result<(), DiskError> {
+        self.span(block, buffer.len())?;
+        let cache = self.cache.lock();
+        for (index, chunk) in buffer.chunks_mut(DISK_BLOCK_BYTES).enumerate() {
+            let number = block + index as u64;
+            match cache.get(&number) {
+                Some(cached) => chunk.copy_from_slice(&cached[..]),
+                None => self
+                    .file
+                    .read_exact_at(chunk, number * DISK_BLOCK_BYTES as u64)
+                    .map_err(|_| DiskError::Io)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn write(&self, block: u64, data: &[u8]) -> Result<(), DiskError> {
+        self.span(block, data.len())?;
+        let mut cache = self.cache.lock();
+        for (index, chunk) in data.chunks(DISK_BLOCK_BYTES).enumerate() {
+            let mut copy = Box::new([0; DISK_BLOCK_BYTES]);
+            copy.copy_from_slice(chunk);
+            cache.insert(block + index as u64, copy);
+        }
+        while cache.len() > CACHE_BLOCKS_MAX {
+            let Some((number, evicted)) = cache.pop_first() else {
+                break;
+            };
+            self.write_back(number, &evicted[..])?;
+        }
+        Ok(())
+    }
+
+    fn flush(&self) -> Result<(), DiskError> {
+        let mut cache = self.cache.lock();
+        for (number, cached) in cache.iter() {
+            self.write_back(*number, &cached[..])?;
+        }
+        cache.clear();
+        self.file.sync_data().map_err(|_| DiskError::Io)
+    }
+}
