@@ -5,23 +5,14 @@
 //! of another size.
 
 use nanvix_harness::{Board, Event, signal};
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::PathBuf;
 
-const NANVIX: &str = env!("CARGO_BIN_EXE_nanvix");
+mod common;
+
+use common::{NANVIX, boot_on_disk as boot};
 
 fn manifest(name: &str) -> PathBuf {
     nanvix_image_builder::workspace_root().join(format!("image-builder/tests/systems/{name}.toml"))
-}
-
-/// Boots `name` on the disk file `disk` (fresh if asked) and waits for its end.
-fn boot(name: &str, disk: &Path, fresh: bool) -> Board {
-    let disk = disk.to_str().unwrap();
-    let mut extra = vec!["--disk", disk];
-    if fresh {
-        extra.push("--fresh-disk");
-    }
-    Board::start_with(NANVIX, manifest(name), Duration::from_secs(60), &extra).unwrap()
 }
 
 fn said(board: &Board, wanted: &str) -> bool {

@@ -5,23 +5,11 @@
 //! order, none torn.
 
 use nanvix_harness::{Board, Event, signal};
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::Path;
 
-const NANVIX: &str = env!("CARGO_BIN_EXE_nanvix");
+mod common;
 
-fn manifest(name: &str) -> PathBuf {
-    nanvix_image_builder::workspace_root().join(format!("image-builder/tests/systems/{name}.toml"))
-}
-
-fn boot(name: &str, disk: &Path, fresh: bool) -> Board {
-    let disk = disk.to_str().unwrap();
-    let mut extra = vec!["--disk", disk];
-    if fresh {
-        extra.push("--fresh-disk");
-    }
-    Board::start_with(NANVIX, manifest(name), Duration::from_secs(90), &extra).unwrap()
-}
+use common::{NANVIX, boot_on_disk as boot};
 
 /// The console lines of fs-test.
 fn lines(board: &Board) -> Vec<String> {

@@ -1,6 +1,6 @@
-//! Helpers the communication system tests share: boot a test system (or run one to
-//! a clean end and check its lines), look for and wait for console lines, find a
-//! cluster's process.
+//! Helpers the system tests share: boot a test system (or run one to a clean end
+//! and check its lines; or on a disk file), look for and wait for console lines,
+//! find a cluster's process.
 
 #![allow(dead_code)]
 
@@ -15,6 +15,20 @@ pub fn start(manifest: &str) -> Board {
         .join("image-builder/tests/systems")
         .join(manifest);
     Board::start(NANVIX, manifest, Duration::from_secs(120)).unwrap()
+}
+
+/// Boots `name` (a system of image-builder/tests/systems, without `.toml`) on the
+/// disk file `disk`, started over from zeros when `fresh`.
+pub fn boot_on_disk(name: &str, disk: &std::path::Path, fresh: bool) -> Board {
+    let manifest = nanvix_image_builder::workspace_root()
+        .join("image-builder/tests/systems")
+        .join(format!("{name}.toml"));
+    let disk = disk.to_str().unwrap();
+    let mut extra = vec!["--disk", disk];
+    if fresh {
+        extra.push("--fresh-disk");
+    }
+    Board::start_with(NANVIX, manifest, Duration::from_secs(90), &extra).unwrap()
 }
 
 /// Whether `cluster_name` printed `expected` so far.

@@ -222,6 +222,12 @@ fn block_in<D: BlockDevice>(
     Ok(block)
 }
 
+/// Marks `inode`'s contents changed at `now` (its modification and change times).
+fn touch(inode: &mut Inode, now: u64) {
+    inode.modified = now;
+    inode.changed = now;
+}
+
 /// Checks a name for a directory entry.
 fn check_name(name: &[u8]) -> Result<(), FsError> {
     if name.is_empty() || name == b"." || name == b".." || name.contains(&b'/') || name.contains(&0)
@@ -339,11 +345,7 @@ impl<D: BlockDevice> FileSystem<D> {
 
     /// Inode `number`, if in use.
     pub fn inode(&mut self, number: u32) -> Result<Inode, FsError> {
-        let inode = self.get_inode(&Transaction::new(), number)?;
-        if inode.mode == 0 {
-            return Err(FsError::NotFound);
-        }
-        Ok(inode)
+        self.live_inode(&Transaction::new(), number)
     }
 
     /// What `stat` tells of inode `number`.
@@ -494,10 +496,8 @@ impl<D: BlockDevice> FileSystem<D> {
             parent.links += 1;
         }
         self.add_entry(&mut transaction, &mut parent, name, number)?;
-        parent.modified = now;
-        parent.changed = now;
-        self.put_inode(&mut transaction, directory, &parent)?;
-        self.journal.commit(&transaction)?;
+        touch(&mut parent, now);
+        self.put_and_commit(transaction, directory, &parent)?;
         Ok(number)
     }
 
@@ -522,10 +522,8 @@ impl<D: BlockDevice> FileSystem<D> {
         } else {
             self.put_inode(&mut transaction, number, &inode)?;
         }
-        parent.modified = now;
-        parent.changed = now;
-        self.put_inode(&mut transaction, directory, &parent)?;
-        Ok(self.journal.commit(&transaction)?)
+        touch(&mut parent, now);
+        self.put_and_commit(transaction, directory, &parent)
     }
 
     /// Removes the empty directory `name` from `directory`.
@@ -551,10 +549,8 @@ impl<D: BlockDevice> FileSystem<D> {
         self.clear_entry(&mut transaction, slot)?;
         self.release(&mut transaction, number, &inode)?;
         parent.links = parent.links.saturating_sub(1);
-        parent.modified = now;
-        parent.changed = now;
-        self.put_inode(&mut transaction, directory, &parent)?;
-        Ok(self.journal.commit(&transaction)?)
+        touch(&mut parent, now);
+        self.put_and_commit(transaction, directory, &parent)
     }
 
     /// Renames `from_name` in `from` to `to_name` in `to`, replacing a file there
@@ -631,22 +627,18 @@ impl<D: BlockDevice> FileSystem<D> {
             target.links += 1;
             let mut source = self.get_inode(&transaction, from)?;
             source.links = source.links.saturating_sub(1);
-            source.modified = now;
-            source.changed = now;
+            touch(&mut source, now);
             self.put_inode(&mut transaction, from, &source)?;
         } else if from != to {
             let mut source = self.get_inode(&transaction, from)?;
-            source.modified = now;
-            source.changed = now;
+            touch(&mut source, now);
             self.put_inode(&mut transaction, from, &source)?;
         }
-        target.modified = now;
-        target.changed = now;
+        touch(&mut target, now);
         self.put_inode(&mut transaction, to, &target)?;
         let mut moved_inode = self.get_inode(&transaction, moved)?;
         moved_inode.changed = now;
-        self.put_inode(&mut transaction, moved, &moved_inode)?;
-        Ok(self.journal.commit(&transaction)?)
+        self.put_and_commit(transaction, moved, &moved_inode)
     }
 
     /// Reads from file `number` at `offset` into `buffer`; the bytes read (fewer at
@@ -735,20 +727,15 @@ impl<D: BlockDevice> FileSystem<D> {
             done += piece;
         }
         inode.size = inode.size.max(offset + data.len() as u64);
-        inode.modified = now;
-        inode.changed = now;
-        self.put_inode(&mut transaction, number, &inode)?;
-        Ok(self.journal.commit(&transaction)?)
+        touch(&mut inode, now);
+        self.put_and_commit(transaction, number, &inode)
     }
 
     /// Sets file `number`'s size: blocks past it go back to the free space, and
     /// the bytes past it in its last block are zeroed (a later growth reads zeros).
     pub fn truncate(&mut self, number: u32, size: u64, now: u64) -> Result<(), FsError> {
         let mut transaction = Transaction::new();
-        let mut inode = self.get_inode(&transaction, number)?;
-        if inode.mode == 0 {
-            return Err(FsError::NotFound);
-        }
+        let mut inode = self.live_inode(&transaction, number)?;
         if inode.is_directory() {
             return Err(FsError::IsDirectory);
         }
@@ -769,24 +756,18 @@ impl<D: BlockDevice> FileSystem<D> {
             }
         }
         inode.size = size;
-        inode.modified = now;
-        inode.changed = now;
-        self.put_inode(&mut transaction, number, &inode)?;
-        Ok(self.journal.commit(&transaction)?)
+        touch(&mut inode, now);
+        self.put_and_commit(transaction, number, &inode)
     }
 
     /// Sets inode `number`'s permission bits (owner or root only: the caller
     /// checks), keeping its type.
     pub fn change_mode(&mut self, number: u32, mode: u16, now: u64) -> Result<(), FsError> {
-        let mut transaction = Transaction::new();
-        let mut inode = self.get_inode(&transaction, number)?;
-        if inode.mode == 0 {
-            return Err(FsError::NotFound);
-        }
+        let transaction = Transaction::new();
+        let mut inode = self.live_inode(&transaction, number)?;
         inode.mode = (inode.mode & !PERMISSION_MASK) | (mode & PERMISSION_MASK);
         inode.changed = now;
-        self.put_inode(&mut transaction, number, &inode)?;
-        Ok(self.journal.commit(&transaction)?)
+        self.put_and_commit(transaction, number, &inode)
     }
 
     /// Free blocks.
@@ -925,6 +906,26 @@ impl<D: BlockDevice> FileSystem<D> {
         Ok(Inode::decode(&contents[at..at + INODE_BYTES]))
     }
 
+    /// Inode `number` as `transaction` leaves it, if in use (`NotFound` if free).
+    fn live_inode(&mut self, transaction: &Transaction, number: u32) -> Result<Inode, FsError> {
+        let inode = self.get_inode(transaction, number)?;
+        if inode.mode == 0 {
+            return Err(FsError::NotFound);
+        }
+        Ok(inode)
+    }
+
+    /// Writes inode `number` into `transaction` and commits it.
+    fn put_and_commit(
+        &mut self,
+        mut transaction: Transaction,
+        number: u32,
+        inode: &Inode,
+    ) -> Result<(), FsError> {
+        self.put_inode(&mut transaction, number, inode)?;
+        Ok(self.journal.commit(&transaction)?)
+    }
+
     fn put_inode(
         &mut self,
         transaction: &mut Transaction,
@@ -944,10 +945,7 @@ impl<D: BlockDevice> FileSystem<D> {
         transaction: &Transaction,
         number: u32,
     ) -> Result<Inode, FsError> {
-        let inode = self.get_inode(transaction, number)?;
-        if inode.mode == 0 {
-            return Err(FsError::NotFound);
-        }
+        let inode = self.live_inode(transaction, number)?;
         if !inode.is_directory() {
             return Err(FsError::NotDirectory);
         }
