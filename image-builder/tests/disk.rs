@@ -4,22 +4,15 @@
 //! nothing; a cluster without a disk has none; and `nanvix run` refuses a disk file
 //! of another size.
 
-use nanvix_harness::{Board, Event, signal};
+use nanvix_harness::signal;
 use std::path::PathBuf;
 
 mod common;
 
-use common::{NANVIX, boot_on_disk as boot};
+use common::{NANVIX, boot_on_disk as boot, pid_of, printed, wait_for_line};
 
 fn manifest(name: &str) -> PathBuf {
     nanvix_image_builder::workspace_root().join(format!("image-builder/tests/systems/{name}.toml"))
-}
-
-fn said(board: &Board, wanted: &str) -> bool {
-    board
-        .events()
-        .iter()
-        .any(|event| matches!(event, Event::Console { line, .. } if line == wanted))
 }
 
 #[test]
@@ -31,7 +24,7 @@ fn flushed_writes_survive_and_unflushed_ones_die_with_their_cluster() {
     let mut board = boot("disk-write", &disk, true);
     assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
     assert!(
-        said(&board, "disk-test: wrote round 1"),
+        printed(&board, "io0", "disk-test: wrote round 1"),
         "{}",
         board.transcript()
     );
@@ -39,29 +32,19 @@ fn flushed_writes_survive_and_unflushed_ones_die_with_their_cluster() {
     let mut board = boot("disk-verify", &disk, false);
     assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
     assert!(
-        said(&board, "disk-test: verified round 1"),
+        printed(&board, "io0", "disk-test: verified round 1"),
         "{}",
         board.transcript()
     );
     // Round 2, its second half unflushed when the cluster is killed.
     let mut board = boot("disk-hold", &disk, false);
-    let up = board
-        .wait_for(|event| matches!(event, Event::ClusterUp { cluster, .. } if cluster == "io0"))
-        .unwrap_or_else(|error| panic!("{error:?}\n{}", board.transcript()));
-    let Event::ClusterUp { pid, .. } = up else {
-        unreachable!()
-    };
-    board
-        .wait_for(|event| {
-            matches!(event, Event::Console { line, .. } if line == "disk-test: wrote round 2")
-        })
-        .unwrap_or_else(|error| panic!("{error:?}\n{}", board.transcript()));
-    signal(pid, libc::SIGKILL).unwrap();
+    wait_for_line(&mut board, "io0", "disk-test: wrote round 2");
+    signal(pid_of(&board, "io0"), libc::SIGKILL).unwrap();
     assert_eq!(board.wait_exit().unwrap(), 1, "{}", board.transcript());
     let mut board = boot("disk-lost", &disk, false);
     assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
     assert!(
-        said(&board, "disk-test: verified round 2"),
+        printed(&board, "io0", "disk-test: verified round 2"),
         "{}",
         board.transcript()
     );
@@ -90,13 +73,17 @@ fn bad_disk_requests_are_refused_and_a_cluster_without_a_disk_has_none() {
     let mut board = boot("disk-check", &directory.join("check.disk"), true);
     assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
     assert!(
-        said(&board, "disk-test: 16 blocks"),
+        printed(&board, "io0", "disk-test: 16 blocks"),
         "{}",
         board.transcript()
     );
-    assert!(said(&board, "disk-test: checked"), "{}", board.transcript());
     assert!(
-        said(&board, "disk-test: no disk here"),
+        printed(&board, "io0", "disk-test: checked"),
+        "{}",
+        board.transcript()
+    );
+    assert!(
+        printed(&board, "cc0", "disk-test: no disk here"),
         "{}",
         board.transcript()
     );

@@ -9,7 +9,7 @@ use std::path::Path;
 
 mod common;
 
-use common::{NANVIX, boot_on_disk as boot};
+use common::{NANVIX, boot_on_disk as boot, pid_of, wait_for_line};
 
 /// The console lines of fs-test.
 fn lines(board: &Board) -> Vec<String> {
@@ -62,18 +62,8 @@ fn files_survive_a_power_off_and_a_killed_cluster_with_every_acknowledged_write(
     assert!(clean, "{report}");
     // Appending until killed: every record acknowledged before the kill stays.
     let mut board = boot("fs-kill", &disk, false);
-    let up = board
-        .wait_for(|event| matches!(event, Event::ClusterUp { cluster, .. } if cluster == "io0"))
-        .unwrap_or_else(|error| panic!("{error:?}\n{}", board.transcript()));
-    let Event::ClusterUp { pid, .. } = up else {
-        unreachable!()
-    };
-    board
-        .wait_for(|event| {
-            matches!(event, Event::Console { line, .. } if line == "fs-test: acknowledged 60")
-        })
-        .unwrap_or_else(|error| panic!("{error:?}\n{}", board.transcript()));
-    signal(pid, libc::SIGKILL).unwrap();
+    wait_for_line(&mut board, "io0", "fs-test: acknowledged 60");
+    signal(pid_of(&board, "io0"), libc::SIGKILL).unwrap();
     assert_eq!(board.wait_exit().unwrap(), 1, "{}", board.transcript());
     let acknowledged: u64 = lines(&board)
         .iter()
