@@ -162,8 +162,11 @@ fn build_system(root: &Path, path: &Path, build: bool) -> Result<(System, Payloa
     let system = manifest::load(root, path).map_err(|error| error.to_string())?;
     let artifacts =
         builder::build(root, &system.program_names(), build).map_err(|error| error.to_string())?;
-    let payloads = packing::read_payloads(&artifacts).map_err(|error| error.to_string())?;
+    let mut payloads = packing::read_payloads(&artifacts).map_err(|error| error.to_string())?;
     packing::check_budgets(&system, &payloads).map_err(|error| error.to_string())?;
+    if let Some(plan) = &system.root {
+        payloads.root = Some(packing::RootContents::read(plan)?);
+    }
     Ok((system, payloads))
 }
 
@@ -192,12 +195,13 @@ struct RunChoices {
 }
 
 /// Opens the disk image file of `system`'s disk, if it has one: `path`, or
-/// `target/disks/<system>.disk`; created (zeros, sparse) when new or `fresh`. An
-/// existing file of another size is refused: the disk it holds is another.
+/// `target/disks/<system>.disk`; created (zeros, sparse) when new or `fresh`, with
+/// the system's root file system when it has one. An existing file of another size
+/// is refused: the disk it holds is another.
 fn open_disk(
     root: &Path,
     system_path: &Path,
-    system: &System,
+    (system, payloads): (&System, &Payloads),
     path: Option<&Path>,
     fresh: bool,
 ) -> Result<Option<std::sync::Arc<std::fs::File>>, String> {
@@ -241,6 +245,23 @@ fn open_disk(
         file.set_len(0)
             .and_then(|()| file.set_len(bytes))
             .map_err(|error| format!("disk {}: {error}", path.display()))?;
+        if let Some(contents) = &payloads.root {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |since| since.as_nanos() as u64);
+            let blocks = bytes / nanvix_fs::BLOCK_SIZE as u64;
+            let made =
+                nanvix_image_builder::rootfs::build(blocks, &payloads.programs, contents, now)
+                    .and_then(|image| {
+                        nanvix_image_builder::rootfs::write_sparse(&file, &image)
+                            .map_err(|error| error.to_string())
+                    });
+            if let Err(error) = made {
+                // Empty again, so that the next run makes it anew.
+                let _ = file.set_len(0);
+                return Err(format!("disk {}: {error}", path.display()));
+            }
+        }
     } else if length != bytes {
         return Err(format!(
             "disk {}: {length} bytes, but the system's disk is {bytes}: pass --fresh-disk to start it over",
@@ -335,7 +356,13 @@ fn run(root: &Path, path: &Path, choices: &RunChoices) -> Result<i32, String> {
         std::fs::create_dir_all(directory)
             .map_err(|error| format!("{}: {error}", directory.display()))?;
     }
-    let disk = open_disk(root, path, &system, disk.as_deref(), *fresh_disk)?;
+    let disk = open_disk(
+        root,
+        path,
+        (&system, &payloads),
+        disk.as_deref(),
+        *fresh_disk,
+    )?;
     let options = RunOptions {
         disk,
         format,

@@ -47,6 +47,52 @@ pub struct ManifestFile {
     pub spawnable: Vec<String>,
     /// The servers init starts and supervises on the boot cluster.
     pub init: Option<InitEntry>,
+    /// What a fresh disk's root file system holds beside the programs.
+    pub root: Option<RootEntry>,
+}
+
+/// The `[root]` section: the root file system a fresh disk starts with (every
+/// program of the image goes into `/bin` too).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RootEntry {
+    /// Files copied in from the host.
+    #[serde(default)]
+    pub files: Vec<RootFileEntry>,
+    /// Users beside root (user 0), written to `/etc/users`, each with a home.
+    #[serde(default)]
+    pub users: Vec<UserEntry>,
+}
+
+/// One file of the root file system.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RootFileEntry {
+    /// Its absolute path on the disk.
+    pub path: String,
+    /// The host file it is copied from, relative to the manifest's directory.
+    pub source: String,
+    /// Permission bits in octal (default `"644"`).
+    pub mode: Option<String>,
+}
+
+/// One user.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserEntry {
+    /// Login name.
+    pub name: String,
+    /// User id (also its group id), not 0.
+    pub id: u32,
+}
+
+/// The checked `[root]` section.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RootPlan {
+    /// (path on the disk, host source, permission bits).
+    pub files: Vec<(String, PathBuf, u16)>,
+    /// (name, id), root not among them.
+    pub users: Vec<(String, u32)>,
 }
 
 /// The `[init]` section: what init starts and supervises.
@@ -178,6 +224,8 @@ pub struct System {
     pub spawnable: Vec<String>,
     /// The servers init supervises (their programs are packed too).
     pub servers: Vec<ServerPlan>,
+    /// The root file system a fresh disk starts with, if the manifest has one.
+    pub root: Option<RootPlan>,
 }
 
 /// What one cluster runs.
@@ -534,6 +582,19 @@ pub fn check(
             .map_err(|(field, reason)| fail(&field, reason))?,
         None => Vec::new(),
     };
+    let root = match &file.root {
+        Some(_) if disk_holder.is_none() => {
+            return Err(fail(
+                "root",
+                "a root file system needs a disk (`disk = \"SIZE\"` on a cluster)".to_string(),
+            ));
+        }
+        Some(entry) => Some(
+            check_root(entry, path.parent().unwrap_or(Path::new(".")))
+                .map_err(|(field, reason)| fail(&field, reason))?,
+        ),
+        None => None,
+    };
     Ok(System {
         path: path.to_path_buf(),
         board,
@@ -544,12 +605,103 @@ pub fn check(
         board_text,
         spawnable: file.spawnable.clone(),
         servers,
+        root,
     })
 }
 
 /// The heap and stack bytes of the program or server at `field` (the defaults when
 /// not given): sizes with units, a stack of at least 4 KiB; else the field at fault
 /// and why.
+/// Checks a root file's path: absolute, each component 1 to 58 bytes without NUL
+/// and not `.` or `..`, and not under `/bin` (the image's programs).
+fn check_path(path: &str) -> Result<(), String> {
+    let Some(rest) = path.strip_prefix('/') else {
+        return Err(format!("`{path}` is not an absolute path"));
+    };
+    for part in rest.split('/') {
+        if part.is_empty() || part == "." || part == ".." || part.contains('\0') {
+            return Err(format!("`{path}` has an empty, `.` or `..` component"));
+        }
+        if part.len() > nanvix_fs::layout::NAME_MAX {
+            return Err(format!(
+                "`{part}` is over {} bytes",
+                nanvix_fs::layout::NAME_MAX
+            ));
+        }
+    }
+    if path == "/bin" || path.starts_with("/bin/") {
+        return Err("`/bin` holds the image's programs".to_string());
+    }
+    Ok(())
+}
+
+/// Checks the `[root]` section: paths absolute, sound and unique, sources given
+/// relative to `base` (read at build time), modes octal, users named once each
+/// with ids other than 0. Errors name the field.
+fn check_root(entry: &RootEntry, base: &Path) -> Result<RootPlan, (String, String)> {
+    let mut plan = RootPlan::default();
+    for (position, file) in entry.files.iter().enumerate() {
+        let field = |leaf: &str| format!("root.files[{position}].{leaf}");
+        check_path(&file.path).map_err(|reason| (field("path"), reason))?;
+        if plan
+            .files
+            .iter()
+            .any(|(path, _, _)| *path == file.path || file.path.starts_with(&format!("{path}/")))
+        {
+            return Err((
+                field("path"),
+                format!("`{}` is given twice, or under a file", file.path),
+            ));
+        }
+        let mode = match &file.mode {
+            None => 0o644,
+            Some(text) => u16::from_str_radix(text, 8)
+                .ok()
+                .filter(|mode| *mode <= 0o7777)
+                .ok_or_else(|| {
+                    (
+                        field("mode"),
+                        format!("`{text}` is not octal permission bits"),
+                    )
+                })?,
+        };
+        if file.source.is_empty() {
+            return Err((field("source"), "empty".to_string()));
+        }
+        plan.files
+            .push((file.path.clone(), base.join(&file.source), mode));
+    }
+    for (position, user) in entry.users.iter().enumerate() {
+        let field = |leaf: &str| format!("root.users[{position}].{leaf}");
+        let name_ok = !user.name.is_empty()
+            && user.name.len() <= 32
+            && user.name.bytes().all(|byte| {
+                byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'_' || byte == b'-'
+            });
+        if !name_ok || user.name == "root" {
+            return Err((
+                field("name"),
+                format!("`{}`: 1 to 32 of a-z 0-9 _ -, not root", user.name),
+            ));
+        }
+        if user.id == 0 {
+            return Err((field("id"), "0 is root's".to_string()));
+        }
+        if plan
+            .users
+            .iter()
+            .any(|(name, id)| *name == user.name || *id == user.id)
+        {
+            return Err((
+                field("name"),
+                format!("`{}` or id {} is given twice", user.name, user.id),
+            ));
+        }
+        plan.users.push((user.name.clone(), user.id));
+    }
+    Ok(plan)
+}
+
 /// The smallest disk.
 pub const DISK_BYTES_MIN: u64 = 64 << 10;
 /// The largest disk.
@@ -1038,6 +1190,50 @@ servers = [
         let error = check_text(&two).unwrap_err();
         assert_eq!(error.field, "clusters.io1.disk", "{error}");
         assert!(error.reason.contains("one disk a system"), "{error}");
+    }
+
+    #[test]
+    fn a_root_file_system_needs_a_disk_and_sound_paths_modes_and_users() {
+        let with_root = GOOD.replace("[clusters.io0]\n", "[clusters.io0]\ndisk = \"4 MiB\"\n")
+            + "\n[root]\nfiles = [{ path = \"/etc/motd\", source = \"motd\", mode = \"640\" }]\n"
+            + "users = [{ name = \"alice\", id = 1000 }]\n";
+        let system = check_text(&with_root).unwrap();
+        let root = system.root.unwrap();
+        assert_eq!(root.files[0].0, "/etc/motd");
+        assert_eq!(root.files[0].2, 0o640);
+        assert_eq!(root.users, [("alice".to_string(), 1000)]);
+        let cases = [
+            ("/etc/motd\"", "etc/motd\"", "root.files[0].path"),
+            ("/etc/motd\"", "/etc/../motd\"", "root.files[0].path"),
+            ("/etc/motd\"", "/bin/motd\"", "root.files[0].path"),
+            ("/etc/motd\"", "/etc//motd\"", "root.files[0].path"),
+            ("mode = \"640\"", "mode = \"9\"", "root.files[0].mode"),
+            ("mode = \"640\"", "mode = \"17777\"", "root.files[0].mode"),
+            ("source = \"motd\"", "source = \"\"", "root.files[0].source"),
+            ("name = \"alice\"", "name = \"root\"", "root.users[0].name"),
+            ("name = \"alice\"", "name = \"Alice\"", "root.users[0].name"),
+            ("id = 1000", "id = 0", "root.users[0].id"),
+            ("disk = \"4 MiB\"\n", "", "root"),
+        ];
+        for (from, to, field) in cases {
+            let text = with_root.replacen(from, to, 1);
+            assert_ne!(text, with_root, "{from}");
+            let error = check_text(&text).unwrap_err();
+            assert_eq!(error.field, field, "{to}: {error}");
+        }
+        let twice = with_root.replace(
+            "users = [{ name = \"alice\", id = 1000 }]",
+            "users = [{ name = \"alice\", id = 1000 }, { name = \"bob\", id = 1000 }]",
+        );
+        assert_eq!(check_text(&twice).unwrap_err().field, "root.users[1].name");
+        let file_twice = with_root.replace(
+            "mode = \"640\" }]",
+            "mode = \"640\" }, { path = \"/etc/motd/x\", source = \"x\" }]",
+        );
+        assert_eq!(
+            check_text(&file_twice).unwrap_err().field,
+            "root.files[1].path"
+        );
     }
 
     #[test]

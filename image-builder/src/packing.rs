@@ -19,6 +19,39 @@ pub struct Payloads {
     pub kernel: Vec<u8>,
     /// Program ELFs by name.
     pub programs: BTreeMap<String, Vec<u8>>,
+    /// What a fresh disk's root file system holds beside the programs, if the
+    /// system has one.
+    pub root: Option<RootContents>,
+}
+
+/// The root file system's files and users (the image's `rootfs` section, as JSON;
+/// empty when the system has none).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RootContents {
+    /// (absolute path, permission bits, bytes).
+    pub files: Vec<(String, u16, Vec<u8>)>,
+    /// (name, id) of each user beside root.
+    pub users: Vec<(String, u32)>,
+}
+
+impl RootContents {
+    /// Reads the files `plan` names from the host.
+    pub fn read(plan: &manifest::RootPlan) -> Result<RootContents, String> {
+        let mut contents = RootContents {
+            files: Vec::new(),
+            users: plan.users.clone(),
+        };
+        for (position, (path, source, mode)) in plan.files.iter().enumerate() {
+            let bytes = std::fs::read(source).map_err(|error| {
+                format!(
+                    "root.files[{position}].source: {}: {error}",
+                    source.display()
+                )
+            })?;
+            contents.files.push((path.clone(), *mode, bytes));
+        }
+        Ok(contents)
+    }
 }
 
 /// Why an image cannot be booted.
@@ -30,6 +63,8 @@ pub enum UnpackError {
     Manifest(ManifestError),
     /// A section's text is not UTF-8.
     Text(&'static str),
+    /// The root file system section does not decode.
+    Root(String),
 }
 
 impl std::fmt::Display for UnpackError {
@@ -38,6 +73,9 @@ impl std::fmt::Display for UnpackError {
             UnpackError::Image(error) => write!(formatter, "{error}"),
             UnpackError::Manifest(error) => write!(formatter, "{error}"),
             UnpackError::Text(section) => write!(formatter, "the image's {section} is not UTF-8"),
+            UnpackError::Root(error) => {
+                write!(formatter, "the image's root file system: {error}")
+            }
         }
     }
 }
@@ -58,6 +96,7 @@ pub fn read_payloads(artifacts: &Artifacts) -> std::io::Result<Payloads> {
             .iter()
             .map(|(name, path)| Ok((name.clone(), read(path)?)))
             .collect::<std::io::Result<_>>()?,
+        root: None,
     })
 }
 
@@ -129,7 +168,12 @@ pub fn pack(system: &System, payloads: &Payloads, revision: &str) -> Image {
             sections.push(Section::new(SectionKind::Program, &name, elf.clone()));
         }
     }
-    sections.push(Section::new(SectionKind::RootFileSystem, "", Vec::new()));
+    let root = payloads
+        .root
+        .as_ref()
+        .map(|root| serde_json::to_vec(root).unwrap_or_default())
+        .unwrap_or_default();
+    sections.push(Section::new(SectionKind::RootFileSystem, "", root));
     sections.push(Section::new(
         SectionKind::Revision,
         "",
@@ -172,7 +216,21 @@ pub fn unpack(path: &Path, image: &Image) -> Result<(System, Payloads), UnpackEr
         programs_origin: "programs in the image",
     };
     let system = manifest::parse(path, &manifest_text, &sources).map_err(UnpackError::Manifest)?;
-    Ok((system, Payloads { kernel, programs }))
+    let root = match image.find(SectionKind::RootFileSystem, None) {
+        Some(section) if !section.data.is_empty() => Some(
+            serde_json::from_slice(&section.data)
+                .map_err(|error| UnpackError::Root(error.to_string()))?,
+        ),
+        _ => None,
+    };
+    Ok((
+        system,
+        Payloads {
+            kernel,
+            programs,
+            root,
+        },
+    ))
 }
 
 /// The build revision of the workspace: `git describe --always --dirty`, or
@@ -204,6 +262,7 @@ mod tests {
         Payloads {
             kernel: b"\x7fELF kernel".to_vec(),
             programs: [("hello".to_string(), b"\x7fELF hello".to_vec())].into(),
+            root: None,
         }
     }
 

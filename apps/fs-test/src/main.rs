@@ -11,6 +11,10 @@
 //!   records `R.0`, `R.1`, ... in order with nothing torn, at least K of them (or
 //!   exactly K); prints `fs-test: verified N records`.
 //!
+//! - `mode=root`: mounts the root file system `nanvix run` put on a fresh disk and
+//!   prints `fs-test: users: ...` (`/etc/users`, a line a user, joined by spaces)
+//!   and `fs-test: /bin has N programs, fs-test among them`.
+//!
 //! Ends with 0 when all held, 1 otherwise (printing what did not).
 #![no_std]
 #![no_main]
@@ -76,13 +80,14 @@ fn main() -> i32 {
     let result = match process::argument("mode") {
         Some("format") => format_disk(device),
         Some("append") => append(device, number("round").unwrap_or(1), number("count")),
+        Some("root") => root(device),
         Some("verify") => verify(
             device,
             number("round").unwrap_or(1),
             number("at-least").unwrap_or(0),
             process::argument("exactly") == Some("yes"),
         ),
-        _ => Err(String::from("mode=format|append|verify")),
+        _ => Err(String::from("mode=format|append|verify|root")),
     };
     match result {
         Ok(()) => 0,
@@ -174,5 +179,36 @@ fn verify(device: BoardDisk, round: u64, at_least: u64, exactly: bool) -> Result
         return Err(format!("{records} records, acknowledged {at_least}"));
     }
     println!("fs-test: verified {records} records");
+    Ok(())
+}
+
+fn root(device: BoardDisk) -> Result<(), String> {
+    let mut files = FileSystem::mount(device).map_err(|error| format!("mount: {error}"))?;
+    let users = files
+        .resolve("/etc/users", &Caller::root())
+        .map_err(|error| format!("/etc/users: {error}"))?;
+    let size = files
+        .stat(users)
+        .map_err(|error| format!("stat: {error}"))?
+        .fields
+        .size;
+    let mut bytes = vec![0; size as usize];
+    files
+        .read(users, 0, &mut bytes)
+        .map_err(|error| format!("read: {error}"))?;
+    let text = String::from_utf8(bytes).map_err(|_| String::from("/etc/users is not text"))?;
+    let joined: alloc::vec::Vec<&str> = text.lines().collect();
+    println!("fs-test: users: {}", joined.join(" "));
+    let bin = files
+        .resolve("/bin", &Caller::root())
+        .map_err(|error| format!("/bin: {error}"))?;
+    let programs = files
+        .read_directory(bin)
+        .map_err(|error| format!("/bin: {error}"))?;
+    let count = programs.len() - 2;
+    if !programs.iter().any(|entry| entry.name == b"fs-test") {
+        return Err(String::from("no /bin/fs-test"));
+    }
+    println!("fs-test: /bin has {count} programs, fs-test among them");
     Ok(())
 }
