@@ -108,6 +108,11 @@ pub const PORTAL_TRANSFER_MAX: usize = 16 << 20;
 /// `portal_write` flag: refuse with `EACCES` instead of waiting for an allow.
 pub const PORTAL_NONBLOCK: usize = 1;
 
+/// `portal_wait` flag: say `EAGAIN` at once if the started transfer has not ended,
+/// instead of waiting (a server polls its clients' transfers without blocking on
+/// a slow one).
+pub const PORTAL_WAIT_POLL: usize = 1;
+
 /// The control-NoC tag of a portal's allow (the port and size are its payload).
 pub const PORTAL_ALLOW_TAG: u32 = 0x280;
 

@@ -654,12 +654,15 @@ kcalls! {
             (Busy, "a started write of this portal was not waited for yet")
         ];
     /// Waits until the read or write started on portal `id` ended, and returns
-    /// how: the transfer's length, or its error.
-    PortalWait = 67, "portal_wait", ("id: usize") -> "the transfer's length",
-        Local ("waits (the master never waits)"),
+    /// how: the transfer's length, or its error. With `PORTAL_WAIT_POLL` in
+    /// `flags` it does not wait: a transfer still under way is `EAGAIN` (it goes
+    /// on, and a later wait or poll collects it).
+    PortalWait = 67, "portal_wait", ("id: usize", "flags: usize") -> "the transfer's length",
+        Local ("waits (the master never waits); a poll moves the transfer on once and returns"),
         errors [
             (BadDescriptor, "the caller holds no portal with this id"),
-            (Invalid, "nothing was started on it"),
+            (Invalid, "nothing was started on it, or `flags` has bits other than PORTAL_WAIT_POLL"),
+            (Again, "with PORTAL_WAIT_POLL: the transfer has not ended yet"),
             (Busy, "another thread waits on it"),
             (MessageSize, "the transfer is longer than the started read's buffer (it stays queued), or than the allow"),
             (Fault, "the started buffers left the caller's memory"),

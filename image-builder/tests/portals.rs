@@ -13,7 +13,7 @@ use std::time::Duration;
 fn every_portal_errno_and_a_transfer_to_itself() {
     run_and_expect(
         "portal-errors.toml",
-        &[("io0", "portal-test: 44 checks, 0 failed")],
+        &[("io0", "portal-test: 51 checks, 0 failed")],
     );
 }
 

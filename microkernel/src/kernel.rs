@@ -1238,7 +1238,7 @@ impl<P: Platform> Kernel<P> {
             Kcall::PortalAwrite => {
                 self.portal_awrite(index, arguments[0], arguments[1], arguments[2])
             }
-            Kcall::PortalWait => self.portal_collect(index, core, arguments[0]),
+            Kcall::PortalWait => self.portal_collect(index, core, arguments[0], arguments[1]),
             Kcall::CommCounters => self.comm_counters(
                 index,
                 arguments[0],

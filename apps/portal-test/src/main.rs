@@ -308,6 +308,18 @@ fn receive_after_death() -> Result<(), &'static str> {
     Ok(())
 }
 
+/// Polls with `poll` until it says the transfer ended (at most a million times:
+/// `EAGAIN` if it never does).
+fn poll_until<T>(mut poll: impl FnMut() -> Option<Result<T, Errno>>) -> Result<T, Errno> {
+    for _ in 0..1_000_000 {
+        if let Some(ended) = poll() {
+            return ended;
+        }
+        thread::yield_now();
+    }
+    Err(Errno::Again)
+}
+
 fn errors() -> i32 {
     let mut checks = Checks::new();
     let node = process::node();
@@ -509,6 +521,46 @@ fn errors() -> i32 {
         Ok(started_buffer == message),
         Ok(true),
     );
+    // Polled: nothing waits, and a transfer not yet sent is `None` (EAGAIN).
+    checks.expect("allow for a polled read", inportal.allow(node, 64), Ok(()));
+    let mut polled_buffer = [0u8; 64];
+    let inportal_id = inportal.id();
+    match inportal.read_start(&mut polled_buffer) {
+        Ok(mut read) => {
+            checks.expect(
+                "poll with unknown flags",
+                portal::wait_with(inportal_id, 2),
+                Err(Errno::Invalid),
+            );
+            checks.expect(
+                "poll a read nothing was sent to",
+                Ok(read.poll().is_none()),
+                Ok(true),
+            );
+            let reversed: [u8; 64] = core::array::from_fn(|position| 63 - position as u8);
+            match outportal.write_start(&reversed) {
+                Ok(mut write) => {
+                    let written = poll_until(|| write.poll());
+                    checks.expect("the polled write ends", written, Ok(64));
+                    checks.expect(
+                        "poll the write again",
+                        write.poll().unwrap_or(Ok(0)),
+                        Err(Errno::Invalid),
+                    );
+                }
+                Err(errno) => checks.expect("write_start", Err::<(), _>(errno), Ok(())),
+            }
+            let ended =
+                poll_until(|| read.poll()).map(|(header, length)| (header.source_node, length));
+            checks.expect("the polled read ends", ended, Ok((node, 64)));
+            checks.expect(
+                "the polled read's bytes",
+                Ok(polled_buffer == reversed),
+                Ok(true),
+            );
+        }
+        Err(errno) => checks.expect("read_start", Err::<(), _>(errno), Ok(())),
+    }
     checks.expect(
         "read after the allow was used",
         inportal.read(&mut buffer).map(|(_, length)| length),

@@ -81,6 +81,22 @@ impl Pending {
         self.done = true;
         kcall(self.wait, [self.id, 0, 0, 0, 0])
     }
+
+    /// How the started operation ended, without waiting: `None` while it goes on.
+    /// Only portals' transfers can be polled (`EINVAL` for a mailbox's, or once
+    /// it was collected).
+    pub(crate) fn poll(&mut self) -> Option<Result<usize, Errno>> {
+        if self.done || self.wait != Kcall::PortalWait {
+            return Some(Err(Errno::Invalid));
+        }
+        match kcall(self.wait, [self.id, nanvix_abi::PORTAL_WAIT_POLL, 0, 0, 0]) {
+            Err(Errno::Again) => None,
+            ended => {
+                self.done = true;
+                Some(ended)
+            }
+        }
+    }
 }
 
 impl Drop for Pending {
@@ -124,5 +140,14 @@ impl StartedRead<'_> {
     pub fn wait(mut self) -> Result<(MessageHeader, usize), Errno> {
         let length = self.pending.wait()?;
         Ok((*self.header, length))
+    }
+
+    /// A portal's started read, without waiting: `None` while the transfer goes
+    /// on; else how it ended, as [`wait`](Self::wait) says (once: a later poll is
+    /// `EINVAL`). A mailbox's started read cannot be polled (`EINVAL`).
+    pub fn poll(&mut self) -> Option<Result<(MessageHeader, usize), Errno>> {
+        self.pending
+            .poll()
+            .map(|ended| ended.map(|length| (*self.header, length)))
     }
 }

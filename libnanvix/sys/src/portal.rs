@@ -158,9 +158,20 @@ impl StartedWrite<'_> {
     pub fn wait(mut self) -> Result<usize, Errno> {
         self.pending.wait()
     }
+
+    /// How the transfer ended, without waiting: `None` while it goes on (once
+    /// `Some`, a later poll is `EINVAL`).
+    pub fn poll(&mut self) -> Option<Result<usize, Errno>> {
+        self.pending.poll()
+    }
 }
 
 /// `portal_wait` on a raw id: how the started read or write ended.
 pub fn wait(id: usize) -> Result<usize, Errno> {
     kcall(Kcall::PortalWait, [id, 0, 0, 0, 0])
+}
+
+/// `portal_wait` on a raw id with raw flags.
+pub fn wait_with(id: usize, flags: usize) -> Result<usize, Errno> {
+    kcall(Kcall::PortalWait, [id, flags, 0, 0, 0])
 }

@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use nanvix_abi::{
     CommCounters, Errno, MessageHeader, PORTAL_ALLOW_TAG, PORTAL_NONBLOCK, PORTAL_PORTS,
-    PORTAL_TAG, PORTAL_TRANSFER_MAX, PORTALS_MAX,
+    PORTAL_TAG, PORTAL_TRANSFER_MAX, PORTAL_WAIT_POLL, PORTALS_MAX,
 };
 use nanvix_hal::{BoardControl, ClusterState, CoreId, Cores, Platform, ReceiveDecision};
 
@@ -1069,7 +1069,14 @@ impl<P: Platform> Kernel<P> {
         index: usize,
         core: CoreId,
         id: usize,
+        flags: usize,
     ) -> Result<usize, Errno> {
+        if flags & !PORTAL_WAIT_POLL != 0 {
+            return Err(Errno::Invalid);
+        }
+        let poll = flags & PORTAL_WAIT_POLL != 0;
+        // A poll moves the transfer on once, then says whether it ended.
+        let mut moved = false;
         loop {
             let started = self.portals.lock().started(index, id)?;
             let read = match started {
@@ -1081,6 +1088,21 @@ impl<P: Platform> Kernel<P> {
                         self.portals.lock().count_write(index, id, bytes, waited);
                     }
                     return outcome;
+                }
+                Started::Read(None) if poll => {
+                    if core::mem::replace(&mut moved, true) {
+                        return Err(Errno::Again);
+                    }
+                    self.route(None);
+                    self.progress_portal_read(index, id);
+                    continue;
+                }
+                Started::Write(None) if poll => {
+                    if core::mem::replace(&mut moved, true) {
+                        return Err(Errno::Again);
+                    }
+                    self.progress_portal_write(index, id);
+                    continue;
                 }
                 Started::Read(None) => {
                     self.follow_started(index, core, id, Self::progress_portal_read)?;
