@@ -290,8 +290,12 @@ impl<D: BlockDevice> Journal<D> {
             journal_blocks,
             sequence: 1,
         };
-        // A stale first record of sequence 1 from an earlier disk must not check.
-        device.write(1, &[0; BLOCK_SIZE])?;
+        // An earlier disk's records must not pass for this one's: its journal
+        // started from sequence 1 too, and a record of it at the place of this
+        // one's next record would check.
+        for block in 1..=journal_blocks {
+            device.write(block, &[0; BLOCK_SIZE])?;
+        }
         device.write(0, &superblock.encode())?;
         device.flush()?;
         Ok(Journal {

@@ -333,3 +333,27 @@ fn after_a_crash_anywhere_every_acknowledged_transaction_is_there_whole() {
         2 * (operations - 1)
     );
 }
+
+#[test]
+fn a_disk_formatted_again_replays_none_of_the_earlier_disks_records() {
+    // The first disk: records of sequence 1, 2, 3 in its journal, not checkpointed.
+    let mut journal = Journal::mount(formatted()).unwrap().0;
+    let start = journal.data_start();
+    for number in 0..3 {
+        let mut transaction = Transaction::new();
+        transaction.write(start + number, &pattern(number, number));
+        journal.commit(&transaction).unwrap();
+    }
+    let old = journal.into_device();
+    // Formatted again, one record of another length, then a crash: the old second
+    // record sits where this disk's second would go, and carries sequence 2.
+    let mut journal = Journal::format(old, JOURNAL_BLOCKS).unwrap();
+    let mut transaction = Transaction::new();
+    transaction.write(start + 10, &pattern(10, 10));
+    journal.commit(&transaction).unwrap();
+    let (_, recovery) = Journal::mount(journal.into_device()).unwrap();
+    assert_eq!(
+        recovery.replayed, 1,
+        "the earlier disk's records 2 and 3 replayed"
+    );
+}
