@@ -259,29 +259,47 @@ impl<D: BlockDevice> FileSystem<D> {
         if layout.first_free() + 1 > journal.block_count() {
             return Err(FsError::Journal(JournalError::TooSmall));
         }
+        // The tables, in as many transactions as the journal needs; the header
+        // last, so that a format cut short does not mount.
+        let room = (TRANSACTION_BLOCKS_MAX as u64).min(journal_blocks - 2) as usize;
         let mut transaction = Transaction::new();
-        transaction.write(layout.header, &layout.encode());
-        // The tables' blocks are taken; the inode table starts zeroed (free).
+        let add =
+            |journal: &mut Journal<D>, transaction: &mut Transaction, number, block: &Block| {
+                if transaction.len() >= room {
+                    journal.commit(transaction)?;
+                    *transaction = Transaction::new();
+                }
+                transaction.write(number, block);
+                Ok::<(), FsError>(())
+            };
+        // The inode table starts zeroed (every inode free).
         let zero = [0; BLOCK_SIZE];
         for block in layout.inode_start..layout.first_free() {
-            if transaction.len() + 8 >= TRANSACTION_BLOCKS_MAX {
-                journal.commit(&transaction)?;
-                transaction = Transaction::new();
-            }
-            transaction.write(block, &zero);
+            add(&mut journal, &mut transaction, block, &zero)?;
         }
+        // The tables' blocks are taken, and the bits past the disk's end.
         for bitmap in 0..layout.bitmap_blocks {
             let mut block = [0; BLOCK_SIZE];
             let first = bitmap * (BLOCK_SIZE as u64 * 8);
             for number in first..(first + BLOCK_SIZE as u64 * 8) {
-                // Taken: the superblock, journal and tables; and past the disk's end.
                 if number < layout.first_free() || number >= journal.block_count() {
                     let bit = number - first;
                     block[(bit / 8) as usize] |= 1 << (bit % 8);
                 }
             }
-            transaction.write(layout.bitmap_start + bitmap, &block);
+            add(
+                &mut journal,
+                &mut transaction,
+                layout.bitmap_start + bitmap,
+                &block,
+            )?;
         }
+        add(
+            &mut journal,
+            &mut transaction,
+            layout.header,
+            &layout.encode(),
+        )?;
         journal.commit(&transaction)?;
         let mut files = FileSystem {
             journal,

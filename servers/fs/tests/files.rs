@@ -46,6 +46,10 @@ fn a_new_file_system_has_an_empty_root_and_checks_clean() {
     let disk = files.unmount().unwrap();
     let mut files = FileSystem::mount(disk).unwrap();
     assert_eq!(files.check(), []);
+    // The smallest journal, with an inode table larger than one of its records.
+    let mut small =
+        FileSystem::format(MemoryDisk::new(512), FILES_JOURNAL_MIN, 1024, (0, 0), NOW).unwrap();
+    assert_eq!(small.check(), []);
     assert_eq!(
         FileSystem::format(MemoryDisk::new(256), FILES_JOURNAL_MIN - 1, 64, (0, 0), NOW).err(),
         Some(FsError::Journal(nanvix_fs::JournalError::TooSmall))
