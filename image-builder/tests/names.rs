@@ -35,3 +35,15 @@ fn a_killed_holders_name_is_released_and_taken_by_another() {
     signal(pid_of(&board, "cc0"), libc::SIGKILL).unwrap();
     wait_for_line(&mut board, "cc1", "name-test: took held");
 }
+
+#[test]
+fn rpc_bytes_go_both_ways_and_a_caller_that_never_sends_or_takes_them_holds_up_no_one() {
+    common::run_and_expect(
+        "bulk.toml",
+        &[
+            ("io0", "bulk-test: serving"),
+            ("cc0", "bulk-test: client: 19 checks, 0 failed"),
+            ("cc1", "bulk-test: liar: 5 checks, 0 failed"),
+        ],
+    );
+}

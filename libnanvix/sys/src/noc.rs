@@ -82,6 +82,13 @@ impl Pending {
         kcall(self.wait, [self.id, 0, 0, 0, 0])
     }
 
+    /// Waits for the started operation unless it was collected already.
+    pub(crate) fn finish(&mut self) {
+        if !self.done {
+            let _ = self.wait();
+        }
+    }
+
     /// How the started operation ended, without waiting: `None` while it goes on.
     /// Only portals' transfers can be polled (`EINVAL` for a mailbox's, or once
     /// it was collected).

@@ -175,3 +175,125 @@ pub fn wait(id: usize) -> Result<usize, Errno> {
 pub fn wait_with(id: usize, flags: usize) -> Result<usize, Errno> {
     kcall(Kcall::PortalWait, [id, flags, 0, 0, 0])
 }
+
+/// A write started with bytes it owns, on an outportal of its own: the kernel
+/// sends them in the background once the receiver allows; [`poll`](Self::poll)
+/// says when it ended. Dropping one waits for its end (then closes its portal);
+/// [`abandon`](Self::abandon) leaves one that may never end to the program's end.
+#[derive(Debug)]
+pub struct OwnedWrite {
+    // Declared first: a drop waits before the bytes go.
+    pending: Pending,
+    portal: usize,
+    bytes: alloc::vec::Vec<u8>,
+}
+
+impl OwnedWrite {
+    /// Opens the portal of `port` on `node` and starts writing `bytes` to it.
+    pub fn start(node: u32, port: u32, bytes: alloc::vec::Vec<u8>) -> Result<OwnedWrite, Errno> {
+        let portal = Outportal::open(node, port)?;
+        let id = portal.id();
+        if let Err(errno) = kcall(
+            Kcall::PortalAwrite,
+            [id, bytes.as_ptr() as usize, bytes.len(), 0, 0],
+        ) {
+            let _ = portal.close();
+            return Err(errno);
+        }
+        Ok(OwnedWrite {
+            pending: Pending::new(id, Kcall::PortalWait),
+            portal: id,
+            bytes,
+        })
+    }
+
+    /// Its length.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Whether it writes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// How the write ended, without waiting: `None` while it goes on.
+    pub fn poll(&mut self) -> Option<Result<usize, Errno>> {
+        self.pending.poll()
+    }
+
+    /// Leaves a write that may never end (its receiver never allows it) to the
+    /// kernel until the program ends, without waiting: its bytes and portal stay
+    /// taken until then.
+    pub fn abandon(self) {
+        core::mem::forget(self);
+    }
+}
+
+impl Drop for OwnedWrite {
+    fn drop(&mut self) {
+        self.pending.finish();
+        let _ = kcall(Kcall::PortalClose, [self.portal, 0, 0, 0, 0]);
+    }
+}
+
+/// A read started into a buffer it owns, on a portal the caller created: allows
+/// `node` a transfer of at most the buffer's length, and the kernel fills the
+/// buffer in the background; [`poll`](Self::poll) says when it ended, then
+/// [`into_bytes`](Self::into_bytes) gives what arrived. Dropping one waits.
+#[derive(Debug)]
+pub struct OwnedRead {
+    pending: Pending,
+    header: alloc::boxed::Box<MessageHeader>,
+    buffer: alloc::vec::Vec<u8>,
+    length: Option<usize>,
+}
+
+impl OwnedRead {
+    /// Allows `node` one transfer of up to `capacity` bytes on the created portal
+    /// `portal` and starts reading it.
+    pub fn start(portal: &Inportal, node: u32, capacity: usize) -> Result<OwnedRead, Errno> {
+        portal.allow(node, capacity)?;
+        let mut buffer = alloc::vec![0u8; capacity];
+        let mut header = alloc::boxed::Box::new(MessageHeader::default());
+        kcall(
+            Kcall::PortalAread,
+            [
+                portal.id(),
+                &raw mut *header as usize,
+                buffer.as_mut_ptr() as usize,
+                capacity,
+                0,
+            ],
+        )?;
+        Ok(OwnedRead {
+            pending: Pending::new(portal.id(), Kcall::PortalWait),
+            header,
+            buffer,
+            length: None,
+        })
+    }
+
+    /// How the read ended, without waiting: `None` while it goes on; else the
+    /// stamped source node and the length, or the error.
+    pub fn poll(&mut self) -> Option<Result<(u32, usize), Errno>> {
+        let ended = self.pending.poll()?;
+        Some(ended.map(|length| {
+            self.length = Some(length);
+            (self.header.source_node, length)
+        }))
+    }
+
+    /// What arrived (empty unless a poll said it ended well).
+    pub fn into_bytes(mut self) -> alloc::vec::Vec<u8> {
+        let length = self.length.unwrap_or(0);
+        let mut bytes = core::mem::take(&mut self.buffer);
+        bytes.truncate(length);
+        bytes
+    }
+
+    /// Leaves a read that may never end to the program's end, without waiting.
+    pub fn abandon(self) {
+        core::mem::forget(self);
+    }
+}

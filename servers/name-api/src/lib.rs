@@ -229,9 +229,10 @@ mod tests {
             name,
             port: u32::MAX,
         };
+        // The largest call number and reply port a frame carries.
         let header = RequestHeader {
-            call: u32::MAX,
-            reply_port: u32::MAX,
+            call: nanvix_rpc::CALL_MASK,
+            reply_port: nanvix_rpc::PORT_MASK,
         };
         let mut buffer = [0; MESSAGE_BYTES];
         let length = encode_request::<NameProtocol>(header, &request, &mut buffer).unwrap();

@@ -13,8 +13,13 @@
 //! and drops it. Requests and replies that would not fit a message are refused
 //! before they are sent ([`RpcError::TooLarge`]).
 //!
-//! [`transport`] carries the frames over libnanvix mailboxes: a typed [`Client`]
-//! and the loop a server runs ([`serve`]).
+//! Bytes longer than a message go beside it over portals: a request flags them in
+//! its reply-port word (the caller sends bytes, or takes bytes back), a reply flags
+//! bytes that follow, and an interim frame names the portal a caller sends to
+//! (`docs/src/rpc.md`).
+//!
+//! [`transport`] carries the frames over libnanvix mailboxes and portals: a typed
+//! [`Client`] and the loops a server runs ([`serve`], `serve_bulk`).
 //!
 //! [`Client`]: transport::Client
 //! [`serve`]: transport::serve
@@ -35,6 +40,72 @@ pub const REQUEST_HEADER_BYTES: usize = 8;
 
 /// Bytes of a reply's header: the call number (u32).
 pub const REPLY_HEADER_BYTES: usize = 4;
+
+/// A request's reply-port word: the port is its low 16 bits; the rest flag bulk.
+pub const PORT_MASK: u32 = 0xffff;
+/// Request flag: the caller sends this many bytes beside the request (a third
+/// header word, the length).
+pub const FLAG_SENDS: u32 = 1 << 31;
+/// Request flag: the caller takes up to this many bytes back (a third header word).
+pub const FLAG_ACCEPTS: u32 = 1 << 30;
+/// Request flag: a notice with no body: the caller finished sending the bytes of
+/// call `call`.
+pub const FLAG_SENT: u32 = 1 << 29;
+/// Reply flag (on the call word): bytes follow on the caller's portal of its reply
+/// port; a second word holds their length, then the reply.
+pub const REPLY_BULK: u32 = 1 << 31;
+/// Reply flag (on the call word): not the reply yet: send your bytes to the portal
+/// port in the second word, then the notice [`FLAG_SENT`]. No body.
+pub const REPLY_INTERIM: u32 = 1 << 30;
+/// The bits of a call number (the others flag replies).
+pub const CALL_MASK: u32 = REPLY_INTERIM - 1;
+
+/// What a request says of bytes beside it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BulkField {
+    /// Nothing.
+    None,
+    /// The caller sends this many bytes.
+    Sends(u32),
+    /// The caller takes up to this many bytes back.
+    Accepts(u32),
+    /// A notice: the caller sent its bytes.
+    Sent,
+}
+
+/// What a request message says of bulk bytes (its reply-port word's flags).
+pub fn request_bulk(message: &[u8]) -> BulkField {
+    let word = |at: usize| {
+        message
+            .get(at..at + 4)
+            .and_then(|bytes| bytes.try_into().ok())
+            .map(u32::from_le_bytes)
+    };
+    match (word(4), word(8)) {
+        (Some(flags), _) if flags & FLAG_SENT != 0 => BulkField::Sent,
+        (Some(flags), Some(length)) if flags & FLAG_SENDS != 0 => BulkField::Sends(length),
+        (Some(flags), Some(length)) if flags & FLAG_ACCEPTS != 0 => BulkField::Accepts(length),
+        _ => BulkField::None,
+    }
+}
+
+/// Where a request's body starts: after a third header word when it flags bulk.
+fn body_start(message: &[u8]) -> usize {
+    match request_bulk(message) {
+        BulkField::Sends(_) | BulkField::Accepts(_) => REQUEST_HEADER_BYTES + 4,
+        _ => REQUEST_HEADER_BYTES,
+    }
+}
+
+/// A reply frame: a reply (with the length of bytes that follow on the caller's
+/// portal, if any), or an interim frame naming the portal port to send to.
+#[derive(Debug, PartialEq)]
+pub enum ReplyFrame<R> {
+    /// The reply to `call`, and the bytes that follow, if any.
+    Reply(u32, Result<R, RpcError>, Option<u32>),
+    /// For `call`: send the bytes to this portal port.
+    Interim(u32, u32),
+}
 
 /// A server's protocol: what its api crate defines.
 pub trait Protocol {
@@ -90,6 +161,10 @@ pub const RPC_ERRORS: &[(&str, &str)] = &[
         "BadReply",
         "the client's verdict on a reply that does not decode or answers another call",
     ),
+    (
+        "NoBulk",
+        "the call sends or takes bytes beside its messages and the server serves none, or they did not arrive whole",
+    ),
 ];
 
 /// What goes wrong with a call itself, whatever the server: every protocol's
@@ -106,6 +181,9 @@ pub enum RpcError {
     Busy,
     /// The reply did not decode, or answered another call (client side).
     BadReply,
+    /// The server takes or gives no bytes beside its messages, or the bytes of
+    /// this call did not arrive whole.
+    NoBulk,
 }
 
 impl core::fmt::Display for RpcError {
@@ -118,6 +196,7 @@ impl core::fmt::Display for RpcError {
             RpcError::TooLarge => formatter.write_str("the message would not fit a mailbox"),
             RpcError::Busy => formatter.write_str("the server is busy"),
             RpcError::BadReply => formatter.write_str("the reply did not decode"),
+            RpcError::NoBulk => formatter.write_str("the call's bytes did not go"),
         }
     }
 }
@@ -148,11 +227,35 @@ pub fn encode_request<P: Protocol>(
     request: &P::Request,
     buffer: &mut [u8; MESSAGE_BYTES],
 ) -> Result<usize, RpcError> {
+    encode_request_bulk::<P>(header, BulkField::None, request, buffer)
+}
+
+/// Encodes a request of protocol `P` with `bulk` said of bytes beside it.
+pub fn encode_request_bulk<P: Protocol>(
+    header: RequestHeader,
+    bulk: BulkField,
+    request: &P::Request,
+    buffer: &mut [u8; MESSAGE_BYTES],
+) -> Result<usize, RpcError> {
+    let (flags, length) = match bulk {
+        BulkField::None => (0, None),
+        BulkField::Sends(length) => (FLAG_SENDS, Some(length)),
+        BulkField::Accepts(length) => (FLAG_ACCEPTS, Some(length)),
+        BulkField::Sent => (FLAG_SENT, None),
+    };
     buffer[..4].copy_from_slice(&header.call.to_le_bytes());
-    buffer[4..REQUEST_HEADER_BYTES].copy_from_slice(&header.reply_port.to_le_bytes());
-    let body = postcard::to_slice(request, &mut buffer[REQUEST_HEADER_BYTES..])
-        .map_err(|_| RpcError::TooLarge)?;
-    Ok(REQUEST_HEADER_BYTES + body.len())
+    let word = (header.reply_port & PORT_MASK) | flags;
+    buffer[4..REQUEST_HEADER_BYTES].copy_from_slice(&word.to_le_bytes());
+    let mut start = REQUEST_HEADER_BYTES;
+    if let Some(length) = length {
+        buffer[start..start + 4].copy_from_slice(&length.to_le_bytes());
+        start += 4;
+    }
+    if bulk == BulkField::Sent {
+        return Ok(start);
+    }
+    let body = postcard::to_slice(request, &mut buffer[start..]).map_err(|_| RpcError::TooLarge)?;
+    Ok(start + body.len())
 }
 
 /// Decodes a request of protocol `P`: a body that does not decode is refused as
@@ -163,7 +266,9 @@ pub fn decode_request<P: Protocol>(message: &[u8]) -> Incoming<P::Request> {
     let Some(header) = request_header(message) else {
         return Incoming::Headless;
     };
-    let body = &message[REQUEST_HEADER_BYTES..];
+    let Some(body) = message.get(body_start(message)..) else {
+        return Incoming::Refused(header, RpcError::Undecodable);
+    };
     match postcard::take_from_bytes::<P::Request>(body) {
         Ok((request, [])) => Incoming::Request(header, request),
         Ok(_) => Incoming::Refused(header, RpcError::Undecodable),
@@ -176,7 +281,7 @@ pub fn decode_request<P: Protocol>(message: &[u8]) -> Incoming<P::Request> {
     }
 }
 
-fn request_header(message: &[u8]) -> Option<RequestHeader> {
+pub(crate) fn request_header(message: &[u8]) -> Option<RequestHeader> {
     let word = |at: usize| {
         message
             .get(at..at + 4)
@@ -185,7 +290,7 @@ fn request_header(message: &[u8]) -> Option<RequestHeader> {
     };
     Some(RequestHeader {
         call: word(0)?,
-        reply_port: word(4)?,
+        reply_port: word(4)? & PORT_MASK,
     })
 }
 
@@ -199,6 +304,66 @@ pub fn encode_reply<P: Protocol>(
     let body = postcard::to_slice(reply, &mut buffer[REPLY_HEADER_BYTES..])
         .map_err(|_| RpcError::TooLarge)?;
     Ok(REPLY_HEADER_BYTES + body.len())
+}
+
+/// Encodes the reply to call `call`, with `length` bytes following on the caller's
+/// portal, into `buffer`; returns its length.
+pub fn encode_reply_bulk<P: Protocol>(
+    call: u32,
+    length: u32,
+    reply: &Result<P::Reply, RpcError>,
+    buffer: &mut [u8; MESSAGE_BYTES],
+) -> Result<usize, RpcError> {
+    buffer[..4].copy_from_slice(&(call | REPLY_BULK).to_le_bytes());
+    buffer[4..8].copy_from_slice(&length.to_le_bytes());
+    let body = postcard::to_slice(reply, &mut buffer[8..]).map_err(|_| RpcError::TooLarge)?;
+    Ok(8 + body.len())
+}
+
+/// Encodes the notice that the caller of `header`'s call sent its bytes; returns
+/// its length.
+pub fn encode_sent_notice(header: RequestHeader, buffer: &mut [u8; MESSAGE_BYTES]) -> usize {
+    buffer[..4].copy_from_slice(&header.call.to_le_bytes());
+    let word = (header.reply_port & PORT_MASK) | FLAG_SENT;
+    buffer[4..REQUEST_HEADER_BYTES].copy_from_slice(&word.to_le_bytes());
+    REQUEST_HEADER_BYTES
+}
+
+/// The interim frame for call `call`: send the bytes to portal port `port`.
+pub fn encode_interim(call: u32, port: u32) -> [u8; 8] {
+    let mut frame = [0; 8];
+    frame[..4].copy_from_slice(&(call | REPLY_INTERIM).to_le_bytes());
+    frame[4..].copy_from_slice(&port.to_le_bytes());
+    frame
+}
+
+/// Decodes any reply frame of protocol `P`. One that does not decode (or has
+/// trailing bytes) is [`RpcError::BadReply`].
+pub fn decode_reply_frame<P: Protocol>(message: &[u8]) -> Result<ReplyFrame<P::Reply>, RpcError> {
+    let word = |at: usize| {
+        message
+            .get(at..at + 4)
+            .and_then(|bytes| bytes.try_into().ok())
+            .map(u32::from_le_bytes)
+            .ok_or(RpcError::BadReply)
+    };
+    let first = word(0)?;
+    let call = first & CALL_MASK;
+    if first & REPLY_INTERIM != 0 {
+        return match message.len() {
+            8 => Ok(ReplyFrame::Interim(call, word(4)?)),
+            _ => Err(RpcError::BadReply),
+        };
+    }
+    let (start, bulk) = if first & REPLY_BULK != 0 {
+        (8, Some(word(4)?))
+    } else {
+        (REPLY_HEADER_BYTES, None)
+    };
+    match postcard::take_from_bytes(&message[start..]) {
+        Ok((reply, [])) => Ok(ReplyFrame::Reply(call, reply, bulk)),
+        _ => Err(RpcError::BadReply),
+    }
 }
 
 /// Decodes a reply of protocol `P`: its call number and what the server answered.

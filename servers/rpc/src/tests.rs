@@ -46,6 +46,7 @@ fn every_rpc_error_is_documented() {
         RpcError::TooLarge => "TooLarge",
         RpcError::Busy => "Busy",
         RpcError::BadReply => "BadReply",
+        RpcError::NoBulk => "NoBulk",
     };
     let all = [
         RpcError::Undecodable,
@@ -53,6 +54,7 @@ fn every_rpc_error_is_documented() {
         RpcError::TooLarge,
         RpcError::Busy,
         RpcError::BadReply,
+        RpcError::NoBulk,
     ];
     let documented: Vec<&str> = RPC_ERRORS.iter().map(|(error, _)| *error).collect();
     assert_eq!(all.map(name).to_vec(), documented);
@@ -273,4 +275,58 @@ fn a_table_that_is_not_the_enum_is_caught() {
         check_table::<Toy>(&examples, &["Undocumented"]).is_err(),
         "an error no operation documents"
     );
+}
+
+#[test]
+fn bulk_fields_and_frames_round_trip_and_leave_plain_frames_as_they_were() {
+    use crate::{
+        BulkField, ReplyFrame, decode_reply_frame, encode_interim, encode_reply_bulk,
+        encode_request_bulk, encode_sent_notice, request_bulk,
+    };
+    let request = ToyRequest::Ping;
+    for bulk in [
+        BulkField::None,
+        BulkField::Sends(5),
+        BulkField::Accepts(1 << 20),
+    ] {
+        let mut buffer = [0; MESSAGE_BYTES];
+        let length = encode_request_bulk::<Toy>(HEADER, bulk, &request, &mut buffer).unwrap();
+        assert_eq!(request_bulk(&buffer[..length]), bulk);
+        assert_eq!(
+            decode_request::<Toy>(&buffer[..length]),
+            Incoming::Request(HEADER, ToyRequest::Ping),
+            "{bulk:?}"
+        );
+    }
+    let mut notice = [0; MESSAGE_BYTES];
+    let length = encode_sent_notice(HEADER, &mut notice);
+    assert_eq!(request_bulk(&notice[..length]), BulkField::Sent);
+    // Replies: plain, with bytes following, interim.
+    let mut buffer = [0; MESSAGE_BYTES];
+    let length = encode_reply::<Toy>(7, &Ok(ToyReply::Pong), &mut buffer).unwrap();
+    assert_eq!(
+        decode_reply_frame::<Toy>(&buffer[..length]),
+        Ok(ReplyFrame::Reply(7, Ok(ToyReply::Pong), None))
+    );
+    let length = encode_reply_bulk::<Toy>(7, 4096, &Ok(ToyReply::Pong), &mut buffer).unwrap();
+    assert_eq!(
+        decode_reply_frame::<Toy>(&buffer[..length]),
+        Ok(ReplyFrame::Reply(7, Ok(ToyReply::Pong), Some(4096)))
+    );
+    assert_eq!(
+        decode_reply_frame::<Toy>(&encode_interim(7, 21)),
+        Ok(ReplyFrame::Interim(7, 21))
+    );
+    // Truncated frames are bad replies, not panics.
+    let interim = encode_interim(7, 21);
+    for cut in 0..interim.len() {
+        assert_eq!(
+            decode_reply_frame::<Toy>(&interim[..cut]),
+            Err(RpcError::BadReply)
+        );
+    }
+    for cut in 0..length {
+        let _ = decode_reply_frame::<Toy>(&buffer[..cut]);
+        let _ = request_bulk(&buffer[..cut]);
+    }
 }

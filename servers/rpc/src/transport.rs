@@ -1,13 +1,16 @@
 //! The frames over mailboxes: a typed client, and the loop a server runs.
 
 use crate::{
-    Incoming, MESSAGE_BYTES, Protocol, RequestHeader, RpcError, decode_reply, decode_request,
-    encode_reply, encode_request,
+    BulkField, CALL_MASK, Incoming, MESSAGE_BYTES, Protocol, ReplyFrame, RequestHeader, RpcError,
+    decode_reply_frame, decode_request, encode_interim, encode_reply, encode_reply_bulk,
+    encode_request_bulk, request_bulk,
 };
+use alloc::vec::Vec;
 use core::marker::PhantomData;
 use nanvix_sys::Errno;
-use nanvix_sys::abi::{MAILBOX_PORTS, MessageHeader};
+use nanvix_sys::abi::{MAILBOX_PORTS, MessageHeader, PORTAL_TRANSFER_MAX};
 use nanvix_sys::mailbox::{Inbox, Outbox};
+use nanvix_sys::portal::{Inportal, Outportal, OwnedRead, OwnedWrite};
 
 /// Why a call failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,8 +74,12 @@ impl<E: core::fmt::Display> core::fmt::Display for ServerCallError<E> {
 /// answered in an inbox of its own.
 pub struct Client<P: Protocol> {
     server: Outbox,
+    server_node: u32,
     inbox: Inbox,
     reply_port: u32,
+    /// The portal of the reply port's number, where bytes a server sends arrive
+    /// (created at the first call that takes bytes back).
+    portal: Option<Inportal>,
     next_call: u32,
     protocol: PhantomData<P>,
 }
@@ -93,13 +100,15 @@ impl<P: Protocol> Client<P> {
         };
         Ok(Client {
             server,
+            server_node: node,
             inbox,
             reply_port,
+            portal: None,
             // Calls are numbered from a point that differs from one client to the
             // next (the cycle counter's low bits): a late reply to a call of an
             // earlier program that had this reply port (on a warm cluster, the
             // previous process) does not pass for a reply to this client's call.
-            next_call: (nanvix_sys::clock::cycles() as u32).max(1),
+            next_call: (nanvix_sys::clock::cycles() as u32 & CALL_MASK).max(1),
             protocol: PhantomData,
         })
     }
@@ -112,21 +121,108 @@ impl<P: Protocol> Client<P> {
     /// Sends `request` and waits for its reply (replies to earlier calls that come
     /// late are skipped).
     pub fn call(&mut self, request: &P::Request) -> Result<P::Reply, CallError> {
+        let call = self.send(request, BulkField::None)?;
+        match self.frame(call)? {
+            ReplyFrame::Reply(_, reply, None) => Ok(reply?),
+            _ => Err(CallError::Rpc(RpcError::BadReply)),
+        }
+    }
+
+    /// Sends `request` and `bytes` beside it (over a portal the server names), and
+    /// waits for the reply. A server that takes no bytes answers
+    /// [`RpcError::NoBulk`] (or its own refusal) before any went.
+    pub fn call_sending(
+        &mut self,
+        request: &P::Request,
+        bytes: &[u8],
+    ) -> Result<P::Reply, CallError> {
+        if bytes.is_empty() || bytes.len() > PORTAL_TRANSFER_MAX {
+            return Err(CallError::Rpc(RpcError::TooLarge));
+        }
+        let call = self.send(request, BulkField::Sends(bytes.len() as u32))?;
+        match self.frame(call)? {
+            ReplyFrame::Interim(_, port) => {
+                let portal = Outportal::open(self.server_node, port)?;
+                let written = portal.write(bytes);
+                let _ = portal.close();
+                written?;
+                let header = RequestHeader {
+                    call,
+                    reply_port: self.reply_port,
+                };
+                let mut notice = [0u8; MESSAGE_BYTES];
+                // A notice has no body: any request type encodes it.
+                let length = crate::encode_sent_notice(header, &mut notice);
+                self.server.write(&notice[..length])?;
+                match self.frame(call)? {
+                    ReplyFrame::Reply(_, reply, None) => Ok(reply?),
+                    _ => Err(CallError::Rpc(RpcError::BadReply)),
+                }
+            }
+            ReplyFrame::Reply(_, reply, None) => Ok(reply?),
+            ReplyFrame::Reply(_, _, Some(_)) => Err(CallError::Rpc(RpcError::BadReply)),
+        }
+    }
+
+    /// Sends `request`, taking up to `buffer.len()` bytes back beside the reply
+    /// (over the portal of this client's reply port); returns the reply and how
+    /// many bytes came.
+    pub fn call_receiving(
+        &mut self,
+        request: &P::Request,
+        buffer: &mut [u8],
+    ) -> Result<(P::Reply, usize), CallError> {
+        let capacity = buffer.len().min(PORTAL_TRANSFER_MAX) as u32;
+        let call = self.send(request, BulkField::Accepts(capacity))?;
+        match self.frame(call)? {
+            ReplyFrame::Reply(_, reply, None) => Ok((reply?, 0)),
+            ReplyFrame::Reply(_, reply, Some(length)) if length > 0 && length <= capacity => {
+                if self.portal.is_none() {
+                    self.portal = Some(Inportal::create(self.reply_port)?);
+                }
+                let portal = self
+                    .portal
+                    .as_ref()
+                    .ok_or(CallError::Mailbox(Errno::Busy))?;
+                portal.allow(self.server_node, length as usize)?;
+                let (_, arrived) = portal.read(&mut buffer[..length as usize])?;
+                if arrived != length as usize {
+                    return Err(CallError::Rpc(RpcError::NoBulk));
+                }
+                Ok((reply?, arrived))
+            }
+            _ => Err(CallError::Rpc(RpcError::BadReply)),
+        }
+    }
+
+    /// Sends `request` (with `bulk` said of bytes beside it) as a new call; its
+    /// number.
+    fn send(&mut self, request: &P::Request, bulk: BulkField) -> Result<u32, CallError> {
         let call = self.next_call;
-        self.next_call = self.next_call.wrapping_add(1).max(1);
+        self.next_call = (self.next_call.wrapping_add(1) & CALL_MASK).max(1);
         let mut buffer = [0u8; MESSAGE_BYTES];
         let header = RequestHeader {
             call,
             reply_port: self.reply_port,
         };
-        let length = encode_request::<P>(header, request, &mut buffer)?;
+        let length = encode_request_bulk::<P>(header, bulk, request, &mut buffer)?;
         self.server.write(&buffer[..length])?;
+        Ok(call)
+    }
+
+    /// The next frame for call `call` (frames of earlier calls that come late are
+    /// skipped).
+    fn frame(&mut self, call: u32) -> Result<ReplyFrame<P::Reply>, CallError> {
+        let mut buffer = [0u8; MESSAGE_BYTES];
         loop {
             // A server whose program ended will not answer: `ECONNRESET` then.
             let (_, length) = self.inbox.read_from_peer(&self.server, &mut buffer)?;
-            let (answered, reply) = decode_reply::<P>(&buffer[..length])?;
+            let frame = decode_reply_frame::<P>(&buffer[..length])?;
+            let answered = match &frame {
+                ReplyFrame::Reply(answered, ..) | ReplyFrame::Interim(answered, _) => *answered,
+            };
             if answered == call {
-                return Ok(reply?);
+                return Ok(frame);
             }
         }
     }
@@ -144,9 +240,12 @@ impl<P: Protocol> Client<P> {
         self.server.write(bytes)
     }
 
-    /// Closes the client: its outbox and inbox.
+    /// Closes the client: its outbox, inbox and portal.
     pub fn close(self) -> Result<(), Errno> {
         self.server.close()?;
+        if let Some(portal) = self.portal {
+            let _ = portal.unlink();
+        }
         self.inbox.unlink()
     }
 }
@@ -177,11 +276,26 @@ pub struct ReplyTo {
     pub call: u32,
 }
 
+/// What came beside a request (for a server that serves bytes beside its
+/// messages: [`serve_bulk`]).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Bulk {
+    /// Nothing.
+    None,
+    /// The bytes the caller sent, whole.
+    Received(Vec<u8>),
+    /// The caller takes up to this many bytes back ([`Handled::ReplyWith`]).
+    Accepts(usize),
+}
+
 /// What a server's handler did with a request.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Handled<R> {
     /// Answer the caller with this.
     Reply(R),
+    /// Answer the caller with this and these bytes (no more than it accepts, and
+    /// only to a caller that accepts bytes: else it gets [`RpcError::NoBulk`]).
+    ReplyWith(R, Vec<u8>),
     /// The server answers later, through [`Replies::send`] (or never: a request
     /// that asks for no answer).
     Later,
@@ -198,6 +312,35 @@ pub struct Replies {
 }
 
 impl Replies {
+    /// Answers the call `to` with `reply` and the length of bytes that follow on
+    /// its portal.
+    fn send_bulk<P: Protocol>(
+        &mut self,
+        to: ReplyTo,
+        reply: Result<P::Reply, RpcError>,
+        length: u32,
+    ) {
+        let mut buffer = [0u8; MESSAGE_BYTES];
+        let sent = match encode_reply_bulk::<P>(to.call, length, &reply, &mut buffer) {
+            Ok(frame) => self.callers.write(to.node, to.port, &buffer[..frame]),
+            Err(error) => Err(CallError::Rpc(error)),
+        };
+        if sent.is_err() {
+            self.unsent += 1;
+        }
+    }
+
+    /// Tells the caller of `to` to send its bytes to portal port `port`.
+    fn interim(&mut self, to: ReplyTo, port: u32) {
+        if self
+            .callers
+            .write(to.node, to.port, &encode_interim(to.call, port))
+            .is_err()
+        {
+            self.unsent += 1;
+        }
+    }
+
     /// Answers the call `to` with `reply` (of protocol `P`), without waiting for room;
     /// a reply that cannot go (the caller's way is full, or its cluster died) is
     /// counted and dropped.
@@ -218,44 +361,298 @@ impl Replies {
 /// reply port on its node, now or later (`Handled::Later`, then [`Replies::send`]).
 /// A request that does not decode, or names an unknown operation, gets an error
 /// reply; a message too short to answer is counted and dropped. A failed read
-/// (other than one the caller's death caused) ends the loop with its errno.
+/// (other than one the caller's death caused) ends the loop with its errno. This
+/// loop takes no bytes beside requests (`RpcError::NoBulk`): [`serve_bulk`] does.
 pub fn serve<P: Protocol>(
     inbox: &Inbox,
     mut handle: impl FnMut(&MessageHeader, ReplyTo, P::Request, &mut Replies) -> Handled<P::Reply>,
 ) -> Result<ServeCounters, Errno> {
+    serve_bulk::<P>(inbox, 0..0, |sender, to, request, _, replies| {
+        handle(sender, to, request, replies)
+    })
+}
+
+/// Writes a server keeps going at once: more bytes to send back are refused with
+/// `RpcError::Busy` until some ended.
+pub const OUTGOING_MAX: usize = 16;
+
+/// Polls of a caller's transfer, once it says it sent, before the server gives
+/// up on it (`RpcError::NoBulk`): the bytes are on their way by then.
+const SENT_POLLS: u32 = 4096;
+
+/// A caller's bytes on their way in, on one of the server's bulk portals.
+struct Inbound<R> {
+    node: u32,
+    to: ReplyTo,
+    /// The request, until it is served (or answered `NoBulk`).
+    request: Option<R>,
+    read: OwnedRead,
+    /// How the read ended, once a poll said.
+    ended: Option<Result<(u32, usize), Errno>>,
+    length: usize,
+}
+
+impl<R> Inbound<R> {
+    fn poll(&mut self) -> Option<Result<(u32, usize), Errno>> {
+        if self.ended.is_none() {
+            self.ended = self.read.poll();
+        }
+        self.ended
+    }
+}
+
+/// The transfers beside requests a server keeps going: its bulk portals (one
+/// caller's bytes each at a time) and its writes back.
+struct Transfers<R> {
+    portals: Vec<(u32, Inportal, Option<Inbound<R>>)>,
+    outgoing: Vec<OwnedWrite>,
+}
+
+impl<R> Transfers<R> {
+    /// Drops the writes that ended, and frees the portals whose transfer ended
+    /// and whose request was answered, or whose transfer failed (its caller died).
+    fn reap(&mut self) {
+        self.outgoing.retain_mut(|write| write.poll().is_none());
+        for (_, _, held) in &mut self.portals {
+            let free = held.as_mut().is_some_and(|inbound| {
+                let answered = inbound.request.is_none();
+                match inbound.poll() {
+                    Some(Ok(_)) => answered,
+                    Some(Err(_)) => true,
+                    None => false,
+                }
+            });
+            if free {
+                *held = None;
+            }
+        }
+    }
+
+    /// Leaves what never ended to the program's end and unlinks the free portals
+    /// (the loop stops).
+    fn abandon(self) {
+        for write in self.outgoing {
+            write.abandon();
+        }
+        // A portal whose transfer never ended cannot be unlinked (its allow is
+        // pending): it ends with the program; the others go now.
+        for (_, portal, held) in self.portals {
+            match held {
+                Some(inbound) => inbound.read.abandon(),
+                None => {
+                    let _ = portal.unlink();
+                }
+            }
+        }
+    }
+}
+
+/// As [`serve`], and bytes beside requests: a caller's bytes (`call_sending`)
+/// arrive on a portal of `ports` (one caller at a time each: with all taken, a
+/// request that sends bytes gets `RpcError::Busy`) and come to `handle` as
+/// [`Bulk::Received`], whole; a handler answers a caller that takes bytes
+/// (`call_receiving`, [`Bulk::Accepts`]) with [`Handled::ReplyWith`], and the
+/// bytes go to that caller's portal in the background. The loop never waits for
+/// a caller: a transfer it started is polled, and a caller that never sends or
+/// never takes its bytes holds one portal (one a caller's node at most: its next
+/// request that sends bytes gets `RpcError::Busy`) or one of [`OUTGOING_MAX`]
+/// writes, and no one else. `ports` must not be ports the server's own node's
+/// clients take for their replies (their portals are of the same numbers).
+pub fn serve_bulk<P: Protocol>(
+    inbox: &Inbox,
+    ports: core::ops::Range<u32>,
+    mut handle: impl FnMut(&MessageHeader, ReplyTo, P::Request, Bulk, &mut Replies) -> Handled<P::Reply>,
+) -> Result<ServeCounters, Errno> {
     let mut counters = ServeCounters::default();
     let mut buffer = [0u8; MESSAGE_BYTES];
     let mut replies = Replies::default();
+    let mut transfers = Transfers::<P::Request> {
+        portals: Vec::new(),
+        outgoing: Vec::new(),
+    };
+    for port in ports {
+        transfers
+            .portals
+            .push((port, Inportal::create(port)?, None));
+    }
     loop {
+        transfers.reap();
         let (sender, length) = match inbox.read(&mut buffer) {
             Ok(read) => read,
             Err(Errno::HostDown) => continue,
-            Err(errno) => return Err(errno),
+            Err(errno) => {
+                transfers.abandon();
+                return Err(errno);
+            }
         };
+        let message = &buffer[..length];
         let to = |header: RequestHeader| ReplyTo {
             node: sender.source_node,
             port: header.reply_port,
             call: header.call,
         };
-        match decode_request::<P>(&buffer[..length]) {
-            Incoming::Headless => counters.headless += 1,
-            Incoming::Refused(header, error) => {
-                counters.refused += 1;
-                replies.send::<P>(to(header), Err(error));
+        let bulk = request_bulk(message);
+        let (header, request, bulk) = match (decode_request::<P>(message), bulk) {
+            (Incoming::Headless, _) => {
+                counters.headless += 1;
+                continue;
             }
-            Incoming::Request(header, request) => {
-                counters.served += 1;
-                match handle(&sender, to(header), request, &mut replies) {
-                    Handled::Reply(reply) => replies.send::<P>(to(header), Ok(reply)),
-                    Handled::Later => {}
-                    Handled::Stop => {
-                        counters.unsent = replies.unsent;
-                        return Ok(counters);
+            // A caller's notice that it sent the bytes of a call it made.
+            (_, BulkField::Sent) => {
+                let Some(header) = crate::request_header(message) else {
+                    continue;
+                };
+                match received(&mut transfers, sender.source_node, header.call) {
+                    Some((to, request, Ok(bytes))) => (to, request, Bulk::Received(bytes)),
+                    Some((to, _, Err(error))) => {
+                        counters.refused += 1;
+                        replies.send::<P>(to, Err(error));
+                        continue;
+                    }
+                    None => {
+                        counters.headless += 1;
+                        continue;
                     }
                 }
             }
+            (Incoming::Refused(header, error), _) => {
+                counters.refused += 1;
+                replies.send::<P>(to(header), Err(error));
+                continue;
+            }
+            (Incoming::Request(header, request), BulkField::Sends(length)) => {
+                match start_inbound(
+                    &mut transfers,
+                    sender.source_node,
+                    to(header),
+                    request,
+                    length,
+                ) {
+                    Ok(port) => replies.interim(to(header), port),
+                    Err(error) => {
+                        counters.refused += 1;
+                        replies.send::<P>(to(header), Err(error));
+                    }
+                }
+                continue;
+            }
+            (Incoming::Request(header, request), BulkField::Accepts(capacity)) => {
+                (to(header), request, Bulk::Accepts(capacity as usize))
+            }
+            (Incoming::Request(header, request), BulkField::None) => {
+                (to(header), request, Bulk::None)
+            }
+        };
+        counters.served += 1;
+        let accepts = match bulk {
+            Bulk::Accepts(capacity) => capacity,
+            _ => 0,
+        };
+        match handle(&sender, header, request, bulk, &mut replies) {
+            Handled::Reply(reply) => replies.send::<P>(header, Ok(reply)),
+            Handled::ReplyWith(reply, bytes) if bytes.is_empty() => {
+                replies.send::<P>(header, Ok(reply));
+            }
+            Handled::ReplyWith(_, bytes) if bytes.len() > accepts => {
+                replies.send::<P>(header, Err(RpcError::NoBulk));
+            }
+            Handled::ReplyWith(_, _) if transfers.outgoing.len() >= OUTGOING_MAX => {
+                replies.send::<P>(header, Err(RpcError::Busy));
+            }
+            Handled::ReplyWith(reply, bytes) => {
+                let length = bytes.len() as u32;
+                match OwnedWrite::start(header.node, header.port, bytes) {
+                    Ok(write) => {
+                        transfers.outgoing.push(write);
+                        replies.send_bulk::<P>(header, Ok(reply), length);
+                    }
+                    Err(_) => replies.send::<P>(header, Err(RpcError::NoBulk)),
+                }
+            }
+            Handled::Later => {}
+            Handled::Stop => {
+                counters.unsent = replies.unsent;
+                transfers.abandon();
+                return Ok(counters);
+            }
         }
         counters.unsent = replies.unsent;
+    }
+}
+
+/// Starts taking `length` bytes from `node` for call `to` on a free bulk portal;
+/// its port.
+fn start_inbound<R>(
+    transfers: &mut Transfers<R>,
+    node: u32,
+    to: ReplyTo,
+    request: R,
+    length: u32,
+) -> Result<u32, RpcError> {
+    if transfers.portals.is_empty() {
+        return Err(RpcError::NoBulk);
+    }
+    if length == 0 || length as usize > PORTAL_TRANSFER_MAX {
+        return Err(RpcError::TooLarge);
+    }
+    // One portal a caller: one that never sends holds up only itself.
+    if transfers
+        .portals
+        .iter()
+        .any(|(_, _, held)| held.as_ref().is_some_and(|inbound| inbound.node == node))
+    {
+        return Err(RpcError::Busy);
+    }
+    let Some((port, portal, held)) = transfers
+        .portals
+        .iter_mut()
+        .find(|(_, _, held)| held.is_none())
+    else {
+        return Err(RpcError::Busy);
+    };
+    let read = OwnedRead::start(portal, node, length as usize).map_err(|_| RpcError::NoBulk)?;
+    *held = Some(Inbound {
+        node,
+        to,
+        request: Some(request),
+        read,
+        ended: None,
+        length: length as usize,
+    });
+    Ok(*port)
+}
+
+/// The caller at `node` says it sent the bytes of `call`: the request and its
+/// bytes, once they are whole (or why not); `None` if no such call waits.
+fn received<R>(
+    transfers: &mut Transfers<R>,
+    node: u32,
+    call: u32,
+) -> Option<(ReplyTo, R, Result<Vec<u8>, RpcError>)> {
+    let (_, _, held) = transfers.portals.iter_mut().find(|(_, _, held)| {
+        held.as_ref().is_some_and(|inbound| {
+            inbound.node == node && inbound.to.call == call && inbound.request.is_some()
+        })
+    })?;
+    let inbound = held.as_mut()?;
+    let mut ended = None;
+    for _ in 0..SENT_POLLS {
+        ended = inbound.poll();
+        if ended.is_some() {
+            break;
+        }
+        nanvix_sys::thread::yield_now();
+    }
+    let request = inbound.request.take()?;
+    let to = inbound.to;
+    match ended {
+        Some(Ok((source, length))) if source == node && length == inbound.length => {
+            let inbound = held.take()?;
+            Some((to, request, Ok(inbound.read.into_bytes())))
+        }
+        // Failed, short, or still on its way: the caller's bytes did not come whole.
+        // The portal stays held until the transfer ends.
+        _ => Some((to, request, Err(RpcError::NoBulk))),
     }
 }
 
@@ -286,6 +683,15 @@ impl Callers {
             Ok(length) => length,
             Err(error) => encode_reply::<P>(header.call, &Err(error), &mut buffer)?,
         };
+        self.write(node, header.reply_port, &buffer[..length])
+    }
+
+    /// Sends the frame `bytes` to `port` on `node`, without waiting for room.
+    fn write(&mut self, node: u32, reply_port: u32, bytes: &[u8]) -> Result<(), CallError> {
+        let header = RequestHeader {
+            call: 0,
+            reply_port,
+        };
         let position = match self
             .open
             .iter()
@@ -302,7 +708,7 @@ impl Callers {
                 self.open.len() - 1
             }
         };
-        let sent = self.open[position].2.try_write(&buffer[..length]);
+        let sent = self.open[position].2.try_write(bytes);
         if sent == Err(Errno::HostDown) {
             // The caller's cluster died: forget its mailbox.
             let (_, _, outbox) = self.open.remove(position);
