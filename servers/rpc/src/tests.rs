@@ -247,10 +247,34 @@ fn fuzzed_messages_never_panic_and_are_classified() {
                 seen[2] += 1;
             }
         }
-        // The reply decoder takes the same noise.
+        // The reply decoders take the same noise.
         if let Ok((_, Ok(reply))) = decode_reply::<Toy>(&message) {
             let mut buffer = [0; MESSAGE_BYTES];
             encode_reply::<Toy>(0, &Ok(reply), &mut buffer).unwrap();
+        }
+        let _ = crate::request_bulk(&message);
+        match crate::decode_reply_frame::<Toy>(&message) {
+            Ok(crate::ReplyFrame::Reply(call, reply, bulk)) => {
+                let mut buffer = [0; MESSAGE_BYTES];
+                let length = match bulk {
+                    Some(bytes) => {
+                        crate::encode_reply_bulk::<Toy>(call, bytes, &reply, &mut buffer)
+                    }
+                    None => encode_reply::<Toy>(call, &reply, &mut buffer),
+                }
+                .unwrap();
+                assert_eq!(
+                    crate::decode_reply_frame::<Toy>(&buffer[..length]),
+                    Ok(crate::ReplyFrame::Reply(call, reply, bulk))
+                );
+            }
+            Ok(crate::ReplyFrame::Interim(call, port)) => {
+                assert_eq!(
+                    crate::decode_reply_frame::<Toy>(&crate::encode_interim(call, port)),
+                    Ok(crate::ReplyFrame::Interim(call, port))
+                );
+            }
+            Err(error) => assert_eq!(error, RpcError::BadReply),
         }
     }
     assert!(seen.iter().all(|&count| count > 1000), "{seen:?}");
