@@ -896,12 +896,14 @@ impl<D: BlockDevice> FileSystem<D> {
         }
         let bits = (BLOCK_SIZE * 8) as u64;
         let transaction = Transaction::new();
+        // Each bitmap block read once, as the numbers reach it.
+        let mut map = ([0u8; BLOCK_SIZE], u64::MAX);
         for number in first..self.journal.block_count() {
-            let map = block_in(
-                &mut self.journal,
-                &transaction,
-                self.layout.bitmap_start + number / bits,
-            )?;
+            let bitmap = self.layout.bitmap_start + number / bits;
+            if map.1 != bitmap {
+                map = (block_in(&mut self.journal, &transaction, bitmap)?, bitmap);
+            }
+            let map = &map.0;
             let bit = number % bits;
             let taken = map[(bit / 8) as usize] & (1 << (bit % 8)) != 0;
             match (held[number as usize], taken) {
