@@ -1,0 +1,357 @@
+//! Test program: the vfs server.
+//!
+//! Arguments (`server=CLUSTER` names the server's cluster):
+//! - `mode=local`: on the server's cluster: files written, read back, seeked,
+//!   appended, truncated, listed, renamed and removed, each refusal checked; then
+//!   waits (at most 60 s) for `/tmp/remote-done`, which `mode=remote` writes, checks
+//!   what the remote client wrote, and stops the server. Prints `vfs-test: local:
+//!   N checks, 0 failed`.
+//! - `mode=remote`: on another cluster: writes and reads back `/tmp/remote-data`
+//!   (64 KiB), is refused the server's `Stop`, then writes `/tmp/remote-done`.
+//!   Prints `vfs-test: remote: N checks, 0 failed`.
+//! - `mode=persisted`: at the next boot, checks `/data/kept` is still there, then
+//!   stops the server; prints `vfs-test: persisted: N checks, 0 failed`.
+#![no_std]
+#![no_main]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+use alloc::vec;
+use alloc::vec::Vec;
+use libnanvix::testing::Checks;
+use libnanvix::{cluster, println, process, thread};
+use nanvix_vfs_api::{
+    OPEN_APPEND, OPEN_CREATE, OPEN_EXCLUSIVE, OPEN_READ, OPEN_TRUNCATE, OPEN_WRITE, VfsCallError,
+    VfsClient, VfsError,
+};
+
+libnanvix::entry!(main);
+
+fn pattern(seed: u8, length: usize) -> Vec<u8> {
+    (0..length)
+        .map(|index| (index as u8).wrapping_mul(13).wrapping_add(seed))
+        .collect()
+}
+
+/// Counts a check: `got` must equal `wanted`.
+fn check<T: PartialEq + core::fmt::Debug>(checks: &mut Checks, name: &str, got: T, wanted: T) {
+    checks.expect(name, Ok(got), Ok(wanted));
+}
+
+fn refused<T>(result: Result<T, VfsCallError>) -> Option<VfsError> {
+    match result {
+        Err(VfsCallError::Refused(error)) => Some(error),
+        _ => None,
+    }
+}
+
+fn connect() -> Option<VfsClient> {
+    let node = process::argument("server")
+        .and_then(cluster::find)
+        .map(|info| info.first_node)?;
+    // The server may still be mounting the disk: try for a while.
+    for _ in 0..200 {
+        if let Ok(mut client) = VfsClient::connect(node) {
+            if client.stat("/").is_ok() {
+                return Some(client);
+            }
+            let _ = client.close();
+        }
+        let _ = thread::sleep_nanoseconds(10_000_000);
+    }
+    None
+}
+
+fn main() -> i32 {
+    let Some(mut client) = connect() else {
+        println!("vfs-test: no server");
+        return 1;
+    };
+    match process::argument("mode") {
+        Some("local") => local(&mut client),
+        Some("remote") => remote(&mut client),
+        Some("persisted") => persisted(&mut client),
+        _ => {
+            println!("vfs-test: mode=local|remote|persisted");
+            2
+        }
+    }
+}
+
+/// Reads the whole file at `path` (at most `capacity` bytes).
+fn read_file(client: &mut VfsClient, path: &str, capacity: usize) -> Result<Vec<u8>, VfsCallError> {
+    let descriptor = client.open(path, OPEN_READ, 0)?;
+    let mut bytes = vec![0u8; capacity];
+    let mut filled = 0;
+    while filled < capacity {
+        let count = client.read(descriptor, &mut bytes[filled..])?;
+        if count == 0 {
+            break;
+        }
+        filled += count;
+    }
+    client.close_file(descriptor)?;
+    bytes.truncate(filled);
+    Ok(bytes)
+}
+
+fn local(client: &mut VfsClient) -> i32 {
+    let mut checks = Checks::new();
+    check(
+        &mut checks,
+        "mkdir",
+        client.make_directory("/data", 0o755),
+        Ok(()),
+    );
+    let file = client.open("/data/file", OPEN_READ | OPEN_WRITE | OPEN_CREATE, 0o644);
+    check(&mut checks, "create", file.is_ok(), true);
+    let file = file.unwrap_or(0);
+    let bytes = pattern(1, 100_000);
+    check(
+        &mut checks,
+        "write",
+        client.write(file, &bytes),
+        Ok(100_000),
+    );
+    check(&mut checks, "seek", client.seek(file, 0), Ok(0));
+    let mut back = vec![0u8; 100_000];
+    check(
+        &mut checks,
+        "read",
+        client.read(file, &mut back),
+        Ok(100_000),
+    );
+    check(&mut checks, "the bytes read", back == bytes, true);
+    check(
+        &mut checks,
+        "read at the end",
+        client.read(file, &mut back),
+        Ok(0),
+    );
+    check(
+        &mut checks,
+        "stat",
+        client.stat("/data/file").map(|stat| stat.size),
+        Ok(100_000),
+    );
+    check(&mut checks, "truncate", client.truncate(file, 10), Ok(()));
+    check(&mut checks, "close", client.close_file(file), Ok(()));
+    check(
+        &mut checks,
+        "read a closed descriptor",
+        refused(client.read(file, &mut back)),
+        Some(VfsError::BadDescriptor),
+    );
+    // Appends go to the end.
+    let appended = client.open("/data/file", OPEN_WRITE | OPEN_APPEND, 0);
+    let appended = appended.unwrap_or(0);
+    check(
+        &mut checks,
+        "append",
+        client.write(appended, b"tail"),
+        Ok(4),
+    );
+    check(&mut checks, "close", client.close_file(appended), Ok(()));
+    let mut wanted = pattern(1, 10);
+    wanted.extend_from_slice(b"tail");
+    check(
+        &mut checks,
+        "after truncate and append",
+        read_file(client, "/data/file", 64),
+        Ok(wanted.clone()),
+    );
+    // Directories.
+    let listing = client.list("/data", 4096).map(|entries| {
+        entries
+            .into_iter()
+            .map(|(name, _, directory)| (name, directory))
+            .collect::<Vec<_>>()
+    });
+    check(
+        &mut checks,
+        "list",
+        listing,
+        Ok(vec![
+            (".".into(), true),
+            ("..".into(), true),
+            ("file".into(), false),
+        ]),
+    );
+    check(
+        &mut checks,
+        "rename",
+        client.rename("/data/file", "/data/kept"),
+        Ok(()),
+    );
+    check(
+        &mut checks,
+        "renamed",
+        read_file(client, "/data/kept", 64),
+        Ok(wanted),
+    );
+    // Refusals.
+    check(
+        &mut checks,
+        "open a missing file",
+        refused(client.open("/data/none", OPEN_READ, 0)),
+        Some(VfsError::NotFound),
+    );
+    check(
+        &mut checks,
+        "create exclusively what exists",
+        refused(client.open(
+            "/data/kept",
+            OPEN_WRITE | OPEN_CREATE | OPEN_EXCLUSIVE,
+            0o644,
+        )),
+        Some(VfsError::Exists),
+    );
+    check(
+        &mut checks,
+        "open a directory",
+        refused(client.open("/data", OPEN_READ, 0)),
+        Some(VfsError::IsDirectory),
+    );
+    check(
+        &mut checks,
+        "a relative path",
+        refused(client.stat("data")),
+        Some(VfsError::Invalid),
+    );
+    check(
+        &mut checks,
+        "no read or write",
+        refused(client.open("/data/kept", 0, 0)),
+        Some(VfsError::Invalid),
+    );
+    check(
+        &mut checks,
+        "unknown flags",
+        refused(client.open("/data/kept", OPEN_READ | 1 << 20, 0)),
+        Some(VfsError::Invalid),
+    );
+    check(
+        &mut checks,
+        "remove a full directory",
+        refused(client.remove_directory("/data")),
+        Some(VfsError::NotEmpty),
+    );
+    check(
+        &mut checks,
+        "unlink a directory",
+        refused(client.unlink("/data")),
+        Some(VfsError::IsDirectory),
+    );
+    let read_only = client.open("/data/kept", OPEN_READ, 0).unwrap_or(0);
+    check(
+        &mut checks,
+        "write a read-only descriptor",
+        refused(client.write(read_only, b"x")),
+        Some(VfsError::BadDescriptor),
+    );
+    check(&mut checks, "close", client.close_file(read_only), Ok(()));
+    // A scratch file made and removed.
+    let scratch = client
+        .open(
+            "/data/scratch",
+            OPEN_WRITE | OPEN_CREATE | OPEN_TRUNCATE,
+            0o600,
+        )
+        .unwrap_or(0);
+    check(&mut checks, "scratch", client.close_file(scratch), Ok(()));
+    check(
+        &mut checks,
+        "unlink",
+        client.unlink("/data/scratch"),
+        Ok(()),
+    );
+    check(
+        &mut checks,
+        "unlinked",
+        refused(client.stat("/data/scratch")),
+        Some(VfsError::NotFound),
+    );
+    // The remote client's files, once it is done.
+    let mut done = false;
+    for _ in 0..6000 {
+        if client.stat("/tmp/remote-done").is_ok() {
+            done = true;
+            break;
+        }
+        let _ = thread::sleep_nanoseconds(10_000_000);
+    }
+    check(&mut checks, "the remote client finished", done, true);
+    check(
+        &mut checks,
+        "what the remote client wrote",
+        read_file(client, "/tmp/remote-data", 1 << 16),
+        Ok(pattern(2, 1 << 16)),
+    );
+    let status = checks.finish("vfs-test: local");
+    let _ = client.stop();
+    status
+}
+
+fn remote(client: &mut VfsClient) -> i32 {
+    let mut checks = Checks::new();
+    let bytes = pattern(2, 1 << 16);
+    let file = client.open(
+        "/tmp/remote-data",
+        OPEN_READ | OPEN_WRITE | OPEN_CREATE | OPEN_TRUNCATE,
+        0o644,
+    );
+    check(&mut checks, "create", file.is_ok(), true);
+    let file = file.unwrap_or(0);
+    check(
+        &mut checks,
+        "write",
+        client.write(file, &bytes),
+        Ok(1 << 16),
+    );
+    check(&mut checks, "seek", client.seek(file, 0), Ok(0));
+    let mut back = vec![0u8; 1 << 16];
+    check(
+        &mut checks,
+        "read",
+        client.read(file, &mut back),
+        Ok(1 << 16),
+    );
+    check(&mut checks, "the bytes read", back == bytes, true);
+    check(&mut checks, "close", client.close_file(file), Ok(()));
+    check(
+        &mut checks,
+        "stop from another cluster",
+        refused(client.stop()),
+        Some(VfsError::Denied),
+    );
+    let done = client.open("/tmp/remote-done", OPEN_WRITE | OPEN_CREATE, 0o644);
+    check(
+        &mut checks,
+        "done",
+        done.map(|descriptor| client.close_file(descriptor).is_ok()),
+        Ok(true),
+    );
+    checks.finish("vfs-test: remote")
+}
+
+fn persisted(client: &mut VfsClient) -> i32 {
+    let mut checks = Checks::new();
+    let mut wanted = pattern(1, 10);
+    wanted.extend_from_slice(b"tail");
+    check(
+        &mut checks,
+        "kept",
+        read_file(client, "/data/kept", 64),
+        Ok(wanted),
+    );
+    check(
+        &mut checks,
+        "the remote data",
+        read_file(client, "/tmp/remote-data", 1 << 16).map(|bytes| bytes.len()),
+        Ok(1 << 16),
+    );
+    let status = checks.finish("vfs-test: persisted");
+    let _ = client.stop();
+    status
+}
