@@ -25,31 +25,11 @@ extern crate alloc;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec;
-use libnanvix::disk;
 use libnanvix::{clock, println, process};
-use nanvix_fs::{Block, BlockDevice, Caller, DeviceError, FileSystem, ROOT};
+use nanvix_fs::board::BoardDisk;
+use nanvix_fs::{Caller, FileSystem, ROOT};
 
 libnanvix::entry!(main);
-
-/// The disk attached to this cluster, as the file system's block device.
-struct BoardDisk {
-    blocks: u64,
-}
-
-impl BlockDevice for BoardDisk {
-    fn block_count(&self) -> u64 {
-        self.blocks
-    }
-    fn read(&mut self, number: u64, block: &mut Block) -> Result<(), DeviceError> {
-        disk::read(number, block).map_err(|_| DeviceError::Io)
-    }
-    fn write(&mut self, number: u64, block: &Block) -> Result<(), DeviceError> {
-        disk::write(number, block).map_err(|_| DeviceError::Io)
-    }
-    fn flush(&mut self) -> Result<(), DeviceError> {
-        disk::flush().map_err(|_| DeviceError::Io)
-    }
-}
 
 /// Every record is this long: `R.I` padded with spaces, then a newline.
 const RECORD_BYTES: usize = 16;
@@ -69,14 +49,13 @@ fn now() -> u64 {
 
 fn main() -> i32 {
     let number = |key: &str| process::argument(key).and_then(|value| value.parse::<u64>().ok());
-    let blocks = match disk::blocks() {
-        Ok(blocks) => blocks,
+    let device = match BoardDisk::open() {
+        Ok(device) => device,
         Err(errno) => {
             println!("fs-test: no disk: {errno}");
             return 1;
         }
     };
-    let device = BoardDisk { blocks };
     let result = match process::argument("mode") {
         Some("format") => format_disk(device),
         Some("append") => append(device, number("round").unwrap_or(1), number("count")),

@@ -9,6 +9,8 @@
 
 extern crate alloc;
 
+#[cfg(feature = "board")]
+pub mod board;
 pub mod crash;
 pub mod device;
 pub mod files;

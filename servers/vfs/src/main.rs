@@ -13,8 +13,9 @@ use alloc::string::String;
 use alloc::vec;
 use libnanvix::cluster::Clusters;
 use libnanvix::mailbox::Inbox;
-use libnanvix::{clock, disk, println, process};
-use nanvix_fs::{Block, BlockDevice, Caller, DeviceError, FileSystem, FsError, JournalError};
+use libnanvix::{clock, println, process};
+use nanvix_fs::board::BoardDisk;
+use nanvix_fs::{BlockDevice, Caller, FileSystem, FsError, JournalError};
 use nanvix_rpc::transport::{Bulk, Handled, serve_bulk};
 use nanvix_vfs_api::{
     FileStat, Listing, OPEN_APPEND, OPEN_CREATE, OPEN_EXCLUSIVE, OPEN_FLAGS, OPEN_MAX, OPEN_READ,
@@ -23,26 +24,6 @@ use nanvix_vfs_api::{
 };
 
 libnanvix::entry!(main);
-
-/// The disk attached to this cluster, as the file system's block device.
-struct BoardDisk {
-    blocks: u64,
-}
-
-impl BlockDevice for BoardDisk {
-    fn block_count(&self) -> u64 {
-        self.blocks
-    }
-    fn read(&mut self, number: u64, block: &mut Block) -> Result<(), DeviceError> {
-        disk::read(number, block).map_err(|_| DeviceError::Io)
-    }
-    fn write(&mut self, number: u64, block: &Block) -> Result<(), DeviceError> {
-        disk::write(number, block).map_err(|_| DeviceError::Io)
-    }
-    fn flush(&mut self) -> Result<(), DeviceError> {
-        disk::flush().map_err(|_| DeviceError::Io)
-    }
-}
 
 /// An open file of a caller.
 struct OpenFile {
@@ -341,14 +322,14 @@ impl<D: BlockDevice> Vfs<D> {
 }
 
 fn main() -> i32 {
-    let blocks = match disk::blocks() {
-        Ok(blocks) => blocks,
+    let device = match BoardDisk::open() {
+        Ok(device) => device,
         Err(errno) => {
             println!("vfs-server: no disk on this cluster: {errno}");
             return 1;
         }
     };
-    let files = match FileSystem::mount(BoardDisk { blocks }) {
+    let files = match FileSystem::mount(device) {
         Ok(files) => files,
         Err(error) => {
             println!("vfs-server: cannot mount the disk: {error}");
