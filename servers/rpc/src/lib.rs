@@ -73,14 +73,17 @@ pub enum BulkField {
     Sent,
 }
 
+/// The little-endian word at byte `at` of `message`, if it holds one.
+fn word_at(message: &[u8], at: usize) -> Option<u32> {
+    message
+        .get(at..at + 4)
+        .and_then(|bytes| bytes.try_into().ok())
+        .map(u32::from_le_bytes)
+}
+
 /// What a request message says of bulk bytes (its reply-port word's flags).
 pub fn request_bulk(message: &[u8]) -> BulkField {
-    let word = |at: usize| {
-        message
-            .get(at..at + 4)
-            .and_then(|bytes| bytes.try_into().ok())
-            .map(u32::from_le_bytes)
-    };
+    let word = |at: usize| word_at(message, at);
     match (word(4), word(8)) {
         (Some(flags), _) if flags & FLAG_SENT != 0 => BulkField::Sent,
         (Some(flags), Some(length)) if flags & FLAG_SENDS != 0 => BulkField::Sends(length),
@@ -282,12 +285,7 @@ pub fn decode_request<P: Protocol>(message: &[u8]) -> Incoming<P::Request> {
 }
 
 pub(crate) fn request_header(message: &[u8]) -> Option<RequestHeader> {
-    let word = |at: usize| {
-        message
-            .get(at..at + 4)
-            .and_then(|bytes| bytes.try_into().ok())
-            .map(u32::from_le_bytes)
-    };
+    let word = |at: usize| word_at(message, at);
     Some(RequestHeader {
         call: word(0)?,
         reply_port: word(4)? & PORT_MASK,
@@ -340,13 +338,7 @@ pub fn encode_interim(call: u32, port: u32) -> [u8; 8] {
 /// Decodes any reply frame of protocol `P`. One that does not decode (or has
 /// trailing bytes) is [`RpcError::BadReply`].
 pub fn decode_reply_frame<P: Protocol>(message: &[u8]) -> Result<ReplyFrame<P::Reply>, RpcError> {
-    let word = |at: usize| {
-        message
-            .get(at..at + 4)
-            .and_then(|bytes| bytes.try_into().ok())
-            .map(u32::from_le_bytes)
-            .ok_or(RpcError::BadReply)
-    };
+    let word = |at: usize| word_at(message, at).ok_or(RpcError::BadReply);
     let first = word(0)?;
     let call = first & CALL_MASK;
     if first & REPLY_INTERIM != 0 {
@@ -366,18 +358,14 @@ pub fn decode_reply_frame<P: Protocol>(message: &[u8]) -> Result<ReplyFrame<P::R
     }
 }
 
-/// Decodes a reply of protocol `P`: its call number and what the server answered.
-/// A reply that does not decode (or has trailing bytes) is [`RpcError::BadReply`].
+/// Decodes a plain reply of protocol `P` (no bytes beside, not interim): its call
+/// number and what the server answered. A reply that does not decode (or has
+/// trailing bytes), or another kind of frame, is [`RpcError::BadReply`].
 pub fn decode_reply<P: Protocol>(
     message: &[u8],
 ) -> Result<(u32, Result<P::Reply, RpcError>), RpcError> {
-    let call = message
-        .get(..REPLY_HEADER_BYTES)
-        .and_then(|bytes| bytes.try_into().ok())
-        .map(u32::from_le_bytes)
-        .ok_or(RpcError::BadReply)?;
-    match postcard::take_from_bytes(&message[REPLY_HEADER_BYTES..]) {
-        Ok((reply, [])) => Ok((call, reply)),
+    match decode_reply_frame::<P>(message)? {
+        ReplyFrame::Reply(call, reply, None) => Ok((call, reply)),
         _ => Err(RpcError::BadReply),
     }
 }
