@@ -167,8 +167,7 @@ fn client() -> i32 {
     };
     for length in [1usize, 127, 4096, 100_000, 1 << 19] {
         let bytes = pattern(length as u8, length);
-        check(
-            &mut checks,
+        checks.same(
             "store",
             call_with_retry(|| client.call_sending(&Request::Store, &bytes)),
             Ok(Reply::Stored {
@@ -186,23 +185,16 @@ fn client() -> i32 {
                 &mut buffer,
             )
         });
-        check(&mut checks, "fetch", fetched, Ok((Reply::Fetched, length)));
-        check(
-            &mut checks,
-            "the fetched bytes",
-            buffer == pattern(7, length),
-            true,
-        );
+        checks.same("fetch", fetched, Ok((Reply::Fetched, length)));
+        checks.same("the fetched bytes", buffer == pattern(7, length), true);
     }
-    check(
-        &mut checks,
+    checks.same(
         "store nothing",
         client.call_sending(&Request::Store, &[]),
         Err(CallError::Rpc(RpcError::TooLarge)),
     );
     let mut small = [0u8; 10];
-    check(
-        &mut checks,
+    checks.same(
         "fetch more than taken",
         client
             .call_receiving(
@@ -215,13 +207,12 @@ fn client() -> i32 {
             .map(|(reply, _)| reply),
         Err(CallError::Rpc(RpcError::NoBulk)),
     );
-    check(
-        &mut checks,
+    checks.same(
         "store without bytes",
         client.call(&Request::Store),
         Ok(Reply::Missing),
     );
-    check(&mut checks, "stop", stop(&mut client), true);
+    checks.same("stop", stop(&mut client), true);
     checks.finish("bulk-test: client")
 }
 
@@ -263,8 +254,7 @@ fn liar() -> i32 {
             .map_err(CallError::Mailbox)
             .and_then(|bytes| decode_reply_frame::<BulkTest>(&bytes).map_err(CallError::Rpc))
     };
-    check(
-        &mut checks,
+    checks.same(
         "the first lie gets a portal to send to",
         frame(first).map(|frame| match frame {
             ReplyFrame::Interim(1, port) => BULK_PORTS.contains(&port),
@@ -273,8 +263,7 @@ fn liar() -> i32 {
         Ok(true),
     );
     let second = lie(&mut client, BulkField::Sends(1000), &Request::Store, 2);
-    check(
-        &mut checks,
+    checks.same(
         "the second gets Busy (one portal a caller)",
         frame(second),
         Ok(ReplyFrame::Reply(2, Err(RpcError::Busy), None)),
@@ -289,16 +278,14 @@ fn liar() -> i32 {
         },
         3,
     );
-    check(
-        &mut checks,
+    checks.same(
         "a reply with bytes that are never taken",
         frame(third),
         Ok(ReplyFrame::Reply(3, Ok(Reply::Fetched), Some(1 << 20))),
     );
     // The server still serves this caller.
     let mut buffer = [0u8; 64];
-    check(
-        &mut checks,
+    checks.same(
         "served after lying",
         client
             .call_receiving(
@@ -311,7 +298,7 @@ fn liar() -> i32 {
             .map(|(reply, length)| (reply, length, buffer.to_vec() == pattern(9, 64))),
         Ok((Reply::Fetched, 64, true)),
     );
-    check(&mut checks, "stop", stop(&mut client), true);
+    checks.same("stop", stop(&mut client), true);
     checks.finish("bulk-test: liar")
 }
 
@@ -322,9 +309,4 @@ fn stop(client: &mut Client<BulkTest>) -> bool {
         client.call(&Request::Stop),
         Ok(Reply::Stopped) | Err(CallError::Mailbox(libnanvix::Errno::ConnectionReset))
     )
-}
-
-/// Counts a check: `got` must equal `wanted`.
-fn check<T: PartialEq + core::fmt::Debug>(checks: &mut Checks, name: &str, got: T, wanted: T) {
-    checks.expect(name, Ok(got), Ok(wanted));
 }

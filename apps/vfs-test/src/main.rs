@@ -34,11 +34,6 @@ fn pattern(seed: u8, length: usize) -> Vec<u8> {
         .collect()
 }
 
-/// Counts a check: `got` must equal `wanted`.
-fn check<T: PartialEq + core::fmt::Debug>(checks: &mut Checks, name: &str, got: T, wanted: T) {
-    checks.expect(name, Ok(got), Ok(wanted));
-}
-
 fn refused<T>(result: Result<T, VfsCallError>) -> Option<VfsError> {
     match result {
         Err(VfsCallError::Refused(error)) => Some(error),
@@ -98,47 +93,25 @@ fn read_file(client: &mut VfsClient, path: &str, capacity: usize) -> Result<Vec<
 
 fn local(client: &mut VfsClient) -> i32 {
     let mut checks = Checks::new();
-    check(
-        &mut checks,
-        "mkdir",
-        client.make_directory("/data", 0o755),
-        Ok(()),
-    );
+    checks.same("mkdir", client.make_directory("/data", 0o755), Ok(()));
     let file = client.open("/data/file", OPEN_READ | OPEN_WRITE | OPEN_CREATE, 0o644);
-    check(&mut checks, "create", file.is_ok(), true);
+    checks.same("create", file.is_ok(), true);
     let file = file.unwrap_or(0);
     let bytes = pattern(1, 100_000);
-    check(
-        &mut checks,
-        "write",
-        client.write(file, &bytes),
-        Ok(100_000),
-    );
-    check(&mut checks, "seek", client.seek(file, 0), Ok(0));
+    checks.same("write", client.write(file, &bytes), Ok(100_000));
+    checks.same("seek", client.seek(file, 0), Ok(0));
     let mut back = vec![0u8; 100_000];
-    check(
-        &mut checks,
-        "read",
-        client.read(file, &mut back),
-        Ok(100_000),
-    );
-    check(&mut checks, "the bytes read", back == bytes, true);
-    check(
-        &mut checks,
-        "read at the end",
-        client.read(file, &mut back),
-        Ok(0),
-    );
-    check(
-        &mut checks,
+    checks.same("read", client.read(file, &mut back), Ok(100_000));
+    checks.same("the bytes read", back == bytes, true);
+    checks.same("read at the end", client.read(file, &mut back), Ok(0));
+    checks.same(
         "stat",
         client.stat("/data/file").map(|stat| stat.size),
         Ok(100_000),
     );
-    check(&mut checks, "truncate", client.truncate(file, 10), Ok(()));
-    check(&mut checks, "close", client.close_file(file), Ok(()));
-    check(
-        &mut checks,
+    checks.same("truncate", client.truncate(file, 10), Ok(()));
+    checks.same("close", client.close_file(file), Ok(()));
+    checks.same(
         "read a closed descriptor",
         refused(client.read(file, &mut back)),
         Some(VfsError::BadDescriptor),
@@ -146,17 +119,11 @@ fn local(client: &mut VfsClient) -> i32 {
     // Appends go to the end.
     let appended = client.open("/data/file", OPEN_WRITE | OPEN_APPEND, 0);
     let appended = appended.unwrap_or(0);
-    check(
-        &mut checks,
-        "append",
-        client.write(appended, b"tail"),
-        Ok(4),
-    );
-    check(&mut checks, "close", client.close_file(appended), Ok(()));
+    checks.same("append", client.write(appended, b"tail"), Ok(4));
+    checks.same("close", client.close_file(appended), Ok(()));
     let mut wanted = pattern(1, 10);
     wanted.extend_from_slice(b"tail");
-    check(
-        &mut checks,
+    checks.same(
         "after truncate and append",
         read_file(client, "/data/file", 64),
         Ok(wanted.clone()),
@@ -168,8 +135,7 @@ fn local(client: &mut VfsClient) -> i32 {
             .map(|(name, _, directory)| (name, directory))
             .collect::<Vec<_>>()
     });
-    check(
-        &mut checks,
+    checks.same(
         "list",
         listing,
         Ok(vec![
@@ -178,27 +144,15 @@ fn local(client: &mut VfsClient) -> i32 {
             ("file".into(), false),
         ]),
     );
-    check(
-        &mut checks,
-        "rename",
-        client.rename("/data/file", "/data/kept"),
-        Ok(()),
-    );
-    check(
-        &mut checks,
-        "renamed",
-        read_file(client, "/data/kept", 64),
-        Ok(wanted),
-    );
+    checks.same("rename", client.rename("/data/file", "/data/kept"), Ok(()));
+    checks.same("renamed", read_file(client, "/data/kept", 64), Ok(wanted));
     // Refusals.
-    check(
-        &mut checks,
+    checks.same(
         "open a missing file",
         refused(client.open("/data/none", OPEN_READ, 0)),
         Some(VfsError::NotFound),
     );
-    check(
-        &mut checks,
+    checks.same(
         "create exclusively what exists",
         refused(client.open(
             "/data/kept",
@@ -207,50 +161,43 @@ fn local(client: &mut VfsClient) -> i32 {
         )),
         Some(VfsError::Exists),
     );
-    check(
-        &mut checks,
+    checks.same(
         "open a directory",
         refused(client.open("/data", OPEN_READ, 0)),
         Some(VfsError::IsDirectory),
     );
-    check(
-        &mut checks,
+    checks.same(
         "a relative path",
         refused(client.stat("data")),
         Some(VfsError::Invalid),
     );
-    check(
-        &mut checks,
+    checks.same(
         "no read or write",
         refused(client.open("/data/kept", 0, 0)),
         Some(VfsError::Invalid),
     );
-    check(
-        &mut checks,
+    checks.same(
         "unknown flags",
         refused(client.open("/data/kept", OPEN_READ | 1 << 20, 0)),
         Some(VfsError::Invalid),
     );
-    check(
-        &mut checks,
+    checks.same(
         "remove a full directory",
         refused(client.remove_directory("/data")),
         Some(VfsError::NotEmpty),
     );
-    check(
-        &mut checks,
+    checks.same(
         "unlink a directory",
         refused(client.unlink("/data")),
         Some(VfsError::IsDirectory),
     );
     let read_only = client.open("/data/kept", OPEN_READ, 0).unwrap_or(0);
-    check(
-        &mut checks,
+    checks.same(
         "write a read-only descriptor",
         refused(client.write(read_only, b"x")),
         Some(VfsError::BadDescriptor),
     );
-    check(&mut checks, "close", client.close_file(read_only), Ok(()));
+    checks.same("close", client.close_file(read_only), Ok(()));
     // A scratch file made and removed.
     let scratch = client
         .open(
@@ -259,15 +206,9 @@ fn local(client: &mut VfsClient) -> i32 {
             0o600,
         )
         .unwrap_or(0);
-    check(&mut checks, "scratch", client.close_file(scratch), Ok(()));
-    check(
-        &mut checks,
-        "unlink",
-        client.unlink("/data/scratch"),
-        Ok(()),
-    );
-    check(
-        &mut checks,
+    checks.same("scratch", client.close_file(scratch), Ok(()));
+    checks.same("unlink", client.unlink("/data/scratch"), Ok(()));
+    checks.same(
         "unlinked",
         refused(client.stat("/data/scratch")),
         Some(VfsError::NotFound),
@@ -281,9 +222,8 @@ fn local(client: &mut VfsClient) -> i32 {
         }
         let _ = thread::sleep_nanoseconds(10_000_000);
     }
-    check(&mut checks, "the remote client finished", done, true);
-    check(
-        &mut checks,
+    checks.same("the remote client finished", done, true);
+    checks.same(
         "what the remote client wrote",
         read_file(client, "/tmp/remote-data", 1 << 16),
         Ok(pattern(2, 1 << 16)),
@@ -301,33 +241,21 @@ fn remote(client: &mut VfsClient) -> i32 {
         OPEN_READ | OPEN_WRITE | OPEN_CREATE | OPEN_TRUNCATE,
         0o644,
     );
-    check(&mut checks, "create", file.is_ok(), true);
+    checks.same("create", file.is_ok(), true);
     let file = file.unwrap_or(0);
-    check(
-        &mut checks,
-        "write",
-        client.write(file, &bytes),
-        Ok(1 << 16),
-    );
-    check(&mut checks, "seek", client.seek(file, 0), Ok(0));
+    checks.same("write", client.write(file, &bytes), Ok(1 << 16));
+    checks.same("seek", client.seek(file, 0), Ok(0));
     let mut back = vec![0u8; 1 << 16];
-    check(
-        &mut checks,
-        "read",
-        client.read(file, &mut back),
-        Ok(1 << 16),
-    );
-    check(&mut checks, "the bytes read", back == bytes, true);
-    check(&mut checks, "close", client.close_file(file), Ok(()));
-    check(
-        &mut checks,
+    checks.same("read", client.read(file, &mut back), Ok(1 << 16));
+    checks.same("the bytes read", back == bytes, true);
+    checks.same("close", client.close_file(file), Ok(()));
+    checks.same(
         "stop from another cluster",
         refused(client.stop()),
         Some(VfsError::Denied),
     );
     let done = client.open("/tmp/remote-done", OPEN_WRITE | OPEN_CREATE, 0o644);
-    check(
-        &mut checks,
+    checks.same(
         "done",
         done.map(|descriptor| client.close_file(descriptor).is_ok()),
         Ok(true),
@@ -339,14 +267,8 @@ fn persisted(client: &mut VfsClient) -> i32 {
     let mut checks = Checks::new();
     let mut wanted = pattern(1, 10);
     wanted.extend_from_slice(b"tail");
-    check(
-        &mut checks,
-        "kept",
-        read_file(client, "/data/kept", 64),
-        Ok(wanted),
-    );
-    check(
-        &mut checks,
+    checks.same("kept", read_file(client, "/data/kept", 64), Ok(wanted));
+    checks.same(
         "the remote data",
         read_file(client, "/tmp/remote-data", 1 << 16).map(|bytes| bytes.len()),
         Ok(1 << 16),

@@ -35,6 +35,12 @@ impl Checks {
         }
     }
 
+    /// Counts a check named `name` of any values: `got` must equal `wanted`, else a
+    /// line `FAIL name: got ..., wanted ...` is printed.
+    pub fn same<T: PartialEq + core::fmt::Debug>(&mut self, name: &str, got: T, wanted: T) {
+        self.expect(name, Ok(got), Ok(wanted));
+    }
+
     /// Prints `PROGRAM: N checks, M failed` and returns the failures as an exit
     /// status.
     pub fn finish(&self, program: &str) -> i32 {
