@@ -11,6 +11,7 @@ use crate::layout::{
     INODES_PER_BLOCK, Inode, Layout, NAME_MAX, PERMISSION_MASK, POINTERS_PER_BLOCK, REGULAR, ROOT,
     u32_at,
 };
+use alloc::boxed::Box;
 use alloc::vec;
 use alloc::vec::Vec;
 
@@ -213,13 +214,20 @@ fn block_in<D: BlockDevice>(
     journal: &mut Journal<D>,
     transaction: &Transaction,
     number: u64,
-) -> Result<Block, FsError> {
+) -> Result<Box<Block>, FsError> {
     if let Some(block) = transaction.written(number) {
-        return Ok(*block);
+        return Ok(Box::new(*block));
     }
-    let mut block = [0; BLOCK_SIZE];
+    let mut block = zeroed_block();
     journal.read(number, &mut block)?;
     Ok(block)
+}
+
+/// A block of zeroes on the heap: blocks stay off the stack, so a server's deepest
+/// path (a truncate freeing double indirect blocks) holds a few pointers, not a few
+/// 4 KiB arrays.
+fn zeroed_block() -> Box<Block> {
+    Box::new([0; BLOCK_SIZE])
 }
 
 /// Marks `inode`'s contents changed at `now` (its modification and change times).
@@ -897,7 +905,7 @@ impl<D: BlockDevice> FileSystem<D> {
         let bits = (BLOCK_SIZE * 8) as u64;
         let transaction = Transaction::new();
         // Each bitmap block read once, as the numbers reach it.
-        let mut map = ([0u8; BLOCK_SIZE], u64::MAX);
+        let mut map = (zeroed_block(), u64::MAX);
         for number in first..self.journal.block_count() {
             let bitmap = self.layout.bitmap_start + number / bits;
             if map.1 != bitmap {
@@ -1019,7 +1027,7 @@ impl<D: BlockDevice> FileSystem<D> {
                     if map[byte] & (1 << (bit % 8)) == 0 {
                         map[byte] |= 1 << (bit % 8);
                         transaction.write(bitmap, &map);
-                        transaction.write(number, &[0; BLOCK_SIZE]);
+                        transaction.write(number, &zeroed_block());
                         self.next_block = number + 1;
                         return u32::try_from(number).map_err(|_| FsError::NoSpace);
                     }
@@ -1078,7 +1086,7 @@ impl<D: BlockDevice> FileSystem<D> {
             return Ok(0);
         }
         let contents = block_in(&mut self.journal, transaction, u64::from(block))?;
-        Ok(u32_at(&contents, 4 * index))
+        Ok(u32_at(&contents[..], 4 * index))
     }
 
     /// Entry `index` of pointer block `*block`, allocating it (and the block it
@@ -1093,7 +1101,7 @@ impl<D: BlockDevice> FileSystem<D> {
             *block = self.allocate_block(transaction)?;
         }
         let mut contents = block_in(&mut self.journal, transaction, u64::from(*block))?;
-        let mut entry = u32_at(&contents, 4 * index);
+        let mut entry = u32_at(&contents[..], 4 * index);
         if entry == 0 {
             entry = self.allocate_block(transaction)?;
             contents[4 * index..4 * index + 4].copy_from_slice(&entry.to_le_bytes());
@@ -1192,7 +1200,7 @@ impl<D: BlockDevice> FileSystem<D> {
             let mut contents = block_in(&mut self.journal, transaction, u64::from(inode.double))?;
             let mut empty = true;
             for slot in 0..POINTERS_PER_BLOCK {
-                let middle = u32_at(&contents, 4 * slot);
+                let middle = u32_at(&contents[..], 4 * slot);
                 if middle == 0 {
                     continue;
                 }
@@ -1228,7 +1236,7 @@ impl<D: BlockDevice> FileSystem<D> {
         }
         let mut contents = block_in(&mut self.journal, transaction, u64::from(block))?;
         for slot in from..POINTERS_PER_BLOCK {
-            let entry = u32_at(&contents, 4 * slot);
+            let entry = u32_at(&contents[..], 4 * slot);
             if entry != 0 {
                 self.free_block(transaction, entry)?;
                 contents[4 * slot..4 * slot + 4].fill(0);
@@ -1265,7 +1273,7 @@ impl<D: BlockDevice> FileSystem<D> {
     ) -> Result<(), FsError> {
         let mut inode = self.get_inode(transaction, number)?;
         let block = self.block_for(transaction, &mut inode, 0)?;
-        let mut contents = [0; BLOCK_SIZE];
+        let mut contents = zeroed_block();
         Entry::encode(number, b".", &mut contents[..ENTRY_BYTES]);
         Entry::encode(parent, b"..", &mut contents[ENTRY_BYTES..2 * ENTRY_BYTES]);
         transaction.write(block, &contents);
@@ -1332,7 +1340,7 @@ impl<D: BlockDevice> FileSystem<D> {
             };
             let contents = block_in(&mut self.journal, transaction, block)?;
             if let Some(slot) =
-                (0..ENTRIES_PER_BLOCK).find(|slot| u32_at(&contents, slot * ENTRY_BYTES) == 0)
+                (0..ENTRIES_PER_BLOCK).find(|slot| u32_at(&contents[..], slot * ENTRY_BYTES) == 0)
             {
                 return self.set_entry(transaction, (block, slot * ENTRY_BYTES), inode, name);
             }

@@ -161,6 +161,54 @@ impl<D: BlockDevice> Vfs<D> {
         Ok(descriptor)
     }
 
+    /// Reads up to `length` bytes at the position of the caller's `descriptor`,
+    /// sent beside the reply; the position moves on.
+    fn read(
+        &mut self,
+        caller: (u32, u32),
+        descriptor: u32,
+        length: usize,
+    ) -> Result<Handled<VfsReply>, VfsError> {
+        let Vfs { files, open } = self;
+        let file = open.get(caller, descriptor, OPEN_READ)?;
+        let mut bytes = vec![0u8; length];
+        let count = files
+            .read(file.inode, file.position, &mut bytes)
+            .map_err(vfs_error)?;
+        bytes.truncate(count);
+        file.position += count as u64;
+        Ok(Handled::ReplyWith(
+            VfsReply::Read {
+                count: count as u32,
+            },
+            bytes,
+        ))
+    }
+
+    /// Writes `bytes` at the position of the caller's `descriptor` (its file's end
+    /// with `OPEN_APPEND`); the position moves on.
+    fn write(
+        &mut self,
+        caller: (u32, u32),
+        descriptor: u32,
+        bytes: &[u8],
+    ) -> Result<Handled<VfsReply>, VfsError> {
+        let Vfs { files, open } = self;
+        let file = open.get(caller, descriptor, OPEN_WRITE)?;
+        let at = if file.flags & OPEN_APPEND != 0 {
+            files.inode(file.inode).map_err(vfs_error)?.size
+        } else {
+            file.position
+        };
+        let count = files
+            .write(file.inode, at, bytes, now())
+            .map_err(vfs_error)?;
+        file.position = at + count as u64;
+        Ok(Handled::Reply(VfsReply::Written {
+            count: count as u32,
+        }))
+    }
+
     /// Serves `request` from `caller` (node, epoch), with `bulk` beside it.
     fn serve(&mut self, caller: (u32, u32), request: VfsRequest, bulk: Bulk) -> Handled<VfsReply> {
         let accepts = match &bulk {
@@ -178,56 +226,12 @@ impl<D: BlockDevice> Vfs<D> {
                 .map(|_| Handled::Reply(VfsReply::Done))
                 .ok_or(VfsError::BadDescriptor),
             VfsRequest::Read { descriptor, length } => {
-                let (inode, position) = match self.open.get(caller, descriptor, OPEN_READ) {
-                    Ok(file) => (file.inode, file.position),
-                    Err(error) => return Handled::Reply(VfsReply::Refused(error)),
-                };
-                let mut bytes = vec![0u8; (length as usize).min(accepts)];
-                match self.files.read(inode, position, &mut bytes) {
-                    Ok(count) => {
-                        bytes.truncate(count);
-                        if let Ok(file) = self.open.get(caller, descriptor, OPEN_READ) {
-                            file.position += count as u64;
-                        }
-                        Ok(Handled::ReplyWith(
-                            VfsReply::Read {
-                                count: count as u32,
-                            },
-                            bytes,
-                        ))
-                    }
-                    Err(error) => Err(vfs_error(error)),
-                }
+                self.read(caller, descriptor, (length as usize).min(accepts))
             }
-            VfsRequest::Write { descriptor } => {
-                let Bulk::Received(bytes) = bulk else {
-                    return Handled::Reply(VfsReply::Refused(VfsError::Invalid));
-                };
-                let (inode, position, append) = match self.open.get(caller, descriptor, OPEN_WRITE)
-                {
-                    Ok(file) => (file.inode, file.position, file.flags & OPEN_APPEND != 0),
-                    Err(error) => return Handled::Reply(VfsReply::Refused(error)),
-                };
-                let at = if append {
-                    match self.files.inode(inode) {
-                        Ok(fields) => fields.size,
-                        Err(error) => return Handled::Reply(VfsReply::Refused(vfs_error(error))),
-                    }
-                } else {
-                    position
-                };
-                match self.files.write(inode, at, &bytes, now()) {
-                    Ok(count) => {
-                        if let Ok(file) = self.open.get(caller, descriptor, OPEN_WRITE) {
-                            file.position = at + count as u64;
-                        }
-                        Ok(Handled::Reply(VfsReply::Written {
-                            count: count as u32,
-                        }))
-                    }
-                    Err(error) => Err(vfs_error(error)),
-                }
-            }
+            VfsRequest::Write { descriptor } => match bulk {
+                Bulk::Received(bytes) => self.write(caller, descriptor, &bytes),
+                _ => Err(VfsError::Invalid),
+            },
             VfsRequest::Seek { descriptor, offset } => {
                 self.open.get(caller, descriptor, 0).map(|file| {
                     file.position = offset;
@@ -304,16 +308,13 @@ impl<D: BlockDevice> Vfs<D> {
                 ))
             }),
             VfsRequest::Truncate { descriptor, size } => {
-                match self.open.get(caller, descriptor, OPEN_WRITE) {
-                    Ok(file) => {
-                        let inode = file.inode;
-                        self.files
-                            .truncate(inode, size, now())
-                            .map(|()| Handled::Reply(VfsReply::Done))
-                            .map_err(vfs_error)
-                    }
-                    Err(error) => Err(error),
-                }
+                let Vfs { files, open } = self;
+                open.get(caller, descriptor, OPEN_WRITE).and_then(|file| {
+                    files
+                        .truncate(file.inode, size, now())
+                        .map(|()| Handled::Reply(VfsReply::Done))
+                        .map_err(vfs_error)
+                })
             }
             VfsRequest::Stop => Ok(Handled::Stop),
         };
