@@ -27,7 +27,7 @@ pub use table::{KCALLS, Kcall, KcallDescription, Placement};
 
 /// Version of this ABI. A program carries it in its `.note.nanvix` note; the loader
 /// refuses a program built for another version.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 
 /// Magic number at the start of a [`Gate`] ("NXGT").
 pub const GATE_MAGIC: u32 = 0x4e58_4754;
@@ -418,6 +418,10 @@ pub struct ClusterInfo {
     /// `ending` and `fault` say how), waiting for one ([`Kcall::ClusterPowerOn`]
     /// runs the next there).
     pub idle: u32,
+    /// The boot epoch in which the system's manifest booted the cluster with its
+    /// program, 0 if it never did: run 1 of that epoch is the system's (root), not
+    /// a spawned process.
+    pub system_epoch: u32,
     /// Size of the cluster's SRAM in bytes.
     pub sram_bytes: u64,
 }
@@ -442,6 +446,7 @@ impl ClusterInfo {
             fault: 0,
             run: 0,
             idle: 0,
+            system_epoch: 0,
             sram_bytes: 0,
         }
     }
@@ -463,6 +468,11 @@ pub struct MessageHeader {
     pub source_program: u32,
     /// Boot epoch of the sender's cluster when it sent.
     pub source_epoch: u32,
+    /// The sender's run on its cluster in that epoch (stamped by its kernel: how
+    /// many programs the board had started there when it started; 1 for the boot
+    /// program). A warm compute cluster runs one process after another in one
+    /// epoch: node, epoch and run name one of them.
+    pub source_run: u32,
     /// Payload length in bytes.
     pub length: u32,
 }

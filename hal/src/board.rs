@@ -126,6 +126,10 @@ pub trait BoardControl: Send + Sync {
     fn image_has_program(&self, name: &str) -> bool;
     /// How many programs cluster `index` started in its current (or last) epoch.
     fn cluster_run(&self, index: usize) -> u32;
+    /// The boot epoch in which the system's manifest booted cluster `index` with
+    /// its program (run 1 of that epoch is the system's, not a spawned process);
+    /// 0 if it never did.
+    fn cluster_system_epoch(&self, index: usize) -> u32;
     /// Whether cluster `index` is on and idle (warm, waiting for a program).
     fn cluster_idle(&self, index: usize) -> bool;
     /// Whether this cluster stays on, idle, when its programs end (a warm cluster:
@@ -135,9 +139,9 @@ pub trait BoardControl: Send + Sync {
     /// idle, and the board may give it a program ([`Self::take_program_request`]).
     fn idle(&self, status: i32);
     /// For an idle warm cluster: if the board asked it to run a program, calls
-    /// `start` with the image program's name and its arguments (NUL-separated) and
-    /// returns true.
-    fn take_program_request(&self, start: &mut dyn FnMut(&str, &str)) -> bool;
+    /// `start` with the image program's name, its arguments (NUL-separated) and the
+    /// run the board counts it as, and returns true.
+    fn take_program_request(&self, start: &mut dyn FnMut(&str, &str, u32)) -> bool;
     /// Whether the board asked this cluster to shut down in order since the last
     /// look (hosted: a SIGTERM to the cluster's process); true once per request.
     fn take_shutdown_request(&self) -> bool;

@@ -2,14 +2,19 @@
 
 use nanvix_abi::MessageHeader;
 
-/// Who sends: a node of the local cluster and a program id stamped by the kernel.
-/// The hardware checks that the node is the sender's own and adds the boot epoch.
+/// Who sends: a node of the local cluster, and a program id and run stamped by the
+/// kernel. The hardware checks that the node is the sender's own and adds the boot
+/// epoch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Source {
     /// One of the local cluster's NoC nodes.
     pub node: u32,
     /// Program id on the local cluster.
     pub program: u32,
+    /// The run the sending program belongs to: how many programs the board had
+    /// started on the cluster in this boot epoch when it started (see
+    /// `MessageHeader::source_run`).
+    pub run: u32,
 }
 
 /// Why a control-NoC operation failed.

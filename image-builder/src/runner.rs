@@ -744,9 +744,11 @@ impl Board<'_> {
         if !(slot.phase == Phase::Up && slot.idle) {
             return Err("it is on".into());
         }
+        let run = slot.run + 1;
         let request = ProgramRequest {
             program: program.to_string(),
             arguments,
+            run,
         };
         let mut line = serde_json::to_vec(&request).map_err(|error| error.to_string())?;
         line.push(b'\n');
@@ -759,7 +761,6 @@ impl Board<'_> {
         // SAFETY: kill(2) on a child process we started and have not reaped (its
         // waiter thread reports the exit before the pid can be reused).
         unsafe { libc::kill(slot.pid as libc::pid_t, libc::SIGUSR1) };
-        let run = slot.run + 1;
         self.start_run(position, run);
         Ok(())
     }
@@ -1152,6 +1153,10 @@ impl Board<'_> {
         }
         self.hardware.set_status(index, 0, ENDED_NONE);
         self.hardware.set_run(index, 1, false);
+        if !warm {
+            // The manifest's own boot: its programs are the system's.
+            self.hardware.set_system_epoch(index, epoch);
+        }
         self.hardware.set_state(index, ClusterState::On { epoch });
         let mut child = match command.spawn() {
             Ok(child) => child,

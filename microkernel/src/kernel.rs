@@ -25,7 +25,9 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{
+    AtomicBool, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+};
 use lock_api::Mutex;
 use nanvix_abi::{
     ArgumentSlice, CLUSTER_NAME_MAX, CLUSTER_SELF, COMM_MAILBOX, COMM_PORTAL, COMM_SYNC,
@@ -145,6 +147,8 @@ struct Program {
 struct ProgramInfo {
     id: u32,
     node: u32,
+    /// The cluster's run when it was placed.
+    run: u32,
     /// Image, stack, heap and start block: the memory kcall pointers may name
     /// (besides the program's window pages).
     regions: [Region; 4],
@@ -306,6 +310,10 @@ pub struct Kernel<P: Platform> {
     /// A warm cluster told the board it is idle (its programs ended) and has not
     /// started another program since.
     idle_reported: AtomicBool,
+    /// The cluster's current run in its boot epoch: how many programs the board
+    /// counts started (1 at boot); a program placed takes it, and its messages
+    /// carry it (`MessageHeader::source_run`).
+    run: AtomicU32,
     /// Each program's inbox length by index (written under the programs lock), so
     /// receivers see an empty inbox without taking the lock.
     inbox_lengths: Vec<AtomicUsize>,
@@ -390,6 +398,7 @@ impl<P: Platform> Kernel<P> {
             requested_runs: Mutex::new(alloc::vec![None; cluster_count]),
             pending_runs: Mutex::new(VecDeque::new()),
             idle_reported: AtomicBool::new(false),
+            run: AtomicU32::new(1),
             board,
             platform,
         }
@@ -598,6 +607,7 @@ impl<P: Platform> Kernel<P> {
         let info = alloc::boxed::Box::new(ProgramInfo {
             id: id as u32,
             node: self.node_of(id),
+            run: self.run.load(Ordering::Acquire),
             regions: [image_region, stack, heap, start_block],
         });
         // An ended program's info stays where a reader may hold it (leaked, never
@@ -1320,12 +1330,22 @@ impl<P: Platform> Kernel<P> {
         Ok((space, header, buffer))
     }
 
-    /// What the NoC stamps on program `index`'s messages: its node and id.
+    /// What the NoC stamps on program `index`'s messages: its node, id and run.
     fn source_of(&self, index: usize) -> Source {
         let info = self.info(index);
         Source {
             node: info.node,
             program: info.id,
+            run: info.run,
+        }
+    }
+
+    /// What the NoC stamps on a message the kernel sends itself from `node`.
+    fn kernel_source(&self, node: u32) -> Source {
+        Source {
+            node,
+            program: nanvix_abi::KERNEL_PROGRAM,
+            run: self.run.load(Ordering::Acquire),
         }
     }
 
@@ -1838,6 +1858,7 @@ impl<P: Platform> Kernel<P> {
         info.fault = (ending >> 8) & 0xff;
         info.run = self.platform.board().cluster_run(cluster);
         info.idle = u32::from(self.platform.board().cluster_idle(cluster));
+        info.system_epoch = self.platform.board().cluster_system_epoch(cluster);
         info.state = state;
         info.epoch = epoch;
         self.space(index).write_value(out, &info)?;

@@ -76,10 +76,11 @@ fn patiently<T>(mut look: impl FnMut() -> Option<T>) -> Option<T> {
     None
 }
 
-/// Calls `identify` until the (restarted) process server answers, for at most
-/// [`PATIENCE`]; whether it did.
+/// Calls `list` until the (restarted) process server answers, for at most
+/// [`PATIENCE`]; whether it did. (Not `identify`: the new server does not know a
+/// process its earlier incarnation spawned, and refuses to name it.)
 fn served_again(processes: &mut ProcessClient) -> bool {
-    patiently(|| processes.identify().ok()).is_some()
+    patiently(|| processes.list().ok()).is_some()
 }
 
 /// The node of program slot `slot` of this cluster.

@@ -171,11 +171,14 @@ impl BoardControl for Stub {
     fn cluster_idle(&self, _: usize) -> bool {
         false
     }
+    fn cluster_system_epoch(&self, _: usize) -> u32 {
+        0
+    }
     fn warm(&self) -> bool {
         false
     }
     fn idle(&self, _: i32) {}
-    fn take_program_request(&self, _: &mut dyn FnMut(&str, &str)) -> bool {
+    fn take_program_request(&self, _: &mut dyn FnMut(&str, &str, u32)) -> bool {
         false
     }
     fn power_off_cluster(&self, _: usize, _: u32) -> Result<(), PowerError> {

@@ -53,6 +53,7 @@ fn main() -> Result<(), String> {
             Source {
                 node: source,
                 program: 0,
+                run: 1,
             },
             destination,
             0,

@@ -125,6 +125,13 @@ impl NocMemory {
             != 0
     }
 
+    /// The epoch in which the manifest booted cluster `index` with its program (0:
+    /// never).
+    pub fn cluster_system_epoch(&self, index: usize) -> u32 {
+        self.word(self.layout.cluster_state(index) + 24)
+            .load(Ordering::Acquire)
+    }
+
     /// The generation counter, bumped on every cluster state change.
     pub fn generation(&self) -> &AtomicU32 {
         self.word(self.layout.generation())
@@ -443,6 +450,13 @@ impl BoardHardware {
         self.memory
             .word(offset + 4)
             .store(u32::from(idle), Ordering::SeqCst);
+    }
+
+    /// Records that the manifest booted cluster `index` with its program in boot
+    /// epoch `epoch` (before the epoch's state is published).
+    pub fn set_system_epoch(&self, index: usize, epoch: u32) {
+        let offset = self.memory.layout.cluster_state(index) + 24;
+        self.memory.word(offset).store(epoch, Ordering::SeqCst);
     }
 
     /// The state registers say cluster `index` is in.

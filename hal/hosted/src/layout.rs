@@ -30,7 +30,7 @@ pub const CLUSTER_REGISTERS_BYTES: usize = 32;
 /// line pair.
 pub const SLOT_BYTES: usize = 256;
 /// Offset of the payload inside a slot (the first 24 bytes share the header's line).
-pub const SLOT_PAYLOAD: usize = 40;
+pub const SLOT_PAYLOAD: usize = 48;
 
 /// Bytes of data one data-NoC chunk carries at most.
 pub const DATA_CHUNK_BYTES: usize = 128 * 1024;
@@ -76,6 +76,8 @@ pub mod slot {
     /// this slot's destination to its sender), as it stood when it sent: a credit
     /// the destination takes instead of reading that tail across the NoC.
     pub const ACKNOWLEDGED: usize = 32;
+    /// The sender's run on its cluster (stamped by the sender's kernel).
+    pub const SOURCE_RUN: usize = 40;
 }
 
 /// Encoded cluster states in the registers.
@@ -90,11 +92,16 @@ pub mod state {
 
 // Headers end before their payloads start.
 const _: () = assert!(
-    slot::ACKNOWLEDGED + 4 <= SLOT_PAYLOAD
+    slot::ACKNOWLEDGED + 4 <= slot::SOURCE_RUN
+        && slot::SOURCE_RUN + 4 <= SLOT_PAYLOAD
         && SLOT_PAYLOAD.is_multiple_of(8)
         && SLOT_PAYLOAD + 128 <= SLOT_BYTES
 );
-const _: () = assert!(data_slot::OFFSET + 4 <= DATA_PAYLOAD && DATA_DEPTH.is_power_of_two());
+const _: () = assert!(
+    data_slot::OFFSET + 4 <= data_slot::SOURCE_RUN
+        && data_slot::SOURCE_RUN + 4 <= DATA_PAYLOAD
+        && DATA_DEPTH.is_power_of_two()
+);
 
 /// Offsets of everything in the NoC memory for a board of `clusters` clusters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -155,8 +162,9 @@ impl Layout {
 
     /// Offset of cluster `index`'s state word; its epoch word follows at +4, the
     /// status its last program (or incarnation) ended with at +8, how it ended at
-    /// +12, the number of programs it started in this epoch at +16, and whether it
-    /// is on and idle (a warm cluster waiting for a program) at +20.
+    /// +12, the number of programs it started in this epoch at +16, whether it is
+    /// on and idle (a warm cluster waiting for a program) at +20, and the epoch in
+    /// which the manifest booted it with its program (0: never) at +24.
     pub fn cluster_state(&self, index: usize) -> usize {
         self.registers() + LINE_BYTES + index * CLUSTER_REGISTERS_BYTES
     }

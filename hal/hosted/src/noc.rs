@@ -228,6 +228,7 @@ fn header_of(line: &[AtomicU32; 16]) -> MessageHeader {
         source_node: field(slot::SOURCE_NODE),
         source_program: field(slot::SOURCE_PROGRAM),
         source_epoch: field(slot::SOURCE_EPOCH),
+        source_run: field(slot::SOURCE_RUN),
         length: field(slot::LENGTH),
     }
 }
@@ -584,6 +585,7 @@ impl HostedNoc {
         store(slot::SOURCE_NODE, stamps.source.node);
         store(slot::SOURCE_PROGRAM, stamps.source.program);
         store(slot::SOURCE_EPOCH, self.epoch);
+        store(slot::SOURCE_RUN, stamps.source.run);
         store(slot::DESTINATION_EPOCH, stamps.destination_epoch);
         store(slot::LENGTH, bytes.len() as u32);
         match stamps.chunk {
@@ -997,6 +999,7 @@ mod tests {
     const CC0: Source = Source {
         node: 4,
         program: 0,
+        run: 1,
     };
 
     #[test]
@@ -1006,6 +1009,7 @@ mod tests {
             Source {
                 node: 4,
                 program: 3,
+                run: 7,
             },
             5,
             1,
@@ -1017,6 +1021,7 @@ mod tests {
             source_node: 4,
             source_program: 3,
             source_epoch: 1,
+            source_run: 7,
             length: 4,
         };
         assert_eq!(received, vec![(expected, 5, 1, b"ping".to_vec())]);
@@ -1045,7 +1050,8 @@ mod tests {
             cc0.try_send(
                 Source {
                     node: 0,
-                    program: 0
+                    program: 0,
+                    run: 1,
                 },
                 5,
                 0,
@@ -1111,6 +1117,7 @@ mod tests {
         let cc1_source = Source {
             node: 5,
             program: 0,
+            run: 1,
         };
         cc1.try_send(cc1_source, 4, 0, b"answer").unwrap();
         assert_eq!(drain(&cc0).len(), 1);
@@ -1145,6 +1152,7 @@ mod tests {
         let io0_source = Source {
             node: 0,
             program: 0,
+            run: 1,
         };
         for round in 0..3u8 {
             io0.try_send(io0_source, 5, 0, &[round]).unwrap();

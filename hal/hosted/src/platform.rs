@@ -346,6 +346,10 @@ impl BoardControl for HostedBoard {
         self.memory.cluster_idle(index)
     }
 
+    fn cluster_system_epoch(&self, index: usize) -> u32 {
+        self.memory.cluster_system_epoch(index)
+    }
+
     fn warm(&self) -> bool {
         self.warm
     }
@@ -354,7 +358,7 @@ impl BoardControl for HostedBoard {
         self.send(&ClusterReport::Idle { status });
     }
 
-    fn take_program_request(&self, start: &mut dyn FnMut(&str, &str)) -> bool {
+    fn take_program_request(&self, start: &mut dyn FnMut(&str, &str, u32)) -> bool {
         let mut requests = self.requests.lock();
         let Some((pipe, pending)) = requests.as_mut() else {
             return false;
@@ -374,7 +378,7 @@ impl BoardControl for HostedBoard {
         let Ok(request) = serde_json::from_slice::<ProgramRequest>(&line) else {
             return false;
         };
-        start(&request.program, &request.arguments.join("\0"));
+        start(&request.program, &request.arguments.join("\0"), request.run);
         true
     }
 

@@ -194,6 +194,7 @@ pub fn run(fd: RawFd, options: &ProbeOptions) -> Result<Vec<f64>, ProbeError> {
     let source = Source {
         node: source,
         program: 0,
+        run: 1,
     };
     let payload = vec![PAYLOAD_BYTE; options.bytes.min(nanvix_abi::NOC_PAYLOAD_MAX)];
     let trip = |noc: &HostedNoc| -> Result<(), ProbeError> {

@@ -180,6 +180,9 @@ pub struct ProgramRequest {
     pub program: String,
     /// Its arguments.
     pub arguments: Vec<String>,
+    /// The run the board counts it as in the cluster's epoch (the kernel stamps it
+    /// on the program's messages).
+    pub run: u32,
 }
 
 /// `BootSpec::control_fd` when there is no control pipe.

@@ -11,7 +11,7 @@ use nanvix_abi::{
     CommCounters, Errno, KERNEL_PROGRAM, MAILBOX_ANY_SOURCE, MAILBOX_CLOSED_TAG, MAILBOX_NONBLOCK,
     MAILBOX_PORTS, MAILBOX_TAG, MAILBOXES_MAX, MessageHeader, NOC_PAYLOAD_MAX, mailbox_peer_of,
 };
-use nanvix_hal::{ControlNoc, CoreId, Cores, NocError, Platform, ReceiveDecision, Source};
+use nanvix_hal::{ControlNoc, CoreId, Cores, NocError, Platform, ReceiveDecision};
 
 /// Messages one mailbox queues from one source node; more wait in their NoC channel.
 pub const MAILBOX_SOURCE_CAPACITY: usize = 16;
@@ -1347,10 +1347,7 @@ impl<P: Platform> Kernel<P> {
     /// destination counts as told: nothing there waits.
     fn send_closed_notice(&self, to: u32, node: u32, port: u32) -> bool {
         let payload = super::two_words(node, port);
-        let source = Source {
-            node,
-            program: KERNEL_PROGRAM,
-        };
+        let source = self.kernel_source(node);
         self.platform
             .noc()
             .try_send(source, to, MAILBOX_CLOSED_TAG, &payload)
@@ -1497,6 +1494,7 @@ mod tests {
             source_node,
             source_program: 0,
             source_epoch: 1,
+            source_run: 1,
             length: 1,
         }
     }

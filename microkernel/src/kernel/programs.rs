@@ -15,7 +15,7 @@ use nanvix_abi::{
     signal_port,
 };
 use nanvix_board::ClusterKind;
-use nanvix_hal::{BoardControl, CoreId, Cores, HardwareEvent, Platform, ReceiveDecision, Source};
+use nanvix_hal::{BoardControl, CoreId, Cores, HardwareEvent, Platform, ReceiveDecision};
 
 /// A program an I/O cluster's kernel asked this idle warm cluster for over the NoC.
 pub(super) struct RunRequest {
@@ -313,18 +313,19 @@ impl<P: Platform> Kernel<P> {
                 run: request.run,
                 requester_node: request.requester,
             });
-            self.start_requested(&request.program, &request.words);
+            self.start_requested(&request.program, &request.words, request.run);
             return;
         }
-        board.take_program_request(&mut |name, words| self.start_requested(name, words));
+        board.take_program_request(&mut |name, words, run| self.start_requested(name, words, run));
     }
 
     /// Starts the program an idle warm cluster was asked for, or reports it refused
     /// and the cluster idle again.
-    fn start_requested(&self, name: &str, words: &str) {
+    fn start_requested(&self, name: &str, words: &str, run: u32) {
         // Before the start: a program that ends at once reports the cluster idle
-        // again from its own end.
+        // again from its own end; the program takes its run.
         self.idle_reported.store(false, Ordering::Release);
+        self.run.store(run, Ordering::Release);
         if let Err(errno) = self.start_program(
             name,
             words,
@@ -366,10 +367,7 @@ impl<P: Platform> Kernel<P> {
             }
             requested[cluster] = Some((epoch, run));
         }
-        let source = Source {
-            node: self.source_of(index).node,
-            program: KERNEL_PROGRAM,
-        };
+        let source = self.kernel_source(self.source_of(index).node);
         let to = self.board.clusters[cluster].first_node;
         let (sent, _) = self.send_stamped(index, source, (to, PROGRAM_RUN_TAG), &payload, true);
         if let Err(errno) = sent {
@@ -442,6 +440,7 @@ impl<P: Platform> Kernel<P> {
             source_node: node,
             source_program: KERNEL_PROGRAM,
             source_epoch: epoch,
+            source_run: self.run.load(Ordering::Acquire),
             length: notice.len() as u32,
         };
         self.route_to_mailbox(node, MAILBOX_TAG + port, &header, &notice, None);

@@ -18,7 +18,7 @@ pub use nanvix_rpc::transport::CallError;
 use nanvix_rpc::transport::{Client, ServerCallError};
 use nanvix_rpc::{Operation, Protocol};
 use nanvix_sys::Errno;
-use nanvix_sys::abi::FaultKind;
+use nanvix_sys::abi::{FaultKind, MessageHeader};
 use nanvix_sys::signal;
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +27,13 @@ pub const PROCESS_PORT: u32 = 2;
 
 /// The first port a client tries for the inbox its replies come to.
 pub const FIRST_REPLY_PORT: u32 = 20;
+
+/// Whether a message from a compute cluster stamped with boot epoch `epoch` and
+/// run `run` comes from the program the manifest booted that cluster with (root's),
+/// the cluster's `ClusterInfo::system_epoch` being `system_epoch`.
+pub fn is_system_run(system_epoch: u32, epoch: u32, run: u32) -> bool {
+    system_epoch != 0 && epoch == system_epoch && run == 1
+}
 
 /// The process server's requests, one variant per operation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,6 +57,9 @@ pub enum ProcessRequest {
     List { from: u32 },
     /// Which process the caller is, and its parent.
     Identify,
+    /// Which user a message stamped with NoC node `node`, boot epoch `epoch` and
+    /// run `run` comes from (a server asks, to check what the sender may do).
+    UserOf { node: u32, epoch: u32, run: u32 },
     /// From a program of the system (the server's own cluster's, or one the manifest
     /// started; not a spawned process): ends every process and
     /// stops the server.
@@ -167,6 +177,8 @@ pub enum ProcessReply {
         parent: Option<u32>,
         user: u32,
     },
+    /// The sender [`ProcessRequest::UserOf`] asked about runs as `user`.
+    User { user: u32 },
     /// Every process was ended; the server stops.
     Stopped,
     /// The request was refused.
@@ -291,7 +303,19 @@ impl Protocol for ProcessProtocol {
             request: "Identify",
             reply: "Identity { pid, parent, user }",
             summary: "the process running on the caller's cluster, the process that spawned it (`None` for programs the manifest started), and the caller's user (root, 0, for programs the manifest started)",
-            errors: &[],
+            errors: &[(
+                "NoSuchProcess",
+                "the caller is neither a program of the system nor a process this server knows (one an earlier incarnation of it spawned)",
+            )],
+        },
+        Operation {
+            request: "UserOf { node, epoch, run }",
+            reply: "User { user }",
+            summary: "the user a message stamped with `node`, boot epoch `epoch` and run `run` (`MessageHeader`'s source fields) comes from: root for the programs of I/O clusters and the program the manifest booted a compute cluster with (run 1 of that boot's epoch), else the user of the process that run is, even ended, until it is waited for",
+            errors: &[(
+                "NoSuchProcess",
+                "no such sender: no such node, a run no process of this server was, or one waited for already",
+            )],
         },
         Operation {
             request: "Stop",
@@ -440,6 +464,19 @@ impl ProcessClient {
         }
     }
 
+    /// The user a message with `header`'s source stamps comes from.
+    pub fn user_of(&mut self, header: &MessageHeader) -> Result<u32, ProcessCallError> {
+        let request = ProcessRequest::UserOf {
+            node: header.source_node,
+            epoch: header.source_epoch,
+            run: header.source_run,
+        };
+        match self.call(&request)? {
+            ProcessReply::User { user } => Ok(user),
+            other => Err(unexpected(other)),
+        }
+    }
+
     /// [`spawn`](Self::spawn) as `user` (root only, for another user than its own).
     pub fn spawn_as(
         &mut self,
@@ -490,8 +527,9 @@ mod tests {
             ProcessRequest::Kill { .. } => 2,
             ProcessRequest::List { .. } => 3,
             ProcessRequest::Identify => 4,
-            ProcessRequest::Stop => 5,
-            ProcessRequest::Handle { .. } => 6,
+            ProcessRequest::UserOf { .. } => 5,
+            ProcessRequest::Stop => 6,
+            ProcessRequest::Handle { .. } => 7,
         }
     }
 
@@ -522,6 +560,11 @@ mod tests {
             ProcessRequest::Kill { pid: 1, signal: 9 },
             ProcessRequest::List { from: 0 },
             ProcessRequest::Identify,
+            ProcessRequest::UserOf {
+                node: u32::MAX,
+                epoch: u32::MAX,
+                run: u32::MAX,
+            },
             ProcessRequest::Stop,
             ProcessRequest::Handle {
                 signal: 2,

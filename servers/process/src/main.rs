@@ -37,20 +37,39 @@ libnanvix::entry!(main);
 
 /// What the board's registers say of `clusters` now.
 fn views(clusters: &[usize]) -> Vec<ClusterView> {
-    clusters
-        .iter()
-        .filter_map(|index| cluster::info(*index).ok())
-        .map(|info| ClusterView {
-            index: info.index as usize,
-            state: info.state,
-            epoch: info.epoch,
-            status: info.status,
-            ending: info.ending,
-            fault: info.fault,
-            run: info.run,
-            idle: info.idle != 0,
-        })
-        .collect()
+    clusters.iter().filter_map(|index| view(*index)).collect()
+}
+
+/// Compute cluster `index` as the board's registers show it now.
+fn view(index: usize) -> Option<ClusterView> {
+    let info = cluster::info(index).ok()?;
+    Some(ClusterView {
+        index: info.index as usize,
+        state: info.state,
+        epoch: info.epoch,
+        status: info.status,
+        ending: info.ending,
+        fault: info.fault,
+        run: info.run,
+        idle: info.idle != 0,
+        system_epoch: info.system_epoch,
+    })
+}
+
+/// The user a message from `node` stamped with `epoch` and `run` comes from: root
+/// on an I/O cluster (the system's servers), else as [`Table::user_of`] says.
+fn user_of(
+    table: &Table,
+    (board, compute): (&Clusters, &[usize]),
+    node: u32,
+    epoch: u32,
+    run: u32,
+) -> Option<u32> {
+    let cluster = board.of_node(node)?;
+    if !compute.contains(&cluster) {
+        return Some(ROOT);
+    }
+    table.user_of(&view(cluster)?, epoch, run)
 }
 
 /// What the server's thread and its watcher share, under one lock.
@@ -213,11 +232,17 @@ fn main() -> i32 {
             let State { table, waiting } = &mut *state;
             let caller = sender.source_node;
             let caller_cluster = board.of_node(caller);
-            let caller_user = table.user_on(caller_cluster);
+            let known = (&board, clusters.as_slice());
+            // Nobody: a sender this server cannot name (an orphan of its earlier
+            // incarnation) may not spawn or signal.
+            let caller_user = user_of(table, known, caller, sender.source_epoch, sender.source_run);
             let reply = match request {
-                ProcessRequest::Spawn {
-                    user: Some(user), ..
-                } if user != caller_user && caller_user != ROOT => {
+                ProcessRequest::Spawn { user, .. }
+                    if caller_user.is_none()
+                        || user.is_some_and(|user| {
+                            Some(user) != caller_user && caller_user != Some(ROOT)
+                        }) =>
+                {
                     ProcessReply::Refused(ProcessError::NotPermitted)
                 }
                 ProcessRequest::Spawn {
@@ -226,7 +251,7 @@ fn main() -> i32 {
                     wait,
                     user,
                 } => {
-                    let user = user.unwrap_or(caller_user);
+                    let user = user.or(caller_user).unwrap_or(ROOT);
                     let views = views(&clusters);
                     answer_ended(table, replies, &views);
                     match spawn(table, &views, (&program, &arguments), (caller, user)) {
@@ -249,8 +274,14 @@ fn main() -> i32 {
                     Ok(None) => return Handled::Later,
                     Err(error) => ProcessReply::Refused(error),
                 },
+                ProcessRequest::Kill { .. } if caller_user.is_none() => {
+                    ProcessReply::Refused(ProcessError::NotPermitted)
+                }
                 ProcessRequest::Kill { pid, signal } => {
-                    match table.kill(pid, signal, caller_user).map(deliver) {
+                    match table
+                        .kill(pid, signal, caller_user.unwrap_or(ROOT))
+                        .map(deliver)
+                    {
                         Ok(Ok(())) => ProcessReply::Signaled,
                         Ok(Err(error)) | Err(error) => ProcessReply::Refused(error),
                     }
@@ -284,15 +315,17 @@ fn main() -> i32 {
                     replies.send::<ProcessProtocol>(to, Ok(ProcessReply::Stopped));
                     return Handled::Stop;
                 }
-                ProcessRequest::Identify => {
-                    let (pid, parent) = match caller_cluster {
-                        Some(index) => table.identify(index, |node| board.of_node(node)),
-                        None => (None, None),
-                    };
-                    ProcessReply::Identity {
-                        pid,
-                        parent,
-                        user: caller_user,
+                ProcessRequest::Identify => match (caller_cluster, caller_user) {
+                    (Some(index), Some(user)) => {
+                        let (pid, parent) = table.identify(index, |node| board.of_node(node));
+                        ProcessReply::Identity { pid, parent, user }
+                    }
+                    _ => ProcessReply::Refused(ProcessError::NoSuchProcess),
+                },
+                ProcessRequest::UserOf { node, epoch, run } => {
+                    match user_of(table, known, node, epoch, run) {
+                        Some(user) => ProcessReply::User { user },
+                        None => ProcessReply::Refused(ProcessError::NoSuchProcess),
                     }
                 }
             };

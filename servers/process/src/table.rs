@@ -6,7 +6,7 @@ use libnanvix::abi::{
     CLUSTER_DEAD, CLUSTER_OFF, CLUSTER_ON, ENDED_DIED, ENDED_FAULT, ENDED_KILLED,
 };
 use libnanvix::signal::{self, SIGINT, SIGKILL, SIGTERM};
-use nanvix_process_api::{ProcessEntry, ProcessError, SignalAction, Termination};
+use nanvix_process_api::{ProcessEntry, ProcessError, SignalAction, Termination, is_system_run};
 use nanvix_rpc::transport::ReplyTo;
 
 /// Entries one `List` reply carries at most (each at most 21 bytes encoded).
@@ -34,6 +34,9 @@ pub struct ClusterView {
     pub run: u32,
     /// It is on and idle: warm, its last program ended, waiting for another.
     pub idle: bool,
+    /// The epoch the manifest booted it with its program in (0: never): run 1 of
+    /// that epoch is a program of the system, root's.
+    pub system_epoch: u32,
 }
 
 impl ClusterView {
@@ -304,16 +307,20 @@ impl Table {
         Ok(())
     }
 
-    /// The user of the program on cluster `cluster`: its process' user, or root for
-    /// a program the manifest started (no process runs there).
-    pub fn user_on(&self, cluster: Option<usize>) -> u32 {
-        cluster
-            .and_then(|cluster| {
-                self.processes
-                    .values()
-                    .find(|process| process.cluster == cluster && process.ended.is_none())
-            })
-            .map_or(ROOT, |process| process.user)
+    /// The user a message of compute cluster `view` stamped with boot epoch
+    /// `epoch` and run `run` comes from: that run's process' user (it may have
+    /// ended since, and not been waited for), or root for the program the manifest
+    /// booted the cluster with; `None` for anything else (a process waited for
+    /// already, or one an earlier incarnation of this server spawned).
+    pub fn user_of(&self, view: &ClusterView, epoch: u32, run: u32) -> Option<u32> {
+        let process = self.processes.values().find(|process| {
+            process.cluster == view.index && process.epoch == epoch && process.run == run
+        });
+        match process {
+            Some(process) => Some(process.user),
+            None if is_system_run(view.system_epoch, epoch, run) => Some(ROOT),
+            None => None,
+        }
     }
 
     /// The process that runs on cluster `cluster` (not ended), and the process that
@@ -388,6 +395,7 @@ mod tests {
             fault: 0,
             run: u32::from(epoch > 0),
             idle: false,
+            system_epoch: 0,
         }
     }
 
@@ -462,6 +470,30 @@ mod tests {
     }
 
     #[test]
+    fn a_message_is_credited_to_the_user_of_its_epoch_and_run_only() {
+        let mut table = Table::new();
+        let pid = table.add(&view(1, CLUSTER_OFF, 0, 0), 9, 1000);
+        let on = view(1, CLUSTER_ON, 1, 0);
+        assert_eq!(table.user_of(&on, 1, 1), Some(1000), "its process");
+        assert_eq!(table.user_of(&on, 1, 2), None, "a later run");
+        assert_eq!(table.user_of(&on, 2, 1), None, "another epoch");
+        // The manifest's program: run 1 of the epoch it booted the cluster in.
+        let system = ClusterView {
+            system_epoch: 1,
+            ..view(2, CLUSTER_ON, 1, 0)
+        };
+        assert_eq!(table.user_of(&system, 1, 1), Some(ROOT));
+        assert_eq!(table.user_of(&system, 1, 2), None, "a run after it");
+        assert_eq!(table.user_of(&view(2, CLUSTER_ON, 1, 0), 1, 1), None);
+        // Ended, its user still answers for its late messages until it is waited
+        // for; then nothing does (not root).
+        table.update(&[view(1, CLUSTER_OFF, 1, 0)]);
+        assert_eq!(table.user_of(&on, 1, 1), Some(1000));
+        assert!(matches!(table.wait(pid, 9, to(1)), Ok(Some(_))));
+        assert_eq!(table.user_of(&on, 1, 1), None);
+    }
+
+    #[test]
     fn only_the_spawner_waits_and_kills_go_by_user() {
         let mut table = Table::new();
         let pid = table.add(&view(1, CLUSTER_OFF, 0, 0), 9, 1000);
@@ -482,13 +514,6 @@ mod tests {
             Err(ProcessError::NoSuchProcess)
         );
         assert_eq!(table.kill(pid, 1, ROOT), Err(ProcessError::NoSuchSignal));
-        assert_eq!(table.user_on(Some(1)), 1000);
-        assert_eq!(
-            table.user_on(Some(2)),
-            ROOT,
-            "a program the manifest started"
-        );
-        assert_eq!(table.user_on(None), ROOT);
         table.update(&[view(1, CLUSTER_OFF, 1, 137)]);
         assert_eq!(
             table.kill(pid, SIGKILL, ROOT),
@@ -667,6 +692,7 @@ mod tests {
                 fault,
                 run: 1,
                 idle: false,
+                system_epoch: 0,
             }
             .termination()
         };

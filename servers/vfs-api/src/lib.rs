@@ -72,6 +72,8 @@ pub enum VfsRequest {
     List { path: String },
     /// Sets the descriptor's file's size.
     Truncate { descriptor: u32, size: u64 },
+    /// Sets the permission bits of `path` (its owner or root).
+    ChangeMode { path: String, mode: u16 },
     /// Ends the server (the system's own programs only: those of its cluster).
     Stop,
 }
@@ -193,7 +195,16 @@ impl Protocol for VfsProtocol {
         portal ports 28 to 31). Paths are absolute; a caller's descriptors are its node's own (at \
         most 32 open); `Read` and `List` send their bytes beside the reply and `Write` takes its \
         bytes beside the request (`call_receiving`, `call_sending`). Every operation that returns is \
-        on the disk. Every caller acts as root for now (permissions come with users). A refusal is \
+        on the disk. Callers act as their users: the server takes the sender's node, boot epoch and \
+        run from the message's header and asks the process server once per run (`UserOf`); the \
+        programs of I/O clusters and the program the manifest booted a compute cluster with are \
+        root (user 0), who may do anything; each user is the one member of its own group. Paths \
+        are searched with execute permission on each directory; `Open` checks read and write \
+        permission on the file (a created one is the caller's, with `mode`); creating, removing \
+        and renaming need write and execute permission on the directory, and in a sticky \
+        directory (mode 0o1000, like `/tmp`) only the entry's owner, the directory's or root \
+        removes or renames an entry; `List` needs read permission. A sender the process server \
+        does not know is refused everything (`Denied`). A refusal is \
         `VfsReply::Refused(VfsError)` and changes nothing.";
     const TABLE: &'static [Operation] = &[
         Operation {
@@ -201,6 +212,10 @@ impl Protocol for VfsProtocol {
             reply: "Opened { descriptor }",
             summary: "opens `path` (OPEN_READ, OPEN_WRITE, OPEN_CREATE, OPEN_EXCLUSIVE, OPEN_TRUNCATE, OPEN_APPEND); a created file gets `mode`",
             errors: &[
+                (
+                    "Denied",
+                    "no search permission on a directory of the path, no read or write permission on the file as asked, or no write permission on the directory to create it in",
+                ),
                 ("NotFound", "no such file, and no OPEN_CREATE"),
                 ("Exists", "OPEN_CREATE with OPEN_EXCLUSIVE, and it exists"),
                 ("NotDirectory", "a component of the path is not a directory"),
@@ -250,6 +265,7 @@ impl Protocol for VfsProtocol {
             reply: "Stat(FileStat)",
             summary: "what `path` is",
             errors: &[
+                ("Denied", "no search permission on a directory of the path"),
                 ("NotFound", "no such file"),
                 ("NotDirectory", "a component of the path is not a directory"),
                 ("Invalid", "a relative path"),
@@ -260,6 +276,7 @@ impl Protocol for VfsProtocol {
             reply: "Done",
             summary: "makes the directory `path`",
             errors: &[
+                ("Denied", "no write and search permission on the parent"),
                 ("Exists", "it exists"),
                 ("NotFound", "its parent does not exist"),
                 ("NoSpace", "no free inode or block"),
@@ -270,6 +287,10 @@ impl Protocol for VfsProtocol {
             reply: "Done",
             summary: "removes the file `path` (descriptors still open on it fail after)",
             errors: &[
+                (
+                    "Denied",
+                    "no write and search permission on the directory, or another user's entry of a sticky directory",
+                ),
                 ("NotFound", "no such file"),
                 ("IsDirectory", "it is a directory"),
             ],
@@ -279,6 +300,10 @@ impl Protocol for VfsProtocol {
             reply: "Done",
             summary: "removes the empty directory `path`",
             errors: &[
+                (
+                    "Denied",
+                    "no write and search permission on the parent, or another user's entry of a sticky directory",
+                ),
                 ("NotFound", "no such directory"),
                 ("NotEmpty", "it holds entries"),
                 ("NotDirectory", "it is a file"),
@@ -289,6 +314,10 @@ impl Protocol for VfsProtocol {
             reply: "Done",
             summary: "renames `from` to `to`, replacing a file (or an empty directory) there",
             errors: &[
+                (
+                    "Denied",
+                    "no write and search permission on either directory, or another user's entry of a sticky directory",
+                ),
                 ("NotFound", "no `from`"),
                 ("Invalid", "a directory moved under itself"),
                 ("NotEmpty", "`to` is a directory with entries"),
@@ -299,6 +328,10 @@ impl Protocol for VfsProtocol {
             reply: "Listing { count }",
             summary: "the entries of the directory `path` (`.` and `..` first), beside the reply",
             errors: &[
+                (
+                    "Denied",
+                    "no read permission on the directory (or search on the way)",
+                ),
                 ("NotFound", "no such directory"),
                 ("NotDirectory", "it is a file"),
             ],
@@ -308,6 +341,15 @@ impl Protocol for VfsProtocol {
             reply: "Done",
             summary: "sets the file's size (blocks past it freed; a growth reads zeros)",
             errors: &[("BadDescriptor", "not open for writing")],
+        },
+        Operation {
+            request: "ChangeMode { path, mode }",
+            reply: "Done",
+            summary: "sets the permission bits of `path` (the low 12 bits of `mode`: set-user, set-group and sticky, then owner, group and others' read, write and execute)",
+            errors: &[
+                ("NotFound", "no such file"),
+                ("Denied", "the caller is neither its owner nor root"),
+            ],
         },
         Operation {
             request: "Stop",
@@ -446,6 +488,14 @@ impl VfsClient {
         self.done(&VfsRequest::Truncate { descriptor, size })
     }
 
+    /// Sets the permission bits of `path`.
+    pub fn change_mode(&mut self, path: &str, mode: u16) -> Result<(), VfsCallError> {
+        self.done(&VfsRequest::ChangeMode {
+            path: path.to_string(),
+            mode,
+        })
+    }
+
     /// Asks the server to stop (it stops without an answer).
     pub fn stop(&mut self) -> Result<(), VfsCallError> {
         match self.call(&VfsRequest::Stop) {
@@ -527,6 +577,10 @@ mod tests {
             VfsRequest::Truncate {
                 descriptor: 0,
                 size: 0,
+            },
+            VfsRequest::ChangeMode {
+                path: String::new(),
+                mode: 0,
             },
             VfsRequest::Stop,
         ];

@@ -11,11 +11,15 @@ extern crate alloc;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec;
-use libnanvix::cluster::Clusters;
+use alloc::vec::Vec;
+use libnanvix::abi::MessageHeader;
+use libnanvix::cluster::{self, Clusters};
 use libnanvix::mailbox::Inbox;
-use libnanvix::{clock, println, process};
+use libnanvix::{clock, posix, println, process};
 use nanvix_fs::board::BoardDisk;
-use nanvix_fs::{BlockDevice, Caller, FileSystem, FsError, JournalError};
+use nanvix_fs::files::access::{EXECUTE, READ, WRITE};
+use nanvix_fs::{BlockDevice, Caller, FileSystem, FsError, Inode, JournalError};
+use nanvix_process_api::{ProcessCallError, ProcessClient, is_system_run};
 use nanvix_rpc::transport::{Bulk, Handled, serve_bulk};
 use nanvix_vfs_api::{
     FileStat, Listing, OPEN_APPEND, OPEN_CREATE, OPEN_EXCLUSIVE, OPEN_FLAGS, OPEN_MAX, OPEN_READ,
@@ -32,31 +36,100 @@ struct OpenFile {
     flags: u32,
 }
 
-/// The open files, by (caller node, its boot epoch, descriptor).
+/// Who sent a request, as the NoC stamped it: node, boot epoch and run (one
+/// process of a warm cluster that runs one after another in an epoch).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Sender {
+    node: u32,
+    epoch: u32,
+    run: u32,
+}
+
+/// The open files, by (sender, descriptor).
 #[derive(Default)]
 struct OpenFiles {
-    files: BTreeMap<(u32, u32, u32), OpenFile>,
+    files: BTreeMap<(Sender, u32), OpenFile>,
     next: u32,
 }
 
 impl OpenFiles {
-    /// The caller's file `descriptor`, if open with every flag of `needs`.
+    /// The sender's file `descriptor`, if open with every flag of `needs`.
     fn get(
         &mut self,
-        caller: (u32, u32),
+        sender: Sender,
         descriptor: u32,
         needs: u32,
     ) -> Result<&mut OpenFile, VfsError> {
-        match self.files.get_mut(&(caller.0, caller.1, descriptor)) {
+        match self.files.get_mut(&(sender, descriptor)) {
             Some(file) if file.flags & needs == needs => Ok(file),
             _ => Err(VfsError::BadDescriptor),
         }
     }
 
-    /// Forgets what earlier incarnations of the caller's node held open.
-    fn forget_earlier(&mut self, caller: (u32, u32)) {
+    /// Forgets what earlier programs of the sender's node (earlier epochs or runs)
+    /// held open: they ended.
+    fn forget_earlier(&mut self, sender: Sender) {
         self.files
-            .retain(|(node, epoch, _), _| *node != caller.0 || *epoch == caller.1);
+            .retain(|(holder, _), _| holder.node != sender.node || *holder == sender);
+    }
+}
+
+/// Who the senders are: root for the system's programs, else the user the process
+/// server names for the sender's run (asked once per run, kept until the node's
+/// next run asks).
+struct Users {
+    board: Clusters,
+    compute: Vec<usize>,
+    processes: Option<ProcessClient>,
+    /// The compute clusters' senders asked about (one per node: its latest run);
+    /// `None`: the process server knows no such process.
+    known: BTreeMap<u32, (Sender, Option<u32>)>,
+}
+
+impl Users {
+    /// Who `sender` is; `None` for a sender that may do nothing (the process server
+    /// knows no such process, or cannot be asked).
+    fn caller(&mut self, sender: Sender) -> Option<Caller> {
+        let user = self.user(sender)?;
+        Some(Caller {
+            user,
+            // Each user is the one member of its own group.
+            groups: vec![user],
+        })
+    }
+
+    fn user(&mut self, sender: Sender) -> Option<u32> {
+        let cluster = self.board.of_node(sender.node)?;
+        if !self.compute.contains(&cluster) {
+            return Some(SUPERUSER);
+        }
+        let info = cluster::info(cluster).ok()?;
+        if is_system_run(info.system_epoch, sender.epoch, sender.run) {
+            return Some(SUPERUSER);
+        }
+        if let Some((known, user)) = self.known.get(&sender.node)
+            && *known == sender
+        {
+            return *user;
+        }
+        if self.processes.is_none() {
+            self.processes = ProcessClient::connect(posix::process_server_node()).ok();
+        }
+        let header = MessageHeader {
+            source_node: sender.node,
+            source_program: 0,
+            source_epoch: sender.epoch,
+            source_run: sender.run,
+            length: 0,
+        };
+        let user = match self.processes.as_mut()?.user_of(&header) {
+            Ok(user) => Some(user),
+            Err(ProcessCallError::Refused(_)) => None,
+            // Not asked: try again on its next request.
+            Err(ProcessCallError::Call(_)) => return None,
+        };
+        self.known.insert(sender.node, (sender, user));
+        user
     }
 }
 
@@ -93,6 +166,18 @@ fn split(path: &str) -> Result<(&str, &str), VfsError> {
     Ok((parent, &trimmed[at + 1..]))
 }
 
+/// The reply of an operation that answers nothing but that it was done.
+fn done<T>(_: T) -> Handled<VfsReply> {
+    Handled::Reply(VfsReply::Done)
+}
+
+/// The user who may do anything.
+const SUPERUSER: u32 = 0;
+
+/// The sticky bit of a directory's mode: only an entry's owner, the directory's
+/// owner or root removes or renames its entries (`/tmp`).
+const STICKY: u16 = 0o1000;
+
 /// The server's state: the file system and the open files.
 struct Vfs<D: BlockDevice> {
     files: FileSystem<D>,
@@ -100,19 +185,63 @@ struct Vfs<D: BlockDevice> {
 }
 
 impl<D: BlockDevice> Vfs<D> {
-    fn resolve(&mut self, path: &str) -> Result<u32, VfsError> {
-        self.files.resolve(path, &Caller::root()).map_err(vfs_error)
+    fn inode(&mut self, inode: u32) -> Result<Inode, VfsError> {
+        self.files.inode(inode).map_err(vfs_error)
     }
 
-    /// The parent directory's inode and the last name of `path`.
-    fn parent(&mut self, path: &str) -> Result<(u32, String), VfsError> {
+    /// `Denied` unless `caller` has every bit of `wanted` on `inode`.
+    fn check(&mut self, inode: u32, caller: &Caller, wanted: u16) -> Result<Inode, VfsError> {
+        let fields = self.inode(inode)?;
+        if FileSystem::<D>::permits(&fields, caller, wanted) {
+            Ok(fields)
+        } else {
+            Err(VfsError::Denied)
+        }
+    }
+
+    /// The inode `path` names, each directory on the way searched as `caller`.
+    fn resolve(&mut self, path: &str, caller: &Caller) -> Result<u32, VfsError> {
+        self.files.resolve(path, caller).map_err(vfs_error)
+    }
+
+    /// The parent directory's inode and the last name of `path`; with `change`,
+    /// the caller must be allowed to change the parent's entries.
+    fn parent(
+        &mut self,
+        path: &str,
+        caller: &Caller,
+        change: bool,
+    ) -> Result<(u32, String), VfsError> {
         let (parent, name) = split(path)?;
-        Ok((self.resolve(parent)?, String::from(name)))
+        let parent = self.resolve(parent, caller)?;
+        if change {
+            self.check(parent, caller, WRITE | EXECUTE)?;
+        }
+        Ok((parent, String::from(name)))
+    }
+
+    /// The parent of `path` and its last name, for removing or renaming that entry
+    /// as `caller`: write and search on the parent, and in a sticky directory, the
+    /// entry's or the directory's owner (or root).
+    fn removable(&mut self, path: &str, caller: &Caller) -> Result<(u32, String), VfsError> {
+        let (parent, name) = self.parent(path, caller, true)?;
+        let directory = self.inode(parent)?;
+        if directory.mode & STICKY != 0 && caller.user != SUPERUSER {
+            let entry = self
+                .files
+                .lookup(parent, name.as_bytes())
+                .map_err(vfs_error)?;
+            let owner = self.inode(entry)?.user;
+            if caller.user != owner && caller.user != directory.user {
+                return Err(VfsError::Denied);
+            }
+        }
+        Ok((parent, name))
     }
 
     fn open(
         &mut self,
-        caller: (u32, u32),
+        (sender, caller): (Sender, &Caller),
         path: &str,
         flags: u32,
         mode: u16,
@@ -120,38 +249,52 @@ impl<D: BlockDevice> Vfs<D> {
         if flags & !OPEN_FLAGS != 0 || flags & (OPEN_READ | OPEN_WRITE) == 0 {
             return Err(VfsError::Invalid);
         }
-        self.open.forget_earlier(caller);
+        self.open.forget_earlier(sender);
         let held = self
             .open
             .files
             .keys()
-            .filter(|(node, _, _)| *node == caller.0)
+            .filter(|(holder, _)| holder.node == sender.node)
             .count();
         if held >= OPEN_MAX {
             return Err(VfsError::TooManyOpen);
         }
-        let (parent, name) = self.parent(path)?;
+        let (parent, name) = self.parent(path, caller, false)?;
         let inode = match self.files.lookup(parent, name.as_bytes()) {
             Ok(_) if flags & OPEN_CREATE != 0 && flags & OPEN_EXCLUSIVE != 0 => {
                 return Err(VfsError::Exists);
             }
             Ok(inode) => inode,
-            Err(FsError::NotFound) if flags & OPEN_CREATE != 0 => self
-                .files
-                .create(parent, name.as_bytes(), mode, (0, 0), now())
-                .map_err(vfs_error)?,
+            Err(FsError::NotFound) if flags & OPEN_CREATE != 0 => {
+                self.check(parent, caller, WRITE | EXECUTE)?;
+                let owner = (
+                    caller.user,
+                    caller.groups.first().copied().unwrap_or(caller.user),
+                );
+                self.files
+                    .create(parent, name.as_bytes(), mode & 0o7777, owner, now())
+                    .map_err(vfs_error)?
+            }
             Err(error) => return Err(vfs_error(error)),
         };
-        if self.files.inode(inode).map_err(vfs_error)?.is_directory() {
+        if self.inode(inode)?.is_directory() {
             return Err(VfsError::IsDirectory);
         }
+        let mut wanted = 0;
+        if flags & OPEN_READ != 0 {
+            wanted |= READ;
+        }
+        if flags & OPEN_WRITE != 0 {
+            wanted |= WRITE;
+        }
+        self.check(inode, caller, wanted)?;
         if flags & OPEN_TRUNCATE != 0 && flags & OPEN_WRITE != 0 {
             self.files.truncate(inode, 0, now()).map_err(vfs_error)?;
         }
         self.open.next = self.open.next.wrapping_add(1).max(1);
         let descriptor = self.open.next;
         self.open.files.insert(
-            (caller.0, caller.1, descriptor),
+            (sender, descriptor),
             OpenFile {
                 inode,
                 position: 0,
@@ -161,16 +304,16 @@ impl<D: BlockDevice> Vfs<D> {
         Ok(descriptor)
     }
 
-    /// Reads up to `length` bytes at the position of the caller's `descriptor`,
+    /// Reads up to `length` bytes at the position of the sender's `descriptor`,
     /// sent beside the reply; the position moves on.
     fn read(
         &mut self,
-        caller: (u32, u32),
+        sender: Sender,
         descriptor: u32,
         length: usize,
     ) -> Result<Handled<VfsReply>, VfsError> {
         let Vfs { files, open } = self;
-        let file = open.get(caller, descriptor, OPEN_READ)?;
+        let file = open.get(sender, descriptor, OPEN_READ)?;
         let mut bytes = vec![0u8; length];
         let count = files
             .read(file.inode, file.position, &mut bytes)
@@ -185,16 +328,16 @@ impl<D: BlockDevice> Vfs<D> {
         ))
     }
 
-    /// Writes `bytes` at the position of the caller's `descriptor` (its file's end
+    /// Writes `bytes` at the position of the sender's `descriptor` (its file's end
     /// with `OPEN_APPEND`); the position moves on.
     fn write(
         &mut self,
-        caller: (u32, u32),
+        sender: Sender,
         descriptor: u32,
         bytes: &[u8],
     ) -> Result<Handled<VfsReply>, VfsError> {
         let Vfs { files, open } = self;
-        let file = open.get(caller, descriptor, OPEN_WRITE)?;
+        let file = open.get(sender, descriptor, OPEN_WRITE)?;
         let at = if file.flags & OPEN_APPEND != 0 {
             files.inode(file.inode).map_err(vfs_error)?.size
         } else {
@@ -209,36 +352,77 @@ impl<D: BlockDevice> Vfs<D> {
         }))
     }
 
-    /// Serves `request` from `caller` (node, epoch), with `bulk` beside it.
-    fn serve(&mut self, caller: (u32, u32), request: VfsRequest, bulk: Bulk) -> Handled<VfsReply> {
+    /// The entries of the directory at `path`, encoded, beside the reply.
+    fn list(
+        &mut self,
+        path: &str,
+        caller: &Caller,
+        accepts: usize,
+    ) -> Result<Handled<VfsReply>, VfsError> {
+        let directory = self.resolve(path, caller)?;
+        self.check(directory, caller, READ)?;
+        let entries = self.files.read_directory(directory).map_err(vfs_error)?;
+        let mut listing = Listing::new();
+        for entry in entries {
+            let is_directory = self
+                .files
+                .inode(entry.inode)
+                .is_ok_and(|inode| inode.is_directory());
+            let name = String::from_utf8_lossy(&entry.name).into_owned();
+            listing.push((name, entry.inode, is_directory));
+        }
+        let bytes = encode_listing(&listing);
+        if bytes.len() > accepts {
+            return Err(VfsError::TooLarge);
+        }
+        Ok(Handled::ReplyWith(
+            VfsReply::Listing {
+                count: listing.len() as u32,
+            },
+            bytes,
+        ))
+    }
+
+    /// Serves `request` from `sender`, who acts as `caller` (`None`: a sender the
+    /// process server does not know, refused everything), with `bulk` beside it.
+    fn serve(
+        &mut self,
+        sender: Sender,
+        caller: Option<&Caller>,
+        request: VfsRequest,
+        bulk: Bulk,
+    ) -> Handled<VfsReply> {
+        let Some(caller) = caller else {
+            return Handled::Reply(VfsReply::Refused(VfsError::Denied));
+        };
         let accepts = match &bulk {
             Bulk::Accepts(capacity) => *capacity,
             _ => 0,
         };
         let result: Result<Handled<VfsReply>, VfsError> = match request {
             VfsRequest::Open { path, flags, mode } => self
-                .open(caller, &path, flags, mode)
+                .open((sender, caller), &path, flags, mode)
                 .map(|descriptor| Handled::Reply(VfsReply::Opened { descriptor })),
             VfsRequest::Close { descriptor } => self
                 .open
                 .files
-                .remove(&(caller.0, caller.1, descriptor))
-                .map(|_| Handled::Reply(VfsReply::Done))
+                .remove(&(sender, descriptor))
+                .map(done)
                 .ok_or(VfsError::BadDescriptor),
             VfsRequest::Read { descriptor, length } => {
-                self.read(caller, descriptor, (length as usize).min(accepts))
+                self.read(sender, descriptor, (length as usize).min(accepts))
             }
             VfsRequest::Write { descriptor } => match bulk {
-                Bulk::Received(bytes) => self.write(caller, descriptor, &bytes),
+                Bulk::Received(bytes) => self.write(sender, descriptor, &bytes),
                 _ => Err(VfsError::Invalid),
             },
             VfsRequest::Seek { descriptor, offset } => {
-                self.open.get(caller, descriptor, 0).map(|file| {
+                self.open.get(sender, descriptor, 0).map(|file| {
                     file.position = offset;
                     Handled::Reply(VfsReply::Position { offset })
                 })
             }
-            VfsRequest::Stat { path } => self.resolve(&path).and_then(|inode| {
+            VfsRequest::Stat { path } => self.resolve(&path, caller).and_then(|inode| {
                 let stat = self.files.stat(inode).map_err(vfs_error)?;
                 Ok(Handled::Reply(VfsReply::Stat(FileStat {
                     inode,
@@ -251,68 +435,70 @@ impl<D: BlockDevice> Vfs<D> {
                 })))
             }),
             VfsRequest::MakeDirectory { path, mode } => {
-                self.parent(&path).and_then(|(parent, name)| {
+                self.parent(&path, caller, true).and_then(|(parent, name)| {
+                    let owner = (
+                        caller.user,
+                        caller.groups.first().copied().unwrap_or(caller.user),
+                    );
                     self.files
-                        .make_directory(parent, name.as_bytes(), mode, (0, 0), now())
-                        .map(|_| Handled::Reply(VfsReply::Done))
+                        .make_directory(parent, name.as_bytes(), mode & 0o7777, owner, now())
+                        .map(done)
                         .map_err(vfs_error)
                 })
             }
-            VfsRequest::Unlink { path } => self.parent(&path).and_then(|(parent, name)| {
-                self.files
-                    .unlink(parent, name.as_bytes(), now())
-                    .map(|()| Handled::Reply(VfsReply::Done))
-                    .map_err(vfs_error)
-            }),
+            VfsRequest::Unlink { path } => {
+                self.removable(&path, caller).and_then(|(parent, name)| {
+                    self.files
+                        .unlink(parent, name.as_bytes(), now())
+                        .map(done)
+                        .map_err(vfs_error)
+                })
+            }
             VfsRequest::RemoveDirectory { path } => {
-                self.parent(&path).and_then(|(parent, name)| {
+                self.removable(&path, caller).and_then(|(parent, name)| {
                     self.files
                         .remove_directory(parent, name.as_bytes(), now())
-                        .map(|()| Handled::Reply(VfsReply::Done))
+                        .map(done)
                         .map_err(vfs_error)
                 })
             }
             VfsRequest::Rename { from, to } => {
-                self.parent(&from).and_then(|(from_parent, from_name)| {
-                    let (to_parent, to_name) = self.parent(&to)?;
-                    self.files
-                        .rename(
-                            (from_parent, from_name.as_bytes()),
-                            (to_parent, to_name.as_bytes()),
-                            now(),
-                        )
-                        .map(|()| Handled::Reply(VfsReply::Done))
+                self.removable(&from, caller)
+                    .and_then(|(from_parent, from_name)| {
+                        let (to_parent, to_name) = self.parent(&to, caller, true)?;
+                        // Replacing an entry removes it: the sticky rule holds there too.
+                        if self.files.lookup(to_parent, to_name.as_bytes()).is_ok() {
+                            self.removable(&to, caller)?;
+                        }
+                        self.files
+                            .rename(
+                                (from_parent, from_name.as_bytes()),
+                                (to_parent, to_name.as_bytes()),
+                                now(),
+                            )
+                            .map(done)
+                            .map_err(vfs_error)
+                    })
+            }
+            VfsRequest::List { path } => self.list(&path, caller, accepts),
+            VfsRequest::Truncate { descriptor, size } => {
+                let Vfs { files, open } = self;
+                open.get(sender, descriptor, OPEN_WRITE).and_then(|file| {
+                    files
+                        .truncate(file.inode, size, now())
+                        .map(done)
                         .map_err(vfs_error)
                 })
             }
-            VfsRequest::List { path } => self.resolve(&path).and_then(|directory| {
-                let entries = self.files.read_directory(directory).map_err(vfs_error)?;
-                let mut listing = Listing::new();
-                for entry in entries {
-                    let is_directory = self
-                        .files
-                        .inode(entry.inode)
-                        .is_ok_and(|inode| inode.is_directory());
-                    let name = String::from_utf8_lossy(&entry.name).into_owned();
-                    listing.push((name, entry.inode, is_directory));
-                }
-                let bytes = encode_listing(&listing);
-                if bytes.len() > accepts {
-                    return Err(VfsError::TooLarge);
-                }
-                Ok(Handled::ReplyWith(
-                    VfsReply::Listing {
-                        count: listing.len() as u32,
-                    },
-                    bytes,
-                ))
-            }),
-            VfsRequest::Truncate { descriptor, size } => {
-                let Vfs { files, open } = self;
-                open.get(caller, descriptor, OPEN_WRITE).and_then(|file| {
-                    files
-                        .truncate(file.inode, size, now())
-                        .map(|()| Handled::Reply(VfsReply::Done))
+            VfsRequest::ChangeMode { path, mode } => {
+                self.resolve(&path, caller).and_then(|inode| {
+                    let owner = self.inode(inode)?.user;
+                    if caller.user != SUPERUSER && caller.user != owner {
+                        return Err(VfsError::Denied);
+                    }
+                    self.files
+                        .change_mode(inode, mode & 0o7777, now())
+                        .map(done)
                         .map_err(vfs_error)
                 })
             }
@@ -350,6 +536,12 @@ fn main() -> i32 {
         files,
         open: OpenFiles::default(),
     };
+    let mut users = Users {
+        compute: board.compute(),
+        board: Clusters::read(),
+        processes: None,
+        known: BTreeMap::new(),
+    };
     println!(
         "vfs-server: serving on node {} port {VFS_PORT}",
         process::node()
@@ -360,7 +552,13 @@ fn main() -> i32 {
             if request == VfsRequest::Stop && board.of_node(sender.source_node) != own_cluster {
                 return Handled::Reply(VfsReply::Refused(VfsError::Denied));
             }
-            vfs.serve((sender.source_node, sender.source_epoch), request, bulk)
+            let sender = Sender {
+                node: sender.source_node,
+                epoch: sender.source_epoch,
+                run: sender.source_run,
+            };
+            let caller = users.caller(sender);
+            vfs.serve(sender, caller.as_ref(), request, bulk)
         });
     let status = match served {
         Ok(counters) => {
