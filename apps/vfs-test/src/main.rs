@@ -11,16 +11,30 @@
 //!   Prints `vfs-test: remote: N checks, 0 failed`.
 //! - `mode=persisted`: at the next boot, checks `/data/kept` is still there, then
 //!   stops the server; prints `vfs-test: persisted: N checks, 0 failed`.
+//! - `mode=users` (`server-node=NODE`, `init=NODE`; a program of the system, root):
+//!   spawns itself as alice (1000) with `mode=alice`, then as bob (1001) with
+//!   `mode=bob`, each to end with 0, checks as root what alice left, and asks init
+//!   to shut down. Prints `vfs-test: users: N checks, 0 failed`.
+//! - `mode=alice`: makes a private file in her home, a shared one in `/tmp` (whose
+//!   descriptor it leaves open, writing its node and number to `/tmp/alice-left`),
+//!   and is refused what is root's. Prints `vfs-test: alice: N checks, 0 failed`.
+//! - `mode=bob`: is refused alice's home, writing, removing or renaming her file in
+//!   sticky `/tmp`, changing its mode, and (on the warm cluster alice ran on, which
+//!   it says) the descriptor she left open; reads what she shares. Prints
+//!   `vfs-test: bob: N checks, 0 failed` and `vfs-test: bob ran on alice's node`.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
 
 extern crate alloc;
 
+use alloc::format;
 use alloc::vec;
 use alloc::vec::Vec;
+use libnanvix::posix::{self, Termination};
 use libnanvix::testing::Checks;
-use libnanvix::{cluster, println, process, thread};
+use libnanvix::{Errno, cluster, println, process, thread};
+use nanvix_init_api::InitClient;
 use nanvix_vfs_api::{
     OPEN_APPEND, OPEN_CREATE, OPEN_EXCLUSIVE, OPEN_READ, OPEN_TRUNCATE, OPEN_WRITE, VfsCallError,
     VfsClient, VfsError,
@@ -42,9 +56,12 @@ fn refused<T>(result: Result<T, VfsCallError>) -> Option<VfsError> {
 }
 
 fn connect() -> Option<VfsClient> {
-    let node = process::argument("server")
-        .and_then(cluster::find)
-        .map(|info| info.first_node)?;
+    let node = match process::argument("server-node") {
+        Some(node) => node.parse().ok()?,
+        None => process::argument("server")
+            .and_then(cluster::find)
+            .map(|info| info.first_node)?,
+    };
     // The server may still be mounting the disk: try for a while.
     for _ in 0..200 {
         if let Ok(mut client) = VfsClient::connect(node) {
@@ -67,8 +84,11 @@ fn main() -> i32 {
         Some("local") => local(&mut client),
         Some("remote") => remote(&mut client),
         Some("persisted") => persisted(&mut client),
+        Some("users") => users(&mut client),
+        Some("alice") => alice(&mut client),
+        Some("bob") => bob(&mut client),
         _ => {
-            println!("vfs-test: mode=local|remote|persisted");
+            println!("vfs-test: mode=local|remote|persisted|users|alice|bob");
             2
         }
     }
@@ -276,4 +296,188 @@ fn persisted(client: &mut VfsClient) -> i32 {
     let status = checks.finish("vfs-test: persisted");
     let _ = client.stop();
     status
+}
+
+/// Runs this program as `user` with `mode` (and the server's node) on a compute
+/// cluster; how it ended.
+fn run_as(user: u32, mode: &str) -> Result<Termination, Errno> {
+    let node = process::argument("server-node").unwrap_or("0");
+    let mode = format!("mode={mode}");
+    let server = format!("server-node={node}");
+    let pid = posix::spawn_as(user, "vfs-test", &[&mode, &server])?;
+    posix::waitpid(pid)
+}
+
+fn users(client: &mut VfsClient) -> i32 {
+    let mut checks = Checks::new();
+    checks.same(
+        "alice's run",
+        run_as(ALICE, "alice"),
+        Ok(Termination::Exited(0)),
+    );
+    checks.same("bob's run", run_as(BOB, "bob"), Ok(Termination::Exited(0)));
+    // Root may do anything: alice's private file is hers, and root reads it.
+    checks.same(
+        "alice's file's owner and mode",
+        client
+            .stat("/home/alice/secret")
+            .map(|stat| (stat.user, stat.group, stat.mode & 0o7777)),
+        Ok((ALICE, ALICE, 0o600)),
+    );
+    checks.same(
+        "root reads it",
+        read_file(client, "/home/alice/secret", 64),
+        Ok(SECRET.to_vec()),
+    );
+    checks.same(
+        "root changes its mode",
+        client.change_mode("/home/alice/secret", 0o640),
+        Ok(()),
+    );
+    let status = checks.finish("vfs-test: users");
+    let init = process::argument("init").and_then(|node| node.parse().ok());
+    match init.map(InitClient::connect) {
+        Some(Ok(mut init)) => {
+            let _ = init.shutdown(status);
+        }
+        _ => println!("vfs-test: cannot reach init"),
+    }
+    status
+}
+
+/// Alice's user id (the test system's users table).
+const ALICE: u32 = 1000;
+/// Bob's.
+const BOB: u32 = 1001;
+/// What alice keeps private.
+const SECRET: &[u8] = b"alice's secret";
+
+fn alice(client: &mut VfsClient) -> i32 {
+    let mut checks = Checks::new();
+    let secret = client.open(
+        "/home/alice/secret",
+        OPEN_WRITE | OPEN_CREATE | OPEN_TRUNCATE,
+        0o600,
+    );
+    checks.same("create in her home", secret.is_ok(), true);
+    if let Ok(secret) = secret {
+        checks.same("write it", client.write(secret, SECRET), Ok(SECRET.len()));
+        checks.same("close it", client.close_file(secret), Ok(()));
+    }
+    let shared = client.open(
+        "/tmp/alice-shared",
+        OPEN_READ | OPEN_WRITE | OPEN_CREATE | OPEN_TRUNCATE,
+        0o644,
+    );
+    checks.same("create in /tmp", shared.is_ok(), true);
+    let shared = shared.unwrap_or(0);
+    checks.same("write it", client.write(shared, b"shared"), Ok(6));
+    // Left open at her end: the next process on this cluster must not use it.
+    let left = format!("{} {}", process::node(), shared);
+    let note = client.open("/tmp/alice-left", OPEN_WRITE | OPEN_CREATE, 0o644);
+    checks.same(
+        "leave a note",
+        note.and_then(|note| {
+            client.write(note, left.as_bytes())?;
+            client.close_file(note)
+        }),
+        Ok(()),
+    );
+    checks.same(
+        "write root's file",
+        refused(client.open("/etc/users", OPEN_WRITE, 0)),
+        Some(VfsError::Denied),
+    );
+    checks.same(
+        "create in root's directory",
+        refused(client.make_directory("/etc/alice", 0o755)),
+        Some(VfsError::Denied),
+    );
+    checks.same(
+        "remove root's file",
+        refused(client.unlink("/etc/users")),
+        Some(VfsError::Denied),
+    );
+    checks.same(
+        "change root's file's mode",
+        refused(client.change_mode("/etc/users", 0o666)),
+        Some(VfsError::Denied),
+    );
+    checks.same(
+        "read the users table",
+        read_file(client, "/etc/users", 256).map(|bytes| bytes.starts_with(b"root:0")),
+        Ok(true),
+    );
+    checks.finish("vfs-test: alice")
+}
+
+fn bob(client: &mut VfsClient) -> i32 {
+    let mut checks = Checks::new();
+    checks.same(
+        "read alice's private file",
+        refused(client.open("/home/alice/secret", OPEN_READ, 0)),
+        Some(VfsError::Denied),
+    );
+    checks.same(
+        "stat in alice's home",
+        refused(client.stat("/home/alice/secret")),
+        Some(VfsError::Denied),
+    );
+    checks.same(
+        "list alice's home",
+        refused(client.list("/home/alice", 4096)),
+        Some(VfsError::Denied),
+    );
+    checks.same(
+        "read what alice shares",
+        read_file(client, "/tmp/alice-shared", 64),
+        Ok(b"shared".to_vec()),
+    );
+    checks.same(
+        "write what alice shares",
+        refused(client.open("/tmp/alice-shared", OPEN_WRITE, 0)),
+        Some(VfsError::Denied),
+    );
+    checks.same(
+        "remove alice's file from sticky /tmp",
+        refused(client.unlink("/tmp/alice-shared")),
+        Some(VfsError::Denied),
+    );
+    checks.same(
+        "rename alice's file in sticky /tmp",
+        refused(client.rename("/tmp/alice-shared", "/tmp/bob-now")),
+        Some(VfsError::Denied),
+    );
+    checks.same(
+        "change the mode of alice's file",
+        refused(client.change_mode("/tmp/alice-shared", 0o666)),
+        Some(VfsError::Denied),
+    );
+    let own = client.open("/tmp/bob-file", OPEN_WRITE | OPEN_CREATE, 0o600);
+    checks.same(
+        "make and remove his own file in /tmp",
+        own.and_then(|own| {
+            client.close_file(own)?;
+            client.unlink("/tmp/bob-file")
+        }),
+        Ok(()),
+    );
+    // The descriptor alice left open on her node.
+    let left = read_file(client, "/tmp/alice-left", 64).unwrap_or_default();
+    let left = core::str::from_utf8(&left).unwrap_or("");
+    let mut words = left.split(' ').map(|word| word.parse::<u32>().ok());
+    if let (Some(Some(node)), Some(Some(descriptor))) = (words.next(), words.next()) {
+        if node == process::node() {
+            println!("vfs-test: bob ran on alice's node");
+        }
+        let mut buffer = [0u8; 8];
+        checks.same(
+            "use the descriptor alice left open",
+            refused(client.read(descriptor, &mut buffer)),
+            Some(VfsError::BadDescriptor),
+        );
+    } else {
+        checks.same("alice's note", left, "NODE DESCRIPTOR");
+    }
+    checks.finish("vfs-test: bob")
 }

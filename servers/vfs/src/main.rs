@@ -15,7 +15,7 @@ use alloc::vec::Vec;
 use libnanvix::abi::MessageHeader;
 use libnanvix::cluster::{self, Clusters};
 use libnanvix::mailbox::Inbox;
-use libnanvix::{clock, posix, println, process};
+use libnanvix::{clock, posix, println, process, signal};
 use nanvix_fs::board::BoardDisk;
 use nanvix_fs::files::access::{EXECUTE, READ, WRITE};
 use nanvix_fs::{BlockDevice, Caller, FileSystem, FsError, Inode, JournalError};
@@ -23,8 +23,8 @@ use nanvix_process_api::{ProcessCallError, ProcessClient, is_system_run};
 use nanvix_rpc::transport::{Bulk, Handled, serve_bulk};
 use nanvix_vfs_api::{
     FileStat, Listing, OPEN_APPEND, OPEN_CREATE, OPEN_EXCLUSIVE, OPEN_FLAGS, OPEN_MAX, OPEN_READ,
-    OPEN_TRUNCATE, OPEN_WRITE, VFS_BULK_PORTS, VFS_PORT, VfsError, VfsProtocol, VfsReply,
-    VfsRequest, encode_listing,
+    OPEN_TRUNCATE, OPEN_WRITE, VFS_BULK_PORTS, VFS_PORT, VfsClient, VfsError, VfsProtocol,
+    VfsReply, VfsRequest, encode_listing,
 };
 
 libnanvix::entry!(main);
@@ -530,6 +530,16 @@ fn main() -> i32 {
             return 1;
         }
     };
+    // Under init: at shutdown it stops as a `Stop` from its cluster makes it (the
+    // journal checkpointed, the disk unmounted).
+    let stop_self = |_| {
+        if let Ok(mut own) = VfsClient::connect(process::node()) {
+            let _ = own.stop();
+        }
+    };
+    if let Err(errno) = signal::follow_supervisor(stop_self) {
+        println!("vfs-server: cannot follow its supervisor: {errno}");
+    }
     let board = Clusters::read();
     let own_cluster = board.of_node(process::node());
     let mut vfs = Vfs {
