@@ -5,7 +5,8 @@
 
 mod common;
 
-use common::{NANVIX, boot_on_disk, printed};
+use common::{NANVIX, boot_on_disk, pid_of, printed, wait_for_line};
+use nanvix_harness::{Event, signal};
 
 #[test]
 fn the_vfs_server_serves_files_across_clusters_and_keeps_them_across_boots() {
@@ -15,7 +16,7 @@ fn the_vfs_server_serves_files_across_clusters_and_keeps_them_across_boots() {
     let mut board = boot_on_disk("vfs", &disk, true);
     assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
     assert!(
-        printed(&board, "io0", "vfs-test: local: 32 checks, 0 failed"),
+        printed(&board, "io0", "vfs-test: local: 35 checks, 0 failed"),
         "{}",
         board.transcript()
     );
@@ -63,7 +64,7 @@ fn the_vfs_server_checks_each_callers_permissions() {
     ] {
         assert!(
             board.events().iter().any(|event| matches!(event,
-                nanvix_harness::Event::Console { cluster: name, line: printed, .. }
+                Event::Console { cluster: name, line: printed, .. }
                     if name.starts_with(cluster) && printed.starts_with(line))),
             "{line}\n{}",
             board.transcript()
@@ -79,5 +80,66 @@ fn the_vfs_server_checks_each_callers_permissions() {
         "{}",
         String::from_utf8_lossy(&output.stdout)
     );
+    let _ = std::fs::remove_dir_all(&directory);
+}
+
+/// Record `number` of `vfs-test mode=append` (as `apps/vfs-test` writes it).
+fn record(number: u32) -> [u8; 64] {
+    let mut bytes = [0u8; 64];
+    bytes[..4].copy_from_slice(&number.to_le_bytes());
+    for (index, byte) in bytes[4..].iter_mut().enumerate() {
+        *byte = (number as u8).wrapping_mul(7).wrapping_add(index as u8);
+    }
+    bytes
+}
+
+/// The server's cluster killed while a client appends with an `fsync` every third
+/// record: the disk checks clean, and `/tmp/log` holds every record an `fsync`
+/// acknowledged, then perhaps some more, each whole and in order.
+#[test]
+fn a_killed_vfs_server_keeps_every_fsynced_write() {
+    let directory = std::env::temp_dir().join(format!("nanvix-vfs-kill-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).unwrap();
+    let disk = directory.join("vfs.disk");
+    let mut board = boot_on_disk("vfs-kill", &disk, true);
+    wait_for_line(&mut board, "cc0", "vfs-test: synced 60");
+    signal(pid_of(&board, "io0"), libc::SIGKILL).unwrap();
+    assert_ne!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
+    let synced: usize = board
+        .events()
+        .iter()
+        .filter_map(|event| match event {
+            Event::Console { line, .. } => line.strip_prefix("vfs-test: synced ")?.parse().ok(),
+            _ => None,
+        })
+        .max()
+        .unwrap();
+    let output = std::process::Command::new(NANVIX)
+        .arg("fsck")
+        .arg(&disk)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    // The log as a mount finds it (the journal replayed).
+    use nanvix_fs::{Caller, FileSystem, MemoryDisk};
+    let bytes = std::fs::read(&disk).unwrap();
+    let mut files = FileSystem::mount(MemoryDisk::from_bytes(&bytes)).unwrap();
+    let log = files.resolve("/tmp/log", &Caller::root()).unwrap();
+    let size = files.inode(log).unwrap().size as usize;
+    let mut contents = vec![0; size];
+    files.read(log, 0, &mut contents).unwrap();
+    assert_eq!(size % 64, 0, "a torn record: {size} bytes");
+    assert!(
+        size / 64 >= synced,
+        "{} records kept, {synced} acknowledged by fsync",
+        size / 64
+    );
+    for (number, found) in contents.chunks(64).enumerate() {
+        assert_eq!(found, record(number as u32), "record {number}");
+    }
     let _ = std::fs::remove_dir_all(&directory);
 }

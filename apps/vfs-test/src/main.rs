@@ -11,6 +11,9 @@
 //!   Prints `vfs-test: remote: N checks, 0 failed`.
 //! - `mode=persisted`: at the next boot, checks `/data/kept` is still there, then
 //!   stops the server; prints `vfs-test: persisted: N checks, 0 failed`.
+//! - `mode=append`: appends 64-byte records to `/tmp/log` for ever, an `fsync`
+//!   after every third; prints `vfs-test: synced N` after each (a test kills the
+//!   server's cluster meanwhile).
 //! - `mode=users` (`server-node=NODE`, `init=NODE`; a program of the system, root):
 //!   spawns itself as alice (1000) with `mode=alice`, then as bob (1001) with
 //!   `mode=bob`, each to end with 0, checks as root what alice left, and asks init
@@ -85,6 +88,7 @@ fn main() -> i32 {
         Some("remote") => remote(&mut client),
         Some("persisted") => persisted(&mut client),
         Some("users") => users(&mut client),
+        Some("append") => append(&mut client),
         Some("alice") => alice(&mut client),
         Some("bob") => bob(&mut client),
         _ => {
@@ -130,10 +134,17 @@ fn local(client: &mut VfsClient) -> i32 {
         Ok(100_000),
     );
     checks.same("truncate", client.truncate(file, 10), Ok(()));
+    checks.same("fsync", client.sync_file(file), Ok(()));
+    checks.same("sync", client.sync(), Ok(()));
     checks.same("close", client.close_file(file), Ok(()));
     checks.same(
         "read a closed descriptor",
         refused(client.read(file, &mut back)),
+        Some(VfsError::BadDescriptor),
+    );
+    checks.same(
+        "fsync a closed descriptor",
+        refused(client.sync_file(file)),
         Some(VfsError::BadDescriptor),
     );
     // Appends go to the end.
@@ -480,4 +491,39 @@ fn bob(client: &mut VfsClient) -> i32 {
         checks.same("alice's note", left, "NODE DESCRIPTOR");
     }
     checks.finish("vfs-test: bob")
+}
+
+/// Record `number` of `mode=append`: its number, then a pattern of it.
+pub fn record(number: u32) -> [u8; 64] {
+    let mut bytes = [0u8; 64];
+    bytes[..4].copy_from_slice(&number.to_le_bytes());
+    for (index, byte) in bytes[4..].iter_mut().enumerate() {
+        *byte = (number as u8).wrapping_mul(7).wrapping_add(index as u8);
+    }
+    bytes
+}
+
+fn append(client: &mut VfsClient) -> i32 {
+    let Ok(log) = client.open(
+        "/tmp/log",
+        OPEN_WRITE | OPEN_CREATE | OPEN_APPEND | OPEN_TRUNCATE,
+        0o644,
+    ) else {
+        println!("vfs-test: cannot open /tmp/log");
+        return 1;
+    };
+    for number in 0.. {
+        if client.write(log, &record(number)) != Ok(64) {
+            println!("vfs-test: record {number} not written");
+            return 1;
+        }
+        if number % 3 == 2 {
+            if client.sync_file(log).is_err() {
+                println!("vfs-test: fsync after record {number} failed");
+                return 1;
+            }
+            println!("vfs-test: synced {}", number + 1);
+        }
+    }
+    0
 }

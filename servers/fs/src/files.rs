@@ -204,6 +204,9 @@ pub struct FileSystem<D: BlockDevice> {
     layout: Layout,
     /// Where the next block allocation starts looking.
     next_block: u64,
+    /// Each operation is durable when it returns (the default); else only once
+    /// [`sync`](FileSystem::sync) returns.
+    synchronous: bool,
 }
 
 /// Where a directory entry lies: its block and byte offset.
@@ -313,6 +316,7 @@ impl<D: BlockDevice> FileSystem<D> {
             journal,
             layout,
             next_block: layout.first_free(),
+            synchronous: true,
         };
         let mut transaction = Transaction::new();
         let root = Inode {
@@ -346,7 +350,21 @@ impl<D: BlockDevice> FileSystem<D> {
             journal,
             layout,
             next_block: layout.first_free(),
+            synchronous: true,
         })
+    }
+
+    /// With `true` (the default), each operation is durable when it returns; with
+    /// `false`, operations commit without waiting for the device and are durable
+    /// once [`sync`](Self::sync) returns: a crash before it loses a suffix of them,
+    /// each whole, never an operation before one it keeps.
+    pub fn set_synchronous(&mut self, synchronous: bool) {
+        self.synchronous = synchronous;
+    }
+
+    /// Makes every operation so far durable (one flush of the device).
+    pub fn sync(&mut self) -> Result<(), FsError> {
+        Ok(self.journal.sync()?)
     }
 
     /// Checkpoints and gives the device back.
@@ -951,7 +969,11 @@ impl<D: BlockDevice> FileSystem<D> {
         inode: &Inode,
     ) -> Result<(), FsError> {
         self.put_inode(&mut transaction, number, inode)?;
-        Ok(self.journal.commit(&transaction)?)
+        if self.synchronous {
+            Ok(self.journal.commit(&transaction)?)
+        } else {
+            Ok(self.journal.commit_unsynced(&transaction)?)
+        }
     }
 
     fn put_inode(

@@ -11,9 +11,17 @@
 //! and replay stops there. The superblock names the sequence number the journal's
 //! first record must carry; a checkpoint (every write in place flushed) moves it on
 //! and starts the journal again from its first block.
+//!
+//! [`Journal::commit`] is durable when it returns (one flush). A commit can also
+//! wait ([`Journal::commit_unsynced`]): its record goes to the device unflushed and
+//! its writes stay in memory, read from there, until [`Journal::sync`] flushes
+//! every waiting record at once and only then writes their blocks in place. A
+//! crash loses a suffix of the waiting commits (replay stops at the first record
+//! missing or torn), never a commit before one it keeps.
 
 use crate::device::{BLOCK_SIZE, Block, BlockDevice, DeviceError};
 use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 /// The superblock's first bytes.
@@ -32,6 +40,8 @@ pub const JOURNAL_BLOCKS_MIN: u64 = 3;
 const DESCRIPTOR_HEADER: usize = 8 + 8 + 4 + 4;
 /// The superblock's checked bytes (its CRC follows).
 const SUPERBLOCK_BYTES: usize = 48;
+/// The most blocks waiting commits keep in memory; past it a commit syncs.
+pub const UNSYNCED_BLOCKS_MAX: usize = 128;
 
 /// Why the journal refused or failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -275,6 +285,11 @@ pub struct Journal<D: BlockDevice> {
     head: u64,
     /// The next record's sequence number.
     next_sequence: u64,
+    /// The writes of commits whose records are not flushed yet, by block: read
+    /// from here, written in place by the next sync.
+    unsynced: BTreeMap<u64, Box<Block>>,
+    /// Records were written since the last flush.
+    records_unsynced: bool,
 }
 
 impl<D: BlockDevice> Journal<D> {
@@ -303,6 +318,8 @@ impl<D: BlockDevice> Journal<D> {
             superblock,
             head: 0,
             next_sequence: 1,
+            unsynced: BTreeMap::new(),
+            records_unsynced: false,
         })
     }
 
@@ -336,6 +353,8 @@ impl<D: BlockDevice> Journal<D> {
             superblock,
             head: 0,
             next_sequence: sequence,
+            unsynced: BTreeMap::new(),
+            records_unsynced: false,
         };
         Ok((journal, recovery))
     }
@@ -358,13 +377,42 @@ impl<D: BlockDevice> Journal<D> {
     /// Reads data block `number` as the committed transactions left it.
     pub fn read(&mut self, number: u64, block: &mut Block) -> Result<(), JournalError> {
         self.check_target(number)?;
+        if let Some(waiting) = self.unsynced.get(&number) {
+            block.copy_from_slice(&**waiting);
+            return Ok(());
+        }
         Ok(self.device.read(number, block)?)
     }
 
     /// Commits `transaction`: once this returns, its writes survive any crash, all
-    /// of them. A transaction that writes outside the data area or is too large is
-    /// refused and writes nothing.
+    /// of them (and every commit before it). A transaction that writes outside the
+    /// data area or is too large is refused and writes nothing.
     pub fn commit(&mut self, transaction: &Transaction) -> Result<(), JournalError> {
+        self.commit_unsynced(transaction)?;
+        self.sync()
+    }
+
+    /// Makes every commit so far durable: flushes their records, then writes their
+    /// blocks in place (flushed by the next checkpoint; until then the journal has
+    /// them). Nothing to do when nothing waits.
+    pub fn sync(&mut self) -> Result<(), JournalError> {
+        if !self.records_unsynced {
+            return Ok(());
+        }
+        self.device.flush()?;
+        self.records_unsynced = false;
+        for (target, data) in core::mem::take(&mut self.unsynced) {
+            self.device.write(target, &data)?;
+        }
+        Ok(())
+    }
+
+    /// Commits `transaction` without waiting for the device: its record is written
+    /// (not flushed) and its writes read back at once, but a crash before the next
+    /// [`sync`](Self::sync) may lose it, and the commits after it, whole. Refused
+    /// as [`commit`](Self::commit) refuses. Syncs by itself when the journal is full
+    /// or [`UNSYNCED_BLOCKS_MAX`] blocks wait.
+    pub fn commit_unsynced(&mut self, transaction: &Transaction) -> Result<(), JournalError> {
         if transaction.is_empty() {
             return Ok(());
         }
@@ -410,18 +458,22 @@ impl<D: BlockDevice> Journal<D> {
             self.device.write(first + 1 + index as u64, data)?;
         }
         self.device.write(first + 1 + count as u64, &commit)?;
-        self.device.flush()?;
+        self.records_unsynced = true;
         self.head += needed;
         self.next_sequence += 1;
-        // In place, flushed by the next checkpoint; until then the journal has them.
+        // In place only once the record is flushed: until then, kept here.
         for (target, data) in &transaction.writes {
-            self.device.write(*target, data)?;
+            self.unsynced.insert(*target, data.clone());
+        }
+        if self.unsynced.len() > UNSYNCED_BLOCKS_MAX {
+            self.sync()?;
         }
         Ok(())
     }
 
     /// Makes every committed write durable in place and empties the journal.
     pub fn checkpoint(&mut self) -> Result<(), JournalError> {
+        self.sync()?;
         self.device.flush()?;
         self.superblock.sequence = self.next_sequence;
         self.device.write(0, &self.superblock.encode())?;

@@ -421,6 +421,27 @@ fn run_workload<D: BlockDevice>(files: &mut FileSystem<D>) {
 
 #[test]
 fn after_a_crash_anywhere_the_tree_checks_clean_and_holds_every_finished_operation() {
+    crash_everywhere(None);
+}
+
+/// As above with operations that wait for a sync every fourth: a crash keeps every
+/// synced operation and a prefix of the rest, each whole.
+#[test]
+fn after_a_crash_anywhere_the_tree_holds_every_synced_operation_and_a_prefix_of_the_rest() {
+    crash_everywhere(Some(4));
+}
+
+/// Operation `number`, then with `sync_every`, a sync after every such count;
+/// whether the operation now counts as finished (durable).
+fn step<D: BlockDevice>(files: &mut FileSystem<D>, number: u32, sync_every: Option<u32>) -> bool {
+    operation(files, number);
+    match sync_every {
+        None => true,
+        Some(every) => number % every == every - 1 && files.sync().is_ok(),
+    }
+}
+
+fn crash_everywhere(sync_every: Option<u32>) {
     let formatted = fresh(256, 40).unmount().unwrap();
     // The trees after each number of operations, and the workload's length.
     let mut model = FileSystem::mount(formatted.clone()).unwrap();
@@ -430,7 +451,9 @@ fn after_a_crash_anywhere_the_tree_checks_clean_and_holds_every_finished_operati
         trees.push(tree_of(&mut model));
     }
     let mut dry = FileSystem::mount(CrashingDisk::new(formatted.clone(), 0)).unwrap();
+    dry.set_synchronous(sync_every.is_none());
     run_workload(&mut dry);
+    dry.sync().unwrap();
     let operations = dry.into_device().operations();
     assert!(operations > 100, "{operations} device operations");
     let mut crashes = 0;
@@ -438,15 +461,19 @@ fn after_a_crash_anywhere_the_tree_checks_clean_and_holds_every_finished_operati
         let mut device = CrashingDisk::new(formatted.clone(), u64::from(point as u32) * 13);
         device.crash_after(point);
         let mut files = FileSystem::mount(device).unwrap();
+        files.set_synchronous(sync_every.is_none());
         // An operation that met the crash returned an error; those before it
-        // finished. Stop at the first failure the crash caused.
+        // finished (with syncs, those before the last sync). Stop at the first
+        // failure the crash caused.
         let mut finished = 0;
         for number in 0..OPERATIONS {
-            operation(&mut files, number);
+            let durable = step(&mut files, number, sync_every);
             if files.device().crashed() {
                 break;
             }
-            finished = number + 1;
+            if durable {
+                finished = number + 1;
+            }
         }
         let mut device = files.into_device();
         device.crash();

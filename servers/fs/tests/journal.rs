@@ -56,18 +56,47 @@ fn model(applied: u64) -> Vec<Block> {
 /// Runs the workload until it ends or the device fails; returns how many commits
 /// returned `Ok` (acknowledged).
 fn workload<D: BlockDevice>(journal: &mut Journal<D>) -> u64 {
+    workload_syncing(journal, None)
+}
+
+/// The workload; with `Some(every)`, its commits wait (`commit_unsynced`) and a
+/// sync follows every `every`th: acknowledged are the commits before the last sync
+/// that returned.
+fn workload_syncing<D: BlockDevice>(journal: &mut Journal<D>, sync_every: Option<u64>) -> u64 {
     let start = journal.data_start();
+    let mut acknowledged = 0;
     for number in 0..TRANSACTIONS {
         let mut transaction = Transaction::new();
         for block in blocks_of(number) {
             transaction.write(start + block, &pattern(number, block));
         }
-        if journal.commit(&transaction).is_err() {
-            return number;
+        let committed = match sync_every {
+            None => journal.commit(&transaction),
+            Some(_) => journal.commit_unsynced(&transaction),
+        };
+        if committed.is_err() {
+            return acknowledged;
         }
-        if number % 17 == 16 && journal.checkpoint().is_err() {
-            return number + 1;
+        match sync_every {
+            None => acknowledged = number + 1,
+            Some(every) if number % every == every - 1 => {
+                if journal.sync().is_err() {
+                    return acknowledged;
+                }
+                acknowledged = number + 1;
+            }
+            Some(_) => {}
         }
+        if number % 17 == 16 {
+            if journal.checkpoint().is_err() {
+                return acknowledged;
+            }
+            // A checkpoint syncs first.
+            acknowledged = number + 1;
+        }
+    }
+    if journal.sync().is_err() {
+        return acknowledged;
     }
     TRANSACTIONS
 }
@@ -286,6 +315,39 @@ fn committed_transactions_wait_in_the_journal_until_mounted_and_a_torn_one_is_no
 
 #[test]
 fn after_a_crash_anywhere_every_acknowledged_transaction_is_there_whole() {
+    crash_everywhere(None);
+}
+
+/// As above with commits that wait for a sync every fifth: a crash loses a suffix
+/// of the waiting commits, never a synced one, never one before one it keeps.
+#[test]
+fn after_a_crash_anywhere_every_synced_transaction_is_there_and_a_prefix_of_the_rest() {
+    crash_everywhere(Some(5));
+}
+
+#[test]
+fn waiting_commits_read_back_at_once_and_reach_the_disk_at_the_sync() {
+    let mut journal = Journal::mount(formatted()).unwrap().0;
+    let mut transaction = Transaction::new();
+    let data = pattern(7, 0);
+    transaction.write(journal.data_start(), &data);
+    journal.commit_unsynced(&transaction).unwrap();
+    let mut read = [0; BLOCK_SIZE];
+    journal.read(journal.data_start(), &mut read).unwrap();
+    assert_eq!(read, data, "read back before the sync");
+    let start = journal.data_start() as usize;
+    let on_disk = |journal: &Journal<MemoryDisk>| *journal.device().block(start as u64).unwrap();
+    assert_eq!(
+        on_disk(&journal),
+        [0; BLOCK_SIZE],
+        "not in place before the sync"
+    );
+    journal.sync().unwrap();
+    assert_eq!(on_disk(&journal), data, "in place after it");
+}
+
+fn crash_everywhere(sync_every: Option<u64>) {
+    let workload = |journal: &mut Journal<CrashingDisk>| workload_syncing(journal, sync_every);
     // The workload's length in device operations, without a crash.
     let mut dry = Journal::mount(CrashingDisk::new(formatted(), 0)).unwrap().0;
     assert_eq!(workload(&mut dry), TRANSACTIONS);

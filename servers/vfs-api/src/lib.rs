@@ -74,6 +74,11 @@ pub enum VfsRequest {
     Truncate { descriptor: u32, size: u64 },
     /// Sets the permission bits of `path` (its owner or root).
     ChangeMode { path: String, mode: u16 },
+    /// Makes every operation so far durable (`sync`).
+    Sync,
+    /// Makes every operation so far on the file `descriptor` is open on durable
+    /// (`fsync`; the server makes all of them durable).
+    SyncFile { descriptor: u32 },
     /// Ends the server (the system's own programs only: those of its cluster).
     Stop,
 }
@@ -194,8 +199,11 @@ impl Protocol for VfsProtocol {
         `vfs-server`, on the cluster the disk is attached to, port 7 `VFS_PORT`; callers' bytes on \
         portal ports 28 to 31). Paths are absolute; a caller's descriptors are its node's own (at \
         most 32 open); `Read` and `List` send their bytes beside the reply and `Write` takes its \
-        bytes beside the request (`call_receiving`, `call_sending`). Every operation that returns is \
-        on the disk. Callers act as their users: the server takes the sender's node, boot epoch and \
+        bytes beside the request (`call_receiving`, `call_sending`). An operation that returned is \
+        seen by every caller at once, and is durable once a `Sync` or `SyncFile` that came after \
+        it returns, or the server stops (at the latest, the server syncs at the first request \
+        five seconds after its last sync); a crash before keeps a prefix of the operations, each \
+        whole. Callers act as their users: the server takes the sender's node, boot epoch and \
         run from the message's header and asks the process server once per run (`UserOf`); the \
         programs of I/O clusters and the program the manifest booted a compute cluster with are \
         root (user 0), who may do anything; each user is the one member of its own group. Paths \
@@ -352,6 +360,21 @@ impl Protocol for VfsProtocol {
             ],
         },
         Operation {
+            request: "Sync",
+            reply: "Done",
+            summary: "makes every operation that returned so far durable: one flush of the disk",
+            errors: &[("Io", "the disk failed")],
+        },
+        Operation {
+            request: "SyncFile { descriptor }",
+            reply: "Done",
+            summary: "makes every operation on the file that returned so far durable (the server makes them all durable, as `Sync`)",
+            errors: &[
+                ("BadDescriptor", "no such open descriptor of the caller"),
+                ("Io", "the disk failed"),
+            ],
+        },
+        Operation {
             request: "Stop",
             reply: "Stopped",
             summary: "ends the server (its disk's journal checkpointed)",
@@ -496,6 +519,17 @@ impl VfsClient {
         })
     }
 
+    /// Makes every operation so far durable (`sync`).
+    pub fn sync(&mut self) -> Result<(), VfsCallError> {
+        self.done(&VfsRequest::Sync)
+    }
+
+    /// Makes every operation so far on the file `descriptor` is open on durable
+    /// (`fsync`).
+    pub fn sync_file(&mut self, descriptor: u32) -> Result<(), VfsCallError> {
+        self.done(&VfsRequest::SyncFile { descriptor })
+    }
+
     /// Asks the server to stop (it stops without an answer).
     pub fn stop(&mut self) -> Result<(), VfsCallError> {
         match self.call(&VfsRequest::Stop) {
@@ -582,6 +616,8 @@ mod tests {
                 path: String::new(),
                 mode: 0,
             },
+            VfsRequest::Sync,
+            VfsRequest::SyncFile { descriptor: 0 },
             VfsRequest::Stop,
         ];
         let errors = [

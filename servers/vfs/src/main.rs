@@ -182,9 +182,28 @@ const STICKY: u16 = 0o1000;
 struct Vfs<D: BlockDevice> {
     files: FileSystem<D>,
     open: OpenFiles,
+    /// When the last sync was (wall clock, nanoseconds).
+    last_sync: u64,
 }
 
+/// The longest the server lets operations wait for a sync while requests come.
+const SYNC_INTERVAL: u64 = 5_000_000_000;
+
 impl<D: BlockDevice> Vfs<D> {
+    /// Makes every operation so far durable.
+    fn sync(&mut self) -> Result<(), VfsError> {
+        self.last_sync = now();
+        self.files.sync().map_err(vfs_error)
+    }
+
+    /// Syncs if the last sync is [`SYNC_INTERVAL`] old.
+    fn sync_if_due(&mut self) {
+        if now().saturating_sub(self.last_sync) >= SYNC_INTERVAL {
+            // A failure shows at the next `Sync`, which fails the same way.
+            let _ = self.sync();
+        }
+    }
+
     fn inode(&mut self, inode: u32) -> Result<Inode, VfsError> {
         self.files.inode(inode).map_err(vfs_error)
     }
@@ -312,7 +331,7 @@ impl<D: BlockDevice> Vfs<D> {
         descriptor: u32,
         length: usize,
     ) -> Result<Handled<VfsReply>, VfsError> {
-        let Vfs { files, open } = self;
+        let Vfs { files, open, .. } = self;
         let file = open.get(sender, descriptor, OPEN_READ)?;
         let mut bytes = vec![0u8; length];
         let count = files
@@ -336,7 +355,7 @@ impl<D: BlockDevice> Vfs<D> {
         descriptor: u32,
         bytes: &[u8],
     ) -> Result<Handled<VfsReply>, VfsError> {
-        let Vfs { files, open } = self;
+        let Vfs { files, open, .. } = self;
         let file = open.get(sender, descriptor, OPEN_WRITE)?;
         let at = if file.flags & OPEN_APPEND != 0 {
             files.inode(file.inode).map_err(vfs_error)?.size
@@ -482,7 +501,7 @@ impl<D: BlockDevice> Vfs<D> {
             }
             VfsRequest::List { path } => self.list(&path, caller, accepts),
             VfsRequest::Truncate { descriptor, size } => {
-                let Vfs { files, open } = self;
+                let Vfs { files, open, .. } = self;
                 open.get(sender, descriptor, OPEN_WRITE).and_then(|file| {
                     files
                         .truncate(file.inode, size, now())
@@ -502,6 +521,13 @@ impl<D: BlockDevice> Vfs<D> {
                         .map_err(vfs_error)
                 })
             }
+            VfsRequest::Sync => self.sync().map(done),
+            VfsRequest::SyncFile { descriptor } => self
+                .open
+                .get(sender, descriptor, 0)
+                .map(drop)
+                .and_then(|()| self.sync())
+                .map(done),
             VfsRequest::Stop => Ok(Handled::Stop),
         };
         result.unwrap_or_else(|error| Handled::Reply(VfsReply::Refused(error)))
@@ -516,7 +542,7 @@ fn main() -> i32 {
             return 1;
         }
     };
-    let files = match FileSystem::mount(device) {
+    let mut files = match FileSystem::mount(device) {
         Ok(files) => files,
         Err(error) => {
             println!("vfs-server: cannot mount the disk: {error}");
@@ -542,9 +568,13 @@ fn main() -> i32 {
     }
     let board = Clusters::read();
     let own_cluster = board.of_node(process::node());
+    // Operations wait for a `Sync` (or the interval) to reach the disk: one flush
+    // for many instead of one each.
+    files.set_synchronous(false);
     let mut vfs = Vfs {
         files,
         open: OpenFiles::default(),
+        last_sync: now(),
     };
     let mut users = Users {
         compute: board.compute(),
@@ -568,7 +598,9 @@ fn main() -> i32 {
                 run: sender.source_run,
             };
             let caller = users.caller(sender);
-            vfs.serve(sender, caller.as_ref(), request, bulk)
+            let handled = vfs.serve(sender, caller.as_ref(), request, bulk);
+            vfs.sync_if_due();
+            handled
         });
     let status = match served {
         Ok(counters) => {
