@@ -29,10 +29,24 @@ pub enum Errno {
     Busy = 16,
     /// It exists already (a name linked twice).
     Exists = 17,
+    /// A component of a path is not a directory.
+    NotDirectory = 20,
+    /// It is a directory (where a file is wanted).
+    IsDirectory = 21,
+    /// Too many files open.
+    TooManyOpen = 24,
+    /// Past the largest file.
+    FileTooLarge = 27,
+    /// No space left on the device.
+    NoSpace = 28,
     /// Waiting would never end (a thread joining itself).
     Deadlock = 35,
     /// An argument is out of range.
     Invalid = 22,
+    /// A name or path is too long.
+    NameTooLong = 36,
+    /// A directory that holds entries.
+    NotEmpty = 39,
     /// No such kcall.
     NoSystemCall = 38,
     /// A message is larger than allowed.
@@ -46,7 +60,7 @@ pub enum Errno {
 
 impl Errno {
     /// Every error, for tables and round-trip tests.
-    pub const ALL: [Errno; 18] = [
+    pub const ALL: [Errno; 25] = [
         Errno::Permission,
         Errno::NoEntry,
         Errno::NoSuchThread,
@@ -59,8 +73,15 @@ impl Errno {
         Errno::Fault,
         Errno::Busy,
         Errno::Exists,
+        Errno::NotDirectory,
+        Errno::IsDirectory,
+        Errno::TooManyOpen,
+        Errno::FileTooLarge,
+        Errno::NoSpace,
         Errno::Deadlock,
         Errno::Invalid,
+        Errno::NameTooLong,
+        Errno::NotEmpty,
         Errno::NoSystemCall,
         Errno::MessageSize,
         Errno::ConnectionReset,
@@ -87,6 +108,13 @@ impl Errno {
             Errno::Fault => "EFAULT",
             Errno::Busy => "EBUSY",
             Errno::Exists => "EEXIST",
+            Errno::NotDirectory => "ENOTDIR",
+            Errno::IsDirectory => "EISDIR",
+            Errno::TooManyOpen => "EMFILE",
+            Errno::FileTooLarge => "EFBIG",
+            Errno::NoSpace => "ENOSPC",
+            Errno::NameTooLong => "ENAMETOOLONG",
+            Errno::NotEmpty => "ENOTEMPTY",
             Errno::Deadlock => "EDEADLK",
             Errno::Invalid => "EINVAL",
             Errno::NoSystemCall => "ENOSYS",

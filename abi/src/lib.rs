@@ -170,6 +170,18 @@ pub const DEFAULT_HEAP_BYTES: usize = 64 * 1024;
 /// The main-thread stack a program gets when nothing says otherwise, in bytes.
 pub const DEFAULT_STACK_BYTES: usize = 64 * 1024;
 
+/// The heap of a program run on request on a compute cluster of `sram_bytes` of
+/// SRAM (a process: the cluster is its own): half the SRAM, in whole pages, and at
+/// least [`DEFAULT_HEAP_BYTES`]; the rest holds its image, stacks and threads'.
+pub const fn spawned_heap_bytes(sram_bytes: u64) -> usize {
+    let half = (sram_bytes / 2) as usize & !4095;
+    if half > DEFAULT_HEAP_BYTES {
+        half
+    } else {
+        DEFAULT_HEAP_BYTES
+    }
+}
+
 /// [`SpawnOptions::slot`] meaning "the lowest free program id".
 pub const PROGRAM_ANY: u64 = u64::MAX;
 

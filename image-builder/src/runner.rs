@@ -696,8 +696,11 @@ impl Board<'_> {
             programs: vec![ProgramPlan {
                 name: program.to_string(),
                 arguments,
-                // The manifest's defaults (checked sizes: they parse).
-                heap_bytes: nanvix_board::parse_size(crate::manifest::DEFAULT_HEAP).unwrap_or(0),
+                // A process' heap: half its cluster's SRAM; the manifest's default
+                // stack (a checked size: it parses).
+                heap_bytes: nanvix_abi::spawned_heap_bytes(
+                    self.system.board.clusters[target].sram_bytes,
+                ) as u64,
                 stack_bytes: nanvix_board::parse_size(crate::manifest::DEFAULT_STACK).unwrap_or(0),
                 console_input: false,
             }],

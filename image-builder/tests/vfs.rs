@@ -56,7 +56,8 @@ fn the_vfs_server_checks_each_callers_permissions() {
     let mut board = boot_on_disk("vfs-users", &disk, true);
     assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
     for (cluster, line) in [
-        ("io0", "vfs-test: users: 5 checks, 0 failed"),
+        ("io0", "vfs-test: users: 6 checks, 0 failed"),
+        ("cc", "vfs-test: api: 22 checks, 0 failed"),
         ("cc", "vfs-test: alice: 11 checks, 0 failed"),
         ("cc", "vfs-test: bob: 10 checks, 0 failed"),
         ("cc", "vfs-test: bob ran on alice's node"),

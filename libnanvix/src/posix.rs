@@ -38,7 +38,7 @@ pub const STDOUT_FILENO: i32 = 1;
 pub const STDERR_FILENO: i32 = 2;
 
 /// The node of the system's servers: the first node of cluster 0.
-fn system_node() -> u32 {
+pub(crate) fn system_node() -> u32 {
     cluster::info(0).map_or(0, |info| info.first_node)
 }
 

@@ -11,6 +11,10 @@
 //!   Prints `vfs-test: remote: N checks, 0 failed`.
 //! - `mode=persisted`: at the next boot, checks `/data/kept` is still there, then
 //!   stops the server; prints `vfs-test: persisted: N checks, 0 failed`.
+//! - `mode=api` (as alice, `cwd=/home/alice`): libnanvix's file API: relative
+//!   paths, whole-file reads and writes, a file larger than one transfer, append,
+//!   seek, set_len, metadata, directories, the working directory, and the errnos.
+//!   Prints `vfs-test: api: N checks, 0 failed`.
 //! - `mode=append`: appends 64-byte records to `/tmp/log` for ever, an `fsync`
 //!   after every third; prints `vfs-test: synced N` after each (a test kills the
 //!   server's cluster meanwhile).
@@ -32,8 +36,10 @@
 extern crate alloc;
 
 use alloc::format;
+use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
+use libnanvix::fs::{self, File, OpenOptions, SeekFrom};
 use libnanvix::posix::{self, Termination};
 use libnanvix::testing::Checks;
 use libnanvix::{Errno, cluster, println, process, thread};
@@ -89,6 +95,7 @@ fn main() -> i32 {
         Some("persisted") => persisted(&mut client),
         Some("users") => users(&mut client),
         Some("append") => append(&mut client),
+        Some("api") => api(),
         Some("alice") => alice(&mut client),
         Some("bob") => bob(&mut client),
         _ => {
@@ -309,13 +316,15 @@ fn persisted(client: &mut VfsClient) -> i32 {
     status
 }
 
-/// Runs this program as `user` with `mode` (and the server's node) on a compute
-/// cluster; how it ended.
-fn run_as(user: u32, mode: &str) -> Result<Termination, Errno> {
+/// Runs this program as `user` with `mode` (and the server's node, and the
+/// working directory `cwd`) on a compute cluster; how it ended.
+fn run_as(user: u32, mode: &str, cwd: &str) -> Result<Termination, Errno> {
     let node = process::argument("server-node").unwrap_or("0");
     let mode = format!("mode={mode}");
     let server = format!("server-node={node}");
-    let pid = posix::spawn_as(user, "vfs-test", &[&mode, &server])?;
+    let vfs = format!("vfs-server={node}");
+    let cwd = format!("cwd={cwd}");
+    let pid = posix::spawn_as(user, "vfs-test", &[&mode, &server, &vfs, &cwd])?;
     posix::waitpid(pid)
 }
 
@@ -323,10 +332,19 @@ fn users(client: &mut VfsClient) -> i32 {
     let mut checks = Checks::new();
     checks.same(
         "alice's run",
-        run_as(ALICE, "alice"),
+        run_as(ALICE, "alice", "/"),
         Ok(Termination::Exited(0)),
     );
-    checks.same("bob's run", run_as(BOB, "bob"), Ok(Termination::Exited(0)));
+    checks.same(
+        "bob's run",
+        run_as(BOB, "bob", "/"),
+        Ok(Termination::Exited(0)),
+    );
+    checks.same(
+        "alice's run of the file API",
+        run_as(ALICE, "api", "/home/alice"),
+        Ok(Termination::Exited(0)),
+    );
     // Root may do anything: alice's private file is hers, and root reads it.
     checks.same(
         "alice's file's owner and mode",
@@ -526,4 +544,113 @@ fn append(client: &mut VfsClient) -> i32 {
         }
     }
     0
+}
+
+fn api() -> i32 {
+    let mut checks = Checks::new();
+    checks.same(
+        "the working directory",
+        fs::current_dir(),
+        String::from("/home/alice"),
+    );
+    checks.same("write relative", fs::write("notes.txt", b"hello\n"), Ok(()));
+    checks.same(
+        "read it back absolute",
+        fs::read_to_string("/home/alice/notes.txt"),
+        Ok(String::from("hello\n")),
+    );
+    // Larger than one transfer: several writes and reads.
+    let big = pattern(5, 300_000);
+    let written = File::create("big").and_then(|mut file| {
+        file.write_all(&big)?;
+        file.sync_all()
+    });
+    checks.same("write 300 000 bytes", written, Ok(()));
+    checks.same(
+        "read them",
+        fs::read("big").map(|bytes| bytes == big),
+        Ok(true),
+    );
+    let appended = OpenOptions::new()
+        .append(true)
+        .open("notes.txt")
+        .and_then(|mut file| {
+            file.write_all(b"world\n")?;
+            file.metadata().map(|metadata| metadata.len())
+        });
+    checks.same("append", appended, Ok(12));
+    let tail = File::open("notes.txt").and_then(|mut file| {
+        let at = file.seek(SeekFrom::End(-6))?;
+        let mut bytes = [0u8; 6];
+        let count = file.read_full(&mut bytes)?;
+        Ok((at, count, bytes))
+    });
+    checks.same("seek from the end", tail, Ok((6, 6, *b"world\n")));
+    let shortened = OpenOptions::new()
+        .write(true)
+        .open("notes.txt")
+        .and_then(|file| {
+            file.set_len(5)?;
+            file.metadata()
+        });
+    checks.same(
+        "set_len and metadata",
+        shortened.map(|metadata| {
+            (
+                metadata.len(),
+                metadata.uid(),
+                metadata.permissions(),
+                metadata.is_file(),
+            )
+        }),
+        Ok((5, ALICE, 0o644, true)),
+    );
+    checks.same("create_dir_all", fs::create_dir_all("a/b/c"), Ok(()));
+    checks.same(
+        "read_dir",
+        fs::read_dir("a").map(|entries| {
+            entries
+                .iter()
+                .map(|entry| (entry.name.clone(), entry.is_dir))
+                .collect::<Vec<_>>()
+        }),
+        Ok(vec![(String::from("b"), true)]),
+    );
+    checks.same("cd", fs::set_current_dir("a/b"), Ok(()));
+    checks.same("where", fs::current_dir(), String::from("/home/alice/a/b"));
+    checks.same("cd ..", fs::set_current_dir("../.."), Ok(()));
+    checks.same(
+        "cd to a file",
+        fs::set_current_dir("big"),
+        Err(Errno::NotDirectory),
+    );
+    checks.same("rename", fs::rename("big", "a/big"), Ok(()));
+    checks.same(
+        "remove a full directory",
+        fs::remove_dir("a"),
+        Err(Errno::NotEmpty),
+    );
+    checks.same("remove_file", fs::remove_file("a/big"), Ok(()));
+    checks.same("remove_dir", fs::remove_dir("a/b/c"), Ok(()));
+    checks.same(
+        "a missing file",
+        fs::read("missing").map(drop),
+        Err(Errno::NoEntry),
+    );
+    checks.same(
+        "bob's home",
+        fs::read("/home/bob/anything").map(drop),
+        Err(Errno::Access),
+    );
+    checks.same(
+        "create where it exists",
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open("notes.txt")
+            .map(drop),
+        Err(Errno::Exists),
+    );
+    checks.same("sync", fs::sync(), Ok(()));
+    checks.finish("vfs-test: api")
 }

@@ -251,10 +251,15 @@ pub struct OwnedRead {
 
 impl OwnedRead {
     /// Allows `node` one transfer of up to `capacity` bytes on the created portal
-    /// `portal` and starts reading it.
+    /// `portal` and starts reading it. `ENOMEM` (and nothing allowed) when the heap
+    /// has no room for `capacity` bytes.
     pub fn start(portal: &Inportal, node: u32, capacity: usize) -> Result<OwnedRead, Errno> {
+        let mut buffer = alloc::vec::Vec::new();
+        buffer
+            .try_reserve_exact(capacity)
+            .map_err(|_| Errno::NoMemory)?;
+        buffer.resize(capacity, 0);
         portal.allow(node, capacity)?;
-        let mut buffer = alloc::vec![0u8; capacity];
         let mut header = alloc::boxed::Box::new(MessageHeader::default());
         kcall(
             Kcall::PortalAread,

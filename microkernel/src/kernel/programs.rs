@@ -330,7 +330,10 @@ impl<P: Platform> Kernel<P> {
             name,
             words,
             Some(0),
-            (DEFAULT_HEAP_BYTES, DEFAULT_STACK_BYTES),
+            (
+                nanvix_abi::spawned_heap_bytes(self.board.clusters[self.local].sram_bytes),
+                DEFAULT_STACK_BYTES,
+            ),
         ) {
             self.platform.board().report(HardwareEvent::ProgramRefused {
                 program: name,

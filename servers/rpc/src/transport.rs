@@ -610,7 +610,11 @@ fn start_inbound<R>(
     else {
         return Err(RpcError::Busy);
     };
-    let read = OwnedRead::start(portal, node, length as usize).map_err(|_| RpcError::NoBulk)?;
+    let read = OwnedRead::start(portal, node, length as usize).map_err(|errno| match errno {
+        // More than the server's heap holds now.
+        Errno::NoMemory => RpcError::TooLarge,
+        _ => RpcError::NoBulk,
+    })?;
     *held = Some(Inbound {
         node,
         to,

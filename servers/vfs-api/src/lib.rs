@@ -42,7 +42,19 @@ pub const OPEN_APPEND: u32 = 32;
 /// Every `Open` flag.
 pub const OPEN_FLAGS: u32 = 63;
 
-/// Most files one caller node holds open.
+/// `Seek` from the start of the file.
+pub const SEEK_SET: u8 = 0;
+/// `Seek` from the position.
+pub const SEEK_CURRENT: u8 = 1;
+/// `Seek` from the end of the file.
+pub const SEEK_END: u8 = 2;
+
+/// The most bytes one `Read` returns or one `Write` should send: a read asking for
+/// more returns at most this many (as a POSIX read may), and the server's heap
+/// need not hold a whole large file's bytes at once.
+pub const TRANSFER_MAX: usize = 256 << 10;
+
+/// Most files one caller program holds open.
 pub const OPEN_MAX: usize = 32;
 
 /// The vfs server's requests, one variant per operation.
@@ -56,10 +68,17 @@ pub enum VfsRequest {
     Read { descriptor: u32, length: u32 },
     /// Writes the bytes beside the request at the descriptor's position.
     Write { descriptor: u32 },
-    /// Sets the descriptor's position.
-    Seek { descriptor: u32, offset: u64 },
+    /// Sets the descriptor's position to `offset` from the start, the position or
+    /// the end (`whence`: [`SEEK_SET`], [`SEEK_CURRENT`], [`SEEK_END`]).
+    Seek {
+        descriptor: u32,
+        offset: i64,
+        whence: u8,
+    },
     /// What the file at `path` is.
     Stat { path: String },
+    /// What the file `descriptor` is open on is.
+    StatFile { descriptor: u32 },
     /// Makes the directory `path`.
     MakeDirectory { path: String, mode: u16 },
     /// Removes the file `path`.
@@ -156,6 +175,27 @@ pub enum VfsError {
     Io,
 }
 
+impl VfsError {
+    /// The POSIX errno it stands for.
+    pub fn errno(self) -> Errno {
+        match self {
+            VfsError::NotFound => Errno::NoEntry,
+            VfsError::Exists => Errno::Exists,
+            VfsError::NotDirectory => Errno::NotDirectory,
+            VfsError::IsDirectory => Errno::IsDirectory,
+            VfsError::NotEmpty => Errno::NotEmpty,
+            VfsError::NameTooLong => Errno::NameTooLong,
+            VfsError::Invalid => Errno::Invalid,
+            VfsError::NoSpace => Errno::NoSpace,
+            VfsError::TooLarge => Errno::FileTooLarge,
+            VfsError::Denied => Errno::Access,
+            VfsError::BadDescriptor => Errno::BadDescriptor,
+            VfsError::TooManyOpen => Errno::TooManyOpen,
+            VfsError::Io => Errno::InputOutput,
+        }
+    }
+}
+
 impl core::fmt::Display for VfsError {
     fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         formatter.write_str(match self {
@@ -197,8 +237,9 @@ impl Protocol for VfsProtocol {
     const NAME: &'static str = "vfs";
     const SUMMARY: &'static str = "Files and directories of the board's disk (`servers/vfs`, program \
         `vfs-server`, on the cluster the disk is attached to, port 7 `VFS_PORT`; callers' bytes on \
-        portal ports 28 to 31). Paths are absolute; a caller's descriptors are its node's own (at \
-        most 32 open); `Read` and `List` send their bytes beside the reply and `Write` takes its \
+        portal ports 28 to 31). Paths are absolute; a caller's descriptors are its own (keyed by its \
+        node, program id, boot epoch and run: the next process of a warm cluster does not inherit \
+        them; at most 32 open); a `Read` returns at most 256 KiB (`TRANSFER_MAX`); `Read` and `List` send their bytes beside the reply and `Write` takes its \
         bytes beside the request (`call_receiving`, `call_sending`). An operation that returned is \
         seen by every caller at once, and is durable once a `Sync` or `SyncFile` that came after \
         it returns, or the server stops (at the latest, the server syncs at the first request \
@@ -263,10 +304,16 @@ impl Protocol for VfsProtocol {
             ],
         },
         Operation {
-            request: "Seek { descriptor, offset }",
+            request: "Seek { descriptor, offset, whence }",
             reply: "Position { offset }",
-            summary: "sets the position",
-            errors: &[("BadDescriptor", "no such open descriptor of the caller")],
+            summary: "sets the position to `offset` from the start (SEEK_SET, 0), the position (SEEK_CURRENT, 1) or the end (SEEK_END, 2); past the end is allowed (a write there leaves a hole that reads zeros)",
+            errors: &[
+                ("BadDescriptor", "no such open descriptor of the caller"),
+                (
+                    "Invalid",
+                    "an unknown `whence`, or a position before the start",
+                ),
+            ],
         },
         Operation {
             request: "Stat { path }",
@@ -278,6 +325,12 @@ impl Protocol for VfsProtocol {
                 ("NotDirectory", "a component of the path is not a directory"),
                 ("Invalid", "a relative path"),
             ],
+        },
+        Operation {
+            request: "StatFile { descriptor }",
+            reply: "Stat(FileStat)",
+            summary: "what the file `descriptor` is open on is (`fstat`)",
+            errors: &[("BadDescriptor", "no such open descriptor of the caller")],
         },
         Operation {
             request: "MakeDirectory { path, mode }",
@@ -445,10 +498,34 @@ impl VfsClient {
         }
     }
 
-    /// Sets the position; the position.
+    /// Sets the position, from the start; the position.
     pub fn seek(&mut self, descriptor: u32, offset: u64) -> Result<u64, VfsCallError> {
-        match self.call(&VfsRequest::Seek { descriptor, offset })? {
+        let offset = i64::try_from(offset).map_err(|_| VfsCallError::Refused(VfsError::Invalid))?;
+        self.seek_from(descriptor, offset, SEEK_SET)
+    }
+
+    /// Sets the position to `offset` from where `whence` says; the position.
+    pub fn seek_from(
+        &mut self,
+        descriptor: u32,
+        offset: i64,
+        whence: u8,
+    ) -> Result<u64, VfsCallError> {
+        let request = VfsRequest::Seek {
+            descriptor,
+            offset,
+            whence,
+        };
+        match self.call(&request)? {
             VfsReply::Position { offset } => Ok(offset),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// What the file `descriptor` is open on is.
+    pub fn stat_file(&mut self, descriptor: u32) -> Result<FileStat, VfsCallError> {
+        match self.call(&VfsRequest::StatFile { descriptor })? {
+            VfsReply::Stat(stat) => Ok(stat),
             other => Err(unexpected(other)),
         }
     }
@@ -587,10 +664,12 @@ mod tests {
             VfsRequest::Seek {
                 descriptor: 0,
                 offset: 0,
+                whence: 0,
             },
             VfsRequest::Stat {
                 path: String::new(),
             },
+            VfsRequest::StatFile { descriptor: 0 },
             VfsRequest::MakeDirectory {
                 path: String::new(),
                 mode: 0,

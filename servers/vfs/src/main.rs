@@ -23,8 +23,8 @@ use nanvix_process_api::{ProcessCallError, ProcessClient, is_system_run};
 use nanvix_rpc::transport::{Bulk, Handled, serve_bulk};
 use nanvix_vfs_api::{
     FileStat, Listing, OPEN_APPEND, OPEN_CREATE, OPEN_EXCLUSIVE, OPEN_FLAGS, OPEN_MAX, OPEN_READ,
-    OPEN_TRUNCATE, OPEN_WRITE, VFS_BULK_PORTS, VFS_PORT, VfsClient, VfsError, VfsProtocol,
-    VfsReply, VfsRequest, encode_listing,
+    OPEN_TRUNCATE, OPEN_WRITE, SEEK_CURRENT, SEEK_END, SEEK_SET, TRANSFER_MAX, VFS_BULK_PORTS,
+    VFS_PORT, VfsClient, VfsError, VfsProtocol, VfsReply, VfsRequest, encode_listing,
 };
 
 libnanvix::entry!(main);
@@ -36,11 +36,13 @@ struct OpenFile {
     flags: u32,
 }
 
-/// Who sent a request, as the NoC stamped it: node, boot epoch and run (one
-/// process of a warm cluster that runs one after another in an epoch).
+/// Who sent a request, as the NoC and its kernel stamped it: node, program id,
+/// boot epoch and run (one process of a warm cluster that runs one after another
+/// in an epoch; one of the programs that share a node of an I/O cluster).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Sender {
     node: u32,
+    program: u32,
     epoch: u32,
     run: u32,
 }
@@ -66,11 +68,12 @@ impl OpenFiles {
         }
     }
 
-    /// Forgets what earlier programs of the sender's node (earlier epochs or runs)
-    /// held open: they ended.
+    /// Forgets what programs of the sender's node in earlier epochs or runs held
+    /// open: they ended.
     fn forget_earlier(&mut self, sender: Sender) {
-        self.files
-            .retain(|(holder, _), _| holder.node != sender.node || *holder == sender);
+        self.files.retain(|(holder, _), _| {
+            holder.node != sender.node || (holder.epoch, holder.run) == (sender.epoch, sender.run)
+        });
     }
 }
 
@@ -190,6 +193,41 @@ struct Vfs<D: BlockDevice> {
 const SYNC_INTERVAL: u64 = 5_000_000_000;
 
 impl<D: BlockDevice> Vfs<D> {
+    /// The `Stat` reply for `inode`.
+    fn stat(&mut self, inode: u32) -> Result<Handled<VfsReply>, VfsError> {
+        let stat = self.files.stat(inode).map_err(vfs_error)?;
+        Ok(Handled::Reply(VfsReply::Stat(FileStat {
+            inode,
+            mode: stat.fields.mode,
+            links: stat.fields.links,
+            user: stat.fields.user,
+            group: stat.fields.group,
+            size: stat.fields.size,
+            modified: stat.fields.modified,
+        })))
+    }
+
+    /// Moves the sender's `descriptor` to `offset` from where `whence` says.
+    fn seek(
+        &mut self,
+        sender: Sender,
+        descriptor: u32,
+        offset: i64,
+        whence: u8,
+    ) -> Result<Handled<VfsReply>, VfsError> {
+        let Vfs { files, open, .. } = self;
+        let file = open.get(sender, descriptor, 0)?;
+        let base = match whence {
+            SEEK_SET => 0,
+            SEEK_CURRENT => file.position,
+            SEEK_END => files.inode(file.inode).map_err(vfs_error)?.size,
+            _ => return Err(VfsError::Invalid),
+        };
+        let position = base.checked_add_signed(offset).ok_or(VfsError::Invalid)?;
+        file.position = position;
+        Ok(Handled::Reply(VfsReply::Position { offset: position }))
+    }
+
     /// Makes every operation so far durable.
     fn sync(&mut self) -> Result<(), VfsError> {
         self.last_sync = now();
@@ -223,8 +261,9 @@ impl<D: BlockDevice> Vfs<D> {
         self.files.resolve(path, caller).map_err(vfs_error)
     }
 
-    /// The parent directory's inode and the last name of `path`; with `change`,
-    /// the caller must be allowed to change the parent's entries.
+    /// The parent directory's inode and the last name of `path`: the caller must
+    /// be allowed to search it (to look the name up), and with `change`, to change
+    /// its entries.
     fn parent(
         &mut self,
         path: &str,
@@ -233,9 +272,11 @@ impl<D: BlockDevice> Vfs<D> {
     ) -> Result<(u32, String), VfsError> {
         let (parent, name) = split(path)?;
         let parent = self.resolve(parent, caller)?;
-        if change {
-            self.check(parent, caller, WRITE | EXECUTE)?;
-        }
+        self.check(
+            parent,
+            caller,
+            if change { WRITE | EXECUTE } else { EXECUTE },
+        )?;
         Ok((parent, String::from(name)))
     }
 
@@ -273,7 +314,7 @@ impl<D: BlockDevice> Vfs<D> {
             .open
             .files
             .keys()
-            .filter(|(holder, _)| holder.node == sender.node)
+            .filter(|(holder, _)| (holder.node, holder.program) == (sender.node, sender.program))
             .count();
         if held >= OPEN_MAX {
             return Err(VfsError::TooManyOpen);
@@ -428,42 +469,45 @@ impl<D: BlockDevice> Vfs<D> {
                 .remove(&(sender, descriptor))
                 .map(done)
                 .ok_or(VfsError::BadDescriptor),
-            VfsRequest::Read { descriptor, length } => {
-                self.read(sender, descriptor, (length as usize).min(accepts))
-            }
+            VfsRequest::Read { descriptor, length } => self.read(
+                sender,
+                descriptor,
+                (length as usize).min(accepts).min(TRANSFER_MAX),
+            ),
             VfsRequest::Write { descriptor } => match bulk {
                 Bulk::Received(bytes) => self.write(sender, descriptor, &bytes),
                 _ => Err(VfsError::Invalid),
             },
-            VfsRequest::Seek { descriptor, offset } => {
-                self.open.get(sender, descriptor, 0).map(|file| {
-                    file.position = offset;
-                    Handled::Reply(VfsReply::Position { offset })
-                })
-            }
-            VfsRequest::Stat { path } => self.resolve(&path, caller).and_then(|inode| {
-                let stat = self.files.stat(inode).map_err(vfs_error)?;
-                Ok(Handled::Reply(VfsReply::Stat(FileStat {
-                    inode,
-                    mode: stat.fields.mode,
-                    links: stat.fields.links,
-                    user: stat.fields.user,
-                    group: stat.fields.group,
-                    size: stat.fields.size,
-                    modified: stat.fields.modified,
-                })))
-            }),
+            VfsRequest::Seek {
+                descriptor,
+                offset,
+                whence,
+            } => self.seek(sender, descriptor, offset, whence),
+            VfsRequest::StatFile { descriptor } => self
+                .open
+                .get(sender, descriptor, 0)
+                .map(|file| file.inode)
+                .and_then(|inode| self.stat(inode)),
+            VfsRequest::Stat { path } => self
+                .resolve(&path, caller)
+                .and_then(|inode| self.stat(inode)),
             VfsRequest::MakeDirectory { path, mode } => {
-                self.parent(&path, caller, true).and_then(|(parent, name)| {
-                    let owner = (
-                        caller.user,
-                        caller.groups.first().copied().unwrap_or(caller.user),
-                    );
-                    self.files
-                        .make_directory(parent, name.as_bytes(), mode & 0o7777, owner, now())
-                        .map(done)
-                        .map_err(vfs_error)
-                })
+                self.parent(&path, caller, false)
+                    .and_then(|(parent, name)| {
+                        // It exists: say so before whether the caller could make it.
+                        if self.files.lookup(parent, name.as_bytes()).is_ok() {
+                            return Err(VfsError::Exists);
+                        }
+                        self.check(parent, caller, WRITE | EXECUTE)?;
+                        let owner = (
+                            caller.user,
+                            caller.groups.first().copied().unwrap_or(caller.user),
+                        );
+                        self.files
+                            .make_directory(parent, name.as_bytes(), mode & 0o7777, owner, now())
+                            .map(done)
+                            .map_err(vfs_error)
+                    })
             }
             VfsRequest::Unlink { path } => {
                 self.removable(&path, caller).and_then(|(parent, name)| {
@@ -594,6 +638,7 @@ fn main() -> i32 {
             }
             let sender = Sender {
                 node: sender.source_node,
+                program: sender.source_program,
                 epoch: sender.source_epoch,
                 run: sender.source_run,
             };
