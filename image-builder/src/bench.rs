@@ -16,7 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The board benchmarks, in the order they run.
-pub const BENCHMARKS: [&str; 13] = [
+pub const BENCHMARKS: [&str; 14] = [
     "baselines",
     "kcall",
     "buffer",
@@ -29,6 +29,7 @@ pub const BENCHMARKS: [&str; 13] = [
     "collectives",
     "boot",
     "spawn",
+    "file",
     "idle",
 ];
 /// Longest any one launch may take.
@@ -83,10 +84,21 @@ impl Launch {
         image: &Path,
         pins: &[(&str, usize)],
     ) -> Result<Launch, BenchFailure> {
+        Self::start_with(options, image, pins, &[])
+    }
+
+    /// As [`start`](Self::start), with more arguments of `nanvix run`.
+    fn start_with(
+        options: &BenchOptions,
+        image: &Path,
+        pins: &[(&str, usize)],
+        more: &[&std::ffi::OsStr],
+    ) -> Result<Launch, BenchFailure> {
         let mut command = Command::new(&options.nanvix);
         command
             .args(["run", "--events", "json", "--timeout"])
-            .arg(LAUNCH_TIMEOUT.as_secs().to_string());
+            .arg(LAUNCH_TIMEOUT.as_secs().to_string())
+            .args(more);
         for (cluster, cpu) in pins {
             command.arg("--pin").arg(format!("{cluster}={cpu}"));
         }
@@ -1258,6 +1270,121 @@ pub fn spawn(options: &BenchOptions, baselines: &[Row]) -> Result<Vec<Row>, Benc
     Ok(vec![tiny, warm_row, kernel, cold_row])
 }
 
+/// Bytes of the file benchmark's file (the manifest's `bytes=`).
+const FILE_BYTES: usize = 16 << 20;
+/// Bytes of each read and write of the file benchmark (the manifest's `chunk=`).
+const FILE_CHUNK: usize = 256 << 10;
+
+/// The file benchmark's access pattern on a Linux tmpfs file (`/dev/shm`): writes
+/// of [`FILE_CHUNK`] up to [`FILE_BYTES`] and an fsync, then reads of
+/// [`FILE_CHUNK`]; the write's and the read's bandwidth in GB/s.
+fn tmpfs_trial() -> Result<(f64, f64), BenchFailure> {
+    use std::io::{Read, Write};
+    let failed = |error: std::io::Error| BenchFailure(format!("the tmpfs baseline: {error}"));
+    let path = PathBuf::from(format!("/dev/shm/nanvix-bench-file-{}", std::process::id()));
+    let block: Vec<u8> = (0..FILE_CHUNK).map(|index| (index * 7) as u8).collect();
+    let started = Instant::now();
+    let mut file = std::fs::File::create(&path).map_err(failed)?;
+    for _ in 0..FILE_BYTES / FILE_CHUNK {
+        file.write_all(&block).map_err(failed)?;
+    }
+    file.sync_all().map_err(failed)?;
+    drop(file);
+    let write = FILE_BYTES as f64 / started.elapsed().as_secs_f64() / 1e9;
+    let mut back = vec![0u8; FILE_CHUNK];
+    let started = Instant::now();
+    let mut file = std::fs::File::open(&path).map_err(failed)?;
+    let mut read = 0;
+    loop {
+        let count = file.read(&mut back).map_err(failed)?;
+        if count == 0 {
+            break;
+        }
+        read += count;
+    }
+    drop(file);
+    let elapsed = started.elapsed().as_secs_f64();
+    let _ = std::fs::remove_file(&path);
+    if read != FILE_BYTES {
+        return Err(BenchFailure(format!(
+            "the tmpfs baseline read {read} bytes"
+        )));
+    }
+    Ok((write, FILE_BYTES as f64 / elapsed / 1e9))
+}
+
+/// Sequential write (then fsync) and read of a 16 MiB file from a compute cluster
+/// through the vfs server, against the same pattern on tmpfs measured before each
+/// launch.
+pub fn file(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
+    let image = image(options, "file")?;
+    let ghz = nanvix_bench::tsc_ghz()?;
+    let (mut tmpfs_write, mut tmpfs_read, mut write, mut read) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..options.launches {
+        let (written, read_back) = tmpfs_trial()?;
+        tmpfs_write.push(written);
+        tmpfs_read.push(read_back);
+        // The board's disk on tmpfs too: the figure is the system's, not the
+        // host's disk's (a disk file on ext4 adds its fdatasyncs).
+        let disk = PathBuf::from(format!("/dev/shm/nanvix-bench-disk-{}", std::process::id()));
+        let more = [
+            std::ffi::OsStr::new("--disk"),
+            disk.as_os_str(),
+            std::ffi::OsStr::new("--fresh-disk"),
+        ];
+        let events = Launch::start_with(options, image, &[], &more)?.finish();
+        let _ = std::fs::remove_file(&disk);
+        for event in events? {
+            let Event::Console { cluster, line, .. } = event else {
+                continue;
+            };
+            if cluster != "cc0" {
+                continue;
+            }
+            for (prefix, trials) in [
+                ("bench file_write cycles=", &mut write),
+                ("bench file_read cycles=", &mut read),
+            ] {
+                if let Some(rest) = line.strip_prefix(prefix) {
+                    let cycles: f64 = rest
+                        .split(' ')
+                        .next()
+                        .unwrap_or_default()
+                        .parse()
+                        .map_err(|_| BenchFailure(format!("bad benchmark line: {line}")))?;
+                    trials.push(FILE_BYTES as f64 / (cycles / ghz));
+                }
+            }
+        }
+    }
+    let pattern = parameters(&[
+        ("bytes", FILE_BYTES.to_string()),
+        ("chunk", FILE_CHUNK.to_string()),
+    ]);
+    let gbps = nanvix_bench::UNIT_GIGABYTES_PER_SECOND;
+    let tmpfs_write = interleaved_row(
+        "baseline.file_write_tmpfs",
+        pattern.clone(),
+        gbps,
+        &tmpfs_write,
+    )?;
+    let tmpfs_read = interleaved_row(
+        "baseline.file_read_tmpfs",
+        pattern.clone(),
+        gbps,
+        &tmpfs_read,
+    )?;
+    let mut launched = pattern;
+    launched.insert("launches".into(), options.launches.to_string());
+    let mut write_row =
+        nanvix_bench::summarize("file.write_fsync", launched.clone(), gbps, &write)?;
+    nanvix_bench::compare(&mut write_row, &tmpfs_write)?;
+    let mut read_row = nanvix_bench::summarize("file.read", launched, gbps, &read)?;
+    nanvix_bench::compare(&mut read_row, &tmpfs_read)?;
+    Ok(vec![tmpfs_write, write_row, tmpfs_read, read_row])
+}
+
 /// CPU time (user + system, in clock ticks) of a host process so far.
 fn process_ticks(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -1339,6 +1466,7 @@ pub fn run(
             "collectives" => collectives(options)?,
             "boot" => boot(options, &baseline_rows)?,
             "spawn" => spawn(options, &baseline_rows)?,
+            "file" => file(options)?,
             _ => idle(options)?,
         };
         nanvix_bench::write_rows(&directory.join(format!("{name}.json")), &rows)
@@ -1375,7 +1503,7 @@ mod tests {
         let error = run(&options, &["speed".to_string()], Path::new("/nonexistent")).unwrap_err();
         assert_eq!(
             error.0,
-            "no benchmark `speed` (benchmarks: baselines, kcall, buffer, knoise, noc, mailbox, rpc, data, portal, collectives, boot, spawn, idle)"
+            "no benchmark `speed` (benchmarks: baselines, kcall, buffer, knoise, noc, mailbox, rpc, data, portal, collectives, boot, spawn, file, idle)"
         );
     }
 

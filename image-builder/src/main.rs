@@ -525,6 +525,7 @@ fn bench(root: &Path, names: &[String], launches: usize, quick: bool) -> Result<
         ("mailbox", "systems/bench/mailbox.toml"),
         ("rpc", "systems/bench/rpc.toml"),
         ("spawn", "systems/bench/spawn.toml"),
+        ("file", "systems/bench/file.toml"),
         ("data", "systems/bench/data.toml"),
         ("portal", "systems/bench/portal.toml"),
         ("collectives", "systems/bench/collectives.toml"),

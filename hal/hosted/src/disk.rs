@@ -59,15 +59,14 @@ impl Disk for HostedDisk {
     fn read(&self, block: u64, buffer: &mut [u8]) -> Result<(), DiskError> {
         self.span(block, buffer.len())?;
         let cache = self.cache.lock();
-        for (index, chunk) in buffer.chunks_mut(DISK_BLOCK_BYTES).enumerate() {
-            let number = block + index as u64;
-            match cache.get(&number) {
-                Some(cached) => chunk.copy_from_slice(&cached[..]),
-                None => self
-                    .file
-                    .read_exact_at(chunk, number * DISK_BLOCK_BYTES as u64)
-                    .map_err(|_| DiskError::Io)?,
-            }
+        // The file's blocks in one read, then the cached ones over them.
+        self.file
+            .read_exact_at(buffer, block * DISK_BLOCK_BYTES as u64)
+            .map_err(|_| DiskError::Io)?;
+        let count = (buffer.len() / DISK_BLOCK_BYTES) as u64;
+        for (number, cached) in cache.range(block..block + count) {
+            let at = (number - block) as usize * DISK_BLOCK_BYTES;
+            buffer[at..at + DISK_BLOCK_BYTES].copy_from_slice(&cached[..]);
         }
         Ok(())
     }
@@ -91,8 +90,21 @@ impl Disk for HostedDisk {
 
     fn flush(&self) -> Result<(), DiskError> {
         let mut cache = self.cache.lock();
+        // Runs of consecutive blocks, one write each.
+        let mut run: Vec<u8> = Vec::new();
+        let mut start = 0;
         for (number, cached) in cache.iter() {
-            self.write_back(*number, &cached[..])?;
+            if !run.is_empty() && start + (run.len() / DISK_BLOCK_BYTES) as u64 != *number {
+                self.write_back(start, &run)?;
+                run.clear();
+            }
+            if run.is_empty() {
+                start = *number;
+            }
+            run.extend_from_slice(&cached[..]);
+        }
+        if !run.is_empty() {
+            self.write_back(start, &run)?;
         }
         cache.clear();
         self.file.sync_data().map_err(|_| DiskError::Io)

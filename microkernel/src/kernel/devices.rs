@@ -8,6 +8,10 @@ use crate::paging::Access;
 use nanvix_abi::{DISK_BLOCK_BYTES, Device, DeviceAccess, Errno};
 use nanvix_hal::{CoreId, Cores, Disk, DiskError, Platform};
 
+/// The most bytes a `disk_read` or `disk_write` moves through the kernel at once
+/// (a longer call goes in pieces of it).
+const DISK_PIECE_BYTES: usize = 64 * DISK_BLOCK_BYTES;
+
 impl<P: Platform> Kernel<P> {
     /// Whether program `index` may use a direction of a device with `access`.
     fn may(&self, index: usize, access: DeviceAccess) -> bool {
@@ -102,11 +106,15 @@ impl<P: Platform> Kernel<P> {
         let space = self.space(index);
         // The whole buffer is the caller's before anything is read.
         space.check(buffer, bytes, Access::Write)?;
-        let mut data = alloc::vec![0u8; DISK_BLOCK_BYTES];
-        for offset in 0..blocks {
-            disk.read((block + offset) as u64, &mut data)
+        // In pieces of a bounded size: one disk read and one copy each.
+        let mut data = alloc::vec![0u8; bytes.min(DISK_PIECE_BYTES)];
+        let mut done = 0;
+        while done < bytes {
+            let piece = (bytes - done).min(DISK_PIECE_BYTES);
+            disk.read((block + done / DISK_BLOCK_BYTES) as u64, &mut data[..piece])
                 .map_err(disk_errno)?;
-            space.write(buffer + offset * DISK_BLOCK_BYTES, &data)?;
+            space.write(buffer + done, &data[..piece])?;
+            done += piece;
         }
         Ok(blocks)
     }
@@ -123,11 +131,14 @@ impl<P: Platform> Kernel<P> {
         let space = self.space(index);
         // Nothing is written unless the whole buffer is the caller's.
         space.check(buffer, bytes, Access::Read)?;
-        let mut data = alloc::vec![0u8; DISK_BLOCK_BYTES];
-        for offset in 0..blocks {
-            space.read_into(buffer + offset * DISK_BLOCK_BYTES, &mut data)?;
-            disk.write((block + offset) as u64, &data)
+        let mut data = alloc::vec![0u8; bytes.min(DISK_PIECE_BYTES)];
+        let mut done = 0;
+        while done < bytes {
+            let piece = (bytes - done).min(DISK_PIECE_BYTES);
+            space.read_into(buffer + done, &mut data[..piece])?;
+            disk.write((block + done / DISK_BLOCK_BYTES) as u64, &data[..piece])
                 .map_err(disk_errno)?;
+            done += piece;
         }
         Ok(blocks)
     }

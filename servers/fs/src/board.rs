@@ -36,4 +36,12 @@ impl BlockDevice for BoardDisk {
     fn flush(&mut self) -> Result<(), DeviceError> {
         disk::flush().map_err(|_| DeviceError::Io)
     }
+
+    fn read_run(&mut self, first: u64, buffer: &mut [u8]) -> Result<(), DeviceError> {
+        disk::read(first, buffer).map_err(|_| DeviceError::Io)
+    }
+
+    fn write_run(&mut self, first: u64, data: &[u8]) -> Result<(), DeviceError> {
+        disk::write(first, data).map_err(|_| DeviceError::Io)
+    }
 }

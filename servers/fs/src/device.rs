@@ -43,6 +43,26 @@ pub trait BlockDevice {
     fn write(&mut self, number: u64, block: &Block) -> Result<(), DeviceError>;
     /// Makes every write before it durable.
     fn flush(&mut self) -> Result<(), DeviceError>;
+    /// Reads the blocks from `first` on into `buffer` (whole blocks): one block at a
+    /// time unless the device does better.
+    fn read_run(&mut self, first: u64, buffer: &mut [u8]) -> Result<(), DeviceError> {
+        let mut block = [0; BLOCK_SIZE];
+        for (index, piece) in buffer.chunks_exact_mut(BLOCK_SIZE).enumerate() {
+            self.read(first + index as u64, &mut block)?;
+            piece.copy_from_slice(&block);
+        }
+        Ok(())
+    }
+    /// Writes `data` (whole blocks) to the blocks from `first` on, in order: one
+    /// block at a time unless the device does better.
+    fn write_run(&mut self, first: u64, data: &[u8]) -> Result<(), DeviceError> {
+        let mut block = [0; BLOCK_SIZE];
+        for (index, piece) in data.chunks_exact(BLOCK_SIZE).enumerate() {
+            block.copy_from_slice(piece);
+            self.write(first + index as u64, &block)?;
+        }
+        Ok(())
+    }
 }
 
 /// A device in memory: every write durable at once (tests, tools, and the

@@ -12,6 +12,7 @@ use crate::layout::{
     u32_at,
 };
 use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
 use alloc::vec;
 use alloc::vec::Vec;
 
@@ -208,6 +209,9 @@ pub struct FileSystem<D: BlockDevice> {
     /// [`sync`](FileSystem::sync) returns.
     synchronous: bool,
 }
+
+/// Pointer blocks a read keeps at once.
+const POINTER_CACHE_BLOCKS: usize = 4;
 
 /// Where a directory entry lies: its block and byte offset.
 type Slot = (u64, usize);
@@ -696,22 +700,56 @@ impl<D: BlockDevice> FileSystem<D> {
             return Ok(0);
         }
         let length = buffer.len().min((inode.size - offset) as usize);
-        let transaction = Transaction::new();
+        let mut pointers = BTreeMap::new();
+        // Whole blocks that lie one after another on the disk are read in one run:
+        // (its first block, where it goes in `buffer`, its blocks).
+        let mut run: Option<(u64, usize, usize)> = None;
         let mut done = 0;
         while done < length {
             let at = offset + done as u64;
             let (index, within) = (at / BLOCK_SIZE as u64, (at % BLOCK_SIZE as u64) as usize);
             let piece = (BLOCK_SIZE - within).min(length - done);
-            match self.block_of(&transaction, &inode, index)? {
+            let block = Self::block_through(&inode, index, &mut |block, entry| {
+                self.cached_pointer(&mut pointers, block, entry)
+            })?;
+            match block {
+                Some(block) if piece == BLOCK_SIZE => match run {
+                    Some((first, _, count)) if first + count as u64 == block => {
+                        run = run.map(|(first, into, count)| (first, into, count + 1));
+                    }
+                    _ => {
+                        self.read_into(run.take(), buffer)?;
+                        run = Some((block, done, 1));
+                    }
+                },
                 Some(block) => {
-                    let data = block_in(&mut self.journal, &transaction, block)?;
+                    self.read_into(run.take(), buffer)?;
+                    let mut data = zeroed_block();
+                    self.journal.read(block, &mut data)?;
                     buffer[done..done + piece].copy_from_slice(&data[within..within + piece]);
                 }
-                None => buffer[done..done + piece].fill(0),
+                None => {
+                    self.read_into(run.take(), buffer)?;
+                    buffer[done..done + piece].fill(0);
+                }
             }
             done += piece;
         }
+        self.read_into(run, buffer)?;
         Ok(length)
+    }
+
+    /// Reads the run `(first block, where in buffer, blocks)`, if any, into `buffer`.
+    fn read_into(
+        &mut self,
+        run: Option<(u64, usize, usize)>,
+        buffer: &mut [u8],
+    ) -> Result<(), FsError> {
+        if let Some((first, into, count)) = run {
+            self.journal
+                .read_run(first, &mut buffer[into..into + count * BLOCK_SIZE])?;
+        }
+        Ok(())
     }
 
     /// Writes `data` to file `number` at `offset`, one transaction a chunk; the
@@ -765,7 +803,12 @@ impl<D: BlockDevice> FileSystem<D> {
             let (index, within) = (at / BLOCK_SIZE as u64, (at % BLOCK_SIZE as u64) as usize);
             let piece = (BLOCK_SIZE - within).min(data.len() - done);
             let block = self.block_for(&mut transaction, &mut inode, index)?;
-            let mut contents = block_in(&mut self.journal, &transaction, block)?;
+            // A block written whole need not be read first.
+            let mut contents = if piece == BLOCK_SIZE {
+                zeroed_block()
+            } else {
+                block_in(&mut self.journal, &transaction, block)?
+            };
             contents[within..within + piece].copy_from_slice(&data[done..done + piece]);
             transaction.write(block, &contents);
             done += piece;
@@ -1081,20 +1124,57 @@ impl<D: BlockDevice> FileSystem<D> {
         inode: &Inode,
         index: u64,
     ) -> Result<Option<u64>, FsError> {
+        Self::block_through(inode, index, &mut |block, entry| {
+            self.pointer(transaction, block, entry)
+        })
+    }
+
+    /// The data block of `inode`'s block `index`, reading pointer blocks with
+    /// `pointer(block, entry)` (`None`: a hole).
+    fn block_through(
+        inode: &Inode,
+        index: u64,
+        pointer: &mut dyn FnMut(u32, usize) -> Result<u32, FsError>,
+    ) -> Result<Option<u64>, FsError> {
         let index = index as usize;
         let number = if index < DIRECT_BLOCKS {
             inode.direct[index]
         } else if index < DIRECT_BLOCKS + POINTERS_PER_BLOCK {
-            self.pointer(transaction, inode.indirect, index - DIRECT_BLOCKS)?
+            pointer(inode.indirect, index - DIRECT_BLOCKS)?
         } else {
             let rest = index - DIRECT_BLOCKS - POINTERS_PER_BLOCK;
             if rest >= POINTERS_PER_BLOCK * POINTERS_PER_BLOCK {
                 return Ok(None);
             }
-            let middle = self.pointer(transaction, inode.double, rest / POINTERS_PER_BLOCK)?;
-            self.pointer(transaction, middle, rest % POINTERS_PER_BLOCK)?
+            let middle = pointer(inode.double, rest / POINTERS_PER_BLOCK)?;
+            pointer(middle, rest % POINTERS_PER_BLOCK)?
         };
         Ok((number != 0).then_some(u64::from(number)))
+    }
+
+    /// Entry `index` of pointer block `block` (0 when `block` is 0), read through
+    /// `cache`, which keeps the last few pointer blocks read (a sequential read
+    /// reads each once).
+    fn cached_pointer(
+        &mut self,
+        cache: &mut BTreeMap<u32, Box<Block>>,
+        block: u32,
+        index: usize,
+    ) -> Result<u32, FsError> {
+        if block == 0 {
+            return Ok(0);
+        }
+        if !cache.contains_key(&block) {
+            if cache.len() >= POINTER_CACHE_BLOCKS {
+                cache.clear();
+            }
+            let mut contents = zeroed_block();
+            self.journal.read(u64::from(block), &mut contents)?;
+            cache.insert(block, contents);
+        }
+        Ok(cache
+            .get(&block)
+            .map_or(0, |contents| u32_at(&contents[..], 4 * index)))
     }
 
     /// Entry `index` of pointer block `block` (0 when `block` is 0).

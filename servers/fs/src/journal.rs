@@ -14,10 +14,11 @@
 //!
 //! [`Journal::commit`] is durable when it returns (one flush). A commit can also
 //! wait ([`Journal::commit_unsynced`]): its record goes to the device unflushed and
-//! its writes stay in memory, read from there, until [`Journal::sync`] flushes
-//! every waiting record at once and only then writes their blocks in place. A
-//! crash loses a suffix of the waiting commits (replay stops at the first record
-//! missing or torn), never a commit before one it keeps.
+//! its blocks are read from their places in the journal until [`Journal::sync`]
+//! flushes every waiting record at once and only then copies their blocks in place
+//! (a full journal syncs first). A crash loses a suffix of the waiting commits
+//! (replay stops at the first record missing or torn), never a commit before one
+//! it keeps.
 
 use crate::device::{BLOCK_SIZE, Block, BlockDevice, DeviceError};
 use alloc::boxed::Box;
@@ -40,8 +41,8 @@ pub const JOURNAL_BLOCKS_MIN: u64 = 3;
 const DESCRIPTOR_HEADER: usize = 8 + 8 + 4 + 4;
 /// The superblock's checked bytes (its CRC follows).
 const SUPERBLOCK_BYTES: usize = 48;
-/// The most blocks waiting commits keep in memory; past it a commit syncs.
-pub const UNSYNCED_BLOCKS_MAX: usize = 128;
+/// The most blocks a sync writes in place in one device write.
+const RUN_BLOCKS_MAX: usize = 32;
 
 /// Why the journal refused or failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,6 +62,8 @@ pub enum JournalError {
     TooLarge,
     /// A write outside the data area.
     OutOfRange(u64),
+    /// No memory for the blocks to write at once.
+    OutOfMemory,
 }
 
 impl From<DeviceError> for JournalError {
@@ -83,6 +86,7 @@ impl core::fmt::Display for JournalError {
             JournalError::OutOfRange(block) => {
                 write!(formatter, "block {block} is outside the data area")
             }
+            JournalError::OutOfMemory => formatter.write_str("no memory for the blocks to write"),
         }
     }
 }
@@ -269,6 +273,52 @@ fn read_record<D: BlockDevice>(
     Ok(Some(Record { sequence, writes }))
 }
 
+/// Blocks written in runs of consecutive blocks, [`RUN_BLOCKS_MAX`] at most a
+/// device write.
+struct Runs {
+    buffer: Vec<u8>,
+    start: u64,
+}
+
+impl Runs {
+    /// Room for `blocks` blocks (at most a run's).
+    fn new(blocks: usize) -> Result<Runs, JournalError> {
+        let mut buffer = Vec::new();
+        buffer
+            .try_reserve_exact(blocks.min(RUN_BLOCKS_MAX) * BLOCK_SIZE)
+            .map_err(|_| JournalError::OutOfMemory)?;
+        Ok(Runs { buffer, start: 0 })
+    }
+
+    /// Adds block `number`, first writing the run so far if `number` does not
+    /// follow it or it is full.
+    fn push<D: BlockDevice>(
+        &mut self,
+        device: &mut D,
+        number: u64,
+        block: &Block,
+    ) -> Result<(), JournalError> {
+        let count = self.buffer.len() / BLOCK_SIZE;
+        if count > 0 && (self.start + count as u64 != number || count == RUN_BLOCKS_MAX) {
+            self.finish(device)?;
+        }
+        if self.buffer.is_empty() {
+            self.start = number;
+        }
+        self.buffer.extend_from_slice(block);
+        Ok(())
+    }
+
+    /// Writes the run so far.
+    fn finish<D: BlockDevice>(&mut self, device: &mut D) -> Result<(), JournalError> {
+        if !self.buffer.is_empty() {
+            device.write_run(self.start, &self.buffer)?;
+            self.buffer.clear();
+        }
+        Ok(())
+    }
+}
+
 /// What mounting found.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Recovery {
@@ -285,9 +335,9 @@ pub struct Journal<D: BlockDevice> {
     head: u64,
     /// The next record's sequence number.
     next_sequence: u64,
-    /// The writes of commits whose records are not flushed yet, by block: read
-    /// from here, written in place by the next sync.
-    unsynced: BTreeMap<u64, Box<Block>>,
+    /// The writes of commits not yet in place, by block: the journal block that
+    /// holds each (read from there; copied in place by the next sync).
+    unsynced: BTreeMap<u64, u64>,
     /// Records were written since the last flush.
     records_unsynced: bool,
 }
@@ -377,11 +427,29 @@ impl<D: BlockDevice> Journal<D> {
     /// Reads data block `number` as the committed transactions left it.
     pub fn read(&mut self, number: u64, block: &mut Block) -> Result<(), JournalError> {
         self.check_target(number)?;
-        if let Some(waiting) = self.unsynced.get(&number) {
-            block.copy_from_slice(&**waiting);
+        let at = self.unsynced.get(&number).copied().unwrap_or(number);
+        Ok(self.device.read(at, block)?)
+    }
+
+    /// Reads the data blocks from `first` on into `buffer` (whole blocks), as the
+    /// committed transactions left them: from the device in one run when none of
+    /// them waits for a sync.
+    pub fn read_run(&mut self, first: u64, buffer: &mut [u8]) -> Result<(), JournalError> {
+        let count = (buffer.len() / BLOCK_SIZE) as u64;
+        if count == 0 {
             return Ok(());
         }
-        Ok(self.device.read(number, block)?)
+        self.check_target(first)?;
+        self.check_target(first + count - 1)?;
+        if self.unsynced.range(first..first + count).next().is_none() {
+            return Ok(self.device.read_run(first, buffer)?);
+        }
+        let mut block = [0; BLOCK_SIZE];
+        for (index, piece) in buffer.chunks_exact_mut(BLOCK_SIZE).enumerate() {
+            self.read(first + index as u64, &mut block)?;
+            piece.copy_from_slice(&block);
+        }
+        Ok(())
     }
 
     /// Commits `transaction`: once this returns, its writes survive any crash, all
@@ -401,8 +469,27 @@ impl<D: BlockDevice> Journal<D> {
         }
         self.device.flush()?;
         self.records_unsynced = false;
-        for (target, data) in core::mem::take(&mut self.unsynced) {
-            self.device.write(target, &data)?;
+        // In place: runs of blocks that follow each other both in the journal and
+        // in place move with one read and one write.
+        let mut buffer = Vec::new();
+        buffer
+            .try_reserve_exact(self.unsynced.len().min(RUN_BLOCKS_MAX) * BLOCK_SIZE)
+            .map_err(|_| JournalError::OutOfMemory)?;
+        let waiting: Vec<(u64, u64)> = core::mem::take(&mut self.unsynced).into_iter().collect();
+        let mut at = 0;
+        while at < waiting.len() {
+            let (target, source) = waiting[at];
+            let mut count = 1;
+            while at + count < waiting.len()
+                && count < RUN_BLOCKS_MAX
+                && waiting[at + count] == (target + count as u64, source + count as u64)
+            {
+                count += 1;
+            }
+            buffer.resize(count * BLOCK_SIZE, 0);
+            self.device.read_run(source, &mut buffer)?;
+            self.device.write_run(target, &buffer)?;
+            at += count;
         }
         Ok(())
     }
@@ -410,8 +497,7 @@ impl<D: BlockDevice> Journal<D> {
     /// Commits `transaction` without waiting for the device: its record is written
     /// (not flushed) and its writes read back at once, but a crash before the next
     /// [`sync`](Self::sync) may lose it, and the commits after it, whole. Refused
-    /// as [`commit`](Self::commit) refuses. Syncs by itself when the journal is full
-    /// or [`UNSYNCED_BLOCKS_MAX`] blocks wait.
+    /// as [`commit`](Self::commit) refuses. Syncs by itself when the journal is full.
     pub fn commit_unsynced(&mut self, transaction: &Transaction) -> Result<(), JournalError> {
         if transaction.is_empty() {
             return Ok(());
@@ -451,22 +537,23 @@ impl<D: BlockDevice> Journal<D> {
         commit[16..20].copy_from_slice(&data_crc.to_le_bytes());
         let crc = crc32fast::hash(&commit[..20]);
         commit[20..24].copy_from_slice(&crc.to_le_bytes());
-        // The record, in any order the cache likes: its checksums tell a torn one.
+        // The record in runs (the cache may still reorder its blocks: their
+        // checksums tell a torn one).
         let first = 1 + self.head;
-        self.device.write(first, &descriptor)?;
+        let mut runs = Runs::new(count + 2)?;
+        runs.push(&mut self.device, first, &descriptor)?;
         for (index, (_, data)) in transaction.writes.iter().enumerate() {
-            self.device.write(first + 1 + index as u64, data)?;
+            runs.push(&mut self.device, first + 1 + index as u64, data)?;
         }
-        self.device.write(first + 1 + count as u64, &commit)?;
+        runs.push(&mut self.device, first + 1 + count as u64, &commit)?;
+        runs.finish(&mut self.device)?;
         self.records_unsynced = true;
         self.head += needed;
         self.next_sequence += 1;
-        // In place only once the record is flushed: until then, kept here.
-        for (target, data) in &transaction.writes {
-            self.unsynced.insert(*target, data.clone());
-        }
-        if self.unsynced.len() > UNSYNCED_BLOCKS_MAX {
-            self.sync()?;
+        // In place only once the record is flushed: until then, read from the
+        // journal.
+        for (index, (target, _)) in transaction.writes.iter().enumerate() {
+            self.unsynced.insert(*target, first + 1 + index as u64);
         }
         Ok(())
     }
