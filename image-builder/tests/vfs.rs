@@ -144,3 +144,27 @@ fn a_killed_vfs_server_keeps_every_fsynced_write() {
     }
     let _ = std::fs::remove_dir_all(&directory);
 }
+
+/// Two clients append to one file at once: every record of each is there, whole and
+/// in its writer's order.
+#[test]
+fn concurrent_clients_append_to_one_file_without_losing_or_tearing_a_record() {
+    let directory = std::env::temp_dir().join(format!("nanvix-vfs-shared-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).unwrap();
+    let disk = directory.join("vfs.disk");
+    let mut board = boot_on_disk("vfs-shared", &disk, true);
+    assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
+    assert!(
+        printed(&board, "io0", "vfs-test: shared: 4 checks, 0 failed"),
+        "{}",
+        board.transcript()
+    );
+    for cluster in ["cc0", "cc1"] {
+        assert!(
+            printed(&board, cluster, "vfs-test: share: 4 checks, 0 failed"),
+            "{}",
+            board.transcript()
+        );
+    }
+    let _ = std::fs::remove_dir_all(&directory);
+}

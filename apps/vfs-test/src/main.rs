@@ -15,6 +15,12 @@
 //!   paths, whole-file reads and writes, a file larger than one transfer, append,
 //!   seek, set_len, metadata, directories, the working directory, and the errnos.
 //!   Prints `vfs-test: api: N checks, 0 failed`.
+//! - `mode=share writer=W` (several at once, each on a compute cluster): appends
+//!   200 records of 64 bytes to `/tmp/shared`, then writes `/tmp/shared-done-W`.
+//!   Prints `vfs-test: share: N checks, 0 failed`.
+//! - `mode=shared writers=N` (on the server's cluster): waits for the writers,
+//!   checks the file holds each one's records whole and in its order, and stops the
+//!   server. Prints `vfs-test: shared: N checks, 0 failed`.
 //! - `mode=append`: appends 64-byte records to `/tmp/log` for ever, an `fsync`
 //!   after every third; prints `vfs-test: synced N` after each (a test kills the
 //!   server's cluster meanwhile).
@@ -92,6 +98,8 @@ fn main() -> i32 {
     match process::argument("mode") {
         Some("local") => local(&mut client),
         Some("remote") => remote(&mut client),
+        Some("share") => share(&mut client),
+        Some("shared") => shared(&mut client),
         Some("persisted") => persisted(&mut client),
         Some("users") => users(&mut client),
         Some("append") => append(&mut client),
@@ -653,4 +661,105 @@ fn api() -> i32 {
     );
     checks.same("sync", fs::sync(), Ok(()));
     checks.finish("vfs-test: api")
+}
+
+/// Records each writer of `mode=share` appends.
+const SHARED_RECORDS: u32 = 200;
+
+/// Record `number` of writer `writer` of `mode=share`: the writer, the number, then
+/// a pattern of both.
+fn shared_record(writer: u32, number: u32) -> [u8; 64] {
+    let mut bytes = [0u8; 64];
+    bytes[..4].copy_from_slice(&writer.to_le_bytes());
+    bytes[4..8].copy_from_slice(&number.to_le_bytes());
+    for (index, byte) in bytes[8..].iter_mut().enumerate() {
+        *byte = (writer as u8)
+            .wrapping_mul(31)
+            .wrapping_add(number as u8)
+            .wrapping_add(index as u8);
+    }
+    bytes
+}
+
+/// `mode=share writer=W`: appends its records to `/tmp/shared` while the other
+/// writers do, reading the file's size between appends, then writes
+/// `/tmp/shared-done-W`.
+fn share(client: &mut VfsClient) -> i32 {
+    let mut checks = Checks::new();
+    let writer: u32 = process::argument("writer")
+        .and_then(|writer| writer.parse().ok())
+        .unwrap_or(0);
+    let file = client.open("/tmp/shared", OPEN_WRITE | OPEN_CREATE | OPEN_APPEND, 0o666);
+    checks.same("open to append", file.is_ok(), true);
+    let file = file.unwrap_or(0);
+    let mut appended = 0;
+    for number in 0..SHARED_RECORDS {
+        if client.write(file, &shared_record(writer, number)) == Ok(64) {
+            appended += 1;
+        }
+        // The size only grows, by whole records.
+        if let Ok(stat) = client.stat_file(file)
+            && stat.size % 64 != 0
+        {
+            checks.same("a whole number of records", stat.size % 64, 0);
+        }
+    }
+    checks.same("appended", appended, SHARED_RECORDS);
+    checks.same("close", client.close_file(file), Ok(()));
+    let done = format!("/tmp/shared-done-{writer}");
+    let marked = client
+        .open(&done, OPEN_WRITE | OPEN_CREATE, 0o644)
+        .and_then(|descriptor| client.close_file(descriptor));
+    checks.same("mark done", marked, Ok(()));
+    checks.finish("vfs-test: share")
+}
+
+/// `mode=shared writers=N` (on the server's cluster): waits (at most 60 s) for
+/// the writers' done files, checks `/tmp/shared` holds every record of each, whole
+/// and in each writer's order, and stops the server.
+fn shared(client: &mut VfsClient) -> i32 {
+    let mut checks = Checks::new();
+    let writers: u32 = process::argument("writers")
+        .and_then(|writers| writers.parse().ok())
+        .unwrap_or(2);
+    let all_done = |client: &mut VfsClient| {
+        (0..writers).all(|writer| client.stat(&format!("/tmp/shared-done-{writer}")).is_ok())
+    };
+    let mut waited = 0;
+    while !all_done(client) && waited < 6000 {
+        let _ = thread::sleep_nanoseconds(10_000_000);
+        waited += 1;
+    }
+    checks.same("every writer done", all_done(client), true);
+    let bytes = read_file(
+        client,
+        "/tmp/shared",
+        64 * (SHARED_RECORDS * writers) as usize + 64,
+    )
+    .unwrap_or_default();
+    checks.same(
+        "size",
+        bytes.len(),
+        64 * (SHARED_RECORDS * writers) as usize,
+    );
+    let mut next = vec![0u32; writers as usize];
+    let mut whole = true;
+    for record in bytes.chunks(64) {
+        let writer = u32::from_le_bytes([record[0], record[1], record[2], record[3]]);
+        let Some(expected) = next.get_mut(writer as usize) else {
+            whole = false;
+            break;
+        };
+        whole &= record == shared_record(writer, *expected);
+        *expected += 1;
+    }
+    checks.same("each record whole, in its writer's order", whole, true);
+    checks.same(
+        "every record of each",
+        next,
+        vec![SHARED_RECORDS; writers as usize],
+    );
+    let status = checks.finish("vfs-test: shared");
+    let _ = client.stop();
+    status
 }
