@@ -16,7 +16,7 @@ fn the_vfs_server_serves_files_across_clusters_and_keeps_them_across_boots() {
     let mut board = boot_on_disk("vfs", &disk, true);
     assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
     assert!(
-        printed(&board, "io0", "vfs-test: local: 35 checks, 0 failed"),
+        printed(&board, "io0", "vfs-test: local: 42 checks, 0 failed"),
         "{}",
         board.transcript()
     );

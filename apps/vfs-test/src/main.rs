@@ -274,6 +274,22 @@ fn local(client: &mut VfsClient) -> i32 {
         read_file(client, "/tmp/remote-data", 1 << 16),
         Ok(pattern(2, 1 << 16)),
     );
+    // A file open when its last name goes stays until closed.
+    let held = client
+        .open("/data/held", OPEN_READ | OPEN_WRITE | OPEN_CREATE, 0o644)
+        .unwrap_or(0);
+    checks.same("write a file", client.write(held, b"still here"), Ok(10));
+    checks.same("unlink it while open", client.unlink("/data/held"), Ok(()));
+    checks.same(
+        "its name is gone",
+        refused(client.stat("/data/held")),
+        Some(VfsError::NotFound),
+    );
+    let mut kept = [0u8; 10];
+    checks.same("seek", client.seek(held, 0), Ok(0));
+    checks.same("read it unlinked", client.read(held, &mut kept), Ok(10));
+    checks.same("what it holds", &kept, b"still here");
+    checks.same("close it", client.close_file(held), Ok(()));
     let status = checks.finish("vfs-test: local");
     let _ = client.stop();
     status

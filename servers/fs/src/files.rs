@@ -208,6 +208,9 @@ pub struct FileSystem<D: BlockDevice> {
     /// Each operation is durable when it returns (the default); else only once
     /// [`sync`](FileSystem::sync) returns.
     synchronous: bool,
+    /// Files held open by the layer above, with how many holds each: one whose
+    /// last name goes stays (an orphan, with no links) until its last hold goes.
+    held: BTreeMap<u32, u32>,
 }
 
 /// Pointer blocks a read keeps at once.
@@ -321,6 +324,7 @@ impl<D: BlockDevice> FileSystem<D> {
             layout,
             next_block: layout.first_free(),
             synchronous: true,
+            held: BTreeMap::new(),
         };
         let mut transaction = Transaction::new();
         let root = Inode {
@@ -350,12 +354,84 @@ impl<D: BlockDevice> FileSystem<D> {
         journal.read(start, &mut header)?;
         let layout =
             Layout::decode(&header, start, journal.block_count()).map_err(FsError::Corrupt)?;
-        Ok(FileSystem {
+        let mut files = FileSystem {
             journal,
             layout,
             next_block: layout.first_free(),
             synchronous: true,
-        })
+            held: BTreeMap::new(),
+        };
+        files.free_orphans()?;
+        Ok(files)
+    }
+
+    /// Frees every file with no name left (an orphan that was open when the disk
+    /// went down): what its last close would have done. Durable when it returns.
+    fn free_orphans(&mut self) -> Result<(), FsError> {
+        let blocks = self.layout.inode_blocks as usize;
+        let mut table = vec![0u8; blocks.min(32) * BLOCK_SIZE];
+        let mut orphans = Vec::new();
+        let mut first = 0;
+        while first < blocks {
+            let count = (blocks - first).min(32);
+            let piece = &mut table[..count * BLOCK_SIZE];
+            self.journal
+                .read_run(self.layout.inode_start + first as u64, piece)?;
+            for (index, bytes) in piece.chunks_exact(INODE_BYTES).enumerate() {
+                let number = (first * INODES_PER_BLOCK + index) as u32;
+                let inode = Inode::decode(bytes);
+                if number != 0
+                    && number < self.layout.inode_count
+                    && inode.mode != 0
+                    && inode.links == 0
+                {
+                    orphans.push(number);
+                }
+            }
+            first += count;
+        }
+        for number in orphans {
+            let mut transaction = Transaction::new();
+            let inode = self.get_inode(&transaction, number)?;
+            self.release(&mut transaction, number, &inode)?;
+            self.journal.commit(&transaction)?;
+        }
+        Ok(())
+    }
+
+    /// Holds file `number` open: if its last name goes, it stays, readable and
+    /// writable, until [`let_go`](Self::let_go) lets go of its last hold.
+    pub fn hold(&mut self, number: u32) {
+        *self.held.entry(number).or_insert(0) += 1;
+    }
+
+    /// Lets go of a hold of file `number`; the last hold of a file with no name
+    /// left frees it.
+    pub fn let_go(&mut self, number: u32) -> Result<(), FsError> {
+        let Some(holds) = self.held.get_mut(&number) else {
+            return Ok(());
+        };
+        *holds -= 1;
+        if *holds > 0 {
+            return Ok(());
+        }
+        self.held.remove(&number);
+        let mut transaction = Transaction::new();
+        let inode = self.get_inode(&transaction, number)?;
+        if inode.mode != 0 && inode.links == 0 {
+            self.release(&mut transaction, number, &inode)?;
+            self.commit(transaction)?;
+        }
+        Ok(())
+    }
+
+    /// Commits `transaction` as the operations do (waiting or not).
+    fn commit(&mut self, transaction: Transaction) -> Result<(), FsError> {
+        if self.synchronous {
+            Ok(self.journal.commit(&transaction)?)
+        } else {
+            Ok(self.journal.commit_unsynced(&transaction)?)
+        }
     }
 
     /// With `true` (the default), each operation is durable when it returns; with
@@ -565,7 +641,7 @@ impl<D: BlockDevice> FileSystem<D> {
         self.clear_entry(&mut transaction, slot)?;
         inode.links = inode.links.saturating_sub(1);
         inode.changed = now;
-        if inode.links == 0 {
+        if inode.links == 0 && !self.held.contains_key(&number) {
             self.release(&mut transaction, number, &inode)?;
         } else {
             self.put_inode(&mut transaction, number, &inode)?;
@@ -655,7 +731,7 @@ impl<D: BlockDevice> FileSystem<D> {
             } else {
                 replaced_inode.links = replaced_inode.links.saturating_sub(1);
                 replaced_inode.changed = now;
-                if replaced_inode.links == 0 {
+                if replaced_inode.links == 0 && !self.held.contains_key(&replaced) {
                     self.release(&mut transaction, replaced, &replaced_inode)?;
                 } else {
                     self.put_inode(&mut transaction, replaced, &replaced_inode)?;
@@ -941,7 +1017,10 @@ impl<D: BlockDevice> FileSystem<D> {
             if inode.mode == 0 {
                 continue;
             }
-            if !reached[number as usize] {
+            // A held file whose last name went is no orphan: it goes with its
+            // last hold (or at the next mount).
+            let held_orphan = inode.links == 0 && self.held.contains_key(&number);
+            if !reached[number as usize] && !held_orphan {
                 problems.push(FileProblem::Orphan(number));
                 continue;
             }
@@ -1012,11 +1091,7 @@ impl<D: BlockDevice> FileSystem<D> {
         inode: &Inode,
     ) -> Result<(), FsError> {
         self.put_inode(&mut transaction, number, inode)?;
-        if self.synchronous {
-            Ok(self.journal.commit(&transaction)?)
-        } else {
-            Ok(self.journal.commit_unsynced(&transaction)?)
-        }
+        self.commit(transaction)
     }
 
     fn put_inode(

@@ -324,6 +324,54 @@ fn permissions_go_by_owner_group_and_others() {
 }
 
 #[test]
+fn a_held_file_outlives_its_last_name_until_let_go_or_the_next_mount() {
+    let mut files = fresh(256, 64);
+    let free = files.free_blocks().unwrap();
+    let file = files.create(ROOT, b"open", 0o644, (0, 0), NOW).unwrap();
+    files.write(file, 0, &[7u8; 3 * BLOCK_SIZE], NOW).unwrap();
+    files.hold(file);
+    files.hold(file);
+    files.unlink(ROOT, b"open", NOW).unwrap();
+    assert_eq!(files.lookup(ROOT, b"open"), Err(FsError::NotFound));
+    // Still readable and writable, and no orphan for the checker while held.
+    let mut back = vec![0u8; 3 * BLOCK_SIZE];
+    assert_eq!(files.read(file, 0, &mut back), Ok(3 * BLOCK_SIZE));
+    assert_eq!(back, vec![7u8; 3 * BLOCK_SIZE]);
+    assert_eq!(files.write(file, 0, b"more", NOW), Ok(4));
+    assert_eq!(files.inode(file).unwrap().links, 0);
+    assert_eq!(files.check(), []);
+    // The first of two holds goes: it stays; the last: it is freed.
+    files.let_go(file).unwrap();
+    assert!(files.inode(file).is_ok());
+    files.let_go(file).unwrap();
+    assert_eq!(files.inode(file).map(drop), Err(FsError::NotFound));
+    assert_eq!(files.free_blocks(), Ok(free));
+    assert_eq!(files.check(), []);
+
+    // Held when the disk goes down: the next mount frees it.
+    let file = files.create(ROOT, b"kept", 0o644, (0, 0), NOW).unwrap();
+    files.write(file, 0, &[1u8; 2 * BLOCK_SIZE], NOW).unwrap();
+    files.hold(file);
+    files.unlink(ROOT, b"kept", NOW).unwrap();
+    let disk = files.into_device();
+    let mut files = FileSystem::mount(disk).unwrap();
+    assert_eq!(files.inode(file).map(drop), Err(FsError::NotFound));
+    assert_eq!(files.free_blocks(), Ok(free));
+    assert_eq!(files.check(), []);
+
+    // A rename over a held file keeps it too.
+    let held = files.create(ROOT, b"a", 0o644, (0, 0), NOW).unwrap();
+    files.create(ROOT, b"b", 0o644, (0, 0), NOW).unwrap();
+    files.hold(held);
+    files.rename((ROOT, b"b"), (ROOT, b"a"), NOW).unwrap();
+    assert!(files.inode(held).is_ok());
+    assert_eq!(files.check(), []);
+    files.let_go(held).unwrap();
+    assert_eq!(files.inode(held).map(drop), Err(FsError::NotFound));
+    assert_eq!(files.check(), []);
+}
+
+#[test]
 fn a_full_disk_refuses_and_stays_sound() {
     let mut files = fresh(128, 32);
     let file = files.create(ROOT, b"big", 0o644, (0, 0), NOW).unwrap();

@@ -346,7 +346,7 @@ impl Protocol for VfsProtocol {
         Operation {
             request: "Unlink { path }",
             reply: "Done",
-            summary: "removes the file `path` (descriptors still open on it fail after)",
+            summary: "removes the name `path` of a file; a file still open stays, read and written through its descriptors, until the last is closed (or the server next mounts the disk)",
             errors: &[
                 (
                     "Denied",

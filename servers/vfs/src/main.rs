@@ -69,11 +69,18 @@ impl OpenFiles {
     }
 
     /// Forgets what programs of the sender's node in earlier epochs or runs held
-    /// open: they ended.
-    fn forget_earlier(&mut self, sender: Sender) {
-        self.files.retain(|(holder, _), _| {
-            holder.node != sender.node || (holder.epoch, holder.run) == (sender.epoch, sender.run)
+    /// open: they ended. The files they held, one entry a descriptor.
+    fn forget_earlier(&mut self, sender: Sender) -> Vec<u32> {
+        let mut forgotten = Vec::new();
+        self.files.retain(|(holder, _), file| {
+            let kept = holder.node != sender.node
+                || (holder.epoch, holder.run) == (sender.epoch, sender.run);
+            if !kept {
+                forgotten.push(file.inode);
+            }
+            kept
         });
+        forgotten
     }
 }
 
@@ -309,7 +316,9 @@ impl<D: BlockDevice> Vfs<D> {
         if flags & !OPEN_FLAGS != 0 || flags & (OPEN_READ | OPEN_WRITE) == 0 {
             return Err(VfsError::Invalid);
         }
-        self.open.forget_earlier(sender);
+        for inode in self.open.forget_earlier(sender) {
+            self.files.let_go(inode).map_err(vfs_error)?;
+        }
         let held = self
             .open
             .files
@@ -351,6 +360,8 @@ impl<D: BlockDevice> Vfs<D> {
         if flags & OPEN_TRUNCATE != 0 && flags & OPEN_WRITE != 0 {
             self.files.truncate(inode, 0, now()).map_err(vfs_error)?;
         }
+        // Held while open: it outlives its last name until closed.
+        self.files.hold(inode);
         self.open.next = self.open.next.wrapping_add(1).max(1);
         let descriptor = self.open.next;
         self.open.files.insert(
@@ -463,12 +474,12 @@ impl<D: BlockDevice> Vfs<D> {
             VfsRequest::Open { path, flags, mode } => self
                 .open((sender, caller), &path, flags, mode)
                 .map(|descriptor| Handled::Reply(VfsReply::Opened { descriptor })),
-            VfsRequest::Close { descriptor } => self
-                .open
-                .files
-                .remove(&(sender, descriptor))
-                .map(done)
-                .ok_or(VfsError::BadDescriptor),
+            VfsRequest::Close { descriptor } => {
+                match self.open.files.remove(&(sender, descriptor)) {
+                    Some(file) => self.files.let_go(file.inode).map(done).map_err(vfs_error),
+                    None => Err(VfsError::BadDescriptor),
+                }
+            }
             VfsRequest::Read { descriptor, length } => self.read(
                 sender,
                 descriptor,
@@ -657,6 +668,13 @@ fn main() -> i32 {
             1
         }
     };
+    // Every file still open is closed: one whose last name went goes now.
+    let open = core::mem::take(&mut vfs.open.files);
+    for file in open.into_values() {
+        if let Err(error) = vfs.files.let_go(file.inode) {
+            println!("vfs-server: closing at the stop: {error}");
+        }
+    }
     match vfs.files.unmount() {
         Ok(_) => status,
         Err(error) => {
