@@ -64,6 +64,10 @@ enum Commands {
         /// Start the disk over from zeros.
         #[arg(long)]
         fresh_disk: bool,
+        /// Log this user in on the program that takes the console input (nsh):
+        /// one of the manifest's `[root]` users, or root.
+        #[arg(long, value_name = "NAME")]
+        user: Option<String>,
     },
     /// Check a manifest, build the kernel and programs it needs and pack an image.
     Build {
@@ -192,6 +196,7 @@ struct RunChoices {
     gdb: Option<(String, PathBuf)>,
     disk: Option<PathBuf>,
     fresh_disk: bool,
+    user: Option<String>,
 }
 
 /// Opens the disk image file of `system`'s disk, if it has one: `path`, or
@@ -292,6 +297,31 @@ fn parse_pins(entries: &[String]) -> Result<Vec<(String, Vec<usize>)>, String> {
         .collect()
 }
 
+/// `--user NAME`: gives the program that takes the console input the argument
+/// `user=NAME`, for one of the system's users.
+fn log_in(system: &mut System, user: &str) -> Result<(), String> {
+    let known = user == "root"
+        || system
+            .root
+            .as_ref()
+            .is_some_and(|root| root.users.iter().any(|(name, _)| name == user));
+    if !known {
+        return Err(format!(
+            "--user {user}: the system has no such user (its manifest's [root] users, or root)"
+        ));
+    }
+    let console = system
+        .clusters
+        .iter_mut()
+        .flat_map(|plan| plan.programs.iter_mut())
+        .find(|program| program.console_input)
+        .ok_or_else(|| {
+            format!("--user {user}: no program of the system takes the console input")
+        })?;
+    console.arguments.push(format!("user={user}"));
+    Ok(())
+}
+
 fn run(root: &Path, path: &Path, choices: &RunChoices) -> Result<i32, String> {
     let RunChoices {
         format,
@@ -305,15 +335,19 @@ fn run(root: &Path, path: &Path, choices: &RunChoices) -> Result<i32, String> {
         gdb,
         disk,
         fresh_disk,
+        user,
     } = choices;
     let (format, timeout, no_build) = (*format, *timeout, *no_build);
     let head = std::fs::read(path).map_err(|error| format!("{}: {error}", path.display()))?;
-    let (system, mut payloads) = if looks_like_image(&head) {
+    let (mut system, mut payloads) = if looks_like_image(&head) {
         let (_, system, payloads) = open_image(path)?;
         (system, payloads)
     } else {
         build_system(root, path, !no_build)?
     };
+    if let Some(user) = user {
+        log_in(&mut system, user)?;
+    }
     for entry in program_overrides {
         let Some((name, file)) = entry.split_once('=') else {
             return Err(format!("--program {entry}: expected NAME=PATH"));
@@ -582,6 +616,7 @@ fn main() -> ExitCode {
             gdb,
             disk,
             fresh_disk,
+            user,
         } => {
             let path = system.unwrap_or_else(|| root.join("systems/mppa256.toml"));
             let format = match events {
@@ -605,6 +640,7 @@ fn main() -> ExitCode {
                 gdb: gdb.map(|cluster| (cluster, builder::target_directory(&root).join("gdb"))),
                 disk,
                 fresh_disk,
+                user,
             };
             match run(&root, &path, &options) {
                 Ok(status) => return ExitCode::from(status.clamp(0, 255) as u8),

@@ -275,3 +275,75 @@ fn on_a_terminal_lines_are_edited_and_recalled_from_history() {
     assert!(status.success(), "{status:?}\n{shown}");
     assert!(!shown.contains("$ never run"), "{shown}");
 }
+
+/// `nanvix run --user alice`: nsh logs alice in, starts in her home, refuses to
+/// enter bob's, keeps a working directory, and runs its jobs as alice from it (the
+/// job checks relative paths from /home/alice and that it is alice's); init shuts
+/// the servers down when the input ends.
+#[test]
+fn nsh_logs_a_user_in_and_keeps_a_working_directory() {
+    let directory = std::env::temp_dir().join(format!("nanvix-shell-users-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).unwrap();
+    let disk = directory.join("users.disk");
+    let manifest =
+        nanvix_image_builder::workspace_root().join("image-builder/tests/systems/shell-users.toml");
+    let script = b"whoami\npwd\ncd /home/bob\ncd /etc\npwd\ncd\npwd\nvfs-test mode=api\n".to_vec();
+    let mut board = Board::start_with_input(
+        NANVIX,
+        manifest,
+        Duration::from_secs(120),
+        &[
+            "--user",
+            "alice",
+            "--fresh-disk",
+            "--disk",
+            disk.to_str().unwrap(),
+        ],
+        Some(script),
+    )
+    .unwrap();
+    assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
+    let expected = [
+        "nsh: alice logged in (user 1000)",
+        "$ whoami",
+        "alice",
+        "$ pwd",
+        "/home/alice",
+        "$ cd /home/bob",
+        "nsh: cd /home/bob: EACCES",
+        "$ cd /etc",
+        "$ pwd",
+        "/etc",
+        "$ cd",
+        "$ pwd",
+        "/home/alice",
+        "$ vfs-test mode=api",
+    ];
+    assert_eq!(shell_lines(&board), expected, "{}", board.transcript());
+    assert!(
+        board.events().iter().any(|event| matches!(event,
+            Event::Console { program, line, .. }
+                if program == "vfs-test" && line == "vfs-test: api: 22 checks, 0 failed")),
+        "{}",
+        board.transcript()
+    );
+    let _ = std::fs::remove_dir_all(&directory);
+}
+
+#[test]
+fn a_user_the_system_does_not_have_is_refused_before_the_board_boots() {
+    let manifest =
+        nanvix_image_builder::workspace_root().join("image-builder/tests/systems/shell-users.toml");
+    let output = std::process::Command::new(NANVIX)
+        .arg("run")
+        .arg(&manifest)
+        .args(["--user", "mallory"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--user mallory: the system has no such user"),
+        "{stderr}"
+    );
+}

@@ -18,12 +18,19 @@
 //! - `kill [-SIGNAL] PID`: sends it SIGTERM, or the signal named (`-INT`, `-KILL`,
 //!   `-9`, ...);
 //! - `exit [STATUS]`: ends the shell, as the end of the input does (with the last
-//!   foreground status).
+//!   foreground status);
+//! - `cd [DIR]` (default: the user's home), `pwd`, `whoami`: the working
+//!   directory, which every job starts in (`cwd=DIR`), and the user.
 //!
 //! Blank lines and lines starting with `#` are skipped; a line over 1024 bytes is
 //! skipped with a word. Arguments: `server=CLUSTER` names the process server's
 //! cluster (default `io0`); with `shutdown=yes` nsh stops the process server as it
-//! ends, so the board can power off.
+//! ends, so the board can power off (with `shutdown=init` and `init=NODE`, a shell
+//! that is a program of the system asks init to shut the servers down); `user=NAME` (what `nanvix run --user NAME`
+//! gives) logs that user in, and `login=yes` asks for a name first (`login:`):
+//! the user's id comes from `/etc/users` on the vfs server, every job runs as that
+//! user, and the shell starts in `/home/NAME`. Without either, nsh and its jobs run
+//! as root in `/`. The board trusts its console: there are no passwords.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
@@ -34,9 +41,11 @@ use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use libnanvix::fs;
 use libnanvix::mailbox::{Inbox, Outbox};
 use libnanvix::sync::{Condvar, Mutex};
 use libnanvix::{cluster, console, posix, println, process, signal, thread};
+use nanvix_init_api::InitClient;
 use nanvix_process_api::{ProcessCallError, ProcessClient, ProcessError, Termination};
 
 libnanvix::entry!(main);
@@ -68,22 +77,46 @@ fn main() -> i32 {
         }
     };
     let status = match start_threads(server_node) {
-        Ok(shared) => Shell {
-            processes: &mut processes,
-            shared: &shared,
-            status: 0,
+        Ok(shared) => {
+            let mut shell = Shell {
+                processes: &mut processes,
+                shared: &shared,
+                status: 0,
+                user: None,
+            };
+            match shell.log_in() {
+                Ok(()) => shell.run(),
+                Err(problem) => {
+                    println!("nsh: {problem}");
+                    1
+                }
+            }
         }
-        .run(),
         Err(problem) => {
             println!("nsh: {problem}");
             2
         }
     };
     // Even when it could not start, so the board can power off.
-    if process::argument("shutdown") == Some("yes")
-        && let Err(error) = processes.stop()
-    {
-        println!("nsh: cannot stop the process server: {}", describe(&error));
+    match process::argument("shutdown") {
+        Some("yes") => {
+            if let Err(error) = processes.stop() {
+                println!("nsh: cannot stop the process server: {}", describe(&error));
+            }
+        }
+        // init stops every server it supervises (a program of the system may ask).
+        Some("init") => {
+            let init = process::argument("init").and_then(|node| node.parse().ok());
+            match init.map(InitClient::connect) {
+                Some(Ok(mut init)) => {
+                    if let Err(error) = init.shutdown(status) {
+                        println!("nsh: init refused to shut down: {error}");
+                    }
+                }
+                _ => println!("nsh: shutdown=init needs init=NODE"),
+            }
+        }
+        _ => {}
     }
     status
 }
@@ -236,9 +269,87 @@ struct Shell<'a> {
     shared: &'a Shared,
     /// The last foreground command's status.
     status: i32,
+    /// The user logged in (name, id); `None`: root, who started the shell.
+    user: Option<(String, u32)>,
+}
+
+/// The user id of `name` in the users table `table` (`name:id` a line).
+fn user_id(table: &str, name: &str) -> Option<u32> {
+    table.lines().find_map(|line| {
+        let (user, id) = line.split_once(':')?;
+        (user == name).then(|| id.trim().parse().ok()).flatten()
+    })
+}
+
+/// Whether `user` may search (enter) the directory `metadata` describes: each
+/// user is the one member of its own group; root may anything.
+fn may_search(metadata: &fs::Metadata, user: u32) -> bool {
+    let mode = metadata.permissions();
+    user == 0
+        || (metadata.uid() == user && mode & 0o100 != 0)
+        || (metadata.gid() == user && mode & 0o010 != 0)
+        || mode & 0o001 != 0
 }
 
 impl Shell<'_> {
+    /// Logs in the user the arguments name (`user=NAME`), or asks for one
+    /// (`login=yes`); root otherwise.
+    fn log_in(&mut self) -> Result<(), String> {
+        let name = match (process::argument("user"), process::argument("login")) {
+            (Some(name), _) => String::from(name),
+            (None, Some("yes")) => {
+                println!("login:");
+                match self.next_line() {
+                    Some(line) => String::from(line.trim()),
+                    None => return Err("no user logged in".into()),
+                }
+            }
+            _ => return Ok(()),
+        };
+        if name == "root" {
+            println!("nsh: root logged in");
+            return Ok(());
+        }
+        let table = fs::read_to_string("/etc/users")
+            .map_err(|errno| alloc::format!("cannot read /etc/users: {errno}"))?;
+        let id = user_id(&table, &name)
+            .ok_or_else(|| alloc::format!("no user `{name}` in /etc/users"))?;
+        let home = alloc::format!("/home/{name}");
+        if fs::set_current_dir(&home).is_err() {
+            println!("nsh: no home {home}: starting in /");
+        }
+        println!("nsh: {name} logged in (user {id})");
+        self.user = Some((name, id));
+        Ok(())
+    }
+
+    /// The id of the user logged in (root's, 0, when none is).
+    fn user_id(&self) -> u32 {
+        self.user.as_ref().map_or(0, |(_, id)| *id)
+    }
+
+    /// `cd`: to `directory`, or the user's home.
+    fn change_directory(&mut self, directory: Option<&str>) {
+        let target = match (directory, &self.user) {
+            (Some(directory), _) => fs::absolute(directory),
+            (None, Some((name, _))) => alloc::format!("/home/{name}"),
+            (None, None) => String::from("/"),
+        };
+        let result = fs::metadata(&target).and_then(|metadata| {
+            if !metadata.is_dir() {
+                Err(libnanvix::Errno::NotDirectory)
+            } else if !may_search(&metadata, self.user_id()) {
+                Err(libnanvix::Errno::Access)
+            } else {
+                fs::set_current_dir(&target)
+            }
+        });
+        if let Err(errno) = result {
+            println!("nsh: cd {target}: {errno}");
+            self.status = 1;
+        }
+    }
+
     /// Runs commands until `exit` or the end of the input; the shell's status.
     fn run(&mut self) -> i32 {
         while let Some(line) = self.next_line() {
@@ -288,6 +399,13 @@ impl Shell<'_> {
             ["exit"] => return Some(self.status),
             ["exit", status] => return Some(status.parse().unwrap_or(2)),
             ["ps"] => self.ps(),
+            ["pwd"] => println!("{}", fs::current_dir()),
+            ["whoami"] => match &self.user {
+                Some((name, _)) => println!("{name}"),
+                None => println!("root"),
+            },
+            ["cd"] => self.change_directory(None),
+            ["cd", directory] => self.change_directory(Some(directory)),
             ["wait", pid] => match pid.parse() {
                 Ok(pid) => match self.processes.wait(pid) {
                     Ok(termination) => println!("{pid}: {termination}"),
@@ -309,13 +427,16 @@ impl Shell<'_> {
         // A foreground job reads the shell's input (the terminal's, or the rest of
         // a script) as its standard input; a background job's is at its end.
         let input = alloc::format!("{}={}:{INPUT_PORT}", posix::STDIN_ARGUMENT, process::node());
+        let directory = alloc::format!("cwd={}", fs::current_dir());
         let mut arguments: Vec<&str> = arguments.to_vec();
+        arguments.push(&directory);
         if !background {
             arguments.push(&input);
             // The job may read before its pid is back: it is the foreground already.
             self.set_foreground(Some(STARTING));
         }
-        let pid = match self.processes.spawn_waiting(program, &arguments) {
+        let user = self.user.as_ref().map(|(_, id)| *id);
+        let pid = match self.processes.spawn_with(program, &arguments, true, user) {
             Ok(pid) => pid,
             Err(error) => {
                 self.set_foreground(None);

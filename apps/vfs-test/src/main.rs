@@ -71,11 +71,14 @@ fn refused<T>(result: Result<T, VfsCallError>) -> Option<VfsError> {
 }
 
 fn connect() -> Option<VfsClient> {
-    let node = match process::argument("server-node") {
-        Some(node) => node.parse().ok()?,
-        None => process::argument("server")
-            .and_then(cluster::find)
-            .map(|info| info.first_node)?,
+    let node = match (
+        process::argument("server-node"),
+        process::argument("server"),
+    ) {
+        (Some(node), _) => node.parse().ok()?,
+        (None, Some(server)) => cluster::find(server).map(|info| info.first_node)?,
+        // Where libnanvix's file calls go.
+        (None, None) => fs::vfs_server_node(),
     };
     // The server may still be mounting the disk: try for a while.
     for _ in 0..200 {

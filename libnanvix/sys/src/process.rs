@@ -13,9 +13,10 @@ pub fn exit(status: i32) -> ! {
 }
 
 /// Keys of arguments the runtime itself reads (`stdin=NODE:PORT`: where standard
-/// input comes from); [`arguments`] does not list them, as a program's argv does
-/// not hold its environment.
-pub const RUNTIME_KEYS: [&str; 1] = ["stdin"];
+/// input comes from; `cwd=PATH`: the working directory it starts in);
+/// [`arguments`] does not list them, as a program's argv does not hold its
+/// environment.
+pub const RUNTIME_KEYS: [&str; 2] = ["stdin", "cwd"];
 
 /// Every argument as the spawner gave it, the runtime's included.
 fn all_arguments() -> impl Iterator<Item = &'static str> {

@@ -371,7 +371,10 @@ impl ProcessClient {
         self.spawn_with(program, arguments, true, None)
     }
 
-    fn spawn_with(
+    /// Starts `program` with `arguments` on a free compute cluster (with `wait`,
+    /// as soon as one is), as `user` (`None`: the caller's; another than the
+    /// caller's own is root's to name); its pid.
+    pub fn spawn_with(
         &mut self,
         program: &str,
         arguments: &[&str],
