@@ -347,3 +347,77 @@ fn a_user_the_system_does_not_have_is_refused_before_the_board_boots() {
         "{stderr}"
     );
 }
+
+/// `>`, `>>` and `<`: a job's output to a file the job opens as its user, read back
+/// as another job's input, appended to; a file the user may not write ends the job
+/// with a line on the console; a `>` without a file is refused.
+#[test]
+fn nsh_redirects_a_jobs_standard_streams_to_files() {
+    let directory =
+        std::env::temp_dir().join(format!("nanvix-shell-streams-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).unwrap();
+    let disk = directory.join("streams.disk");
+    let manifest =
+        nanvix_image_builder::workspace_root().join("image-builder/tests/systems/shell-users.toml");
+    let script = b"hello partner=none > greeting.txt\n\
+        process-test mode=cat < greeting.txt > copy.txt\n\
+        hello partner=none >> copy.txt\n\
+        process-test mode=cat <copy.txt\n\
+        hello partner=none > /etc/nope\n\
+        hello partner=none >\n"
+        .to_vec();
+    let mut board = Board::start_with_input(
+        NANVIX,
+        manifest,
+        Duration::from_secs(120),
+        &[
+            "--user",
+            "alice",
+            "--fresh-disk",
+            "--disk",
+            disk.to_str().unwrap(),
+        ],
+        Some(script),
+    )
+    .unwrap();
+    board.wait_exit().unwrap();
+    let job_lines: Vec<String> = board
+        .events()
+        .iter()
+        .filter_map(|event| match event {
+            Event::Console { program, line, .. } if program == "process-test" => Some(line.clone()),
+            _ => None,
+        })
+        .collect();
+    // Only the last cat prints on the console: the first one's output went to
+    // copy.txt, which holds its two lines and the appended greeting.
+    assert_eq!(job_lines.len(), 4, "{}", board.transcript());
+    assert!(
+        job_lines[0].starts_with("cat: cat: hello from cc"),
+        "{job_lines:?}"
+    );
+    assert_eq!(job_lines[1], "cat: cat: 1 lines");
+    assert!(
+        job_lines[2].starts_with("cat: hello from cc"),
+        "{job_lines:?}"
+    );
+    assert_eq!(job_lines[3], "cat: 3 lines");
+    let printed = |wanted: &str| {
+        board
+            .events()
+            .iter()
+            .any(|event| matches!(event, Event::Console { line, .. } if line == wanted))
+    };
+    assert!(
+        printed("hello: cannot write its output to /etc/nope: EACCES"),
+        "{}",
+        board.transcript()
+    );
+    assert!(
+        printed("nsh: hello: exited with status 1"),
+        "{}",
+        board.transcript()
+    );
+    assert!(printed("nsh: `>` names no file"), "{}", board.transcript());
+    let _ = std::fs::remove_dir_all(&directory);
+}

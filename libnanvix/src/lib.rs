@@ -14,3 +14,23 @@ pub use nanvix_sys::*;
 
 pub mod fs;
 pub mod posix;
+pub mod streams;
+
+/// `nanvix_sys`'s entry, which [`entry!`] wraps.
+#[doc(hidden)]
+pub use nanvix_sys::entry as sys_entry;
+
+/// Names the program's main function: `libnanvix::entry!(main);` where
+/// `fn main() -> i32` returns the exit status. Before `main`, the standard streams
+/// go where the spawner redirected them ([`streams`]); the rest is `nanvix_sys`'s
+/// entry (the global allocator, the panic handler).
+#[macro_export]
+macro_rules! entry {
+    ($main:path) => {
+        fn __libnanvix_main() -> i32 {
+            $crate::streams::install();
+            $main()
+        }
+        $crate::sys_entry!(__libnanvix_main);
+    };
+}

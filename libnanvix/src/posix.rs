@@ -286,6 +286,9 @@ fn read_from_provider(node: u32, port: u32, buffer: &mut [u8]) -> Result<usize, 
 pub fn read(descriptor: i32, buffer: &mut [u8]) -> Result<usize, Errno> {
     match descriptor {
         STDIN_FILENO => {
+            if crate::streams::input_file().is_some() {
+                return crate::streams::read_input(buffer);
+            }
             if let Some((node, port)) = input_provider() {
                 return read_from_provider(node, port, buffer);
             }
@@ -302,7 +305,10 @@ pub fn read(descriptor: i32, buffer: &mut [u8]) -> Result<usize, Errno> {
 /// `write`: writes `bytes` to descriptor `descriptor`; how many it took.
 pub fn write(descriptor: i32, bytes: &[u8]) -> Result<usize, Errno> {
     match descriptor {
-        STDOUT_FILENO | STDERR_FILENO => console::write(bytes),
+        // Standard output where the spawner redirected it; standard error on the
+        // console.
+        STDOUT_FILENO => console::write(bytes),
+        STDERR_FILENO => console::write_console(bytes),
         _ => Err(Errno::BadDescriptor),
     }
 }

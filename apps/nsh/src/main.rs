@@ -10,6 +10,10 @@
 //!   `nsh: PROGRAM: exited with status N` (or `killed by SIGTERM`, `killed by a
 //!   fault: panic`, ...);
 //! - `PROGRAM [ARGS...] &`: spawns it in the background and prints `[PID]`;
+//! - `> FILE`, `>> FILE`, `< FILE` anywhere after the program: its standard output
+//!   to FILE (created or emptied, or appended to) and its standard input from
+//!   FILE, opened by the job as its user (`stdout=`, `stdout-append=`,
+//!   `stdin-file=`: see `libnanvix::streams`); standard error stays on the console;
 //! - a foreground job's standard input is nsh's (`stdin=NODE:12`): each read gets
 //!   the next line typed, or the end of input; a background job's is at its end;
 //! - `ps`: the processes that run, `PID CLUSTER`, one a line;
@@ -273,6 +277,37 @@ struct Shell<'a> {
     user: Option<(String, u32)>,
 }
 
+/// Splits the redirections (`> FILE`, `>> FILE`, `< FILE`, or with the file
+/// attached: `>FILE`) from a command's words: the arguments left, and the runtime
+/// arguments that redirect the job's streams (paths made absolute from the
+/// working directory).
+fn redirections<'a>(words: &[&'a str]) -> Result<(Vec<&'a str>, Vec<String>), String> {
+    let mut arguments = Vec::new();
+    let mut streams = Vec::new();
+    let mut words = words.iter();
+    while let Some(word) = words.next() {
+        let (key, attached) = if let Some(rest) = word.strip_prefix(">>") {
+            ("stdout-append", rest)
+        } else if let Some(rest) = word.strip_prefix('>') {
+            ("stdout", rest)
+        } else if let Some(rest) = word.strip_prefix('<') {
+            ("stdin-file", rest)
+        } else {
+            arguments.push(*word);
+            continue;
+        };
+        let path = if attached.is_empty() {
+            *words
+                .next()
+                .ok_or_else(|| alloc::format!("`{word}` names no file"))?
+        } else {
+            attached
+        };
+        streams.push(alloc::format!("{key}={}", fs::absolute(path)));
+    }
+    Ok((arguments, streams))
+}
+
 /// The user id of `name` in the users table `table` (`name:id` a line).
 fn user_id(table: &str, name: &str) -> Option<u32> {
     table.lines().find_map(|line| {
@@ -418,19 +453,32 @@ impl Shell<'_> {
                 Some(number) => self.kill(number, pid),
                 None => println!("nsh: kill: `{name}` names no signal"),
             },
-            [program, arguments @ ..] => self.spawn(program, arguments, background),
+            [program, arguments @ ..] => match redirections(arguments) {
+                Ok((arguments, streams)) => {
+                    self.spawn(program, &arguments, &streams, background);
+                }
+                Err(problem) => {
+                    println!("nsh: {problem}");
+                    self.status = 2;
+                }
+            },
         }
         None
     }
 
-    fn spawn(&mut self, program: &str, arguments: &[&str], background: bool) {
+    fn spawn(&mut self, program: &str, arguments: &[&str], streams: &[String], background: bool) {
         // A foreground job reads the shell's input (the terminal's, or the rest of
-        // a script) as its standard input; a background job's is at its end.
+        // a script) as its standard input unless redirected; a background job's is
+        // at its end.
         let input = alloc::format!("{}={}:{INPUT_PORT}", posix::STDIN_ARGUMENT, process::node());
         let directory = alloc::format!("cwd={}", fs::current_dir());
         let mut arguments: Vec<&str> = arguments.to_vec();
         arguments.push(&directory);
-        if !background {
+        arguments.extend(streams.iter().map(String::as_str));
+        let input_redirected = streams
+            .iter()
+            .any(|stream| stream.starts_with("stdin-file="));
+        if !background && !input_redirected {
             arguments.push(&input);
             // The job may read before its pid is back: it is the foreground already.
             self.set_foreground(Some(STARTING));

@@ -120,8 +120,8 @@ unsafe impl core::alloc::GlobalAlloc for Heap {
 /// prints where and why, reports the panic with a backtrace, and ends the thread.
 pub fn panic(information: &core::panic::PanicInfo<'_>) -> ! {
     match information.location() {
-        Some(location) => crate::println!("panic at {location}: {}", information.message()),
-        None => crate::println!("panic: {}", information.message()),
+        Some(location) => crate::eprintln!("panic at {location}: {}", information.message()),
+        None => crate::eprintln!("panic: {}", information.message()),
     }
     let (frame_pointer, instruction): (usize, usize);
     // SAFETY: reads this function's frame pointer and an address inside it; no
