@@ -421,3 +421,76 @@ fn nsh_redirects_a_jobs_standard_streams_to_files() {
     assert!(printed("nsh: `>` names no file"), "{}", board.transcript());
     let _ = std::fs::remove_dir_all(&directory);
 }
+
+/// `|`: a greeting piped into cat; a 40 KB file (more than a pipe holds) through
+/// two cats, every line there and counted; a pipeline longer than the board's
+/// compute clusters refused; a stage that names no program refused.
+#[test]
+fn nsh_pipes_one_jobs_output_into_the_next_ones_input() {
+    let directory = std::env::temp_dir().join(format!("nanvix-shell-pipes-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).unwrap();
+    let disk = directory.join("pipes.disk");
+    let manifest =
+        nanvix_image_builder::workspace_root().join("image-builder/tests/systems/shell-users.toml");
+    let script = b"hello partner=none | process-test mode=cat\n\
+        process-test mode=cat < /etc/lines.txt | process-test mode=cat\n\
+        hello | hello | hello\n\
+        hello |\n"
+        .to_vec();
+    let mut board = Board::start_with_input(
+        NANVIX,
+        manifest,
+        Duration::from_secs(120),
+        &[
+            "--user",
+            "alice",
+            "--fresh-disk",
+            "--disk",
+            disk.to_str().unwrap(),
+        ],
+        Some(script),
+    )
+    .unwrap();
+    board.wait_exit().unwrap();
+    let cat_lines: Vec<String> = board
+        .events()
+        .iter()
+        .filter_map(|event| match event {
+            Event::Console { program, line, .. } if program == "process-test" => Some(line.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        cat_lines[0].starts_with("cat: hello from cc"),
+        "{cat_lines:?}"
+    );
+    assert_eq!(cat_lines[1], "cat: 1 lines");
+    let lines = std::fs::read_to_string(
+        nanvix_image_builder::workspace_root().join("image-builder/tests/systems/lines.txt"),
+    )
+    .unwrap();
+    let mut wanted: Vec<String> = lines
+        .lines()
+        .map(|line| format!("cat: cat: {line}"))
+        .collect();
+    wanted.push("cat: cat: 1000 lines".into());
+    wanted.push("cat: 1001 lines".into());
+    assert_eq!(cat_lines[2..], wanted[..], "{}", board.transcript());
+    let printed = |wanted: &str| {
+        board
+            .events()
+            .iter()
+            .any(|event| matches!(event, Event::Console { line, .. } if line == wanted))
+    };
+    assert!(
+        printed("nsh: a pipeline of 3 programs needs as many compute clusters; the board has 2"),
+        "{}",
+        board.transcript()
+    );
+    assert!(
+        printed("nsh: a pipeline stage names no program"),
+        "{}",
+        board.transcript()
+    );
+    let _ = std::fs::remove_dir_all(&directory);
+}

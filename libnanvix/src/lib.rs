@@ -29,7 +29,9 @@ macro_rules! entry {
     ($main:path) => {
         fn __libnanvix_main() -> i32 {
             $crate::streams::install();
-            $main()
+            let status = $main();
+            $crate::streams::finish();
+            status
         }
         $crate::sys_entry!(__libnanvix_main);
     };

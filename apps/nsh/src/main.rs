@@ -10,6 +10,12 @@
 //!   `nsh: PROGRAM: exited with status N` (or `killed by SIGTERM`, `killed by a
 //!   fault: panic`, ...);
 //! - `PROGRAM [ARGS...] &`: spawns it in the background and prints `[PID]`;
+//! - `A | B | C`: runs the programs at once, each one's standard output into the
+//!   next one's standard input through a pipe of the shell (16 KiB: a writer
+//!   waits while it is full; the reader reads the end once the writer ended); the
+//!   first reads the shell's input, the shell's status is the last one's; at most
+//!   4 programs, no more than the board's compute clusters (they run at once), in
+//!   the foreground only;
 //! - `> FILE`, `>> FILE`, `< FILE` anywhere after the program: its standard output
 //!   to FILE (created or emptied, or appended to) and its standard input from
 //!   FILE, opened by the job as its user (`stdout=`, `stdout-append=`,
@@ -45,8 +51,10 @@ use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use libnanvix::cluster::Clusters;
 use libnanvix::fs;
 use libnanvix::mailbox::{Inbox, Outbox};
+use libnanvix::streams::{PIPE_ARGUMENT, PIPE_DATA, PIPE_END};
 use libnanvix::sync::{Condvar, Mutex};
 use libnanvix::{cluster, console, posix, println, process, signal, thread};
 use nanvix_init_api::InitClient;
@@ -308,6 +316,184 @@ fn redirections<'a>(words: &[&'a str]) -> Result<(Vec<&'a str>, Vec<String>), St
     Ok((arguments, streams))
 }
 
+/// The first port of nsh's node its pipes take: pipe `k` is written at
+/// `PIPE_PORT + 2k` and read (the standard-input protocol) at `PIPE_PORT + 2k + 1`.
+const PIPE_PORT: u32 = 26;
+/// Bytes a pipe holds before its writer waits.
+const PIPE_CAPACITY: usize = 16 * 1024;
+/// Pipes one command line may have.
+const PIPES_MAX: usize = 3;
+/// The message that tells a pipe's thread to end (its own node's only).
+const PIPE_STOP: u8 = 0xff;
+
+/// What a pipe holds.
+#[derive(Default)]
+struct PipeState {
+    bytes: VecDeque<u8>,
+    /// Its writer ended: once empty, its reader reads the end.
+    ended: bool,
+    /// The shell is done with it: its threads end.
+    stopped: bool,
+}
+
+/// A pipe between two jobs of a pipeline, held by the shell: one thread takes the
+/// writer's messages (holding the writer back while full), one serves the reader's
+/// reads.
+struct Pipe {
+    state: Arc<(Mutex<PipeState>, Condvar)>,
+    write_port: u32,
+    read_port: u32,
+    /// Its two threads, joined when it stops (their ports free again).
+    threads: Vec<thread::JoinHandle<()>>,
+}
+
+impl Pipe {
+    /// Pipe `index`: its two ports taken and its two threads started.
+    fn start(index: u32) -> Result<Pipe, String> {
+        let state = match (Mutex::new(PipeState::default()), Condvar::new()) {
+            (Ok(state), Ok(changed)) => Arc::new((state, changed)),
+            _ => return Err("no room for a pipe".into()),
+        };
+        let (write_port, read_port) = (PIPE_PORT + 2 * index, PIPE_PORT + 2 * index + 1);
+        let writes = Inbox::create(write_port)
+            .map_err(|errno| alloc::format!("cannot make a pipe: {errno}"))?;
+        let reads = match Inbox::create(read_port) {
+            Ok(reads) => reads,
+            Err(errno) => {
+                let _ = writes.unlink();
+                return Err(alloc::format!("cannot make a pipe: {errno}"));
+            }
+        };
+        let mut pipe = Pipe {
+            state,
+            write_port,
+            read_port,
+            threads: Vec::new(),
+        };
+        let taking = Arc::clone(&pipe.state);
+        let taker = thread::spawn_with_stack(THREAD_STACK, move || take_writes(writes, &taking));
+        let serving = Arc::clone(&pipe.state);
+        let server = taker.and_then(|taker| {
+            pipe.threads.push(taker);
+            thread::spawn_with_stack(THREAD_STACK, move || serve_reads(reads, &serving))
+        });
+        match server {
+            Ok(server) => {
+                pipe.threads.push(server);
+                Ok(pipe)
+            }
+            Err(errno) => {
+                pipe.stop();
+                Err(alloc::format!("cannot start a pipe: {errno}"))
+            }
+        }
+    }
+
+    /// The writer ended: its reader reads the end once the pipe is empty.
+    fn end(&self) {
+        let (state, changed) = &*self.state;
+        if let Ok(mut state) = state.lock() {
+            state.ended = true;
+            let _ = changed.notify_all();
+        }
+    }
+
+    /// Ends the pipe's threads and waits for them (their ports are free after).
+    fn stop(&mut self) {
+        let (state, changed) = &*self.state;
+        if let Ok(mut state) = state.lock() {
+            state.stopped = true;
+            let _ = changed.notify_all();
+        }
+        for port in [self.write_port, self.read_port] {
+            if let Ok(outbox) = Outbox::open(process::node(), port) {
+                let _ = outbox.write(&[PIPE_STOP]);
+                let _ = outbox.close();
+            }
+        }
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A pipe's writing end: the writer's bytes into the pipe, the writer held back
+/// while it is full; its end marks the pipe ended.
+fn take_writes(inbox: Inbox, pipe: &(Mutex<PipeState>, Condvar)) {
+    let (state, changed) = pipe;
+    let mut message = [0u8; libnanvix::mailbox::NOC_PAYLOAD_MAX];
+    while let Ok((header, length)) = inbox.read(&mut message) {
+        let Ok(mut held) = state.lock() else {
+            break;
+        };
+        match message[..length].split_first() {
+            Some((&PIPE_STOP, _)) if header.source_node == process::node() => break,
+            Some((&PIPE_DATA, bytes)) => {
+                while held.bytes.len() + bytes.len() > PIPE_CAPACITY && !held.stopped {
+                    held = match changed.wait(held) {
+                        Ok(held) => held,
+                        Err(_) => return,
+                    };
+                }
+                held.bytes.extend(bytes);
+            }
+            Some((&PIPE_END, _)) => held.ended = true,
+            _ => {}
+        }
+        if held.stopped {
+            break;
+        }
+        let _ = changed.notify_all();
+    }
+    let _ = inbox.unlink();
+}
+
+/// A pipe's reading end: each read request gets the next bytes (as many as asked,
+/// at most a message's), waiting for some, or the end once the writer ended.
+fn serve_reads(inbox: Inbox, pipe: &(Mutex<PipeState>, Condvar)) {
+    let (state, changed) = pipe;
+    let mut message = [0u8; libnanvix::mailbox::NOC_PAYLOAD_MAX];
+    while let Ok((header, length)) = inbox.read(&mut message) {
+        if message[..length] == [PIPE_STOP] && header.source_node == process::node() {
+            break;
+        }
+        let Some((wanted, reply_port)) = posix::decode_input_request(&message[..length]) else {
+            continue;
+        };
+        let Ok(mut held) = state.lock() else {
+            break;
+        };
+        while held.bytes.is_empty() && !held.ended && !held.stopped {
+            held = match changed.wait(held) {
+                Ok(held) => held,
+                Err(_) => return,
+            };
+        }
+        if held.stopped {
+            break;
+        }
+        let mut reply = Vec::new();
+        if held.bytes.is_empty() {
+            reply.push(posix::INPUT_END);
+        } else {
+            let count = held
+                .bytes
+                .len()
+                .min(wanted.max(1))
+                .min(posix::INPUT_CHUNK_MAX);
+            reply.push(posix::INPUT_DATA);
+            reply.extend(held.bytes.drain(..count));
+        }
+        let _ = changed.notify_all();
+        drop(held);
+        if let Ok(outbox) = Outbox::open(header.source_node, reply_port) {
+            let _ = outbox.try_write(&reply);
+            let _ = outbox.close();
+        }
+    }
+    let _ = inbox.unlink();
+}
+
 /// The user id of `name` in the users table `table` (`name:id` a line).
 fn user_id(table: &str, name: &str) -> Option<u32> {
     table.lines().find_map(|line| {
@@ -453,6 +639,18 @@ impl Shell<'_> {
                 Some(number) => self.kill(number, pid),
                 None => println!("nsh: kill: `{name}` names no signal"),
             },
+            _ if words.contains(&"|") => {
+                if background {
+                    println!("nsh: a pipeline runs in the foreground");
+                    self.status = 2;
+                } else {
+                    let stages: Vec<Vec<&str>> = words
+                        .split(|word| *word == "|")
+                        .map(<[&str]>::to_vec)
+                        .collect();
+                    self.pipeline(&stages);
+                }
+            }
             [program, arguments @ ..] => match redirections(arguments) {
                 Ok((arguments, streams)) => {
                     self.spawn(program, &arguments, &streams, background);
@@ -467,9 +665,29 @@ impl Shell<'_> {
     }
 
     fn spawn(&mut self, program: &str, arguments: &[&str], streams: &[String], background: bool) {
-        // A foreground job reads the shell's input (the terminal's, or the rest of
-        // a script) as its standard input unless redirected; a background job's is
-        // at its end.
+        let Some(pid) = self.start_job(program, arguments, streams, !background) else {
+            return;
+        };
+        if background {
+            println!("[{pid}]");
+            return;
+        }
+        self.set_foreground(Some(pid));
+        self.finish_job(program, pid);
+        self.set_foreground(None);
+    }
+
+    /// Spawns `program` as the user, from the working directory, its streams
+    /// redirected by `streams` (runtime arguments); with `shell_input`, it reads the
+    /// shell's input (the terminal's, or the rest of a script) unless its input is
+    /// redirected (else its input is at its end). Its pid, or `None` (said why).
+    fn start_job(
+        &mut self,
+        program: &str,
+        arguments: &[&str],
+        streams: &[String],
+        shell_input: bool,
+    ) -> Option<u32> {
         let input = alloc::format!("{}={}:{INPUT_PORT}", posix::STDIN_ARGUMENT, process::node());
         let directory = alloc::format!("cwd={}", fs::current_dir());
         let mut arguments: Vec<&str> = arguments.to_vec();
@@ -477,30 +695,28 @@ impl Shell<'_> {
         arguments.extend(streams.iter().map(String::as_str));
         let input_redirected = streams
             .iter()
-            .any(|stream| stream.starts_with("stdin-file="));
-        if !background && !input_redirected {
+            .any(|stream| stream.starts_with("stdin-file=") || stream.starts_with("stdin="));
+        if shell_input && !input_redirected {
             arguments.push(&input);
             // The job may read before its pid is back: it is the foreground already.
             self.set_foreground(Some(STARTING));
         }
         let user = self.user.as_ref().map(|(_, id)| *id);
-        let pid = match self.processes.spawn_with(program, &arguments, true, user) {
-            Ok(pid) => pid,
+        match self.processes.spawn_with(program, &arguments, true, user) {
+            Ok(pid) => Some(pid),
             Err(error) => {
                 self.set_foreground(None);
                 println!("nsh: {program}: {}", describe(&error));
                 self.status = 127;
-                return;
+                None
             }
-        };
-        if background {
-            println!("[{pid}]");
-            return;
         }
-        self.set_foreground(Some(pid));
-        let waited = self.processes.wait(pid);
-        self.set_foreground(None);
-        match waited {
+    }
+
+    /// Waits for job `pid` (running `program`); its status becomes the shell's,
+    /// and an end other than status 0 is said.
+    fn finish_job(&mut self, program: &str, pid: u32) {
+        match self.processes.wait(pid) {
             Ok(termination) => {
                 self.status = termination.status();
                 if termination != Termination::Exited(0) {
@@ -509,6 +725,99 @@ impl Shell<'_> {
             }
             Err(error) => println!("nsh: {program}: {}", describe(&error)),
         }
+    }
+
+    /// Runs `stages` (each a program and its words) at once, each one's standard
+    /// output into the next one's standard input through a pipe of the shell; the
+    /// first reads the shell's input, the last writes where it is redirected; the
+    /// shell's status is the last one's.
+    fn pipeline(&mut self, stages: &[Vec<&str>]) {
+        if stages.len() > PIPES_MAX + 1 {
+            println!("nsh: a pipeline of more than {} programs", PIPES_MAX + 1);
+            self.status = 2;
+            return;
+        }
+        // Its programs run at once: a stage waiting for a cluster another stage
+        // holds while their pipe fills would wait for ever.
+        let clusters = Clusters::read().compute().len();
+        if stages.len() > clusters {
+            println!(
+                "nsh: a pipeline of {} programs needs as many compute clusters; the board has {clusters}",
+                stages.len()
+            );
+            self.status = 2;
+            return;
+        }
+        let mut parsed = Vec::new();
+        for stage in stages {
+            match stage
+                .split_first()
+                .map(|(program, words)| (program, redirections(words)))
+            {
+                Some((program, Ok((arguments, streams)))) => {
+                    parsed.push((*program, arguments, streams))
+                }
+                Some((_, Err(problem))) => {
+                    println!("nsh: {problem}");
+                    self.status = 2;
+                    return;
+                }
+                None => {
+                    println!("nsh: a pipeline stage names no program");
+                    self.status = 2;
+                    return;
+                }
+            }
+        }
+        let mut pipes = Vec::new();
+        for index in 0..parsed.len() - 1 {
+            match Pipe::start(index as u32) {
+                Ok(pipe) => pipes.push(pipe),
+                Err(problem) => {
+                    println!("nsh: {problem}");
+                    pipes.iter_mut().for_each(Pipe::stop);
+                    self.status = 2;
+                    return;
+                }
+            }
+        }
+        let node = process::node();
+        let mut jobs = Vec::new();
+        for (index, (program, arguments, streams)) in parsed.iter().enumerate() {
+            let mut streams = streams.clone();
+            if let Some(pipe) = pipes.get(index) {
+                streams.push(alloc::format!("{PIPE_ARGUMENT}={node}:{}", pipe.write_port));
+            }
+            if let Some(pipe) = index.checked_sub(1).and_then(|before| pipes.get(before)) {
+                streams.push(alloc::format!(
+                    "{}={node}:{}",
+                    posix::STDIN_ARGUMENT,
+                    pipe.read_port
+                ));
+            }
+            match self.start_job(program, arguments, &streams, index == 0) {
+                Some(pid) => jobs.push((*program, pid)),
+                None => {
+                    // The stages started end: nothing would read or write their pipes.
+                    for (_, pid) in &jobs {
+                        let _ = self.processes.kill(*pid, signal::SIGKILL);
+                        let _ = self.processes.wait(*pid);
+                    }
+                    pipes.iter_mut().for_each(Pipe::stop);
+                    return;
+                }
+            }
+        }
+        self.set_foreground(jobs.last().map(|(_, pid)| *pid));
+        for (index, (program, pid)) in jobs.iter().enumerate() {
+            self.finish_job(program, *pid);
+            // A writer that ended without saying so (killed, a fault) ends its pipe.
+            if let Some(pipe) = pipes.get(index) {
+                pipe.end();
+            }
+        }
+        self.set_foreground(None);
+        pipes.iter_mut().for_each(Pipe::stop);
     }
 
     fn kill(&mut self, signal: u32, pid: &str) {

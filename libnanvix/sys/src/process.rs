@@ -15,9 +15,17 @@ pub fn exit(status: i32) -> ! {
 /// Keys of arguments the runtime itself reads (`stdin=NODE:PORT`: where standard
 /// input comes from; `cwd=PATH`: the working directory it starts in;
 /// `stdin-file=PATH`, `stdout=PATH`, `stdout-append=PATH`: files standard input
-/// and output are redirected to); [`arguments`] does not list them, as a
-/// program's argv does not hold its environment.
-pub const RUNTIME_KEYS: [&str; 5] = ["stdin", "cwd", "stdin-file", "stdout", "stdout-append"];
+/// and output are redirected to; `stdout-pipe=NODE:PORT`: a pipe standard output
+/// goes into); [`arguments`] does not list them, as a program's argv does not
+/// hold its environment.
+pub const RUNTIME_KEYS: [&str; 6] = [
+    "stdin",
+    "cwd",
+    "stdin-file",
+    "stdout",
+    "stdout-append",
+    "stdout-pipe",
+];
 
 /// Every argument as the spawner gave it, the runtime's included.
 fn all_arguments() -> impl Iterator<Item = &'static str> {
