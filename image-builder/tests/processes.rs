@@ -40,3 +40,32 @@ fn programs_are_spawned_waited_for_killed_and_reaped() {
         "process-server: serving on node 0 port 2"
     ));
 }
+
+/// A quota of one compute cluster for user 1000: a second refused (waiting or not)
+/// while root gets one; room again once its process ended.
+#[test]
+fn a_users_quota_of_compute_clusters_is_kept() {
+    let mut board = start("quota.toml");
+    assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
+    assert!(
+        printed(&board, "io0", "process-test: quota: 8 checks, 0 failed"),
+        "{}",
+        board.transcript()
+    );
+}
+
+/// A quota that does not read is a clear error, and the server does not serve.
+#[test]
+fn a_bad_quota_argument_is_refused() {
+    let mut board = start("quota-bad.toml");
+    board.wait_exit().unwrap();
+    assert!(
+        printed(
+            &board,
+            "io0",
+            "process-server: quotas=`1000`: expected USER:CLUSTERS"
+        ),
+        "{}",
+        board.transcript()
+    );
+}

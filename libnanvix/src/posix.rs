@@ -66,6 +66,7 @@ pub fn process_errno(error: ProcessCallError) -> Errno {
             ProcessError::NotYours | ProcessError::Waited => Errno::NoChild,
             ProcessError::NotInternal | ProcessError::NotPermitted => Errno::Permission,
             ProcessError::NoSuchSignal | ProcessError::NotCatchable => Errno::Invalid,
+            ProcessError::OverQuota => Errno::Again,
         },
         ProcessCallError::Call(call) => call_errno(call),
     }
@@ -326,6 +327,7 @@ mod tests {
             (ProcessError::NotYours, Errno::NoChild),
             (ProcessError::NotPermitted, Errno::Permission),
             (ProcessError::NotCatchable, Errno::Invalid),
+            (ProcessError::OverQuota, Errno::Again),
         ];
         for (refusal, errno) in cases {
             assert_eq!(process_errno(ProcessCallError::Refused(refusal)), errno);

@@ -22,6 +22,10 @@
 //! - `mode=catcher server=CLUSTER ready=NODE`: ignores SIGINT, catches SIGTERM,
 //!   tells node `NODE` (port 5) it is ready, and ends with status 42 once its
 //!   handler ran (81-83: a step failed).
+//! - `mode=quota server=CLUSTER` (the server's `quotas=1000:1`; the board has two
+//!   free compute clusters): user 1000 gets one cluster and is refused a second
+//!   (waiting or not) while root gets one; once its process ended, it gets one again.
+//!   Stops the server; prints `process-test: quota: N checks, M failed`.
 //! - `mode=panic`: panics.
 //! - `mode=cat`: prints each line of its standard input as `cat: LINE`, and `cat:
 //!   N lines` at the end of input.
@@ -58,6 +62,7 @@ fn main() -> i32 {
             .unwrap_or(1),
         Some("identify") => identify(),
         Some("user") => user(),
+        Some("quota") => quota(),
         Some("sleep") => loop {
             let _ = thread::sleep_nanoseconds(60_000_000_000);
         },
@@ -417,4 +422,57 @@ fn client() -> i32 {
         checked(Ok(())),
     );
     checks.finish("process-test")
+}
+
+/// The quota of compute clusters (`quotas=1000:1` on the server).
+fn quota() -> i32 {
+    let mut checks = Checks::new();
+    let Some(node) = process::argument("server")
+        .and_then(cluster::find)
+        .map(|info| info.first_node)
+    else {
+        println!("process-test: server=CLUSTER");
+        return 2;
+    };
+    let Ok(mut processes) = ProcessClient::connect(node) else {
+        println!("process-test: cannot reach the server");
+        return 1;
+    };
+    let over = Err(ProcessCallError::Refused(ProcessError::OverQuota));
+    let sleeper = processes.spawn_as(1000, "process-test", &["mode=sleep"]);
+    checks.same("user 1000's first cluster", sleeper.is_ok(), true);
+    checks.same(
+        "its second",
+        processes.spawn_as(1000, "process-test", &["mode=sleep"]),
+        over,
+    );
+    checks.same(
+        "its second, waiting",
+        processes.spawn_with("process-test", &["mode=sleep"], true, Some(1000)),
+        over,
+    );
+    let root = processes.spawn("process-test", &["mode=exit", "status=0"]);
+    checks.same("root's, beside it", root.is_ok(), true);
+    if let Ok(pid) = root {
+        checks.same(
+            "root's ends",
+            processes.wait(pid),
+            Ok(Termination::Exited(0)),
+        );
+    }
+    if let Ok(pid) = sleeper {
+        checks.same("kill user 1000's", processes.kill(pid, SIGKILL), Ok(()));
+        checks.same(
+            "it ended",
+            processes.wait(pid),
+            Ok(Termination::Signaled(9)),
+        );
+    }
+    let again = processes
+        .spawn_as(1000, "process-test", &["mode=exit", "status=0"])
+        .and_then(|pid| processes.wait(pid));
+    checks.same("room again", again, Ok(Termination::Exited(0)));
+    let status = checks.finish("process-test: quota");
+    let _ = processes.stop();
+    status
 }

@@ -206,6 +206,8 @@ pub enum ProcessError {
     NoSuchSignal,
     /// The signal cannot be caught or ignored (SIGKILL).
     NotCatchable,
+    /// The user's processes hold as many compute clusters as its quota allows.
+    OverQuota,
 }
 
 impl core::fmt::Display for ProcessError {
@@ -222,6 +224,7 @@ impl core::fmt::Display for ProcessError {
             ProcessError::NotPermitted => "not permitted to this user",
             ProcessError::NoSuchSignal => "no such signal",
             ProcessError::NotCatchable => "the signal cannot be caught or ignored",
+            ProcessError::OverQuota => "the user's quota of compute clusters is used up",
         })
     }
 }
@@ -267,6 +270,10 @@ impl Protocol for ProcessProtocol {
                 (
                     "NotPermitted",
                     "a user other than root names another user to run as",
+                ),
+                (
+                    "OverQuota",
+                    "the user's processes hold as many compute clusters as its quota allows (the server's `quotas=USER:CLUSTERS,...` argument; root has none), `wait` or not",
                 ),
             ],
         },
@@ -547,6 +554,7 @@ mod tests {
             ProcessError::NotPermitted => "NotPermitted",
             ProcessError::NoSuchSignal => "NoSuchSignal",
             ProcessError::NotCatchable => "NotCatchable",
+            ProcessError::OverQuota => "OverQuota",
         }
     }
 
@@ -587,6 +595,7 @@ mod tests {
             ProcessError::NotPermitted,
             ProcessError::NoSuchSignal,
             ProcessError::NotCatchable,
+            ProcessError::OverQuota,
         ];
         nanvix_rpc::check_table::<ProcessProtocol>(&examples, &errors.map(error_name)).unwrap();
     }

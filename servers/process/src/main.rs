@@ -27,7 +27,7 @@ use nanvix_process_api::{
     PROCESS_PORT, ProcessClient, ProcessError, ProcessProtocol, ProcessReply, ProcessRequest,
 };
 use nanvix_rpc::transport::{Handled, Replies, ReplyTo, serve};
-use process_server::table::{ClusterView, Delivery, ROOT, Table};
+use process_server::table::{self, ClusterView, Delivery, ROOT, Table};
 
 /// Longest the watcher waits for a cluster state change before it looks anyway,
 /// in nanoseconds.
@@ -145,6 +145,9 @@ fn spawn(
     (program, arguments): (&str, &[String]),
     (parent_node, user): (u32, u32),
 ) -> Result<u32, ProcessError> {
+    if table.over_quota(user) {
+        return Err(ProcessError::OverQuota);
+    }
     let arguments: Vec<&str> = arguments.iter().map(String::as_str).collect();
     let free: Vec<ClusterView> = table.free(views).copied().collect();
     for view in free {
@@ -205,8 +208,16 @@ fn main() -> i32 {
     let board = Clusters::read();
     let own_cluster = board.of_node(process::node());
     let clusters = board.compute();
+    let mut table = Table::new();
+    match table::parse_quotas(process::argument("quotas").unwrap_or("")) {
+        Ok(quotas) => table.set_quotas(quotas),
+        Err(problem) => {
+            println!("process-server: quotas={problem}");
+            return 2;
+        }
+    }
     let state = match Mutex::new(State {
-        table: Table::new(),
+        table,
         waiting: VecDeque::new(),
     }) {
         Ok(state) => Arc::new(state),

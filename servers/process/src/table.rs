@@ -1,6 +1,7 @@
 //! The processes, and how the board's cluster states move them.
 
 use alloc::collections::BTreeMap;
+use alloc::string::String;
 use alloc::vec::Vec;
 use libnanvix::abi::{
     CLUSTER_DEAD, CLUSTER_OFF, CLUSTER_ON, ENDED_DIED, ENDED_FAULT, ENDED_KILLED,
@@ -106,6 +107,9 @@ fn action_slot(signal: u32) -> Option<usize> {
 pub struct Table {
     processes: BTreeMap<u32, Process>,
     next_pid: u32,
+    /// The most compute clusters each user's processes may hold at once (root and
+    /// users not named: no bound).
+    quotas: BTreeMap<u32, usize>,
 }
 
 impl Default for Table {
@@ -113,14 +117,55 @@ impl Default for Table {
         Table {
             processes: BTreeMap::new(),
             next_pid: 1,
+            quotas: BTreeMap::new(),
         }
     }
+}
+
+/// Reads quotas of compute clusters, `USER:CLUSTERS` comma-separated (the process
+/// server's `quotas=` argument); what is wrong with them otherwise.
+pub fn parse_quotas(text: &str) -> Result<BTreeMap<u32, usize>, String> {
+    let mut quotas = BTreeMap::new();
+    for entry in text.split(',').filter(|entry| !entry.is_empty()) {
+        let parsed = entry
+            .split_once(':')
+            .and_then(|(user, clusters)| Some((user.parse().ok()?, clusters.parse().ok()?)));
+        match parsed {
+            Some((ROOT, _)) => return Err(alloc::format!("`{entry}`: root has no quota")),
+            Some((user, clusters)) => {
+                if quotas.insert(user, clusters).is_some() {
+                    return Err(alloc::format!("`{entry}`: user {user} named twice"));
+                }
+            }
+            None => return Err(alloc::format!("`{entry}`: expected USER:CLUSTERS")),
+        }
+    }
+    Ok(quotas)
 }
 
 impl Table {
     /// No processes yet.
     pub fn new() -> Table {
         Table::default()
+    }
+
+    /// Bounds the compute clusters each user's processes hold at once.
+    pub fn set_quotas(&mut self, quotas: BTreeMap<u32, usize>) {
+        self.quotas = quotas;
+    }
+
+    /// Whether `user`'s processes that have not ended hold as many clusters as its
+    /// quota allows.
+    pub fn over_quota(&self, user: u32) -> bool {
+        let Some(quota) = self.quotas.get(&user) else {
+            return false;
+        };
+        let held = self
+            .processes
+            .values()
+            .filter(|process| process.user == user && process.ended.is_none())
+            .count();
+        held >= *quota
     }
 
     /// The clusters of `views` a new process may take, warm ones first: idle (on,
@@ -467,6 +512,27 @@ mod tests {
             table.wait(pid, 9, to(1)),
             Ok(Some(Termination::ClusterDied { signal: 9 }))
         );
+    }
+
+    #[test]
+    fn quotas_bound_a_users_live_processes_and_bad_ones_are_refused() {
+        let mut table = Table::new();
+        table.set_quotas(parse_quotas("1000:1,1001:0").unwrap());
+        assert!(!table.over_quota(1000));
+        assert!(table.over_quota(1001), "a quota of none");
+        assert!(!table.over_quota(ROOT));
+        assert!(!table.over_quota(1002), "no quota named");
+        table.add(&view(1, CLUSTER_OFF, 0, 0), 9, 1000);
+        assert!(table.over_quota(1000));
+        table.add(&view(2, CLUSTER_OFF, 0, 0), 9, ROOT);
+        assert!(!table.over_quota(ROOT));
+        // Its process ended: room again.
+        table.update(&[view(1, CLUSTER_OFF, 1, 0)]);
+        assert!(!table.over_quota(1000));
+        assert_eq!(parse_quotas(""), Ok(BTreeMap::new()));
+        for bad in ["1000", "x:1", "1000:y", "0:3", "1000:1,1000:2", "1000:-1"] {
+            assert!(parse_quotas(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
