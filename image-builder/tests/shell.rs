@@ -494,3 +494,58 @@ fn nsh_pipes_one_jobs_output_into_the_next_ones_input() {
     );
     let _ = std::fs::remove_dir_all(&directory);
 }
+
+/// `path=/bin`: nsh looks programs up as files, as the user: by path (absolute or
+/// relative), by name in /bin; a file the user may not execute, or one without an
+/// execute bit, is refused; a name found nowhere is no such program.
+#[test]
+fn nsh_finds_programs_in_its_search_path_as_the_user() {
+    let directory = std::env::temp_dir().join(format!("nanvix-shell-path-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).unwrap();
+    let disk = directory.join("path.disk");
+    let manifest =
+        nanvix_image_builder::workspace_root().join("image-builder/tests/systems/shell-users.toml");
+    let script = b"/bin/hello partner=none\n\
+        hello partner=none\n\
+        ../../bin/hello partner=none\n\
+        nosuch\n\
+        /opt/hello\n\
+        /etc/lines.txt\n"
+        .to_vec();
+    let mut board = Board::start_with_input(
+        NANVIX,
+        manifest,
+        Duration::from_secs(120),
+        &[
+            "--user",
+            "alice",
+            "--fresh-disk",
+            "--disk",
+            disk.to_str().unwrap(),
+        ],
+        Some(script),
+    )
+    .unwrap();
+    board.wait_exit().unwrap();
+    let greetings = board
+        .events()
+        .iter()
+        .filter(|event| {
+            matches!(event, Event::Console { program, line, .. }
+                if program == "hello" && line.starts_with("hello from cc"))
+        })
+        .count();
+    assert_eq!(greetings, 3, "{}", board.transcript());
+    let lines = shell_lines(&board);
+    for wanted in [
+        "nsh: nosuch: no such program",
+        "nsh: /opt/hello: permission denied",
+        "nsh: /etc/lines.txt: permission denied",
+    ] {
+        assert!(
+            lines.iter().any(|line| line == wanted),
+            "{wanted}: {lines:?}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&directory);
+}

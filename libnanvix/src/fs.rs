@@ -497,6 +497,53 @@ pub fn sync() -> Result<(), Errno> {
     with_vfs(|vfs| vfs.sync())
 }
 
+/// Whether `user` may execute the file `metadata` describes (each user is the one
+/// member of its own group; root may execute any file with an execute bit, as
+/// POSIX has it).
+pub fn may_execute(metadata: &Metadata, user: u32) -> bool {
+    let mode = metadata.permissions();
+    if user == 0 {
+        return mode & 0o111 != 0;
+    }
+    (metadata.uid() == user && mode & 0o100 != 0)
+        || (metadata.uid() != user && metadata.gid() == user && mode & 0o010 != 0)
+        || (metadata.uid() != user && metadata.gid() != user && mode & 0o001 != 0)
+}
+
+/// The program `name` names, looked up as `execvp` does: a name with a `/` is a
+/// path (from the working directory), any other is looked for in each directory
+/// of `search` (`:`-separated, `/bin` for example); the file must be a regular file
+/// `user` may execute (`EACCES` otherwise; `ENOENT` if none is there). Its file
+/// name, the image program that runs: programs run from the image, so the file
+/// stands for the image's program of its name.
+pub fn find_program(name: &str, search: &str, user: u32) -> Result<String, Errno> {
+    let candidates: Vec<String> = if name.contains('/') {
+        alloc::vec![absolute(name)]
+    } else {
+        search
+            .split(':')
+            .filter(|directory| !directory.is_empty())
+            .map(|directory| alloc::format!("{}/{name}", absolute(directory).trim_end_matches('/')))
+            .collect()
+    };
+    let mut denied = false;
+    for path in candidates {
+        match metadata(&path) {
+            Ok(found) if found.is_file() && may_execute(&found, user) => {
+                let program = path.rsplit('/').next().unwrap_or(name);
+                return Ok(String::from(program));
+            }
+            Ok(_) | Err(Errno::Access) => denied = true,
+            Err(_) => {}
+        }
+    }
+    Err(if denied {
+        Errno::Access
+    } else {
+        Errno::NoEntry
+    })
+}
+
 /// One entry of a directory, as [`read_dir`] lists it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DirEntry {

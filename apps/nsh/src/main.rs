@@ -40,7 +40,12 @@
 //! gives) logs that user in, and `login=yes` asks for a name first (`login:`):
 //! the user's id comes from `/etc/users` on the vfs server, every job runs as that
 //! user, and the shell starts in `/home/NAME`. Without either, nsh and its jobs run
-//! as root in `/`. The board trusts its console: there are no passwords.
+//! as root in `/`. The board trusts its console: there are no passwords. With
+//! `path=DIRS` (`:`-separated: the system has a file system) nsh looks programs
+//! up as files there, as `execvp` does (a word with a `/` is a path from the
+//! working directory); the file must be one the user may execute (`nsh: WORD:
+//! permission denied`, status 126; none: `no such program`, 127), and the image's
+//! program of its name runs (`/bin` holds every one).
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
@@ -544,6 +549,35 @@ impl Shell<'_> {
         Ok(())
     }
 
+    /// The image program a command's first word names: with a search path
+    /// (`path=DIRS`: the system has a file system), looked up in it (or as a path,
+    /// with a `/`) as the user, who must be allowed to execute it; else the word
+    /// itself. `None` (said why) when it cannot run.
+    fn program(&mut self, word: &str) -> Option<String> {
+        let Some(search) = process::argument("path") else {
+            return Some(String::from(word));
+        };
+        match fs::find_program(word, search, self.user_id()) {
+            Ok(program) => Some(program),
+            Err(errno) => {
+                println!(
+                    "nsh: {word}: {}",
+                    match errno {
+                        libnanvix::Errno::NoEntry => "no such program",
+                        libnanvix::Errno::Access => "permission denied",
+                        other => other.name(),
+                    }
+                );
+                self.status = if errno == libnanvix::Errno::NoEntry {
+                    127
+                } else {
+                    126
+                };
+                None
+            }
+        }
+    }
+
     /// The id of the user logged in (root's, 0, when none is).
     fn user_id(&self) -> u32 {
         self.user.as_ref().map_or(0, |(_, id)| *id)
@@ -653,7 +687,9 @@ impl Shell<'_> {
             }
             [program, arguments @ ..] => match redirections(arguments) {
                 Ok((arguments, streams)) => {
-                    self.spawn(program, &arguments, &streams, background);
+                    if let Some(program) = self.program(program) {
+                        self.spawn(&program, &arguments, &streams, background);
+                    }
                 }
                 Err(problem) => {
                     println!("nsh: {problem}");
@@ -754,9 +790,10 @@ impl Shell<'_> {
                 .split_first()
                 .map(|(program, words)| (program, redirections(words)))
             {
-                Some((program, Ok((arguments, streams)))) => {
-                    parsed.push((*program, arguments, streams))
-                }
+                Some((word, Ok((arguments, streams)))) => match self.program(word) {
+                    Some(program) => parsed.push((program, arguments, streams)),
+                    None => return,
+                },
                 Some((_, Err(problem))) => {
                     println!("nsh: {problem}");
                     self.status = 2;
@@ -796,7 +833,7 @@ impl Shell<'_> {
                 ));
             }
             match self.start_job(program, arguments, &streams, index == 0) {
-                Some(pid) => jobs.push((*program, pid)),
+                Some(pid) => jobs.push((program.as_str(), pid)),
                 None => {
                     // The stages started end: nothing would read or write their pipes.
                     for (_, pid) in &jobs {
