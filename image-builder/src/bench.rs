@@ -1219,28 +1219,19 @@ pub fn spawn(options: &BenchOptions, baselines: &[Row]) -> Result<Vec<Row>, Benc
                 .map_err(|error| BenchFailure(format!("cannot run the kernel: {error}")))?;
         }
         kernel_trials.push(started.elapsed().as_secs_f64() * 1e9 / KERNEL_EXEC_RUNS as f64);
-        for event in Launch::start(options, image, &[])?.finish()? {
-            let Event::Console { cluster, line, .. } = event else {
-                continue;
-            };
-            if cluster != "io0" {
-                continue;
-            }
-            for (prefix, trials) in [
-                ("bench warm_spawn_wait cycles=", &mut warm),
-                ("bench cold_spawn_wait cycles=", &mut cold),
-            ] {
-                if let Some(rest) = line.strip_prefix(prefix) {
-                    let cycles: f64 = rest
-                        .split(' ')
-                        .next()
-                        .unwrap_or_default()
-                        .parse()
-                        .map_err(|_| BenchFailure(format!("bad benchmark line: {line}")))?;
-                    trials.push(cycles / ghz);
-                }
-            }
-        }
+        let events = Launch::start(options, image, &[])?.finish()?;
+        cycle_lines(
+            events,
+            "io0",
+            &mut [
+                ("bench warm_spawn_wait cycles=", &mut warm, &|cycles| {
+                    cycles / ghz
+                }),
+                ("bench cold_spawn_wait cycles=", &mut cold, &|cycles| {
+                    cycles / ghz
+                }),
+            ],
+        )?;
     }
     let kernel = interleaved_row(
         "baseline.spawn_wait_cluster_kernel",
@@ -1335,28 +1326,15 @@ pub fn file(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
         ];
         let events = Launch::start_with(options, image, &[], &more)?.finish();
         let _ = std::fs::remove_file(&disk);
-        for event in events? {
-            let Event::Console { cluster, line, .. } = event else {
-                continue;
-            };
-            if cluster != "cc0" {
-                continue;
-            }
-            for (prefix, trials) in [
-                ("bench file_write cycles=", &mut write),
-                ("bench file_read cycles=", &mut read),
-            ] {
-                if let Some(rest) = line.strip_prefix(prefix) {
-                    let cycles: f64 = rest
-                        .split(' ')
-                        .next()
-                        .unwrap_or_default()
-                        .parse()
-                        .map_err(|_| BenchFailure(format!("bad benchmark line: {line}")))?;
-                    trials.push(FILE_BYTES as f64 / (cycles / ghz));
-                }
-            }
-        }
+        let bandwidth = |cycles: f64| FILE_BYTES as f64 / (cycles / ghz);
+        cycle_lines(
+            events?,
+            "cc0",
+            &mut [
+                ("bench file_write cycles=", &mut write, &bandwidth),
+                ("bench file_read cycles=", &mut read, &bandwidth),
+            ],
+        )?;
     }
     let pattern = parameters(&[
         ("bytes", FILE_BYTES.to_string()),
@@ -1383,6 +1361,45 @@ pub fn file(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
     let mut read_row = nanvix_bench::summarize("file.read", launched, gbps, &read)?;
     nanvix_bench::compare(&mut read_row, &tmpfs_read)?;
     Ok(vec![tmpfs_write, write_row, tmpfs_read, read_row])
+}
+
+/// Where [`cycle_lines`] puts the cycle counts of lines with a prefix: the prefix,
+/// the trials, and the conversion of a count into a trial.
+type CycleSink<'a> = (&'a str, &'a mut Vec<f64>, &'a dyn Fn(f64) -> f64);
+
+/// The console lines of `cluster` among `events` that start with a prefix of
+/// `sinks` and go on with a cycle count: each count, through its sink's
+/// conversion, onto its sink's trials.
+fn cycle_lines(
+    events: Vec<Event>,
+    cluster: &str,
+    sinks: &mut [CycleSink<'_>],
+) -> Result<(), BenchFailure> {
+    for event in events {
+        let Event::Console {
+            cluster: from,
+            line,
+            ..
+        } = event
+        else {
+            continue;
+        };
+        if from != cluster {
+            continue;
+        }
+        for (prefix, trials, convert) in sinks.iter_mut() {
+            if let Some(rest) = line.strip_prefix(*prefix) {
+                let cycles: f64 = rest
+                    .split(' ')
+                    .next()
+                    .unwrap_or_default()
+                    .parse()
+                    .map_err(|_| BenchFailure(format!("bad benchmark line: {line}")))?;
+                trials.push(convert(cycles));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// CPU time (user + system, in clock ticks) of a host process so far.

@@ -282,26 +282,8 @@ fn on_a_terminal_lines_are_edited_and_recalled_from_history() {
 /// the servers down when the input ends.
 #[test]
 fn nsh_logs_a_user_in_and_keeps_a_working_directory() {
-    let directory = std::env::temp_dir().join(format!("nanvix-shell-users-{}", std::process::id()));
-    std::fs::create_dir_all(&directory).unwrap();
-    let disk = directory.join("users.disk");
-    let manifest =
-        nanvix_image_builder::workspace_root().join("image-builder/tests/systems/shell-users.toml");
     let script = b"whoami\npwd\ncd /home/bob\ncd /etc\npwd\ncd\npwd\nvfs-test mode=api\n".to_vec();
-    let mut board = Board::start_with_input(
-        NANVIX,
-        manifest,
-        Duration::from_secs(120),
-        &[
-            "--user",
-            "alice",
-            "--fresh-disk",
-            "--disk",
-            disk.to_str().unwrap(),
-        ],
-        Some(script),
-    )
-    .unwrap();
+    let (mut board, directory) = start_as_alice("nanvix-shell-users", script);
     assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
     let expected = [
         "nsh: alice logged in (user 1000)",
@@ -353,12 +335,6 @@ fn a_user_the_system_does_not_have_is_refused_before_the_board_boots() {
 /// with a line on the console; a `>` without a file is refused.
 #[test]
 fn nsh_redirects_a_jobs_standard_streams_to_files() {
-    let directory =
-        std::env::temp_dir().join(format!("nanvix-shell-streams-{}", std::process::id()));
-    std::fs::create_dir_all(&directory).unwrap();
-    let disk = directory.join("streams.disk");
-    let manifest =
-        nanvix_image_builder::workspace_root().join("image-builder/tests/systems/shell-users.toml");
     let script = b"hello partner=none > greeting.txt\n\
         process-test mode=cat < greeting.txt > copy.txt\n\
         hello partner=none >> copy.txt\n\
@@ -366,29 +342,9 @@ fn nsh_redirects_a_jobs_standard_streams_to_files() {
         hello partner=none > /etc/nope\n\
         hello partner=none >\n"
         .to_vec();
-    let mut board = Board::start_with_input(
-        NANVIX,
-        manifest,
-        Duration::from_secs(120),
-        &[
-            "--user",
-            "alice",
-            "--fresh-disk",
-            "--disk",
-            disk.to_str().unwrap(),
-        ],
-        Some(script),
-    )
-    .unwrap();
+    let (mut board, directory) = start_as_alice("nanvix-shell-streams", script);
     board.wait_exit().unwrap();
-    let job_lines: Vec<String> = board
-        .events()
-        .iter()
-        .filter_map(|event| match event {
-            Event::Console { program, line, .. } if program == "process-test" => Some(line.clone()),
-            _ => None,
-        })
-        .collect();
+    let job_lines = lines_of(&board, "process-test");
     // Only the last cat prints on the console: the first one's output went to
     // copy.txt, which holds its two lines and the appended greeting.
     assert_eq!(job_lines.len(), 4, "{}", board.transcript());
@@ -402,12 +358,7 @@ fn nsh_redirects_a_jobs_standard_streams_to_files() {
         "{job_lines:?}"
     );
     assert_eq!(job_lines[3], "cat: 3 lines");
-    let printed = |wanted: &str| {
-        board
-            .events()
-            .iter()
-            .any(|event| matches!(event, Event::Console { line, .. } if line == wanted))
-    };
+    let printed = |wanted: &str| any_line(&board, wanted);
     assert!(
         printed("hello: cannot write its output to /etc/nope: EACCES"),
         "{}",
@@ -427,39 +378,14 @@ fn nsh_redirects_a_jobs_standard_streams_to_files() {
 /// compute clusters refused; a stage that names no program refused.
 #[test]
 fn nsh_pipes_one_jobs_output_into_the_next_ones_input() {
-    let directory = std::env::temp_dir().join(format!("nanvix-shell-pipes-{}", std::process::id()));
-    std::fs::create_dir_all(&directory).unwrap();
-    let disk = directory.join("pipes.disk");
-    let manifest =
-        nanvix_image_builder::workspace_root().join("image-builder/tests/systems/shell-users.toml");
     let script = b"hello partner=none | process-test mode=cat\n\
         process-test mode=cat < /etc/lines.txt | process-test mode=cat\n\
         hello | hello | hello\n\
         hello |\n"
         .to_vec();
-    let mut board = Board::start_with_input(
-        NANVIX,
-        manifest,
-        Duration::from_secs(120),
-        &[
-            "--user",
-            "alice",
-            "--fresh-disk",
-            "--disk",
-            disk.to_str().unwrap(),
-        ],
-        Some(script),
-    )
-    .unwrap();
+    let (mut board, directory) = start_as_alice("nanvix-shell-pipes", script);
     board.wait_exit().unwrap();
-    let cat_lines: Vec<String> = board
-        .events()
-        .iter()
-        .filter_map(|event| match event {
-            Event::Console { program, line, .. } if program == "process-test" => Some(line.clone()),
-            _ => None,
-        })
-        .collect();
+    let cat_lines = lines_of(&board, "process-test");
     assert!(
         cat_lines[0].starts_with("cat: hello from cc"),
         "{cat_lines:?}"
@@ -476,12 +402,7 @@ fn nsh_pipes_one_jobs_output_into_the_next_ones_input() {
     wanted.push("cat: cat: 1000 lines".into());
     wanted.push("cat: 1001 lines".into());
     assert_eq!(cat_lines[2..], wanted[..], "{}", board.transcript());
-    let printed = |wanted: &str| {
-        board
-            .events()
-            .iter()
-            .any(|event| matches!(event, Event::Console { line, .. } if line == wanted))
-    };
+    let printed = |wanted: &str| any_line(&board, wanted);
     assert!(
         printed("nsh: a pipeline of 3 programs needs as many compute clusters; the board has 2"),
         "{}",
@@ -500,11 +421,6 @@ fn nsh_pipes_one_jobs_output_into_the_next_ones_input() {
 /// execute bit, is refused; a name found nowhere is no such program.
 #[test]
 fn nsh_finds_programs_in_its_search_path_as_the_user() {
-    let directory = std::env::temp_dir().join(format!("nanvix-shell-path-{}", std::process::id()));
-    std::fs::create_dir_all(&directory).unwrap();
-    let disk = directory.join("path.disk");
-    let manifest =
-        nanvix_image_builder::workspace_root().join("image-builder/tests/systems/shell-users.toml");
     let script = b"/bin/hello partner=none\n\
         hello partner=none\n\
         ../../bin/hello partner=none\n\
@@ -512,20 +428,7 @@ fn nsh_finds_programs_in_its_search_path_as_the_user() {
         /opt/hello\n\
         /etc/lines.txt\n"
         .to_vec();
-    let mut board = Board::start_with_input(
-        NANVIX,
-        manifest,
-        Duration::from_secs(120),
-        &[
-            "--user",
-            "alice",
-            "--fresh-disk",
-            "--disk",
-            disk.to_str().unwrap(),
-        ],
-        Some(script),
-    )
-    .unwrap();
+    let (mut board, directory) = start_as_alice("nanvix-shell-path", script);
     board.wait_exit().unwrap();
     let greetings = board
         .events()
@@ -548,4 +451,53 @@ fn nsh_finds_programs_in_its_search_path_as_the_user() {
         );
     }
     let _ = std::fs::remove_dir_all(&directory);
+}
+
+/// Boots `shell-users.toml` with alice logged in, on a fresh disk in a directory of
+/// its own (`name`, which the caller removes), `script` typed on its input.
+fn start_as_alice(name: &str, script: Vec<u8>) -> (Board, std::path::PathBuf) {
+    let directory = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).unwrap();
+    let disk = directory.join("shell.disk");
+    let manifest =
+        nanvix_image_builder::workspace_root().join("image-builder/tests/systems/shell-users.toml");
+    let board = Board::start_with_input(
+        NANVIX,
+        manifest,
+        Duration::from_secs(120),
+        &[
+            "--user",
+            "alice",
+            "--fresh-disk",
+            "--disk",
+            disk.to_str().unwrap(),
+        ],
+        Some(script),
+    )
+    .unwrap();
+    (board, directory)
+}
+
+/// The console lines program `program` printed.
+fn lines_of(board: &Board, program: &str) -> Vec<String> {
+    board
+        .events()
+        .iter()
+        .filter_map(|event| match event {
+            Event::Console {
+                program: printer,
+                line,
+                ..
+            } if printer == program => Some(line.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Whether any program printed `wanted`.
+fn any_line(board: &Board, wanted: &str) -> bool {
+    board
+        .events()
+        .iter()
+        .any(|event| matches!(event, Event::Console { line, .. } if line == wanted))
 }

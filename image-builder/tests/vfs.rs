@@ -5,13 +5,12 @@
 
 mod common;
 
-use common::{NANVIX, boot_on_disk, pid_of, printed, wait_for_line};
+use common::{assert_fsck_clean, boot_on_disk, pid_of, printed, scratch_directory, wait_for_line};
 use nanvix_harness::{Event, signal};
 
 #[test]
 fn the_vfs_server_serves_files_across_clusters_and_keeps_them_across_boots() {
-    let directory = std::env::temp_dir().join(format!("nanvix-vfs-{}", std::process::id()));
-    std::fs::create_dir_all(&directory).unwrap();
+    let directory = scratch_directory("nanvix-vfs");
     let disk = directory.join("vfs.disk");
     let mut board = boot_on_disk("vfs", &disk, true);
     assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
@@ -25,16 +24,7 @@ fn the_vfs_server_serves_files_across_clusters_and_keeps_them_across_boots() {
         "{}",
         board.transcript()
     );
-    let output = std::process::Command::new(NANVIX)
-        .arg("fsck")
-        .arg(&disk)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stdout)
-    );
+    assert_fsck_clean(&disk);
     let mut board = boot_on_disk("vfs-persisted", &disk, false);
     assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
     assert!(
@@ -50,8 +40,7 @@ fn the_vfs_server_serves_files_across_clusters_and_keeps_them_across_boots() {
 /// open on a warm cluster is not bob's when his process runs there next.
 #[test]
 fn the_vfs_server_checks_each_callers_permissions() {
-    let directory = std::env::temp_dir().join(format!("nanvix-vfs-users-{}", std::process::id()));
-    std::fs::create_dir_all(&directory).unwrap();
+    let directory = scratch_directory("nanvix-vfs-users");
     let disk = directory.join("vfs.disk");
     let mut board = boot_on_disk("vfs-users", &disk, true);
     assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
@@ -71,16 +60,7 @@ fn the_vfs_server_checks_each_callers_permissions() {
             board.transcript()
         );
     }
-    let output = std::process::Command::new(NANVIX)
-        .arg("fsck")
-        .arg(&disk)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stdout)
-    );
+    assert_fsck_clean(&disk);
     let _ = std::fs::remove_dir_all(&directory);
 }
 
@@ -99,8 +79,7 @@ fn record(number: u32) -> [u8; 64] {
 /// acknowledged, then perhaps some more, each whole and in order.
 #[test]
 fn a_killed_vfs_server_keeps_every_fsynced_write() {
-    let directory = std::env::temp_dir().join(format!("nanvix-vfs-kill-{}", std::process::id()));
-    std::fs::create_dir_all(&directory).unwrap();
+    let directory = scratch_directory("nanvix-vfs-kill");
     let disk = directory.join("vfs.disk");
     let mut board = boot_on_disk("vfs-kill", &disk, true);
     wait_for_line(&mut board, "cc0", "vfs-test: synced 60");
@@ -115,16 +94,7 @@ fn a_killed_vfs_server_keeps_every_fsynced_write() {
         })
         .max()
         .unwrap();
-    let output = std::process::Command::new(NANVIX)
-        .arg("fsck")
-        .arg(&disk)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stdout)
-    );
+    assert_fsck_clean(&disk);
     // The log as a mount finds it (the journal replayed).
     use nanvix_fs::{Caller, FileSystem, MemoryDisk};
     let bytes = std::fs::read(&disk).unwrap();
@@ -149,8 +119,7 @@ fn a_killed_vfs_server_keeps_every_fsynced_write() {
 /// in its writer's order.
 #[test]
 fn concurrent_clients_append_to_one_file_without_losing_or_tearing_a_record() {
-    let directory = std::env::temp_dir().join(format!("nanvix-vfs-shared-{}", std::process::id()));
-    std::fs::create_dir_all(&directory).unwrap();
+    let directory = scratch_directory("nanvix-vfs-shared");
     let disk = directory.join("vfs.disk");
     let mut board = boot_on_disk("vfs-shared", &disk, true);
     assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());

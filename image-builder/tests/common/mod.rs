@@ -86,3 +86,25 @@ pub fn assert_no_failed_checks(board: &Board) {
         .any(|event| matches!(event, Event::Console { line, .. } if line.starts_with("FAIL")));
     assert!(!failed, "{}", board.transcript());
 }
+
+/// A new directory of its own for a test's files (`name` and the test process'
+/// id); the test removes it.
+pub fn scratch_directory(name: &str) -> std::path::PathBuf {
+    let directory = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).unwrap();
+    directory
+}
+
+/// Fails unless `nanvix fsck` finds the file system on `disk` clean.
+pub fn assert_fsck_clean(disk: &std::path::Path) {
+    let output = std::process::Command::new(NANVIX)
+        .arg("fsck")
+        .arg(disk)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+}
