@@ -805,6 +805,30 @@ kcalls! {
             (NoEntry, "no disk is attached to the caller's cluster"),
             (InputOutput, "the medium failed")
         ];
+    /// Bytes of the board's DDR, for a program of a DDR-attached cluster (every
+    /// program of such a cluster may use the DDR: put only servers there).
+    DdrInfo = 78, "ddr_info", () -> "bytes",
+        Local ("reads the platform's DDR description"),
+        errors [(NoEntry, "the caller's cluster is not attached to DDR")];
+    /// Reads `length` bytes of the DDR from `offset` on into `buffer`. The DDR is
+    /// shared by the board's DDR-attached clusters: a read sees what any of them
+    /// wrote before it (the same bytes written meanwhile may read as a mix).
+    DdrRead = 79, "ddr_read", ("offset: usize", "buffer: *mut u8", "length: usize") -> "bytes read",
+        Local ("copies from the DDR on the calling core, in pieces of 256 KiB"),
+        errors [
+            (NoEntry, "the caller's cluster is not attached to DDR"),
+            (Invalid, "the bytes run past the DDR's end"),
+            (Fault, "the buffer is not in the caller's memory")
+        ];
+    /// Writes `length` bytes from `buffer` to the DDR from `offset` on; the DDR
+    /// keeps them as long as the board runs.
+    DdrWrite = 80, "ddr_write", ("offset: usize", "buffer: *const u8", "length: usize") -> "bytes written",
+        Local ("copies to the DDR on the calling core, in pieces of 256 KiB"),
+        errors [
+            (NoEntry, "the caller's cluster is not attached to DDR"),
+            (Invalid, "the bytes run past the DDR's end"),
+            (Fault, "the buffer is not in the caller's memory")
+        ];
 }
 
 #[cfg(test)]

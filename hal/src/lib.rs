@@ -19,6 +19,7 @@
 pub mod board;
 pub mod console;
 pub mod cores;
+pub mod ddr;
 pub mod disk;
 pub mod memory;
 pub mod noc;
@@ -29,6 +30,7 @@ pub use cores::{
     AdaptiveSpin, CoreEntry, CoreError, CoreId, Cores, Fault, FaultAccess, FaultHook, FaultOutcome,
     InterruptHook, InterruptOutcome, UserMode, spin_then_park,
 };
+pub use ddr::{Ddr, DdrError};
 pub use disk::{Disk, DiskError};
 pub use memory::{ClusterMemory, MmuError};
 pub use noc::{
@@ -57,6 +59,8 @@ pub trait Platform: Send + Sync + 'static {
     type ConsoleInput: ConsoleInput;
     /// A disk.
     type Disk: Disk;
+    /// The DDR.
+    type Ddr: Ddr;
 
     /// The cores.
     fn cores(&self) -> &Self::Cores;
@@ -76,4 +80,6 @@ pub trait Platform: Send + Sync + 'static {
     fn console_input(&self) -> &Self::ConsoleInput;
     /// The disk attached to this cluster, if any.
     fn disk(&self) -> Option<&Self::Disk>;
+    /// The board's DDR, if this cluster is attached to it.
+    fn ddr(&self) -> Option<&Self::Ddr>;
 }

@@ -151,6 +151,34 @@ struct SealedFile {
     path: String,
 }
 
+/// The board's DDR, a sparse shared memory file of `bytes` bytes (pages come as
+/// they are written), for the DDR-attached clusters to map; `None` for a board
+/// without DDR or without a cluster attached to it.
+fn board_ddr(system: &System) -> Result<Option<(std::fs::File, u64)>, RunError> {
+    let bytes = system.board.ddr_bytes;
+    if bytes == 0
+        || !system
+            .board
+            .clusters
+            .iter()
+            .any(|cluster| cluster.ddr_attached)
+    {
+        return Ok(None);
+    }
+    // SAFETY: memfd_create with a static NUL-terminated name; the descriptor is
+    // owned below.
+    let raw = unsafe { libc::memfd_create(c"nanvix-ddr".as_ptr(), libc::MFD_CLOEXEC) };
+    if raw < 0 {
+        let error = std::io::Error::last_os_error();
+        return Err(RunError(format!("cannot make the DDR: {error}")));
+    }
+    // SAFETY: `raw` is a fresh descriptor nothing else owns.
+    let file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(raw) });
+    file.set_len(bytes)
+        .map_err(|error| RunError(format!("cannot size the DDR: {error}")))?;
+    Ok(Some((file, bytes)))
+}
+
 /// Times sealing a staged file is tried while Linux says it is busy.
 const SEAL_TRIES: u32 = 50;
 
@@ -208,6 +236,8 @@ struct Board<'a> {
     system: &'a System,
     /// The disk image file, handed to the cluster the manifest attaches it to.
     disk: Option<std::sync::Arc<std::fs::File>>,
+    /// The DDR's file and bytes, handed to every DDR-attached cluster.
+    ddr: Option<(std::fs::File, u64)>,
     kernel: SealedFile,
     programs: std::collections::BTreeMap<String, SealedFile>,
     hardware: BoardHardware,
@@ -290,6 +320,7 @@ pub fn run(
     });
     let mut board = Board {
         disk: options.disk.clone(),
+        ddr: board_ddr(system)?,
         system,
         kernel,
         programs,
@@ -1045,9 +1076,17 @@ impl Board<'_> {
             ),
             _ => (-1, 0),
         };
+        let (ddr_fd, ddr_bytes) = match &self.ddr {
+            Some((file, bytes)) if self.system.board.clusters[index].ddr_attached => {
+                (file.as_raw_fd(), *bytes)
+            }
+            _ => (-1, 0),
+        };
         let spec = BootSpec {
             disk_fd,
             disk_blocks,
+            ddr_fd,
+            ddr_bytes,
             cluster: index as u32,
             epoch,
             noc_fd: self.hardware.fd(),
@@ -1148,6 +1187,7 @@ impl Board<'_> {
                     || libc::fcntl(report_fd, libc::F_SETFD, 0) != 0
                     || (control_fd >= 0 && libc::fcntl(control_fd, libc::F_SETFD, 0) != 0)
                     || (disk_fd >= 0 && libc::fcntl(disk_fd, libc::F_SETFD, 0) != 0)
+                    || (ddr_fd >= 0 && libc::fcntl(ddr_fd, libc::F_SETFD, 0) != 0)
                 {
                     return Err(std::io::Error::last_os_error());
                 }

@@ -1288,6 +1288,9 @@ impl<P: Platform> Kernel<P> {
             Kcall::DiskRead => self.disk_read(index, arguments[0], arguments[1], arguments[2]),
             Kcall::DiskWrite => self.disk_write(index, arguments[0], arguments[1], arguments[2]),
             Kcall::DiskFlush => self.disk_flush(),
+            Kcall::DdrInfo => self.ddr_info(),
+            Kcall::DdrRead => self.ddr_read(index, arguments[0], arguments[1], arguments[2]),
+            Kcall::DdrWrite => self.ddr_write(index, arguments[0], arguments[1], arguments[2]),
             Kcall::Noop => Err(Errno::NoSystemCall),
         };
         match result {

@@ -193,6 +193,18 @@ impl ConsoleInput for Stub {
     fn wait(&self) {}
 }
 
+impl nanvix_hal::Ddr for Stub {
+    fn size(&self) -> u64 {
+        0
+    }
+    fn read(&self, _: u64, _: &mut [u8]) -> Result<(), nanvix_hal::DdrError> {
+        Err(nanvix_hal::DdrError::OutOfRange)
+    }
+    fn write(&self, _: u64, _: &[u8]) -> Result<(), nanvix_hal::DdrError> {
+        Err(nanvix_hal::DdrError::OutOfRange)
+    }
+}
+
 impl nanvix_hal::Disk for Stub {
     fn block_count(&self) -> u64 {
         0
@@ -224,6 +236,7 @@ impl Platform for StubPlatform {
     type Board = Stub;
     type ConsoleInput = Stub;
     type Disk = Stub;
+    type Ddr = Stub;
 
     fn cores(&self) -> &Stub {
         &STUB
@@ -248,6 +261,9 @@ impl Platform for StubPlatform {
     }
     fn console_input(&self) -> &Stub {
         &STUB
+    }
+    fn ddr(&self) -> Option<&Stub> {
+        None
     }
     fn disk(&self) -> Option<&Stub> {
         None

@@ -21,6 +21,7 @@
 
 pub mod console;
 pub mod cores;
+pub mod ddr;
 pub mod disk;
 pub mod futex;
 pub mod hardware;

@@ -458,6 +458,7 @@ pub struct HostedPlatform {
     noc: HostedNoc,
     board: HostedBoard,
     disk: Option<crate::disk::HostedDisk>,
+    ddr: Option<crate::ddr::HostedDdr>,
 }
 
 impl HostedPlatform {
@@ -494,8 +495,16 @@ impl HostedPlatform {
             let file = unsafe { File::from_raw_fd(spec.disk_fd) };
             crate::disk::HostedDisk::new(file, spec.disk_blocks)
         });
+        let ddr = if spec.ddr_fd >= 0 {
+            // SAFETY: the runner passed us this descriptor for our exclusive use.
+            let file = unsafe { std::os::fd::OwnedFd::from_raw_fd(spec.ddr_fd) };
+            Some(crate::ddr::HostedDdr::map(file, spec.ddr_bytes)?)
+        } else {
+            None
+        };
         let platform = HostedPlatform {
             disk,
+            ddr,
             console_input: HostedConsoleInput::start(Arc::clone(&cores), std::io::stdin())?,
             user_mode: HostedUserMode,
             memory: HostedMemory::new(cluster.sram_bytes as usize)?,
@@ -555,6 +564,7 @@ impl Platform for HostedPlatform {
     type Board = HostedBoard;
     type ConsoleInput = HostedConsoleInput;
     type Disk = crate::disk::HostedDisk;
+    type Ddr = crate::ddr::HostedDdr;
 
     fn cores(&self) -> &HostedCores {
         &self.cores
@@ -590,5 +600,9 @@ impl Platform for HostedPlatform {
 
     fn disk(&self) -> Option<&crate::disk::HostedDisk> {
         self.disk.as_ref()
+    }
+
+    fn ddr(&self) -> Option<&crate::ddr::HostedDdr> {
+        self.ddr.as_ref()
     }
 }

@@ -45,6 +45,13 @@ pub struct BootSpec {
     /// Blocks of that disk.
     #[serde(default)]
     pub disk_blocks: u64,
+    /// Inherited descriptor of the board's DDR file, for a DDR-attached cluster
+    /// (-1: none), and its bytes.
+    #[serde(default = "no_descriptor")]
+    pub ddr_fd: i32,
+    /// Bytes of the DDR.
+    #[serde(default)]
+    pub ddr_bytes: u64,
 }
 
 /// One program to load at boot.

@@ -35,6 +35,7 @@ pub mod clock;
 pub mod cluster;
 pub mod console;
 pub mod data;
+pub mod ddr;
 pub mod device;
 pub mod disk;
 pub mod kernel;

@@ -6,7 +6,7 @@
 use super::Kernel;
 use crate::paging::Access;
 use nanvix_abi::{DISK_BLOCK_BYTES, Device, DeviceAccess, Errno};
-use nanvix_hal::{CoreId, Cores, Disk, DiskError, Platform};
+use nanvix_hal::{CoreId, Cores, Ddr, Disk, DiskError, Platform};
 
 /// The most bytes a `disk_read` or `disk_write` moves through the kernel at once
 /// (a longer call goes in pieces of it).
@@ -141,6 +141,67 @@ impl<P: Platform> Kernel<P> {
             done += piece;
         }
         Ok(blocks)
+    }
+
+    /// `ddr_info`.
+    pub(super) fn ddr_info(&self) -> Result<usize, Errno> {
+        let ddr = self.platform.ddr().ok_or(Errno::NoEntry)?;
+        usize::try_from(ddr.size()).map_err(|_| Errno::Invalid)
+    }
+
+    /// The DDR, if `length` bytes from `offset` lie in it.
+    fn ddr_span(&self, offset: usize, length: usize) -> Result<&P::Ddr, Errno> {
+        let ddr = self.platform.ddr().ok_or(Errno::NoEntry)?;
+        match offset.checked_add(length) {
+            Some(end) if end as u64 <= ddr.size() => Ok(ddr),
+            _ => Err(Errno::Invalid),
+        }
+    }
+
+    /// `ddr_read`: through a kernel buffer into the caller's, in pieces.
+    pub(super) fn ddr_read(
+        &self,
+        index: usize,
+        offset: usize,
+        buffer: usize,
+        length: usize,
+    ) -> Result<usize, Errno> {
+        let ddr = self.ddr_span(offset, length)?;
+        let space = self.space(index);
+        space.check(buffer, length, Access::Write)?;
+        let mut data = alloc::vec![0u8; length.min(DISK_PIECE_BYTES)];
+        let mut done = 0;
+        while done < length {
+            let piece = (length - done).min(DISK_PIECE_BYTES);
+            ddr.read((offset + done) as u64, &mut data[..piece])
+                .map_err(|_| Errno::Invalid)?;
+            space.write(buffer + done, &data[..piece])?;
+            done += piece;
+        }
+        Ok(length)
+    }
+
+    /// `ddr_write`: from the caller's buffer through a kernel one, in pieces.
+    pub(super) fn ddr_write(
+        &self,
+        index: usize,
+        offset: usize,
+        buffer: usize,
+        length: usize,
+    ) -> Result<usize, Errno> {
+        let ddr = self.ddr_span(offset, length)?;
+        let space = self.space(index);
+        space.check(buffer, length, Access::Read)?;
+        let mut data = alloc::vec![0u8; length.min(DISK_PIECE_BYTES)];
+        let mut done = 0;
+        while done < length {
+            let piece = (length - done).min(DISK_PIECE_BYTES);
+            space.read_into(buffer + done, &mut data[..piece])?;
+            ddr.write((offset + done) as u64, &data[..piece])
+                .map_err(|_| Errno::Invalid)?;
+            done += piece;
+        }
+        Ok(length)
     }
 
     /// `disk_flush`.
