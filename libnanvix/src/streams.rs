@@ -49,12 +49,16 @@ fn write_pipe(bytes: &[u8]) -> Result<usize, Errno> {
     Ok(bytes.len())
 }
 
-/// After `main` returns: tells a pipe the output went into that it ended.
+/// After `main` returns: tells a pipe the output went into that it ended, and
+/// closes the files the standard streams went to (the vfs server lets go of them
+/// now rather than when this node's next program opens a file).
 pub fn finish() {
     if let Some(outbox) = PIPE.lock().take() {
         let _ = outbox.write(&[PIPE_END]);
         let _ = outbox.close();
     }
+    drop(OUTPUT.lock().take());
+    drop(INPUT.lock().take());
 }
 
 /// The file standard output goes to, once opened.
