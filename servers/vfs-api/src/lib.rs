@@ -1,10 +1,13 @@
 //! The vfs server's protocol: files and directories on the board's disk.
 //!
 //! A caller opens a file by its absolute path and gets a descriptor of its own
-//! (descriptors are per caller node); reads and writes move their bytes beside the
-//! messages, over portals (`call_receiving`, `call_sending`); every operation that
-//! returns is on the disk (each is one journal transaction, or one a chunk for a
-//! long write). Paths must fit the request's message (about 100 bytes).
+//! (keyed by its node, program id, boot epoch and run); reads and writes move
+//! their bytes beside the messages, over portals (`call_receiving`,
+//! `call_sending`); each operation is one journal transaction (or one a chunk for a
+//! long write), seen by every caller when it returns and durable once a `Sync` or
+//! `SyncFile` after it returns. The server acts for the caller's user, checking
+//! permissions as POSIX does. Paths must fit the request's message (about 100
+//! bytes).
 
 #![no_std]
 #![forbid(unsafe_code)]
