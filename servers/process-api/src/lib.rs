@@ -35,6 +35,67 @@ pub fn is_system_run(system_epoch: u32, epoch: u32, run: u32) -> bool {
     system_epoch != 0 && epoch == system_epoch && run == 1
 }
 
+/// Who the senders of a server's requests are, for a server that acts for its
+/// callers' users: root for the programs of I/O clusters and the program the
+/// manifest booted a compute cluster with, else the user the process server names
+/// for the sender's run (asked once a run, kept until the node's next run asks).
+pub struct Identities {
+    board: nanvix_sys::cluster::Clusters,
+    compute: Vec<usize>,
+    /// Where the process server serves.
+    process_server: u32,
+    processes: Option<ProcessClient>,
+    /// The compute clusters' senders asked about, one per node (its latest run):
+    /// (node, epoch, run) and the user (`None`: the process server knows no such
+    /// process).
+    known: alloc::collections::BTreeMap<u32, ((u32, u32, u32), Option<u32>)>,
+}
+
+impl Identities {
+    /// Identities asked of the process server at `process_server` (a node).
+    pub fn new(process_server: u32) -> Identities {
+        let board = nanvix_sys::cluster::Clusters::read();
+        Identities {
+            compute: board.compute(),
+            board,
+            process_server,
+            processes: None,
+            known: alloc::collections::BTreeMap::new(),
+        }
+    }
+
+    /// The user the sender of a message with `header` runs as; `None` for a
+    /// sender that may do nothing (the process server knows no such process, or
+    /// cannot be asked now).
+    pub fn user_of(&mut self, header: &MessageHeader) -> Option<u32> {
+        let sender = (header.source_node, header.source_epoch, header.source_run);
+        let cluster = self.board.of_node(header.source_node)?;
+        if !self.compute.contains(&cluster) {
+            return Some(0);
+        }
+        let info = nanvix_sys::cluster::info(cluster).ok()?;
+        if is_system_run(info.system_epoch, header.source_epoch, header.source_run) {
+            return Some(0);
+        }
+        if let Some((known, user)) = self.known.get(&header.source_node)
+            && *known == sender
+        {
+            return *user;
+        }
+        if self.processes.is_none() {
+            self.processes = ProcessClient::connect(self.process_server).ok();
+        }
+        let user = match self.processes.as_mut()?.user_of(header) {
+            Ok(user) => Some(user),
+            Err(ProcessCallError::Refused(_)) => None,
+            // Not asked: try again at its next request.
+            Err(ProcessCallError::Call(_)) => return None,
+        };
+        self.known.insert(header.source_node, (sender, user));
+        user
+    }
+}
+
 /// The process server's requests, one variant per operation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ProcessRequest {

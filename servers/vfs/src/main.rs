@@ -12,14 +12,13 @@ use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
-use libnanvix::abi::MessageHeader;
-use libnanvix::cluster::{self, Clusters};
+use libnanvix::cluster::Clusters;
 use libnanvix::mailbox::Inbox;
 use libnanvix::{clock, posix, println, process, signal};
 use nanvix_fs::board::BoardDisk;
 use nanvix_fs::files::access::{EXECUTE, READ, WRITE};
 use nanvix_fs::{BlockDevice, Caller, FileSystem, FsError, Inode, JournalError};
-use nanvix_process_api::{ProcessCallError, ProcessClient, is_system_run};
+use nanvix_process_api::Identities;
 use nanvix_rpc::transport::{Bulk, Handled, serve_bulk};
 use nanvix_vfs_api::{
     FileStat, Listing, OPEN_APPEND, OPEN_CREATE, OPEN_EXCLUSIVE, OPEN_FLAGS, OPEN_MAX, OPEN_READ,
@@ -81,65 +80,6 @@ impl OpenFiles {
             kept
         });
         forgotten
-    }
-}
-
-/// Who the senders are: root for the system's programs, else the user the process
-/// server names for the sender's run (asked once per run, kept until the node's
-/// next run asks).
-struct Users {
-    board: Clusters,
-    compute: Vec<usize>,
-    processes: Option<ProcessClient>,
-    /// The compute clusters' senders asked about (one per node: its latest run);
-    /// `None`: the process server knows no such process.
-    known: BTreeMap<u32, (Sender, Option<u32>)>,
-}
-
-impl Users {
-    /// Who `sender` is; `None` for a sender that may do nothing (the process server
-    /// knows no such process, or cannot be asked).
-    fn caller(&mut self, sender: Sender) -> Option<Caller> {
-        let user = self.user(sender)?;
-        Some(Caller {
-            user,
-            // Each user is the one member of its own group.
-            groups: vec![user],
-        })
-    }
-
-    fn user(&mut self, sender: Sender) -> Option<u32> {
-        let cluster = self.board.of_node(sender.node)?;
-        if !self.compute.contains(&cluster) {
-            return Some(SUPERUSER);
-        }
-        let info = cluster::info(cluster).ok()?;
-        if is_system_run(info.system_epoch, sender.epoch, sender.run) {
-            return Some(SUPERUSER);
-        }
-        if let Some((known, user)) = self.known.get(&sender.node)
-            && *known == sender
-        {
-            return *user;
-        }
-        if self.processes.is_none() {
-            self.processes = ProcessClient::connect(posix::process_server_node()).ok();
-        }
-        let header = MessageHeader {
-            source_node: sender.node,
-            source_program: 0,
-            source_epoch: sender.epoch,
-            source_run: sender.run,
-            length: 0,
-        };
-        let user = match self.processes.as_mut()?.user_of(&header) {
-            Ok(user) => Some(user),
-            Err(ProcessCallError::Refused(_)) => None,
-            // Not asked: try again on its next request.
-            Err(ProcessCallError::Call(_)) => return None,
-        };
-        self.known.insert(sender.node, (sender, user));
-        user
     }
 }
 
@@ -631,29 +571,28 @@ fn main() -> i32 {
         open: OpenFiles::default(),
         last_sync: now(),
     };
-    let mut users = Users {
-        compute: board.compute(),
-        board: Clusters::read(),
-        processes: None,
-        known: BTreeMap::new(),
-    };
+    let mut users = Identities::new(posix::process_server_node());
     println!(
         "vfs-server: serving on node {} port {VFS_PORT}",
         process::node()
     );
     let served =
-        serve_bulk::<VfsProtocol>(&inbox, VFS_BULK_PORTS, |sender, _, request, bulk, _| {
+        serve_bulk::<VfsProtocol>(&inbox, VFS_BULK_PORTS, |header, _, request, bulk, _| {
             // Only the system's own programs (this cluster's) may stop it.
-            if request == VfsRequest::Stop && board.of_node(sender.source_node) != own_cluster {
+            if request == VfsRequest::Stop && board.of_node(header.source_node) != own_cluster {
                 return Handled::Reply(VfsReply::Refused(VfsError::Denied));
             }
             let sender = Sender {
-                node: sender.source_node,
-                program: sender.source_program,
-                epoch: sender.source_epoch,
-                run: sender.source_run,
+                node: header.source_node,
+                program: header.source_program,
+                epoch: header.source_epoch,
+                run: header.source_run,
             };
-            let caller = users.caller(sender);
+            // Each user is the one member of its own group.
+            let caller = users.user_of(header).map(|user| Caller {
+                user,
+                groups: vec![user],
+            });
             let handled = vfs.serve(sender, caller.as_ref(), request, bulk);
             vfs.sync_if_due();
             handled
