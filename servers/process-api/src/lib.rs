@@ -48,8 +48,11 @@ pub struct Identities {
     /// The compute clusters' senders asked about, one per node (its latest run):
     /// (node, epoch, run) and the user (`None`: the process server knows no such
     /// process).
-    known: alloc::collections::BTreeMap<u32, ((u32, u32, u32), Option<u32>)>,
+    known: alloc::collections::BTreeMap<u32, (SenderRun, Option<u32>)>,
 }
+
+/// A sender's node, boot epoch and run: one process (or program of the system).
+type SenderRun = (u32, u32, u32);
 
 impl Identities {
     /// Identities asked of the process server at `process_server` (a node).
