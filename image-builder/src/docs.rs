@@ -40,6 +40,7 @@ pub fn protocols_page() -> String {
     protocol_section::<nanvix_process_api::ProcessProtocol>(&mut page);
     protocol_section::<nanvix_init_api::InitProtocol>(&mut page);
     protocol_section::<nanvix_vfs_api::VfsProtocol>(&mut page);
+    protocol_section::<nanvix_memory_api::MemoryProtocol>(&mut page);
     page
 }
 

@@ -14,6 +14,7 @@ pub use nanvix_sys::*;
 
 pub mod fs;
 pub mod posix;
+pub mod shm;
 pub mod streams;
 
 /// `nanvix_sys`'s entry, which [`entry!`] wraps.
