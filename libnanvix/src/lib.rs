@@ -14,6 +14,7 @@ pub use nanvix_sys::*;
 
 pub mod fs;
 pub mod posix;
+pub mod remote;
 pub mod shm;
 pub mod streams;
 

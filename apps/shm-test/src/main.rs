@@ -12,6 +12,11 @@
 //! - `mode=read` (alice, another process): maps `/notes` and finds the pattern.
 //! - `mode=bob`: is refused alice's segment (`EACCES`) and its removal; makes and
 //!   removes one of his own.
+//! - `mode=remote` (bob, who has no quota): a remote heap of 8 MiB (four times the
+//!   compute cluster's SRAM) with 64 pages resident: writes a pattern over every
+//!   byte, reads it all back, and checks the pager served a fault for each page
+//!   each pass and evicted. Prints `shm-test: remote: N checks, 0 failed` and
+//!   `shm-test: remote: F faults, E evictions`.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
@@ -21,6 +26,7 @@ extern crate alloc;
 use alloc::format;
 use alloc::vec::Vec;
 use libnanvix::posix::{self, Termination};
+use libnanvix::remote::{PAGE_BYTES, RemoteHeap};
 use libnanvix::shm::{Shm, shm_unlink};
 use libnanvix::testing::Checks;
 use libnanvix::{Errno, println, process};
@@ -52,6 +58,7 @@ fn main() -> i32 {
         Some("write") => write(),
         Some("read") => read(),
         Some("bob") => bob(),
+        Some("remote") => remote(),
         _ => {
             println!("shm-test: mode=users|write|read|bob");
             2
@@ -89,6 +96,11 @@ fn users() -> i32 {
     );
     checks.same("alice reads", run_as(&mut processes, ALICE, "read"), exited);
     checks.same("bob is refused", run_as(&mut processes, BOB, "bob"), exited);
+    checks.same(
+        "bob's remote heap",
+        run_as(&mut processes, BOB, "remote"),
+        exited,
+    );
     let seen = Shm::open("/notes", false).and_then(|notes| notes.map());
     checks.same(
         "root sees alice's bytes",
@@ -168,4 +180,46 @@ fn bob() -> i32 {
     checks.same("his own", own, Ok(()));
     checks.same("remove his own", shm_unlink("/bob"), Ok(()));
     checks.finish("shm-test: bob")
+}
+
+/// Bytes of the remote heap.
+const HEAP_BYTES: usize = 8 << 20;
+/// Its pages resident at once.
+const RESIDENT_PAGES: usize = 64;
+
+fn remote() -> i32 {
+    let mut checks = Checks::new();
+    let heap = match RemoteHeap::new(HEAP_BYTES, RESIDENT_PAGES) {
+        Ok(heap) => heap,
+        Err(errno) => {
+            println!("shm-test: no remote heap: {errno}");
+            return 1;
+        }
+    };
+    let value = |offset: usize| (offset as u8) ^ ((offset >> 12) as u8);
+    let mut stored = true;
+    for offset in 0..HEAP_BYTES {
+        stored &= heap.store(offset, value(offset)).is_ok();
+    }
+    checks.same("every byte stored", stored, true);
+    let mut intact = true;
+    for offset in 0..HEAP_BYTES {
+        intact &= heap.load(offset) == Ok(value(offset));
+    }
+    checks.same("every byte read back", intact, true);
+    let (faults, evictions) = heap.paging();
+    let pages = (HEAP_BYTES / PAGE_BYTES) as u64;
+    checks.same("a fault a page each pass", faults >= 2 * pages, true);
+    checks.same(
+        "pages evicted",
+        evictions >= 2 * pages - RESIDENT_PAGES as u64,
+        true,
+    );
+    checks.same(
+        "outside the heap",
+        heap.load(HEAP_BYTES),
+        Err(Errno::Invalid),
+    );
+    println!("shm-test: remote: {faults} faults, {evictions} evictions");
+    checks.finish("shm-test: remote")
 }
