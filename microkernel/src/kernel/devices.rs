@@ -103,19 +103,10 @@ impl<P: Platform> Kernel<P> {
         blocks: usize,
     ) -> Result<usize, Errno> {
         let (disk, bytes) = self.disk_span(block, blocks)?;
-        let space = self.space(index);
-        // The whole buffer is the caller's before anything is read.
-        space.check(buffer, bytes, Access::Write)?;
-        // In pieces of a bounded size: one disk read and one copy each.
-        let mut data = alloc::vec![0u8; bytes.min(DISK_PIECE_BYTES)];
-        let mut done = 0;
-        while done < bytes {
-            let piece = (bytes - done).min(DISK_PIECE_BYTES);
-            disk.read((block + done / DISK_BLOCK_BYTES) as u64, &mut data[..piece])
-                .map_err(disk_errno)?;
-            space.write(buffer + done, &data[..piece])?;
-            done += piece;
-        }
+        self.copy_out(index, (buffer, bytes), |done, piece| {
+            disk.read((block + done / DISK_BLOCK_BYTES) as u64, piece)
+                .map_err(disk_errno)
+        })?;
         Ok(blocks)
     }
 
@@ -128,18 +119,10 @@ impl<P: Platform> Kernel<P> {
         blocks: usize,
     ) -> Result<usize, Errno> {
         let (disk, bytes) = self.disk_span(block, blocks)?;
-        let space = self.space(index);
-        // Nothing is written unless the whole buffer is the caller's.
-        space.check(buffer, bytes, Access::Read)?;
-        let mut data = alloc::vec![0u8; bytes.min(DISK_PIECE_BYTES)];
-        let mut done = 0;
-        while done < bytes {
-            let piece = (bytes - done).min(DISK_PIECE_BYTES);
-            space.read_into(buffer + done, &mut data[..piece])?;
-            disk.write((block + done / DISK_BLOCK_BYTES) as u64, &data[..piece])
-                .map_err(disk_errno)?;
-            done += piece;
-        }
+        self.copy_in(index, (buffer, bytes), |done, piece| {
+            disk.write((block + done / DISK_BLOCK_BYTES) as u64, piece)
+                .map_err(disk_errno)
+        })?;
         Ok(blocks)
     }
 
@@ -167,17 +150,10 @@ impl<P: Platform> Kernel<P> {
         length: usize,
     ) -> Result<usize, Errno> {
         let ddr = self.ddr_span(offset, length)?;
-        let space = self.space(index);
-        space.check(buffer, length, Access::Write)?;
-        let mut data = alloc::vec![0u8; length.min(DISK_PIECE_BYTES)];
-        let mut done = 0;
-        while done < length {
-            let piece = (length - done).min(DISK_PIECE_BYTES);
-            ddr.read((offset + done) as u64, &mut data[..piece])
-                .map_err(|_| Errno::Invalid)?;
-            space.write(buffer + done, &data[..piece])?;
-            done += piece;
-        }
+        self.copy_out(index, (buffer, length), |done, piece| {
+            ddr.read((offset + done) as u64, piece)
+                .map_err(|_| Errno::Invalid)
+        })?;
         Ok(length)
     }
 
@@ -190,18 +166,56 @@ impl<P: Platform> Kernel<P> {
         length: usize,
     ) -> Result<usize, Errno> {
         let ddr = self.ddr_span(offset, length)?;
+        self.copy_in(index, (buffer, length), |done, piece| {
+            ddr.write((offset + done) as u64, piece)
+                .map_err(|_| Errno::Invalid)
+        })?;
+        Ok(length)
+    }
+
+    /// Fills the `bytes` bytes of program `index`'s buffer at `buffer` from a device,
+    /// `read(offset, piece)` filling each piece (at most [`DISK_PIECE_BYTES`]) of a
+    /// kernel buffer from `offset` into the transfer; the whole buffer is checked
+    /// the caller's before anything is read.
+    fn copy_out(
+        &self,
+        index: usize,
+        (buffer, bytes): (usize, usize),
+        mut read: impl FnMut(usize, &mut [u8]) -> Result<(), Errno>,
+    ) -> Result<(), Errno> {
         let space = self.space(index);
-        space.check(buffer, length, Access::Read)?;
-        let mut data = alloc::vec![0u8; length.min(DISK_PIECE_BYTES)];
+        space.check(buffer, bytes, Access::Write)?;
+        let mut data = alloc::vec![0u8; bytes.min(DISK_PIECE_BYTES)];
         let mut done = 0;
-        while done < length {
-            let piece = (length - done).min(DISK_PIECE_BYTES);
-            space.read_into(buffer + done, &mut data[..piece])?;
-            ddr.write((offset + done) as u64, &data[..piece])
-                .map_err(|_| Errno::Invalid)?;
+        while done < bytes {
+            let piece = (bytes - done).min(DISK_PIECE_BYTES);
+            read(done, &mut data[..piece])?;
+            space.write(buffer + done, &data[..piece])?;
             done += piece;
         }
-        Ok(length)
+        Ok(())
+    }
+
+    /// Takes the `bytes` bytes of program `index`'s buffer at `buffer` to a device,
+    /// `write(offset, piece)` taking each piece; nothing is written unless the whole
+    /// buffer is the caller's.
+    fn copy_in(
+        &self,
+        index: usize,
+        (buffer, bytes): (usize, usize),
+        mut write: impl FnMut(usize, &[u8]) -> Result<(), Errno>,
+    ) -> Result<(), Errno> {
+        let space = self.space(index);
+        space.check(buffer, bytes, Access::Read)?;
+        let mut data = alloc::vec![0u8; bytes.min(DISK_PIECE_BYTES)];
+        let mut done = 0;
+        while done < bytes {
+            let piece = (bytes - done).min(DISK_PIECE_BYTES);
+            space.read_into(buffer + done, &mut data[..piece])?;
+            write(done, &data[..piece])?;
+            done += piece;
+        }
+        Ok(())
     }
 
     /// `disk_flush`.
