@@ -38,6 +38,18 @@ pub trait ClusterMemory: Send + Sync {
         Err(MmuError::Unsupported)
     }
 
+    /// Zeroes `bytes` of the arena from `address` (a range the kernel owns, that no
+    /// thread uses). The default writes zeros; a backend may do better for large
+    /// ranges (hosted: gives the pages back to the host, which reads them as zeros).
+    fn zero(&self, address: usize, bytes: usize) {
+        if !self.contains(address, bytes) {
+            return;
+        }
+        // SAFETY: the range lies in the arena (checked) and the caller owns it with
+        // no reference to its bytes alive.
+        unsafe { core::ptr::write_bytes(address as *mut u8, 0, bytes) };
+    }
+
     /// Whether `[address, address + length)` lies inside the arena.
     fn contains(&self, address: usize, length: usize) -> bool {
         address >= self.base()

@@ -541,9 +541,9 @@ impl<P: Platform> Kernel<P> {
         let alignments = [PROGRAM_ALIGNMENT, 4096, 4096, 16];
         let mut frames = self.frames.lock();
         for (region, alignment) in regions.iter().zip(alignments) {
-            // SAFETY: the regions were allocated for a program that ended (or never
+            // The regions were allocated for a program that ended (or never
             // started): no thread runs in them and nothing refers to them any more.
-            unsafe { user_memory::region_bytes(*region) }.fill(0);
+            self.platform.memory().zero(region.base, region.size);
             frames.free(*region, alignment);
         }
     }

@@ -90,9 +90,50 @@ impl HostedMemory {
     }
 }
 
+/// The smallest run of whole pages [`HostedMemory::zero`] gives back to the host
+/// rather than writing.
+const PUNCH_BYTES_MIN: usize = 512 << 10;
+
 impl ClusterMemory for HostedMemory {
     fn base(&self) -> usize {
         self.base
+    }
+
+    /// A large range's whole pages go back to the memory file (a punched hole reads
+    /// as zeros, in the arena and in every window view of it): one system call
+    /// however large, instead of touching every page (a spawned program's heap is
+    /// half the SRAM); the partial pages at the ends, and small ranges, are written.
+    fn zero(&self, address: usize, bytes: usize) {
+        if !self.contains(address, bytes) {
+            return;
+        }
+        let page = 4096;
+        let end = address + bytes;
+        let (first, last) = (address.next_multiple_of(page), end / page * page);
+        let write = |from: usize, to: usize| {
+            // SAFETY: inside the arena (checked above); the kernel owns the range.
+            unsafe { std::ptr::write_bytes(from as *mut u8, 0, to - from) };
+        };
+        // Small ranges: writing is cheaper than a system call and the page faults
+        // of the next use.
+        if last <= first + PUNCH_BYTES_MIN {
+            write(address, end);
+            return;
+        }
+        write(address, first);
+        // SAFETY: fallocate on our own memory file, within its size.
+        let punched = unsafe {
+            libc::fallocate(
+                self.file.as_raw_fd(),
+                libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+                (first - self.base) as libc::off_t,
+                (last - first) as libc::off_t,
+            )
+        };
+        if punched != 0 {
+            write(first, last);
+        }
+        write(last, end);
     }
 
     fn size(&self) -> usize {
