@@ -7,8 +7,9 @@
 //! of a heap byte ([`RemoteHeap::load`], [`RemoteHeap::store`], and the slice
 //! forms) on a page not resident faults to the pager, which maps the page, fills
 //! it with the segment's bytes, and lets the access run again. At most
-//! `resident_pages` pages are resident; past that the pager evicts the oldest
-//! resident page (first in, first out), writing it back to the segment whole
+//! `resident_pages` pages are resident (fewer if the cluster's memory runs out
+//! first); past that the pager evicts the oldest resident page (first in, first
+//! out), writing it back to the segment whole
 //! (there is no dirty bit to tell a clean page) and unmapping it. Only this
 //! program's threads see the heap; the segment goes with the heap.
 
@@ -171,23 +172,37 @@ fn page(base: usize, bytes: usize, budget: usize, name: &str, counters: &Counter
     while let Ok(fault) = pager.next_fault() {
         let inside = fault.address >= base && fault.address < base + bytes;
         let address = fault.address & !(PAGE_BYTES - 1);
-        let served = inside && {
-            if resident.len() >= budget
-                && let Some(victim) = resident.pop_front()
-            {
+        let mut evict = |resident: &mut VecDeque<Page>| match resident.pop_front() {
+            Some(victim) => {
                 let offset = (victim.address() - base) as u64;
                 let _ = memory.write(name, offset, victim.bytes());
                 let _ = victim.unmap();
                 counters.evictions.fetch_add(1, Ordering::Relaxed);
+                true
             }
-            match Page::map(address, false, true) {
-                Ok(mut page) => {
+            None => false,
+        };
+        let served = inside && {
+            if resident.len() >= budget {
+                evict(&mut resident);
+            }
+            // The cluster's memory may run out before the budget: evict until a
+            // frame is free (or nothing is left to evict).
+            let mapped = loop {
+                match Page::map(address, false, true) {
+                    Ok(page) => break Some(page),
+                    Err(Errno::NoMemory) if evict(&mut resident) => continue,
+                    Err(_) => break None,
+                }
+            };
+            match mapped {
+                Some(mut page) => {
                     let offset = (address - base) as u64;
                     let filled = memory.read(name, offset, page.bytes_mut());
                     resident.push_back(page);
                     filled.is_ok()
                 }
-                Err(_) => false,
+                None => false,
             }
         };
         counters.faults.fetch_add(1, Ordering::Relaxed);

@@ -13,9 +13,10 @@
 //! - `mode=bob`: is refused alice's segment (`EACCES`) and its removal; makes and
 //!   removes one of his own.
 //! - `mode=remote` (bob, who has no quota): a remote heap of 8 MiB (four times the
-//!   compute cluster's SRAM) with 64 pages resident: writes a pattern over every
-//!   byte, reads it all back, and checks the pager served a fault for each page
-//!   each pass and evicted. Prints `shm-test: remote: N checks, 0 failed` and
+//!   compute cluster's SRAM) with up to 1024 pages resident (more than the
+//!   cluster's memory holds: the pager evicts when a page cannot be mapped): writes
+//!   a pattern over every byte, reads it all back, and checks the pager served a
+//!   fault for each page each pass and evicted. Prints `shm-test: remote: N checks, 0 failed` and
 //!   `shm-test: remote: F faults, E evictions`.
 #![no_std]
 #![no_main]
@@ -184,8 +185,9 @@ fn bob() -> i32 {
 
 /// Bytes of the remote heap.
 const HEAP_BYTES: usize = 8 << 20;
-/// Its pages resident at once.
-const RESIDENT_PAGES: usize = 64;
+/// Its pages resident at once at most: 4 MiB, more than the cluster's memory
+/// holds, so the cluster's memory, not the budget, bounds them.
+const RESIDENT_PAGES: usize = 1024;
 
 fn remote() -> i32 {
     let mut checks = Checks::new();
