@@ -94,7 +94,7 @@ impl<P: Platform> Kernel<P> {
         Ok((disk, bytes))
     }
 
-    /// `disk_read`: block by block through a kernel buffer into the caller's.
+    /// `disk_read`: through a kernel buffer into the caller's, in pieces.
     pub(super) fn disk_read(
         &self,
         index: usize,
@@ -110,7 +110,7 @@ impl<P: Platform> Kernel<P> {
         Ok(blocks)
     }
 
-    /// `disk_write`: block by block from the caller's buffer into the disk's cache.
+    /// `disk_write`: from the caller's buffer into the disk's cache, in pieces.
     pub(super) fn disk_write(
         &self,
         index: usize,

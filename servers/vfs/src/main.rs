@@ -121,6 +121,15 @@ fn done<T>(_: T) -> Handled<VfsReply> {
     Handled::Reply(VfsReply::Done)
 }
 
+/// The (user, group) a file or directory `caller` creates belongs to: its user
+/// and first group.
+fn owner_of(caller: &Caller) -> (u32, u32) {
+    (
+        caller.user,
+        caller.groups.first().copied().unwrap_or(caller.user),
+    )
+}
+
 /// The user who may do anything.
 const SUPERUSER: u32 = 0;
 
@@ -276,10 +285,7 @@ impl<D: BlockDevice> Vfs<D> {
             Ok(inode) => inode,
             Err(FsError::NotFound) if flags & OPEN_CREATE != 0 => {
                 self.check(parent, caller, WRITE | EXECUTE)?;
-                let owner = (
-                    caller.user,
-                    caller.groups.first().copied().unwrap_or(caller.user),
-                );
+                let owner = owner_of(caller);
                 self.files
                     .create(parent, name.as_bytes(), mode & 0o7777, owner, now())
                     .map_err(vfs_error)?
@@ -450,10 +456,7 @@ impl<D: BlockDevice> Vfs<D> {
                             return Err(VfsError::Exists);
                         }
                         self.check(parent, caller, WRITE | EXECUTE)?;
-                        let owner = (
-                            caller.user,
-                            caller.groups.first().copied().unwrap_or(caller.user),
-                        );
+                        let owner = owner_of(caller);
                         self.files
                             .make_directory(parent, name.as_bytes(), mode & 0o7777, owner, now())
                             .map(done)
