@@ -497,9 +497,10 @@ pub fn sync() -> Result<(), Errno> {
     with_vfs(|vfs| vfs.sync())
 }
 
-/// Whether `user` may execute the file `metadata` describes (each user is the one
-/// member of its own group; root may execute any file with an execute bit, as
-/// POSIX has it).
+/// Whether `user` may execute the file, or search the directory, `metadata`
+/// describes, by the class (owner, group, others) it falls in (each user is the
+/// one member of its own group; root may execute any file with an execute bit, as
+/// POSIX has it, and search any directory: callers check that themselves).
 pub fn may_execute(metadata: &Metadata, user: u32) -> bool {
     let mode = metadata.permissions();
     if user == 0 {

@@ -507,16 +507,6 @@ fn user_id(table: &str, name: &str) -> Option<u32> {
     })
 }
 
-/// Whether `user` may search (enter) the directory `metadata` describes: each
-/// user is the one member of its own group; root may anything.
-fn may_search(metadata: &fs::Metadata, user: u32) -> bool {
-    let mode = metadata.permissions();
-    user == 0
-        || (metadata.uid() == user && mode & 0o100 != 0)
-        || (metadata.gid() == user && mode & 0o010 != 0)
-        || mode & 0o001 != 0
-}
-
 impl Shell<'_> {
     /// Logs in the user the arguments name (`user=NAME`), or asks for one
     /// (`login=yes`); root otherwise.
@@ -593,7 +583,7 @@ impl Shell<'_> {
         let result = fs::metadata(&target).and_then(|metadata| {
             if !metadata.is_dir() {
                 Err(libnanvix::Errno::NotDirectory)
-            } else if !may_search(&metadata, self.user_id()) {
+            } else if self.user_id() != 0 && !fs::may_execute(&metadata, self.user_id()) {
                 Err(libnanvix::Errno::Access)
             } else {
                 fs::set_current_dir(&target)
