@@ -153,11 +153,19 @@ impl<P: Protocol> Client<P> {
                 let mut notice = [0u8; MESSAGE_BYTES];
                 // A notice has no body: any request type encodes it.
                 let length = crate::encode_sent_notice(header, &mut notice);
-                self.server.write(&notice[..length])?;
-                match self.frame(call)? {
-                    ReplyFrame::Reply(_, reply, None) => Ok(reply?),
-                    _ => Err(CallError::Rpc(RpcError::BadReply)),
+                // The bytes left this cluster, but the server may not have taken
+                // them all yet: it says `Busy` then, and the notice goes again.
+                for _ in 0..NOTICES_MAX {
+                    self.server.write(&notice[..length])?;
+                    match self.frame(call)? {
+                        ReplyFrame::Reply(_, Err(RpcError::Busy), None) => {
+                            nanvix_sys::thread::yield_now();
+                        }
+                        ReplyFrame::Reply(_, reply, None) => return Ok(reply?),
+                        _ => return Err(CallError::Rpc(RpcError::BadReply)),
+                    }
                 }
+                Err(CallError::Rpc(RpcError::Busy))
             }
             ReplyFrame::Reply(_, reply, None) => Ok(reply?),
             ReplyFrame::Reply(_, _, Some(_)) => Err(CallError::Rpc(RpcError::BadReply)),
@@ -376,9 +384,15 @@ pub fn serve<P: Protocol>(
 /// `RpcError::Busy` until some ended.
 pub const OUTGOING_MAX: usize = 16;
 
-/// Polls of a caller's transfer, once it says it sent, before the server gives
-/// up on it (`RpcError::NoBulk`): the bytes are on their way by then.
-const SENT_POLLS: u32 = 4096;
+/// Polls of a caller's transfer, once it says it sent, before the server answers
+/// the notice `RpcError::Busy` (the request stays; the caller says it again): the
+/// bytes are on their way by then, but the host may not run the server's kernel
+/// for a while.
+const SENT_POLLS: u32 = 256;
+
+/// Notices a caller sends for one call's bytes before it gives up (`Busy`): each
+/// costs the server up to [`SENT_POLLS`] polls.
+const NOTICES_MAX: u32 = 100_000;
 
 /// A caller's bytes on their way in, on one of the server's bulk portals.
 struct Inbound<R> {
@@ -503,8 +517,8 @@ pub fn serve_bulk<P: Protocol>(
                     continue;
                 };
                 match received(&mut transfers, sender.source_node, header.call) {
-                    Some((to, request, Ok(bytes))) => (to, request, Bulk::Received(bytes)),
-                    Some((to, _, Err(error))) => {
+                    Some(Notice::Whole(to, request, bytes)) => (to, request, Bulk::Received(bytes)),
+                    Some(Notice::Refused(to, error)) => {
                         counters.refused += 1;
                         replies.send::<P>(to, Err(error));
                         continue;
@@ -626,13 +640,18 @@ fn start_inbound<R>(
     Ok(*port)
 }
 
-/// The caller at `node` says it sent the bytes of `call`: the request and its
-/// bytes, once they are whole (or why not); `None` if no such call waits.
-fn received<R>(
-    transfers: &mut Transfers<R>,
-    node: u32,
-    call: u32,
-) -> Option<(ReplyTo, R, Result<Vec<u8>, RpcError>)> {
+/// What a caller's notice that it sent a call's bytes comes to.
+enum Notice<R> {
+    /// The request and its bytes, whole.
+    Whole(ReplyTo, R, Vec<u8>),
+    /// The answer to the notice: `Busy` while the bytes are still on their way (the
+    /// request stays, for the caller's next notice), `NoBulk` when they failed.
+    Refused(ReplyTo, RpcError),
+}
+
+/// The caller at `node` says it sent the bytes of `call`: what that comes to;
+/// `None` if no such call waits.
+fn received<R>(transfers: &mut Transfers<R>, node: u32, call: u32) -> Option<Notice<R>> {
     let (_, _, held) = transfers.portals.iter_mut().find(|(_, _, held)| {
         held.as_ref().is_some_and(|inbound| {
             inbound.node == node && inbound.to.call == call && inbound.request.is_some()
@@ -647,16 +666,21 @@ fn received<R>(
         }
         nanvix_sys::thread::yield_now();
     }
-    let request = inbound.request.take()?;
     let to = inbound.to;
     match ended {
         Some(Ok((source, length))) if source == node && length == inbound.length => {
-            let inbound = held.take()?;
-            Some((to, request, Ok(inbound.read.into_bytes())))
+            let mut inbound = held.take()?;
+            let request = inbound.request.take()?;
+            Some(Notice::Whole(to, request, inbound.read.into_bytes()))
         }
-        // Failed, short, or still on its way: the caller's bytes did not come whole.
-        // The portal stays held until the transfer ends.
-        _ => Some((to, request, Err(RpcError::NoBulk))),
+        // Still on its way: the request waits for the caller's next notice.
+        None => Some(Notice::Refused(to, RpcError::Busy)),
+        // Failed or short: the caller's bytes did not come whole. The request is
+        // answered; the portal stays held until the transfer ends.
+        Some(_) => {
+            inbound.request = None;
+            Some(Notice::Refused(to, RpcError::NoBulk))
+        }
     }
 }
 
