@@ -16,7 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The board benchmarks, in the order they run.
-pub const BENCHMARKS: [&str; 14] = [
+pub const BENCHMARKS: [&str; 15] = [
     "baselines",
     "kcall",
     "buffer",
@@ -30,6 +30,7 @@ pub const BENCHMARKS: [&str; 14] = [
     "boot",
     "spawn",
     "file",
+    "memory",
     "idle",
 ];
 /// Longest any one launch may take.
@@ -1363,6 +1364,53 @@ pub fn file(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
     Ok(vec![tmpfs_write, write_row, tmpfs_read, read_row])
 }
 
+/// A remote-memory page fault's service from a compute cluster (the pager thread
+/// of a `RemoteHeap` reads the page from the memory server), against the sum of its
+/// parts measured in the same program, trial by trial: a fault a local pager
+/// thread serves (the fault, the hand-off to the pager thread and back, the map)
+/// plus a 4 KiB read from the memory server (a mailbox round trip, the server's
+/// DDR read, a 4 KiB portal transfer). Nanoseconds per 4 KiB page.
+pub fn memory(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
+    let image = image(options, "memory")?;
+    let ghz = nanvix_bench::tsc_ghz()?;
+    let (mut local, mut read, mut remote, mut parts) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..options.launches {
+        let events = Launch::start(options, image, &[])?.finish()?;
+        let (mut launch_local, mut launch_read) = (Vec::new(), Vec::new());
+        let nanoseconds = |cycles: f64| cycles / ghz;
+        cycle_lines(
+            events,
+            "cc0",
+            &mut [
+                ("bench fault_local cycles=", &mut launch_local, &nanoseconds),
+                ("bench rpc_read_4k cycles=", &mut launch_read, &nanoseconds),
+                ("bench fault_remote cycles=", &mut remote, &nanoseconds),
+            ],
+        )?;
+        if launch_local.len() != launch_read.len() {
+            return Err(BenchFailure(format!(
+                "the memory benchmark gave {} local faults and {} reads",
+                launch_local.len(),
+                launch_read.len()
+            )));
+        }
+        parts.extend(launch_local.iter().zip(&launch_read).map(|(a, b)| a + b));
+        local.extend(launch_local);
+        read.extend(launch_read);
+    }
+    let mut launched = parameters(&[("launches", options.launches.to_string())]);
+    launched.insert("page_bytes".into(), "4096".into());
+    let unit = nanvix_bench::UNIT_NANOSECONDS;
+    let local =
+        nanvix_bench::summarize("memory.fault_local_pager", launched.clone(), unit, &local)?;
+    let read = nanvix_bench::summarize("memory.rpc_read_4k", launched.clone(), unit, &read)?;
+    let parts = nanvix_bench::summarize("memory.fault_parts_sum", launched.clone(), unit, &parts)?;
+    let mut remote = nanvix_bench::summarize("memory.fault_remote", launched, unit, &remote)?;
+    nanvix_bench::compare(&mut remote, &parts)?;
+    Ok(vec![local, read, parts, remote])
+}
+
 /// Where [`cycle_lines`] puts the cycle counts of lines with a prefix: the prefix,
 /// the trials, and the conversion of a count into a trial.
 type CycleSink<'a> = (&'a str, &'a mut Vec<f64>, &'a dyn Fn(f64) -> f64);
@@ -1484,6 +1532,7 @@ pub fn run(
             "boot" => boot(options, &baseline_rows)?,
             "spawn" => spawn(options, &baseline_rows)?,
             "file" => file(options)?,
+            "memory" => memory(options)?,
             _ => idle(options)?,
         };
         nanvix_bench::write_rows(&directory.join(format!("{name}.json")), &rows)
@@ -1520,7 +1569,7 @@ mod tests {
         let error = run(&options, &["speed".to_string()], Path::new("/nonexistent")).unwrap_err();
         assert_eq!(
             error.0,
-            "no benchmark `speed` (benchmarks: baselines, kcall, buffer, knoise, noc, mailbox, rpc, data, portal, collectives, boot, spawn, file, idle)"
+            "no benchmark `speed` (benchmarks: baselines, kcall, buffer, knoise, noc, mailbox, rpc, data, portal, collectives, boot, spawn, file, memory, idle)"
         );
     }
 

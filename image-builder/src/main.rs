@@ -560,6 +560,7 @@ fn bench(root: &Path, names: &[String], launches: usize, quick: bool) -> Result<
         ("rpc", "systems/bench/rpc.toml"),
         ("spawn", "systems/bench/spawn.toml"),
         ("file", "systems/bench/file.toml"),
+        ("memory", "systems/bench/memory.toml"),
         ("data", "systems/bench/data.toml"),
         ("portal", "systems/bench/portal.toml"),
         ("collectives", "systems/bench/collectives.toml"),
