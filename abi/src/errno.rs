@@ -12,6 +12,8 @@ pub enum Errno {
     NoSuchThread = 3,
     /// An input/output error in the hardware layer.
     InputOutput = 5,
+    /// Not a program the loader can run (not an ELF of this platform's kind).
+    ExecFormat = 8,
     /// No open object of the caller has this id (a mailbox or portal id, or a
     /// descriptor).
     BadDescriptor = 9,
@@ -60,11 +62,12 @@ pub enum Errno {
 
 impl Errno {
     /// Every error, for tables and round-trip tests.
-    pub const ALL: [Errno; 25] = [
+    pub const ALL: [Errno; 26] = [
         Errno::Permission,
         Errno::NoEntry,
         Errno::NoSuchThread,
         Errno::InputOutput,
+        Errno::ExecFormat,
         Errno::BadDescriptor,
         Errno::NoChild,
         Errno::Again,
@@ -100,6 +103,7 @@ impl Errno {
             Errno::NoEntry => "ENOENT",
             Errno::NoSuchThread => "ESRCH",
             Errno::InputOutput => "EIO",
+            Errno::ExecFormat => "ENOEXEC",
             Errno::BadDescriptor => "EBADF",
             Errno::NoChild => "ECHILD",
             Errno::Again => "EAGAIN",

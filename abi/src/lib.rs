@@ -160,6 +160,11 @@ pub const CLUSTER_NAME_MAX: usize = 16;
 
 /// Longest program name [`Kcall::ClusterPowerOn`] takes, in bytes.
 pub const PROGRAM_NAME_MAX: usize = 64;
+/// Longest name a program is staged under ([`Kcall::ProgramStage`]), in bytes:
+/// with `@` and 16 hexadecimal digits it fits [`PROGRAM_NAME_MAX`].
+pub const STAGED_BASE_MAX: usize = 32;
+/// Largest ELF [`Kcall::ProgramStage`] takes, in bytes.
+pub const PROGRAM_STAGE_MAX: usize = 8 << 20;
 
 /// Most argument bytes [`Kcall::ClusterPowerOn`] takes (NUL-separated).
 pub const POWER_ARGUMENTS_MAX: usize = 1024;

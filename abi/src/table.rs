@@ -829,6 +829,28 @@ kcalls! {
             (Invalid, "the bytes run past the DDR's end"),
             (Fault, "the buffer is not in the caller's memory")
         ];
+    /// Hands the board the program `elf` (an ELF the loader can run, at most
+    /// PROGRAM_STAGE_MAX bytes) under the name `name` (1 to STAGED_BASE_MAX bytes of
+    /// ASCII letters, digits, `-`, `_` and `.`), and writes the name it is staged
+    /// as to `staged` (PROGRAM_NAME_MAX bytes): `name@` and 16 hexadecimal digits of
+    /// the bytes' SHA-256. `cluster_power_on` then runs it by that name like an
+    /// image program. The same bytes staged again get the same name; different
+    /// bytes never share one (the board compares them). Only a program on an I/O
+    /// cluster may stage.
+    ProgramStage = 81, "program_stage",
+        ("name: *const u8", "name_length: usize", "elf: *const u8", "elf_length: usize", "staged: *mut u8") -> "length of the staged name",
+        Local ("copies the bytes into the kernel, checks them with the loader and hands them to the board (the hosted board writes them to a file of the run's staging directory)"),
+        errors [
+            (Access, "the caller's cluster is not an I/O cluster"),
+            (Invalid, "the name is empty, over STAGED_BASE_MAX bytes or has a byte outside the set"),
+            (FileTooLarge, "the ELF is over PROGRAM_STAGE_MAX bytes"),
+            (ExecFormat, "the loader cannot run the ELF"),
+            (NoMemory, "the kernel has no room for a copy of the ELF"),
+            (Exists, "other bytes are staged under the same name (a collision of the hash's 64 bits)"),
+            (InputOutput, "the board could not keep the bytes"),
+            (NoSystemCall, "this board cannot stage programs"),
+            (Fault, "name, elf or staged is not in the caller's memory")
+        ];
 }
 
 #[cfg(test)]

@@ -121,9 +121,14 @@ pub trait BoardControl: Send + Sync {
         program: &str,
         arguments: &str,
     ) -> Result<(), PowerError>;
-    /// Whether the image has a program named `name` (what a power request may
-    /// boot a cluster with, or run on a warm one).
+    /// Whether the image has a program named `name`, or one was staged under that
+    /// name (what a power request may boot a cluster with, or run on a warm one).
     fn image_has_program(&self, name: &str) -> bool;
+    /// Keeps `elf` (checked by the loader) for the rest of the run under `name`
+    /// (`base@hash`, the kernel names it), so that power requests may run it
+    /// like an image program on any cluster. Staging the same bytes under the same
+    /// name again is a success.
+    fn stage_program(&self, name: &str, elf: &[u8]) -> Result<(), StageError>;
     /// How many programs cluster `index` started in its current (or last) epoch.
     fn cluster_run(&self, index: usize) -> u32;
     /// The boot epoch in which the system's manifest booted cluster `index` with
@@ -148,6 +153,17 @@ pub trait BoardControl: Send + Sync {
     /// Asks the board to power cluster `index` off (its programs end at once,
     /// killed by `signal`: the cluster's status is 128 + `signal`).
     fn power_off_cluster(&self, index: usize, signal: u32) -> Result<(), PowerError>;
+}
+
+/// Why the board did not stage a program.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StageError {
+    /// Other bytes are staged under that name.
+    Exists,
+    /// The board could not keep the bytes.
+    Failed,
+    /// This board cannot stage programs.
+    Unsupported,
 }
 
 /// Why the board refused a power request.

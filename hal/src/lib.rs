@@ -24,7 +24,7 @@ pub mod disk;
 pub mod memory;
 pub mod noc;
 
-pub use board::{BoardControl, ClusterState, HardwareEvent, PowerError};
+pub use board::{BoardControl, ClusterState, HardwareEvent, PowerError, StageError};
 pub use console::{ConsoleInput, EndOfInput};
 pub use cores::{
     AdaptiveSpin, CoreEntry, CoreError, CoreId, Cores, Fault, FaultAccess, FaultHook, FaultOutcome,

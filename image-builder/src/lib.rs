@@ -10,6 +10,7 @@ pub mod manifest;
 pub mod packing;
 pub mod rootfs;
 pub mod runner;
+pub mod strip;
 pub mod symbols;
 
 use std::path::PathBuf;

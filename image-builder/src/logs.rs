@@ -162,6 +162,13 @@ impl<'a> LogDecoders<'a> {
         }
     }
 
+    /// Decodes `program`'s stream with the ELF `elf` from now on (a program staged
+    /// while the board runs).
+    pub fn add_elf(&mut self, program: &str, elf: &'a [u8]) {
+        self.elves.insert(program.to_string(), elf);
+        self.tables.remove(program);
+    }
+
     /// Uses `table` for `program` instead of reading one from an ELF (for tests).
     pub fn with_table(mut self, program: &str, table: Table) -> LogDecoders<'a> {
         self.tables.insert(program.to_string(), Ok(table));

@@ -1,5 +1,5 @@
 //! The root file system a fresh disk starts with, in `nanvix-fs`'s format: the
-//! image's programs in `/bin`, the manifest's files, `/etc/users` (`name:id` a
+//! image's programs in `/bin` (without their debug sections), the manifest's files, `/etc/users` (`name:id` a
 //! line, root first) and a home for each user under `/home`, and an empty `/tmp`.
 
 use crate::packing::RootContents;
@@ -53,7 +53,9 @@ pub fn build(
             .map(drop)
     };
     for (name, elf) in programs {
-        file(&mut files, bin, name, 0o755, elf)?;
+        let stripped = crate::strip::without_debug_sections(elf)
+            .map_err(|error| format!("the root file system: /bin/{name}: {error}"))?;
+        file(&mut files, bin, name, 0o755, &stripped)?;
     }
     for (path, mode, bytes) in &root.files {
         // Its directories, made as needed.

@@ -232,6 +232,26 @@ impl SealedFile {
     }
 }
 
+/// The run's staging directory, where the kernels keep programs staged while the
+/// board runs (`program_stage`); removed with what it holds when the run ends.
+struct StagedDirectory(std::path::PathBuf);
+
+impl StagedDirectory {
+    fn create() -> std::io::Result<StagedDirectory> {
+        let path = std::env::temp_dir().join(format!("nanvix-staged-{}", std::process::id()));
+        // A directory a run of an earlier process of the same id left.
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir(&path)?;
+        Ok(StagedDirectory(path))
+    }
+}
+
+impl Drop for StagedDirectory {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 struct Board<'a> {
     system: &'a System,
     /// The disk image file, handed to the cluster the manifest attaches it to.
@@ -240,6 +260,7 @@ struct Board<'a> {
     ddr: Option<(std::fs::File, u64)>,
     kernel: SealedFile,
     programs: std::collections::BTreeMap<String, SealedFile>,
+    staged: StagedDirectory,
     hardware: BoardHardware,
     slots: Vec<Slot>,
     sender: Sender<Input>,
@@ -324,6 +345,8 @@ pub fn run(
         system,
         kernel,
         programs,
+        staged: StagedDirectory::create()
+            .map_err(|error| RunError(format!("cannot make the staging directory: {error}")))?,
         hardware,
         slots: Vec::new(),
         sender,
@@ -544,6 +567,7 @@ impl Board<'_> {
                 base,
             } => {
                 self.bases.insert((cluster, program.clone()), base);
+                self.know_program(&program);
                 if let Some(symbols) = self.debug_symbols(&name, &program, base) {
                     self.emit(symbols);
                 }
@@ -706,7 +730,7 @@ impl Board<'_> {
         arguments: Vec<String>,
     ) -> Result<(), String> {
         self.may_power(source, target)?;
-        if !self.programs.contains_key(program) {
+        if self.program_path(program).is_none() {
             return Err(format!("the image has no program `{program}`"));
         }
         let previous = self.slots.iter().position(|slot| slot.plan.index == target);
@@ -833,6 +857,33 @@ impl Board<'_> {
         Ok(())
     }
 
+    /// The file of program `name`: the image's, or one staged while the board runs.
+    fn program_path(&self, name: &str) -> Option<String> {
+        if let Some(file) = self.programs.get(name) {
+            return Some(file.path.clone());
+        }
+        nanvix_hal_hosted::protocol::staged_path(Some(&self.staged.0), name)
+            .filter(|path| path.is_file())
+            .map(|path| path.display().to_string())
+    }
+
+    /// Makes a staged program's ELF known for its logs and symbols the first time
+    /// it is needed (its name is its bytes' hash: what is read stays right).
+    fn know_program(&mut self, program: &str) {
+        if self.elves.contains_key(program) {
+            return;
+        }
+        let Some(path) = nanvix_hal_hosted::protocol::staged_path(Some(&self.staged.0), program)
+        else {
+            return;
+        };
+        if let Ok(elf) = std::fs::read(path) {
+            let elf: &'static [u8] = Box::leak(elf.into_boxed_slice());
+            self.elves.insert(program.to_string(), elf);
+            self.logs.add_elf(program, elf);
+        }
+    }
+
     /// For the debugged cluster: writes `program`'s ELF where the debugger can read
     /// it and says how to load its symbols at `base`.
     fn debug_symbols(&self, cluster: &str, program: &str, base: u64) -> Option<Event> {
@@ -855,6 +906,7 @@ impl Board<'_> {
     /// symbols and line tables (`function+0xoffset (address) at file:line`), or
     /// leaves them as addresses.
     fn symbolize(&mut self, cluster: usize, program: &str, addresses: &[u64]) -> Vec<String> {
+        self.know_program(program);
         let base = self.bases.get(&(cluster, program.to_string())).copied();
         let root = crate::workspace_root();
         let elves = &self.elves;
@@ -895,6 +947,7 @@ impl Board<'_> {
     /// Decodes a piece of `program`'s log stream on `cluster` (named `name`) and emits
     /// its frames at or above the log level, and a line for anything undecodable.
     fn log(&mut self, cluster: usize, name: &str, program: &str, hex: &str) {
+        self.know_program(program);
         let outputs = match decode_hex(hex) {
             Ok(bytes) => self.logs.feed(cluster, program, &bytes),
             Err(_) => vec![LogOutput::Problem(format!(
@@ -1094,6 +1147,7 @@ impl Board<'_> {
             polling_doorbells: self.polling_doorbells,
             warm,
             control_fd,
+            staged_directory: self.staged.0.display().to_string(),
             image_programs: self
                 .programs
                 .iter()
@@ -1104,11 +1158,7 @@ impl Board<'_> {
                 .iter()
                 .map(|program| ProgramSpec {
                     name: program.name.clone(),
-                    path: self
-                        .programs
-                        .get(&program.name)
-                        .map(|file| file.path.clone())
-                        .unwrap_or_default(),
+                    path: self.program_path(&program.name).unwrap_or_default(),
                     arguments: program.arguments.clone(),
                     heap_bytes: program.heap_bytes,
                     stack_bytes: program.stack_bytes,

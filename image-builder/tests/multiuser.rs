@@ -65,12 +65,13 @@ fn two_users_count_words_on_several_clusters_and_one_is_refused_the_others_files
         .events()
         .iter()
         .filter_map(|event| match event {
+            // `wc` from /bin, staged as `wc@` and its hash.
             Event::Console {
                 cluster, program, ..
-            } if program == "wc" => Some(cluster.clone()),
+            } if program.starts_with("wc@") => Some(cluster.clone()),
             Event::ProgramStarted {
                 cluster, program, ..
-            } if program == "wc" => Some(cluster.clone()),
+            } if program.starts_with("wc@") => Some(cluster.clone()),
             _ => None,
         })
         .collect();

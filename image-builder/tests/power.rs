@@ -15,10 +15,10 @@ fn an_io_cluster_powers_a_compute_cluster_on_and_off() {
     // the board (idle, with no I/O cluster left to give it work).
     assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
     for (cluster, line) in [
-        ("io0", "power-test: 31 checks, 0 failed"),
+        ("io0", "power-test: 43 checks, 0 failed"),
         (
             "cc0",
-            "power-test: worker up in epoch 1, 2 checks, 0 failed",
+            "power-test: worker up in epoch 1, 3 checks, 0 failed",
         ),
         // (The sleeper the boss runs on the warm cluster may be powered off before
         // it prints a line: the boss waits only for the board to have its request.)

@@ -69,3 +69,34 @@ fn a_bad_quota_argument_is_refused() {
         board.transcript()
     );
 }
+
+/// A process server with a search path runs programs from the file system: one
+/// looked up in /bin, a copy under a name the image has no program of, and other
+/// bytes written over that copy (staged by their hash, logs decoded with them);
+/// a text file, a file without an execute bit, a directory the user may not
+/// search, a missing file and a relative path are refused.
+#[test]
+fn programs_run_from_the_file_system_and_bad_ones_are_refused() {
+    let directory = common::scratch_directory("nanvix-programs");
+    let mut board = common::boot_on_disk("programs-from-files", &directory.join("disk"), true);
+    let status = board.wait_exit().unwrap();
+    let transcript = board.transcript();
+    let _ = std::fs::remove_dir_all(&directory);
+    assert_eq!(status, 0, "{transcript}");
+    assert!(
+        printed(&board, "io0", "process-test: files: 18 checks, 0 failed"),
+        "{transcript}"
+    );
+    // The bytes written over /tmp/copied ran as themselves: hello's greeting,
+    // and its defmt log decoded with the staged ELF.
+    let events = board.events();
+    let greeted = events.iter().any(|event| {
+        matches!(event, Event::Console { cluster, program, line }
+            if cluster == "cc0" && program.starts_with("copied@") && line.starts_with("hello from cc0"))
+    });
+    let logged = events.iter().any(|event| {
+        matches!(event, Event::Log { cluster, program, message, .. }
+            if cluster == "cc0" && program.starts_with("copied@") && message.starts_with("hello from cc0"))
+    });
+    assert!(greeted && logged, "{transcript}");
+}

@@ -514,9 +514,9 @@ pub fn may_execute(metadata: &Metadata, user: u32) -> bool {
 /// The program `name` names, looked up as `execvp` does: a name with a `/` is a
 /// path (from the working directory), any other is looked for in each directory
 /// of `search` (`:`-separated, `/bin` for example); the file must be a regular file
-/// `user` may execute (`EACCES` otherwise; `ENOENT` if none is there). Its file
-/// name, the image program that runs: programs run from the image, so the file
-/// stands for the image's program of its name.
+/// `user` may execute (`EACCES` otherwise; `ENOENT` if none is there). Its
+/// absolute path, which a process server started with a search path (`path=`)
+/// runs.
 pub fn find_program(name: &str, search: &str, user: u32) -> Result<String, Errno> {
     let candidates: Vec<String> = if name.contains('/') {
         alloc::vec![absolute(name)]
@@ -530,10 +530,7 @@ pub fn find_program(name: &str, search: &str, user: u32) -> Result<String, Errno
     let mut denied = false;
     for path in candidates {
         match metadata(&path) {
-            Ok(found) if found.is_file() && may_execute(&found, user) => {
-                let program = path.rsplit('/').next().unwrap_or(name);
-                return Ok(String::from(program));
-            }
+            Ok(found) if found.is_file() && may_execute(&found, user) => return Ok(path),
             Ok(_) | Err(Errno::Access) => denied = true,
             Err(_) => {}
         }

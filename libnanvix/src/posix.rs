@@ -67,6 +67,8 @@ pub fn process_errno(error: ProcessCallError) -> Errno {
             ProcessError::NotInternal | ProcessError::NotPermitted => Errno::Permission,
             ProcessError::NoSuchSignal | ProcessError::NotCatchable => Errno::Invalid,
             ProcessError::OverQuota => Errno::Again,
+            ProcessError::NotExecutable => Errno::Access,
+            ProcessError::NotAProgram => Errno::ExecFormat,
         },
         ProcessCallError::Call(call) => call_errno(call),
     }
@@ -328,6 +330,8 @@ mod tests {
             (ProcessError::NotPermitted, Errno::Permission),
             (ProcessError::NotCatchable, Errno::Invalid),
             (ProcessError::OverQuota, Errno::Again),
+            (ProcessError::NotExecutable, Errno::Access),
+            (ProcessError::NotAProgram, Errno::ExecFormat),
         ];
         for (refusal, errno) in cases {
             assert_eq!(process_errno(ProcessCallError::Refused(refusal)), errno);

@@ -98,7 +98,7 @@ pub fn install() {
             console::redirect_output(write_output);
         }
         Err(errno) => {
-            let program = process::arguments().next().unwrap_or("program");
+            let program = process::name();
             nanvix_sys::eprintln!("{program}: cannot write its output to {path}: {errno}");
             process::exit(1);
         }

@@ -1291,6 +1291,7 @@ impl<P: Platform> Kernel<P> {
             Kcall::DdrInfo => self.ddr_info(),
             Kcall::DdrRead => self.ddr_read(index, arguments[0], arguments[1], arguments[2]),
             Kcall::DdrWrite => self.ddr_write(index, arguments[0], arguments[1], arguments[2]),
+            Kcall::ProgramStage => self.program_stage(index, arguments),
             Kcall::Noop => Err(Errno::NoSystemCall),
         };
         match result {

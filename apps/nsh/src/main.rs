@@ -539,10 +539,11 @@ impl Shell<'_> {
         Ok(())
     }
 
-    /// The image program a command's first word names: with a search path
-    /// (`path=DIRS`: the system has a file system), looked up in it (or as a path,
+    /// The program a command's first word names: with a search path (`path=DIRS`:
+    /// the system has a file system, and its process server runs programs from
+    /// files), the absolute path of the file found in it (or of the word as a path,
     /// with a `/`) as the user, who must be allowed to execute it; else the word
-    /// itself. `None` (said why) when it cannot run.
+    /// itself, an image program. `None` (said why) when it cannot run.
     fn program(&mut self, word: &str) -> Option<String> {
         let Some(search) = process::argument("path") else {
             return Some(String::from(word));
@@ -677,8 +678,8 @@ impl Shell<'_> {
             }
             [program, arguments @ ..] => match redirections(arguments) {
                 Ok((arguments, streams)) => {
-                    if let Some(program) = self.program(program) {
-                        self.spawn(&program, &arguments, &streams, background);
+                    if let Some(found) = self.program(program) {
+                        self.spawn((program, &found), &arguments, &streams, background);
                     }
                 }
                 Err(problem) => {
@@ -690,8 +691,15 @@ impl Shell<'_> {
         None
     }
 
-    fn spawn(&mut self, program: &str, arguments: &[&str], streams: &[String], background: bool) {
-        let Some(pid) = self.start_job(program, arguments, streams, !background) else {
+    /// Runs `program` (the file or image program `word` names) as a job.
+    fn spawn(
+        &mut self,
+        (word, program): (&str, &str),
+        arguments: &[&str],
+        streams: &[String],
+        background: bool,
+    ) {
+        let Some(pid) = self.start_job((word, program), arguments, streams, !background) else {
             return;
         };
         if background {
@@ -699,7 +707,7 @@ impl Shell<'_> {
             return;
         }
         self.set_foreground(Some(pid));
-        self.finish_job(program, pid);
+        self.finish_job(word, pid);
         self.set_foreground(None);
     }
 
@@ -709,7 +717,7 @@ impl Shell<'_> {
     /// redirected (else its input is at its end). Its pid, or `None` (said why).
     fn start_job(
         &mut self,
-        program: &str,
+        (word, program): (&str, &str),
         arguments: &[&str],
         streams: &[String],
         shell_input: bool,
@@ -732,15 +740,15 @@ impl Shell<'_> {
             Ok(pid) => Some(pid),
             Err(error) => {
                 self.set_foreground(None);
-                println!("nsh: {program}: {}", describe(&error));
+                println!("nsh: {word}: {}", describe(&error));
                 self.status = 127;
                 None
             }
         }
     }
 
-    /// Waits for job `pid` (running `program`); its status becomes the shell's,
-    /// and an end other than status 0 is said.
+    /// Waits for job `pid` (started by the command word `program`); its status
+    /// becomes the shell's, and an end other than status 0 is said.
     fn finish_job(&mut self, program: &str, pid: u32) {
         match self.processes.wait(pid) {
             Ok(termination) => {
@@ -781,7 +789,7 @@ impl Shell<'_> {
                 .map(|(program, words)| (program, redirections(words)))
             {
                 Some((word, Ok((arguments, streams)))) => match self.program(word) {
-                    Some(program) => parsed.push((program, arguments, streams)),
+                    Some(program) => parsed.push((*word, program, arguments, streams)),
                     None => return,
                 },
                 Some((_, Err(problem))) => {
@@ -810,7 +818,7 @@ impl Shell<'_> {
         }
         let node = process::node();
         let mut jobs = Vec::new();
-        for (index, (program, arguments, streams)) in parsed.iter().enumerate() {
+        for (index, (word, program, arguments, streams)) in parsed.iter().enumerate() {
             let mut streams = streams.clone();
             if let Some(pipe) = pipes.get(index) {
                 streams.push(alloc::format!("{PIPE_ARGUMENT}={node}:{}", pipe.write_port));
@@ -822,8 +830,8 @@ impl Shell<'_> {
                     pipe.read_port
                 ));
             }
-            match self.start_job(program, arguments, &streams, index == 0) {
-                Some(pid) => jobs.push((program.as_str(), pid)),
+            match self.start_job((word, program), arguments, &streams, index == 0) {
+                Some(pid) => jobs.push((*word, pid)),
                 None => {
                     // The stages started end: nothing would read or write their pipes.
                     for (_, pid) in &jobs {
@@ -880,6 +888,12 @@ fn describe(error: &ProcessCallError) -> String {
     let _ = match error {
         ProcessCallError::Refused(ProcessError::NoSuchProgram) => {
             write!(text, "no such program")
+        }
+        ProcessCallError::Refused(ProcessError::NotExecutable) => {
+            write!(text, "permission denied")
+        }
+        ProcessCallError::Refused(ProcessError::NotAProgram) => {
+            write!(text, "not a program (exec format error)")
         }
         other => write!(text, "{other}"),
     };

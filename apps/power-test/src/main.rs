@@ -13,9 +13,10 @@
 //!   off with SIGTERM while it sleeps, and checks it is off, not dead, status 143,
 //!   ending "killed"; then powers it on with `mode=panicker` (a new epoch) and
 //!   checks it idles with ending "fault", kind panic; prints `power-test: N checks,
-//!   M failed`. Its end leaves the board no I/O cluster: the runner powers the
-//!   idle cluster off.
-//! - `mode=worker`: checks a compute cluster may not power clusters on or off,
+//!   M failed`, the refusals of `program_stage` among them. Its end leaves the
+//!   board no I/O cluster: the runner powers the idle cluster off.
+//! - `mode=worker`: checks a compute cluster may not power clusters on or off
+//!   or stage programs,
 //!   prints `power-test: worker up in epoch E, N checks, M failed`, and ends when the
 //!   boss says so.
 //! - `mode=sleeper`: prints `power-test: sleeping` and sleeps until powered off.
@@ -139,6 +140,7 @@ fn boss() -> i32 {
         wild(not_utf8.as_ptr() as usize, not_utf8.len(), 0, 0),
         Err(Errno::Invalid),
     );
+    stage_refusals(&mut checks, target);
     checks.expect(
         "off: no such cluster",
         cluster::power_off(count, SIGKILL),
@@ -286,6 +288,84 @@ fn boss() -> i32 {
     checks.finish("power-test")
 }
 
+/// Every refusal of `program_stage`, each of which stages nothing.
+fn stage_refusals(checks: &mut Checks, target: usize) {
+    let stage = |name: usize, name_length: usize, elf: usize, elf_length: usize, out: usize| {
+        kcall(
+            Kcall::ProgramStage,
+            [name, name_length, elf, elf_length, out],
+        )
+    };
+    let mut out = [0u8; libnanvix::abi::PROGRAM_NAME_MAX];
+    let out_address = out.as_mut_ptr() as usize;
+    let elf = b"\x7fELF not really";
+    for (what, name) in [
+        ("empty name", ""),
+        ("a name with a slash", "a/b"),
+        ("a name with an at", "a@b"),
+        ("a name of dots", ".."),
+        ("a name over 32 bytes", "abcdefghijklmnopqrstuvwxyz0123456"),
+    ] {
+        checks.expect(
+            what,
+            stage(
+                name.as_ptr() as usize,
+                name.len(),
+                elf.as_ptr() as usize,
+                elf.len(),
+                out_address,
+            )
+            .map(|_| ()),
+            Err(Errno::Invalid),
+        );
+    }
+    let name = "staged";
+    let named = name.as_ptr() as usize;
+    checks.expect(
+        "stage: wild name",
+        stage(WILD, 4, elf.as_ptr() as usize, elf.len(), out_address).map(|_| ()),
+        Err(Errno::Fault),
+    );
+    checks.expect(
+        "stage: wild name out",
+        stage(named, name.len(), elf.as_ptr() as usize, elf.len(), WILD).map(|_| ()),
+        Err(Errno::Fault),
+    );
+    checks.expect(
+        "stage: wild ELF",
+        stage(named, name.len(), WILD, 4096, out_address).map(|_| ()),
+        Err(Errno::Fault),
+    );
+    checks.expect(
+        "stage: an ELF over PROGRAM_STAGE_MAX",
+        stage(
+            named,
+            name.len(),
+            elf.as_ptr() as usize,
+            libnanvix::abi::PROGRAM_STAGE_MAX + 1,
+            out_address,
+        )
+        .map(|_| ()),
+        Err(Errno::FileTooLarge),
+    );
+    checks.expect(
+        "stage: not a program",
+        cluster::stage_program(name, elf).map(|_| ()),
+        Err(Errno::ExecFormat),
+    );
+    checks.expect(
+        "stage: nothing",
+        cluster::stage_program(name, &[]).map(|_| ()),
+        Err(Errno::ExecFormat),
+    );
+    // Nothing was staged: no name of the staged form runs.
+    checks.expect(
+        "a staged name nothing was staged under",
+        cluster::power_on(target, "staged@0123456789abcdef", &[]),
+        Err(Errno::NoEntry),
+    );
+}
+
 fn worker() -> i32 {
     let mut checks = Checks::new();
     let this = cluster::this().map(|this| this.index as usize).unwrap_or(0);
@@ -297,6 +377,11 @@ fn worker() -> i32 {
     checks.expect(
         "off from a compute cluster",
         cluster::power_off(this, SIGKILL),
+        Err(Errno::Access),
+    );
+    checks.expect(
+        "staging from a compute cluster",
+        cluster::stage_program("x", b"\x7fELF"),
         Err(Errno::Access),
     );
     let epoch = cluster::this().map_or(0, |this| this.epoch);

@@ -29,6 +29,15 @@
 //! - `mode=panic`: panics.
 //! - `mode=cat`: prints each line of its standard input as `cat: LINE`, and `cat:
 //!   N lines` at the end of input.
+//! - `mode=files server=CLUSTER init=NODE` (root, on the system's node; the server's
+//!   `path=/bin`, the vfs server beside it): runs `process-test` looked up in
+//!   `/bin`; copies it to `/tmp/copied` (a name the image has no program of) and
+//!   runs that twice; is refused a text file marked executable (`NotAProgram`), a
+//!   program without an execute bit and one in a directory user 1000 may not
+//!   search (`NotExecutable`), a missing file and a relative path
+//!   (`NoSuchProgram`); copies `hello` over `/tmp/copied` and runs the new bytes.
+//!   Prints `process-test: files: N checks, M failed` and asks init (`init=NODE`)
+//!   to shut down with 0 when none failed.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
@@ -41,7 +50,8 @@ use libnanvix::abi::FaultKind;
 use libnanvix::mailbox::{Inbox, Outbox};
 use libnanvix::signal::{SIGINT, SIGKILL, SIGTERM};
 use libnanvix::testing::Checks;
-use libnanvix::{Errno, cluster, println, process, thread};
+use libnanvix::{Errno, cluster, fs, println, process, thread};
+use nanvix_init_api::InitClient;
 use nanvix_process_api::{
     ProcessCallError, ProcessClient, ProcessError, SignalAction, Termination,
 };
@@ -63,6 +73,7 @@ fn main() -> i32 {
         Some("identify") => identify(),
         Some("user") => user(),
         Some("quota") => quota(),
+        Some("files") => files(),
         Some("sleep") => loop {
             let _ = thread::sleep_nanoseconds(60_000_000_000);
         },
@@ -474,5 +485,131 @@ fn quota() -> i32 {
     checks.same("room again", again, Ok(Termination::Exited(0)));
     let status = checks.finish("process-test: quota");
     let _ = processes.stop();
+    status
+}
+
+/// Writes `bytes` to a new file at `path` with `mode`.
+fn put(path: &str, bytes: &[u8], mode: u16) -> Result<(), Errno> {
+    let _ = fs::remove_file(path);
+    fs::write(path, bytes)?;
+    fs::set_permissions(path, mode)
+}
+
+/// A refusal of the process server, as a call's result.
+fn refusal<T>(error: ProcessError) -> Result<T, ProcessCallError> {
+    Err(ProcessCallError::Refused(error))
+}
+
+/// Programs from the file system (see the module).
+fn files() -> i32 {
+    let mut checks = Checks::new();
+    let Some(node) = process::argument("server")
+        .and_then(cluster::find)
+        .map(|info| info.first_node)
+    else {
+        println!("process-test: server=CLUSTER");
+        return 2;
+    };
+    // The servers init starts may not serve yet.
+    let mut reached = None;
+    for _ in 0..500 {
+        if fs::metadata("/").is_ok()
+            && let Ok(client) = ProcessClient::connect(node)
+        {
+            reached = Some(client);
+            break;
+        }
+        let _ = thread::sleep_nanoseconds(10_000_000);
+    }
+    let Some(mut processes) = reached else {
+        println!("process-test: the servers did not come up");
+        return 1;
+    };
+    let mut run = |program: &str, status: &str| {
+        processes
+            .spawn(program, &["mode=exit", status])
+            .and_then(|pid| processes.wait(pid))
+    };
+    checks.same(
+        "a name looked up in /bin",
+        run("process-test", "status=7"),
+        Ok(Termination::Exited(7)),
+    );
+    let program = fs::read("/bin/process-test").unwrap_or_default();
+    checks.same("/bin/process-test read", program.len() > 1000, true);
+    checks.same("copied", put("/tmp/copied", &program, 0o755), Ok(()));
+    checks.same(
+        "the copy runs",
+        run("/tmp/copied", "status=8"),
+        Ok(Termination::Exited(8)),
+    );
+    checks.same(
+        "and again",
+        run("/tmp/copied", "status=9"),
+        Ok(Termination::Exited(9)),
+    );
+    checks.same("text", put("/tmp/text", b"echo hi\n", 0o755), Ok(()));
+    checks.same(
+        "a text file is not a program",
+        run("/tmp/text", "status=0"),
+        refusal(ProcessError::NotAProgram),
+    );
+    checks.same("no x", put("/tmp/no-x", &program, 0o644), Ok(()));
+    checks.same(
+        "a file without an execute bit",
+        run("/tmp/no-x", "status=0"),
+        refusal(ProcessError::NotExecutable),
+    );
+    let _ = fs::create_dir("/tmp/private");
+    checks.same(
+        "a private directory",
+        fs::set_permissions("/tmp/private", 0o700),
+        Ok(()),
+    );
+    checks.same(
+        "a program in it",
+        put("/tmp/private/program", &program, 0o755),
+        Ok(()),
+    );
+    checks.same(
+        "user 1000 may not search it",
+        processes.spawn_as(1000, "/tmp/private/program", &["mode=exit", "status=0"]),
+        refusal(ProcessError::NotExecutable),
+    );
+    checks.same(
+        "root may",
+        processes
+            .spawn("/tmp/private/program", &["mode=exit", "status=5"])
+            .and_then(|pid| processes.wait(pid)),
+        Ok(Termination::Exited(5)),
+    );
+    for missing in ["/tmp/missing", "tmp/copied", "no-such-program"] {
+        checks.same(
+            missing,
+            processes.spawn(missing, &[]),
+            refusal(ProcessError::NoSuchProgram),
+        );
+    }
+    let hello = fs::read("/bin/hello").unwrap_or_default();
+    checks.same(
+        "hello over the copy",
+        put("/tmp/copied", &hello, 0o755),
+        Ok(()),
+    );
+    checks.same(
+        "the new bytes run",
+        processes
+            .spawn("/tmp/copied", &["partner=none"])
+            .and_then(|pid| processes.wait(pid)),
+        Ok(Termination::Exited(0)),
+    );
+    let status = checks.finish("process-test: files");
+    let init = process::argument("init").and_then(|node| node.parse().ok());
+    match init.map(InitClient::connect) {
+        Some(Ok(mut init)) => {
+            let _ = init.shutdown(status);
+        }
+        _ => println!("process-test: cannot reach init (init=NODE)"),
+    }
     status
 }

@@ -184,6 +184,9 @@ impl BoardControl for Stub {
     fn power_off_cluster(&self, _: usize, _: u32) -> Result<(), PowerError> {
         Err(PowerError::Unsupported)
     }
+    fn stage_program(&self, _: &str, _: &[u8]) -> Result<(), nanvix_hal::StageError> {
+        Err(nanvix_hal::StageError::Unsupported)
+    }
 }
 
 impl ConsoleInput for Stub {

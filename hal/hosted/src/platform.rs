@@ -9,7 +9,8 @@ use crate::user_mode::HostedUserMode;
 use nanvix_abi::PROGRAM_ALIGNMENT;
 use nanvix_board::Board;
 use nanvix_hal::{
-    BoardControl, ClusterMemory, ClusterState, Cores, HardwareEvent, MmuError, Platform, PowerError,
+    BoardControl, ClusterMemory, ClusterState, Cores, HardwareEvent, MmuError, Platform,
+    PowerError, StageError,
 };
 use parking_lot::Mutex;
 use std::fs::File;
@@ -213,6 +214,8 @@ pub struct HostedBoard {
     reports: Mutex<File>,
     /// The image's programs, which power requests may boot.
     image_programs: Vec<String>,
+    /// The run's staging directory (see [`crate::protocol::BootSpec`]).
+    staged_directory: Option<std::path::PathBuf>,
     /// The cluster's cores (a waiting core also wakes on its park word).
     cores: Arc<HostedCores>,
     /// Set when the process got SIGTERM: the board asks for an orderly shutdown.
@@ -377,6 +380,29 @@ impl BoardControl for HostedBoard {
 
     fn image_has_program(&self, name: &str) -> bool {
         self.image_programs.iter().any(|program| program == name)
+            || crate::protocol::staged_path(self.staged_directory.as_deref(), name)
+                .is_some_and(|path| path.is_file())
+    }
+
+    fn stage_program(&self, name: &str, elf: &[u8]) -> Result<(), StageError> {
+        let path = crate::protocol::staged_path(self.staged_directory.as_deref(), name)
+            .ok_or(StageError::Unsupported)?;
+        match std::fs::read(&path) {
+            Ok(kept) if kept == elf => return Ok(()),
+            Ok(_) => return Err(StageError::Exists),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(_) => return Err(StageError::Failed),
+        }
+        // Written whole under a name of this cluster's, then renamed: a reader
+        // never sees part of it, and two clusters staging the same bytes at once
+        // both succeed.
+        let partial = path.with_file_name(format!(".{name}.part-{}", self.local));
+        std::fs::write(&partial, elf)
+            .and_then(|()| std::fs::rename(&partial, &path))
+            .map_err(|_| {
+                let _ = std::fs::remove_file(&partial);
+                StageError::Failed
+            })
     }
 
     fn cluster_run(&self, index: usize) -> u32 {
@@ -570,6 +596,8 @@ impl HostedPlatform {
                     .iter()
                     .map(|(name, _)| name.clone())
                     .collect(),
+                staged_directory: (!spec.staged_directory.is_empty())
+                    .then(|| std::path::PathBuf::from(&spec.staged_directory)),
                 cores: Arc::clone(&cores),
                 shutdown,
                 warm: spec.warm,

@@ -38,6 +38,10 @@ pub struct BootSpec {
     /// power request may boot and `program_spawn` may start.
     #[serde(default)]
     pub image_programs: Vec<(String, String)>,
+    /// The run's staging directory: programs staged while the board runs
+    /// (`program_stage`), one file each, named as staged (empty: none).
+    #[serde(default)]
+    pub staged_directory: String,
     /// Inherited descriptor of the disk image file attached to this cluster (-1:
     /// none), and its blocks.
     #[serde(default = "no_descriptor")]
@@ -52,6 +56,31 @@ pub struct BootSpec {
     /// Bytes of the DDR.
     #[serde(default)]
     pub ddr_bytes: u64,
+}
+
+/// Whether `name` has the form of a staged program's name: a base of 1 to
+/// `STAGED_BASE_MAX` ASCII letters, digits, `-`, `_` and `.` (not only dots), `@`,
+/// and 16 lowercase hexadecimal digits.
+pub fn is_staged_name(name: &str) -> bool {
+    let Some((base, hash)) = name.split_once('@') else {
+        return false;
+    };
+    (1..=nanvix_abi::STAGED_BASE_MAX).contains(&base.len())
+        && base
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.'))
+        && base.bytes().any(|byte| byte != b'.')
+        && hash.len() == 16
+        && hash
+            .bytes()
+            .all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte))
+}
+
+/// The file of the program staged as `name` in the staging directory `directory`;
+/// `None` without a directory or for a name not of the staged form.
+pub fn staged_path(directory: Option<&std::path::Path>, name: &str) -> Option<std::path::PathBuf> {
+    let directory = directory?;
+    is_staged_name(name).then(|| directory.join(name))
 }
 
 /// One program to load at boot.
@@ -195,4 +224,36 @@ pub struct ProgramRequest {
 /// `BootSpec::control_fd` when there is no control pipe.
 fn no_descriptor() -> i32 {
     -1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{is_staged_name, staged_path};
+    use std::path::Path;
+
+    #[test]
+    fn a_staged_name_is_a_plain_base_an_at_and_16_hex_digits() {
+        for good in ["wc@0123456789abcdef", "my-prog_2.v1@ffffffffffffffff"] {
+            assert!(is_staged_name(good), "{good}");
+        }
+        for bad in [
+            "wc",
+            "wc@0123456789abcde",
+            "wc@0123456789ABCDEF",
+            "@0123456789abcdef",
+            "..@0123456789abcdef",
+            "a/b@0123456789abcdef",
+            "../x@0123456789abcdef",
+            "wc@0123456789abcdef/",
+        ] {
+            assert!(!is_staged_name(bad), "{bad}");
+        }
+        let directory = Path::new("/run/staged");
+        assert_eq!(
+            staged_path(Some(directory), "wc@0123456789abcdef"),
+            Some(directory.join("wc@0123456789abcdef"))
+        );
+        assert_eq!(staged_path(Some(directory), "../wc@0123456789abcdef"), None);
+        assert_eq!(staged_path(None, "wc@0123456789abcdef"), None);
+    }
 }

@@ -31,6 +31,13 @@ pub fn boot_on_disk(name: &str, disk: &std::path::Path, fresh: bool) -> Board {
     Board::start_with(NANVIX, manifest, Duration::from_secs(90), &extra).unwrap()
 }
 
+/// Whether a program named `name` (an event's) is `program`: the image's program
+/// of that name, or a file's staged from the file system as `program@HASH`.
+pub fn is_program(name: &str, program: &str) -> bool {
+    name.strip_prefix(program)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('@'))
+}
+
 /// Whether `cluster_name` printed `expected` so far.
 pub fn printed(board: &Board, cluster_name: &str, expected: &str) -> bool {
     board.events().iter().any(|event| {

@@ -115,6 +115,28 @@ pub fn power_on(index: usize, program: &str, arguments: &[&str]) -> Result<(), E
     Ok(())
 }
 
+/// Hands the board the program `elf` under the name `name` (its file name, say);
+/// returns the name it is staged as (`name@` and 16 hexadecimal digits of its
+/// hash), which [`power_on`] runs like an image program. Only programs on I/O
+/// clusters may; `ENOEXEC` for bytes the loader cannot run.
+pub fn stage_program(name: &str, elf: &[u8]) -> Result<alloc::string::String, Errno> {
+    let mut staged = [0u8; nanvix_abi::PROGRAM_NAME_MAX];
+    let length = kcall(
+        Kcall::ProgramStage,
+        [
+            name.as_ptr() as usize,
+            name.len(),
+            elf.as_ptr() as usize,
+            elf.len(),
+            staged.as_mut_ptr() as usize,
+        ],
+    )?;
+    let staged = staged.get(..length).ok_or(Errno::InputOutput)?;
+    core::str::from_utf8(staged)
+        .map(alloc::string::String::from)
+        .map_err(|_| Errno::InputOutput)
+}
+
 /// `arguments` NUL-separated, as `cluster_power_on` and `program_spawn` take them.
 pub(crate) fn join_arguments(arguments: &[&str]) -> Vec<u8> {
     let mut words = Vec::new();

@@ -53,6 +53,23 @@ pub fn arguments() -> impl Iterator<Item = &'static str> {
     })
 }
 
+/// The program's name, its first argument: an image program's name, or the name
+/// of the file a program was staged from (the board runs it as `NAME@HASH`; the
+/// hash is left out here).
+pub fn name() -> &'static str {
+    let first = arguments().next().unwrap_or("program");
+    match first.rsplit_once('@') {
+        Some((base, hash))
+            if !base.is_empty()
+                && hash.len() == 16
+                && hash.bytes().all(|byte| byte.is_ascii_hexdigit()) =>
+        {
+            base
+        }
+        _ => first,
+    }
+}
+
 /// The value of the first argument `KEY=VALUE` whose key is `key` (the runtime's
 /// arguments included).
 pub fn argument(key: &str) -> Option<&'static str> {

@@ -16,6 +16,9 @@ pub(crate) static KERNEL: OnceLock<Kernel<HostedPlatform>> = OnceLock::new();
 /// The image's programs by name, and the file of each (the boot spec lists them).
 static LIBRARY: OnceLock<Vec<(String, String)>> = OnceLock::new();
 
+/// The run's staging directory (the boot spec names it).
+static STAGED: OnceLock<std::path::PathBuf> = OnceLock::new();
+
 /// The image programs read so far, by name (each read once, kept for good).
 static READ: std::sync::Mutex<Vec<(String, &'static [u8])>> = std::sync::Mutex::new(Vec::new());
 
@@ -23,20 +26,29 @@ static READ: std::sync::Mutex<Vec<(String, &'static [u8])>> = std::sync::Mutex::
 /// program: read from its file the first time, then kept (a warm cluster runs the
 /// same programs again and again).
 fn library(name: &str) -> Option<Result<&'static [u8], String>> {
-    let (_, path) = LIBRARY.get()?.iter().find(|(known, _)| known == name)?;
+    let image = LIBRARY
+        .get()?
+        .iter()
+        .find(|(known, _)| known == name)
+        .map(|(_, path)| std::path::PathBuf::from(path));
+    // Else a program staged while the board runs: its name is its bytes' hash,
+    // so what was read under it stays right.
+    let path = image.or_else(|| {
+        nanvix_hal_hosted::protocol::staged_path(STAGED.get().map(|path| path.as_path()), name)
+    })?;
     let mut read = READ
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some((_, elf)) = read.iter().find(|(known, _)| known == name) {
         return Some(Ok(elf));
     }
-    Some(match std::fs::read(path) {
+    Some(match std::fs::read(&path) {
         Ok(elf) => {
             let elf: &'static [u8] = Box::leak(elf.into_boxed_slice());
             read.push((name.to_string(), elf));
             Ok(elf)
         }
-        Err(error) => Err(format!("cannot read {path}: {error}")),
+        Err(error) => Err(format!("cannot read {}: {error}", path.display())),
     })
 }
 
@@ -74,6 +86,9 @@ fn main() {
         }
     };
     let _ = LIBRARY.set(spec.image_programs.clone());
+    if !spec.staged_directory.is_empty() {
+        let _ = STAGED.set(std::path::PathBuf::from(&spec.staged_directory));
+    }
     // The hosted board delivers program images as files the runner names.
     let images: Vec<Result<Vec<u8>, String>> = spec
         .programs

@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 use nanvix_abi::{
     DEFAULT_HEAP_BYTES, DEFAULT_STACK_BYTES, Errno, POWER_ARGUMENTS_MAX, PROGRAM_ANY,
-    PROGRAM_NAME_MAX, PROGRAMS_MAX, SIGNAL_MAX, SpawnOptions,
+    PROGRAM_NAME_MAX, PROGRAM_STAGE_MAX, PROGRAMS_MAX, SIGNAL_MAX, STAGED_BASE_MAX, SpawnOptions,
 };
 use nanvix_abi::{
     KERNEL_PROGRAM, MAILBOX_TAG, MessageHeader, NOC_PAYLOAD_MAX, PROGRAM_RUN_TAG, SIGTERM,
@@ -498,5 +498,111 @@ mod tests {
         long.extend(core::iter::repeat_n(b'p', PROGRAM_NAME_MAX + 1));
         long.push(0);
         assert_eq!(parse_run_payload(&long), None, "name too long");
+    }
+}
+
+/// Whether `base` may name a staged program: 1 to `STAGED_BASE_MAX` ASCII letters,
+/// digits, `-`, `_` and `.`, not only dots.
+fn is_staged_base(base: &[u8]) -> bool {
+    (1..=STAGED_BASE_MAX).contains(&base.len())
+        && base
+            .iter()
+            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.'))
+        && base.iter().any(|byte| *byte != b'.')
+}
+
+/// The name bytes `elf` are staged under as `base`: `base@` and the first 8 bytes
+/// of their SHA-256 in lowercase hexadecimal.
+fn staged_name(base: &str, elf: &[u8]) -> String {
+    use core::fmt::Write;
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(elf);
+    let mut name = String::with_capacity(base.len() + 17);
+    name.push_str(base);
+    name.push('@');
+    for byte in &digest[..8] {
+        let _ = write!(name, "{byte:02x}");
+    }
+    name
+}
+
+impl<P: Platform> Kernel<P> {
+    /// `program_stage(name, name_length, elf, elf_length, staged)`.
+    pub(super) fn program_stage(
+        &self,
+        index: usize,
+        arguments: [usize; 5],
+    ) -> Result<usize, Errno> {
+        let [name, name_length, elf, elf_length, staged] = arguments;
+        if !self.local_is_io() {
+            return Err(Errno::Access);
+        }
+        if name_length == 0 || name_length > STAGED_BASE_MAX {
+            return Err(Errno::Invalid);
+        }
+        let space = self.space(index);
+        let mut base = [0u8; STAGED_BASE_MAX];
+        space.read_into(name, &mut base[..name_length])?;
+        let base = &base[..name_length];
+        if !is_staged_base(base) {
+            return Err(Errno::Invalid);
+        }
+        let out = space.writable(staged, PROGRAM_NAME_MAX)?;
+        if elf_length > PROGRAM_STAGE_MAX {
+            return Err(Errno::FileTooLarge);
+        }
+        // A copy: the program may change its bytes while they are checked and kept.
+        let mut bytes = Vec::new();
+        bytes
+            .try_reserve_exact(elf_length)
+            .map_err(|_| Errno::NoMemory)?;
+        bytes.resize(elf_length, 0);
+        space.read_into(elf, &mut bytes)?;
+        crate::loader::inspect(&bytes).map_err(|_| Errno::ExecFormat)?;
+        let base = core::str::from_utf8(base).map_err(|_| Errno::Invalid)?;
+        let name = staged_name(base, &bytes);
+        self.platform
+            .board()
+            .stage_program(&name, &bytes)
+            .map_err(|error| match error {
+                nanvix_hal::StageError::Exists => Errno::Exists,
+                nanvix_hal::StageError::Failed => Errno::InputOutput,
+                nanvix_hal::StageError::Unsupported => Errno::NoSystemCall,
+            })?;
+        let mut written = [0u8; PROGRAM_NAME_MAX];
+        written[..name.len()].copy_from_slice(name.as_bytes());
+        space.write_into(&out, &written)?;
+        Ok(name.len())
+    }
+}
+
+#[cfg(test)]
+mod staging_tests {
+    use super::{is_staged_base, staged_name};
+
+    #[test]
+    fn a_staged_name_is_the_base_and_16_hex_digits_of_the_bytes_hash() {
+        // SHA-256("abc") starts ba7816bf8f01cfea.
+        assert_eq!(staged_name("wc", b"abc"), "wc@ba7816bf8f01cfea");
+        assert_ne!(staged_name("wc", b"abd"), staged_name("wc", b"abc"));
+    }
+
+    #[test]
+    fn a_base_is_plain_ascii_and_not_a_path() {
+        for good in [&b"wc"[..], b"my-prog_2.v1", b"a"] {
+            assert!(is_staged_base(good), "{good:?}");
+        }
+        for bad in [
+            &b""[..],
+            b"..",
+            b".",
+            b"bin/wc",
+            b"wc@x",
+            b"w c",
+            "é".as_bytes(),
+            &[b'a'; 33],
+        ] {
+            assert!(!is_staged_base(bad), "{bad:?}");
+        }
     }
 }

@@ -102,9 +102,10 @@ impl Identities {
 /// The process server's requests, one variant per operation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ProcessRequest {
-    /// Starts `program` (one of the image's) with `arguments` on a free compute
-    /// cluster; with `wait`, when none is free, as soon as one is (the reply comes
-    /// then).
+    /// Starts `program` with `arguments` on a free compute cluster; with `wait`,
+    /// when none is free, as soon as one is (the reply comes then). `program` is
+    /// one of the image's programs, or, on a server with a search path (`path=`),
+    /// an absolute path or a name looked up in that path, whose file it runs.
     Spawn {
         program: String,
         arguments: Vec<String>,
@@ -272,6 +273,11 @@ pub enum ProcessError {
     NotCatchable,
     /// The user's processes hold as many compute clusters as its quota allows.
     OverQuota,
+    /// The program's file is not one the user may execute (or a directory on its
+    /// way may not be searched).
+    NotExecutable,
+    /// The program's file is not a program this board can run.
+    NotAProgram,
 }
 
 impl core::fmt::Display for ProcessError {
@@ -289,6 +295,8 @@ impl core::fmt::Display for ProcessError {
             ProcessError::NoSuchSignal => "no such signal",
             ProcessError::NotCatchable => "the signal cannot be caught or ignored",
             ProcessError::OverQuota => "the user's quota of compute clusters is used up",
+            ProcessError::NotExecutable => "the user may not execute the program's file",
+            ProcessError::NotAProgram => "the file is not a program this board can run",
         })
     }
 }
@@ -307,7 +315,14 @@ impl Protocol for ProcessProtocol {
         died), and the cluster is free again. Only the node that spawned a process waits for \
         it; root (user 0, which programs the manifest starts run as) signals any process, \
         other users their own, and a spawned process runs as its spawner's user unless root \
-        names another. Signals: SIGKILL (9) ends a process at once; SIGINT (2) and SIGTERM \
+        names another. A server started with `path=DIRECTORIES` (`:`-separated, `/bin` for \
+        example) runs programs from the file system: a `program` with a `/` is an absolute \
+        path, any other name is looked up in each directory in turn, as `execvp` does; the \
+        user the process runs as must be allowed to search each directory on the way and \
+        to execute the file, which the server reads from the vfs server and stages with the \
+        board (`program_stage`: the kernel checks it is a program and names it by its \
+        bytes' hash), then runs. Without `path=`, `program` names one of the image's \
+        programs. Signals: SIGKILL (9) ends a process at once; SIGINT (2) and SIGTERM \
         (15) end it too by default (status 128 + the signal), unless it asked to ignore them \
         or to catch them (`Handle`): then the server sends a notice (`nanvix_sys::signal`, the \
         signal as 4 little-endian bytes) to the port it named on its node, where its signal \
@@ -325,7 +340,7 @@ impl Protocol for ProcessProtocol {
             errors: &[
                 (
                     "NoSuchProgram",
-                    "the image has no such program, or the name or arguments are not valid",
+                    "no such program (in the image, or with `path=` in the file system), or the name or arguments are not valid",
                 ),
                 (
                     "NoFreeCluster",
@@ -338,6 +353,14 @@ impl Protocol for ProcessProtocol {
                 (
                     "OverQuota",
                     "the user's processes hold as many compute clusters as its quota allows (the server's `quotas=USER:CLUSTERS,...` argument; root has none), `wait` or not",
+                ),
+                (
+                    "NotExecutable",
+                    "(with `path=`) the user may not search a directory on the way, or execute the file",
+                ),
+                (
+                    "NotAProgram",
+                    "(with `path=`) the file is not a program the board can run",
                 ),
             ],
         },
@@ -619,6 +642,8 @@ mod tests {
             ProcessError::NoSuchSignal => "NoSuchSignal",
             ProcessError::NotCatchable => "NotCatchable",
             ProcessError::OverQuota => "OverQuota",
+            ProcessError::NotExecutable => "NotExecutable",
+            ProcessError::NotAProgram => "NotAProgram",
         }
     }
 
@@ -660,6 +685,8 @@ mod tests {
             ProcessError::NoSuchSignal,
             ProcessError::NotCatchable,
             ProcessError::OverQuota,
+            ProcessError::NotExecutable,
+            ProcessError::NotAProgram,
         ];
         nanvix_rpc::check_table::<ProcessProtocol>(&examples, &errors.map(error_name)).unwrap();
     }

@@ -5,13 +5,16 @@
 //! (`cluster_wait`), reads the compute clusters' states, and when one changed
 //! answers the waits of the processes that ended and starts the spawns that wait
 //! for a cluster itself, under the lock the server's thread takes for each
-//! request (one hop less than telling the server's thread). Prints
+//! request (one hop less than telling the server's thread). With `path=DIRECTORIES`
+//! it runs programs from the file system ([`files`]). Prints
 //! `process-server: serving on node N port P` once it serves.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
 
 extern crate alloc;
+
+mod files;
 
 use alloc::collections::VecDeque;
 use alloc::string::String;
@@ -36,7 +39,7 @@ const WATCH_LIMIT: u64 = 1_000_000_000;
 libnanvix::entry!(main);
 
 /// What the board's registers say of `clusters` now.
-fn views(clusters: &[usize]) -> Vec<ClusterView> {
+pub(crate) fn views(clusters: &[usize]) -> Vec<ClusterView> {
     clusters.iter().filter_map(|index| view(*index)).collect()
 }
 
@@ -73,10 +76,10 @@ fn user_of(
 }
 
 /// What the server's thread and its watcher share, under one lock.
-struct State {
-    table: Table,
+pub(crate) struct State {
+    pub(crate) table: Table,
     /// Spawns that wait for a free cluster, in the order they came.
-    waiting: VecDeque<Waiting>,
+    pub(crate) waiting: VecDeque<Waiting>,
 }
 
 /// Watches `clusters`; whenever their states, epochs or runs moved (a warm cluster
@@ -126,20 +129,21 @@ fn changed(state: &mut State, replies: &mut Replies, views: &[ClusterView]) {
     }
 }
 
-/// A spawn that waits for a free compute cluster.
-struct Waiting {
-    program: String,
-    arguments: Vec<String>,
-    parent_node: u32,
-    user: u32,
-    to: ReplyTo,
+/// A spawn that waits for a free compute cluster (or, from the file system, for
+/// the loader).
+pub(crate) struct Waiting {
+    pub(crate) program: String,
+    pub(crate) arguments: Vec<String>,
+    pub(crate) parent_node: u32,
+    pub(crate) user: u32,
+    pub(crate) to: ReplyTo,
 }
 
 /// Spawns `program` for `parent_node`, to run as `user`, on the first free compute
 /// cluster `views` show that takes it (an idle warm one first). The caller noted
 /// the processes that ended (`answer_ended`), so their clusters count as free; a
 /// cluster a spawn just took is held by its process, so `views` serve several.
-fn spawn(
+pub(crate) fn spawn(
     table: &mut Table,
     views: &[ClusterView],
     (program, arguments): (&str, &[String]),
@@ -162,7 +166,7 @@ fn spawn(
 }
 
 /// Answers the waits of the processes `views` show ended.
-fn answer_ended(table: &mut Table, replies: &mut Replies, views: &[ClusterView]) {
+pub(crate) fn answer_ended(table: &mut Table, replies: &mut Replies, views: &[ClusterView]) {
     for (waiter, pid, termination) in table.update(views) {
         replies.send::<ProcessProtocol>(waiter, Ok(ProcessReply::Ended { pid, termination }));
     }
@@ -231,6 +235,16 @@ fn main() -> i32 {
         println!("process-server: cannot start the watcher: {errno}");
         return 1;
     }
+    let loader = match process::argument("path") {
+        Some(search) => match files::Loader::start(search, Arc::clone(&state), clusters.clone()) {
+            Ok(loader) => Some(loader),
+            Err(errno) => {
+                println!("process-server: cannot start its loader: {errno}");
+                return 1;
+            }
+        },
+        None => None,
+    };
     let own_node = process::node();
     println!("process-server: serving on node {own_node} port {PROCESS_PORT}");
     let served = serve::<ProcessProtocol>(
@@ -263,6 +277,27 @@ fn main() -> i32 {
                     user,
                 } => {
                     let user = user.or(caller_user).unwrap_or(ROOT);
+                    if let Some(loader) = &loader {
+                        // Looked up and read from the file system by the loader,
+                        // so that this thread goes on serving (the vfs server asks
+                        // it who its callers are meanwhile).
+                        let load = Waiting {
+                            program,
+                            arguments,
+                            parent_node: caller,
+                            user,
+                            to,
+                        };
+                        return match loader.push(load, wait) {
+                            Ok(()) => Handled::Later,
+                            Err(errno) => {
+                                println!(
+                                    "process-server: cannot hand a spawn to its loader: {errno}"
+                                );
+                                Handled::Reply(ProcessReply::Refused(ProcessError::NoSuchProgram))
+                            }
+                        };
+                    }
                     let views = views(&clusters);
                     answer_ended(table, replies, &views);
                     match spawn(table, &views, (&program, &arguments), (caller, user)) {
