@@ -1,7 +1,8 @@
 //! The multi-user demo (`systems/multiuser.toml`) end to end: alice's four and bob's
 //! two word counts, each on a compute cluster of its own, written to files of
-//! their homes as themselves, agree with the texts' counts taken here; bob is
-//! refused alice's counts; the board powers off with 0.
+//! their homes as themselves, agree with the texts' counts taken here; bob's
+//! matrix product in remote memory (paged: evictions) has the checksum the driver
+//! computes; bob is refused alice's counts; the board powers off with 0.
 
 use nanvix_harness::{Board, Event};
 use std::time::Duration;
@@ -50,6 +51,24 @@ fn two_users_count_words_on_several_clusters_and_one_is_refused_the_others_files
         );
         assert!(lines.contains(&wanted), "{wanted}\n{}", board.transcript());
     }
+    let product = lines
+        .iter()
+        .find(|line| {
+            line.starts_with(
+                "multiuser: bob's /home/bob/matrix.txt: matrix: 128x128 product, checksum ",
+            )
+        })
+        .unwrap_or_else(|| panic!("no product line\n{}", board.transcript()));
+    assert!(
+        product.ends_with("(the checksum as it should be)"),
+        "{product}"
+    );
+    let evictions: u64 = product
+        .split(", ")
+        .find_map(|part| part.strip_suffix(" evictions (the checksum as it should be)"))
+        .and_then(|count| count.parse().ok())
+        .unwrap_or(0);
+    assert!(evictions > 0, "{product}");
     for wanted in [
         "multiuser: bob was refused alice's counts, as he should be",
         "multiuser: done: every job ran as it should",

@@ -2,7 +2,9 @@
 //! system: alice counts the words of four texts at once, each on a compute cluster
 //! of its own, bob two others, each writing the counts to files of their own
 //! homes (the jobs' standard output redirected: they open the files as
-//! themselves); then bob tries to read alice's counts and is refused. Prints each
+//! themselves), and bob multiplies two matrices in remote memory (`matrix`, on a
+//! cluster of its own, its checksum checked here); then bob tries to read alice's
+//! counts and is refused. Prints each
 //! step and the counts, and asks init (`init=NODE`) to shut down with 0 when all
 //! went as it should, 1 otherwise.
 #![no_std]
@@ -24,6 +26,13 @@ libnanvix::entry!(main);
 const ALICE: u32 = 1000;
 /// Bob's.
 const BOB: u32 = 1001;
+
+/// The order of bob's matrices.
+const MATRIX_ORDER: usize = 128;
+/// Pages of them resident at once on bob's cluster (a sixth of the three).
+const MATRIX_RESIDENT: usize = 16;
+/// Where bob's product's line goes.
+const MATRIX_OUTPUT: &str = "/home/bob/matrix.txt";
 
 /// One job: who runs it, the text it counts, and where its counts go.
 struct Job {
@@ -77,8 +86,19 @@ fn demo() -> Result<(), String> {
         }
     }
     println!(
-        "multiuser: alice counts the words of 4 texts and bob of 2, each text on a compute cluster of its own"
+        "multiuser: alice counts the words of 4 texts and bob of 2, each text on a compute cluster of its own; bob multiplies two {MATRIX_ORDER}x{MATRIX_ORDER} matrices in remote memory on another"
     );
+    let order = format!("n={MATRIX_ORDER}");
+    let resident = format!("resident={MATRIX_RESIDENT}");
+    let output = format!("stdout={MATRIX_OUTPUT}");
+    let product = processes
+        .spawn_with(
+            "matrix",
+            &[&order, &resident, &output, "cwd=/home/bob"],
+            true,
+            Some(BOB),
+        )
+        .map_err(|error| format!("bob cannot start matrix: {error}"))?;
     let mut running = Vec::new();
     for job in &jobs {
         let stdout = format!("stdout={}", job.output);
@@ -112,6 +132,11 @@ fn demo() -> Result<(), String> {
             counts.trim_end()
         );
     }
+    match processes.wait(product) {
+        Ok(Termination::Exited(0)) => {}
+        other => return Err(format!("bob's matrix: {other:?}")),
+    }
+    check_product()?;
     println!("multiuser: bob tries to count alice's counts");
     let pid = processes
         .spawn_with(
@@ -128,4 +153,31 @@ fn demo() -> Result<(), String> {
         }
         other => Err(format!("bob's wc of alice's counts: {other:?}")),
     }
+}
+
+/// Checks bob's product: its file is bob's, and its checksum the one computed
+/// here from the matrices' definition.
+fn check_product() -> Result<(), String> {
+    let line = fs::read_to_string(MATRIX_OUTPUT)
+        .map_err(|errno| format!("reading {MATRIX_OUTPUT}: {errno}"))?;
+    let owner = fs::metadata(MATRIX_OUTPUT)
+        .map_err(|errno| format!("{MATRIX_OUTPUT}: {errno}"))?
+        .uid();
+    if owner != BOB {
+        return Err(format!("{MATRIX_OUTPUT} belongs to user {owner}"));
+    }
+    let line = line.trim_end();
+    let checksum = line
+        .split(", ")
+        .find_map(|part| part.strip_prefix("checksum "))
+        .and_then(|value| value.parse::<u64>().ok())
+        .ok_or_else(|| format!("{MATRIX_OUTPUT} says `{line}`"))?;
+    let wanted = matrix::product_checksum(MATRIX_ORDER);
+    if checksum != wanted {
+        return Err(format!(
+            "bob's product has checksum {checksum}, not {wanted}"
+        ));
+    }
+    println!("multiuser: bob's {MATRIX_OUTPUT}: {line} (the checksum as it should be)");
+    Ok(())
 }
