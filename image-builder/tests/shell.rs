@@ -309,7 +309,7 @@ fn nsh_logs_a_user_in_and_keeps_a_working_directory() {
     assert!(
         board.events().iter().any(|event| matches!(event,
             Event::Console { program, line, .. }
-                if common::is_program(program, "vfs-test") && line == "vfs-test: api: 22 checks, 0 failed")),
+                if common::is_program(program, "vfs-test") && line == "vfs-test: api: 30 checks, 0 failed")),
         "{}",
         board.transcript()
     );

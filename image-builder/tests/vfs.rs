@@ -46,7 +46,7 @@ fn the_vfs_server_checks_each_callers_permissions() {
     assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
     for (cluster, line) in [
         ("io0", "vfs-test: users: 6 checks, 0 failed"),
-        ("cc", "vfs-test: api: 22 checks, 0 failed"),
+        ("cc", "vfs-test: api: 30 checks, 0 failed"),
         ("cc", "vfs-test: alice: 11 checks, 0 failed"),
         ("cc", "vfs-test: bob: 10 checks, 0 failed"),
         ("cc", "vfs-test: bob ran on alice's node"),

@@ -424,7 +424,15 @@ pub fn read(path: &str) -> Result<Vec<u8>, Errno> {
     let filled = file.read_full(&mut bytes)?;
     bytes.truncate(filled);
     if filled == size {
-        file.read_to_end(&mut bytes)?;
+        // It may have grown meanwhile; a small probe first, so that a file read
+        // whole needs no room beyond its size.
+        let mut probe = [0u8; 512];
+        let more = file.read(&mut probe)?;
+        if more > 0 {
+            bytes.try_reserve(more).map_err(|_| Errno::NoMemory)?;
+            bytes.extend_from_slice(&probe[..more]);
+            file.read_to_end(&mut bytes)?;
+        }
     }
     Ok(bytes)
 }

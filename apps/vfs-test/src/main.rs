@@ -13,7 +13,8 @@
 //!   stops the server; prints `vfs-test: persisted: N checks, 0 failed`.
 //! - `mode=api` (as alice, `cwd=/home/alice`): libnanvix's file API: relative
 //!   paths, whole-file reads and writes, a file larger than one transfer, append,
-//!   seek, set_len, metadata, directories, the working directory, and the errnos.
+//!   seek, set_len, metadata, directories, the working directory, the errnos, and
+//!   paths longer than a message (and one over `PATH_MAX`: ENAMETOOLONG).
 //!   Prints `vfs-test: api: N checks, 0 failed`.
 //! - `mode=share writer=W` (several at once, each on a compute cluster): appends
 //!   200 records of 64 bytes to `/tmp/shared`, then writes `/tmp/shared-done-W`.
@@ -573,6 +574,51 @@ fn append(client: &mut VfsClient) -> i32 {
     0
 }
 
+/// Paths longer than one message (their requests travel beside it), and one
+/// over `PATH_MAX`.
+fn long_paths(checks: &mut Checks) {
+    let mut long = String::from("/home/alice");
+    for level in 0..6 {
+        long.push_str(&alloc::format!("/{level}{}", "d".repeat(50)));
+    }
+    checks.same(
+        "long: make the directories",
+        fs::create_dir_all(&long),
+        Ok(()),
+    );
+    let file = alloc::format!("{long}/file.txt");
+    checks.same("long: write", fs::write(&file, b"far away\n"), Ok(()));
+    checks.same(
+        "long: read",
+        fs::read_to_string(&file),
+        Ok(String::from("far away\n")),
+    );
+    checks.same(
+        "long: stat",
+        fs::metadata(&file).map(|found| found.len()),
+        Ok(9),
+    );
+    checks.same(
+        "long: list",
+        fs::read_dir(&long).map(|entries| {
+            entries
+                .into_iter()
+                .map(|entry| entry.name)
+                .collect::<Vec<String>>()
+        }),
+        Ok(alloc::vec![String::from("file.txt")]),
+    );
+    let renamed = alloc::format!("{long}/renamed-{}.txt", "r".repeat(40));
+    checks.same("long: rename", fs::rename(&file, &renamed), Ok(()));
+    checks.same("long: remove", fs::remove_file(&renamed), Ok(()));
+    let too_long = alloc::format!("/home/alice/{}", "x/".repeat(2100));
+    checks.same(
+        "a path over PATH_MAX",
+        fs::metadata(&too_long).map(drop),
+        Err(Errno::NameTooLong),
+    );
+}
+
 fn api() -> i32 {
     let mut checks = Checks::new();
     checks.same(
@@ -679,6 +725,7 @@ fn api() -> i32 {
         Err(Errno::Exists),
     );
     checks.same("sync", fs::sync(), Ok(()));
+    long_paths(&mut checks);
     checks.finish("vfs-test: api")
 }
 

@@ -94,10 +94,16 @@ impl Programs {
         if metadata.len() > PROGRAM_STAGE_MAX as u64 {
             return Err(ProcessError::NotAProgram);
         }
-        let elf = fs::read(path).map_err(|_| ProcessError::NoSuchProgram)?;
+        let elf = fs::read(path).map_err(|errno| {
+            println!("process-server: cannot read {path}: {errno}");
+            ProcessError::NoSuchProgram
+        })?;
         let name = cluster::stage_program(&base_name(path), &elf).map_err(|errno| match errno {
             Errno::ExecFormat | Errno::FileTooLarge => ProcessError::NotAProgram,
-            _ => ProcessError::NoSuchProgram,
+            _ => {
+                println!("process-server: cannot stage {path}: {errno}");
+                ProcessError::NoSuchProgram
+            }
         })?;
         self.staged.retain(|(known, _, _)| known != path);
         if self.staged.len() >= KEPT_MAX {

@@ -14,8 +14,9 @@
 //! before they are sent ([`RpcError::TooLarge`]).
 //!
 //! Bytes longer than a message go beside it over portals: a request flags them in
-//! its reply-port word (the caller sends bytes, or takes bytes back), a reply flags
-//! bytes that follow, and an interim frame names the portal a caller sends to
+//! its reply-port word (the caller sends bytes, or takes bytes back, or the
+//! request's own body does not fit and comes beside it), a reply flags bytes that
+//! follow, and an interim frame names the portal a caller sends to
 //! (`docs/src/rpc.md`).
 //!
 //! [`transport`] carries the frames over libnanvix mailboxes and portals: a typed
@@ -51,6 +52,12 @@ pub const FLAG_ACCEPTS: u32 = 1 << 30;
 /// Request flag: a notice with no body: the caller finished sending the bytes of
 /// call `call`.
 pub const FLAG_SENT: u32 = 1 << 29;
+/// Request flag: the request's body does not fit the message and travels beside
+/// it over a portal, as a caller's bytes do (its length in the third header word;
+/// with [`FLAG_ACCEPTS`] too, the bytes the caller takes back in a fourth). No body.
+pub const FLAG_CARRIED: u32 = 1 << 28;
+/// Longest request body that travels beside its message ([`FLAG_CARRIED`]).
+pub const CARRIED_MAX: usize = 16 << 10;
 /// Reply flag (on the call word): bytes follow on the caller's portal of its reply
 /// port; a second word holds their length, then the reply.
 pub const REPLY_BULK: u32 = 1 << 31;
@@ -71,6 +78,9 @@ pub enum BulkField {
     Accepts(u32),
     /// A notice: the caller sent its bytes.
     Sent,
+    /// The request's body, `length` bytes, comes beside the message; the caller
+    /// takes up to `accepts` bytes back, if it says.
+    Carried { length: u32, accepts: Option<u32> },
 }
 
 /// The little-endian word at byte `at` of `message`, if it holds one.
@@ -86,6 +96,10 @@ pub fn request_bulk(message: &[u8]) -> BulkField {
     let word = |at: usize| word_at(message, at);
     match (word(4), word(8)) {
         (Some(flags), _) if flags & FLAG_SENT != 0 => BulkField::Sent,
+        (Some(flags), Some(length)) if flags & FLAG_CARRIED != 0 => BulkField::Carried {
+            length,
+            accepts: (flags & FLAG_ACCEPTS != 0).then(|| word(12).unwrap_or(0)),
+        },
         (Some(flags), Some(length)) if flags & FLAG_SENDS != 0 => BulkField::Sends(length),
         (Some(flags), Some(length)) if flags & FLAG_ACCEPTS != 0 => BulkField::Accepts(length),
         _ => BulkField::None,
@@ -96,6 +110,9 @@ pub fn request_bulk(message: &[u8]) -> BulkField {
 fn body_start(message: &[u8]) -> usize {
     match request_bulk(message) {
         BulkField::Sends(_) | BulkField::Accepts(_) => REQUEST_HEADER_BYTES + 4,
+        BulkField::Carried { accepts, .. } => {
+            REQUEST_HEADER_BYTES + if accepts.is_some() { 8 } else { 4 }
+        }
         _ => REQUEST_HEADER_BYTES,
     }
 }
@@ -245,6 +262,9 @@ pub fn encode_request_bulk<P: Protocol>(
         BulkField::Sends(length) => (FLAG_SENDS, Some(length)),
         BulkField::Accepts(length) => (FLAG_ACCEPTS, Some(length)),
         BulkField::Sent => (FLAG_SENT, None),
+        BulkField::Carried { length, accepts } => {
+            return Ok(encode_carried(header, length, accepts, buffer));
+        }
     };
     buffer[..4].copy_from_slice(&header.call.to_le_bytes());
     let word = (header.reply_port & PORT_MASK) | flags;
@@ -261,10 +281,56 @@ pub fn encode_request_bulk<P: Protocol>(
     Ok(start + body.len())
 }
 
-/// Decodes a request of protocol `P`: a body that does not decode is refused as
-/// undecodable, or as an unknown operation when its operation number (the enum's
-/// variant index, postcard's leading varint) is not one of `P`'s; trailing bytes are
-/// undecodable too.
+/// The header of a request whose body travels beside it ([`FLAG_CARRIED`]):
+/// `length` bytes of body, and what the caller takes back (`accepts`); its length.
+pub fn encode_carried(
+    header: RequestHeader,
+    length: u32,
+    accepts: Option<u32>,
+    buffer: &mut [u8; MESSAGE_BYTES],
+) -> usize {
+    buffer[..4].copy_from_slice(&header.call.to_le_bytes());
+    let flags = FLAG_CARRIED | if accepts.is_some() { FLAG_ACCEPTS } else { 0 };
+    let word = (header.reply_port & PORT_MASK) | flags;
+    buffer[4..REQUEST_HEADER_BYTES].copy_from_slice(&word.to_le_bytes());
+    buffer[8..12].copy_from_slice(&length.to_le_bytes());
+    match accepts {
+        Some(capacity) => {
+            buffer[12..16].copy_from_slice(&capacity.to_le_bytes());
+            16
+        }
+        None => 12,
+    }
+}
+
+/// A request of protocol `P` as a body to carry beside its message: at most
+/// [`CARRIED_MAX`] bytes ([`RpcError::TooLarge`] past that).
+pub fn encode_body<P: Protocol>(request: &P::Request) -> Result<alloc::vec::Vec<u8>, RpcError> {
+    let body = postcard::to_allocvec(request).map_err(|_| RpcError::TooLarge)?;
+    if body.len() > CARRIED_MAX {
+        return Err(RpcError::TooLarge);
+    }
+    Ok(body)
+}
+
+/// Decodes a request body of protocol `P`: one that does not decode is
+/// undecodable, or an unknown operation when its operation number (the enum's
+/// variant index, postcard's leading varint) is not one of `P`'s; trailing bytes
+/// are undecodable too.
+pub fn decode_body<P: Protocol>(body: &[u8]) -> Result<P::Request, RpcError> {
+    match postcard::take_from_bytes::<P::Request>(body) {
+        Ok((request, [])) => Ok(request),
+        Ok(_) => Err(RpcError::Undecodable),
+        Err(_) => match postcard::take_from_bytes::<u32>(body) {
+            Ok((operation, _)) if operation >= P::OPERATIONS => {
+                Err(RpcError::UnknownOperation(operation))
+            }
+            _ => Err(RpcError::Undecodable),
+        },
+    }
+}
+
+/// Decodes a request of protocol `P` (its body as [`decode_body`] does).
 pub fn decode_request<P: Protocol>(message: &[u8]) -> Incoming<P::Request> {
     let Some(header) = request_header(message) else {
         return Incoming::Headless;
@@ -272,15 +338,9 @@ pub fn decode_request<P: Protocol>(message: &[u8]) -> Incoming<P::Request> {
     let Some(body) = message.get(body_start(message)..) else {
         return Incoming::Refused(header, RpcError::Undecodable);
     };
-    match postcard::take_from_bytes::<P::Request>(body) {
-        Ok((request, [])) => Incoming::Request(header, request),
-        Ok(_) => Incoming::Refused(header, RpcError::Undecodable),
-        Err(_) => match postcard::take_from_bytes::<u32>(body) {
-            Ok((operation, _)) if operation >= P::OPERATIONS => {
-                Incoming::Refused(header, RpcError::UnknownOperation(operation))
-            }
-            _ => Incoming::Refused(header, RpcError::Undecodable),
-        },
+    match decode_body::<P>(body) {
+        Ok(request) => Incoming::Request(header, request),
+        Err(error) => Incoming::Refused(header, error),
     }
 }
 

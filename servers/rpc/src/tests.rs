@@ -354,3 +354,39 @@ fn bulk_fields_and_frames_round_trip_and_leave_plain_frames_as_they_were() {
         let _ = request_bulk(&buffer[..cut]);
     }
 }
+
+#[test]
+fn a_request_too_large_for_a_message_is_carried_beside_it_and_decodes_back() {
+    let long = ToyRequest::Shout("x".repeat(4 * MESSAGE_BYTES));
+    let body = encode_body::<Toy>(&long).unwrap();
+    assert!(body.len() > MESSAGE_BYTES);
+    assert_eq!(decode_body::<Toy>(&body), Ok(long));
+    for accepts in [None, Some(1 << 16)] {
+        let mut buffer = [0; MESSAGE_BYTES];
+        let length = encode_carried(HEADER, body.len() as u32, accepts, &mut buffer);
+        let carried = BulkField::Carried {
+            length: body.len() as u32,
+            accepts,
+        };
+        assert_eq!(request_bulk(&buffer[..length]), carried);
+        // The same through the general encoder.
+        let mut again = [0; MESSAGE_BYTES];
+        let same = encode_request_bulk::<Toy>(HEADER, carried, &ToyRequest::Ping, &mut again);
+        assert_eq!(same, Ok(length));
+        assert_eq!(buffer[..length], again[..length]);
+        // A carried request's message has no body of its own.
+        assert_eq!(
+            decode_request::<Toy>(&buffer[..length]),
+            Incoming::Refused(HEADER, RpcError::Undecodable)
+        );
+    }
+    // Past CARRIED_MAX it is too large even beside its message.
+    let huge = ToyRequest::Shout("x".repeat(CARRIED_MAX));
+    assert_eq!(encode_body::<Toy>(&huge), Err(RpcError::TooLarge));
+    // A carried body that does not decode is refused as a message's would be.
+    assert_eq!(
+        decode_body::<Toy>(&[0xff, 0xff, 0xff, 0x0f]),
+        Err(RpcError::UnknownOperation(0x1ff_ffff))
+    );
+    assert_eq!(decode_body::<Toy>(&[1, 2]), Err(RpcError::Undecodable));
+}

@@ -119,13 +119,74 @@ impl<P: Protocol> Client<P> {
     }
 
     /// Sends `request` and waits for its reply (replies to earlier calls that come
-    /// late are skipped).
+    /// late are skipped). A request that does not fit a message goes beside it
+    /// (up to `CARRIED_MAX` bytes, to a server with bulk portals).
     pub fn call(&mut self, request: &P::Request) -> Result<P::Reply, CallError> {
-        let call = self.send(request, BulkField::None)?;
-        match self.frame(call)? {
+        let frame = match self.send(request, BulkField::None) {
+            Ok(call) => self.frame(call)?,
+            Err(CallError::Rpc(RpcError::TooLarge)) => self.carry(request, None)?,
+            Err(error) => return Err(error),
+        };
+        match frame {
             ReplyFrame::Reply(_, reply, None) => Ok(reply?),
             _ => Err(CallError::Rpc(RpcError::BadReply)),
         }
+    }
+
+    /// Sends `request`'s body beside its message (it does not fit one), taking up
+    /// to `accepts` bytes back; the final reply frame.
+    fn carry(
+        &mut self,
+        request: &P::Request,
+        accepts: Option<u32>,
+    ) -> Result<ReplyFrame<P::Reply>, CallError> {
+        let body = crate::encode_body::<P>(request)?;
+        let call = self.next_call;
+        self.next_call = (self.next_call.wrapping_add(1) & CALL_MASK).max(1);
+        let header = RequestHeader {
+            call,
+            reply_port: self.reply_port,
+        };
+        let mut buffer = [0u8; MESSAGE_BYTES];
+        let length = crate::encode_carried(header, body.len() as u32, accepts, &mut buffer);
+        self.server.write(&buffer[..length])?;
+        match self.frame(call)? {
+            ReplyFrame::Interim(_, port) => self.deliver(call, port, &body),
+            frame => Ok(frame),
+        }
+    }
+
+    /// Writes `bytes` for call `call` to the server's portal `port` and says so;
+    /// the final reply frame.
+    fn deliver(
+        &mut self,
+        call: u32,
+        port: u32,
+        bytes: &[u8],
+    ) -> Result<ReplyFrame<P::Reply>, CallError> {
+        let portal = Outportal::open(self.server_node, port)?;
+        let written = portal.write(bytes);
+        let _ = portal.close();
+        written?;
+        let header = RequestHeader {
+            call,
+            reply_port: self.reply_port,
+        };
+        let mut notice = [0u8; MESSAGE_BYTES];
+        // A notice has no body: any request type encodes it.
+        let length = crate::encode_sent_notice(header, &mut notice);
+        // The bytes left this cluster, but the server may not have taken them all
+        // yet: it says `Busy` then, and the notice goes again.
+        for _ in 0..NOTICES_MAX {
+            self.server.write(&notice[..length])?;
+            match self.frame(call)? {
+                ReplyFrame::Reply(_, Err(RpcError::Busy), None) => {
+                    nanvix_sys::thread::yield_now();
+                }
+                frame => return Ok(frame),
+            }
+        }
+        Err(CallError::Rpc(RpcError::Busy))
     }
 
     /// Sends `request` and `bytes` beside it (over a portal the server names), and
@@ -140,35 +201,13 @@ impl<P: Protocol> Client<P> {
             return Err(CallError::Rpc(RpcError::TooLarge));
         }
         let call = self.send(request, BulkField::Sends(bytes.len() as u32))?;
-        match self.frame(call)? {
-            ReplyFrame::Interim(_, port) => {
-                let portal = Outportal::open(self.server_node, port)?;
-                let written = portal.write(bytes);
-                let _ = portal.close();
-                written?;
-                let header = RequestHeader {
-                    call,
-                    reply_port: self.reply_port,
-                };
-                let mut notice = [0u8; MESSAGE_BYTES];
-                // A notice has no body: any request type encodes it.
-                let length = crate::encode_sent_notice(header, &mut notice);
-                // The bytes left this cluster, but the server may not have taken
-                // them all yet: it says `Busy` then, and the notice goes again.
-                for _ in 0..NOTICES_MAX {
-                    self.server.write(&notice[..length])?;
-                    match self.frame(call)? {
-                        ReplyFrame::Reply(_, Err(RpcError::Busy), None) => {
-                            nanvix_sys::thread::yield_now();
-                        }
-                        ReplyFrame::Reply(_, reply, None) => return Ok(reply?),
-                        _ => return Err(CallError::Rpc(RpcError::BadReply)),
-                    }
-                }
-                Err(CallError::Rpc(RpcError::Busy))
-            }
+        let frame = match self.frame(call)? {
+            ReplyFrame::Interim(_, port) => self.deliver(call, port, bytes)?,
+            frame => frame,
+        };
+        match frame {
             ReplyFrame::Reply(_, reply, None) => Ok(reply?),
-            ReplyFrame::Reply(_, _, Some(_)) => Err(CallError::Rpc(RpcError::BadReply)),
+            _ => Err(CallError::Rpc(RpcError::BadReply)),
         }
     }
 
@@ -181,8 +220,12 @@ impl<P: Protocol> Client<P> {
         buffer: &mut [u8],
     ) -> Result<(P::Reply, usize), CallError> {
         let capacity = buffer.len().min(PORTAL_TRANSFER_MAX) as u32;
-        let call = self.send(request, BulkField::Accepts(capacity))?;
-        match self.frame(call)? {
+        let frame = match self.send(request, BulkField::Accepts(capacity)) {
+            Ok(call) => self.frame(call)?,
+            Err(CallError::Rpc(RpcError::TooLarge)) => self.carry(request, Some(capacity))?,
+            Err(error) => return Err(error),
+        };
+        match frame {
             ReplyFrame::Reply(_, reply, None) => Ok((reply?, 0)),
             ReplyFrame::Reply(_, reply, Some(length)) if length > 0 && length <= capacity => {
                 if self.portal.is_none() {
@@ -394,12 +437,20 @@ const SENT_POLLS: u32 = 256;
 /// costs the server up to [`SENT_POLLS`] polls.
 const NOTICES_MAX: u32 = 100_000;
 
+/// What a caller's bytes on their way in are for.
+enum Awaiting<R> {
+    /// The request they go with.
+    Bytes(R),
+    /// They are the request's body (the caller takes up to `accepts` bytes back).
+    Body { accepts: Option<u32> },
+}
+
 /// A caller's bytes on their way in, on one of the server's bulk portals.
 struct Inbound<R> {
     node: u32,
     to: ReplyTo,
-    /// The request, until it is served (or answered `NoBulk`).
-    request: Option<R>,
+    /// What they are for, until the request is served (or answered `NoBulk`).
+    awaiting: Option<Awaiting<R>>,
     read: OwnedRead,
     /// How the read ended, once a poll said.
     ended: Option<Result<(u32, usize), Errno>>,
@@ -429,7 +480,7 @@ impl<R> Transfers<R> {
         self.outgoing.retain_mut(|write| write.poll().is_none());
         for (_, _, held) in &mut self.portals {
             let free = held.as_mut().is_some_and(|inbound| {
-                let answered = inbound.request.is_none();
+                let answered = inbound.awaiting.is_none();
                 match inbound.poll() {
                     Some(Ok(_)) => answered,
                     Some(Err(_)) => true,
@@ -517,7 +568,25 @@ pub fn serve_bulk<P: Protocol>(
                     continue;
                 };
                 match received(&mut transfers, sender.source_node, header.call) {
-                    Some(Notice::Whole(to, request, bytes)) => (to, request, Bulk::Received(bytes)),
+                    Some(Notice::Whole(to, Awaiting::Bytes(request), bytes)) => {
+                        (to, request, Bulk::Received(bytes))
+                    }
+                    Some(Notice::Whole(to, Awaiting::Body { accepts }, body)) => {
+                        match crate::decode_body::<P>(&body) {
+                            Ok(request) => (
+                                to,
+                                request,
+                                accepts.map_or(Bulk::None, |capacity| {
+                                    Bulk::Accepts(capacity as usize)
+                                }),
+                            ),
+                            Err(error) => {
+                                counters.refused += 1;
+                                replies.send::<P>(to, Err(error));
+                                continue;
+                            }
+                        }
+                    }
                     Some(Notice::Refused(to, error)) => {
                         counters.refused += 1;
                         replies.send::<P>(to, Err(error));
@@ -529,6 +598,31 @@ pub fn serve_bulk<P: Protocol>(
                     }
                 }
             }
+            // A request whose body comes beside it: taken as a caller's bytes.
+            (_, BulkField::Carried { length, accepts }) => {
+                let Some(header) = crate::request_header(message) else {
+                    continue;
+                };
+                let started = if length as usize > crate::CARRIED_MAX {
+                    Err(RpcError::TooLarge)
+                } else {
+                    start_inbound(
+                        &mut transfers,
+                        sender.source_node,
+                        to(header),
+                        Awaiting::Body { accepts },
+                        length,
+                    )
+                };
+                match started {
+                    Ok(port) => replies.interim(to(header), port),
+                    Err(error) => {
+                        counters.refused += 1;
+                        replies.send::<P>(to(header), Err(error));
+                    }
+                }
+                continue;
+            }
             (Incoming::Refused(header, error), _) => {
                 counters.refused += 1;
                 replies.send::<P>(to(header), Err(error));
@@ -539,7 +633,7 @@ pub fn serve_bulk<P: Protocol>(
                     &mut transfers,
                     sender.source_node,
                     to(header),
-                    request,
+                    Awaiting::Bytes(request),
                     length,
                 ) {
                     Ok(port) => replies.interim(to(header), port),
@@ -600,7 +694,7 @@ fn start_inbound<R>(
     transfers: &mut Transfers<R>,
     node: u32,
     to: ReplyTo,
-    request: R,
+    awaiting: Awaiting<R>,
     length: u32,
 ) -> Result<u32, RpcError> {
     if transfers.portals.is_empty() {
@@ -632,7 +726,7 @@ fn start_inbound<R>(
     *held = Some(Inbound {
         node,
         to,
-        request: Some(request),
+        awaiting: Some(awaiting),
         read,
         ended: None,
         length: length as usize,
@@ -642,8 +736,8 @@ fn start_inbound<R>(
 
 /// What a caller's notice that it sent a call's bytes comes to.
 enum Notice<R> {
-    /// The request and its bytes, whole.
-    Whole(ReplyTo, R, Vec<u8>),
+    /// What the bytes are for, and the bytes, whole.
+    Whole(ReplyTo, Awaiting<R>, Vec<u8>),
     /// The answer to the notice: `Busy` while the bytes are still on their way (the
     /// request stays, for the caller's next notice), `NoBulk` when they failed.
     Refused(ReplyTo, RpcError),
@@ -654,7 +748,7 @@ enum Notice<R> {
 fn received<R>(transfers: &mut Transfers<R>, node: u32, call: u32) -> Option<Notice<R>> {
     let (_, _, held) = transfers.portals.iter_mut().find(|(_, _, held)| {
         held.as_ref().is_some_and(|inbound| {
-            inbound.node == node && inbound.to.call == call && inbound.request.is_some()
+            inbound.node == node && inbound.to.call == call && inbound.awaiting.is_some()
         })
     })?;
     let inbound = held.as_mut()?;
@@ -670,15 +764,15 @@ fn received<R>(transfers: &mut Transfers<R>, node: u32, call: u32) -> Option<Not
     match ended {
         Some(Ok((source, length))) if source == node && length == inbound.length => {
             let mut inbound = held.take()?;
-            let request = inbound.request.take()?;
-            Some(Notice::Whole(to, request, inbound.read.into_bytes()))
+            let awaiting = inbound.awaiting.take()?;
+            Some(Notice::Whole(to, awaiting, inbound.read.into_bytes()))
         }
         // Still on its way: the request waits for the caller's next notice.
         None => Some(Notice::Refused(to, RpcError::Busy)),
         // Failed or short: the caller's bytes did not come whole. The request is
         // answered; the portal stays held until the transfer ends.
         Some(_) => {
-            inbound.request = None;
+            inbound.awaiting = None;
             Some(Notice::Refused(to, RpcError::NoBulk))
         }
     }

@@ -57,6 +57,11 @@ pub const SEEK_END: u8 = 2;
 /// need not hold a whole large file's bytes at once.
 pub const TRANSFER_MAX: usize = 256 << 10;
 
+/// Longest path a request may name, in bytes (POSIX's `PATH_MAX`): past it,
+/// `NameTooLong`. A request with paths too long for one message travels beside it
+/// (`nanvix_rpc::CARRIED_MAX`, which holds two of these).
+pub const PATH_MAX: usize = 4096;
+
 /// Most files one caller program holds open.
 pub const OPEN_MAX: usize = 32;
 
@@ -103,6 +108,24 @@ pub enum VfsRequest {
     SyncFile { descriptor: u32 },
     /// Ends the server (the system's own programs only: those of its cluster).
     Stop,
+}
+
+impl VfsRequest {
+    /// The paths the request names.
+    pub fn paths(&self) -> impl Iterator<Item = &str> {
+        let (first, second) = match self {
+            VfsRequest::Open { path, .. }
+            | VfsRequest::Stat { path }
+            | VfsRequest::MakeDirectory { path, .. }
+            | VfsRequest::Unlink { path }
+            | VfsRequest::RemoveDirectory { path }
+            | VfsRequest::List { path }
+            | VfsRequest::ChangeMode { path, .. } => (Some(path.as_str()), None),
+            VfsRequest::Rename { from, to } => (Some(from.as_str()), Some(to.as_str())),
+            _ => (None, None),
+        };
+        first.into_iter().chain(second)
+    }
 }
 
 /// What `Stat` tells.
@@ -272,7 +295,10 @@ impl Protocol for VfsProtocol {
                 ("Exists", "OPEN_CREATE with OPEN_EXCLUSIVE, and it exists"),
                 ("NotDirectory", "a component of the path is not a directory"),
                 ("IsDirectory", "it is a directory"),
-                ("NameTooLong", "a name is over 58 bytes"),
+                (
+                    "NameTooLong",
+                    "a name is over 58 bytes, or a path over PATH_MAX (4096 bytes)",
+                ),
                 (
                     "Invalid",
                     "a relative path, unknown flags, or neither read nor write",

@@ -22,8 +22,9 @@ use nanvix_process_api::Identities;
 use nanvix_rpc::transport::{Bulk, Handled, serve_bulk};
 use nanvix_vfs_api::{
     FileStat, Listing, OPEN_APPEND, OPEN_CREATE, OPEN_EXCLUSIVE, OPEN_FLAGS, OPEN_MAX, OPEN_READ,
-    OPEN_TRUNCATE, OPEN_WRITE, SEEK_CURRENT, SEEK_END, SEEK_SET, TRANSFER_MAX, VFS_BULK_PORTS,
-    VFS_PORT, VfsClient, VfsError, VfsProtocol, VfsReply, VfsRequest, encode_listing,
+    OPEN_TRUNCATE, OPEN_WRITE, PATH_MAX, SEEK_CURRENT, SEEK_END, SEEK_SET, TRANSFER_MAX,
+    VFS_BULK_PORTS, VFS_PORT, VfsClient, VfsError, VfsProtocol, VfsReply, VfsRequest,
+    encode_listing,
 };
 
 libnanvix::entry!(main);
@@ -584,6 +585,9 @@ fn main() -> i32 {
             // Only the system's own programs (this cluster's) may stop it.
             if request == VfsRequest::Stop && board.of_node(header.source_node) != own_cluster {
                 return Handled::Reply(VfsReply::Refused(VfsError::Denied));
+            }
+            if request.paths().any(|path| path.len() > PATH_MAX) {
+                return Handled::Reply(VfsReply::Refused(VfsError::NameTooLong));
             }
             let sender = Sender {
                 node: header.source_node,
