@@ -1204,8 +1204,10 @@ const KERNEL_EXEC_RUNS: usize = 20;
 /// measured one trial before each launch.
 pub fn spawn(options: &BenchOptions, baselines: &[Row]) -> Result<Vec<Row>, BenchFailure> {
     let image = image(options, "spawn")?;
+    let file_image = self::image(options, "spawn-file")?;
     let ghz = nanvix_bench::tsc_ghz()?;
     let mut warm = Vec::new();
+    let mut warm_file = Vec::new();
     let mut cold = Vec::new();
     let mut kernel_trials = Vec::new();
     for _ in 0..options.launches {
@@ -1233,6 +1235,27 @@ pub fn spawn(options: &BenchOptions, baselines: &[Row]) -> Result<Vec<Row>, Benc
                 }),
             ],
         )?;
+        // The same warm spawn of a program looked up in /bin (its disk on tmpfs).
+        let disk = PathBuf::from(format!(
+            "/dev/shm/nanvix-bench-spawn-{}",
+            std::process::id()
+        ));
+        let more = [
+            std::ffi::OsStr::new("--disk"),
+            disk.as_os_str(),
+            std::ffi::OsStr::new("--fresh-disk"),
+        ];
+        let events = Launch::start_with(options, file_image, &[], &more)?.finish();
+        let _ = std::fs::remove_file(&disk);
+        cycle_lines(
+            events?,
+            "io0",
+            &mut [(
+                "bench warm_spawn_wait_file cycles=",
+                &mut warm_file,
+                &|cycles| cycles / ghz,
+            )],
+        )?;
     }
     let kernel = interleaved_row(
         "baseline.spawn_wait_cluster_kernel",
@@ -1252,6 +1275,13 @@ pub fn spawn(options: &BenchOptions, baselines: &[Row]) -> Result<Vec<Row>, Benc
         &warm,
     )?;
     nanvix_bench::compare(&mut warm_row, &tiny)?;
+    let mut file_row = nanvix_bench::summarize(
+        "process.warm_spawn_wait_file",
+        launched.clone(),
+        nanvix_bench::UNIT_NANOSECONDS,
+        &warm_file,
+    )?;
+    nanvix_bench::compare(&mut file_row, &warm_row)?;
     let mut cold_row = nanvix_bench::summarize(
         "process.cold_spawn_wait",
         launched,
@@ -1259,7 +1289,7 @@ pub fn spawn(options: &BenchOptions, baselines: &[Row]) -> Result<Vec<Row>, Benc
         &cold,
     )?;
     nanvix_bench::compare(&mut cold_row, &kernel)?;
-    Ok(vec![tiny, warm_row, kernel, cold_row])
+    Ok(vec![tiny, warm_row, file_row, kernel, cold_row])
 }
 
 /// Bytes of the file benchmark's file (the manifest's `bytes=`).

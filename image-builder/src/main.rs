@@ -559,6 +559,7 @@ fn bench(root: &Path, names: &[String], launches: usize, quick: bool) -> Result<
         ("mailbox", "systems/bench/mailbox.toml"),
         ("rpc", "systems/bench/rpc.toml"),
         ("spawn", "systems/bench/spawn.toml"),
+        ("spawn-file", "systems/bench/spawn-file.toml"),
         ("file", "systems/bench/file.toml"),
         ("memory", "systems/bench/memory.toml"),
         ("data", "systems/bench/data.toml"),

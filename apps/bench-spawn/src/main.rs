@@ -12,6 +12,11 @@
 //!   power-off is in the figure, as a cluster that powers off by itself was).
 //!
 //! Then it stops the server.
+//!
+//! `mode=files server=CLUSTER rounds=N trials=T` (the same, on a process server
+//! with `path=/bin` beside a vfs server): `warm_spawn_wait_file`, warm spawn-and-
+//! waits of `bench-spawn` looked up in `/bin` (its file checked as the user and
+//! staged once; each spawn looks it up again). Then it stops both servers.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
@@ -29,6 +34,13 @@ libnanvix::entry!(main);
 fn main() -> i32 {
     match process::argument("mode") {
         Some("empty") => 0,
+        Some("files") => match files() {
+            Ok(()) => 0,
+            Err(reason) => {
+                println!("bench-spawn: {reason}");
+                1
+            }
+        },
         Some("client") => match client() {
             Ok(()) => 0,
             Err(reason) => {
@@ -43,31 +55,64 @@ fn main() -> i32 {
     }
 }
 
-fn client() -> Result<(), &'static str> {
+/// The rounds and trials the arguments ask for, and a client of the server.
+fn connect() -> Result<(u64, u64, ProcessClient), &'static str> {
     let number = |key: &str, default: u64| {
         process::argument(key)
             .and_then(|value| value.parse().ok())
             .unwrap_or(default)
     };
-    let (rounds, trials) = (number("rounds", 20), number("trials", 5));
     let node = process::argument("server")
         .and_then(cluster::find)
         .map(|info| info.first_node)
         .ok_or("server=CLUSTER names no cluster")?;
-    let mut processes = ProcessClient::connect(node).map_err(|_| "cannot reach the server")?;
-    let mut spawn_and_wait = || -> Result<(), &'static str> {
-        let pid = processes
-            .spawn_waiting("bench-spawn", &["mode=empty"])
-            .map_err(|_| "a spawn failed")?;
-        match processes.wait(pid) {
-            Ok(nanvix_process_api::Termination::Exited(0)) => Ok(()),
-            _ => Err("a wait failed"),
+    let processes = ProcessClient::connect(node).map_err(|_| "cannot reach the server")?;
+    Ok((number("rounds", 20), number("trials", 5), processes))
+}
+
+/// Spawns `bench-spawn mode=empty` and waits for its end with 0.
+fn spawn_and_wait(processes: &mut ProcessClient) -> Result<(), &'static str> {
+    let pid = processes
+        .spawn_waiting("bench-spawn", &["mode=empty"])
+        .map_err(|_| "a spawn failed")?;
+    match processes.wait(pid) {
+        Ok(nanvix_process_api::Termination::Exited(0)) => Ok(()),
+        _ => Err("a wait failed"),
+    }
+}
+
+fn files() -> Result<(), &'static str> {
+    // The servers init would start may not serve yet: the vfs first.
+    let mut served = false;
+    for _ in 0..500 {
+        if libnanvix::fs::metadata("/bin/bench-spawn").is_ok() {
+            served = true;
+            break;
         }
-    };
-    time_trips("warm_spawn_wait", 0, rounds, trials, &mut spawn_and_wait)?;
+        let _ = libnanvix::thread::sleep_nanoseconds(10_000_000);
+    }
+    if !served {
+        return Err("no /bin/bench-spawn on the vfs server");
+    }
+    let (rounds, trials, mut processes) = connect()?;
+    time_trips("warm_spawn_wait_file", 0, rounds, trials, || {
+        spawn_and_wait(&mut processes)
+    })?;
+    processes.stop().map_err(|_| "cannot stop the server")?;
+    nanvix_vfs_api::VfsClient::connect(libnanvix::fs::vfs_server_node())
+        .map_err(|_| "cannot reach the vfs server")?
+        .stop()
+        .map_err(|_| "cannot stop the vfs server")
+}
+
+fn client() -> Result<(), &'static str> {
+    let (rounds, trials, mut processes) = connect()?;
+    time_trips("warm_spawn_wait", 0, rounds, trials, || {
+        spawn_and_wait(&mut processes)
+    })?;
     let compute = Clusters::read().compute();
     time_trips("cold_spawn_wait", 0, rounds, trials, || {
-        spawn_and_wait()?;
+        spawn_and_wait(&mut processes)?;
         power_off_idle(&compute)
     })?;
     processes.stop().map_err(|_| "cannot stop the server")
