@@ -236,11 +236,31 @@ impl SealedFile {
 /// board runs (`program_stage`); removed with what it holds when the run ends.
 struct StagedDirectory(std::path::PathBuf);
 
+/// The prefix of a staging directory's name; the runner's process id follows.
+const STAGED_PREFIX: &str = "nanvix-staged-";
+
 impl StagedDirectory {
     fn create() -> std::io::Result<StagedDirectory> {
-        let path = std::env::temp_dir().join(format!("nanvix-staged-{}", std::process::id()));
-        // A directory a run of an earlier process of the same id left.
-        let _ = std::fs::remove_dir_all(&path);
+        let temporary = std::env::temp_dir();
+        // Directories of runs that were killed before they could remove theirs
+        // (their process is gone), and one of an earlier process of this id.
+        if let Ok(entries) = std::fs::read_dir(&temporary) {
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                let Some(pid) = name
+                    .to_str()
+                    .and_then(|name| name.strip_prefix(STAGED_PREFIX))
+                    .and_then(|pid| pid.parse::<u32>().ok())
+                else {
+                    continue;
+                };
+                let gone = !std::path::Path::new(&format!("/proc/{pid}")).exists();
+                if gone || pid == std::process::id() {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
+        }
+        let path = temporary.join(format!("{STAGED_PREFIX}{}", std::process::id()));
         std::fs::create_dir(&path)?;
         Ok(StagedDirectory(path))
     }
