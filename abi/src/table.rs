@@ -851,6 +851,20 @@ kcalls! {
             (NoSystemCall, "this board cannot stage programs"),
             (Fault, "name, elf or staged is not in the caller's memory")
         ];
+    /// Sets the rights of the calling program's own page at `address` (its first
+    /// address; one it mapped, not one granted to it): `rights` as `memory_map`
+    /// takes them. Its frame and bytes stay. A write to a page made read-only so
+    /// faults to the program's pager, which may make it writable again (a pager
+    /// tells a written page from a clean one so).
+    MemoryProtect = 82, "memory_protect", ("address: usize", "rights: usize") -> "0",
+        Local ("changes the cluster's page tables under their lock and maps the frame again (the host's mmap)"),
+        errors [
+            (Invalid, "rights has other bits than write and execute"),
+            (NoEntry, "no page starts at address"),
+            (Permission, "the caller does not hold the page, or it was granted to it"),
+            (NoMemory, "the MMU could not map the frame again (the page keeps its rights)"),
+            (NoSystemCall, "the platform has no MMU")
+        ];
 }
 
 #[cfg(test)]

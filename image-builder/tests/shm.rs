@@ -16,7 +16,7 @@ fn shared_and_remote_memory_work_across_clusters_for_those_permitted() {
         ("cc0", "shm-test: write: 8 checks, 0 failed"),
         ("cc0", "shm-test: read: 1 checks, 0 failed"),
         ("cc0", "shm-test: bob: 4 checks, 0 failed"),
-        ("cc0", "shm-test: remote: 5 checks, 0 failed"),
+        ("cc0", "shm-test: remote: 11 checks, 0 failed"),
         ("io0", "shm-test: users: 7 checks, 0 failed"),
     ] {
         assert!(

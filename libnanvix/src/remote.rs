@@ -9,9 +9,11 @@
 //! it with the segment's bytes, and lets the access run again. At most
 //! `resident_pages` pages are resident (fewer if the cluster's memory runs out
 //! first); past that the pager evicts the oldest resident page (first in, first
-//! out), writing it back to the segment whole
-//! (there is no dirty bit to tell a clean page) and unmapping it. Only this
-//! program's threads see the heap; the segment goes with the heap.
+//! out), writing it back to the segment whole if it was written, and unmapping
+//! it. A page paged in by a read is mapped read-only: its first write faults to
+//! the pager, which makes it writable and marks it written (dirty); a page paged in
+//! by a write is dirty at once. Only this program's threads see the heap; the
+//! segment goes with the heap.
 
 use crate::shm::{self, Shm};
 use alloc::collections::VecDeque;
@@ -33,6 +35,8 @@ const PAGER_STACK: usize = 32 * 1024;
 struct Counters {
     faults: AtomicU64,
     evictions: AtomicU64,
+    /// Evicted pages that were written, and so written back.
+    write_backs: AtomicU64,
     /// 0 while the pager starts, 1 once it serves, 2 if it could not start.
     state: AtomicUsize,
 }
@@ -142,6 +146,12 @@ impl RemoteHeap {
             self.counters.evictions.load(Ordering::Relaxed),
         )
     }
+
+    /// Evicted pages the pager wrote back (the written ones: clean pages go
+    /// without a write).
+    pub fn write_backs(&self) -> u64 {
+        self.counters.write_backs.load(Ordering::Relaxed)
+    }
 }
 
 impl Drop for RemoteHeap {
@@ -168,48 +178,94 @@ fn page(base: usize, bytes: usize, budget: usize, name: &str, counters: &Counter
         return;
     };
     counters.state.store(1, Ordering::Release);
-    let mut resident: VecDeque<Page> = VecDeque::new();
+    // Resident pages, oldest first, each with whether it was written.
+    let mut resident: VecDeque<(Page, bool)> = VecDeque::new();
+    let heap = Backing {
+        base,
+        name,
+        counters,
+    };
     while let Ok(fault) = pager.next_fault() {
         let inside = fault.address >= base && fault.address < base + bytes;
         let address = fault.address & !(PAGE_BYTES - 1);
-        let mut evict = |resident: &mut VecDeque<Page>| match resident.pop_front() {
-            Some(victim) => {
-                let offset = (victim.address() - base) as u64;
-                let _ = memory.write(name, offset, victim.bytes());
-                let _ = victim.unmap();
-                counters.evictions.fetch_add(1, Ordering::Relaxed);
-                true
-            }
-            None => false,
-        };
-        let served = inside && {
-            if resident.len() >= budget {
-                evict(&mut resident);
-            }
-            // The cluster's memory may run out before the budget: evict until a
-            // frame is free (or nothing is left to evict).
-            let mapped = loop {
-                match Page::map(address, false, true) {
-                    Ok(page) => break Some(page),
-                    Err(Errno::NoMemory) if evict(&mut resident) => continue,
-                    Err(_) => break None,
+        let write = fault.access == nanvix_sys::abi::PAGE_FAULT_WRITE;
+        let served = inside
+            && match resident
+                .iter_mut()
+                .find(|(page, _)| page.address() == address)
+            {
+                // The first write to a page paged in by a read: written from now on.
+                Some((page, dirty)) => {
+                    *dirty = true;
+                    page.protect(true).is_ok()
                 }
+                None => heap.page_in(&mut resident, &mut memory, (address, write), budget),
             };
-            match mapped {
-                Some(mut page) => {
-                    let offset = (address - base) as u64;
-                    let filled = memory.read(name, offset, page.bytes_mut());
-                    resident.push_back(page);
-                    filled.is_ok()
-                }
-                None => false,
-            }
-        };
         counters.faults.fetch_add(1, Ordering::Relaxed);
         let _ = if served {
             pager.resume(&fault)
         } else {
             pager.refuse(&fault)
         };
+    }
+}
+
+/// Where a heap's pages are kept: its first address, its segment, its counters.
+struct Backing<'a> {
+    base: usize,
+    name: &'a str,
+    counters: &'a Counters,
+}
+
+impl Backing<'_> {
+    /// Evicts the oldest resident page, written back first if it was written;
+    /// whether there was one.
+    fn evict(&self, resident: &mut VecDeque<(Page, bool)>, memory: &mut MemoryClient) -> bool {
+        let Some((victim, dirty)) = resident.pop_front() else {
+            return false;
+        };
+        if dirty {
+            let offset = (victim.address() - self.base) as u64;
+            let _ = memory.write(self.name, offset, victim.bytes());
+            self.counters.write_backs.fetch_add(1, Ordering::Relaxed);
+        }
+        let _ = victim.unmap();
+        self.counters.evictions.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+
+    /// Pages in the page at `address`, evicting first when `budget` pages are
+    /// resident or the cluster's memory is full: read-only and clean after a read
+    /// (`write` false), writable and dirty after a write. Whether it is resident.
+    fn page_in(
+        &self,
+        resident: &mut VecDeque<(Page, bool)>,
+        memory: &mut MemoryClient,
+        (address, write): (usize, bool),
+        budget: usize,
+    ) -> bool {
+        if resident.len() >= budget {
+            self.evict(resident, memory);
+        }
+        // The cluster's memory may run out before the budget: evict until a frame
+        // is free (or nothing is left to evict).
+        let mapped = loop {
+            match Page::map(address, false, true) {
+                Ok(page) => break Some(page),
+                Err(Errno::NoMemory) if self.evict(resident, memory) => continue,
+                Err(_) => break None,
+            }
+        };
+        let Some(mut page) = mapped else {
+            return false;
+        };
+        let offset = (address - self.base) as u64;
+        if memory.read(self.name, offset, page.bytes_mut()).is_err()
+            || (!write && page.protect(false).is_err())
+        {
+            return false;
+        }
+        resident.push_back((page, write));
+        true
     }
 }

@@ -1189,6 +1189,7 @@ impl<P: Platform> Kernel<P> {
             Kcall::MemoryWindow => self.memory_window(),
             Kcall::MemoryMap => self.memory_map(index, arguments[0], arguments[1], arguments[2]),
             Kcall::MemoryUnmap => self.memory_unmap(index, arguments[0]),
+            Kcall::MemoryProtect => self.memory_protect(index, arguments[0], arguments[1]),
             Kcall::MemoryInfo => self.memory_info(index, arguments[0]),
             Kcall::MemoryGrant => self.memory_grant(
                 index,

@@ -255,6 +255,25 @@ impl PageTable {
         }
     }
 
+    /// Sets the rights of `program`'s own mapping at `virtual_base` (one it made,
+    /// not one granted to it: granted rights stay as granted); returns it.
+    pub fn protect(
+        &mut self,
+        virtual_base: usize,
+        program: usize,
+        rights: Rights,
+    ) -> Result<Mapping, PagingError> {
+        let mapping = self
+            .mappings
+            .get_mut(&virtual_base)
+            .ok_or(PagingError::NotMapped)?;
+        if mapping.capability.owner != program || !mapping.capability.may_grant {
+            return Err(PagingError::NotPermitted);
+        }
+        mapping.capability.rights = rights;
+        Ok(*mapping)
+    }
+
     /// Maps the frames of `program`'s mapping at `virtual_base` for program `to`
     /// at `to_virtual`, with `rights` (at most the granter's); the new mapping may
     /// be unmapped by its holder but not granted on. Returns it.
@@ -540,5 +559,52 @@ mod tests {
         assert_eq!(removed, [(0, false), (SMALL, true)]);
         assert_eq!(table.translate(WINDOW + LARGE, Access::Read, 2), Ok(0));
         assert_eq!(table.mappings.len(), 1);
+    }
+
+    #[test]
+    fn an_owner_changes_its_own_pages_rights_and_not_a_granted_ones() {
+        let mut table = PageTable::new(WINDOW, 1 << 20, 1 << 20);
+        let read_only = Rights {
+            read: true,
+            write: false,
+            execute: false,
+        };
+        let read_write = Rights {
+            write: true,
+            ..read_only
+        };
+        table
+            .map(WINDOW, 0, PageSize::Small, owned(1, read_write))
+            .unwrap();
+        assert_eq!(table.translate(WINDOW, Access::Write, 1), Ok(0));
+        let protected = table.protect(WINDOW, 1, read_only).unwrap();
+        assert_eq!(protected.capability.rights, read_only);
+        assert_eq!(
+            table.translate(WINDOW + 8, Access::Write, 1),
+            Err(PagingError::NotPermitted)
+        );
+        assert_eq!(table.translate(WINDOW + 8, Access::Read, 1), Ok(8));
+        table.protect(WINDOW, 1, read_write).unwrap();
+        assert_eq!(table.translate(WINDOW, Access::Write, 1), Ok(0));
+        // Not its page, nothing there, a granted page: refused, unchanged.
+        assert_eq!(
+            table.protect(WINDOW, 2, read_only),
+            Err(PagingError::NotPermitted)
+        );
+        assert_eq!(
+            table.protect(WINDOW + SMALL, 1, read_only),
+            Err(PagingError::NotMapped)
+        );
+        table
+            .grant(WINDOW, 1, 2, WINDOW + SMALL, read_only)
+            .unwrap();
+        assert_eq!(
+            table.protect(WINDOW + SMALL, 2, read_write),
+            Err(PagingError::NotPermitted)
+        );
+        assert_eq!(
+            table.translate(WINDOW + SMALL, Access::Write, 2),
+            Err(PagingError::NotPermitted)
+        );
     }
 }

@@ -5,7 +5,8 @@
 //! `RemoteHeap` (a segment of the memory server, paged in and out by a pager
 //! thread); the product goes row by row (a row of A and one of C in local memory,
 //! B's rows read in turn, so B sweeps through the resident pages once a row).
-//! Prints `matrix: NxN product, checksum S, F page faults, E evictions` (the
+//! Prints `matrix: NxN product, checksum S, F page faults, E evictions, W written
+//! back` (the
 //! checksum as [`matrix::checksum`] has it); ends with 1 and a line on standard
 //! error when the heap cannot be had.
 #![no_std]
@@ -36,9 +37,9 @@ fn main() -> i32 {
         number("resident", 16).max(1),
     );
     match multiply(n, resident) {
-        Ok((sum, faults, evictions)) => {
+        Ok((sum, faults, evictions, write_backs)) => {
             println!(
-                "matrix: {n}x{n} product, checksum {sum}, {faults} page faults, {evictions} evictions"
+                "matrix: {n}x{n} product, checksum {sum}, {faults} page faults, {evictions} evictions, {write_backs} written back"
             );
             0
         }
@@ -66,8 +67,9 @@ fn entries(bytes: &[u8]) -> Vec<u64> {
         .collect()
 }
 
-/// C = A × B in remote memory; C's checksum, and the pager's faults and evictions.
-fn multiply(n: usize, resident: usize) -> Result<(u64, u64, u64), alloc::string::String> {
+/// C = A × B in remote memory; C's checksum, and the pager's faults, evictions
+/// and write-backs.
+fn multiply(n: usize, resident: usize) -> Result<(u64, u64, u64, u64), alloc::string::String> {
     let row = n * ENTRY_BYTES;
     let matrix = n * row;
     let bytes = (3 * matrix).div_ceil(PAGE_BYTES) * PAGE_BYTES;
@@ -107,5 +109,5 @@ fn multiply(n: usize, resident: usize) -> Result<(u64, u64, u64), alloc::string:
     }
     let sum = matrix::checksum(n, |row_index, column| c[row_index * n + column]);
     let (faults, evictions) = heap.paging();
-    Ok((sum, faults, evictions))
+    Ok((sum, faults, evictions, heap.write_backs()))
 }

@@ -16,8 +16,11 @@
 //!   compute cluster's SRAM) with up to 1024 pages resident (more than the
 //!   cluster's memory holds: the pager evicts when a page cannot be mapped): writes
 //!   a pattern over every byte, reads it all back, and checks the pager served a
-//!   fault for each page each pass and evicted. Prints `shm-test: remote: N checks, 0 failed` and
-//!   `shm-test: remote: F faults, E evictions`.
+//!   fault for each page each pass, evicted, and wrote the written pages back; reads
+//!   every page again and checks no clean page was written back; stores to a page
+//!   paged in by a read and finds the store after the page's eviction. Prints
+//!   `shm-test: remote: N checks, 0 failed` and `shm-test: remote: F faults, E
+//!   evictions, W written back`.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
@@ -218,10 +221,38 @@ fn remote() -> i32 {
         true,
     );
     checks.same(
+        "written pages written back",
+        heap.write_backs() >= pages - RESIDENT_PAGES as u64,
+        true,
+    );
+    // A second pass that only reads evicts clean pages: nothing written back.
+    let before = heap.write_backs();
+    let read_again = (0..HEAP_BYTES)
+        .step_by(PAGE_BYTES)
+        .all(|offset| heap.load(offset) == Ok(value(offset)));
+    checks.same("read again", read_again, true);
+    checks.same("clean pages go unwritten", heap.write_backs(), before);
+    // A page paged in by a read, then written: written back when evicted.
+    let _ = heap.load(0);
+    checks.same("a store to a clean page", heap.store(0, 0xab), Ok(()));
+    let swept = (PAGE_BYTES..HEAP_BYTES)
+        .step_by(PAGE_BYTES)
+        .all(|offset| heap.load(offset).is_ok());
+    checks.same(
+        "the page evicted",
+        swept && heap.write_backs() > before,
+        true,
+    );
+    checks.same("and its store kept", heap.load(0), Ok(0xab));
+    checks.same(
         "outside the heap",
         heap.load(HEAP_BYTES),
         Err(Errno::Invalid),
     );
-    println!("shm-test: remote: {faults} faults, {evictions} evictions");
+    let (faults, evictions) = heap.paging();
+    let write_backs = heap.write_backs();
+    println!(
+        "shm-test: remote: {faults} faults, {evictions} evictions, {write_backs} written back"
+    );
     checks.finish("shm-test: remote")
 }

@@ -84,6 +84,35 @@ impl<P: Platform> Kernel<P> {
         Ok(0)
     }
 
+    /// `memory_protect`: new rights for the caller's own page at `address` (its
+    /// first address); its frame and bytes stay.
+    pub(super) fn memory_protect(
+        &self,
+        index: usize,
+        address: usize,
+        rights: usize,
+    ) -> Result<usize, Errno> {
+        let memory = self.mmu()?;
+        let rights = self.rights(rights)?;
+        let mut pages = self.pages.lock();
+        let before = *pages.covering(address).ok_or(Errno::NoEntry)?;
+        if before.virtual_base != address {
+            return Err(Errno::NoEntry);
+        }
+        let mapping = pages.protect(address, index, rights).map_err(errno)?;
+        // The same frame mapped again with the new rights (under the tables' lock:
+        // no other change of this page comes between).
+        let bytes = mapping.size.bytes();
+        if memory
+            .map(address, mapping.frame, bytes, rights.write, rights.execute)
+            .is_err()
+        {
+            let _ = pages.protect(address, index, before.capability.rights);
+            return Err(Errno::NoMemory);
+        }
+        Ok(0)
+    }
+
     /// Takes a removed mapping out of the MMU and, if it was its frame's last,
     /// gives the frame back to SRAM (callers hold the page tables' lock).
     fn release_mapping(&self, (mapping, last): (Mapping, bool)) {

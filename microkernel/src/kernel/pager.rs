@@ -85,12 +85,23 @@ impl<P: Platform> Kernel<P> {
         if fault.address < base || fault.address - base >= bytes {
             return PagerAnswer::Stand;
         }
-        match self.pages.lock().translate(fault.address, checked, index) {
-            Err(PagingError::NotMapped) => {}
-            // Mapped since (a pager was quicker than this fault): run it again.
-            Ok(_) => return PagerAnswer::Retry,
-            // A breach of the page's rights, which no pager resolves.
-            Err(_) => return PagerAnswer::Stand,
+        {
+            let pages = self.pages.lock();
+            match pages.translate(fault.address, checked, index) {
+                Err(PagingError::NotMapped) => {}
+                // Mapped since (a pager was quicker than this fault): run it again.
+                Ok(_) => return PagerAnswer::Retry,
+                // A write to a page of its own the program made read-only
+                // (`memory_protect`): its pager's to resolve (one that tells
+                // written pages from clean ones makes it writable again).
+                Err(PagingError::NotPermitted)
+                    if access == PAGE_FAULT_WRITE
+                        && pages.covering(fault.address).is_some_and(|mapping| {
+                            mapping.capability.owner == index && mapping.capability.may_grant
+                        }) => {}
+                // A breach of the page's rights, which no pager resolves.
+                Err(_) => return PagerAnswer::Stand,
+            }
         }
         let pager = {
             let mut pagers = self.pagers.lock();

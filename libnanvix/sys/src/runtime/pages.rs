@@ -25,6 +25,14 @@ impl Page {
         })
     }
 
+    /// Makes the page writable or read-only (its bytes stay): a write to it while
+    /// read-only faults to the program's pager (or ends the thread, reported, when
+    /// there is none), as a write through [`Page::bytes_mut`] would.
+    pub fn protect(&mut self, writable: bool) -> Result<(), Errno> {
+        let rights = if writable { 1 << 1 } else { 0 };
+        kcall(Kcall::MemoryProtect, [self.address, rights, 0, 0, 0]).map(|_| ())
+    }
+
     /// Its first address.
     pub fn address(&self) -> usize {
         self.address
