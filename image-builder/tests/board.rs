@@ -109,7 +109,7 @@ fn kcall_arguments_are_checked_through_the_gate() {
     assert!(
         lines
             .iter()
-            .any(|line| line.starts_with("kcall-test on cc0: 55 checks, 0 failed")),
+            .any(|line| line.starts_with("kcall-test on cc0: 66 checks, 0 failed")),
         "{lines:?}"
     );
 }
@@ -391,7 +391,7 @@ fn several_programs_on_one_io_cluster_each_have_their_own_identity() {
     }
     // kcall-test checks that its loopback message carries its own (node, program).
     assert!(
-        lines.contains(&"kcall-test on io0: 55 checks, 0 failed".to_string()),
+        lines.contains(&"kcall-test on io0: 66 checks, 0 failed".to_string()),
         "{lines:?}"
     );
 }
@@ -422,7 +422,7 @@ fn a_refused_program_does_not_shift_the_identity_of_the_others() {
     assert_eq!(refused, 2);
     let lines = console_lines(&board, "io0");
     assert!(
-        lines.contains(&"kcall-test on io0: 55 checks, 0 failed".to_string()),
+        lines.contains(&"kcall-test on io0: 66 checks, 0 failed".to_string()),
         "{lines:?}"
     );
 }

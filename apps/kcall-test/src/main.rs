@@ -354,6 +354,7 @@ fn memory_checks(checks: &mut Checks) {
                 checks.expect(name, got, wanted);
             }
             window_pointer_checks(checks, window, &mut page);
+            protect_checks(checks, window, &mut page);
             checks.expect("unmap", page.unmap().map(|()| 0), Ok(0));
             checks.expect(
                 "a buffer on a page unmapped since",
@@ -373,6 +374,53 @@ fn memory_checks(checks: &mut Checks) {
         Err(Errno::NoEntry),
     );
     checks.expect("info of nothing", memory::info(window), Err(Errno::NoEntry));
+}
+
+/// `memory_protect` on the page at `window` (writable, holding `page`): made
+/// read-only and back, its bytes kept; every refusal, each changing nothing.
+fn protect_checks(checks: &mut Checks, window: usize, page: &mut memory::Page) {
+    let protect =
+        |address: usize, rights: usize| kcall(Kcall::MemoryProtect, [address, rights, 0, 0, 0]);
+    checks.expect("protect read-only", protect(window, 0), Ok(0));
+    // read, may unmap, may grant
+    checks.expect("its rights", memory::info(window), Ok(0b11_0001));
+    checks.expect(
+        "a clock into it, read-only now",
+        kcall(Kcall::DeviceRead, [1, window + 64, 8, 0, 0]),
+        Err(Errno::Fault),
+    );
+    checks.expect("writable again", page.protect(true).map(|()| 0), Ok(0));
+    checks.expect("its rights again", memory::info(window), Ok(0b11_0011));
+    checks.run += 1;
+    if &page.bytes()[..4] != b"kcal" {
+        checks.failed += 1;
+        println!("FAIL memory_protect lost the page's bytes");
+    }
+    for (name, got, wanted) in [
+        (
+            "protect: bad rights",
+            protect(window, 1 << 8),
+            Err(Errno::Invalid),
+        ),
+        (
+            "protect: inside a page",
+            protect(window + 8, 0),
+            Err(Errno::NoEntry),
+        ),
+        (
+            "protect: nothing mapped",
+            protect(window + 8192, 0),
+            Err(Errno::NoEntry),
+        ),
+        (
+            "protect: outside the window",
+            protect(16, 0),
+            Err(Errno::NoEntry),
+        ),
+    ] {
+        checks.expect(name, got, wanted);
+    }
+    checks.expect("still writable", memory::info(window), Ok(0b11_0011));
 }
 
 /// Kcall buffers on pages of the window: taken where the program holds the page
