@@ -1235,20 +1235,9 @@ pub fn spawn(options: &BenchOptions, baselines: &[Row]) -> Result<Vec<Row>, Benc
                 }),
             ],
         )?;
-        // The same warm spawn of a program looked up in /bin (its disk on tmpfs).
-        let disk = PathBuf::from(format!(
-            "/dev/shm/nanvix-bench-spawn-{}",
-            std::process::id()
-        ));
-        let more = [
-            std::ffi::OsStr::new("--disk"),
-            disk.as_os_str(),
-            std::ffi::OsStr::new("--fresh-disk"),
-        ];
-        let events = Launch::start_with(options, file_image, &[], &more)?.finish();
-        let _ = std::fs::remove_file(&disk);
+        // The same warm spawn of a program looked up in /bin.
         cycle_lines(
-            events?,
+            launch_on_fresh_disk(options, file_image)?,
             "io0",
             &mut [(
                 "bench warm_spawn_wait_file cycles=",
@@ -1290,6 +1279,21 @@ pub fn spawn(options: &BenchOptions, baselines: &[Row]) -> Result<Vec<Row>, Benc
     )?;
     nanvix_bench::compare(&mut cold_row, &kernel)?;
     Ok(vec![tiny, warm_row, file_row, kernel, cold_row])
+}
+
+/// One launch of `image` on a fresh disk file on tmpfs (so that a figure is the
+/// system's, not the host disk's: a disk file on ext4 adds its fdatasyncs),
+/// removed after; its events.
+fn launch_on_fresh_disk(options: &BenchOptions, image: &Path) -> Result<Vec<Event>, BenchFailure> {
+    let disk = PathBuf::from(format!("/dev/shm/nanvix-bench-disk-{}", std::process::id()));
+    let more = [
+        std::ffi::OsStr::new("--disk"),
+        disk.as_os_str(),
+        std::ffi::OsStr::new("--fresh-disk"),
+    ];
+    let events = Launch::start_with(options, image, &[], &more)?.finish();
+    let _ = std::fs::remove_file(&disk);
+    events
 }
 
 /// Bytes of the file benchmark's file (the manifest's `bytes=`).
@@ -1347,19 +1351,9 @@ pub fn file(options: &BenchOptions) -> Result<Vec<Row>, BenchFailure> {
         let (written, read_back) = tmpfs_trial()?;
         tmpfs_write.push(written);
         tmpfs_read.push(read_back);
-        // The board's disk on tmpfs too: the figure is the system's, not the
-        // host's disk's (a disk file on ext4 adds its fdatasyncs).
-        let disk = PathBuf::from(format!("/dev/shm/nanvix-bench-disk-{}", std::process::id()));
-        let more = [
-            std::ffi::OsStr::new("--disk"),
-            disk.as_os_str(),
-            std::ffi::OsStr::new("--fresh-disk"),
-        ];
-        let events = Launch::start_with(options, image, &[], &more)?.finish();
-        let _ = std::fs::remove_file(&disk);
         let bandwidth = |cycles: f64| FILE_BYTES as f64 / (cycles / ghz);
         cycle_lines(
-            events?,
+            launch_on_fresh_disk(options, image)?,
             "cc0",
             &mut [
                 ("bench file_write cycles=", &mut write, &bandwidth),

@@ -120,9 +120,7 @@ fn cat() -> i32 {
 /// handler ran.
 fn catcher() -> i32 {
     let (Some(node), Some(ready)) = (
-        process::argument("server")
-            .and_then(cluster::find)
-            .map(|info| info.first_node),
+        server_node(),
         process::argument("ready").and_then(|node| node.parse().ok()),
     ) else {
         return 80;
@@ -150,10 +148,7 @@ fn catcher() -> i32 {
 
 /// Ends with its own pid as the status (99 when the server does not know it).
 fn identify() -> i32 {
-    let Some(node) = process::argument("server")
-        .and_then(cluster::find)
-        .map(|info| info.first_node)
-    else {
+    let Some(node) = server_node() else {
         return 98;
     };
     let Ok(mut processes) = ProcessClient::connect(node) else {
@@ -173,9 +168,7 @@ fn identify() -> i32 {
 /// `victim=PID` and spawning as root; another status names the check that failed.
 fn user() -> i32 {
     let (Some(node), Some(victim)) = (
-        process::argument("server")
-            .and_then(cluster::find)
-            .map(|info| info.first_node),
+        server_node(),
         process::argument("victim").and_then(|pid| pid.parse().ok()),
     ) else {
         return 90;
@@ -231,10 +224,7 @@ fn refused<T>(error: ProcessError) -> Result<Result<T, ProcessCallError>, Errno>
 }
 
 fn client() -> i32 {
-    let Some(node) = process::argument("server")
-        .and_then(cluster::find)
-        .map(|info| info.first_node)
-    else {
+    let Some(node) = server_node() else {
         println!("process-test: server=CLUSTER names no cluster of this board");
         return 2;
     };
@@ -438,10 +428,7 @@ fn client() -> i32 {
 /// The quota of compute clusters (`quotas=1000:1` on the server).
 fn quota() -> i32 {
     let mut checks = Checks::new();
-    let Some(node) = process::argument("server")
-        .and_then(cluster::find)
-        .map(|info| info.first_node)
-    else {
+    let Some(node) = server_node() else {
         println!("process-test: server=CLUSTER");
         return 2;
     };
@@ -495,6 +482,13 @@ fn put(path: &str, bytes: &[u8], mode: u16) -> Result<(), Errno> {
     fs::set_permissions(path, mode)
 }
 
+/// The node of the process server, the first of the cluster `server=` names.
+fn server_node() -> Option<u32> {
+    process::argument("server")
+        .and_then(cluster::find)
+        .map(|info| info.first_node)
+}
+
 /// A refusal of the process server, as a call's result.
 fn refusal<T>(error: ProcessError) -> Result<T, ProcessCallError> {
     Err(ProcessCallError::Refused(error))
@@ -503,10 +497,7 @@ fn refusal<T>(error: ProcessError) -> Result<T, ProcessCallError> {
 /// Programs from the file system (see the module).
 fn files() -> i32 {
     let mut checks = Checks::new();
-    let Some(node) = process::argument("server")
-        .and_then(cluster::find)
-        .map(|info| info.first_node)
-    else {
+    let Some(node) = server_node() else {
         println!("process-test: server=CLUSTER");
         return 2;
     };
