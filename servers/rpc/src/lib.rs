@@ -257,50 +257,32 @@ pub fn encode_request_bulk<P: Protocol>(
     request: &P::Request,
     buffer: &mut [u8; MESSAGE_BYTES],
 ) -> Result<usize, RpcError> {
-    let (flags, length) = match bulk {
-        BulkField::None => (0, None),
-        BulkField::Sends(length) => (FLAG_SENDS, Some(length)),
-        BulkField::Accepts(length) => (FLAG_ACCEPTS, Some(length)),
-        BulkField::Sent => (FLAG_SENT, None),
-        BulkField::Carried { length, accepts } => {
-            return Ok(encode_carried(header, length, accepts, buffer));
-        }
+    // The flags, up to two header words after the first two, and whether a body
+    // follows in the message.
+    let (flags, words, body) = match bulk {
+        BulkField::None => (0, [None, None], true),
+        BulkField::Sends(length) => (FLAG_SENDS, [Some(length), None], true),
+        BulkField::Accepts(length) => (FLAG_ACCEPTS, [Some(length), None], true),
+        BulkField::Sent => (FLAG_SENT, [None, None], false),
+        BulkField::Carried { length, accepts } => (
+            FLAG_CARRIED | accepts.map_or(0, |_| FLAG_ACCEPTS),
+            [Some(length), accepts],
+            false,
+        ),
     };
     buffer[..4].copy_from_slice(&header.call.to_le_bytes());
     let word = (header.reply_port & PORT_MASK) | flags;
     buffer[4..REQUEST_HEADER_BYTES].copy_from_slice(&word.to_le_bytes());
     let mut start = REQUEST_HEADER_BYTES;
-    if let Some(length) = length {
-        buffer[start..start + 4].copy_from_slice(&length.to_le_bytes());
+    for word in words.into_iter().flatten() {
+        buffer[start..start + 4].copy_from_slice(&word.to_le_bytes());
         start += 4;
     }
-    if bulk == BulkField::Sent {
+    if !body {
         return Ok(start);
     }
     let body = postcard::to_slice(request, &mut buffer[start..]).map_err(|_| RpcError::TooLarge)?;
     Ok(start + body.len())
-}
-
-/// The header of a request whose body travels beside it ([`FLAG_CARRIED`]):
-/// `length` bytes of body, and what the caller takes back (`accepts`); its length.
-pub fn encode_carried(
-    header: RequestHeader,
-    length: u32,
-    accepts: Option<u32>,
-    buffer: &mut [u8; MESSAGE_BYTES],
-) -> usize {
-    buffer[..4].copy_from_slice(&header.call.to_le_bytes());
-    let flags = FLAG_CARRIED | if accepts.is_some() { FLAG_ACCEPTS } else { 0 };
-    let word = (header.reply_port & PORT_MASK) | flags;
-    buffer[4..REQUEST_HEADER_BYTES].copy_from_slice(&word.to_le_bytes());
-    buffer[8..12].copy_from_slice(&length.to_le_bytes());
-    match accepts {
-        Some(capacity) => {
-            buffer[12..16].copy_from_slice(&capacity.to_le_bytes());
-            16
-        }
-        None => 12,
-    }
 }
 
 /// A request of protocol `P` as a body to carry beside its message: at most

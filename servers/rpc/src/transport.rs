@@ -141,15 +141,11 @@ impl<P: Protocol> Client<P> {
         accepts: Option<u32>,
     ) -> Result<ReplyFrame<P::Reply>, CallError> {
         let body = crate::encode_body::<P>(request)?;
-        let call = self.next_call;
-        self.next_call = (self.next_call.wrapping_add(1) & CALL_MASK).max(1);
-        let header = RequestHeader {
-            call,
-            reply_port: self.reply_port,
+        let carried = BulkField::Carried {
+            length: body.len() as u32,
+            accepts,
         };
-        let mut buffer = [0u8; MESSAGE_BYTES];
-        let length = crate::encode_carried(header, body.len() as u32, accepts, &mut buffer);
-        self.server.write(&buffer[..length])?;
+        let call = self.send(request, carried)?;
         match self.frame(call)? {
             ReplyFrame::Interim(_, port) => self.deliver(call, port, &body),
             frame => Ok(frame),
