@@ -14,8 +14,7 @@ use libnanvix::cluster;
 use libnanvix::fs::{self, Metadata};
 use libnanvix::sync::{Mutex, Semaphore};
 use libnanvix::{println, thread};
-use nanvix_process_api::ProcessError;
-use nanvix_process_api::{ProcessProtocol, ProcessReply};
+use nanvix_process_api::{ProcessError, ProcessProtocol, ProcessReply};
 use nanvix_rpc::transport::Replies;
 use process_server::staging::base_name;
 use process_server::table::ROOT;
@@ -182,19 +181,21 @@ impl Loader {
                 let Some((load, wait)) = next else {
                     continue;
                 };
+                let to = load.to;
                 let reply = match programs.resolve(&load.program, load.user) {
-                    Ok(staged) => run(
-                        &state,
-                        &clusters,
-                        Waiting {
-                            program: staged,
-                            ..load
-                        },
-                        wait,
-                    ),
-                    Err(error) => Some((load.to, ProcessReply::Refused(error))),
+                    Ok(staged) => match state.lock() {
+                        Ok(mut state) => {
+                            let load = Waiting {
+                                program: staged,
+                                ..load
+                            };
+                            crate::start_or_wait(&mut state, &mut replies, &clusters, load, wait)
+                        }
+                        Err(_) => Some(ProcessReply::Refused(ProcessError::NoFreeCluster)),
+                    },
+                    Err(error) => Some(ProcessReply::Refused(error)),
                 };
-                if let Some((to, reply)) = reply {
+                if let Some(reply) = reply {
                     replies.send::<ProcessProtocol>(to, Ok(reply));
                 }
             }
@@ -206,35 +207,5 @@ impl Loader {
     pub fn push(&self, load: Waiting, wait: bool) -> Result<(), Errno> {
         self.queue.lock()?.push_back((load, wait));
         self.ready.up()
-    }
-}
-
-/// Spawns the staged program of `load` as the server's thread spawns an image
-/// program; the reply, unless the spawn waits for a cluster.
-fn run(
-    state: &Mutex<State>,
-    clusters: &[usize],
-    load: Waiting,
-    wait: bool,
-) -> Option<(nanvix_rpc::transport::ReplyTo, ProcessReply)> {
-    let Ok(mut state) = state.lock() else {
-        return Some((load.to, ProcessReply::Refused(ProcessError::NoFreeCluster)));
-    };
-    let State { table, waiting } = &mut *state;
-    let views = crate::views(clusters);
-    let mut replies = Replies::default();
-    crate::answer_ended(table, &mut replies, &views);
-    match crate::spawn(
-        table,
-        &views,
-        (&load.program, &load.arguments),
-        (load.parent_node, load.user),
-    ) {
-        Ok(pid) => Some((load.to, ProcessReply::Spawned { pid })),
-        Err(ProcessError::NoFreeCluster) if wait => {
-            waiting.push_back(load);
-            None
-        }
-        Err(error) => Some((load.to, ProcessReply::Refused(error))),
     }
 }

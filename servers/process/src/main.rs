@@ -39,7 +39,7 @@ const WATCH_LIMIT: u64 = 1_000_000_000;
 libnanvix::entry!(main);
 
 /// What the board's registers say of `clusters` now.
-pub(crate) fn views(clusters: &[usize]) -> Vec<ClusterView> {
+fn views(clusters: &[usize]) -> Vec<ClusterView> {
     clusters.iter().filter_map(|index| view(*index)).collect()
 }
 
@@ -77,9 +77,9 @@ fn user_of(
 
 /// What the server's thread and its watcher share, under one lock.
 pub(crate) struct State {
-    pub(crate) table: Table,
+    table: Table,
     /// Spawns that wait for a free cluster, in the order they came.
-    pub(crate) waiting: VecDeque<Waiting>,
+    waiting: VecDeque<Waiting>,
 }
 
 /// Watches `clusters`; whenever their states, epochs or runs moved (a warm cluster
@@ -143,7 +143,7 @@ pub(crate) struct Waiting {
 /// cluster `views` show that takes it (an idle warm one first). The caller noted
 /// the processes that ended (`answer_ended`), so their clusters count as free; a
 /// cluster a spawn just took is held by its process, so `views` serve several.
-pub(crate) fn spawn(
+fn spawn(
     table: &mut Table,
     views: &[ClusterView],
     (program, arguments): (&str, &[String]),
@@ -165,8 +165,35 @@ pub(crate) fn spawn(
     Err(ProcessError::NoFreeCluster)
 }
 
+/// Starts `load` as [`spawn`] does, once the processes that ended are noted; the
+/// reply, or `None` when it waits for a free cluster (`wait`): it is queued then.
+pub(crate) fn start_or_wait(
+    state: &mut State,
+    replies: &mut Replies,
+    clusters: &[usize],
+    load: Waiting,
+    wait: bool,
+) -> Option<ProcessReply> {
+    let views = views(clusters);
+    answer_ended(&mut state.table, replies, &views);
+    let started = spawn(
+        &mut state.table,
+        &views,
+        (&load.program, &load.arguments),
+        (load.parent_node, load.user),
+    );
+    match started {
+        Ok(pid) => Some(ProcessReply::Spawned { pid }),
+        Err(ProcessError::NoFreeCluster) if wait => {
+            state.waiting.push_back(load);
+            None
+        }
+        Err(error) => Some(ProcessReply::Refused(error)),
+    }
+}
+
 /// Answers the waits of the processes `views` show ended.
-pub(crate) fn answer_ended(table: &mut Table, replies: &mut Replies, views: &[ClusterView]) {
+fn answer_ended(table: &mut Table, replies: &mut Replies, views: &[ClusterView]) {
     for (waiter, pid, termination) in table.update(views) {
         replies.send::<ProcessProtocol>(waiter, Ok(ProcessReply::Ended { pid, termination }));
     }
@@ -254,7 +281,7 @@ fn main() -> i32 {
                 println!("process-server: cannot take its lock");
                 return Handled::Stop;
             };
-            let State { table, waiting } = &mut *state;
+            let table = &mut state.table;
             let caller = sender.source_node;
             let caller_cluster = board.of_node(caller);
             let known = (&board, clusters.as_slice());
@@ -277,17 +304,17 @@ fn main() -> i32 {
                     user,
                 } => {
                     let user = user.or(caller_user).unwrap_or(ROOT);
+                    let load = Waiting {
+                        program,
+                        arguments,
+                        parent_node: caller,
+                        user,
+                        to,
+                    };
                     if let Some(loader) = &loader {
                         // Looked up and read from the file system by the loader,
                         // so that this thread goes on serving (the vfs server asks
                         // it who its callers are meanwhile).
-                        let load = Waiting {
-                            program,
-                            arguments,
-                            parent_node: caller,
-                            user,
-                            to,
-                        };
                         return match loader.push(load, wait) {
                             Ok(()) => Handled::Later,
                             Err(errno) => {
@@ -298,21 +325,9 @@ fn main() -> i32 {
                             }
                         };
                     }
-                    let views = views(&clusters);
-                    answer_ended(table, replies, &views);
-                    match spawn(table, &views, (&program, &arguments), (caller, user)) {
-                        Ok(pid) => ProcessReply::Spawned { pid },
-                        Err(ProcessError::NoFreeCluster) if wait => {
-                            waiting.push_back(Waiting {
-                                program,
-                                arguments,
-                                parent_node: caller,
-                                user,
-                                to,
-                            });
-                            return Handled::Later;
-                        }
-                        Err(error) => ProcessReply::Refused(error),
+                    match start_or_wait(&mut state, replies, &clusters, load, wait) {
+                        Some(reply) => reply,
+                        None => return Handled::Later,
                     }
                 }
                 ProcessRequest::Wait { pid } => match table.wait(pid, caller, to) {
