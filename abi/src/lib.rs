@@ -165,6 +165,31 @@ pub const PROGRAM_NAME_MAX: usize = 64;
 pub const STAGED_BASE_MAX: usize = 32;
 /// Largest ELF [`Kcall::ProgramStage`] takes, in bytes.
 pub const PROGRAM_STAGE_MAX: usize = 8 << 20;
+/// Hexadecimal digits of a staged program's hash in its name (`BASE@HASH`).
+pub const STAGED_HASH_DIGITS: usize = 16;
+
+/// Whether `byte` may be in the base of a staged program's name: an ASCII letter,
+/// digit, `-`, `_` or `.`.
+pub const fn is_staged_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.')
+}
+
+/// Whether `base` may name a staged program ([`Kcall::ProgramStage`]): 1 to
+/// [`STAGED_BASE_MAX`] bytes each [`is_staged_byte`], not only dots.
+pub fn is_staged_base(base: &[u8]) -> bool {
+    (1..=STAGED_BASE_MAX).contains(&base.len())
+        && base.iter().all(|byte| is_staged_byte(*byte))
+        && base.iter().any(|byte| *byte != b'.')
+}
+
+/// Whether `hash` is the hash part of a staged program's name:
+/// [`STAGED_HASH_DIGITS`] lowercase hexadecimal digits.
+pub fn is_staged_hash(hash: &[u8]) -> bool {
+    hash.len() == STAGED_HASH_DIGITS
+        && hash
+            .iter()
+            .all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(byte))
+}
 
 /// Most argument bytes [`Kcall::ClusterPowerOn`] takes (NUL-separated).
 pub const POWER_ARGUMENTS_MAX: usize = 1024;

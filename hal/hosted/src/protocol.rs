@@ -65,15 +65,7 @@ pub fn is_staged_name(name: &str) -> bool {
     let Some((base, hash)) = name.split_once('@') else {
         return false;
     };
-    (1..=nanvix_abi::STAGED_BASE_MAX).contains(&base.len())
-        && base
-            .bytes()
-            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.'))
-        && base.bytes().any(|byte| byte != b'.')
-        && hash.len() == 16
-        && hash
-            .bytes()
-            .all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte))
+    nanvix_abi::is_staged_base(base.as_bytes()) && nanvix_abi::is_staged_hash(hash.as_bytes())
 }
 
 /// The file of the program staged as `name` in the staging directory `directory`;

@@ -60,9 +60,8 @@ pub fn name() -> &'static str {
     let first = arguments().next().unwrap_or("program");
     match first.rsplit_once('@') {
         Some((base, hash))
-            if !base.is_empty()
-                && hash.len() == 16
-                && hash.bytes().all(|byte| byte.is_ascii_hexdigit()) =>
+            if nanvix_abi::is_staged_base(base.as_bytes())
+                && nanvix_abi::is_staged_hash(hash.as_bytes()) =>
         {
             base
         }

@@ -8,7 +8,8 @@ use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 use nanvix_abi::{
     DEFAULT_HEAP_BYTES, DEFAULT_STACK_BYTES, Errno, POWER_ARGUMENTS_MAX, PROGRAM_ANY,
-    PROGRAM_NAME_MAX, PROGRAM_STAGE_MAX, PROGRAMS_MAX, SIGNAL_MAX, STAGED_BASE_MAX, SpawnOptions,
+    PROGRAM_NAME_MAX, PROGRAM_STAGE_MAX, PROGRAMS_MAX, SIGNAL_MAX, STAGED_BASE_MAX,
+    STAGED_HASH_DIGITS, SpawnOptions,
 };
 use nanvix_abi::{
     KERNEL_PROGRAM, MAILBOX_TAG, MessageHeader, NOC_PAYLOAD_MAX, PROGRAM_RUN_TAG, SIGTERM,
@@ -501,26 +502,16 @@ mod tests {
     }
 }
 
-/// Whether `base` may name a staged program: 1 to `STAGED_BASE_MAX` ASCII letters,
-/// digits, `-`, `_` and `.`, not only dots.
-fn is_staged_base(base: &[u8]) -> bool {
-    (1..=STAGED_BASE_MAX).contains(&base.len())
-        && base
-            .iter()
-            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.'))
-        && base.iter().any(|byte| *byte != b'.')
-}
-
-/// The name bytes `elf` are staged under as `base`: `base@` and the first 8 bytes
-/// of their SHA-256 in lowercase hexadecimal.
+/// The name bytes `elf` are staged under as `base`: `base@` and the first
+/// `STAGED_HASH_DIGITS` hexadecimal digits of their SHA-256, lowercase.
 fn staged_name(base: &str, elf: &[u8]) -> String {
     use core::fmt::Write;
     use sha2::Digest;
     let digest = sha2::Sha256::digest(elf);
-    let mut name = String::with_capacity(base.len() + 17);
+    let mut name = String::with_capacity(base.len() + 1 + STAGED_HASH_DIGITS);
     name.push_str(base);
     name.push('@');
-    for byte in &digest[..8] {
+    for byte in &digest[..STAGED_HASH_DIGITS / 2] {
         let _ = write!(name, "{byte:02x}");
     }
     name
@@ -544,7 +535,7 @@ impl<P: Platform> Kernel<P> {
         let mut base = [0u8; STAGED_BASE_MAX];
         space.read_into(name, &mut base[..name_length])?;
         let base = &base[..name_length];
-        if !is_staged_base(base) {
+        if !nanvix_abi::is_staged_base(base) {
             return Err(Errno::Invalid);
         }
         let out = space.writable(staged, PROGRAM_NAME_MAX)?;
@@ -578,7 +569,8 @@ impl<P: Platform> Kernel<P> {
 
 #[cfg(test)]
 mod staging_tests {
-    use super::{is_staged_base, staged_name};
+    use super::staged_name;
+    use nanvix_abi::is_staged_base;
 
     #[test]
     fn a_staged_name_is_the_base_and_16_hex_digits_of_the_bytes_hash() {

@@ -10,12 +10,9 @@ pub fn base_name(path: &str) -> String {
     let last = path.rsplit('/').next().unwrap_or_default();
     let base: String = last
         .chars()
-        .map(|character| {
-            if character.is_ascii_alphanumeric() || matches!(character, '-' | '_' | '.') {
-                character
-            } else {
-                '_'
-            }
+        .map(|character| match u8::try_from(character) {
+            Ok(byte) if libnanvix::abi::is_staged_byte(byte) => character,
+            _ => '_',
         })
         .take(STAGED_BASE_MAX)
         .collect();
