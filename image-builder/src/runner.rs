@@ -887,8 +887,9 @@ impl Board<'_> {
             .map(|path| path.display().to_string())
     }
 
-    /// Makes a staged program's ELF known for its logs and symbols the first time
-    /// it is needed (its name is its bytes' hash: what is read stays right).
+    /// Makes a staged program's ELF known for its logs and symbols when it starts
+    /// (before any log or fault of it comes on the same report pipe); its name is
+    /// its bytes' hash, so what is read stays right.
     fn know_program(&mut self, program: &str) {
         if self.elves.contains_key(program) {
             return;
@@ -926,7 +927,6 @@ impl Board<'_> {
     /// symbols and line tables (`function+0xoffset (address) at file:line`), or
     /// leaves them as addresses.
     fn symbolize(&mut self, cluster: usize, program: &str, addresses: &[u64]) -> Vec<String> {
-        self.know_program(program);
         let base = self.bases.get(&(cluster, program.to_string())).copied();
         let root = crate::workspace_root();
         let elves = &self.elves;
@@ -967,7 +967,6 @@ impl Board<'_> {
     /// Decodes a piece of `program`'s log stream on `cluster` (named `name`) and emits
     /// its frames at or above the log level, and a line for anything undecodable.
     fn log(&mut self, cluster: usize, name: &str, program: &str, hex: &str) {
-        self.know_program(program);
         let outputs = match decode_hex(hex) {
             Ok(bytes) => self.logs.feed(cluster, program, &bytes),
             Err(_) => vec![LogOutput::Problem(format!(
