@@ -256,7 +256,8 @@ impl PageTable {
     }
 
     /// Sets the rights of `program`'s own mapping at `virtual_base` (one it made,
-    /// not one granted to it: granted rights stay as granted); returns it.
+    /// not one granted to it: granted rights stay as granted); returns it as it
+    /// was.
     pub fn protect(
         &mut self,
         virtual_base: usize,
@@ -270,8 +271,9 @@ impl PageTable {
         if mapping.capability.owner != program || !mapping.capability.may_grant {
             return Err(PagingError::NotPermitted);
         }
+        let before = *mapping;
         mapping.capability.rights = rights;
-        Ok(*mapping)
+        Ok(before)
     }
 
     /// Maps the frames of `program`'s mapping at `virtual_base` for program `to`
@@ -577,8 +579,9 @@ mod tests {
             .map(WINDOW, 0, PageSize::Small, owned(1, read_write))
             .unwrap();
         assert_eq!(table.translate(WINDOW, Access::Write, 1), Ok(0));
-        let protected = table.protect(WINDOW, 1, read_only).unwrap();
-        assert_eq!(protected.capability.rights, read_only);
+        let before = table.protect(WINDOW, 1, read_only).unwrap();
+        assert_eq!(before.capability.rights, read_write);
+        assert_eq!(table.covering(WINDOW).unwrap().capability.rights, read_only);
         assert_eq!(
             table.translate(WINDOW + 8, Access::Write, 1),
             Err(PagingError::NotPermitted)

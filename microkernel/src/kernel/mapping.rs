@@ -95,16 +95,12 @@ impl<P: Platform> Kernel<P> {
         let memory = self.mmu()?;
         let rights = self.rights(rights)?;
         let mut pages = self.pages.lock();
-        let before = *pages.covering(address).ok_or(Errno::NoEntry)?;
-        if before.virtual_base != address {
-            return Err(Errno::NoEntry);
-        }
-        let mapping = pages.protect(address, index, rights).map_err(errno)?;
+        let before = pages.protect(address, index, rights).map_err(errno)?;
         // The same frame mapped again with the new rights (under the tables' lock:
         // no other change of this page comes between).
-        let bytes = mapping.size.bytes();
+        let bytes = before.size.bytes();
         if memory
-            .map(address, mapping.frame, bytes, rights.write, rights.execute)
+            .map(address, before.frame, bytes, rights.write, rights.execute)
             .is_err()
         {
             let _ = pages.protect(address, index, before.capability.rights);
