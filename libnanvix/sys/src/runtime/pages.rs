@@ -3,6 +3,12 @@
 use super::kcall;
 use nanvix_abi::{Errno, Kcall};
 
+/// The rights word of `memory_map`, `memory_grant` and `memory_protect`: bit 1
+/// asks for writing (reading is always given).
+fn rights(writable: bool) -> usize {
+    if writable { 1 << 1 } else { 0 }
+}
+
 /// A page of the MMU window the kernel mapped for this program (zeroed at first);
 /// unmapped when dropped.
 pub struct Page {
@@ -14,7 +20,7 @@ impl Page {
     /// Maps a page at `address`: 64 KiB when `large`, else 4 KiB; writable when
     /// `writable`.
     pub fn map(address: usize, large: bool, writable: bool) -> Result<Page, Errno> {
-        let rights = if writable { 1 << 1 } else { 0 };
+        let rights = rights(writable);
         kcall(
             Kcall::MemoryMap,
             [address, usize::from(large), rights, 0, 0],
@@ -29,7 +35,7 @@ impl Page {
     /// read-only faults to the program's pager (or ends the thread, reported, when
     /// there is none), as a write through [`Page::bytes_mut`] would.
     pub fn protect(&mut self, writable: bool) -> Result<(), Errno> {
-        let rights = if writable { 1 << 1 } else { 0 };
+        let rights = rights(writable);
         kcall(Kcall::MemoryProtect, [self.address, rights, 0, 0, 0]).map(|_| ())
     }
 
@@ -56,7 +62,7 @@ impl Page {
     /// both programs then see the same bytes. The grantee may unmap its mapping
     /// but not grant it on; the frame lasts while either mapping does.
     pub fn grant(&self, program: u32, to_address: usize, writable: bool) -> Result<(), Errno> {
-        let rights = if writable { 1 << 1 } else { 0 };
+        let rights = rights(writable);
         kcall(
             Kcall::MemoryGrant,
             [self.address, program as usize, to_address, rights, 0],
