@@ -67,15 +67,7 @@ fn nsh_runs_a_script_from_its_input() {
         }
     }
     // The spawned programs' own output reached the console too.
-    let hellos = board
-        .events()
-        .iter()
-        .filter(|event| {
-            matches!(event, Event::Console { program, line, .. }
-                if common::is_program(program, "hello") && line.starts_with("hello from cc"))
-        })
-        .count();
-    assert_eq!(hellos, 2, "{}", board.transcript());
+    assert_eq!(greetings(&board), 2, "{}", board.transcript());
 }
 
 /// Boots `systems/shell.toml` with `script` typed on the terminal (then closed).
@@ -434,15 +426,7 @@ fn nsh_finds_programs_in_its_search_path_as_the_user() {
         .to_vec();
     let (mut board, directory) = start_as_alice("nanvix-shell-path", script);
     board.wait_exit().unwrap();
-    let greetings = board
-        .events()
-        .iter()
-        .filter(|event| {
-            matches!(event, Event::Console { program, line, .. }
-                if common::is_program(program, "hello") && line.starts_with("hello from cc"))
-        })
-        .count();
-    assert_eq!(greetings, 3, "{}", board.transcript());
+    assert_eq!(greetings(&board), 3, "{}", board.transcript());
     let lines = shell_lines(&board);
     for wanted in [
         "nsh: nosuch: no such program",
@@ -480,6 +464,18 @@ fn start_as_alice(name: &str, script: Vec<u8>) -> (Board, std::path::PathBuf) {
     )
     .unwrap();
     (board, directory)
+}
+
+/// How many greetings `hello` printed on compute clusters.
+fn greetings(board: &Board) -> usize {
+    board
+        .events()
+        .iter()
+        .filter(|event| {
+            matches!(event, Event::Console { program, line, .. }
+                if common::is_program(program, "hello") && line.starts_with("hello from cc"))
+        })
+        .count()
 }
 
 /// The console lines program `program` printed.
