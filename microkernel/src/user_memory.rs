@@ -96,6 +96,28 @@ impl<'a, R: RawMutex> UserSpace<'a, R> {
         })
     }
 
+    /// Hands `f` the program bytes `[address, address + length)` to fill (a
+    /// device's read writes into them; another thread of the program may be reading
+    /// or writing them meanwhile: `f` must only store into them).
+    pub fn with_bytes_mut<T>(
+        &self,
+        address: usize,
+        length: usize,
+        f: impl FnOnce(&mut [u8]) -> T,
+    ) -> Result<T, Errno> {
+        self.with_range(address, length, Access::Write, || {
+            if length == 0 {
+                return f(&mut []);
+            }
+            // SAFETY: the range is the program's writable memory (checked by
+            // `with_range`, which holds its window pages in place meanwhile). The
+            // slice lives only for the call of `f`, which stores into it, as `write`
+            // does: a concurrent access by the program sees the bytes before or after.
+            let bytes = unsafe { core::slice::from_raw_parts_mut(address as *mut u8, length) };
+            f(bytes)
+        })
+    }
+
     /// Copies `bytes` to `address` of the program.
     pub fn write(&self, address: usize, bytes: &[u8]) -> Result<(), Errno> {
         self.with_range(address, bytes.len(), Access::Write, || {

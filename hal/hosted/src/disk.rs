@@ -15,6 +15,9 @@ use std::os::unix::fs::FileExt;
 /// Blocks the cache holds before it writes one back (16 MiB).
 const CACHE_BLOCKS_MAX: usize = 4096;
 
+/// The most blocks a flush writes with one `pwrite` (1 MiB).
+const FLUSH_RUN_BLOCKS: usize = 256;
+
 /// A disk image file behind a volatile write cache.
 pub struct HostedDisk {
     file: File,
@@ -75,9 +78,17 @@ impl Disk for HostedDisk {
         self.span(block, data.len())?;
         let mut cache = self.cache.lock();
         for (index, chunk) in data.chunks(DISK_BLOCK_BYTES).enumerate() {
-            let mut copy = Box::new([0; DISK_BLOCK_BYTES]);
-            copy.copy_from_slice(chunk);
-            cache.insert(block + index as u64, copy);
+            // A block cached already takes the bytes in place; a new one is a copy
+            // (not zeroed first).
+            match cache.get_mut(&(block + index as u64)) {
+                Some(cached) => cached.copy_from_slice(chunk),
+                None => {
+                    let copy: Box<[u8; DISK_BLOCK_BYTES]> = Box::<[u8]>::from(chunk)
+                        .try_into()
+                        .map_err(|_| DiskError::OutOfRange)?;
+                    cache.insert(block + index as u64, copy);
+                }
+            }
         }
         while cache.len() > CACHE_BLOCKS_MAX {
             let Some((number, evicted)) = cache.pop_first() else {
@@ -90,11 +101,15 @@ impl Disk for HostedDisk {
 
     fn flush(&self) -> Result<(), DiskError> {
         let mut cache = self.cache.lock();
-        // Runs of consecutive blocks, one write each.
-        let mut run: Vec<u8> = Vec::new();
+        // Runs of consecutive blocks (up to `FLUSH_RUN_BLOCKS`), one write each,
+        // gathered in one buffer.
+        let mut run: Vec<u8> =
+            Vec::with_capacity(cache.len().min(FLUSH_RUN_BLOCKS) * DISK_BLOCK_BYTES);
         let mut start = 0;
         for (number, cached) in cache.iter() {
-            if !run.is_empty() && start + (run.len() / DISK_BLOCK_BYTES) as u64 != *number {
+            let blocks = (run.len() / DISK_BLOCK_BYTES) as u64;
+            if !run.is_empty() && (start + blocks != *number || blocks as usize == FLUSH_RUN_BLOCKS)
+            {
                 self.write_back(start, &run)?;
                 run.clear();
             }

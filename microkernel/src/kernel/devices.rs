@@ -8,8 +8,9 @@ use crate::paging::Access;
 use nanvix_abi::{DISK_BLOCK_BYTES, Device, DeviceAccess, Errno};
 use nanvix_hal::{CoreId, Cores, Ddr, Disk, DiskError, Platform};
 
-/// The most bytes a `disk_read` or `disk_write` moves through the kernel at once
-/// (a longer call goes in pieces of it).
+/// The most bytes a `disk_read`, `disk_write`, `ddr_read` or `ddr_write` moves at
+/// once (a longer call goes in pieces of it: a piece's window pages are held in
+/// place while it moves).
 const DISK_PIECE_BYTES: usize = 64 * DISK_BLOCK_BYTES;
 
 impl<P: Platform> Kernel<P> {
@@ -94,7 +95,7 @@ impl<P: Platform> Kernel<P> {
         Ok((disk, bytes))
     }
 
-    /// `disk_read`: through a kernel buffer into the caller's, in pieces.
+    /// `disk_read`: into the caller's buffer, in pieces.
     pub(super) fn disk_read(
         &self,
         index: usize,
@@ -141,7 +142,7 @@ impl<P: Platform> Kernel<P> {
         }
     }
 
-    /// `ddr_read`: through a kernel buffer into the caller's, in pieces.
+    /// `ddr_read`: into the caller's buffer, in pieces.
     pub(super) fn ddr_read(
         &self,
         index: usize,
@@ -157,7 +158,7 @@ impl<P: Platform> Kernel<P> {
         Ok(length)
     }
 
-    /// `ddr_write`: from the caller's buffer through a kernel one, in pieces.
+    /// `ddr_write`: from the caller's buffer, in pieces.
     pub(super) fn ddr_write(
         &self,
         index: usize,
@@ -174,9 +175,10 @@ impl<P: Platform> Kernel<P> {
     }
 
     /// Fills the `bytes` bytes of program `index`'s buffer at `buffer` from a device,
-    /// `read(offset, piece)` filling each piece (at most [`DISK_PIECE_BYTES`]) of a
-    /// kernel buffer from `offset` into the transfer; the whole buffer is checked
-    /// the caller's before anything is read.
+    /// `read(offset, piece)` filling each piece (at most [`DISK_PIECE_BYTES`]) of the
+    /// program's buffer from `offset` into the transfer, in place (no kernel buffer
+    /// between: a piece's window pages are held meanwhile); the whole buffer is
+    /// checked the caller's before anything is read.
     fn copy_out(
         &self,
         index: usize,
@@ -185,20 +187,19 @@ impl<P: Platform> Kernel<P> {
     ) -> Result<(), Errno> {
         let space = self.space(index);
         space.check(buffer, bytes, Access::Write)?;
-        let mut data = alloc::vec![0u8; bytes.min(DISK_PIECE_BYTES)];
         let mut done = 0;
         while done < bytes {
             let piece = (bytes - done).min(DISK_PIECE_BYTES);
-            read(done, &mut data[..piece])?;
-            space.write(buffer + done, &data[..piece])?;
+            space.with_bytes_mut(buffer + done, piece, |into| read(done, into))??;
             done += piece;
         }
         Ok(())
     }
 
     /// Takes the `bytes` bytes of program `index`'s buffer at `buffer` to a device,
-    /// `write(offset, piece)` taking each piece; nothing is written unless the whole
-    /// buffer is the caller's.
+    /// `write(offset, piece)` taking each piece (at most [`DISK_PIECE_BYTES`]) from
+    /// the program's buffer itself; nothing is written unless the whole buffer is
+    /// the caller's.
     fn copy_in(
         &self,
         index: usize,
@@ -207,12 +208,10 @@ impl<P: Platform> Kernel<P> {
     ) -> Result<(), Errno> {
         let space = self.space(index);
         space.check(buffer, bytes, Access::Read)?;
-        let mut data = alloc::vec![0u8; bytes.min(DISK_PIECE_BYTES)];
         let mut done = 0;
         while done < bytes {
             let piece = (bytes - done).min(DISK_PIECE_BYTES);
-            space.read_into(buffer + done, &mut data[..piece])?;
-            write(done, &data[..piece])?;
+            space.with_bytes(buffer + done, piece, |from| write(done, from))??;
             done += piece;
         }
         Ok(())
