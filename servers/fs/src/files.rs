@@ -233,6 +233,47 @@ fn block_in<D: BlockDevice>(
     Ok(block)
 }
 
+/// Runs `f` on block `number` as `transaction` leaves it (without a copy when the
+/// transaction writes it).
+fn with_block<D: BlockDevice, T>(
+    journal: &mut Journal<D>,
+    transaction: &Transaction,
+    number: u64,
+    f: impl FnOnce(&Block) -> T,
+) -> Result<T, FsError> {
+    match transaction.written(number) {
+        Some(block) => Ok(f(block)),
+        None => Ok(f(&*block_in(journal, transaction, number)?)),
+    }
+}
+
+/// Changes block `number` with `f` in `transaction` (in place when the
+/// transaction writes it already, through the journal either way).
+fn update_block<D: BlockDevice>(
+    journal: &mut Journal<D>,
+    transaction: &mut Transaction,
+    number: u64,
+    f: impl FnOnce(&mut Block),
+) -> Result<(), FsError> {
+    if let Some(block) = transaction.written_mut(number) {
+        f(block);
+        return Ok(());
+    }
+    let mut block = block_in(journal, transaction, number)?;
+    f(&mut block);
+    transaction.write(number, &block);
+    Ok(())
+}
+
+/// What a block is taken for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Use {
+    /// Pointers or directory entries: journaled, and zeroed when taken.
+    Metadata,
+    /// File bytes: written whole in place by the caller, so not zeroed.
+    FileBytes,
+}
+
 /// A block of zeroes on the heap: blocks stay off the stack, so a server's deepest
 /// path (a truncate freeing double indirect blocks) holds a few pointers, not a few
 /// 4 KiB arrays.
@@ -878,15 +919,22 @@ impl<D: BlockDevice> FileSystem<D> {
             let at = offset + done as u64;
             let (index, within) = (at / BLOCK_SIZE as u64, (at % BLOCK_SIZE as u64) as usize);
             let piece = (BLOCK_SIZE - within).min(data.len() - done);
-            let block = self.block_for(&mut transaction, &mut inode, index)?;
-            // A block written whole need not be read first.
-            let mut contents = if piece == BLOCK_SIZE {
-                zeroed_block()
+            let (block, new) =
+                self.block_for(&mut transaction, &mut inode, index, Use::FileBytes)?;
+            // File bytes go in place (ordered: flushed before the record that links
+            // their blocks); a block written whole need not be read first, and a new
+            // one starts from zeros (not from what a freed block held).
+            if piece == BLOCK_SIZE {
+                transaction.write_data(block, &data[done..done + piece]);
             } else {
-                block_in(&mut self.journal, &transaction, block)?
-            };
-            contents[within..within + piece].copy_from_slice(&data[done..done + piece]);
-            transaction.write(block, &contents);
+                let mut contents = if new {
+                    zeroed_block()
+                } else {
+                    block_in(&mut self.journal, &transaction, block)?
+                };
+                contents[within..within + piece].copy_from_slice(&data[done..done + piece]);
+                transaction.write_data(block, &contents[..]);
+            }
             done += piece;
         }
         inode.size = inode.size.max(offset + data.len() as u64);
@@ -1144,8 +1192,41 @@ impl<D: BlockDevice> FileSystem<D> {
         Err(FsError::NoSpace)
     }
 
-    /// Takes a free block, zeroed, in `transaction`.
-    fn allocate_block(&mut self, transaction: &mut Transaction) -> Result<u32, FsError> {
+    /// Takes a free block for `usage` in `transaction` (zeroed for metadata).
+    /// Blocks freed since the last sync wait for it (a crash before it would give
+    /// them back, holding another file's bytes): with no other block free, this
+    /// syncs and takes one of them.
+    fn allocate_block(
+        &mut self,
+        transaction: &mut Transaction,
+        usage: Use,
+    ) -> Result<u32, FsError> {
+        let found = match self.find_free_block(transaction)? {
+            None if self.journal.frees_waiting() => {
+                self.journal.sync()?;
+                self.find_free_block(transaction)?
+            }
+            found => found,
+        };
+        let number = found.ok_or(FsError::NoSpace)?;
+        let bits = (BLOCK_SIZE * 8) as u64;
+        let bit = number % bits;
+        update_block(
+            &mut self.journal,
+            transaction,
+            self.layout.bitmap_start + number / bits,
+            |map| map[(bit / 8) as usize] |= 1 << (bit % 8),
+        )?;
+        if usage == Use::Metadata {
+            transaction.write(number, &zeroed_block());
+        }
+        self.next_block = number + 1;
+        u32::try_from(number).map_err(|_| FsError::NoSpace)
+    }
+
+    /// A block free in `transaction`'s bitmap that may be taken (not freed by it or
+    /// by a commit not yet synced), from the allocation hint on.
+    fn find_free_block(&mut self, transaction: &Transaction) -> Result<Option<u64>, FsError> {
         let total = self.journal.block_count();
         let first = self.layout.first_free();
         let start = self.next_block.clamp(first, total - 1);
@@ -1155,8 +1236,16 @@ impl<D: BlockDevice> FileSystem<D> {
             let mut number = low;
             while number < high {
                 let bitmap = self.layout.bitmap_start + number / bits;
-                let mut map = block_in(&mut self.journal, transaction, bitmap)?;
                 let stop = high.min((number / bits + 1) * bits);
+                let journal = &mut self.journal;
+                let may_reuse = |journal: &Journal<D>, number: u64| {
+                    !transaction.frees(number) && journal.may_reuse(number)
+                };
+                let mut owned = None;
+                let map: &Block = match transaction.written(bitmap) {
+                    Some(map) => map,
+                    None => owned.insert(block_in(journal, transaction, bitmap)?),
+                };
                 while number < stop {
                     let bit = number % bits;
                     let byte = (bit / 8) as usize;
@@ -1164,18 +1253,14 @@ impl<D: BlockDevice> FileSystem<D> {
                         number += 8;
                         continue;
                     }
-                    if map[byte] & (1 << (bit % 8)) == 0 {
-                        map[byte] |= 1 << (bit % 8);
-                        transaction.write(bitmap, &map);
-                        transaction.write(number, &zeroed_block());
-                        self.next_block = number + 1;
-                        return u32::try_from(number).map_err(|_| FsError::NoSpace);
+                    if map[byte] & (1 << (bit % 8)) == 0 && may_reuse(journal, number) {
+                        return Ok(Some(number));
                     }
                     number += 1;
                 }
             }
         }
-        Err(FsError::NoSpace)
+        Ok(None)
     }
 
     fn free_block(&mut self, transaction: &mut Transaction, number: u32) -> Result<(), FsError> {
@@ -1184,11 +1269,14 @@ impl<D: BlockDevice> FileSystem<D> {
             return Err(FsError::Corrupt("a block number outside the files' area"));
         }
         let bits = (BLOCK_SIZE * 8) as u64;
-        let bitmap = self.layout.bitmap_start + number / bits;
         let bit = number % bits;
-        let mut map = block_in(&mut self.journal, transaction, bitmap)?;
-        map[(bit / 8) as usize] &= !(1 << (bit % 8));
-        transaction.write(bitmap, &map);
+        update_block(
+            &mut self.journal,
+            transaction,
+            self.layout.bitmap_start + number / bits,
+            |map| map[(bit / 8) as usize] &= !(1 << (bit % 8)),
+        )?;
+        transaction.free(number);
         Ok(())
     }
 
@@ -1267,57 +1355,70 @@ impl<D: BlockDevice> FileSystem<D> {
     }
 
     /// Entry `index` of pointer block `*block`, allocating it (and the block it
-    /// points to) as needed.
+    /// points to, for `usage`) as needed; and whether the entry is new.
     fn pointer_for(
         &mut self,
         transaction: &mut Transaction,
         block: &mut u32,
         index: usize,
-    ) -> Result<u32, FsError> {
+        usage: Use,
+    ) -> Result<(u32, bool), FsError> {
         if *block == 0 {
-            *block = self.allocate_block(transaction)?;
+            *block = self.allocate_block(transaction, Use::Metadata)?;
         }
-        let mut contents = block_in(&mut self.journal, transaction, u64::from(*block))?;
-        let mut entry = u32_at(&contents[..], 4 * index);
-        if entry == 0 {
-            entry = self.allocate_block(transaction)?;
-            contents[4 * index..4 * index + 4].copy_from_slice(&entry.to_le_bytes());
-            transaction.write(u64::from(*block), &contents);
+        let pointers = u64::from(*block);
+        let entry = with_block(&mut self.journal, transaction, pointers, |contents| {
+            u32_at(&contents[..], 4 * index)
+        })?;
+        if entry != 0 {
+            return Ok((entry, false));
         }
-        Ok(entry)
+        let entry = self.allocate_block(transaction, usage)?;
+        update_block(&mut self.journal, transaction, pointers, |contents| {
+            contents[4 * index..4 * index + 4].copy_from_slice(&entry.to_le_bytes())
+        })?;
+        Ok((entry, true))
     }
 
-    /// The number of data block `index` of `inode`, allocated if a hole.
+    /// The number of data block `index` of `inode`, allocated for `usage` if a
+    /// hole; and whether it is new.
     fn block_for(
         &mut self,
         transaction: &mut Transaction,
         inode: &mut Inode,
         index: u64,
-    ) -> Result<u64, FsError> {
+        usage: Use,
+    ) -> Result<(u64, bool), FsError> {
         let index = index as usize;
-        let number = if index < DIRECT_BLOCKS {
-            if inode.direct[index] == 0 {
-                inode.direct[index] = self.allocate_block(transaction)?;
+        let (number, new) = if index < DIRECT_BLOCKS {
+            let new = inode.direct[index] == 0;
+            if new {
+                inode.direct[index] = self.allocate_block(transaction, usage)?;
             }
-            inode.direct[index]
+            (inode.direct[index], new)
         } else if index < DIRECT_BLOCKS + POINTERS_PER_BLOCK {
             let mut indirect = inode.indirect;
-            let number = self.pointer_for(transaction, &mut indirect, index - DIRECT_BLOCKS)?;
+            let found =
+                self.pointer_for(transaction, &mut indirect, index - DIRECT_BLOCKS, usage)?;
             inode.indirect = indirect;
-            number
+            found
         } else {
             let rest = index - DIRECT_BLOCKS - POINTERS_PER_BLOCK;
             if rest >= POINTERS_PER_BLOCK * POINTERS_PER_BLOCK {
                 return Err(FsError::TooLarge);
             }
             let mut double = inode.double;
-            let mut middle =
-                self.pointer_for(transaction, &mut double, rest / POINTERS_PER_BLOCK)?;
+            let (mut middle, _) = self.pointer_for(
+                transaction,
+                &mut double,
+                rest / POINTERS_PER_BLOCK,
+                Use::Metadata,
+            )?;
             inode.double = double;
             // `pointer_for` allocated the middle block zeroed: its entries are holes.
-            self.pointer_for(transaction, &mut middle, rest % POINTERS_PER_BLOCK)?
+            self.pointer_for(transaction, &mut middle, rest % POINTERS_PER_BLOCK, usage)?
         };
-        Ok(u64::from(number))
+        Ok((u64::from(number), new))
     }
 
     /// Every block `inode` holds: data blocks, then pointer blocks.
@@ -1449,7 +1550,7 @@ impl<D: BlockDevice> FileSystem<D> {
         parent: u32,
     ) -> Result<(), FsError> {
         let mut inode = self.get_inode(transaction, number)?;
-        let block = self.block_for(transaction, &mut inode, 0)?;
+        let (block, _) = self.block_for(transaction, &mut inode, 0, Use::Metadata)?;
         let mut contents = zeroed_block();
         Entry::encode(number, b".", &mut contents[..ENTRY_BYTES]);
         Entry::encode(parent, b"..", &mut contents[ENTRY_BYTES..2 * ENTRY_BYTES]);
@@ -1522,7 +1623,7 @@ impl<D: BlockDevice> FileSystem<D> {
                 return self.set_entry(transaction, (block, slot * ENTRY_BYTES), inode, name);
             }
         }
-        let block = self.block_for(transaction, directory, blocks)?;
+        let (block, _) = self.block_for(transaction, directory, blocks, Use::Metadata)?;
         directory.size += BLOCK_SIZE as u64;
         self.set_entry(transaction, (block, 0), inode, name)
     }

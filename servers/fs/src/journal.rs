@@ -1,10 +1,11 @@
-//! A checksummed redo journal: a transaction's block writes go to the journal
+//! A checksummed redo journal: a transaction's metadata writes go to the journal
 //! first, and to their places only once the journal holds them durably, so after a
 //! crash at any point each transaction is on the disk whole or not at all, and
-//! every one whose [`Journal::commit`] returned is there.
+//! every one whose [`Journal::commit`] returned is there. A transaction's file
+//! bytes go in place (ordered): flushed before the record that links their blocks.
 //!
 //! Layout: block 0 is the superblock; blocks `1..=journal_blocks` the journal;
-//! the rest the data area the layers above own. A transaction in the journal is a
+//! the rest the data area the layers above own. A record in the journal is a
 //! descriptor block (its number in sequence, its target blocks, a CRC-32 of its
 //! data), its data blocks, and a commit block repeating the sequence number and the
 //! data's CRC: a crash that tore any of them leaves a record that does not check,
@@ -12,17 +13,20 @@
 //! first record must carry; a checkpoint (every write in place flushed) moves it on
 //! and starts the journal again from its first block.
 //!
-//! [`Journal::commit`] is durable when it returns (one flush). A commit can also
-//! wait ([`Journal::commit_unsynced`]): its record goes to the device unflushed and
-//! its blocks are read from their places in the journal until [`Journal::sync`]
-//! flushes every waiting record at once and only then copies their blocks in place
-//! (a full journal syncs first). A crash loses a suffix of the waiting commits
-//! (replay stops at the first record missing or torn), never a commit before one
-//! it keeps.
+//! [`Journal::commit`] is durable when it returns. A commit can also wait
+//! ([`Journal::commit_unsynced`]): its file bytes go in place unflushed and its
+//! journaled writes join the running record in memory (read from there) until
+//! [`Journal::sync`] flushes the file bytes, writes the running record and flushes
+//! it, and only then writes its blocks in place. A crash loses the commits since
+//! the last sync, whole, never a commit before one it keeps; of their file bytes,
+//! those over blocks a file already had may stay. A block freed by a waiting commit
+//! is not reused before the sync ([`Journal::may_reuse`]), and file bytes for a
+//! block a record since the last checkpoint writes are journaled (a replay would
+//! otherwise put the record's older bytes over them).
 
 use crate::device::{BLOCK_SIZE, Block, BlockDevice, DeviceError};
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 
 /// The superblock's first bytes.
@@ -43,6 +47,9 @@ const DESCRIPTOR_HEADER: usize = 8 + 8 + 4 + 4;
 const SUPERBLOCK_BYTES: usize = 48;
 /// The most blocks a sync writes in place in one device write.
 const RUN_BLOCKS_MAX: usize = 32;
+/// The most blocks the running record gathers from several commits before a sync
+/// writes it (a larger single commit is a record of its own).
+const RUNNING_BLOCKS_MAX: usize = 64;
 
 /// Why the journal refused or failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -169,10 +176,17 @@ fn u64_at(block: &Block, at: usize) -> u64 {
     u64::from_le_bytes(bytes)
 }
 
-/// Block writes to commit together.
+/// Block writes to commit together: journaled writes (metadata: they reach their
+/// places only through the journal) and file bytes (written in place at once,
+/// flushed before the record of the commit that links them, so never journaled
+/// unless a record since the last checkpoint wrote their block), and the blocks the
+/// transaction frees.
 #[derive(Clone, Debug, Default)]
 pub struct Transaction {
     writes: Vec<(u64, Box<Block>)>,
+    /// File bytes, as runs: a first block and the bytes of the blocks from it.
+    data: Vec<(u64, Vec<u8>)>,
+    freed: Vec<u64>,
 }
 
 impl Transaction {
@@ -181,31 +195,108 @@ impl Transaction {
         Transaction::default()
     }
 
-    /// Writes `block` to block `number` (a later write to the same block replaces
-    /// this one).
+    /// Writes `block` to block `number` through the journal (a later write to the
+    /// same block replaces this one).
     pub fn write(&mut self, number: u64, block: &Block) {
+        if let Some(bytes) = self.data_mut(number) {
+            bytes.copy_from_slice(block);
+            return;
+        }
         match self.writes.iter_mut().find(|(target, _)| *target == number) {
             Some((_, data)) => data.copy_from_slice(block),
             None => self.writes.push((number, Box::new(*block))),
         }
     }
 
+    /// Writes file bytes to the blocks from `number` on (`blocks`: whole blocks):
+    /// in place when committed, unless the journal must carry them. They replace
+    /// earlier writes of this transaction to those blocks.
+    pub fn write_data(&mut self, number: u64, blocks: &[u8]) {
+        for (index, block) in blocks.chunks_exact(BLOCK_SIZE).enumerate() {
+            let number = number + index as u64;
+            self.writes.retain(|(target, _)| *target != number);
+            if let Some(bytes) = self.data_mut(number) {
+                bytes.copy_from_slice(block);
+                continue;
+            }
+            match self.data.last_mut() {
+                Some((first, bytes)) if *first + (bytes.len() / BLOCK_SIZE) as u64 == number => {
+                    bytes.extend_from_slice(block)
+                }
+                _ => self.data.push((number, block.to_vec())),
+            }
+        }
+    }
+
+    /// The bytes of block `number` among the file bytes written.
+    fn data_mut(&mut self, number: u64) -> Option<&mut [u8]> {
+        self.data.iter_mut().find_map(|(first, bytes)| {
+            let index = number.checked_sub(*first)? as usize;
+            bytes.get_mut(index * BLOCK_SIZE..(index + 1) * BLOCK_SIZE)
+        })
+    }
+
+    /// Notes that block `number` is free once this transaction commits: the
+    /// journal lets nothing take it again before the next sync.
+    pub fn free(&mut self, number: u64) {
+        self.freed.push(number);
+    }
+
+    /// Whether this transaction frees block `number`.
+    pub fn frees(&self, number: u64) -> bool {
+        self.freed.contains(&number)
+    }
+
     /// What this transaction writes to block `number`, if anything.
     pub fn written(&self, number: u64) -> Option<&Block> {
+        if let Some(found) = self.writes.iter().find(|(target, _)| *target == number) {
+            return Some(&*found.1);
+        }
+        self.data.iter().find_map(|(first, bytes)| {
+            let index = number.checked_sub(*first)? as usize;
+            bytes
+                .get(index * BLOCK_SIZE..(index + 1) * BLOCK_SIZE)
+                .and_then(|block| block.try_into().ok())
+        })
+    }
+
+    /// What this transaction writes through the journal to block `number`, if
+    /// anything, to change in place.
+    pub fn written_mut(&mut self, number: u64) -> Option<&mut Block> {
         self.writes
-            .iter()
+            .iter_mut()
             .find(|(target, _)| *target == number)
-            .map(|(_, data)| &**data)
+            .map(|(_, data)| &mut **data)
     }
 
     /// Blocks it writes.
     pub fn len(&self) -> usize {
         self.writes.len()
+            + self
+                .data
+                .iter()
+                .map(|(_, bytes)| bytes.len() / BLOCK_SIZE)
+                .sum::<usize>()
     }
 
     /// Whether it writes nothing.
     pub fn is_empty(&self) -> bool {
-        self.writes.is_empty()
+        self.len() == 0
+    }
+
+    /// Every block it writes.
+    fn targets(&self) -> impl Iterator<Item = u64> + '_ {
+        self.writes
+            .iter()
+            .map(|(target, _)| *target)
+            .chain(self.data_blocks())
+    }
+
+    /// The blocks its file bytes go to.
+    fn data_blocks(&self) -> impl Iterator<Item = u64> + '_ {
+        self.data
+            .iter()
+            .flat_map(|(first, bytes)| *first..*first + (bytes.len() / BLOCK_SIZE) as u64)
     }
 }
 
@@ -335,11 +426,18 @@ pub struct Journal<D: BlockDevice> {
     head: u64,
     /// The next record's sequence number.
     next_sequence: u64,
-    /// The writes of commits not yet in place, by block: the journal block that
-    /// holds each (read from there; copied in place by the next sync).
-    unsynced: BTreeMap<u64, u64>,
-    /// Records were written since the last flush.
-    records_unsynced: bool,
+    /// The journaled writes of commits not yet synced, merged by block (a later
+    /// commit's write replaces an earlier one's): the next sync's record.
+    running: BTreeMap<u64, Box<Block>>,
+    /// Blocks that a record since the last checkpoint, or the running one, writes:
+    /// file bytes for them go through the journal too, or a replay would put the
+    /// record's older bytes over them.
+    journaled: BTreeSet<u64>,
+    /// Blocks that commits not yet synced free: not taken again before the sync
+    /// (a crash would give them back to their file holding another's bytes).
+    freed: BTreeSet<u64>,
+    /// File bytes were written in place since the last flush.
+    data_unflushed: bool,
 }
 
 impl<D: BlockDevice> Journal<D> {
@@ -368,8 +466,10 @@ impl<D: BlockDevice> Journal<D> {
             superblock,
             head: 0,
             next_sequence: 1,
-            unsynced: BTreeMap::new(),
-            records_unsynced: false,
+            running: BTreeMap::new(),
+            journaled: BTreeSet::new(),
+            freed: BTreeSet::new(),
+            data_unflushed: false,
         })
     }
 
@@ -403,8 +503,10 @@ impl<D: BlockDevice> Journal<D> {
             superblock,
             head: 0,
             next_sequence: sequence,
-            unsynced: BTreeMap::new(),
-            records_unsynced: false,
+            running: BTreeMap::new(),
+            journaled: BTreeSet::new(),
+            freed: BTreeSet::new(),
+            data_unflushed: false,
         };
         Ok((journal, recovery))
     }
@@ -427,13 +529,18 @@ impl<D: BlockDevice> Journal<D> {
     /// Reads data block `number` as the committed transactions left it.
     pub fn read(&mut self, number: u64, block: &mut Block) -> Result<(), JournalError> {
         self.check_target(number)?;
-        let at = self.unsynced.get(&number).copied().unwrap_or(number);
-        Ok(self.device.read(at, block)?)
+        match self.running.get(&number) {
+            Some(written) => {
+                block.copy_from_slice(&written[..]);
+                Ok(())
+            }
+            None => Ok(self.device.read(number, block)?),
+        }
     }
 
     /// Reads the data blocks from `first` on into `buffer` (whole blocks), as the
     /// committed transactions left them: from the device in one run when none of
-    /// them waits for a sync.
+    /// them waits in the running record.
     pub fn read_run(&mut self, first: u64, buffer: &mut [u8]) -> Result<(), JournalError> {
         let count = (buffer.len() / BLOCK_SIZE) as u64;
         if count == 0 {
@@ -441,7 +548,7 @@ impl<D: BlockDevice> Journal<D> {
         }
         self.check_target(first)?;
         self.check_target(first + count - 1)?;
-        if self.unsynced.range(first..first + count).next().is_none() {
+        if self.running.range(first..first + count).next().is_none() {
             return Ok(self.device.read_run(first, buffer)?);
         }
         let mut block = [0; BLOCK_SIZE];
@@ -452,6 +559,17 @@ impl<D: BlockDevice> Journal<D> {
         Ok(())
     }
 
+    /// Whether block `number` may be taken again: not while a commit not yet
+    /// synced frees it.
+    pub fn may_reuse(&self, number: u64) -> bool {
+        !self.freed.contains(&number)
+    }
+
+    /// Whether commits not yet synced free blocks (a sync makes them reusable).
+    pub fn frees_waiting(&self) -> bool {
+        !self.freed.is_empty()
+    }
+
     /// Commits `transaction`: once this returns, its writes survive any crash, all
     /// of them (and every commit before it). A transaction that writes outside the
     /// data area or is too large is refused and writes nothing.
@@ -460,62 +578,49 @@ impl<D: BlockDevice> Journal<D> {
         self.sync()
     }
 
-    /// Makes every commit so far durable: flushes their records, then writes their
-    /// blocks in place (flushed by the next checkpoint; until then the journal has
-    /// them). Nothing to do when nothing waits.
+    /// The most blocks one record carries.
+    fn record_blocks_max(&self) -> usize {
+        TRANSACTION_BLOCKS_MAX.min((self.superblock.journal_blocks - 2) as usize)
+    }
+
+    /// Makes every commit so far durable: flushes the file bytes written in place,
+    /// then writes the running record and flushes it, then writes its blocks in
+    /// place (flushed by the next checkpoint; until then the journal has them).
+    /// Nothing to do when nothing waits.
     pub fn sync(&mut self) -> Result<(), JournalError> {
-        if !self.records_unsynced {
-            return Ok(());
+        // File bytes are durable before the record that links their blocks.
+        if self.data_unflushed {
+            self.device.flush()?;
+            self.data_unflushed = false;
         }
-        self.device.flush()?;
-        self.records_unsynced = false;
-        // In place: runs of blocks that follow each other both in the journal and
-        // in place move with one read and one write.
-        let mut buffer = Vec::new();
-        buffer
-            .try_reserve_exact(self.unsynced.len().min(RUN_BLOCKS_MAX) * BLOCK_SIZE)
-            .map_err(|_| JournalError::OutOfMemory)?;
-        let waiting: Vec<(u64, u64)> = core::mem::take(&mut self.unsynced).into_iter().collect();
-        let mut at = 0;
-        while at < waiting.len() {
-            let (target, source) = waiting[at];
-            let mut count = 1;
-            while at + count < waiting.len()
-                && count < RUN_BLOCKS_MAX
-                && waiting[at + count] == (target + count as u64, source + count as u64)
-            {
-                count += 1;
+        if !self.running.is_empty() {
+            let needed = self.running.len() as u64 + 2;
+            if self.head + needed > self.superblock.journal_blocks {
+                self.empty_journal()?;
             }
-            buffer.resize(count * BLOCK_SIZE, 0);
-            self.device.read_run(source, &mut buffer)?;
-            self.device.write_run(target, &buffer)?;
-            at += count;
+            let running = core::mem::take(&mut self.running);
+            self.write_record(&running)?;
+            self.device.flush()?;
+            self.head += needed;
+            self.next_sequence += 1;
+            // In place, in runs of consecutive blocks.
+            let mut runs = Runs::new(running.len())?;
+            for (target, data) in &running {
+                runs.push(&mut self.device, *target, data)?;
+            }
+            runs.finish(&mut self.device)?;
         }
+        self.freed.clear();
         Ok(())
     }
 
-    /// Commits `transaction` without waiting for the device: its record is written
-    /// (not flushed) and its writes read back at once, but a crash before the next
-    /// [`sync`](Self::sync) may lose it, and the commits after it, whole. Refused
-    /// as [`commit`](Self::commit) refuses. Syncs by itself when the journal is full.
-    pub fn commit_unsynced(&mut self, transaction: &Transaction) -> Result<(), JournalError> {
-        if transaction.is_empty() {
-            return Ok(());
-        }
-        for (target, _) in &transaction.writes {
-            self.check_target(*target)?;
-        }
-        let count = transaction.len();
-        let needed = count as u64 + 2;
-        if count > TRANSACTION_BLOCKS_MAX || needed > self.superblock.journal_blocks {
-            return Err(JournalError::TooLarge);
-        }
-        if self.head + needed > self.superblock.journal_blocks {
-            self.checkpoint()?;
-        }
+    /// Writes `writes` as the record at the journal's head, unflushed (the cache
+    /// may still reorder its blocks: their checksums tell a torn one).
+    fn write_record(&mut self, writes: &BTreeMap<u64, Box<Block>>) -> Result<(), JournalError> {
+        let count = writes.len();
         let sequence = self.next_sequence;
         let mut hasher = crc32fast::Hasher::new();
-        for (_, data) in &transaction.writes {
+        for data in writes.values() {
             hasher.update(&**data);
         }
         let data_crc = hasher.finalize();
@@ -524,7 +629,7 @@ impl<D: BlockDevice> Journal<D> {
         descriptor[8..16].copy_from_slice(&sequence.to_le_bytes());
         descriptor[16..20].copy_from_slice(&(count as u32).to_le_bytes());
         descriptor[20..24].copy_from_slice(&data_crc.to_le_bytes());
-        for (index, (target, _)) in transaction.writes.iter().enumerate() {
+        for (index, target) in writes.keys().enumerate() {
             let at = DESCRIPTOR_HEADER + 8 * index;
             descriptor[at..at + 8].copy_from_slice(&target.to_le_bytes());
         }
@@ -537,35 +642,97 @@ impl<D: BlockDevice> Journal<D> {
         commit[16..20].copy_from_slice(&data_crc.to_le_bytes());
         let crc = crc32fast::hash(&commit[..20]);
         commit[20..24].copy_from_slice(&crc.to_le_bytes());
-        // The record in runs (the cache may still reorder its blocks: their
-        // checksums tell a torn one).
         let first = 1 + self.head;
         let mut runs = Runs::new(count + 2)?;
         runs.push(&mut self.device, first, &descriptor)?;
-        for (index, (_, data)) in transaction.writes.iter().enumerate() {
+        for (index, data) in writes.values().enumerate() {
             runs.push(&mut self.device, first + 1 + index as u64, data)?;
         }
         runs.push(&mut self.device, first + 1 + count as u64, &commit)?;
-        runs.finish(&mut self.device)?;
-        self.records_unsynced = true;
-        self.head += needed;
-        self.next_sequence += 1;
-        // In place only once the record is flushed: until then, read from the
-        // journal.
-        for (index, (target, _)) in transaction.writes.iter().enumerate() {
-            self.unsynced.insert(*target, first + 1 + index as u64);
+        runs.finish(&mut self.device)
+    }
+
+    /// Commits `transaction` without waiting for the device: its file bytes are
+    /// written in place and its journaled writes join the running record (read
+    /// back at once), but a crash before the next [`sync`](Self::sync) may lose
+    /// it, and the commits after it, whole (its file bytes over blocks the file
+    /// had before may stay: an unsynced overwrite can tear). Refused as
+    /// [`commit`](Self::commit) refuses. Syncs by itself when the running record
+    /// is full.
+    pub fn commit_unsynced(&mut self, transaction: &Transaction) -> Result<(), JournalError> {
+        if transaction.is_empty() {
+            return Ok(());
         }
+        for target in transaction.targets() {
+            self.check_target(target)?;
+        }
+        let record_max = self.record_blocks_max();
+        if transaction.len() > record_max {
+            return Err(JournalError::TooLarge);
+        }
+        // Room in the running record for the blocks it journals (its journaled
+        // writes, and file bytes for blocks a record since the checkpoint wrote).
+        let journaled = |target: &u64| self.journaled.contains(target);
+        let added = transaction
+            .writes
+            .iter()
+            .map(|(target, _)| *target)
+            .chain(transaction.data_blocks().filter(journaled))
+            .filter(|target| !self.running.contains_key(target))
+            .count();
+        if !self.running.is_empty()
+            && self.running.len() + added > record_max.min(RUNNING_BLOCKS_MAX)
+        {
+            self.sync()?;
+        }
+        // File bytes in place, in runs, but through the journal for a block a
+        // record since the last checkpoint writes.
+        for (first, bytes) in &transaction.data {
+            let blocks = bytes.len() / BLOCK_SIZE;
+            let mut index = 0;
+            while index < blocks {
+                let number = first + index as u64;
+                if self.journaled.contains(&number) {
+                    let mut block = Box::new([0; BLOCK_SIZE]);
+                    block.copy_from_slice(&bytes[index * BLOCK_SIZE..(index + 1) * BLOCK_SIZE]);
+                    self.running.insert(number, block);
+                    index += 1;
+                    continue;
+                }
+                let mut end = index + 1;
+                while end < blocks && !self.journaled.contains(&(first + end as u64)) {
+                    end += 1;
+                }
+                self.device
+                    .write_run(number, &bytes[index * BLOCK_SIZE..end * BLOCK_SIZE])?;
+                self.data_unflushed = true;
+                index = end;
+            }
+        }
+        for (target, data) in &transaction.writes {
+            self.running.insert(*target, data.clone());
+            self.journaled.insert(*target);
+        }
+        self.freed.extend(transaction.freed.iter().copied());
         Ok(())
     }
 
     /// Makes every committed write durable in place and empties the journal.
     pub fn checkpoint(&mut self) -> Result<(), JournalError> {
         self.sync()?;
+        self.empty_journal()
+    }
+
+    /// Flushes the synced records' in-place writes and moves the superblock past
+    /// the records: the journal starts over from its first block.
+    fn empty_journal(&mut self) -> Result<(), JournalError> {
         self.device.flush()?;
         self.superblock.sequence = self.next_sequence;
         self.device.write(0, &self.superblock.encode())?;
         self.device.flush()?;
         self.head = 0;
+        // Only the running record's blocks are still to be journaled.
+        self.journaled = self.running.keys().copied().collect();
         Ok(())
     }
 

@@ -2,7 +2,9 @@
 //! and changes nothing; a disk that is not one, or is corrupt, is refused at mount;
 //! and after a crash at each point of a write-heavy workload (the write cache
 //! losing or reordering what was not flushed), the disk mounts, checks clean, holds
-//! every transaction whose commit returned, and each transaction whole or not at all.
+//! every transaction whose commit returned, and each transaction whole or not at all;
+//! file bytes written in place are there before any link to them, survive the
+//! replay of a record that wrote their block, and go to no block freed before a sync.
 
 use nanvix_fs::journal::{self, TRANSACTION_BLOCKS_MAX};
 use nanvix_fs::{
@@ -418,4 +420,144 @@ fn a_disk_formatted_again_replays_none_of_the_earlier_disks_records() {
         recovery.replayed, 1,
         "the earlier disk's records 2 and 3 replayed"
     );
+}
+
+/// Transactions of the ordered-data workload.
+const LINKED: u64 = 40;
+/// Link blocks (journaled) of the ordered-data workload.
+const LINKS: u64 = 4;
+
+/// Transaction `number` of the ordered-data workload: file bytes to a block of its
+/// own (in place), and a journaled link block naming it.
+fn linked_transaction(start: u64, number: u64) -> Transaction {
+    let mut transaction = Transaction::new();
+    transaction.write_data(start + LINKS + number, &pattern(number, LINKS + number));
+    // (`pattern(0, 0)` is zeros: a link carries the transaction's number plus one.)
+    transaction.write(start + number % LINKS, &pattern(number + 1, number % LINKS));
+    transaction
+}
+
+/// The ordered-data workload, a sync after every second commit, until it ends or
+/// the device fails: the transactions acknowledged (before the last sync).
+fn linked_workload<D: BlockDevice>(journal: &mut Journal<D>) -> u64 {
+    let start = journal.data_start();
+    let mut acknowledged = 0;
+    for number in 0..LINKED {
+        if journal
+            .commit_unsynced(&linked_transaction(start, number))
+            .is_err()
+        {
+            break;
+        }
+        if number % 2 == 1 {
+            if journal.sync().is_err() {
+                break;
+            }
+            acknowledged = number + 1;
+        }
+    }
+    acknowledged
+}
+
+/// File bytes go in place and only the link to them through the journal: after a
+/// crash at any point, every link on the disk names bytes that are there whole, and
+/// no link is older than the last synced transaction that wrote it.
+#[test]
+fn after_a_crash_anywhere_every_linked_block_holds_its_file_bytes() {
+    let disk = || {
+        Journal::format(MemoryDisk::new(128), JOURNAL_BLOCKS)
+            .unwrap()
+            .unmount()
+            .unwrap()
+    };
+    let mut dry = Journal::mount(CrashingDisk::new(disk(), 0)).unwrap().0;
+    assert_eq!(linked_workload(&mut dry), LINKED);
+    let operations = dry.into_device().operations();
+    assert!(operations > 60, "{operations} operations");
+    let mut linked_seen = 0;
+    for point in 1..operations {
+        for seed in 0..8 {
+            let mut device = CrashingDisk::new(disk(), point * 11 + seed);
+            device.crash_after(point);
+            let mut journal = Journal::mount(device).unwrap().0;
+            let acknowledged = linked_workload(&mut journal);
+            let mut device = journal.into_device();
+            device.crash();
+            let (mut journal, _) = Journal::mount(device.into_medium()).unwrap();
+            let start = journal.data_start();
+            for link in 0..LINKS {
+                let mut block = [0; BLOCK_SIZE];
+                journal.read(start + link, &mut block).unwrap();
+                let newest_synced = (0..acknowledged)
+                    .rev()
+                    .find(|number| number % LINKS == link);
+                if block == [0; BLOCK_SIZE] {
+                    assert_eq!(
+                        newest_synced, None,
+                        "point {point} seed {seed}: link {link} lost"
+                    );
+                    continue;
+                }
+                let number = u64::from_le_bytes(block[..8].try_into().unwrap()) - 1;
+                assert_eq!(
+                    block,
+                    pattern(number + 1, link),
+                    "point {point}: link {link} torn"
+                );
+                assert!(
+                    newest_synced.is_none_or(|synced| number >= synced),
+                    "point {point} seed {seed}: link {link} names {number}, older than a synced one"
+                );
+                let mut bytes = [0; BLOCK_SIZE];
+                journal.read(start + LINKS + number, &mut bytes).unwrap();
+                assert_eq!(
+                    bytes,
+                    pattern(number, LINKS + number),
+                    "point {point} seed {seed}: link {link} names transaction {number}, whose bytes are not there"
+                );
+                linked_seen += 1;
+            }
+        }
+    }
+    assert!(linked_seen > 1000, "{linked_seen} links checked");
+}
+
+/// A block a record wrote since the last checkpoint takes later file bytes through
+/// the journal: written in place, the record's replay after a crash would put its
+/// older bytes back over them.
+#[test]
+fn file_bytes_over_a_journaled_block_survive_the_replay_of_its_record() {
+    let mut journal = Journal::mount(CrashingDisk::new(formatted(), 5)).unwrap().0;
+    let block = journal.data_start() + 3;
+    let mut transaction = Transaction::new();
+    transaction.write(block, &pattern(1, 3));
+    journal.commit(&transaction).unwrap();
+    let mut transaction = Transaction::new();
+    transaction.write_data(block, &pattern(2, 3));
+    journal.commit(&transaction).unwrap();
+    // A crash: the records are replayed at the next mount, in order.
+    let mut device = journal.into_device();
+    device.crash();
+    let (mut journal, recovery) = Journal::mount(device.into_medium()).unwrap();
+    assert_eq!(recovery.replayed, 2);
+    let mut read = [0; BLOCK_SIZE];
+    journal.read(block, &mut read).unwrap();
+    assert_eq!(read, pattern(2, 3), "the replay undid the later file bytes");
+}
+
+/// A block a commit frees may not be taken again before the sync that makes the
+/// free durable.
+#[test]
+fn a_freed_block_is_reusable_only_after_the_sync() {
+    let mut journal = Journal::mount(formatted()).unwrap().0;
+    let block = journal.data_start() + 4;
+    let mut transaction = Transaction::new();
+    transaction.write(journal.data_start(), &pattern(1, 0));
+    transaction.free(block);
+    assert!(transaction.frees(block));
+    assert!(journal.may_reuse(block) && !journal.frees_waiting());
+    journal.commit_unsynced(&transaction).unwrap();
+    assert!(!journal.may_reuse(block) && journal.frees_waiting());
+    journal.sync().unwrap();
+    assert!(journal.may_reuse(block) && !journal.frees_waiting());
 }
