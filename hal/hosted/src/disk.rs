@@ -4,7 +4,9 @@
 //! once, then `fdatasync`), so a cluster process that dies loses its unflushed
 //! writes, as a machine losing power does; a cache grown past its bound writes its
 //! lowest-numbered blocks back early (1 MiB of them), so unflushed writes also reach
-//! the file out of order.
+//! the file out of order. The cache's blocks live in one slab of memory (16 MiB,
+//! taken from the host as it is first written): a stream of writes reuses it
+//! instead of allocating, and faulting in, fresh memory block by block.
 
 use nanvix_abi::DISK_BLOCK_BYTES;
 use nanvix_hal::{Disk, DiskError};
@@ -14,9 +16,8 @@ use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 
-/// Blocks the cache holds before it writes some back (16 MiB).
+/// Blocks the cache holds (16 MiB): past it, it writes some back.
 const CACHE_BLOCKS_MAX: usize = 4096;
-
 /// The most blocks a flush writes with one `pwritev` (1 MiB).
 const FLUSH_RUN_BLOCKS: usize = 256;
 /// Blocks a full cache writes back at once, the lowest-numbered (1 MiB).
@@ -29,24 +30,50 @@ pub struct HostedDisk {
     cache: Mutex<Cache>,
 }
 
-/// A cached block's bytes.
-type CachedBlock = Box<[u8; DISK_BLOCK_BYTES]>;
-
-/// The written blocks not yet in the file, and spare block buffers: written back
-/// blocks' buffers are kept (up to the cache's bound) for the next writes, so a
-/// stream of writes does not take fresh memory, and its page faults, each time.
-#[derive(Default)]
+/// The written blocks not yet in the file: each in a slot of the slab.
 struct Cache {
-    blocks: BTreeMap<u64, CachedBlock>,
-    spare: Vec<CachedBlock>,
+    /// The slab: [`CACHE_BLOCKS_MAX`] slots of a block.
+    slab: Vec<u8>,
+    /// Cached block number to its slot.
+    blocks: BTreeMap<u64, usize>,
+    /// Slots not in use.
+    free: Vec<usize>,
 }
 
 impl Cache {
-    /// Keeps the buffers of `blocks`, written back, as spares.
-    fn keep_spares(&mut self, blocks: Vec<(u64, CachedBlock)>) {
-        let room = CACHE_BLOCKS_MAX.saturating_sub(self.spare.len());
-        self.spare
-            .extend(blocks.into_iter().take(room).map(|(_, data)| data));
+    /// An empty cache (its slab zeroed memory the host gives page by page as it is
+    /// first written).
+    fn new() -> Cache {
+        Cache {
+            slab: vec![0u8; CACHE_BLOCKS_MAX * DISK_BLOCK_BYTES],
+            blocks: BTreeMap::new(),
+            free: (0..CACHE_BLOCKS_MAX).rev().collect(),
+        }
+    }
+
+    /// The bytes of slot `slot`.
+    fn slot(&self, slot: usize) -> &[u8] {
+        let at = slot * DISK_BLOCK_BYTES;
+        &self.slab[at..at + DISK_BLOCK_BYTES]
+    }
+
+    /// The bytes of slot `slot`, to write.
+    fn slot_mut(&mut self, slot: usize) -> &mut [u8] {
+        let at = slot * DISK_BLOCK_BYTES;
+        &mut self.slab[at..at + DISK_BLOCK_BYTES]
+    }
+
+    /// Takes the lowest-numbered cached blocks out while more than `keep` are
+    /// cached (all of them with `keep` 0): (block, slot) pairs in block order.
+    fn take_lowest(&mut self, keep: usize) -> Vec<(u64, usize)> {
+        let mut taken = Vec::with_capacity(self.blocks.len().saturating_sub(keep));
+        while self.blocks.len() > keep {
+            match self.blocks.pop_first() {
+                Some(pair) => taken.push(pair),
+                None => break,
+            }
+        }
+        taken
     }
 }
 
@@ -56,7 +83,7 @@ impl HostedDisk {
         HostedDisk {
             file,
             blocks,
-            cache: Mutex::new(Cache::default()),
+            cache: Mutex::new(Cache::new()),
         }
     }
 
@@ -72,39 +99,41 @@ impl HostedDisk {
         }
     }
 
-    /// Writes `blocks` (in block order) to the file: each run of consecutive
-    /// blocks (up to [`FLUSH_RUN_BLOCKS`]) with one `pwritev` from the cached blocks.
-    fn write_back_runs(&self, blocks: &[(u64, CachedBlock)]) -> Result<(), DiskError> {
+    /// Writes the `taken` blocks (in block order) to the file, each run of
+    /// consecutive blocks (up to [`FLUSH_RUN_BLOCKS`]) with one `pwritev` from their
+    /// slots, and frees the slots.
+    fn write_back(&self, cache: &mut Cache, taken: &[(u64, usize)]) -> Result<(), DiskError> {
         let mut at = 0;
-        while at < blocks.len() {
-            let start = blocks[at].0;
+        while at < taken.len() {
+            let start = taken[at].0;
             let mut count = 1;
-            while at + count < blocks.len()
+            while at + count < taken.len()
                 && count < FLUSH_RUN_BLOCKS
-                && blocks[at + count].0 == start + count as u64
+                && taken[at + count].0 == start + count as u64
             {
                 count += 1;
             }
-            self.write_run(start, &blocks[at..at + count])?;
+            self.write_run(cache, start, &taken[at..at + count])?;
             at += count;
         }
+        cache.free.extend(taken.iter().map(|(_, slot)| *slot));
         Ok(())
     }
 
-    /// Writes the consecutive `blocks` from block `start` on with one `pwritev` (the
-    /// rest of a short write one block at a time).
-    fn write_run(&self, start: u64, blocks: &[(u64, CachedBlock)]) -> Result<(), DiskError> {
+    /// Writes the consecutive blocks `run` (from block `start` on) with one
+    /// `pwritev` (the rest of a short write one block at a time).
+    fn write_run(&self, cache: &Cache, start: u64, run: &[(u64, usize)]) -> Result<(), DiskError> {
         let base = start * DISK_BLOCK_BYTES as u64;
-        let vectors: Vec<libc::iovec> = blocks
+        let vectors: Vec<libc::iovec> = run
             .iter()
-            .map(|(_, data)| libc::iovec {
-                iov_base: data.as_ptr() as *mut libc::c_void,
+            .map(|(_, slot)| libc::iovec {
+                iov_base: cache.slot(*slot).as_ptr() as *mut libc::c_void,
                 iov_len: DISK_BLOCK_BYTES,
             })
             .collect();
-        // SAFETY: each vector names a whole cached block, borrowed for the call;
-        // `pwritev` only reads them, and the count is at most `FLUSH_RUN_BLOCKS`
-        // (below `IOV_MAX`).
+        // SAFETY: each vector names a whole slot of the slab, borrowed (with the
+        // cache) for the call; `pwritev` only reads them, and the count is at most
+        // `FLUSH_RUN_BLOCKS` (below `IOV_MAX`).
         let written = unsafe {
             libc::pwritev(
                 self.file.as_raw_fd(),
@@ -114,14 +143,14 @@ impl HostedDisk {
             )
         };
         let written = usize::try_from(written).map_err(|_| DiskError::Io)?;
-        for (index, (_, data)) in blocks.iter().enumerate() {
+        for (index, (_, slot)) in run.iter().enumerate() {
             let at = index * DISK_BLOCK_BYTES;
             if written >= at + DISK_BLOCK_BYTES {
                 continue;
             }
             let from = written.saturating_sub(at);
             self.file
-                .write_all_at(&data[from..], base + (at + from) as u64)
+                .write_all_at(&cache.slot(*slot)[from..], base + (at + from) as u64)
                 .map_err(|_| DiskError::Io)?;
         }
         Ok(())
@@ -141,9 +170,9 @@ impl Disk for HostedDisk {
             .read_exact_at(buffer, block * DISK_BLOCK_BYTES as u64)
             .map_err(|_| DiskError::Io)?;
         let count = (buffer.len() / DISK_BLOCK_BYTES) as u64;
-        for (number, cached) in cache.blocks.range(block..block + count) {
+        for (number, slot) in cache.blocks.range(block..block + count) {
             let at = (number - block) as usize * DISK_BLOCK_BYTES;
-            buffer[at..at + DISK_BLOCK_BYTES].copy_from_slice(&cached[..]);
+            buffer[at..at + DISK_BLOCK_BYTES].copy_from_slice(cache.slot(*slot));
         }
         Ok(())
     }
@@ -152,45 +181,30 @@ impl Disk for HostedDisk {
         self.span(block, data.len())?;
         let mut cache = self.cache.lock();
         for (index, chunk) in data.chunks(DISK_BLOCK_BYTES).enumerate() {
-            // A block cached already takes the bytes in place; a new one goes to a
-            // spare buffer, or a new one (a copy: not zeroed first).
+            // A block cached already takes the bytes in its slot; a new one takes a
+            // free slot, the lowest-numbered blocks going back first if none is.
             let number = block + index as u64;
-            if let Some(cached) = cache.blocks.get_mut(&number) {
-                cached.copy_from_slice(chunk);
-                continue;
-            }
-            let copy = match cache.spare.pop() {
-                Some(mut spare) => {
-                    spare.copy_from_slice(chunk);
-                    spare
+            let slot = match cache.blocks.get(&number) {
+                Some(slot) => *slot,
+                None => {
+                    if cache.free.is_empty() {
+                        let evicted = cache.take_lowest(CACHE_BLOCKS_MAX - EVICT_BLOCKS);
+                        self.write_back(&mut cache, &evicted)?;
+                    }
+                    let slot = cache.free.pop().ok_or(DiskError::Io)?;
+                    cache.blocks.insert(number, slot);
+                    slot
                 }
-                None => Box::<[u8]>::from(chunk)
-                    .try_into()
-                    .map_err(|_| DiskError::OutOfRange)?,
             };
-            cache.blocks.insert(number, copy);
-        }
-        if cache.blocks.len() > CACHE_BLOCKS_MAX {
-            // The lowest-numbered blocks go back early, a batch at once.
-            let mut evicted = Vec::with_capacity(EVICT_BLOCKS);
-            while cache.blocks.len() > CACHE_BLOCKS_MAX - EVICT_BLOCKS {
-                match cache.blocks.pop_first() {
-                    Some(block) => evicted.push(block),
-                    None => break,
-                }
-            }
-            self.write_back_runs(&evicted)?;
-            cache.keep_spares(evicted);
+            cache.slot_mut(slot).copy_from_slice(chunk);
         }
         Ok(())
     }
 
     fn flush(&self) -> Result<(), DiskError> {
         let mut cache = self.cache.lock();
-        let blocks: Vec<(u64, CachedBlock)> =
-            core::mem::take(&mut cache.blocks).into_iter().collect();
-        self.write_back_runs(&blocks)?;
-        cache.keep_spares(blocks);
+        let taken = cache.take_lowest(0);
+        self.write_back(&mut cache, &taken)?;
         self.file.sync_data().map_err(|_| DiskError::Io)
     }
 }
