@@ -5,8 +5,9 @@
 //! writes, as a machine losing power does; a cache grown past its bound writes its
 //! lowest-numbered blocks back early (1 MiB of them), so unflushed writes also reach
 //! the file out of order. The cache's blocks live in one slab of memory (16 MiB,
-//! taken from the host as it is first written): a stream of writes reuses it
-//! instead of allocating, and faulting in, fresh memory block by block.
+//! populated when the cluster boots, as a disk's cache memory exists from
+//! power-on): writes reuse it instead of allocating, and faulting in, fresh memory
+//! block by block.
 
 use nanvix_abi::DISK_BLOCK_BYTES;
 use nanvix_hal::{Disk, DiskError};
@@ -41,11 +42,26 @@ struct Cache {
 }
 
 impl Cache {
-    /// An empty cache (its slab zeroed memory the host gives page by page as it is
-    /// first written).
+    /// An empty cache. Its slab is in memory from the start, as a disk's cache
+    /// memory is from power-on (the host populates it at once, where it can,
+    /// rather than faulting it in page by page under the first writes).
     fn new() -> Cache {
+        let slab = vec![0u8; CACHE_BLOCKS_MAX * DISK_BLOCK_BYTES];
+        let page = 4096;
+        let start = slab.as_ptr().align_offset(page);
+        let length = (slab.len() - start) / page * page;
+        // SAFETY: the page-aligned range lies in `slab`, which this cache owns;
+        // `MADV_POPULATE_WRITE` only makes the host back its pages now (their
+        // contents stay zeros); a host without it refuses, and nothing changes.
+        unsafe {
+            libc::madvise(
+                slab.as_ptr().add(start) as *mut libc::c_void,
+                length,
+                libc::MADV_POPULATE_WRITE,
+            );
+        }
         Cache {
-            slab: vec![0u8; CACHE_BLOCKS_MAX * DISK_BLOCK_BYTES],
+            slab,
             blocks: BTreeMap::new(),
             free: (0..CACHE_BLOCKS_MAX).rev().collect(),
         }
