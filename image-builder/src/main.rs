@@ -249,6 +249,7 @@ fn open_disk(
     if fresh || length == 0 {
         file.set_len(0)
             .and_then(|()| file.set_len(bytes))
+            .and_then(|()| allocate_whole(&file, bytes))
             .map_err(|error| format!("disk {}: {error}", path.display()))?;
         if let Some(contents) = &payloads.root {
             let now = std::time::SystemTime::now()
@@ -274,6 +275,21 @@ fn open_disk(
         ));
     }
     Ok(Some(std::sync::Arc::new(file)))
+}
+
+/// Allocates the `bytes` of a new disk image `file` on the host at once, as a
+/// disk's blocks exist from the start: a host too full for it says so now (not as
+/// an I/O error in the middle of a run), and a block's first write costs what any
+/// write does.
+fn allocate_whole(file: &std::fs::File, bytes: u64) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let length = libc::off_t::try_from(bytes).map_err(|_| std::io::ErrorKind::InvalidInput)?;
+    // SAFETY: `posix_fallocate` on the open descriptor of `file`, which outlives the
+    // call; it touches no memory of this process.
+    match unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, length) } {
+        0 => Ok(()),
+        errno => Err(std::io::Error::from_raw_os_error(errno)),
+    }
 }
 
 /// Parses `CLUSTER=CPU[,CPU...]` pins.
