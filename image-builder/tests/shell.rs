@@ -371,13 +371,22 @@ fn nsh_redirects_a_jobs_standard_streams_to_files() {
 
 /// `|`: a greeting piped into cat; a 40 KB file (more than a pipe holds) through
 /// two cats, every line there and counted; a pipeline longer than the board's
-/// compute clusters refused; a stage that names no program refused.
+/// compute clusters refused; a stage that names no program refused; a writer that
+/// panics ends its pipe (its reader reads the end); and five more greetings piped,
+/// each reaching cat (the shell learns of a writer's end before its last messages
+/// arrive: the pipe ends after them, not at the news).
 #[test]
 fn nsh_pipes_one_jobs_output_into_the_next_ones_input() {
     let script = b"hello partner=none | process-test mode=cat\n\
         process-test mode=cat < /etc/lines.txt | process-test mode=cat\n\
         hello | hello | hello\n\
-        hello |\n"
+        hello |\n\
+        process-test mode=panic | process-test mode=cat\n\
+        hello partner=none | process-test mode=cat\n\
+        hello partner=none | process-test mode=cat\n\
+        hello partner=none | process-test mode=cat\n\
+        hello partner=none | process-test mode=cat\n\
+        hello partner=none | process-test mode=cat\n"
         .to_vec();
     let (mut board, directory) = start_as_alice("nanvix-shell-pipes", script);
     board.wait_exit().unwrap();
@@ -397,7 +406,19 @@ fn nsh_pipes_one_jobs_output_into_the_next_ones_input() {
         .collect();
     wanted.push("cat: cat: 1000 lines".into());
     wanted.push("cat: 1001 lines".into());
-    assert_eq!(cat_lines[2..], wanted[..], "{}", board.transcript());
+    let end = 2 + wanted.len();
+    assert_eq!(cat_lines[2..end], wanted[..], "{}", board.transcript());
+    // The panicking writer's cat, then five greetings, each counted.
+    let rest: Vec<&String> = cat_lines[end..]
+        .iter()
+        .filter(|line| line.starts_with("cat: "))
+        .collect();
+    assert_eq!(rest.len(), 1 + 5 * 2, "{}", board.transcript());
+    assert_eq!(rest[0], "cat: 0 lines", "{}", board.transcript());
+    for pair in rest[1..].chunks(2) {
+        assert!(pair[0].starts_with("cat: hello from cc"), "{rest:?}");
+        assert_eq!(pair[1], "cat: 1 lines", "{rest:?}");
+    }
     let printed = |wanted: &str| any_line(&board, wanted);
     assert!(
         printed("nsh: a pipeline of 3 programs needs as many compute clusters; the board has 2"),

@@ -12,7 +12,9 @@
 //! - `PROGRAM [ARGS...] &`: spawns it in the background and prints `[PID]`;
 //! - `A | B | C`: runs the programs at once, each one's standard output into the
 //!   next one's standard input through a pipe of the shell (16 KiB: a writer
-//!   waits while it is full; the reader reads the end once the writer ended); the
+//!   waits while it is full; the reader reads the end after every byte the writer
+//!   sent, once the writer's own end message came, or, for a writer killed or
+//!   faulted, once nothing more came from it for 250 ms); the
 //!   first reads the shell's input, the shell's status is the last one's; at most
 //!   4 programs, no more than the board's compute clusters (they run at once), in
 //!   the foreground only;
@@ -61,7 +63,7 @@ use libnanvix::fs;
 use libnanvix::mailbox::{Inbox, Outbox};
 use libnanvix::streams::{PIPE_ARGUMENT, PIPE_DATA, PIPE_END};
 use libnanvix::sync::{Condvar, Mutex};
-use libnanvix::{cluster, console, posix, println, process, signal, thread};
+use libnanvix::{clock, cluster, console, posix, println, process, signal, thread};
 use nanvix_init_api::InitClient;
 use nanvix_process_api::{ProcessCallError, ProcessClient, ProcessError, Termination};
 
@@ -330,6 +332,11 @@ const PIPE_CAPACITY: usize = 16 * 1024;
 const PIPES_MAX: usize = 3;
 /// The message that tells a pipe's thread to end (its own node's only).
 const PIPE_STOP: u8 = 0xff;
+/// How long after its writer ended, with no message from it, a pipe ends without
+/// the writer's own end message (a writer killed or faulted sends none).
+const WRITER_QUIET_NANOSECONDS: u64 = 250_000_000;
+/// How often the shell looks at a pipe whose writer ended.
+const WRITER_POLL_NANOSECONDS: u64 = 1_000_000;
 
 /// What a pipe holds.
 #[derive(Default)]
@@ -337,6 +344,9 @@ struct PipeState {
     bytes: VecDeque<u8>,
     /// Its writer ended: once empty, its reader reads the end.
     ended: bool,
+    /// Messages taken from the writer so far (the shell watches them come after
+    /// the writer's end, until its own end message).
+    taken: u64,
     /// The shell is done with it: its threads end.
     stopped: bool,
 }
@@ -394,7 +404,33 @@ impl Pipe {
         }
     }
 
-    /// The writer ended: its reader reads the end once the pipe is empty.
+    /// The writer ended: its messages may still be on their way (they travel on
+    /// their own channel, the news of its end on another), so the pipe ends once its
+    /// end message came or, for a writer that could not send one (killed, a
+    /// fault), once no message came for [`WRITER_QUIET_NANOSECONDS`].
+    fn writer_ended(&self) {
+        let (state, _) = &*self.state;
+        let mut last = None;
+        let mut quiet_since = clock::monotonic_nanoseconds().unwrap_or(0);
+        loop {
+            let taken = match state.lock() {
+                Ok(state) if state.ended || state.stopped => return,
+                Ok(state) => state.taken,
+                Err(_) => break,
+            };
+            let now = clock::monotonic_nanoseconds().unwrap_or(u64::MAX);
+            if last != Some(taken) {
+                last = Some(taken);
+                quiet_since = now;
+            } else if now.saturating_sub(quiet_since) >= WRITER_QUIET_NANOSECONDS {
+                break;
+            }
+            let _ = thread::sleep_nanoseconds(WRITER_POLL_NANOSECONDS);
+        }
+        self.end();
+    }
+
+    /// Ends the pipe: its reader reads the end once it is empty.
     fn end(&self) {
         let (state, changed) = &*self.state;
         if let Ok(mut state) = state.lock() {
@@ -445,6 +481,7 @@ fn take_writes(inbox: Inbox, pipe: &(Mutex<PipeState>, Condvar)) {
             Some((&PIPE_END, _)) => held.ended = true,
             _ => {}
         }
+        held.taken += 1;
         if held.stopped {
             break;
         }
@@ -846,9 +883,10 @@ impl Shell<'_> {
         self.set_foreground(jobs.last().map(|(_, pid)| *pid));
         for (index, (program, pid)) in jobs.iter().enumerate() {
             self.finish_job(program, *pid);
-            // A writer that ended without saying so (killed, a fault) ends its pipe.
+            // Its pipe ends after the messages it sent (a writer that ended without
+            // saying so, killed or faulted, ends it once they stopped coming).
             if let Some(pipe) = pipes.get(index) {
-                pipe.end();
+                pipe.writer_ended();
             }
         }
         self.set_foreground(None);
