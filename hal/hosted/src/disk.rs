@@ -1,5 +1,6 @@
 //! The hosted disk: a disk image file the runner opens and hands the cluster,
-//! behind a volatile write cache in the cluster process. A write waits in the cache
+//! behind a volatile write cache in the cluster process; reads copy from a
+//! read-only mapping of the file (the host's page cache) and lay cached blocks over. A write waits in the cache
 //! until a flush (`pwritev` of every cached block, a run of consecutive blocks at
 //! once, then `fdatasync`), so a cluster process that dies loses its unflushed
 //! writes, as a machine losing power does; a cache grown past its bound writes its
@@ -29,6 +30,73 @@ pub struct HostedDisk {
     file: File,
     blocks: u64,
     cache: Mutex<Cache>,
+    /// The file mapped read-only, whole, if the host could: reads copy from it
+    /// (the host's page cache, the pages `pwritev` writes) instead of `pread`ing.
+    view: Option<FileView>,
+}
+
+/// A read-only shared mapping of the disk file.
+struct FileView {
+    base: *const u8,
+    length: usize,
+}
+
+// SAFETY: the mapping is read-only and stays mapped until the view drops; reads
+// copy from it with raw pointers and hand out no reference that outlives them.
+unsafe impl Send for FileView {}
+// SAFETY: as above.
+unsafe impl Sync for FileView {}
+
+impl FileView {
+    /// Maps `length` bytes of `file`, read-only; `None` if the host will not.
+    fn map(file: &File, length: u64) -> Option<FileView> {
+        let length = usize::try_from(length).ok().filter(|length| *length > 0)?;
+        // SAFETY: a new read-only shared mapping of an open file, at an address the
+        // kernel picks: nothing else is there.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                length,
+                libc::PROT_READ,
+                libc::MAP_SHARED,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        (base != libc::MAP_FAILED).then_some(FileView {
+            base: base as *const u8,
+            length,
+        })
+    }
+
+    /// Copies the bytes at `offset` into `buffer`, if inside the file.
+    fn read(&self, offset: u64, buffer: &mut [u8]) -> bool {
+        let fits = usize::try_from(offset)
+            .ok()
+            .and_then(|offset| offset.checked_add(buffer.len()))
+            .is_some_and(|end| end <= self.length);
+        if fits {
+            // SAFETY: `offset + buffer.len()` lies within the mapping (checked); the
+            // buffer is ours and not in it. The runner keeps the file at its size
+            // for the run (a file cut short under a running board faults the
+            // cluster, which the runner reports).
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    self.base.add(offset as usize),
+                    buffer.as_mut_ptr(),
+                    buffer.len(),
+                )
+            };
+        }
+        fits
+    }
+}
+
+impl Drop for FileView {
+    fn drop(&mut self) {
+        // SAFETY: the mapping this view made, unmapped once.
+        unsafe { libc::munmap(self.base as *mut libc::c_void, self.length) };
+    }
 }
 
 /// The written blocks not yet in the file: each in a slot of the slab.
@@ -96,10 +164,12 @@ impl Cache {
 impl HostedDisk {
     /// The disk in `file`, of `blocks` blocks.
     pub fn new(file: File, blocks: u64) -> HostedDisk {
+        let view = FileView::map(&file, blocks * DISK_BLOCK_BYTES as u64);
         HostedDisk {
             file,
             blocks,
             cache: Mutex::new(Cache::new()),
+            view,
         }
     }
 
@@ -181,10 +251,18 @@ impl Disk for HostedDisk {
     fn read(&self, block: u64, buffer: &mut [u8]) -> Result<(), DiskError> {
         self.span(block, buffer.len())?;
         let cache = self.cache.lock();
-        // The file's blocks in one read, then the cached ones over them.
-        self.file
-            .read_exact_at(buffer, block * DISK_BLOCK_BYTES as u64)
-            .map_err(|_| DiskError::Io)?;
+        // The file's blocks in one copy (from its mapping, else one `pread`), then
+        // the cached ones over them.
+        let offset = block * DISK_BLOCK_BYTES as u64;
+        let copied = self
+            .view
+            .as_ref()
+            .is_some_and(|view| view.read(offset, buffer));
+        if !copied {
+            self.file
+                .read_exact_at(buffer, offset)
+                .map_err(|_| DiskError::Io)?;
+        }
         let count = (buffer.len() / DISK_BLOCK_BYTES) as u64;
         for (number, slot) in cache.blocks.range(block..block + count) {
             let at = (number - block) as usize * DISK_BLOCK_BYTES;
