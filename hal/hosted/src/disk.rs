@@ -1,14 +1,14 @@
 //! The hosted disk: a disk image file the runner opens and hands the cluster,
-//! behind a volatile write cache in the cluster process; reads copy from a
-//! read-only mapping of the file (the host's page cache) and lay cached blocks over. A write waits in the cache
-//! until a flush (`pwritev` of every cached block, a run of consecutive blocks at
-//! once, then `fdatasync`), so a cluster process that dies loses its unflushed
-//! writes, as a machine losing power does; a cache grown past its bound writes its
-//! lowest-numbered blocks back early (1 MiB of them), so unflushed writes also reach
-//! the file out of order. The cache's blocks live in one slab of memory (16 MiB,
-//! populated when the cluster boots, as a disk's cache memory exists from
-//! power-on): writes reuse it instead of allocating, and faulting in, fresh memory
-//! block by block.
+//! behind a volatile write cache in the cluster process. A write waits in the
+//! cache until a flush (`pwritev` of every cached block, a run of consecutive
+//! blocks at once, then `fdatasync`), so a cluster process that dies loses its
+//! unflushed writes, as a machine losing power does; a cache grown past its bound
+//! writes its lowest-numbered blocks back early (1 MiB of them), so unflushed writes
+//! also reach the file out of order. A read copies from a read-only mapping of the
+//! file (the host's page cache) and lays the cached blocks over. The cache's blocks
+//! live in one slab of memory (16 MiB, populated when the cluster boots, as a
+//! disk's cache memory exists from power-on): writes reuse it instead of
+//! allocating, and faulting in, fresh memory block by block.
 
 use nanvix_abi::DISK_BLOCK_BYTES;
 use nanvix_hal::{Disk, DiskError};
