@@ -1209,14 +1209,7 @@ impl<D: BlockDevice> FileSystem<D> {
             found => found,
         };
         let number = found.ok_or(FsError::NoSpace)?;
-        let bits = (BLOCK_SIZE * 8) as u64;
-        let bit = number % bits;
-        update_block(
-            &mut self.journal,
-            transaction,
-            self.layout.bitmap_start + number / bits,
-            |map| map[(bit / 8) as usize] |= 1 << (bit % 8),
-        )?;
+        self.mark_block(transaction, number, true)?;
         if usage == Use::Metadata {
             transaction.write(number, &zeroed_block());
         }
@@ -1268,16 +1261,32 @@ impl<D: BlockDevice> FileSystem<D> {
         if number < self.layout.first_free() || number >= self.journal.block_count() {
             return Err(FsError::Corrupt("a block number outside the files' area"));
         }
+        self.mark_block(transaction, number, false)?;
+        transaction.free(number);
+        Ok(())
+    }
+
+    /// Marks block `number` taken or free in `transaction`'s bitmap.
+    fn mark_block(
+        &mut self,
+        transaction: &mut Transaction,
+        number: u64,
+        taken: bool,
+    ) -> Result<(), FsError> {
         let bits = (BLOCK_SIZE * 8) as u64;
-        let bit = number % bits;
+        let (byte, mask) = (((number % bits) / 8) as usize, 1u8 << (number % 8));
         update_block(
             &mut self.journal,
             transaction,
             self.layout.bitmap_start + number / bits,
-            |map| map[(bit / 8) as usize] &= !(1 << (bit % 8)),
-        )?;
-        transaction.free(number);
-        Ok(())
+            |map| {
+                if taken {
+                    map[byte] |= mask;
+                } else {
+                    map[byte] &= !mask;
+                }
+            },
+        )
     }
 
     /// The number of data block `index` of `inode`, `None` for a hole.
