@@ -469,9 +469,9 @@ impl<D: BlockDevice> FileSystem<D> {
     /// Commits `transaction` as the operations do (waiting or not).
     fn commit(&mut self, transaction: Transaction) -> Result<(), FsError> {
         if self.synchronous {
-            Ok(self.journal.commit(&transaction)?)
+            Ok(self.journal.commit_owned(transaction)?)
         } else {
-            Ok(self.journal.commit_unsynced(&transaction)?)
+            Ok(self.journal.commit_unsynced_owned(transaction)?)
         }
     }
 

@@ -574,7 +574,13 @@ impl<D: BlockDevice> Journal<D> {
     /// of them (and every commit before it). A transaction that writes outside the
     /// data area or is too large is refused and writes nothing.
     pub fn commit(&mut self, transaction: &Transaction) -> Result<(), JournalError> {
-        self.commit_unsynced(transaction)?;
+        self.commit_owned(transaction.clone())
+    }
+
+    /// [`commit`](Self::commit), taking the transaction (its blocks move into the
+    /// running record rather than being copied).
+    pub fn commit_owned(&mut self, transaction: Transaction) -> Result<(), JournalError> {
+        self.commit_unsynced_owned(transaction)?;
         self.sync()
     }
 
@@ -660,6 +666,12 @@ impl<D: BlockDevice> Journal<D> {
     /// [`commit`](Self::commit) refuses. Syncs by itself when the running record
     /// is full.
     pub fn commit_unsynced(&mut self, transaction: &Transaction) -> Result<(), JournalError> {
+        self.commit_unsynced_owned(transaction.clone())
+    }
+
+    /// [`commit_unsynced`](Self::commit_unsynced), taking the transaction (its
+    /// blocks move into the running record rather than being copied).
+    pub fn commit_unsynced_owned(&mut self, transaction: Transaction) -> Result<(), JournalError> {
         if transaction.is_empty() {
             return Ok(());
         }
@@ -709,11 +721,11 @@ impl<D: BlockDevice> Journal<D> {
                 index = end;
             }
         }
-        for (target, data) in &transaction.writes {
-            self.running.insert(*target, data.clone());
-            self.journaled.insert(*target);
+        for (target, data) in transaction.writes {
+            self.running.insert(target, data);
+            self.journaled.insert(target);
         }
-        self.freed.extend(transaction.freed.iter().copied());
+        self.freed.extend(transaction.freed);
         Ok(())
     }
 
