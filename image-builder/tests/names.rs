@@ -42,7 +42,7 @@ fn rpc_bytes_go_both_ways_and_a_caller_that_never_sends_or_takes_them_holds_up_n
         "bulk.toml",
         &[
             ("io0", "bulk-test: serving"),
-            ("cc0", "bulk-test: client: 19 checks, 0 failed"),
+            ("cc0", "bulk-test: client: 30 checks, 0 failed"),
             ("cc1", "bulk-test: liar: 5 checks, 0 failed"),
         ],
     );

@@ -5,8 +5,10 @@
 //!   bulk portals [`BULK_PORTS`] (`serve_bulk`) until the N-th `Stop` (default 1);
 //!   prints `bulk-test: serving` first and its counters at the end.
 //! - `mode=client server=CLUSTER`: stores and fetches 1 byte to 512 KiB (each fetched
-//!   byte and each stored byte's sum checked), checks the refusals (no bytes, more
-//!   bytes than taken), then stops the server; prints `bulk-test: client N checks,
+//!   byte and each stored byte's sum checked), fetches bytes the server promises
+//!   before it makes them (`Replies::promise`: 1 byte to 512 KiB; one short of the
+//!   promise is `NoBulk`, and the next call works), checks the refusals (no bytes,
+//!   more bytes than taken), then stops the server; prints `bulk-test: client N checks,
 //!   0 failed`. With two clients, the server ends at the second `Stop`.
 //! - `mode=liar server=CLUSTER`: asks to send bytes and never does, asks for bytes
 //!   and never takes them, and checks that the server still serves it (and says
@@ -47,6 +49,9 @@ enum Request {
     Fetch { length: u32, seed: u8 },
     /// Ends the server.
     Stop,
+    /// Answers `length` bytes of the pattern of `seed`, the reply promised before
+    /// the bytes are made (all of them, or one short unless `whole`).
+    Promise { length: u32, seed: u8, whole: bool },
 }
 
 /// The test protocol's replies.
@@ -75,7 +80,7 @@ struct BulkTest;
 impl Protocol for BulkTest {
     const NAME: &'static str = "bulk-test";
     const SUMMARY: &'static str = "Bytes beside requests and replies, for tests.";
-    const TABLE: &'static [Operation] = &[OPERATION; 3];
+    const TABLE: &'static [Operation] = &[OPERATION; 4];
     type Request = Request;
     type Reply = Reply;
 }
@@ -120,13 +125,31 @@ fn server() -> i32 {
     let served = serve_bulk::<BulkTest>(
         &inbox,
         BULK_PORTS,
-        |_, _: ReplyTo, request, bulk, _: &mut Replies| match (request, bulk) {
+        |_, _: ReplyTo, request, bulk, replies: &mut Replies| match (request, bulk) {
             (Request::Store, Bulk::Received(bytes)) => Handled::Reply(Reply::Stored {
                 length: bytes.len() as u32,
                 sum: sum(&bytes),
             }),
             (Request::Fetch { length, seed }, _) => {
                 Handled::ReplyWith(Reply::Fetched, pattern(seed, length as usize))
+            }
+            (
+                Request::Promise {
+                    length,
+                    seed,
+                    whole,
+                },
+                _,
+            ) => {
+                let mut bytes = pattern(seed, length as usize);
+                if replies.promise::<BulkTest>(Reply::Fetched, bytes.len()) {
+                    if !whole {
+                        bytes.pop();
+                    }
+                    Handled::Fulfil(bytes)
+                } else {
+                    Handled::ReplyWith(Reply::Fetched, bytes)
+                }
             }
             (Request::Stop, _) => {
                 stops_left = stops_left.saturating_sub(1);
@@ -187,6 +210,38 @@ fn client() -> i32 {
         });
         checks.same("fetch", fetched, Ok((Reply::Fetched, length)));
         checks.same("the fetched bytes", buffer == pattern(7, length), true);
+    }
+    // Promised before made: whole, then one short (the caller hears the bytes did not
+    // come whole), then whole again (nothing is left over from the short one).
+    for (length, whole) in [
+        (1usize, true),
+        (2, true),
+        (4096, true),
+        (1 << 19, true),
+        (4096, false),
+        (100_000, true),
+    ] {
+        let mut buffer = vec![0u8; length];
+        let fetched = call_with_retry(|| {
+            client.call_receiving(
+                &Request::Promise {
+                    length: length as u32,
+                    seed: 9,
+                    whole,
+                },
+                &mut buffer,
+            )
+        });
+        if whole {
+            checks.same("promised", fetched, Ok((Reply::Fetched, length)));
+            checks.same("the promised bytes", buffer == pattern(9, length), true);
+        } else {
+            checks.same(
+                "promised, one short",
+                fetched,
+                Err(CallError::Rpc(RpcError::NoBulk)),
+            );
+        }
     }
     checks.same(
         "store nothing",

@@ -191,7 +191,12 @@ pub struct OwnedWrite {
 impl OwnedWrite {
     /// Opens the portal of `port` on `node` and starts writing `bytes` to it.
     pub fn start(node: u32, port: u32, bytes: alloc::vec::Vec<u8>) -> Result<OwnedWrite, Errno> {
-        let portal = Outportal::open(node, port)?;
+        OwnedWrite::start_on(Outportal::open(node, port)?, bytes)
+    }
+
+    /// Starts writing `bytes` to `portal`, opened already (closed once the write is
+    /// dropped, or now if it cannot start).
+    pub fn start_on(portal: Outportal, bytes: alloc::vec::Vec<u8>) -> Result<OwnedWrite, Errno> {
         let id = portal.id();
         if let Err(errno) = kcall(
             Kcall::PortalAwrite,

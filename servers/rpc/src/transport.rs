@@ -343,6 +343,10 @@ pub enum Handled<R> {
     /// Answer the caller with this and these bytes (no more than it accepts, and
     /// only to a caller that accepts bytes: else it gets [`RpcError::NoBulk`]).
     ReplyWith(R, Vec<u8>),
+    /// The bytes [`Replies::promise`] promised the caller, made after the reply went
+    /// (any other length, or any other answer after a promise, tells the caller its
+    /// bytes did not come whole: `RpcError::NoBulk`).
+    Fulfil(Vec<u8>),
     /// The server answers later, through [`Replies::send`] (or never: a request
     /// that asks for no answer).
     Later,
@@ -356,7 +360,16 @@ pub struct Replies {
     callers: Callers,
     /// Replies that could not be sent.
     unsent: u64,
+    /// The request being handled, if its caller takes bytes back and the server
+    /// has room for one more write: where they go and how many it takes.
+    promisable: Option<(ReplyTo, usize)>,
+    /// The bytes promised to it: their length and the caller's portal, open.
+    promised: Option<(usize, Outportal)>,
 }
+
+/// A promise's fewest bytes: a shorter transfer must be able to say the bytes did
+/// not come whole.
+pub const PROMISE_MIN: usize = 2;
 
 impl Replies {
     /// Answers the call `to` with `reply` and the length of bytes that follow on
@@ -386,6 +399,28 @@ impl Replies {
         {
             self.unsent += 1;
         }
+    }
+
+    /// For the request being handled, whose caller takes bytes back: sends `reply`
+    /// at once saying `length` bytes follow, so that the caller allows its portal
+    /// while the handler makes them; the handler then answers
+    /// [`Handled::Fulfil`] with exactly those bytes. `false`, and nothing sent,
+    /// when the request takes no bytes (or not that many), `length` is under
+    /// [`PROMISE_MIN`], the server has [`OUTGOING_MAX`] writes going, or the
+    /// caller's portal does not open: answer as usual then.
+    pub fn promise<P: Protocol>(&mut self, reply: P::Reply, length: usize) -> bool {
+        let Some((to, accepts)) = self.promisable else {
+            return false;
+        };
+        if self.promised.is_some() || length < PROMISE_MIN || length > accepts {
+            return false;
+        }
+        let Ok(portal) = Outportal::open(to.node, to.port) else {
+            return false;
+        };
+        self.send_bulk::<P>(to, Ok(reply), length as u32);
+        self.promised = Some((length, portal));
+        true
     }
 
     /// Answers the call `to` with `reply` (of protocol `P`), without waiting for room;
@@ -652,8 +687,39 @@ pub fn serve_bulk<P: Protocol>(
             Bulk::Accepts(capacity) => capacity,
             _ => 0,
         };
-        match handle(&sender, header, request, bulk, &mut replies) {
+        replies.promisable =
+            (accepts > 0 && transfers.outgoing.len() < OUTGOING_MAX).then_some((header, accepts));
+        let handled = handle(&sender, header, request, bulk, &mut replies);
+        replies.promisable = None;
+        if let Some((length, portal)) = replies.promised.take() {
+            // The reply went: the bytes follow, whole, or a transfer of another
+            // length that tells the caller they did not come.
+            let (bytes, stop) = match handled {
+                Handled::Fulfil(bytes) if bytes.len() == length => (bytes, false),
+                Handled::Stop => (Vec::new(), true),
+                _ => (Vec::new(), false),
+            };
+            let bytes = if bytes.len() == length {
+                bytes
+            } else {
+                alloc::vec![0; length - 1]
+            };
+            match OwnedWrite::start_on(portal, bytes) {
+                Ok(write) => transfers.outgoing.push(write),
+                Err(_) => replies.unsent += 1,
+            }
+            if stop {
+                counters.unsent = replies.unsent;
+                transfers.abandon();
+                return Ok(counters);
+            }
+            counters.unsent = replies.unsent;
+            continue;
+        }
+        match handled {
             Handled::Reply(reply) => replies.send::<P>(header, Ok(reply)),
+            // Bytes nobody promised.
+            Handled::Fulfil(_) => replies.send::<P>(header, Err(RpcError::NoBulk)),
             Handled::ReplyWith(reply, bytes) if bytes.is_empty() => {
                 replies.send::<P>(header, Ok(reply));
             }

@@ -19,7 +19,7 @@ use nanvix_fs::board::BoardDisk;
 use nanvix_fs::files::access::{EXECUTE, READ, WRITE};
 use nanvix_fs::{BlockDevice, Caller, FileSystem, FsError, Inode, JournalError};
 use nanvix_process_api::Identities;
-use nanvix_rpc::transport::{Bulk, Handled, serve_bulk};
+use nanvix_rpc::transport::{Bulk, Handled, Replies, serve_bulk};
 use nanvix_vfs_api::{
     FileStat, Listing, OPEN_APPEND, OPEN_CREATE, OPEN_EXCLUSIVE, OPEN_FLAGS, OPEN_MAX, OPEN_READ,
     OPEN_TRUNCATE, OPEN_WRITE, PATH_MAX, SEEK_CURRENT, SEEK_END, SEEK_SET, TRANSFER_MAX,
@@ -323,15 +323,35 @@ impl<D: BlockDevice> Vfs<D> {
     }
 
     /// Reads up to `length` bytes at the position of the sender's `descriptor`,
-    /// sent beside the reply; the position moves on.
+    /// sent beside the reply; the position moves on. The reply goes first when it
+    /// can (`Replies::promise`: the count is known from the file's size), so that
+    /// the caller allows its portal while the server reads the disk.
     fn read(
         &mut self,
         sender: Sender,
         descriptor: u32,
         length: usize,
+        replies: &mut Replies,
     ) -> Result<Handled<VfsReply>, VfsError> {
         let Vfs { files, open, .. } = self;
         let file = open.get(sender, descriptor, OPEN_READ)?;
+        let size = files.inode(file.inode).map_err(vfs_error)?.size;
+        let count = (size.saturating_sub(file.position)).min(length as u64) as usize;
+        let reply = VfsReply::Read {
+            count: count as u32,
+        };
+        if replies.promise::<VfsProtocol>(reply, count) {
+            let mut bytes = vec![0u8; count];
+            // Anything but the promised bytes tells the caller they did not come.
+            let read = files.read(file.inode, file.position, &mut bytes);
+            return Ok(match read {
+                Ok(read) if read == count => {
+                    file.position += count as u64;
+                    Handled::Fulfil(bytes)
+                }
+                _ => Handled::Fulfil(Vec::new()),
+            });
+        }
         let mut bytes = vec![0u8; length];
         let count = files
             .read(file.inode, file.position, &mut bytes)
@@ -409,6 +429,7 @@ impl<D: BlockDevice> Vfs<D> {
         caller: Option<&Caller>,
         request: VfsRequest,
         bulk: Bulk,
+        replies: &mut Replies,
     ) -> Handled<VfsReply> {
         let Some(caller) = caller else {
             return Handled::Reply(VfsReply::Refused(VfsError::Denied));
@@ -431,6 +452,7 @@ impl<D: BlockDevice> Vfs<D> {
                 sender,
                 descriptor,
                 (length as usize).min(accepts).min(TRANSFER_MAX),
+                replies,
             ),
             VfsRequest::Write { descriptor } => match bulk {
                 Bulk::Received(bytes) => self.write(sender, descriptor, &bytes),
@@ -580,8 +602,10 @@ fn main() -> i32 {
         "vfs-server: serving on node {} port {VFS_PORT}",
         process::node()
     );
-    let served =
-        serve_bulk::<VfsProtocol>(&inbox, VFS_BULK_PORTS, |header, _, request, bulk, _| {
+    let served = serve_bulk::<VfsProtocol>(
+        &inbox,
+        VFS_BULK_PORTS,
+        |header, _, request, bulk, replies| {
             // Only the system's own programs (this cluster's) may stop it.
             if request == VfsRequest::Stop && board.of_node(header.source_node) != own_cluster {
                 return Handled::Reply(VfsReply::Refused(VfsError::Denied));
@@ -600,10 +624,11 @@ fn main() -> i32 {
                 user,
                 groups: vec![user],
             });
-            let handled = vfs.serve(sender, caller.as_ref(), request, bulk);
+            let handled = vfs.serve(sender, caller.as_ref(), request, bulk, replies);
             vfs.sync_if_due();
             handled
-        });
+        },
+    );
     let status = match served {
         Ok(counters) => {
             println!("vfs-server: stopped: {counters:?}");
