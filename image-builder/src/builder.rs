@@ -40,6 +40,37 @@ pub fn build_canary(root: &Path) -> Result<(), BuildError> {
     }
 }
 
+/// The manifest of the qemu-x86_64 platform's kernel (a workspace of its own).
+pub const QEMU_KERNEL_MANIFEST: &str = "hal/qemu/Cargo.toml";
+
+/// Builds the qemu-x86_64 platform's kernel (freestanding, linked at 1 MiB for
+/// QEMU's PVH loader, in a workspace of its own); its ELF's path.
+pub fn build_qemu_kernel(root: &Path) -> Result<PathBuf, BuildError> {
+    let target = target_directory(root).join("qemu");
+    let status = cargo()
+        .current_dir(root)
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "--manifest-path",
+            QEMU_KERNEL_MANIFEST,
+        ])
+        .arg("--target-dir")
+        .arg(&target)
+        .status()
+        .map_err(BuildError::Cargo)?;
+    if !status.success() {
+        return Err(BuildError::Failed(status));
+    }
+    let kernel = target.join("release").join("nanvix-qemu-kernel");
+    if kernel.is_file() {
+        Ok(kernel)
+    } else {
+        Err(BuildError::Missing(kernel))
+    }
+}
+
 /// Paths of built artifacts.
 #[derive(Clone, Debug)]
 pub struct Artifacts {

@@ -8,6 +8,7 @@ pub mod image;
 pub mod logs;
 pub mod manifest;
 pub mod packing;
+pub mod qemu;
 pub mod rootfs;
 pub mod runner;
 pub mod strip;

@@ -108,8 +108,9 @@ enum Commands {
         /// The system manifest.
         manifest: PathBuf,
     },
-    /// Build every kernel and program and the bare-metal canary, then run every test
-    /// of the workspace.
+    /// Build every kernel and program, the bare-metal canary and the qemu-x86_64
+    /// kernel (installing QEMU from Debian's packages if missing), then run every
+    /// test of the workspace.
     Test {
         /// Extra arguments for `cargo test` (after `--`).
         #[arg(last = true)]
@@ -694,6 +695,13 @@ fn main() -> ExitCode {
                 return fail(error);
             }
             if let Err(error) = builder::build_canary(&root) {
+                return fail(error);
+            }
+            // The qemu-x86_64 platform's tests boot its kernel under QEMU.
+            if let Err(error) = builder::build_qemu_kernel(&root) {
+                return fail(error);
+            }
+            if let Err(error) = nanvix_image_builder::qemu::ensure_installed() {
                 return fail(error);
             }
             let status = builder::cargo()

@@ -1,0 +1,19 @@
+//! Links the kernel freestanding at its script's addresses: no C start files, no
+//! libc, a static executable with QEMU's PVH note kept.
+
+fn main() {
+    let directory = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into());
+    println!("cargo:rustc-link-arg-bins=-T{directory}/linker.ld");
+    for argument in [
+        "-nostartfiles",
+        "-nostdlib",
+        "-static",
+        "-no-pie",
+        "-Wl,--build-id=none",
+        "-Wl,-z,max-page-size=0x1000",
+    ] {
+        println!("cargo:rustc-link-arg-bins={argument}");
+    }
+    println!("cargo:rerun-if-changed=linker.ld");
+    println!("cargo:rerun-if-changed=src/boot.s");
+}
