@@ -109,3 +109,144 @@ boot_pd:
 boot_stack:
     .skip 65536
 boot_stack_top:
+
+/* Exceptions: a stub per vector pushes a zero where the CPU pushes no error code,
+   then the vector, and goes to exception_common, which calls the Rust
+   exception(vector, error, frame) with frame the CPU's (rip, cs, rflags, rsp, ss).
+   Interrupts stay off in the kernel: these are faults, reported, not resumed. */
+.section .text
+.macro exception_stub vector, error
+exception_\vector:
+.if \error == 0
+    push $0
+.endif
+    push $\vector
+    jmp exception_common
+.endm
+
+exception_stub 0, 0
+exception_stub 1, 0
+exception_stub 2, 0
+exception_stub 3, 0
+exception_stub 4, 0
+exception_stub 5, 0
+exception_stub 6, 0
+exception_stub 7, 0
+exception_stub 8, 1
+exception_stub 9, 0
+exception_stub 10, 1
+exception_stub 11, 1
+exception_stub 12, 1
+exception_stub 13, 1
+exception_stub 14, 1
+exception_stub 15, 0
+exception_stub 16, 0
+exception_stub 17, 1
+exception_stub 18, 0
+exception_stub 19, 0
+exception_stub 20, 0
+exception_stub 21, 1
+exception_stub 22, 0
+exception_stub 23, 0
+exception_stub 24, 0
+exception_stub 25, 0
+exception_stub 26, 0
+exception_stub 27, 0
+exception_stub 28, 0
+exception_stub 29, 1
+exception_stub 30, 1
+exception_stub 31, 0
+
+exception_common:
+    pop %rdi
+    pop %rsi
+    mov %rsp, %rdx
+    and $-16, %rsp
+    call exception
+3:
+    hlt
+    jmp 3b
+
+/* The stubs' addresses, for the IDT the kernel fills. */
+.section .rodata
+.p2align 3
+.global exception_stubs
+exception_stubs:
+.irp vector, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+    .quad exception_\vector
+.endr
+
+/* An application processor starts here, in real mode at 0x8000 (the boot core
+   copies these bytes there and patches the page table root): straight to long
+   mode with the boot core's page tables, then ap_entry64 on a stack of its own. */
+.section .rodata
+.global ap_trampoline, ap_trampoline_end, ap_trampoline_cr3
+.code16
+ap_trampoline:
+    cli
+    xor %ax, %ax
+    mov %ax, %ds
+    lgdtl 0x8000 + (ap_trampoline_gdt_pointer - ap_trampoline)
+    mov %cr4, %eax
+    or $0x620, %eax
+    mov %eax, %cr4
+    movl 0x8000 + (ap_trampoline_cr3 - ap_trampoline), %eax
+    mov %eax, %cr3
+    mov $0xC0000080, %ecx
+    rdmsr
+    or $0x101, %eax
+    wrmsr
+    mov %cr0, %eax
+    and $0xFFFFFFFB, %eax
+    or $0x80000003, %eax
+    mov %eax, %cr0
+    ljmpl $0x08, $(0x8000 + (ap_trampoline_64 - ap_trampoline))
+.code64
+ap_trampoline_64:
+    movabs $ap_entry64, %rax
+    jmp *%rax
+.p2align 3
+ap_trampoline_gdt:
+    .quad 0
+    .quad 0x00AF9A000000FFFF
+    .quad 0x00CF92000000FFFF
+ap_trampoline_gdt_pointer:
+    .word 23
+    .long 0x8000 + (ap_trampoline_gdt - ap_trampoline)
+ap_trampoline_cr3:
+    .long 0
+ap_trampoline_end:
+
+.section .text
+.code64
+ap_entry64:
+    mov $0x10, %ax
+    mov %ax, %ds
+    mov %ax, %es
+    mov %ax, %ss
+    xor %ax, %ax
+    mov %ax, %fs
+    mov %ax, %gs
+    mov $1, %eax
+    lock xadd %eax, ap_next
+    mov %eax, %edi
+    inc %eax
+    shl $14, %rax
+    mov $ap_stacks, %rsp
+    add %rax, %rsp
+    call ap_main
+4:
+    cli
+    hlt
+    jmp 4b
+
+.section .data
+.p2align 2
+ap_next:
+    .long 0
+
+.section .bss
+.p2align 12
+.global ap_stacks
+ap_stacks:
+    .skip 16384 * 63

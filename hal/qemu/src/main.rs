@@ -1,90 +1,32 @@
-//! The qemu-x86_64 platform's kernel, first step: booted by QEMU's PVH loader into
-//! long mode, it speaks on the serial console and ends QEMU through its exit device.
+//! The qemu-x86_64 platform's kernel, first steps: booted by QEMU's PVH loader into
+//! long mode, it takes the CPU's exceptions, brings up the other cores, speaks on
+//! the serial console and ends QEMU through its exit device.
 //!
-//! QEMU runs it with `-kernel` and passes `-append` as the PVH command line;
-//! `mode=hello` prints a greeting and the command line and ends with success, any
-//! other mode says so and ends with failure, and a panic ends with failure after
-//! its message. QEMU's exit status is `(value << 1) | 1`: [`PASS`] gives 33,
-//! [`FAIL`] 35 (status 0 cannot be had, so the runner maps 33 to success).
+//! QEMU runs it with `-kernel` and passes `-append` as the PVH command line; the
+//! `mode=` word picks what it does (`docs/src/bare-metal.md`): `hello` greets,
+//! `smp` starts every application processor and counts them, `invalid-opcode` and
+//! `wild-pointer` fault on purpose (the report ends the machine with failure). Any
+//! other mode, and a panic, ends with failure. QEMU's exit status is
+//! `(value << 1) | 1`: [`machine::PASS`] gives 33, [`machine::FAIL`] 35.
 #![no_std]
 #![no_main]
 
-use core::fmt::Write;
+pub mod console;
+pub mod exceptions;
+pub mod machine;
+pub mod smp;
 
 // memcpy and friends: no libc here.
 use nanvix_freestanding as _;
 
 core::arch::global_asm!(include_str!("boot.s"), options(att_syntax));
 
-/// The exit device's port (`-device isa-debug-exit,iobase=0xf4,iosize=0x04`).
-const EXIT_PORT: u16 = 0xf4;
-/// The value that ends QEMU with status 33.
-pub const PASS: u32 = 0x10;
-/// The value that ends QEMU with status 35.
-pub const FAIL: u32 = 0x11;
-/// The first serial port's data register (a 16550).
-const SERIAL_PORT: u16 = 0x3f8;
-/// Its line status register; bit 5: the transmitter takes a byte.
-const SERIAL_LINE_STATUS: u16 = SERIAL_PORT + 5;
 /// The magic at the start of PVH's `hvm_start_info`.
 const START_INFO_MAGIC: u32 = 0x336e_c578;
 /// The longest command line read.
 const COMMAND_LINE_MAX: usize = 1024;
-
-/// Writes `value` to I/O port `port`.
-fn out_byte(port: u16, value: u8) {
-    // SAFETY: a port write touches no memory; the ports used are the serial
-    // console's and the exit device's, which QEMU's machine has.
-    unsafe {
-        core::arch::asm!("out dx, al", in("dx") port, in("al") value, options(nomem, nostack))
-    };
-}
-
-/// Reads I/O port `port`.
-fn in_byte(port: u16) -> u8 {
-    let value: u8;
-    // SAFETY: as in `out_byte`: a port read touches no memory.
-    unsafe {
-        core::arch::asm!("in al, dx", out("al") value, in("dx") port, options(nomem, nostack))
-    };
-    value
-}
-
-/// The serial console.
-struct Serial;
-
-impl Write for Serial {
-    fn write_str(&mut self, text: &str) -> core::fmt::Result {
-        for byte in text.bytes() {
-            if byte == b'\n' {
-                send(b'\r');
-            }
-            send(byte);
-        }
-        Ok(())
-    }
-}
-
-/// Sends one byte once the transmitter takes it.
-fn send(byte: u8) {
-    while in_byte(SERIAL_LINE_STATUS) & 0x20 == 0 {
-        core::hint::spin_loop();
-    }
-    out_byte(SERIAL_PORT, byte);
-}
-
-/// Ends QEMU with `value` ([`PASS`] or [`FAIL`]).
-fn exit(value: u32) -> ! {
-    // SAFETY: a port write to the exit device, which ends the machine.
-    unsafe {
-        core::arch::asm!("out dx, eax", in("dx") EXIT_PORT, in("eax") value, options(nomem, nostack))
-    };
-    // Without the exit device: stop here.
-    loop {
-        // SAFETY: `hlt` waits for an interrupt; interrupts are off, so for ever.
-        unsafe { core::arch::asm!("hlt", options(nomem, nostack)) };
-    }
-}
+/// An address the boot map leaves unmapped (past the first 4 GiB).
+const WILD_ADDRESS: u64 = 0x10_0000_0000;
 
 /// The PVH command line in the `hvm_start_info` at physical address `info` (the
 /// first 4 GiB are identity-mapped); empty without one.
@@ -126,27 +68,46 @@ fn argument<'a>(line: &'a str, key: &str) -> Option<&'a str> {
 /// The Rust entry, from the boot code: `info` is the `hvm_start_info`'s address.
 #[unsafe(no_mangle)]
 extern "C" fn kmain(info: usize) -> ! {
+    exceptions::install();
     let line = command_line(info);
-    let _ = writeln!(
-        Serial,
-        "nanvix-qemu: booted in long mode, command line `{line}`"
-    );
+    say!("nanvix-qemu: booted in long mode, command line `{line}`");
     match argument(line, "mode") {
         Some("hello") => {
-            let _ = writeln!(Serial, "nanvix-qemu: hello from bare metal");
-            exit(PASS)
+            say!("nanvix-qemu: hello from bare metal");
+            machine::exit(machine::PASS)
+        }
+        Some("smp") => {
+            let (online, expected) = smp::start_application_processors();
+            say!("nanvix-qemu: {online} of {expected} application processors online");
+            machine::exit(if online == expected {
+                machine::PASS
+            } else {
+                machine::FAIL
+            })
+        }
+        Some("invalid-opcode") => {
+            // SAFETY: `ud2` raises #UD on purpose; the report ends the machine.
+            unsafe { core::arch::asm!("ud2", options(nomem, nostack)) };
+            machine::exit(machine::PASS)
+        }
+        Some("wild-pointer") => {
+            // SAFETY: the boot map leaves this address unmapped: the read faults (#PF)
+            // before it returns, touching nothing, and the report ends the machine.
+            let value = unsafe { core::ptr::read_volatile(WILD_ADDRESS as *const u64) };
+            say!("nanvix-qemu: read {value:#x} where nothing is mapped");
+            machine::exit(machine::PASS)
         }
         other => {
-            let _ = writeln!(Serial, "nanvix-qemu: no such mode: {other:?}");
-            exit(FAIL)
+            say!("nanvix-qemu: no such mode: {other:?}");
+            machine::exit(machine::FAIL)
         }
     }
 }
 
 #[panic_handler]
 fn panic(information: &core::panic::PanicInfo<'_>) -> ! {
-    let _ = writeln!(Serial, "nanvix-qemu: panic: {information}");
-    exit(FAIL)
+    say!("nanvix-qemu: panic: {information}");
+    machine::exit(machine::FAIL)
 }
 
 /// Never called (panic=abort), but the prebuilt libcore references it.

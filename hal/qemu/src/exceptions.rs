@@ -1,0 +1,122 @@
+//! The CPU's exceptions: an IDT whose 32 gates go to the boot code's stubs, and the
+//! report of one (vector, error code, where, the faulting address), which ends the
+//! machine with failure. The kernel runs with interrupts off; faults are not resumed.
+
+use crate::console::Console;
+use core::fmt::Write;
+
+/// One IDT gate (16 bytes).
+#[derive(Clone, Copy)]
+#[repr(C)]
+struct Gate {
+    offset_low: u16,
+    selector: u16,
+    stack_table: u8,
+    attributes: u8,
+    offset_middle: u16,
+    offset_high: u32,
+    reserved: u32,
+}
+
+/// The kernel's code segment (the boot GDT's 0x08).
+const KERNEL_CODE: u16 = 0x08;
+/// Present, ring 0, 64-bit interrupt gate.
+const INTERRUPT_GATE: u8 = 0x8e;
+/// Gates: the exceptions.
+const GATES: usize = 32;
+
+/// The table `lidt` points at (written once, before it is loaded).
+static mut TABLE: [Gate; GATES] = [Gate {
+    offset_low: 0,
+    selector: 0,
+    stack_table: 0,
+    attributes: 0,
+    offset_middle: 0,
+    offset_high: 0,
+    reserved: 0,
+}; GATES];
+
+unsafe extern "C" {
+    /// The boot code's stub addresses, by vector.
+    static exception_stubs: [u64; GATES];
+}
+
+/// Fills the IDT with the stubs and loads it (on the calling core).
+pub fn install() {
+    // SAFETY: the stub table is the boot code's, 32 addresses, never written.
+    let stubs = unsafe { &*core::ptr::addr_of!(exception_stubs) };
+    // SAFETY: only the boot core calls this, once, before any core loads the
+    // table; nothing else holds a reference to it.
+    let table = unsafe { &mut *core::ptr::addr_of_mut!(TABLE) };
+    for (gate, stub) in table.iter_mut().zip(stubs) {
+        *gate = Gate {
+            offset_low: *stub as u16,
+            selector: KERNEL_CODE,
+            stack_table: 0,
+            attributes: INTERRUPT_GATE,
+            offset_middle: (*stub >> 16) as u16,
+            offset_high: (*stub >> 32) as u32,
+            reserved: 0,
+        };
+    }
+    load();
+}
+
+/// Loads the (filled) IDT on the calling core.
+pub fn load() {
+    #[repr(C, packed)]
+    struct Pointer {
+        limit: u16,
+        base: u64,
+    }
+    let pointer = Pointer {
+        limit: (core::mem::size_of::<[Gate; GATES]>() - 1) as u16,
+        base: core::ptr::addr_of!(TABLE) as u64,
+    };
+    // SAFETY: `lidt` reads the 10-byte pointer, which names the table (static, so
+    // it outlives every core's use of it); the table's gates name the stubs.
+    unsafe { core::arch::asm!("lidt [{}]", in(reg) &pointer, options(nostack, readonly)) };
+}
+
+/// The exception's name.
+fn name(vector: u64) -> &'static str {
+    match vector {
+        0 => "divide error",
+        1 => "debug",
+        2 => "non-maskable interrupt",
+        3 => "breakpoint",
+        4 => "overflow",
+        5 => "bound range",
+        6 => "invalid opcode",
+        7 => "device not available",
+        8 => "double fault",
+        10 => "invalid TSS",
+        11 => "segment not present",
+        12 => "stack fault",
+        13 => "general protection",
+        14 => "page fault",
+        16 => "x87 floating point",
+        17 => "alignment check",
+        18 => "machine check",
+        19 => "SIMD floating point",
+        _ => "reserved",
+    }
+}
+
+/// The boot code's exception_common calls this: reports the fault and ends the
+/// machine.
+#[unsafe(no_mangle)]
+extern "C" fn exception(vector: u64, error: u64, frame: *const u64) -> ! {
+    // SAFETY: `frame` is the CPU's interrupt frame on the current stack: rip, then
+    // cs.
+    let (rip, cs) = unsafe { (*frame, *frame.add(1)) };
+    let address: u64;
+    // SAFETY: reading CR2 (the last page fault's address) has no effect.
+    unsafe { core::arch::asm!("mov {}, cr2", out(reg) address, options(nomem, nostack)) };
+    let _ = writeln!(
+        Console,
+        "nanvix-qemu: fault: vector {vector} ({}), error {error:#x}, at rip {rip:#x} (cs {cs:#x}), address {address:#x}",
+        name(vector)
+    );
+    crate::machine::exit(crate::machine::FAIL)
+}

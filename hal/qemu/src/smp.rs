@@ -1,0 +1,126 @@
+//! The other cores: their count from QEMU's firmware configuration device, each
+//! started with INIT-SIPI-SIPI through the local APIC into the real-mode trampoline
+//! at 0x8000, which takes it to long mode on the boot core's page tables; each says
+//! it is online and stops (`cli; hlt`).
+
+use crate::machine::{cycles, in_byte, out_word};
+use crate::say;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+/// QEMU's fw_cfg selector port, and its data port.
+const FW_CFG_SELECTOR: u16 = 0x510;
+const FW_CFG_DATA: u16 = 0x511;
+/// The fw_cfg item: the number of CPUs (16 bits).
+const FW_CFG_CPU_COUNT: u16 = 0x05;
+/// The local APIC's registers (identity-mapped).
+const LOCAL_APIC: usize = 0xfee0_0000;
+const APIC_ID: usize = 0x20;
+const APIC_SPURIOUS: usize = 0xf0;
+const APIC_COMMAND_LOW: usize = 0x300;
+const APIC_COMMAND_HIGH: usize = 0x310;
+/// INIT, asserted, to every core but this one.
+const COMMAND_INIT: u32 = 0x000c_4500;
+/// STARTUP to every core but this one, at page 8 (0x8000).
+const COMMAND_STARTUP: u32 = 0x000c_4608;
+/// The command register's delivery-pending bit.
+const DELIVERY_PENDING: u32 = 1 << 12;
+/// Where the trampoline runs.
+const TRAMPOLINE: usize = 0x8000;
+/// Most application processors (the boot code's stacks).
+pub const APPLICATION_PROCESSORS_MAX: usize = 63;
+/// How long the boot core waits after INIT, and for the cores to come, in counter
+/// cycles.
+const INIT_WAIT_CYCLES: u64 = 10_000_000;
+const ONLINE_WAIT_CYCLES: u64 = 4_000_000_000;
+
+/// Application processors that said they are online.
+static ONLINE: AtomicUsize = AtomicUsize::new(0);
+
+unsafe extern "C" {
+    static ap_trampoline: u8;
+    static ap_trampoline_end: u8;
+    static ap_trampoline_cr3: u8;
+}
+
+fn apic_read(register: usize) -> u32 {
+    // SAFETY: the local APIC's registers are identity-mapped MMIO; a 32-bit read of
+    // one has no effect but the read.
+    unsafe { core::ptr::read_volatile((LOCAL_APIC + register) as *const u32) }
+}
+
+fn apic_write(register: usize, value: u32) {
+    // SAFETY: as in `apic_read`; the registers written are the spurious vector and
+    // the interrupt command, which start cores.
+    unsafe { core::ptr::write_volatile((LOCAL_APIC + register) as *mut u32, value) }
+}
+
+/// The CPUs QEMU's machine has (1 if fw_cfg says nothing).
+fn cpu_count() -> usize {
+    out_word(FW_CFG_SELECTOR, FW_CFG_CPU_COUNT);
+    let low = in_byte(FW_CFG_DATA) as usize;
+    let high = in_byte(FW_CFG_DATA) as usize;
+    (low | high << 8).max(1)
+}
+
+/// Spins for `count` counter cycles.
+fn spin_for(count: u64) {
+    let start = cycles();
+    while cycles().wrapping_sub(start) < count {
+        core::hint::spin_loop();
+    }
+}
+
+/// Sends an interrupt command and waits until it is delivered.
+fn command(value: u32) {
+    apic_write(APIC_COMMAND_HIGH, 0);
+    apic_write(APIC_COMMAND_LOW, value);
+    while apic_read(APIC_COMMAND_LOW) & DELIVERY_PENDING != 0 {
+        core::hint::spin_loop();
+    }
+}
+
+/// Starts every application processor and waits (bounded) until each says it is
+/// online: (online, expected).
+pub fn start_application_processors() -> (usize, usize) {
+    let expected = (cpu_count() - 1).min(APPLICATION_PROCESSORS_MAX);
+    if expected == 0 {
+        return (0, 0);
+    }
+    // SAFETY: the trampoline's bytes are the boot code's (read-only data); 0x8000
+    // is free low memory (identity-mapped, below the kernel at 1 MiB) that nothing
+    // else uses; the page-table root patched in is this core's, which maps the
+    // kernel for every core.
+    unsafe {
+        let start = core::ptr::addr_of!(ap_trampoline);
+        let length = core::ptr::addr_of!(ap_trampoline_end) as usize - start as usize;
+        core::ptr::copy_nonoverlapping(start, TRAMPOLINE as *mut u8, length);
+        let root: u64;
+        core::arch::asm!("mov {}, cr3", out(reg) root, options(nomem, nostack));
+        let at = core::ptr::addr_of!(ap_trampoline_cr3) as usize - start as usize;
+        core::ptr::write_volatile((TRAMPOLINE + at) as *mut u32, root as u32);
+    }
+    apic_write(APIC_SPURIOUS, apic_read(APIC_SPURIOUS) | 0x1ff);
+    command(COMMAND_INIT);
+    spin_for(INIT_WAIT_CYCLES);
+    command(COMMAND_STARTUP);
+    spin_for(INIT_WAIT_CYCLES / 50);
+    command(COMMAND_STARTUP);
+    let started = cycles();
+    while ONLINE.load(Ordering::Acquire) < expected
+        && cycles().wrapping_sub(started) < ONLINE_WAIT_CYCLES
+    {
+        core::hint::spin_loop();
+    }
+    (ONLINE.load(Ordering::Acquire), expected)
+}
+
+/// An application processor's Rust entry (`index` from 0), from the boot code's
+/// ap_entry64 on its own stack.
+#[unsafe(no_mangle)]
+extern "C" fn ap_main(index: u32) -> ! {
+    crate::exceptions::load();
+    let id = apic_read(APIC_ID) >> 24;
+    say!("nanvix-qemu: application processor {index} online, APIC id {id}");
+    ONLINE.fetch_add(1, Ordering::Release);
+    crate::machine::halt()
+}
