@@ -2,8 +2,10 @@
 //! long mode), reads its command line, speaks on the serial console and ends QEMU
 //! through the exit device; a mode it does not have ends it with failure; an
 //! invalid opcode and a wild pointer are reported (vector, where, the address) and
-//! end it with failure; on 4 and 16 cores every application processor comes online.
-//! Each boot has a time limit.
+//! end it with failure; on 4 and 16 cores every application processor comes online;
+//! a program in ring 3 calls the kernel through `syscall` and exits back to it; a
+//! program that reads a wild pointer or executes a privileged instruction is killed
+//! with a report and the kernel runs the next. Each boot has a time limit.
 
 use nanvix_image_builder::{builder, qemu, workspace_root};
 use std::time::Duration;
@@ -108,5 +110,37 @@ fn every_application_processor_comes_online() {
             })
             .count();
         assert_eq!(greetings, others, "{}", boot.console);
+    }
+}
+
+#[test]
+fn a_program_in_ring_3_calls_the_kernel_and_exits_back_to_it() {
+    let boot = boot("mode=user");
+    assert_eq!(boot.status, Some(qemu::STATUS_PASS), "{}", boot.console);
+    assert!(
+        boot.console.contains("program: hello from ring 3, CPL 3"),
+        "{}",
+        boot.console
+    );
+    assert!(
+        boot.console
+            .contains("nanvix-qemu: back in the kernel, the program exited with 0xc0ffee"),
+        "{}",
+        boot.console
+    );
+}
+
+#[test]
+fn a_faulting_program_is_killed_with_a_report_and_the_kernel_goes_on() {
+    let boot = boot("mode=user-faults");
+    assert_eq!(boot.status, Some(qemu::STATUS_PASS), "{}", boot.console);
+    for report in [
+        "nanvix-qemu: program killed: vector 14 (page fault), error 0x4, at rip 0x",
+        ", address 0x1000000000",
+        "nanvix-qemu: program killed: vector 13 (general protection), error 0x0, at rip 0x",
+        "program: hello from ring 3, CPL 3",
+        "nanvix-qemu: the kernel kept serving: 0x800000000000000e, 0x800000000000000d, 0xc0ffee",
+    ] {
+        assert!(boot.console.contains(report), "{report}: {}", boot.console);
     }
 }

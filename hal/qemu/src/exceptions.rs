@@ -110,13 +110,41 @@ extern "C" fn exception(vector: u64, error: u64, frame: *const u64) -> ! {
     // SAFETY: `frame` is the CPU's interrupt frame on the current stack: rip, then
     // cs.
     let (rip, cs) = unsafe { (*frame, *frame.add(1)) };
-    let address: u64;
-    // SAFETY: reading CR2 (the last page fault's address) has no effect.
-    unsafe { core::arch::asm!("mov {}, cr2", out(reg) address, options(nomem, nostack)) };
+    let address = Address(vector, page_fault_address());
+    if cs & 3 == 3 {
+        // A program's fault: it is killed, the kernel goes on.
+        crate::say!(
+            "nanvix-qemu: program killed: vector {vector} ({}), error {error:#x}, at rip {rip:#x}{address}",
+            name(vector)
+        );
+        crate::user::kill(vector)
+    }
     let _ = writeln!(
         Console,
-        "nanvix-qemu: fault: vector {vector} ({}), error {error:#x}, at rip {rip:#x} (cs {cs:#x}), address {address:#x}",
+        "nanvix-qemu: fault: vector {vector} ({}), error {error:#x}, at rip {rip:#x} (cs {cs:#x}){address}",
         name(vector)
     );
     crate::machine::exit(crate::machine::FAIL)
+}
+
+/// The address a page fault was for (CR2).
+fn page_fault_address() -> u64 {
+    let address: u64;
+    // SAFETY: reading CR2 has no effect.
+    unsafe { core::arch::asm!("mov {}, cr2", out(reg) address, options(nomem, nostack)) };
+    address
+}
+
+/// A report's address part: `, address 0x...` for a page fault (vector 14), nothing
+/// for the others (CR2 then holds an earlier fault's).
+struct Address(u64, u64);
+
+impl core::fmt::Display for Address {
+    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        if self.0 == 14 {
+            write!(formatter, ", address {:#x}", self.1)
+        } else {
+            Ok(())
+        }
+    }
 }

@@ -1,12 +1,15 @@
 //! The qemu-x86_64 platform's kernel, first steps: booted by QEMU's PVH loader into
-//! long mode, it takes the CPU's exceptions, brings up the other cores, speaks on
-//! the serial console and ends QEMU through its exit device.
+//! long mode, it takes the CPU's exceptions, brings up the other cores, runs
+//! programs in ring 3, speaks on the serial console and ends QEMU through its exit
+//! device.
 //!
 //! QEMU runs it with `-kernel` and passes `-append` as the PVH command line; the
 //! `mode=` word picks what it does (`docs/src/bare-metal.md`): `hello` greets,
-//! `smp` starts every application processor and counts them, `invalid-opcode` and
-//! `wild-pointer` fault on purpose (the report ends the machine with failure). Any
-//! other mode, and a panic, ends with failure. QEMU's exit status is
+//! `smp` starts every application processor and counts them, `user` runs a program
+//! in ring 3 that calls the kernel through `syscall`, `user-faults` runs programs
+//! that fault (each killed with a report, the kernel going on), `invalid-opcode`
+//! and `wild-pointer` fault in the kernel on purpose (the report ends the machine
+//! with failure). Any other mode, and a panic, ends with failure. QEMU's exit status is
 //! `(value << 1) | 1`: [`machine::PASS`] gives 33, [`machine::FAIL`] 35.
 #![no_std]
 #![no_main]
@@ -15,18 +18,20 @@ pub mod console;
 pub mod exceptions;
 pub mod machine;
 pub mod smp;
+pub mod user;
 
 // memcpy and friends: no libc here.
 use nanvix_freestanding as _;
 
 core::arch::global_asm!(include_str!("boot.s"), options(att_syntax));
+core::arch::global_asm!(include_str!("user.s"), options(att_syntax));
 
 /// The magic at the start of PVH's `hvm_start_info`.
 const START_INFO_MAGIC: u32 = 0x336e_c578;
 /// The longest command line read.
 const COMMAND_LINE_MAX: usize = 1024;
 /// An address the boot map leaves unmapped (past the first 4 GiB).
-const WILD_ADDRESS: u64 = 0x10_0000_0000;
+pub(crate) const WILD_ADDRESS: u64 = 0x10_0000_0000;
 
 /// The PVH command line in the `hvm_start_info` at physical address `info` (the
 /// first 4 GiB are identity-mapped); empty without one.
@@ -69,6 +74,7 @@ fn argument<'a>(line: &'a str, key: &str) -> Option<&'a str> {
 #[unsafe(no_mangle)]
 extern "C" fn kmain(info: usize) -> ! {
     exceptions::install();
+    user::install();
     let line = command_line(info);
     say!("nanvix-qemu: booted in long mode, command line `{line}`");
     match argument(line, "mode") {
@@ -84,6 +90,30 @@ extern "C" fn kmain(info: usize) -> ! {
             } else {
                 machine::FAIL
             })
+        }
+        Some("user") => {
+            let value = user::run(user::hello_program);
+            say!("nanvix-qemu: back in the kernel, the program exited with {value:#x}");
+            machine::exit(if value == 0xc0ffee {
+                machine::PASS
+            } else {
+                machine::FAIL
+            })
+        }
+        Some("user-faults") => {
+            // Each faulting program is killed; the kernel runs the next.
+            let wild = user::run(user::wild_program);
+            let privileged = user::run(user::privileged_program);
+            let hello = user::run(user::hello_program);
+            say!("nanvix-qemu: the kernel kept serving: {wild:#x}, {privileged:#x}, {hello:#x}");
+            machine::exit(
+                if wild == user::KILLED | 14 && privileged == user::KILLED | 13 && hello == 0xc0ffee
+                {
+                    machine::PASS
+                } else {
+                    machine::FAIL
+                },
+            )
         }
         Some("invalid-opcode") => {
             // SAFETY: `ud2` raises #UD on purpose; the report ends the machine.
