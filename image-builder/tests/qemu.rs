@@ -2,7 +2,9 @@
 //! long mode), reads its command line, speaks on the serial console and ends QEMU
 //! through the exit device; a mode it does not have ends it with failure; an
 //! invalid opcode and a wild pointer are reported (vector, where, the address) and
-//! end it with failure; on 4 and 16 cores every application processor comes online;
+//! end it with failure; on 4 and 16 cores every application processor comes online
+//! and parks (none wakes by itself), and with an IPI each wakes; the boot core parks
+//! until its timer fires;
 //! a program in ring 3 calls the kernel through `syscall` and exits back to it; a
 //! program that reads a wild pointer or executes a privileged instruction is killed
 //! with a report and the kernel runs the next. Each boot has a time limit.
@@ -110,7 +112,39 @@ fn every_application_processor_comes_online() {
             })
             .count();
         assert_eq!(greetings, others, "{}", boot.console);
+        assert!(!boot.console.contains("woke"), "{}", boot.console);
     }
+}
+
+#[test]
+fn a_parked_core_wakes_on_an_inter_processor_interrupt_and_the_boot_core_on_its_timer() {
+    let parked = boot_on(4, "mode=park");
+    assert_eq!(parked.status, Some(qemu::STATUS_PASS), "{}", parked.console);
+    assert!(
+        parked
+            .console
+            .contains("nanvix-qemu: 3 of 3 parked application processors woke on their interrupt"),
+        "{}",
+        parked.console
+    );
+    for index in 0..3 {
+        assert!(
+            parked
+                .console
+                .contains(&format!("nanvix-qemu: application processor {index} woke")),
+            "{}",
+            parked.console
+        );
+    }
+    let slept = boot("mode=sleep");
+    assert_eq!(slept.status, Some(qemu::STATUS_PASS), "{}", slept.console);
+    assert!(
+        slept
+            .console
+            .contains("nanvix-qemu: the boot core woke on its timer after "),
+        "{}",
+        slept.console
+    );
 }
 
 #[test]

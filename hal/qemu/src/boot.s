@@ -250,3 +250,24 @@ ap_next:
 .global ap_stacks
 ap_stacks:
     .skip 16384 * 63
+
+/* Parking: park_core enables interrupts for exactly one `hlt` (the `sti` shadow
+   covers it, so a wake-up that comes before the `hlt`, or was pending, still ends
+   it) and turns them off again. A leaf with no red zone: the interrupt frame lands
+   below its return address. wakeup_interrupt (the wake-up IPI's and the timer's
+   vectors) only acknowledges the local APIC. */
+.section .text
+.code64
+.global park_core, wakeup_interrupt
+park_core:
+    sti
+    hlt
+    cli
+    ret
+
+wakeup_interrupt:
+    push %rax
+    movabs $0xfee000b0, %rax
+    movl $0, (%rax)
+    pop %rax
+    iretq

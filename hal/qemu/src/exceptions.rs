@@ -1,6 +1,9 @@
-//! The CPU's exceptions: an IDT whose 32 gates go to the boot code's stubs, and the
-//! report of one (vector, error code, where, the faulting address), which ends the
-//! machine with failure. The kernel runs with interrupts off; faults are not resumed.
+//! The CPU's exceptions and the wake-up interrupts: an IDT whose 32 exception gates
+//! go to the boot code's stubs, the report of an exception (vector, error code,
+//! where, the faulting address), which ends the machine with failure (or the
+//! program, for a fault in ring 3), and the gates of the wake-up IPI and the local
+//! APIC timer, which only end a parked core's `hlt`. The kernel runs with
+//! interrupts off but inside `park_core`.
 
 use crate::console::Console;
 use core::fmt::Write;
@@ -22,8 +25,14 @@ struct Gate {
 const KERNEL_CODE: u16 = 0x08;
 /// Present, ring 0, 64-bit interrupt gate.
 const INTERRUPT_GATE: u8 = 0x8e;
-/// Gates: the exceptions.
-const GATES: usize = 32;
+/// Exceptions: the first 32 vectors.
+const EXCEPTIONS: usize = 32;
+/// The vector of the wake-up inter-processor interrupt.
+pub const WAKEUP_VECTOR: u8 = 0x40;
+/// The vector of the local APIC timer.
+pub const TIMER_VECTOR: u8 = 0x41;
+/// Gates: up to the timer's.
+const GATES: usize = TIMER_VECTOR as usize + 1;
 
 /// The table `lidt` points at (written once, before it is loaded).
 static mut TABLE: [Gate; GATES] = [Gate {
@@ -38,7 +47,21 @@ static mut TABLE: [Gate; GATES] = [Gate {
 
 unsafe extern "C" {
     /// The boot code's stub addresses, by vector.
-    static exception_stubs: [u64; GATES];
+    static exception_stubs: [u64; EXCEPTIONS];
+    fn wakeup_interrupt();
+}
+
+/// A gate to `handler`.
+fn gate(handler: u64) -> Gate {
+    Gate {
+        offset_low: handler as u16,
+        selector: KERNEL_CODE,
+        stack_table: 0,
+        attributes: INTERRUPT_GATE,
+        offset_middle: (handler >> 16) as u16,
+        offset_high: (handler >> 32) as u32,
+        reserved: 0,
+    }
 }
 
 /// Fills the IDT with the stubs and loads it (on the calling core).
@@ -48,17 +71,12 @@ pub fn install() {
     // SAFETY: only the boot core calls this, once, before any core loads the
     // table; nothing else holds a reference to it.
     let table = unsafe { &mut *core::ptr::addr_of_mut!(TABLE) };
-    for (gate, stub) in table.iter_mut().zip(stubs) {
-        *gate = Gate {
-            offset_low: *stub as u16,
-            selector: KERNEL_CODE,
-            stack_table: 0,
-            attributes: INTERRUPT_GATE,
-            offset_middle: (*stub >> 16) as u16,
-            offset_high: (*stub >> 32) as u32,
-            reserved: 0,
-        };
+    for (entry, stub) in table.iter_mut().zip(stubs) {
+        *entry = gate(*stub);
     }
+    let wakeup = gate(wakeup_interrupt as *const () as u64);
+    table[WAKEUP_VECTOR as usize] = wakeup;
+    table[TIMER_VECTOR as usize] = wakeup;
     load();
 }
 

@@ -5,7 +5,9 @@
 //!
 //! QEMU runs it with `-kernel` and passes `-append` as the PVH command line; the
 //! `mode=` word picks what it does (`docs/src/bare-metal.md`): `hello` greets,
-//! `smp` starts every application processor and counts them, `user` runs a program
+//! `smp` starts every application processor and counts them, `park` also wakes
+//! each from its park with an IPI, `sleep` parks the boot core until its timer
+//! fires, `user` runs a program
 //! in ring 3 that calls the kernel through `syscall`, `user-faults` runs programs
 //! that fault (each killed with a report, the kernel going on), `invalid-opcode`
 //! and `wild-pointer` fault in the kernel on purpose (the report ends the machine
@@ -90,6 +92,23 @@ extern "C" fn kmain(info: usize) -> ! {
             } else {
                 machine::FAIL
             })
+        }
+        Some("park") => {
+            let (online, expected) = smp::start_application_processors();
+            let woke = smp::wake_application_processors(online);
+            say!(
+                "nanvix-qemu: {woke} of {expected} parked application processors woke on their interrupt"
+            );
+            machine::exit(if online == expected && woke == expected {
+                machine::PASS
+            } else {
+                machine::FAIL
+            })
+        }
+        Some("sleep") => {
+            let cycles = smp::sleep(1_000_000);
+            say!("nanvix-qemu: the boot core woke on its timer after {cycles} cycles");
+            machine::exit(machine::PASS)
         }
         Some("user") => {
             let value = user::run(user::hello_program);

@@ -1,11 +1,13 @@
 //! The other cores: their count from QEMU's firmware configuration device, each
 //! started with INIT-SIPI-SIPI through the local APIC into the real-mode trampoline
 //! at 0x8000, which takes it to long mode on the boot core's page tables; each says
-//! it is online and stops (`cli; hlt`).
+//! it is online and parks (`hlt` with interrupts on) until the boot core wakes it
+//! with an inter-processor interrupt; and the boot core's park until its local APIC
+//! timer fires.
 
 use crate::machine::{cycles, in_byte, out_word};
 use crate::say;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// QEMU's fw_cfg selector port, and its data port.
 const FW_CFG_SELECTOR: u16 = 0x510;
@@ -35,11 +37,41 @@ const ONLINE_WAIT_CYCLES: u64 = 4_000_000_000;
 
 /// Application processors that said they are online.
 static ONLINE: AtomicUsize = AtomicUsize::new(0);
+/// Application processors that woke from their park.
+static WOKEN: AtomicUsize = AtomicUsize::new(0);
+/// Set for an application processor, by index, when the boot core wakes it: a park
+/// may also end for nothing (QEMU's second STARTUP ends the `hlt` of a core the
+/// first one started), so a parked core parks again until its flag says.
+static RELEASED: [AtomicBool; APPLICATION_PROCESSORS_MAX] =
+    [const { AtomicBool::new(false) }; APPLICATION_PROCESSORS_MAX];
+/// Each application processor's local APIC id, by index (set as it comes online).
+static IDS: [AtomicUsize; APPLICATION_PROCESSORS_MAX] =
+    [const { AtomicUsize::new(0) }; APPLICATION_PROCESSORS_MAX];
+/// The local APIC's end-of-interrupt, timer and its configuration registers.
+const APIC_TIMER: usize = 0x320;
+const APIC_TIMER_INITIAL: usize = 0x380;
+const APIC_TIMER_DIVIDE: usize = 0x3e0;
+/// Fixed delivery to one core by its APIC id (in the high word).
+const COMMAND_FIXED: u32 = 0x0000_4000;
 
 unsafe extern "C" {
     static ap_trampoline: u8;
     static ap_trampoline_end: u8;
     static ap_trampoline_cr3: u8;
+    fn park_core();
+}
+
+/// Parks the calling core until an interrupt (a wake-up IPI or its timer): one
+/// `hlt` with interrupts on.
+pub fn park() {
+    // SAFETY: park_core enables interrupts for one `hlt` only; the gates it may take
+    // (wake-up, timer) only acknowledge the local APIC and return.
+    unsafe { park_core() }
+}
+
+/// Enables the calling core's local APIC (spurious vector 0xff, software enable).
+fn enable_local_apic() {
+    apic_write(APIC_SPURIOUS, apic_read(APIC_SPURIOUS) | 0x1ff);
 }
 
 fn apic_read(register: usize) -> u32 {
@@ -72,7 +104,12 @@ fn spin_for(count: u64) {
 
 /// Sends an interrupt command and waits until it is delivered.
 fn command(value: u32) {
-    apic_write(APIC_COMMAND_HIGH, 0);
+    command_to(0, value);
+}
+
+/// Sends an interrupt command to the core of APIC id `id` (ignored by shorthands).
+fn command_to(id: u32, value: u32) {
+    apic_write(APIC_COMMAND_HIGH, id << 24);
     apic_write(APIC_COMMAND_LOW, value);
     while apic_read(APIC_COMMAND_LOW) & DELIVERY_PENDING != 0 {
         core::hint::spin_loop();
@@ -99,7 +136,7 @@ pub fn start_application_processors() -> (usize, usize) {
         let at = core::ptr::addr_of!(ap_trampoline_cr3) as usize - start as usize;
         core::ptr::write_volatile((TRAMPOLINE + at) as *mut u32, root as u32);
     }
-    apic_write(APIC_SPURIOUS, apic_read(APIC_SPURIOUS) | 0x1ff);
+    enable_local_apic();
     command(COMMAND_INIT);
     spin_for(INIT_WAIT_CYCLES);
     command(COMMAND_STARTUP);
@@ -119,8 +156,53 @@ pub fn start_application_processors() -> (usize, usize) {
 #[unsafe(no_mangle)]
 extern "C" fn ap_main(index: u32) -> ! {
     crate::exceptions::load();
+    enable_local_apic();
     let id = apic_read(APIC_ID) >> 24;
+    if let Some(slot) = IDS.get(index as usize) {
+        slot.store(id as usize, Ordering::Relaxed);
+    }
     say!("nanvix-qemu: application processor {index} online, APIC id {id}");
     ONLINE.fetch_add(1, Ordering::Release);
+    // Parked until the boot core wakes it (in `smp` mode it never does).
+    let released = &RELEASED[(index as usize).min(APPLICATION_PROCESSORS_MAX - 1)];
+    while !released.load(Ordering::Acquire) {
+        park();
+    }
+    // Said before counted: the boot core ends the machine once all are counted.
+    say!("nanvix-qemu: application processor {index} woke");
+    WOKEN.fetch_add(1, Ordering::Release);
     crate::machine::halt()
+}
+
+/// Wakes each of the `count` parked application processors with an IPI and waits
+/// (bounded) until each says it woke: how many did.
+pub fn wake_application_processors(count: usize) -> usize {
+    for (slot, released) in IDS.iter().zip(&RELEASED).take(count) {
+        released.store(true, Ordering::Release);
+        let id = slot.load(Ordering::Relaxed) as u32;
+        command_to(
+            id,
+            COMMAND_FIXED | u32::from(crate::exceptions::WAKEUP_VECTOR),
+        );
+    }
+    let started = cycles();
+    while WOKEN.load(Ordering::Acquire) < count
+        && cycles().wrapping_sub(started) < ONLINE_WAIT_CYCLES
+    {
+        core::hint::spin_loop();
+    }
+    WOKEN.load(Ordering::Acquire)
+}
+
+/// Parks the calling core with its local APIC timer armed for `count` timer ticks
+/// (one-shot, undivided): the timer's interrupt ends the park. The counter cycles
+/// it took.
+pub fn sleep(count: u32) -> u64 {
+    enable_local_apic();
+    apic_write(APIC_TIMER_DIVIDE, 0xb);
+    apic_write(APIC_TIMER, u32::from(crate::exceptions::TIMER_VECTOR));
+    let started = cycles();
+    apic_write(APIC_TIMER_INITIAL, count);
+    park();
+    cycles().wrapping_sub(started)
 }
