@@ -82,6 +82,41 @@ pub fn boot(
     command_line: &str,
     limit: Duration,
 ) -> Result<Boot, String> {
+    boot_with(qemu, kernel, cores, command_line, &[], limit)
+}
+
+/// QEMU's arguments for an ivshmem device over the shared memory file `path` of
+/// `bytes` bytes (the file is made, zeroed, if missing): what machines sharing it
+/// see as one memory.
+pub fn shared_memory_arguments(path: &Path, bytes: u64) -> Result<Vec<String>, String> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|error| format!("{}: {error}", path.display()))?;
+    file.set_len(bytes)
+        .map_err(|error| format!("{}: {error}", path.display()))?;
+    Ok(vec![
+        "-object".into(),
+        format!(
+            "memory-backend-file,id=shared,share=on,mem-path={},size={bytes}",
+            path.display()
+        ),
+        "-device".into(),
+        "ivshmem-plain,memdev=shared".into(),
+    ])
+}
+
+/// As [`boot`], with `extra` QEMU arguments (devices).
+pub fn boot_with(
+    qemu: &Path,
+    kernel: &Path,
+    cores: usize,
+    command_line: &str,
+    extra: &[String],
+    limit: Duration,
+) -> Result<Boot, String> {
     let mut child = Command::new(qemu)
         .args(["-nodefaults", "-display", "none", "-no-reboot", "-m", "64M"])
         .args(["-serial", "stdio"])
@@ -92,6 +127,7 @@ pub fn boot(
         .arg(kernel)
         .arg("-append")
         .arg(command_line)
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

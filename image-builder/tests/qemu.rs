@@ -7,7 +7,8 @@
 //! until its timer fires;
 //! a program in ring 3 calls the kernel through `syscall` and exits back to it; a
 //! program that reads a wild pointer or executes a privileged instruction is killed
-//! with a report and the kernel runs the next. Each boot has a time limit.
+//! with a report and the kernel runs the next; two machines sharing an ivshmem
+//! device pass a message through it. Each boot has a time limit.
 
 use nanvix_image_builder::{builder, qemu, workspace_root};
 use std::time::Duration;
@@ -177,4 +178,51 @@ fn a_faulting_program_is_killed_with_a_report_and_the_kernel_goes_on() {
     ] {
         assert!(boot.console.contains(report), "{report}: {}", boot.console);
     }
+}
+
+#[test]
+fn two_machines_pass_a_message_through_shared_memory() {
+    let root = workspace_root();
+    let kernel = builder::build_qemu_kernel(&root).expect("the qemu-x86_64 kernel builds");
+    let emulator = qemu::ensure_installed().expect("QEMU is there or installed");
+    let path =
+        std::path::PathBuf::from(format!("/dev/shm/nanvix-qemu-test-{}", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let shared = qemu::shared_memory_arguments(&path, 1 << 20).expect("the shared file");
+    let (receiver_kernel, receiver_emulator, receiver_shared) =
+        (kernel.clone(), emulator.clone(), shared.clone());
+    let receiver = std::thread::spawn(move || {
+        qemu::boot_with(
+            &receiver_emulator,
+            &receiver_kernel,
+            1,
+            "mode=shm-receive",
+            &receiver_shared,
+            LIMIT,
+        )
+    });
+    let sent = qemu::boot_with(&emulator, &kernel, 1, "mode=shm-send", &shared, LIMIT)
+        .expect("QEMU starts");
+    let received = receiver.join().unwrap().expect("QEMU starts");
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(sent.status, Some(qemu::STATUS_PASS), "{}", sent.console);
+    assert!(
+        sent.console
+            .contains("nanvix-qemu: sent; acknowledged: true"),
+        "{}",
+        sent.console
+    );
+    assert_eq!(
+        received.status,
+        Some(qemu::STATUS_PASS),
+        "{}",
+        received.console
+    );
+    assert!(
+        received
+            .console
+            .contains("nanvix-qemu: received `a message from the other machine via ivshmem`"),
+        "{}",
+        received.console
+    );
 }

@@ -7,7 +7,8 @@
 //! `mode=` word picks what it does (`docs/src/bare-metal.md`): `hello` greets,
 //! `smp` starts every application processor and counts them, `park` also wakes
 //! each from its park with an IPI, `sleep` parks the boot core until its timer
-//! fires, `user` runs a program
+//! fires, `shm-send` and `shm-receive` exchange a message between two machines
+//! through an ivshmem device, `user` runs a program
 //! in ring 3 that calls the kernel through `syscall`, `user-faults` runs programs
 //! that fault (each killed with a report, the kernel going on), `invalid-opcode`
 //! and `wild-pointer` fault in the kernel on purpose (the report ends the machine
@@ -19,6 +20,7 @@
 pub mod console;
 pub mod exceptions;
 pub mod machine;
+pub mod pci;
 pub mod smp;
 pub mod user;
 
@@ -109,6 +111,37 @@ extern "C" fn kmain(info: usize) -> ! {
             let cycles = smp::sleep(1_000_000);
             say!("nanvix-qemu: the boot core woke on its timer after {cycles} cycles");
             machine::exit(machine::PASS)
+        }
+        Some("shm-send") => {
+            let Some(memory) = pci::shared_memory() else {
+                say!("nanvix-qemu: no ivshmem device");
+                machine::exit(machine::FAIL)
+            };
+            let acknowledged = pci::send(memory, "a message from the other machine via ivshmem");
+            say!("nanvix-qemu: sent; acknowledged: {acknowledged}");
+            machine::exit(if acknowledged {
+                machine::PASS
+            } else {
+                machine::FAIL
+            })
+        }
+        Some("shm-receive") => {
+            let Some(memory) = pci::shared_memory() else {
+                say!("nanvix-qemu: no ivshmem device");
+                machine::exit(machine::FAIL)
+            };
+            let mut message = [0u8; pci::MESSAGE_MAX];
+            match pci::receive(memory, &mut message) {
+                Some(length) => {
+                    let text = core::str::from_utf8(&message[..length]).unwrap_or("(not UTF-8)");
+                    say!("nanvix-qemu: received `{text}`");
+                    machine::exit(machine::PASS)
+                }
+                None => {
+                    say!("nanvix-qemu: no message came");
+                    machine::exit(machine::FAIL)
+                }
+            }
         }
         Some("user") => {
             let value = user::run(user::hello_program);
