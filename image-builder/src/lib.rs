@@ -4,6 +4,7 @@ pub mod bench;
 pub mod builder;
 pub mod docs;
 pub mod events;
+pub mod footprint;
 pub mod image;
 pub mod logs;
 pub mod manifest;

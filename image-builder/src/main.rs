@@ -122,6 +122,9 @@ enum Commands {
         #[arg(long)]
         check: bool,
     },
+    /// Build the microkernel linked freestanding (the canary, over a stub HAL) and
+    /// the qemu-x86_64 kernel, and print what their images take.
+    Footprint,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -291,6 +294,49 @@ fn allocate_whole(file: &std::fs::File, bytes: u64) -> std::io::Result<()> {
         0 => Ok(()),
         errno => Err(std::io::Error::from_raw_os_error(errno)),
     }
+}
+
+/// The kernel's target (text + read-only data + data): the original's on MPPA-256.
+const FOOTPRINT_TARGET: u64 = 128 << 10;
+/// Its stretch target.
+const FOOTPRINT_STRETCH: u64 = 96 << 10;
+
+/// `nanvix footprint`: builds the canary and the qemu-x86_64 kernel and prints
+/// their section bytes by kind.
+fn footprint(root: &Path) -> Result<(), String> {
+    builder::build_canary(root).map_err(|error| error.to_string())?;
+    let qemu = builder::build_qemu_kernel(root).map_err(|error| error.to_string())?;
+    let canary = builder::target_directory(root)
+        .join("canary")
+        .join("release")
+        .join("nanvix-hal-canary");
+    println!(
+        "{:<48} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10}",
+        "kernel", "text", "rodata", "data", "bss", "unwind", "image"
+    );
+    for (what, path) in [
+        ("microkernel over a stub HAL (hal/canary)", canary),
+        ("qemu-x86_64 kernel (hal/qemu)", qemu),
+    ] {
+        let bytes = std::fs::read(&path).map_err(|error| format!("{}: {error}", path.display()))?;
+        let measured = nanvix_image_builder::footprint::measure(&bytes)
+            .map_err(|error| format!("{}: {error}", path.display()))?;
+        println!(
+            "{what:<48} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10}",
+            measured.text,
+            measured.rodata,
+            measured.data,
+            measured.bss,
+            measured.unwind,
+            measured.image()
+        );
+    }
+    println!(
+        "image: text + rodata + data, in bytes (target at most {} KiB, stretch {} KiB); bss holds stacks, page tables and statics",
+        FOOTPRINT_TARGET >> 10,
+        FOOTPRINT_STRETCH >> 10
+    );
+    Ok(())
 }
 
 /// Parses `CLUSTER=CPU[,CPU...]` pins.
@@ -715,6 +761,7 @@ fn main() -> ExitCode {
                 Err(error) => Err(format!("cannot run cargo test: {error}")),
             }
         }
+        Commands::Footprint => footprint(&root),
         Commands::Docs { check } => docs::pages().into_iter().try_for_each(|(page, text)| {
             let path = root.join(page);
             if check {
