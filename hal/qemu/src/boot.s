@@ -258,12 +258,15 @@ ap_stacks:
    vectors) only acknowledges the local APIC. */
 .section .text
 .code64
-.global park_core, wakeup_interrupt
+.global park_core, wakeup_interrupt, spurious_interrupt
 park_core:
     sti
     hlt
     cli
     ret
+
+spurious_interrupt:
+    iretq
 
 wakeup_interrupt:
     push %rax

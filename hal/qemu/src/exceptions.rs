@@ -31,8 +31,10 @@ const EXCEPTIONS: usize = 32;
 pub const WAKEUP_VECTOR: u8 = 0x40;
 /// The vector of the local APIC timer.
 pub const TIMER_VECTOR: u8 = 0x41;
-/// Gates: up to the timer's.
-const GATES: usize = TIMER_VECTOR as usize + 1;
+/// The local APICs' spurious vector (their spurious-interrupt register's).
+pub const SPURIOUS_VECTOR: u8 = 0xff;
+/// Gates: every vector.
+const GATES: usize = 256;
 
 /// The table `lidt` points at (written once, before it is loaded).
 static mut TABLE: [Gate; GATES] = [Gate {
@@ -49,6 +51,7 @@ unsafe extern "C" {
     /// The boot code's stub addresses, by vector.
     static exception_stubs: [u64; EXCEPTIONS];
     fn wakeup_interrupt();
+    fn spurious_interrupt();
 }
 
 /// A gate to `handler`.
@@ -74,9 +77,13 @@ pub fn install() {
     for (entry, stub) in table.iter_mut().zip(stubs) {
         *entry = gate(*stub);
     }
+    // Every other vector only acknowledges, as a wake-up does; the spurious one
+    // (which the local APIC does not count as in service) only returns.
     let wakeup = gate(wakeup_interrupt as *const () as u64);
-    table[WAKEUP_VECTOR as usize] = wakeup;
-    table[TIMER_VECTOR as usize] = wakeup;
+    for entry in table.iter_mut().skip(EXCEPTIONS) {
+        *entry = wakeup;
+    }
+    table[SPURIOUS_VECTOR as usize] = gate(spurious_interrupt as *const () as u64);
     load();
 }
 

@@ -11,7 +11,8 @@ pub const FAIL: u32 = 0x11;
 /// Writes `value` to I/O port `port`.
 pub fn out_byte(port: u16, value: u8) {
     // SAFETY: a port write touches no memory; the ports used are the serial
-    // console's, the exit device's and fw_cfg's, which QEMU's machine has.
+    // console's, the exit device's, fw_cfg's and the legacy interrupt controllers',
+    // which QEMU's machine has.
     unsafe {
         core::arch::asm!("out dx, al", in("dx") port, in("al") value, options(nomem, nostack))
     };
@@ -33,6 +34,18 @@ pub fn in_byte(port: u16) -> u8 {
         core::arch::asm!("in al, dx", out("al") value, in("dx") port, options(nomem, nostack))
     };
     value
+}
+
+/// The legacy interrupt controllers' (8259) data ports.
+const PIC_PRIMARY_DATA: u16 = 0x21;
+const PIC_SECONDARY_DATA: u16 = 0xa1;
+
+/// Masks every line of the legacy interrupt controllers: the firmware leaves the
+/// timer's IRQ 0 at vector 8, which a core with interrupts on (parked) would take
+/// for a double fault. The local APICs deliver what the kernel uses.
+pub fn mask_legacy_interrupts() {
+    out_byte(PIC_PRIMARY_DATA, 0xff);
+    out_byte(PIC_SECONDARY_DATA, 0xff);
 }
 
 /// The time stamp counter.

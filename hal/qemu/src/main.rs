@@ -5,8 +5,9 @@
 //!
 //! QEMU runs it with `-kernel` and passes `-append` as the PVH command line; the
 //! `mode=` word picks what it does (`docs/src/bare-metal.md`): `hello` greets,
-//! `smp` starts every application processor and counts them, `park` also wakes
-//! each from its park with an IPI, `sleep` parks the boot core until its timer
+//! `smp` starts every application processor and counts them, `cores` checks the
+//! HAL's `Cores` contract on them (start, busy, current, park and unpark), `sleep`
+//! parks the boot core until its timer
 //! fires, `shm-send` and `shm-receive` exchange a message between two machines
 //! through an ivshmem device, `user` runs a program
 //! in ring 3 that calls the kernel through `syscall`, `user-faults` runs programs
@@ -18,6 +19,7 @@
 #![no_main]
 
 pub mod console;
+pub mod cores;
 pub mod exceptions;
 pub mod machine;
 pub mod pci;
@@ -77,8 +79,10 @@ fn argument<'a>(line: &'a str, key: &str) -> Option<&'a str> {
 /// The Rust entry, from the boot code: `info` is the `hvm_start_info`'s address.
 #[unsafe(no_mangle)]
 extern "C" fn kmain(info: usize) -> ! {
+    machine::mask_legacy_interrupts();
     exceptions::install();
     user::install();
+    cores::CORES.register(0);
     let line = command_line(info);
     say!("nanvix-qemu: booted in long mode, command line `{line}`");
     match argument(line, "mode") {
@@ -95,13 +99,10 @@ extern "C" fn kmain(info: usize) -> ! {
                 machine::FAIL
             })
         }
-        Some("park") => {
+        Some("cores") => {
             let (online, expected) = smp::start_application_processors();
-            let woke = smp::wake_application_processors(online);
-            say!(
-                "nanvix-qemu: {woke} of {expected} parked application processors woke on their interrupt"
-            );
-            machine::exit(if online == expected && woke == expected {
+            let held = cores::exercise();
+            machine::exit(if online == expected && held {
                 machine::PASS
             } else {
                 machine::FAIL

@@ -1,13 +1,13 @@
 //! The other cores: their count from QEMU's firmware configuration device, each
 //! started with INIT-SIPI-SIPI through the local APIC into the real-mode trampoline
 //! at 0x8000, which takes it to long mode on the boot core's page tables; each says
-//! it is online and parks (`hlt` with interrupts on) until the boot core wakes it
-//! with an inter-processor interrupt; and the boot core's park until its local APIC
-//! timer fires.
+//! it is online and serves start requests ([`crate::cores`]), parked (`hlt` with
+//! interrupts on) until an inter-processor interrupt; and the boot core's park
+//! until its local APIC timer fires.
 
 use crate::machine::{cycles, in_byte, out_word};
 use crate::say;
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 /// QEMU's fw_cfg selector port, and its data port.
 const FW_CFG_SELECTOR: u16 = 0x510;
@@ -37,16 +37,6 @@ const ONLINE_WAIT_CYCLES: u64 = 4_000_000_000;
 
 /// Application processors that said they are online.
 static ONLINE: AtomicUsize = AtomicUsize::new(0);
-/// Application processors that woke from their park.
-static WOKEN: AtomicUsize = AtomicUsize::new(0);
-/// Set for an application processor, by index, when the boot core wakes it: a park
-/// may also end for nothing (QEMU's second STARTUP ends the `hlt` of a core the
-/// first one started), so a parked core parks again until its flag says.
-static RELEASED: [AtomicBool; APPLICATION_PROCESSORS_MAX] =
-    [const { AtomicBool::new(false) }; APPLICATION_PROCESSORS_MAX];
-/// Each application processor's local APIC id, by index (set as it comes online).
-static IDS: [AtomicUsize; APPLICATION_PROCESSORS_MAX] =
-    [const { AtomicUsize::new(0) }; APPLICATION_PROCESSORS_MAX];
 /// The local APIC's end-of-interrupt, timer and its configuration registers.
 const APIC_TIMER: usize = 0x320;
 const APIC_TIMER_INITIAL: usize = 0x380;
@@ -152,46 +142,33 @@ pub fn start_application_processors() -> (usize, usize) {
 }
 
 /// An application processor's Rust entry (`index` from 0), from the boot code's
-/// ap_entry64 on its own stack.
+/// ap_entry64 on its own stack: it becomes core `index + 1`.
 #[unsafe(no_mangle)]
 extern "C" fn ap_main(index: u32) -> ! {
     crate::exceptions::load();
     enable_local_apic();
-    let id = apic_read(APIC_ID) >> 24;
-    if let Some(slot) = IDS.get(index as usize) {
-        slot.store(id as usize, Ordering::Relaxed);
-    }
-    say!("nanvix-qemu: application processor {index} online, APIC id {id}");
+    let core = index as usize + 1;
+    crate::cores::CORES.register(core);
+    say!(
+        "nanvix-qemu: application processor {index} online as core {core}, APIC id {}",
+        local_apic_id()
+    );
     ONLINE.fetch_add(1, Ordering::Release);
-    // Parked until the boot core wakes it (in `smp` mode it never does).
-    let released = &RELEASED[(index as usize).min(APPLICATION_PROCESSORS_MAX - 1)];
-    while !released.load(Ordering::Acquire) {
-        park();
-    }
-    // Said before counted: the boot core ends the machine once all are counted.
-    say!("nanvix-qemu: application processor {index} woke");
-    WOKEN.fetch_add(1, Ordering::Release);
-    crate::machine::halt()
+    // Parked, serving starts (in `smp` mode none comes).
+    crate::cores::serve(core)
 }
 
-/// Wakes each of the `count` parked application processors with an IPI and waits
-/// (bounded) until each says it woke: how many did.
-pub fn wake_application_processors(count: usize) -> usize {
-    for (slot, released) in IDS.iter().zip(&RELEASED).take(count) {
-        released.store(true, Ordering::Release);
-        let id = slot.load(Ordering::Relaxed) as u32;
-        command_to(
-            id,
-            COMMAND_FIXED | u32::from(crate::exceptions::WAKEUP_VECTOR),
-        );
-    }
-    let started = cycles();
-    while WOKEN.load(Ordering::Acquire) < count
-        && cycles().wrapping_sub(started) < ONLINE_WAIT_CYCLES
-    {
-        core::hint::spin_loop();
-    }
-    WOKEN.load(Ordering::Acquire)
+/// The calling core's local APIC id.
+pub fn local_apic_id() -> u32 {
+    apic_read(APIC_ID) >> 24
+}
+
+/// Sends the wake-up IPI to the core of local APIC id `id`.
+pub fn wake(id: u32) {
+    command_to(
+        id,
+        COMMAND_FIXED | u32::from(crate::exceptions::WAKEUP_VECTOR),
+    );
 }
 
 /// Parks the calling core with its local APIC timer armed for `count` timer ticks

@@ -1,0 +1,243 @@
+//! The machine's cores as the HAL's [`Cores`]: core 0 is the boot (master) core;
+//! each application processor, once online, serves start requests: it parks until
+//! [`Cores::start`] hands it an entry, runs it, and parks again. Parking is a spin
+//! for a budget on the core's permit, then `hlt` with interrupts on until an
+//! unpark's IPI (a permit set before the park makes it return at once; a park may
+//! also end for nothing, as the trait allows).
+
+use crate::machine::cycles;
+use crate::smp;
+use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicUsize, Ordering};
+use nanvix_hal::{CoreEntry, CoreError, CoreId, Cores};
+
+/// The most cores (the boot core and the boot code's application processor stacks).
+pub const CORES_MAX: usize = smp::APPLICATION_PROCESSORS_MAX + 1;
+/// Rounds a parking core checks its permit before it halts.
+const SPIN_ROUNDS: u32 = 2_000;
+
+/// A core's states.
+const ABSENT: u8 = 0;
+const IDLE: u8 = 1;
+/// A start request is being written (the entry and argument).
+const CLAIMED: u8 = 2;
+const STARTING: u8 = 3;
+const RUNNING: u8 = 4;
+
+/// One core's slot.
+struct Slot {
+    state: AtomicU8,
+    apic_id: AtomicU32,
+    permit: AtomicBool,
+    /// The entry (a `fn(usize)` as an address) and its argument.
+    entry: AtomicUsize,
+    argument: AtomicUsize,
+}
+
+impl Slot {
+    const fn new() -> Slot {
+        Slot {
+            state: AtomicU8::new(ABSENT),
+            apic_id: AtomicU32::new(0),
+            permit: AtomicBool::new(false),
+            entry: AtomicUsize::new(0),
+            argument: AtomicUsize::new(0),
+        }
+    }
+}
+
+/// The cores.
+pub struct QemuCores {
+    slots: [Slot; CORES_MAX],
+    count: AtomicUsize,
+}
+
+/// The machine's cores.
+pub static CORES: QemuCores = QemuCores {
+    slots: [const { Slot::new() }; CORES_MAX],
+    count: AtomicUsize::new(0),
+};
+
+impl QemuCores {
+    /// Records the calling core as core `core` (0: the boot core, running; others
+    /// idle, serving starts).
+    pub fn register(&self, core: CoreId) {
+        let Some(slot) = self.slots.get(core) else {
+            return;
+        };
+        slot.apic_id.store(smp::local_apic_id(), Ordering::Relaxed);
+        let state = if core == 0 { RUNNING } else { IDLE };
+        slot.state.store(state, Ordering::Release);
+        self.count.fetch_max(core + 1, Ordering::AcqRel);
+    }
+}
+
+/// An application processor's life once online as core `core` (registered): runs
+/// what it is started with, parked in between.
+pub fn serve(core: CoreId) -> ! {
+    let slot = &CORES.slots[core.min(CORES_MAX - 1)];
+    loop {
+        while slot.state.load(Ordering::Acquire) != STARTING {
+            CORES.park();
+        }
+        slot.state.store(RUNNING, Ordering::Relaxed);
+        let address = slot.entry.load(Ordering::Acquire);
+        // SAFETY: `start` stores only a `CoreEntry` (a `fn(usize)`) as this
+        // address, before it marks the slot STARTING (read above with Acquire).
+        let entry: CoreEntry = unsafe { core::mem::transmute::<usize, CoreEntry>(address) };
+        entry(slot.argument.load(Ordering::Relaxed));
+        slot.state.store(IDLE, Ordering::Release);
+    }
+}
+
+impl Cores for QemuCores {
+    fn count(&self) -> usize {
+        self.count.load(Ordering::Acquire)
+    }
+
+    fn current(&self) -> CoreId {
+        let id = smp::local_apic_id();
+        self.slots
+            .iter()
+            .take(self.count())
+            .position(|slot| {
+                slot.state.load(Ordering::Relaxed) != ABSENT
+                    && slot.apic_id.load(Ordering::Relaxed) == id
+            })
+            .unwrap_or(0)
+    }
+
+    fn start(&self, core: CoreId, entry: CoreEntry, argument: usize) -> Result<(), CoreError> {
+        if core == 0 {
+            return Err(CoreError::MasterCore);
+        }
+        if core >= self.count() {
+            return Err(CoreError::NoSuchCore);
+        }
+        let slot = &self.slots[core];
+        slot.state
+            .compare_exchange(IDLE, CLAIMED, Ordering::Acquire, Ordering::Relaxed)
+            .map_err(|_| CoreError::Busy)?;
+        slot.entry.store(entry as usize, Ordering::Relaxed);
+        slot.argument.store(argument, Ordering::Relaxed);
+        slot.state.store(STARTING, Ordering::Release);
+        self.unpark(core);
+        Ok(())
+    }
+
+    fn park(&self) {
+        let slot = &self.slots[self.current()];
+        for _ in 0..SPIN_ROUNDS {
+            if slot.permit.swap(false, Ordering::Acquire) {
+                return;
+            }
+            core::hint::spin_loop();
+        }
+        // One halt: the caller re-checks its condition (a park may end for nothing).
+        if !slot.permit.swap(false, Ordering::Acquire) {
+            smp::park();
+            slot.permit.swap(false, Ordering::Acquire);
+        }
+    }
+
+    fn unpark(&self, core: CoreId) {
+        let Some(slot) = self.slots.get(core) else {
+            return;
+        };
+        slot.permit.store(true, Ordering::Release);
+        if core != self.current() {
+            smp::wake(slot.apic_id.load(Ordering::Relaxed));
+        }
+    }
+
+    fn cycles(&self) -> u64 {
+        cycles()
+    }
+}
+
+/// The core each started entry ran on, plus one, by the argument it was given.
+static RAN_ON: [AtomicUsize; CORES_MAX] = [const { AtomicUsize::new(0) }; CORES_MAX];
+/// Entries that ended.
+static ENDED: AtomicUsize = AtomicUsize::new(0);
+/// Holds `hold` on its core while set.
+static HOLD: AtomicBool = AtomicBool::new(false);
+
+/// An entry: notes where it ran and wakes the boot core.
+fn record(argument: usize) {
+    if let Some(slot) = RAN_ON.get(argument) {
+        slot.store(CORES.current() + 1, Ordering::Release);
+    }
+    ENDED.fetch_add(1, Ordering::AcqRel);
+    CORES.unpark(0);
+}
+
+/// An entry that stays until [`HOLD`] drops.
+fn hold(_: usize) {
+    while HOLD.load(Ordering::Acquire) {
+        CORES.park();
+    }
+    ENDED.fetch_add(1, Ordering::AcqRel);
+    CORES.unpark(0);
+}
+
+/// Waits on the boot core until `count` entries ended in all.
+fn wait_for_ended(count: usize) {
+    nanvix_hal::spin_then_park(&CORES, SPIN_ROUNDS, || {
+        ENDED.load(Ordering::Acquire) >= count
+    });
+}
+
+/// Exercises the HAL contract on the online cores (from the boot core): the master
+/// core and a core past the count are refused; every other core runs an entry and
+/// knows itself (`current`); a core running an entry is busy, and runs the next
+/// after it returns; parks end at unparks. Says each result; whether all held.
+pub fn exercise() -> bool {
+    let count = CORES.count();
+    let mut held = true;
+    let mut check = |what: &str, good: bool| {
+        crate::say!(
+            "nanvix-qemu: cores: {what}: {}",
+            if good { "ok" } else { "FAILED" }
+        );
+        held &= good;
+    };
+    check(
+        "the master core is not started",
+        CORES.start(0, record, 0) == Err(CoreError::MasterCore),
+    );
+    check(
+        "a core past the count is no such core",
+        CORES.start(count, record, 0) == Err(CoreError::NoSuchCore),
+    );
+    for core in 1..count {
+        let _ = CORES.start(core, record, core);
+    }
+    wait_for_ended(count - 1);
+    let knew = (1..count).all(|core| RAN_ON[core].load(Ordering::Acquire) == core + 1);
+    check("every other core ran its entry and knew itself", knew);
+    if count > 1 {
+        HOLD.store(true, Ordering::Release);
+        check("a core starts an entry", CORES.start(1, hold, 0).is_ok());
+        check(
+            "a core running an entry is busy",
+            CORES.start(1, record, 1) == Err(CoreError::Busy),
+        );
+        HOLD.store(false, Ordering::Release);
+        CORES.unpark(1);
+        wait_for_ended(count);
+        RAN_ON[1].store(0, Ordering::Release);
+        check("it starts the next entry once the first returned", {
+            // Idle again only once `serve` marks it: retry a moment.
+            let started = cycles();
+            let mut result = CORES.start(1, record, 1);
+            while result == Err(CoreError::Busy) && cycles().wrapping_sub(started) < 1_000_000_000 {
+                core::hint::spin_loop();
+                result = CORES.start(1, record, 1);
+            }
+            result.is_ok()
+        });
+        wait_for_ended(count + 1);
+        check("and it ran there", RAN_ON[1].load(Ordering::Acquire) == 2);
+    }
+    crate::say!("nanvix-qemu: cores: {count} cores, the contract held: {held}");
+    held
+}
