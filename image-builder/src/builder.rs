@@ -20,17 +20,17 @@ pub const CANARY_MANIFEST: &str = "hal/canary/Cargo.toml";
 /// libc) over a stub HAL, in a workspace of its own so that no hosted crate lends
 /// its features. A `std` that leaked into the kernel fails this build.
 pub fn build_canary(root: &Path) -> Result<(), BuildError> {
+    build_own_workspace(root, CANARY_MANIFEST, "canary")
+}
+
+/// Builds the release profile of the workspace of its own at `manifest`, into the
+/// target directory's `target` folder.
+fn build_own_workspace(root: &Path, manifest: &str, target: &str) -> Result<(), BuildError> {
     let status = cargo()
         .current_dir(root)
-        .args([
-            "build",
-            "--quiet",
-            "--release",
-            "--manifest-path",
-            CANARY_MANIFEST,
-        ])
+        .args(["build", "--quiet", "--release", "--manifest-path", manifest])
         .arg("--target-dir")
-        .arg(target_directory(root).join("canary"))
+        .arg(target_directory(root).join(target))
         .status()
         .map_err(BuildError::Cargo)?;
     if status.success() {
@@ -46,24 +46,11 @@ pub const QEMU_KERNEL_MANIFEST: &str = "hal/qemu/Cargo.toml";
 /// Builds the qemu-x86_64 platform's kernel (freestanding, linked at 1 MiB for
 /// QEMU's PVH loader, in a workspace of its own); its ELF's path.
 pub fn build_qemu_kernel(root: &Path) -> Result<PathBuf, BuildError> {
-    let target = target_directory(root).join("qemu");
-    let status = cargo()
-        .current_dir(root)
-        .args([
-            "build",
-            "--quiet",
-            "--release",
-            "--manifest-path",
-            QEMU_KERNEL_MANIFEST,
-        ])
-        .arg("--target-dir")
-        .arg(&target)
-        .status()
-        .map_err(BuildError::Cargo)?;
-    if !status.success() {
-        return Err(BuildError::Failed(status));
-    }
-    let kernel = target.join("release").join("nanvix-qemu-kernel");
+    build_own_workspace(root, QEMU_KERNEL_MANIFEST, "qemu")?;
+    let kernel = target_directory(root)
+        .join("qemu")
+        .join("release")
+        .join("nanvix-qemu-kernel");
     if kernel.is_file() {
         Ok(kernel)
     } else {

@@ -3,6 +3,26 @@
    PCI BARs lie below 4 GiB), turns on SSE (core formats with xmm registers), long
    mode and paging, and calls kmain(start_info) on the boot stack. */
 
+/* The way into long mode, for the boot core and the application processors alike:
+   CR4 (PAE, OSFXSR, OSXMMEXCPT), CR3 from `root` (an operand of a 32-bit move to
+   EAX: the page-table root), EFER (long mode, syscall), CR0 (paging, monitor
+   coprocessor, protected mode; no x87 emulation). */
+.macro enter_long_mode root
+    mov %cr4, %eax
+    or $0x620, %eax
+    mov %eax, %cr4
+    movl \root, %eax
+    mov %eax, %cr3
+    mov $0xC0000080, %ecx
+    rdmsr
+    or $0x101, %eax
+    wrmsr
+    mov %cr0, %eax
+    and $0xFFFFFFFB, %eax
+    or $0x80000003, %eax
+    mov %eax, %cr0
+.endm
+
 .section .note.Xen, "a", @note
 .p2align 2
 .long 4, 8, 18          /* name size, descriptor size, XEN_ELFNOTE_PHYS32_ENTRY */
@@ -51,23 +71,7 @@ pvh_start32:
     cmp $2048, %ecx
     jne 1b
 
-    /* CR4: PAE, OSFXSR, OSXMMEXCPT. */
-    mov %cr4, %eax
-    or $0x620, %eax
-    mov %eax, %cr4
-    mov $boot_pml4, %eax
-    mov %eax, %cr3
-    /* EFER: long mode, syscall. */
-    mov $0xC0000080, %ecx
-    rdmsr
-    or $0x101, %eax
-    wrmsr
-    /* CR0: paging, monitor coprocessor, protected mode; no x87 emulation. */
-    mov %cr0, %eax
-    and $0xFFFFFFFB, %eax
-    or $0x80000003, %eax
-    mov %eax, %cr0
-
+    enter_long_mode $boot_pml4
     lgdt boot_gdt_pointer
     ljmp $0x08, $long_mode_entry
 
@@ -187,19 +191,7 @@ ap_trampoline:
     xor %ax, %ax
     mov %ax, %ds
     lgdtl 0x8000 + (ap_trampoline_gdt_pointer - ap_trampoline)
-    mov %cr4, %eax
-    or $0x620, %eax
-    mov %eax, %cr4
-    movl 0x8000 + (ap_trampoline_cr3 - ap_trampoline), %eax
-    mov %eax, %cr3
-    mov $0xC0000080, %ecx
-    rdmsr
-    or $0x101, %eax
-    wrmsr
-    mov %cr0, %eax
-    and $0xFFFFFFFB, %eax
-    or $0x80000003, %eax
-    mov %eax, %cr0
+    enter_long_mode 0x8000 + (ap_trampoline_cr3 - ap_trampoline)
     ljmpl $0x08, $(0x8000 + (ap_trampoline_64 - ap_trampoline))
 .code64
 ap_trampoline_64:
