@@ -23,6 +23,18 @@
     mov %eax, %cr0
 .endm
 
+/* In 64-bit code: the kernel's data segment (0x10) in DS, ES and SS; FS and GS
+   null. */
+.macro load_kernel_data_segments
+    mov $0x10, %ax
+    mov %ax, %ds
+    mov %ax, %es
+    mov %ax, %ss
+    xor %ax, %ax
+    mov %ax, %fs
+    mov %ax, %gs
+.endm
+
 .section .note.Xen, "a", @note
 .p2align 2
 .long 4, 8, 18          /* name size, descriptor size, XEN_ELFNOTE_PHYS32_ENTRY */
@@ -77,13 +89,7 @@ pvh_start32:
 
 .code64
 long_mode_entry:
-    mov $0x10, %ax
-    mov %ax, %ds
-    mov %ax, %es
-    mov %ax, %ss
-    xor %ax, %ax
-    mov %ax, %fs
-    mov %ax, %gs
+    load_kernel_data_segments
     mov $boot_stack_top, %rsp
     mov %esi, %edi
     call kmain
@@ -212,13 +218,7 @@ ap_trampoline_end:
 .section .text
 .code64
 ap_entry64:
-    mov $0x10, %ax
-    mov %ax, %ds
-    mov %ax, %es
-    mov %ax, %ss
-    xor %ax, %ax
-    mov %ax, %fs
-    mov %ax, %gs
+    load_kernel_data_segments
     mov $1, %eax
     lock xadd %eax, ap_next
     mov %eax, %edi
