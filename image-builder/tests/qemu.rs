@@ -6,9 +6,11 @@
 //! and the HAL's `Cores` contract holds (the master and a core past the count
 //! refused, every core runs its entry and knows itself, a busy core refused, the
 //! next entry run after); the boot core parks until its timer fires;
-//! a program in ring 3 calls the kernel through `syscall` and exits back to it; a
-//! program that reads a wild pointer or executes a privileged instruction is killed
-//! with a report and the kernel runs the next; two machines sharing an ivshmem
+//! programs in ring 3 (the HAL's `UserMode`) call the kernel through `syscall` and
+//! come back to it by returning or by the exit call; a program that reads a wild
+//! pointer or executes a privileged instruction is killed with a report and the
+//! kernel runs the next; a program has the kernel run another nested inside its
+//! call; every core of 4 and 16 runs a program in ring 3 at once; two machines sharing an ivshmem
 //! device pass a message through it. Each boot has a time limit.
 
 use nanvix_image_builder::{builder, qemu, workspace_root};
@@ -166,8 +168,9 @@ fn a_program_in_ring_3_calls_the_kernel_and_exits_back_to_it() {
         boot.console
     );
     assert!(
-        boot.console
-            .contains("nanvix-qemu: back in the kernel, the program exited with 0xc0ffee"),
+        boot.console.contains(
+            "nanvix-qemu: back in the kernel, the program returned 0xc0ffee; another exited with 0x5eed"
+        ),
         "{}",
         boot.console
     );
@@ -233,4 +236,35 @@ fn two_machines_pass_a_message_through_shared_memory() {
         "{}",
         received.console
     );
+}
+
+#[test]
+fn a_program_has_the_kernel_run_another_nested_inside_its_call() {
+    let boot = boot("mode=user-nested");
+    assert_eq!(boot.status, Some(qemu::STATUS_PASS), "{}", boot.console);
+    for line in [
+        "program: nested, argument 21",
+        "program: the nested program answered 42",
+        "nanvix-qemu: the outer program returned 43",
+    ] {
+        assert!(boot.console.contains(line), "{line}: {}", boot.console);
+    }
+}
+
+#[test]
+fn every_core_runs_a_program_in_ring_3_at_once() {
+    for cores in [4, 16] {
+        let boot = boot_on(cores, "mode=user-cores");
+        assert_eq!(boot.status, Some(qemu::STATUS_PASS), "{}", boot.console);
+        for core in 0..cores {
+            let line = format!("program: running in ring 3 on core {core}");
+            assert!(boot.console.contains(&line), "{line}: {}", boot.console);
+        }
+        assert!(
+            boot.console
+                .contains("nanvix-qemu: every core ran its program in ring 3: true"),
+            "{}",
+            boot.console
+        );
+    }
 }

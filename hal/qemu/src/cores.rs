@@ -241,3 +241,34 @@ pub fn exercise() -> bool {
     crate::say!("nanvix-qemu: cores: {count} cores, the contract held: {held}");
     held
 }
+
+/// What each core's program returned, plus one (0: not yet), by core.
+static PROGRAM_RESULTS: [AtomicUsize; CORES_MAX] = [const { AtomicUsize::new(0) }; CORES_MAX];
+
+/// An entry: runs [`crate::user::core_program`] in ring 3 on this core, notes what it
+/// returned and wakes the boot core.
+fn run_core_program(core: usize) {
+    let value = crate::user::run(
+        crate::user::core_program,
+        core,
+        crate::user::program_stack(),
+    );
+    if let Some(slot) = PROGRAM_RESULTS.get(core) {
+        slot.store(value as usize + 1, Ordering::Release);
+    }
+    ENDED.fetch_add(1, Ordering::AcqRel);
+    CORES.unpark(0);
+}
+
+/// Runs a program in ring 3 on every core at once (the boot core's too) and checks
+/// that each returned its core's number.
+pub fn run_programs_on_every_core() -> bool {
+    let count = CORES.count();
+    let before = ENDED.load(Ordering::Acquire);
+    for core in 1..count {
+        let _ = CORES.start(core, run_core_program, core);
+    }
+    run_core_program(0);
+    wait_for_ended(before + count);
+    (0..count).all(|core| PROGRAM_RESULTS[core].load(Ordering::Acquire) == core + 1)
+}

@@ -1,20 +1,21 @@
 //! The qemu-x86_64 platform's kernel, first steps: booted by QEMU's PVH loader into
-//! long mode, it takes the CPU's exceptions, brings up the other cores, runs
-//! programs in ring 3, speaks on the serial console and ends QEMU through its exit
-//! device.
+//! long mode, it takes the CPU's exceptions, brings up the other cores (the HAL's
+//! `Cores`), runs programs in ring 3 on each (the HAL's `UserMode`), speaks on the
+//! serial console and ends QEMU through its exit device.
 //!
 //! QEMU runs it with `-kernel` and passes `-append` as the PVH command line; the
-//! `mode=` word picks what it does (`docs/src/bare-metal.md`): `hello` greets,
-//! `smp` starts every application processor and counts them, `cores` checks the
-//! HAL's `Cores` contract on them (start, busy, current, park and unpark), `sleep`
-//! parks the boot core until its timer
-//! fires, `shm-send` and `shm-receive` exchange a message between two machines
-//! through an ivshmem device, `user` runs a program
-//! in ring 3 that calls the kernel through `syscall`, `user-faults` runs programs
-//! that fault (each killed with a report, the kernel going on), `invalid-opcode`
-//! and `wild-pointer` fault in the kernel on purpose (the report ends the machine
-//! with failure). Any other mode, and a panic, ends with failure. QEMU's exit status is
-//! `(value << 1) | 1`: [`machine::PASS`] gives 33, [`machine::FAIL`] 35.
+//! `mode=` word picks what it does (the table in `docs/src/bare-metal.md`): `hello`
+//! greets; `smp` starts every application processor and counts them; `cores` checks
+//! the HAL's `Cores` contract on them; `sleep` parks the boot core until its timer
+//! fires; `shm-send` and `shm-receive` exchange a message between two machines
+//! through an ivshmem device; `user` runs programs in ring 3 through the HAL's
+//! `UserMode` (one returns, one exits); `user-faults` runs programs that fault (each
+//! killed with a report, the kernel going on); `user-nested` runs a program that has
+//! the kernel run another inside its call; `user-cores` runs a program on every
+//! core; `invalid-opcode` and `wild-pointer` fault in the kernel on purpose (the
+//! report ends the machine with failure). Any other mode, and a panic, ends with
+//! failure. QEMU's exit status is `(value << 1) | 1`: [`machine::PASS`] gives 33,
+//! [`machine::FAIL`] 35.
 #![no_std]
 #![no_main]
 
@@ -145,9 +146,13 @@ extern "C" fn kmain(info: usize) -> ! {
             }
         }
         Some("user") => {
-            let value = user::run(user::hello_program);
-            say!("nanvix-qemu: back in the kernel, the program exited with {value:#x}");
-            machine::exit(if value == 0xc0ffee {
+            let stack = user::program_stack();
+            let returned = user::run(user::hello_program, 0, stack);
+            let exited = user::run(user::exit_program, 0x5eed, stack);
+            say!(
+                "nanvix-qemu: back in the kernel, the program returned {returned:#x}; another exited with {exited:#x}"
+            );
+            machine::exit(if returned == 0xc0ffee && exited == 0x5eed {
                 machine::PASS
             } else {
                 machine::FAIL
@@ -155,9 +160,10 @@ extern "C" fn kmain(info: usize) -> ! {
         }
         Some("user-faults") => {
             // Each faulting program is killed; the kernel runs the next.
-            let wild = user::run(user::wild_program);
-            let privileged = user::run(user::privileged_program);
-            let hello = user::run(user::hello_program);
+            let stack = user::program_stack();
+            let wild = user::run(user::wild_program, 0, stack);
+            let privileged = user::run(user::privileged_program, 0, stack);
+            let hello = user::run(user::hello_program, 0, stack);
             say!("nanvix-qemu: the kernel kept serving: {wild:#x}, {privileged:#x}, {hello:#x}");
             machine::exit(
                 if wild == user::KILLED | 14 && privileged == user::KILLED | 13 && hello == 0xc0ffee
@@ -167,6 +173,25 @@ extern "C" fn kmain(info: usize) -> ! {
                     machine::FAIL
                 },
             )
+        }
+        Some("user-nested") => {
+            let value = user::run(user::outer_program, 21, user::program_stack());
+            say!("nanvix-qemu: the outer program returned {value}");
+            machine::exit(if value == 43 {
+                machine::PASS
+            } else {
+                machine::FAIL
+            })
+        }
+        Some("user-cores") => {
+            let (online, expected) = smp::start_application_processors();
+            let all = cores::run_programs_on_every_core();
+            say!("nanvix-qemu: every core ran its program in ring 3: {all}");
+            machine::exit(if online == expected && all {
+                machine::PASS
+            } else {
+                machine::FAIL
+            })
         }
         Some("invalid-opcode") => {
             // SAFETY: `ud2` raises #UD on purpose; the report ends the machine.

@@ -149,6 +149,7 @@ extern "C" fn ap_main(index: u32) -> ! {
     enable_local_apic();
     let core = index as usize + 1;
     crate::cores::CORES.register(core);
+    crate::user::load(core);
     say!(
         "nanvix-qemu: application processor {index} online as core {core}, APIC id {}",
         local_apic_id()

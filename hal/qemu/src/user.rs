@@ -1,32 +1,45 @@
-//! Ring 3: the GDT with user segments and a TSS (whose RSP0 stack takes exceptions
-//! from ring 3), the `syscall` MSRs, entering a program and coming back, the calls
-//! a program makes (write a line, exit), and the kernel's side of a program's
-//! fault: the program is killed with a report and the kernel goes on.
+//! Ring 3 as the HAL's [`UserMode`], on every core: a GDT with user segments and a
+//! TSS per core (whose RSP0, set at each enter, takes exceptions from ring 3), the
+//! `syscall` MSRs per core, entering a program and coming back (enters nest: each
+//! keeps the outer one's kernel stack and RSP0), the calls a program makes (write a
+//! line, exit, return, run a nested program), and the kernel's side of a
+//! program's fault: the program is killed with a report and the kernel goes on.
 //!
 //! For now a "program" is a function of the kernel image run at CPL 3 on a stack of
 //! its own (the boot map lets ring 3 reach the first 4 GiB); loading program ELFs
-//! into their own address spaces comes with the HAL backend.
+//! into their own address spaces comes with the rest of the HAL backend.
 
+use crate::cores::{CORES, CORES_MAX};
 use crate::say;
+use nanvix_hal::{Cores, UserMode};
 
 /// GDT selectors: kernel code and data, then (for `sysret`) a 32-bit user code
-/// placeholder, user data, user 64-bit code, and the TSS.
+/// placeholder, user data, user 64-bit code, then each core's TSS (two slots each).
 const KERNEL_CODE: u64 = 0x08;
 const USER_BASE: u64 = 0x18;
-const TSS_SELECTOR: u16 = 0x30;
-/// The `syscall` MSRs: STAR (segments), LSTAR (entry), FMASK (flags cleared).
+/// The first TSS's slot in the GDT.
+const FIRST_TSS_SLOT: usize = 6;
+/// The GDT's slots.
+const GDT_SLOTS: usize = FIRST_TSS_SLOT + 2 * CORES_MAX;
+/// The `syscall` MSRs: STAR (segments), LSTAR (entry), FMASK (flags cleared); and
+/// the GS bases (the user's, and the kernel's that `swapgs` brings in).
 const MSR_STAR: u32 = 0xc000_0081;
 const MSR_LSTAR: u32 = 0xc000_0082;
 const MSR_FMASK: u32 = 0xc000_0084;
+const MSR_GS_BASE: u32 = 0xc000_0101;
+const MSR_KERNEL_GS_BASE: u32 = 0xc000_0102;
 /// Flags a `syscall` clears: trap, interrupts, direction.
 const SYSCALL_CLEARS: u64 = 0x700;
-/// What `enter_user` returns for a program killed by a fault (ORed with the
-/// vector).
+/// What `enter` returns for a program killed by a fault (ORed with the vector).
 pub const KILLED: u64 = 1 << 63;
 
 /// The calls a program makes (`rax`).
 pub const CALL_WRITE: u64 = 1;
 pub const CALL_EXIT: u64 = 2;
+/// The return stub's call: the program's entry returned (`rdi`).
+pub const CALL_RETURN: u64 = 3;
+/// Runs [`inner_program`] nested, on this core, and answers its value.
+pub const CALL_NEST: u64 = 4;
 /// The longest line a program writes at once.
 const WRITE_MAX: u64 = 4096;
 
@@ -42,37 +55,56 @@ struct TaskState {
     io_map: u16,
 }
 
-static mut TASK_STATE: TaskState = TaskState {
-    reserved: 0,
-    stacks: [0; 3],
-    reserved_again: 0,
-    interrupt_stacks: [0; 7],
-    reserved_more: 0,
-    reserved_last: 0,
-    io_map: 104,
+/// What the boot code's enter, return and syscall paths keep per core.
+#[repr(C)]
+struct PerCore {
+    /// The kernel stack of the innermost enter.
+    kernel_stack: u64,
+    /// The user stack pointer, for a moment at a syscall.
+    user_stack: u64,
+}
+
+/// Each core's TSS.
+static mut TASK_STATES: [TaskState; CORES_MAX] = [const {
+    TaskState {
+        reserved: 0,
+        stacks: [0; 3],
+        reserved_again: 0,
+        interrupt_stacks: [0; 7],
+        reserved_more: 0,
+        reserved_last: 0,
+        io_map: 104,
+    }
+}; CORES_MAX];
+
+/// Each core's enter state.
+static mut PER_CORE: [PerCore; CORES_MAX] = [const {
+    PerCore {
+        kernel_stack: 0,
+        user_stack: 0,
+    }
+}; CORES_MAX];
+
+/// The GDT (the TSS slots filled at install).
+static mut TABLE: [u64; GDT_SLOTS] = {
+    let mut table = [0; GDT_SLOTS];
+    table[1] = 0x00af_9a00_0000_ffff; // 0x08: kernel code, 64-bit
+    table[2] = 0x00cf_9200_0000_ffff; // 0x10: kernel data
+    table[3] = 0x00cf_fa00_0000_ffff; // 0x18: user code, 32-bit (sysret's base)
+    table[4] = 0x00cf_f200_0000_ffff; // 0x20: user data
+    table[5] = 0x00af_fa00_0000_ffff; // 0x28: user code, 64-bit
+    table
 };
 
-/// The GDT (the TSS's two slots filled at install).
-static mut TABLE: [u64; 8] = [
-    0,
-    0x00af_9a00_0000_ffff, // 0x08: kernel code, 64-bit
-    0x00cf_9200_0000_ffff, // 0x10: kernel data
-    0x00cf_fa00_0000_ffff, // 0x18: user code, 32-bit (sysret's base)
-    0x00cf_f200_0000_ffff, // 0x20: user data
-    0x00af_fa00_0000_ffff, // 0x28: user code, 64-bit
-    0,                     // 0x30: the TSS, low
-    0,                     // 0x38: the TSS, high
-];
-
-/// The stack exceptions from ring 3 run on (TSS.RSP0).
-static mut FAULT_STACK: [u8; 16384] = [0; 16384];
-
-/// The stack a program runs on (of 16-byte words: aligned as the ABI wants).
-static mut PROGRAM_STACK: [u128; 1024] = [0; 1024];
-
 unsafe extern "C" {
-    fn enter_user(rip: usize, rsp: usize) -> u64;
-    fn return_from_user(value: u64) -> !;
+    fn enter_user(
+        rip: usize,
+        argument: usize,
+        rsp: usize,
+        per_core: *mut PerCore,
+        rsp0: *mut u64,
+    ) -> u64;
+    fn return_from_user(value: u64, per_core: *mut PerCore) -> !;
     fn syscall_entry();
 }
 
@@ -91,56 +123,100 @@ fn write_msr(register: u32, value: u64) {
     };
 }
 
-/// Installs the GDT with user segments and the TSS, and the `syscall` MSRs (on the
-/// boot core).
+/// Fills the GDT's TSS slots for every core (on the boot core, once, before any
+/// core loads the table), then loads ring 3's state on the boot core.
 pub fn install() {
-    // SAFETY: only the boot core calls this, once, before any program runs and
-    // before the tables are loaded; nothing else references them meanwhile.
+    // SAFETY: only the boot core calls this, once, before any core loads the table
+    // or runs a program; nothing else references the tables meanwhile.
     unsafe {
-        let stack = core::ptr::addr_of_mut!(FAULT_STACK) as usize + 16384;
-        (*core::ptr::addr_of_mut!(TASK_STATE)).stacks = [stack as u64, 0, 0];
-        let base = core::ptr::addr_of!(TASK_STATE) as u64;
-        let limit = (core::mem::size_of::<TaskState>() - 1) as u64;
         let table = &mut *core::ptr::addr_of_mut!(TABLE);
-        // A 64-bit available TSS (type 0x9), present.
-        table[6] = limit & 0xffff
-            | (base & 0xff_ffff) << 16
-            | 0x89 << 40
-            | (limit >> 16 & 0xf) << 48
-            | (base >> 24 & 0xff) << 56;
-        table[7] = base >> 32;
-        #[repr(C, packed)]
-        struct Pointer {
-            limit: u16,
-            base: u64,
+        for core in 0..CORES_MAX {
+            let base = core::ptr::addr_of!(TASK_STATES[core]) as u64;
+            let limit = (core::mem::size_of::<TaskState>() - 1) as u64;
+            // A 64-bit available TSS (type 0x9), present.
+            table[FIRST_TSS_SLOT + 2 * core] = limit & 0xffff
+                | (base & 0xff_ffff) << 16
+                | 0x89 << 40
+                | (limit >> 16 & 0xf) << 48
+                | (base >> 24 & 0xff) << 56;
+            table[FIRST_TSS_SLOT + 2 * core + 1] = base >> 32;
         }
-        let pointer = Pointer {
-            limit: (core::mem::size_of::<[u64; 8]>() - 1) as u16,
-            base: core::ptr::addr_of!(TABLE) as u64,
-        };
-        // The new table's 0x08 and 0x10 are the boot table's: CS and the data
-        // segments stay as they are.
-        core::arch::asm!("lgdt [{}]", in(reg) &pointer, options(readonly, nostack));
-        core::arch::asm!("ltr {0:x}", in(reg) TSS_SELECTOR, options(nomem, nostack));
     }
+    load(0);
+}
+
+/// Loads ring 3's state on the calling core, core `core`: the GDT, its TSS, its
+/// GS bases and the `syscall` MSRs.
+pub fn load(core: usize) {
+    let core = core.min(CORES_MAX - 1);
+    #[repr(C, packed)]
+    struct Pointer {
+        limit: u16,
+        base: u64,
+    }
+    let pointer = Pointer {
+        limit: (core::mem::size_of::<[u64; GDT_SLOTS]>() - 1) as u16,
+        base: core::ptr::addr_of!(TABLE) as u64,
+    };
+    let selector = ((FIRST_TSS_SLOT + 2 * core) * 8) as u16;
+    // SAFETY: the table is filled (install ran first on the boot core) and static;
+    // its 0x08 and 0x10 are the boot tables', so CS and the data segments stay as
+    // they are; each core loads its own TSS (a busy TSS cannot be loaded twice).
+    unsafe {
+        core::arch::asm!("lgdt [{}]", in(reg) &pointer, options(readonly, nostack));
+        core::arch::asm!("ltr {0:x}", in(reg) selector, options(nomem, nostack));
+    }
+    write_msr(MSR_GS_BASE, 0);
+    write_msr(
+        MSR_KERNEL_GS_BASE,
+        (&raw const PER_CORE).cast::<PerCore>().wrapping_add(core) as u64,
+    );
     write_msr(MSR_STAR, USER_BASE << 48 | KERNEL_CODE << 32);
     write_msr(MSR_LSTAR, syscall_entry as *const () as u64);
     write_msr(MSR_FMASK, SYSCALL_CLEARS);
 }
 
-/// Runs `program` in ring 3 on the program stack until it exits (its value) or is
-/// killed by a fault ([`KILLED`] ORed with the vector).
-pub fn run(program: extern "C" fn() -> !) -> u64 {
-    // As after a call: the stack 8 bytes below a 16-byte boundary (the return
-    // address's place), as a function's first instruction expects.
-    let stack = core::ptr::addr_of_mut!(PROGRAM_STACK) as usize + 16384 - 8;
-    // SAFETY: `program` is code of this image, which the boot map lets ring 3
-    // execute; the stack is the program stack, which nothing else uses while it
-    // runs; enter_user comes back only through return_from_user.
-    unsafe { enter_user(program as *const () as usize, stack) }
+/// Ring 3 as the HAL's [`UserMode`].
+pub struct QemuUserMode;
+
+/// The machine's user mode.
+pub static USER_MODE: QemuUserMode = QemuUserMode;
+
+impl UserMode for QemuUserMode {
+    unsafe fn enter(&self, entry: usize, argument: usize, stack_top: usize) -> u64 {
+        let core = CORES.current().min(CORES_MAX - 1);
+        // SAFETY: the caller vouches for `entry` and the stack (the trait's
+        // contract); the per-core state and TSS are this core's, used only by it.
+        unsafe {
+            enter_user(
+                entry,
+                argument,
+                stack_top,
+                core::ptr::addr_of_mut!(PER_CORE[core]),
+                core::ptr::addr_of_mut!(TASK_STATES[core].stacks[0]),
+            )
+        }
+    }
+
+    fn leave(&self, value: u64) -> ! {
+        let core = CORES.current().min(CORES_MAX - 1);
+        // SAFETY: called from kernel code on behalf of a program this core entered
+        // (a call, or a fault in ring 3): the innermost enter's frame is on this
+        // core's stack below nothing that needs dropping (the trait's contract).
+        unsafe { return_from_user(value, core::ptr::addr_of_mut!(PER_CORE[core])) }
+    }
 }
 
-/// A program's call, from syscall_entry: write a line, or exit.
+/// Runs `program(argument)` in ring 3 on the stack whose top is `stack_top`: what it
+/// returned or exited with, or [`KILLED`] ORed with the vector of its fault.
+pub fn run(program: extern "C" fn(usize) -> i32, argument: usize, stack_top: usize) -> u64 {
+    // SAFETY: `program` is code of this image, which the boot map lets ring 3
+    // execute, and the callers give each program a stack of its own.
+    unsafe { USER_MODE.enter(program as *const () as usize, argument, stack_top) }
+}
+
+/// A program's call, from syscall_entry: write a line, exit, return, or run a
+/// nested program.
 #[unsafe(no_mangle)]
 extern "C" fn syscall_dispatch(first: u64, second: u64, _third: u64, number: u64) -> u64 {
     match number {
@@ -160,9 +236,14 @@ extern "C" fn syscall_dispatch(first: u64, second: u64, _third: u64, number: u64
                 Err(_) => u64::MAX,
             }
         }
-        CALL_EXIT => {
-            // SAFETY: a program's exit: back to `run`'s caller with the value.
-            unsafe { return_from_user(first) }
+        CALL_EXIT | CALL_RETURN => USER_MODE.leave(first),
+        CALL_NEST => {
+            let stack = stack_top(
+                (&raw mut NESTED_STACKS)
+                    .cast::<Stack>()
+                    .wrapping_add(CORES.current().min(CORES_MAX - 1)),
+            );
+            run(inner_program, first as usize, stack)
         }
         _ => u64::MAX,
     }
@@ -170,9 +251,111 @@ extern "C" fn syscall_dispatch(first: u64, second: u64, _third: u64, number: u64
 
 /// The kernel's side of a fault in ring 3: the report is made; the program ends.
 pub fn kill(vector: u64) -> ! {
-    // SAFETY: called on the fault stack for a fault whose frame says ring 3, so a
-    // program is running and enter_user's caller waits.
-    unsafe { return_from_user(KILLED | vector) }
+    USER_MODE.leave(KILLED | vector)
+}
+
+/// A user stack (of 16-byte words: aligned as the ABI wants).
+pub type Stack = [u128; 1024];
+
+/// Each core's program stack, and the stack of a program it runs nested.
+pub static mut PROGRAM_STACKS: [Stack; CORES_MAX] = [[0; 1024]; CORES_MAX];
+static mut NESTED_STACKS: [Stack; CORES_MAX] = [[0; 1024]; CORES_MAX];
+
+/// The top of `stack`, for [`run`].
+pub fn stack_top(stack: *mut Stack) -> usize {
+    stack as usize + core::mem::size_of::<Stack>()
+}
+
+/// The program stack of the calling core.
+pub fn program_stack() -> usize {
+    stack_top(
+        (&raw mut PROGRAM_STACKS)
+            .cast::<Stack>()
+            .wrapping_add(CORES.current().min(CORES_MAX - 1)),
+    )
+}
+
+/// Writes `text` and then `number` in decimal, as one line.
+fn write_with_number(text: &[u8], number: usize) {
+    let mut line = [0u8; 96];
+    let mut length = text.len().min(64);
+    line[..length].copy_from_slice(&text[..length]);
+    let mut digits = [0u8; 20];
+    let mut count = 0;
+    let mut rest = number;
+    loop {
+        digits[count] = b'0' + (rest % 10) as u8;
+        count += 1;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    for digit in digits[..count].iter().rev() {
+        line[length] = *digit;
+        length += 1;
+    }
+    call(CALL_WRITE, line.as_ptr() as u64, length as u64);
+}
+
+/// A program: says hello with its privilege level and returns 0xc0ffee.
+pub extern "C" fn hello_program(_: usize) -> i32 {
+    let code_segment: u16;
+    // SAFETY: reading CS has no effect.
+    unsafe { core::arch::asm!("mov {0:x}, cs", out(reg) code_segment, options(nomem, nostack)) };
+    write_with_number(
+        b"program: hello from ring 3, CPL ",
+        usize::from(code_segment & 3),
+    );
+    0xc0ffee
+}
+
+/// A program that exits through the exit call with its argument.
+pub extern "C" fn exit_program(argument: usize) -> i32 {
+    call(CALL_EXIT, argument as u64, 0);
+    unreachable()
+}
+
+/// A program that says which core it runs on (its argument) and returns it.
+pub extern "C" fn core_program(argument: usize) -> i32 {
+    write_with_number(b"program: running in ring 3 on core ", argument);
+    argument as i32
+}
+
+/// A program that runs [`inner_program`] nested (through the kernel) and returns
+/// its value plus one.
+pub extern "C" fn outer_program(argument: usize) -> i32 {
+    let inner = call(CALL_NEST, argument as u64, 0);
+    write_with_number(b"program: the nested program answered ", inner as usize);
+    (inner + 1) as i32
+}
+
+/// The nested program: returns its argument times two.
+pub extern "C" fn inner_program(argument: usize) -> i32 {
+    write_with_number(b"program: nested, argument ", argument);
+    (argument * 2) as i32
+}
+
+/// A program that reads where nothing is mapped.
+pub extern "C" fn wild_program(_: usize) -> i32 {
+    // SAFETY: the address is unmapped: the read faults, and the kernel kills the
+    // program before the read returns.
+    let value = unsafe { core::ptr::read_volatile(crate::WILD_ADDRESS as *const u64) };
+    value as i32
+}
+
+/// A program that executes a privileged instruction.
+pub extern "C" fn privileged_program(_: usize) -> i32 {
+    // SAFETY: `cli` in ring 3 raises #GP: the kernel kills the program.
+    unsafe { core::arch::asm!("cli", options(nomem, nostack)) };
+    0
+}
+
+/// After a program's exit call, which does not return.
+fn unreachable() -> ! {
+    loop {
+        core::hint::spin_loop();
+    }
 }
 
 /// A program's call.
@@ -193,42 +376,4 @@ fn call(number: u64, first: u64, second: u64) -> u64 {
         )
     };
     value
-}
-
-/// A program: says hello with its privilege level, and exits with 0xc0ffee.
-pub extern "C" fn hello_program() -> ! {
-    let code_segment: u16;
-    // SAFETY: reading CS has no effect.
-    unsafe { core::arch::asm!("mov {0:x}, cs", out(reg) code_segment, options(nomem, nostack)) };
-    let mut line = [0u8; 64];
-    let text = b"program: hello from ring 3, CPL ";
-    line[..text.len()].copy_from_slice(text);
-    line[text.len()] = b'0' + (code_segment & 3) as u8;
-    call(CALL_WRITE, line.as_ptr() as u64, text.len() as u64 + 1);
-    call(CALL_EXIT, 0xc0ffee, 0);
-    unreachable()
-}
-
-/// A program that reads where nothing is mapped.
-pub extern "C" fn wild_program() -> ! {
-    // SAFETY: the address is unmapped: the read faults, and the kernel kills the
-    // program before the read returns.
-    let value = unsafe { core::ptr::read_volatile(crate::WILD_ADDRESS as *const u64) };
-    call(CALL_EXIT, value, 0);
-    unreachable()
-}
-
-/// A program that executes a privileged instruction.
-pub extern "C" fn privileged_program() -> ! {
-    // SAFETY: `cli` in ring 3 raises #GP: the kernel kills the program.
-    unsafe { core::arch::asm!("cli", options(nomem, nostack)) };
-    call(CALL_EXIT, 0, 0);
-    unreachable()
-}
-
-/// After a program's exit call, which does not return.
-fn unreachable() -> ! {
-    loop {
-        core::hint::spin_loop();
-    }
 }

@@ -1,13 +1,23 @@
-/* Ring 3: enter_user(rip, rsp) saves the kernel's callee-saved registers and stack,
-   then irets to ring 3 (CS 0x2b, SS 0x23, interrupts off); return_from_user(value)
-   comes back to enter_user's caller with value (from the exit call, or a user
-   fault's report). syscall_entry takes a program's `syscall` on the kernel's call
-   stack: syscall_dispatch(a1, a2, a3, number), then sysretq. One core runs
-   programs for now: the saved stacks are single. */
+/* Ring 3, per core and nesting. Each core's PerCore (user.rs; its address in
+   IA32_KERNEL_GS_BASE) holds at 0 the kernel stack of the innermost enter_user,
+   where syscalls run and where return_from_user goes back, and at 8 a scratch
+   word for the user stack pointer.
+
+   enter_user(rip, argument, user_rsp, per_core, rsp0): saves the kernel's
+   callee-saved registers, the outer enter's kernel stack and TSS.RSP0 (restored
+   at return: enters nest), makes this stack both, puts the return stub's address
+   on the program's stack (a program's entry returns into it) and irets to ring 3
+   (CS 0x2b, SS 0x23, interrupts off) with the argument in rdi and no kernel value
+   in any other register.
+   return_from_user(value, per_core): back to the innermost enter_user's caller
+   with value.
+   syscall_entry: a program's `syscall`, on its enter's kernel stack:
+   syscall_dispatch(a1, a2, a3, number), then sysretq (GS is swapped only to find
+   the stack: kernel code does not use it). */
 
 .section .text
 .code64
-.global enter_user, return_from_user, syscall_entry
+.global enter_user, return_from_user, syscall_entry, user_return_stub
 enter_user:
     push %rbx
     push %rbp
@@ -15,44 +25,70 @@ enter_user:
     push %r13
     push %r14
     push %r15
-    mov %rsp, kernel_saved_rsp
+    push (%rcx)
+    push (%r8)
+    push %rcx
+    push %r8
+    mov %rsp, (%rcx)
+    mov %rsp, (%r8)
+    sub $8, %rdx
+    movabs $user_return_stub, %rax
+    mov %rax, (%rdx)
     push $0x23
-    push %rsi
+    push %rdx
     push $0x2
     push $0x2b
     push %rdi
+    mov %rsi, %rdi
+    xor %eax, %eax
+    xor %ebx, %ebx
+    xor %ecx, %ecx
+    xor %edx, %edx
+    xor %esi, %esi
+    xor %ebp, %ebp
+    xor %r8d, %r8d
+    xor %r9d, %r9d
+    xor %r10d, %r10d
+    xor %r11d, %r11d
+    xor %r12d, %r12d
+    xor %r13d, %r13d
+    xor %r14d, %r14d
+    xor %r15d, %r15d
     iretq
 
 return_from_user:
-    mov kernel_saved_rsp, %rsp
-    mov %rdi, %rax
+    mov (%rsi), %rsp
+    pop %r8
+    pop %rcx
+    pop (%r8)
+    pop (%rcx)
     pop %r15
     pop %r14
     pop %r13
     pop %r12
     pop %rbp
     pop %rbx
+    mov %rdi, %rax
     ret
 
 syscall_entry:
-    mov %rsp, user_saved_rsp
-    mov $syscall_stack_top, %rsp
+    swapgs
+    mov %rsp, %gs:8
+    mov %gs:0, %rsp
+    push %gs:8
+    swapgs
     push %rcx
     push %r11
     mov %rax, %rcx
     call syscall_dispatch
     pop %r11
     pop %rcx
-    mov user_saved_rsp, %rsp
+    pop %rsp
     sysretq
 
-.section .bss
-.p2align 3
-kernel_saved_rsp:
-    .skip 8
-user_saved_rsp:
-    .skip 8
-.p2align 12
-syscall_stack:
-    .skip 16384
-syscall_stack_top:
+/* Ring 3: a program's entry returned its i32 in eax: the return call. */
+user_return_stub:
+    movslq %eax, %rdi
+    mov $3, %eax
+    syscall
+    ud2
