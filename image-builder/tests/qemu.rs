@@ -5,7 +5,8 @@
 //! end it with failure; on 4 and 16 cores every application processor comes online
 //! and the HAL's `Cores` contract holds (the master and a core past the count
 //! refused, every core runs its entry and knows itself, a busy core refused, the
-//! next entry run after); the boot core parks until its timer fires;
+//! next entry run after); the boot core parks until its timer fires; work with a
+//! periodic tick interrupting it gives the same result as without;
 //! programs in ring 3 (the HAL's `UserMode`) call the kernel through `syscall` and
 //! come back to it by returning or by the exit call; a program that reads a wild
 //! pointer or executes a privileged instruction is killed with a report and the
@@ -267,4 +268,16 @@ fn every_core_runs_a_program_in_ring_3_at_once() {
             boot.console
         );
     }
+}
+
+#[test]
+fn work_interrupted_by_a_periodic_tick_gives_the_same_result() {
+    let boot = boot("mode=ticks");
+    assert_eq!(boot.status, Some(qemu::STATUS_PASS), "{}", boot.console);
+    assert!(
+        boot.console
+            .contains("ticks in the middle of the work; the same result: true"),
+        "{}",
+        boot.console
+    );
 }

@@ -266,3 +266,36 @@ wakeup_interrupt:
     movl $0, (%rax)
     pop %rax
     iretq
+
+/* The tick: a periodic local APIC timer interrupt that may come in the middle of
+   kernel code (on the IST 1 stack, so the interrupted function's red zone is left
+   alone). Saves every register a call may change, the SSE state included, calls
+   the Rust tick(), and returns. */
+.section .text
+.code64
+.global tick_interrupt
+tick_interrupt:
+    push %rax
+    push %rcx
+    push %rdx
+    push %rsi
+    push %rdi
+    push %r8
+    push %r9
+    push %r10
+    push %r11
+    sub $512, %rsp
+    fxsave64 (%rsp)
+    call tick
+    fxrstor64 (%rsp)
+    add $512, %rsp
+    pop %r11
+    pop %r10
+    pop %r9
+    pop %r8
+    pop %rdi
+    pop %rsi
+    pop %rdx
+    pop %rcx
+    pop %rax
+    iretq

@@ -31,6 +31,8 @@ const EXCEPTIONS: usize = 32;
 pub const WAKEUP_VECTOR: u8 = 0x40;
 /// The vector of the local APIC timer.
 pub const TIMER_VECTOR: u8 = 0x41;
+/// The vector of the periodic tick (the local APIC timer in periodic mode).
+pub const TICK_VECTOR: u8 = 0x42;
 /// The local APICs' spurious vector (their spurious-interrupt register's).
 pub const SPURIOUS_VECTOR: u8 = 0xff;
 /// Gates: every vector.
@@ -52,7 +54,14 @@ unsafe extern "C" {
     static exception_stubs: [u64; EXCEPTIONS];
     fn wakeup_interrupt();
     fn spurious_interrupt();
+    fn tick_interrupt();
 }
+
+/// The interrupt stack table entry interrupts (vectors from 32) run on: each core's
+/// TSS names its own stack there (`user::install`), so an interrupt that comes in
+/// kernel code leaves the interrupted function's red zone alone (the prebuilt `core`
+/// keeps one).
+const INTERRUPT_STACK: u8 = 1;
 
 /// A gate to `handler`.
 fn gate(handler: u64) -> Gate {
@@ -79,11 +88,16 @@ pub fn install() {
     }
     // Every other vector only acknowledges, as a wake-up does; the spurious one
     // (which the local APIC does not count as in service) only returns.
-    let wakeup = gate(wakeup_interrupt as *const () as u64);
+    let on_interrupt_stack = |handler: u64| Gate {
+        stack_table: INTERRUPT_STACK,
+        ..gate(handler)
+    };
+    let wakeup = on_interrupt_stack(wakeup_interrupt as *const () as u64);
     for entry in table.iter_mut().skip(EXCEPTIONS) {
         *entry = wakeup;
     }
-    table[SPURIOUS_VECTOR as usize] = gate(spurious_interrupt as *const () as u64);
+    table[TICK_VECTOR as usize] = on_interrupt_stack(tick_interrupt as *const () as u64);
+    table[SPURIOUS_VECTOR as usize] = on_interrupt_stack(spurious_interrupt as *const () as u64);
     load();
 }
 

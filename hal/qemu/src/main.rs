@@ -7,7 +7,8 @@
 //! `mode=` word picks what it does (the table in `docs/src/bare-metal.md`): `hello`
 //! greets; `smp` starts every application processor and counts them; `cores` checks
 //! the HAL's `Cores` contract on them; `sleep` parks the boot core until its timer
-//! fires; `shm-send` and `shm-receive` exchange a message between two machines
+//! fires; `ticks` runs work with a periodic timer interrupting it (on the interrupt
+//! stack) and checks its result; `shm-send` and `shm-receive` exchange a message between two machines
 //! through an ivshmem device; `user` runs programs in ring 3 through the HAL's
 //! `UserMode` (one returns, one exits); `user-faults` runs programs that fault (each
 //! killed with a report, the kernel going on); `user-nested` runs a program that has
@@ -77,6 +78,25 @@ fn argument<'a>(line: &'a str, key: &str) -> Option<&'a str> {
         .find_map(|word| word.strip_prefix(key)?.strip_prefix('='))
 }
 
+/// Rounds of [`tick_work`] in `mode=ticks`.
+const TICK_WORK_ROUNDS: u64 = 4_000_000;
+
+/// Integer and floating-point work whose every step depends on the one before:
+/// its result's bits, which an interrupt that changed a register, the SSE state or
+/// the stack below the stack pointer would change.
+fn tick_work(rounds: u64) -> (u64, u64) {
+    let mut integer: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut real = 1.0f64;
+    let mut scratch = [0u64; 8];
+    for round in 0..rounds {
+        integer = integer.rotate_left(7) ^ round.wrapping_mul(0x2545_f491_4f6c_dd1d);
+        real = real * 1.000_000_1 + (round % 7) as f64 * 0.5;
+        scratch[(round % 8) as usize] ^= integer;
+        integer ^= core::hint::black_box(scratch[(round % 5) as usize]);
+    }
+    (integer, real.to_bits())
+}
+
 /// The Rust entry, from the boot code: `info` is the `hvm_start_info`'s address.
 #[unsafe(no_mangle)]
 extern "C" fn kmain(info: usize) -> ! {
@@ -144,6 +164,22 @@ extern "C" fn kmain(info: usize) -> ! {
                     machine::exit(machine::FAIL)
                 }
             }
+        }
+        Some("ticks") => {
+            // The same work twice: with interrupts off, then with the periodic tick
+            // coming in the middle of it; the results must be the same bits.
+            let quiet = tick_work(TICK_WORK_ROUNDS);
+            smp::periodic_tick(Some(200_000));
+            let ticked = smp::with_interrupts(|| tick_work(TICK_WORK_ROUNDS));
+            smp::periodic_tick(None);
+            let ticks = smp::ticks();
+            let same = quiet == ticked;
+            say!("nanvix-qemu: {ticks} ticks in the middle of the work; the same result: {same}");
+            machine::exit(if same && ticks >= 10 {
+                machine::PASS
+            } else {
+                machine::FAIL
+            })
         }
         Some("user") => {
             let stack = user::program_stack();

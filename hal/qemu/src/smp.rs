@@ -41,6 +41,9 @@ static ONLINE: AtomicUsize = AtomicUsize::new(0);
 const APIC_TIMER: usize = 0x320;
 const APIC_TIMER_INITIAL: usize = 0x380;
 const APIC_TIMER_DIVIDE: usize = 0x3e0;
+const APIC_END_OF_INTERRUPT: usize = 0xb0;
+/// The timer's periodic mode bit.
+const TIMER_PERIODIC: u32 = 1 << 17;
 /// Fixed delivery to one core by its APIC id (in the high word).
 const COMMAND_FIXED: u32 = 0x0000_4000;
 
@@ -183,4 +186,50 @@ pub fn sleep(count: u32) -> u64 {
     apic_write(APIC_TIMER_INITIAL, count);
     park();
     cycles().wrapping_sub(started)
+}
+
+/// Ticks the boot core took.
+static TICKS: AtomicUsize = AtomicUsize::new(0);
+
+/// The tick interrupt's Rust part (from the boot code's tick_interrupt, registers
+/// and SSE state saved): counts and acknowledges.
+#[unsafe(no_mangle)]
+extern "C" fn tick() {
+    TICKS.fetch_add(1, Ordering::Relaxed);
+    apic_write(APIC_END_OF_INTERRUPT, 0);
+}
+
+/// The ticks so far.
+pub fn ticks() -> usize {
+    TICKS.load(Ordering::Relaxed)
+}
+
+/// Starts (with `Some(count)`: every `count` timer ticks, undivided) or stops the
+/// calling core's periodic tick.
+pub fn periodic_tick(count: Option<u32>) {
+    enable_local_apic();
+    apic_write(APIC_TIMER_DIVIDE, 0xb);
+    match count {
+        Some(count) => {
+            apic_write(
+                APIC_TIMER,
+                u32::from(crate::exceptions::TICK_VECTOR) | TIMER_PERIODIC,
+            );
+            apic_write(APIC_TIMER_INITIAL, count);
+        }
+        None => apic_write(APIC_TIMER_INITIAL, 0),
+    }
+}
+
+/// Runs `work` with interrupts on (the tick comes in the middle of it), then off
+/// again.
+pub fn with_interrupts<T>(work: impl FnOnce() -> T) -> T {
+    // SAFETY: every gate from vector 32 runs on the core's interrupt stack and
+    // preserves what it interrupts (the tick saves every call-clobbered register and
+    // the SSE state; the others touch no register but their own saved ones).
+    unsafe { core::arch::asm!("sti", options(nomem, nostack)) };
+    let value = work();
+    // SAFETY: turns interrupts off again, as the kernel runs.
+    unsafe { core::arch::asm!("cli", options(nomem, nostack)) };
+    value
 }

@@ -130,6 +130,14 @@ pub fn install() {
     // or runs a program; nothing else references the tables meanwhile.
     unsafe {
         let table = &mut *core::ptr::addr_of_mut!(TABLE);
+        let task_states = &mut *core::ptr::addr_of_mut!(TASK_STATES);
+        for (core, task_state) in task_states.iter_mut().enumerate() {
+            // Interrupts run on the core's own interrupt stack (IST 1).
+            let stack = (&raw mut INTERRUPT_STACKS)
+                .cast::<Stack>()
+                .wrapping_add(core);
+            task_state.interrupt_stacks = [stack_top(stack) as u64, 0, 0, 0, 0, 0, 0];
+        }
         for core in 0..CORES_MAX {
             let base = core::ptr::addr_of!(TASK_STATES[core]) as u64;
             let limit = (core::mem::size_of::<TaskState>() - 1) as u64;
@@ -260,6 +268,8 @@ pub type Stack = [u128; 1024];
 /// Each core's program stack, and the stack of a program it runs nested.
 pub static mut PROGRAM_STACKS: [Stack; CORES_MAX] = [[0; 1024]; CORES_MAX];
 static mut NESTED_STACKS: [Stack; CORES_MAX] = [[0; 1024]; CORES_MAX];
+/// Each core's interrupt stack (its TSS's IST 1).
+static mut INTERRUPT_STACKS: [Stack; CORES_MAX] = [[0; 1024]; CORES_MAX];
 
 /// The top of `stack`, for [`run`].
 pub fn stack_top(stack: *mut Stack) -> usize {
