@@ -11,7 +11,9 @@
 //! come back to it by returning or by the exit call; a program that reads a wild
 //! pointer or executes a privileged instruction is killed with a report and the
 //! kernel runs the next; a program has the kernel run another nested inside its
-//! call; every core of 4 and 16 runs a program in ring 3 at once; two machines sharing an ivshmem
+//! call; every core of 4 and 16 runs a program in ring 3 at once; a program that
+//! never ends is interrupted from another core, resumed three times by the HAL's
+//! interrupt hook and ended the fourth; two machines sharing an ivshmem
 //! device pass a message through it. Each boot has a time limit.
 
 use nanvix_image_builder::{builder, qemu, workspace_root};
@@ -280,4 +282,19 @@ fn work_interrupted_by_a_periodic_tick_gives_the_same_result() {
         "{}",
         boot.console
     );
+}
+
+#[test]
+fn an_interrupt_hook_resumes_a_program_and_then_ends_it() {
+    for cores in [2, 4] {
+        let boot = boot_on(cores, "mode=preempt");
+        assert_eq!(boot.status, Some(qemu::STATUS_PASS), "{}", boot.console);
+        assert!(
+            boot.console.contains(
+                "nanvix-qemu: the spinning program ended with 0xdead after 4 interrupts (resumed 3 times)"
+            ),
+            "{}",
+            boot.console
+        );
+    }
 }

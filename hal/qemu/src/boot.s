@@ -267,14 +267,15 @@ wakeup_interrupt:
     pop %rax
     iretq
 
-/* The tick: a periodic local APIC timer interrupt that may come in the middle of
-   kernel code (on the IST 1 stack, so the interrupted function's red zone is left
-   alone). Saves every register a call may change, the SSE state included, calls
-   the Rust tick(), and returns. */
-.section .text
-.code64
-.global tick_interrupt
-tick_interrupt:
+/* Interrupts that call Rust, possibly in the middle of kernel or program code (on
+   the IST 1 stack, so the interrupted function's red zone is left alone): a stub
+   saves every register a call may change, the SSE state included, and calls the
+   handler with the interrupted CS (to tell ring 3 from the kernel), then restores
+   them and returns. The tick (the periodic local APIC timer) and the interrupt
+   request (Cores::interrupt's IPI) are such. A handler may also not return: it
+   leaves a program (UserMode::leave) when its hook says so. */
+.macro interrupt_stub name, handler
+\name:
     push %rax
     push %rcx
     push %rdx
@@ -286,7 +287,8 @@ tick_interrupt:
     push %r11
     sub $512, %rsp
     fxsave64 (%rsp)
-    call tick
+    mov 592(%rsp), %rdi
+    call \handler
     fxrstor64 (%rsp)
     add $512, %rsp
     pop %r11
@@ -299,3 +301,10 @@ tick_interrupt:
     pop %rcx
     pop %rax
     iretq
+.endm
+
+.section .text
+.code64
+.global tick_interrupt, interrupt_request
+interrupt_stub tick_interrupt, tick
+interrupt_stub interrupt_request, interrupted

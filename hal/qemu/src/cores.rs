@@ -8,7 +8,7 @@
 use crate::machine::cycles;
 use crate::smp;
 use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicUsize, Ordering};
-use nanvix_hal::{CoreEntry, CoreError, CoreId, Cores};
+use nanvix_hal::{CoreEntry, CoreError, CoreId, Cores, InterruptHook, InterruptOutcome, UserMode};
 
 /// The most cores (the boot core and the boot code's application processor stacks).
 pub const CORES_MAX: usize = smp::APPLICATION_PROCESSORS_MAX + 1;
@@ -49,13 +49,37 @@ impl Slot {
 pub struct QemuCores {
     slots: [Slot; CORES_MAX],
     count: AtomicUsize,
+    /// The interrupt hook (an `InterruptHook` as an address; 0: none).
+    hook: AtomicUsize,
 }
 
 /// The machine's cores.
 pub static CORES: QemuCores = QemuCores {
     slots: [const { Slot::new() }; CORES_MAX],
     count: AtomicUsize::new(0),
+    hook: AtomicUsize::new(0),
 };
+
+/// `Cores::interrupt`'s IPI, on the interrupted core (from the boot code's
+/// interrupt_request, registers and SSE state saved; `code_segment` the interrupted
+/// CS): acknowledges, runs the hook, and ends the interrupted program when the hook
+/// says so and a program (ring 3) was interrupted; otherwise returns to it.
+#[unsafe(no_mangle)]
+extern "C" fn interrupted(code_segment: u64) {
+    smp::end_of_interrupt();
+    let address = CORES.hook.load(Ordering::Acquire);
+    if address == 0 {
+        return;
+    }
+    // SAFETY: `set_interrupt_hook` stores only an `InterruptHook` as this address.
+    let hook: InterruptHook = unsafe { core::mem::transmute::<usize, InterruptHook>(address) };
+    match hook(CORES.current()) {
+        InterruptOutcome::EndThread(value) if code_segment & 3 == 3 => {
+            crate::user::USER_MODE.leave(value)
+        }
+        _ => {}
+    }
+}
 
 impl QemuCores {
     /// Records the calling core as core `core` (0: the boot core, running; others
@@ -151,6 +175,16 @@ impl Cores for QemuCores {
 
     fn cycles(&self) -> u64 {
         cycles()
+    }
+
+    fn set_interrupt_hook(&self, hook: InterruptHook) {
+        self.hook.store(hook as usize, Ordering::Release);
+    }
+
+    fn interrupt(&self, core: CoreId) {
+        if let Some(slot) = self.slots.get(core).filter(|_| core < self.count()) {
+            smp::interrupt(slot.apic_id.load(Ordering::Relaxed));
+        }
     }
 }
 
@@ -271,4 +305,50 @@ pub fn run_programs_on_every_core() -> bool {
     run_core_program(0);
     wait_for_ended(before + count);
     (0..count).all(|core| PROGRAM_RESULTS[core].load(Ordering::Acquire) == core + 1)
+}
+
+/// Interrupts the preemption check's program has taken.
+static PREEMPTIONS: AtomicUsize = AtomicUsize::new(0);
+/// Set once the preemption check's program ended.
+static PREEMPTED: AtomicBool = AtomicBool::new(false);
+/// The interrupt the hook ends the program at (the ones before resume it).
+const PREEMPTION_ENDS_AT: usize = 4;
+
+/// The preemption check's hook: resumes the interrupted program three times, ends
+/// it the fourth.
+fn preemption_hook(_: CoreId) -> InterruptOutcome {
+    let taken = PREEMPTIONS.fetch_add(1, Ordering::AcqRel) + 1;
+    if taken >= PREEMPTION_ENDS_AT {
+        InterruptOutcome::EndThread(0xdead)
+    } else {
+        InterruptOutcome::Resume
+    }
+}
+
+/// An entry: interrupts the boot core now and then until its program ended.
+fn interrupter(_: usize) {
+    while !PREEMPTED.load(Ordering::Acquire) {
+        let started = cycles();
+        while cycles().wrapping_sub(started) < 20_000_000 {
+            core::hint::spin_loop();
+        }
+        CORES.interrupt(0);
+    }
+}
+
+/// Runs a program that never ends on the boot core while core 1 interrupts it: the
+/// hook resumes it three times and ends it the fourth. The program's value and the
+/// interrupts taken.
+pub fn preempt() -> (u64, usize) {
+    CORES.set_interrupt_hook(preemption_hook);
+    if CORES.start(1, interrupter, 0).is_err() {
+        return (0, 0);
+    }
+    let value = crate::user::run(
+        crate::user::spinning_program,
+        0,
+        crate::user::program_stack(),
+    );
+    PREEMPTED.store(true, Ordering::Release);
+    (value, PREEMPTIONS.load(Ordering::Acquire))
 }

@@ -33,6 +33,8 @@ pub const WAKEUP_VECTOR: u8 = 0x40;
 pub const TIMER_VECTOR: u8 = 0x41;
 /// The vector of the periodic tick (the local APIC timer in periodic mode).
 pub const TICK_VECTOR: u8 = 0x42;
+/// The vector of `Cores::interrupt`'s IPI.
+pub const INTERRUPT_VECTOR: u8 = 0x43;
 /// The local APICs' spurious vector (their spurious-interrupt register's).
 pub const SPURIOUS_VECTOR: u8 = 0xff;
 /// Gates: every vector.
@@ -55,6 +57,7 @@ unsafe extern "C" {
     fn wakeup_interrupt();
     fn spurious_interrupt();
     fn tick_interrupt();
+    fn interrupt_request();
 }
 
 /// The interrupt stack table entry interrupts (vectors from 32) run on: each core's
@@ -97,6 +100,7 @@ pub fn install() {
         *entry = wakeup;
     }
     table[TICK_VECTOR as usize] = on_interrupt_stack(tick_interrupt as *const () as u64);
+    table[INTERRUPT_VECTOR as usize] = on_interrupt_stack(interrupt_request as *const () as u64);
     table[SPURIOUS_VECTOR as usize] = on_interrupt_stack(spurious_interrupt as *const () as u64);
     load();
 }

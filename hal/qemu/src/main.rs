@@ -13,7 +13,9 @@
 //! `UserMode` (one returns, one exits); `user-faults` runs programs that fault (each
 //! killed with a report, the kernel going on); `user-nested` runs a program that has
 //! the kernel run another inside its call; `user-cores` runs a program on every
-//! core; `invalid-opcode` and `wild-pointer` fault in the kernel on purpose (the
+//! core; `preempt` interrupts a program that never ends from another core, the
+//! HAL's interrupt hook resuming it three times and ending it the fourth;
+//! `invalid-opcode` and `wild-pointer` fault in the kernel on purpose (the
 //! report ends the machine with failure). Any other mode, and a panic, ends with
 //! failure. QEMU's exit status is `(value << 1) | 1`: [`machine::PASS`] gives 33,
 //! [`machine::FAIL`] 35.
@@ -176,6 +178,19 @@ extern "C" fn kmain(info: usize) -> ! {
             let same = quiet == ticked;
             say!("nanvix-qemu: {ticks} ticks in the middle of the work; the same result: {same}");
             machine::exit(if same && ticks >= 10 {
+                machine::PASS
+            } else {
+                machine::FAIL
+            })
+        }
+        Some("preempt") => {
+            let (online, expected) = smp::start_application_processors();
+            let (value, taken) = cores::preempt();
+            say!(
+                "nanvix-qemu: the spinning program ended with {value:#x} after {taken} interrupts (resumed {} times)",
+                taken.saturating_sub(1)
+            );
+            machine::exit(if online == expected && value == 0xdead && taken == 4 {
                 machine::PASS
             } else {
                 machine::FAIL

@@ -192,9 +192,10 @@ pub fn sleep(count: u32) -> u64 {
 static TICKS: AtomicUsize = AtomicUsize::new(0);
 
 /// The tick interrupt's Rust part (from the boot code's tick_interrupt, registers
-/// and SSE state saved): counts and acknowledges.
+/// and SSE state saved; `_code_segment` the interrupted CS): counts and
+/// acknowledges.
 #[unsafe(no_mangle)]
-extern "C" fn tick() {
+extern "C" fn tick(_code_segment: u64) {
     TICKS.fetch_add(1, Ordering::Relaxed);
     apic_write(APIC_END_OF_INTERRUPT, 0);
 }
@@ -232,4 +233,17 @@ pub fn with_interrupts<T>(work: impl FnOnce() -> T) -> T {
     // SAFETY: turns interrupts off again, as the kernel runs.
     unsafe { core::arch::asm!("cli", options(nomem, nostack)) };
     value
+}
+
+/// Acknowledges the interrupt in service on the calling core.
+pub fn end_of_interrupt() {
+    apic_write(APIC_END_OF_INTERRUPT, 0);
+}
+
+/// Sends `Cores::interrupt`'s IPI to the core of local APIC id `id`.
+pub fn interrupt(id: u32) {
+    command_to(
+        id,
+        COMMAND_FIXED | u32::from(crate::exceptions::INTERRUPT_VECTOR),
+    );
 }

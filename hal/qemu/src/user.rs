@@ -346,6 +346,13 @@ pub extern "C" fn inner_program(argument: usize) -> i32 {
     (argument * 2) as i32
 }
 
+/// A program that never ends by itself (an interrupt's hook ends it).
+pub extern "C" fn spinning_program(_: usize) -> i32 {
+    loop {
+        core::hint::spin_loop();
+    }
+}
+
 /// A program that reads where nothing is mapped.
 pub extern "C" fn wild_program(_: usize) -> i32 {
     // SAFETY: the address is unmapped: the read faults, and the kernel kills the

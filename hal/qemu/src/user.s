@@ -7,8 +7,8 @@
    callee-saved registers, the outer enter's kernel stack and TSS.RSP0 (restored
    at return: enters nest), makes this stack both, puts the return stub's address
    on the program's stack (a program's entry returns into it) and irets to ring 3
-   (CS 0x2b, SS 0x23, interrupts off) with the argument in rdi and no kernel value
-   in any other register.
+   (CS 0x2b, SS 0x23, interrupts on: they run on the interrupt stack) with the
+   argument in rdi and no kernel value in any other register.
    return_from_user(value, per_core): back to the innermost enter_user's caller
    with value.
    syscall_entry: a program's `syscall`, on its enter's kernel stack:
@@ -36,7 +36,7 @@ enter_user:
     mov %rax, (%rdx)
     push $0x23
     push %rdx
-    push $0x2
+    push $0x202
     push $0x2b
     push %rdi
     mov %rsi, %rdi
