@@ -13,7 +13,9 @@
 //! kernel runs the next; a program has the kernel run another nested inside its
 //! call; every core of 4 and 16 runs a program in ring 3 at once; a program that
 //! never ends is interrupted from another core, resumed three times by the HAL's
-//! interrupt hook and ended the fourth; two machines sharing an ivshmem
+//! interrupt hook and ended the fourth; the HAL's fault hook pages in a wild read
+//! and retries it, ends a privileged program with its value, and finds an invalid
+//! instruction fatal (the machine ends with the report); two machines sharing an ivshmem
 //! device pass a message through it. Each boot has a time limit.
 
 use nanvix_image_builder::{builder, qemu, workspace_root};
@@ -297,4 +299,28 @@ fn an_interrupt_hook_resumes_a_program_and_then_ends_it() {
             boot.console
         );
     }
+}
+
+#[test]
+fn the_fault_hook_retries_a_paged_in_read_ends_a_program_or_ends_the_machine() {
+    let hooked = boot("mode=fault-hook");
+    assert_eq!(hooked.status, Some(qemu::STATUS_PASS), "{}", hooked.console);
+    assert!(
+        hooked.console.contains(
+            "nanvix-qemu: the paged-in read returned 0x12345678; the privileged program ended with 0xbad; the hook saw 2 faults"
+        ),
+        "{}",
+        hooked.console
+    );
+    let fatal = boot("mode=fault-fatal");
+    assert_eq!(fatal.status, Some(qemu::STATUS_FAIL), "{}", fatal.console);
+    assert!(
+        fatal
+            .console
+            .contains("nanvix-qemu: fault: vector 6 (invalid opcode), error 0x0, at rip 0x"),
+        "{}",
+        fatal.console
+    );
+    assert!(fatal.console.contains("(cs 0x2b)"), "{}", fatal.console);
+    assert!(!fatal.console.contains("came back"), "{}", fatal.console);
 }

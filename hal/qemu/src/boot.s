@@ -121,9 +121,11 @@ boot_stack:
 boot_stack_top:
 
 /* Exceptions: a stub per vector pushes a zero where the CPU pushes no error code,
-   then the vector, and goes to exception_common, which calls the Rust
-   exception(vector, error, frame) with frame the CPU's (rip, cs, rflags, rsp, ss).
-   Interrupts stay off in the kernel: these are faults, reported, not resumed. */
+   then the vector, and goes to exception_common, which saves what a call may
+   change (the SSE state too) and calls the Rust exception(vector, error, frame,
+   frame_pointer) with frame the CPU's (rip, cs, rflags, rsp, ss). When it returns
+   (a program's fault that the fault hook settled: Retry), the faulting instruction
+   runs again. */
 .section .text
 .macro exception_stub vector, error
 exception_\vector:
@@ -168,14 +170,35 @@ exception_stub 30, 1
 exception_stub 31, 0
 
 exception_common:
+    push %rax
+    push %rcx
+    push %rdx
+    push %rsi
+    push %rdi
+    push %r8
+    push %r9
+    push %r10
+    push %r11
+    sub $512, %rsp
+    fxsave64 (%rsp)
+    mov 584(%rsp), %rdi
+    mov 592(%rsp), %rsi
+    lea 600(%rsp), %rdx
+    mov %rbp, %rcx
+    call exception
+    fxrstor64 (%rsp)
+    add $512, %rsp
+    pop %r11
+    pop %r10
+    pop %r9
+    pop %r8
     pop %rdi
     pop %rsi
-    mov %rsp, %rdx
-    and $-16, %rsp
-    call exception
-3:
-    hlt
-    jmp 3b
+    pop %rdx
+    pop %rcx
+    pop %rax
+    add $16, %rsp
+    iretq
 
 /* The stubs' addresses, for the IDT the kernel fills. */
 .section .rodata

@@ -8,7 +8,9 @@
 use crate::machine::cycles;
 use crate::smp;
 use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicUsize, Ordering};
-use nanvix_hal::{CoreEntry, CoreError, CoreId, Cores, InterruptHook, InterruptOutcome, UserMode};
+use nanvix_hal::{
+    CoreEntry, CoreError, CoreId, Cores, FaultHook, InterruptHook, InterruptOutcome, UserMode,
+};
 
 /// The most cores (the boot core and the boot code's application processor stacks).
 pub const CORES_MAX: usize = smp::APPLICATION_PROCESSORS_MAX + 1;
@@ -175,6 +177,10 @@ impl Cores for QemuCores {
 
     fn cycles(&self) -> u64 {
         cycles()
+    }
+
+    fn set_fault_hook(&self, hook: FaultHook) {
+        crate::exceptions::FAULT_HOOK.store(hook as usize, Ordering::Release);
     }
 
     fn set_interrupt_hook(&self, hook: InterruptHook) {

@@ -1,12 +1,17 @@
 //! The CPU's exceptions and the wake-up interrupts: an IDT whose 32 exception gates
-//! go to the boot code's stubs, the report of an exception (vector, error code,
-//! where, the faulting address), which ends the machine with failure (or the
-//! program, for a fault in ring 3), and the gates of the wake-up IPI and the local
+//! go to the boot code's stubs, a program's fault handed to the HAL's fault hook
+//! (retried, or the program ended) and the report of an exception (vector, error
+//! code, where, the faulting address), which ends the machine with failure (or the
+//! program, for a fault in ring 3 without a hook), and the gates of the wake-up IPI and the local
 //! APIC timer, which only end a parked core's `hlt`. The kernel runs with
 //! interrupts off but inside `park_core`.
 
 use crate::console::Console;
+use crate::cores::CORES;
 use core::fmt::Write;
+use core::sync::atomic::{AtomicUsize, Ordering};
+use nanvix_abi::FaultKind;
+use nanvix_hal::{Cores, Fault, FaultAccess, FaultHook, FaultOutcome, UserMode};
 
 /// One IDT gate (16 bytes).
 #[derive(Clone, Copy)]
@@ -146,21 +151,71 @@ fn name(vector: u64) -> &'static str {
     }
 }
 
-/// The boot code's exception_common calls this: reports the fault and ends the
-/// machine.
+/// The fault hook `Cores::set_fault_hook` gave (a `FaultHook` as an address; 0:
+/// none).
+pub static FAULT_HOOK: AtomicUsize = AtomicUsize::new(0);
+
+/// A program's fault as the HAL tells it: what, where, how, and the status a shell
+/// would show (128 + the signal Linux would send).
+fn describe(vector: u64, error: u64, rip: u64, frame_pointer: u64, address: u64) -> Fault {
+    let (kind, signal) = match vector {
+        0 => (FaultKind::Arithmetic, 8),
+        6 => (FaultKind::IllegalInstruction, 4),
+        17 => (FaultKind::BusError, 7),
+        _ => (FaultKind::InvalidMemoryAccess, 11),
+    };
+    let access = match vector {
+        14 if error & 0x10 != 0 => FaultAccess::Execute,
+        14 if error & 0x2 != 0 => FaultAccess::Write,
+        14 => FaultAccess::Read,
+        _ => FaultAccess::None,
+    };
+    Fault {
+        address: if vector == 14 { address as usize } else { 0 },
+        access,
+        instruction: rip as usize,
+        frame_pointer: frame_pointer as usize,
+        kind,
+        status: 128 + signal,
+    }
+}
+
+/// The boot code's exception_common calls this (registers saved). A program's
+/// fault goes to the fault hook, if any: `Retry` returns (the instruction runs
+/// again), `EndThread` ends the program with the value, `Fatal` ends the machine;
+/// without a hook the program is killed with [`crate::user::KILLED`] and the
+/// vector. A fault in the kernel is reported and ends the machine.
 #[unsafe(no_mangle)]
-extern "C" fn exception(vector: u64, error: u64, frame: *const u64) -> ! {
+extern "C" fn exception(vector: u64, error: u64, frame: *const u64, frame_pointer: u64) {
     // SAFETY: `frame` is the CPU's interrupt frame on the current stack: rip, then
     // cs.
     let (rip, cs) = unsafe { (*frame, *frame.add(1)) };
-    let address = Address(vector, page_fault_address());
+    let cr2 = page_fault_address();
+    let address = Address(vector, cr2);
     if cs & 3 == 3 {
-        // A program's fault: it is killed, the kernel goes on.
-        crate::say!(
-            "nanvix-qemu: program killed: vector {vector} ({}), error {error:#x}, at rip {rip:#x}{address}",
-            name(vector)
-        );
-        crate::user::kill(vector)
+        let hook = FAULT_HOOK.load(Ordering::Acquire);
+        let outcome = if hook == 0 {
+            FaultOutcome::EndThread(crate::user::KILLED | vector)
+        } else {
+            // SAFETY: `set_fault_hook` stores only a `FaultHook` as this address.
+            let hook: FaultHook = unsafe { core::mem::transmute::<usize, FaultHook>(hook) };
+            hook(
+                CORES.current(),
+                &describe(vector, error, rip, frame_pointer, cr2),
+            )
+        };
+        match outcome {
+            FaultOutcome::Retry => return,
+            FaultOutcome::EndThread(value) => {
+                // A program's fault: it is killed, the kernel goes on.
+                crate::say!(
+                    "nanvix-qemu: program killed: vector {vector} ({}), error {error:#x}, at rip {rip:#x}{address}",
+                    name(vector)
+                );
+                crate::user::USER_MODE.leave(value)
+            }
+            FaultOutcome::Fatal => {}
+        }
     }
     let _ = writeln!(
         Console,

@@ -15,6 +15,8 @@
 //! the kernel run another inside its call; `user-cores` runs a program on every
 //! core; `preempt` interrupts a program that never ends from another core, the
 //! HAL's interrupt hook resuming it three times and ending it the fourth;
+//! `fault-hook` has the HAL's fault hook page in a wild read and retry it, and end a
+//! privileged program; `fault-fatal` has it find a program's fault fatal;
 //! `invalid-opcode` and `wild-pointer` fault in the kernel on purpose (the
 //! report ends the machine with failure). Any other mode, and a panic, ends with
 //! failure. QEMU's exit status is `(value << 1) | 1`: [`machine::PASS`] gives 33,
@@ -195,6 +197,22 @@ extern "C" fn kmain(info: usize) -> ! {
             } else {
                 machine::FAIL
             })
+        }
+        Some("fault-hook") => {
+            let (paged, ended, seen) = user::fault_hook_check();
+            say!(
+                "nanvix-qemu: the paged-in read returned {paged:#x}; the privileged program ended with {ended:#x}; the hook saw {seen} faults"
+            );
+            machine::exit(if paged == 0x1234_5678 && ended == 0xbad && seen == 2 {
+                machine::PASS
+            } else {
+                machine::FAIL
+            })
+        }
+        Some("fault-fatal") => {
+            let value = user::fatal_fault_check();
+            say!("nanvix-qemu: a fatal fault came back with {value:#x}");
+            machine::exit(machine::FAIL)
         }
         Some("user") => {
             let stack = user::program_stack();

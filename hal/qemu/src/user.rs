@@ -257,11 +257,6 @@ extern "C" fn syscall_dispatch(first: u64, second: u64, _third: u64, number: u64
     }
 }
 
-/// The kernel's side of a fault in ring 3: the report is made; the program ends.
-pub fn kill(vector: u64) -> ! {
-    USER_MODE.leave(KILLED | vector)
-}
-
 /// A user stack (of 16-byte words: aligned as the ABI wants).
 pub type Stack = [u128; 1024];
 
@@ -393,4 +388,92 @@ fn call(number: u64, first: u64, second: u64) -> u64 {
         )
     };
     value
+}
+
+/// A program that executes an invalid instruction.
+pub extern "C" fn invalid_program(_: usize) -> i32 {
+    // SAFETY: `ud2` raises #UD: the kernel (its fault hook) decides what follows.
+    unsafe { core::arch::asm!("ud2", options(nomem, nostack)) };
+    0
+}
+
+/// The page directory the fault-hook check's pager maps the wild address with.
+#[repr(C, align(4096))]
+struct PageDirectory([u64; 512]);
+static mut PAGER_DIRECTORY: PageDirectory = PageDirectory([0; 512]);
+/// The 2 MiB of RAM (at 32 MiB, which nothing else uses) the pager maps there, and
+/// the word it finds written first.
+const PAGER_FRAME: u64 = 32 << 20;
+const PAGER_VALUE: u64 = 0x1234_5678;
+/// Present, writable, user, a 2 MiB page.
+const LARGE_PAGE: u64 = 0x87;
+/// Present, writable, user: a table.
+const TABLE_ENTRY: u64 = 0x7;
+/// Faults the check's hook saw.
+static FAULTS_SEEN: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
+/// Maps the 2 MiB page of the wild address (past the boot map's 4 GiB) onto
+/// [`PAGER_FRAME`], as a pager would: a page directory in the boot page directory
+/// pointer table's slot for 64 GiB.
+fn map_wild_page() {
+    // SAFETY: the frame lies in RAM the kernel does not use (identity-mapped); the
+    // page directory is this check's own; the table written is the boot map's page
+    // directory pointer table (its slot for 64 GiB, unused), found from CR3 through
+    // the identity map; `invlpg` only drops a translation.
+    unsafe {
+        core::ptr::write_volatile(PAGER_FRAME as *mut u64, PAGER_VALUE);
+        let directory = (&raw mut PAGER_DIRECTORY).cast::<u64>();
+        core::ptr::write_volatile(directory, PAGER_FRAME | LARGE_PAGE);
+        let root: u64;
+        core::arch::asm!("mov {}, cr3", out(reg) root, options(nomem, nostack));
+        let level_4 = (root & !0xfff) as *const u64;
+        let pointers = (core::ptr::read_volatile(level_4) & 0x000f_ffff_ffff_f000) as *mut u64;
+        let slot = (crate::WILD_ADDRESS >> 30) as usize;
+        core::ptr::write_volatile(
+            pointers.add(slot),
+            (&raw const PAGER_DIRECTORY) as u64 | TABLE_ENTRY,
+        );
+        core::arch::asm!("invlpg [{}]", in(reg) crate::WILD_ADDRESS, options(nostack));
+    }
+}
+
+/// The check's fault hook: a read of the wild address is paged in and retried; an
+/// invalid instruction is fatal; anything else ends the program with 0xbad.
+fn pager_hook(_: nanvix_hal::CoreId, fault: &nanvix_hal::Fault) -> nanvix_hal::FaultOutcome {
+    use nanvix_hal::{FaultAccess, FaultOutcome};
+    FAULTS_SEEN.fetch_add(1, core::sync::atomic::Ordering::AcqRel);
+    let wild = crate::WILD_ADDRESS as usize;
+    match fault.kind {
+        nanvix_abi::FaultKind::InvalidMemoryAccess
+            if fault.access == FaultAccess::Read
+                && (wild..wild + (2 << 20)).contains(&fault.address) =>
+        {
+            map_wild_page();
+            FaultOutcome::Retry
+        }
+        nanvix_abi::FaultKind::IllegalInstruction => FaultOutcome::Fatal,
+        _ => FaultOutcome::EndThread(0xbad),
+    }
+}
+
+/// Sets the check's fault hook, then runs a program that reads the wild address
+/// (paged in and retried: it returns the word found there) and one that executes
+/// `cli` (ended with 0xbad): the two values and the faults the hook saw.
+pub fn fault_hook_check() -> (u64, u64, usize) {
+    CORES.set_fault_hook(pager_hook);
+    let stack = program_stack();
+    let paged = run(wild_program, 0, stack);
+    let ended = run(privileged_program, 0, stack);
+    (
+        paged,
+        ended,
+        FAULTS_SEEN.load(core::sync::atomic::Ordering::Acquire),
+    )
+}
+
+/// Sets the check's fault hook and runs a program whose invalid instruction the
+/// hook finds fatal: the machine ends (this does not return).
+pub fn fatal_fault_check() -> u64 {
+    CORES.set_fault_hook(pager_hook);
+    run(invalid_program, 0, program_stack())
 }
