@@ -23,6 +23,37 @@
     mov %eax, %cr0
 .endm
 
+/* Around a call from an interrupt or exception stub: every register a call may
+   change (nine of them: the stack stays 16-byte aligned for the call), and the SSE
+   state (512 bytes). */
+.macro save_call_clobbered
+    push %rax
+    push %rcx
+    push %rdx
+    push %rsi
+    push %rdi
+    push %r8
+    push %r9
+    push %r10
+    push %r11
+    sub $512, %rsp
+    fxsave64 (%rsp)
+.endm
+
+.macro restore_call_clobbered
+    fxrstor64 (%rsp)
+    add $512, %rsp
+    pop %r11
+    pop %r10
+    pop %r9
+    pop %r8
+    pop %rdi
+    pop %rsi
+    pop %rdx
+    pop %rcx
+    pop %rax
+.endm
+
 /* In 64-bit code: the kernel's data segment (0x10) in DS, ES and SS; FS and GS
    null. */
 .macro load_kernel_data_segments
@@ -170,33 +201,13 @@ exception_stub 30, 1
 exception_stub 31, 0
 
 exception_common:
-    push %rax
-    push %rcx
-    push %rdx
-    push %rsi
-    push %rdi
-    push %r8
-    push %r9
-    push %r10
-    push %r11
-    sub $512, %rsp
-    fxsave64 (%rsp)
+    save_call_clobbered
     mov 584(%rsp), %rdi
     mov 592(%rsp), %rsi
     lea 600(%rsp), %rdx
     mov %rbp, %rcx
     call exception
-    fxrstor64 (%rsp)
-    add $512, %rsp
-    pop %r11
-    pop %r10
-    pop %r9
-    pop %r8
-    pop %rdi
-    pop %rsi
-    pop %rdx
-    pop %rcx
-    pop %rax
+    restore_call_clobbered
     add $16, %rsp
     iretq
 
@@ -299,30 +310,10 @@ wakeup_interrupt:
    leaves a program (UserMode::leave) when its hook says so. */
 .macro interrupt_stub name, handler
 \name:
-    push %rax
-    push %rcx
-    push %rdx
-    push %rsi
-    push %rdi
-    push %r8
-    push %r9
-    push %r10
-    push %r11
-    sub $512, %rsp
-    fxsave64 (%rsp)
+    save_call_clobbered
     mov 592(%rsp), %rdi
     call \handler
-    fxrstor64 (%rsp)
-    add $512, %rsp
-    pop %r11
-    pop %r10
-    pop %r9
-    pop %r8
-    pop %rdi
-    pop %rsi
-    pop %rdx
-    pop %rcx
-    pop %rax
+    restore_call_clobbered
     iretq
 .endm
 
