@@ -18,14 +18,20 @@ pub const CANARY_MANIFEST: &str = "hal/canary/Cargo.toml";
 
 /// Builds the bare-metal canary: the microkernel linked freestanding (no std, no
 /// libc) over a stub HAL, in a workspace of its own so that no hosted crate lends
-/// its features. A `std` that leaked into the kernel fails this build.
-pub fn build_canary(root: &Path) -> Result<(), BuildError> {
-    build_own_workspace(root, CANARY_MANIFEST, "canary")
+/// its features. A `std` that leaked into the kernel fails this build. Its ELF's
+/// path.
+pub fn build_canary(root: &Path) -> Result<PathBuf, BuildError> {
+    build_own_workspace(root, CANARY_MANIFEST, "canary", "nanvix-hal-canary")
 }
 
 /// Builds the release profile of the workspace of its own at `manifest`, into the
-/// target directory's `target` folder.
-fn build_own_workspace(root: &Path, manifest: &str, target: &str) -> Result<(), BuildError> {
+/// target directory's `target` folder; the path of its executable `binary`.
+fn build_own_workspace(
+    root: &Path,
+    manifest: &str,
+    target: &str,
+    binary: &str,
+) -> Result<PathBuf, BuildError> {
     let status = cargo()
         .current_dir(root)
         .args(["build", "--quiet", "--release", "--manifest-path", manifest])
@@ -33,10 +39,17 @@ fn build_own_workspace(root: &Path, manifest: &str, target: &str) -> Result<(), 
         .arg(target_directory(root).join(target))
         .status()
         .map_err(BuildError::Cargo)?;
-    if status.success() {
-        Ok(())
+    if !status.success() {
+        return Err(BuildError::Failed(status));
+    }
+    let executable = target_directory(root)
+        .join(target)
+        .join("release")
+        .join(binary);
+    if executable.is_file() {
+        Ok(executable)
     } else {
-        Err(BuildError::Failed(status))
+        Err(BuildError::Missing(executable))
     }
 }
 
@@ -46,16 +59,7 @@ pub const QEMU_KERNEL_MANIFEST: &str = "hal/qemu/Cargo.toml";
 /// Builds the qemu-x86_64 platform's kernel (freestanding, linked at 1 MiB for
 /// QEMU's PVH loader, in a workspace of its own); its ELF's path.
 pub fn build_qemu_kernel(root: &Path) -> Result<PathBuf, BuildError> {
-    build_own_workspace(root, QEMU_KERNEL_MANIFEST, "qemu")?;
-    let kernel = target_directory(root)
-        .join("qemu")
-        .join("release")
-        .join("nanvix-qemu-kernel");
-    if kernel.is_file() {
-        Ok(kernel)
-    } else {
-        Err(BuildError::Missing(kernel))
-    }
+    build_own_workspace(root, QEMU_KERNEL_MANIFEST, "qemu", "nanvix-qemu-kernel")
 }
 
 /// Paths of built artifacts.

@@ -304,12 +304,8 @@ const FOOTPRINT_STRETCH: u64 = 96 << 10;
 /// `nanvix footprint`: builds the canary and the qemu-x86_64 kernel and prints
 /// their section bytes by kind.
 fn footprint(root: &Path) -> Result<(), String> {
-    builder::build_canary(root).map_err(|error| error.to_string())?;
+    let canary = builder::build_canary(root).map_err(|error| error.to_string())?;
     let qemu = builder::build_qemu_kernel(root).map_err(|error| error.to_string())?;
-    let canary = builder::target_directory(root)
-        .join("canary")
-        .join("release")
-        .join("nanvix-hal-canary");
     println!(
         "{:<48} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10}",
         "kernel", "text", "rodata", "data", "bss", "unwind", "image"

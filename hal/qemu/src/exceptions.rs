@@ -6,9 +6,7 @@
 //! APIC timer, which only end a parked core's `hlt`. The kernel runs with
 //! interrupts off but inside `park_core`.
 
-use crate::console::Console;
 use crate::cores::CORES;
-use core::fmt::Write;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use nanvix_abi::FaultKind;
 use nanvix_hal::{Cores, Fault, FaultAccess, FaultHook, FaultOutcome, UserMode};
@@ -217,8 +215,7 @@ extern "C" fn exception(vector: u64, error: u64, frame: *const u64, frame_pointe
             FaultOutcome::Fatal => {}
         }
     }
-    let _ = writeln!(
-        Console,
+    crate::say!(
         "nanvix-qemu: fault: vector {vector} ({}), error {error:#x}, at rip {rip:#x} (cs {cs:#x}){address}",
         name(vector)
     );

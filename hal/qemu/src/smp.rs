@@ -197,7 +197,7 @@ static TICKS: AtomicUsize = AtomicUsize::new(0);
 #[unsafe(no_mangle)]
 extern "C" fn tick(_code_segment: u64) {
     TICKS.fetch_add(1, Ordering::Relaxed);
-    apic_write(APIC_END_OF_INTERRUPT, 0);
+    end_of_interrupt();
 }
 
 /// The ticks so far.

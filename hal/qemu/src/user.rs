@@ -261,7 +261,7 @@ extern "C" fn syscall_dispatch(first: u64, second: u64, _third: u64, number: u64
 pub type Stack = [u128; 1024];
 
 /// Each core's program stack, and the stack of a program it runs nested.
-pub static mut PROGRAM_STACKS: [Stack; CORES_MAX] = [[0; 1024]; CORES_MAX];
+static mut PROGRAM_STACKS: [Stack; CORES_MAX] = [[0; 1024]; CORES_MAX];
 static mut NESTED_STACKS: [Stack; CORES_MAX] = [[0; 1024]; CORES_MAX];
 /// Each core's interrupt stack (its TSS's IST 1).
 static mut INTERRUPT_STACKS: [Stack; CORES_MAX] = [[0; 1024]; CORES_MAX];

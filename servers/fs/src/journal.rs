@@ -228,12 +228,23 @@ impl Transaction {
         }
     }
 
+    /// Where block `number` lies among the file bytes written: its run and the
+    /// byte range in it.
+    fn data_place(&self, number: u64) -> Option<(usize, core::ops::Range<usize>)> {
+        self.data
+            .iter()
+            .enumerate()
+            .find_map(|(run, (first, bytes))| {
+                let index = number.checked_sub(*first)? as usize;
+                let range = index * BLOCK_SIZE..(index + 1) * BLOCK_SIZE;
+                (range.end <= bytes.len()).then_some((run, range))
+            })
+    }
+
     /// The bytes of block `number` among the file bytes written.
     fn data_mut(&mut self, number: u64) -> Option<&mut [u8]> {
-        self.data.iter_mut().find_map(|(first, bytes)| {
-            let index = number.checked_sub(*first)? as usize;
-            bytes.get_mut(index * BLOCK_SIZE..(index + 1) * BLOCK_SIZE)
-        })
+        let (run, range) = self.data_place(number)?;
+        Some(&mut self.data[run].1[range])
     }
 
     /// Notes that block `number` is free once this transaction commits: the
@@ -252,12 +263,8 @@ impl Transaction {
         if let Some(found) = self.writes.iter().find(|(target, _)| *target == number) {
             return Some(&*found.1);
         }
-        self.data.iter().find_map(|(first, bytes)| {
-            let index = number.checked_sub(*first)? as usize;
-            bytes
-                .get(index * BLOCK_SIZE..(index + 1) * BLOCK_SIZE)
-                .and_then(|block| block.try_into().ok())
-        })
+        let (run, range) = self.data_place(number)?;
+        self.data[run].1[range].try_into().ok()
     }
 
     /// What this transaction writes through the journal to block `number`, if

@@ -694,15 +694,10 @@ pub fn serve_bulk<P: Protocol>(
         if let Some((length, portal)) = replies.promised.take() {
             // The reply went: the bytes follow, whole, or a transfer of another
             // length that tells the caller they did not come.
-            let (bytes, stop) = match handled {
-                Handled::Fulfil(bytes) if bytes.len() == length => (bytes, false),
-                Handled::Stop => (Vec::new(), true),
-                _ => (Vec::new(), false),
-            };
-            let bytes = if bytes.len() == length {
-                bytes
-            } else {
-                alloc::vec![0; length - 1]
+            let stop = matches!(handled, Handled::Stop);
+            let bytes = match handled {
+                Handled::Fulfil(bytes) if bytes.len() == length => bytes,
+                _ => alloc::vec![0; length - 1],
             };
             match OwnedWrite::start_on(portal, bytes) {
                 Ok(write) => transfers.outgoing.push(write),
