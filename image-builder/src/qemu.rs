@@ -117,8 +117,118 @@ pub fn boot_with(
     extra: &[String],
     limit: Duration,
 ) -> Result<Boot, String> {
+    boot_machine(
+        qemu,
+        kernel,
+        cores,
+        TEST_MEMORY_MIB,
+        command_line,
+        extra,
+        limit,
+    )
+}
+
+/// RAM of a machine that runs one of the kernel's test modes, in MiB.
+const TEST_MEMORY_MIB: u64 = 64;
+/// Where the kernel puts a cluster's SRAM in the machine's RAM (the kernel's
+/// `system::SRAM_BASE`): below it lie the kernel and its heap.
+pub const SRAM_BASE: u64 = 32 << 20;
+/// RAM past the SRAM and the bundle: QEMU's tables at the top of RAM and a margin.
+const MEMORY_MARGIN: u64 = 8 << 20;
+
+/// RAM (in MiB) of the machine of a cluster with `sram_bytes` of SRAM booted with a
+/// bundle of `bundle_bytes`: the kernel's ranges, the SRAM, then room for QEMU to
+/// put the bundle at the top of RAM above it.
+pub fn cluster_memory_mib(sram_bytes: u64, bundle_bytes: u64) -> u64 {
+    (SRAM_BASE + sram_bytes + bundle_bytes + MEMORY_MARGIN).div_ceil(1 << 20)
+}
+
+/// Writes the boot bundle of cluster `cluster` of `board` in epoch `epoch` to
+/// `path`: its `programs` and the ELFs of `library` (name and file; every program
+/// the list names must be among them). Returns the bundle's bytes.
+pub fn write_bundle(
+    path: &Path,
+    board: &nanvix_board::Board,
+    cluster: usize,
+    epoch: u32,
+    programs: &[crate::manifest::ProgramPlan],
+    library: &[(String, PathBuf)],
+) -> Result<u64, String> {
+    let elfs = library
+        .iter()
+        .map(|(name, file)| {
+            std::fs::read(file)
+                .map(|elf| (name.clone(), elf))
+                .map_err(|error| format!("{}: {error}", file.display()))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let bundle = nanvix_board_protocol::BootBundle {
+        board: board.clone(),
+        cluster: cluster as u32,
+        epoch,
+        programs: programs
+            .iter()
+            .map(|program| nanvix_board_protocol::BootProgram {
+                name: program.name.clone(),
+                arguments: program.arguments.clone(),
+                heap_bytes: program.heap_bytes,
+                stack_bytes: program.stack_bytes,
+                console_input: program.console_input,
+            })
+            .collect(),
+        library: elfs
+            .iter()
+            .map(|(name, elf)| nanvix_board_protocol::LibraryProgram {
+                name: name.clone(),
+                elf,
+            })
+            .collect(),
+    };
+    let bytes = bundle.encode();
+    std::fs::write(path, &bytes).map_err(|error| format!("{}: {error}", path.display()))?;
+    Ok(bytes.len() as u64)
+}
+
+/// Boots cluster `cluster` of `board` alone on a machine of its cores: the kernel in
+/// its `kernel` mode with the bundle at `bundle` (of `bundle_bytes`), stopped after
+/// `limit` if it has not ended by itself.
+pub fn boot_cluster(
+    qemu: &Path,
+    kernel: &Path,
+    board: &nanvix_board::Board,
+    cluster: usize,
+    bundle: &Path,
+    bundle_bytes: u64,
+    limit: Duration,
+) -> Result<Boot, String> {
+    let shape = &board.clusters[cluster];
+    let initrd = vec!["-initrd".to_string(), bundle.display().to_string()];
+    boot_machine(
+        qemu,
+        kernel,
+        shape.cores as usize,
+        cluster_memory_mib(shape.sram_bytes, bundle_bytes),
+        "mode=kernel",
+        &initrd,
+        limit,
+    )
+}
+
+/// One machine: `cores` cores, `memory_mib` of RAM, the kernel's command line and
+/// `extra` arguments; its console captured.
+fn boot_machine(
+    qemu: &Path,
+    kernel: &Path,
+    cores: usize,
+    memory_mib: u64,
+    command_line: &str,
+    extra: &[String],
+    limit: Duration,
+) -> Result<Boot, String> {
     let mut child = Command::new(qemu)
-        .args(["-nodefaults", "-display", "none", "-no-reboot", "-m", "64M"])
+        .args(["-nodefaults", "-display", "none", "-no-reboot"])
+        .arg("-m")
+        .arg(format!("{memory_mib}M"))
         .args(["-serial", "stdio"])
         .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
         .arg("-smp")

@@ -16,9 +16,11 @@
 //! interrupt hook and ended the fourth; the HAL's fault hook pages in a wild read
 //! and retries it, ends a privileged program with its value, and finds an invalid
 //! instruction fatal (the machine ends with the report); two machines sharing an ivshmem
-//! device pass a message through it. Each boot has a time limit.
+//! device pass a message through it; the microkernel itself, booted over this HAL
+//! with a boot bundle on a cluster of the tiny board, runs `kcall-test` in ring 3
+//! and its checks pass. Each boot has a time limit.
 
-use nanvix_image_builder::{builder, qemu, workspace_root};
+use nanvix_image_builder::{builder, manifest, qemu, workspace_root};
 use std::time::Duration;
 
 /// The longest one boot may take (QEMU reaches the kernel in about 0.1 s here).
@@ -323,4 +325,63 @@ fn the_fault_hook_retries_a_paged_in_read_ends_a_program_or_ends_the_machine() {
     );
     assert!(fatal.console.contains("(cs 0x2b)"), "{}", fatal.console);
     assert!(!fatal.console.contains("came back"), "{}", fatal.console);
+}
+
+/// Boots cluster `cluster` of the tiny board alone with `programs` (name and
+/// arguments): the microkernel over the qemu-x86_64 HAL.
+fn boot_cluster(cluster: &str, programs: &[(&str, &[&str], u64)]) -> qemu::Boot {
+    let root = workspace_root();
+    let kernel = builder::build_qemu_kernel(&root).expect("the qemu-x86_64 kernel builds");
+    let emulator = qemu::ensure_installed().expect("QEMU is there or installed");
+    let mut names: Vec<String> = programs
+        .iter()
+        .map(|(name, _, _)| name.to_string())
+        .collect();
+    names.sort();
+    names.dedup();
+    let artifacts = builder::build(&root, &names, true).expect("the programs build");
+    let board = manifest::parse_board(
+        "tiny",
+        &manifest::workspace_board_text(&root, "tiny").unwrap(),
+    )
+    .unwrap();
+    let index = board
+        .clusters
+        .iter()
+        .position(|c| c.name == cluster)
+        .unwrap();
+    let plans: Vec<manifest::ProgramPlan> = programs
+        .iter()
+        .map(|(name, arguments, heap_bytes)| manifest::ProgramPlan {
+            name: name.to_string(),
+            arguments: arguments
+                .iter()
+                .map(|argument| argument.to_string())
+                .collect(),
+            heap_bytes: *heap_bytes,
+            stack_bytes: 64 << 10,
+            console_input: false,
+        })
+        .collect();
+    let library: Vec<(String, std::path::PathBuf)> = artifacts.programs.into_iter().collect();
+    let directory = std::env::temp_dir().join(format!("nanvix-qemu-test-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).unwrap();
+    let bundle = directory.join(format!("{cluster}-{}.bundle", names.join("-")));
+    let bytes = qemu::write_bundle(&bundle, &board, index, 1, &plans, &library).unwrap();
+    let boot = qemu::boot_cluster(&emulator, &kernel, &board, index, &bundle, bytes, LIMIT)
+        .expect("QEMU starts");
+    let _ = std::fs::remove_file(&bundle);
+    boot
+}
+
+#[test]
+fn the_microkernel_runs_the_kcall_test_program_in_ring_3() {
+    let boot = boot_cluster("cc0", &[("kcall-test", &[], 64 << 10)]);
+    assert_eq!(boot.status, Some(qemu::STATUS_PASS), "{}", boot.console);
+    assert!(
+        boot.console
+            .contains("kcall-test on cc0: 66 checks, 0 failed"),
+        "{}",
+        boot.console
+    );
 }

@@ -267,73 +267,15 @@ impl BoardControl for HostedBoard {
     }
 
     fn report(&self, event: HardwareEvent<'_>) {
-        let report = match event {
-            HardwareEvent::ClusterUp => ClusterReport::Up,
-            HardwareEvent::ProgramStarted {
-                program,
-                id,
-                node,
-                base,
-            } => ClusterReport::ProgramStarted {
-                program: program.to_string(),
-                id,
-                node,
-                base: base as u64,
-            },
-            HardwareEvent::ProgramExited { program, status } => ClusterReport::ProgramExited {
-                program: program.to_string(),
-                status,
-            },
-            HardwareEvent::ThreadFault {
-                program,
-                thread,
-                core,
-                fault,
-                backtrace,
-            } => ClusterReport::ThreadFault {
-                program: program.to_string(),
-                thread: thread as u64,
-                core: core as u64,
-                kind: fault.kind.text().to_string(),
-                code: fault.kind as u32,
-                access: format!("{:?}", fault.access).to_lowercase(),
-                address: fault.address as u64,
-                instruction: fault.instruction as u64,
-                backtrace: backtrace.iter().map(|address| *address as u64).collect(),
-                status: fault.status,
-            },
-            HardwareEvent::ProgramRefused { program, reason } => ClusterReport::ProgramRefused {
-                program: program.to_string(),
-                reason: reason.to_string(),
-            },
-            HardwareEvent::ProgramRun {
-                program,
-                arguments,
-                run,
-                requester_node,
-            } => ClusterReport::ProgramRun {
-                program: program.to_string(),
-                arguments: split_arguments(arguments),
-                run,
-                requester_node,
-            },
-        };
-        self.send(&report);
+        self.send(&ClusterReport::from_event(&event));
     }
 
     fn console_line(&self, program: &str, line: &[u8]) {
-        self.send(&ClusterReport::Console {
-            program: program.to_string(),
-            line: String::from_utf8_lossy(line).into_owned(),
-        });
+        self.send(&ClusterReport::console(program, line));
     }
 
     fn log_bytes(&self, program: &str, bytes: &[u8]) {
-        let hex = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
-        self.send(&ClusterReport::Log {
-            program: program.to_string(),
-            hex,
-        });
+        self.send(&ClusterReport::log(program, bytes));
     }
 
     fn power_off(&self, status: i32) -> ! {
@@ -373,7 +315,7 @@ impl BoardControl for HostedBoard {
         self.send(&ClusterReport::PowerOnCluster {
             cluster: index as u32,
             program: program.to_string(),
-            arguments: split_arguments(arguments),
+            arguments: nanvix_board_protocol::split_arguments(arguments),
         });
         Ok(())
     }
@@ -461,15 +403,6 @@ impl BoardControl for HostedBoard {
         });
         Ok(())
     }
-}
-
-/// NUL-separated arguments as a list (empty ones dropped).
-fn split_arguments(arguments: &str) -> Vec<String> {
-    arguments
-        .split('\0')
-        .filter(|argument| !argument.is_empty())
-        .map(str::to_string)
-        .collect()
 }
 
 /// Takes SIGTERM from the default action (the process would die) to a request

@@ -5,6 +5,7 @@
 //! on the inherited descriptor the spec names. Standard output and error of the
 //! process carry only raw kernel output (for example a Rust panic message).
 
+pub use nanvix_board_protocol::{ClusterReport, ProgramRequest};
 use serde::{Deserialize, Serialize};
 
 /// Environment variable holding the boot spec.
@@ -91,126 +92,6 @@ pub struct ProgramSpec {
     /// Whether the console input (the process' standard input) goes to it.
     #[serde(default)]
     pub console_input: bool,
-}
-
-/// A report from a cluster's kernel to the runner.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(tag = "report", rename_all = "snake_case")]
-pub enum ClusterReport {
-    /// The kernel is up and its programs are loaded.
-    Up,
-    /// A program was loaded and started.
-    ProgramStarted {
-        /// Name.
-        program: String,
-        /// Program id.
-        id: u32,
-        /// NoC node.
-        node: u32,
-        /// Load base address.
-        base: u64,
-    },
-    /// A program could not be loaded.
-    ProgramRefused {
-        /// Name.
-        program: String,
-        /// Why.
-        reason: String,
-    },
-    /// A thread faulted and was ended; the cluster goes on.
-    ThreadFault {
-        /// Its program.
-        program: String,
-        /// The thread's id.
-        thread: u64,
-        /// The user core it held (0: none).
-        core: u64,
-        /// What happened, in words.
-        kind: String,
-        /// The same as a `nanvix_abi::FaultKind` code.
-        code: u32,
-        /// `read`, `write`, `execute` or `none`.
-        access: String,
-        /// The address touched.
-        address: u64,
-        /// The faulting instruction.
-        instruction: u64,
-        /// Return addresses, innermost first (the faulting instruction first).
-        backtrace: Vec<u64>,
-        /// The thread's end value (128 + the signal).
-        status: i32,
-    },
-    /// A program ended.
-    ProgramExited {
-        /// Name.
-        program: String,
-        /// Exit status.
-        status: i32,
-    },
-    /// One console line of a program.
-    Console {
-        /// Name of the writing program (`kernel` for the kernel itself).
-        program: String,
-        /// The line, without its newline; invalid UTF-8 replaced.
-        line: String,
-    },
-    /// A piece of a program's defmt log stream (encoded frames), hex-encoded.
-    Log {
-        /// Name of the logging program (`kernel` for the kernel itself).
-        program: String,
-        /// The bytes, two lowercase hex digits each.
-        hex: String,
-    },
-    /// The cluster powers off with this status.
-    PowerOff {
-        /// 0 when every program ended with 0.
-        status: i32,
-    },
-    /// A program asks the board to power another cluster on with an image program.
-    PowerOnCluster {
-        /// Index of the cluster to power on.
-        cluster: u32,
-        /// The program to boot it with.
-        program: String,
-        /// Its arguments.
-        arguments: Vec<String>,
-    },
-    /// An idle warm cluster runs a program another cluster's kernel asked it for
-    /// over the NoC: the board counts the run (and shows the request).
-    ProgramRun {
-        /// The image program.
-        program: String,
-        /// Its arguments.
-        arguments: Vec<String>,
-        /// The run number.
-        run: u32,
-        /// The NoC node of the program that asked.
-        requester_node: u32,
-    },
-    /// A warm cluster's programs all ended with this status: it is idle.
-    Idle {
-        /// 0 when every program ended with 0.
-        status: i32,
-    },
-    /// A program asks the board to power another cluster off.
-    PowerOffCluster {
-        /// Index of the cluster to power off.
-        cluster: u32,
-        /// The signal that kills its programs (its status is then 128 + it).
-        signal: u32,
-    },
-}
-
-/// A request from the runner to an idle warm cluster: run this image program.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct ProgramRequest {
-    /// The image program.
-    pub program: String,
-    /// Its arguments.
-    pub arguments: Vec<String>,
-    /// The run the board counts it as in the cluster's epoch (the kernel stamps it
-    /// on the program's messages).
-    pub run: u32,
 }
 
 /// `BootSpec::control_fd` when there is no control pipe.

@@ -301,15 +301,55 @@ wakeup_interrupt:
     pop %rax
     iretq
 
+/* A TLB shootdown (paging.rs): drops every translation of this core (a reload of
+   CR3), counts the acknowledgement, and acknowledges the local APIC. */
+.global shootdown_interrupt
+shootdown_interrupt:
+    push %rax
+    mov %cr3, %rax
+    mov %rax, %cr3
+    lock incq shootdowns_done
+    movabs $0xfee000b0, %rax
+    movl $0, (%rax)
+    pop %rax
+    iretq
+
 /* Interrupts that call Rust, possibly in the middle of kernel or program code (on
    the IST 1 stack, so the interrupted function's red zone is left alone): a stub
    saves every register a call may change, the SSE state included, and calls the
    handler with the interrupted CS (to tell ring 3 from the kernel), then restores
    them and returns. The tick (the periodic local APIC timer) and the interrupt
    request (Cores::interrupt's IPI) are such. A handler may also not return: it
-   leaves a program (UserMode::leave) when its hook says so. */
+   leaves a program (UserMode::leave) when its hook says so. An interrupt of ring 3
+   moves its frame to the core's kernel stack (below the innermost enter's frame,
+   free while a program runs; one pad word keeps the IST's alignment) before it
+   calls the handler: a handler that waits with interrupts on (the interrupt hook
+   may park) leaves IST 1 to the next interrupt. */
 .macro interrupt_stub name, handler
 \name:
+    testb $3, 8(%rsp)
+    jz 1f
+    push %rbx
+    push %rax
+    swapgs
+    mov %gs:0, %rax
+    swapgs
+    sub $48, %rax
+    mov 16(%rsp), %rbx
+    mov %rbx, (%rax)
+    mov 24(%rsp), %rbx
+    mov %rbx, 8(%rax)
+    mov 32(%rsp), %rbx
+    mov %rbx, 16(%rax)
+    mov 40(%rsp), %rbx
+    mov %rbx, 24(%rax)
+    mov 48(%rsp), %rbx
+    mov %rbx, 32(%rax)
+    mov %rax, %rbx
+    pop %rax
+    xchg %rbx, (%rsp)
+    mov (%rsp), %rsp
+1:
     save_call_clobbered
     mov 592(%rsp), %rdi
     call \handler

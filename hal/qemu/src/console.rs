@@ -87,3 +87,16 @@ fn send(byte: u8) {
     }
     out_byte(SERIAL_PORT, byte);
 }
+
+/// Its line status bit 0: a received byte waits.
+const RECEIVED: u8 = 0x01;
+
+/// Whether a byte the terminal sent waits at the serial port.
+pub fn input_waiting() -> bool {
+    in_byte(SERIAL_LINE_STATUS) & RECEIVED != 0
+}
+
+/// The next byte the terminal sent, if one waits.
+pub fn try_receive() -> Option<u8> {
+    input_waiting().then(|| in_byte(SERIAL_PORT))
+}

@@ -84,6 +84,13 @@ extern "C" fn interrupted(code_segment: u64) {
 }
 
 impl QemuCores {
+    /// Sends `core` a TLB shootdown (`paging`).
+    pub fn shoot_down(&self, core: CoreId) {
+        if let Some(slot) = self.slots.get(core).filter(|_| core < self.count()) {
+            smp::shoot_down(slot.apic_id.load(Ordering::Relaxed));
+        }
+    }
+
     /// Records the calling core as core `core` (0: the boot core, running; others
     /// idle, serving starts).
     pub fn register(&self, core: CoreId) {
@@ -177,6 +184,29 @@ impl Cores for QemuCores {
 
     fn cycles(&self) -> u64 {
         cycles()
+    }
+
+    fn park_timeout(&self, nanoseconds: u64) {
+        let slot = &self.slots[self.current()];
+        for _ in 0..SPIN_ROUNDS {
+            if slot.permit.swap(false, Ordering::Acquire) {
+                return;
+            }
+            core::hint::spin_loop();
+        }
+        // One halt, which the local APIC timer ends if nothing else does first.
+        if !slot.permit.swap(false, Ordering::Acquire) {
+            smp::sleep(nanoseconds.clamp(1, u64::from(u32::MAX)) as u32);
+            slot.permit.swap(false, Ordering::Acquire);
+        }
+    }
+
+    fn monotonic_nanoseconds(&self) -> u64 {
+        smp::nanoseconds(cycles())
+    }
+
+    fn wall_clock_nanoseconds(&self) -> u64 {
+        crate::clock::wall_clock_nanoseconds(smp::nanoseconds(cycles()))
     }
 
     fn set_fault_hook(&self, hook: FaultHook) {

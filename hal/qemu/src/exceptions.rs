@@ -38,6 +38,8 @@ pub const TIMER_VECTOR: u8 = 0x41;
 pub const TICK_VECTOR: u8 = 0x42;
 /// The vector of `Cores::interrupt`'s IPI.
 pub const INTERRUPT_VECTOR: u8 = 0x43;
+/// The vector of a TLB shootdown's IPI (`paging`).
+pub const SHOOTDOWN_VECTOR: u8 = 0x44;
 /// The local APICs' spurious vector (their spurious-interrupt register's).
 pub const SPURIOUS_VECTOR: u8 = 0xff;
 /// Gates: every vector.
@@ -61,6 +63,7 @@ unsafe extern "C" {
     fn spurious_interrupt();
     fn tick_interrupt();
     fn interrupt_request();
+    fn shootdown_interrupt();
 }
 
 /// The interrupt stack table entry interrupts (vectors from 32) run on: each core's
@@ -104,6 +107,7 @@ pub fn install() {
     }
     table[TICK_VECTOR as usize] = on_interrupt_stack(tick_interrupt as *const () as u64);
     table[INTERRUPT_VECTOR as usize] = on_interrupt_stack(interrupt_request as *const () as u64);
+    table[SHOOTDOWN_VECTOR as usize] = on_interrupt_stack(shootdown_interrupt as *const () as u64);
     table[SPURIOUS_VECTOR as usize] = on_interrupt_stack(spurious_interrupt as *const () as u64);
     load();
 }

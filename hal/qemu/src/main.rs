@@ -1,10 +1,12 @@
-//! The qemu-x86_64 platform's kernel, first steps: booted by QEMU's PVH loader into
+//! The qemu-x86_64 platform's kernel: booted by QEMU's PVH loader into
 //! long mode, it takes the CPU's exceptions, brings up the other cores (the HAL's
 //! `Cores`), runs programs in ring 3 on each (the HAL's `UserMode`), speaks on the
 //! serial console and ends QEMU through its exit device.
 //!
 //! QEMU runs it with `-kernel` and passes `-append` as the PVH command line; the
-//! `mode=` word picks what it does (the table in `docs/src/bare-metal.md`): `hello`
+//! `mode=` word picks what it does (the table in `docs/src/bare-metal.md`): `kernel`
+//! boots the microkernel over this HAL with the boot bundle QEMU loaded
+//! ([`system`]); `hello`
 //! greets; `smp` starts every application processor and counts them; `cores` checks
 //! the HAL's `Cores` contract on them; `sleep` parks the boot core until its timer
 //! fires; `ticks` runs work with a periodic timer interrupting it (on the interrupt
@@ -24,12 +26,19 @@
 #![no_std]
 #![no_main]
 
+extern crate alloc;
+
+pub mod clock;
 pub mod console;
 pub mod cores;
 pub mod exceptions;
+pub mod lock;
 pub mod machine;
+pub mod paging;
 pub mod pci;
+pub mod platform;
 pub mod smp;
+pub mod system;
 pub mod user;
 
 // memcpy and friends: no libc here.
@@ -111,6 +120,7 @@ extern "C" fn kmain(info: usize) -> ! {
     let line = command_line(info);
     say!("nanvix-qemu: booted in long mode, command line `{line}`");
     match argument(line, "mode") {
+        Some("kernel") => system::boot(info),
         Some("hello") => {
             say!("nanvix-qemu: hello from bare metal");
             machine::exit(machine::PASS)
@@ -290,3 +300,9 @@ fn panic(information: &core::panic::PanicInfo<'_>) -> ! {
 /// Never called (panic=abort), but the prebuilt libcore references it.
 #[unsafe(no_mangle)]
 extern "C" fn rust_eh_personality() {}
+
+/// Never called, as above (referenced by the prebuilt liballoc).
+#[unsafe(no_mangle)]
+extern "C" fn _Unwind_Resume() -> ! {
+    machine::halt()
+}

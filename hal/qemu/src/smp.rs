@@ -7,7 +7,7 @@
 
 use crate::machine::{cycles, in_byte, out_word};
 use crate::say;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// QEMU's fw_cfg selector port, and its data port.
 const FW_CFG_SELECTOR: u16 = 0x510;
@@ -188,6 +188,28 @@ pub fn sleep(count: u32) -> u64 {
     cycles().wrapping_sub(started)
 }
 
+/// Counter cycles in [`CALIBRATION_NANOSECONDS`] (0: not calibrated yet).
+static CYCLES_PER_CALIBRATION: AtomicU64 = AtomicU64::new(0);
+/// How long [`calibrate`] sleeps: the local APIC timer counts nanoseconds (QEMU's
+/// APIC bus runs at 1 GHz; undivided).
+const CALIBRATION_NANOSECONDS: u32 = 10_000_000;
+
+/// Measures the cycle counter's rate against the local APIC timer (on the boot
+/// core, before the other cores run anything that could wake it early).
+pub fn calibrate() {
+    let cycles = sleep(CALIBRATION_NANOSECONDS).max(1);
+    CYCLES_PER_CALIBRATION.store(cycles, Ordering::Release);
+}
+
+/// `cycles` of the counter in nanoseconds (0 before [`calibrate`]).
+pub fn nanoseconds(cycles: u64) -> u64 {
+    let per = CYCLES_PER_CALIBRATION.load(Ordering::Acquire);
+    if per == 0 {
+        return 0;
+    }
+    (u128::from(cycles) * u128::from(CALIBRATION_NANOSECONDS) / u128::from(per)) as u64
+}
+
 /// Ticks the boot core took.
 static TICKS: AtomicUsize = AtomicUsize::new(0);
 
@@ -245,5 +267,13 @@ pub fn interrupt(id: u32) {
     command_to(
         id,
         COMMAND_FIXED | u32::from(crate::exceptions::INTERRUPT_VECTOR),
+    );
+}
+
+/// Sends a TLB shootdown's IPI to the core of local APIC id `id`.
+pub fn shoot_down(id: u32) {
+    command_to(
+        id,
+        COMMAND_FIXED | u32::from(crate::exceptions::SHOOTDOWN_VECTOR),
     );
 }

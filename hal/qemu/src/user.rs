@@ -11,6 +11,7 @@
 
 use crate::cores::{CORES, CORES_MAX};
 use crate::say;
+use core::sync::atomic::{AtomicUsize, Ordering};
 use nanvix_hal::{Cores, UserMode};
 
 /// GDT selectors: kernel code and data, then (for `sysret`) a 32-bit user code
@@ -40,6 +41,8 @@ pub const CALL_EXIT: u64 = 2;
 pub const CALL_RETURN: u64 = 3;
 /// Runs [`inner_program`] nested, on this core, and answers its value.
 pub const CALL_NEST: u64 = 4;
+/// A kcall through the gate (`gate_kcall`): number and five arguments.
+pub const CALL_KCALL: u64 = 5;
 /// The longest line a program writes at once.
 const WRITE_MAX: u64 = 4096;
 
@@ -106,6 +109,14 @@ unsafe extern "C" {
     ) -> u64;
     fn return_from_user(value: u64, per_core: *mut PerCore) -> !;
     fn syscall_entry();
+    fn gate_kcall(
+        number: usize,
+        first: usize,
+        second: usize,
+        third: usize,
+        fourth: usize,
+        fifth: usize,
+    ) -> isize;
 }
 
 /// Writes model-specific register `register`.
@@ -182,6 +193,7 @@ pub fn load(core: usize) {
     write_msr(MSR_STAR, USER_BASE << 48 | KERNEL_CODE << 32);
     write_msr(MSR_LSTAR, syscall_entry as *const () as u64);
     write_msr(MSR_FMASK, SYSCALL_CLEARS);
+    crate::paging::enable_no_execute();
 }
 
 /// Ring 3 as the HAL's [`UserMode`].
@@ -223,11 +235,46 @@ pub fn run(program: extern "C" fn(usize) -> i32, argument: usize, stack_top: usi
     unsafe { USER_MODE.enter(program as *const () as usize, argument, stack_top) }
 }
 
-/// A program's call, from syscall_entry: write a line, exit, return, or run a
-/// nested program.
+/// The kernel's kcall handler (a [`KcallHandler`] as an address; 0: none, and a
+/// kcall answers `u64::MAX`).
+static KCALL_HANDLER: AtomicUsize = AtomicUsize::new(0);
+
+/// What runs a kcall: its number and five arguments; its result.
+pub type KcallHandler = fn(usize, [usize; 5]) -> isize;
+
+/// Sets the kcall handler (at boot, before any program runs).
+pub fn set_kcall_handler(handler: KcallHandler) {
+    KCALL_HANDLER.store(handler as usize, Ordering::Release);
+}
+
+/// The gate's kcall entry for programs: a C function that executes `syscall`.
+pub fn gate_entry() -> nanvix_abi::KcallEntry {
+    gate_kcall
+}
+
+/// A program's call, from syscall_entry: write a line, exit, return, run a nested
+/// program, or a kcall.
 #[unsafe(no_mangle)]
-extern "C" fn syscall_dispatch(first: u64, second: u64, _third: u64, number: u64) -> u64 {
+extern "C" fn syscall_dispatch(
+    first: u64,
+    second: u64,
+    third: u64,
+    fourth: u64,
+    fifth: u64,
+    sixth: u64,
+    number: u64,
+) -> u64 {
     match number {
+        CALL_KCALL => {
+            let address = KCALL_HANDLER.load(Ordering::Acquire);
+            if address == 0 {
+                return u64::MAX;
+            }
+            // SAFETY: `set_kcall_handler` stores only a `KcallHandler` here.
+            let handler = unsafe { core::mem::transmute::<usize, KcallHandler>(address) };
+            let arguments = [second, third, fourth, fifth, sixth].map(|value| value as usize);
+            handler(first as usize, arguments) as u64
+        }
         CALL_WRITE => {
             let length = second.min(WRITE_MAX);
             if first.checked_add(length).is_none_or(|end| end > 1 << 32) {

@@ -12,12 +12,15 @@
    return_from_user(value, per_core): back to the innermost enter_user's caller
    with value.
    syscall_entry: a program's `syscall`, on its enter's kernel stack:
-   syscall_dispatch(a1, a2, a3, number), then sysretq (GS is swapped only to find
-   the stack: kernel code does not use it). */
+   syscall_dispatch(rdi, rsi, rdx, r10, r8, r9, number in rax), then sysretq (GS
+   is swapped only to find the stack: kernel code does not use it).
+   gate_kcall: the kcall entry of the gate the kernel hands programs (a C function
+   of six arguments, run in ring 3): the kcall call, its fourth argument moved from
+   rcx (which `syscall` takes) to r10. */
 
 .section .text
 .code64
-.global enter_user, return_from_user, syscall_entry, user_return_stub
+.global enter_user, return_from_user, syscall_entry, user_return_stub, gate_kcall
 enter_user:
     push %rbx
     push %rbp
@@ -79,8 +82,11 @@ syscall_entry:
     swapgs
     push %rcx
     push %r11
-    mov %rax, %rcx
+    sub $8, %rsp
+    push %rax
+    mov %r10, %rcx
     call syscall_dispatch
+    add $16, %rsp
     pop %r11
     pop %rcx
     pop %rsp
@@ -92,3 +98,10 @@ user_return_stub:
     mov $3, %eax
     syscall
     ud2
+
+/* Ring 3: a program's kcall through its gate. */
+gate_kcall:
+    mov %rcx, %r10
+    mov $5, %eax
+    syscall
+    ret

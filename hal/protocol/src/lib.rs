@@ -1,0 +1,431 @@
+//! What a cluster's kernel and the board runner tell each other, on every platform.
+//!
+//! A kernel reports to the runner in [`ClusterReport`]s (the hosted platform writes
+//! them as JSON lines on a pipe; the qemu-x86_64 platform as [`report_line`]s on the
+//! serial console, among the console's raw bytes), and the runner asks an idle warm
+//! cluster to run a program with a [`ProgramRequest`]. On qemu-x86_64 the runner
+//! boots a cluster with a [`BootBundle`]: the board, the cluster and its programs'
+//! ELFs in one file QEMU loads beside the kernel.
+#![no_std]
+
+extern crate alloc;
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use nanvix_board::Board;
+use nanvix_hal::HardwareEvent;
+use serde::{Deserialize, Serialize};
+
+/// A report from a cluster's kernel to the runner.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "report", rename_all = "snake_case")]
+pub enum ClusterReport {
+    /// The kernel is up and its programs are loaded.
+    Up,
+    /// A program was loaded and started.
+    ProgramStarted {
+        /// Name.
+        program: String,
+        /// Program id.
+        id: u32,
+        /// NoC node.
+        node: u32,
+        /// Load base address.
+        base: u64,
+    },
+    /// A program could not be loaded.
+    ProgramRefused {
+        /// Name.
+        program: String,
+        /// Why.
+        reason: String,
+    },
+    /// A thread faulted and was ended; the cluster goes on.
+    ThreadFault {
+        /// Its program.
+        program: String,
+        /// The thread's id.
+        thread: u64,
+        /// The user core it held (0: none).
+        core: u64,
+        /// What happened, in words.
+        kind: String,
+        /// The same as a `nanvix_abi::FaultKind` code.
+        code: u32,
+        /// `read`, `write`, `execute` or `none`.
+        access: String,
+        /// The address touched.
+        address: u64,
+        /// The faulting instruction.
+        instruction: u64,
+        /// Return addresses, innermost first (the faulting instruction first).
+        backtrace: Vec<u64>,
+        /// The thread's end value (128 + the signal).
+        status: i32,
+    },
+    /// A program ended.
+    ProgramExited {
+        /// Name.
+        program: String,
+        /// Exit status.
+        status: i32,
+    },
+    /// One console line of a program.
+    Console {
+        /// Name of the writing program (`kernel` for the kernel itself).
+        program: String,
+        /// The line, without its newline; invalid UTF-8 replaced.
+        line: String,
+    },
+    /// A piece of a program's defmt log stream (encoded frames), hex-encoded.
+    Log {
+        /// Name of the logging program (`kernel` for the kernel itself).
+        program: String,
+        /// The bytes, two lowercase hex digits each.
+        hex: String,
+    },
+    /// The cluster powers off with this status.
+    PowerOff {
+        /// 0 when every program ended with 0.
+        status: i32,
+    },
+    /// A program asks the board to power another cluster on with an image program.
+    PowerOnCluster {
+        /// Index of the cluster to power on.
+        cluster: u32,
+        /// The program to boot it with.
+        program: String,
+        /// Its arguments.
+        arguments: Vec<String>,
+    },
+    /// An idle warm cluster runs a program another cluster's kernel asked it for
+    /// over the NoC: the board counts the run (and shows the request).
+    ProgramRun {
+        /// The image program.
+        program: String,
+        /// Its arguments.
+        arguments: Vec<String>,
+        /// The run number.
+        run: u32,
+        /// The NoC node of the program that asked.
+        requester_node: u32,
+    },
+    /// A warm cluster's programs all ended with this status: it is idle.
+    Idle {
+        /// 0 when every program ended with 0.
+        status: i32,
+    },
+    /// A program asks the board to power another cluster off.
+    PowerOffCluster {
+        /// Index of the cluster to power off.
+        cluster: u32,
+        /// The signal that kills its programs (its status is then 128 + it).
+        signal: u32,
+    },
+}
+
+/// A request from the runner to an idle warm cluster: run this image program.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ProgramRequest {
+    /// The image program.
+    pub program: String,
+    /// Its arguments.
+    pub arguments: Vec<String>,
+    /// The run the board counts it as in the cluster's epoch (the kernel stamps it
+    /// on the program's messages).
+    pub run: u32,
+}
+
+impl ClusterReport {
+    /// The report of a hardware event.
+    pub fn from_event(event: &HardwareEvent<'_>) -> ClusterReport {
+        match *event {
+            HardwareEvent::ClusterUp => ClusterReport::Up,
+            HardwareEvent::ProgramStarted {
+                program,
+                id,
+                node,
+                base,
+            } => ClusterReport::ProgramStarted {
+                program: program.to_string(),
+                id,
+                node,
+                base: base as u64,
+            },
+            HardwareEvent::ProgramExited { program, status } => ClusterReport::ProgramExited {
+                program: program.to_string(),
+                status,
+            },
+            HardwareEvent::ThreadFault {
+                program,
+                thread,
+                core,
+                fault,
+                backtrace,
+            } => ClusterReport::ThreadFault {
+                program: program.to_string(),
+                thread: thread as u64,
+                core: core as u64,
+                kind: fault.kind.text().to_string(),
+                code: fault.kind as u32,
+                access: format!("{:?}", fault.access).to_lowercase(),
+                address: fault.address as u64,
+                instruction: fault.instruction as u64,
+                backtrace: backtrace.iter().map(|address| *address as u64).collect(),
+                status: fault.status,
+            },
+            HardwareEvent::ProgramRefused { program, reason } => ClusterReport::ProgramRefused {
+                program: program.to_string(),
+                reason: reason.to_string(),
+            },
+            HardwareEvent::ProgramRun {
+                program,
+                arguments,
+                run,
+                requester_node,
+            } => ClusterReport::ProgramRun {
+                program: program.to_string(),
+                arguments: split_arguments(arguments),
+                run,
+                requester_node,
+            },
+        }
+    }
+
+    /// One console line of `program` (invalid UTF-8 replaced).
+    pub fn console(program: &str, line: &[u8]) -> ClusterReport {
+        ClusterReport::Console {
+            program: program.to_string(),
+            line: String::from_utf8_lossy(line).into_owned(),
+        }
+    }
+
+    /// A piece of `program`'s defmt log stream.
+    pub fn log(program: &str, bytes: &[u8]) -> ClusterReport {
+        ClusterReport::Log {
+            program: program.to_string(),
+            hex: bytes.iter().map(|byte| format!("{byte:02x}")).collect(),
+        }
+    }
+}
+
+/// Arguments as the HAL passes them (NUL-separated) as a list (empty ones dropped).
+pub fn split_arguments(arguments: &str) -> Vec<String> {
+    arguments
+        .split('\0')
+        .filter(|argument| !argument.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The byte that starts a report line on a serial console (ASCII record separator:
+/// no program writes it on a console line, which the kernel makes valid UTF-8
+/// without control bytes other than tabs).
+pub const REPORT_MARK: char = '\u{1e}';
+
+/// `report` as one console line: [`REPORT_MARK`], then its JSON (no newline).
+pub fn report_line(report: &ClusterReport) -> String {
+    let mut line = String::new();
+    line.push(REPORT_MARK);
+    // A report of strings and numbers always serializes.
+    line.push_str(&serde_json::to_string(report).unwrap_or_default());
+    line
+}
+
+/// The report a console line carries: `None` for a line that is not a report
+/// (plain console output), an error for one that starts like a report but does not
+/// decode.
+pub fn parse_report_line(line: &str) -> Option<Result<ClusterReport, serde_json::Error>> {
+    line.strip_prefix(REPORT_MARK).map(serde_json::from_str)
+}
+
+/// The first bytes of a [`BootBundle`] file ("NXQB").
+pub const BUNDLE_MAGIC: [u8; 4] = *b"NXQB";
+/// The bundle format's version (after the magic, little-endian).
+pub const BUNDLE_VERSION: u32 = 1;
+
+/// What the runner hands a qemu-x86_64 cluster's kernel at boot (QEMU's `-initrd`
+/// file, which its PVH loader passes as the first module): the board, which cluster
+/// this is, its programs and the ELFs they and later spawns may load.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BootBundle<'a> {
+    /// The board.
+    pub board: Board,
+    /// Index of the cluster on the board.
+    pub cluster: u32,
+    /// Boot epoch of this incarnation.
+    pub epoch: u32,
+    /// Programs to load at boot, in order; program ids are their positions.
+    pub programs: Vec<BootProgram>,
+    /// ELFs by name: every program the boot list names, and the image's others
+    /// (what `program_spawn` may start).
+    #[serde(borrow)]
+    pub library: Vec<LibraryProgram<'a>>,
+}
+
+/// One program to load at boot.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BootProgram {
+    /// Its name: a [`LibraryProgram`]'s.
+    pub name: String,
+    /// Arguments after the name.
+    pub arguments: Vec<String>,
+    /// Heap size in bytes.
+    pub heap_bytes: u64,
+    /// Main-thread stack size in bytes.
+    pub stack_bytes: u64,
+    /// Whether the console input goes to it.
+    pub console_input: bool,
+}
+
+/// A program's ELF, by name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LibraryProgram<'a> {
+    /// Its name.
+    pub name: String,
+    /// The ELF's bytes.
+    pub elf: &'a [u8],
+}
+
+/// Why a boot bundle did not decode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BundleError {
+    /// It does not start with [`BUNDLE_MAGIC`].
+    NotABundle,
+    /// Its format version is not [`BUNDLE_VERSION`].
+    Version(u32),
+    /// Its contents do not decode.
+    Corrupt,
+}
+
+impl core::fmt::Display for BundleError {
+    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            BundleError::NotABundle => write!(formatter, "not a boot bundle (no NXQB magic)"),
+            BundleError::Version(version) => write!(
+                formatter,
+                "boot bundle version {version}, this kernel reads {BUNDLE_VERSION}"
+            ),
+            BundleError::Corrupt => write!(formatter, "the boot bundle's contents do not decode"),
+        }
+    }
+}
+
+impl<'a> BootBundle<'a> {
+    /// The bundle's bytes: magic, version, then the fields (postcard).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut bytes = Vec::from(BUNDLE_MAGIC);
+        bytes.extend_from_slice(&BUNDLE_VERSION.to_le_bytes());
+        // Strings, numbers and byte slices always serialize.
+        bytes.extend_from_slice(&postcard::to_allocvec(self).unwrap_or_default());
+        bytes
+    }
+
+    /// Reads a bundle from `bytes` (its ELFs borrow from them).
+    pub fn decode(bytes: &'a [u8]) -> Result<BootBundle<'a>, BundleError> {
+        let rest = bytes
+            .strip_prefix(&BUNDLE_MAGIC)
+            .ok_or(BundleError::NotABundle)?;
+        let (version, rest) = rest.split_first_chunk::<4>().ok_or(BundleError::Corrupt)?;
+        let version = u32::from_le_bytes(*version);
+        if version != BUNDLE_VERSION {
+            return Err(BundleError::Version(version));
+        }
+        postcard::from_bytes(rest).map_err(|_| BundleError::Corrupt)
+    }
+
+    /// The ELF named `name`.
+    pub fn elf(&self, name: &str) -> Option<&'a [u8]> {
+        self.library
+            .iter()
+            .find(|program| program.name == name)
+            .map(|program| program.elf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+    use nanvix_board::{Cluster, ClusterKind, Topology};
+
+    fn bundle(elf: &[u8]) -> BootBundle<'_> {
+        BootBundle {
+            board: Board {
+                name: "one".to_string(),
+                description: String::new(),
+                clusters: vec![Cluster {
+                    name: "cc0".to_string(),
+                    index: 0,
+                    kind: ClusterKind::Compute,
+                    cores: 4,
+                    sram_bytes: 2 << 20,
+                    first_node: 0,
+                    node_count: 1,
+                    ddr_attached: false,
+                }],
+                ddr_bytes: 0,
+                topology: Topology::Torus {
+                    width: 1,
+                    height: 1,
+                },
+                channel_depth: 8,
+            },
+            cluster: 0,
+            epoch: 1,
+            programs: vec![BootProgram {
+                name: "hello".to_string(),
+                arguments: vec!["rounds=1".to_string()],
+                heap_bytes: 4096,
+                stack_bytes: 8192,
+                console_input: false,
+            }],
+            library: vec![LibraryProgram {
+                name: "hello".to_string(),
+                elf,
+            }],
+        }
+    }
+
+    #[test]
+    fn a_bundle_round_trips_and_its_elfs_borrow_from_the_bytes() {
+        let elf = [0x7f, b'E', b'L', b'F', 1, 2, 3];
+        let bytes = bundle(&elf).encode();
+        let decoded = BootBundle::decode(&bytes).unwrap();
+        assert_eq!(decoded, bundle(&elf));
+        let found = decoded.elf("hello").unwrap();
+        assert!(bytes.as_ptr_range().contains(&found.as_ptr()));
+        assert_eq!(decoded.elf("other"), None);
+    }
+
+    #[test]
+    fn a_bad_bundle_is_refused_with_its_reason() {
+        let bytes = bundle(&[1, 2, 3]).encode();
+        assert_eq!(BootBundle::decode(b"ELF\0"), Err(BundleError::NotABundle));
+        let mut newer = bytes.clone();
+        newer[4] = 2;
+        assert_eq!(BootBundle::decode(&newer), Err(BundleError::Version(2)));
+        assert_eq!(BootBundle::decode(&bytes[..6]), Err(BundleError::Corrupt));
+        for cut in 8..bytes.len() {
+            assert!(BootBundle::decode(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn reports_travel_as_marked_lines_and_other_lines_are_not_reports() {
+        let report = ClusterReport::ProgramExited {
+            program: "hello".to_string(),
+            status: 3,
+        };
+        let line = report_line(&report);
+        assert!(line.starts_with(REPORT_MARK) && !line.contains('\n'));
+        assert_eq!(parse_report_line(&line).unwrap().unwrap(), report);
+        assert!(parse_report_line("hello from cc0").is_none());
+        assert!(
+            parse_report_line("\u{1e}{\"report\":\"nonsense\"}")
+                .unwrap()
+                .is_err()
+        );
+    }
+}

@@ -1,0 +1,149 @@
+//! The microkernel on this machine: the boot bundle QEMU loaded beside the kernel
+//! (its first PVH module) names the board, the cluster and its programs; the kernel
+//! heap and the cluster's SRAM take fixed ranges of RAM; the other cores come up;
+//! then the microkernel boots over [`QemuPlatform`] and never returns (its master
+//! loop ends in a power-off, which ends QEMU).
+
+use crate::cores::CORES;
+use crate::platform::{QemuPlatform, send_report};
+use crate::{machine, say, smp, user};
+use alloc::string::{String, ToString};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use linked_list_allocator::LockedHeap;
+use nanvix_board_protocol::{BootBundle, ClusterReport};
+use nanvix_hal::Cores;
+use nanvix_microkernel::{Kernel, ProgramToLoad};
+
+/// The kernel heap: RAM from 8 MiB (past the kernel image, its stacks and page
+/// tables) to 24 MiB.
+const HEAP_BASE: usize = 8 << 20;
+const HEAP_BYTES: usize = 16 << 20;
+/// The cluster's SRAM: RAM from 32 MiB on, as much as the board says. The runner
+/// gives the VM enough RAM for it and the bundle above it.
+pub const SRAM_BASE: usize = 32 << 20;
+
+#[global_allocator]
+static HEAP: LockedHeap = LockedHeap::empty();
+
+/// The boot bundle (its ELFs borrow from the module's memory, which stays).
+static BUNDLE: spin::Once<BootBundle<'static>> = spin::Once::new();
+/// The kernel.
+static KERNEL: spin::Once<Kernel<QemuPlatform>> = spin::Once::new();
+
+/// The first module in the `hvm_start_info` at `info`: its bytes, if QEMU loaded
+/// one (`-initrd`).
+fn first_module(info: usize) -> Option<&'static [u8]> {
+    if info == 0 {
+        return None;
+    }
+    // SAFETY: QEMU's PVH loader put an `hvm_start_info` at `info` (identity-mapped):
+    // the module count is a u32 at 12, the module list's address a u64 at 16; each
+    // entry starts with the module's address and size (u64 each).
+    let (count, list) = unsafe {
+        (
+            core::ptr::read_volatile((info + 12) as *const u32),
+            core::ptr::read_volatile((info + 16) as *const u64),
+        )
+    };
+    if count == 0 || list == 0 {
+        return None;
+    }
+    // SAFETY: as above; the list lies below 4 GiB (identity-mapped).
+    let (address, size) = unsafe {
+        (
+            core::ptr::read_volatile(list as usize as *const u64),
+            core::ptr::read_volatile((list as usize + 8) as *const u64),
+        )
+    };
+    if address == 0 || address.checked_add(size).is_none_or(|end| end > 1 << 32) {
+        return None;
+    }
+    // SAFETY: QEMU loaded the module's `size` bytes at `address`, below 4 GiB
+    // (checked), in RAM nothing else of this kernel uses (checked against the heap
+    // and SRAM by the caller before anything is written there); nothing writes it.
+    Some(unsafe { core::slice::from_raw_parts(address as usize as *const u8, size as usize) })
+}
+
+/// Says why the boot stops, as the kernel's console line and on the terminal, and
+/// ends the machine with failure.
+fn refuse(reason: &str) -> ! {
+    say!("nanvix-qemu: cannot boot: {reason}");
+    send_report(&ClusterReport::PowerOff { status: 2 });
+    machine::exit(machine::FAIL)
+}
+
+/// The image program `name` for `program_spawn` and a power request.
+fn library(name: &str) -> Option<Result<&'static [u8], String>> {
+    BUNDLE.get()?.elf(name).map(Ok)
+}
+
+/// Every program's kcall (from the gate's `syscall`).
+fn kcall(number: usize, arguments: [usize; 5]) -> isize {
+    match KERNEL.get() {
+        Some(kernel) => kernel.kcall(number, arguments),
+        None => nanvix_abi::Errno::NoSystemCall.to_result(),
+    }
+}
+
+/// Boots the microkernel with the bundle of the `hvm_start_info` at `info`.
+pub fn boot(info: usize) -> ! {
+    let Some(bytes) = first_module(info) else {
+        refuse("no boot bundle (QEMU's -initrd)")
+    };
+    let start = bytes.as_ptr() as usize;
+    if start < SRAM_BASE {
+        refuse("the boot bundle lies below the SRAM (give the machine more RAM)");
+    }
+    // SAFETY: the heap's range is RAM (the runner gives the machine more than the
+    // SRAM's end) that nothing else uses: the kernel image and its zeroed data end
+    // below 8 MiB, the SRAM starts at 32 MiB and the bundle above it (checked).
+    unsafe { HEAP.lock().init(HEAP_BASE as *mut u8, HEAP_BYTES) };
+    let bundle = match BootBundle::decode(bytes) {
+        Ok(bundle) => BUNDLE.call_once(|| bundle),
+        Err(error) => refuse(&error.to_string()),
+    };
+    let local = bundle.cluster as usize;
+    let Some(cluster) = bundle.board.clusters.get(local) else {
+        refuse("the bundle's cluster is not on its board")
+    };
+    let sram_end = SRAM_BASE + cluster.sram_bytes as usize;
+    if start < sram_end {
+        refuse("the boot bundle overlaps the SRAM (give the machine more RAM)");
+    }
+    crate::paging::install();
+    smp::calibrate();
+    crate::clock::start(CORES.monotonic_nanoseconds());
+    let (online, expected) = smp::start_application_processors();
+    if online != expected || CORES.count() < cluster.cores as usize {
+        refuse(&alloc::format!(
+            "{} of the board's {} cores came up (QEMU's -smp)",
+            CORES.count(),
+            cluster.cores
+        ));
+    }
+    user::set_kcall_handler(kcall);
+    let names = bundle
+        .library
+        .iter()
+        .map(|program| program.name.clone())
+        .collect();
+    let platform = QemuPlatform::new(&bundle.board, local, bundle.epoch, SRAM_BASE, names);
+    let board = Arc::new(bundle.board.clone());
+    let kernel = KERNEL.call_once(|| Kernel::new(platform, board, user::gate_entry()));
+    let programs: Vec<ProgramToLoad<'_>> = bundle
+        .programs
+        .iter()
+        .map(|program| ProgramToLoad {
+            name: &program.name,
+            elf: bundle
+                .elf(&program.name)
+                .ok_or("the boot bundle has no ELF of that name"),
+            arguments: &program.arguments,
+            heap_bytes: program.heap_bytes as usize,
+            stack_bytes: program.stack_bytes as usize,
+            console_input: program.console_input,
+        })
+        .collect();
+    kernel.boot(&programs, library)
+}
