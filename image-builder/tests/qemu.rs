@@ -136,7 +136,8 @@ fn the_cores_keep_the_hal_contract_and_the_boot_core_sleeps_on_its_timer() {
         );
         assert!(
             checked.console.contains(&format!(
-                "nanvix-qemu: cores: {cores} cores, the contract held: true"
+                "nanvix-qemu: cores: {cores} cores, {} contexts, the contract held: true",
+                if cores == 1 { 1 } else { 65 }
             )),
             "{}",
             checked.console
@@ -381,6 +382,29 @@ fn the_microkernel_runs_the_kcall_test_program_in_ring_3() {
     assert!(
         boot.console
             .contains("kcall-test on cc0: 66 checks, 0 failed"),
+        "{}",
+        boot.console
+    );
+}
+#[test]
+fn the_microkernel_runs_the_thread_test_program() {
+    let boot = boot_cluster("cc0", &[("thread-test", &[], 1536 << 10)]);
+    assert_eq!(boot.status, Some(qemu::STATUS_PASS), "{}", boot.console);
+    assert!(
+        boot.console.contains("thread-test: 46 checks, 0 failed"),
+        "{}",
+        boot.console
+    );
+    // Its panicking and faulting threads were reported and ended alone: a store to
+    // 0x10 (the kernel's memory is not the program's), and the window's pages.
+    let faults: Vec<&str> = boot
+        .console
+        .lines()
+        .filter(|line| line.contains("\"report\":\"thread_fault\""))
+        .collect();
+    assert_eq!(faults.len(), 4, "{}", boot.console);
+    assert!(
+        faults[1].contains("\"access\":\"write\",\"address\":16,"),
         "{}",
         boot.console
     );

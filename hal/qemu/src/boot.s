@@ -141,6 +141,7 @@ boot_gdt_pointer:
 
 .section .bss
 .p2align 12
+.global boot_pd
 boot_pml4:
     .skip 4096
 boot_pdpt:
@@ -359,6 +360,42 @@ shootdown_interrupt:
 
 .section .text
 .code64
-.global tick_interrupt, interrupt_request
+.global tick_interrupt, interrupt_request, kick_request
 interrupt_stub tick_interrupt, tick
 interrupt_stub interrupt_request, interrupted
+interrupt_stub kick_request, kicked
+
+/* Contexts (cores.rs): switch_context(save, resume) pushes the callee-saved
+   registers, MXCSR and the x87 control word, saves the stack pointer at save, and
+   pops the same from the stack pointer resume; context_start is where a new
+   context's first switch returns to: context_main(r12). */
+.section .text
+.code64
+.global switch_context, context_start
+switch_context:
+    push %rbp
+    push %rbx
+    push %r12
+    push %r13
+    push %r14
+    push %r15
+    sub $8, %rsp
+    stmxcsr (%rsp)
+    fnstcw 4(%rsp)
+    mov %rsp, (%rdi)
+    mov %rsi, %rsp
+    ldmxcsr (%rsp)
+    fldcw 4(%rsp)
+    add $8, %rsp
+    pop %r15
+    pop %r14
+    pop %r13
+    pop %r12
+    pop %rbx
+    pop %rbp
+    ret
+
+context_start:
+    mov %r12, %rdi
+    call context_main
+    ud2

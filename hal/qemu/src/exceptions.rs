@@ -40,6 +40,8 @@ pub const TICK_VECTOR: u8 = 0x42;
 pub const INTERRUPT_VECTOR: u8 = 0x43;
 /// The vector of a TLB shootdown's IPI (`paging`).
 pub const SHOOTDOWN_VECTOR: u8 = 0x44;
+/// The vector of a kick (`cores`: a runnable context waits for a core).
+pub const KICK_VECTOR: u8 = 0x45;
 /// The local APICs' spurious vector (their spurious-interrupt register's).
 pub const SPURIOUS_VECTOR: u8 = 0xff;
 /// Gates: every vector.
@@ -64,6 +66,7 @@ unsafe extern "C" {
     fn tick_interrupt();
     fn interrupt_request();
     fn shootdown_interrupt();
+    fn kick_request();
 }
 
 /// The interrupt stack table entry interrupts (vectors from 32) run on: each core's
@@ -108,6 +111,7 @@ pub fn install() {
     table[TICK_VECTOR as usize] = on_interrupt_stack(tick_interrupt as *const () as u64);
     table[INTERRUPT_VECTOR as usize] = on_interrupt_stack(interrupt_request as *const () as u64);
     table[SHOOTDOWN_VECTOR as usize] = on_interrupt_stack(shootdown_interrupt as *const () as u64);
+    table[KICK_VECTOR as usize] = on_interrupt_stack(kick_request as *const () as u64);
     table[SPURIOUS_VECTOR as usize] = on_interrupt_stack(spurious_interrupt as *const () as u64);
     load();
 }
@@ -209,11 +213,14 @@ extern "C" fn exception(vector: u64, error: u64, frame: *const u64, frame_pointe
         match outcome {
             FaultOutcome::Retry => return,
             FaultOutcome::EndThread(value) => {
-                // A program's fault: it is killed, the kernel goes on.
-                crate::say!(
-                    "nanvix-qemu: program killed: vector {vector} ({}), error {error:#x}, at rip {rip:#x}{address}",
-                    name(vector)
-                );
+                // A program's fault: it is killed, the kernel goes on (a hook
+                // reports it as it sees fit).
+                if hook == 0 {
+                    crate::say!(
+                        "nanvix-qemu: program killed: vector {vector} ({}), error {error:#x}, at rip {rip:#x}{address}",
+                        name(vector)
+                    );
+                }
                 crate::user::USER_MODE.leave(value)
             }
             FaultOutcome::Fatal => {}

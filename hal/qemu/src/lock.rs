@@ -1,6 +1,6 @@
-//! The kernel's lock on this machine: spins for a budget, then halts the core for
-//! short timer sleeps between looks (a core waiting for a lock never burns the
-//! host CPU for long; 20 VMs share two host CPUs under TCG).
+//! The kernel's lock on this machine: spins for a budget, then waits between looks
+//! (the master halts on its timer; another core lets a waiting context run, or
+//! takes its interrupts: a waiter never holds up a TLB shootdown).
 
 use core::sync::atomic::{AtomicBool, Ordering};
 
@@ -30,9 +30,7 @@ unsafe impl lock_api::RawMutex for KernelLock {
                 rounds += 1;
                 core::hint::spin_loop();
             } else {
-                // The core's permit is left alone: an unpark meant for its next
-                // park stays pending (the sleep's halt ends at the IPI anyway).
-                crate::smp::sleep(HALT_NANOSECONDS);
+                crate::cores::CORES.wait_for_lock(HALT_NANOSECONDS);
             }
         }
     }

@@ -8,7 +8,7 @@
 use crate::cores::CORES;
 use crate::lock::KernelLock;
 use core::sync::atomic::{AtomicU64, Ordering};
-use nanvix_hal::{CoreId, Cores, MmuError};
+use nanvix_hal::MmuError;
 
 /// The window's first address: 128 GiB, past the boot map's 4 GiB (one boot page
 /// directory pointer table slot, its own page directory).
@@ -68,6 +68,59 @@ pub fn install() {
             pointers.add(WINDOW_BASE >> 30),
             &DIRECTORY as *const Table as u64 | PRESENT | WRITABLE | USER,
         );
+    }
+    flush_local();
+}
+
+unsafe extern "C" {
+    /// The boot map's page directories: 2048 entries of 2 MiB, the first 4 GiB.
+    static boot_pd: [AtomicU64; 2048];
+    /// The section ring 3 may reach of the kernel (linker script).
+    static __user_start: u8;
+    static __user_end: u8;
+}
+
+/// A 2 MiB page of the boot map: present, writable, large (kernel only).
+const KERNEL_LARGE_PAGE: u64 = 0x83;
+/// The same, for programs too.
+const USER_LARGE_PAGE: u64 = KERNEL_LARGE_PAGE | USER;
+/// Bytes of a large page.
+const LARGE_PAGE_BYTES: usize = 2 << 20;
+
+/// The kernel's section for ring 3: its first address and its end.
+pub fn user_section() -> (usize, usize) {
+    (
+        (&raw const __user_start) as usize,
+        (&raw const __user_end) as usize,
+    )
+}
+
+/// Takes ring 3 out of the boot map but for the cluster's SRAM (`sram_base`, its
+/// `sram_bytes`, whole 2 MiB pages) and the kernel's user section (read-only):
+/// a program's stray pointer into the kernel, the firmware's memory or a device
+/// faults. On the boot core, before any other core runs.
+pub fn protect_for_programs(sram_base: usize, sram_bytes: usize) {
+    let (user_start, user_end) = user_section();
+    let sram = sram_base..sram_base + sram_bytes;
+    let user = user_start..user_end;
+    // SAFETY: the boot map's directories (the boot code's .bss), which only this
+    // boot core changes, before any other core runs; the kernel's own accesses do
+    // not depend on the user bit.
+    let directories: &[AtomicU64; 2048] = unsafe { &boot_pd };
+    for (index, entry) in directories.iter().enumerate() {
+        let start = index * LARGE_PAGE_BYTES;
+        let page = start..start + LARGE_PAGE_BYTES;
+        let overlaps =
+            |range: &core::ops::Range<usize>| range.start < page.end && page.start < range.end;
+        let flags = if overlaps(&sram) {
+            USER_LARGE_PAGE
+        } else if overlaps(&user) {
+            // Read-only for programs (the kernel writes it: CR0.WP is off).
+            USER_LARGE_PAGE & !WRITABLE
+        } else {
+            KERNEL_LARGE_PAGE
+        };
+        entry.store(start as u64 | flags, Ordering::Relaxed);
     }
     flush_local();
 }
@@ -165,12 +218,12 @@ pub fn unmap(virtual_address: usize, bytes: usize) -> Result<(), MmuError> {
 /// each did.
 fn shoot_down() {
     flush_local();
-    let me: CoreId = CORES.current();
+    let me = CORES.physical();
     let before = shootdowns_done.load(Ordering::Acquire);
     let mut sent = 0;
-    for core in 0..CORES.count() {
-        if core != me {
-            CORES.shoot_down(core);
+    for physical in 0..CORES.physical_count() {
+        if physical != me {
+            CORES.shoot_down(physical);
             sent += 1;
         }
     }

@@ -8,7 +8,7 @@
 //! this cluster on and every other off, and console input is the serial port's.
 
 use crate::console::{self, Console};
-use crate::cores::{CORES, QemuCores};
+use crate::cores::{CONTEXTS, CORES, QemuCores};
 use crate::lock::KernelLock;
 use crate::paging;
 use crate::user::{QemuUserMode, USER_MODE};
@@ -108,6 +108,8 @@ pub struct LocalNoc {
     signals: AtomicU32,
     /// Held by a core offering messages (`wait_for_receivers` waits for it).
     receiving: spin::Mutex<()>,
+    /// The contexts waiting for traffic (a send wakes them).
+    waiting: [AtomicBool; CONTEXTS],
 }
 
 impl LocalNoc {
@@ -122,6 +124,7 @@ impl LocalNoc {
             chunks: spin::Mutex::new(VecDeque::new()),
             signals: AtomicU32::new(0),
             receiving: spin::Mutex::new(()),
+            waiting: [const { AtomicBool::new(false) }; CONTEXTS],
         }
     }
 
@@ -153,11 +156,11 @@ impl LocalNoc {
         }
     }
 
-    /// Wakes every core (a waiting receiver may be any of them).
+    /// Wakes every context waiting for traffic.
     fn ring(&self) {
-        for core in 0..CORES.count() {
-            if core != CORES.current() {
-                CORES.unpark(core);
+        for (context, waiting) in self.waiting.iter().enumerate() {
+            if waiting.load(Ordering::SeqCst) {
+                CORES.unpark(context);
             }
         }
     }
@@ -224,9 +227,14 @@ impl ControlNoc for LocalNoc {
     }
 
     fn wait_for_traffic(&self) {
+        let Some(waiting) = self.waiting.get(CORES.current()) else {
+            return;
+        };
+        waiting.store(true, Ordering::SeqCst);
         if !self.may_be_ready() && self.chunks.lock().is_empty() {
             CORES.park_timeout(TRAFFIC_POLL_NANOSECONDS);
         }
+        waiting.store(false, Ordering::SeqCst);
     }
 
     fn wait_for_receivers(&self) {

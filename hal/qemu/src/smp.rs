@@ -158,8 +158,8 @@ extern "C" fn ap_main(index: u32) -> ! {
         local_apic_id()
     );
     ONLINE.fetch_add(1, Ordering::Release);
-    // Parked, serving starts (in `smp` mode none comes).
-    crate::cores::serve(core)
+    // Runs the contexts started (in `smp` mode none is), halted meanwhile.
+    crate::cores::CORES.schedule(core)
 }
 
 /// The calling core's local APIC id.
@@ -186,6 +186,20 @@ pub fn sleep(count: u32) -> u64 {
     apic_write(APIC_TIMER_INITIAL, count);
     park();
     cycles().wrapping_sub(started)
+}
+
+/// Arms the calling core's local APIC timer to raise the kick vector once, after
+/// `count` timer ticks (one-shot, undivided): a time slice's end.
+pub fn arm_slice(count: u32) {
+    enable_local_apic();
+    apic_write(APIC_TIMER_DIVIDE, 0xb);
+    apic_write(APIC_TIMER, u32::from(crate::exceptions::KICK_VECTOR));
+    apic_write(APIC_TIMER_INITIAL, count);
+}
+
+/// Stops the calling core's local APIC timer.
+pub fn disarm() {
+    apic_write(APIC_TIMER_INITIAL, 0);
 }
 
 /// Counter cycles in [`CALIBRATION_NANOSECONDS`] (0: not calibrated yet).
@@ -257,6 +271,14 @@ pub fn with_interrupts<T>(work: impl FnOnce() -> T) -> T {
     value
 }
 
+/// Lets the calling core take the interrupts waiting for it (kernel code runs with
+/// interrupts off): one instruction with them on.
+pub fn take_interrupts() {
+    // SAFETY: every gate preserves what it interrupts (see `with_interrupts`), and
+    // a handler that interrupts kernel code never switches contexts.
+    unsafe { core::arch::asm!("sti", "nop", "cli", options(nomem, nostack)) };
+}
+
 /// Acknowledges the interrupt in service on the calling core.
 pub fn end_of_interrupt() {
     apic_write(APIC_END_OF_INTERRUPT, 0);
@@ -267,6 +289,15 @@ pub fn interrupt(id: u32) {
     command_to(
         id,
         COMMAND_FIXED | u32::from(crate::exceptions::INTERRUPT_VECTOR),
+    );
+}
+
+/// Sends a kick (a runnable context waits for a core) to the core of local APIC
+/// id `id`.
+pub fn kick(id: u32) {
+    command_to(
+        id,
+        COMMAND_FIXED | u32::from(crate::exceptions::KICK_VECTOR),
     );
 }
 

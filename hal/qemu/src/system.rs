@@ -15,9 +15,9 @@ use nanvix_board_protocol::{BootBundle, ClusterReport};
 use nanvix_hal::Cores;
 use nanvix_microkernel::{Kernel, ProgramToLoad};
 
-/// The kernel heap: RAM from 8 MiB (past the kernel image, its stacks and page
-/// tables) to 24 MiB.
-const HEAP_BASE: usize = 8 << 20;
+/// The kernel heap: RAM from 16 MiB (past the kernel image, its stacks, page
+/// tables and its section for ring 3) to 32 MiB.
+const HEAP_BASE: usize = 16 << 20;
 const HEAP_BYTES: usize = 16 << 20;
 /// The cluster's SRAM: RAM from 32 MiB on, as much as the board says. The runner
 /// gives the VM enough RAM for it and the bundle above it.
@@ -28,7 +28,8 @@ static HEAP: LockedHeap = LockedHeap::empty();
 
 /// The boot bundle (its ELFs borrow from the module's memory, which stays).
 static BUNDLE: spin::Once<BootBundle<'static>> = spin::Once::new();
-/// The kernel.
+/// The kernel: in the section ring 3 may read, as its gate (a field) must be.
+#[unsafe(link_section = ".user_data")]
 static KERNEL: spin::Once<Kernel<QemuPlatform>> = spin::Once::new();
 
 /// The first module in the `hvm_start_info` at `info`: its bytes, if QEMU loaded
@@ -92,12 +93,16 @@ pub fn boot(info: usize) -> ! {
         refuse("no boot bundle (QEMU's -initrd)")
     };
     let start = bytes.as_ptr() as usize;
+    if crate::paging::user_section().1 > HEAP_BASE {
+        refuse("the kernel image reaches into its heap (hal/qemu's memory plan)");
+    }
     if start < SRAM_BASE {
         refuse("the boot bundle lies below the SRAM (give the machine more RAM)");
     }
     // SAFETY: the heap's range is RAM (the runner gives the machine more than the
     // SRAM's end) that nothing else uses: the kernel image and its zeroed data end
-    // below 8 MiB, the SRAM starts at 32 MiB and the bundle above it (checked).
+    // below 16 MiB (checked), the SRAM starts at 32 MiB and the bundle above it
+    // (checked).
     unsafe { HEAP.lock().init(HEAP_BASE as *mut u8, HEAP_BYTES) };
     let bundle = match BootBundle::decode(bytes) {
         Ok(bundle) => BUNDLE.call_once(|| bundle),
@@ -112,13 +117,14 @@ pub fn boot(info: usize) -> ! {
         refuse("the boot bundle overlaps the SRAM (give the machine more RAM)");
     }
     crate::paging::install();
+    crate::paging::protect_for_programs(SRAM_BASE, cluster.sram_bytes as usize);
     smp::calibrate();
     crate::clock::start(CORES.monotonic_nanoseconds());
     let (online, expected) = smp::start_application_processors();
-    if online != expected || CORES.count() < cluster.cores as usize {
+    if online != expected || CORES.physical_count() < cluster.cores as usize {
         refuse(&alloc::format!(
             "{} of the board's {} cores came up (QEMU's -smp)",
-            CORES.count(),
+            CORES.physical_count(),
             cluster.cores
         ));
     }

@@ -9,7 +9,7 @@
 //! its own (the boot map lets ring 3 reach the first 4 GiB); loading program ELFs
 //! into their own address spaces comes with the rest of the HAL backend.
 
-use crate::cores::{CORES, CORES_MAX};
+use crate::cores::{CONTEXTS, CORES, PHYSICAL_MAX};
 use crate::say;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use nanvix_hal::{Cores, UserMode};
@@ -21,7 +21,7 @@ const USER_BASE: u64 = 0x18;
 /// The first TSS's slot in the GDT.
 const FIRST_TSS_SLOT: usize = 6;
 /// The GDT's slots.
-const GDT_SLOTS: usize = FIRST_TSS_SLOT + 2 * CORES_MAX;
+const GDT_SLOTS: usize = FIRST_TSS_SLOT + 2 * PHYSICAL_MAX;
 /// The `syscall` MSRs: STAR (segments), LSTAR (entry), FMASK (flags cleared); and
 /// the GS bases (the user's, and the kernel's that `swapgs` brings in).
 const MSR_STAR: u32 = 0xc000_0081;
@@ -68,7 +68,7 @@ struct PerCore {
 }
 
 /// Each core's TSS.
-static mut TASK_STATES: [TaskState; CORES_MAX] = [const {
+static mut TASK_STATES: [TaskState; PHYSICAL_MAX] = [const {
     TaskState {
         reserved: 0,
         stacks: [0; 3],
@@ -78,15 +78,15 @@ static mut TASK_STATES: [TaskState; CORES_MAX] = [const {
         reserved_last: 0,
         io_map: 104,
     }
-}; CORES_MAX];
+}; PHYSICAL_MAX];
 
 /// Each core's enter state.
-static mut PER_CORE: [PerCore; CORES_MAX] = [const {
+static mut PER_CORE: [PerCore; PHYSICAL_MAX] = [const {
     PerCore {
         kernel_stack: 0,
         user_stack: 0,
     }
-}; CORES_MAX];
+}; PHYSICAL_MAX];
 
 /// The GDT (the TSS slots filled at install).
 static mut TABLE: [u64; GDT_SLOTS] = {
@@ -107,7 +107,7 @@ unsafe extern "C" {
         per_core: *mut PerCore,
         rsp0: *mut u64,
     ) -> u64;
-    fn return_from_user(value: u64, per_core: *mut PerCore) -> !;
+    fn return_from_user(value: u64, per_core: *mut PerCore, rsp0: *mut u64) -> !;
     fn syscall_entry();
     fn gate_kcall(
         number: usize,
@@ -149,7 +149,7 @@ pub fn install() {
                 .wrapping_add(core);
             task_state.interrupt_stacks = [stack_top(stack) as u64, 0, 0, 0, 0, 0, 0];
         }
-        for core in 0..CORES_MAX {
+        for core in 0..PHYSICAL_MAX {
             let base = core::ptr::addr_of!(TASK_STATES[core]) as u64;
             let limit = (core::mem::size_of::<TaskState>() - 1) as u64;
             // A 64-bit available TSS (type 0x9), present.
@@ -167,7 +167,7 @@ pub fn install() {
 /// Loads ring 3's state on the calling core, core `core`: the GDT, its TSS, its
 /// GS bases and the `syscall` MSRs.
 pub fn load(core: usize) {
-    let core = core.min(CORES_MAX - 1);
+    let core = core.min(PHYSICAL_MAX - 1);
     #[repr(C, packed)]
     struct Pointer {
         limit: u16,
@@ -196,6 +196,44 @@ pub fn load(core: usize) {
     crate::paging::enable_no_execute();
 }
 
+/// A physical core's user-mode state: the innermost enter's kernel stack and the
+/// TSS's RSP0 (a context that switches out keeps its own, [`set_core_state`] puts
+/// them back on whichever core it resumes).
+#[derive(Clone, Copy)]
+pub struct CoreState {
+    kernel_stack: u64,
+    rsp0: u64,
+}
+
+/// Physical core `core`'s user-mode state.
+pub fn core_state(core: usize) -> CoreState {
+    let core = core.min(PHYSICAL_MAX - 1);
+    // SAFETY: the calling context runs on `core`; only it reads or writes that
+    // core's entries meanwhile (interrupts are off in kernel code).
+    unsafe {
+        CoreState {
+            kernel_stack: core::ptr::read(core::ptr::addr_of!(PER_CORE[core].kernel_stack)),
+            rsp0: core::ptr::read_unaligned(core::ptr::addr_of!(TASK_STATES[core].stacks[0])),
+        }
+    }
+}
+
+/// Puts `state` back as physical core `core`'s user-mode state.
+pub fn set_core_state(core: usize, state: CoreState) {
+    let core = core.min(PHYSICAL_MAX - 1);
+    // SAFETY: as in `core_state`.
+    unsafe {
+        core::ptr::write(
+            core::ptr::addr_of_mut!(PER_CORE[core].kernel_stack),
+            state.kernel_stack,
+        );
+        core::ptr::write_unaligned(
+            core::ptr::addr_of_mut!(TASK_STATES[core].stacks[0]),
+            state.rsp0,
+        );
+    }
+}
+
 /// Ring 3 as the HAL's [`UserMode`].
 pub struct QemuUserMode;
 
@@ -204,7 +242,7 @@ pub static USER_MODE: QemuUserMode = QemuUserMode;
 
 impl UserMode for QemuUserMode {
     unsafe fn enter(&self, entry: usize, argument: usize, stack_top: usize) -> u64 {
-        let core = CORES.current().min(CORES_MAX - 1);
+        let core = CORES.physical().min(PHYSICAL_MAX - 1);
         // SAFETY: the caller vouches for `entry` and the stack (the trait's
         // contract); the per-core state and TSS are this core's, used only by it.
         unsafe {
@@ -219,11 +257,18 @@ impl UserMode for QemuUserMode {
     }
 
     fn leave(&self, value: u64) -> ! {
-        let core = CORES.current().min(CORES_MAX - 1);
-        // SAFETY: called from kernel code on behalf of a program this core entered
-        // (a call, or a fault in ring 3): the innermost enter's frame is on this
-        // core's stack below nothing that needs dropping (the trait's contract).
-        unsafe { return_from_user(value, core::ptr::addr_of_mut!(PER_CORE[core])) }
+        let core = CORES.physical().min(PHYSICAL_MAX - 1);
+        // SAFETY: called from kernel code on behalf of a program this context
+        // entered (a call, or a fault in ring 3): the innermost enter's frame is on
+        // its stack below nothing that needs dropping (the trait's contract), and
+        // this core's per-core state names it (a context's switch carries it).
+        unsafe {
+            return_from_user(
+                value,
+                core::ptr::addr_of_mut!(PER_CORE[core]),
+                core::ptr::addr_of_mut!(TASK_STATES[core].stacks[0]),
+            )
+        }
     }
 }
 
@@ -296,7 +341,7 @@ extern "C" fn syscall_dispatch(
             let stack = stack_top(
                 (&raw mut NESTED_STACKS)
                     .cast::<Stack>()
-                    .wrapping_add(CORES.current().min(CORES_MAX - 1)),
+                    .wrapping_add(CORES.current().min(CONTEXTS - 1)),
             );
             run(inner_program, first as usize, stack)
         }
@@ -308,10 +353,10 @@ extern "C" fn syscall_dispatch(
 pub type Stack = [u128; 1024];
 
 /// Each core's program stack, and the stack of a program it runs nested.
-static mut PROGRAM_STACKS: [Stack; CORES_MAX] = [[0; 1024]; CORES_MAX];
-static mut NESTED_STACKS: [Stack; CORES_MAX] = [[0; 1024]; CORES_MAX];
+static mut PROGRAM_STACKS: [Stack; CONTEXTS] = [[0; 1024]; CONTEXTS];
+static mut NESTED_STACKS: [Stack; CONTEXTS] = [[0; 1024]; CONTEXTS];
 /// Each core's interrupt stack (its TSS's IST 1).
-static mut INTERRUPT_STACKS: [Stack; CORES_MAX] = [[0; 1024]; CORES_MAX];
+static mut INTERRUPT_STACKS: [Stack; PHYSICAL_MAX] = [[0; 1024]; PHYSICAL_MAX];
 
 /// The top of `stack`, for [`run`].
 pub fn stack_top(stack: *mut Stack) -> usize {
@@ -323,7 +368,7 @@ pub fn program_stack() -> usize {
     stack_top(
         (&raw mut PROGRAM_STACKS)
             .cast::<Stack>()
-            .wrapping_add(CORES.current().min(CORES_MAX - 1)),
+            .wrapping_add(CORES.current().min(CONTEXTS - 1)),
     )
 }
 

@@ -9,8 +9,10 @@
    on the program's stack (a program's entry returns into it) and irets to ring 3
    (CS 0x2b, SS 0x23, interrupts on: they run on the interrupt stack) with the
    argument in rdi and no kernel value in any other register.
-   return_from_user(value, per_core): back to the innermost enter_user's caller
-   with value.
+   return_from_user(value, per_core, rsp0): back to the innermost enter_user's
+   caller with value, the outer enter's kernel stack and RSP0 put back in the
+   per-core state and TSS of the core it runs on now (a context may have moved
+   to another core since it entered).
    syscall_entry: a program's `syscall`, on its enter's kernel stack:
    syscall_dispatch(rdi, rsi, rdx, r10, r8, r9, number in rax), then sysretq (GS
    is swapped only to find the stack: kernel code does not use it).
@@ -63,8 +65,8 @@ return_from_user:
     mov (%rsi), %rsp
     pop %r8
     pop %rcx
-    pop (%r8)
-    pop (%rcx)
+    pop (%rdx)
+    pop (%rsi)
     pop %r15
     pop %r14
     pop %r13
@@ -92,7 +94,9 @@ syscall_entry:
     pop %rsp
     sysretq
 
-/* Ring 3: a program's entry returned its i32 in eax: the return call. */
+/* Ring 3 (in the section programs may execute): a program's entry returned its
+   i32 in eax: the return call. */
+.section .user_text, "ax"
 user_return_stub:
     movslq %eax, %rdi
     mov $3, %eax
