@@ -15,8 +15,8 @@
 use nanvix_board::{Board, BoardFile};
 use nanvix_hal::{ClusterState, ControlNoc, ReceiveDecision, Source};
 use nanvix_hal_hosted::cores::HostedCores;
-use nanvix_hal_hosted::hardware::{BoardHardware, NocMemory};
-use nanvix_hal_hosted::noc::HostedNoc;
+use nanvix_hal_hosted::hardware::{BoardHardware, attach};
+use nanvix_hal_hosted::noc::{Doorbells, HostedDoorbell, HostedNoc};
 use std::sync::Arc;
 
 fn main() -> Result<(), String> {
@@ -32,16 +32,15 @@ fn main() -> Result<(), String> {
     let hardware = BoardHardware::create(&board).map_err(|error| error.to_string())?;
     let board = Arc::new(board);
     let attach = |index: usize| -> Result<HostedNoc, String> {
-        let (_, memory) =
-            NocMemory::attach(hardware.fd(), index).map_err(|error| error.to_string())?;
+        let (_, memory) = attach(hardware.fd(), index).map_err(|error| error.to_string())?;
         hardware.set_state(index, ClusterState::On { epoch: 1 });
         let cores = HostedCores::boot(1).map_err(|error| error.to_string())?;
         Ok(HostedNoc::new(
             Arc::new(memory),
-            Arc::clone(&board),
+            &board,
             index,
             1,
-            cores,
+            HostedDoorbell::new(cores, Doorbells::Futex),
         ))
     };
     let (client, server) = (attach(1)?, attach(2)?);

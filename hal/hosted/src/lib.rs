@@ -25,7 +25,6 @@ pub mod ddr;
 pub mod disk;
 pub mod futex;
 pub mod hardware;
-pub mod layout;
 pub mod log;
 pub mod noc;
 pub mod platform;
@@ -33,10 +32,10 @@ pub mod probe;
 pub mod protocol;
 pub mod user_mode;
 
+pub use nanvix_noc_memory::layout;
 pub use platform::HostedPlatform;
 
 /// Iterations a sender spins (with a spin hint) for room in a full channel before it
-/// reports the channel full. Kept short: the board has far more cores than the host
-/// has CPUs, and pure spinning collapses once runnable threads outnumber them
-/// (`docs/src/hal.md`). A parking core's spin adapts instead (`AdaptiveSpin`).
-pub const SPIN_BUDGET: u32 = 2_000;
+/// reports the channel full (the shared NoC's; `docs/src/hal.md`). A parking core's
+/// spin adapts instead (`AdaptiveSpin`).
+pub use nanvix_noc_memory::noc::SPIN_BUDGET;

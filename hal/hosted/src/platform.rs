@@ -2,8 +2,7 @@
 
 use crate::console::HostedConsoleInput;
 use crate::cores::HostedCores;
-use crate::hardware::NocMemory;
-use crate::noc::{Doorbells, HostedNoc};
+use crate::noc::{Doorbells, HostedDoorbell, HostedNoc};
 use crate::protocol::{BOOT_ENVIRONMENT, BootSpec, ClusterReport, ProgramRequest};
 use crate::user_mode::HostedUserMode;
 use nanvix_abi::PROGRAM_ALIGNMENT;
@@ -12,6 +11,7 @@ use nanvix_hal::{
     BoardControl, ClusterMemory, ClusterState, Cores, HardwareEvent, MmuError, Platform,
     PowerError, StageError,
 };
+use nanvix_noc_memory::NocMemory;
 use parking_lot::Mutex;
 use std::fs::File;
 use std::io::{self, Write};
@@ -480,7 +480,7 @@ impl HostedPlatform {
                 format!("bad boot spec: {error}"),
             )
         })?;
-        let (board, memory) = NocMemory::attach(spec.noc_fd, spec.cluster as usize)?;
+        let (board, memory) = crate::hardware::attach(spec.noc_fd, spec.cluster as usize)?;
         let board = Arc::new(board);
         let memory = Arc::new(memory);
         let cluster = &board.clusters[spec.cluster as usize];
@@ -510,16 +510,18 @@ impl HostedPlatform {
             memory: HostedMemory::new(cluster.sram_bytes as usize)?,
             noc: HostedNoc::new(
                 Arc::clone(&memory),
-                Arc::clone(&board),
+                &board,
                 spec.cluster as usize,
                 spec.epoch,
-                Arc::clone(&cores),
-            )
-            .with_doorbells(if spec.polling_doorbells {
-                Doorbells::Polling
-            } else {
-                Doorbells::Futex
-            }),
+                HostedDoorbell::new(
+                    Arc::clone(&cores),
+                    if spec.polling_doorbells {
+                        Doorbells::Polling
+                    } else {
+                        Doorbells::Futex
+                    },
+                ),
+            ),
             board: HostedBoard {
                 memory,
                 local: spec.cluster as usize,

@@ -14,9 +14,9 @@
 //! read-only): the floor the NoC's isolation sets on this machine.
 
 use crate::cores::HostedCores;
-use crate::hardware::NocMemory;
-use crate::noc::HostedNoc;
+use crate::noc::{HostedDoorbell, HostedNoc};
 use nanvix_hal::{ControlNoc, NocError, ReceiveDecision, Source};
+use nanvix_noc_memory::NocMemory;
 use std::os::fd::RawFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -167,7 +167,8 @@ const SILENCE_LIMIT: Duration = Duration::from_secs(10);
 /// Attaches to the NoC memory behind `fd` as `options.cluster` and plays its role;
 /// the client returns nanoseconds per round trip of each trial, the server nothing.
 pub fn run(fd: RawFd, options: &ProbeOptions) -> Result<Vec<f64>, ProbeError> {
-    let (board, memory) = NocMemory::attach(fd, options.cluster).map_err(ProbeError::Attach)?;
+    let (board, memory) =
+        crate::hardware::attach(fd, options.cluster).map_err(ProbeError::Attach)?;
     let node_of = |index: usize| {
         board
             .clusters
@@ -186,10 +187,10 @@ pub fn run(fd: RawFd, options: &ProbeOptions) -> Result<Vec<f64>, ProbeError> {
     let cores = HostedCores::boot(1).map_err(ProbeError::Attach)?;
     let noc = HostedNoc::new(
         Arc::new(memory),
-        Arc::new(board),
+        &board,
         options.cluster,
         epoch,
-        cores,
+        HostedDoorbell::new(cores, crate::noc::Doorbells::Futex),
     );
     let source = Source {
         node: source,

@@ -1,4 +1,4 @@
-//! Layout of the hosted NoC shared memory: ROM, board registers, cluster regions.
+//! Layout of the NoC shared memory: ROM, board registers, cluster regions.
 //!
 //! ```text
 //! [ ROM: magic, length, postcard(Board) ]            64 KiB, written by the runner
@@ -15,7 +15,7 @@
 //! the sequence number `position + 1` (release), so a receiver polls one line per
 //! channel and finds the header and small payloads on that same line.
 
-/// Page size of the host; every region starts on a page.
+/// Page size; every region starts on a page.
 pub const PAGE_BYTES: usize = 4096;
 /// Bytes reserved for the board ROM.
 pub const ROM_BYTES: usize = 64 * 1024;
@@ -32,15 +32,41 @@ pub const SLOT_BYTES: usize = 256;
 /// Offset of the payload inside a slot (the first 24 bytes share the header's line).
 pub const SLOT_PAYLOAD: usize = 48;
 
-/// Bytes of data one data-NoC chunk carries at most.
+/// Bytes of data one data-NoC chunk carries at most on the hosted board (the
+/// default [`DataGeometry`]).
 pub const DATA_CHUNK_BYTES: usize = 128 * 1024;
 /// Data-NoC chunks in flight per sender-receiver pair: enough that the sender
 /// copies the next chunks while the receiver copies the first (measured: 128 KiB x
 /// 8 moved 1 MiB round trips at 0.65-0.70 of a cross-core copy, 1 MiB x 2 at
 /// 0.46-0.50, 256 KiB x 4 at 0.57-0.63, 64 KiB x 16 as 128 KiB x 8).
 pub const DATA_DEPTH: usize = 8;
-/// One data slot: a header line, then the chunk.
+/// One data slot of the default geometry: a header line, then the chunk.
 pub const DATA_SLOT_BYTES: usize = DATA_PAYLOAD + DATA_CHUNK_BYTES;
+
+/// The data NoC's shape: bytes a chunk carries at most and chunks in flight per
+/// sender-receiver pair (a power of two). The hosted board's is the default; a
+/// platform whose NoC memory must stay small (qemu-x86_64: a PCI BAR in every
+/// machine) takes a smaller one. Runner and clusters compute the same layout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DataGeometry {
+    /// Bytes of data one chunk carries at most.
+    pub chunk_bytes: usize,
+    /// Chunks in flight per sender-receiver pair (a power of two).
+    pub depth: usize,
+}
+
+impl DataGeometry {
+    /// The hosted board's: [`DATA_CHUNK_BYTES`] x [`DATA_DEPTH`].
+    pub const HOSTED: DataGeometry = DataGeometry {
+        chunk_bytes: DATA_CHUNK_BYTES,
+        depth: DATA_DEPTH,
+    };
+
+    /// Bytes of one data slot: a header line, then the chunk.
+    pub const fn slot_bytes(&self) -> usize {
+        DATA_PAYLOAD + self.chunk_bytes
+    }
+}
 /// Offset of the chunk inside a data slot (after the whole header line).
 pub const DATA_PAYLOAD: usize = LINE_BYTES;
 
@@ -101,6 +127,7 @@ const _: () = assert!(
     data_slot::OFFSET + 4 <= data_slot::SOURCE_RUN
         && data_slot::SOURCE_RUN + 4 <= DATA_PAYLOAD
         && DATA_DEPTH.is_power_of_two()
+        && DATA_CHUNK_BYTES.is_multiple_of(LINE_BYTES)
 );
 
 /// Offsets of everything in the NoC memory for a board of `clusters` clusters.
@@ -110,6 +137,8 @@ pub struct Layout {
     pub clusters: usize,
     /// Slots per channel (a power of two).
     pub depth: usize,
+    /// The data NoC's shape.
+    pub data: DataGeometry,
     // Sizes and offsets, computed once: the hot paths use them for every message.
     channel_bytes: usize,
     control_bytes: usize,
@@ -125,15 +154,22 @@ fn round_up(value: usize, to: usize) -> usize {
 
 impl Layout {
     /// The layout for `clusters` clusters and `depth` slots per channel (a power of
-    /// two, as boards require).
+    /// two, as boards require), with the hosted board's data NoC.
     pub fn new(clusters: usize, depth: usize) -> Layout {
+        Layout::with_data(clusters, depth, DataGeometry::HOSTED)
+    }
+
+    /// The layout for `clusters` clusters, `depth` slots per channel and the data
+    /// NoC `data` (its chunk a multiple of a line, its depth a power of two).
+    pub fn with_data(clusters: usize, depth: usize, data: DataGeometry) -> Layout {
         debug_assert!(
-            depth.is_power_of_two(),
-            "channel depth must be a power of two"
+            depth.is_power_of_two() && data.depth.is_power_of_two(),
+            "channel depths must be powers of two"
         );
+        debug_assert!(data.chunk_bytes.is_multiple_of(LINE_BYTES));
         let channel_bytes = LINE_BYTES + depth * SLOT_BYTES;
         let control_bytes = clusters * channel_bytes + clusters * LINE_BYTES + LINE_BYTES;
-        let data_channel_bytes = LINE_BYTES + DATA_DEPTH * DATA_SLOT_BYTES;
+        let data_channel_bytes = LINE_BYTES + data.depth * data.slot_bytes();
         let syncs_offset = control_bytes + clusters * data_channel_bytes + clusters * LINE_BYTES;
         let region_bytes = round_up(syncs_offset + clusters * LINE_BYTES, PAGE_BYTES);
         let regions_start =
@@ -141,6 +177,7 @@ impl Layout {
         Layout {
             clusters,
             depth,
+            data,
             channel_bytes,
             control_bytes,
             data_channel_bytes,
@@ -192,11 +229,11 @@ impl Layout {
         self.data_head(source, destination) + 4
     }
 
-    /// Offset of data slot `position % DATA_DEPTH` of `source -> destination`.
+    /// Offset of data slot `position % data.depth` of `source -> destination`.
     pub fn data_slot(&self, source: usize, destination: usize, position: u32) -> usize {
         self.data_head(source, destination)
             + LINE_BYTES
-            + (position as usize & (DATA_DEPTH - 1)) * DATA_SLOT_BYTES
+            + (position as usize & (self.data.depth - 1)) * self.data.slot_bytes()
     }
 
     /// Offset of the data-NoC tail counter of `source -> destination` (in the
@@ -279,5 +316,32 @@ mod tests {
         }
         assert_eq!(layout.slot(3, 4, 16), layout.slot(3, 4, 0));
         assert_eq!(layout.total_bytes() % PAGE_BYTES, 0);
+    }
+
+    #[test]
+    fn a_smaller_data_geometry_makes_a_smaller_memory_with_the_same_control_part() {
+        let small = DataGeometry {
+            chunk_bytes: 16 << 10,
+            depth: 4,
+        };
+        let hosted = Layout::new(20, 8);
+        let layout = Layout::with_data(20, 8, small);
+        assert!(layout.total_bytes() * 10 < hosted.total_bytes());
+        assert_eq!(
+            layout.tail(3, 4) - layout.region(4),
+            hosted.tail(3, 4) - hosted.region(4)
+        );
+        for index in 0..20 {
+            let last = small.depth as u32 - 1;
+            assert!(
+                layout.data_slot(index, 19, last) + small.slot_bytes()
+                    <= layout.data_tail(0, index)
+            );
+            assert_eq!(
+                layout.data_slot(index, 3, small.depth as u32),
+                layout.data_slot(index, 3, 0)
+            );
+            assert!(layout.sync(index, 19) + 8 <= layout.region(index + 1));
+        }
     }
 }
