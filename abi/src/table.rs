@@ -199,7 +199,7 @@ kcalls! {
     ThreadCreate = 13, "thread_create",
         ("entry: usize", "argument: usize", "stack: *mut u8", "stack_size: usize")
         -> "the new thread's id",
-        Local ("measured: through the master it cost a wake-up of a sleeping master (tens of microseconds, half of a fork-join); locally it takes the thread table's lock for a few hundred nanoseconds and never waits"),
+        Local ("measured: through the master it cost a wake-up of a sleeping master (tens of microseconds, half of a fork-join); locally it takes the thread table's lock for a few hundred nanoseconds and waits only when the free contexts are still finishing their joined threads, 10 ms at most"),
         errors [
             (Invalid, "entry is not in the caller's program image, or stack_size is under THREAD_STACK_MIN (16 KiB)"),
             (Fault, "the stack is not in the caller's memory"),

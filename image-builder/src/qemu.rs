@@ -189,9 +189,22 @@ pub fn write_bundle(
     Ok(bytes.len() as u64)
 }
 
-/// Boots cluster `cluster` of `board` alone on a machine of its cores: the kernel in
-/// its `kernel` mode with the bundle at `bundle` (of `bundle_bytes`), stopped after
-/// `limit` if it has not ended by itself.
+/// QEMU's arguments for the board's NoC memory: the memory file at `path` (of
+/// `bytes`, a power of two) as an ivshmem device.
+pub fn noc_arguments(path: &str, bytes: u64) -> Vec<String> {
+    vec![
+        "-object".into(),
+        format!("memory-backend-file,id=noc,share=on,mem-path={path},size={bytes}"),
+        "-device".into(),
+        "ivshmem-plain,memdev=noc".into(),
+    ]
+}
+
+/// Boots cluster `cluster` of `board` on a machine of its cores: the kernel in its
+/// `kernel` mode with the bundle at `bundle` (of `bundle_bytes`) and the board's
+/// NoC memory (`noc`: [`noc_arguments`]), stopped after `limit` if it has not ended
+/// by itself.
+#[allow(clippy::too_many_arguments)]
 pub fn boot_cluster(
     qemu: &Path,
     kernel: &Path,
@@ -199,17 +212,19 @@ pub fn boot_cluster(
     cluster: usize,
     bundle: &Path,
     bundle_bytes: u64,
+    noc: &[String],
     limit: Duration,
 ) -> Result<Boot, String> {
     let shape = &board.clusters[cluster];
-    let initrd = vec!["-initrd".to_string(), bundle.display().to_string()];
+    let mut arguments = vec!["-initrd".to_string(), bundle.display().to_string()];
+    arguments.extend_from_slice(noc);
     boot_machine(
         qemu,
         kernel,
         shape.cores as usize,
         cluster_memory_mib(shape.sram_bytes, bundle_bytes),
         "mode=kernel",
-        &initrd,
+        &arguments,
         limit,
     )
 }

@@ -20,6 +20,8 @@
 //! with a boot bundle on a cluster of the tiny board, runs `kcall-test` in ring 3
 //! and its checks pass. Each boot has a time limit.
 
+use nanvix_hal::ClusterState;
+use nanvix_hal_hosted::hardware::BoardHardware;
 use nanvix_image_builder::{builder, manifest, qemu, workspace_root};
 use std::time::Duration;
 
@@ -328,51 +330,93 @@ fn the_fault_hook_retries_a_paged_in_read_ends_a_program_or_ends_the_machine() {
     assert!(!fatal.console.contains("came back"), "{}", fatal.console);
 }
 
-/// Boots cluster `cluster` of the tiny board alone with `programs` (name and
-/// arguments): the microkernel over the qemu-x86_64 HAL.
-fn boot_cluster(cluster: &str, programs: &[(&str, &[&str], u64)]) -> qemu::Boot {
+/// A program to start: name, arguments, heap bytes.
+type Program<'a> = (&'a str, &'a [&'a str], u64);
+
+/// Boots the clusters of the tiny board that `clusters` names, one machine each at
+/// once, each with its programs, over one NoC memory (the runner's registers written
+/// as the runner would: each cluster on, in epoch 1, its system run): the
+/// microkernel over the qemu-x86_64 HAL. The boots in `clusters`' order.
+fn boot_clusters(clusters: &[(&str, &[Program<'_>])]) -> Vec<qemu::Boot> {
     let root = workspace_root();
     let kernel = builder::build_qemu_kernel(&root).expect("the qemu-x86_64 kernel builds");
     let emulator = qemu::ensure_installed().expect("QEMU is there or installed");
-    let mut names: Vec<String> = programs
+    let mut names: Vec<String> = clusters
         .iter()
-        .map(|(name, _, _)| name.to_string())
+        .flat_map(|(_, programs)| programs.iter().map(|(name, _, _)| name.to_string()))
         .collect();
     names.sort();
     names.dedup();
     let artifacts = builder::build(&root, &names, true).expect("the programs build");
+    let library: Vec<(String, std::path::PathBuf)> = artifacts.programs.into_iter().collect();
     let board = manifest::parse_board(
         "tiny",
         &manifest::workspace_board_text(&root, "tiny").unwrap(),
     )
     .unwrap();
-    let index = board
-        .clusters
-        .iter()
-        .position(|c| c.name == cluster)
-        .unwrap();
-    let plans: Vec<manifest::ProgramPlan> = programs
-        .iter()
-        .map(|(name, arguments, heap_bytes)| manifest::ProgramPlan {
-            name: name.to_string(),
-            arguments: arguments
-                .iter()
-                .map(|argument| argument.to_string())
-                .collect(),
-            heap_bytes: *heap_bytes,
-            stack_bytes: 64 << 10,
-            console_input: false,
-        })
-        .collect();
-    let library: Vec<(String, std::path::PathBuf)> = artifacts.programs.into_iter().collect();
+    let hardware = BoardHardware::create_for_machines(&board).expect("the NoC memory");
+    let noc = qemu::noc_arguments(&hardware.path(), hardware.file_bytes().unwrap());
     let directory = std::env::temp_dir().join(format!("nanvix-qemu-test-{}", std::process::id()));
     std::fs::create_dir_all(&directory).unwrap();
-    let bundle = directory.join(format!("{cluster}-{}.bundle", names.join("-")));
-    let bytes = qemu::write_bundle(&bundle, &board, index, 1, &plans, &library).unwrap();
-    let boot = qemu::boot_cluster(&emulator, &kernel, &board, index, &bundle, bytes, LIMIT)
-        .expect("QEMU starts");
-    let _ = std::fs::remove_file(&bundle);
-    boot
+    let machines: Vec<_> = clusters
+        .iter()
+        .map(|(cluster, programs)| {
+            let index = board
+                .clusters
+                .iter()
+                .position(|known| known.name == *cluster)
+                .unwrap();
+            let plans: Vec<manifest::ProgramPlan> = programs
+                .iter()
+                .map(|(name, arguments, heap_bytes)| manifest::ProgramPlan {
+                    name: name.to_string(),
+                    arguments: arguments
+                        .iter()
+                        .map(|argument| argument.to_string())
+                        .collect(),
+                    heap_bytes: *heap_bytes,
+                    stack_bytes: 64 << 10,
+                    console_input: false,
+                })
+                .collect();
+            let bundle = directory.join(format!(
+                "{cluster}-{}-{:?}.bundle",
+                names.join("-"),
+                std::thread::current().id()
+            ));
+            let bytes = qemu::write_bundle(&bundle, &board, index, 1, &plans, &library).unwrap();
+            hardware.set_status(index, 0, 0);
+            hardware.set_run(index, 1, false);
+            hardware.set_system_epoch(index, 1);
+            hardware.set_state(index, ClusterState::On { epoch: 1 });
+            (index, bundle, bytes)
+        })
+        .collect();
+    let boots = std::thread::scope(|scope| {
+        let running: Vec<_> = machines
+            .iter()
+            .map(|(index, bundle, bytes)| {
+                let (emulator, kernel, board, noc) = (&emulator, &kernel, &board, &noc);
+                scope.spawn(move || {
+                    qemu::boot_cluster(emulator, kernel, board, *index, bundle, *bytes, noc, LIMIT)
+                        .expect("QEMU starts")
+                })
+            })
+            .collect();
+        running
+            .into_iter()
+            .map(|machine| machine.join().unwrap())
+            .collect()
+    });
+    for (_, bundle, _) in &machines {
+        let _ = std::fs::remove_file(bundle);
+    }
+    boots
+}
+
+/// Boots cluster `cluster` of the tiny board alone with `programs`.
+fn boot_cluster(cluster: &str, programs: &[Program<'_>]) -> qemu::Boot {
+    boot_clusters(&[(cluster, programs)]).remove(0)
 }
 
 #[test]
@@ -408,4 +452,27 @@ fn the_microkernel_runs_the_thread_test_program() {
         "{}",
         boot.console
     );
+}
+
+#[test]
+fn two_machines_play_ping_pong_over_the_shared_noc() {
+    let boots = boot_clusters(&[
+        (
+            "cc0",
+            &[("hello", &["rounds=100", "partner=cc1"], 64 << 10)],
+        ),
+        (
+            "cc1",
+            &[("hello", &["rounds=100", "partner=cc0"], 64 << 10)],
+        ),
+    ]);
+    for (boot, (name, partner)) in boots.iter().zip([("cc0", "cc1"), ("cc1", "cc0")]) {
+        assert_eq!(boot.status, Some(qemu::STATUS_PASS), "{}", boot.console);
+        assert!(
+            boot.console
+                .contains(&format!("ping-pong with {partner}: 100 rounds ok")),
+            "{name}: {}",
+            boot.console
+        );
+    }
 }

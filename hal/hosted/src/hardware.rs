@@ -3,7 +3,7 @@
 use crate::futex::{self, Scope};
 use nanvix_board::Board;
 use nanvix_hal::ClusterState;
-use nanvix_noc_memory::layout::{Layout, PAGE_BYTES, ROM_BYTES};
+use nanvix_noc_memory::layout::{DataGeometry, Layout, PAGE_BYTES, ROM_BYTES};
 use nanvix_noc_memory::{NocMemory, read_board, write_rom};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -85,6 +85,41 @@ impl BoardHardware {
     /// in `/dev/shm`, so nothing can be left behind) inherited by cluster processes.
     pub fn create(board: &Board) -> io::Result<BoardHardware> {
         let layout = Layout::new(board.clusters.len(), board.channel_depth as usize);
+        BoardHardware::create_with(board, layout, layout.total_bytes())
+    }
+
+    /// The NoC memory of a qemu-x86_64 board: the compact data NoC, and a file of a
+    /// power of two of bytes (an ivshmem BAR's size must be one), which QEMU maps
+    /// through [`BoardHardware::path`].
+    pub fn create_for_machines(board: &Board) -> io::Result<BoardHardware> {
+        let layout = Layout::with_data(
+            board.clusters.len(),
+            board.channel_depth as usize,
+            DataGeometry::COMPACT,
+        );
+        BoardHardware::create_with(board, layout, layout.total_bytes().next_power_of_two())
+    }
+
+    /// Bytes of the memory file.
+    pub fn file_bytes(&self) -> io::Result<u64> {
+        let mut status = std::mem::MaybeUninit::<libc::stat>::uninit();
+        // SAFETY: fstat on our own descriptor fills the buffer it is given.
+        if unsafe { libc::fstat(self.file.as_raw_fd(), status.as_mut_ptr()) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fstat succeeded, so the buffer is filled.
+        Ok(unsafe { status.assume_init() }.st_size as u64)
+    }
+
+    /// A path of the memory file valid in this process and in its children (which
+    /// inherit the descriptor): QEMU's `mem-path`.
+    pub fn path(&self) -> String {
+        format!("/proc/self/fd/{}", self.file.as_raw_fd())
+    }
+
+    /// The memory laid out as `layout`, in a file of `file_bytes` (at least the
+    /// layout's).
+    fn create_with(board: &Board, layout: Layout, file_bytes: usize) -> io::Result<BoardHardware> {
         // SAFETY: memfd_create with a static NUL-terminated name; no CLOEXEC so the
         // cluster processes the runner starts inherit the descriptor.
         let raw = unsafe { libc::memfd_create(c"nanvix-noc".as_ptr(), 0) };
@@ -94,7 +129,7 @@ impl BoardHardware {
         // SAFETY: `raw` is a fresh descriptor that nothing else owns.
         let file = unsafe { OwnedFd::from_raw_fd(raw) };
         // SAFETY: `file` is a valid memory file descriptor.
-        if unsafe { libc::ftruncate(file.as_raw_fd(), layout.total_bytes() as libc::off_t) } != 0 {
+        if unsafe { libc::ftruncate(file.as_raw_fd(), file_bytes as libc::off_t) } != 0 {
             return Err(io::Error::last_os_error());
         }
         let memory = map(

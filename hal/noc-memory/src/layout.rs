@@ -62,6 +62,13 @@ impl DataGeometry {
         depth: DATA_DEPTH,
     };
 
+    /// A compact one, 4 chunks of 16 KiB per pair (qemu-x86_64's: its NoC memory is a
+    /// PCI BAR in every machine, 28 MiB for a board of 20 clusters).
+    pub const COMPACT: DataGeometry = DataGeometry {
+        chunk_bytes: 16 << 10,
+        depth: 4,
+    };
+
     /// Bytes of one data slot: a header line, then the chunk.
     pub const fn slot_bytes(&self) -> usize {
         DATA_PAYLOAD + self.chunk_bytes

@@ -1,7 +1,7 @@
 //! PCI configuration space (the 0xcf8/0xcfc mechanism) and the ivshmem device:
 //! memory QEMU shares between virtual machines, which the firmware maps below
-//! 4 GiB (the boot map covers it). The NoC and the DDR will live there; for now a
-//! test exchanges one message through it.
+//! 4 GiB (the boot map covers it). The NoC lives there (the board's shared NoC
+//! memory), and a check mode exchanges one message through it.
 
 use crate::machine::cycles;
 
@@ -42,6 +42,33 @@ fn config_read(slot: u32, offset: u32) -> u32 {
 #[derive(Clone, Copy)]
 pub struct SharedMemory {
     base: *mut u8,
+}
+
+/// Writes the configuration word at `offset` of device `slot` on bus 0.
+fn config_write(slot: u32, offset: u32, value: u32) {
+    out_long(CONFIG_ADDRESS, 0x8000_0000 | slot << 11 | (offset & 0xfc));
+    out_long(CONFIG_DATA, value);
+}
+
+/// The ivshmem device's shared memory: its BAR 2's address (the firmware placed it)
+/// and size (probed: the bits the BAR keeps of all ones), if the machine has one and
+/// it lies below 4 GiB, where the boot map reaches. At boot, before other cores run
+/// (the BAR moves for a moment).
+pub fn shared_memory_region() -> Option<(usize, usize)> {
+    let slot = (0..32).find(|slot| {
+        let identity = config_read(*slot, 0);
+        identity & 0xffff == IVSHMEM_VENDOR && identity >> 16 == IVSHMEM_DEVICE
+    })?;
+    let (low, high) = (config_read(slot, 0x18), config_read(slot, 0x1c));
+    config_write(slot, 0x18, u32::MAX);
+    config_write(slot, 0x1c, u32::MAX);
+    let mask = u64::from(config_read(slot, 0x1c)) << 32 | u64::from(config_read(slot, 0x18) & !0xf);
+    config_write(slot, 0x18, low);
+    config_write(slot, 0x1c, high);
+    let base = u64::from(high) << 32 | u64::from(low & !0xf);
+    let size = (!mask).wrapping_add(1);
+    (base != 0 && size != 0 && base.checked_add(size).is_some_and(|end| end <= 1 << 32))
+        .then_some((base as usize, size as usize))
 }
 
 /// The ivshmem device's shared memory (its BAR 2, 64-bit), if the machine has one.

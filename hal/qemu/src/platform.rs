@@ -1,30 +1,30 @@
 //! The qemu-x86_64 platform of one cluster: the HAL's [`Platform`] on this machine's
 //! cores, ring 3 and RAM, its board reports on the serial console.
 //!
-//! What is here so far runs one cluster alone: its SRAM is a range of the VM's RAM
-//! (identity-mapped, no MMU window yet), the NoC carries messages between the
-//! cluster's own nodes only (a send to another cluster's node is refused as to a
-//! dead one) until the NoC shared between VMs comes, the board registers show
-//! this cluster on and every other off, and console input is the serial port's.
+//! Its SRAM is a range of the machine's RAM, its MMU window real page tables
+//! ([`paging`]); the NoC is the board's shared NoC memory (an ivshmem device every
+//! machine of the board maps), with polled doorbells; the board registers are that
+//! memory's, which the runner writes; console input is the serial port's.
 
 use crate::console::{self, Console};
-use crate::cores::{CONTEXTS, CORES, QemuCores};
+use crate::cores::{CORES, QemuCores};
 use crate::lock::KernelLock;
 use crate::paging;
 use crate::user::{QemuUserMode, USER_MODE};
-use alloc::collections::VecDeque;
-use alloc::string::String;
+use alloc::string::{String, ToString};
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt::Write;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use nanvix_abi::{MessageHeader, NOC_PAYLOAD_MAX};
+use core::time::Duration;
 use nanvix_board::Board;
-use nanvix_board_protocol::{ClusterReport, report_line};
+use nanvix_board_protocol::{ClusterReport, report_line, split_arguments};
 use nanvix_hal::{
-    Arrival, BoardControl, ClusterMemory, ClusterState, ConsoleInput, ControlNoc, Cores,
-    DataArrival, DataNoc, Ddr, DdrError, Disk, DiskError, EndOfInput, HardwareEvent, MmuError,
-    NocError, Platform, PowerError, ReceiveDecision, Source, StageError, SyncSignals,
+    BoardControl, ClusterMemory, ClusterState, ConsoleInput, Cores, Ddr, DdrError, Disk, DiskError,
+    EndOfInput, HardwareEvent, MmuError, Platform, PowerError, StageError,
 };
+use nanvix_noc_memory::noc::Doorbell;
+use nanvix_noc_memory::{NocMemory, SharedNoc};
 
 /// The cluster's SRAM: a range of RAM the boot gives it, as large as the board says.
 pub struct QemuMemory {
@@ -70,271 +70,65 @@ impl ClusterMemory for QemuMemory {
     }
 }
 
-/// Depth of the local NoC's queue (messages, and data chunks).
-const LOCAL_DEPTH: usize = 64;
-/// Bytes of a local data chunk.
-const LOCAL_CHUNK_BYTES: usize = 64 << 10;
-/// How long a waiting core halts between looks at the NoC, in nanoseconds.
-const TRAFFIC_POLL_NANOSECONDS: u64 = 1_000_000;
+/// How long a waiting core halts between looks at the NoC memory (nobody rings
+/// across machines: doorbells are polled), in nanoseconds.
+const POLL_NANOSECONDS: u64 = 1_000_000;
 
-/// A message on the local NoC.
-struct LocalMessage {
-    header: MessageHeader,
-    destination_node: u32,
-    destination_program: u32,
-    payload: Vec<u8>,
-}
+/// This machine's doorbell: none across machines (Debian ships no ivshmem doorbell
+/// server), so a sleeper parks for a poll interval at a time; the kernel's lock for
+/// senders' turns.
+pub struct QemuDoorbell;
 
-/// A chunk on the local data NoC.
-struct LocalChunk {
-    header: MessageHeader,
-    destination_node: u32,
-    destination_program: u32,
-    total: u32,
-    offset: u32,
-    data: Vec<u8>,
-}
+impl Doorbell for QemuDoorbell {
+    type Lock = KernelLock;
 
-/// The NoC of a cluster alone: messages between its own nodes, in order, bounded.
-pub struct LocalNoc {
-    local: usize,
-    epoch: u32,
-    /// The cluster's nodes: the first and how many.
-    nodes: (u32, u32),
-    /// Every node of the board (a node of another cluster is refused as dead).
-    board_nodes: u32,
-    messages: spin::Mutex<VecDeque<LocalMessage>>,
-    chunks: spin::Mutex<VecDeque<LocalChunk>>,
-    signals: AtomicU32,
-    /// Held by a core offering messages (`wait_for_receivers` waits for it).
-    receiving: spin::Mutex<()>,
-    /// The contexts waiting for traffic (a send wakes them).
-    waiting: [AtomicBool; CONTEXTS],
-}
+    fn ring(&self, _: &AtomicU32) {}
 
-impl LocalNoc {
-    fn new(board: &Board, local: usize, epoch: u32) -> LocalNoc {
-        let cluster = &board.clusters[local];
-        LocalNoc {
-            local,
-            epoch,
-            nodes: (cluster.first_node, cluster.node_count),
-            board_nodes: board.node_count(),
-            messages: spin::Mutex::new(VecDeque::new()),
-            chunks: spin::Mutex::new(VecDeque::new()),
-            signals: AtomicU32::new(0),
-            receiving: spin::Mutex::new(()),
-            waiting: [const { AtomicBool::new(false) }; CONTEXTS],
+    fn sleep_on(&self, word: &AtomicU32, value: u32, limit: Duration) {
+        if word.load(Ordering::Acquire) == value {
+            CORES.park_timeout(nanoseconds(limit).min(POLL_NANOSECONDS));
         }
     }
 
-    fn is_local(&self, node: u32) -> bool {
-        node >= self.nodes.0 && node - self.nodes.0 < self.nodes.1
-    }
-
-    /// Checks a send from `source` to `destination_node`.
-    fn check(&self, source: Source, destination_node: u32) -> Result<(), NocError> {
-        if !self.is_local(source.node) {
-            return Err(NocError::NotLocalNode);
-        }
-        if self.is_local(destination_node) {
-            Ok(())
-        } else if destination_node < self.board_nodes {
-            Err(NocError::DestinationDead)
-        } else {
-            Err(NocError::NoSuchNode)
-        }
-    }
-
-    fn header(&self, source: Source, length: usize) -> MessageHeader {
-        MessageHeader {
-            source_node: source.node,
-            source_program: source.program,
-            source_epoch: self.epoch,
-            source_run: source.run,
-            length: length as u32,
-        }
-    }
-
-    /// Wakes every context waiting for traffic.
-    fn ring(&self) {
-        for (context, waiting) in self.waiting.iter().enumerate() {
-            if waiting.load(Ordering::SeqCst) {
-                CORES.unpark(context);
-            }
-        }
-    }
-}
-
-impl ControlNoc for LocalNoc {
-    fn try_send(
+    fn wait_for_arrivals(
         &self,
-        source: Source,
-        destination_node: u32,
-        destination_program: u32,
-        payload: &[u8],
-    ) -> Result<(), NocError> {
-        if payload.len() > NOC_PAYLOAD_MAX {
-            return Err(NocError::TooLong);
-        }
-        self.check(source, destination_node)?;
-        let mut messages = self.messages.lock();
-        if messages.len() >= LOCAL_DEPTH {
-            return Err(NocError::Full);
-        }
-        messages.push_back(LocalMessage {
-            header: self.header(source, payload.len()),
-            destination_node,
-            destination_program,
-            payload: payload.to_vec(),
-        });
-        drop(messages);
-        self.ring();
-        Ok(())
-    }
-
-    fn wait_for_room(&self, _: u32) {
-        if self.messages.lock().len() >= LOCAL_DEPTH {
-            CORES.park_timeout(TRAFFIC_POLL_NANOSECONDS);
+        words: &[(&AtomicU32, u32)],
+        idle: &dyn Fn() -> bool,
+        limit: Duration,
+    ) {
+        let unchanged = words
+            .iter()
+            .all(|(word, value)| word.load(Ordering::Acquire) == *value);
+        if unchanged && idle() {
+            CORES.park_timeout(nanoseconds(limit).min(POLL_NANOSECONDS));
         }
     }
 
-    fn receive(&self, decide: &mut dyn FnMut(&Arrival<'_>) -> ReceiveDecision) -> usize {
-        let _receiving = self.receiving.lock();
-        let mut taken = 0;
-        loop {
-            let Some(message) = self.messages.lock().pop_front() else {
-                break;
-            };
-            let decision = decide(&Arrival {
-                header: message.header,
-                destination_node: message.destination_node,
-                destination_program: message.destination_program,
-                payload: &message.payload,
-            });
-            if decision == ReceiveDecision::Keep {
-                // Its channel (the cluster's own, the only one) keeps its order.
-                self.messages.lock().push_front(message);
-                break;
-            }
-            taken += 1;
-        }
-        taken
+    fn yield_now(&self) {
+        crate::smp::take_interrupts();
     }
 
-    fn may_be_ready(&self) -> bool {
-        !self.messages.lock().is_empty()
-    }
-
-    fn wait_for_traffic(&self) {
-        let Some(waiting) = self.waiting.get(CORES.current()) else {
-            return;
-        };
-        waiting.store(true, Ordering::SeqCst);
-        if !self.may_be_ready() && self.chunks.lock().is_empty() {
-            CORES.park_timeout(TRAFFIC_POLL_NANOSECONDS);
-        }
-        waiting.store(false, Ordering::SeqCst);
-    }
-
-    fn wait_for_receivers(&self) {
-        drop(self.receiving.lock());
+    fn discarded(&self, kind: &str, source: usize) {
+        crate::say!(
+            "nanvix-qemu: {kind} NoC: discarded a slot from cluster {source} (forged node, stale epoch or bad length)"
+        );
     }
 }
 
-impl DataNoc for LocalNoc {
-    fn chunk_bytes(&self) -> usize {
-        LOCAL_CHUNK_BYTES
-    }
-
-    fn try_write(
-        &self,
-        source: Source,
-        destination_node: u32,
-        destination_program: u32,
-        total: u32,
-        offset: u32,
-        chunk: &[u8],
-    ) -> Result<(), NocError> {
-        if chunk.len() > LOCAL_CHUNK_BYTES {
-            return Err(NocError::TooLong);
-        }
-        self.check(source, destination_node)?;
-        let mut chunks = self.chunks.lock();
-        if chunks.len() >= LOCAL_DEPTH {
-            return Err(NocError::Full);
-        }
-        chunks.push_back(LocalChunk {
-            header: self.header(source, chunk.len()),
-            destination_node,
-            destination_program,
-            total,
-            offset,
-            data: chunk.to_vec(),
-        });
-        drop(chunks);
-        self.ring();
-        Ok(())
-    }
-
-    fn wait_for_write_room(&self, _: u32) {
-        if self.chunks.lock().len() >= LOCAL_DEPTH {
-            CORES.park_timeout(TRAFFIC_POLL_NANOSECONDS);
-        }
-    }
-
-    fn receive_chunks(&self, decide: &mut dyn FnMut(&DataArrival<'_>) -> ReceiveDecision) -> usize {
-        let _receiving = self.receiving.lock();
-        // One channel (the cluster's own): only its oldest chunk is offered.
-        let Some(chunk) = self.chunks.lock().pop_front() else {
-            return 0;
-        };
-        let decision = decide(&DataArrival {
-            header: chunk.header,
-            source_cluster: self.local,
-            destination_node: chunk.destination_node,
-            destination_program: chunk.destination_program,
-            total: chunk.total,
-            offset: chunk.offset,
-            data: &chunk.data,
-        });
-        if decision == ReceiveDecision::Take {
-            self.ring();
-            1
-        } else {
-            self.chunks.lock().push_front(chunk);
-            0
-        }
-    }
+/// `duration` in nanoseconds (saturating).
+fn nanoseconds(duration: Duration) -> u64 {
+    duration.as_nanos().min(u128::from(u64::MAX)) as u64
 }
 
-impl SyncSignals for LocalNoc {
-    fn signal(&self, destination_node: u32) -> Result<(), NocError> {
-        if self.is_local(destination_node) {
-            self.signals.fetch_add(1, Ordering::AcqRel);
-            self.ring();
-            Ok(())
-        } else if destination_node < self.board_nodes {
-            Err(NocError::DestinationDead)
-        } else {
-            Err(NocError::NoSuchNode)
-        }
-    }
+/// The NoC of this machine's cluster.
+pub type QemuNoc = SharedNoc<QemuDoorbell>;
 
-    fn signals_from(&self, source: usize) -> u32 {
-        if source == self.local {
-            self.signals.load(Ordering::Acquire)
-        } else {
-            0
-        }
-    }
-}
-
-/// The board as a cluster alone sees it; its reports go out on the serial console
-/// as report lines.
+/// The board as this machine's cluster sees it: the registers in the shared NoC
+/// memory, which the runner writes; reports go out on the serial console as report
+/// lines.
 pub struct QemuBoard {
+    memory: Arc<NocMemory>,
     local: usize,
-    epoch: u32,
     /// The bundle's programs, which a power request or a spawn may name.
     programs: Vec<String>,
 }
@@ -352,27 +146,23 @@ impl BoardControl for QemuBoard {
     }
 
     fn cluster_state(&self, index: usize) -> ClusterState {
-        if index == self.local {
-            ClusterState::On { epoch: self.epoch }
-        } else {
-            ClusterState::Off
-        }
+        self.memory.cluster_state(index)
     }
 
     fn cluster_epoch(&self, index: usize) -> u32 {
-        if index == self.local { self.epoch } else { 0 }
+        self.memory.cluster_epoch(index)
     }
 
-    fn cluster_status(&self, _: usize) -> i32 {
-        0
+    fn cluster_status(&self, index: usize) -> i32 {
+        self.memory.cluster_status(index)
     }
 
-    fn cluster_ending(&self, _: usize) -> u32 {
-        0
+    fn cluster_ending(&self, index: usize) -> u32 {
+        self.memory.cluster_ending(index)
     }
 
     fn state_generation(&self) -> u32 {
-        0
+        self.memory.generation().load(Ordering::Acquire)
     }
 
     fn report(&self, event: HardwareEvent<'_>) {
@@ -396,13 +186,27 @@ impl BoardControl for QemuBoard {
         })
     }
 
-    fn wait_for_state_change(&self, _: u32, limit: core::time::Duration) {
-        // Nothing else changes state yet: a bounded halt.
-        CORES.park_timeout(limit.as_nanos().min(u128::from(u64::MAX)) as u64);
+    fn wait_for_state_change(&self, generation: u32, limit: Duration) {
+        if self.state_generation() == generation {
+            CORES.park_timeout(nanoseconds(limit).min(POLL_NANOSECONDS));
+        }
     }
 
-    fn power_on_cluster(&self, _: usize, _: &str, _: &str) -> Result<(), PowerError> {
-        Err(PowerError::Unsupported)
+    fn power_on_cluster(
+        &self,
+        index: usize,
+        program: &str,
+        arguments: &str,
+    ) -> Result<(), PowerError> {
+        if !self.image_has_program(program) {
+            return Err(PowerError::NoSuchProgram);
+        }
+        send_report(&ClusterReport::PowerOnCluster {
+            cluster: index as u32,
+            program: program.to_string(),
+            arguments: split_arguments(arguments),
+        });
+        Ok(())
     }
 
     fn image_has_program(&self, name: &str) -> bool {
@@ -414,15 +218,15 @@ impl BoardControl for QemuBoard {
     }
 
     fn cluster_run(&self, index: usize) -> u32 {
-        u32::from(index == self.local)
+        self.memory.cluster_run(index)
     }
 
     fn cluster_system_epoch(&self, index: usize) -> u32 {
-        if index == self.local { self.epoch } else { 0 }
+        self.memory.cluster_system_epoch(index)
     }
 
-    fn cluster_idle(&self, _: usize) -> bool {
-        false
+    fn cluster_idle(&self, index: usize) -> bool {
+        self.memory.cluster_idle(index)
     }
 
     fn warm(&self) -> bool {
@@ -439,8 +243,12 @@ impl BoardControl for QemuBoard {
         false
     }
 
-    fn power_off_cluster(&self, _: usize, _: u32) -> Result<(), PowerError> {
-        Err(PowerError::Unsupported)
+    fn power_off_cluster(&self, index: usize, signal: u32) -> Result<(), PowerError> {
+        send_report(&ClusterReport::PowerOffCluster {
+            cluster: index as u32,
+            signal,
+        });
+        Ok(())
     }
 }
 
@@ -522,18 +330,19 @@ impl Ddr for Absent {
 /// One cluster's platform on this machine.
 pub struct QemuPlatform {
     memory: QemuMemory,
-    noc: LocalNoc,
+    noc: QemuNoc,
     board: QemuBoard,
     input: SerialInput,
 }
 
 impl QemuPlatform {
-    /// The platform of cluster `local` of `board` in boot epoch `epoch`, its SRAM
-    /// at `sram_base` (as large as the board says), the bundle's `programs` named.
+    /// The platform of cluster `local` of `board` in boot epoch `epoch`, over the
+    /// shared NoC memory `noc_memory`, its SRAM at `sram_base` (as large as the
+    /// board says), the bundle's `programs` named.
     pub fn new(
         board: &Board,
-        local: usize,
-        epoch: u32,
+        noc_memory: Arc<NocMemory>,
+        (local, epoch): (usize, u32),
         sram_base: usize,
         programs: Vec<String>,
     ) -> QemuPlatform {
@@ -542,10 +351,10 @@ impl QemuPlatform {
                 base: sram_base,
                 size: board.clusters[local].sram_bytes as usize,
             },
-            noc: LocalNoc::new(board, local, epoch),
+            noc: QemuNoc::new(Arc::clone(&noc_memory), board, local, epoch, QemuDoorbell),
             board: QemuBoard {
+                memory: noc_memory,
                 local,
-                epoch,
                 programs,
             },
             input: SerialInput {
@@ -560,9 +369,9 @@ impl Platform for QemuPlatform {
     type Cores = QemuCores;
     type UserMode = QemuUserMode;
     type Memory = QemuMemory;
-    type Noc = LocalNoc;
-    type DataNoc = LocalNoc;
-    type Syncs = LocalNoc;
+    type Noc = QemuNoc;
+    type DataNoc = QemuNoc;
+    type Syncs = QemuNoc;
     type Board = QemuBoard;
     type ConsoleInput = SerialInput;
     type Disk = Absent;
@@ -577,13 +386,13 @@ impl Platform for QemuPlatform {
     fn memory(&self) -> &QemuMemory {
         &self.memory
     }
-    fn noc(&self) -> &LocalNoc {
+    fn noc(&self) -> &QemuNoc {
         &self.noc
     }
-    fn data_noc(&self) -> &LocalNoc {
+    fn data_noc(&self) -> &QemuNoc {
         &self.noc
     }
-    fn syncs(&self) -> &LocalNoc {
+    fn syncs(&self) -> &QemuNoc {
         &self.noc
     }
     fn board(&self) -> &QemuBoard {

@@ -11,9 +11,11 @@ use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use linked_list_allocator::LockedHeap;
+use nanvix_board::Board;
 use nanvix_board_protocol::{BootBundle, ClusterReport};
 use nanvix_hal::Cores;
 use nanvix_microkernel::{Kernel, ProgramToLoad};
+use nanvix_noc_memory::{DataGeometry, Layout, NocMemory, read_board};
 
 /// The kernel heap: RAM from 16 MiB (past the kernel image, its stacks, page
 /// tables and its section for ring 3) to 32 MiB.
@@ -64,6 +66,35 @@ fn first_module(info: usize) -> Option<&'static [u8]> {
     // (checked), in RAM nothing else of this kernel uses (checked against the heap
     // and SRAM by the caller before anything is written there); nothing writes it.
     Some(unsafe { core::slice::from_raw_parts(address as usize as *const u8, size as usize) })
+}
+
+/// The board's NoC memory: the ivshmem device's BAR, laid out for `board` with the
+/// compact data NoC, whose ROM must describe `board` (the runner wrote both).
+fn attach_noc(board: &Board) -> Result<NocMemory, String> {
+    let Some((base, size)) = crate::pci::shared_memory_region() else {
+        return Err("no ivshmem device below 4 GiB (the board's NoC memory)".to_string());
+    };
+    let layout = Layout::with_data(
+        board.clusters.len(),
+        board.channel_depth as usize,
+        DataGeometry::COMPACT,
+    );
+    if size < layout.total_bytes() {
+        return Err(alloc::format!(
+            "the NoC memory has {size} bytes, the board needs {}",
+            layout.total_bytes()
+        ));
+    }
+    // SAFETY: the BAR is `size` bytes of memory QEMU shares between the board's
+    // machines, identity-mapped for the kernel (below 4 GiB, checked), page-aligned;
+    // everything the machines write there goes through atomics and the channel
+    // protocol; it stays for the machine's life (nothing to release).
+    let memory = unsafe { NocMemory::from_raw(base as *mut u8, size, layout, None) };
+    match read_board(&memory) {
+        Ok(found) if found == *board => Ok(memory),
+        Ok(_) => Err("the NoC memory's ROM describes another board".to_string()),
+        Err(error) => Err(error.to_string()),
+    }
 }
 
 /// Says why the boot stops, as the kernel's console line and on the terminal, and
@@ -128,13 +159,23 @@ pub fn boot(info: usize) -> ! {
             cluster.cores
         ));
     }
+    let noc_memory = match attach_noc(&bundle.board) {
+        Ok(memory) => Arc::new(memory),
+        Err(reason) => refuse(&reason),
+    };
     user::set_kcall_handler(kcall);
     let names = bundle
         .library
         .iter()
         .map(|program| program.name.clone())
         .collect();
-    let platform = QemuPlatform::new(&bundle.board, local, bundle.epoch, SRAM_BASE, names);
+    let platform = QemuPlatform::new(
+        &bundle.board,
+        noc_memory,
+        (local, bundle.epoch),
+        SRAM_BASE,
+        names,
+    );
     let board = Arc::new(bundle.board.clone());
     let kernel = KERNEL.call_once(|| Kernel::new(platform, board, user::gate_entry()));
     let programs: Vec<ProgramToLoad<'_>> = bundle

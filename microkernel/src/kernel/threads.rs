@@ -48,9 +48,16 @@ impl ThreadRecord {
     }
 }
 
+/// How many times `thread_create` looks again for a context when the free ones
+/// are still finishing their joined threads, and how long it parks in between: 10 ms
+/// at most (a context finishes within microseconds unless its core is busy).
+const FINISHING_RETRIES: u32 = 200;
+const FINISHING_RETRY_NANOSECONDS: u64 = 50_000;
+
 impl<P: Platform> Kernel<P> {
     /// `thread_create`: checks, records and starts a thread of the program running
-    /// on `caller`'s context. Never waits.
+    /// on `caller`'s context. Waits only when the free contexts are still finishing
+    /// their joined threads (at most [`FINISHING_RETRIES`] short parks).
     pub(super) fn thread_create(
         &self,
         caller: CoreId,
@@ -80,6 +87,36 @@ impl<P: Platform> Kernel<P> {
             .next_thread_id
             .fetch_add(1, core::sync::atomic::Ordering::Relaxed);
         let cores = self.platform.cores();
+        // A context whose thread was joined may still be finishing it on its core
+        // (its HAL start says Busy a moment longer): when only such contexts are
+        // free, look again shortly, a bounded number of times.
+        for attempt in 0..=FINISHING_RETRIES {
+            let mut finishing = false;
+            match self.start_thread_on_free_context(
+                (index, id),
+                (entry, argument, stack_top),
+                &mut finishing,
+            ) {
+                Some(result) => return result,
+                None if finishing && attempt < FINISHING_RETRIES => {
+                    cores.park_timeout(FINISHING_RETRY_NANOSECONDS);
+                }
+                None => break,
+            }
+        }
+        Err(Errno::Again)
+    }
+
+    /// Records thread `id` of program `index` on the first free context and starts
+    /// it there: `Some` with the outcome, or `None` when no free context took it
+    /// (`finishing` set when a free one was still finishing its last thread).
+    fn start_thread_on_free_context(
+        &self,
+        (index, id): (usize, usize),
+        (entry, argument, stack_top): (usize, usize, usize),
+        finishing: &mut bool,
+    ) -> Option<Result<usize, Errno>> {
+        let cores = self.platform.cores();
         let contexts = self.running.len();
         for context in 1..contexts {
             {
@@ -104,20 +141,22 @@ impl<P: Platform> Kernel<P> {
             self.running[context].store(index + 1, core::sync::atomic::Ordering::Release);
             self.thread_ids[context].store(id, core::sync::atomic::Ordering::Release);
             match cores.start(context, run_thread::<P>, self as *const Self as usize) {
-                Ok(()) => return Ok(id),
+                Ok(()) => return Some(Ok(id)),
                 Err(error) => {
                     // The context is still finishing its last thread (or cannot be
                     // made): take the record back and try another.
                     self.running[context].store(0, core::sync::atomic::Ordering::Release);
                     self.thread_ids[context].store(0, core::sync::atomic::Ordering::Release);
                     self.threads.lock()[context] = None;
-                    if error == nanvix_hal::CoreError::Exhausted {
-                        return Err(Errno::Again);
+                    match error {
+                        nanvix_hal::CoreError::Exhausted => return Some(Err(Errno::Again)),
+                        nanvix_hal::CoreError::Busy => *finishing = true,
+                        _ => {}
                     }
                 }
             }
         }
-        Err(Errno::Again)
+        None
     }
 
     /// The life of a created thread on its context: a core, the program's code, the
