@@ -24,6 +24,17 @@ pub enum Event {
         /// Host process id to attach to.
         pid: u32,
     },
+    /// `--gdb` on the qemu-x86_64 platform: the cluster's machine is stopped at its
+    /// first instruction with QEMU's debugger stub listening at `address`; `kernel`
+    /// is the kernel ELF to load its symbols from.
+    MachineWaitsForDebugger {
+        /// Cluster name.
+        cluster: String,
+        /// Where the stub listens (`127.0.0.1:PORT`).
+        address: String,
+        /// The kernel ELF.
+        kernel: String,
+    },
     /// `--gdb`: where the debugged cluster's program ELF is, and its load base.
     DebugSymbols {
         /// Cluster name.
@@ -213,6 +224,13 @@ impl Event {
                 epoch,
             } => format!("[board] {cluster} up (pid {pid}, epoch {epoch})"),
             Event::ProgramStarted { .. } => String::new(),
+            Event::MachineWaitsForDebugger {
+                cluster,
+                address,
+                kernel,
+            } => format!(
+                "[board] {cluster}'s machine is stopped for a debugger: gdb -ex 'target remote {address}' {kernel} (then `continue`)"
+            ),
             Event::WaitingForDebugger { cluster, pid } => format!(
                 "[board] {cluster} is stopped for a debugger: gdb -p {pid} (then `continue`), or kill -CONT {pid}"
             ),

@@ -54,7 +54,9 @@ enum Commands {
         #[arg(long, value_name = "CLUSTER")]
         callgrind: Option<String>,
         /// Stop this cluster's kernel at its start so that a debugger can attach
-        /// (`gdb -p PID`), and print how to load its programs' symbols.
+        /// (hosted: `gdb -p PID`; qemu-x86_64: the machine's debugger stub,
+        /// `target remote 127.0.0.1:PORT`), and print how to load its programs'
+        /// symbols.
         #[arg(long, value_name = "CLUSTER")]
         gdb: Option<String>,
         /// The disk image file of a system with a disk, kept between runs (default:
@@ -168,8 +170,11 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
 /// Checks a manifest and builds its kernel and programs (or only finds them).
 fn build_system(root: &Path, path: &Path, build: bool) -> Result<(System, Payloads), String> {
     let system = manifest::load(root, path).map_err(|error| error.to_string())?;
-    let artifacts =
+    let mut artifacts =
         builder::build(root, &system.program_names(), build).map_err(|error| error.to_string())?;
+    if system.platform == manifest::Platform::QemuX86_64 {
+        artifacts.kernel = builder::build_qemu_kernel(root).map_err(|error| error.to_string())?;
+    }
     let mut payloads = packing::read_payloads(&artifacts).map_err(|error| error.to_string())?;
     packing::check_budgets(&system, &payloads).map_err(|error| error.to_string())?;
     if let Some(plan) = &system.root {

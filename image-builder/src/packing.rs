@@ -6,8 +6,6 @@ use crate::manifest::{self, ManifestError, Sources, System};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// Platform name of the hosted kernel section.
-pub const HOSTED_PLATFORM: &str = "hosted";
 /// Bytes the kernel needs beside each program's image, heap and stack (its start
 /// block, rounded up generously).
 pub const START_BLOCK_RESERVE: u64 = 4096;
@@ -159,7 +157,7 @@ pub fn pack(system: &System, payloads: &Payloads, revision: &str) -> Image {
         ),
         Section::new(
             SectionKind::Kernel,
-            HOSTED_PLATFORM,
+            system.platform.name(),
             payloads.kernel.clone(),
         ),
     ];
@@ -191,13 +189,6 @@ pub fn unpack(path: &Path, image: &Image) -> Result<(System, Payloads), UnpackEr
         String::from_utf8(section.data.clone()).map_err(|_| UnpackError::Text(what))
     };
     let manifest_text = text(SectionKind::Manifest, "manifest")?;
-    let kernel = image
-        .find(SectionKind::Kernel, Some(HOSTED_PLATFORM))
-        .ok_or(UnpackError::Image(ImageError::MissingSection(
-            "hosted kernel",
-        )))?
-        .data
-        .clone();
     let programs: BTreeMap<String, Vec<u8>> = image
         .all(SectionKind::Program)
         .map(|section| (section.name.clone(), section.data.clone()))
@@ -216,6 +207,16 @@ pub fn unpack(path: &Path, image: &Image) -> Result<(System, Payloads), UnpackEr
         programs_origin: "programs in the image",
     };
     let system = manifest::parse(path, &manifest_text, &sources).map_err(UnpackError::Manifest)?;
+    let kernel = image
+        .find(SectionKind::Kernel, Some(system.platform.name()))
+        .ok_or(UnpackError::Image(ImageError::MissingSection(
+            match system.platform {
+                manifest::Platform::Hosted => "hosted kernel",
+                manifest::Platform::QemuX86_64 => "qemu-x86_64 kernel",
+            },
+        )))?
+        .data
+        .clone();
     let root = match image.find(SectionKind::RootFileSystem, None) {
         Some(section) if !section.data.is_empty() => Some(
             serde_json::from_slice(&section.data)
@@ -316,6 +317,33 @@ mod tests {
                 .to_string()
                 .contains("no hosted kernel section")
         );
+    }
+
+    #[test]
+    fn a_system_on_machines_packs_its_kernel_under_its_platform() {
+        let root = crate::workspace_root();
+        let system = manifest::load(
+            &root,
+            &root.join("image-builder/tests/systems/machines.toml"),
+        )
+        .unwrap();
+        assert_eq!(system.platform, manifest::Platform::QemuX86_64);
+        let image = pack(&system, &payloads(), "test");
+        assert!(
+            image
+                .find(SectionKind::Kernel, Some("qemu-x86_64"))
+                .is_some()
+        );
+        assert!(image.find(SectionKind::Kernel, Some("hosted")).is_none());
+        let (unpacked, payloads) = unpack(Path::new("x.img"), &image).unwrap();
+        assert_eq!(unpacked.platform, manifest::Platform::QemuX86_64);
+        assert_eq!(payloads.kernel, self::payloads().kernel);
+        let mut image = image;
+        image
+            .sections
+            .retain(|section| section.kind != SectionKind::Kernel);
+        let error = unpack(Path::new("x.img"), &image).unwrap_err().to_string();
+        assert!(error.contains("no qemu-x86_64 kernel section"), "{error}");
     }
 
     #[test]

@@ -304,6 +304,15 @@ struct Board<'a> {
     console: Option<(usize, ConsoleInput)>,
     /// When an orderly shutdown (asked of init by a SIGTERM) must have ended.
     shutdown_deadline: Option<Instant>,
+    /// On the qemu-x86_64 platform: the emulator, and the boot bundles handed to
+    /// the machines (kept while QEMU may read them).
+    machines: Option<Machines>,
+}
+
+/// What the runner keeps to boot clusters as QEMU machines.
+struct Machines {
+    emulator: std::path::PathBuf,
+    bundles: Vec<SealedFile>,
 }
 
 /// The write end of a cluster's console input, shared by the thread that copies
@@ -324,8 +333,21 @@ pub fn run(
     // The line editor puts the terminal in raw mode while it reads a line: whatever
     // ends the run leaves the terminal as it found it.
     let _terminal = TerminalMode::save();
-    let hardware = BoardHardware::create(&system.board)
-        .map_err(|error| RunError(format!("cannot create the board's NoC memory: {error}")))?;
+    let on_machines = system.platform == crate::manifest::Platform::QemuX86_64;
+    let hardware = if on_machines {
+        BoardHardware::create_for_machines(&system.board)
+    } else {
+        BoardHardware::create(&system.board)
+    }
+    .map_err(|error| RunError(format!("cannot create the board's NoC memory: {error}")))?;
+    let machines = if on_machines {
+        Some(Machines {
+            emulator: crate::qemu::ensure_installed().map_err(RunError)?,
+            bundles: Vec::new(),
+        })
+    } else {
+        None
+    };
     // Inherited, so a wrapper such as valgrind can open it after its own exec.
     let kernel = SealedFile::new("kernel", &payloads.kernel, true)
         .map_err(|error| RunError(format!("cannot stage the kernel: {error}")))?;
@@ -385,6 +407,7 @@ pub fn run(
         output,
         console: None,
         shutdown_deadline: None,
+        machines,
     };
     let status = board.run(options.timeout);
     signal_handle.close();
@@ -492,6 +515,10 @@ impl Board<'_> {
     /// the boot cluster's process, which its kernel turns into a SIGTERM notice to
     /// its first program. The boot cluster's name then.
     fn ask_init_to_shut_down(&self) -> Option<String> {
+        // A machine takes a signal as the end of QEMU: it cannot be asked yet.
+        if self.machines.is_some() {
+            return None;
+        }
         let boot = self.system.boot;
         let slot = self
             .slots
@@ -1131,6 +1158,11 @@ impl Board<'_> {
     /// stays on, idle, when its programs end, and takes program requests on a
     /// control pipe.
     fn spawn_plan(&mut self, plan: ClusterPlan, epoch: u32, warm: bool) -> std::io::Result<()> {
+        if self.machines.is_some() {
+            // No warm machines yet: one booted on request powers off when its
+            // program ends.
+            return self.spawn_machine(plan, epoch);
+        }
         let index = plan.index;
         let (report_read, report_write) = pipe()?;
         let (control_read, control_write) = if warm {
@@ -1284,7 +1316,7 @@ impl Board<'_> {
             let input: ConsoleInput = std::sync::Arc::new(std::sync::Mutex::new(Some(input)));
             self.console = Some((index, std::sync::Arc::clone(&input)));
             let interrupts = self.sender.clone();
-            std::thread::spawn(move || copy_console_input(&input, &interrupts));
+            std::thread::spawn(move || copy_console_input(&input, &interrupts, None));
         }
         if debugged {
             self.emit(Event::WaitingForDebugger {
@@ -1343,6 +1375,241 @@ impl Board<'_> {
     }
 }
 
+impl Board<'_> {
+    /// Boots `plan`'s cluster in boot epoch `epoch` as a QEMU machine: its boot
+    /// bundle (the board, the cluster, its programs and every image program's ELF)
+    /// as the machine's `-initrd`, the board's NoC memory as its ivshmem device, its
+    /// serial console carried both ways (report lines become reports).
+    fn spawn_machine(&mut self, plan: ClusterPlan, epoch: u32) -> std::io::Result<()> {
+        let index = plan.index;
+        let library: Vec<(String, std::path::PathBuf)> = self
+            .programs
+            .iter()
+            .map(|(name, file)| (name.clone(), std::path::PathBuf::from(&file.path)))
+            .collect();
+        let bundle_bytes = {
+            let scratch = std::env::temp_dir().join(format!(
+                "nanvix-bundle-{}-{}-{epoch}",
+                std::process::id(),
+                plan.name
+            ));
+            let bytes = crate::qemu::write_bundle(
+                &scratch,
+                &self.system.board,
+                index,
+                epoch,
+                &plan.programs,
+                &library,
+            )
+            .map_err(std::io::Error::other);
+            let read = bytes.and_then(|_| std::fs::read(&scratch));
+            let _ = std::fs::remove_file(&scratch);
+            read?
+        };
+        let bundle = SealedFile::new(&format!("bundle-{}", plan.name), &bundle_bytes, true)?;
+        let shape = &self.system.board.clusters[index];
+        let mut arguments: Vec<String> = vec![
+            "-nodefaults".into(),
+            "-display".into(),
+            "none".into(),
+            "-no-reboot".into(),
+            "-m".into(),
+            format!(
+                "{}M",
+                crate::qemu::cluster_memory_mib(shape.sram_bytes, bundle_bytes.len() as u64)
+            ),
+            "-smp".into(),
+            shape.cores.to_string(),
+            "-serial".into(),
+            "stdio".into(),
+            "-device".into(),
+            "isa-debug-exit,iobase=0xf4,iosize=0x04".into(),
+            "-kernel".into(),
+            self.kernel.path.clone(),
+            "-append".into(),
+            "mode=kernel".into(),
+            "-initrd".into(),
+            bundle.path.clone(),
+        ];
+        arguments.extend(crate::qemu::noc_arguments(
+            &self.hardware.path(),
+            self.hardware.file_bytes()?,
+        ));
+        let debugged = self
+            .gdb
+            .as_ref()
+            .is_some_and(|(cluster, _)| *cluster == plan.name);
+        let port = if debugged { free_port()? } else { 0 };
+        if debugged {
+            // Stopped at its first instruction until a debugger connects and goes on.
+            arguments.extend(["-gdb".into(), format!("tcp:127.0.0.1:{port}"), "-S".into()]);
+        }
+        let emulator = self
+            .machines
+            .as_ref()
+            .map(|machines| machines.emulator.clone())
+            .unwrap_or_default();
+        let holds_console = plan.programs.iter().any(|program| program.console_input);
+        let mut command = Command::new(&emulator);
+        command
+            .args(&arguments)
+            .stdin(if holds_console {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        // SAFETY: the closure runs in the child between fork and exec and only makes
+        // async-signal-safe calls: it asks for SIGKILL when the runner dies and leaves
+        // the terminal's process group (Ctrl-C reaches the runner, which stops the
+        // board). The memory files QEMU opens by path are inherited (no CLOEXEC).
+        unsafe {
+            command.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0
+                    || libc::setpgid(0, 0) != 0
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        self.hardware.set_status(index, 0, ENDED_NONE);
+        self.hardware.set_run(index, 1, false);
+        self.hardware.set_system_epoch(index, epoch);
+        self.hardware.set_state(index, ClusterState::On { epoch });
+        let mut child = match command.spawn() {
+            Ok(child) => child,
+            Err(error) => {
+                self.hardware.set_state(index, ClusterState::Dead { epoch });
+                return Err(error);
+            }
+        };
+        if let Some(machines) = self.machines.as_mut() {
+            machines.bundles.push(bundle);
+        }
+        if let Some(input) = child.stdin.take() {
+            let input: ConsoleInput = std::sync::Arc::new(std::sync::Mutex::new(Some(input)));
+            self.console = Some((index, std::sync::Arc::clone(&input)));
+            let interrupts = self.sender.clone();
+            std::thread::spawn(move || {
+                copy_console_input(&input, &interrupts, Some(END_OF_SERIAL_INPUT));
+            });
+        }
+        if debugged {
+            let kernel = self.debug_kernel().unwrap_or_default();
+            self.emit(Event::MachineWaitsForDebugger {
+                cluster: plan.name.clone(),
+                address: format!("127.0.0.1:{port}"),
+                kernel,
+            });
+        }
+        self.slots.push(Slot {
+            plan,
+            pid: child.id(),
+            epoch,
+            phase: Phase::Starting,
+            power_off: None,
+            powered_off_on_request: None,
+            first_fault: None,
+            warm: false,
+            idle: false,
+            run: 1,
+            control: None,
+            outcome: None,
+        });
+        let readers = [
+            serial_reader(
+                index,
+                child.stdout.take().expect("piped stdout"),
+                self.sender.clone(),
+            ),
+            reader(
+                index,
+                child.stderr.take().expect("piped stderr"),
+                false,
+                self.sender.clone(),
+            ),
+        ];
+        let sender = self.sender.clone();
+        std::thread::spawn(move || {
+            for reader in readers {
+                let _ = reader.join();
+            }
+            let status = child
+                .wait()
+                .unwrap_or_else(|_| ExitStatus::from_raw(0x7f00));
+            // QEMU's exit device: 33 for a kernel's pass (status 0), 35 for its
+            // failure (the kernel's power-off with another status).
+            let status = match status.code() {
+                Some(crate::qemu::STATUS_PASS) => ExitStatus::from_raw(0),
+                Some(crate::qemu::STATUS_FAIL) => ExitStatus::from_raw(1 << 8),
+                _ => status,
+            };
+            let _ = sender.send(Input::Exited {
+                cluster: index,
+                status,
+            });
+        });
+        Ok(())
+    }
+}
+
+/// The byte that tells a machine's kernel its console input ended (ASCII end of
+/// transmission; the kernel's `platform::END_OF_INPUT`).
+const END_OF_SERIAL_INPUT: u8 = 0x04;
+
+impl Board<'_> {
+    /// The kernel ELF written to the `--gdb` directory, for a debugger to load its
+    /// symbols from: its path.
+    fn debug_kernel(&self) -> Option<String> {
+        let (_, directory) = self.gdb.as_ref()?;
+        let elf = self.elves.get(KERNEL_PROGRAM)?;
+        let path = directory.join("nanvix-qemu-kernel");
+        std::fs::write(&path, elf).ok()?;
+        Some(path.display().to_string())
+    }
+}
+
+/// A TCP port of 127.0.0.1 free a moment ago (for a machine's debugger stub).
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?
+        .local_addr()?
+        .port())
+}
+
+/// Reads a machine's serial console: report lines (the kernel's reports) and raw
+/// lines (the kernel's own output), without their carriage returns.
+fn serial_reader(
+    cluster: usize,
+    source: impl Read + Send + 'static,
+    sender: Sender<Input>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        for line in BufReader::new(source).split(b'\n') {
+            let Ok(mut line) = line else { break };
+            while line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            let text = String::from_utf8_lossy(&line).into_owned();
+            let input = match nanvix_board_protocol::parse_report_line(&text) {
+                Some(Ok(report)) => Input::Report { cluster, report },
+                Some(Err(_)) => Input::Raw {
+                    cluster,
+                    line: format!("malformed report: {text}"),
+                },
+                None => Input::Raw {
+                    cluster,
+                    line: text,
+                },
+            };
+            if sender.send(input).is_err() {
+                break;
+            }
+        }
+    })
+}
+
 /// Reads lines from a cluster process: reports (JSON) or raw output.
 fn reader(
     cluster: usize,
@@ -1380,13 +1647,17 @@ fn reader(
 /// closes it then (the cluster reads the end of its input). On a terminal (input and
 /// output) the runner edits the lines ([`edit_console_input`]); other input is
 /// copied as it comes.
-fn copy_console_input(input: &ConsoleInput, interrupts: &Sender<Input>) {
+fn copy_console_input(input: &ConsoleInput, interrupts: &Sender<Input>, end: Option<u8>) {
     use std::io::IsTerminal;
     let on_terminal = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     if !(on_terminal && edit_console_input(input, interrupts).is_ok()) {
         copy_raw_input(input);
     }
     if let Ok(mut input) = input.lock() {
+        // A machine's serial port has no end of its own: `end` says it.
+        if let (Some(byte), Some(pipe)) = (end, input.as_mut()) {
+            let _ = pipe.write_all(&[byte]);
+        }
         *input = None;
     }
 }
