@@ -533,12 +533,6 @@ pub fn check(
             None => None,
             Some(size) => {
                 let field = format!("clusters.{}.disk", cluster.name);
-                if platform == Platform::QemuX86_64 {
-                    return Err(fail(
-                        &field,
-                        "the qemu-x86_64 platform has no disk yet".to_string(),
-                    ));
-                }
                 if cluster.kind != ClusterKind::Io || !cluster.ddr_attached {
                     return Err(fail(
                         &field,
@@ -564,6 +558,13 @@ pub fn check(
                             DISK_BYTES_MIN >> 10,
                             DISK_BYTES_MAX >> 30
                         ),
+                    ));
+                }
+                if platform == Platform::QemuX86_64 && !bytes.is_power_of_two() {
+                    return Err(fail(
+                        &field,
+                        "on the qemu-x86_64 platform a disk is a power of two of bytes (an ivshmem device's BAR)"
+                            .to_string(),
                     ));
                 }
                 Some(bytes)
@@ -994,20 +995,24 @@ programs = [{ name = "hello", heap = "128 KiB", stack = "32 KiB" }]
     }
 
     #[test]
-    fn a_manifest_may_name_the_qemu_platform_but_not_give_it_a_disk() {
+    fn a_manifest_may_name_the_qemu_platform_and_give_it_a_disk_of_a_power_of_two() {
         let machines = GOOD.replace("platform = \"hosted\"", "platform = \"qemu-x86_64\"");
         assert_eq!(
             check_text(&machines).unwrap().platform,
             Platform::QemuX86_64
         );
-        let with_disk = machines.replace("[clusters.io0]\n", "[clusters.io0]\ndisk = \"1 MiB\"\n");
-        let error = check_text(&with_disk).unwrap_err();
+        let disk = |text: &str, size: &str| {
+            text.replace(
+                "[clusters.io0]\n",
+                &format!("[clusters.io0]\ndisk = \"{size}\"\n"),
+            )
+        };
+        let system = check_text(&disk(&machines, "1 MiB")).unwrap();
+        assert_eq!(system.clusters[0].disk_bytes, Some(1 << 20));
+        let error = check_text(&disk(&machines, "1536 KiB")).unwrap_err();
         assert_eq!(error.field, "clusters.io0.disk", "{error}");
-        assert!(error.reason.contains("has no disk yet"), "{error}");
-        assert!(
-            check_text(&GOOD.replace("[clusters.io0]\n", "[clusters.io0]\ndisk = \"1 MiB\"\n"))
-                .is_ok()
-        );
+        assert!(error.reason.contains("power of two"), "{error}");
+        assert!(check_text(&disk(GOOD, "1536 KiB")).is_ok());
     }
 
     #[test]

@@ -143,15 +143,28 @@ pub fn cluster_memory_mib(sram_bytes: u64, bundle_bytes: u64) -> u64 {
     (SRAM_BASE + sram_bytes + bundle_bytes + MEMORY_MARGIN).div_ceil(1 << 20)
 }
 
+/// What a machine has beside its NoC memory: the blocks of its disk and the bytes
+/// of the board's DDR it reaches (0: none of it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Storage {
+    /// Disk blocks.
+    pub disk_blocks: u64,
+    /// DDR bytes.
+    pub ddr_bytes: u64,
+}
+
+/// The PCI slots (bus 0) of a machine's ivshmem devices: the NoC memory, the disk,
+/// the DDR (the kernel's `pci::NOC_SLOT`, `DISK_SLOT`, `DDR_SLOT`).
+pub const IVSHMEM_SLOTS: [u32; 3] = [0x10, 0x11, 0x12];
+
 /// Writes the boot bundle of cluster `cluster` of `board` in epoch `epoch` to
-/// `path`: its `programs` and the ELFs of `library` (name and file; every program
-/// the list names must be among them). Returns the bundle's bytes.
+/// `path`: its `programs`, its `storage`, and the ELFs of `library` (name and file;
+/// every program the list names must be among them). Returns the bundle's bytes.
 pub fn write_bundle(
     path: &Path,
-    board: &nanvix_board::Board,
-    cluster: usize,
-    epoch: u32,
+    (board, cluster, epoch): (&nanvix_board::Board, usize, u32),
     programs: &[crate::manifest::ProgramPlan],
+    storage: Storage,
     library: &[(String, PathBuf)],
 ) -> Result<u64, String> {
     let elfs = library
@@ -166,6 +179,8 @@ pub fn write_bundle(
         board: board.clone(),
         cluster: cluster as u32,
         epoch,
+        disk_blocks: storage.disk_blocks,
+        ddr_bytes: storage.ddr_bytes,
         programs: programs
             .iter()
             .map(|program| nanvix_board_protocol::BootProgram {
@@ -190,13 +205,20 @@ pub fn write_bundle(
 }
 
 /// QEMU's arguments for the board's NoC memory: the memory file at `path` (of
-/// `bytes`, a power of two) as an ivshmem device.
+/// `bytes`, a power of two) as an ivshmem device at its slot.
 pub fn noc_arguments(path: &str, bytes: u64) -> Vec<String> {
+    device_arguments("noc", IVSHMEM_SLOTS[0], path, bytes)
+}
+
+/// QEMU's arguments for a file at `path` of `bytes` (a power of two: a BAR's size)
+/// as the ivshmem device `name` at PCI slot `slot` of bus 0, shared (writes reach
+/// the file).
+pub fn device_arguments(name: &str, slot: u32, path: &str, bytes: u64) -> Vec<String> {
     vec![
         "-object".into(),
-        format!("memory-backend-file,id=noc,share=on,mem-path={path},size={bytes}"),
+        format!("memory-backend-file,id={name},share=on,mem-path={path},size={bytes}"),
         "-device".into(),
-        "ivshmem-plain,memdev=noc".into(),
+        format!("ivshmem-plain,memdev={name},addr={slot:#x}"),
     ]
 }
 

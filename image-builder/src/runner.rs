@@ -1387,6 +1387,33 @@ impl Board<'_> {
             .iter()
             .map(|(name, file)| (name.clone(), std::path::PathBuf::from(&file.path)))
             .collect();
+        // The disk the manifest gives this cluster, and the board's DDR if it is
+        // attached: their files as ivshmem devices (a BAR's size is a power of two).
+        let mut devices: Vec<String> = Vec::new();
+        let mut inherited: Vec<i32> = Vec::new();
+        let mut storage = crate::qemu::Storage::default();
+        if let (Some(bytes), Some(file)) = (plan.disk_bytes, &self.disk) {
+            storage.disk_blocks = bytes / nanvix_abi::DISK_BLOCK_BYTES as u64;
+            devices.extend(crate::qemu::device_arguments(
+                "disk",
+                crate::qemu::IVSHMEM_SLOTS[1],
+                &format!("/proc/self/fd/{}", file.as_raw_fd()),
+                power_of_two(bytes, "the disk")?,
+            ));
+            inherited.push(file.as_raw_fd());
+        }
+        if let Some((file, bytes)) = &self.ddr
+            && self.system.board.clusters[index].ddr_attached
+        {
+            storage.ddr_bytes = *bytes;
+            devices.extend(crate::qemu::device_arguments(
+                "ddr",
+                crate::qemu::IVSHMEM_SLOTS[2],
+                &format!("/proc/self/fd/{}", file.as_raw_fd()),
+                power_of_two(*bytes, "the DDR")?,
+            ));
+            inherited.push(file.as_raw_fd());
+        }
         let bundle_bytes = {
             let scratch = std::env::temp_dir().join(format!(
                 "nanvix-bundle-{}-{}-{epoch}",
@@ -1395,10 +1422,9 @@ impl Board<'_> {
             ));
             let bytes = crate::qemu::write_bundle(
                 &scratch,
-                &self.system.board,
-                index,
-                epoch,
+                (&self.system.board, index, epoch),
                 &plan.programs,
+                storage,
                 &library,
             )
             .map_err(std::io::Error::other);
@@ -1435,6 +1461,7 @@ impl Board<'_> {
             &self.hardware.path(),
             self.hardware.file_bytes()?,
         ));
+        arguments.extend(devices);
         let debugged = self
             .gdb
             .as_ref()
@@ -1461,13 +1488,17 @@ impl Board<'_> {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         // SAFETY: the closure runs in the child between fork and exec and only makes
-        // async-signal-safe calls: it asks for SIGKILL when the runner dies and leaves
+        // async-signal-safe calls: it asks for SIGKILL when the runner dies, leaves
         // the terminal's process group (Ctrl-C reaches the runner, which stops the
-        // board). The memory files QEMU opens by path are inherited (no CLOEXEC).
+        // board), and lets the disk and DDR files survive exec (QEMU opens them by
+        // their /proc/self/fd paths; the other memory files are inherited already).
         unsafe {
-            command.pre_exec(|| {
+            command.pre_exec(move || {
                 if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0
                     || libc::setpgid(0, 0) != 0
+                    || inherited
+                        .iter()
+                        .any(|fd| libc::fcntl(*fd, libc::F_SETFD, 0) != 0)
                 {
                     return Err(std::io::Error::last_os_error());
                 }
@@ -1568,6 +1599,18 @@ impl Board<'_> {
         let path = directory.join("nanvix-qemu-kernel");
         std::fs::write(&path, elf).ok()?;
         Some(path.display().to_string())
+    }
+}
+
+/// `bytes`, if a power of two (an ivshmem device's BAR must be): `what` names the
+/// file otherwise.
+fn power_of_two(bytes: u64, what: &str) -> std::io::Result<u64> {
+    if bytes.is_power_of_two() {
+        Ok(bytes)
+    } else {
+        Err(std::io::Error::other(format!(
+            "{what} has {bytes} bytes: on the qemu-x86_64 platform its size must be a power of two (a PCI BAR's)"
+        )))
     }
 }
 

@@ -4,7 +4,10 @@
 //! systems are the hosted tests' own, their platform swapped); a faulting thread is
 //! reported and ended while its program goes on; a killed machine is reported dead
 //! and its names released; `--gdb` stops a machine for a debugger until it says go;
-//! an MPPA-256 of twenty machines boots to init, whose servers serve, and shuts down.
+//! an MPPA-256 of twenty machines boots to init, whose servers serve, and shuts down;
+//! the terminal's input reaches the program that holds the console, and its end;
+//! a disk keeps what a machine wrote for the next boot and serves the file system;
+//! the DDR is shared by its machines; nsh runs a script and spawns on a machine.
 
 mod common;
 
@@ -239,4 +242,145 @@ fn an_mppa256_of_twenty_machines_boots_to_init_and_shuts_down() {
         })
         .count();
     assert_eq!(pairs, 16, "{}", board.transcript());
+}
+
+#[test]
+fn console_input_reaches_the_program_on_its_machine_and_ends() {
+    let mut board = Board::start_with_input(
+        NANVIX,
+        on_machines("console"),
+        Duration::from_secs(120),
+        &[],
+        Some(b"first line\nsecond line\nno newline".to_vec()),
+    )
+    .unwrap();
+    assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
+    let echoed: Vec<String> = board
+        .events()
+        .iter()
+        .filter_map(|event| match event {
+            Event::Console { cluster, line, .. }
+                if cluster == "cc0" && !line.starts_with("hello from") =>
+            {
+                Some(line.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        echoed,
+        [
+            "echo: first line",
+            "echo: second line",
+            "echo: no newline",
+            "end of input"
+        ],
+        "{}",
+        board.transcript()
+    );
+}
+
+/// Boots `name` on machines with the disk file `disk` (started over when `fresh`).
+fn start_on_disk(name: &str, disk: &std::path::Path, fresh: bool) -> Board {
+    let disk = disk.to_str().unwrap();
+    let mut extra = vec!["--disk", disk];
+    if fresh {
+        extra.push("--fresh-disk");
+    }
+    Board::start_with(NANVIX, on_machines(name), Duration::from_secs(120), &extra).unwrap()
+}
+
+#[test]
+fn a_machines_disk_keeps_what_it_wrote_for_the_next_boot_and_serves_the_file_system() {
+    let directory = common::scratch_directory("nanvix-machines-disk");
+    let disk = directory.join("disk.img");
+    let mut board = start_on_disk("disk-write", &disk, true);
+    assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
+    let mut board = start_on_disk("disk-verify", &disk, false);
+    assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
+    assert!(
+        printed(&board, "io0", "disk-test: verified round 1"),
+        "{}",
+        board.transcript()
+    );
+    let files = directory.join("files.img");
+    let mut board = start_on_disk("vfs", &files, true);
+    assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
+    for (cluster, line) in [
+        ("io0", "vfs-test: local: 42 checks, 0 failed"),
+        ("cc0", "vfs-test: remote: 8 checks, 0 failed"),
+    ] {
+        assert!(printed(&board, cluster, line), "{}", board.transcript());
+    }
+    let _ = std::fs::remove_dir_all(&directory);
+}
+
+#[test]
+fn the_ddr_is_shared_by_the_machines_attached_to_it() {
+    run_and_expect(
+        "ddr",
+        &[
+            ("io0", "ddr-test: write: 10 checks, 0 failed"),
+            ("io1", "ddr-test: read: 3 checks, 0 failed"),
+            ("cc0", "ddr-test: absent: 3 checks, 0 failed"),
+        ],
+    );
+}
+
+#[test]
+fn nsh_on_a_machine_runs_a_script_from_its_input_and_spawns_on_another() {
+    let root = nanvix_image_builder::workspace_root();
+    let text = std::fs::read_to_string(root.join("systems/shell.toml")).unwrap();
+    let path =
+        std::env::temp_dir().join(format!("nanvix-machines-shell-{}.toml", std::process::id()));
+    std::fs::write(
+        &path,
+        text.replace("platform = \"hosted\"", "platform = \"qemu-x86_64\""),
+    )
+    .unwrap();
+    // nsh ends with its last program's status: a greeting last.
+    let script = b"process-test mode=exit status=3\nnosuch\nhello partner=none\n".to_vec();
+    let mut board = Board::start_with_input(
+        NANVIX,
+        path.clone(),
+        Duration::from_secs(120),
+        &[],
+        Some(script),
+    )
+    .unwrap();
+    assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
+    let lines: Vec<String> = board
+        .events()
+        .iter()
+        .filter_map(|event| match event {
+            Event::Console {
+                cluster,
+                program,
+                line,
+            } if cluster == "cc0" && program == "nsh" => Some(line.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "$ process-test mode=exit status=3",
+            "nsh: process-test: exited with status 3",
+            "$ nosuch",
+            "nsh: nosuch: no such program",
+            "$ hello partner=none",
+        ],
+        "{}",
+        board.transcript()
+    );
+    assert!(
+        printed(
+            &board,
+            "cc1",
+            "hello from cc1: node 5, 4 cores, 2048 KiB SRAM, program 0"
+        ),
+        "{}",
+        board.transcript()
+    );
+    let _ = std::fs::remove_file(&path);
 }

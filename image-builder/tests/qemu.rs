@@ -384,7 +384,14 @@ fn boot_clusters(clusters: &[(&str, &[Program<'_>])]) -> Vec<qemu::Boot> {
                 names.join("-"),
                 std::thread::current().id()
             ));
-            let bytes = qemu::write_bundle(&bundle, &board, index, 1, &plans, &library).unwrap();
+            let bytes = qemu::write_bundle(
+                &bundle,
+                (&board, index, 1),
+                &plans,
+                qemu::Storage::default(),
+                &library,
+            )
+            .unwrap();
             hardware.set_status(index, 0, 0);
             hardware.set_run(index, 1, false);
             hardware.set_system_epoch(index, 1);

@@ -243,7 +243,7 @@ pub fn parse_report_line(line: &str) -> Option<Result<ClusterReport, serde_json:
 /// The first bytes of a [`BootBundle`] file ("NXQB").
 pub const BUNDLE_MAGIC: [u8; 4] = *b"NXQB";
 /// The bundle format's version (after the magic, little-endian).
-pub const BUNDLE_VERSION: u32 = 1;
+pub const BUNDLE_VERSION: u32 = 2;
 
 /// What the runner hands a qemu-x86_64 cluster's kernel at boot (QEMU's `-initrd`
 /// file, which its PVH loader passes as the first module): the board, which cluster
@@ -256,6 +256,10 @@ pub struct BootBundle<'a> {
     pub cluster: u32,
     /// Boot epoch of this incarnation.
     pub epoch: u32,
+    /// Blocks of the disk the machine has as an ivshmem device (0: none).
+    pub disk_blocks: u64,
+    /// Bytes of the board's DDR the machine has as an ivshmem device (0: none).
+    pub ddr_bytes: u64,
     /// Programs to load at boot, in order; program ids are their positions.
     pub programs: Vec<BootProgram>,
     /// ELFs by name: every program the boot list names, and the image's others
@@ -374,6 +378,8 @@ mod tests {
             },
             cluster: 0,
             epoch: 1,
+            disk_blocks: 0,
+            ddr_bytes: 0,
             programs: vec![BootProgram {
                 name: "hello".to_string(),
                 arguments: vec!["rounds=1".to_string()],
@@ -404,8 +410,8 @@ mod tests {
         let bytes = bundle(&[1, 2, 3]).encode();
         assert_eq!(BootBundle::decode(b"ELF\0"), Err(BundleError::NotABundle));
         let mut newer = bytes.clone();
-        newer[4] = 2;
-        assert_eq!(BootBundle::decode(&newer), Err(BundleError::Version(2)));
+        newer[4] = 3;
+        assert_eq!(BootBundle::decode(&newer), Err(BundleError::Version(3)));
         assert_eq!(BootBundle::decode(&bytes[..6]), Err(BundleError::Corrupt));
         for cut in 8..bytes.len() {
             assert!(BootBundle::decode(&bytes[..cut]).is_err(), "cut at {cut}");

@@ -125,6 +125,61 @@ pub fn protect_for_programs(sram_base: usize, sram_bytes: usize) {
     flush_local();
 }
 
+/// Page directories for device memory past the boot map's 4 GiB (a BAR the
+/// firmware placed high), one per GiB: 8 GiB of it at most.
+static HIGH_DIRECTORIES: [Table; 8] = [const { Table([const { AtomicU64::new(0) }; 512]) }; 8];
+/// High directories handed out so far.
+static HIGH_USED: AtomicU64 = AtomicU64::new(0);
+
+/// The boot map's page directory pointer table (entry 0 of the level-4 table CR3
+/// names), through the identity map.
+fn pointer_table() -> *mut u64 {
+    let root: u64;
+    // SAFETY: reading CR3 has no effect.
+    unsafe { core::arch::asm!("mov {}, cr3", out(reg) root, options(nomem, nostack)) };
+    let level_4 = (root & ADDRESS_MASK) as *const u64;
+    // SAFETY: CR3 names the boot map's level-4 table (identity-mapped, the boot
+    // code's .bss), whose entry 0 names the boot page directory pointer table.
+    unsafe { (core::ptr::read_volatile(level_4) & ADDRESS_MASK) as *mut u64 }
+}
+
+/// Makes device memory `[base, base + size)` reachable by the kernel at its own
+/// address: below 4 GiB the boot map has it; above, its GiBs get page directories of
+/// 2 MiB pages (kernel only). At boot, on the boot core, before other cores run.
+pub fn map_device(base: u64, size: u64) -> Result<usize, MmuError> {
+    let end = base.checked_add(size).ok_or(MmuError::Refused)?;
+    if end <= 1 << 32 {
+        return Ok(base as usize);
+    }
+    const GIB: u64 = 1 << 30;
+    if end > 512 * GIB || !base.is_multiple_of(LARGE_PAGE_BYTES as u64) {
+        return Err(MmuError::Refused);
+    }
+    let pointers = pointer_table();
+    for gib in base / GIB..end.div_ceil(GIB) {
+        // SAFETY: `gib` is below 512 (checked): an entry of the pointer table.
+        let entry = unsafe { pointers.add(gib as usize) };
+        // SAFETY: as above; only this boot core writes the table now.
+        if unsafe { core::ptr::read_volatile(entry) } & PRESENT != 0 {
+            continue;
+        }
+        let used = HIGH_USED.fetch_add(1, Ordering::AcqRel) as usize;
+        let Some(directory) = HIGH_DIRECTORIES.get(used) else {
+            return Err(MmuError::Refused);
+        };
+        for (index, large) in directory.0.iter().enumerate() {
+            let address = gib * GIB + (index * LARGE_PAGE_BYTES) as u64;
+            large.store(address | KERNEL_LARGE_PAGE, Ordering::Relaxed);
+        }
+        // SAFETY: as above: the directory is static and filled.
+        unsafe {
+            core::ptr::write_volatile(entry, directory as *const Table as u64 | PRESENT | WRITABLE);
+        }
+    }
+    flush_local();
+    Ok(base as usize)
+}
+
 /// Turns on no-execute pages on the calling core (EFER.NXE).
 pub fn enable_no_execute() {
     const EFER: u32 = 0xc000_0080;

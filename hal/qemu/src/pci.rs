@@ -50,15 +50,22 @@ fn config_write(slot: u32, offset: u32, value: u32) {
     out_long(CONFIG_DATA, value);
 }
 
-/// The ivshmem device's shared memory: its BAR 2's address (the firmware placed it)
-/// and size (probed: the bits the BAR keeps of all ones), if the machine has one and
-/// it lies below 4 GiB, where the boot map reaches. At boot, before other cores run
+/// The PCI slots (bus 0) the runner puts a machine's ivshmem devices at: the
+/// board's NoC memory, the cluster's disk, the board's DDR (`addr=` in QEMU's
+/// arguments: image-builder's `qemu::IVSHMEM_SLOTS`).
+pub const NOC_SLOT: u32 = 0x10;
+pub const DISK_SLOT: u32 = 0x11;
+pub const DDR_SLOT: u32 = 0x12;
+
+/// The memory of the ivshmem device at `slot` of bus 0: its BAR 2's address (the
+/// firmware placed it, maybe above 4 GiB) and size (probed: the bits the BAR keeps
+/// of all ones), if an ivshmem device is there. At boot, before other cores run
 /// (the BAR moves for a moment).
-pub fn shared_memory_region() -> Option<(usize, usize)> {
-    let slot = (0..32).find(|slot| {
-        let identity = config_read(*slot, 0);
-        identity & 0xffff == IVSHMEM_VENDOR && identity >> 16 == IVSHMEM_DEVICE
-    })?;
+pub fn ivshmem_region(slot: u32) -> Option<(u64, u64)> {
+    let identity = config_read(slot, 0);
+    if identity & 0xffff != IVSHMEM_VENDOR || identity >> 16 != IVSHMEM_DEVICE {
+        return None;
+    }
     let (low, high) = (config_read(slot, 0x18), config_read(slot, 0x1c));
     config_write(slot, 0x18, u32::MAX);
     config_write(slot, 0x1c, u32::MAX);
@@ -67,8 +74,7 @@ pub fn shared_memory_region() -> Option<(usize, usize)> {
     config_write(slot, 0x1c, high);
     let base = u64::from(high) << 32 | u64::from(low & !0xf);
     let size = (!mask).wrapping_add(1);
-    (base != 0 && size != 0 && base.checked_add(size).is_some_and(|end| end <= 1 << 32))
-        .then_some((base as usize, size as usize))
+    (base != 0 && size != 0 && base.checked_add(size).is_some()).then_some((base, size))
 }
 
 /// The ivshmem device's shared memory (its BAR 2, 64-bit), if the machine has one.

@@ -4,7 +4,8 @@
 //! Its SRAM is a range of the machine's RAM, its MMU window real page tables
 //! ([`paging`]); the NoC is the board's shared NoC memory (an ivshmem device every
 //! machine of the board maps), with polled doorbells; the board registers are that
-//! memory's, which the runner writes; console input is the serial port's.
+//! memory's, which the runner writes; console input is the serial port's; the disk
+//! and the DDR are their files, mapped whole as ivshmem devices.
 
 use crate::console::{self, Console};
 use crate::cores::{CORES, QemuCores};
@@ -296,34 +297,118 @@ impl ConsoleInput for SerialInput {
     }
 }
 
-/// No disk or DDR on this platform yet: the platform names this type for both and
-/// hands out neither.
-pub struct Absent;
+/// A disk: the disk image file the runner attaches to this cluster, mapped whole as
+/// an ivshmem device. Writes reach the host's copy of the file at once (a killed
+/// machine loses none: more than a disk's volatile cache promises); a flush has
+/// nothing to do.
+pub struct MappedDisk {
+    base: usize,
+    blocks: u64,
+}
 
-impl Disk for Absent {
+/// Bytes of a disk block.
+const BLOCK_BYTES: u64 = nanvix_abi::DISK_BLOCK_BYTES as u64;
+
+impl MappedDisk {
+    /// The disk of `blocks` blocks mapped at `base` (the kernel's address).
+    ///
+    /// # Safety
+    ///
+    /// `blocks` blocks at `base` are mapped for the machine's life and nothing
+    /// else in this kernel reaches them.
+    pub unsafe fn new(base: usize, blocks: u64) -> MappedDisk {
+        MappedDisk { base, blocks }
+    }
+
+    /// The address of `length` bytes from `block` on, if they are whole blocks on
+    /// the disk.
+    fn place(&self, block: u64, length: usize) -> Result<usize, DiskError> {
+        let count = length as u64 / BLOCK_BYTES;
+        if !(length as u64).is_multiple_of(BLOCK_BYTES)
+            || block.checked_add(count).is_none_or(|end| end > self.blocks)
+        {
+            return Err(DiskError::OutOfRange);
+        }
+        Ok(self.base + (block * BLOCK_BYTES) as usize)
+    }
+}
+
+impl Disk for MappedDisk {
     fn block_count(&self) -> u64 {
-        0
+        self.blocks
     }
-    fn read(&self, _: u64, _: &mut [u8]) -> Result<(), DiskError> {
-        Err(DiskError::OutOfRange)
+
+    fn read(&self, block: u64, buffer: &mut [u8]) -> Result<(), DiskError> {
+        let from = self.place(block, buffer.len())?;
+        // SAFETY: the range lies on the mapped disk (checked); the buffer is the
+        // caller's own.
+        unsafe {
+            core::ptr::copy_nonoverlapping(from as *const u8, buffer.as_mut_ptr(), buffer.len())
+        };
+        Ok(())
     }
-    fn write(&self, _: u64, _: &[u8]) -> Result<(), DiskError> {
-        Err(DiskError::OutOfRange)
+
+    fn write(&self, block: u64, data: &[u8]) -> Result<(), DiskError> {
+        let to = self.place(block, data.len())?;
+        // SAFETY: as in `read`.
+        unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), to as *mut u8, data.len()) };
+        Ok(())
     }
+
     fn flush(&self) -> Result<(), DiskError> {
         Ok(())
     }
 }
 
-impl Ddr for Absent {
+/// The board's DDR: its file, mapped whole as an ivshmem device on DDR-attached
+/// machines (each sees the others' writes).
+pub struct MappedDdr {
+    base: usize,
+    bytes: u64,
+}
+
+impl MappedDdr {
+    /// The DDR of `bytes` mapped at `base` (the kernel's address).
+    ///
+    /// # Safety
+    ///
+    /// `bytes` at `base` are mapped for the machine's life.
+    pub unsafe fn new(base: usize, bytes: u64) -> MappedDdr {
+        MappedDdr { base, bytes }
+    }
+
+    fn place(&self, offset: u64, length: usize) -> Result<usize, DdrError> {
+        if offset
+            .checked_add(length as u64)
+            .is_none_or(|end| end > self.bytes)
+        {
+            return Err(DdrError::OutOfRange);
+        }
+        Ok(self.base + offset as usize)
+    }
+}
+
+impl Ddr for MappedDdr {
     fn size(&self) -> u64 {
-        0
+        self.bytes
     }
-    fn read(&self, _: u64, _: &mut [u8]) -> Result<(), DdrError> {
-        Err(DdrError::OutOfRange)
+
+    fn read(&self, offset: u64, buffer: &mut [u8]) -> Result<(), DdrError> {
+        let from = self.place(offset, buffer.len())?;
+        // SAFETY: the range lies in the mapped DDR (checked); the buffer is the
+        // caller's own. Other machines may write the same bytes meanwhile: the
+        // trait allows a mix.
+        unsafe {
+            core::ptr::copy_nonoverlapping(from as *const u8, buffer.as_mut_ptr(), buffer.len())
+        };
+        Ok(())
     }
-    fn write(&self, _: u64, _: &[u8]) -> Result<(), DdrError> {
-        Err(DdrError::OutOfRange)
+
+    fn write(&self, offset: u64, data: &[u8]) -> Result<(), DdrError> {
+        let to = self.place(offset, data.len())?;
+        // SAFETY: as in `read`.
+        unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), to as *mut u8, data.len()) };
+        Ok(())
     }
 }
 
@@ -333,6 +418,8 @@ pub struct QemuPlatform {
     noc: QemuNoc,
     board: QemuBoard,
     input: SerialInput,
+    disk: Option<MappedDisk>,
+    ddr: Option<MappedDdr>,
 }
 
 impl QemuPlatform {
@@ -345,6 +432,7 @@ impl QemuPlatform {
         (local, epoch): (usize, u32),
         sram_base: usize,
         programs: Vec<String>,
+        (disk, ddr): (Option<MappedDisk>, Option<MappedDdr>),
     ) -> QemuPlatform {
         QemuPlatform {
             memory: QemuMemory {
@@ -360,6 +448,8 @@ impl QemuPlatform {
             input: SerialInput {
                 ended: AtomicBool::new(false),
             },
+            disk,
+            ddr,
         }
     }
 }
@@ -374,8 +464,8 @@ impl Platform for QemuPlatform {
     type Syncs = QemuNoc;
     type Board = QemuBoard;
     type ConsoleInput = SerialInput;
-    type Disk = Absent;
-    type Ddr = Absent;
+    type Disk = MappedDisk;
+    type Ddr = MappedDdr;
 
     fn cores(&self) -> &QemuCores {
         &CORES
@@ -401,10 +491,10 @@ impl Platform for QemuPlatform {
     fn console_input(&self) -> &SerialInput {
         &self.input
     }
-    fn disk(&self) -> Option<&Absent> {
-        None
+    fn disk(&self) -> Option<&MappedDisk> {
+        self.disk.as_ref()
     }
-    fn ddr(&self) -> Option<&Absent> {
-        None
+    fn ddr(&self) -> Option<&MappedDdr> {
+        self.ddr.as_ref()
     }
 }

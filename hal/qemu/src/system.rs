@@ -5,8 +5,8 @@
 //! loop ends in a power-off, which ends QEMU).
 
 use crate::cores::CORES;
-use crate::platform::{QemuPlatform, send_report};
-use crate::{machine, say, smp, user};
+use crate::platform::{MappedDdr, MappedDisk, QemuPlatform, send_report};
+use crate::{machine, pci, say, smp, user};
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -71,9 +71,7 @@ fn first_module(info: usize) -> Option<&'static [u8]> {
 /// The board's NoC memory: the ivshmem device's BAR, laid out for `board` with the
 /// compact data NoC, whose ROM must describe `board` (the runner wrote both).
 fn attach_noc(board: &Board) -> Result<NocMemory, String> {
-    let Some((base, size)) = crate::pci::shared_memory_region() else {
-        return Err("no ivshmem device below 4 GiB (the board's NoC memory)".to_string());
-    };
+    let (base, size) = device(pci::NOC_SLOT, "the board's NoC memory")?;
     let layout = Layout::with_data(
         board.clusters.len(),
         board.channel_depth as usize,
@@ -86,7 +84,7 @@ fn attach_noc(board: &Board) -> Result<NocMemory, String> {
         ));
     }
     // SAFETY: the BAR is `size` bytes of memory QEMU shares between the board's
-    // machines, identity-mapped for the kernel (below 4 GiB, checked), page-aligned;
+    // machines, mapped for the kernel at its address (`device`), page-aligned;
     // everything the machines write there goes through atomics and the channel
     // protocol; it stays for the machine's life (nothing to release).
     let memory = unsafe { NocMemory::from_raw(base as *mut u8, size, layout, None) };
@@ -95,6 +93,53 @@ fn attach_noc(board: &Board) -> Result<NocMemory, String> {
         Ok(_) => Err("the NoC memory's ROM describes another board".to_string()),
         Err(error) => Err(error.to_string()),
     }
+}
+
+/// The ivshmem device at `slot` (`what` it is, for the refusal): its memory made
+/// reachable at its own address, and its size.
+fn device(slot: u32, what: &str) -> Result<(usize, usize), String> {
+    let Some((base, size)) = pci::ivshmem_region(slot) else {
+        return Err(alloc::format!(
+            "no ivshmem device at PCI slot {slot:#x} ({what})"
+        ));
+    };
+    let address = crate::paging::map_device(base, size)
+        .map_err(|_| alloc::format!("{what}: its BAR at {base:#x} cannot be mapped"))?;
+    Ok((address, size as usize))
+}
+
+/// The disk of `blocks` blocks and the DDR of `ddr_bytes` the bundle says this
+/// machine has (0: none), from their ivshmem devices.
+fn attach_storage(
+    blocks: u64,
+    ddr_bytes: u64,
+) -> Result<(Option<MappedDisk>, Option<MappedDdr>), String> {
+    let disk = if blocks == 0 {
+        None
+    } else {
+        let (base, size) = device(pci::DISK_SLOT, "the disk")?;
+        if (size as u64) < blocks * nanvix_abi::DISK_BLOCK_BYTES as u64 {
+            return Err(alloc::format!(
+                "the disk's device has {size} bytes, fewer than {blocks} blocks"
+            ));
+        }
+        // SAFETY: the device's memory is mapped (`device`) for the machine's life,
+        // and only the disk reaches it.
+        Some(unsafe { MappedDisk::new(base, blocks) })
+    };
+    let ddr = if ddr_bytes == 0 {
+        None
+    } else {
+        let (base, size) = device(pci::DDR_SLOT, "the DDR")?;
+        if (size as u64) < ddr_bytes {
+            return Err(alloc::format!(
+                "the DDR's device has {size} bytes, fewer than {ddr_bytes}"
+            ));
+        }
+        // SAFETY: as above, for the DDR.
+        Some(unsafe { MappedDdr::new(base, ddr_bytes) })
+    };
+    Ok((disk, ddr))
 }
 
 /// Says why the boot stops, as the kernel's console line and on the terminal, and
@@ -163,6 +208,10 @@ pub fn boot(info: usize) -> ! {
         Ok(memory) => Arc::new(memory),
         Err(reason) => refuse(&reason),
     };
+    let storage = match attach_storage(bundle.disk_blocks, bundle.ddr_bytes) {
+        Ok(storage) => storage,
+        Err(reason) => refuse(&reason),
+    };
     user::set_kcall_handler(kcall);
     let names = bundle
         .library
@@ -175,6 +224,7 @@ pub fn boot(info: usize) -> ! {
         (local, bundle.epoch),
         SRAM_BASE,
         names,
+        storage,
     );
     let board = Arc::new(bundle.board.clone());
     let kernel = KERNEL.call_once(|| Kernel::new(platform, board, user::gate_entry()));
