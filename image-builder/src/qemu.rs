@@ -144,13 +144,15 @@ pub fn cluster_memory_mib(sram_bytes: u64, bundle_bytes: u64) -> u64 {
 }
 
 /// What a machine has beside its NoC memory: the blocks of its disk and the bytes
-/// of the board's DDR it reaches (0: none of it).
+/// of the board's DDR it reaches (0: none of it), and whether it is warm.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Storage {
     /// Disk blocks.
     pub disk_blocks: u64,
     /// DDR bytes.
     pub ddr_bytes: u64,
+    /// Whether the cluster stays on, idle, between programs (booted on request).
+    pub warm: bool,
 }
 
 /// The PCI slots (bus 0) of a machine's ivshmem devices: the NoC memory, the disk,
@@ -181,6 +183,7 @@ pub fn write_bundle(
         epoch,
         disk_blocks: storage.disk_blocks,
         ddr_bytes: storage.ddr_bytes,
+        warm: storage.warm,
         programs: programs
             .iter()
             .map(|program| nanvix_board_protocol::BootProgram {

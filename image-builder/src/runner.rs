@@ -515,10 +515,6 @@ impl Board<'_> {
     /// the boot cluster's process, which its kernel turns into a SIGTERM notice to
     /// its first program. The boot cluster's name then.
     fn ask_init_to_shut_down(&self) -> Option<String> {
-        // A machine takes a signal as the end of QEMU: it cannot be asked yet.
-        if self.machines.is_some() {
-            return None;
-        }
         let boot = self.system.boot;
         let slot = self
             .slots
@@ -526,6 +522,11 @@ impl Board<'_> {
             .find(|slot| slot.plan.index == boot && slot.phase == Phase::Up)?;
         if slot.plan.programs.first()?.name != "init" {
             return None;
+        }
+        if self.machines.is_some() {
+            // A machine takes a signal as QEMU's end: it polls its request area.
+            self.hardware.post_shutdown_request(boot);
+            return Some(slot.plan.name.clone());
         }
         // SAFETY: kill(2) on a child process we started and have not reaped (its
         // waiter thread reports the exit before the pid can be reused).
@@ -855,6 +856,15 @@ impl Board<'_> {
             arguments,
             run,
         };
+        if self.machines.is_some() {
+            // A machine polls its request area.
+            let bytes = postcard::to_allocvec(&request).map_err(|error| error.to_string())?;
+            self.hardware
+                .post_program_request(slot.plan.index, &bytes)
+                .map_err(|error| format!("cannot reach it: {error}"))?;
+            self.start_run(position, run);
+            return Ok(());
+        }
         let mut line = serde_json::to_vec(&request).map_err(|error| error.to_string())?;
         line.push(b'\n');
         let sent = slot
@@ -1159,9 +1169,7 @@ impl Board<'_> {
     /// control pipe.
     fn spawn_plan(&mut self, plan: ClusterPlan, epoch: u32, warm: bool) -> std::io::Result<()> {
         if self.machines.is_some() {
-            // No warm machines yet: one booted on request powers off when its
-            // program ends.
-            return self.spawn_machine(plan, epoch);
+            return self.spawn_machine(plan, epoch, warm);
         }
         let index = plan.index;
         let (report_read, report_write) = pipe()?;
@@ -1380,7 +1388,7 @@ impl Board<'_> {
     /// bundle (the board, the cluster, its programs and every image program's ELF)
     /// as the machine's `-initrd`, the board's NoC memory as its ivshmem device, its
     /// serial console carried both ways (report lines become reports).
-    fn spawn_machine(&mut self, plan: ClusterPlan, epoch: u32) -> std::io::Result<()> {
+    fn spawn_machine(&mut self, plan: ClusterPlan, epoch: u32, warm: bool) -> std::io::Result<()> {
         let index = plan.index;
         let library: Vec<(String, std::path::PathBuf)> = self
             .programs
@@ -1391,7 +1399,10 @@ impl Board<'_> {
         // attached: their files as ivshmem devices (a BAR's size is a power of two).
         let mut devices: Vec<String> = Vec::new();
         let mut inherited: Vec<i32> = Vec::new();
-        let mut storage = crate::qemu::Storage::default();
+        let mut storage = crate::qemu::Storage {
+            warm,
+            ..crate::qemu::Storage::default()
+        };
         if let (Some(bytes), Some(file)) = (plan.disk_bytes, &self.disk) {
             storage.disk_blocks = bytes / nanvix_abi::DISK_BLOCK_BYTES as u64;
             devices.extend(crate::qemu::device_arguments(
@@ -1507,7 +1518,10 @@ impl Board<'_> {
         }
         self.hardware.set_status(index, 0, ENDED_NONE);
         self.hardware.set_run(index, 1, false);
-        self.hardware.set_system_epoch(index, epoch);
+        if !warm {
+            // The manifest's own boot: its programs are the system's.
+            self.hardware.set_system_epoch(index, epoch);
+        }
         self.hardware.set_state(index, ClusterState::On { epoch });
         let mut child = match command.spawn() {
             Ok(child) => child,
@@ -1543,7 +1557,7 @@ impl Board<'_> {
             power_off: None,
             powered_off_on_request: None,
             first_fault: None,
-            warm: false,
+            warm,
             idle: false,
             run: 1,
             control: None,

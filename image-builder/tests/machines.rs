@@ -7,7 +7,9 @@
 //! an MPPA-256 of twenty machines boots to init, whose servers serve, and shuts down;
 //! the terminal's input reaches the program that holds the console, and its end;
 //! a disk keeps what a machine wrote for the next boot and serves the file system;
-//! the DDR is shared by its machines; nsh runs a script and spawns on a machine.
+//! the DDR is shared by its machines; nsh runs a script and spawns on a machine;
+//! warm machines take program after program; a SIGTERM shuts the machines down
+//! through init.
 
 mod common;
 
@@ -383,4 +385,81 @@ fn nsh_on_a_machine_runs_a_script_from_its_input_and_spawns_on_another() {
         board.transcript()
     );
     let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn warm_machines_run_program_after_program_for_the_process_and_power_tests() {
+    run_and_expect(
+        "power",
+        &[
+            ("io0", "power-test: 43 checks, 0 failed"),
+            (
+                "cc0",
+                "power-test: worker up in epoch 1, 3 checks, 0 failed",
+            ),
+        ],
+    );
+    let mut board = start("processes");
+    let line = board
+        .wait_for(|event| {
+            matches!(event, Event::Console { line, .. } if line.starts_with("process-test: pid "))
+        })
+        .unwrap_or_else(|error| panic!("no sleeper line: {error:?}"));
+    let Event::Console { line, .. } = line else {
+        unreachable!()
+    };
+    let cluster = line.rsplit(' ').next().unwrap().to_string();
+    // The sleeper's machine, killed under its process: reaped, its waiter told.
+    let pid = board
+        .events()
+        .iter()
+        .rev()
+        .find_map(|event| match event {
+            Event::ClusterUp {
+                cluster: up, pid, ..
+            } if *up == cluster => Some(*pid),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("{cluster} never came up:\n{}", board.transcript()));
+    signal(pid, libc::SIGKILL).unwrap();
+    wait_for_line(&mut board, "io0", "process-test: 25 checks, 0 failed");
+    assert!(
+        !board
+            .events()
+            .iter()
+            .any(|event| matches!(event, Event::Console { line, .. } if line.starts_with("FAIL"))),
+        "{}",
+        board.transcript()
+    );
+}
+
+#[test]
+fn a_sigterm_to_the_runner_shuts_the_machines_down_through_init() {
+    let mut board = start("init-shutdown");
+    board
+        .wait_until_up(&["io0", "cc0"])
+        .unwrap_or_else(|error| panic!("{error:?}\n{}", board.transcript()));
+    for line in [
+        "name-server: serving on node 2 port 1",
+        "process-server: serving on node 0 port 2",
+    ] {
+        wait_for_line(&mut board, "io0", line);
+    }
+    signal(board.runner_pid(), libc::SIGTERM).unwrap();
+    assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
+    for line in ["init: stopping process-server", "init: done, status 0"] {
+        assert!(
+            printed(&board, "io0", line),
+            "no `{line}`:\n{}",
+            board.transcript()
+        );
+    }
+    assert!(
+        !board
+            .events()
+            .iter()
+            .any(|event| matches!(event, Event::BoardStop { .. })),
+        "{}",
+        board.transcript()
+    );
 }

@@ -166,6 +166,20 @@ impl BoardHardware {
         self.memory.set_cluster_status(index, status, ending);
     }
 
+    /// Posts a program request (its bytes) to cluster `index`'s request area: how a
+    /// machine, which takes no pipe, hears of one.
+    pub fn post_program_request(&self, index: usize, bytes: &[u8]) -> io::Result<()> {
+        self.memory
+            .post_program_request(index, bytes)
+            .map_err(|_| io::Error::other("the request does not fit its area"))
+    }
+
+    /// Asks cluster `index` for an orderly shutdown through its request area (a
+    /// machine takes a signal as QEMU's end).
+    pub fn post_shutdown_request(&self, index: usize) {
+        self.memory.post_shutdown_request(index);
+    }
+
     /// The status register of cluster `index`.
     pub fn status(&self, index: usize) -> i32 {
         self.memory.cluster_status(index)

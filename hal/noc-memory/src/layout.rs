@@ -25,6 +25,13 @@ pub const ROM_MAGIC: u32 = 0x4e58_524f;
 pub const LINE_BYTES: usize = 64;
 /// Bytes of one cluster's registers (state, epoch, status, ending, run, idle).
 pub const CLUSTER_REGISTERS_BYTES: usize = 32;
+/// Bytes of one cluster's board requests (the runner's program requests and
+/// shutdown requests to a cluster that cannot take a pipe or a signal: a machine):
+/// a sequence word, a length word, a shutdown count, a spare word, then the
+/// request's bytes.
+pub const REQUEST_BYTES: usize = 1024;
+/// Offset of a request's bytes in its cluster's request area.
+pub const REQUEST_PAYLOAD: usize = 16;
 /// One message slot: a 36-byte header and up to 128 payload bytes (8-aligned),
 /// padded to 256 bytes so neighbouring slots never share a line or a prefetched
 /// line pair.
@@ -179,8 +186,11 @@ impl Layout {
         let data_channel_bytes = LINE_BYTES + data.depth * data.slot_bytes();
         let syncs_offset = control_bytes + clusters * data_channel_bytes + clusters * LINE_BYTES;
         let region_bytes = round_up(syncs_offset + clusters * LINE_BYTES, PAGE_BYTES);
-        let regions_start =
-            ROM_BYTES + round_up(LINE_BYTES + clusters * CLUSTER_REGISTERS_BYTES, PAGE_BYTES);
+        let regions_start = ROM_BYTES
+            + round_up(
+                LINE_BYTES + clusters * CLUSTER_REGISTERS_BYTES + clusters * REQUEST_BYTES,
+                PAGE_BYTES,
+            );
         Layout {
             clusters,
             depth,
@@ -211,6 +221,17 @@ impl Layout {
     /// which the manifest booted it with its program (0: never) at +24.
     pub fn cluster_state(&self, index: usize) -> usize {
         self.registers() + LINE_BYTES + index * CLUSTER_REGISTERS_BYTES
+    }
+
+    /// Offset of cluster `index`'s board requests (the runner writes them; see
+    /// [`REQUEST_BYTES`]): the request's sequence number at +0 (bumped once its
+    /// bytes are written), its length at +4, the shutdown requests so far at +8,
+    /// its bytes from [`REQUEST_PAYLOAD`] on.
+    pub fn requests(&self, index: usize) -> usize {
+        self.registers()
+            + LINE_BYTES
+            + self.clusters * CLUSTER_REGISTERS_BYTES
+            + index * REQUEST_BYTES
     }
 
     /// Bytes of one cluster region.
@@ -302,7 +323,8 @@ mod tests {
             assert!(layout.slot(index, 19, 15) + SLOT_BYTES <= layout.tail(0, index));
             assert_eq!(layout.region(index + 1), end);
         }
-        assert!(layout.cluster_state(19) + 8 <= layout.region(0));
+        assert!(layout.cluster_state(19) + CLUSTER_REGISTERS_BYTES <= layout.requests(0));
+        assert!(layout.requests(19) + REQUEST_BYTES <= layout.region(0));
         for index in 0..20 {
             let end = layout.region(index) + layout.region_bytes();
             assert!(layout.data_head(index, 0) >= layout.sleeping(index) + LINE_BYTES);

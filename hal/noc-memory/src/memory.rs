@@ -2,7 +2,7 @@
 //! (its layout's offsets reach every word) with the board ROM and registers, and
 //! places of its channels checked once.
 
-use crate::layout::{Layout, ROM_BYTES, ROM_MAGIC, state};
+use crate::layout::{Layout, REQUEST_BYTES, REQUEST_PAYLOAD, ROM_BYTES, ROM_MAGIC, state};
 use alloc::vec;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use nanvix_abi::NOC_PAYLOAD_MAX;
@@ -386,8 +386,85 @@ pub fn write_rom(memory: &NocMemory, board: &Board) -> Result<(), RomError> {
     Ok(())
 }
 
+/// Why a board request was not posted or read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestError {
+    /// Its bytes do not fit the request area.
+    TooLong,
+}
+
 /// The board's side of the registers (the runner writes them).
 impl NocMemory {
+    /// Posts `bytes` as cluster `index`'s next program request (the cluster takes
+    /// it when it looks: [`NocMemory::program_request`]).
+    pub fn post_program_request(&self, index: usize, bytes: &[u8]) -> Result<(), RequestError> {
+        if bytes.len() > REQUEST_BYTES - REQUEST_PAYLOAD {
+            return Err(RequestError::TooLong);
+        }
+        let area = self.layout.requests(index);
+        // SAFETY: the request's bytes lie inside the cluster's request area (length
+        // checked above); only the runner writes it, and the cluster reads them only
+        // after the sequence number below says they are whole.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                bytes.as_ptr(),
+                self.address(area + REQUEST_PAYLOAD, bytes.len()),
+                bytes.len(),
+            )
+        };
+        self.word(area + 4)
+            .store(bytes.len() as u32, Ordering::Release);
+        self.word(area).fetch_add(1, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Asks cluster `index` for an orderly shutdown (it sees the count move).
+    pub fn post_shutdown_request(&self, index: usize) {
+        self.word(self.layout.requests(index) + 8)
+            .fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Cluster `index`'s program request if its sequence number is not `seen`: the
+    /// number and the request's bytes, copied into `into` (their length).
+    pub fn program_request(
+        &self,
+        index: usize,
+        seen: u32,
+        into: &mut [u8],
+    ) -> Option<(u32, usize)> {
+        let area = self.layout.requests(index);
+        let sequence = self.word(area).load(Ordering::Acquire);
+        if sequence == seen {
+            return None;
+        }
+        let length = (self.word(area + 4).load(Ordering::Acquire) as usize)
+            .min(REQUEST_BYTES - REQUEST_PAYLOAD)
+            .min(into.len());
+        // SAFETY: the bytes lie in the request area (length bounded above); the
+        // runner wrote them before it bumped the sequence number read above.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                self.address(area + REQUEST_PAYLOAD, length),
+                into.as_mut_ptr(),
+                length,
+            )
+        };
+        Some((sequence, length))
+    }
+
+    /// The sequence number of cluster `index`'s latest program request (0: none
+    /// yet).
+    pub fn request_sequence(&self, index: usize) -> u32 {
+        self.word(self.layout.requests(index))
+            .load(Ordering::Acquire)
+    }
+
+    /// The shutdown requests cluster `index` was sent so far.
+    pub fn shutdown_requests(&self, index: usize) -> u32 {
+        self.word(self.layout.requests(index) + 8)
+            .load(Ordering::Acquire)
+    }
+
     /// Records the status cluster `index`'s incarnation ended with and how it ended
     /// (see `BoardControl::cluster_status` and `cluster_ending`); before the state,
     /// whose change readers watch.

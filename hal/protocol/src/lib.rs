@@ -243,7 +243,7 @@ pub fn parse_report_line(line: &str) -> Option<Result<ClusterReport, serde_json:
 /// The first bytes of a [`BootBundle`] file ("NXQB").
 pub const BUNDLE_MAGIC: [u8; 4] = *b"NXQB";
 /// The bundle format's version (after the magic, little-endian).
-pub const BUNDLE_VERSION: u32 = 2;
+pub const BUNDLE_VERSION: u32 = 3;
 
 /// What the runner hands a qemu-x86_64 cluster's kernel at boot (QEMU's `-initrd`
 /// file, which its PVH loader passes as the first module): the board, which cluster
@@ -260,6 +260,9 @@ pub struct BootBundle<'a> {
     pub disk_blocks: u64,
     /// Bytes of the board's DDR the machine has as an ivshmem device (0: none).
     pub ddr_bytes: u64,
+    /// Whether the cluster stays on, idle, when its programs end (a warm cluster,
+    /// booted on request), taking the runner's program requests.
+    pub warm: bool,
     /// Programs to load at boot, in order; program ids are their positions.
     pub programs: Vec<BootProgram>,
     /// ELFs by name: every program the boot list names, and the image's others
@@ -380,6 +383,7 @@ mod tests {
             epoch: 1,
             disk_blocks: 0,
             ddr_bytes: 0,
+            warm: false,
             programs: vec![BootProgram {
                 name: "hello".to_string(),
                 arguments: vec!["rounds=1".to_string()],
@@ -410,8 +414,8 @@ mod tests {
         let bytes = bundle(&[1, 2, 3]).encode();
         assert_eq!(BootBundle::decode(b"ELF\0"), Err(BundleError::NotABundle));
         let mut newer = bytes.clone();
-        newer[4] = 3;
-        assert_eq!(BootBundle::decode(&newer), Err(BundleError::Version(3)));
+        newer[4] = 4;
+        assert_eq!(BootBundle::decode(&newer), Err(BundleError::Version(4)));
         assert_eq!(BootBundle::decode(&bytes[..6]), Err(BundleError::Corrupt));
         for cut in 8..bytes.len() {
             assert!(BootBundle::decode(&bytes[..cut]).is_err(), "cut at {cut}");

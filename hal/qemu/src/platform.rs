@@ -19,7 +19,7 @@ use core::fmt::Write;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use core::time::Duration;
 use nanvix_board::Board;
-use nanvix_board_protocol::{ClusterReport, report_line, split_arguments};
+use nanvix_board_protocol::{ClusterReport, ProgramRequest, report_line, split_arguments};
 use nanvix_hal::{
     BoardControl, ClusterMemory, ClusterState, ConsoleInput, Cores, Ddr, DdrError, Disk, DiskError,
     EndOfInput, HardwareEvent, MmuError, Platform, PowerError, StageError,
@@ -132,7 +132,17 @@ pub struct QemuBoard {
     local: usize,
     /// The bundle's programs, which a power request or a spawn may name.
     programs: Vec<String>,
+    /// Whether the cluster stays on, idle, when its programs end.
+    warm: bool,
+    /// The sequence number of the last program request taken, and the shutdown
+    /// requests seen (both as the request area said at boot, at first: what an
+    /// earlier incarnation was sent is not this one's).
+    requests_seen: AtomicU32,
+    shutdowns_seen: AtomicU32,
 }
+
+/// The longest program request read.
+const REQUEST_MAX: usize = 1024;
 
 /// Writes `report` on the console as one report line.
 pub fn send_report(report: &ClusterReport) {
@@ -231,17 +241,31 @@ impl BoardControl for QemuBoard {
     }
 
     fn warm(&self) -> bool {
-        false
+        self.warm
     }
 
-    fn idle(&self, _: i32) {}
+    fn idle(&self, status: i32) {
+        send_report(&ClusterReport::Idle { status });
+    }
 
-    fn take_program_request(&self, _: &mut dyn FnMut(&str, &str, u32)) -> bool {
-        false
+    fn take_program_request(&self, start: &mut dyn FnMut(&str, &str, u32)) -> bool {
+        let mut bytes = [0u8; REQUEST_MAX];
+        let seen = self.requests_seen.load(Ordering::Acquire);
+        let Some((sequence, length)) = self.memory.program_request(self.local, seen, &mut bytes)
+        else {
+            return false;
+        };
+        self.requests_seen.store(sequence, Ordering::Release);
+        let Ok(request) = postcard::from_bytes::<ProgramRequest>(&bytes[..length]) else {
+            return false;
+        };
+        start(&request.program, &request.arguments.join("\0"), request.run);
+        true
     }
 
     fn take_shutdown_request(&self) -> bool {
-        false
+        let now = self.memory.shutdown_requests(self.local);
+        self.shutdowns_seen.swap(now, Ordering::AcqRel) != now
     }
 
     fn power_off_cluster(&self, index: usize, signal: u32) -> Result<(), PowerError> {
@@ -431,7 +455,7 @@ impl QemuPlatform {
         noc_memory: Arc<NocMemory>,
         (local, epoch): (usize, u32),
         sram_base: usize,
-        programs: Vec<String>,
+        (programs, warm): (Vec<String>, bool),
         (disk, ddr): (Option<MappedDisk>, Option<MappedDdr>),
     ) -> QemuPlatform {
         QemuPlatform {
@@ -441,9 +465,12 @@ impl QemuPlatform {
             },
             noc: QemuNoc::new(Arc::clone(&noc_memory), board, local, epoch, QemuDoorbell),
             board: QemuBoard {
+                requests_seen: AtomicU32::new(noc_memory.request_sequence(local)),
+                shutdowns_seen: AtomicU32::new(noc_memory.shutdown_requests(local)),
                 memory: noc_memory,
                 local,
                 programs,
+                warm,
             },
             input: SerialInput {
                 ended: AtomicBool::new(false),

@@ -223,7 +223,7 @@ pub fn boot(info: usize) -> ! {
         noc_memory,
         (local, bundle.epoch),
         SRAM_BASE,
-        names,
+        (names, bundle.warm),
         storage,
     );
     let board = Arc::new(bundle.board.clone());
