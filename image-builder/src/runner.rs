@@ -103,6 +103,9 @@ enum Input {
     },
     Exited {
         cluster: usize,
+        /// The host process that ended (a machine replaced by another for the same
+        /// cluster is not the cluster's end).
+        pid: u32,
         status: ExitStatus,
     },
     Signal(i32),
@@ -134,6 +137,9 @@ struct Slot {
     run: u32,
     /// The write end of a warm cluster's control pipe (program requests).
     control: Option<std::fs::File>,
+    /// A machine's staged programs (its boot bundle's: a program staged after its
+    /// boot is not there).
+    bundled: Vec<String>,
     outcome: Option<Outcome>,
 }
 
@@ -587,7 +593,15 @@ impl Board<'_> {
                 self.report(cluster, report);
                 Ok(())
             }
-            Input::Exited { cluster, status } => {
+            Input::Exited {
+                cluster,
+                pid,
+                status,
+            } => {
+                if self.slots[self.slot_of(cluster)].pid != pid {
+                    // A machine replaced by another (its exit was expected).
+                    return Ok(());
+                }
                 self.exited(cluster, status)?;
                 self.power_off_orphaned_idle();
                 Ok(())
@@ -671,6 +685,13 @@ impl Board<'_> {
                 self.log(cluster, &name, &program, &hex);
                 return;
             }
+            ClusterReport::Stage { program, hex } => match self.keep_staged(&program, &hex) {
+                Ok(()) => return,
+                Err(reason) => Event::KernelOutput {
+                    cluster: name,
+                    line: format!("cannot keep the program it staged as `{program}`: {reason}"),
+                },
+            },
             ClusterReport::PowerOff { status } => {
                 self.slots[position].power_off = Some(status);
                 return;
@@ -785,7 +806,18 @@ impl Board<'_> {
         if let Some(position) = previous
             && self.slots[position].phase != Phase::Ended
         {
-            return self.run_on_idle(position, program, arguments);
+            if !self.lacks_program(position, program) {
+                return self.run_on_idle(position, program, arguments);
+            }
+            // An idle machine booted before the program was staged: a new one
+            // takes its place (its end is not the cluster's).
+            let slot = &self.slots[position];
+            if !(slot.phase == Phase::Up && slot.idle) {
+                return Err("it is on".into());
+            }
+            // SAFETY: kill(2) on a child process we started and have not reaped (its
+            // waiter thread reports the exit before the pid can be reused).
+            unsafe { libc::kill(slot.pid as libc::pid_t, libc::SIGKILL) };
         }
         if let Some(position) = previous {
             self.slots.remove(position);
@@ -878,6 +910,17 @@ impl Board<'_> {
         unsafe { libc::kill(slot.pid as libc::pid_t, libc::SIGUSR1) };
         self.start_run(position, run);
         Ok(())
+    }
+
+    /// Whether the cluster of slot `position` is a machine without the staged
+    /// program `program` (booted before it was staged).
+    fn lacks_program(&self, position: usize, program: &str) -> bool {
+        self.machines.is_some()
+            && !self.programs.contains_key(program)
+            && !self.slots[position]
+                .bundled
+                .iter()
+                .any(|name| name == program)
     }
 
     /// Counts run `run` of the warm cluster of slot `position` as started: no longer
@@ -1119,8 +1162,9 @@ impl Board<'_> {
             {
                 Ok(Input::Exited {
                     cluster,
+                    pid,
                     status: exit,
-                }) => {
+                }) if self.slots[self.slot_of(cluster)].pid == pid => {
                     let position = self.slot_of(cluster);
                     let slot = &mut self.slots[position];
                     slot.phase = Phase::Ended;
@@ -1344,6 +1388,7 @@ impl Board<'_> {
             idle: false,
             run: 1,
             control,
+            bundled: Vec::new(),
             outcome: None,
         });
         let readers = [
@@ -1367,6 +1412,7 @@ impl Board<'_> {
             ),
         ];
         let sender = self.sender.clone();
+        let pid = child.id();
         std::thread::spawn(move || {
             for reader in readers {
                 let _ = reader.join();
@@ -1376,6 +1422,7 @@ impl Board<'_> {
                 .unwrap_or_else(|_| ExitStatus::from_raw(0x7f00));
             let _ = sender.send(Input::Exited {
                 cluster: index,
+                pid,
                 status,
             });
         });
@@ -1390,11 +1437,23 @@ impl Board<'_> {
     /// serial console carried both ways (report lines become reports).
     fn spawn_machine(&mut self, plan: ClusterPlan, epoch: u32, warm: bool) -> std::io::Result<()> {
         let index = plan.index;
-        let library: Vec<(String, std::path::PathBuf)> = self
+        // The image's programs, and every program staged so far (a machine booted
+        // before a program was staged does not have it).
+        let mut library: Vec<(String, std::path::PathBuf)> = self
             .programs
             .iter()
             .map(|(name, file)| (name.clone(), std::path::PathBuf::from(&file.path)))
             .collect();
+        let mut bundled = Vec::new();
+        if let Ok(entries) = std::fs::read_dir(&self.staged.0) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if nanvix_hal_hosted::protocol::is_staged_name(&name) {
+                    bundled.push(name.clone());
+                    library.push((name, entry.path()));
+                }
+            }
+        }
         // The disk the manifest gives this cluster, and the board's DDR if it is
         // attached: their files as ivshmem devices (a BAR's size is a power of two).
         let mut devices: Vec<String> = Vec::new();
@@ -1561,6 +1620,7 @@ impl Board<'_> {
             idle: false,
             run: 1,
             control: None,
+            bundled,
             outcome: None,
         });
         let readers = [
@@ -1577,6 +1637,7 @@ impl Board<'_> {
             ),
         ];
         let sender = self.sender.clone();
+        let pid = child.id();
         std::thread::spawn(move || {
             for reader in readers {
                 let _ = reader.join();
@@ -1593,6 +1654,7 @@ impl Board<'_> {
             };
             let _ = sender.send(Input::Exited {
                 cluster: index,
+                pid,
                 status,
             });
         });
@@ -1613,6 +1675,27 @@ impl Board<'_> {
         let path = directory.join("nanvix-qemu-kernel");
         std::fs::write(&path, elf).ok()?;
         Some(path.display().to_string())
+    }
+}
+
+impl Board<'_> {
+    /// Keeps the ELF a machine staged as `program` (hex) in the staging directory,
+    /// as a hosted cluster writes it there itself: under its name, whole (written
+    /// aside, then renamed).
+    fn keep_staged(&self, program: &str, hex: &str) -> Result<(), String> {
+        let path = nanvix_hal_hosted::protocol::staged_path(Some(&self.staged.0), program)
+            .ok_or("not a staged program's name")?;
+        let elf = nanvix_board_protocol::unhex(hex).ok_or("its bytes are not hex")?;
+        if std::fs::read(&path).is_ok_and(|kept| kept == elf) {
+            return Ok(());
+        }
+        let partial = path.with_file_name(format!(".{program}.part"));
+        std::fs::write(&partial, &elf)
+            .and_then(|()| std::fs::rename(&partial, &path))
+            .map_err(|error| {
+                let _ = std::fs::remove_file(&partial);
+                error.to_string()
+            })
     }
 }
 

@@ -116,6 +116,15 @@ pub enum ClusterReport {
         /// 0 when every program ended with 0.
         status: i32,
     },
+    /// A program staged on a machine (`program_stage`; the hosted board's clusters
+    /// write the staging directory themselves): its name and ELF, for the runner to
+    /// keep as that directory does.
+    Stage {
+        /// The staged name (`base@hash`).
+        program: String,
+        /// The ELF, two lowercase hex digits a byte.
+        hex: String,
+    },
     /// A program asks the board to power another cluster off.
     PowerOffCluster {
         /// Index of the cluster to power off.
@@ -205,9 +214,38 @@ impl ClusterReport {
     pub fn log(program: &str, bytes: &[u8]) -> ClusterReport {
         ClusterReport::Log {
             program: program.to_string(),
-            hex: bytes.iter().map(|byte| format!("{byte:02x}")).collect(),
+            hex: hex(bytes),
         }
     }
+
+    /// `elf` staged as `program` on a machine.
+    pub fn stage(program: &str, elf: &[u8]) -> ClusterReport {
+        ClusterReport::Stage {
+            program: program.to_string(),
+            hex: hex(elf),
+        }
+    }
+}
+
+/// `bytes` as two lowercase hex digits each.
+pub fn hex(bytes: &[u8]) -> String {
+    let mut text = String::with_capacity(2 * bytes.len());
+    for byte in bytes {
+        let _ = core::fmt::Write::write_fmt(&mut text, format_args!("{byte:02x}"));
+    }
+    text
+}
+
+/// The bytes of `text`, two hex digits each; `None` for anything else.
+pub fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    let digit = |byte: u8| char::from(byte).to_digit(16).map(|digit| digit as u8);
+    text.as_bytes()
+        .chunks(2)
+        .map(|pair| Some(digit(pair[0])? << 4 | digit(pair[1])?))
+        .collect()
 }
 
 /// Arguments as the HAL passes them (NUL-separated) as a list (empty ones dropped).
@@ -419,6 +457,15 @@ mod tests {
         assert_eq!(BootBundle::decode(&bytes[..6]), Err(BundleError::Corrupt));
         for cut in 8..bytes.len() {
             assert!(BootBundle::decode(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn bytes_travel_as_hex_and_anything_else_is_refused() {
+        assert_eq!(hex(&[0, 0xab, 0x7f]), "00ab7f");
+        assert_eq!(unhex("00ab7f"), Some(alloc::vec![0, 0xab, 0x7f]));
+        for bad in ["0", "0g", "+1", "é1"] {
+            assert_eq!(unhex(bad), None, "{bad}");
         }
     }
 

@@ -144,6 +144,19 @@ pub struct QemuBoard {
 /// The longest program request read.
 const REQUEST_MAX: usize = 1024;
 
+/// Programs staged on this machine, by name (kept for good: a spawn here may run
+/// them; their names are their bytes' hashes).
+static STAGED: spin::Mutex<Vec<(String, &'static [u8])>> = spin::Mutex::new(Vec::new());
+
+/// The ELF staged here as `name`.
+pub fn staged(name: &str) -> Option<&'static [u8]> {
+    STAGED
+        .lock()
+        .iter()
+        .find(|(known, _)| known == name)
+        .map(|(_, bytes)| *bytes)
+}
+
 /// Writes `report` on the console as one report line.
 pub fn send_report(report: &ClusterReport) {
     let mut line = report_line(report);
@@ -221,11 +234,32 @@ impl BoardControl for QemuBoard {
     }
 
     fn image_has_program(&self, name: &str) -> bool {
-        self.programs.iter().any(|program| program == name)
+        self.programs.iter().any(|program| program == name) || staged(name).is_some()
     }
 
-    fn stage_program(&self, _: &str, _: &[u8]) -> Result<(), StageError> {
-        Err(StageError::Unsupported)
+    /// Keeps the bytes (for a spawn here) and sends them to the runner, which keeps
+    /// them for the machines it boots with them (reports of one machine arrive in
+    /// order: the runner has them before any power request that names them).
+    fn stage_program(&self, name: &str, elf: &[u8]) -> Result<(), StageError> {
+        let mut kept = STAGED.lock();
+        if let Some((_, bytes)) = kept.iter().find(|(known, _)| known == name) {
+            return if *bytes == elf {
+                Ok(())
+            } else {
+                Err(StageError::Exists)
+            };
+        }
+        let mut bytes = Vec::new();
+        if bytes.try_reserve_exact(elf.len()).is_err() {
+            return Err(StageError::Failed);
+        }
+        bytes.extend_from_slice(elf);
+        send_report(&ClusterReport::stage(name, elf));
+        kept.push((
+            name.to_string(),
+            alloc::boxed::Box::leak(bytes.into_boxed_slice()),
+        ));
+        Ok(())
     }
 
     fn cluster_run(&self, index: usize) -> u32 {

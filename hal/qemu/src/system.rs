@@ -152,7 +152,11 @@ fn refuse(reason: &str) -> ! {
 
 /// The image program `name` for `program_spawn` and a power request.
 fn library(name: &str) -> Option<Result<&'static [u8], String>> {
-    BUNDLE.get()?.elf(name).map(Ok)
+    BUNDLE
+        .get()?
+        .elf(name)
+        .or_else(|| crate::platform::staged(name))
+        .map(Ok)
 }
 
 /// Every program's kcall (from the gate's `syscall`).
