@@ -156,8 +156,9 @@ pub struct Storage {
 }
 
 /// The PCI slots (bus 0) of a machine's ivshmem devices: the NoC memory, the disk,
-/// the DDR (the kernel's `pci::NOC_SLOT`, `DISK_SLOT`, `DDR_SLOT`).
-pub const IVSHMEM_SLOTS: [u32; 3] = [0x10, 0x11, 0x12];
+/// the DDR, the staging store (the kernel's `pci::NOC_SLOT`, `DISK_SLOT`,
+/// `DDR_SLOT`, `STAGING_SLOT`).
+pub const IVSHMEM_SLOTS: [u32; 4] = [0x10, 0x11, 0x12, 0x13];
 
 /// Writes the boot bundle of cluster `cluster` of `board` in epoch `epoch` to
 /// `path`: its `programs`, its `storage`, and the ELFs of `library` (name and file;

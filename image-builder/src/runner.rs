@@ -137,9 +137,6 @@ struct Slot {
     run: u32,
     /// The write end of a warm cluster's control pipe (program requests).
     control: Option<std::fs::File>,
-    /// A machine's staged programs (its boot bundle's: a program staged after its
-    /// boot is not there).
-    bundled: Vec<String>,
     outcome: Option<Outcome>,
 }
 
@@ -319,6 +316,78 @@ struct Board<'a> {
 struct Machines {
     emulator: std::path::PathBuf,
     bundles: Vec<SealedFile>,
+    /// The board's staging store (`nanvix_board_protocol::staging`), which every
+    /// machine maps; the runner alone writes it.
+    staging: StagingStore,
+}
+
+/// The runner's side of the staging store: its file, the entries published and
+/// where the next ELF goes.
+struct StagingStore {
+    file: std::fs::File,
+    entries: Vec<String>,
+    next: u64,
+}
+
+impl StagingStore {
+    /// A new, empty store (a sparse memory file of `staging::STORE_BYTES`, inherited
+    /// by the machines, which open it by its /proc/self/fd path).
+    fn create() -> std::io::Result<StagingStore> {
+        use nanvix_board_protocol::staging;
+        // SAFETY: memfd_create with a static NUL-terminated name; no CLOEXEC, so
+        // QEMU inherits it; the descriptor is owned below.
+        let raw = unsafe { libc::memfd_create(c"nanvix-staging".as_ptr(), 0) };
+        if raw < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: `raw` is a fresh descriptor nothing else owns.
+        let file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(raw) });
+        file.set_len(staging::STORE_BYTES)?;
+        std::os::unix::fs::FileExt::write_all_at(&file, &staging::MAGIC.to_le_bytes(), 0)?;
+        Ok(StagingStore {
+            file,
+            entries: Vec::new(),
+            next: staging::DATA_START as u64,
+        })
+    }
+
+    /// The path machines map it by.
+    fn path(&self) -> String {
+        format!("/proc/self/fd/{}", self.file.as_raw_fd())
+    }
+
+    /// Publishes `elf` as `name` (once: a name is its bytes' hash): its bytes, then
+    /// its entry, then the count, so a machine reading the count sees it whole.
+    fn publish(&mut self, name: &str, elf: &[u8]) -> Result<(), String> {
+        use nanvix_board_protocol::staging;
+        use std::os::unix::fs::FileExt;
+        if self.entries.iter().any(|known| known == name) {
+            return Ok(());
+        }
+        let index = self.entries.len();
+        let end = self.next + elf.len() as u64;
+        if index >= staging::ENTRIES_MAX
+            || end > staging::STORE_BYTES
+            || name.len() > staging::NAME_BYTES
+        {
+            return Err("the staging store is full".to_string());
+        }
+        let mut entry = [0u8; staging::ENTRY_BYTES];
+        entry[..name.len()].copy_from_slice(name.as_bytes());
+        entry[staging::NAME_BYTES..staging::NAME_BYTES + 8]
+            .copy_from_slice(&self.next.to_le_bytes());
+        entry[staging::NAME_BYTES + 8..].copy_from_slice(&(elf.len() as u64).to_le_bytes());
+        let count = (index as u32 + 1).to_le_bytes();
+        self.file
+            .write_all_at(elf, self.next)
+            .and_then(|()| self.file.write_all_at(&entry, staging::entry(index) as u64))
+            .and_then(|()| self.file.write_all_at(&count, staging::COUNT as u64))
+            .map_err(|error| error.to_string())?;
+        self.entries.push(name.to_string());
+        // The next ELF on a page of its own.
+        self.next = end.next_multiple_of(4096);
+        Ok(())
+    }
 }
 
 /// The write end of a cluster's console input, shared by the thread that copies
@@ -350,6 +419,8 @@ pub fn run(
         Some(Machines {
             emulator: crate::qemu::ensure_installed().map_err(RunError)?,
             bundles: Vec::new(),
+            staging: StagingStore::create()
+                .map_err(|error| RunError(format!("cannot make the staging store: {error}")))?,
         })
     } else {
         None
@@ -686,7 +757,11 @@ impl Board<'_> {
                 return;
             }
             ClusterReport::Stage { program, hex } => match self.keep_staged(&program, &hex) {
-                Ok(()) => return,
+                Ok(()) => {
+                    // The machine waits for this before it goes on.
+                    self.hardware.acknowledge_stage(cluster);
+                    return;
+                }
                 Err(reason) => Event::KernelOutput {
                     cluster: name,
                     line: format!("cannot keep the program it staged as `{program}`: {reason}"),
@@ -806,18 +881,7 @@ impl Board<'_> {
         if let Some(position) = previous
             && self.slots[position].phase != Phase::Ended
         {
-            if !self.lacks_program(position, program) {
-                return self.run_on_idle(position, program, arguments);
-            }
-            // An idle machine booted before the program was staged: a new one
-            // takes its place (its end is not the cluster's).
-            let slot = &self.slots[position];
-            if !(slot.phase == Phase::Up && slot.idle) {
-                return Err("it is on".into());
-            }
-            // SAFETY: kill(2) on a child process we started and have not reaped (its
-            // waiter thread reports the exit before the pid can be reused).
-            unsafe { libc::kill(slot.pid as libc::pid_t, libc::SIGKILL) };
+            return self.run_on_idle(position, program, arguments);
         }
         if let Some(position) = previous {
             self.slots.remove(position);
@@ -910,17 +974,6 @@ impl Board<'_> {
         unsafe { libc::kill(slot.pid as libc::pid_t, libc::SIGUSR1) };
         self.start_run(position, run);
         Ok(())
-    }
-
-    /// Whether the cluster of slot `position` is a machine without the staged
-    /// program `program` (booted before it was staged).
-    fn lacks_program(&self, position: usize, program: &str) -> bool {
-        self.machines.is_some()
-            && !self.programs.contains_key(program)
-            && !self.slots[position]
-                .bundled
-                .iter()
-                .any(|name| name == program)
     }
 
     /// Counts run `run` of the warm cluster of slot `position` as started: no longer
@@ -1388,7 +1441,6 @@ impl Board<'_> {
             idle: false,
             run: 1,
             control,
-            bundled: Vec::new(),
             outcome: None,
         });
         let readers = [
@@ -1437,23 +1489,12 @@ impl Board<'_> {
     /// serial console carried both ways (report lines become reports).
     fn spawn_machine(&mut self, plan: ClusterPlan, epoch: u32, warm: bool) -> std::io::Result<()> {
         let index = plan.index;
-        // The image's programs, and every program staged so far (a machine booted
-        // before a program was staged does not have it).
-        let mut library: Vec<(String, std::path::PathBuf)> = self
+        // The image's programs (staged ones are in the staging store).
+        let library: Vec<(String, std::path::PathBuf)> = self
             .programs
             .iter()
             .map(|(name, file)| (name.clone(), std::path::PathBuf::from(&file.path)))
             .collect();
-        let mut bundled = Vec::new();
-        if let Ok(entries) = std::fs::read_dir(&self.staged.0) {
-            for entry in entries.flatten() {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                if nanvix_hal_hosted::protocol::is_staged_name(&name) {
-                    bundled.push(name.clone());
-                    library.push((name, entry.path()));
-                }
-            }
-        }
         // The disk the manifest gives this cluster, and the board's DDR if it is
         // attached: their files as ivshmem devices (a BAR's size is a power of two).
         let mut devices: Vec<String> = Vec::new();
@@ -1532,6 +1573,14 @@ impl Board<'_> {
             self.hardware.file_bytes()?,
         ));
         arguments.extend(devices);
+        if let Some(machines) = &self.machines {
+            arguments.extend(crate::qemu::device_arguments(
+                "staging",
+                crate::qemu::IVSHMEM_SLOTS[3],
+                &machines.staging.path(),
+                nanvix_board_protocol::staging::STORE_BYTES,
+            ));
+        }
         let debugged = self
             .gdb
             .as_ref()
@@ -1620,7 +1669,6 @@ impl Board<'_> {
             idle: false,
             run: 1,
             control: None,
-            bundled,
             outcome: None,
         });
         let readers = [
@@ -1682,10 +1730,13 @@ impl Board<'_> {
     /// Keeps the ELF a machine staged as `program` (hex) in the staging directory,
     /// as a hosted cluster writes it there itself: under its name, whole (written
     /// aside, then renamed).
-    fn keep_staged(&self, program: &str, hex: &str) -> Result<(), String> {
+    fn keep_staged(&mut self, program: &str, hex: &str) -> Result<(), String> {
         let path = nanvix_hal_hosted::protocol::staged_path(Some(&self.staged.0), program)
             .ok_or("not a staged program's name")?;
         let elf = nanvix_board_protocol::unhex(hex).ok_or("its bytes are not hex")?;
+        if let Some(machines) = self.machines.as_mut() {
+            machines.staging.publish(program, &elf)?;
+        }
         if std::fs::read(&path).is_ok_and(|kept| kept == elf) {
             return Ok(());
         }

@@ -9,7 +9,7 @@
 //! a disk keeps what a machine wrote for the next boot and serves the file system;
 //! the DDR is shared by its machines; nsh runs a script and spawns on a machine;
 //! warm machines take program after program; a SIGTERM shuts the machines down
-//! through init.
+//! through init; programs run from the file system through the staging store.
 
 mod common;
 
@@ -462,4 +462,30 @@ fn a_sigterm_to_the_runner_shuts_the_machines_down_through_init() {
         "{}",
         board.transcript()
     );
+}
+
+#[test]
+fn programs_run_from_the_file_system_on_machines_through_the_staging_store() {
+    let directory = common::scratch_directory("nanvix-machines-programs");
+    let mut board = start_on_disk("programs-from-files", &directory.join("disk"), true);
+    let status = board.wait_exit().unwrap();
+    let transcript = board.transcript();
+    let _ = std::fs::remove_dir_all(&directory);
+    assert_eq!(status, 0, "{transcript}");
+    assert!(
+        printed(&board, "io0", "process-test: files: 18 checks, 0 failed"),
+        "{transcript}"
+    );
+    // The bytes written over /tmp/copied ran as themselves on a compute machine (a
+    // warm one booted before they were staged among them), their log decoded.
+    let events = board.events();
+    let greeted = events.iter().any(|event| {
+        matches!(event, Event::Console { cluster, program, line }
+            if cluster == "cc0" && program.starts_with("copied@") && line.starts_with("hello from cc0"))
+    });
+    let logged = events.iter().any(|event| {
+        matches!(event, Event::Log { cluster, program, message, .. }
+            if cluster == "cc0" && program.starts_with("copied@") && message.starts_with("hello from cc0"))
+    });
+    assert!(greeted && logged, "{transcript}");
 }

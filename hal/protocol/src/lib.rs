@@ -389,6 +389,53 @@ impl<'a> BootBundle<'a> {
     }
 }
 
+/// The staging store of a board of machines: the programs staged while it runs
+/// (`program_stage`), which the runner appends as machines report them and every
+/// machine reads (an ivshmem device of its own). A kernel never writes it.
+///
+/// ```text
+/// [ magic u32 | count u32 | 8 spare bytes ]
+/// [ entry 0 .. ENTRIES_MAX: name (64 bytes, NUL-padded), offset u64, length u64 ]
+/// [ ELF bytes from DATA_START on ]
+/// ```
+/// The runner writes an ELF's bytes, then its entry, then the count: a reader that
+/// reads the count first sees only whole entries, and an entry never changes.
+pub mod staging {
+    /// The store's first word ("NXST").
+    pub const MAGIC: u32 = 0x5453_584e;
+    /// Offset of the entry count.
+    pub const COUNT: usize = 4;
+    /// Offset of the first entry.
+    pub const ENTRIES: usize = 16;
+    /// Bytes of an entry: the name, then the ELF's offset and length.
+    pub const ENTRY_BYTES: usize = 80;
+    /// Bytes of an entry's name.
+    pub const NAME_BYTES: usize = 64;
+    /// Entries the store holds at most.
+    pub const ENTRIES_MAX: usize = 256;
+    /// Offset of the first ELF's bytes.
+    pub const DATA_START: usize = 32 << 10;
+    /// Bytes of the store's file (a power of two: a BAR's size; sparse on the host).
+    pub const STORE_BYTES: u64 = 64 << 20;
+
+    /// Offset of entry `index`.
+    pub const fn entry(index: usize) -> usize {
+        ENTRIES + index * ENTRY_BYTES
+    }
+
+    const _: () = assert!(entry(ENTRIES_MAX) <= DATA_START);
+    const _: () = assert!(STORE_BYTES.is_power_of_two());
+
+    /// An entry's name, from its `NAME_BYTES` (NUL-padded); `None` if not UTF-8.
+    pub fn name(bytes: &[u8]) -> Option<&str> {
+        let end = bytes
+            .iter()
+            .position(|byte| *byte == 0)
+            .unwrap_or(bytes.len());
+        core::str::from_utf8(&bytes[..end]).ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -56,6 +56,8 @@ fn config_write(slot: u32, offset: u32, value: u32) {
 pub const NOC_SLOT: u32 = 0x10;
 pub const DISK_SLOT: u32 = 0x11;
 pub const DDR_SLOT: u32 = 0x12;
+/// The board's staging store (programs staged while the board runs).
+pub const STAGING_SLOT: u32 = 0x13;
 
 /// The memory of the ivshmem device at `slot` of bus 0: its BAR 2's address (the
 /// firmware placed it, maybe above 4 GiB) and size (probed: the bits the BAR keeps

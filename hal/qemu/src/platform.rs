@@ -148,14 +148,86 @@ const REQUEST_MAX: usize = 1024;
 /// them; their names are their bytes' hashes).
 static STAGED: spin::Mutex<Vec<(String, &'static [u8])>> = spin::Mutex::new(Vec::new());
 
-/// The ELF staged here as `name`.
+/// The ELF staged as `name`: here, or anywhere on the board (the staging store).
 pub fn staged(name: &str) -> Option<&'static [u8]> {
-    STAGED
+    let here = STAGED
         .lock()
         .iter()
         .find(|(known, _)| known == name)
-        .map(|(_, bytes)| *bytes)
+        .map(|(_, bytes)| *bytes);
+    here.or_else(|| STORE.get()?.find(name))
 }
+
+/// The board's staging store: what the runner keeps of the programs the machines
+/// staged (`nanvix_board_protocol::staging`), read-only here.
+pub struct StagingStore {
+    base: usize,
+    size: usize,
+}
+
+/// This machine's view of the staging store, once attached.
+static STORE: spin::Once<StagingStore> = spin::Once::new();
+
+/// Attaches the staging store of `size` bytes mapped at `base`.
+///
+/// # Safety
+///
+/// `size` bytes at `base` are mapped for the machine's life; only the runner
+/// writes them, as `nanvix_board_protocol::staging` says.
+pub unsafe fn attach_staging_store(base: usize, size: usize) {
+    STORE.call_once(|| StagingStore { base, size });
+}
+
+impl StagingStore {
+    /// The 32-bit word at `offset` (4-aligned, inside the store's header).
+    fn word(&self, offset: usize) -> u32 {
+        // SAFETY: the offset lies in the mapped store's header and is aligned; the
+        // runner writes it from another process, so the read is atomic.
+        unsafe { core::sync::atomic::AtomicU32::from_ptr((self.base + offset) as *mut u32) }
+            .load(Ordering::Acquire)
+    }
+
+    /// The 64-bit word at `offset` (8-aligned, in a published entry).
+    fn word64(&self, offset: usize) -> u64 {
+        // SAFETY: the offset lies in the entry table; a published entry no longer
+        // changes.
+        unsafe { core::ptr::read_volatile((self.base + offset) as *const u64) }
+    }
+
+    /// The ELF staged as `name`, if the runner published it.
+    fn find(&self, name: &str) -> Option<&'static [u8]> {
+        use nanvix_board_protocol::staging;
+        if self.size < staging::DATA_START || self.word(0) != staging::MAGIC {
+            return None;
+        }
+        let count = (self.word(staging::COUNT) as usize).min(staging::ENTRIES_MAX);
+        (0..count).find_map(|index| {
+            let entry = staging::entry(index);
+            // SAFETY: the entry lies in the table (index below ENTRIES_MAX) and is
+            // published (below the count read first): it no longer changes.
+            let name_bytes = unsafe {
+                core::slice::from_raw_parts((self.base + entry) as *const u8, staging::NAME_BYTES)
+            };
+            if staging::name(name_bytes)? != name {
+                return None;
+            }
+            let offset = self.word64(entry + staging::NAME_BYTES) as usize;
+            let length = self.word64(entry + staging::NAME_BYTES + 8) as usize;
+            let inside = offset >= staging::DATA_START
+                && offset
+                    .checked_add(length)
+                    .is_some_and(|end| end <= self.size);
+            // SAFETY: the bytes lie in the store (checked) and, published, never
+            // change for the machine's life.
+            inside.then(|| unsafe {
+                core::slice::from_raw_parts((self.base + offset) as *const u8, length)
+            })
+        })
+    }
+}
+
+/// How long a staging machine waits for the board to have its program.
+const STAGE_WAIT_NANOSECONDS: u64 = 30_000_000_000;
 
 /// Writes `report` on the console as one report line.
 pub fn send_report(report: &ClusterReport) {
@@ -237,25 +309,35 @@ impl BoardControl for QemuBoard {
         self.programs.iter().any(|program| program == name) || staged(name).is_some()
     }
 
-    /// Keeps the bytes (for a spawn here) and sends them to the runner, which keeps
-    /// them for the machines it boots with them (reports of one machine arrive in
-    /// order: the runner has them before any power request that names them).
+    /// Keeps the bytes (for a spawn here), sends them to the runner and waits until
+    /// it has them in the board's staging store, where every machine finds them
+    /// (an idle machine asked over the NoC to run them among them).
     fn stage_program(&self, name: &str, elf: &[u8]) -> Result<(), StageError> {
-        let mut kept = STAGED.lock();
-        if let Some((_, bytes)) = kept.iter().find(|(known, _)| known == name) {
-            return if *bytes == elf {
+        if let Some(bytes) = staged(name) {
+            return if bytes == elf {
                 Ok(())
             } else {
                 Err(StageError::Exists)
             };
+        }
+        if STORE.get().is_none() {
+            return Err(StageError::Unsupported);
         }
         let mut bytes = Vec::new();
         if bytes.try_reserve_exact(elf.len()).is_err() {
             return Err(StageError::Failed);
         }
         bytes.extend_from_slice(elf);
+        let before = self.memory.stages_acknowledged(self.local);
         send_report(&ClusterReport::stage(name, elf));
-        kept.push((
+        let deadline = CORES.monotonic_nanoseconds() + STAGE_WAIT_NANOSECONDS;
+        while self.memory.stages_acknowledged(self.local) == before {
+            if CORES.monotonic_nanoseconds() > deadline {
+                return Err(StageError::Failed);
+            }
+            CORES.park_timeout(POLL_NANOSECONDS);
+        }
+        STAGED.lock().push((
             name.to_string(),
             alloc::boxed::Box::leak(bytes.into_boxed_slice()),
         ));

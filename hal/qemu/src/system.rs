@@ -216,6 +216,15 @@ pub fn boot(info: usize) -> ! {
         Ok(storage) => storage,
         Err(reason) => refuse(&reason),
     };
+    // The board's staging store, if the runner gave the machine one.
+    if pci::ivshmem_region(pci::STAGING_SLOT).is_some() {
+        match device(pci::STAGING_SLOT, "the staging store") {
+            // SAFETY: the device's memory is mapped (`device`) for the machine's
+            // life; only the runner writes it.
+            Ok((base, size)) => unsafe { crate::platform::attach_staging_store(base, size) },
+            Err(reason) => refuse(&reason),
+        }
+    }
     user::set_kcall_handler(kcall);
     let names = bundle
         .library
@@ -239,7 +248,8 @@ pub fn boot(info: usize) -> ! {
             name: &program.name,
             elf: bundle
                 .elf(&program.name)
-                .ok_or("the boot bundle has no ELF of that name"),
+                .or_else(|| crate::platform::staged(&program.name))
+                .ok_or("neither the boot bundle nor the staging store has an ELF of that name"),
             arguments: &program.arguments,
             heap_bytes: program.heap_bytes as usize,
             stack_bytes: program.stack_bytes as usize,
