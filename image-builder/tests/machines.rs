@@ -4,7 +4,8 @@
 //! systems are the hosted tests' own, their platform swapped); a faulting thread is
 //! reported and ended while its program goes on; a killed machine is reported dead
 //! and its names released; `--gdb` stops a machine for a debugger until it says go;
-//! an MPPA-256 of twenty machines boots to init, whose servers serve, and shuts down;
+//! an MPPA-256 of twenty machines boots to init, whose servers serve, and shuts down
+//! when the runner is asked to;
 //! the terminal's input reaches the program that holds the console, and its end;
 //! a disk keeps what a machine wrote for the next boot and serves the file system;
 //! the DDR is shared by its machines; nsh runs a script and spawns on a machine;
@@ -221,29 +222,52 @@ fn an_mppa256_of_twenty_machines_boots_to_init_and_shuts_down() {
     let manifest = nanvix_image_builder::workspace_root()
         .join("image-builder/tests/systems/mppa256-init.toml");
     let mut board = Board::start(NANVIX, manifest, Duration::from_secs(240)).unwrap();
-    assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
     for line in [
         "init: started name-server in slot 2",
         "init: started process-server in slot 4",
-        "init-test: 12 checks, 0 failed; shutting down",
+        "name-server: serving on node 2 port 1",
+        "process-server: serving on node 0 port 2",
+    ] {
+        wait_for_line(&mut board, "io0", line);
+    }
+    // Every pair's ping-pong (io2-io3 and the 16 compute clusters) ends.
+    let pairs = |board: &Board| {
+        board
+            .events()
+            .iter()
+            .filter(|event| {
+                matches!(event,
+                Event::Console { line, .. } if line.ends_with(": 100 rounds ok"))
+            })
+            .count()
+    };
+    while pairs(&board) < 18 {
+        board
+            .wait_for(|event| {
+                matches!(event,
+                Event::Console { line, .. } if line.ends_with(": 100 rounds ok"))
+            })
+            .unwrap_or_else(|error| panic!("{error:?}\n{}", board.transcript()));
+    }
+    signal(board.runner_pid(), libc::SIGTERM).unwrap();
+    assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
+    for line in [
+        "init: stopping process-server",
+        "init: stopping name-server",
         "init: done, status 0",
     ] {
         assert!(
-            board.events().iter().any(|event| matches!(event,
-                Event::Console { cluster, line: printed, .. } if cluster == "io0" && printed == line)),
-            "{line}: {}",
+            printed(&board, "io0", line),
+            "no `{line}`:\n{}",
             board.transcript()
         );
     }
-    let pairs = board
+    let ups = board
         .events()
         .iter()
-        .filter(|event| {
-            matches!(event,
-            Event::Console { line, .. } if line.ends_with(": 100 rounds ok"))
-        })
+        .filter(|event| matches!(event, Event::ClusterUp { .. }))
         .count();
-    assert_eq!(pairs, 16, "{}", board.transcript());
+    assert_eq!(ups, 20, "{}", board.transcript());
 }
 
 #[test]

@@ -50,6 +50,11 @@ fn config_write(slot: u32, offset: u32, value: u32) {
     out_long(CONFIG_DATA, value);
 }
 
+/// The configuration space's command register (its low half), and its memory
+/// decoding bit.
+const COMMAND: u32 = 0x04;
+const MEMORY_DECODING: u32 = 1 << 1;
+
 /// The PCI slots (bus 0) the runner puts a machine's ivshmem devices at: the
 /// board's NoC memory, the cluster's disk, the board's DDR (`addr=` in QEMU's
 /// arguments: image-builder's `qemu::IVSHMEM_SLOTS`).
@@ -69,11 +74,16 @@ pub fn ivshmem_region(slot: u32) -> Option<(u64, u64)> {
         return None;
     }
     let (low, high) = (config_read(slot, 0x18), config_read(slot, 0x1c));
+    // Memory decoding off while the BAR holds all ones (it would map the device at
+    // the top of the address space for the moment), then back as it was.
+    let command = config_read(slot, COMMAND);
+    config_write(slot, COMMAND, command & !MEMORY_DECODING);
     config_write(slot, 0x18, u32::MAX);
     config_write(slot, 0x1c, u32::MAX);
     let mask = u64::from(config_read(slot, 0x1c)) << 32 | u64::from(config_read(slot, 0x18) & !0xf);
     config_write(slot, 0x18, low);
     config_write(slot, 0x1c, high);
+    config_write(slot, COMMAND, command);
     let base = u64::from(high) << 32 | u64::from(low & !0xf);
     let size = (!mask).wrapping_add(1);
     (base != 0 && size != 0 && base.checked_add(size).is_some()).then_some((base, size))

@@ -198,16 +198,8 @@ pub fn boot(info: usize) -> ! {
     }
     crate::paging::install();
     crate::paging::protect_for_programs(SRAM_BASE, cluster.sram_bytes as usize);
-    smp::calibrate();
-    crate::clock::start(CORES.monotonic_nanoseconds());
-    let (online, expected) = smp::start_application_processors();
-    if online != expected || CORES.physical_count() < cluster.cores as usize {
-        refuse(&alloc::format!(
-            "{} of the board's {} cores came up (QEMU's -smp)",
-            CORES.physical_count(),
-            cluster.cores
-        ));
-    }
+    // The devices first, while this core runs alone: sizing a BAR moves it for a
+    // moment, which QEMU must not see another core's access race with.
     let noc_memory = match attach_noc(&bundle.board) {
         Ok(memory) => Arc::new(memory),
         Err(reason) => refuse(&reason),
@@ -224,6 +216,16 @@ pub fn boot(info: usize) -> ! {
             Ok((base, size)) => unsafe { crate::platform::attach_staging_store(base, size) },
             Err(reason) => refuse(&reason),
         }
+    }
+    smp::calibrate();
+    crate::clock::start(CORES.monotonic_nanoseconds());
+    let (online, expected) = smp::start_application_processors();
+    if online != expected || CORES.physical_count() < cluster.cores as usize {
+        refuse(&alloc::format!(
+            "{} of the board's {} cores came up (QEMU's -smp)",
+            CORES.physical_count(),
+            cluster.cores
+        ));
     }
     user::set_kcall_handler(kcall);
     let names = bundle
