@@ -31,7 +31,7 @@ pub const CONTEXTS: usize = nanvix_abi::THREADS_MAX + 1;
 const SPIN_ROUNDS: u32 = 2_000;
 /// Longest a core with nothing to run halts before it looks again, in nanoseconds
 /// (deadlines and wake-ups end it sooner; this bounds the damage of a lost one).
-const IDLE_HALT_NANOSECONDS: u64 = 10_000_000;
+const IDLE_HALT_NANOSECONDS: u64 = 100_000_000;
 /// A context's time slice on an application processor while others wait to run,
 /// in nanoseconds (the kernel keeps its own, longer, slices for user cores).
 const SLICE_NANOSECONDS: u32 = 10_000_000;

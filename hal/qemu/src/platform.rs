@@ -8,7 +8,7 @@
 //! and the DDR are their files, mapped whole as ivshmem devices.
 
 use crate::console::{self, Console};
-use crate::cores::{CORES, QemuCores};
+use crate::cores::{CONTEXTS, CORES, QemuCores};
 use crate::lock::KernelLock;
 use crate::paging;
 use crate::user::{QemuUserMode, USER_MODE};
@@ -75,10 +75,34 @@ impl ClusterMemory for QemuMemory {
 /// across machines: doorbells are polled), in nanoseconds.
 const POLL_NANOSECONDS: u64 = 1_000_000;
 
+/// The longest a core waiting for arrivals halts between looks once nothing came
+/// for a while, in nanoseconds (the wait starts at [`POLL_NANOSECONDS`] and doubles
+/// with every look that found nothing: an idle machine wakes rarely, a busy one
+/// looks often).
+const IDLE_POLL_NANOSECONDS: u64 = 64_000_000;
+
 /// This machine's doorbell: none across machines (Debian ships no ivshmem doorbell
-/// server), so a sleeper parks for a poll interval at a time; the kernel's lock for
-/// senders' turns.
-pub struct QemuDoorbell;
+/// server), so a sleeper parks for a poll interval at a time, longer while nothing
+/// comes; the kernel's lock for senders' turns.
+pub struct QemuDoorbell {
+    /// Each context's looks in a row that found nothing.
+    empty_looks: [AtomicU32; CONTEXTS],
+}
+
+impl QemuDoorbell {
+    /// A doorbell whose contexts start polling often.
+    pub fn new() -> QemuDoorbell {
+        QemuDoorbell {
+            empty_looks: [const { AtomicU32::new(0) }; CONTEXTS],
+        }
+    }
+}
+
+impl Default for QemuDoorbell {
+    fn default() -> QemuDoorbell {
+        QemuDoorbell::new()
+    }
+}
 
 impl Doorbell for QemuDoorbell {
     type Lock = KernelLock;
@@ -97,11 +121,25 @@ impl Doorbell for QemuDoorbell {
         idle: &dyn Fn() -> bool,
         limit: Duration,
     ) {
-        let unchanged = words
-            .iter()
-            .all(|(word, value)| word.load(Ordering::Acquire) == *value);
-        if unchanged && idle() {
-            CORES.park_timeout(nanoseconds(limit).min(POLL_NANOSECONDS));
+        let Some(looks) = self.empty_looks.get(CORES.current()) else {
+            return;
+        };
+        let unchanged = || {
+            words
+                .iter()
+                .all(|(word, value)| word.load(Ordering::Acquire) == *value)
+        };
+        if !(unchanged() && idle()) {
+            looks.store(0, Ordering::Relaxed);
+            return;
+        }
+        let empty = looks.load(Ordering::Relaxed).min(16);
+        let poll = (POLL_NANOSECONDS << empty).min(IDLE_POLL_NANOSECONDS);
+        CORES.park_timeout(nanoseconds(limit).min(poll));
+        if unchanged() {
+            looks.store(empty + 1, Ordering::Relaxed);
+        } else {
+            looks.store(0, Ordering::Relaxed);
         }
     }
 
@@ -579,7 +617,13 @@ impl QemuPlatform {
                 base: sram_base,
                 size: board.clusters[local].sram_bytes as usize,
             },
-            noc: QemuNoc::new(Arc::clone(&noc_memory), board, local, epoch, QemuDoorbell),
+            noc: QemuNoc::new(
+                Arc::clone(&noc_memory),
+                board,
+                local,
+                epoch,
+                QemuDoorbell::new(),
+            ),
             board: QemuBoard {
                 requests_seen: AtomicU32::new(noc_memory.request_sequence(local)),
                 shutdowns_seen: AtomicU32::new(noc_memory.shutdown_requests(local)),
