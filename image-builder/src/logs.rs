@@ -121,20 +121,7 @@ pub struct HexError;
 
 /// Turns two lowercase or uppercase hex digits per byte back into bytes.
 pub fn decode_hex(text: &str) -> Result<Vec<u8>, HexError> {
-    let digits = text.as_bytes();
-    if !digits.len().is_multiple_of(2) {
-        return Err(HexError);
-    }
-    let value = |digit: u8| match digit {
-        b'0'..=b'9' => Ok(digit - b'0'),
-        b'a'..=b'f' => Ok(digit - b'a' + 10),
-        b'A'..=b'F' => Ok(digit - b'A' + 10),
-        _ => Err(HexError),
-    };
-    digits
-        .chunks_exact(2)
-        .map(|pair| Ok(value(pair[0])? << 4 | value(pair[1])?))
-        .collect()
+    nanvix_board_protocol::unhex(text).ok_or(HexError)
 }
 
 /// The bytes of one (cluster, program) stream not yet ended by a zero byte.

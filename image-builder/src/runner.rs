@@ -1733,7 +1733,7 @@ impl Board<'_> {
     fn keep_staged(&mut self, program: &str, hex: &str) -> Result<(), String> {
         let path = nanvix_hal_hosted::protocol::staged_path(Some(&self.staged.0), program)
             .ok_or("not a staged program's name")?;
-        let elf = nanvix_board_protocol::unhex(hex).ok_or("its bytes are not hex")?;
+        let elf = decode_hex(hex).map_err(|_| "its bytes are not hex")?;
         if let Some(machines) = self.machines.as_mut() {
             machines.staging.publish(program, &elf)?;
         }
@@ -1777,14 +1777,26 @@ fn serial_reader(
     sender: Sender<Input>,
 ) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
-        for line in BufReader::new(source).split(b'\n') {
-            let Ok(mut line) = line else { break };
-            while line.last() == Some(&b'\r') {
+        let mut source = BufReader::new(source);
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            match source.read_until(b'\n', &mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            // The last line of a machine that was killed may be cut short.
+            let whole = line.last() == Some(&b'\n');
+            while matches!(line.last(), Some(b'\n' | b'\r')) {
                 line.pop();
             }
             let text = String::from_utf8_lossy(&line).into_owned();
             let input = match nanvix_board_protocol::parse_report_line(&text) {
                 Some(Ok(report)) => Input::Report { cluster, report },
+                Some(Err(_)) if !whole => Input::Raw {
+                    cluster,
+                    line: "(a report cut short: the machine ended while it wrote it)".to_string(),
+                },
                 Some(Err(_)) => Input::Raw {
                     cluster,
                     line: format!("malformed report: {text}"),
