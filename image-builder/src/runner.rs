@@ -1463,21 +1463,7 @@ impl Board<'_> {
                 self.sender.clone(),
             ),
         ];
-        let sender = self.sender.clone();
-        let pid = child.id();
-        std::thread::spawn(move || {
-            for reader in readers {
-                let _ = reader.join();
-            }
-            let status = child
-                .wait()
-                .unwrap_or_else(|_| ExitStatus::from_raw(0x7f00));
-            let _ = sender.send(Input::Exited {
-                cluster: index,
-                pid,
-                status,
-            });
-        });
+        watch_exit(index, child, readers, self.sender.clone(), |status| status);
         Ok(())
     }
 }
@@ -1684,28 +1670,19 @@ impl Board<'_> {
                 self.sender.clone(),
             ),
         ];
-        let sender = self.sender.clone();
-        let pid = child.id();
-        std::thread::spawn(move || {
-            for reader in readers {
-                let _ = reader.join();
-            }
-            let status = child
-                .wait()
-                .unwrap_or_else(|_| ExitStatus::from_raw(0x7f00));
-            // QEMU's exit device: 33 for a kernel's pass (status 0), 35 for its
-            // failure (the kernel's power-off with another status).
-            let status = match status.code() {
+        // QEMU's exit device: 33 for a kernel's pass (status 0), 35 for its failure
+        // (the kernel's power-off with another status).
+        watch_exit(
+            index,
+            child,
+            readers,
+            self.sender.clone(),
+            |status| match status.code() {
                 Some(crate::qemu::STATUS_PASS) => ExitStatus::from_raw(0),
                 Some(crate::qemu::STATUS_FAIL) => ExitStatus::from_raw(1 << 8),
                 _ => status,
-            };
-            let _ = sender.send(Input::Exited {
-                cluster: index,
-                pid,
-                status,
-            });
-        });
+            },
+        );
         Ok(())
     }
 }
@@ -1811,6 +1788,32 @@ fn serial_reader(
             }
         }
     })
+}
+
+/// Waits (on a thread of its own) until cluster `index`'s process `child` ended and
+/// its `readers` read everything, then tells the runner, its exit status as
+/// `status_of` reads it.
+fn watch_exit(
+    index: usize,
+    mut child: std::process::Child,
+    readers: impl IntoIterator<Item = std::thread::JoinHandle<()>> + Send + 'static,
+    sender: Sender<Input>,
+    status_of: fn(ExitStatus) -> ExitStatus,
+) {
+    let pid = child.id();
+    std::thread::spawn(move || {
+        for reader in readers {
+            let _ = reader.join();
+        }
+        let status = child
+            .wait()
+            .unwrap_or_else(|_| ExitStatus::from_raw(0x7f00));
+        let _ = sender.send(Input::Exited {
+            cluster: index,
+            pid,
+            status: status_of(status),
+        });
+    });
 }
 
 /// Reads lines from a cluster process: reports (JSON) or raw output.

@@ -7,8 +7,8 @@
 
 mod common;
 
-use common::{printed, start, wait_for_line};
-use nanvix_harness::{Event, signal};
+use common::{printed, start};
+use nanvix_harness::Event;
 
 #[test]
 fn init_restarts_killed_servers_and_shuts_down_in_order() {
@@ -70,17 +70,8 @@ fn init_restarts_killed_servers_and_shuts_down_in_order() {
 #[test]
 fn a_sigterm_to_the_runner_shuts_the_board_down_through_init() {
     let mut board = start("init-shutdown.toml");
-    board
-        .wait_until_up(&["io0", "cc0"])
-        .unwrap_or_else(|error| panic!("{error:?}\n{}", board.transcript()));
     // Both servers serve before the request.
-    for line in [
-        "name-server: serving on node 2 port 1",
-        "process-server: serving on node 0 port 2",
-    ] {
-        wait_for_line(&mut board, "io0", line);
-    }
-    signal(board.runner_pid(), libc::SIGTERM).unwrap();
+    common::shut_down_once_the_servers_serve(&mut board);
     let status = board.wait_exit().unwrap();
     assert_eq!(status, 0, "{}", board.transcript());
     assert!(

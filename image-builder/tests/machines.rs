@@ -424,28 +424,8 @@ fn warm_machines_run_program_after_program_for_the_process_and_power_tests() {
         ],
     );
     let mut board = start("processes");
-    let line = board
-        .wait_for(|event| {
-            matches!(event, Event::Console { line, .. } if line.starts_with("process-test: pid "))
-        })
-        .unwrap_or_else(|error| panic!("no sleeper line: {error:?}"));
-    let Event::Console { line, .. } = line else {
-        unreachable!()
-    };
-    let cluster = line.rsplit(' ').next().unwrap().to_string();
     // The sleeper's machine, killed under its process: reaped, its waiter told.
-    let pid = board
-        .events()
-        .iter()
-        .rev()
-        .find_map(|event| match event {
-            Event::ClusterUp {
-                cluster: up, pid, ..
-            } if *up == cluster => Some(*pid),
-            _ => None,
-        })
-        .unwrap_or_else(|| panic!("{cluster} never came up:\n{}", board.transcript()));
-    signal(pid, libc::SIGKILL).unwrap();
+    common::kill_the_sleepers_cluster(&mut board);
     wait_for_line(&mut board, "io0", "process-test: 25 checks, 0 failed");
     assert!(
         !board
@@ -460,16 +440,7 @@ fn warm_machines_run_program_after_program_for_the_process_and_power_tests() {
 #[test]
 fn a_sigterm_to_the_runner_shuts_the_machines_down_through_init() {
     let mut board = start("init-shutdown");
-    board
-        .wait_until_up(&["io0", "cc0"])
-        .unwrap_or_else(|error| panic!("{error:?}\n{}", board.transcript()));
-    for line in [
-        "name-server: serving on node 2 port 1",
-        "process-server: serving on node 0 port 2",
-    ] {
-        wait_for_line(&mut board, "io0", line);
-    }
-    signal(board.runner_pid(), libc::SIGTERM).unwrap();
+    common::shut_down_once_the_servers_serve(&mut board);
     assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
     for line in ["init: stopping process-server", "init: done, status 0"] {
         assert!(

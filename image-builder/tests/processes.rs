@@ -5,33 +5,12 @@
 mod common;
 
 use common::{assert_no_failed_checks, printed, start, wait_for_line};
-use nanvix_harness::{Event, signal};
+use nanvix_harness::Event;
 
 #[test]
 fn programs_are_spawned_waited_for_killed_and_reaped() {
     let mut board = start("processes.toml");
-    let line = board
-        .wait_for(|event| {
-            matches!(event, Event::Console { line, .. } if line.starts_with("process-test: pid "))
-        })
-        .unwrap_or_else(|error| panic!("no sleeper line: {error:?}"));
-    let Event::Console { line, .. } = line else {
-        unreachable!()
-    };
-    let cluster = line.rsplit(' ').next().unwrap().to_string();
-    // Its latest incarnation's process.
-    let pid = board
-        .events()
-        .iter()
-        .rev()
-        .find_map(|event| match event {
-            Event::ClusterUp {
-                cluster: up, pid, ..
-            } if *up == cluster => Some(*pid),
-            _ => None,
-        })
-        .unwrap_or_else(|| panic!("{cluster} never came up:\n{}", board.transcript()));
-    signal(pid, libc::SIGKILL).unwrap();
+    common::kill_the_sleepers_cluster(&mut board);
     wait_for_line(&mut board, "io0", "process-test: 25 checks, 0 failed");
     assert_no_failed_checks(&board);
     assert!(printed(

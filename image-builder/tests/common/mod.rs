@@ -115,3 +115,45 @@ pub fn assert_fsck_clean(disk: &std::path::Path) {
         String::from_utf8_lossy(&output.stdout)
     );
 }
+
+/// Waits for process-test's sleeper line (`process-test: pid N runs on CLUSTER`)
+/// and kills that cluster's latest incarnation (SIGKILL to its host process: a
+/// cluster process, or a QEMU machine).
+pub fn kill_the_sleepers_cluster(board: &mut Board) {
+    let line = board
+        .wait_for(|event| {
+            matches!(event, Event::Console { line, .. } if line.starts_with("process-test: pid "))
+        })
+        .unwrap_or_else(|error| panic!("no sleeper line: {error:?}"));
+    let Event::Console { line, .. } = line else {
+        unreachable!()
+    };
+    let cluster = line.rsplit(' ').next().unwrap().to_string();
+    let pid = board
+        .events()
+        .iter()
+        .rev()
+        .find_map(|event| match event {
+            Event::ClusterUp {
+                cluster: up, pid, ..
+            } if *up == cluster => Some(*pid),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("{cluster} never came up:\n{}", board.transcript()));
+    nanvix_harness::signal(pid, libc::SIGKILL).unwrap();
+}
+
+/// Waits until io0 and cc0 are up and io0's name and process servers serve, then
+/// asks the board to shut down (a SIGTERM to the runner, which init hears).
+pub fn shut_down_once_the_servers_serve(board: &mut Board) {
+    board
+        .wait_until_up(&["io0", "cc0"])
+        .unwrap_or_else(|error| panic!("{error:?}\n{}", board.transcript()));
+    for line in [
+        "name-server: serving on node 2 port 1",
+        "process-server: serving on node 0 port 2",
+    ] {
+        wait_for_line(board, "io0", line);
+    }
+    nanvix_harness::signal(board.runner_pid(), libc::SIGTERM).unwrap();
+}
