@@ -1400,20 +1400,7 @@ impl Board<'_> {
                 Ok(())
             });
         }
-        self.hardware.set_status(index, 0, ENDED_NONE);
-        self.hardware.set_run(index, 1, false);
-        if !warm {
-            // The manifest's own boot: its programs are the system's.
-            self.hardware.set_system_epoch(index, epoch);
-        }
-        self.hardware.set_state(index, ClusterState::On { epoch });
-        let mut child = match command.spawn() {
-            Ok(child) => child,
-            Err(error) => {
-                self.hardware.set_state(index, ClusterState::Dead { epoch });
-                return Err(error);
-            }
-        };
+        let mut child = self.boot_cluster(&mut command, index, epoch, warm)?;
         drop(report_write);
         drop(control_read);
         if let Some(input) = child.stdin.take() {
@@ -1469,6 +1456,28 @@ impl Board<'_> {
 }
 
 impl Board<'_> {
+    /// Sets cluster `index`'s registers for its boot in `epoch` (its first run, on;
+    /// a `warm` one's programs are not the system's) and starts its process with
+    /// `command` (dead in the registers if it cannot be started).
+    fn boot_cluster(
+        &self,
+        command: &mut Command,
+        index: usize,
+        epoch: u32,
+        warm: bool,
+    ) -> std::io::Result<std::process::Child> {
+        self.hardware.set_status(index, 0, ENDED_NONE);
+        self.hardware.set_run(index, 1, false);
+        if !warm {
+            // The manifest's own boot: its programs are the system's.
+            self.hardware.set_system_epoch(index, epoch);
+        }
+        self.hardware.set_state(index, ClusterState::On { epoch });
+        command.spawn().inspect_err(|_| {
+            self.hardware.set_state(index, ClusterState::Dead { epoch });
+        })
+    }
+
     /// Boots `plan`'s cluster in boot epoch `epoch` as a QEMU machine: its boot
     /// bundle (the board, the cluster, its programs and every image program's ELF)
     /// as the machine's `-initrd`, the board's NoC memory as its ivshmem device, its
@@ -1610,20 +1619,7 @@ impl Board<'_> {
                 Ok(())
             });
         }
-        self.hardware.set_status(index, 0, ENDED_NONE);
-        self.hardware.set_run(index, 1, false);
-        if !warm {
-            // The manifest's own boot: its programs are the system's.
-            self.hardware.set_system_epoch(index, epoch);
-        }
-        self.hardware.set_state(index, ClusterState::On { epoch });
-        let mut child = match command.spawn() {
-            Ok(child) => child,
-            Err(error) => {
-                self.hardware.set_state(index, ClusterState::Dead { epoch });
-                return Err(error);
-            }
-        };
+        let mut child = self.boot_cluster(&mut command, index, epoch, warm)?;
         if let Some(machines) = self.machines.as_mut() {
             machines.bundles.push(bundle);
         }
