@@ -757,11 +757,8 @@ impl Board<'_> {
                 return;
             }
             ClusterReport::Stage { program, hex } => match self.keep_staged(&program, &hex) {
-                Ok(()) => {
-                    // The machine waits for this before it goes on.
-                    self.hardware.acknowledge_stage(cluster);
-                    return;
-                }
+                // The machine waits until the staging store has it.
+                Ok(()) => return,
                 Err(reason) => Event::KernelOutput {
                     cluster: name,
                     line: format!("cannot keep the program it staged as `{program}`: {reason}"),

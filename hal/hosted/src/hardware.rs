@@ -180,11 +180,6 @@ impl BoardHardware {
         self.memory.post_shutdown_request(index);
     }
 
-    /// Tells cluster `index` the board has the program it staged last.
-    pub fn acknowledge_stage(&self, index: usize) {
-        self.memory.acknowledge_stage(index);
-    }
-
     /// The status register of cluster `index`.
     pub fn status(&self, index: usize) -> i32 {
         self.memory.cluster_status(index)

@@ -27,8 +27,8 @@ pub const LINE_BYTES: usize = 64;
 pub const CLUSTER_REGISTERS_BYTES: usize = 32;
 /// Bytes of one cluster's board requests (the runner's program requests and
 /// shutdown requests to a cluster that cannot take a pipe or a signal: a machine):
-/// a sequence word, a length word, a shutdown count, the board's count of the
-/// cluster's staged programs it has, then the request's bytes.
+/// a sequence word, a length word, a shutdown count, a spare word, then the
+/// request's bytes.
 pub const REQUEST_BYTES: usize = 1024;
 /// Offset of a request's bytes in its cluster's request area.
 pub const REQUEST_PAYLOAD: usize = 16;

@@ -459,19 +459,6 @@ impl NocMemory {
             .load(Ordering::Acquire)
     }
 
-    /// Acknowledges to cluster `index` the program it staged last: the board has
-    /// it (in its staging store) once this count moves.
-    pub fn acknowledge_stage(&self, index: usize) {
-        self.word(self.layout.requests(index) + 12)
-            .fetch_add(1, Ordering::AcqRel);
-    }
-
-    /// The stages the board acknowledged to cluster `index` so far.
-    pub fn stages_acknowledged(&self, index: usize) -> u32 {
-        self.word(self.layout.requests(index) + 12)
-            .load(Ordering::Acquire)
-    }
-
     /// The shutdown requests cluster `index` was sent so far.
     pub fn shutdown_requests(&self, index: usize) -> u32 {
         self.word(self.layout.requests(index) + 8)

@@ -174,8 +174,7 @@ extern "C" fn interrupted(code_segment: u64) {
     }
     // SAFETY: `set_interrupt_hook` stores only an `InterruptHook` as this address.
     let hook: InterruptHook = unsafe { core::mem::transmute::<usize, InterruptHook>(address) };
-    let outcome = hook(context);
-    match outcome {
+    match hook(context) {
         InterruptOutcome::EndThread(value) if code_segment & 3 == 3 => {
             crate::user::USER_MODE.leave(value)
         }

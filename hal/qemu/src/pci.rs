@@ -91,15 +91,9 @@ pub fn ivshmem_region(slot: u32) -> Option<(u64, u64)> {
 
 /// The ivshmem device's shared memory (its BAR 2, 64-bit), if the machine has one.
 pub fn shared_memory() -> Option<SharedMemory> {
-    let slot = (0..32).find(|slot| {
-        let identity = config_read(*slot, 0);
-        identity & 0xffff == IVSHMEM_VENDOR && identity >> 16 == IVSHMEM_DEVICE
-    })?;
-    let low = u64::from(config_read(slot, 0x18) & !0xf);
-    let high = u64::from(config_read(slot, 0x1c));
-    let base = high << 32 | low;
+    let (base, _) = (0..32).find_map(ivshmem_region)?;
     // Below 4 GiB, where the boot map reaches.
-    (base != 0 && base < 1 << 32).then_some(SharedMemory {
+    (base < 1 << 32).then_some(SharedMemory {
         base: base as usize as *mut u8,
     })
 }

@@ -182,18 +182,9 @@ pub struct QemuBoard {
 /// The longest program request read.
 const REQUEST_MAX: usize = 1024;
 
-/// Programs staged on this machine, by name (kept for good: a spawn here may run
-/// them; their names are their bytes' hashes).
-static STAGED: spin::Mutex<Vec<(String, &'static [u8])>> = spin::Mutex::new(Vec::new());
-
-/// The ELF staged as `name`: here, or anywhere on the board (the staging store).
+/// The ELF staged as `name` anywhere on the board (the staging store).
 pub fn staged(name: &str) -> Option<&'static [u8]> {
-    let here = STAGED
-        .lock()
-        .iter()
-        .find(|(known, _)| known == name)
-        .map(|(_, bytes)| *bytes);
-    here.or_else(|| STORE.get()?.find(name))
+    STORE.get()?.find(name)
 }
 
 /// The board's staging store: what the runner keeps of the programs the machines
@@ -347,39 +338,34 @@ impl BoardControl for QemuBoard {
         self.programs.iter().any(|program| program == name) || staged(name).is_some()
     }
 
-    /// Keeps the bytes (for a spawn here), sends them to the runner and waits until
-    /// it has them in the board's staging store, where every machine finds them
-    /// (an idle machine asked over the NoC to run them among them).
+    /// Sends the bytes to the runner and waits until they are in the board's
+    /// staging store, where every machine finds them (this one for a spawn here, an
+    /// idle machine asked over the NoC to run them).
     fn stage_program(&self, name: &str, elf: &[u8]) -> Result<(), StageError> {
-        if let Some(bytes) = staged(name) {
-            return if bytes == elf {
-                Ok(())
-            } else {
-                Err(StageError::Exists)
-            };
-        }
         if STORE.get().is_none() {
             return Err(StageError::Unsupported);
         }
-        let mut bytes = Vec::new();
-        if bytes.try_reserve_exact(elf.len()).is_err() {
-            return Err(StageError::Failed);
+        let kept = |bytes: &[u8]| {
+            if bytes == elf {
+                Ok(())
+            } else {
+                Err(StageError::Exists)
+            }
+        };
+        if let Some(bytes) = staged(name) {
+            return kept(bytes);
         }
-        bytes.extend_from_slice(elf);
-        let before = self.memory.stages_acknowledged(self.local);
         send_report(&ClusterReport::stage(name, elf));
         let deadline = CORES.monotonic_nanoseconds() + STAGE_WAIT_NANOSECONDS;
-        while self.memory.stages_acknowledged(self.local) == before {
+        loop {
+            if let Some(bytes) = staged(name) {
+                return kept(bytes);
+            }
             if CORES.monotonic_nanoseconds() > deadline {
                 return Err(StageError::Failed);
             }
             CORES.park_timeout(POLL_NANOSECONDS);
         }
-        STAGED.lock().push((
-            name.to_string(),
-            alloc::boxed::Box::leak(bytes.into_boxed_slice()),
-        ));
-        Ok(())
     }
 
     fn cluster_run(&self, index: usize) -> u32 {
@@ -475,13 +461,54 @@ impl ConsoleInput for SerialInput {
     }
 }
 
+/// Memory a device maps whole (an ivshmem BAR at the kernel's address): bytes in,
+/// bytes out, inside its bounds.
+struct MappedBytes {
+    base: usize,
+    bytes: u64,
+}
+
+impl MappedBytes {
+    /// The address of `length` bytes from `offset` on, if they lie inside.
+    fn place(&self, offset: u64, length: usize) -> Option<usize> {
+        offset
+            .checked_add(length as u64)
+            .is_some_and(|end| end <= self.bytes)
+            .then(|| self.base + offset as usize)
+    }
+
+    /// Copies the bytes from `offset` on into `buffer`; false past the end.
+    fn read(&self, offset: u64, buffer: &mut [u8]) -> bool {
+        let Some(from) = self.place(offset, buffer.len()) else {
+            return false;
+        };
+        // SAFETY: the range lies in the mapped memory (checked), which stays mapped
+        // for the machine's life; the buffer is the caller's own. Another machine
+        // may write the same bytes meanwhile (a shared DDR): the HAL allows a mix.
+        unsafe {
+            core::ptr::copy_nonoverlapping(from as *const u8, buffer.as_mut_ptr(), buffer.len())
+        };
+        true
+    }
+
+    /// Copies `data` to the bytes from `offset` on; false past the end.
+    fn write(&self, offset: u64, data: &[u8]) -> bool {
+        let Some(to) = self.place(offset, data.len()) else {
+            return false;
+        };
+        // SAFETY: as in `read`.
+        unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), to as *mut u8, data.len()) };
+        true
+    }
+}
+
 /// A disk: the disk image file the runner attaches to this cluster, mapped whole as
 /// an ivshmem device. Writes reach the host's copy of the file at once (a killed
 /// machine loses none: more than a disk's volatile cache promises); a flush has
 /// nothing to do.
 pub struct MappedDisk {
-    base: usize,
     blocks: u64,
+    memory: MappedBytes,
 }
 
 /// Bytes of a disk block.
@@ -495,19 +522,22 @@ impl MappedDisk {
     /// `blocks` blocks at `base` are mapped for the machine's life and nothing
     /// else in this kernel reaches them.
     pub unsafe fn new(base: usize, blocks: u64) -> MappedDisk {
-        MappedDisk { base, blocks }
+        MappedDisk {
+            blocks,
+            memory: MappedBytes {
+                base,
+                bytes: blocks * BLOCK_BYTES,
+            },
+        }
     }
 
-    /// The address of `length` bytes from `block` on, if they are whole blocks on
-    /// the disk.
-    fn place(&self, block: u64, length: usize) -> Result<usize, DiskError> {
-        let count = length as u64 / BLOCK_BYTES;
-        if !(length as u64).is_multiple_of(BLOCK_BYTES)
-            || block.checked_add(count).is_none_or(|end| end > self.blocks)
-        {
+    /// The byte offset of `block`, for an access of `length` bytes that must be
+    /// whole blocks.
+    fn offset(block: u64, length: usize) -> Result<u64, DiskError> {
+        if !(length as u64).is_multiple_of(BLOCK_BYTES) {
             return Err(DiskError::OutOfRange);
         }
-        Ok(self.base + (block * BLOCK_BYTES) as usize)
+        block.checked_mul(BLOCK_BYTES).ok_or(DiskError::OutOfRange)
     }
 }
 
@@ -517,20 +547,19 @@ impl Disk for MappedDisk {
     }
 
     fn read(&self, block: u64, buffer: &mut [u8]) -> Result<(), DiskError> {
-        let from = self.place(block, buffer.len())?;
-        // SAFETY: the range lies on the mapped disk (checked); the buffer is the
-        // caller's own.
-        unsafe {
-            core::ptr::copy_nonoverlapping(from as *const u8, buffer.as_mut_ptr(), buffer.len())
-        };
-        Ok(())
+        let offset = MappedDisk::offset(block, buffer.len())?;
+        self.memory
+            .read(offset, buffer)
+            .then_some(())
+            .ok_or(DiskError::OutOfRange)
     }
 
     fn write(&self, block: u64, data: &[u8]) -> Result<(), DiskError> {
-        let to = self.place(block, data.len())?;
-        // SAFETY: as in `read`.
-        unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), to as *mut u8, data.len()) };
-        Ok(())
+        let offset = MappedDisk::offset(block, data.len())?;
+        self.memory
+            .write(offset, data)
+            .then_some(())
+            .ok_or(DiskError::OutOfRange)
     }
 
     fn flush(&self) -> Result<(), DiskError> {
@@ -541,8 +570,7 @@ impl Disk for MappedDisk {
 /// The board's DDR: its file, mapped whole as an ivshmem device on DDR-attached
 /// machines (each sees the others' writes).
 pub struct MappedDdr {
-    base: usize,
-    bytes: u64,
+    memory: MappedBytes,
 }
 
 impl MappedDdr {
@@ -552,41 +580,29 @@ impl MappedDdr {
     ///
     /// `bytes` at `base` are mapped for the machine's life.
     pub unsafe fn new(base: usize, bytes: u64) -> MappedDdr {
-        MappedDdr { base, bytes }
-    }
-
-    fn place(&self, offset: u64, length: usize) -> Result<usize, DdrError> {
-        if offset
-            .checked_add(length as u64)
-            .is_none_or(|end| end > self.bytes)
-        {
-            return Err(DdrError::OutOfRange);
+        MappedDdr {
+            memory: MappedBytes { base, bytes },
         }
-        Ok(self.base + offset as usize)
     }
 }
 
 impl Ddr for MappedDdr {
     fn size(&self) -> u64 {
-        self.bytes
+        self.memory.bytes
     }
 
     fn read(&self, offset: u64, buffer: &mut [u8]) -> Result<(), DdrError> {
-        let from = self.place(offset, buffer.len())?;
-        // SAFETY: the range lies in the mapped DDR (checked); the buffer is the
-        // caller's own. Other machines may write the same bytes meanwhile: the
-        // trait allows a mix.
-        unsafe {
-            core::ptr::copy_nonoverlapping(from as *const u8, buffer.as_mut_ptr(), buffer.len())
-        };
-        Ok(())
+        self.memory
+            .read(offset, buffer)
+            .then_some(())
+            .ok_or(DdrError::OutOfRange)
     }
 
     fn write(&self, offset: u64, data: &[u8]) -> Result<(), DdrError> {
-        let to = self.place(offset, data.len())?;
-        // SAFETY: as in `read`.
-        unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), to as *mut u8, data.len()) };
-        Ok(())
+        self.memory
+            .write(offset, data)
+            .then_some(())
+            .ok_or(DdrError::OutOfRange)
     }
 }
 

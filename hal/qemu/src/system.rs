@@ -98,11 +98,13 @@ fn attach_noc(board: &Board) -> Result<NocMemory, String> {
 /// The ivshmem device at `slot` (`what` it is, for the refusal): its memory made
 /// reachable at its own address, and its size.
 fn device(slot: u32, what: &str) -> Result<(usize, usize), String> {
-    let Some((base, size)) = pci::ivshmem_region(slot) else {
-        return Err(alloc::format!(
-            "no ivshmem device at PCI slot {slot:#x} ({what})"
-        ));
-    };
+    let region = pci::ivshmem_region(slot)
+        .ok_or_else(|| alloc::format!("no ivshmem device at PCI slot {slot:#x} ({what})"))?;
+    reach(region, what)
+}
+
+/// Device memory `(base, size)` (`what` it is) made reachable at its own address.
+fn reach((base, size): (u64, u64), what: &str) -> Result<(usize, usize), String> {
     let address = crate::paging::map_device(base, size)
         .map_err(|_| alloc::format!("{what}: its BAR at {base:#x} cannot be mapped"))?;
     Ok((address, size as usize))
@@ -150,13 +152,17 @@ fn refuse(reason: &str) -> ! {
     machine::exit(machine::FAIL)
 }
 
-/// The image program `name` for `program_spawn` and a power request.
-fn library(name: &str) -> Option<Result<&'static [u8], String>> {
+/// The ELF of program `name`: the bundle's, or one staged on the board.
+fn elf(name: &str) -> Option<&'static [u8]> {
     BUNDLE
         .get()?
         .elf(name)
         .or_else(|| crate::platform::staged(name))
-        .map(Ok)
+}
+
+/// The image program `name` for `program_spawn` and a power request.
+fn library(name: &str) -> Option<Result<&'static [u8], String>> {
+    elf(name).map(Ok)
 }
 
 /// Every program's kcall (from the gate's `syscall`).
@@ -209,8 +215,8 @@ pub fn boot(info: usize) -> ! {
         Err(reason) => refuse(&reason),
     };
     // The board's staging store, if the runner gave the machine one.
-    if pci::ivshmem_region(pci::STAGING_SLOT).is_some() {
-        match device(pci::STAGING_SLOT, "the staging store") {
+    if let Some(region) = pci::ivshmem_region(pci::STAGING_SLOT) {
+        match reach(region, "the staging store") {
             // SAFETY: the device's memory is mapped (`device`) for the machine's
             // life; only the runner writes it.
             Ok((base, size)) => unsafe { crate::platform::attach_staging_store(base, size) },
@@ -248,9 +254,7 @@ pub fn boot(info: usize) -> ! {
         .iter()
         .map(|program| ProgramToLoad {
             name: &program.name,
-            elf: bundle
-                .elf(&program.name)
-                .or_else(|| crate::platform::staged(&program.name))
+            elf: elf(&program.name)
                 .ok_or("neither the boot bundle nor the staging store has an ELF of that name"),
             arguments: &program.arguments,
             heap_bytes: program.heap_bytes as usize,
