@@ -160,25 +160,16 @@ pub struct Storage {
 /// `DDR_SLOT`, `STAGING_SLOT`).
 pub const IVSHMEM_SLOTS: [u32; 4] = [0x10, 0x11, 0x12, 0x13];
 
-/// Writes the boot bundle of cluster `cluster` of `board` in epoch `epoch` to
-/// `path`: its `programs`, its `storage`, and the ELFs of `library` (name and file;
-/// every program the list names must be among them). Returns the bundle's bytes.
-pub fn write_bundle(
-    path: &Path,
+/// The boot bundle of cluster `cluster` of `board` in epoch `epoch`: its
+/// `programs`, its `storage`, and the ELFs of `library` (name and bytes; every
+/// program the list names must be among them).
+pub fn bundle(
     (board, cluster, epoch): (&nanvix_board::Board, usize, u32),
     programs: &[crate::manifest::ProgramPlan],
     storage: Storage,
-    library: &[(String, PathBuf)],
-) -> Result<u64, String> {
-    let elfs = library
-        .iter()
-        .map(|(name, file)| {
-            std::fs::read(file)
-                .map(|elf| (name.clone(), elf))
-                .map_err(|error| format!("{}: {error}", file.display()))
-        })
-        .collect::<Result<Vec<_>, String>>()?;
-    let bundle = nanvix_board_protocol::BootBundle {
+    library: &[(&str, &[u8])],
+) -> Vec<u8> {
+    nanvix_board_protocol::BootBundle {
         board: board.clone(),
         cluster: cluster as u32,
         epoch,
@@ -195,17 +186,15 @@ pub fn write_bundle(
                 console_input: program.console_input,
             })
             .collect(),
-        library: elfs
+        library: library
             .iter()
             .map(|(name, elf)| nanvix_board_protocol::LibraryProgram {
-                name: name.clone(),
+                name: name.to_string(),
                 elf,
             })
             .collect(),
-    };
-    let bytes = bundle.encode();
-    std::fs::write(path, &bytes).map_err(|error| format!("{}: {error}", path.display()))?;
-    Ok(bytes.len() as u64)
+    }
+    .encode()
 }
 
 /// QEMU's arguments for the board's NoC memory: the memory file at `path` (of
@@ -255,6 +244,41 @@ pub fn boot_cluster(
     )
 }
 
+/// QEMU's arguments for one machine of `cores` cores and `memory_mib` of RAM that
+/// boots `kernel` with `command_line`: no default devices or display, no reboot
+/// (a triple fault ends QEMU), the serial port on standard input and output, the
+/// exit device.
+pub fn machine_arguments(
+    kernel: &str,
+    cores: usize,
+    memory_mib: u64,
+    command_line: &str,
+) -> Vec<String> {
+    [
+        "-nodefaults",
+        "-display",
+        "none",
+        "-no-reboot",
+        "-serial",
+        "stdio",
+        "-device",
+        "isa-debug-exit,iobase=0xf4,iosize=0x04",
+    ]
+    .into_iter()
+    .map(String::from)
+    .chain([
+        "-m".into(),
+        format!("{memory_mib}M"),
+        "-smp".into(),
+        cores.to_string(),
+        "-kernel".into(),
+        kernel.into(),
+        "-append".into(),
+        command_line.into(),
+    ])
+    .collect()
+}
+
 /// One machine: `cores` cores, `memory_mib` of RAM, the kernel's command line and
 /// `extra` arguments; its console captured.
 fn boot_machine(
@@ -267,17 +291,12 @@ fn boot_machine(
     limit: Duration,
 ) -> Result<Boot, String> {
     let mut child = Command::new(qemu)
-        .args(["-nodefaults", "-display", "none", "-no-reboot"])
-        .arg("-m")
-        .arg(format!("{memory_mib}M"))
-        .args(["-serial", "stdio"])
-        .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
-        .arg("-smp")
-        .arg(cores.to_string())
-        .arg("-kernel")
-        .arg(kernel)
-        .arg("-append")
-        .arg(command_line)
+        .args(machine_arguments(
+            &kernel.display().to_string(),
+            cores,
+            memory_mib,
+            command_line,
+        ))
         .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

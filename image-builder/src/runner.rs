@@ -18,6 +18,7 @@ use crate::manifest::{ClusterPlan, ProgramPlan, System};
 use crate::packing::Payloads;
 use nanvix_abi::{ENDED_DIED, ENDED_EXIT, ENDED_FAULT, ENDED_KILLED, ENDED_NONE};
 use nanvix_board::ClusterKind;
+use nanvix_board_protocol::END_OF_INPUT;
 use nanvix_hal::ClusterState;
 use nanvix_hal_hosted::hardware::BoardHardware;
 use nanvix_hal_hosted::protocol::{
@@ -103,9 +104,6 @@ enum Input {
     },
     Exited {
         cluster: usize,
-        /// The host process that ended (a machine replaced by another for the same
-        /// cluster is not the cluster's end).
-        pid: u32,
         status: ExitStatus,
     },
     Signal(i32),
@@ -138,6 +136,33 @@ struct Slot {
     /// The write end of a warm cluster's control pipe (program requests).
     control: Option<std::fs::File>,
     outcome: Option<Outcome>,
+}
+
+impl Slot {
+    /// The slot of a cluster whose process `pid` was just started for `plan` in
+    /// boot epoch `epoch` (`warm`: booted on request; `control`: its request pipe).
+    fn booting(
+        plan: ClusterPlan,
+        pid: u32,
+        epoch: u32,
+        warm: bool,
+        control: Option<std::fs::File>,
+    ) -> Slot {
+        Slot {
+            plan,
+            pid,
+            epoch,
+            phase: Phase::Starting,
+            power_off: None,
+            powered_off_on_request: None,
+            first_fault: None,
+            warm,
+            idle: false,
+            run: 1,
+            control,
+            outcome: None,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -307,15 +332,15 @@ struct Board<'a> {
     console: Option<(usize, ConsoleInput)>,
     /// When an orderly shutdown (asked of init by a SIGTERM) must have ended.
     shutdown_deadline: Option<Instant>,
-    /// On the qemu-x86_64 platform: the emulator, and the boot bundles handed to
-    /// the machines (kept while QEMU may read them).
+    /// On the qemu-x86_64 platform: the emulator, the boot bundle of each cluster's
+    /// latest machine (kept while its QEMU may read it), the staging store.
     machines: Option<Machines>,
 }
 
 /// What the runner keeps to boot clusters as QEMU machines.
 struct Machines {
     emulator: std::path::PathBuf,
-    bundles: Vec<SealedFile>,
+    bundles: std::collections::BTreeMap<usize, SealedFile>,
     /// The board's staging store (`nanvix_board_protocol::staging`), which every
     /// machine maps; the runner alone writes it.
     staging: StagingStore,
@@ -353,7 +378,7 @@ impl StagingStore {
 
     /// The path machines map it by.
     fn path(&self) -> String {
-        format!("/proc/self/fd/{}", self.file.as_raw_fd())
+        fd_path(self.file.as_raw_fd())
     }
 
     /// Publishes `elf` as `name` (once: a name is its bytes' hash): its bytes, then
@@ -418,7 +443,7 @@ pub fn run(
     let machines = if on_machines {
         Some(Machines {
             emulator: crate::qemu::ensure_installed().map_err(RunError)?,
-            bundles: Vec::new(),
+            bundles: std::collections::BTreeMap::new(),
             staging: StagingStore::create()
                 .map_err(|error| RunError(format!("cannot make the staging store: {error}")))?,
         })
@@ -664,15 +689,7 @@ impl Board<'_> {
                 self.report(cluster, report);
                 Ok(())
             }
-            Input::Exited {
-                cluster,
-                pid,
-                status,
-            } => {
-                if self.slots[self.slot_of(cluster)].pid != pid {
-                    // A machine replaced by another (its exit was expected).
-                    return Ok(());
-                }
+            Input::Exited { cluster, status } => {
                 self.exited(cluster, status)?;
                 self.power_off_orphaned_idle();
                 Ok(())
@@ -1212,9 +1229,8 @@ impl Board<'_> {
             {
                 Ok(Input::Exited {
                     cluster,
-                    pid,
                     status: exit,
-                }) if self.slots[self.slot_of(cluster)].pid == pid => {
+                }) => {
                     let position = self.slot_of(cluster);
                     let slot = &mut self.slots[position];
                     slot.phase = Phase::Ended;
@@ -1400,33 +1416,15 @@ impl Board<'_> {
         let mut child = self.boot_cluster(&mut command, index, epoch, warm)?;
         drop(report_write);
         drop(control_read);
-        if let Some(input) = child.stdin.take() {
-            // The terminal's input goes to this cluster until either side ends.
-            let input: ConsoleInput = std::sync::Arc::new(std::sync::Mutex::new(Some(input)));
-            self.console = Some((index, std::sync::Arc::clone(&input)));
-            let interrupts = self.sender.clone();
-            std::thread::spawn(move || copy_console_input(&input, &interrupts, None));
-        }
+        self.carry_console_input(index, &mut child, None);
         if debugged {
             self.emit(Event::WaitingForDebugger {
                 cluster: plan.name.clone(),
                 pid: child.id(),
             });
         }
-        self.slots.push(Slot {
-            plan,
-            pid: child.id(),
-            epoch,
-            phase: Phase::Starting,
-            power_off: None,
-            powered_off_on_request: None,
-            first_fault: None,
-            warm,
-            idle: false,
-            run: 1,
-            control,
-            outcome: None,
-        });
+        self.slots
+            .push(Slot::booting(plan, child.id(), epoch, warm, control));
         let readers = [
             reader(
                 index,
@@ -1453,6 +1451,23 @@ impl Board<'_> {
 }
 
 impl Board<'_> {
+    /// Sends the terminal's input to cluster `index`'s `child` (if it took a pipe for
+    /// it) until either side ends, then `end` if the cluster needs a byte to say so.
+    fn carry_console_input(
+        &mut self,
+        index: usize,
+        child: &mut std::process::Child,
+        end: Option<u8>,
+    ) {
+        let Some(input) = child.stdin.take() else {
+            return;
+        };
+        let input: ConsoleInput = std::sync::Arc::new(std::sync::Mutex::new(Some(input)));
+        self.console = Some((index, std::sync::Arc::clone(&input)));
+        let interrupts = self.sender.clone();
+        std::thread::spawn(move || copy_console_input(&input, &interrupts, end));
+    }
+
     /// Sets cluster `index`'s registers for its boot in `epoch` (its first run, on;
     /// a `warm` one's programs are not the system's) and starts its process with
     /// `command` (dead in the registers if it cannot be started).
@@ -1482,10 +1497,10 @@ impl Board<'_> {
     fn spawn_machine(&mut self, plan: ClusterPlan, epoch: u32, warm: bool) -> std::io::Result<()> {
         let index = plan.index;
         // The image's programs (staged ones are in the staging store).
-        let library: Vec<(String, std::path::PathBuf)> = self
+        let library: Vec<(&str, &[u8])> = self
             .programs
-            .iter()
-            .map(|(name, file)| (name.clone(), std::path::PathBuf::from(&file.path)))
+            .keys()
+            .filter_map(|name| Some((name.as_str(), *self.elves.get(name)?)))
             .collect();
         // The disk the manifest gives this cluster, and the board's DDR if it is
         // attached: their files as ivshmem devices (a BAR's size is a power of two).
@@ -1500,7 +1515,7 @@ impl Board<'_> {
             devices.extend(crate::qemu::device_arguments(
                 "disk",
                 crate::qemu::IVSHMEM_SLOTS[1],
-                &format!("/proc/self/fd/{}", file.as_raw_fd()),
+                &fd_path(file.as_raw_fd()),
                 power_of_two(bytes, "the disk")?,
             ));
             inherited.push(file.as_raw_fd());
@@ -1512,54 +1527,26 @@ impl Board<'_> {
             devices.extend(crate::qemu::device_arguments(
                 "ddr",
                 crate::qemu::IVSHMEM_SLOTS[2],
-                &format!("/proc/self/fd/{}", file.as_raw_fd()),
+                &fd_path(file.as_raw_fd()),
                 power_of_two(*bytes, "the DDR")?,
             ));
             inherited.push(file.as_raw_fd());
         }
-        let bundle_bytes = {
-            let scratch = std::env::temp_dir().join(format!(
-                "nanvix-bundle-{}-{}-{epoch}",
-                std::process::id(),
-                plan.name
-            ));
-            let bytes = crate::qemu::write_bundle(
-                &scratch,
-                (&self.system.board, index, epoch),
-                &plan.programs,
-                storage,
-                &library,
-            )
-            .map_err(std::io::Error::other);
-            let read = bytes.and_then(|_| std::fs::read(&scratch));
-            let _ = std::fs::remove_file(&scratch);
-            read?
-        };
+        let bundle_bytes = crate::qemu::bundle(
+            (&self.system.board, index, epoch),
+            &plan.programs,
+            storage,
+            &library,
+        );
         let bundle = SealedFile::new(&format!("bundle-{}", plan.name), &bundle_bytes, true)?;
         let shape = &self.system.board.clusters[index];
-        let mut arguments: Vec<String> = vec![
-            "-nodefaults".into(),
-            "-display".into(),
-            "none".into(),
-            "-no-reboot".into(),
-            "-m".into(),
-            format!(
-                "{}M",
-                crate::qemu::cluster_memory_mib(shape.sram_bytes, bundle_bytes.len() as u64)
-            ),
-            "-smp".into(),
-            shape.cores.to_string(),
-            "-serial".into(),
-            "stdio".into(),
-            "-device".into(),
-            "isa-debug-exit,iobase=0xf4,iosize=0x04".into(),
-            "-kernel".into(),
-            self.kernel.path.clone(),
-            "-append".into(),
-            "mode=kernel".into(),
-            "-initrd".into(),
-            bundle.path.clone(),
-        ];
+        let mut arguments = crate::qemu::machine_arguments(
+            &self.kernel.path,
+            shape.cores as usize,
+            crate::qemu::cluster_memory_mib(shape.sram_bytes, bundle_bytes.len() as u64),
+            "mode=kernel",
+        );
+        arguments.extend(["-initrd".into(), bundle.path.clone()]);
         arguments.extend(crate::qemu::noc_arguments(
             &self.hardware.path(),
             self.hardware.file_bytes()?,
@@ -1618,16 +1605,10 @@ impl Board<'_> {
         }
         let mut child = self.boot_cluster(&mut command, index, epoch, warm)?;
         if let Some(machines) = self.machines.as_mut() {
-            machines.bundles.push(bundle);
+            // The cluster's earlier machine, if any, read its bundle long ago.
+            machines.bundles.insert(index, bundle);
         }
-        if let Some(input) = child.stdin.take() {
-            let input: ConsoleInput = std::sync::Arc::new(std::sync::Mutex::new(Some(input)));
-            self.console = Some((index, std::sync::Arc::clone(&input)));
-            let interrupts = self.sender.clone();
-            std::thread::spawn(move || {
-                copy_console_input(&input, &interrupts, Some(END_OF_SERIAL_INPUT));
-            });
-        }
+        self.carry_console_input(index, &mut child, Some(END_OF_INPUT));
         if debugged {
             let kernel = self.debug_kernel().unwrap_or_default();
             self.emit(Event::MachineWaitsForDebugger {
@@ -1636,20 +1617,8 @@ impl Board<'_> {
                 kernel,
             });
         }
-        self.slots.push(Slot {
-            plan,
-            pid: child.id(),
-            epoch,
-            phase: Phase::Starting,
-            power_off: None,
-            powered_off_on_request: None,
-            first_fault: None,
-            warm,
-            idle: false,
-            run: 1,
-            control: None,
-            outcome: None,
-        });
+        self.slots
+            .push(Slot::booting(plan, child.id(), epoch, warm, None));
         let readers = [
             serial_reader(
                 index,
@@ -1679,10 +1648,6 @@ impl Board<'_> {
         Ok(())
     }
 }
-
-/// The byte that tells a machine's kernel its console input ended (ASCII end of
-/// transmission; the kernel's `platform::END_OF_INPUT`).
-const END_OF_SERIAL_INPUT: u8 = 0x04;
 
 impl Board<'_> {
     /// The kernel ELF written to the `--gdb` directory, for a debugger to load its
@@ -1730,6 +1695,12 @@ fn power_of_two(bytes: u64, what: &str) -> std::io::Result<u64> {
             "{what} has {bytes} bytes: on the qemu-x86_64 platform its size must be a power of two (a PCI BAR's)"
         )))
     }
+}
+
+/// A path of descriptor `fd` valid in this process and in its children that
+/// inherit it (QEMU opens memory files by such paths).
+fn fd_path(fd: i32) -> String {
+    format!("/proc/self/fd/{fd}")
 }
 
 /// A TCP port of 127.0.0.1 free a moment ago (for a machine's debugger stub).
@@ -1793,7 +1764,6 @@ fn watch_exit(
     sender: Sender<Input>,
     status_of: fn(ExitStatus) -> ExitStatus,
 ) {
-    let pid = child.id();
     std::thread::spawn(move || {
         for reader in readers {
             let _ = reader.join();
@@ -1803,7 +1773,6 @@ fn watch_exit(
             .unwrap_or_else(|_| ExitStatus::from_raw(0x7f00));
         let _ = sender.send(Input::Exited {
             cluster: index,
-            pid,
             status: status_of(status),
         });
     });

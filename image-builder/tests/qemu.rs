@@ -348,7 +348,15 @@ fn boot_clusters(clusters: &[(&str, &[Program<'_>])]) -> Vec<qemu::Boot> {
     names.sort();
     names.dedup();
     let artifacts = builder::build(&root, &names, true).expect("the programs build");
-    let library: Vec<(String, std::path::PathBuf)> = artifacts.programs.into_iter().collect();
+    let elfs: Vec<(String, Vec<u8>)> = artifacts
+        .programs
+        .into_iter()
+        .map(|(name, path)| (name, std::fs::read(path).unwrap()))
+        .collect();
+    let library: Vec<(&str, &[u8])> = elfs
+        .iter()
+        .map(|(name, elf)| (name.as_str(), elf.as_slice()))
+        .collect();
     let board = manifest::parse_board(
         "tiny",
         &manifest::workspace_board_text(&root, "tiny").unwrap(),
@@ -384,14 +392,14 @@ fn boot_clusters(clusters: &[(&str, &[Program<'_>])]) -> Vec<qemu::Boot> {
                 names.join("-"),
                 std::thread::current().id()
             ));
-            let bytes = qemu::write_bundle(
-                &bundle,
+            let bytes = qemu::bundle(
                 (&board, index, 1),
                 &plans,
                 qemu::Storage::default(),
                 &library,
-            )
-            .unwrap();
+            );
+            std::fs::write(&bundle, &bytes).unwrap();
+            let bytes = bytes.len() as u64;
             hardware.set_status(index, 0, 0);
             hardware.set_run(index, 1, false);
             hardware.set_system_epoch(index, 1);

@@ -257,6 +257,11 @@ pub fn split_arguments(arguments: &str) -> Vec<String> {
         .collect()
 }
 
+/// The byte a machine's console input ends with (ASCII end of transmission,
+/// Ctrl-D): its serial port has no end of its own, so the runner sends this when
+/// the terminal's input ends.
+pub const END_OF_INPUT: u8 = 0x04;
+
 /// The byte that starts a report line on a serial console (ASCII record separator:
 /// no program writes it on a console line, which the kernel makes valid UTF-8
 /// without control bytes other than tabs).

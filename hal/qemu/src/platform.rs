@@ -19,7 +19,9 @@ use core::fmt::Write;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use core::time::Duration;
 use nanvix_board::Board;
-use nanvix_board_protocol::{ClusterReport, ProgramRequest, report_line, split_arguments};
+use nanvix_board_protocol::{
+    ClusterReport, END_OF_INPUT, ProgramRequest, report_line, split_arguments,
+};
 use nanvix_hal::{
     BoardControl, ClusterMemory, ClusterState, ConsoleInput, Cores, Ddr, DdrError, Disk, DiskError,
     EndOfInput, HardwareEvent, MmuError, Platform, PowerError, StageError,
@@ -423,9 +425,6 @@ pub struct SerialInput {
     ended: AtomicBool,
 }
 
-/// The byte the runner sends when the terminal's input ended (ASCII end of
-/// transmission, Ctrl-D).
-pub const END_OF_INPUT: u8 = 0x04;
 /// How long a core waiting for input halts between looks, in nanoseconds.
 const INPUT_POLL_NANOSECONDS: u64 = 2_000_000;
 
