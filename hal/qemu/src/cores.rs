@@ -439,9 +439,9 @@ impl QemuCores {
         }
     }
 
-    /// Parks the calling context (spurious returns allowed); with `deadline`, until
-    /// then at most.
-    fn park_until(&self, deadline: Option<u64>) {
+    /// Parks the calling context until `deadline` (monotonic nanoseconds) at most;
+    /// spurious returns allowed.
+    fn park_until(&self, deadline: u64) {
         let context = self.current();
         let Some(slot) = self.contexts.get(context) else {
             return;
@@ -455,19 +455,13 @@ impl QemuCores {
         if context == 0 {
             // The master's core: one halt, which an IPI or the timer ends.
             if !slot.permit.swap(false, Ordering::Acquire) {
-                match deadline {
-                    Some(deadline) => {
-                        let left = deadline.saturating_sub(smp::nanoseconds(cycles()));
-                        smp::sleep(left.clamp(1, u64::from(u32::MAX)) as u32);
-                    }
-                    None => smp::park(),
-                }
+                let left = deadline.saturating_sub(smp::nanoseconds(cycles()));
+                smp::sleep(left.clamp(1, u64::from(u32::MAX)) as u32);
                 slot.permit.swap(false, Ordering::Acquire);
             }
             return;
         }
-        slot.deadline
-            .store(deadline.unwrap_or(0), Ordering::Release);
+        slot.deadline.store(deadline, Ordering::Release);
         self.switch_out(context, PARKING);
         slot.deadline.store(0, Ordering::Release);
         slot.permit.swap(false, Ordering::Acquire);
@@ -532,12 +526,12 @@ impl Cores for QemuCores {
     fn park(&self) {
         // Bounded, as on the hosted board: a wake-up lost to a bug costs a second.
         let now = smp::nanoseconds(cycles());
-        self.park_until(Some(now.saturating_add(PARK_LIMIT_NANOSECONDS)));
+        self.park_until(now.saturating_add(PARK_LIMIT_NANOSECONDS));
     }
 
     fn park_timeout(&self, nanoseconds: u64) {
         let now = smp::nanoseconds(cycles());
-        self.park_until(Some(now.saturating_add(nanoseconds.max(1))));
+        self.park_until(now.saturating_add(nanoseconds.max(1)));
     }
 
     fn unpark(&self, core: CoreId) {

@@ -55,17 +55,11 @@ pub fn install() {
             Ordering::Relaxed,
         );
     }
-    let root: u64;
-    // SAFETY: reading CR3 has no effect.
-    unsafe { core::arch::asm!("mov {}, cr3", out(reg) root, options(nomem, nostack)) };
-    let level_4 = (root & ADDRESS_MASK) as *const u64;
-    // SAFETY: CR3 names the boot map's level-4 table (identity-mapped, the boot
-    // code's .bss), whose entry 0 names the boot page directory pointer table; the
-    // window's slot in it is unused (the boot map fills the first four).
+    // SAFETY: the window's slot of the boot page directory pointer table is unused
+    // (the boot map fills the first four).
     unsafe {
-        let pointers = (core::ptr::read_volatile(level_4) & ADDRESS_MASK) as *mut u64;
         core::ptr::write_volatile(
-            pointers.add(WINDOW_BASE >> 30),
+            pointer_table().add(WINDOW_BASE >> 30),
             &DIRECTORY as *const Table as u64 | PRESENT | WRITABLE | USER,
         );
     }
@@ -133,7 +127,7 @@ static HIGH_USED: AtomicU64 = AtomicU64::new(0);
 
 /// The boot map's page directory pointer table (entry 0 of the level-4 table CR3
 /// names), through the identity map.
-fn pointer_table() -> *mut u64 {
+pub fn pointer_table() -> *mut u64 {
     let root: u64;
     // SAFETY: reading CR3 has no effect.
     unsafe { core::arch::asm!("mov {}, cr3", out(reg) root, options(nomem, nostack)) };

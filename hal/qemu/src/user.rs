@@ -516,13 +516,9 @@ fn map_wild_page() {
         core::ptr::write_volatile(PAGER_FRAME as *mut u64, PAGER_VALUE);
         let directory = (&raw mut PAGER_DIRECTORY).cast::<u64>();
         core::ptr::write_volatile(directory, PAGER_FRAME | LARGE_PAGE);
-        let root: u64;
-        core::arch::asm!("mov {}, cr3", out(reg) root, options(nomem, nostack));
-        let level_4 = (root & !0xfff) as *const u64;
-        let pointers = (core::ptr::read_volatile(level_4) & 0x000f_ffff_ffff_f000) as *mut u64;
         let slot = (crate::WILD_ADDRESS >> 30) as usize;
         core::ptr::write_volatile(
-            pointers.add(slot),
+            crate::paging::pointer_table().add(slot),
             (&raw const PAGER_DIRECTORY) as u64 | TABLE_ENTRY,
         );
         core::arch::asm!("invlpg [{}]", in(reg) crate::WILD_ADDRESS, options(nostack));

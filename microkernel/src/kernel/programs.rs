@@ -55,8 +55,9 @@ fn parse_run_payload(payload: &[u8]) -> Option<(u32, &str, &str)> {
 /// How many times a program's main thread is started on a context whose last
 /// thread is still leaving it, before the start fails.
 const START_ATTEMPTS: u32 = 1000;
-/// How long to wait between those attempts.
-const START_RETRY_NANOSECONDS: u64 = 50_000;
+/// How long to wait between those attempts (a thread's start waits as long for a
+/// context still finishing its last thread).
+pub(super) const START_RETRY_NANOSECONDS: u64 = 50_000;
 
 impl<P: Platform> Kernel<P> {
     /// Reads a program name and its NUL-separated arguments from program `index`'s

@@ -49,10 +49,10 @@ impl ThreadRecord {
 }
 
 /// How many times `thread_create` looks again for a context when the free ones
-/// are still finishing their joined threads, and how long it parks in between: 10 ms
-/// at most (a context finishes within microseconds unless its core is busy).
+/// are still finishing their joined threads, parking as a program's start does in
+/// between: 10 ms at most (a context finishes within microseconds unless its core
+/// is busy).
 const FINISHING_RETRIES: u32 = 200;
-const FINISHING_RETRY_NANOSECONDS: u64 = 50_000;
 
 impl<P: Platform> Kernel<P> {
     /// `thread_create`: checks, records and starts a thread of the program running
@@ -99,7 +99,7 @@ impl<P: Platform> Kernel<P> {
             ) {
                 Some(result) => return result,
                 None if finishing && attempt < FINISHING_RETRIES => {
-                    cores.park_timeout(FINISHING_RETRY_NANOSECONDS);
+                    cores.park_timeout(super::programs::START_RETRY_NANOSECONDS);
                 }
                 None => break,
             }
