@@ -1379,15 +1379,7 @@ impl Board<'_> {
         if debugged {
             command.env(DEBUGGER_ENVIRONMENT, "1");
         }
-        command
-            .env(BOOT_ENVIRONMENT, spec)
-            .stdin(if holds_console {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        command.env(BOOT_ENVIRONMENT, spec);
         // SAFETY: the closure runs in the child between fork and exec and only makes
         // async-signal-safe calls: it pins the process if asked, asks for SIGKILL when
         // the runner dies, leaves
@@ -1413,7 +1405,7 @@ impl Board<'_> {
                 Ok(())
             });
         }
-        let mut child = self.boot_cluster(&mut command, index, epoch, warm)?;
+        let mut child = self.boot_cluster(&mut command, index, epoch, (warm, holds_console))?;
         drop(report_write);
         drop(control_read);
         self.carry_console_input(index, &mut child, None);
@@ -1470,14 +1462,23 @@ impl Board<'_> {
 
     /// Sets cluster `index`'s registers for its boot in `epoch` (its first run, on;
     /// a `warm` one's programs are not the system's) and starts its process with
-    /// `command` (dead in the registers if it cannot be started).
+    /// `command` (dead in the registers if it cannot be started), its output piped
+    /// to the runner and its input too if it `holds_console`.
     fn boot_cluster(
         &self,
         command: &mut Command,
         index: usize,
         epoch: u32,
-        warm: bool,
+        (warm, holds_console): (bool, bool),
     ) -> std::io::Result<std::process::Child> {
+        command
+            .stdin(if holds_console {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         self.hardware.set_status(index, 0, ENDED_NONE);
         self.hardware.set_run(index, 1, false);
         if !warm {
@@ -1576,15 +1577,7 @@ impl Board<'_> {
             .unwrap_or_default();
         let holds_console = plan.programs.iter().any(|program| program.console_input);
         let mut command = Command::new(&emulator);
-        command
-            .args(&arguments)
-            .stdin(if holds_console {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        command.args(&arguments);
         // SAFETY: the closure runs in the child between fork and exec and only makes
         // async-signal-safe calls: it asks for SIGKILL when the runner dies, leaves
         // the terminal's process group (Ctrl-C reaches the runner, which stops the
@@ -1603,7 +1596,7 @@ impl Board<'_> {
                 Ok(())
             });
         }
-        let mut child = self.boot_cluster(&mut command, index, epoch, warm)?;
+        let mut child = self.boot_cluster(&mut command, index, epoch, (warm, holds_console))?;
         if let Some(machines) = self.machines.as_mut() {
             // The cluster's earlier machine, if any, read its bundle long ago.
             machines.bundles.insert(index, bundle);
