@@ -62,6 +62,13 @@ pub fn build_qemu_kernel(root: &Path) -> Result<PathBuf, BuildError> {
     build_own_workspace(root, QEMU_KERNEL_MANIFEST, "qemu", "nanvix-qemu-kernel")
 }
 
+/// Builds the qemu-x86_64 platform's checks (the kernel's workspace builds both
+/// executables): the platform's HAL alone, one check per `mode=` word
+/// (`docs/src/bare-metal.md`).
+pub fn build_qemu_checks(root: &Path) -> Result<PathBuf, BuildError> {
+    build_own_workspace(root, QEMU_KERNEL_MANIFEST, "qemu", "nanvix-qemu-checks")
+}
+
 /// Paths of built artifacts.
 #[derive(Clone, Debug)]
 pub struct Artifacts {

@@ -1,6 +1,8 @@
-//! The qemu-x86_64 platform, first steps: its kernel boots under QEMU (PVH entry,
+//! The qemu-x86_64 platform, first steps (its checks, `nanvix-qemu-checks`): the
+//! platform boots under QEMU (PVH entry,
 //! long mode), reads its command line, speaks on the serial console and ends QEMU
-//! through the exit device; a mode it does not have ends it with failure; an
+//! through the exit device; a mode it does not have ends it with failure, and the
+//! kernel has none of the checks' modes; an
 //! invalid opcode and a wild pointer are reported (vector, where, the address) and
 //! end it with failure; on 4 and 16 cores every application processor comes online
 //! and the HAL's `Cores` contract holds (the master and a core past the count
@@ -34,9 +36,9 @@ fn boot(command_line: &str) -> qemu::Boot {
 
 fn boot_on(cores: usize, command_line: &str) -> qemu::Boot {
     let root = workspace_root();
-    let kernel = builder::build_qemu_kernel(&root).expect("the qemu-x86_64 kernel builds");
+    let checks = builder::build_qemu_checks(&root).expect("the qemu-x86_64 checks build");
     let emulator = qemu::ensure_installed().expect("QEMU is there or installed");
-    qemu::boot(&emulator, &kernel, cores, command_line, LIMIT).expect("QEMU starts")
+    qemu::boot(&emulator, &checks, cores, command_line, LIMIT).expect("QEMU starts")
 }
 
 #[test]
@@ -63,6 +65,20 @@ fn a_mode_the_kernel_does_not_have_ends_it_with_failure() {
     assert!(
         boot.console
             .contains("nanvix-qemu: no such mode: Some(\"nonesuch\")"),
+        "{}",
+        boot.console
+    );
+}
+
+#[test]
+fn the_kernel_has_no_check_modes() {
+    let root = workspace_root();
+    let kernel = builder::build_qemu_kernel(&root).expect("the qemu-x86_64 kernel builds");
+    let emulator = qemu::ensure_installed().expect("QEMU is there or installed");
+    let boot = qemu::boot(&emulator, &kernel, 1, "mode=hello", LIMIT).expect("QEMU starts");
+    assert_eq!(boot.status, Some(qemu::STATUS_FAIL), "{}", boot.console);
+    assert!(
+        boot.console.contains("nanvix-qemu: no such mode: `hello`"),
         "{}",
         boot.console
     );
@@ -204,7 +220,7 @@ fn a_faulting_program_is_killed_with_a_report_and_the_kernel_goes_on() {
 #[test]
 fn two_machines_pass_a_message_through_shared_memory() {
     let root = workspace_root();
-    let kernel = builder::build_qemu_kernel(&root).expect("the qemu-x86_64 kernel builds");
+    let kernel = builder::build_qemu_checks(&root).expect("the qemu-x86_64 checks build");
     let emulator = qemu::ensure_installed().expect("QEMU is there or installed");
     let path =
         std::path::PathBuf::from(format!("/dev/shm/nanvix-qemu-test-{}", std::process::id()));

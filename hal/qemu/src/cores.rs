@@ -89,7 +89,8 @@ impl Context {
 struct Physical {
     apic_id: AtomicU32,
     present: AtomicBool,
-    /// The context it runs ([`NONE`]: its scheduler).
+    /// The context it runs ([`NONE`]: its scheduler; 0, context 0's number, until
+    /// the core registers, so that the cores' table starts as zeros, in bss).
     running: AtomicUsize,
     /// Whether it halts with nothing to run.
     halted: AtomicBool,
@@ -104,7 +105,7 @@ impl Physical {
         Physical {
             apic_id: AtomicU32::new(0),
             present: AtomicBool::new(false),
-            running: AtomicUsize::new(NONE),
+            running: AtomicUsize::new(0),
             halted: AtomicBool::new(false),
             scheduler_stack: AtomicU64::new(0),
             since: AtomicU64::new(0),
@@ -230,6 +231,7 @@ impl QemuCores {
             slot.running.store(0, Ordering::Relaxed);
             self.contexts[0].state.store(RUNNING, Ordering::Release);
         } else {
+            slot.running.store(NONE, Ordering::Relaxed);
             // The first application processor makes the other contexts real.
             for context in &self.contexts[1..] {
                 let _ = context.state.compare_exchange(

@@ -76,7 +76,7 @@ static mut TASK_STATES: [TaskState; PHYSICAL_MAX] = [const {
         interrupt_stacks: [0; 7],
         reserved_more: 0,
         reserved_last: 0,
-        io_map: 104,
+        io_map: 0,
     }
 }; PHYSICAL_MAX];
 
@@ -88,16 +88,17 @@ static mut PER_CORE: [PerCore; PHYSICAL_MAX] = [const {
     }
 }; PHYSICAL_MAX];
 
-/// The GDT (the TSS slots filled at install).
-static mut TABLE: [u64; GDT_SLOTS] = {
-    let mut table = [0; GDT_SLOTS];
-    table[1] = 0x00af_9a00_0000_ffff; // 0x08: kernel code, 64-bit
-    table[2] = 0x00cf_9200_0000_ffff; // 0x10: kernel data
-    table[3] = 0x00cf_fa00_0000_ffff; // 0x18: user code, 32-bit (sysret's base)
-    table[4] = 0x00cf_f200_0000_ffff; // 0x20: user data
-    table[5] = 0x00af_fa00_0000_ffff; // 0x28: user code, 64-bit
-    table
-};
+/// The GDT's segment descriptors, from slot 1 (slot 0 is the null descriptor).
+const SEGMENTS: [u64; 5] = [
+    0x00af_9a00_0000_ffff, // 0x08: kernel code, 64-bit
+    0x00cf_9200_0000_ffff, // 0x10: kernel data
+    0x00cf_fa00_0000_ffff, // 0x18: user code, 32-bit (sysret's base)
+    0x00cf_f200_0000_ffff, // 0x20: user data
+    0x00af_fa00_0000_ffff, // 0x28: user code, 64-bit
+];
+
+/// The GDT: zeros (in bss) until install fills the segments and the TSS slots.
+static mut TABLE: [u64; GDT_SLOTS] = [0; GDT_SLOTS];
 
 unsafe extern "C" {
     fn enter_user(
@@ -134,13 +135,14 @@ fn write_msr(register: u32, value: u64) {
     };
 }
 
-/// Fills the GDT's TSS slots for every core (on the boot core, once, before any
+/// Fills the GDT's segments and its TSS slots for every core (on the boot core, once, before any
 /// core loads the table), then loads ring 3's state on the boot core.
 pub fn install() {
     // SAFETY: only the boot core calls this, once, before any core loads the table
     // or runs a program; nothing else references the tables meanwhile.
     unsafe {
         let table = &mut *core::ptr::addr_of_mut!(TABLE);
+        table[1..=SEGMENTS.len()].copy_from_slice(&SEGMENTS);
         let task_states = &mut *core::ptr::addr_of_mut!(TASK_STATES);
         for (core, task_state) in task_states.iter_mut().enumerate() {
             // Interrupts run on the core's own interrupt stack (IST 1).
@@ -148,6 +150,9 @@ pub fn install() {
                 .cast::<Stack>()
                 .wrapping_add(core);
             task_state.interrupt_stacks = [stack_top(stack) as u64, 0, 0, 0, 0, 0, 0];
+            // No I/O permission map: its offset is the TSS's size (set here, not in
+            // the initialiser, so that the table starts as zeros, in bss).
+            task_state.io_map = core::mem::size_of::<TaskState>() as u16;
         }
         for core in 0..PHYSICAL_MAX {
             let base = core::ptr::addr_of!(TASK_STATES[core]) as u64;
