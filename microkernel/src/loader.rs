@@ -2,14 +2,22 @@
 //!
 //! A Nanvix program is a position-independent (`ET_DYN`), statically linked x86_64
 //! ELF with no interpreter, no thread-local storage and no needed libraries, whose
-//! only relocations are `R_X86_64_RELATIVE`, and which carries a `.note.nanvix` note
+//! only relocations are `R_X86_64_RELATIVE` with explicit addends (`DT_RELA`), and which carries a `.note.nanvix` note
 //! naming the kcall ABI version it was built for. Anything else is refused with a
 //! [`LoadError`] that says why; nothing is written before the checks pass.
 
 use alloc::vec::Vec;
-use goblin::elf::Elf;
-use goblin::elf::header::{EM_X86_64, ET_DYN, ET_EXEC};
-use goblin::elf::program_header::{PT_DYNAMIC, PT_INTERP, PT_LOAD, PT_NOTE, PT_TLS};
+use elf::ElfBytes;
+use elf::abi::{
+    DT_JMPREL, DT_NEEDED, DT_NULL, DT_PLTREL, DT_PLTRELSZ, DT_REL, DT_RELA, DT_RELASZ, DT_RELSZ,
+    EM_X86_64, ET_DYN, ET_EXEC, PF_X, PT_DYNAMIC, PT_INTERP, PT_LOAD, PT_NOTE, PT_TLS,
+};
+use elf::dynamic::DynamicTable;
+use elf::endian::LittleEndian;
+use elf::file::Class;
+use elf::note::{Note, NoteIterator};
+use elf::parse::ParsingIterator;
+use elf::relocation::{Rel, Rela};
 use nanvix_abi::{ABI_VERSION, NOTE_NAME, NOTE_TYPE_ABI, PROGRAM_ALIGNMENT};
 
 /// `R_X86_64_RELATIVE`.
@@ -152,6 +160,9 @@ pub struct ProgramImage {
     pub relocations: Vec<(usize, i64)>,
 }
 
+/// A parsed ELF: its headers, read lazily (the `elf` crate allocates nothing).
+type Parsed<'data> = ElfBytes<'data, LittleEndian>;
+
 /// Checks that `bytes` is a Nanvix program and describes how to place it.
 pub fn inspect(bytes: &[u8]) -> Result<ProgramImage, LoadError> {
     if bytes.len() < 5 || &bytes[..4] != b"\x7fELF" {
@@ -160,26 +171,38 @@ pub fn inspect(bytes: &[u8]) -> Result<ProgramImage, LoadError> {
     if bytes[4] != 2 {
         return Err(LoadError::Not64Bit);
     }
-    let elf = Elf::parse(bytes).map_err(|_| LoadError::NotElf)?;
-    if elf.header.e_machine != EM_X86_64 {
-        return Err(LoadError::WrongMachine(elf.header.e_machine));
+    let elf = Parsed::minimal_parse(bytes).map_err(|_| LoadError::NotElf)?;
+    if elf.ehdr.class != Class::ELF64 {
+        return Err(LoadError::Not64Bit);
     }
-    match elf.header.e_type {
+    if elf.ehdr.e_machine != EM_X86_64 {
+        return Err(LoadError::WrongMachine(elf.ehdr.e_machine));
+    }
+    match elf.ehdr.e_type {
         ET_DYN => {}
         ET_EXEC => return Err(LoadError::NotPositionIndependent),
         _ => return Err(LoadError::NotExecutable),
     }
-    let headers = &elf.program_headers;
+    let Some(headers) = elf.segments() else {
+        return Err(LoadError::NoLoadableSegment);
+    };
     if headers.iter().any(|header| header.p_type == PT_INTERP) {
         return Err(LoadError::NeedsInterpreter);
     }
-    if !elf.libraries.is_empty() {
+    let dynamic: Dynamic<'_> = match headers.iter().find(|header| header.p_type == PT_DYNAMIC) {
+        Some(header) => {
+            let entries = elf.segment_data(&header).map_err(|_| LoadError::NotElf)?;
+            Some(DynamicTable::new(LittleEndian, Class::ELF64, entries))
+        }
+        None => None,
+    };
+    if dynamic_value(&dynamic, DT_NEEDED).is_some() {
         return Err(LoadError::NeedsLibraries);
     }
     if headers.iter().any(|header| header.p_type == PT_TLS) {
         return Err(LoadError::ThreadLocalStorage);
     }
-    check_note(&elf, bytes)?;
+    check_note(&elf)?;
     let mut segments = Vec::new();
     for header in headers.iter().filter(|header| header.p_type == PT_LOAD) {
         let file_offset = header.p_offset as usize;
@@ -203,7 +226,7 @@ pub fn inspect(bytes: &[u8]) -> Result<ProgramImage, LoadError> {
             file_size,
             address: header.p_vaddr as usize,
             memory_size,
-            executable: header.is_executable(),
+            executable: header.p_flags & PF_X != 0,
         });
     }
     if segments.is_empty() {
@@ -218,7 +241,7 @@ pub fn inspect(bytes: &[u8]) -> Result<ProgramImage, LoadError> {
     if span > IMAGE_MAX {
         return Err(LoadError::TooLarge);
     }
-    let entry = elf.header.e_entry as usize;
+    let entry = elf.ehdr.e_entry as usize;
     if !segments.iter().any(|segment| {
         segment.executable
             && entry >= segment.address
@@ -226,25 +249,7 @@ pub fn inspect(bytes: &[u8]) -> Result<ProgramImage, LoadError> {
     }) {
         return Err(LoadError::EntryOutsideImage);
     }
-    let mut relocations = Vec::new();
-    let has_dynamic = headers.iter().any(|header| header.p_type == PT_DYNAMIC);
-    if has_dynamic {
-        for relocation in elf
-            .dynrelas
-            .iter()
-            .chain(elf.dynrels.iter())
-            .chain(elf.pltrelocs.iter())
-        {
-            if relocation.r_type != RELATIVE {
-                return Err(LoadError::UnsupportedRelocation(relocation.r_type));
-            }
-            let offset = relocation.r_offset as usize;
-            if offset.checked_add(8).is_none_or(|end| end > span) {
-                return Err(LoadError::RelocationOutOfImage);
-            }
-            relocations.push((offset, relocation.r_addend.unwrap_or(0)));
-        }
-    }
+    let relocations = relocations(bytes, &segments, &dynamic, span)?;
     Ok(ProgramImage {
         segments,
         span,
@@ -253,31 +258,130 @@ pub fn inspect(bytes: &[u8]) -> Result<ProgramImage, LoadError> {
     })
 }
 
-fn check_note(elf: &Elf<'_>, bytes: &[u8]) -> Result<(), LoadError> {
-    if !elf
-        .program_headers
+/// The dynamic section's entries (the `PT_DYNAMIC` segment), if there is one.
+type Dynamic<'data> = Option<DynamicTable<'data, LittleEndian>>;
+
+/// The value of the dynamic entry tagged `tag` (before `DT_NULL`), if there is one.
+fn dynamic_value(dynamic: &Dynamic<'_>, tag: i64) -> Option<u64> {
+    dynamic
+        .as_ref()?
         .iter()
-        .any(|header| header.p_type == PT_NOTE)
-    {
-        return Err(LoadError::NotNanvixProgram);
+        .take_while(|entry| entry.d_tag != DT_NULL)
+        .find(|entry| entry.d_tag == tag)
+        .map(|entry| entry.d_val())
+}
+
+/// The `size` bytes the image holds at `address` (a table the dynamic section
+/// names), from the segment whose file bytes cover them.
+fn at_address<'data>(
+    bytes: &'data [u8],
+    segments: &[Segment],
+    address: u64,
+    size: u64,
+) -> Result<&'data [u8], LoadError> {
+    let (address, size) = (address as usize, size as usize);
+    segments
+        .iter()
+        .find(|segment| {
+            address >= segment.address
+                && address
+                    .checked_add(size)
+                    .is_some_and(|end| end <= segment.address + segment.file_size)
+        })
+        .map(|segment| {
+            let start = segment.file_offset + (address - segment.address);
+            &bytes[start..start + size]
+        })
+        .ok_or(LoadError::RelocationOutOfImage)
+}
+
+/// Every relocation the dynamic section names (`DT_RELA`, `DT_REL`, `DT_JMPREL`),
+/// each checked to be `R_X86_64_RELATIVE` with an explicit addend, inside the
+/// image: `(offset, addend)`.
+fn relocations(
+    bytes: &[u8],
+    segments: &[Segment],
+    dynamic: &Dynamic<'_>,
+    span: usize,
+) -> Result<Vec<(usize, i64)>, LoadError> {
+    let table = |address: i64, size: i64| -> Result<Option<&[u8]>, LoadError> {
+        match (
+            dynamic_value(dynamic, address),
+            dynamic_value(dynamic, size),
+        ) {
+            (Some(address), Some(size)) if size > 0 => {
+                at_address(bytes, segments, address, size).map(Some)
+            }
+            _ => Ok(None),
+        }
+    };
+    // `DT_REL` tables keep their addends in the image: refused (x86_64 uses RELA).
+    let implicit = |table: &[u8]| -> Result<(), LoadError> {
+        match ParsingIterator::<LittleEndian, Rel>::new(LittleEndian, Class::ELF64, table).next() {
+            Some(relocation) => Err(LoadError::UnsupportedRelocation(relocation.r_type)),
+            None => Ok(()),
+        }
+    };
+    if let Some(table) = table(DT_REL, DT_RELSZ)? {
+        implicit(table)?;
     }
-    let Some(notes) = elf.iter_note_headers(bytes) else {
+    let mut explicit: [Option<&[u8]>; 2] = [table(DT_RELA, DT_RELASZ)?, None];
+    if let Some(plt) = table(DT_JMPREL, DT_PLTRELSZ)? {
+        if dynamic_value(dynamic, DT_PLTREL) == Some(DT_RELA as u64) {
+            explicit[1] = Some(plt);
+        } else {
+            implicit(plt)?;
+        }
+    }
+    let mut relocations = Vec::new();
+    for table in explicit.into_iter().flatten() {
+        for relocation in
+            ParsingIterator::<LittleEndian, Rela>::new(LittleEndian, Class::ELF64, table)
+        {
+            if relocation.r_type != RELATIVE {
+                return Err(LoadError::UnsupportedRelocation(relocation.r_type));
+            }
+            let offset = relocation.r_offset as usize;
+            if offset.checked_add(8).is_none_or(|end| end > span) {
+                return Err(LoadError::RelocationOutOfImage);
+            }
+            relocations.push((offset, relocation.r_addend));
+        }
+    }
+    Ok(relocations)
+}
+
+/// Checks the program's `.note.nanvix` (in a `PT_NOTE` segment) names this
+/// kernel's ABI version.
+fn check_note(elf: &Parsed<'_>) -> Result<(), LoadError> {
+    let Some(headers) = elf.segments() else {
         return Err(LoadError::NotNanvixProgram);
     };
-    for note in notes {
-        let Ok(note) = note else {
+    for header in headers.iter().filter(|header| header.p_type == PT_NOTE) {
+        let Ok(data) = elf.segment_data(&header) else {
             return Err(LoadError::NotNanvixProgram);
         };
-        if note.name == NOTE_NAME && note.n_type == NOTE_TYPE_ABI {
-            let Some(version) = note.desc.get(..4) else {
-                return Err(LoadError::NotNanvixProgram);
+        // Notes are 4-aligned, 8 only in a segment aligned so (GNU properties); a
+        // segment's alignment below 4 (libnanvix's note is a byte array) means 4.
+        let align = if header.p_align == 8 { 8 } else { 4 };
+        let notes = NoteIterator::new(LittleEndian, Class::ELF64, align, data);
+        for note in notes {
+            let Note::Unknown(note) = note else {
+                continue;
             };
-            let found = u32::from_le_bytes([version[0], version[1], version[2], version[3]]);
-            return if found == ABI_VERSION {
-                Ok(())
-            } else {
-                Err(LoadError::AbiVersion { found })
-            };
+            if note.name_str().is_ok_and(|name| name == NOTE_NAME)
+                && note.n_type == u64::from(NOTE_TYPE_ABI)
+            {
+                let Some(version) = note.desc.get(..4) else {
+                    return Err(LoadError::NotNanvixProgram);
+                };
+                let found = u32::from_le_bytes([version[0], version[1], version[2], version[3]]);
+                return if found == ABI_VERSION {
+                    Ok(())
+                } else {
+                    Err(LoadError::AbiVersion { found })
+                };
+            }
         }
     }
     Err(LoadError::NotNanvixProgram)
@@ -327,6 +431,185 @@ mod tests {
             elf.extend_from_slice(&value.to_le_bytes());
         }
         elf
+    }
+
+    /// What [`program`] puts in its dynamic section and relocation table.
+    struct Parts<'a> {
+        /// The note's name and ABI version.
+        note: (&'a str, u32),
+        /// Dynamic entries before the relocation table's (`DT_RELA`, `DT_RELASZ`).
+        dynamic: &'a [(i64, u64)],
+        /// `(offset, type, addend)` of each relocation.
+        relocations: &'a [(u64, u32, i64)],
+        /// The relocation table's tags: `(DT_RELA, DT_RELASZ)` or others.
+        table_tags: (i64, i64),
+    }
+
+    /// A Nanvix program as a linker lays one out: the ELF header, three program
+    /// headers (one `PT_LOAD` of the whole file at address 0, executable, 8 KiB in
+    /// memory; `PT_NOTE`; `PT_DYNAMIC`), the note, the dynamic section, the
+    /// relocation table.
+    fn program(parts: &Parts<'_>) -> Vec<u8> {
+        let mut note = Vec::new();
+        let name = [parts.note.0.as_bytes(), b"\0"].concat();
+        note.extend_from_slice(&(name.len() as u32).to_le_bytes());
+        note.extend_from_slice(&4u32.to_le_bytes());
+        note.extend_from_slice(&NOTE_TYPE_ABI.to_le_bytes());
+        note.extend_from_slice(&name);
+        note.resize(note.len().next_multiple_of(4), 0);
+        note.extend_from_slice(&parts.note.1.to_le_bytes());
+        let note_at = 64 + 3 * 56;
+        let dynamic_at = note_at + note.len();
+        let entries = parts.dynamic.len() + 3;
+        let table_at = dynamic_at + entries * 16;
+        let table_bytes = parts.relocations.len() * 24;
+        let mut dynamic = Vec::new();
+        let table = [
+            (parts.table_tags.0, table_at as u64),
+            (parts.table_tags.1, table_bytes as u64),
+            (0, 0),
+        ];
+        for (tag, value) in parts.dynamic.iter().chain(table.iter()) {
+            dynamic.extend_from_slice(&tag.to_le_bytes());
+            dynamic.extend_from_slice(&value.to_le_bytes());
+        }
+        let length = (table_at + table_bytes) as u64;
+        let mut elf = Vec::new();
+        elf.extend_from_slice(b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0");
+        elf.extend_from_slice(&ET_DYN.to_le_bytes());
+        elf.extend_from_slice(&EM_X86_64.to_le_bytes());
+        elf.extend_from_slice(&1u32.to_le_bytes()); // version
+        elf.extend_from_slice(&0x40u64.to_le_bytes()); // entry
+        elf.extend_from_slice(&64u64.to_le_bytes()); // phoff
+        elf.extend_from_slice(&0u64.to_le_bytes()); // shoff
+        elf.extend_from_slice(&0u32.to_le_bytes()); // flags
+        for value in [64u16, 56, 3, 64, 0, 0] {
+            elf.extend_from_slice(&value.to_le_bytes());
+        }
+        let headers = [
+            (PT_LOAD, 5u32, 0u64, length, 0x2000u64, 4096u64),
+            (
+                PT_NOTE,
+                4,
+                note_at as u64,
+                note.len() as u64,
+                note.len() as u64,
+                4,
+            ),
+            (
+                PT_DYNAMIC,
+                6,
+                dynamic_at as u64,
+                dynamic.len() as u64,
+                dynamic.len() as u64,
+                8,
+            ),
+        ];
+        for (kind, flags, offset, file_size, memory_size, align) in headers {
+            elf.extend_from_slice(&kind.to_le_bytes());
+            elf.extend_from_slice(&flags.to_le_bytes());
+            for value in [offset, offset, offset, file_size, memory_size, align] {
+                elf.extend_from_slice(&value.to_le_bytes());
+            }
+        }
+        elf.extend_from_slice(&note);
+        elf.extend_from_slice(&dynamic);
+        for (offset, kind, addend) in parts.relocations {
+            elf.extend_from_slice(&offset.to_le_bytes());
+            elf.extend_from_slice(&u64::from(*kind).to_le_bytes());
+            elf.extend_from_slice(&addend.to_le_bytes());
+        }
+        elf
+    }
+
+    /// A well-formed program's parts: two relative relocations.
+    const WELL_FORMED: Parts<'static> = Parts {
+        note: (NOTE_NAME, ABI_VERSION),
+        dynamic: &[],
+        relocations: &[(0x1000, RELATIVE, 0x40), (0x1ff8, RELATIVE, -8)],
+        table_tags: (DT_RELA, DT_RELASZ),
+    };
+
+    #[test]
+    fn a_program_is_described_with_its_relocations() {
+        let image = inspect(&program(&WELL_FORMED)).expect("a Nanvix program");
+        assert_eq!(image.entry, 0x40);
+        assert_eq!(image.span, 0x2000);
+        assert_eq!(image.relocations, [(0x1000, 0x40), (0x1ff8, -8)]);
+        assert_eq!(image.segments.len(), 1);
+        assert!(image.segments[0].executable);
+    }
+
+    #[test]
+    fn a_note_segment_aligned_below_four_is_read_as_four_aligned() {
+        // libnanvix's note is a byte array: its segment's alignment is 1.
+        let mut elf = program(&WELL_FORMED);
+        let note_align = 64 + 56 + 48;
+        elf[note_align..note_align + 8].copy_from_slice(&1u64.to_le_bytes());
+        assert!(inspect(&elf).is_ok(), "{:?}", inspect(&elf));
+    }
+
+    #[test]
+    fn notes_and_relocations_the_kernel_cannot_take_are_named() {
+        let refused = |parts: Parts<'_>| inspect(&program(&parts)).unwrap_err();
+        assert_eq!(
+            refused(Parts {
+                note: (NOTE_NAME, ABI_VERSION + 1),
+                ..WELL_FORMED
+            }),
+            LoadError::AbiVersion {
+                found: ABI_VERSION + 1
+            }
+        );
+        assert_eq!(
+            refused(Parts {
+                note: ("Other", ABI_VERSION),
+                ..WELL_FORMED
+            }),
+            LoadError::NotNanvixProgram
+        );
+        assert_eq!(
+            refused(Parts {
+                dynamic: &[(DT_NEEDED, 1)],
+                ..WELL_FORMED
+            }),
+            LoadError::NeedsLibraries
+        );
+        // R_X86_64_64, which needs a symbol.
+        assert_eq!(
+            refused(Parts {
+                relocations: &[(0x1000, 1, 0)],
+                ..WELL_FORMED
+            }),
+            LoadError::UnsupportedRelocation(1)
+        );
+        assert_eq!(
+            refused(Parts {
+                relocations: &[(0x1ffc, RELATIVE, 0)],
+                ..WELL_FORMED
+            }),
+            LoadError::RelocationOutOfImage
+        );
+        // Implicit addends (DT_REL): refused even when relative.
+        assert_eq!(
+            refused(Parts {
+                relocations: &[(0x1000, RELATIVE, 0)],
+                table_tags: (DT_REL, DT_RELSZ),
+                ..WELL_FORMED
+            }),
+            LoadError::UnsupportedRelocation(RELATIVE)
+        );
+        // A table whose address lies past the file's bytes.
+        let mut cut = program(&WELL_FORMED);
+        cut.truncate(cut.len() - 8);
+        assert_eq!(inspect(&cut), Err(LoadError::SegmentOutOfFile));
+        // A table the loaded segment's file bytes do not cover (its file size cut
+        // by the last relocation's 24 bytes).
+        let mut uncovered = program(&WELL_FORMED);
+        let load_file_size = 64 + 32;
+        let covered = (uncovered.len() - 24) as u64;
+        uncovered[load_file_size..load_file_size + 8].copy_from_slice(&covered.to_le_bytes());
+        assert_eq!(inspect(&uncovered), Err(LoadError::RelocationOutOfImage));
     }
 
     #[test]
