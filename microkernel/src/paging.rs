@@ -8,7 +8,7 @@
 //! (read, write, execute). A grant maps the same frames for another program with
 //! at most the granter's rights. Every refusal is an error that changes nothing.
 
-use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
 
 /// The page sizes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,11 +116,13 @@ pub struct PageTable {
     window_base: usize,
     window_bytes: usize,
     sram_bytes: usize,
-    /// Mappings by first virtual address.
-    mappings: BTreeMap<usize, Mapping>,
-    /// How many mappings each frame in use has (a grant adds one): a frame goes
-    /// back to SRAM only when its last mapping does.
-    frame_users: BTreeMap<usize, usize>,
+    /// Mappings, sorted by first virtual address (a sorted vector: a cluster has
+    /// at most a few hundred, and B-tree maps cost the bare-metal kernel 10 KB of
+    /// code).
+    mappings: Vec<Mapping>,
+    /// `(frame, mappings of it)` of each frame in use, sorted by frame (a grant
+    /// adds one): a frame goes back to SRAM only when its last mapping does.
+    frame_users: Vec<(usize, usize)>,
 }
 
 impl PageTable {
@@ -131,15 +133,25 @@ impl PageTable {
             window_base,
             window_bytes,
             sram_bytes,
-            mappings: BTreeMap::new(),
-            frame_users: BTreeMap::new(),
+            mappings: Vec::new(),
+            frame_users: Vec::new(),
         }
     }
 
     /// The mapping that covers `address`, if any.
     pub fn covering(&self, address: usize) -> Option<&Mapping> {
-        let (_, mapping) = self.mappings.range(..=address).next_back()?;
+        let after = self
+            .mappings
+            .partition_point(|mapping| mapping.virtual_base <= address);
+        let mapping = self.mappings.get(after.checked_sub(1)?)?;
         (address - mapping.virtual_base < mapping.size.bytes()).then_some(mapping)
+    }
+
+    /// The index of the mapping at `virtual_base`.
+    fn index(&self, virtual_base: usize) -> Result<usize, PagingError> {
+        self.mappings
+            .binary_search_by_key(&virtual_base, |mapping| mapping.virtual_base)
+            .map_err(|_| PagingError::NotMapped)
     }
 
     /// Whether a page of `size` may go at `virtual_base`: aligned, inside the
@@ -157,12 +169,14 @@ impl PageTable {
         if !inside_window {
             return Err(PagingError::OutOfRange);
         }
+        let first_at_or_after = self
+            .mappings
+            .partition_point(|mapping| mapping.virtual_base < virtual_base);
         let overlaps = self.covering(virtual_base).is_some()
             || self
                 .mappings
-                .range(virtual_base..virtual_base + bytes)
-                .next()
-                .is_some();
+                .get(first_at_or_after)
+                .is_some_and(|mapping| mapping.virtual_base < virtual_base + bytes);
         if overlaps {
             return Err(PagingError::Overlaps);
         }
@@ -188,9 +202,18 @@ impl PageTable {
             return Err(PagingError::OutOfRange);
         }
         self.check_place(virtual_base, size)?;
-        *self.frame_users.entry(frame).or_default() += 1;
+        match self
+            .frame_users
+            .binary_search_by_key(&frame, |&(used, _)| used)
+        {
+            Ok(at) => self.frame_users[at].1 += 1,
+            Err(at) => self.frame_users.insert(at, (frame, 1)),
+        }
+        let at = self
+            .mappings
+            .partition_point(|mapping| mapping.virtual_base < virtual_base);
         self.mappings.insert(
-            virtual_base,
+            at,
             Mapping {
                 virtual_base,
                 frame,
@@ -209,49 +232,42 @@ impl PageTable {
         virtual_base: usize,
         program: usize,
     ) -> Result<(Mapping, bool), PagingError> {
-        let mapping = self
-            .mappings
-            .get(&virtual_base)
-            .ok_or(PagingError::NotMapped)?;
+        let at = self.index(virtual_base)?;
+        let mapping = self.mappings[at];
         if mapping.capability.owner != program || !mapping.capability.may_unmap {
             return Err(PagingError::NotPermitted);
         }
-        let mapping = self
-            .mappings
-            .remove(&virtual_base)
-            .ok_or(PagingError::NotMapped)?;
+        self.mappings.remove(at);
         Ok((mapping, self.drop_frame_user(mapping.frame)))
     }
 
     /// Removes every mapping `program` holds (it ended), whatever its capability
     /// says; returns each with whether it was its frame's last.
-    pub fn remove_owner(&mut self, program: usize) -> alloc::vec::Vec<(Mapping, bool)> {
-        let held: alloc::vec::Vec<usize> = self
+    pub fn remove_owner(&mut self, program: usize) -> Vec<(Mapping, bool)> {
+        let held: Vec<Mapping> = self
             .mappings
-            .values()
-            .filter(|mapping| mapping.capability.owner == program)
-            .map(|mapping| mapping.virtual_base)
+            .extract_if(.., |mapping| mapping.capability.owner == program)
             .collect();
-        let mut removed = alloc::vec::Vec::with_capacity(held.len());
-        for virtual_base in held {
-            if let Some(mapping) = self.mappings.remove(&virtual_base) {
-                removed.push((mapping, self.drop_frame_user(mapping.frame)));
-            }
-        }
-        removed
+        held.into_iter()
+            .map(|mapping| (mapping, self.drop_frame_user(mapping.frame)))
+            .collect()
     }
 
     /// One mapping of `frame` fewer; true when it was the last.
     fn drop_frame_user(&mut self, frame: usize) -> bool {
-        match self.frame_users.get_mut(&frame) {
-            Some(users) if *users > 1 => {
-                *users -= 1;
+        match self
+            .frame_users
+            .binary_search_by_key(&frame, |&(used, _)| used)
+        {
+            Ok(at) if self.frame_users[at].1 > 1 => {
+                self.frame_users[at].1 -= 1;
                 false
             }
-            _ => {
-                self.frame_users.remove(&frame);
+            Ok(at) => {
+                self.frame_users.remove(at);
                 true
             }
+            Err(_) => true,
         }
     }
 
@@ -264,10 +280,8 @@ impl PageTable {
         program: usize,
         rights: Rights,
     ) -> Result<Mapping, PagingError> {
-        let mapping = self
-            .mappings
-            .get_mut(&virtual_base)
-            .ok_or(PagingError::NotMapped)?;
+        let at = self.index(virtual_base)?;
+        let mapping = &mut self.mappings[at];
         if mapping.capability.owner != program || !mapping.capability.may_grant {
             return Err(PagingError::NotPermitted);
         }
@@ -287,10 +301,7 @@ impl PageTable {
         to_virtual: usize,
         rights: Rights,
     ) -> Result<Mapping, PagingError> {
-        let mapping = *self
-            .mappings
-            .get(&virtual_base)
-            .ok_or(PagingError::NotMapped)?;
+        let mapping = self.mappings[self.index(virtual_base)?];
         if mapping.capability.owner != program || !mapping.capability.may_grant {
             return Err(PagingError::NotPermitted);
         }
@@ -447,6 +458,44 @@ mod tests {
         assert!(!table.holds(WINDOW, 8, Access::Read, 2), "another program");
         assert!(!table.holds(WINDOW, 0, Access::Read, 1));
         assert!(!table.holds(usize::MAX - 2, 8, Access::Read, 1));
+    }
+
+    #[test]
+    fn pages_mapped_in_any_order_translate_and_unmap_each_their_own() {
+        let mut table = table();
+        let capability = owned(1, Rights::READ);
+        for page in [5, 1, 3, 0, 4, 2] {
+            table
+                .map(
+                    WINDOW + page * SMALL,
+                    page * SMALL,
+                    PageSize::Small,
+                    capability,
+                )
+                .unwrap();
+        }
+        for page in 0..6 {
+            let address = WINDOW + page * SMALL + 8;
+            assert_eq!(
+                table.translate(address, Access::Read, 1),
+                Ok(page * SMALL + 8)
+            );
+        }
+        let third = *table.covering(WINDOW + 3 * SMALL).unwrap();
+        assert_eq!(third.frame, 3 * SMALL);
+        assert_eq!(table.unmap(WINDOW + 3 * SMALL, 1), Ok((third, true)));
+        assert_eq!(
+            table.translate(WINDOW + 3 * SMALL, Access::Read, 1),
+            Err(PagingError::NotMapped)
+        );
+        assert_eq!(
+            table.translate(WINDOW + 4 * SMALL, Access::Read, 1),
+            Ok(4 * SMALL)
+        );
+        assert_eq!(
+            table.unmap(WINDOW + 3 * SMALL, 1),
+            Err(PagingError::NotMapped)
+        );
     }
 
     #[test]
