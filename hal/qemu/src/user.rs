@@ -34,7 +34,9 @@ const SYSCALL_CLEARS: u64 = 0x700;
 /// What `enter` returns for a program killed by a fault (ORed with the vector).
 pub const KILLED: u64 = 1 << 63;
 
-/// The calls a program makes (`rax`).
+/// The calls a program makes (`rax`). Writing a line and running a nested
+/// program are the checks' alone (installed by [`allow_check_calls`]): in the
+/// kernel, a program calls the kernel through the gate, or ends.
 pub const CALL_WRITE: u64 = 1;
 pub const CALL_EXIT: u64 = 2;
 /// The return stub's call: the program's entry returned (`rdi`).
@@ -302,8 +304,52 @@ pub fn gate_entry() -> nanvix_abi::KcallEntry {
     gate_kcall
 }
 
-/// A program's call, from syscall_entry: write a line, exit, return, run a nested
-/// program, or a kcall.
+/// The handler of the checks' calls (write, nest), which only the checks install:
+/// in the kernel those calls are refused, and their code is left out.
+static CHECK_CALLS: AtomicUsize = AtomicUsize::new(0);
+
+/// A handler of the checks' calls: `(number, first argument, second argument)`.
+type CheckCalls = fn(u64, u64, u64) -> u64;
+
+/// Lets programs make the checks' calls: writing a line (in the first 4 GiB,
+/// which the checks' boot map leaves open to ring 3) and running a nested program.
+pub fn allow_check_calls() {
+    CHECK_CALLS.store(check_call as CheckCalls as usize, Ordering::Release);
+}
+
+/// The checks' calls.
+fn check_call(number: u64, first: u64, second: u64) -> u64 {
+    match number {
+        CALL_WRITE => {
+            let length = second.min(WRITE_MAX);
+            if first.checked_add(length).is_none_or(|end| end > 1 << 32) {
+                return u64::MAX;
+            }
+            // SAFETY: the range lies in the first 4 GiB, which the checks' boot map
+            // maps for every ring (checked above); the bytes are only read.
+            let bytes = unsafe { core::slice::from_raw_parts(first as *const u8, length as usize) };
+            match core::str::from_utf8(bytes) {
+                Ok(text) => {
+                    say!("{text}");
+                    length
+                }
+                Err(_) => u64::MAX,
+            }
+        }
+        CALL_NEST => {
+            let stack = stack_top(
+                (&raw mut NESTED_STACKS)
+                    .cast::<Stack>()
+                    .wrapping_add(CORES.current().min(CONTEXTS - 1)),
+            );
+            run(inner_program, first as usize, stack)
+        }
+        _ => u64::MAX,
+    }
+}
+
+/// A program's call, from syscall_entry: a kcall, exit or return, or one of the
+/// checks' calls where they are allowed.
 #[unsafe(no_mangle)]
 extern "C" fn syscall_dispatch(
     first: u64,
@@ -325,32 +371,15 @@ extern "C" fn syscall_dispatch(
             let arguments = [second, third, fourth, fifth, sixth].map(|value| value as usize);
             handler(first as usize, arguments) as u64
         }
-        CALL_WRITE => {
-            let length = second.min(WRITE_MAX);
-            if first.checked_add(length).is_none_or(|end| end > 1 << 32) {
-                return u64::MAX;
-            }
-            // SAFETY: the range lies in the first 4 GiB, which the boot map maps for
-            // every ring (checked above); the bytes are only read.
-            let bytes = unsafe { core::slice::from_raw_parts(first as *const u8, length as usize) };
-            match core::str::from_utf8(bytes) {
-                Ok(text) => {
-                    say!("{text}");
-                    length
-                }
-                Err(_) => u64::MAX,
-            }
-        }
         CALL_EXIT | CALL_RETURN => USER_MODE.leave(first),
-        CALL_NEST => {
-            let stack = stack_top(
-                (&raw mut NESTED_STACKS)
-                    .cast::<Stack>()
-                    .wrapping_add(CORES.current().min(CONTEXTS - 1)),
-            );
-            run(inner_program, first as usize, stack)
-        }
-        _ => u64::MAX,
+        _ => match CHECK_CALLS.load(Ordering::Acquire) {
+            0 => u64::MAX,
+            address => {
+                // SAFETY: `allow_check_calls` stores only a `CheckCalls` here.
+                let handler = unsafe { core::mem::transmute::<usize, CheckCalls>(address) };
+                handler(number, first, second)
+            }
+        },
     }
 }
 
