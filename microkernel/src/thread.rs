@@ -116,12 +116,16 @@ impl<R: RawMutex> CoreTokens<R> {
         if waiting == 0 {
             return Vec::new();
         }
-        let mut holders: Vec<(u64, CoreId)> = (0..assignment.held.len())
-            .filter(|context| assignment.held[*context] != 0)
-            .map(|context| (assignment.since[context], context))
-            .filter(|(since, _)| now.wrapping_sub(*since) >= slice)
-            .collect();
-        holders.sort_unstable();
+        // Oldest first, each put in place by binary search (at most a context per
+        // core: no sort's code).
+        let mut holders: Vec<(u64, CoreId)> = Vec::new();
+        for context in 0..assignment.held.len() {
+            let since = assignment.since[context];
+            if assignment.held[context] != 0 && now.wrapping_sub(since) >= slice {
+                let at = holders.partition_point(|holder| *holder < (since, context));
+                holders.insert(at, (since, context));
+            }
+        }
         holders.truncate(waiting);
         for (_, context) in &holders {
             assignment.since[*context] = now;

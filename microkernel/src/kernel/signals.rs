@@ -34,14 +34,15 @@ impl SyncKey {
         {
             return Err(Errno::Invalid);
         }
-        let mut sorted = nodes[1..].to_vec();
-        sorted.sort_unstable();
-        if sorted.windows(2).any(|pair| pair[0] == pair[1]) || sorted.contains(&nodes[0]) {
-            return Err(Errno::Invalid);
-        }
+        // The others go in by binary search (a handful of nodes: no sort's code).
         let mut canonical = Vec::with_capacity(nodes.len());
         canonical.push(nodes[0]);
-        canonical.extend(sorted);
+        for &node in &nodes[1..] {
+            match canonical[1..].binary_search(&node) {
+                Err(at) if node != nodes[0] => canonical.insert(at + 1, node),
+                _ => return Err(Errno::Invalid),
+            }
+        }
         Ok(SyncKey {
             mode: mode as u8,
             nodes: canonical,
