@@ -133,6 +133,18 @@ pub enum FaultAccess {
     None,
 }
 
+impl FaultAccess {
+    /// The access in a word, lowercase, as fault reports give it.
+    pub const fn text(self) -> &'static str {
+        match self {
+            FaultAccess::Read => "read",
+            FaultAccess::Write => "write",
+            FaultAccess::Execute => "execute",
+            FaultAccess::None => "none",
+        }
+    }
+}
+
 /// What the hardware says about a fault.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Fault {

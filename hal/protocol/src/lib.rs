@@ -10,7 +10,6 @@
 
 extern crate alloc;
 
-use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use nanvix_board::Board;
@@ -178,7 +177,7 @@ impl ClusterReport {
                 core: core as u64,
                 kind: fault.kind.text().to_string(),
                 code: fault.kind as u32,
-                access: format!("{:?}", fault.access).to_lowercase(),
+                access: fault.access.text().to_string(),
                 address: fault.address as u64,
                 instruction: fault.instruction as u64,
                 backtrace: backtrace.iter().map(|address| *address as u64).collect(),
