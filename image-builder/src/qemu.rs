@@ -160,17 +160,16 @@ pub struct Storage {
 /// `DDR_SLOT`, `STAGING_SLOT`).
 pub const IVSHMEM_SLOTS: [u32; 4] = [0x10, 0x11, 0x12, 0x13];
 
-/// The boot bundle of cluster `cluster` of `board` in epoch `epoch`: its
-/// `programs`, its `storage`, and the ELFs of `library` (name and bytes; every
-/// program the list names must be among them).
+/// The boot bundle of cluster `cluster` in epoch `epoch`: its `programs`, its
+/// `storage`, and the ELFs of `library` (name and bytes; every program the list
+/// names must be among them). The board is the NoC memory ROM's.
 pub fn bundle(
-    (board, cluster, epoch): (&nanvix_board::Board, usize, u32),
+    (cluster, epoch): (usize, u32),
     programs: &[crate::manifest::ProgramPlan],
     storage: Storage,
     library: &[(&str, &[u8])],
 ) -> Vec<u8> {
     nanvix_board_protocol::BootBundle {
-        board: board.clone(),
         cluster: cluster as u32,
         epoch,
         disk_blocks: storage.disk_blocks,

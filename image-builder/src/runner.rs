@@ -1533,12 +1533,7 @@ impl Board<'_> {
             ));
             inherited.push(file.as_raw_fd());
         }
-        let bundle_bytes = crate::qemu::bundle(
-            (&self.system.board, index, epoch),
-            &plan.programs,
-            storage,
-            &library,
-        );
+        let bundle_bytes = crate::qemu::bundle((index, epoch), &plan.programs, storage, &library);
         let bundle = SealedFile::new(&format!("bundle-{}", plan.name), &bundle_bytes, true)?;
         let shape = &self.system.board.clusters[index];
         let mut arguments = crate::qemu::machine_arguments(

@@ -408,12 +408,7 @@ fn boot_clusters(clusters: &[(&str, &[Program<'_>])]) -> Vec<qemu::Boot> {
                 names.join("-"),
                 std::thread::current().id()
             ));
-            let bytes = qemu::bundle(
-                (&board, index, 1),
-                &plans,
-                qemu::Storage::default(),
-                &library,
-            );
+            let bytes = qemu::bundle((index, 1), &plans, qemu::Storage::default(), &library);
             std::fs::write(&bundle, &bytes).unwrap();
             let bytes = bytes.len() as u64;
             hardware.set_status(index, 0, 0);

@@ -16,5 +16,5 @@ pub mod memory;
 pub mod noc;
 
 pub use layout::{DataGeometry, Layout};
-pub use memory::{NocMemory, Place, Registers, RomError, read_board, write_rom};
+pub use memory::{NocMemory, Place, Registers, RomError, decode_rom, read_board, write_rom};
 pub use noc::{Doorbell, SharedNoc};

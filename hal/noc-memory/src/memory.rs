@@ -355,18 +355,33 @@ impl core::fmt::Display for RomError {
 
 /// The board the ROM at the start of `rom` describes.
 pub fn read_board(rom: &NocMemory) -> Result<Board, RomError> {
-    if rom.word(0).load(Ordering::Acquire) != ROM_MAGIC {
+    let length = (rom.word(4).load(Ordering::Acquire) as usize).min(ROM_BYTES - 8);
+    let mut bytes = vec![0u8; 8 + length];
+    // SAFETY: the source range lies in the ROM mapping (at most its bytes) and the
+    // destination is a fresh buffer of the same length.
+    unsafe {
+        core::ptr::copy_nonoverlapping(rom.address(0, 8 + length), bytes.as_mut_ptr(), 8 + length)
+    };
+    decode_rom(&bytes)
+}
+
+/// The board a ROM's bytes describe (`rom`: the ROM's first bytes, as many as it
+/// holds): its magic, its length, then the board (postcard). A machine reads it
+/// before it knows the board, so before the memory's layout.
+pub fn decode_rom(rom: &[u8]) -> Result<Board, RomError> {
+    let word = |at: usize| {
+        rom.get(at..at + 4)
+            .map(|bytes| u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
+    };
+    if word(0) != Some(ROM_MAGIC) {
         return Err(RomError::BadMagic);
     }
-    let length = rom.word(4).load(Ordering::Acquire) as usize;
+    let length = word(4).ok_or(RomError::Length)? as usize;
     if length > ROM_BYTES - 8 {
         return Err(RomError::Length);
     }
-    let mut bytes = vec![0u8; length];
-    // SAFETY: the source range lies in the ROM mapping (checked above) and the
-    // destination is a fresh buffer of the same length.
-    unsafe { core::ptr::copy_nonoverlapping(rom.address(8, length), bytes.as_mut_ptr(), length) };
-    postcard::from_bytes(&bytes).map_err(|_| RomError::Corrupt)
+    let bytes = rom.get(8..8 + length).ok_or(RomError::Length)?;
+    postcard::from_bytes(bytes).map_err(|_| RomError::Corrupt)
 }
 
 /// Writes `board` into the ROM at the start of `memory` (a fresh, zeroed memory the
@@ -502,5 +517,68 @@ impl NocMemory {
         self.word(offset + 4).store(epoch, Ordering::SeqCst);
         self.word(offset).store(code, Ordering::SeqCst);
         self.generation().fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+    use nanvix_board::{Cluster, ClusterKind, Topology};
+
+    fn board() -> Board {
+        Board {
+            name: "one".to_string(),
+            description: alloc::string::String::new(),
+            clusters: vec![Cluster {
+                name: "cc0".to_string(),
+                index: 0,
+                kind: ClusterKind::Compute,
+                cores: 4,
+                sram_bytes: 2 << 20,
+                first_node: 0,
+                node_count: 1,
+                ddr_attached: false,
+            }],
+            ddr_bytes: 0,
+            topology: Topology::Torus {
+                width: 1,
+                height: 1,
+            },
+            channel_depth: 8,
+        }
+    }
+
+    /// A ROM's bytes: magic, `length`, then `body`.
+    fn rom(magic: u32, length: u32, body: &[u8]) -> alloc::vec::Vec<u8> {
+        let mut bytes = magic.to_le_bytes().to_vec();
+        bytes.extend_from_slice(&length.to_le_bytes());
+        bytes.extend_from_slice(body);
+        bytes
+    }
+
+    #[test]
+    fn a_rom_gives_its_board_and_a_bad_one_its_reason() {
+        let body = postcard::to_allocvec(&board()).unwrap();
+        let length = body.len() as u32;
+        assert_eq!(decode_rom(&rom(ROM_MAGIC, length, &body)), Ok(board()));
+        assert_eq!(decode_rom(&[]), Err(RomError::BadMagic));
+        assert_eq!(
+            decode_rom(&rom(ROM_MAGIC + 1, length, &body)),
+            Err(RomError::BadMagic)
+        );
+        assert_eq!(
+            decode_rom(&rom(ROM_MAGIC, ROM_BYTES as u32, &body)),
+            Err(RomError::Length)
+        );
+        assert_eq!(
+            decode_rom(&rom(ROM_MAGIC, length + 1, &body)),
+            Err(RomError::Length),
+            "a length past the bytes there are"
+        );
+        assert_eq!(
+            decode_rom(&rom(ROM_MAGIC, 3, &[0xff, 0xff, 0xff])),
+            Err(RomError::Corrupt)
+        );
     }
 }

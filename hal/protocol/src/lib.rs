@@ -4,15 +4,14 @@
 //! them as JSON lines on a pipe; the qemu-x86_64 platform as [`report_line`]s on the
 //! serial console, among the console's raw bytes), and the runner asks an idle warm
 //! cluster to run a program with a [`ProgramRequest`]. On qemu-x86_64 the runner
-//! boots a cluster with a [`BootBundle`]: the board, the cluster and its programs'
-//! ELFs in one file QEMU loads beside the kernel.
+//! boots a cluster with a [`BootBundle`]: the cluster and its programs' ELFs in one
+//! file QEMU loads beside the kernel (the board is in the NoC memory's ROM).
 #![no_std]
 
 extern crate alloc;
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
-use nanvix_board::Board;
 use nanvix_hal::HardwareEvent;
 use serde::{Deserialize, Serialize};
 
@@ -285,15 +284,15 @@ pub fn parse_report_line(line: &str) -> Option<Result<ClusterReport, serde_json:
 /// The first bytes of a [`BootBundle`] file ("NXQB").
 pub const BUNDLE_MAGIC: [u8; 4] = *b"NXQB";
 /// The bundle format's version (after the magic, little-endian).
-pub const BUNDLE_VERSION: u32 = 3;
+pub const BUNDLE_VERSION: u32 = 4;
 
 /// What the runner hands a qemu-x86_64 cluster's kernel at boot (QEMU's `-initrd`
-/// file, which its PVH loader passes as the first module): the board, which cluster
-/// this is, its programs and the ELFs they and later spawns may load.
+/// file, which its PVH loader passes as the first module): which cluster this is,
+/// its programs and the ELFs they and later spawns may load. The board is the one
+/// the NoC memory's ROM describes (the machine reads it there: one copy, one
+/// decoder in the kernel).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BootBundle<'a> {
-    /// The board.
-    pub board: Board,
     /// Index of the cluster on the board.
     pub cluster: u32,
     /// Boot epoch of this incarnation.
@@ -444,30 +443,9 @@ pub mod staging {
 mod tests {
     use super::*;
     use alloc::vec;
-    use nanvix_board::{Cluster, ClusterKind, Topology};
 
     fn bundle(elf: &[u8]) -> BootBundle<'_> {
         BootBundle {
-            board: Board {
-                name: "one".to_string(),
-                description: String::new(),
-                clusters: vec![Cluster {
-                    name: "cc0".to_string(),
-                    index: 0,
-                    kind: ClusterKind::Compute,
-                    cores: 4,
-                    sram_bytes: 2 << 20,
-                    first_node: 0,
-                    node_count: 1,
-                    ddr_attached: false,
-                }],
-                ddr_bytes: 0,
-                topology: Topology::Torus {
-                    width: 1,
-                    height: 1,
-                },
-                channel_depth: 8,
-            },
             cluster: 0,
             epoch: 1,
             disk_blocks: 0,
@@ -503,8 +481,11 @@ mod tests {
         let bytes = bundle(&[1, 2, 3]).encode();
         assert_eq!(BootBundle::decode(b"ELF\0"), Err(BundleError::NotABundle));
         let mut newer = bytes.clone();
-        newer[4] = 4;
-        assert_eq!(BootBundle::decode(&newer), Err(BundleError::Version(4)));
+        newer[4] = BUNDLE_VERSION as u8 + 1;
+        assert_eq!(
+            BootBundle::decode(&newer),
+            Err(BundleError::Version(BUNDLE_VERSION + 1))
+        );
         assert_eq!(BootBundle::decode(&bytes[..6]), Err(BundleError::Corrupt));
         for cut in 8..bytes.len() {
             assert!(BootBundle::decode(&bytes[..cut]).is_err(), "cut at {cut}");

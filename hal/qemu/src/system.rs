@@ -15,7 +15,8 @@ use nanvix_board::Board;
 use nanvix_board_protocol::{BootBundle, ClusterReport};
 use nanvix_hal::Cores;
 use nanvix_microkernel::{Kernel, ProgramToLoad};
-use nanvix_noc_memory::{DataGeometry, Layout, NocMemory, read_board};
+use nanvix_noc_memory::layout::ROM_BYTES;
+use nanvix_noc_memory::{DataGeometry, Layout, NocMemory, decode_rom};
 
 /// The kernel heap: RAM from 16 MiB (past the kernel image, its stacks, page
 /// tables and its section for ring 3) to 32 MiB.
@@ -68,10 +69,16 @@ fn first_module(info: usize) -> Option<&'static [u8]> {
     Some(unsafe { core::slice::from_raw_parts(address as usize as *const u8, size as usize) })
 }
 
-/// The board's NoC memory: the ivshmem device's BAR, laid out for `board` with the
-/// compact data NoC, whose ROM must describe `board` (the runner wrote both).
-fn attach_noc(board: &Board) -> Result<NocMemory, String> {
+/// The board and its NoC memory: the ivshmem device's BAR, whose ROM describes
+/// the board (the runner wrote it before the machine started), laid out for it
+/// with the compact data NoC.
+fn attach_noc() -> Result<(Board, NocMemory), String> {
     let (base, size) = device(pci::NOC_SLOT, "the board's NoC memory")?;
+    // SAFETY: the ROM is the BAR's first bytes (at most ROM_BYTES of its `size`),
+    // mapped at `base` (`device`); the runner wrote it before it started any
+    // machine and nothing writes it again.
+    let rom = unsafe { core::slice::from_raw_parts(base as *const u8, size.min(ROM_BYTES)) };
+    let board = decode_rom(rom).map_err(|error| error.to_string())?;
     let layout = Layout::with_data(
         board.clusters.len(),
         board.channel_depth as usize,
@@ -88,11 +95,7 @@ fn attach_noc(board: &Board) -> Result<NocMemory, String> {
     // everything the machines write there goes through atomics and the channel
     // protocol; it stays for the machine's life (nothing to release).
     let memory = unsafe { NocMemory::from_raw(base as *mut u8, size, layout, None) };
-    match read_board(&memory) {
-        Ok(found) if found == *board => Ok(memory),
-        Ok(_) => Err("the NoC memory's ROM describes another board".to_string()),
-        Err(error) => Err(error.to_string()),
-    }
+    Ok((board, memory))
 }
 
 /// The ivshmem device at `slot` (`what` it is, for the refusal): its memory made
@@ -194,22 +197,23 @@ pub fn boot(info: usize) -> ! {
         Ok(bundle) => BUNDLE.call_once(|| bundle),
         Err(error) => refuse(&error.to_string()),
     };
+    crate::paging::install();
+    // The devices first, while this core runs alone: sizing a BAR moves it for a
+    // moment, which QEMU must not see another core's access race with. The board
+    // is the one the NoC memory's ROM describes.
+    let (board, noc_memory) = match attach_noc() {
+        Ok((board, memory)) => (board, Arc::new(memory)),
+        Err(reason) => refuse(&reason),
+    };
     let local = bundle.cluster as usize;
-    let Some(cluster) = bundle.board.clusters.get(local) else {
-        refuse("the bundle's cluster is not on its board")
+    let Some(cluster) = board.clusters.get(local) else {
+        refuse("the bundle's cluster is not on the board")
     };
     let sram_end = SRAM_BASE + cluster.sram_bytes as usize;
     if start < sram_end {
         refuse("the boot bundle overlaps the SRAM (give the machine more RAM)");
     }
-    crate::paging::install();
     crate::paging::protect_for_programs(SRAM_BASE, cluster.sram_bytes as usize);
-    // The devices first, while this core runs alone: sizing a BAR moves it for a
-    // moment, which QEMU must not see another core's access race with.
-    let noc_memory = match attach_noc(&bundle.board) {
-        Ok(memory) => Arc::new(memory),
-        Err(reason) => refuse(&reason),
-    };
     let storage = match attach_storage(bundle.disk_blocks, bundle.ddr_bytes) {
         Ok(storage) => storage,
         Err(reason) => refuse(&reason),
@@ -240,14 +244,14 @@ pub fn boot(info: usize) -> ! {
         .map(|program| program.name.clone())
         .collect();
     let platform = QemuPlatform::new(
-        &bundle.board,
+        &board,
         noc_memory,
         (local, bundle.epoch),
         SRAM_BASE,
         (names, bundle.warm),
         storage,
     );
-    let board = Arc::new(bundle.board.clone());
+    let board = Arc::new(board);
     let kernel = KERNEL.call_once(|| Kernel::new(platform, board, user::gate_entry()));
     let programs: Vec<ProgramToLoad<'_>> = bundle
         .programs
