@@ -88,6 +88,12 @@ pvh_start32:
     xor %eax, %eax
     rep stosb
 
+    /* The user region's zeroed statics (the kernel's record) too. */
+    mov $__user_zeroed_start, %edi
+    mov $__user_end, %ecx
+    sub %edi, %ecx
+    rep stosb
+
     /* PML4[0] -> PDPT; PDPT[0..4] -> the four page directories. */
     mov $boot_pdpt, %eax
     or $0x7, %eax

@@ -31,8 +31,9 @@ static HEAP: LockedHeap = LockedHeap::empty();
 
 /// The boot bundle (its ELFs borrow from the module's memory, which stays).
 static BUNDLE: spin::Once<BootBundle<'static>> = spin::Once::new();
-/// The kernel: in the section ring 3 may read, as its gate (a field) must be.
-#[unsafe(link_section = ".user_data")]
+/// The kernel: in the region ring 3 may read, as its gate (a field) must be, and
+/// zeroed there (`.sbss.user`: no bytes in the image; the boot code zeroes it).
+#[unsafe(link_section = ".sbss.user")]
 static KERNEL: spin::Once<Kernel<QemuPlatform>> = spin::Once::new();
 
 /// The first module in the `hvm_start_info` at `info`: its bytes, if QEMU loaded
