@@ -4,7 +4,8 @@
 //! through the exit device; a mode it does not have ends it with failure, and the
 //! kernel has none of the checks' modes; an
 //! invalid opcode and a wild pointer are reported (vector, where, the address) and
-//! end it with failure; on 4 and 16 cores every application processor comes online
+//! end it with failure, and so does a panic (with the kernel addresses on its
+//! stack); on 4 and 16 cores every application processor comes online
 //! and the HAL's `Cores` contract holds (the master and a core past the count
 //! refused, every core runs its entry and knows itself, a busy core refused, the
 //! next entry run after); the boot core parks until its timer fires; work with a
@@ -82,6 +83,30 @@ fn the_kernel_has_no_check_modes() {
         "{}",
         boot.console
     );
+}
+
+#[test]
+fn a_panic_names_the_kernel_addresses_on_its_stack_and_ends_the_machine() {
+    let boot = boot("mode=panic");
+    assert_eq!(boot.status, Some(qemu::STATUS_FAIL), "{}", boot.console);
+    let line = boot
+        .console
+        .lines()
+        .find_map(|line| line.strip_prefix("nanvix-qemu: panic; kernel addresses on the stack: "))
+        .unwrap_or_else(|| panic!("no panic line: {}", boot.console));
+    let addresses: Vec<u64> = line
+        .split_whitespace()
+        .map(|word| u64::from_str_radix(word.trim_start_matches("0x"), 16).unwrap())
+        .collect();
+    assert_eq!(addresses.len(), 8, "{line}");
+    // The panic came three calls deep: their return addresses are there, in the
+    // kernel's code (linked at 1 MiB).
+    let in_code = addresses
+        .iter()
+        .filter(|address| (0x10_0000..0x80_0000).contains(*address))
+        .count();
+    assert!(in_code >= 3, "{line}");
+    assert!(!boot.console.contains("no panic came"), "{}", boot.console);
 }
 
 #[test]

@@ -13,7 +13,8 @@
 //! `fault-hook` has the HAL's fault hook page in a wild read and retry it, and end a
 //! privileged program; `fault-fatal` has it find a program's fault fatal;
 //! `invalid-opcode` and `wild-pointer` fault in the kernel on purpose (the
-//! report ends the machine with failure). Any other mode ends with failure.
+//! report ends the machine with failure); `panic` panics a few calls deep (the
+//! report names their return addresses). Any other mode ends with failure.
 
 use crate::{WILD_ADDRESS, argument, cores, machine, pci, say, smp, user};
 
@@ -34,6 +35,17 @@ fn tick_work(rounds: u64) -> (u64, u64) {
         integer ^= core::hint::black_box(scratch[(round % 5) as usize]);
     }
     (integer, real.to_bits())
+}
+
+/// Panics `depth` calls deep (each call a frame of its own, so that the panic
+/// names their return addresses).
+#[inline(never)]
+fn panic_at_depth(depth: usize) -> usize {
+    if depth == 0 {
+        panic!("a panic on purpose");
+    }
+    // Work after the call: a frame each, not a tail call.
+    core::hint::black_box(panic_at_depth(core::hint::black_box(depth - 1))) + 1
 }
 
 /// Runs the check the command line `line`'s `mode=` names and ends the machine:
@@ -191,6 +203,11 @@ pub fn run(line: &str) -> ! {
             } else {
                 machine::FAIL
             })
+        }
+        Some("panic") => {
+            let depth = panic_at_depth(core::hint::black_box(3));
+            say!("nanvix-qemu: no panic came ({depth})");
+            machine::exit(machine::PASS)
         }
         Some("invalid-opcode") => {
             // SAFETY: `ud2` raises #UD on purpose; the report ends the machine.

@@ -93,9 +93,47 @@ pub fn start(info: usize) -> &'static str {
     line
 }
 
+/// Stack words a panic looks through for the kernel's return addresses.
+const PANIC_STACK_WORDS: usize = 256;
+/// Return addresses a panic names at most.
+const PANIC_ADDRESSES: usize = 8;
+
+/// A panic (a bug: the kernel refuses bad input with errors) names the words on
+/// the stack that point into the kernel's code, innermost first: its callers'
+/// return addresses, which `addr2line -f -e nanvix-qemu-kernel` turns into
+/// function names (a word that merely looks like one may be among them); then it
+/// ends the machine. The panic's message and source location are left out: reading
+/// them keeps every panic site's location and message pieces in the image (6 KB).
 #[panic_handler]
-fn panic(information: &core::panic::PanicInfo<'_>) -> ! {
-    say!("nanvix-qemu: panic: {information}");
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    unsafe extern "C" {
+        static __text_start: u8;
+        static __text_end: u8;
+    }
+    let text = (&raw const __text_start) as u64..(&raw const __text_end) as u64;
+    let mut addresses = [0u64; PANIC_ADDRESSES];
+    let mut found = 0;
+    let mut word = core::ptr::addr_of!(addresses)
+        .cast::<u64>()
+        .wrapping_add(PANIC_ADDRESSES);
+    for _ in 0..PANIC_STACK_WORDS {
+        if found == PANIC_ADDRESSES {
+            break;
+        }
+        // SAFETY: the words above a live local lie on this core's stack, which
+        // spans more than PANIC_STACK_WORDS words above any frame of the kernel's
+        // (the smallest stack is 16 KiB); they are only read.
+        let value = unsafe { core::ptr::read_volatile(word) };
+        if text.contains(&value) {
+            addresses[found] = value;
+            found += 1;
+        }
+        word = word.wrapping_add(1);
+    }
+    let [first, second, third, fourth, fifth, sixth, seventh, eighth] = addresses;
+    say!(
+        "nanvix-qemu: panic; kernel addresses on the stack: {first:#x} {second:#x} {third:#x} {fourth:#x} {fifth:#x} {sixth:#x} {seventh:#x} {eighth:#x}"
+    );
     machine::exit(machine::FAIL)
 }
 
