@@ -1,8 +1,8 @@
 //! Decoding of defmt log streams: the frames clusters send, read back with each ELF's table.
 //!
 //! Every program (and the hosted kernel, as program `kernel`) logs defmt frames,
-//! rzcobs-encoded and ended by a zero byte. Clusters forward them to the runner as hex
-//! (`ClusterReport::Log`). [`LogDecoders`] keeps one stream per (cluster, program),
+//! rzcobs-encoded and ended by a zero byte. Clusters forward them to the runner in
+//! `ClusterReport::Log`s. [`LogDecoders`] keeps one stream per (cluster, program),
 //! parses each ELF's `.defmt` table once, on first use, and turns complete frames into
 //! [`DecodedFrame`]s. Whatever cannot be decoded becomes one [`LogOutput::Problem`]
 //! line: bad input never panics and never blocks the runner.
@@ -113,15 +113,6 @@ impl fmt::Display for TableError {
             ),
         }
     }
-}
-
-/// A hex string that is not two hex digits per byte.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct HexError;
-
-/// Turns two lowercase or uppercase hex digits per byte back into bytes.
-pub fn decode_hex(text: &str) -> Result<Vec<u8>, HexError> {
-    nanvix_board_protocol::unhex(text).ok_or(HexError)
 }
 
 /// The bytes of one (cluster, program) stream not yet ended by a zero byte.
@@ -415,14 +406,6 @@ mod tests {
         // Any ordinary host executable: this test binary links defmt, so not itself.
         let elf = std::fs::read("/bin/sh").unwrap();
         assert_eq!(read_table(Some(&elf)).err(), Some(TableError::NoTable));
-    }
-
-    #[test]
-    fn hex_round_trips_and_rejects_garbage() {
-        assert_eq!(decode_hex("00ff1aB2"), Ok(vec![0, 0xff, 0x1a, 0xb2]));
-        assert_eq!(decode_hex(""), Ok(vec![]));
-        assert_eq!(decode_hex("abc"), Err(HexError));
-        assert_eq!(decode_hex("zz"), Err(HexError));
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //! table ([`crate::logs`]) and printed as `log` events at or above `--log-level`.
 
 use crate::events::{Event, Timed};
-use crate::logs::{LogDecoders, LogLevel, LogOutput, decode_hex};
+use crate::logs::{LogDecoders, LogLevel, LogOutput};
 use crate::manifest::{ClusterPlan, ProgramPlan, System};
 use crate::packing::Payloads;
 use nanvix_abi::{ENDED_DIED, ENDED_EXIT, ENDED_FAULT, ENDED_KILLED, ENDED_NONE};
@@ -769,11 +769,11 @@ impl Board<'_> {
                 program,
                 line,
             },
-            ClusterReport::Log { program, hex } => {
-                self.log(cluster, &name, &program, &hex);
+            ClusterReport::Log { program, bytes } => {
+                self.log(cluster, &name, &program, &bytes);
                 return;
             }
-            ClusterReport::Stage { program, hex } => match self.keep_staged(&program, &hex) {
+            ClusterReport::Stage { program, elf } => match self.keep_staged(&program, &elf) {
                 // The machine waits until the staging store has it.
                 Ok(()) => return,
                 Err(reason) => Event::KernelOutput {
@@ -1113,14 +1113,8 @@ impl Board<'_> {
 
     /// Decodes a piece of `program`'s log stream on `cluster` (named `name`) and emits
     /// its frames at or above the log level, and a line for anything undecodable.
-    fn log(&mut self, cluster: usize, name: &str, program: &str, hex: &str) {
-        let outputs = match decode_hex(hex) {
-            Ok(bytes) => self.logs.feed(cluster, program, &bytes),
-            Err(_) => vec![LogOutput::Problem(format!(
-                "{program}: malformed log report (not hex), dropped"
-            ))],
-        };
-        for output in outputs {
+    fn log(&mut self, cluster: usize, name: &str, program: &str, bytes: &[u8]) {
+        for output in self.logs.feed(cluster, program, bytes) {
             let event = match output {
                 LogOutput::Frame(frame) => {
                     if frame.level.is_some_and(|level| level < self.log_level) {
@@ -1650,21 +1644,20 @@ impl Board<'_> {
 }
 
 impl Board<'_> {
-    /// Keeps the ELF a machine staged as `program` (hex) in the staging directory,
-    /// as a hosted cluster writes it there itself: under its name, whole (written
-    /// aside, then renamed).
-    fn keep_staged(&mut self, program: &str, hex: &str) -> Result<(), String> {
+    /// Keeps the ELF a machine staged as `program` in the staging directory, as a
+    /// hosted cluster writes it there itself: under its name, whole (written aside,
+    /// then renamed).
+    fn keep_staged(&mut self, program: &str, elf: &[u8]) -> Result<(), String> {
         let path = nanvix_hal_hosted::protocol::staged_path(Some(&self.staged.0), program)
             .ok_or("not a staged program's name")?;
-        let elf = decode_hex(hex).map_err(|_| "its bytes are not hex")?;
         if let Some(machines) = self.machines.as_mut() {
-            machines.staging.publish(program, &elf)?;
+            machines.staging.publish(program, elf)?;
         }
         if std::fs::read(&path).is_ok_and(|kept| kept == elf) {
             return Ok(());
         }
         let partial = path.with_file_name(format!(".{program}.part"));
-        std::fs::write(&partial, &elf)
+        std::fs::write(&partial, elf)
             .and_then(|()| std::fs::rename(&partial, &path))
             .map_err(|error| {
                 let _ = std::fs::remove_file(&partial);

@@ -23,6 +23,7 @@
 //! with a boot bundle on a cluster of the tiny board, runs `kcall-test` in ring 3
 //! and its checks pass. Each boot has a time limit.
 
+use nanvix_board_protocol::ClusterReport;
 use nanvix_hal::ClusterState;
 use nanvix_hal_hosted::hardware::BoardHardware;
 use nanvix_image_builder::{builder, manifest, qemu, workspace_root};
@@ -466,6 +467,23 @@ fn boot_clusters(clusters: &[(&str, &[Program<'_>])]) -> Vec<qemu::Boot> {
 }
 
 /// Boots cluster `cluster` of the tiny board alone with `programs`.
+/// A machine's console as a reader would see it: each report line (postcard in hex
+/// digits) as its program's console line or as the report, the rest as it is.
+fn shown(boot: &qemu::Boot) -> String {
+    boot.console
+        .lines()
+        .map(
+            |line| match nanvix_board_protocol::parse_report_line(line) {
+                Some(Ok(ClusterReport::Console { program, line })) => {
+                    format!("{program}: {line}\n")
+                }
+                Some(report) => format!("{report:?}\n"),
+                None => format!("{line}\n"),
+            },
+        )
+        .collect()
+}
+
 fn boot_cluster(cluster: &str, programs: &[Program<'_>]) -> qemu::Boot {
     boot_clusters(&[(cluster, programs)]).remove(0)
 }
@@ -473,36 +491,38 @@ fn boot_cluster(cluster: &str, programs: &[Program<'_>]) -> qemu::Boot {
 #[test]
 fn the_microkernel_runs_the_kcall_test_program_in_ring_3() {
     let boot = boot_cluster("cc0", &[("kcall-test", &[], 64 << 10)]);
-    assert_eq!(boot.status, Some(qemu::STATUS_PASS), "{}", boot.console);
+    let console = shown(&boot);
+    assert_eq!(boot.status, Some(qemu::STATUS_PASS), "{console}");
     assert!(
-        boot.console
-            .contains("kcall-test on cc0: 66 checks, 0 failed"),
-        "{}",
-        boot.console
+        console.contains("kcall-test on cc0: 66 checks, 0 failed"),
+        "{console}"
     );
 }
 #[test]
 fn the_microkernel_runs_the_thread_test_program() {
     let boot = boot_cluster("cc0", &[("thread-test", &[], 1536 << 10)]);
-    assert_eq!(boot.status, Some(qemu::STATUS_PASS), "{}", boot.console);
+    let console = shown(&boot);
+    assert_eq!(boot.status, Some(qemu::STATUS_PASS), "{console}");
     assert!(
-        boot.console.contains("thread-test: 46 checks, 0 failed"),
-        "{}",
-        boot.console
+        console.contains("thread-test: 46 checks, 0 failed"),
+        "{console}"
     );
     // Its panicking and faulting threads were reported and ended alone: a store to
     // 0x10 (the kernel's memory is not the program's), and the window's pages.
-    let faults: Vec<&str> = boot
+    let faults: Vec<(String, u64)> = boot
         .console
         .lines()
-        .filter(|line| line.contains("\"report\":\"thread_fault\""))
+        .filter_map(
+            |line| match nanvix_board_protocol::parse_report_line(line)? {
+                Ok(ClusterReport::ThreadFault {
+                    access, address, ..
+                }) => Some((access, address)),
+                _ => None,
+            },
+        )
         .collect();
-    assert_eq!(faults.len(), 4, "{}", boot.console);
-    assert!(
-        faults[1].contains("\"access\":\"write\",\"address\":16,"),
-        "{}",
-        boot.console
-    );
+    assert_eq!(faults.len(), 4, "{console}");
+    assert_eq!(faults[1], ("write".to_string(), 16), "{console}");
 }
 
 #[test]
@@ -518,12 +538,11 @@ fn two_machines_play_ping_pong_over_the_shared_noc() {
         ),
     ]);
     for (boot, (name, partner)) in boots.iter().zip([("cc0", "cc1"), ("cc1", "cc0")]) {
-        assert_eq!(boot.status, Some(qemu::STATUS_PASS), "{}", boot.console);
+        let console = shown(boot);
+        assert_eq!(boot.status, Some(qemu::STATUS_PASS), "{console}");
         assert!(
-            boot.console
-                .contains(&format!("ping-pong with {partner}: 100 rounds ok")),
-            "{name}: {}",
-            boot.console
+            console.contains(&format!("ping-pong with {partner}: 100 rounds ok")),
+            "{name}: {console}"
         );
     }
 }
