@@ -189,6 +189,67 @@ impl core::fmt::Display for StartError<'_> {
     }
 }
 
+/// What the kernel keeps per context (a thread's place; context `i + 1` runs
+/// program id `i`'s main thread), a cache line each: a context's thread writes its
+/// flags on every kcall, and no other core's context shares the line.
+#[repr(align(64))]
+struct ContextState {
+    /// Index in `programs` + 1 of the program running there (0: none).
+    running: AtomicUsize,
+    /// The id of the thread running there (0: none).
+    thread_id: AtomicUsize,
+    /// A sync object was handed over to the thread waiting there.
+    handed: AtomicBool,
+    /// A `thread_wakeup` for the thread there, kept until it sleeps.
+    wakeup: AtomicBool,
+    /// How long its thread polls the NoC for a message before it parks, following
+    /// how long its parks lasted.
+    receive_spin: AdaptiveSpin,
+    /// Whether its thread runs kernel code (true) or program code.
+    in_kernel: AtomicBool,
+    /// A preemption to take when its thread leaves the kernel (or, if its program
+    /// is ending, the end of the thread).
+    preempt_pending: AtomicBool,
+}
+
+impl ContextState {
+    fn new() -> ContextState {
+        ContextState {
+            running: AtomicUsize::new(0),
+            thread_id: AtomicUsize::new(0),
+            handed: AtomicBool::new(false),
+            wakeup: AtomicBool::new(false),
+            receive_spin: AdaptiveSpin::new(),
+            in_kernel: AtomicBool::new(true),
+            preempt_pending: AtomicBool::new(false),
+        }
+    }
+}
+
+/// What the kernel keeps per program index, beside the programs' table.
+struct ProgramSlot {
+    /// The status the program ends with once its end began (an `exit` on any of
+    /// its threads, or its main thread's return or fault), `NOT_ENDING` before.
+    /// From then on its threads end as they next run or wake.
+    ending: AtomicI64,
+    /// Its [`ProgramInfo`], published before it starts (and never freed: programs
+    /// are not unloaded).
+    info: AtomicPtr<ProgramInfo>,
+    /// Its inbox's length (written under the programs lock), so receivers see an
+    /// empty inbox without taking the lock.
+    inbox_length: AtomicUsize,
+}
+
+impl ProgramSlot {
+    fn new() -> ProgramSlot {
+        ProgramSlot {
+            ending: AtomicI64::new(NOT_ENDING),
+            info: AtomicPtr::new(core::ptr::null_mut()),
+            inbox_length: AtomicUsize::new(0),
+        }
+    }
+}
+
 /// The kernel of one cluster.
 pub struct Kernel<P: Platform> {
     platform: P,
@@ -197,11 +258,9 @@ pub struct Kernel<P: Platform> {
     gate: Gate,
     programs: Mutex<P::RawMutex, Vec<Program>>,
     frames: Mutex<P::RawMutex, FrameAllocator>,
-    /// Index in `programs` + 1 of the program running on each core (0: none). The
-    /// main thread of program id `i` runs on core `i + 1`.
-    running: Vec<AtomicUsize>,
-    /// The id of the thread running on each core (0: none).
-    thread_ids: Vec<AtomicUsize>,
+    /// What the kernel keeps per context (one table: one allocation, one bounds
+    /// check for several fields).
+    contexts: Vec<ContextState>,
     /// The next thread id to hand out (ids start at 1).
     next_thread_id: AtomicUsize,
     /// Remote kcalls waiting for the master, in arrival order.
@@ -242,22 +301,8 @@ pub struct Kernel<P: Platform> {
     clusters_on: AtomicU64,
     /// The programs' pagers and the page faults waiting for them.
     pagers: Mutex<P::RawMutex, pager::Pagers>,
-    /// Per context: a sync object was handed over to the thread waiting there.
-    handed: Vec<AtomicBool>,
-    /// Per context: a `thread_wakeup` for the thread there, kept until it sleeps.
-    wakeups: Vec<AtomicBool>,
-    /// Per context: how long its thread polls the NoC for a message before it
-    /// parks, following how long its parks lasted.
-    receive_spins: Vec<AdaptiveSpin>,
-    /// Per context: whether its thread runs kernel code (true) or program code.
-    in_kernel: Vec<AtomicBool>,
-    /// Per context: a preemption to take when its thread leaves the kernel (or,
-    /// if its program is ending, the end of the thread).
-    preempt_pending: Vec<AtomicBool>,
-    /// Per program index: the status it ends with once its end began (an `exit`
-    /// on any of its threads, or its main thread's return or fault), `NOT_ENDING`
-    /// before. From then on its threads end as they next run or wake.
-    ending: Vec<AtomicI64>,
+    /// What the kernel keeps per program index, without the programs lock.
+    slots: Vec<ProgramSlot>,
     refused: AtomicUsize,
     /// Messages addressed to programs this cluster does not have.
     undeliverable: AtomicU64,
@@ -285,9 +330,6 @@ pub struct Kernel<P: Platform> {
     /// of a transfer cut short, holds the channel between passes, by destination
     /// cluster.
     data_claims: Mutex<P::RawMutex, Vec<Option<Claim>>>,
-    /// Each program's [`ProgramInfo`] by index, published before it starts (and
-    /// never freed: programs are not unloaded).
-    infos: Vec<AtomicPtr<ProgramInfo>>,
     /// How many entries of `infos` are published.
     programs_count: AtomicUsize,
     /// Where `program_spawn` finds the image's programs (set at boot).
@@ -305,8 +347,9 @@ pub struct Kernel<P: Platform> {
     /// that run finds the cluster taken.
     requested_runs: Mutex<P::RawMutex, Vec<Option<(u32, u32)>>>,
     /// Programs I/O clusters' kernels asked this idle warm cluster for over the NoC,
-    /// for the master to start when the cluster is idle.
-    pending_runs: Mutex<P::RawMutex, VecDeque<programs::RunRequest>>,
+    /// for the master to start when the cluster is idle, oldest first (a few at
+    /// most: a vector, not a second kind of queue in the kernel's image).
+    pending_runs: Mutex<P::RawMutex, Vec<programs::RunRequest>>,
     /// A warm cluster told the board it is idle (its programs ended) and has not
     /// started another program since.
     idle_reported: AtomicBool,
@@ -314,9 +357,6 @@ pub struct Kernel<P: Platform> {
     /// counts started (1 at boot); a program placed takes it, and its messages
     /// carry it (`MessageHeader::source_run`).
     run: AtomicU32,
-    /// Each program's inbox length by index (written under the programs lock), so
-    /// receivers see an empty inbox without taking the lock.
-    inbox_lengths: Vec<AtomicUsize>,
     /// The board's state generation and the cluster states the master last saw:
     /// how deaths reach this kernel.
     known_states: Mutex<P::RawMutex, (u32, Vec<ClusterState>)>,
@@ -342,8 +382,7 @@ impl<P: Platform> Kernel<P> {
             local,
             programs: Mutex::new(Vec::new()),
             frames: Mutex::new(frames),
-            running: (0..cores).map(|_| AtomicUsize::new(0)).collect(),
-            thread_ids: (0..cores).map(|_| AtomicUsize::new(0)).collect(),
+            contexts: (0..cores).map(|_| ContextState::new()).collect(),
             next_thread_id: AtomicUsize::new(1),
             remote: RemoteCalls::new(cores),
             threads: Mutex::new((0..cores).map(|_| None).collect()),
@@ -364,14 +403,7 @@ impl<P: Platform> Kernel<P> {
                 memory.window().1,
                 memory.size(),
             )),
-            handed: (0..cores).map(|_| AtomicBool::new(false)).collect(),
-            wakeups: (0..cores).map(|_| AtomicBool::new(false)).collect(),
-            receive_spins: (0..cores).map(|_| AdaptiveSpin::new()).collect(),
-            in_kernel: (0..cores).map(|_| AtomicBool::new(true)).collect(),
-            preempt_pending: (0..cores).map(|_| AtomicBool::new(false)).collect(),
-            ending: (0..PROGRAMS_MAX)
-                .map(|_| AtomicI64::new(NOT_ENDING))
-                .collect(),
+            slots: (0..PROGRAMS_MAX).map(|_| ProgramSlot::new()).collect(),
             tokens: CoreTokens::new(
                 (board.clusters[local].cores as usize).saturating_sub(1),
                 cores,
@@ -386,17 +418,13 @@ impl<P: Platform> Kernel<P> {
             data_send_locks: (0..board.clusters.len()).map(|_| Mutex::new(())).collect(),
             data_claims: Mutex::new(alloc::vec![None; board.clusters.len()]),
             known_states: Mutex::new((u32::MAX, Vec::new())),
-            infos: (0..PROGRAMS_MAX)
-                .map(|_| AtomicPtr::new(core::ptr::null_mut()))
-                .collect(),
-            inbox_lengths: (0..PROGRAMS_MAX).map(|_| AtomicUsize::new(0)).collect(),
             programs_count: AtomicUsize::new(0),
             library: Mutex::new(None),
             spawning: Mutex::new(()),
             program_waiters: Mutex::new(Vec::new()),
             closed_notices: Mutex::new(Vec::new()),
             requested_runs: Mutex::new(alloc::vec![None; cluster_count]),
-            pending_runs: Mutex::new(VecDeque::new()),
+            pending_runs: Mutex::new(Vec::new()),
             idle_reported: AtomicBool::new(false),
             run: AtomicU32::new(1),
             board,
@@ -447,9 +475,13 @@ impl<P: Platform> Kernel<P> {
         // a main thread not started yet.
         for (index, id) in ids.iter().enumerate() {
             let core = *id as usize + 1;
-            self.running[core].store(index + 1, Ordering::Release);
+            self.contexts[core]
+                .running
+                .store(index + 1, Ordering::Release);
             let thread = self.next_thread_id.fetch_add(1, Ordering::Relaxed);
-            self.thread_ids[core].store(thread, Ordering::Release);
+            self.contexts[core]
+                .thread_id
+                .store(thread, Ordering::Release);
             self.threads.lock()[core] = Some(ThreadRecord::main(thread, index));
         }
         for (index, id) in ids.into_iter().enumerate() {
@@ -464,7 +496,7 @@ impl<P: Platform> Kernel<P> {
                     format!("cannot start program {id}: {error:?}").as_bytes(),
                 );
                 self.threads.lock()[core] = None;
-                self.thread_ids[core].store(0, Ordering::Release);
+                self.contexts[core].thread_id.store(0, Ordering::Release);
                 self.finish(index, STATUS_REFUSED);
             }
         }
@@ -612,9 +644,13 @@ impl<P: Platform> Kernel<P> {
         });
         // An ended program's info stays where a reader may hold it (leaked, never
         // freed); its place takes the new one.
-        self.infos[index].store(alloc::boxed::Box::leak(info), Ordering::Release);
-        self.ending[index].store(NOT_ENDING, Ordering::Release);
-        self.inbox_lengths[index].store(0, Ordering::Release);
+        self.slots[index]
+            .info
+            .store(alloc::boxed::Box::leak(info), Ordering::Release);
+        self.slots[index]
+            .ending
+            .store(NOT_ENDING, Ordering::Release);
+        self.slots[index].inbox_length.store(0, Ordering::Release);
         let record = Program {
             name: program.name.to_string(),
             console_input: program.console_input,
@@ -642,7 +678,7 @@ impl<P: Platform> Kernel<P> {
     /// Runs the program whose main thread this core was started for.
     fn run_current(&self) {
         let core = self.platform.cores().current();
-        let index = self.running[core].load(Ordering::Acquire) - 1;
+        let index = self.contexts[core].running.load(Ordering::Acquire) - 1;
         let (entry, start_info, stack_top) = {
             let programs = self.programs.lock();
             let program = &programs[index];
@@ -704,7 +740,9 @@ impl<P: Platform> Kernel<P> {
             program: &name,
             status,
         });
-        self.running[main_context].store(0, Ordering::Release);
+        self.contexts[main_context]
+            .running
+            .store(0, Ordering::Release);
         // Nothing of the program runs any more: its memory goes back, and its place
         // may take a new program.
         self.free_placement(&self.info(index).regions);
@@ -762,8 +800,9 @@ impl<P: Platform> Kernel<P> {
             on
         };
         let adaptive = self
-            .receive_spins
+            .contexts
             .get(context)
+            .map(|state| &state.receive_spin)
             .map_or(CROWDED_SPIN_BUDGET, AdaptiveSpin::rounds);
         if on <= self.platform.cores().machine_processors() {
             adaptive
@@ -993,7 +1032,7 @@ impl<P: Platform> Kernel<P> {
                 && direct.index == position
                 && direct.mailbox.is_none()
                 && direct.delivered.is_none()
-                && self.inbox_lengths[position].load(Ordering::Acquire) == 0
+                && self.slots[position].inbox_length.load(Ordering::Acquire) == 0
                 && direct.deliver(header, arrival.payload)
             {
                 return ReceiveDecision::Take;
@@ -1013,7 +1052,9 @@ impl<P: Platform> Kernel<P> {
                 header: *header,
                 payload: arrival.payload.to_vec(),
             });
-            self.inbox_lengths[position].store(target.inbox.len(), Ordering::Release);
+            self.slots[position]
+                .inbox_length
+                .store(target.inbox.len(), Ordering::Release);
             if let Some(core) = target.waiting_core.take() {
                 self.parked_receivers.fetch_sub(1, Ordering::SeqCst);
                 self.platform.cores().unpark(core);
@@ -1032,7 +1073,7 @@ impl<P: Platform> Kernel<P> {
     /// The kcall layer: checks arguments, then runs the call for the calling program.
     pub fn kcall(&self, number: usize, arguments: [usize; 5]) -> isize {
         let core = self.platform.cores().current();
-        let Some(in_kernel) = self.in_kernel.get(core) else {
+        let Some(in_kernel) = self.contexts.get(core).map(|state| &state.in_kernel) else {
             return Errno::Permission.to_result();
         };
         in_kernel.store(true, Ordering::Relaxed);
@@ -1043,7 +1084,7 @@ impl<P: Platform> Kernel<P> {
         // the program: plain loads and stores, no read-modify-write on the kcall
         // path. A flag cleared as another core sets it is a kick lost: the ending
         // main thread kicks again until the thread is gone.)
-        let pending = &self.preempt_pending[core];
+        let pending = &self.contexts[core].preempt_pending;
         if pending.load(Ordering::Relaxed) {
             pending.store(false, Ordering::Relaxed);
             if let Some(status) = self.ending_status_on(core) {
@@ -1058,21 +1099,29 @@ impl<P: Platform> Kernel<P> {
 
     /// The status program `index` ends with, once its end began.
     fn ending_status(&self, index: usize) -> Option<i32> {
-        let status = self.ending.get(index)?.load(Ordering::Acquire);
+        let status = self
+            .slots
+            .get(index)
+            .map(|slot| &slot.ending)?
+            .load(Ordering::Acquire);
         (status != NOT_ENDING).then_some(status as i32)
     }
 
     /// The status the program of the thread on `context` ends with, once its end
     /// began.
     fn ending_status_on(&self, context: CoreId) -> Option<i32> {
-        let running = self.running.get(context)?.load(Ordering::Acquire);
+        let running = self
+            .contexts
+            .get(context)
+            .map(|state| &state.running)?
+            .load(Ordering::Acquire);
         self.ending_status(running.checked_sub(1)?)
     }
 
     /// Begins the end of program `index` with `status` (the first status stays):
     /// its other threads are told. Returns the status it ends with.
     fn begin_end(&self, index: usize, context: CoreId, status: i32) -> i32 {
-        match self.ending[index].compare_exchange(
+        match self.slots[index].ending.compare_exchange(
             NOT_ENDING,
             i64::from(status),
             Ordering::AcqRel,
@@ -1093,11 +1142,15 @@ impl<P: Platform> Kernel<P> {
     fn kick_threads(&self, index: usize, except: CoreId) -> usize {
         let cores = self.platform.cores();
         let mut told = 0;
-        for context in 1..self.running.len() {
-            if context == except || self.running[context].load(Ordering::Acquire) != index + 1 {
+        for context in 1..self.contexts.len() {
+            if context == except
+                || self.contexts[context].running.load(Ordering::Acquire) != index + 1
+            {
                 continue;
             }
-            self.preempt_pending[context].store(true, Ordering::Relaxed);
+            self.contexts[context]
+                .preempt_pending
+                .store(true, Ordering::Relaxed);
             cores.unpark(context);
             cores.interrupt(context);
             told += 1;
@@ -1126,8 +1179,9 @@ impl<P: Platform> Kernel<P> {
     /// Runs kcall `number` for the thread on context `core`.
     fn kcall_on(&self, core: CoreId, number: usize, arguments: [usize; 5]) -> isize {
         let Some(index) = self
-            .running
+            .contexts
             .get(core)
+            .map(|state| &state.running)
             .map(|slot| slot.load(Ordering::Acquire))
             .filter(|slot| *slot != 0)
         else {
@@ -1178,7 +1232,7 @@ impl<P: Platform> Kernel<P> {
             Kcall::NocReceive => {
                 self.noc_receive(index, core, arguments[0], arguments[1], arguments[2])
             }
-            Kcall::ThreadSelf => Ok(self.thread_ids[core].load(Ordering::Acquire)),
+            Kcall::ThreadSelf => Ok(self.contexts[core].thread_id.load(Ordering::Acquire)),
             Kcall::ThreadExit => self.platform.user_mode().leave(arguments[0] as u32 as u64),
             Kcall::ThreadJoin => self.thread_join(index, core, arguments[0]),
             Kcall::ThreadCreate => {
@@ -1356,7 +1410,7 @@ impl<P: Platform> Kernel<P> {
 
     /// The published facts of program `index` (one that was placed).
     fn info(&self, index: usize) -> &ProgramInfo {
-        let pointer = self.infos[index].load(Ordering::Acquire);
+        let pointer = self.slots[index].info.load(Ordering::Acquire);
         debug_assert!(!pointer.is_null(), "program {index} was never placed");
         // SAFETY: callers name placed programs, whose info was published (a leaked
         // Box, never freed) before `programs_count` counted it and before their core
@@ -1990,7 +2044,7 @@ impl<P: Platform> Kernel<P> {
             for _ in 0..self.receive_spin_budget(core) {
                 self.route(Some(&mut direct));
                 if direct.delivered.is_some()
-                    || self.inbox_lengths[index].load(Ordering::Acquire) != 0
+                    || self.slots[index].inbox_length.load(Ordering::Acquire) != 0
                 {
                     break;
                 }
@@ -2038,10 +2092,14 @@ impl<P: Platform> Kernel<P> {
         argument: usize,
         stack_top: usize,
     ) -> u64 {
-        self.in_kernel[context].store(false, Ordering::Relaxed);
+        self.contexts[context]
+            .in_kernel
+            .store(false, Ordering::Relaxed);
         // SAFETY: as the caller promises.
         let value = unsafe { self.platform.user_mode().enter(entry, argument, stack_top) };
-        self.in_kernel[context].store(true, Ordering::Relaxed);
+        self.contexts[context]
+            .in_kernel
+            .store(true, Ordering::Relaxed);
         value
     }
 
@@ -2054,12 +2112,14 @@ impl<P: Platform> Kernel<P> {
     /// program's: fatal to the cluster.
     fn thread_faulted(&self, context: CoreId, fault: &Fault) -> FaultOutcome {
         let in_user = self
-            .in_kernel
+            .contexts
             .get(context)
+            .map(|state| &state.in_kernel)
             .is_some_and(|flag| !flag.load(Ordering::Relaxed));
         let running = self
-            .running
+            .contexts
             .get(context)
+            .map(|state| &state.running)
             .map(|slot| slot.load(Ordering::Acquire));
         let Some(index) = running
             .filter(|_| in_user)
@@ -2067,13 +2127,19 @@ impl<P: Platform> Kernel<P> {
         else {
             return FaultOutcome::Fatal;
         };
-        self.in_kernel[context].store(true, Ordering::Relaxed);
+        self.contexts[context]
+            .in_kernel
+            .store(true, Ordering::Relaxed);
         match self.fault_to_pager(index, context, fault) {
             pager::PagerAnswer::Retry => {
                 // Back to the program, which holds a core again: a preemption asked
                 // for while it waited is moot.
-                self.preempt_pending[context].store(false, Ordering::Relaxed);
-                self.in_kernel[context].store(false, Ordering::Relaxed);
+                self.contexts[context]
+                    .preempt_pending
+                    .store(false, Ordering::Relaxed);
+                self.contexts[context]
+                    .in_kernel
+                    .store(false, Ordering::Relaxed);
                 FaultOutcome::Retry
             }
             pager::PagerAnswer::Ending => {
@@ -2116,7 +2182,7 @@ impl<P: Platform> Kernel<P> {
         let name = self.programs.lock()[index].name.clone();
         self.platform.board().report(HardwareEvent::ThreadFault {
             program: &name,
-            thread: self.thread_ids[context].load(Ordering::Acquire),
+            thread: self.contexts[context].thread_id.load(Ordering::Acquire),
             core: self.tokens.held_by(context),
             fault,
             backtrace: &backtrace[..frames],
@@ -2149,23 +2215,34 @@ impl<P: Platform> Kernel<P> {
     /// the kernel's); in the kernel it does so on its way out.
     fn preempt(&self, context: CoreId) -> InterruptOutcome {
         if self
-            .in_kernel
+            .contexts
             .get(context)
+            .map(|state| &state.in_kernel)
             .is_none_or(|flag| flag.load(Ordering::Relaxed))
         {
-            if let Some(pending) = self.preempt_pending.get(context) {
+            if let Some(pending) = self
+                .contexts
+                .get(context)
+                .map(|state| &state.preempt_pending)
+            {
                 pending.store(true, Ordering::Relaxed);
             }
             return InterruptOutcome::Resume;
         }
         if let Some(status) = self.ending_status_on(context) {
             // Its program is ending: the thread ends here, in its program's code.
-            self.in_kernel[context].store(true, Ordering::Relaxed);
+            self.contexts[context]
+                .in_kernel
+                .store(true, Ordering::Relaxed);
             return InterruptOutcome::EndThread(status as u32 as u64);
         }
-        self.in_kernel[context].store(true, Ordering::Relaxed);
+        self.contexts[context]
+            .in_kernel
+            .store(true, Ordering::Relaxed);
         self.tokens.yield_core(self.platform.cores(), context);
-        self.in_kernel[context].store(false, Ordering::Relaxed);
+        self.contexts[context]
+            .in_kernel
+            .store(false, Ordering::Relaxed);
         InterruptOutcome::Resume
     }
 
@@ -2193,7 +2270,7 @@ impl<P: Platform> Kernel<P> {
         let cores = self.platform.cores();
         let parked = cores.monotonic_nanoseconds();
         let woken = self.park_without_core(context);
-        if let Some(spin) = self.receive_spins.get(context) {
+        if let Some(spin) = self.contexts.get(context).map(|state| &state.receive_spin) {
             spin.parked(cores.monotonic_nanoseconds().saturating_sub(parked));
         }
         woken
@@ -2268,7 +2345,11 @@ impl<P: Platform> Kernel<P> {
         &self,
         direct: &DirectReceive<'_, P::RawMutex>,
     ) -> Option<Result<usize, Errno>> {
-        if self.inbox_lengths[direct.index].load(Ordering::Acquire) == 0 {
+        if self.slots[direct.index]
+            .inbox_length
+            .load(Ordering::Acquire)
+            == 0
+        {
             return None;
         }
         let message = {
@@ -2281,7 +2362,9 @@ impl<P: Platform> Kernel<P> {
                 }
                 Some(_) => program.inbox.pop_front()?,
             };
-            self.inbox_lengths[direct.index].store(program.inbox.len(), Ordering::Release);
+            self.slots[direct.index]
+                .inbox_length
+                .store(program.inbox.len(), Ordering::Release);
             message
         };
         let written = direct.space.write_message_into(

@@ -164,7 +164,7 @@ enum Taken {
 pub(super) struct MailboxTable {
     entries: IdTable<Entry>,
     /// Messages for (node, port)s without a mailbox yet, in arrival order.
-    early: VecDeque<(u32, u32, Message)>,
+    early: Vec<(u32, u32, Message)>,
 }
 
 impl MailboxTable {
@@ -194,19 +194,14 @@ impl MailboxTable {
             writers: Vec::new(),
             watching: None,
         }))?;
-        let (theirs, others) = core::mem::take(&mut self.early)
-            .into_iter()
-            .partition(|(to_node, to_port, _)| *to_node == node && *to_port == port);
-        self.early = others;
         if let Some(Some(Entry::Inbox(inbox))) = self.entries.get_mut(id) {
-            inbox.queue = theirs.into_iter().map(|(_, _, message)| message).collect();
-            let sources: Vec<u32> = inbox
-                .queue
-                .iter()
-                .map(|message| message.header.source_node)
-                .collect();
-            for source in sources {
-                inbox.note_writer(source);
+            for (to_node, to_port, message) in core::mem::take(&mut self.early) {
+                if to_node == node && to_port == port {
+                    inbox.note_writer(message.header.source_node);
+                    inbox.queue.push_back(message);
+                } else {
+                    self.early.push((to_node, to_port, message));
+                }
             }
         }
         Ok(id)
@@ -571,7 +566,7 @@ impl MailboxTable {
             if self.early.len() >= MAILBOX_EARLY_CAPACITY {
                 return keep;
             }
-            self.early.push_back((node, port, message()));
+            self.early.push((node, port, message()));
             return Delivery {
                 decision: ReceiveDecision::Take,
                 wake: None,

@@ -117,7 +117,7 @@ impl<P: Platform> Kernel<P> {
                 program: index,
                 arrival,
                 fault: PageFault {
-                    thread: self.thread_ids[context].load(Ordering::Acquire),
+                    thread: self.contexts[context].thread_id.load(Ordering::Acquire),
                     address: fault.address,
                     access,
                 },

@@ -228,20 +228,29 @@ impl<P: Platform> Kernel<P> {
     fn reserve_main_context(&self, place: usize) -> Option<CoreId> {
         let thread = self.next_thread_id.fetch_add(1, Ordering::Relaxed);
         let mut threads = self.threads.lock();
-        let context = (1..self.running.len()).find(|context| {
-            threads[*context].is_none() && self.running[*context].load(Ordering::Acquire) == 0
+        let context = (1..self.contexts.len()).find(|context| {
+            threads[*context].is_none()
+                && self.contexts[*context].running.load(Ordering::Acquire) == 0
         })?;
         threads[context] = Some(ThreadRecord::main(thread, place));
-        self.thread_ids[context].store(thread, Ordering::Release);
+        self.contexts[context]
+            .thread_id
+            .store(thread, Ordering::Release);
         Some(context)
     }
 
     /// Starts the main thread of the program at `place` on `context`; a context
     /// that cannot start ends the program at once (status `STATUS_REFUSED`).
     fn start_main(&self, place: usize, context: CoreId) {
-        self.wakeups[context].store(false, Ordering::Relaxed);
-        self.handed[context].store(false, Ordering::Relaxed);
-        self.running[context].store(place + 1, Ordering::Release);
+        self.contexts[context]
+            .wakeup
+            .store(false, Ordering::Relaxed);
+        self.contexts[context]
+            .handed
+            .store(false, Ordering::Relaxed);
+        self.contexts[context]
+            .running
+            .store(place + 1, Ordering::Release);
         let cores = self.platform.cores();
         let mut started = Err(nanvix_hal::CoreError::Busy);
         for _ in 0..START_ATTEMPTS {
@@ -255,7 +264,7 @@ impl<P: Platform> Kernel<P> {
         }
         if started.is_err() {
             self.threads.lock()[context] = None;
-            self.thread_ids[context].store(0, Ordering::Release);
+            self.contexts[context].thread_id.store(0, Ordering::Release);
             self.finish(place, super::STATUS_REFUSED);
         }
     }
@@ -306,7 +315,10 @@ impl<P: Platform> Kernel<P> {
     pub(super) fn serve_idle(&self, status: i32) {
         let board = self.platform.board();
         self.report_idle(status);
-        let requested = self.pending_runs.lock().pop_front();
+        let requested = {
+            let mut pending = self.pending_runs.lock();
+            (!pending.is_empty()).then(|| pending.remove(0))
+        };
         if let Some(request) = requested {
             // The board counts the run first, as when it asks itself.
             board.report(HardwareEvent::ProgramRun {
@@ -398,7 +410,7 @@ impl<P: Platform> Kernel<P> {
                 .is_some_and(|cluster| cluster.kind == ClusterKind::Io);
         match parse_run_payload(payload) {
             Some((run, program, words)) if from_io && self.platform.board().warm() => {
-                self.pending_runs.lock().push_back(RunRequest {
+                self.pending_runs.lock().push(RunRequest {
                     program: program.to_string(),
                     words: words.to_string(),
                     run,

@@ -106,20 +106,20 @@ impl<P: Platform> Kernel<P> {
             0
         };
         for _ in 0..spin {
-            if self.handed[context].swap(false, Ordering::Acquire) {
+            if self.contexts[context].handed.swap(false, Ordering::Acquire) {
                 return Ok(());
             }
             core::hint::spin_loop();
         }
         self.wait_without_core(context, || {
-            self.handed[context].swap(false, Ordering::Acquire)
+            self.contexts[context].handed.swap(false, Ordering::Acquire)
         })
     }
 
     /// Tells `woken` (if any) that what it waited for is its own, and wakes it.
     fn hand_over(&self, woken: Option<CoreId>) {
         if let Some(context) = woken {
-            self.handed[context].store(true, Ordering::Release);
+            self.contexts[context].handed.store(true, Ordering::Release);
             self.platform.cores().unpark(context);
         }
     }

@@ -67,8 +67,9 @@ impl<P: Platform> Kernel<P> {
         stack_size: usize,
     ) -> Result<usize, Errno> {
         let index = self
-            .running
+            .contexts
             .get(caller)
+            .map(|state| &state.running)
             .map(|slot| slot.load(core::sync::atomic::Ordering::Acquire))
             .filter(|slot| *slot != 0)
             .ok_or(Errno::Permission)?
@@ -117,7 +118,7 @@ impl<P: Platform> Kernel<P> {
         finishing: &mut bool,
     ) -> Option<Result<usize, Errno>> {
         let cores = self.platform.cores();
-        let contexts = self.running.len();
+        let contexts = self.contexts.len();
         for context in 1..contexts {
             {
                 let mut threads = self.threads.lock();
@@ -136,17 +137,29 @@ impl<P: Platform> Kernel<P> {
                 });
             }
             // Nothing meant for the context's last thread reaches this one.
-            self.wakeups[context].store(false, core::sync::atomic::Ordering::Relaxed);
-            self.handed[context].store(false, core::sync::atomic::Ordering::Relaxed);
-            self.running[context].store(index + 1, core::sync::atomic::Ordering::Release);
-            self.thread_ids[context].store(id, core::sync::atomic::Ordering::Release);
+            self.contexts[context]
+                .wakeup
+                .store(false, core::sync::atomic::Ordering::Relaxed);
+            self.contexts[context]
+                .handed
+                .store(false, core::sync::atomic::Ordering::Relaxed);
+            self.contexts[context]
+                .running
+                .store(index + 1, core::sync::atomic::Ordering::Release);
+            self.contexts[context]
+                .thread_id
+                .store(id, core::sync::atomic::Ordering::Release);
             match cores.start(context, run_thread::<P>, self as *const Self as usize) {
                 Ok(()) => return Some(Ok(id)),
                 Err(error) => {
                     // The context is still finishing its last thread (or cannot be
                     // made): take the record back and try another.
-                    self.running[context].store(0, core::sync::atomic::Ordering::Release);
-                    self.thread_ids[context].store(0, core::sync::atomic::Ordering::Release);
+                    self.contexts[context]
+                        .running
+                        .store(0, core::sync::atomic::Ordering::Release);
+                    self.contexts[context]
+                        .thread_id
+                        .store(0, core::sync::atomic::Ordering::Release);
                     self.threads.lock()[context] = None;
                     match error {
                         nanvix_hal::CoreError::Exhausted => return Some(Err(Errno::Again)),
@@ -202,7 +215,9 @@ impl<P: Platform> Kernel<P> {
             }
             joiner
         };
-        self.running[context].store(0, core::sync::atomic::Ordering::Release);
+        self.contexts[context]
+            .running
+            .store(0, core::sync::atomic::Ordering::Release);
         self.tokens.release(self.platform.cores(), context);
         if let Some(joiner) = joiner {
             self.platform.cores().unpark(joiner);
@@ -260,11 +275,16 @@ impl<P: Platform> Kernel<P> {
 
     /// `thread_sleep`: waits without a core for a wakeup (a kept one returns at once).
     pub(super) fn thread_sleep(&self, context: CoreId) -> Result<usize, Errno> {
-        if self.wakeups[context].swap(false, core::sync::atomic::Ordering::Acquire) {
+        if self.contexts[context]
+            .wakeup
+            .swap(false, core::sync::atomic::Ordering::Acquire)
+        {
             return Ok(0);
         }
         self.wait_without_core(context, || {
-            self.wakeups[context].swap(false, core::sync::atomic::Ordering::Acquire)
+            self.contexts[context]
+                .wakeup
+                .swap(false, core::sync::atomic::Ordering::Acquire)
         })?;
         Ok(0)
     }
@@ -284,7 +304,9 @@ impl<P: Platform> Kernel<P> {
                 })
                 .ok_or(Errno::NoSuchThread)?
         };
-        self.wakeups[context].store(true, core::sync::atomic::Ordering::Release);
+        self.contexts[context]
+            .wakeup
+            .store(true, core::sync::atomic::Ordering::Release);
         self.platform.cores().unpark(context);
         Ok(0)
     }
