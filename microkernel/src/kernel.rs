@@ -2092,14 +2092,11 @@ impl<P: Platform> Kernel<P> {
         argument: usize,
         stack_top: usize,
     ) -> u64 {
-        self.contexts[context]
-            .in_kernel
-            .store(false, Ordering::Relaxed);
+        let in_kernel = &self.contexts[context].in_kernel;
+        in_kernel.store(false, Ordering::Relaxed);
         // SAFETY: as the caller promises.
         let value = unsafe { self.platform.user_mode().enter(entry, argument, stack_top) };
-        self.contexts[context]
-            .in_kernel
-            .store(true, Ordering::Relaxed);
+        in_kernel.store(true, Ordering::Relaxed);
         value
     }
 
@@ -2134,12 +2131,9 @@ impl<P: Platform> Kernel<P> {
             pager::PagerAnswer::Retry => {
                 // Back to the program, which holds a core again: a preemption asked
                 // for while it waited is moot.
-                self.contexts[context]
-                    .preempt_pending
-                    .store(false, Ordering::Relaxed);
-                self.contexts[context]
-                    .in_kernel
-                    .store(false, Ordering::Relaxed);
+                let state = &self.contexts[context];
+                state.preempt_pending.store(false, Ordering::Relaxed);
+                state.in_kernel.store(false, Ordering::Relaxed);
                 FaultOutcome::Retry
             }
             pager::PagerAnswer::Ending => {
@@ -2236,13 +2230,10 @@ impl<P: Platform> Kernel<P> {
                 .store(true, Ordering::Relaxed);
             return InterruptOutcome::EndThread(status as u32 as u64);
         }
-        self.contexts[context]
-            .in_kernel
-            .store(true, Ordering::Relaxed);
+        let in_kernel = &self.contexts[context].in_kernel;
+        in_kernel.store(true, Ordering::Relaxed);
         self.tokens.yield_core(self.platform.cores(), context);
-        self.contexts[context]
-            .in_kernel
-            .store(false, Ordering::Relaxed);
+        in_kernel.store(false, Ordering::Relaxed);
         InterruptOutcome::Resume
     }
 

@@ -242,15 +242,10 @@ impl<P: Platform> Kernel<P> {
     /// Starts the main thread of the program at `place` on `context`; a context
     /// that cannot start ends the program at once (status `STATUS_REFUSED`).
     fn start_main(&self, place: usize, context: CoreId) {
-        self.contexts[context]
-            .wakeup
-            .store(false, Ordering::Relaxed);
-        self.contexts[context]
-            .handed
-            .store(false, Ordering::Relaxed);
-        self.contexts[context]
-            .running
-            .store(place + 1, Ordering::Release);
+        let state = &self.contexts[context];
+        state.wakeup.store(false, Ordering::Relaxed);
+        state.handed.store(false, Ordering::Relaxed);
+        state.running.store(place + 1, Ordering::Release);
         let cores = self.platform.cores();
         let mut started = Err(nanvix_hal::CoreError::Busy);
         for _ in 0..START_ATTEMPTS {

@@ -3,6 +3,7 @@
 
 use super::Kernel;
 use crate::paging::Access;
+use core::sync::atomic::Ordering;
 use nanvix_abi::{Errno, THREAD_STACK_MIN};
 use nanvix_hal::{CoreId, Cores, Platform};
 
@@ -70,7 +71,7 @@ impl<P: Platform> Kernel<P> {
             .contexts
             .get(caller)
             .map(|state| &state.running)
-            .map(|slot| slot.load(core::sync::atomic::Ordering::Acquire))
+            .map(|slot| slot.load(Ordering::Acquire))
             .filter(|slot| *slot != 0)
             .ok_or(Errno::Permission)?
             - 1;
@@ -84,9 +85,7 @@ impl<P: Platform> Kernel<P> {
         }
         space.check(stack, stack_size, Access::Write)?;
         let stack_top = (stack + stack_size) & !15;
-        let id = self
-            .next_thread_id
-            .fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+        let id = self.next_thread_id.fetch_add(1, Ordering::Relaxed);
         let cores = self.platform.cores();
         // A context whose thread was joined may still be finishing it on its core
         // (its HAL start says Busy a moment longer): when only such contexts are
@@ -137,29 +136,18 @@ impl<P: Platform> Kernel<P> {
                 });
             }
             // Nothing meant for the context's last thread reaches this one.
-            self.contexts[context]
-                .wakeup
-                .store(false, core::sync::atomic::Ordering::Relaxed);
-            self.contexts[context]
-                .handed
-                .store(false, core::sync::atomic::Ordering::Relaxed);
-            self.contexts[context]
-                .running
-                .store(index + 1, core::sync::atomic::Ordering::Release);
-            self.contexts[context]
-                .thread_id
-                .store(id, core::sync::atomic::Ordering::Release);
+            let state = &self.contexts[context];
+            state.wakeup.store(false, Ordering::Relaxed);
+            state.handed.store(false, Ordering::Relaxed);
+            state.running.store(index + 1, Ordering::Release);
+            state.thread_id.store(id, Ordering::Release);
             match cores.start(context, run_thread::<P>, self as *const Self as usize) {
                 Ok(()) => return Some(Ok(id)),
                 Err(error) => {
                     // The context is still finishing its last thread (or cannot be
                     // made): take the record back and try another.
-                    self.contexts[context]
-                        .running
-                        .store(0, core::sync::atomic::Ordering::Release);
-                    self.contexts[context]
-                        .thread_id
-                        .store(0, core::sync::atomic::Ordering::Release);
+                    state.running.store(0, Ordering::Release);
+                    state.thread_id.store(0, Ordering::Release);
                     self.threads.lock()[context] = None;
                     match error {
                         nanvix_hal::CoreError::Exhausted => return Some(Err(Errno::Again)),
@@ -215,9 +203,7 @@ impl<P: Platform> Kernel<P> {
             }
             joiner
         };
-        self.contexts[context]
-            .running
-            .store(0, core::sync::atomic::Ordering::Release);
+        self.contexts[context].running.store(0, Ordering::Release);
         self.tokens.release(self.platform.cores(), context);
         if let Some(joiner) = joiner {
             self.platform.cores().unpark(joiner);
@@ -275,16 +261,11 @@ impl<P: Platform> Kernel<P> {
 
     /// `thread_sleep`: waits without a core for a wakeup (a kept one returns at once).
     pub(super) fn thread_sleep(&self, context: CoreId) -> Result<usize, Errno> {
-        if self.contexts[context]
-            .wakeup
-            .swap(false, core::sync::atomic::Ordering::Acquire)
-        {
+        if self.contexts[context].wakeup.swap(false, Ordering::Acquire) {
             return Ok(0);
         }
         self.wait_without_core(context, || {
-            self.contexts[context]
-                .wakeup
-                .swap(false, core::sync::atomic::Ordering::Acquire)
+            self.contexts[context].wakeup.swap(false, Ordering::Acquire)
         })?;
         Ok(0)
     }
@@ -304,9 +285,7 @@ impl<P: Platform> Kernel<P> {
                 })
                 .ok_or(Errno::NoSuchThread)?
         };
-        self.contexts[context]
-            .wakeup
-            .store(true, core::sync::atomic::Ordering::Release);
+        self.contexts[context].wakeup.store(true, Ordering::Release);
         self.platform.cores().unpark(context);
         Ok(0)
     }
