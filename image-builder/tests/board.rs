@@ -1,10 +1,11 @@
 //! System tests: whole boards booted by `nanvix run`, read through the event stream.
 
+mod common;
+
+use common::NANVIX;
 use nanvix_harness::{Board, Event, alive, shared_memory_leftovers, signal};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-
-const NANVIX: &str = env!("CARGO_BIN_EXE_nanvix");
 const TIMEOUT: Duration = Duration::from_secs(90);
 
 fn manifest(relative: &str) -> PathBuf {
@@ -37,14 +38,7 @@ fn assert_nothing_left(pids: &[(String, u32)]) {
 }
 
 fn console_lines(board: &Board, cluster_name: &str) -> Vec<String> {
-    board
-        .events()
-        .iter()
-        .filter_map(|event| match event {
-            Event::Console { cluster, line, .. } if cluster == cluster_name => Some(line.clone()),
-            _ => None,
-        })
-        .collect()
+    common::console_lines(board, |cluster, _, _| cluster == cluster_name)
 }
 
 /// A tiny board whose three clusters wait forever, once all are up, with their pids.

@@ -6,7 +6,7 @@
 //! the programs, the manifest's files and users, readable on the board and on the
 //! host, kept by the next run.
 
-use nanvix_harness::{Board, Event, signal};
+use nanvix_harness::{Board, signal};
 use std::path::Path;
 
 mod common;
@@ -15,14 +15,7 @@ use common::{NANVIX, boot_on_disk as boot, pid_of, wait_for_line};
 
 /// The console lines of fs-test.
 fn lines(board: &Board) -> Vec<String> {
-    board
-        .events()
-        .iter()
-        .filter_map(|event| match event {
-            Event::Console { program, line, .. } if program == "fs-test" => Some(line.clone()),
-            _ => None,
-        })
-        .collect()
+    common::console_lines(board, |_, program, _| program == "fs-test")
 }
 
 fn fsck(disk: &Path) -> (bool, String) {

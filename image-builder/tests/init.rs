@@ -30,21 +30,12 @@ fn init_restarts_killed_servers_and_shuts_down_in_order() {
         board.transcript()
     );
     assert_eq!(status, 0, "{}", board.transcript());
-    let init_lines: Vec<String> = board
-        .events()
-        .iter()
-        .filter_map(|event| match event {
-            // Whether cc0 is still on when init powers the compute clusters off
-            // depends on whether the process server's own power-off got there
-            // first: that line may or may not be there.
-            Event::Console { program, line, .. }
-                if program == "init" && !line.starts_with("init: powering off") =>
-            {
-                Some(line.clone())
-            }
-            _ => None,
-        })
-        .collect();
+    // Whether cc0 is still on when init powers the compute clusters off depends
+    // on whether the process server's own power-off got there first: that line
+    // may or may not be there.
+    let init_lines = common::console_lines(&board, |_, program, line| {
+        program == "init" && !line.starts_with("init: powering off")
+    });
     let expected = [
         "init: serving on node 0 port 3, 2 servers",
         "init: started name-server in slot 2",
@@ -95,12 +86,5 @@ fn a_sigterm_to_the_runner_shuts_the_board_down_through_init() {
         );
     }
     // Nobody had to be killed, and the board did not stop itself.
-    assert!(
-        !board
-            .events()
-            .iter()
-            .any(|event| matches!(event, Event::BoardStop { .. })),
-        "{}",
-        board.transcript()
-    );
+    common::assert_no_board_stop(&board);
 }

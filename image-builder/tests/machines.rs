@@ -44,15 +44,7 @@ fn start(name: &str) -> Board {
 
 /// Boots `name` on machines, waits for a clean end and checks each (cluster, line).
 fn run_and_expect(name: &str, expected: &[(&str, &str)]) {
-    let mut board = start(name);
-    assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
-    for (cluster_name, expected_line) in expected {
-        assert!(
-            printed(&board, cluster_name, expected_line),
-            "{cluster_name} did not print `{expected_line}`:\n{}",
-            board.transcript()
-        );
-    }
+    common::expect_clean_run(start(name), expected);
 }
 
 #[test]
@@ -281,18 +273,9 @@ fn console_input_reaches_the_program_on_its_machine_and_ends() {
     )
     .unwrap();
     assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
-    let echoed: Vec<String> = board
-        .events()
-        .iter()
-        .filter_map(|event| match event {
-            Event::Console { cluster, line, .. }
-                if cluster == "cc0" && !line.starts_with("hello from") =>
-            {
-                Some(line.clone())
-            }
-            _ => None,
-        })
-        .collect();
+    let echoed = common::console_lines(&board, |cluster, _, line| {
+        cluster == "cc0" && !line.starts_with("hello from")
+    });
     assert_eq!(
         echoed,
         [
@@ -308,12 +291,7 @@ fn console_input_reaches_the_program_on_its_machine_and_ends() {
 
 /// Boots `name` on machines with the disk file `disk` (started over when `fresh`).
 fn start_on_disk(name: &str, disk: &std::path::Path, fresh: bool) -> Board {
-    let disk = disk.to_str().unwrap();
-    let mut extra = vec!["--disk", disk];
-    if fresh {
-        extra.push("--fresh-disk");
-    }
-    Board::start_with(NANVIX, on_machines(name), Duration::from_secs(120), &extra).unwrap()
+    common::start_on_disk_within(on_machines(name), disk, fresh, Duration::from_secs(120))
 }
 
 #[test]
@@ -375,18 +353,9 @@ fn nsh_on_a_machine_runs_a_script_from_its_input_and_spawns_on_another() {
     )
     .unwrap();
     assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
-    let lines: Vec<String> = board
-        .events()
-        .iter()
-        .filter_map(|event| match event {
-            Event::Console {
-                cluster,
-                program,
-                line,
-            } if cluster == "cc0" && program == "nsh" => Some(line.clone()),
-            _ => None,
-        })
-        .collect();
+    let lines = common::console_lines(&board, |cluster, program, _| {
+        cluster == "cc0" && program == "nsh"
+    });
     assert_eq!(
         lines,
         [
@@ -449,14 +418,7 @@ fn a_sigterm_to_the_runner_shuts_the_machines_down_through_init() {
             board.transcript()
         );
     }
-    assert!(
-        !board
-            .events()
-            .iter()
-            .any(|event| matches!(event, Event::BoardStop { .. })),
-        "{}",
-        board.transcript()
-    );
+    common::assert_no_board_stop(&board);
 }
 
 #[test]
@@ -464,23 +426,7 @@ fn programs_run_from_the_file_system_on_machines_through_the_staging_store() {
     let directory = common::scratch_directory("nanvix-machines-programs");
     let mut board = start_on_disk("programs-from-files", &directory.join("disk"), true);
     let status = board.wait_exit().unwrap();
-    let transcript = board.transcript();
     let _ = std::fs::remove_dir_all(&directory);
-    assert_eq!(status, 0, "{transcript}");
-    assert!(
-        printed(&board, "io0", "process-test: files: 18 checks, 0 failed"),
-        "{transcript}"
-    );
-    // The bytes written over /tmp/copied ran as themselves on a compute machine (a
-    // warm one booted before they were staged among them), their log decoded.
-    let events = board.events();
-    let greeted = events.iter().any(|event| {
-        matches!(event, Event::Console { cluster, program, line }
-            if cluster == "cc0" && program.starts_with("copied@") && line.starts_with("hello from cc0"))
-    });
-    let logged = events.iter().any(|event| {
-        matches!(event, Event::Log { cluster, program, message, .. }
-            if cluster == "cc0" && program.starts_with("copied@") && message.starts_with("hello from cc0"))
-    });
-    assert!(greeted && logged, "{transcript}");
+    // The bytes ran on a warm compute machine booted before they were staged.
+    common::assert_programs_ran_from_files(&board, status);
 }

@@ -4,10 +4,11 @@
 //! matrix product in remote memory (paged: evictions) has the checksum the driver
 //! computes; bob is refused alice's counts; the board powers off with 0.
 
+mod common;
+
+use common::NANVIX;
 use nanvix_harness::{Board, Event};
 use std::time::Duration;
-
-const NANVIX: &str = env!("CARGO_BIN_EXE_nanvix");
 
 /// Lines, words and bytes of `text`, as `wc` counts them.
 fn counts(text: &str) -> (usize, usize, usize) {
@@ -33,14 +34,7 @@ fn two_users_count_words_on_several_clusters_and_one_is_refused_the_others_files
     )
     .unwrap();
     assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
-    let lines: Vec<String> = board
-        .events()
-        .iter()
-        .filter_map(|event| match event {
-            Event::Console { program, line, .. } if program == "multiuser" => Some(line.clone()),
-            _ => None,
-        })
-        .collect();
+    let lines = common::console_lines(&board, |_, program, _| program == "multiuser");
     for text in 1..=6 {
         let contents =
             std::fs::read_to_string(root.join(format!("systems/texts/text-{text}.txt"))).unwrap();

@@ -5,7 +5,6 @@
 mod common;
 
 use common::{assert_no_failed_checks, printed, start, wait_for_line};
-use nanvix_harness::Event;
 
 #[test]
 fn programs_are_spawned_waited_for_killed_and_reaped() {
@@ -59,23 +58,6 @@ fn programs_run_from_the_file_system_and_bad_ones_are_refused() {
     let directory = common::scratch_directory("nanvix-programs");
     let mut board = common::boot_on_disk("programs-from-files", &directory.join("disk"), true);
     let status = board.wait_exit().unwrap();
-    let transcript = board.transcript();
     let _ = std::fs::remove_dir_all(&directory);
-    assert_eq!(status, 0, "{transcript}");
-    assert!(
-        printed(&board, "io0", "process-test: files: 18 checks, 0 failed"),
-        "{transcript}"
-    );
-    // The bytes written over /tmp/copied ran as themselves: hello's greeting,
-    // and its defmt log decoded with the staged ELF.
-    let events = board.events();
-    let greeted = events.iter().any(|event| {
-        matches!(event, Event::Console { cluster, program, line }
-            if cluster == "cc0" && program.starts_with("copied@") && line.starts_with("hello from cc0"))
-    });
-    let logged = events.iter().any(|event| {
-        matches!(event, Event::Log { cluster, program, message, .. }
-            if cluster == "cc0" && program.starts_with("copied@") && message.starts_with("hello from cc0"))
-    });
-    assert!(greeted && logged, "{transcript}");
+    common::assert_programs_ran_from_files(&board, status);
 }

@@ -29,19 +29,9 @@ fn nsh_runs_a_script_from_its_input() {
     // The board's status counts each cluster's last incarnation: cc0's last program
     // (hello) ended with 0; the status 3 was the shell's business.
     assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
-    let lines: Vec<String> = board
-        .events()
-        .iter()
-        .filter_map(|event| match event {
-            Event::Console {
-                cluster,
-                program,
-                line,
-                ..
-            } if cluster == "cc0" && program == "nsh" => Some(line.clone()),
-            _ => None,
-        })
-        .collect();
+    let lines = common::console_lines(&board, |cluster, program, _| {
+        cluster == "cc0" && program == "nsh"
+    });
     let expected = [
         "$ hello partner=none",
         "$ process-test mode=exit status=3",
@@ -85,14 +75,7 @@ fn start_with_script(script: Vec<u8>) -> Board {
 
 /// The lines nsh printed so far.
 fn shell_lines(board: &Board) -> Vec<String> {
-    board
-        .events()
-        .iter()
-        .filter_map(|event| match event {
-            Event::Console { program, line, .. } if program == "nsh" => Some(line.clone()),
-            _ => None,
-        })
-        .collect()
+    common::console_lines(board, |_, program, _| program == "nsh")
 }
 
 #[test]

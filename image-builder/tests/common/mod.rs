@@ -23,12 +23,23 @@ pub fn boot_on_disk(name: &str, disk: &std::path::Path, fresh: bool) -> Board {
     let manifest = nanvix_image_builder::workspace_root()
         .join("image-builder/tests/systems")
         .join(format!("{name}.toml"));
+    start_on_disk_within(manifest, disk, fresh, Duration::from_secs(90))
+}
+
+/// Boots the system `manifest` on the disk file `disk`, started over from zeros
+/// when `fresh`, bounded by `limit`.
+pub fn start_on_disk_within(
+    manifest: std::path::PathBuf,
+    disk: &std::path::Path,
+    fresh: bool,
+    limit: Duration,
+) -> Board {
     let disk = disk.to_str().unwrap();
     let mut extra = vec!["--disk", disk];
     if fresh {
         extra.push("--fresh-disk");
     }
-    Board::start_with(NANVIX, manifest, Duration::from_secs(90), &extra).unwrap()
+    Board::start_with(NANVIX, manifest, limit, &extra).unwrap()
 }
 
 /// Whether a program named `name` (an event's) is `program`: the image's program
@@ -36,6 +47,22 @@ pub fn boot_on_disk(name: &str, disk: &std::path::Path, fresh: bool) -> Board {
 pub fn is_program(name: &str, program: &str) -> bool {
     name.strip_prefix(program)
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('@'))
+}
+
+/// The console lines so far whose (cluster, program, line) `keep` takes, in order.
+pub fn console_lines(board: &Board, keep: impl Fn(&str, &str, &str) -> bool) -> Vec<String> {
+    board
+        .events()
+        .iter()
+        .filter_map(|event| match event {
+            Event::Console {
+                cluster,
+                program,
+                line,
+            } if keep(cluster, program, line) => Some(line.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Whether `cluster_name` printed `expected` so far.
@@ -74,7 +101,11 @@ pub fn pid_of(board: &Board, name: &str) -> u32 {
 
 /// Boots `manifest`, waits for a clean end and checks each (cluster, line).
 pub fn run_and_expect(manifest: &str, expected: &[(&str, &str)]) {
-    let mut board = start(manifest);
+    expect_clean_run(start(manifest), expected);
+}
+
+/// Waits for `board`'s clean end and checks each (cluster, line).
+pub fn expect_clean_run(mut board: Board, expected: &[(&str, &str)]) {
     assert_eq!(board.wait_exit().unwrap(), 0, "{}", board.transcript());
     for (cluster_name, expected_line) in expected {
         assert!(
@@ -83,6 +114,42 @@ pub fn run_and_expect(manifest: &str, expected: &[(&str, &str)]) {
             board.transcript()
         );
     }
+}
+
+/// Fails the test, with the transcript, if the board stopped itself (a critical
+/// cluster died, or one had to be killed).
+pub fn assert_no_board_stop(board: &Board) {
+    assert!(
+        !board
+            .events()
+            .iter()
+            .any(|event| matches!(event, Event::BoardStop { .. })),
+        "{}",
+        board.transcript()
+    );
+}
+
+/// Checks what `programs-from-files` does, once its board ended with `status`:
+/// process-test's file checks all passed, and the bytes written over /tmp/copied
+/// ran as themselves on cc0 (hello's greeting, and its defmt log decoded with the
+/// staged ELF).
+pub fn assert_programs_ran_from_files(board: &Board, status: i32) {
+    let transcript = board.transcript();
+    assert_eq!(status, 0, "{transcript}");
+    assert!(
+        printed(board, "io0", "process-test: files: 18 checks, 0 failed"),
+        "{transcript}"
+    );
+    let events = board.events();
+    let greeted = events.iter().any(|event| {
+        matches!(event, Event::Console { cluster, program, line }
+            if cluster == "cc0" && program.starts_with("copied@") && line.starts_with("hello from cc0"))
+    });
+    let logged = events.iter().any(|event| {
+        matches!(event, Event::Log { cluster, program, message, .. }
+            if cluster == "cc0" && program.starts_with("copied@") && message.starts_with("hello from cc0"))
+    });
+    assert!(greeted && logged, "{transcript}");
 }
 
 /// Fails the test, with the transcript, if a test program printed a `FAIL` line.
