@@ -34,9 +34,21 @@ pub fn ensure_installed() -> Result<PathBuf, String> {
             "{QEMU} is not installed: run `sudo apt-get install {QEMU_PACKAGE}`"
         ));
     }
+    // Boards started at once (the tests run several) would race for apt's lock,
+    // and all but one fail: one installs while the others wait, then find it.
+    let lock_path = std::env::temp_dir().join("nanvix-qemu-install.lock");
+    let lock = std::fs::File::create(&lock_path)
+        .map_err(|error| format!("cannot create {}: {error}", lock_path.display()))?;
+    lock.lock()
+        .map_err(|error| format!("cannot lock {}: {error}", lock_path.display()))?;
+    if let Some(found) = find_on_path(QEMU) {
+        return Ok(found);
+    }
     eprintln!("nanvix: installing {QEMU_PACKAGE} (Debian's package) for the qemu-x86_64 platform");
     let apt = |arguments: &[&str]| {
         Command::new("apt-get")
+            // Another apt at work on the host (not a board of ours): wait for it.
+            .args(["-o", "DPkg::Lock::Timeout=600"])
             .args(arguments)
             .env("DEBIAN_FRONTEND", "noninteractive")
             .stdout(Stdio::null())
