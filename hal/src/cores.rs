@@ -21,6 +21,18 @@ pub enum CoreError {
     Exhausted,
 }
 
+impl CoreError {
+    /// What went wrong, in words.
+    pub fn text(&self) -> &'static str {
+        match self {
+            CoreError::NoSuchCore => "no such core",
+            CoreError::MasterCore => "the master core runs the kernel",
+            CoreError::Busy => "the core is busy",
+            CoreError::Exhausted => "no execution context could be created",
+        }
+    }
+}
+
 /// The cores of one cluster.
 pub trait Cores: Send + Sync {
     /// Number of cores, the master included.

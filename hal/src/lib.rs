@@ -16,6 +16,8 @@
 //!    as the cluster's SRAM; allocation past it fails.
 #![no_std]
 
+extern crate alloc;
+
 pub mod board;
 pub mod console;
 pub mod cores;
@@ -23,6 +25,7 @@ pub mod ddr;
 pub mod disk;
 pub mod memory;
 pub mod noc;
+pub mod text;
 
 pub use board::{BoardControl, ClusterState, HardwareEvent, PowerError, StageError};
 pub use console::{ConsoleInput, EndOfInput};

@@ -119,7 +119,7 @@ impl Section {
 
     /// Hex of the first 16 bytes of the SHA-256 of the data, as stored.
     pub fn checksum_hex(&self) -> String {
-        hex(&checksum(&self.data))
+        hex::encode(checksum(&self.data))
     }
 }
 
@@ -236,10 +236,6 @@ fn checksum(data: &[u8]) -> [u8; 16] {
     let mut short = [0u8; 16];
     short.copy_from_slice(&digest[..16]);
     short
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 fn u32_at(bytes: &[u8], offset: usize) -> u32 {

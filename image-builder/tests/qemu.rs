@@ -66,7 +66,7 @@ fn a_mode_the_kernel_does_not_have_ends_it_with_failure() {
     assert_eq!(boot.status, Some(qemu::STATUS_FAIL), "{}", boot.console);
     assert!(
         boot.console
-            .contains("nanvix-qemu: no such mode: Some(\"nonesuch\")"),
+            .contains("nanvix-qemu: no such mode: `nonesuch`"),
         "{}",
         boot.console
     );

@@ -21,7 +21,6 @@ mod threads;
 use crate::paging::Access;
 use crate::user_memory::{self, UserSpace, WritableRange};
 use alloc::collections::VecDeque;
-use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -171,20 +170,25 @@ enum StartError<'a> {
     TooMany,
 }
 
-impl core::fmt::Display for StartError<'_> {
-    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+impl ufmt::uDisplay for StartError<'_> {
+    fn fmt<W: ufmt::uWrite + ?Sized>(
+        &self,
+        formatter: &mut ufmt::Formatter<'_, W>,
+    ) -> Result<(), W::Error> {
         match self {
-            StartError::Unavailable(reason) => write!(formatter, "{reason}"),
-            StartError::Load(error) => write!(formatter, "{error}"),
-            StartError::Memory(error) => write!(
+            StartError::Unavailable(reason) => formatter.write_str(reason),
+            StartError::Load(error) => ufmt::uwrite!(formatter, "{}", error),
+            StartError::Memory(error) => ufmt::uwrite!(
                 formatter,
                 "out of cluster memory: {} bytes did not fit the SRAM",
                 error.requested
             ),
-            StartError::NoCore => write!(formatter, "no free user core on this cluster"),
-            StartError::TooMany => {
-                write!(formatter, "a cluster holds at most {PROGRAMS_MAX} programs")
-            }
+            StartError::NoCore => formatter.write_str("no free user core on this cluster"),
+            StartError::TooMany => ufmt::uwrite!(
+                formatter,
+                "a cluster holds at most {} programs",
+                PROGRAMS_MAX
+            ),
         }
     }
 }
@@ -455,7 +459,7 @@ impl<P: Platform> Kernel<P> {
                 }),
                 Err(error) => {
                     self.refused.fetch_add(1, Ordering::Relaxed);
-                    let reason = format!("{error}");
+                    let reason = nanvix_hal::text!("{}", error);
                     self.platform.board().report(HardwareEvent::ProgramRefused {
                         program: program.name,
                         reason: &reason,
@@ -493,7 +497,7 @@ impl<P: Platform> Kernel<P> {
             {
                 self.console(
                     "kernel",
-                    format!("cannot start program {id}: {error:?}").as_bytes(),
+                    nanvix_hal::text!("cannot start program {}: {}", id, error.text()).as_bytes(),
                 );
                 self.threads.lock()[core] = None;
                 self.contexts[core].thread_id.store(0, Ordering::Release);
@@ -954,9 +958,10 @@ impl<P: Platform> Kernel<P> {
             self.wake_mailbox_readers();
         }
         for (index, epoch) in deaths {
-            let line = format!(
-                "cluster {} died in epoch {epoch}",
-                self.board.clusters[index].name
+            let line = nanvix_hal::text!(
+                "cluster {} died in epoch {}",
+                self.board.clusters[index].name.as_str(),
+                epoch
             );
             self.console("kernel", line.as_bytes());
         }
@@ -1062,9 +1067,12 @@ impl<P: Platform> Kernel<P> {
             ReceiveDecision::Take
         });
         for (header, node, program) in lost {
-            let line = format!(
-                "undeliverable message from node {} program {}: no running program {program} on node {node}",
-                header.source_node, header.source_program
+            let line = nanvix_hal::text!(
+                "undeliverable message from node {} program {}: no running program {} on node {}",
+                header.source_node,
+                header.source_program,
+                program,
+                node
             );
             self.console("kernel", line.as_bytes());
         }

@@ -67,68 +67,66 @@ pub enum LoadError {
     TooLarge,
 }
 
-impl core::fmt::Display for LoadError {
-    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+impl ufmt::uDisplay for LoadError {
+    fn fmt<W: ufmt::uWrite + ?Sized>(
+        &self,
+        formatter: &mut ufmt::Formatter<'_, W>,
+    ) -> Result<(), W::Error> {
         match self {
-            LoadError::NotElf => write!(formatter, "not an ELF file (bad magic or headers)"),
-            LoadError::Not64Bit => write!(formatter, "32-bit ELF; programs are ELF64"),
-            LoadError::WrongMachine(machine) => {
-                write!(
-                    formatter,
-                    "built for machine {machine}, not x86_64 ({EM_X86_64})"
-                )
-            }
+            LoadError::NotElf => formatter.write_str("not an ELF file (bad magic or headers)"),
+            LoadError::Not64Bit => formatter.write_str("32-bit ELF; programs are ELF64"),
+            LoadError::WrongMachine(machine) => ufmt::uwrite!(
+                formatter,
+                "built for machine {}, not x86_64 ({})",
+                machine,
+                EM_X86_64
+            ),
             LoadError::NotPositionIndependent => {
-                write!(
-                    formatter,
-                    "fixed-address executable; programs must be static-pie"
-                )
+                formatter.write_str("fixed-address executable; programs must be static-pie")
             }
-            LoadError::NotExecutable => write!(formatter, "not an executable ELF"),
-            LoadError::NeedsInterpreter => {
-                write!(
-                    formatter,
-                    "asks for a dynamic linker (PT_INTERP); programs are static-pie"
-                )
-            }
-            LoadError::NeedsLibraries => write!(formatter, "needs shared libraries"),
+            LoadError::NotExecutable => formatter.write_str("not an executable ELF"),
+            LoadError::NeedsInterpreter => formatter
+                .write_str("asks for a dynamic linker (PT_INTERP); programs are static-pie"),
+            LoadError::NeedsLibraries => formatter.write_str("needs shared libraries"),
             LoadError::ThreadLocalStorage => {
-                write!(formatter, "uses thread-local storage (PT_TLS)")
+                formatter.write_str("uses thread-local storage (PT_TLS)")
             }
             LoadError::NotNanvixProgram => {
-                write!(
-                    formatter,
-                    "no .note.nanvix note: not a program built with libnanvix"
-                )
+                formatter.write_str("no .note.nanvix note: not a program built with libnanvix")
             }
-            LoadError::AbiVersion { found } => {
-                write!(
-                    formatter,
-                    "built for kcall ABI {found}, this kernel speaks {ABI_VERSION}"
-                )
-            }
-            LoadError::NoLoadableSegment => write!(formatter, "no loadable segment"),
-            LoadError::SegmentOutOfFile => write!(formatter, "a segment lies outside the file"),
+            LoadError::AbiVersion { found } => ufmt::uwrite!(
+                formatter,
+                "built for kcall ABI {}, this kernel speaks {}",
+                found,
+                ABI_VERSION
+            ),
+            LoadError::NoLoadableSegment => formatter.write_str("no loadable segment"),
+            LoadError::SegmentOutOfFile => formatter.write_str("a segment lies outside the file"),
             LoadError::SegmentAlignment => {
-                write!(formatter, "a segment needs alignment above 64 KiB")
+                formatter.write_str("a segment needs alignment above 64 KiB")
             }
             LoadError::EntryOutsideImage => {
-                write!(
-                    formatter,
-                    "the entry point is outside the executable segments"
-                )
+                formatter.write_str("the entry point is outside the executable segments")
             }
-            LoadError::UnsupportedRelocation(kind) => {
-                write!(
-                    formatter,
-                    "relocation type {kind} is not supported (only R_X86_64_RELATIVE)"
-                )
-            }
+            LoadError::UnsupportedRelocation(kind) => ufmt::uwrite!(
+                formatter,
+                "relocation type {} is not supported (only R_X86_64_RELATIVE)",
+                kind
+            ),
             LoadError::RelocationOutOfImage => {
-                write!(formatter, "a relocation writes outside the image")
+                formatter.write_str("a relocation writes outside the image")
             }
-            LoadError::TooLarge => write!(formatter, "image larger than {} MiB", IMAGE_MAX >> 20),
+            LoadError::TooLarge => {
+                ufmt::uwrite!(formatter, "image larger than {} MiB", IMAGE_MAX >> 20)
+            }
         }
+    }
+}
+
+/// The same text as [`ufmt::uDisplay`] (its one source), for the host.
+impl core::fmt::Display for LoadError {
+    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        nanvix_hal::text::display(self, formatter)
     }
 }
 

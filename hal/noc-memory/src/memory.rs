@@ -342,14 +342,21 @@ pub enum RomError {
     TooLarge,
 }
 
-impl core::fmt::Display for RomError {
-    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        formatter.write_str(match self {
+impl RomError {
+    /// What went wrong, in words.
+    pub fn text(&self) -> &'static str {
+        match self {
             RomError::BadMagic => "board ROM: bad magic",
             RomError::Length => "board ROM: length out of range",
             RomError::Corrupt => "board ROM: does not decode",
             RomError::TooLarge => "board description too large for the ROM",
-        })
+        }
+    }
+}
+
+impl core::fmt::Display for RomError {
+    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        formatter.write_str(self.text())
     }
 }
 

@@ -240,7 +240,7 @@ mod bytes_as_hex {
 
     pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
         if serializer.is_human_readable() {
-            serializer.serialize_str(&super::hex(bytes))
+            serializer.serialize_str(&hex::encode(bytes))
         } else {
             serializer.serialize_bytes(bytes)
         }
@@ -249,7 +249,7 @@ mod bytes_as_hex {
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
         if deserializer.is_human_readable() {
             let text = alloc::string::String::deserialize(deserializer)?;
-            super::unhex(&text).ok_or_else(|| D::Error::custom("not hex digits"))
+            hex::decode(&text).map_err(|_| D::Error::custom("not hex digits"))
         } else {
             deserializer.deserialize_byte_buf(Bytes)
         }
@@ -273,27 +273,6 @@ mod bytes_as_hex {
             Ok(bytes)
         }
     }
-}
-
-/// `bytes` as two lowercase hex digits each.
-pub fn hex(bytes: &[u8]) -> String {
-    let mut text = String::with_capacity(2 * bytes.len());
-    for byte in bytes {
-        let _ = core::fmt::Write::write_fmt(&mut text, format_args!("{byte:02x}"));
-    }
-    text
-}
-
-/// The bytes of `text`, two hex digits each; `None` for anything else.
-pub fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    let digit = |byte: u8| char::from(byte).to_digit(16).map(|digit| digit as u8);
-    text.as_bytes()
-        .chunks(2)
-        .map(|pair| Some(digit(pair[0])? << 4 | digit(pair[1])?))
-        .collect()
 }
 
 /// Arguments as the HAL passes them (NUL-separated) as a list (empty ones dropped).
@@ -322,7 +301,9 @@ pub fn report_line(report: &ClusterReport) -> String {
     let mut line = String::new();
     line.push(REPORT_MARK);
     // A report of strings, numbers and bytes always serializes.
-    line.push_str(&hex(&postcard::to_allocvec(report).unwrap_or_default()));
+    line.push_str(&hex::encode(
+        postcard::to_allocvec(report).unwrap_or_default(),
+    ));
     line
 }
 
@@ -340,9 +321,9 @@ pub enum ReportLineError {
 /// decode.
 pub fn parse_report_line(line: &str) -> Option<Result<ClusterReport, ReportLineError>> {
     let text = line.strip_prefix(REPORT_MARK)?;
-    Some(match unhex(text) {
-        Some(bytes) => postcard::from_bytes(&bytes).map_err(|_| ReportLineError::Undecodable),
-        None => Err(ReportLineError::NotHex),
+    Some(match hex::decode(text) {
+        Ok(bytes) => postcard::from_bytes(&bytes).map_err(|_| ReportLineError::Undecodable),
+        Err(_) => Err(ReportLineError::NotHex),
     })
 }
 
@@ -412,16 +393,28 @@ pub enum BundleError {
     Corrupt,
 }
 
+impl ufmt::uDisplay for BundleError {
+    fn fmt<W: ufmt::uWrite + ?Sized>(
+        &self,
+        formatter: &mut ufmt::Formatter<'_, W>,
+    ) -> Result<(), W::Error> {
+        match self {
+            BundleError::NotABundle => formatter.write_str("not a boot bundle (no NXQB magic)"),
+            BundleError::Version(version) => ufmt::uwrite!(
+                formatter,
+                "boot bundle version {}, this kernel reads {}",
+                *version,
+                BUNDLE_VERSION
+            ),
+            BundleError::Corrupt => formatter.write_str("the boot bundle's contents do not decode"),
+        }
+    }
+}
+
+/// The same text as [`ufmt::uDisplay`] (its one source), for the host.
 impl core::fmt::Display for BundleError {
     fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            BundleError::NotABundle => write!(formatter, "not a boot bundle (no NXQB magic)"),
-            BundleError::Version(version) => write!(
-                formatter,
-                "boot bundle version {version}, this kernel reads {BUNDLE_VERSION}"
-            ),
-            BundleError::Corrupt => write!(formatter, "the boot bundle's contents do not decode"),
-        }
+        nanvix_hal::text::display(self, formatter)
     }
 }
 
@@ -559,10 +552,22 @@ mod tests {
 
     #[test]
     fn bytes_travel_as_hex_and_anything_else_is_refused() {
-        assert_eq!(hex(&[0, 0xab, 0x7f]), "00ab7f");
-        assert_eq!(unhex("00ab7f"), Some(alloc::vec![0, 0xab, 0x7f]));
+        let report = ClusterReport::PowerOff { status: 300 };
+        let line = report_line(&report);
+        let digits = line.strip_prefix(REPORT_MARK).unwrap();
+        assert!(
+            digits
+                .bytes()
+                .all(|digit| matches!(digit, b'0'..=b'9' | b'a'..=b'f'))
+        );
+        assert_eq!(parse_report_line(&line), Some(Ok(report)));
         for bad in ["0", "0g", "+1", "é1"] {
-            assert_eq!(unhex(bad), None, "{bad}");
+            let line = alloc::format!("{REPORT_MARK}{bad}");
+            assert_eq!(
+                parse_report_line(&line),
+                Some(Err(ReportLineError::NotHex)),
+                "{bad}"
+            );
         }
     }
 

@@ -59,7 +59,11 @@ pub fn run(line: &str) -> ! {
         }
         Some("smp") => {
             let (online, expected) = smp::start_application_processors();
-            say!("nanvix-qemu: {online} of {expected} application processors online");
+            say!(
+                "nanvix-qemu: {} of {} application processors online",
+                online,
+                expected
+            );
             machine::exit(if online == expected {
                 machine::PASS
             } else {
@@ -77,7 +81,10 @@ pub fn run(line: &str) -> ! {
         }
         Some("sleep") => {
             let cycles = smp::sleep(1_000_000);
-            say!("nanvix-qemu: the boot core woke on its timer after {cycles} cycles");
+            say!(
+                "nanvix-qemu: the boot core woke on its timer after {} cycles",
+                cycles
+            );
             machine::exit(machine::PASS)
         }
         Some("shm-send") => {
@@ -86,7 +93,7 @@ pub fn run(line: &str) -> ! {
                 machine::exit(machine::FAIL)
             };
             let acknowledged = pci::send(memory, "a message from the other machine via ivshmem");
-            say!("nanvix-qemu: sent; acknowledged: {acknowledged}");
+            say!("nanvix-qemu: sent; acknowledged: {}", acknowledged);
             machine::exit(if acknowledged {
                 machine::PASS
             } else {
@@ -102,7 +109,7 @@ pub fn run(line: &str) -> ! {
             match pci::receive(memory, &mut message) {
                 Some(length) => {
                     let text = core::str::from_utf8(&message[..length]).unwrap_or("(not UTF-8)");
-                    say!("nanvix-qemu: received `{text}`");
+                    say!("nanvix-qemu: received `{}`", text);
                     machine::exit(machine::PASS)
                 }
                 None => {
@@ -120,7 +127,11 @@ pub fn run(line: &str) -> ! {
             smp::periodic_tick(None);
             let ticks = smp::ticks();
             let same = quiet == ticked;
-            say!("nanvix-qemu: {ticks} ticks in the middle of the work; the same result: {same}");
+            say!(
+                "nanvix-qemu: {} ticks in the middle of the work; the same result: {}",
+                ticks,
+                same
+            );
             machine::exit(if same && ticks >= 10 {
                 machine::PASS
             } else {
@@ -131,7 +142,9 @@ pub fn run(line: &str) -> ! {
             let (online, expected) = smp::start_application_processors();
             let (value, taken) = cores::preempt();
             say!(
-                "nanvix-qemu: the spinning program ended with {value:#x} after {taken} interrupts (resumed {} times)",
+                "nanvix-qemu: the spinning program ended with {:#x} after {} interrupts (resumed {} times)",
+                value,
+                taken,
                 taken.saturating_sub(1)
             );
             machine::exit(if online == expected && value == 0xdead && taken == 4 {
@@ -143,7 +156,10 @@ pub fn run(line: &str) -> ! {
         Some("fault-hook") => {
             let (paged, ended, seen) = user::fault_hook_check();
             say!(
-                "nanvix-qemu: the paged-in read returned {paged:#x}; the privileged program ended with {ended:#x}; the hook saw {seen} faults"
+                "nanvix-qemu: the paged-in read returned {:#x}; the privileged program ended with {:#x}; the hook saw {} faults",
+                paged,
+                ended,
+                seen
             );
             machine::exit(if paged == 0x1234_5678 && ended == 0xbad && seen == 2 {
                 machine::PASS
@@ -153,7 +169,7 @@ pub fn run(line: &str) -> ! {
         }
         Some("fault-fatal") => {
             let value = user::fatal_fault_check();
-            say!("nanvix-qemu: a fatal fault came back with {value:#x}");
+            say!("nanvix-qemu: a fatal fault came back with {:#x}", value);
             machine::exit(machine::FAIL)
         }
         Some("user") => {
@@ -161,7 +177,9 @@ pub fn run(line: &str) -> ! {
             let returned = user::run(user::hello_program, 0, stack);
             let exited = user::run(user::exit_program, 0x5eed, stack);
             say!(
-                "nanvix-qemu: back in the kernel, the program returned {returned:#x}; another exited with {exited:#x}"
+                "nanvix-qemu: back in the kernel, the program returned {:#x}; another exited with {:#x}",
+                returned,
+                exited
             );
             machine::exit(if returned == 0xc0ffee && exited == 0x5eed {
                 machine::PASS
@@ -175,7 +193,12 @@ pub fn run(line: &str) -> ! {
             let wild = user::run(user::wild_program, 0, stack);
             let privileged = user::run(user::privileged_program, 0, stack);
             let hello = user::run(user::hello_program, 0, stack);
-            say!("nanvix-qemu: the kernel kept serving: {wild:#x}, {privileged:#x}, {hello:#x}");
+            say!(
+                "nanvix-qemu: the kernel kept serving: {:#x}, {:#x}, {:#x}",
+                wild,
+                privileged,
+                hello
+            );
             machine::exit(
                 if wild == user::KILLED | 14 && privileged == user::KILLED | 13 && hello == 0xc0ffee
                 {
@@ -187,7 +210,7 @@ pub fn run(line: &str) -> ! {
         }
         Some("user-nested") => {
             let value = user::run(user::outer_program, 21, user::program_stack());
-            say!("nanvix-qemu: the outer program returned {value}");
+            say!("nanvix-qemu: the outer program returned {}", value);
             machine::exit(if value == 43 {
                 machine::PASS
             } else {
@@ -197,7 +220,7 @@ pub fn run(line: &str) -> ! {
         Some("user-cores") => {
             let (online, expected) = smp::start_application_processors();
             let all = cores::run_programs_on_every_core();
-            say!("nanvix-qemu: every core ran its program in ring 3: {all}");
+            say!("nanvix-qemu: every core ran its program in ring 3: {}", all);
             machine::exit(if online == expected && all {
                 machine::PASS
             } else {
@@ -206,7 +229,7 @@ pub fn run(line: &str) -> ! {
         }
         Some("panic") => {
             let depth = panic_at_depth(core::hint::black_box(3));
-            say!("nanvix-qemu: no panic came ({depth})");
+            say!("nanvix-qemu: no panic came ({})", depth);
             machine::exit(machine::PASS)
         }
         Some("invalid-opcode") => {
@@ -218,11 +241,11 @@ pub fn run(line: &str) -> ! {
             // SAFETY: the boot map leaves this address unmapped: the read faults (#PF)
             // before it returns, touching nothing, and the report ends the machine.
             let value = unsafe { core::ptr::read_volatile(WILD_ADDRESS as *const u64) };
-            say!("nanvix-qemu: read {value:#x} where nothing is mapped");
+            say!("nanvix-qemu: read {:#x} where nothing is mapped", value);
             machine::exit(machine::PASS)
         }
         other => {
-            say!("nanvix-qemu: no such mode: {other:?}");
+            say!("nanvix-qemu: no such mode: `{}`", other.unwrap_or("(none)"));
             machine::exit(machine::FAIL)
         }
     }

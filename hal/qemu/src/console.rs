@@ -12,39 +12,56 @@ const SERIAL_LINE_STATUS: u16 = SERIAL_PORT + 5;
 /// Held by the core writing a line.
 static WRITING: AtomicBool = AtomicBool::new(false);
 
-/// Writes a line: formatted first (up to [`LINE_MAX`] bytes, the rest cut), then
-/// sent whole, so that cores' lines do not interleave.
-pub fn say(arguments: core::fmt::Arguments<'_>) {
-    let mut line = Line {
-        bytes: [0; LINE_MAX],
-        length: 0,
-    };
-    let _ = core::fmt::Write::write_fmt(&mut line, arguments);
-    let end = line.length.min(LINE_MAX - 1);
-    line.bytes[end] = b'\n';
-    let text = core::str::from_utf8(&line.bytes[..=end]).unwrap_or("(cut)\n");
-    let _ = core::fmt::Write::write_str(&mut Console, text);
-}
-
-/// `say!("...", ...)`: a line on the console.
+/// `say!("...", ...)`: a line on the console, written with `ufmt` (its `{}`,
+/// `{:?}`, `{:#x}`; arguments after the string) up to [`LINE_MAX`] bytes, the
+/// rest cut, then sent whole, so that cores' lines do not interleave.
 #[macro_export]
 macro_rules! say {
-    ($($argument:tt)*) => {
-        $crate::console::say(format_args!($($argument)*))
-    };
+    ($($argument:tt)*) => {{
+        let mut line = $crate::console::Line::new();
+        // Writing to a `Line` cannot fail.
+        let _ = ufmt::uwrite!(line, $($argument)*);
+        line.send();
+    }};
 }
 
-/// The longest line [`say`] sends, its end of line included.
+/// The longest line [`say!`] sends, its end of line included.
 const LINE_MAX: usize = 512;
 
-/// A line being formatted.
-struct Line {
+/// A line being written ([`say!`]).
+pub struct Line {
     bytes: [u8; LINE_MAX],
     length: usize,
 }
 
-impl core::fmt::Write for Line {
-    fn write_str(&mut self, text: &str) -> core::fmt::Result {
+impl Line {
+    /// An empty line.
+    pub fn new() -> Line {
+        Line {
+            bytes: [0; LINE_MAX],
+            length: 0,
+        }
+    }
+
+    /// Sends the line, its end of line added, to the console.
+    pub fn send(mut self) {
+        let end = self.length.min(LINE_MAX - 1);
+        self.bytes[end] = b'\n';
+        let text = core::str::from_utf8(&self.bytes[..=end]).unwrap_or("(cut)\n");
+        let _ = core::fmt::Write::write_str(&mut Console, text);
+    }
+}
+
+impl Default for Line {
+    fn default() -> Line {
+        Line::new()
+    }
+}
+
+impl ufmt_write::uWrite for Line {
+    type Error = core::convert::Infallible;
+
+    fn write_str(&mut self, text: &str) -> Result<(), core::convert::Infallible> {
         let room = LINE_MAX - self.length;
         // Cut on a character boundary.
         let mut take = text.len().min(room);

@@ -635,7 +635,8 @@ pub fn exercise() -> bool {
     let mut held = true;
     let mut check = |what: &str, good: bool| {
         crate::say!(
-            "nanvix-qemu: cores: {what}: {}",
+            "nanvix-qemu: cores: {}: {}",
+            what,
             if good { "ok" } else { "FAILED" }
         );
         held &= good;
@@ -679,8 +680,10 @@ pub fn exercise() -> bool {
         check("and it ran there", RAN_ON[1].load(Ordering::Acquire) == 2);
     }
     crate::say!(
-        "nanvix-qemu: cores: {} cores, {count} contexts, the contract held: {held}",
-        CORES.physical_count()
+        "nanvix-qemu: cores: {} cores, {} contexts, the contract held: {}",
+        CORES.physical_count(),
+        count,
+        held
     );
     held
 }

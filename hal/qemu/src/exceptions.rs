@@ -217,8 +217,12 @@ extern "C" fn exception(vector: u64, error: u64, frame: *const u64, frame_pointe
                 // reports it as it sees fit).
                 if hook == 0 {
                     crate::say!(
-                        "nanvix-qemu: program killed: vector {vector} ({}), error {error:#x}, at rip {rip:#x}{address}",
-                        name(vector)
+                        "nanvix-qemu: program killed: vector {} ({}), error {:#x}, at rip {:#x}{}",
+                        vector,
+                        name(vector),
+                        error,
+                        rip,
+                        address
                     );
                 }
                 crate::user::USER_MODE.leave(value)
@@ -227,8 +231,13 @@ extern "C" fn exception(vector: u64, error: u64, frame: *const u64, frame_pointe
         }
     }
     crate::say!(
-        "nanvix-qemu: fault: vector {vector} ({}), error {error:#x}, at rip {rip:#x} (cs {cs:#x}){address}",
-        name(vector)
+        "nanvix-qemu: fault: vector {} ({}), error {:#x}, at rip {:#x} (cs {:#x}){}",
+        vector,
+        name(vector),
+        error,
+        rip,
+        cs,
+        address
     );
     crate::machine::exit(crate::machine::FAIL)
 }
@@ -245,10 +254,13 @@ fn page_fault_address() -> u64 {
 /// for the others (CR2 then holds an earlier fault's).
 struct Address(u64, u64);
 
-impl core::fmt::Display for Address {
-    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+impl ufmt::uDisplay for Address {
+    fn fmt<W: ufmt::uWrite + ?Sized>(
+        &self,
+        formatter: &mut ufmt::Formatter<'_, W>,
+    ) -> Result<(), W::Error> {
         if self.0 == 14 {
-            write!(formatter, ", address {:#x}", self.1)
+            ufmt::uwrite!(formatter, ", address {:#x}", self.1)
         } else {
             Ok(())
         }

@@ -89,7 +89,7 @@ pub fn start(info: usize) -> &'static str {
     user::install();
     cores::CORES.register(0);
     let line = command_line(info);
-    say!("nanvix-qemu: booted in long mode, command line `{line}`");
+    say!("nanvix-qemu: booted in long mode, command line `{}`", line);
     line
 }
 
@@ -132,7 +132,15 @@ fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
     }
     let [first, second, third, fourth, fifth, sixth, seventh, eighth] = addresses;
     say!(
-        "nanvix-qemu: panic; kernel addresses on the stack: {first:#x} {second:#x} {third:#x} {fourth:#x} {fifth:#x} {sixth:#x} {seventh:#x} {eighth:#x}"
+        "nanvix-qemu: panic; kernel addresses on the stack: {:#x} {:#x} {:#x} {:#x} {:#x} {:#x} {:#x} {:#x}",
+        first,
+        second,
+        third,
+        fourth,
+        fifth,
+        sixth,
+        seventh,
+        eighth
     );
     machine::exit(machine::FAIL)
 }

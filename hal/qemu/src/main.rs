@@ -14,7 +14,10 @@ extern "C" fn kmain(info: usize) -> ! {
         Some("kernel") => system::boot(info),
         other => {
             let mode = other.unwrap_or("(none)");
-            say!("nanvix-qemu: no such mode: `{mode}` (the checks are nanvix-qemu-checks)");
+            say!(
+                "nanvix-qemu: no such mode: `{}` (the checks are nanvix-qemu-checks)",
+                mode
+            );
             machine::exit(machine::FAIL)
         }
     }

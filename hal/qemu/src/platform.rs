@@ -151,7 +151,9 @@ impl Doorbell for QemuDoorbell {
 
     fn discarded(&self, kind: &str, source: usize) {
         crate::say!(
-            "nanvix-qemu: {kind} NoC: discarded a slot from cluster {source} (forged node, stale epoch or bad length)"
+            "nanvix-qemu: {} NoC: discarded a slot from cluster {} (forged node, stale epoch or bad length)",
+            kind,
+            source
         );
     }
 }

@@ -154,7 +154,9 @@ extern "C" fn ap_main(index: u32) -> ! {
     crate::cores::CORES.register(core);
     crate::user::load(core);
     say!(
-        "nanvix-qemu: application processor {index} online as core {core}, APIC id {}",
+        "nanvix-qemu: application processor {} online as core {}, APIC id {}",
+        index,
+        core,
         local_apic_id()
     );
     ONLINE.fetch_add(1, Ordering::Release);

@@ -7,7 +7,7 @@
 use crate::cores::CORES;
 use crate::platform::{MappedDdr, MappedDisk, QemuPlatform, send_report};
 use crate::{machine, pci, say, smp, user};
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use linked_list_allocator::LockedHeap;
@@ -79,15 +79,16 @@ fn attach_noc() -> Result<(Board, NocMemory), String> {
     // mapped at `base` (`device`); the runner wrote it before it started any
     // machine and nothing writes it again.
     let rom = unsafe { core::slice::from_raw_parts(base as *const u8, size.min(ROM_BYTES)) };
-    let board = decode_rom(rom).map_err(|error| error.to_string())?;
+    let board = decode_rom(rom).map_err(|error| String::from(error.text()))?;
     let layout = Layout::with_data(
         board.clusters.len(),
         board.channel_depth as usize,
         DataGeometry::COMPACT,
     );
     if size < layout.total_bytes() {
-        return Err(alloc::format!(
-            "the NoC memory has {size} bytes, the board needs {}",
+        return Err(nanvix_hal::text!(
+            "the NoC memory has {} bytes, the board needs {}",
+            size,
             layout.total_bytes()
         ));
     }
@@ -103,14 +104,14 @@ fn attach_noc() -> Result<(Board, NocMemory), String> {
 /// reachable at its own address, and its size.
 fn device(slot: u32, what: &str) -> Result<(usize, usize), String> {
     let region = pci::ivshmem_region(slot)
-        .ok_or_else(|| alloc::format!("no ivshmem device at PCI slot {slot:#x} ({what})"))?;
+        .ok_or_else(|| nanvix_hal::text!("no ivshmem device at PCI slot {:#x} ({})", slot, what))?;
     reach(region, what)
 }
 
 /// Device memory `(base, size)` (`what` it is) made reachable at its own address.
 fn reach((base, size): (u64, u64), what: &str) -> Result<(usize, usize), String> {
     let address = crate::paging::map_device(base, size)
-        .map_err(|_| alloc::format!("{what}: its BAR at {base:#x} cannot be mapped"))?;
+        .map_err(|_| nanvix_hal::text!("{}: its BAR at {:#x} cannot be mapped", what, base))?;
     Ok((address, size as usize))
 }
 
@@ -125,8 +126,10 @@ fn attach_storage(
     } else {
         let (base, size) = device(pci::DISK_SLOT, "the disk")?;
         if (size as u64) < blocks * nanvix_abi::DISK_BLOCK_BYTES as u64 {
-            return Err(alloc::format!(
-                "the disk's device has {size} bytes, fewer than {blocks} blocks"
+            return Err(nanvix_hal::text!(
+                "the disk's device has {} bytes, fewer than {} blocks",
+                size,
+                blocks
             ));
         }
         // SAFETY: the device's memory is mapped (`device`) for the machine's life,
@@ -138,8 +141,10 @@ fn attach_storage(
     } else {
         let (base, size) = device(pci::DDR_SLOT, "the DDR")?;
         if (size as u64) < ddr_bytes {
-            return Err(alloc::format!(
-                "the DDR's device has {size} bytes, fewer than {ddr_bytes}"
+            return Err(nanvix_hal::text!(
+                "the DDR's device has {} bytes, fewer than {}",
+                size,
+                ddr_bytes
             ));
         }
         // SAFETY: as above, for the DDR.
@@ -151,7 +156,7 @@ fn attach_storage(
 /// Says why the boot stops, as the kernel's console line and on the terminal, and
 /// ends the machine with failure.
 fn refuse(reason: &str) -> ! {
-    say!("nanvix-qemu: cannot boot: {reason}");
+    say!("nanvix-qemu: cannot boot: {}", reason);
     send_report(&ClusterReport::PowerOff { status: 2 });
     machine::exit(machine::FAIL)
 }
@@ -196,7 +201,7 @@ pub fn boot(info: usize) -> ! {
     unsafe { HEAP.lock().init(HEAP_BASE as *mut u8, HEAP_BYTES) };
     let bundle = match BootBundle::decode(bytes) {
         Ok(bundle) => BUNDLE.call_once(|| bundle),
-        Err(error) => refuse(&error.to_string()),
+        Err(error) => refuse(&nanvix_hal::text!("{}", error)),
     };
     crate::paging::install();
     // The devices first, while this core runs alone: sizing a BAR moves it for a
@@ -232,7 +237,7 @@ pub fn boot(info: usize) -> ! {
     crate::clock::start(CORES.monotonic_nanoseconds());
     let (online, expected) = smp::start_application_processors();
     if online != expected || CORES.physical_count() < cluster.cores as usize {
-        refuse(&alloc::format!(
+        refuse(&nanvix_hal::text!(
             "{} of the board's {} cores came up (QEMU's -smp)",
             CORES.physical_count(),
             cluster.cores

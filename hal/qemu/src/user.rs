@@ -330,7 +330,7 @@ fn check_call(number: u64, first: u64, second: u64) -> u64 {
             let bytes = unsafe { core::slice::from_raw_parts(first as *const u8, length as usize) };
             match core::str::from_utf8(bytes) {
                 Ok(text) => {
-                    say!("{text}");
+                    say!("{}", text);
                     length
                 }
                 Err(_) => u64::MAX,

@@ -513,15 +513,12 @@ mod tests {
 /// The name bytes `elf` are staged under as `base`: `base@` and the first
 /// `STAGED_HASH_DIGITS` hexadecimal digits of their SHA-256, lowercase.
 fn staged_name(base: &str, elf: &[u8]) -> String {
-    use core::fmt::Write;
     use sha2::Digest;
     let digest = sha2::Sha256::digest(elf);
     let mut name = String::with_capacity(base.len() + 1 + STAGED_HASH_DIGITS);
     name.push_str(base);
     name.push('@');
-    for byte in &digest[..STAGED_HASH_DIGITS / 2] {
-        let _ = write!(name, "{byte:02x}");
-    }
+    name.push_str(&hex::encode(&digest[..STAGED_HASH_DIGITS / 2]));
     name
 }
 
