@@ -21,31 +21,67 @@ pub const CANARY_MANIFEST: &str = "hal/canary/Cargo.toml";
 /// its features. A `std` that leaked into the kernel fails this build. Its ELF's
 /// path.
 pub fn build_canary(root: &Path) -> Result<PathBuf, BuildError> {
-    build_own_workspace(root, CANARY_MANIFEST, "canary", "nanvix-hal-canary")
+    build_own_workspace(root, CANARY_MANIFEST, "canary", None, "nanvix-hal-canary")
+}
+
+/// How the qemu-x86_64 kernel's code is generated, for this host's target alone
+/// (build scripts and procedural macros are built without): LLVM's machine outliner
+/// (repeated instruction sequences become calls; LLVM never outlines from a
+/// function that uses the red zone) and the static relocation model (the kernel is
+/// linked at a fixed address), 2.5 KB of its image (docs/src/bare-metal.md).
+pub const QEMU_KERNEL_CODE_GENERATION: CodeGeneration = CodeGeneration {
+    target: "x86_64-unknown-linux-gnu",
+    flags: &[
+        "-C",
+        "llvm-args=-enable-machine-outliner=always",
+        "-C",
+        "relocation-model=static",
+    ],
+};
+
+/// A workspace's code generation flags and the target they apply to.
+#[derive(Clone, Copy, Debug)]
+pub struct CodeGeneration {
+    /// The target triple (the host's: the kernel is freestanding code for it).
+    pub target: &'static str,
+    /// rustc's flags for that target's crates.
+    pub flags: &'static [&'static str],
 }
 
 /// Builds the release profile of the workspace of its own at `manifest`, into the
-/// target directory's `target` folder; the path of its executable `binary`.
+/// target directory's `target` folder (with `code_generation` for its crates, if
+/// given); the path of its executable `binary`.
 fn build_own_workspace(
     root: &Path,
     manifest: &str,
     target: &str,
+    code_generation: Option<CodeGeneration>,
     binary: &str,
 ) -> Result<PathBuf, BuildError> {
-    let status = cargo()
+    let mut command = cargo();
+    command
         .current_dir(root)
         .args(["build", "--quiet", "--release", "--manifest-path", manifest])
         .arg("--target-dir")
-        .arg(target_directory(root).join(target))
-        .status()
-        .map_err(BuildError::Cargo)?;
+        .arg(target_directory(root).join(target));
+    let mut output = target_directory(root).join(target);
+    if let Some(code_generation) = code_generation {
+        // With `--target`, these flags reach the target's crates and not the
+        // build scripts' and procedural macros' (built for the host on their own).
+        command
+            .args(["--target", code_generation.target])
+            .env(
+                "CARGO_ENCODED_RUSTFLAGS",
+                code_generation.flags.join("\x1f"),
+            )
+            .env_remove("RUSTFLAGS");
+        output = output.join(code_generation.target);
+    }
+    let status = command.status().map_err(BuildError::Cargo)?;
     if !status.success() {
         return Err(BuildError::Failed(status));
     }
-    let executable = target_directory(root)
-        .join(target)
-        .join("release")
-        .join(binary);
+    let executable = output.join("release").join(binary);
     if executable.is_file() {
         Ok(executable)
     } else {
@@ -59,14 +95,26 @@ pub const QEMU_KERNEL_MANIFEST: &str = "hal/qemu/Cargo.toml";
 /// Builds the qemu-x86_64 platform's kernel (freestanding, linked at 1 MiB for
 /// QEMU's PVH loader, in a workspace of its own); its ELF's path.
 pub fn build_qemu_kernel(root: &Path) -> Result<PathBuf, BuildError> {
-    build_own_workspace(root, QEMU_KERNEL_MANIFEST, "qemu", "nanvix-qemu-kernel")
+    build_own_workspace(
+        root,
+        QEMU_KERNEL_MANIFEST,
+        "qemu",
+        Some(QEMU_KERNEL_CODE_GENERATION),
+        "nanvix-qemu-kernel",
+    )
 }
 
 /// Builds the qemu-x86_64 platform's checks (the kernel's workspace builds both
 /// executables): the platform's HAL alone, one check per `mode=` word
 /// (`docs/src/bare-metal.md`).
 pub fn build_qemu_checks(root: &Path) -> Result<PathBuf, BuildError> {
-    build_own_workspace(root, QEMU_KERNEL_MANIFEST, "qemu", "nanvix-qemu-checks")
+    build_own_workspace(
+        root,
+        QEMU_KERNEL_MANIFEST,
+        "qemu",
+        Some(QEMU_KERNEL_CODE_GENERATION),
+        "nanvix-qemu-checks",
+    )
 }
 
 /// Paths of built artifacts.
