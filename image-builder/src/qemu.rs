@@ -190,7 +190,7 @@ pub fn bundle(
         programs: programs
             .iter()
             .map(|program| nanvix_board_protocol::BootProgram {
-                name: program.name.clone(),
+                name: &program.name,
                 arguments: program.arguments.clone(),
                 heap_bytes: program.heap_bytes,
                 stack_bytes: program.stack_bytes,
@@ -199,10 +199,7 @@ pub fn bundle(
             .collect(),
         library: library
             .iter()
-            .map(|(name, elf)| nanvix_board_protocol::LibraryProgram {
-                name: name.to_string(),
-                elf,
-            })
+            .map(|(name, elf)| nanvix_board_protocol::LibraryProgram { name, elf })
             .collect(),
     }
     .encode()

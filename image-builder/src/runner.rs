@@ -767,7 +767,7 @@ impl Board<'_> {
             ClusterReport::Console { program, line } => Event::Console {
                 cluster: name,
                 program,
-                line,
+                line: String::from_utf8_lossy(&line).into_owned(),
             },
             ClusterReport::Log { program, bytes } => {
                 self.log(cluster, &name, &program, &bytes);

@@ -475,7 +475,7 @@ fn shown(boot: &qemu::Boot) -> String {
         .map(
             |line| match nanvix_board_protocol::parse_report_line(line) {
                 Some(Ok(ClusterReport::Console { program, line })) => {
-                    format!("{program}: {line}\n")
+                    format!("{program}: {}\n", String::from_utf8_lossy(&line))
                 }
                 Some(report) => format!("{report:?}\n"),
                 None => format!("{line}\n"),

@@ -210,7 +210,11 @@ impl SyncTable {
     /// Wakes every waiter of condition `id` (returned, in order).
     pub fn broadcast(&mut self, id: usize, owner: usize) -> Result<Vec<CoreId>, Errno> {
         match self.object(id, owner)? {
-            Object::Condition { waiters } => Ok(waiters.drain(..).collect()),
+            Object::Condition { waiters } => {
+                let woken = waiters.iter().copied().collect();
+                waiters.clear();
+                Ok(woken)
+            }
             _ => Err(Errno::Invalid),
         }
     }

@@ -76,8 +76,10 @@ pub enum ClusterReport {
     Console {
         /// Name of the writing program (`kernel` for the kernel itself).
         program: String,
-        /// The line, without its newline; invalid UTF-8 replaced.
-        line: String,
+        /// The line's bytes, without its newline, as the program wrote them (the
+        /// runner replaces invalid UTF-8: the kernel does not), hex-encoded in JSON.
+        #[serde(with = "bytes_as_hex")]
+        line: Vec<u8>,
     },
     /// A piece of a program's defmt log stream (encoded frames), hex-encoded.
     Log {
@@ -205,11 +207,11 @@ impl ClusterReport {
         }
     }
 
-    /// One console line of `program` (invalid UTF-8 replaced).
+    /// One console line of `program`.
     pub fn console(program: &str, line: &[u8]) -> ClusterReport {
         ClusterReport::Console {
             program: program.to_string(),
-            line: String::from_utf8_lossy(line).into_owned(),
+            line: line.to_vec(),
         }
     }
 
@@ -351,7 +353,8 @@ pub struct BootBundle<'a> {
     /// booted on request), taking the runner's program requests.
     pub warm: bool,
     /// Programs to load at boot, in order; program ids are their positions.
-    pub programs: Vec<BootProgram>,
+    #[serde(borrow)]
+    pub programs: Vec<BootProgram<'a>>,
     /// ELFs by name: every program the boot list names, and the image's others
     /// (what `program_spawn` may start).
     #[serde(borrow)]
@@ -360,9 +363,9 @@ pub struct BootBundle<'a> {
 
 /// One program to load at boot.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BootProgram {
+pub struct BootProgram<'a> {
     /// Its name: a [`LibraryProgram`]'s.
-    pub name: String,
+    pub name: &'a str,
     /// Arguments after the name.
     pub arguments: Vec<String>,
     /// Heap size in bytes.
@@ -377,7 +380,7 @@ pub struct BootProgram {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LibraryProgram<'a> {
     /// Its name.
-    pub name: String,
+    pub name: &'a str,
     /// The ELF's bytes.
     pub elf: &'a [u8],
 }
@@ -510,16 +513,13 @@ mod tests {
             ddr_bytes: 0,
             warm: false,
             programs: vec![BootProgram {
-                name: "hello".to_string(),
+                name: "hello",
                 arguments: vec!["rounds=1".to_string()],
                 heap_bytes: 4096,
                 stack_bytes: 8192,
                 console_input: false,
             }],
-            library: vec![LibraryProgram {
-                name: "hello".to_string(),
-                elf,
-            }],
+            library: vec![LibraryProgram { name: "hello", elf }],
         }
     }
 
@@ -596,5 +596,18 @@ mod tests {
         let json = serde_json::to_string(&log).unwrap();
         assert!(json.contains("\"00ab7f\""), "{json}");
         assert_eq!(serde_json::from_str::<ClusterReport>(&json).unwrap(), log);
+        // A console line's bytes arrive as the program wrote them, UTF-8 or not:
+        // the runner, not the kernel, replaces what is not.
+        let console = ClusterReport::console("hello", b"caf\xc3\xa9 \xff");
+        assert_eq!(
+            parse_report_line(&report_line(&console)),
+            Some(Ok(console.clone()))
+        );
+        let json = serde_json::to_string(&console).unwrap();
+        assert!(json.contains("\"636166c3a920ff\""), "{json}");
+        assert_eq!(
+            serde_json::from_str::<ClusterReport>(&json).unwrap(),
+            console
+        );
     }
 }

@@ -247,7 +247,7 @@ pub fn boot(info: usize) -> ! {
     let names = bundle
         .library
         .iter()
-        .map(|program| program.name.clone())
+        .map(|program| String::from(program.name))
         .collect();
     let platform = QemuPlatform::new(
         &board,
@@ -263,8 +263,8 @@ pub fn boot(info: usize) -> ! {
         .programs
         .iter()
         .map(|program| ProgramToLoad {
-            name: &program.name,
-            elf: elf(&program.name)
+            name: program.name,
+            elf: elf(program.name)
                 .ok_or("neither the boot bundle nor the staging store has an ELF of that name"),
             arguments: &program.arguments,
             heap_bytes: program.heap_bytes as usize,
