@@ -7,17 +7,18 @@
 //! [`LoadError`] that says why; nothing is written before the checks pass.
 
 use alloc::vec::Vec;
-use elf::ElfBytes;
+use elf::abi::EI_NIDENT;
 use elf::abi::{
     DT_JMPREL, DT_NEEDED, DT_NULL, DT_PLTREL, DT_PLTRELSZ, DT_REL, DT_RELA, DT_RELASZ, DT_RELSZ,
     EM_X86_64, ET_DYN, ET_EXEC, PF_X, PT_DYNAMIC, PT_INTERP, PT_LOAD, PT_NOTE, PT_TLS,
 };
 use elf::dynamic::DynamicTable;
 use elf::endian::LittleEndian;
-use elf::file::Class;
+use elf::file::{Class, ELF64_EHDR_TAILSIZE, FileHeader, parse_ident};
 use elf::note::{Note, NoteIterator};
 use elf::parse::ParsingIterator;
 use elf::relocation::{Rel, Rela};
+use elf::segment::{ProgramHeader, SegmentTable};
 use nanvix_abi::{ABI_VERSION, NOTE_NAME, NOTE_TYPE_ABI, PROGRAM_ALIGNMENT};
 
 /// `R_X86_64_RELATIVE`.
@@ -158,8 +159,56 @@ pub struct ProgramImage {
     pub relocations: Vec<(usize, i64)>,
 }
 
-/// A parsed ELF: its headers, read lazily (the `elf` crate allocates nothing).
-type Parsed<'data> = ElfBytes<'data, LittleEndian>;
+/// A parsed ELF64: its file header and program header table, read lazily with the
+/// `elf` crate's parsers (which allocate nothing). Its `ElfBytes` reads the section
+/// header table too, which a loader never needs: 0.9 KB of the bare-metal kernel.
+struct Parsed<'data> {
+    ehdr: FileHeader<LittleEndian>,
+    headers: Option<SegmentTable<'data, LittleEndian>>,
+    data: &'data [u8],
+}
+
+impl<'data> Parsed<'data> {
+    /// The headers of the ELF64 `data`; `None` if they do not parse. A program
+    /// header count of `PN_XNUM` (65 535 or more, the real count in a section
+    /// header) is no program's, and its table runs past the file.
+    fn parse(data: &'data [u8]) -> Option<Parsed<'data>> {
+        let ident = parse_ident::<LittleEndian>(data.get(..EI_NIDENT)?).ok()?;
+        let tail = data.get(EI_NIDENT..EI_NIDENT + ELF64_EHDR_TAILSIZE)?;
+        let ehdr = FileHeader::parse_tail(ident, tail).ok()?;
+        let headers = if ehdr.e_phoff == 0 {
+            None
+        } else {
+            if usize::from(ehdr.e_phentsize) != ELF64_PHDR_SIZE {
+                return None;
+            }
+            let start = usize::try_from(ehdr.e_phoff).ok()?;
+            let length = ELF64_PHDR_SIZE.checked_mul(usize::from(ehdr.e_phnum))?;
+            let table = data.get(start..start.checked_add(length)?)?;
+            Some(SegmentTable::new(LittleEndian, Class::ELF64, table))
+        };
+        Some(Parsed {
+            ehdr,
+            headers,
+            data,
+        })
+    }
+
+    /// The program header table, if there is one.
+    fn segments(&self) -> Option<SegmentTable<'data, LittleEndian>> {
+        self.headers
+    }
+
+    /// The file bytes of the segment `header` describes; `None` past the file.
+    fn segment_data(&self, header: &ProgramHeader) -> Option<&'data [u8]> {
+        let start = usize::try_from(header.p_offset).ok()?;
+        let end = start.checked_add(usize::try_from(header.p_filesz).ok()?)?;
+        self.data.get(start..end)
+    }
+}
+
+/// Bytes of an ELF64 program header.
+const ELF64_PHDR_SIZE: usize = 56;
 
 /// Checks that `bytes` is a Nanvix program and describes how to place it.
 pub fn inspect(bytes: &[u8]) -> Result<ProgramImage, LoadError> {
@@ -169,7 +218,7 @@ pub fn inspect(bytes: &[u8]) -> Result<ProgramImage, LoadError> {
     if bytes[4] != 2 {
         return Err(LoadError::Not64Bit);
     }
-    let elf = Parsed::minimal_parse(bytes).map_err(|_| LoadError::NotElf)?;
+    let elf = Parsed::parse(bytes).ok_or(LoadError::NotElf)?;
     if elf.ehdr.class != Class::ELF64 {
         return Err(LoadError::Not64Bit);
     }
@@ -189,7 +238,7 @@ pub fn inspect(bytes: &[u8]) -> Result<ProgramImage, LoadError> {
     }
     let dynamic: Dynamic<'_> = match headers.iter().find(|header| header.p_type == PT_DYNAMIC) {
         Some(header) => {
-            let entries = elf.segment_data(&header).map_err(|_| LoadError::NotElf)?;
+            let entries = elf.segment_data(&header).ok_or(LoadError::NotElf)?;
             Some(DynamicTable::new(LittleEndian, Class::ELF64, entries))
         }
         None => None,
@@ -356,7 +405,7 @@ fn check_note(elf: &Parsed<'_>) -> Result<(), LoadError> {
         return Err(LoadError::NotNanvixProgram);
     };
     for header in headers.iter().filter(|header| header.p_type == PT_NOTE) {
-        let Ok(data) = elf.segment_data(&header) else {
+        let Some(data) = elf.segment_data(&header) else {
             return Err(LoadError::NotNanvixProgram);
         };
         // Notes are 4-aligned, 8 only in a segment aligned so (GNU properties); a
@@ -616,6 +665,17 @@ mod tests {
         assert_eq!(inspect(b"#!/bin/sh\necho hi\n"), Err(LoadError::NotElf));
         let elf = tiny_elf(EM_X86_64, ET_DYN, PT_LOAD);
         assert_eq!(inspect(&elf[..40]), Err(LoadError::NotElf));
+        // A program header table of the wrong entry size, past the file, or of
+        // `PN_XNUM` entries (the count in a section header: no program's).
+        let with = |at: usize, value: &[u8]| {
+            let mut changed = elf.clone();
+            changed[at..at + value.len()].copy_from_slice(value);
+            inspect(&changed)
+        };
+        assert_eq!(with(54, &32u16.to_le_bytes()), Err(LoadError::NotElf));
+        assert_eq!(with(32, &(1u64 << 20).to_le_bytes()), Err(LoadError::NotElf));
+        assert_eq!(with(56, &0xffffu16.to_le_bytes()), Err(LoadError::NotElf));
+        assert_eq!(with(32, &0u64.to_le_bytes()), Err(LoadError::NoLoadableSegment));
     }
 
     #[test]
