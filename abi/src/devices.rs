@@ -64,6 +64,21 @@ macro_rules! devices {
             pub fn description(self) -> &'static DeviceDescription {
                 &DEVICES[self as usize]
             }
+
+            /// Who may read the device (its description's, without the text: the
+            /// kernel keeps no descriptions).
+            pub const fn read_access(self) -> DeviceAccess {
+                match self {
+                    $(Device::$variant => DeviceAccess::$read,)*
+                }
+            }
+
+            /// Who may write the device (as [`Device::read_access`]).
+            pub const fn write_access(self) -> DeviceAccess {
+                match self {
+                    $(Device::$variant => DeviceAccess::$write,)*
+                }
+            }
         }
 
         /// Every device with its description, in id order.
@@ -107,6 +122,8 @@ mod tests {
             assert_eq!(description.device as usize, position);
             assert_eq!(Device::from_id(position), Some(description.device));
             assert_eq!(description.device.description().name, description.name);
+            assert_eq!(description.device.read_access(), description.read.0);
+            assert_eq!(description.device.write_access(), description.write.0);
         }
         assert_eq!(Device::from_id(DEVICES.len()), None);
     }

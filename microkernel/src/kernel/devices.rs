@@ -32,7 +32,7 @@ impl<P: Platform> Kernel<P> {
         capacity: usize,
     ) -> Result<usize, Errno> {
         let device = Device::from_id(device).ok_or(Errno::NoEntry)?;
-        if !self.may(index, device.description().read.0) {
+        if !self.may(index, device.read_access()) {
             return Err(Errno::Access);
         }
         let cores = self.platform.cores();
@@ -59,7 +59,7 @@ impl<P: Platform> Kernel<P> {
         length: usize,
     ) -> Result<usize, Errno> {
         let device = Device::from_id(device).ok_or(Errno::NoEntry)?;
-        if !self.may(index, device.description().write.0) {
+        if !self.may(index, device.write_access()) {
             return Err(Errno::Access);
         }
         match device {

@@ -346,7 +346,7 @@ impl<P: Platform> Kernel<P> {
         ) {
             self.platform.board().report(HardwareEvent::ProgramRefused {
                 program: name,
-                reason: errno.name(),
+                reason: refusal(errno),
             });
             self.report_idle(super::STATUS_REFUSED);
         }
@@ -507,6 +507,19 @@ mod tests {
         long.extend(core::iter::repeat_n(b'p', PROGRAM_NAME_MAX + 1));
         long.push(0);
         assert_eq!(parse_run_payload(&long), None, "name too long");
+    }
+}
+
+/// Why a requested program did not start, in words: the errors of
+/// `start_program` (a table of every errno's name would cost the bare-metal
+/// kernel 1 KB).
+fn refusal(errno: Errno) -> &'static str {
+    match errno {
+        Errno::NoEntry => "no such program in the image (ENOENT)",
+        Errno::NoMemory => "out of cluster memory (ENOMEM)",
+        Errno::Again => "no free program slot or core (EAGAIN)",
+        Errno::Busy => "its program slot is taken (EBUSY)",
+        _ => "refused",
     }
 }
 
