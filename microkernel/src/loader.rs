@@ -673,9 +673,15 @@ mod tests {
             inspect(&changed)
         };
         assert_eq!(with(54, &32u16.to_le_bytes()), Err(LoadError::NotElf));
-        assert_eq!(with(32, &(1u64 << 20).to_le_bytes()), Err(LoadError::NotElf));
+        assert_eq!(
+            with(32, &(1u64 << 20).to_le_bytes()),
+            Err(LoadError::NotElf)
+        );
         assert_eq!(with(56, &0xffffu16.to_le_bytes()), Err(LoadError::NotElf));
-        assert_eq!(with(32, &0u64.to_le_bytes()), Err(LoadError::NoLoadableSegment));
+        assert_eq!(
+            with(32, &0u64.to_le_bytes()),
+            Err(LoadError::NoLoadableSegment)
+        );
     }
 
     #[test]
