@@ -59,8 +59,6 @@ pub enum HardwareEvent<'a> {
     ProgramRun {
         /// The image program.
         program: &'a str,
-        /// Its arguments, NUL-separated.
-        arguments: &'a str,
         /// The run number (the cluster's run register plus one, as the requester
         /// saw it).
         run: u32,

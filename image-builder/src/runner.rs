@@ -732,7 +732,6 @@ impl Board<'_> {
                 program,
                 thread,
                 core,
-                kind,
                 code,
                 access,
                 address,
@@ -747,7 +746,9 @@ impl Board<'_> {
                     program,
                     thread,
                     core,
-                    kind,
+                    kind: nanvix_abi::FaultKind::from_code(code)
+                        .map_or("unknown fault", nanvix_abi::FaultKind::text)
+                        .to_string(),
                     access,
                     address,
                     status,
@@ -822,6 +823,7 @@ impl Board<'_> {
                 program,
                 arguments,
             } => {
+                let arguments = nanvix_board_protocol::split_arguments(&arguments);
                 let refused = self
                     .power_on(cluster, target as usize, &program, arguments)
                     .err();

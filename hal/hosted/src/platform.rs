@@ -315,7 +315,7 @@ impl BoardControl for HostedBoard {
         self.send(&ClusterReport::PowerOnCluster {
             cluster: index as u32,
             program: program.to_string(),
-            arguments: nanvix_board_protocol::split_arguments(arguments),
+            arguments: arguments.to_string(),
         });
         Ok(())
     }

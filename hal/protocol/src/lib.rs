@@ -50,9 +50,7 @@ pub enum ClusterReport {
         thread: u64,
         /// The user core it held (0: none).
         core: u64,
-        /// What happened, in words.
-        kind: String,
-        /// The same as a `nanvix_abi::FaultKind` code.
+        /// What happened: a `nanvix_abi::FaultKind` code (the runner words it).
         code: u32,
         /// `read`, `write`, `execute` or `none`.
         access: String,
@@ -100,16 +98,15 @@ pub enum ClusterReport {
         cluster: u32,
         /// The program to boot it with.
         program: String,
-        /// Its arguments.
-        arguments: Vec<String>,
+        /// Its arguments as the HAL passes them, NUL-separated (the runner
+        /// splits them: [`split_arguments`]).
+        arguments: String,
     },
     /// An idle warm cluster runs a program another cluster's kernel asked it for
     /// over the NoC: the board counts the run (and shows the request).
     ProgramRun {
         /// The image program.
         program: String,
-        /// Its arguments.
-        arguments: Vec<String>,
         /// The run number.
         run: u32,
         /// The NoC node of the program that asked.
@@ -181,7 +178,6 @@ impl ClusterReport {
                 program: program.to_string(),
                 thread: thread as u64,
                 core: core as u64,
-                kind: fault.kind.text().to_string(),
                 code: fault.kind as u32,
                 access: fault.access.text().to_string(),
                 address: fault.address as u64,
@@ -195,12 +191,10 @@ impl ClusterReport {
             },
             HardwareEvent::ProgramRun {
                 program,
-                arguments,
                 run,
                 requester_node,
             } => ClusterReport::ProgramRun {
                 program: program.to_string(),
-                arguments: split_arguments(arguments),
                 run,
                 requester_node,
             },

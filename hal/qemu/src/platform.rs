@@ -19,9 +19,7 @@ use core::fmt::Write;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use core::time::Duration;
 use nanvix_board::Board;
-use nanvix_board_protocol::{
-    ClusterReport, END_OF_INPUT, ProgramRequest, report_line, split_arguments,
-};
+use nanvix_board_protocol::{ClusterReport, END_OF_INPUT, ProgramRequest, report_line};
 use nanvix_hal::{
     BoardControl, ClusterMemory, ClusterState, ConsoleInput, Cores, Ddr, DdrError, Disk, DiskError,
     EndOfInput, HardwareEvent, MmuError, Platform, PowerError, StageError,
@@ -333,7 +331,7 @@ impl BoardControl for QemuBoard {
         send_report(&ClusterReport::PowerOnCluster {
             cluster: index as u32,
             program: program.to_string(),
-            arguments: split_arguments(arguments),
+            arguments: arguments.to_string(),
         });
         Ok(())
     }

@@ -318,7 +318,6 @@ impl<P: Platform> Kernel<P> {
             // The board counts the run first, as when it asks itself.
             board.report(HardwareEvent::ProgramRun {
                 program: &request.program,
-                arguments: &request.words,
                 run: request.run,
                 requester_node: request.requester,
             });
