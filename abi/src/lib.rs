@@ -17,12 +17,16 @@
 //! and errors; `docs/src/kcalls.md` is generated from it (`cargo nanvix docs`).
 #![no_std]
 
+extern crate alloc;
+
 pub mod devices;
 pub mod errno;
+pub mod refusal;
 pub mod table;
 
 pub use devices::{DEVICES, Device, DeviceAccess, DeviceDescription};
 pub use errno::Errno;
+pub use refusal::{IMAGE_MAX, LoadError, Refusal};
 pub use table::{KCALLS, Kcall, KcallDescription, Placement};
 
 /// Version of this ABI. A program carries it in its `.note.nanvix` note; the loader

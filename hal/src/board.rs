@@ -69,8 +69,8 @@ pub enum HardwareEvent<'a> {
     ProgramRefused {
         /// Program name.
         program: &'a str,
-        /// Why.
-        reason: &'a str,
+        /// Why (the runner words it).
+        refusal: &'a nanvix_abi::Refusal,
     },
 }
 

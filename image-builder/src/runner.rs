@@ -755,10 +755,10 @@ impl Board<'_> {
                     backtrace,
                 }
             }
-            ClusterReport::ProgramRefused { program, reason } => Event::ProgramRefused {
+            ClusterReport::ProgramRefused { program, refusal } => Event::ProgramRefused {
                 cluster: name,
                 program,
-                reason,
+                reason: refusal.to_string(),
             },
             ClusterReport::ProgramExited { program, status } => Event::ProgramExited {
                 cluster: name,
@@ -965,7 +965,7 @@ impl Board<'_> {
         let run = slot.run + 1;
         let request = ProgramRequest {
             program: program.to_string(),
-            arguments,
+            arguments: arguments.join("\0"),
             run,
         };
         if self.machines.is_some() {

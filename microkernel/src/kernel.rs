@@ -32,7 +32,7 @@ use nanvix_abi::{
     ArgumentSlice, CLUSTER_NAME_MAX, CLUSTER_SELF, COMM_MAILBOX, COMM_PORTAL, COMM_SYNC,
     ClusterInfo, CommCounters, Errno, GATE_MAGIC, Gate, Kcall, KcallEntry, MAILBOX_CLOSED_TAG,
     MAILBOX_TAG, MessageHeader, NOC_PAYLOAD_MAX, PORTAL_ALLOW_TAG, PORTAL_TAG, PROGRAM_ALIGNMENT,
-    PROGRAM_RUN_TAG, PROGRAMS_MAX, SYNC_TAG, StartInfo,
+    PROGRAM_RUN_TAG, PROGRAMS_MAX, Refusal, SYNC_TAG, StartInfo,
 };
 use nanvix_board::{Board, ClusterKind};
 use nanvix_hal::{
@@ -170,25 +170,17 @@ enum StartError<'a> {
     TooMany,
 }
 
-impl ufmt::uDisplay for StartError<'_> {
-    fn fmt<W: ufmt::uWrite + ?Sized>(
-        &self,
-        formatter: &mut ufmt::Formatter<'_, W>,
-    ) -> Result<(), W::Error> {
+impl StartError<'_> {
+    /// The refusal the board is told of (the runner words it).
+    fn refusal(self) -> Refusal {
         match self {
-            StartError::Unavailable(reason) => formatter.write_str(reason),
-            StartError::Load(error) => ufmt::uwrite!(formatter, "{}", error),
-            StartError::Memory(error) => ufmt::uwrite!(
-                formatter,
-                "out of cluster memory: {} bytes did not fit the SRAM",
-                error.requested
-            ),
-            StartError::NoCore => formatter.write_str("no free user core on this cluster"),
-            StartError::TooMany => ufmt::uwrite!(
-                formatter,
-                "a cluster holds at most {} programs",
-                PROGRAMS_MAX
-            ),
+            StartError::Unavailable(reason) => Refusal::Unavailable(reason.to_string()),
+            StartError::Load(error) => Refusal::Load(error),
+            StartError::Memory(error) => Refusal::OutOfMemory {
+                requested: error.requested as u64,
+            },
+            StartError::NoCore => Refusal::NoCore,
+            StartError::TooMany => Refusal::TooMany,
         }
     }
 }
@@ -459,10 +451,9 @@ impl<P: Platform> Kernel<P> {
                 }),
                 Err(error) => {
                     self.refused.fetch_add(1, Ordering::Relaxed);
-                    let reason = nanvix_hal::text!("{}", error);
                     self.platform.board().report(HardwareEvent::ProgramRefused {
                         program: program.name,
-                        reason: &reason,
+                        refusal: &error.refusal(),
                     });
                 }
             }

@@ -387,7 +387,7 @@ impl BoardControl for HostedBoard {
         let Ok(request) = serde_json::from_slice::<ProgramRequest>(&line) else {
             return false;
         };
-        start(&request.program, &request.arguments.join("\0"), request.run);
+        start(&request.program, &request.arguments, request.run);
         true
     }
 

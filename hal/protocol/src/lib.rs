@@ -39,8 +39,8 @@ pub enum ClusterReport {
     ProgramRefused {
         /// Name.
         program: String,
-        /// Why.
-        reason: String,
+        /// Why (its `Display` words it).
+        refusal: nanvix_abi::Refusal,
     },
     /// A thread faulted and was ended; the cluster goes on.
     ThreadFault {
@@ -141,8 +141,8 @@ pub enum ClusterReport {
 pub struct ProgramRequest {
     /// The image program.
     pub program: String,
-    /// Its arguments.
-    pub arguments: Vec<String>,
+    /// Its arguments, NUL-separated, as the HAL passes them on.
+    pub arguments: String,
     /// The run the board counts it as in the cluster's epoch (the kernel stamps it
     /// on the program's messages).
     pub run: u32,
@@ -185,9 +185,9 @@ impl ClusterReport {
                 backtrace: backtrace.iter().map(|address| *address as u64).collect(),
                 status: fault.status,
             },
-            HardwareEvent::ProgramRefused { program, reason } => ClusterReport::ProgramRefused {
+            HardwareEvent::ProgramRefused { program, refusal } => ClusterReport::ProgramRefused {
                 program: program.to_string(),
-                reason: reason.to_string(),
+                refusal: refusal.clone(),
             },
             HardwareEvent::ProgramRun {
                 program,
@@ -603,5 +603,39 @@ mod tests {
             serde_json::from_str::<ClusterReport>(&json).unwrap(),
             console
         );
+    }
+
+    #[test]
+    fn a_refusal_travels_as_data_and_the_runner_words_it() {
+        use nanvix_abi::{Errno, LoadError, Refusal};
+        for (refusal, words) in [
+            (
+                Refusal::Load(LoadError::AbiVersion { found: 9 }),
+                "built for kcall ABI 9",
+            ),
+            (Refusal::OutOfMemory { requested: 4096 }, "4096 bytes"),
+            (
+                Refusal::Unavailable("no ELF of that name".into()),
+                "no ELF of that name",
+            ),
+            (Refusal::Errno(Errno::NoEntry as i32), "ENOENT"),
+            (Refusal::Errno(-7), "error -7"),
+        ] {
+            let report = ClusterReport::ProgramRefused {
+                program: "hello".into(),
+                refusal: refusal.clone(),
+            };
+            assert_eq!(
+                parse_report_line(&report_line(&report)),
+                Some(Ok(report.clone()))
+            );
+            let json = serde_json::to_string(&report).unwrap();
+            assert_eq!(
+                serde_json::from_str::<ClusterReport>(&json).unwrap(),
+                report
+            );
+            let worded = alloc::format!("{refusal}");
+            assert!(worded.contains(words), "{worded}");
+        }
     }
 }

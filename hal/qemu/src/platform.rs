@@ -401,7 +401,7 @@ impl BoardControl for QemuBoard {
         let Ok(request) = postcard::from_bytes::<ProgramRequest>(&bytes[..length]) else {
             return false;
         };
-        start(&request.program, &request.arguments.join("\0"), request.run);
+        start(&request.program, &request.arguments, request.run);
         true
     }
 

@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 use nanvix_abi::{
     DEFAULT_HEAP_BYTES, DEFAULT_STACK_BYTES, Errno, POWER_ARGUMENTS_MAX, PROGRAM_ANY,
-    PROGRAM_NAME_MAX, PROGRAM_STAGE_MAX, PROGRAMS_MAX, SIGNAL_MAX, STAGED_BASE_MAX,
+    PROGRAM_NAME_MAX, PROGRAM_STAGE_MAX, PROGRAMS_MAX, Refusal, SIGNAL_MAX, STAGED_BASE_MAX,
     STAGED_HASH_DIGITS, SpawnOptions,
 };
 use nanvix_abi::{
@@ -345,7 +345,7 @@ impl<P: Platform> Kernel<P> {
         ) {
             self.platform.board().report(HardwareEvent::ProgramRefused {
                 program: name,
-                reason: refusal(errno),
+                refusal: &Refusal::Errno(errno as i32),
             });
             self.report_idle(super::STATUS_REFUSED);
         }
@@ -506,19 +506,6 @@ mod tests {
         long.extend(core::iter::repeat_n(b'p', PROGRAM_NAME_MAX + 1));
         long.push(0);
         assert_eq!(parse_run_payload(&long), None, "name too long");
-    }
-}
-
-/// Why a requested program did not start, in words: the errors of
-/// `start_program` (a table of every errno's name would cost the bare-metal
-/// kernel 1 KB).
-fn refusal(errno: Errno) -> &'static str {
-    match errno {
-        Errno::NoEntry => "no such program in the image (ENOENT)",
-        Errno::NoMemory => "out of cluster memory (ENOMEM)",
-        Errno::Again => "no free program slot or core (EAGAIN)",
-        Errno::Busy => "its program slot is taken (EBUSY)",
-        _ => "refused",
     }
 }
 
