@@ -96,7 +96,7 @@ impl std::error::Error for RunError {}
 enum Input {
     Report {
         cluster: usize,
-        report: ClusterReport,
+        report: ClusterReport<'static>,
     },
     Raw {
         cluster: usize,
@@ -697,7 +697,7 @@ impl Board<'_> {
         }
     }
 
-    fn report(&mut self, cluster: usize, report: ClusterReport) {
+    fn report(&mut self, cluster: usize, report: ClusterReport<'static>) {
         let position = self.slot_of(cluster);
         let name = self.slots[position].plan.name.clone();
         let event = match report {
@@ -716,6 +716,7 @@ impl Board<'_> {
                 node,
                 base,
             } => {
+                let program = program.into_owned();
                 self.bases.insert((cluster, program.clone()), base);
                 self.know_program(&program);
                 if let Some(symbols) = self.debug_symbols(&name, &program, base) {
@@ -743,13 +744,13 @@ impl Board<'_> {
                 let backtrace = self.symbolize(cluster, &program, &backtrace);
                 Event::ThreadFault {
                     cluster: name,
-                    program,
+                    program: program.into_owned(),
                     thread,
                     core,
                     kind: nanvix_abi::FaultKind::from_code(code)
                         .map_or("unknown fault", nanvix_abi::FaultKind::text)
                         .to_string(),
-                    access,
+                    access: access.into_owned(),
                     address,
                     status,
                     backtrace,
@@ -757,17 +758,17 @@ impl Board<'_> {
             }
             ClusterReport::ProgramRefused { program, refusal } => Event::ProgramRefused {
                 cluster: name,
-                program,
+                program: program.into_owned(),
                 reason: refusal.to_string(),
             },
             ClusterReport::ProgramExited { program, status } => Event::ProgramExited {
                 cluster: name,
-                program,
+                program: program.into_owned(),
                 status,
             },
             ClusterReport::Console { program, line } => Event::Console {
                 cluster: name,
-                program,
+                program: program.into_owned(),
                 line: String::from_utf8_lossy(&line).into_owned(),
             },
             ClusterReport::Log { program, bytes } => {

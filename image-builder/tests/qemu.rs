@@ -516,7 +516,7 @@ fn the_microkernel_runs_the_thread_test_program() {
             |line| match nanvix_board_protocol::parse_report_line(line)? {
                 Ok(ClusterReport::ThreadFault {
                     access, address, ..
-                }) => Some((access, address)),
+                }) => Some((access.into_owned(), address)),
                 _ => None,
             },
         )

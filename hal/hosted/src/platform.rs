@@ -314,8 +314,8 @@ impl BoardControl for HostedBoard {
         }
         self.send(&ClusterReport::PowerOnCluster {
             cluster: index as u32,
-            program: program.to_string(),
-            arguments: arguments.to_string(),
+            program: program.into(),
+            arguments: arguments.into(),
         });
         Ok(())
     }

@@ -10,6 +10,7 @@
 
 extern crate alloc;
 
+use alloc::borrow::Cow;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use nanvix_hal::HardwareEvent;
@@ -21,13 +22,13 @@ use serde::{Deserialize, Serialize};
 /// the hosted platform's pipes, postcard on the machines' consoles.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
-pub enum ClusterReport {
+pub enum ClusterReport<'a> {
     /// The kernel is up and its programs are loaded.
     Up,
     /// A program was loaded and started.
     ProgramStarted {
         /// Name.
-        program: String,
+        program: Cow<'a, str>,
         /// Program id.
         id: u32,
         /// NoC node.
@@ -38,14 +39,14 @@ pub enum ClusterReport {
     /// A program could not be loaded.
     ProgramRefused {
         /// Name.
-        program: String,
+        program: Cow<'a, str>,
         /// Why (its `Display` words it).
-        refusal: nanvix_abi::Refusal,
+        refusal: Cow<'a, nanvix_abi::Refusal>,
     },
     /// A thread faulted and was ended; the cluster goes on.
     ThreadFault {
         /// Its program.
-        program: String,
+        program: Cow<'a, str>,
         /// The thread's id.
         thread: u64,
         /// The user core it held (0: none).
@@ -53,7 +54,7 @@ pub enum ClusterReport {
         /// What happened: a `nanvix_abi::FaultKind` code (the runner words it).
         code: u32,
         /// `read`, `write`, `execute` or `none`.
-        access: String,
+        access: Cow<'a, str>,
         /// The address touched.
         address: u64,
         /// The faulting instruction.
@@ -66,26 +67,26 @@ pub enum ClusterReport {
     /// A program ended.
     ProgramExited {
         /// Name.
-        program: String,
+        program: Cow<'a, str>,
         /// Exit status.
         status: i32,
     },
     /// One console line of a program.
     Console {
         /// Name of the writing program (`kernel` for the kernel itself).
-        program: String,
+        program: Cow<'a, str>,
         /// The line's bytes, without its newline, as the program wrote them (the
         /// runner replaces invalid UTF-8: the kernel does not), hex-encoded in JSON.
         #[serde(with = "bytes_as_hex")]
-        line: Vec<u8>,
+        line: Cow<'a, [u8]>,
     },
     /// A piece of a program's defmt log stream (encoded frames), hex-encoded.
     Log {
         /// Name of the logging program (`kernel` for the kernel itself).
-        program: String,
+        program: Cow<'a, str>,
         /// The frames' bytes (hex digits in JSON).
         #[serde(with = "bytes_as_hex")]
-        bytes: Vec<u8>,
+        bytes: Cow<'a, [u8]>,
     },
     /// The cluster powers off with this status.
     PowerOff {
@@ -97,16 +98,16 @@ pub enum ClusterReport {
         /// Index of the cluster to power on.
         cluster: u32,
         /// The program to boot it with.
-        program: String,
+        program: Cow<'a, str>,
         /// Its arguments as the HAL passes them, NUL-separated (the runner
         /// splits them: [`split_arguments`]).
-        arguments: String,
+        arguments: Cow<'a, str>,
     },
     /// An idle warm cluster runs a program another cluster's kernel asked it for
     /// over the NoC: the board counts the run (and shows the request).
     ProgramRun {
         /// The image program.
-        program: String,
+        program: Cow<'a, str>,
         /// The run number.
         run: u32,
         /// The NoC node of the program that asked.
@@ -122,10 +123,10 @@ pub enum ClusterReport {
     /// keep as that directory does.
     Stage {
         /// The staged name (`base@hash`).
-        program: String,
+        program: Cow<'a, str>,
         /// The ELF (hex digits in JSON).
         #[serde(with = "bytes_as_hex")]
-        elf: Vec<u8>,
+        elf: Cow<'a, [u8]>,
     },
     /// A program asks the board to power another cluster off.
     PowerOffCluster {
@@ -148,9 +149,9 @@ pub struct ProgramRequest {
     pub run: u32,
 }
 
-impl ClusterReport {
+impl<'a> ClusterReport<'a> {
     /// The report of a hardware event.
-    pub fn from_event(event: &HardwareEvent<'_>) -> ClusterReport {
+    pub fn from_event(event: &HardwareEvent<'a>) -> ClusterReport<'a> {
         match *event {
             HardwareEvent::ClusterUp => ClusterReport::Up,
             HardwareEvent::ProgramStarted {
@@ -159,13 +160,13 @@ impl ClusterReport {
                 node,
                 base,
             } => ClusterReport::ProgramStarted {
-                program: program.to_string(),
+                program: Cow::Borrowed(program),
                 id,
                 node,
                 base: base as u64,
             },
             HardwareEvent::ProgramExited { program, status } => ClusterReport::ProgramExited {
-                program: program.to_string(),
+                program: Cow::Borrowed(program),
                 status,
             },
             HardwareEvent::ThreadFault {
@@ -175,26 +176,26 @@ impl ClusterReport {
                 fault,
                 backtrace,
             } => ClusterReport::ThreadFault {
-                program: program.to_string(),
+                program: Cow::Borrowed(program),
                 thread: thread as u64,
                 core: core as u64,
                 code: fault.kind as u32,
-                access: fault.access.text().to_string(),
+                access: Cow::Borrowed(fault.access.text()),
                 address: fault.address as u64,
                 instruction: fault.instruction as u64,
                 backtrace: backtrace.iter().map(|address| *address as u64).collect(),
                 status: fault.status,
             },
             HardwareEvent::ProgramRefused { program, refusal } => ClusterReport::ProgramRefused {
-                program: program.to_string(),
-                refusal: refusal.clone(),
+                program: Cow::Borrowed(program),
+                refusal: Cow::Borrowed(refusal),
             },
             HardwareEvent::ProgramRun {
                 program,
                 run,
                 requester_node,
             } => ClusterReport::ProgramRun {
-                program: program.to_string(),
+                program: Cow::Borrowed(program),
                 run,
                 requester_node,
             },
@@ -202,26 +203,26 @@ impl ClusterReport {
     }
 
     /// One console line of `program`.
-    pub fn console(program: &str, line: &[u8]) -> ClusterReport {
+    pub fn console(program: &'a str, line: &'a [u8]) -> ClusterReport<'a> {
         ClusterReport::Console {
-            program: program.to_string(),
-            line: line.to_vec(),
+            program: Cow::Borrowed(program),
+            line: Cow::Borrowed(line),
         }
     }
 
     /// A piece of `program`'s defmt log stream.
-    pub fn log(program: &str, bytes: &[u8]) -> ClusterReport {
+    pub fn log(program: &'a str, bytes: &'a [u8]) -> ClusterReport<'a> {
         ClusterReport::Log {
-            program: program.to_string(),
-            bytes: bytes.to_vec(),
+            program: Cow::Borrowed(program),
+            bytes: Cow::Borrowed(bytes),
         }
     }
 
     /// `elf` staged as `program` on a machine.
-    pub fn stage(program: &str, elf: &[u8]) -> ClusterReport {
+    pub fn stage(program: &'a str, elf: &'a [u8]) -> ClusterReport<'a> {
         ClusterReport::Stage {
-            program: program.to_string(),
-            elf: elf.to_vec(),
+            program: Cow::Borrowed(program),
+            elf: Cow::Borrowed(elf),
         }
     }
 }
@@ -230,6 +231,7 @@ impl ClusterReport {
 /// JSON), raw in a binary one (postcard, which a machine's report line carries in
 /// hex already).
 mod bytes_as_hex {
+    use alloc::borrow::Cow;
     use alloc::vec::Vec;
     use serde::de::{Error, Visitor};
     use serde::{Deserialize, Deserializer, Serializer};
@@ -242,13 +244,16 @@ mod bytes_as_hex {
         }
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
-        if deserializer.is_human_readable() {
+    pub fn deserialize<'de, 'a, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Cow<'a, [u8]>, D::Error> {
+        let bytes = if deserializer.is_human_readable() {
             let text = alloc::string::String::deserialize(deserializer)?;
-            hex::decode(&text).map_err(|_| D::Error::custom("not hex digits"))
+            hex::decode(&text).map_err(|_| D::Error::custom("not hex digits"))?
         } else {
-            deserializer.deserialize_byte_buf(Bytes)
-        }
+            deserializer.deserialize_byte_buf(Bytes)?
+        };
+        Ok(Cow::Owned(bytes))
     }
 
     /// Takes bytes as they come.
@@ -293,7 +298,7 @@ pub const REPORT_MARK: char = '\u{1e}';
 /// `report` as one console line: [`REPORT_MARK`], then its postcard encoding in
 /// hex digits (no newline). Postcard, not JSON: the kernel already decodes its boot
 /// bundle with it, where a JSON serializer cost its image 4 KB more.
-pub fn report_line(report: &ClusterReport) -> String {
+pub fn report_line(report: &ClusterReport<'_>) -> String {
     let mut line = String::new();
     line.push(REPORT_MARK);
     // A report of strings, numbers and bytes always serializes.
@@ -315,7 +320,7 @@ pub enum ReportLineError {
 /// The report a console line carries: `None` for a line that is not a report
 /// (plain console output), an error for one that starts like a report but does not
 /// decode.
-pub fn parse_report_line(line: &str) -> Option<Result<ClusterReport, ReportLineError>> {
+pub fn parse_report_line(line: &str) -> Option<Result<ClusterReport<'static>, ReportLineError>> {
     let text = line.strip_prefix(REPORT_MARK)?;
     Some(match hex::decode(text) {
         Ok(bytes) => postcard::from_bytes(&bytes).map_err(|_| ReportLineError::Undecodable),
@@ -568,7 +573,7 @@ mod tests {
     #[test]
     fn reports_travel_as_marked_lines_and_other_lines_are_not_reports() {
         let report = ClusterReport::ProgramExited {
-            program: "hello".to_string(),
+            program: "hello".into(),
             status: 3,
         };
         let line = report_line(&report);
@@ -623,7 +628,7 @@ mod tests {
         ] {
             let report = ClusterReport::ProgramRefused {
                 program: "hello".into(),
-                refusal: refusal.clone(),
+                refusal: Cow::Owned(refusal.clone()),
             };
             assert_eq!(
                 parse_report_line(&report_line(&report)),

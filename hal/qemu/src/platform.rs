@@ -12,7 +12,7 @@ use crate::cores::{CONTEXTS, CORES, QemuCores};
 use crate::lock::KernelLock;
 use crate::paging;
 use crate::user::{QemuUserMode, USER_MODE};
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt::Write;
@@ -330,8 +330,8 @@ impl BoardControl for QemuBoard {
         }
         send_report(&ClusterReport::PowerOnCluster {
             cluster: index as u32,
-            program: program.to_string(),
-            arguments: arguments.to_string(),
+            program: program.into(),
+            arguments: arguments.into(),
         });
         Ok(())
     }
