@@ -8,7 +8,6 @@
 //! thread owns the unit or the mutex when it wakes, so nobody can barge in), and
 //! every queue is first come, first served.
 
-use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use nanvix_abi::Errno;
 use nanvix_hal::CoreId;
@@ -30,19 +29,19 @@ pub enum Object {
         /// Units available.
         count: u32,
         /// Contexts waiting for a unit.
-        waiters: VecDeque<CoreId>,
+        waiters: Vec<CoreId>,
     },
     /// A mutex.
     Mutex {
         /// The context holding it.
         holder: Option<CoreId>,
         /// Contexts waiting for it.
-        waiters: VecDeque<CoreId>,
+        waiters: Vec<CoreId>,
     },
     /// A condition variable.
     Condition {
         /// Contexts waiting for a signal.
-        waiters: VecDeque<CoreId>,
+        waiters: Vec<CoreId>,
     },
 }
 
@@ -115,7 +114,7 @@ impl SyncTable {
                     *count -= 1;
                     Ok(Outcome::Done)
                 } else {
-                    waiters.push_back(context);
+                    waiters.push(context);
                     Ok(Outcome::Wait)
                 }
             }
@@ -127,7 +126,7 @@ impl SyncTable {
     /// back to the count.
     pub fn up(&mut self, id: usize, owner: usize) -> Result<Option<CoreId>, Errno> {
         match self.object(id, owner)? {
-            Object::Semaphore { count, waiters } => match waiters.pop_front() {
+            Object::Semaphore { count, waiters } => match take_first(waiters) {
                 Some(waiter) => Ok(Some(waiter)),
                 None if *count < SEMAPHORE_MAX => {
                     *count += 1;
@@ -149,7 +148,7 @@ impl SyncTable {
                 }
                 Some(held) if *held == context => Err(Errno::Deadlock),
                 Some(_) => {
-                    waiters.push_back(context);
+                    waiters.push(context);
                     Ok(Outcome::Wait)
                 }
             },
@@ -170,7 +169,7 @@ impl SyncTable {
                 if *holder != Some(context) {
                     return Err(Errno::Permission);
                 }
-                *holder = waiters.pop_front();
+                *holder = take_first(waiters);
                 Ok(*holder)
             }
             _ => Err(Errno::Invalid),
@@ -193,7 +192,7 @@ impl SyncTable {
             _ => return Err(Errno::Invalid),
         }
         match self.object(condition, owner)? {
-            Object::Condition { waiters } => waiters.push_back(context),
+            Object::Condition { waiters } => waiters.push(context),
             _ => return Err(Errno::Invalid),
         }
         self.unlock(mutex, owner, context)
@@ -202,7 +201,7 @@ impl SyncTable {
     /// Wakes the first waiter of condition `id` (returned), if any.
     pub fn signal(&mut self, id: usize, owner: usize) -> Result<Option<CoreId>, Errno> {
         match self.object(id, owner)? {
-            Object::Condition { waiters } => Ok(waiters.pop_front()),
+            Object::Condition { waiters } => Ok(take_first(waiters)),
             _ => Err(Errno::Invalid),
         }
     }
@@ -210,11 +209,7 @@ impl SyncTable {
     /// Wakes every waiter of condition `id` (returned, in order).
     pub fn broadcast(&mut self, id: usize, owner: usize) -> Result<Vec<CoreId>, Errno> {
         match self.object(id, owner)? {
-            Object::Condition { waiters } => {
-                let woken = waiters.iter().copied().collect();
-                waiters.clear();
-                Ok(woken)
-            }
+            Object::Condition { waiters } => Ok(core::mem::take(waiters)),
             _ => Err(Errno::Invalid),
         }
     }
@@ -251,22 +246,27 @@ impl SyncTable {
     }
 }
 
+/// The first of `queue`, taken out: the waiting queues are short (a cluster's
+/// contexts), and a vector's removal keeps `VecDeque`'s code out of the kernel.
+pub(crate) fn take_first(queue: &mut Vec<CoreId>) -> Option<CoreId> {
+    (!queue.is_empty()).then(|| queue.remove(0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloc::collections::VecDeque;
 
     fn semaphore(count: u32) -> Object {
         Object::Semaphore {
             count,
-            waiters: VecDeque::new(),
+            waiters: Vec::new(),
         }
     }
 
     fn mutex() -> Object {
         Object::Mutex {
             holder: None,
-            waiters: VecDeque::new(),
+            waiters: Vec::new(),
         }
     }
 
@@ -314,7 +314,7 @@ mod tests {
             .create(
                 0,
                 Object::Condition {
-                    waiters: VecDeque::new(),
+                    waiters: Vec::new(),
                 },
             )
             .unwrap();

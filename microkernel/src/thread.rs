@@ -8,7 +8,7 @@
 //! queue. So a cluster runs more threads than it has cores, none of them spinning
 //! on a core it cannot use.
 
-use alloc::collections::VecDeque;
+use crate::sync::take_first;
 use alloc::vec::Vec;
 use lock_api::{Mutex, RawMutex};
 use nanvix_hal::{CoreId, Cores};
@@ -16,9 +16,9 @@ use nanvix_hal::{CoreId, Cores};
 /// Which context holds which user core, and who waits for one.
 struct Assignment {
     /// Free user cores, in the order they were freed.
-    free: VecDeque<CoreId>,
+    free: Vec<CoreId>,
     /// Contexts waiting for a core, in arrival order.
-    waiting: VecDeque<CoreId>,
+    waiting: Vec<CoreId>,
     /// The user core each context holds (0: none).
     held: Vec<CoreId>,
     /// When (cycle counter) each context was given its core, or last asked to
@@ -37,7 +37,7 @@ impl<R: RawMutex> CoreTokens<R> {
         CoreTokens {
             assignment: Mutex::new(Assignment {
                 free: (1..=user_cores).collect(),
-                waiting: VecDeque::new(),
+                waiting: Vec::new(),
                 held: alloc::vec![0; contexts],
                 since: alloc::vec![0; contexts],
             }),
@@ -58,13 +58,13 @@ impl<R: RawMutex> CoreTokens<R> {
                 return assignment.held[context];
             }
             if assignment.waiting.is_empty()
-                && let Some(core) = assignment.free.pop_front()
+                && let Some(core) = take_first(&mut assignment.free)
             {
                 assignment.held[context] = core;
                 assignment.since[context] = cores.cycles();
                 return core;
             }
-            assignment.waiting.push_back(context);
+            assignment.waiting.push(context);
         }
         // Someone now waits for a core: the master (core 0) keeps the time slices.
         cores.unpark(0);
@@ -85,14 +85,14 @@ impl<R: RawMutex> CoreTokens<R> {
             if core == 0 {
                 return;
             }
-            match assignment.waiting.pop_front() {
+            match take_first(&mut assignment.waiting) {
                 Some(next) => {
                     assignment.held[next] = core;
                     assignment.since[next] = cores.cycles();
                     Some(next)
                 }
                 None => {
-                    assignment.free.push_back(core);
+                    assignment.free.push(core);
                     None
                 }
             }
@@ -171,8 +171,8 @@ mod tests {
         // Contexts 3 and 4 queue (simulated: they enqueue, then we release for them).
         {
             let mut assignment = tokens.assignment.lock();
-            assignment.waiting.push_back(3);
-            assignment.waiting.push_back(4);
+            assignment.waiting.push(3);
+            assignment.waiting.push(4);
         }
         tokens.release(&cores, 2);
         assert_eq!(tokens.held_by(3), 2, "the first waiter gets the core");
@@ -203,7 +203,7 @@ mod tests {
             assignment.since[2] = 500;
         }
         assert!(tokens.overdue(10_000, 1_000).is_empty(), "nobody waits");
-        tokens.assignment.lock().waiting.push_back(3);
+        tokens.assignment.lock().waiting.push(3);
         assert_eq!(
             tokens.overdue(1_150, 1_000),
             [1],
@@ -213,7 +213,7 @@ mod tests {
             tokens.overdue(1_160, 1_000).is_empty(),
             "asked once per slice"
         );
-        tokens.assignment.lock().waiting.push_back(4);
+        tokens.assignment.lock().waiting.push(4);
         assert_eq!(
             tokens.overdue(5_000, 1_000),
             [2, 1],

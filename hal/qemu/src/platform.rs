@@ -12,7 +12,6 @@ use crate::cores::{CONTEXTS, CORES, QemuCores};
 use crate::lock::KernelLock;
 use crate::paging;
 use crate::user::{QemuUserMode, USER_MODE};
-use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt::Write;
@@ -171,7 +170,7 @@ pub struct QemuBoard {
     memory: Arc<NocMemory>,
     local: usize,
     /// The bundle's programs, which a power request or a spawn may name.
-    programs: Vec<String>,
+    programs: Vec<&'static str>,
     /// Whether the cluster stays on, idle, when its programs end.
     warm: bool,
     /// The sequence number of the last program request taken, and the shutdown
@@ -337,7 +336,7 @@ impl BoardControl for QemuBoard {
     }
 
     fn image_has_program(&self, name: &str) -> bool {
-        self.programs.iter().any(|program| program == name) || staged(name).is_some()
+        self.programs.contains(&name) || staged(name).is_some()
     }
 
     /// Sends the bytes to the runner and waits until they are in the board's
@@ -624,7 +623,7 @@ impl QemuPlatform {
         noc_memory: Arc<NocMemory>,
         (local, epoch): (usize, u32),
         sram_base: usize,
-        (programs, warm): (Vec<String>, bool),
+        (programs, warm): (Vec<&'static str>, bool),
         (disk, ddr): (Option<MappedDisk>, Option<MappedDdr>),
     ) -> QemuPlatform {
         QemuPlatform {

@@ -247,7 +247,7 @@ pub fn boot(info: usize) -> ! {
     let names = bundle
         .library
         .iter()
-        .map(|program| String::from(program.name))
+        .map(|program| program.name)
         .collect();
     let platform = QemuPlatform::new(
         &board,

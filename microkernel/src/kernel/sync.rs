@@ -3,7 +3,7 @@
 
 use super::Kernel;
 use crate::sync::{Object, Outcome, SEMAPHORE_MAX};
-use alloc::collections::VecDeque;
+use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 use nanvix_abi::{Errno, Kcall};
 use nanvix_hal::{CoreId, Cores, Platform};
@@ -24,7 +24,7 @@ impl<P: Platform> Kernel<P> {
                     .ok()
                     .filter(|count| *count <= SEMAPHORE_MAX)
                     .ok_or(Errno::Invalid)?;
-                let waiters = VecDeque::new();
+                let waiters = Vec::new();
                 self.syncs
                     .lock()
                     .create(index, Object::Semaphore { count, waiters })
@@ -33,13 +33,13 @@ impl<P: Platform> Kernel<P> {
                 index,
                 Object::Mutex {
                     holder: None,
-                    waiters: VecDeque::new(),
+                    waiters: Vec::new(),
                 },
             ),
             Kcall::ConditionCreate => self.syncs.lock().create(
                 index,
                 Object::Condition {
-                    waiters: VecDeque::new(),
+                    waiters: Vec::new(),
                 },
             ),
             Kcall::SemaphoreDown => {
