@@ -244,11 +244,7 @@ pub fn boot(info: usize) -> ! {
         ));
     }
     user::set_kcall_handler(kcall);
-    let names = bundle
-        .library
-        .iter()
-        .map(|program| program.name)
-        .collect();
+    let names = bundle.library.iter().map(|program| program.name).collect();
     let platform = QemuPlatform::new(
         &board,
         noc_memory,
