@@ -132,20 +132,37 @@ pub enum InterruptOutcome {
 /// What an interrupted core runs: a plain function of the core's id.
 pub type InterruptHook = fn(CoreId) -> InterruptOutcome;
 
-/// How a faulting access touched memory.
+/// How a faulting access touched memory (its discriminant is the code reports
+/// carry).
+#[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FaultAccess {
     /// A load.
-    Read,
+    Read = 0,
     /// A store.
-    Write,
+    Write = 1,
     /// An instruction fetch.
-    Execute,
+    Execute = 2,
     /// Not a memory access (an illegal instruction, a division by zero).
-    None,
+    None = 3,
 }
 
 impl FaultAccess {
+    /// Every access, in code order.
+    pub const ALL: [FaultAccess; 4] = [
+        FaultAccess::Read,
+        FaultAccess::Write,
+        FaultAccess::Execute,
+        FaultAccess::None,
+    ];
+
+    /// The access with this code, if any.
+    pub fn from_code(code: u32) -> Option<FaultAccess> {
+        FaultAccess::ALL
+            .into_iter()
+            .find(|access| *access as u32 == code)
+    }
+
     /// The access in a word, lowercase, as fault reports give it.
     pub const fn text(self) -> &'static str {
         match self {
@@ -278,7 +295,7 @@ pub trait UserMode: Send + Sync {
 
 #[cfg(test)]
 mod tests {
-    use super::AdaptiveSpin;
+    use super::{AdaptiveSpin, FaultAccess};
 
     #[test]
     fn the_spin_shrinks_on_long_parks_and_grows_back_on_short_ones() {
@@ -297,5 +314,17 @@ mod tests {
             spin.parked(0);
         }
         assert_eq!(spin.rounds(), AdaptiveSpin::MAX_ROUNDS);
+    }
+
+    #[test]
+    fn a_fault_access_travels_as_its_code() {
+        for access in FaultAccess::ALL {
+            assert_eq!(FaultAccess::from_code(access as u32), Some(access));
+        }
+        assert_eq!(FaultAccess::from_code(4), None);
+        assert_eq!(
+            FaultAccess::from_code(1).map(FaultAccess::text),
+            Some("write")
+        );
     }
 }

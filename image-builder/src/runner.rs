@@ -750,7 +750,9 @@ impl Board<'_> {
                     kind: nanvix_abi::FaultKind::from_code(code)
                         .map_or("unknown fault", nanvix_abi::FaultKind::text)
                         .to_string(),
-                    access: access.into_owned(),
+                    access: nanvix_hal::FaultAccess::from_code(access)
+                        .map_or("unknown", nanvix_hal::FaultAccess::text)
+                        .to_string(),
                     address,
                     status,
                     backtrace,

@@ -516,7 +516,12 @@ fn the_microkernel_runs_the_thread_test_program() {
             |line| match nanvix_board_protocol::parse_report_line(line)? {
                 Ok(ClusterReport::ThreadFault {
                     access, address, ..
-                }) => Some((access.into_owned(), address)),
+                }) => Some((
+                    nanvix_hal::FaultAccess::from_code(access)
+                        .map_or("unknown", nanvix_hal::FaultAccess::text)
+                        .to_string(),
+                    address,
+                )),
                 _ => None,
             },
         )

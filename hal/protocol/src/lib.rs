@@ -53,8 +53,9 @@ pub enum ClusterReport<'a> {
         core: u64,
         /// What happened: a `nanvix_abi::FaultKind` code (the runner words it).
         code: u32,
-        /// `read`, `write`, `execute` or `none`.
-        access: Cow<'a, str>,
+        /// How it touched memory: a `nanvix_hal::FaultAccess` code (the runner
+        /// words it: `read`, `write`, `execute` or `none`).
+        access: u32,
         /// The address touched.
         address: u64,
         /// The faulting instruction.
@@ -180,7 +181,7 @@ impl<'a> ClusterReport<'a> {
                 thread: thread as u64,
                 core: core as u64,
                 code: fault.kind as u32,
-                access: Cow::Borrowed(fault.access.text()),
+                access: fault.access as u32,
                 address: fault.address as u64,
                 instruction: fault.instruction as u64,
                 backtrace: backtrace.iter().map(|address| *address as u64).collect(),
