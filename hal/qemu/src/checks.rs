@@ -64,20 +64,12 @@ pub fn run(line: &str) -> ! {
                 online,
                 expected
             );
-            machine::exit(if online == expected {
-                machine::PASS
-            } else {
-                machine::FAIL
-            })
+            machine::exit_passed(online == expected)
         }
         Some("cores") => {
             let (online, expected) = smp::start_application_processors();
             let held = cores::exercise();
-            machine::exit(if online == expected && held {
-                machine::PASS
-            } else {
-                machine::FAIL
-            })
+            machine::exit_passed(online == expected && held)
         }
         Some("sleep") => {
             let cycles = smp::sleep(1_000_000);
@@ -94,11 +86,7 @@ pub fn run(line: &str) -> ! {
             };
             let acknowledged = pci::send(memory, "a message from the other machine via ivshmem");
             say!("nanvix-qemu: sent; acknowledged: {}", acknowledged);
-            machine::exit(if acknowledged {
-                machine::PASS
-            } else {
-                machine::FAIL
-            })
+            machine::exit_passed(acknowledged)
         }
         Some("shm-receive") => {
             let Some(memory) = pci::shared_memory() else {
@@ -132,11 +120,7 @@ pub fn run(line: &str) -> ! {
                 ticks,
                 same
             );
-            machine::exit(if same && ticks >= 10 {
-                machine::PASS
-            } else {
-                machine::FAIL
-            })
+            machine::exit_passed(same && ticks >= 10)
         }
         Some("preempt") => {
             let (online, expected) = smp::start_application_processors();
@@ -147,11 +131,7 @@ pub fn run(line: &str) -> ! {
                 taken,
                 taken.saturating_sub(1)
             );
-            machine::exit(if online == expected && value == 0xdead && taken == 4 {
-                machine::PASS
-            } else {
-                machine::FAIL
-            })
+            machine::exit_passed(online == expected && value == 0xdead && taken == 4)
         }
         Some("fault-hook") => {
             let (paged, ended, seen) = user::fault_hook_check();
@@ -161,11 +141,7 @@ pub fn run(line: &str) -> ! {
                 ended,
                 seen
             );
-            machine::exit(if paged == 0x1234_5678 && ended == 0xbad && seen == 2 {
-                machine::PASS
-            } else {
-                machine::FAIL
-            })
+            machine::exit_passed(paged == 0x1234_5678 && ended == 0xbad && seen == 2)
         }
         Some("fault-fatal") => {
             let value = user::fatal_fault_check();
@@ -181,11 +157,7 @@ pub fn run(line: &str) -> ! {
                 returned,
                 exited
             );
-            machine::exit(if returned == 0xc0ffee && exited == 0x5eed {
-                machine::PASS
-            } else {
-                machine::FAIL
-            })
+            machine::exit_passed(returned == 0xc0ffee && exited == 0x5eed)
         }
         Some("user-faults") => {
             // Each faulting program is killed; the kernel runs the next.
@@ -199,33 +171,20 @@ pub fn run(line: &str) -> ! {
                 privileged,
                 hello
             );
-            machine::exit(
-                if wild == user::KILLED | 14 && privileged == user::KILLED | 13 && hello == 0xc0ffee
-                {
-                    machine::PASS
-                } else {
-                    machine::FAIL
-                },
+            machine::exit_passed(
+                wild == user::KILLED | 14 && privileged == user::KILLED | 13 && hello == 0xc0ffee,
             )
         }
         Some("user-nested") => {
             let value = user::run(user::outer_program, 21, user::program_stack());
             say!("nanvix-qemu: the outer program returned {}", value);
-            machine::exit(if value == 43 {
-                machine::PASS
-            } else {
-                machine::FAIL
-            })
+            machine::exit_passed(value == 43)
         }
         Some("user-cores") => {
             let (online, expected) = smp::start_application_processors();
             let all = cores::run_programs_on_every_core();
             say!("nanvix-qemu: every core ran its program in ring 3: {}", all);
-            machine::exit(if online == expected && all {
-                machine::PASS
-            } else {
-                machine::FAIL
-            })
+            machine::exit_passed(online == expected && all)
         }
         Some("panic") => {
             let depth = panic_at_depth(core::hint::black_box(3));

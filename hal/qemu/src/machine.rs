@@ -63,6 +63,11 @@ pub fn exit(value: u32) -> ! {
     halt()
 }
 
+/// Ends QEMU with [`PASS`] when `passed`, else [`FAIL`].
+pub fn exit_passed(passed: bool) -> ! {
+    exit(if passed { PASS } else { FAIL })
+}
+
 /// Stops the calling core for good.
 pub fn halt() -> ! {
     loop {

@@ -305,11 +305,7 @@ impl BoardControl for QemuBoard {
 
     fn power_off(&self, status: i32) -> ! {
         send_report(&ClusterReport::PowerOff { status });
-        crate::machine::exit(if status == 0 {
-            crate::machine::PASS
-        } else {
-            crate::machine::FAIL
-        })
+        crate::machine::exit_passed(status == 0)
     }
 
     fn wait_for_state_change(&self, generation: u32, limit: Duration) {
