@@ -1,7 +1,7 @@
 //! The kernel of one cluster: its programs, the kcall layer and the master loop.
 
-use crate::loader::{self, LoadError};
-use crate::memory::{FrameAllocator, OutOfMemory, Region};
+use crate::loader;
+use crate::memory::{FrameAllocator, Region};
 use crate::paging::PageTable;
 use crate::remote::{RemoteCall, RemoteCalls};
 use crate::sync::SyncTable;
@@ -159,30 +159,6 @@ struct Placement {
     stack: Region,
     heap: Region,
     start_block: Region,
-}
-
-/// Why a program could not be started.
-enum StartError<'a> {
-    Unavailable(&'a str),
-    Load(LoadError),
-    Memory(OutOfMemory),
-    NoCore,
-    TooMany,
-}
-
-impl StartError<'_> {
-    /// The refusal the board is told of (the runner words it).
-    fn refusal(self) -> Refusal {
-        match self {
-            StartError::Unavailable(reason) => Refusal::Unavailable(reason.to_string()),
-            StartError::Load(error) => Refusal::Load(error),
-            StartError::Memory(error) => Refusal::OutOfMemory {
-                requested: error.requested as u64,
-            },
-            StartError::NoCore => Refusal::NoCore,
-            StartError::TooMany => Refusal::TooMany,
-        }
-    }
 }
 
 /// What the kernel keeps per context (a thread's place; context `i + 1` runs
@@ -453,7 +429,7 @@ impl<P: Platform> Kernel<P> {
                     self.refused.fetch_add(1, Ordering::Relaxed);
                     self.platform.board().report(HardwareEvent::ProgramRefused {
                         program: program.name,
-                        refusal: &error.refusal(),
+                        refusal: &error,
                     });
                 }
             }
@@ -505,28 +481,30 @@ impl<P: Platform> Kernel<P> {
 
     /// Checks and places one boot program (its main thread on core id + 1);
     /// returns its load base.
-    fn load<'a>(&self, id: usize, program: &ProgramToLoad<'a>) -> Result<usize, StartError<'a>> {
+    fn load(&self, id: usize, program: &ProgramToLoad<'_>) -> Result<usize, Refusal> {
         let core = id + 1;
         if id >= PROGRAMS_MAX {
-            return Err(StartError::TooMany);
+            return Err(Refusal::TooMany);
         }
         let user_cores = (self.board.clusters[self.local].cores as usize).saturating_sub(1);
         if core > user_cores || core >= self.platform.cores().count() {
-            return Err(StartError::NoCore);
+            return Err(Refusal::NoCore);
         }
-        let elf = program.elf.map_err(StartError::Unavailable)?;
+        let elf = program
+            .elf
+            .map_err(|reason| Refusal::Unavailable(reason.to_string()))?;
         let (image, placement) = self.allocate(program, elf)?;
         let index = self.programs.lock().len();
         Ok(self.place((id, index, core), program, elf, &image, placement))
     }
 
     /// Checks `elf` and takes the cluster memory `program` needs.
-    fn allocate<'a>(
+    fn allocate(
         &self,
-        program: &ProgramToLoad<'a>,
+        program: &ProgramToLoad<'_>,
         elf: &[u8],
-    ) -> Result<(loader::ProgramImage, Placement), StartError<'a>> {
-        let image = loader::inspect(elf).map_err(StartError::Load)?;
+    ) -> Result<(loader::ProgramImage, Placement), Refusal> {
+        let image = loader::inspect(elf).map_err(Refusal::Load)?;
         let start_block_bytes = core::mem::size_of::<StartInfo>()
             + (program.arguments.len() + 1) * core::mem::size_of::<ArgumentSlice>()
             + program.name.len()
@@ -548,7 +526,9 @@ impl<P: Platform> Kernel<P> {
                     for (region, alignment) in taken {
                         frames.free(region, alignment);
                     }
-                    return Err(StartError::Memory(error));
+                    return Err(Refusal::OutOfMemory {
+                        requested: error.requested as u64,
+                    });
                 }
             }
         }

@@ -174,7 +174,7 @@ impl<P: Platform> Kernel<P> {
         let _spawning = self.spawning.lock();
         let (id, place) = self.free_slot(slot)?;
         let (image, placement) = self.allocate(&program, elf).map_err(|error| match error {
-            super::StartError::Memory(_) => Errno::NoMemory,
+            Refusal::OutOfMemory { .. } => Errno::NoMemory,
             _ => Errno::NoEntry,
         })?;
         let Some(context) = self.reserve_main_context(place) else {
