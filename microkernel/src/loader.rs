@@ -351,20 +351,27 @@ mod tests {
     extern crate std;
     use super::*;
 
-    /// An ELF64 header plus one program header, with the given fields.
-    fn tiny_elf(machine: u16, kind: u16, segment_type: u32) -> Vec<u8> {
+    /// An ELF64 little-endian file header: program headers right after it
+    /// (`phnum` of them), no section headers.
+    fn elf_header(kind: u16, machine: u16, entry: u64, phnum: u16) -> Vec<u8> {
         let mut elf = Vec::new();
         elf.extend_from_slice(b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0");
         elf.extend_from_slice(&kind.to_le_bytes());
         elf.extend_from_slice(&machine.to_le_bytes());
         elf.extend_from_slice(&1u32.to_le_bytes()); // version
-        elf.extend_from_slice(&0x1000u64.to_le_bytes()); // entry
+        elf.extend_from_slice(&entry.to_le_bytes());
         elf.extend_from_slice(&64u64.to_le_bytes()); // phoff
         elf.extend_from_slice(&0u64.to_le_bytes()); // shoff
         elf.extend_from_slice(&0u32.to_le_bytes()); // flags
-        for value in [64u16, 56, 1, 64, 0, 0] {
+        for value in [64u16, 56, phnum, 64, 0, 0] {
             elf.extend_from_slice(&value.to_le_bytes());
         }
+        elf
+    }
+
+    /// An ELF64 header plus one program header, with the given fields.
+    fn tiny_elf(machine: u16, kind: u16, segment_type: u32) -> Vec<u8> {
+        let mut elf = elf_header(kind, machine, 0x1000, 1);
         elf.extend_from_slice(&segment_type.to_le_bytes());
         elf.extend_from_slice(&5u32.to_le_bytes()); // R+X
         for value in [0u64, 0, 0, 120, 0x2000, 4096] {
@@ -414,18 +421,7 @@ mod tests {
             dynamic.extend_from_slice(&value.to_le_bytes());
         }
         let length = (table_at + table_bytes) as u64;
-        let mut elf = Vec::new();
-        elf.extend_from_slice(b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0");
-        elf.extend_from_slice(&ET_DYN.to_le_bytes());
-        elf.extend_from_slice(&EM_X86_64.to_le_bytes());
-        elf.extend_from_slice(&1u32.to_le_bytes()); // version
-        elf.extend_from_slice(&0x40u64.to_le_bytes()); // entry
-        elf.extend_from_slice(&64u64.to_le_bytes()); // phoff
-        elf.extend_from_slice(&0u64.to_le_bytes()); // shoff
-        elf.extend_from_slice(&0u32.to_le_bytes()); // flags
-        for value in [64u16, 56, 3, 64, 0, 0] {
-            elf.extend_from_slice(&value.to_le_bytes());
-        }
+        let mut elf = elf_header(ET_DYN, EM_X86_64, 0x40, 3);
         let headers = [
             (PT_LOAD, 5u32, 0u64, length, 0x2000u64, 4096u64),
             (
